@@ -1,0 +1,53 @@
+"""What the RESP front end needs from the rest of a replica.
+
+The client connection handlers (``runtime/clients.py``) parse requests, answer
+connection-local commands themselves, and hand every data command to a
+``Backend``: the consensus loop in production, a direct executor in unit
+tests. Keeping this seam narrow lets the front end be tested without a
+cluster, and the cluster without sockets.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping, Sequence
+from typing import Protocol
+
+from protocol.messages import Command
+from protocol.replies import Reply
+
+InfoFields = Sequence[tuple[str, str | int | float]]
+"""``key:value`` lines of one INFO section, in order."""
+
+
+class Backend(Protocol):
+    @property
+    def replica_id(self) -> int: ...
+
+    @property
+    def loading(self) -> bool:
+        """True while the replica replays its log or catches up; data commands get -LOADING."""
+        ...
+
+    def stamp(
+        self, ops: tuple[tuple[bytes, ...], ...], time_ms: int, multi: bool = False
+    ) -> Command:
+        """Wrap normalized ops into a Command with this replica's origin and a fresh id.
+
+        ``time_ms`` is the wall-clock time the front end read once for this
+        request and also gave to ``commands.prepare`` (which turned relative
+        expiries into absolute ones from it).
+        """
+        ...
+
+    async def execute(self, cmd: Command) -> Reply:
+        """Propose ``cmd``, wait until it has executed here, return its reply.
+
+        Never raises for protocol reasons: failures come back as ``Error``
+        replies (``-LOADING`` while loading, a distinct "outcome unknown"
+        error when the command may still commit).
+        """
+        ...
+
+    def info_sections(self) -> Mapping[str, InfoFields]:
+        """Sections the backend owns (``EPaxos``, ``Persistence``, ``Keyspace``...)."""
+        ...

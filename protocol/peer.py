@@ -1,0 +1,349 @@
+"""Binary encoding of peer messages and instance records; length-prefixed frames.
+
+A frame is a 4-byte big-endian length followed by that many bytes of msgpack.
+A message body is ``[tag, field, ...]`` with the tag from ``MESSAGE_TAGS``;
+nested values (commands, ids, ballots) are msgpack arrays. The same value
+encoding is used for instance records on disk, so a record and the message
+that carried it can never disagree about how a batch is spelled.
+
+Decoding is strict: anything that is not exactly the expected shape raises
+``PeerProtocolError`` (the connection is closed and the event logged); it
+never raises anything else and never allocates for a frame over
+``frame_size_max`` (the length is checked before the body is buffered).
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable
+from typing import Any, Final
+
+import msgpack
+
+from protocol.messages import (
+    Accept,
+    AcceptReply,
+    Ballot,
+    Command,
+    Commit,
+    InstanceId,
+    InstanceRecord,
+    Message,
+    PreAccept,
+    PreAcceptReply,
+    Prepare,
+    PrepareReply,
+    Status,
+    SyncReply,
+    SyncRequest,
+)
+
+FRAME_HEADER = struct.Struct(">I")
+
+FRAME_SIZE_MAX: Final = (1 << 30) + (1 << 20)
+"""Largest frame accepted by default: a client request may be up to 1 GB (Redis's
+client-query-buffer-limit), and a batch holding it must still fit in one frame."""
+
+
+class PeerProtocolError(Exception):
+    """A peer sent bytes that are not a well-formed frame or message."""
+
+
+# --- values ----------------------------------------------------------------
+
+
+def _pack_command(c: Command) -> list[Any]:
+    return [c.origin, c.id, c.time_ms, c.ops, c.multi]
+
+
+def _int(v: object) -> int:
+    if type(v) is not int:
+        raise PeerProtocolError(f"expected an integer, got {type(v).__name__}")
+    return v
+
+
+def _bool(v: object) -> bool:
+    if type(v) is not bool:
+        raise PeerProtocolError(f"expected a boolean, got {type(v).__name__}")
+    return v
+
+
+def _tuple(v: object) -> tuple[Any, ...]:
+    if type(v) is not tuple:
+        raise PeerProtocolError(f"expected an array, got {type(v).__name__}")
+    return v
+
+
+def _unpack_ops(v: object) -> tuple[tuple[bytes, ...], ...]:
+    ops = _tuple(v)
+    for op in ops:
+        if type(op) is not tuple or not op:
+            raise PeerProtocolError("a command op must be a non-empty array")
+        for arg in op:
+            if type(arg) is not bytes:
+                raise PeerProtocolError("command arguments must be binary strings")
+    return ops
+
+
+def _unpack_command(v: object) -> Command:
+    t = _tuple(v)
+    if len(t) != 5:
+        raise PeerProtocolError("a command has 5 fields")
+    return Command(_int(t[0]), _int(t[1]), _int(t[2]), _unpack_ops(t[3]), _bool(t[4]))
+
+
+def _pack_cmds(cmds: tuple[Command, ...] | None) -> list[Any] | None:
+    return None if cmds is None else [_pack_command(c) for c in cmds]
+
+
+def _unpack_cmds(v: object) -> tuple[Command, ...]:
+    return tuple(_unpack_command(c) for c in _tuple(v))
+
+
+def _unpack_opt_cmds(v: object) -> tuple[Command, ...] | None:
+    return None if v is None else _unpack_cmds(v)
+
+
+def _unpack_inst(v: object) -> InstanceId:
+    t = _tuple(v)
+    if len(t) != 2:
+        raise PeerProtocolError("an instance id has 2 fields")
+    return InstanceId(_int(t[0]), _int(t[1]))
+
+
+def _unpack_ballot(v: object) -> Ballot:
+    t = _tuple(v)
+    if len(t) != 3:
+        raise PeerProtocolError("a ballot has 3 fields")
+    return Ballot(_int(t[0]), _int(t[1]), _int(t[2]))
+
+
+def _unpack_deps(v: object) -> tuple[int, ...]:
+    t = _tuple(v)
+    for x in t:
+        _int(x)
+    return t
+
+
+def _unpack_insts(v: object) -> tuple[InstanceId, ...]:
+    return tuple(_unpack_inst(x) for x in _tuple(v))
+
+
+def _unpack_status(v: object) -> Status:
+    try:
+        return Status(_int(v))
+    except ValueError:
+        raise PeerProtocolError(f"unknown status {v!r}") from None
+
+
+# --- messages ----------------------------------------------------------------
+#
+# One row per message type: its tag, how to flatten it, and how to rebuild it
+# from the flattened fields (each field checked by its own decoder).
+
+_Fields = list[Any]
+
+
+def _pack_commit_fields(m: Commit) -> _Fields:
+    return [m.sender, m.inst, _pack_cmds(m.cmds), m.seq, m.deps]
+
+
+def _unpack_commit_fields(f: tuple[Any, ...]) -> Commit:
+    return Commit(_int(f[0]), _unpack_inst(f[1]), _unpack_cmds(f[2]), _int(f[3]), _unpack_deps(f[4]))
+
+
+def _unpack_commit(v: object) -> Commit:
+    f = _tuple(v)
+    if len(f) != 5:
+        raise PeerProtocolError("a commit has 5 fields")
+    return _unpack_commit_fields(f)
+
+
+_Codec = tuple[int, type, Callable[[Any], _Fields], Callable[[tuple[Any, ...]], Message], int]
+
+MESSAGE_CODECS: Final[tuple[_Codec, ...]] = (
+    (
+        1,
+        PreAccept,
+        lambda m: [m.sender, m.inst, m.ballot, _pack_cmds(m.cmds), m.seq, m.deps],
+        lambda f: PreAccept(
+            _int(f[0]), _unpack_inst(f[1]), _unpack_ballot(f[2]), _unpack_cmds(f[3]),
+            _int(f[4]), _unpack_deps(f[5]),
+        ),
+        6,
+    ),
+    (
+        2,
+        PreAcceptReply,
+        lambda m: [m.sender, m.inst, m.ballot, m.ok, m.seq, m.deps, m.eq],
+        lambda f: PreAcceptReply(
+            _int(f[0]), _unpack_inst(f[1]), _unpack_ballot(f[2]), _bool(f[3]), _int(f[4]),
+            _unpack_deps(f[5]), _bool(f[6]),
+        ),
+        7,
+    ),
+    (
+        3,
+        Accept,
+        lambda m: [m.sender, m.inst, m.ballot, _pack_cmds(m.cmds), m.seq, m.deps],
+        lambda f: Accept(
+            _int(f[0]), _unpack_inst(f[1]), _unpack_ballot(f[2]), _unpack_cmds(f[3]),
+            _int(f[4]), _unpack_deps(f[5]),
+        ),
+        6,
+    ),
+    (
+        4,
+        AcceptReply,
+        lambda m: [m.sender, m.inst, m.ballot, m.ok],
+        lambda f: AcceptReply(_int(f[0]), _unpack_inst(f[1]), _unpack_ballot(f[2]), _bool(f[3])),
+        4,
+    ),
+    (5, Commit, _pack_commit_fields, _unpack_commit_fields, 5),
+    (
+        6,
+        Prepare,
+        lambda m: [m.sender, m.inst, m.ballot],
+        lambda f: Prepare(_int(f[0]), _unpack_inst(f[1]), _unpack_ballot(f[2])),
+        3,
+    ),
+    (
+        7,
+        PrepareReply,
+        lambda m: [
+            m.sender, m.inst, m.ballot, m.ok, int(m.status), _pack_cmds(m.cmds), m.seq, m.deps,
+            m.vbal, m.eq,
+        ],
+        lambda f: PrepareReply(
+            _int(f[0]), _unpack_inst(f[1]), _unpack_ballot(f[2]), _bool(f[3]),
+            _unpack_status(f[4]), _unpack_opt_cmds(f[5]), _int(f[6]), _unpack_deps(f[7]),
+            _unpack_ballot(f[8]), _bool(f[9]),
+        ),
+        10,
+    ),
+    (
+        8,
+        SyncRequest,
+        lambda m: [m.sender, m.committed, m.wanted],
+        lambda f: SyncRequest(_int(f[0]), _unpack_deps(f[1]), _unpack_insts(f[2])),
+        3,
+    ),
+    (
+        9,
+        SyncReply,
+        lambda m: [m.sender, m.committed, [_pack_commit_fields(c) for c in m.commits], m.more],
+        lambda f: SyncReply(
+            _int(f[0]), _unpack_deps(f[1]), tuple(_unpack_commit(c) for c in _tuple(f[2])),
+            _bool(f[3]),
+        ),
+        4,
+    ),
+)
+
+_BY_TYPE: Final = {cls: (tag, pack) for tag, cls, pack, _, _ in MESSAGE_CODECS}
+_BY_TAG: Final = {tag: (unpack, arity) for tag, _, _, unpack, arity in MESSAGE_CODECS}
+
+
+def encode_message(m: Message) -> bytes:
+    """The msgpack body of a message (no frame header)."""
+    tag, pack = _BY_TYPE[type(m)]
+    return msgpack.packb([tag, *pack(m)], use_bin_type=True)
+
+
+def decode_message(body: bytes) -> Message:
+    """Rebuild a message from its body; ``PeerProtocolError`` on anything malformed."""
+    try:
+        v = msgpack.unpackb(body, use_list=False, raw=False, strict_map_key=True)
+    except Exception as exc:  # msgpack raises a variety of types on garbage
+        raise PeerProtocolError(f"undecodable message: {exc}") from None
+    t = _tuple(v)
+    if not t:
+        raise PeerProtocolError("empty message")
+    entry = _BY_TAG.get(t[0]) if type(t[0]) is int else None
+    if entry is None:
+        raise PeerProtocolError(f"unknown message tag {t[0]!r}")
+    unpack, arity = entry
+    if len(t) != arity + 1:
+        raise PeerProtocolError(f"message tag {t[0]} has {len(t) - 1} fields, expected {arity}")
+    return unpack(t[1:])
+
+
+def encode_frame(body: bytes) -> bytes:
+    return FRAME_HEADER.pack(len(body)) + body
+
+
+class FrameDecoder:
+    """Sans-IO frame splitter: ``feed(bytes)``, then ``next_frame()`` until ``None``.
+
+    The length is checked against ``frame_size_max`` as soon as the header is
+    complete, before any of the body is kept.
+    """
+
+    def __init__(self, frame_size_max: int = FRAME_SIZE_MAX) -> None:
+        self._buf = bytearray()
+        self._frame_size_max = frame_size_max
+
+    def feed(self, data: bytes) -> None:
+        self._buf += data
+        if len(self._buf) >= 4:
+            (size,) = FRAME_HEADER.unpack_from(self._buf)
+            if size > self._frame_size_max:
+                raise PeerProtocolError(f"frame of {size} bytes exceeds {self._frame_size_max}")
+
+    def next_frame(self) -> bytes | None:
+        buf = self._buf
+        if len(buf) < 4:
+            return None
+        (size,) = FRAME_HEADER.unpack_from(buf)
+        if size > self._frame_size_max:
+            raise PeerProtocolError(f"frame of {size} bytes exceeds {self._frame_size_max}")
+        if len(buf) < 4 + size:
+            return None
+        body = bytes(buf[4 : 4 + size])
+        del buf[: 4 + size]
+        if len(buf) >= 4:
+            (nxt,) = FRAME_HEADER.unpack_from(buf)
+            if nxt > self._frame_size_max:
+                raise PeerProtocolError(f"frame of {nxt} bytes exceeds {self._frame_size_max}")
+        return body
+
+    @property
+    def buffered(self) -> int:
+        return len(self._buf)
+
+
+# --- records -------------------------------------------------------------------
+
+
+def encode_record(r: InstanceRecord) -> bytes:
+    """An instance record as stored on disk; ``bal`` and ``vbal`` kept apart (P25)."""
+    return msgpack.packb(
+        [r.id, int(r.status), _pack_cmds(r.cmds), r.seq, r.deps, r.bal, r.vbal, r.eq],
+        use_bin_type=True,
+    )
+
+
+def decode_record(data: bytes) -> InstanceRecord:
+    try:
+        v = msgpack.unpackb(data, use_list=False, raw=False)
+    except Exception as exc:
+        raise PeerProtocolError(f"undecodable record: {exc}") from None
+    f = _tuple(v)
+    if len(f) != 8:
+        raise PeerProtocolError("an instance record has 8 fields")
+    return InstanceRecord(
+        _unpack_inst(f[0]), _unpack_status(f[1]), _unpack_opt_cmds(f[2]), _int(f[3]),
+        _unpack_deps(f[4]), _unpack_ballot(f[5]), _unpack_ballot(f[6]), _bool(f[7]),
+    )
+
+
+def encode_command(c: Command) -> bytes:
+    return msgpack.packb(_pack_command(c), use_bin_type=True)
+
+
+def decode_command(data: bytes) -> Command:
+    try:
+        v = msgpack.unpackb(data, use_list=False, raw=False)
+    except Exception as exc:
+        raise PeerProtocolError(f"undecodable command: {exc}") from None
+    return _unpack_command(v)

@@ -1,0 +1,110 @@
+"""Reply values, independent of the wire protocol version.
+
+Command handlers return these; ``protocol.resp.encode_reply(value, proto)``
+turns them into RESP2 or RESP3 bytes, because the same reply is spelled
+differently in each (a map is a flat array in RESP2, a double a bulk string,
+a boolean an integer, a null ``$-1`` or ``*-1``).
+
+Plain Python values map directly:
+
+===================  ==========================  ==========================
+value                RESP2                       RESP3
+===================  ==========================  ==========================
+``int``              ``:n``                      ``:n``
+``bytes``            ``$len`` bulk               ``$len`` bulk
+``None``             ``$-1``                     ``_``
+``list``/``tuple``   ``*n`` array                ``*n`` array
+``bool``             ``:1`` / ``:0``             ``#t`` / ``#f``
+``float``            bulk string (Redis format)  ``,`` double
+===================  ==========================  ==========================
+
+and the classes below cover the rest.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import dataclass
+
+
+@dataclass(frozen=True, slots=True)
+class SimpleString:
+    """``+text``: OK, PONG, QUEUED, type names."""
+
+    text: bytes
+
+
+@dataclass(frozen=True, slots=True)
+class Error:
+    """``-text``; ``text`` starts with the error code (``ERR``, ``WRONGTYPE``...)."""
+
+    text: str
+
+    @property
+    def code(self) -> str:
+        return self.text.split(" ", 1)[0]
+
+
+@dataclass(frozen=True, slots=True)
+class NullArray:
+    """``*-1`` in RESP2 (an aborted EXEC, a timed-out blocking pop); ``_`` in RESP3."""
+
+
+@dataclass(frozen=True, slots=True)
+class Map:
+    """``%n`` in RESP3, a flat ``*2n`` array in RESP2."""
+
+    items: Sequence[tuple[Reply, Reply]]
+
+
+@dataclass(frozen=True, slots=True)
+class Set:
+    """``~n`` in RESP3, an array in RESP2."""
+
+    items: Sequence[Reply]
+
+
+@dataclass(frozen=True, slots=True)
+class Verbatim:
+    """``=len fmt:text`` in RESP3 (``fmt`` is three letters, e.g. ``txt``), bulk in RESP2."""
+
+    text: bytes
+    format: bytes = b"txt"
+
+
+@dataclass(frozen=True, slots=True)
+class BigNumber:
+    """``(digits`` in RESP3, bulk string in RESP2."""
+
+    value: int
+
+
+@dataclass(frozen=True, slots=True)
+class Push:
+    """``>n`` out-of-band data in RESP3 (pub/sub); an array in RESP2."""
+
+    items: Sequence[Reply]
+
+
+Reply = (
+    int
+    | bytes
+    | None
+    | bool
+    | float
+    | list["Reply"]
+    | tuple["Reply", ...]
+    | SimpleString
+    | Error
+    | NullArray
+    | Map
+    | Set
+    | Verbatim
+    | BigNumber
+    | Push
+)
+
+OK = SimpleString(b"OK")
+PONG = SimpleString(b"PONG")
+QUEUED = SimpleString(b"QUEUED")
+NULL_ARRAY = NullArray()

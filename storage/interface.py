@@ -1,0 +1,164 @@
+"""The storage contract the rest of epaxosdb sees.
+
+A ``Store`` keeps two things durable: the EPaxos instance records (votes,
+promises, commits) and the applied key-value state. Both change in one write
+transaction per batch — ``Store.write(fn)`` — so a crash can never apply a
+command without recording that it ran, nor release a vote that is not on disk.
+
+``MemoryStore`` (simulator, unit tests) and ``LmdbStore`` (production) pass the
+same contract suite (``tests/storage/test_contract.py``).
+
+Rules every implementation keeps:
+
+* ``write(fn)`` runs ``fn(txn)`` inside one transaction and makes it durable
+  (fsync for LMDB) before returning. If ``fn`` raises, nothing is written.
+  ``fn`` may be called more than once (LMDB re-runs it after growing a full
+  map), so it must not have side effects outside ``txn``.
+* Values are typed (``Value``): a type tag, an absolute expiry and a payload.
+  The store never judges expiry; handlers compare ``expire_ms`` with the
+  executing command's timestamp. The store does keep an index by expiry so
+  that expired keys can be found without a full scan.
+* Key order for ``scan``/``iter_keys``/``random_key`` is the order of
+  ``key_hash(key)`` then the key bytes. Cursors are positions in that order,
+  so a full SCAN returns every key present from start to end however the
+  keyspace changes in between, as Redis promises.
+"""
+
+from __future__ import annotations
+
+import zlib
+from collections.abc import Callable, Iterable, Iterator
+from dataclasses import dataclass, field
+from enum import IntEnum
+from typing import NamedTuple, Protocol, TypeVar
+
+from protocol.messages import InstanceId, InstanceRecord
+
+SCHEMA_VERSION = 1
+"""Bumped whenever the on-disk layout changes; a mismatch refuses to open."""
+
+T = TypeVar("T")
+
+
+class ValueType(IntEnum):
+    """Type tag of a stored value; what TYPE reports and WRONGTYPE guards."""
+
+    STRING = 0
+    LIST = 1
+    HASH = 2
+    SET = 3
+    ZSET = 4
+
+
+class Value(NamedTuple):
+    """A stored value: ``expire_ms`` is absolute Unix time in ms, 0 for none."""
+
+    type: ValueType
+    expire_ms: int
+    payload: bytes
+
+
+def key_hash(key: bytes) -> int:
+    """The 32-bit position of a key in scan order (CRC-32: fast, stable everywhere)."""
+    return zlib.crc32(key)
+
+
+class StorageError(Exception):
+    """The store cannot continue (disk full, I/O error, corrupt file)."""
+
+
+class DataDirLocked(StorageError):
+    """Another process holds the data directory's lock."""
+
+
+class SchemaMismatch(StorageError):
+    """The data directory was written by an incompatible version, or for another replica."""
+
+
+class KeyValueView(Protocol):
+    """The key-value state as command handlers see it, inside one transaction."""
+
+    def get(self, key: bytes) -> Value | None:
+        """The stored value, expired or not; ``None`` when the key is absent."""
+        ...
+
+    def put(self, key: bytes, value: Value) -> None: ...
+
+    def delete(self, key: bytes) -> bool:
+        """Remove the key; ``True`` if it was there."""
+        ...
+
+    def count(self) -> int:
+        """Number of stored keys, expired-but-not-yet-deleted ones included."""
+        ...
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        """About ``count`` keys from ``cursor`` on in scan order; next cursor is 0 at the end.
+
+        ``cursor`` is 0 to start. Keys sharing one ``key_hash`` are returned
+        together, so the next cursor is always a hash boundary.
+        """
+        ...
+
+    def iter_keys(self) -> Iterator[bytes]:
+        """Every stored key in scan order."""
+        ...
+
+    def random_key(self, seed: int) -> bytes | None:
+        """A key chosen deterministically from ``seed`` (same state, same seed, same key)."""
+        ...
+
+    def expiring(self, before_ms: int, limit: int) -> list[bytes]:
+        """Up to ``limit`` keys whose ``expire_ms`` is nonzero and ``<= before_ms``."""
+        ...
+
+    def clear(self) -> None:
+        """Delete every key (FLUSHALL)."""
+        ...
+
+
+class Txn(KeyValueView, Protocol):
+    """A write transaction: key-value state plus the consensus records."""
+
+    def put_instances(self, records: Iterable[InstanceRecord]) -> None:
+        """Store records, replacing earlier versions of the same instances."""
+        ...
+
+    def mark_executed(self, ids: Iterable[InstanceId]) -> None:
+        """Record that these committed instances have been applied to the key-value state."""
+        ...
+
+    def delete_instances(self, ids: Iterable[InstanceId]) -> None:
+        """Forget instances (log GC below the executed-everywhere watermark)."""
+        ...
+
+    def set_meta(self, name: str, value: bytes) -> None: ...
+
+    def get_meta(self, name: str) -> bytes | None: ...
+
+
+@dataclass
+class Recovered:
+    """What a replica restarts from: every stored instance and the metadata.
+
+    Instances marked executed come back with status EXECUTED.
+    """
+
+    records: list[InstanceRecord] = field(default_factory=list)
+    meta: dict[str, bytes] = field(default_factory=dict)
+
+
+class Store(Protocol):
+    def load(self) -> Recovered: ...
+
+    def write(self, fn: Callable[[Txn], T]) -> T:
+        """Run ``fn`` in one durable write transaction and return its result."""
+        ...
+
+    def read(self, fn: Callable[[KeyValueView], T]) -> T:
+        """Run ``fn`` against a consistent read-only view of the key-value state."""
+        ...
+
+    def get_meta(self, name: str) -> bytes | None: ...
+
+    def close(self) -> None: ...
