@@ -9,7 +9,7 @@ cluster, and the cluster without sockets.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from typing import Protocol
 
 from protocol.messages import Command
@@ -39,12 +39,15 @@ class Backend(Protocol):
         """
         ...
 
-    async def execute(self, cmd: Command) -> Reply:
-        """Propose ``cmd``, wait until it has executed here, return its reply.
+    def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+        """Propose ``cmd``; call ``on_done(reply)`` once it has executed here.
 
-        Never raises for protocol reasons: failures come back as ``Error``
-        replies (``-LOADING`` while loading, a distinct "outcome unknown"
-        error when the command may still commit).
+        Does not block. ``on_done`` is called exactly once, from the trio run
+        that called ``submit`` (never from another thread), possibly before
+        ``submit`` returns. Failures come back as ``Error`` replies, never as
+        exceptions: ``-LOADING`` while loading, and a distinct "outcome
+        unknown" error when the command may still commit. Commands submitted
+        in order by one connection are proposed in that order.
         """
         ...
 
