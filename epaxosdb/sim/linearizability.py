@@ -1,0 +1,742 @@
+"""Per-key linearizability of Redis string histories, checked the way Porcupine does.
+
+Why this exists: the simulator and the process-level tests record what clients
+asked and what they were told, and the only honest verdict on a replicated
+register is "is there one sequential order, consistent with real time, that
+explains every reply?". No maintained Python checker exists (ecosystem.md
+§4.3), so this is a small one.
+
+How it decides:
+
+* **P-compositionality.** Linearizability is local: a history is linearizable
+  iff its projection on every key is. So operations are partitioned by key and
+  each key is searched on its own. Multi-key atomic operations (MSET, a
+  MULTI/EXEC touching several keys) are projected onto each key with
+  ``project_transaction``; what is checked for them is *per-key*
+  linearizability, a necessary condition for the transaction's atomicity, not a
+  sufficient one.
+* **Wing-Gong / Lowe search with a memo**, as in Porcupine: the calls and
+  returns of one key form a linked list in time order; the search repeatedly
+  linearizes some pending call whose model step reproduces its reply, lifting
+  it out of the list, and backtracks when it meets a return whose call was not
+  linearized. A set of ``(linearized-bitset, register value)`` pairs already
+  explored prunes the search; a step budget turns a search that would not end
+  in reasonable time into ``Verdict.UNKNOWN`` instead.
+* **Indeterminate operations** (``ret is None`` or ``result is UNKNOWN``: the
+  connection broke or timed out) may have taken effect at any time after their
+  call, or never: they complete at +infinity and their reply is not checked.
+  Since an unchecked operation can always be placed last, a key is linearizable
+  as soon as every *determinate* operation is placed. Indeterminate reads change
+  nothing and are dropped before the search.
+* **Real-time order** is strict: A precedes B iff ``A.ret < B.call``. Intervals
+  that touch (``A.ret == B.call``, common with integer ticks) are concurrent, so
+  the checker never rejects a history a correct system could produce.
+
+The register model follows Redis 7 string semantics: GET, SET [NX|XX] [GET]
+[KEEPTTL], GETSET, SETNX, DEL, GETDEL, INCR/DECR/INCRBY/DECRBY (with the
+"not an integer" and "overflow" errors, which must be explained like any other
+reply), APPEND, STRLEN, EXISTS, and MULTI (an atomic sequence of the above on
+one key). Expiry is not modelled: histories with EX/PX options are refused.
+
+The module is longer than our usual 400 lines because the model, the search and
+the failure rendering share the prepared-operation representation; the model
+half could move to its own module if another checker needs it.
+"""
+
+from __future__ import annotations
+
+import enum
+import math
+import re
+from collections import defaultdict
+from collections.abc import Callable, Iterable, Mapping, Sequence
+from dataclasses import dataclass
+from typing import Final, Literal, TypeAlias
+
+from protocol.replies import OK, Error, SimpleString
+
+
+class Marker(enum.Enum):
+    """Sentinels for results that are not replies."""
+
+    UNKNOWN = "?"
+    """The client never learned the outcome: the operation is indeterminate."""
+    UNCHECKED = "*"
+    """The operation certainly ran within [call, ret], but its reply is not checked
+    (e.g. one key's share of a multi-key DEL whose count cannot be projected)."""
+    IMPOSSIBLE = "impossible"
+    """Internal: the model step cannot produce the recorded reply."""
+
+    def __repr__(self) -> str:
+        return self.name
+
+
+UNKNOWN: Final = Marker.UNKNOWN
+UNCHECKED: Final = Marker.UNCHECKED
+_IMPOSSIBLE: Final = Marker.IMPOSSIBLE
+
+STEPS_MAX_PER_KEY: Final = 1_000_000
+"""Default search budget per key; about a second of CPU in CPython. Histories
+designed to be cheap (unique written values, a few hundred ops per key) need a
+few steps per operation."""
+
+
+@dataclass(frozen=True, slots=True)
+class Operation:
+    """One client operation on one key, as recorded by a client.
+
+    ``kind`` is the Redis command name; ``args`` are its arguments after the key
+    (``("v", "NX")`` for ``SET k v NX``; for ``MULTI``, a tuple of
+    ``(kind, args)`` steps on this key). ``result`` is the reply as the client
+    saw it: bytes/str, None, int, ``protocol.replies.OK`` (or ``b"OK"``/``True``
+    for SET), a ``protocol.replies.Error`` or an exception for error replies, a
+    tuple for MULTI, or ``UNKNOWN``. ``call``/``ret`` are ticks or seconds.
+    """
+
+    client: int
+    key: bytes
+    kind: str
+    args: tuple[object, ...]
+    result: object
+    call: float
+    ret: float | None
+
+    def __post_init__(self) -> None:
+        if self.ret is not None and self.ret < self.call:
+            raise ValueError(f"operation returns before its call: {self}")
+
+    @property
+    def indeterminate(self) -> bool:
+        """May or may not have taken effect, at any time after ``call``."""
+        return self.ret is None or self.result is UNKNOWN
+
+    def describe(self) -> str:
+        """``SET b'1' NX -> OK``: the command and reply, without the key."""
+        if self.kind.upper() == "MULTI":
+            inner = "; ".join(_describe_command(str(k), tuple(a)) for k, a in _steps_of(self.args))
+            command = f"MULTI[{inner}]"
+        else:
+            command = _describe_command(self.kind, self.args)
+        return f"{command} -> {'?' if self.indeterminate else _short(self.result)}"
+
+
+class Verdict(enum.Enum):
+    LINEARIZABLE = "linearizable"
+    NOT_LINEARIZABLE = "not linearizable"
+    UNKNOWN = "unknown (search budget exhausted)"
+
+
+@dataclass(frozen=True, slots=True)
+class KeyResult:
+    """The verdict on one key.
+
+    ``linearized`` is a witness order when the key is linearizable, otherwise
+    the longest linearizable prefix the search found; ``unplaced`` is then the
+    pending operation with the earliest return, which no order extending that
+    prefix can explain.
+    """
+
+    key: bytes
+    verdict: Verdict
+    history: tuple[Operation, ...]
+    linearized: tuple[Operation, ...]
+    unplaced: Operation | None
+    explanation: str
+    steps: int
+
+    def render(self, width: int = 48, ops_max: int = 60) -> str:
+        """A text timeline of this key's history, for test failure messages."""
+        header = f"key {self.key!r}: {self.verdict.value}"
+        if self.explanation:
+            header += f"\n  {self.explanation}"
+        timeline = render_timeline(
+            self.history,
+            linearized=self.linearized,
+            unplaced=self.unplaced,
+            width=width,
+            ops_max=ops_max,
+        )
+        return f"{header}\n{timeline}"
+
+
+@dataclass(frozen=True, slots=True)
+class CheckResult:
+    """The verdict on a whole history: the worst verdict over its keys."""
+
+    verdict: Verdict
+    keys: tuple[KeyResult, ...]
+
+    @property
+    def ok(self) -> bool:
+        return self.verdict is Verdict.LINEARIZABLE
+
+    @property
+    def failure(self) -> KeyResult | None:
+        """The first key (in key order) that is not linearizable, else the first unknown one."""
+        for wanted in (Verdict.NOT_LINEARIZABLE, Verdict.UNKNOWN):
+            for result in self.keys:
+                if result.verdict is wanted:
+                    return result
+        return None
+
+    @property
+    def key(self) -> bytes | None:
+        failure = self.failure
+        return None if failure is None else failure.key
+
+    @property
+    def explanation(self) -> str:
+        failure = self.failure
+        return "" if failure is None else failure.explanation
+
+    def render(self) -> str:
+        failure = self.failure
+        summary = f"history of {len(self.keys)} key(s): {self.verdict.value}"
+        return summary if failure is None else f"{summary}\n{failure.render()}"
+
+    def __str__(self) -> str:
+        return self.render()
+
+
+# --- the register model --------------------------------------------------------
+
+State: TypeAlias = bytes | None
+Transition: TypeAlias = Callable[[State], tuple[State, object]]
+StepFn: TypeAlias = Callable[[State], State | Literal[Marker.IMPOSSIBLE]]
+
+
+@dataclass(frozen=True, slots=True)
+class _Failure:
+    """An error reply, reduced to what the model can predict about it."""
+
+    reason: str
+
+    def __repr__(self) -> str:
+        return f"ERR {self.reason}"
+
+
+NOT_AN_INTEGER: Final = _Failure("not an integer")
+OVERFLOW: Final = _Failure("increment or decrement would overflow")
+_INT64_MIN: Final = -(2**63)
+_INT64_MAX: Final = 2**63 - 1
+_INTEGER = re.compile(rb"0|-?[1-9][0-9]{0,19}")
+_READ_ONLY_KINDS: Final = frozenset({"GET", "STRLEN", "EXISTS"})
+_SET_OPTIONS: Final = frozenset({"NX", "XX", "GET", "KEEPTTL"})
+
+
+@dataclass(frozen=True, slots=True)
+class _Compiled:
+    transition: Transition
+    writes: bool
+    normalise: Callable[[object], object]
+
+
+def _redis_integer(value: State) -> int | None:
+    """The integer Redis's string2ll reads from a value (absent is 0), or None."""
+    if value is None:
+        return 0
+    if _INTEGER.fullmatch(value) is None:
+        return None
+    number = int(value)
+    return number if _INT64_MIN <= number <= _INT64_MAX else None
+
+
+def _as_bytes(value: object, what: str) -> bytes:
+    if isinstance(value, bytes):
+        return value
+    if isinstance(value, bytearray | memoryview):
+        return bytes(value)
+    if isinstance(value, str):
+        return value.encode()
+    if isinstance(value, int) and not isinstance(value, bool):
+        return str(value).encode()
+    raise ValueError(f"{what}: expected bytes, got {value!r}")
+
+
+def _as_int(value: object, what: str) -> int:
+    if isinstance(value, int) and not isinstance(value, bool):
+        return value
+    number = _redis_integer(_as_bytes(value, what)) if value is not None else None
+    if number is None:
+        raise ValueError(f"{what}: expected an integer, got {value!r}")
+    return number
+
+
+def _arity(kind: str, args: tuple[object, ...], count: int) -> None:
+    if len(args) != count:
+        raise ValueError(f"{kind} takes {count} argument(s) after the key, got {args!r}")
+
+
+def _normalise(raw: object, ok_reply: bool = False) -> object:
+    """Map the spellings clients use for one reply onto the model's spelling."""
+    if isinstance(raw, Marker):
+        return raw
+    if isinstance(raw, Error):
+        return _failure(raw.text)
+    if isinstance(raw, BaseException):
+        return _failure(str(raw))
+    if isinstance(raw, bool):
+        raw = int(raw)
+    if isinstance(raw, str | bytearray | memoryview):
+        raw = _as_bytes(raw, "reply")
+    if ok_reply and raw in (b"OK", 1, OK):
+        return OK
+    return raw
+
+
+def _failure(text: str) -> _Failure:
+    if "not an integer" in text:
+        return NOT_AN_INTEGER
+    if "overflow" in text:
+        return OVERFLOW
+    return _Failure(text)
+
+
+def _compile_increment(kind: str, args: tuple[object, ...]) -> _Compiled:
+    if kind in ("INCR", "DECR"):
+        _arity(kind, args, 0)
+        delta = 1
+    else:
+        _arity(kind, args, 1)
+        delta = _as_int(args[0], kind)
+    if kind.startswith("DECR"):
+        delta = -delta
+
+    def increment(state: State) -> tuple[State, object]:
+        current = _redis_integer(state)
+        if current is None:
+            return state, NOT_AN_INTEGER
+        new = current + delta
+        if not _INT64_MIN <= new <= _INT64_MAX:
+            return state, OVERFLOW
+        return str(new).encode(), new
+
+    return _Compiled(increment, True, _normalise)
+
+
+def _compile_set(args: tuple[object, ...]) -> _Compiled:
+    if not args:
+        raise ValueError("SET needs a value")
+    value = _as_bytes(args[0], "SET value")
+    options = [_as_bytes(option, "SET option").decode().upper() for option in args[1:]]
+    unsupported = set(options) - _SET_OPTIONS
+    if unsupported:
+        raise ValueError(f"SET options {sorted(unsupported)} are not modelled (expiry is not)")
+    nx, xx, get = "NX" in options, "XX" in options, "GET" in options
+    if nx and xx:
+        raise ValueError("SET NX XX is a syntax error, not an operation")
+
+    def set_(state: State) -> tuple[State, object]:
+        applies = (not nx or state is None) and (not xx or state is not None)
+        new = value if applies else state
+        if get:
+            return new, state
+        return new, OK if applies else None
+
+    return _Compiled(set_, True, lambda raw: _normalise(raw, ok_reply=not get))
+
+
+def _compile_value_command(kind: str, args: tuple[object, ...]) -> _Compiled:
+    """GETSET, SETNX and APPEND: one value argument."""
+    _arity(kind, args, 1)
+    value = _as_bytes(args[0], f"{kind} value")
+    transition: Transition
+    if kind == "GETSET":
+
+        def transition(state: State) -> tuple[State, object]:
+            return value, state
+
+    elif kind == "SETNX":
+
+        def transition(state: State) -> tuple[State, object]:
+            return (value, 1) if state is None else (state, 0)
+
+    else:
+
+        def transition(state: State) -> tuple[State, object]:
+            new = value if state is None else state + value
+            return new, len(new)
+
+    return _Compiled(transition, True, _normalise)
+
+
+def _compile_keyed(kind: str, args: tuple[object, ...]) -> _Compiled:
+    """Commands with no argument after the key."""
+    _arity(kind, args, 0)
+    transitions: dict[str, Transition] = {
+        "GET": lambda state: (state, state),
+        "STRLEN": lambda state: (state, 0 if state is None else len(state)),
+        "EXISTS": lambda state: (state, int(state is not None)),
+        "DEL": lambda state: (None, int(state is not None)),
+        "GETDEL": lambda state: (None, state),
+    }
+    return _Compiled(transitions[kind], kind not in _READ_ONLY_KINDS, _normalise)
+
+
+def _steps_of(args: tuple[object, ...]) -> list[tuple[object, tuple[object, ...]]]:
+    steps: list[tuple[object, tuple[object, ...]]] = []
+    for step in args:
+        if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], tuple)):
+            raise ValueError(f"a MULTI step is a (kind, args) pair, got {step!r}")
+        steps.append((step[0], step[1]))
+    return steps
+
+
+def _compile_multi(args: tuple[object, ...]) -> _Compiled:
+    parts = [_compile(str(kind), step_args, nested=True) for kind, step_args in _steps_of(args)]
+    if not parts:
+        raise ValueError("MULTI on a key needs at least one step")
+
+    def multi(state: State) -> tuple[State, object]:
+        replies = []
+        for part in parts:
+            state, reply = part.transition(state)
+            replies.append(reply)
+        return state, tuple(replies)
+
+    def normalise(raw: object) -> object:
+        if isinstance(raw, Marker):
+            return raw
+        if not isinstance(raw, tuple | list) or len(raw) != len(parts):
+            raise ValueError(f"MULTI result must hold {len(parts)} replies, got {raw!r}")
+        return tuple(part.normalise(reply) for part, reply in zip(parts, raw, strict=True))
+
+    return _Compiled(multi, any(part.writes for part in parts), normalise)
+
+
+def _compile(kind: str, args: tuple[object, ...], nested: bool = False) -> _Compiled:
+    """Turn a command into a pure transition of the register, validating it once."""
+    kind = kind.upper()
+    if kind in ("GET", "STRLEN", "EXISTS", "DEL", "GETDEL"):
+        return _compile_keyed(kind, args)
+    if kind == "SET":
+        return _compile_set(args)
+    if kind in ("GETSET", "SETNX", "APPEND"):
+        return _compile_value_command(kind, args)
+    if kind in ("INCR", "DECR", "INCRBY", "DECRBY"):
+        return _compile_increment(kind, args)
+    if kind == "MULTI" and not nested:
+        return _compile_multi(args)
+    raise ValueError(f"the register model does not know {kind!r}")
+
+
+def _replies_match(expected: object, actual: object) -> bool:
+    if actual is UNCHECKED:
+        return True
+    if isinstance(actual, tuple) and isinstance(expected, tuple):
+        return len(actual) == len(expected) and all(
+            _replies_match(e, a) for e, a in zip(expected, actual, strict=True)
+        )
+    return expected == actual
+
+
+def _step_fn(compiled: _Compiled, op: Operation) -> StepFn:
+    """A function from the register before ``op`` to the register after it, or
+    IMPOSSIBLE when the model cannot produce the reply the client recorded."""
+    transition = compiled.transition
+    if op.indeterminate:
+        return lambda state: transition(state)[0]
+    actual = compiled.normalise(op.result)
+    if actual is UNCHECKED:
+        return lambda state: transition(state)[0]
+
+    def step(state: State) -> State | Literal[Marker.IMPOSSIBLE]:
+        new, reply = transition(state)
+        return new if _replies_match(reply, actual) else _IMPOSSIBLE
+
+    return step
+
+
+def model_reply(op: Operation, state: State) -> tuple[State, object]:
+    """What the model says ``op`` does to a register holding ``state``."""
+    return _compile(op.kind, op.args).transition(state)
+
+
+# --- the search --------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Outcome:
+    verdict: Verdict
+    order: list[int]
+    steps: int
+
+
+def _search(
+    steps: Sequence[StepFn],
+    calls: Sequence[float],
+    rets: Sequence[float],
+    initial: State,
+    steps_max: int,
+) -> _Outcome:
+    """Lowe's refinement of Wing-Gong: a doubly linked list of call/return
+    entries in time order; linearizing a call lifts it and its return out.
+
+    Returns LINEARIZABLE with a witness order (operation indexes), or the
+    verdict with the longest linearizable prefix found.
+    """
+    n = len(steps)
+    head, tail = 0, 2 * n + 1
+    # Entries: e < n is the call of op e; e >= n the return of op e - n. At equal
+    # times calls sort first, so touching intervals count as concurrent.
+    entries = sorted(
+        range(2 * n),
+        key=lambda e: (calls[e], 0, e) if e < n else (rets[e - n], 1, e),
+    )
+    node_op = [0] * (tail + 1)
+    node_is_call = [False] * (tail + 1)
+    match = [0] * (tail + 1)
+    call_node = [0] * n
+    for position, entry in enumerate(entries, start=1):
+        if entry < n:
+            node_op[position], node_is_call[position] = entry, True
+            call_node[entry] = position
+        else:
+            node_op[position] = entry - n
+            match[call_node[entry - n]] = position
+    nxt = [*range(1, tail + 1), tail]
+    prv = [head, *range(tail)]
+
+    finite = [not math.isinf(r) for r in rets]
+    pending = sum(finite)
+    state = initial
+    linearized = 0
+    explored: set[tuple[int, State]] = set()
+    stack: list[tuple[int, State]] = []
+    order: list[int] = []
+    best: list[int] = []
+    count = 0
+    node = nxt[head]
+    while pending:
+        count += 1
+        if count > steps_max:
+            return _Outcome(Verdict.UNKNOWN, best, count)
+        if node_is_call[node]:
+            op = node_op[node]
+            new = steps[op](state)
+            if new is not _IMPOSSIBLE:
+                memo = (linearized | (1 << op), new)
+                if memo not in explored:
+                    explored.add(memo)
+                    stack.append((node, state))
+                    order.append(op)
+                    if len(order) > len(best):
+                        best = order.copy()
+                    linearized, state = memo
+                    pending -= finite[op]
+                    back = match[node]
+                    nxt[prv[node]], prv[nxt[node]] = nxt[node], prv[node]
+                    nxt[prv[back]], prv[nxt[back]] = nxt[back], prv[back]
+                    node = nxt[head]
+                    continue
+            node = nxt[node]
+        else:
+            assert node != tail, "a pending determinate op always has its return in the list"
+            if not stack:
+                return _Outcome(Verdict.NOT_LINEARIZABLE, best, count)
+            node, state = stack.pop()
+            op = order.pop()
+            linearized &= ~(1 << op)
+            pending += finite[op]
+            back = match[node]
+            nxt[prv[back]] = prv[nxt[back]] = back
+            nxt[prv[node]] = prv[nxt[node]] = node
+            node = nxt[node]
+    return _Outcome(Verdict.LINEARIZABLE, order, count)
+
+
+def check_key(
+    key: bytes,
+    history: Sequence[Operation],
+    *,
+    initial: State = None,
+    steps_max: int = STEPS_MAX_PER_KEY,
+) -> KeyResult:
+    """Is this one key's history linearizable against the register model?"""
+    ops: list[Operation] = []
+    step_fns: list[StepFn] = []
+    for op in history:
+        compiled = _compile(op.kind, op.args)
+        if compiled.writes or not op.indeterminate:  # an unseen read changes nothing
+            ops.append(op)
+            step_fns.append(_step_fn(compiled, op))
+    calls = [op.call for op in ops]
+    rets = [math.inf if op.indeterminate or op.ret is None else op.ret for op in ops]
+    outcome = _search(step_fns, calls, rets, initial, steps_max)
+    linearized = tuple(ops[i] for i in outcome.order)
+    if outcome.verdict is Verdict.LINEARIZABLE:
+        return KeyResult(key, outcome.verdict, tuple(history), linearized, None, "", outcome.steps)
+    state = initial
+    for op in linearized:
+        state, _ = model_reply(op, state)
+    placed = set(outcome.order)
+    pending = [i for i in range(len(ops)) if i not in placed and not math.isinf(rets[i])]
+    unplaced = ops[min(pending, key=lambda i: (rets[i], i))] if pending else None
+    explanation = _explain(outcome, linearized, state, unplaced)
+    return KeyResult(
+        key, outcome.verdict, tuple(history), linearized, unplaced, explanation, outcome.steps
+    )
+
+
+def _explain(
+    outcome: _Outcome, linearized: tuple[Operation, ...], state: State, unplaced: Operation | None
+) -> str:
+    if outcome.verdict is Verdict.UNKNOWN:
+        return (
+            f"gave up after {outcome.steps} search steps; the longest linearizable prefix "
+            f"found has {len(linearized)} operation(s)"
+        )
+    where = f"after the {len(linearized)} operation(s) numbered below, the register holds "
+    where += f"{_short(state)}"
+    if unplaced is None:
+        return where
+    _, reply = model_reply(unplaced, state)
+    return (
+        f"{where}; client {unplaced.client}'s {unplaced.describe()} cannot be placed next "
+        f"(it would reply {_short(reply)}), nor can any other operation called before it returned"
+    )
+
+
+def check(
+    history: Iterable[Operation],
+    *,
+    initial: Mapping[bytes, bytes] | None = None,
+    steps_max_per_key: int = STEPS_MAX_PER_KEY,
+) -> CheckResult:
+    """Check a whole history, key by key (P-compositionality).
+
+    ``initial`` gives the value of keys that existed before the history began.
+    """
+    by_key: dict[bytes, list[Operation]] = defaultdict(list)
+    for op in history:
+        by_key[op.key].append(op)
+    start = initial or {}
+    results = tuple(
+        check_key(key, by_key[key], initial=start.get(key), steps_max=steps_max_per_key)
+        for key in sorted(by_key)
+    )
+    verdicts = {result.verdict for result in results}
+    for verdict in (Verdict.NOT_LINEARIZABLE, Verdict.UNKNOWN):
+        if verdict in verdicts:
+            return CheckResult(verdict, results)
+    return CheckResult(Verdict.LINEARIZABLE, results)
+
+
+def project_transaction(
+    client: int,
+    commands: Sequence[tuple[bytes, str, tuple[object, ...]]],
+    results: Sequence[object] | Literal[Marker.UNKNOWN],
+    call: float,
+    ret: float | None,
+) -> list[Operation]:
+    """Project an atomic multi-key operation onto its keys.
+
+    ``commands`` are single-key ``(key, kind, args)`` in execution order (split
+    MSET into SETs first; a multi-key DEL's count cannot be split, so give each
+    key's DEL the result UNCHECKED). Each key gets one operation over the same
+    interval: the command itself, or a MULTI of its commands on that key, so the
+    steps on one key stay atomic. This checks per-key linearizability only.
+    """
+    if results is not UNKNOWN and len(results) != len(commands):
+        raise ValueError(f"{len(commands)} commands but {len(results)} results")
+    per_key: dict[bytes, list[tuple[str, tuple[object, ...], object]]] = {}
+    for index, (key, kind, args) in enumerate(commands):
+        result = UNKNOWN if results is UNKNOWN else results[index]
+        per_key.setdefault(key, []).append((kind, args, result))
+    projected = []
+    for key, steps in per_key.items():
+        if len(steps) == 1:
+            kind, args, result = steps[0]
+            projected.append(Operation(client, key, kind, args, result, call, ret))
+            continue
+        multi_args = tuple((kind, args) for kind, args, _ in steps)
+        multi_result: object = (
+            UNKNOWN if results is UNKNOWN else tuple(result for _, _, result in steps)
+        )
+        projected.append(Operation(client, key, "MULTI", multi_args, multi_result, call, ret))
+    return projected
+
+
+# --- rendering ---------------------------------------------------------------
+
+
+def _short(value: object, limit: int = 32) -> str:
+    if isinstance(value, SimpleString):
+        text = value.text.decode(errors="replace")
+    elif isinstance(value, Error):
+        text = value.text
+    elif isinstance(value, BaseException):
+        text = f"{type(value).__name__}: {value}"
+    elif isinstance(value, Marker):
+        text = value.value
+    else:
+        text = repr(value)
+    return text if len(text) <= limit else text[: limit - 3] + "..."
+
+
+def _describe_command(kind: str, args: tuple[object, ...]) -> str:
+    return " ".join([kind.upper(), *(_short(arg, 16) for arg in args)])
+
+
+def _time(value: float) -> str:
+    return f"{value:.6g}" if isinstance(value, float) else str(value)
+
+
+def render_timeline(
+    history: Sequence[Operation],
+    *,
+    linearized: Sequence[Operation] = (),
+    unplaced: Operation | None = None,
+    width: int = 48,
+    ops_max: int = 60,
+) -> str:
+    """One line per operation, in call order, with its interval drawn on a shared
+    axis. ``#n`` is the operation's place in ``linearized``; ``!!`` marks
+    ``unplaced``; ``>`` an indeterminate operation that may land any time later.
+    When there are more than ``ops_max`` operations, those closest before the
+    unplaced one (or the last ones) are shown."""
+    ops = sorted(history, key=lambda op: (op.call, op.ret if op.ret is not None else math.inf))
+    if not ops:
+        return "  (no operations)"
+    origin = ops[0].call
+    end = max([op.call for op in ops] + [op.ret for op in ops if op.ret is not None])
+    span = (end - origin) or 1
+
+    def column(t: float) -> int:
+        return round((t - origin) / span * (width - 1))
+
+    places = {id(op): f"#{n}" for n, op in enumerate(linearized, start=1)}
+    omitted = 0
+    if len(ops) > ops_max:
+        last = len(ops)
+        where = [i for i, op in enumerate(ops) if op is unplaced]
+        if where:
+            last = min(len(ops), where[0] + ops_max // 4 + 1)
+        omitted = max(0, last - ops_max)
+        ops = ops[omitted:last]
+    intervals = [
+        f"[{_time(op.call - origin)}, {'?' if op.ret is None else _time(op.ret - origin)}]"
+        for op in ops
+    ]
+    interval_width = max(len("interval"), *(len(text) for text in intervals))
+    lines = [
+        f"  times are relative to {_time(origin)}"
+        + (f"; {omitted} earlier operation(s) not shown" if omitted else ""),
+        f"  {'#':>4}  {'client':<6}  {'interval':<{interval_width}}  "
+        f"{'timeline':<{width}}  operation",
+    ]
+    for op, interval in zip(ops, intervals, strict=True):
+        start = column(op.call)
+        if op.ret is None:
+            bar = " " * start + "[" + "-" * (width - start - 2) + ">"
+        elif column(op.ret) == start:
+            bar = " " * start + "|"
+        else:
+            stop = column(op.ret)
+            bar = " " * start + "[" + "=" * (stop - start - 1) + "]"
+        mark = "!!" if op is unplaced else places.get(id(op), "")
+        lines.append(
+            f"  {mark:>4}  c{op.client:<5}  {interval:<{interval_width}}  {bar:<{width}}  "
+            f"{op.describe()}"
+        )
+    return "\n".join(lines)
