@@ -275,12 +275,12 @@ def _normalise(raw: object, ok_reply: bool = False) -> object:
         return _failure(raw.text)
     if isinstance(raw, BaseException):
         return _failure(str(raw))
+    if ok_reply and (raw is True or raw == OK or raw in (b"OK", "OK")):
+        return OK  # redis-py spells +OK as True
     if isinstance(raw, bool):
         raw = int(raw)
     if isinstance(raw, str | bytearray | memoryview):
         raw = _as_bytes(raw, "reply")
-    if ok_reply and raw in (b"OK", 1, OK):
-        return OK
     return raw
 
 
