@@ -1,0 +1,853 @@
+"""LmdbStore: the storage contract on one LMDB environment; the only ``import lmdb``.
+
+Layout: one environment, named databases ``instances``, ``kv``, ``expires``
+(an index by expiry time), ``executed`` (one empty entry per applied
+instance, so marking costs a tiny put instead of rewriting a record with its
+payload), ``meta`` and ``sessions`` (reserved). Byte layouts are in
+``storage.keys`` and ``storage.values``; instance records use the peer codec
+(``protocol.peer.encode_record``) so a record and the message that carried it
+cannot disagree.
+
+Durability: ``sync=True, metasync=True, writemap=False``. Each ``write(fn)``
+is one write transaction, begun and committed in the calling thread (LMDB
+write transactions belong to their thread; the runtime calls ``write`` through
+``trio.to_thread.run_sync``), and ``commit`` returns only after fsync. A
+commit error other than a full map is fatal: the store refuses further writes,
+because after a failed fsync the kernel may already have dropped the dirty
+pages and a retry could report success for lost data.
+
+A full map is not fatal: the transaction is aborted, the map doubled (up to
+``map_size_max``) and ``fn`` re-run, which the contract allows.
+
+The data dir is flocked (``storage.datadir``) before LMDB is opened. The
+schema version, replica id and cluster id live in ``meta`` under reserved
+names; a mismatch refuses to open. Every ``lmdb.Error`` leaves this module as
+``StorageError`` carrying LMDB's own text.
+
+The module is long on purpose: keeping every line that touches ``lmdb`` in one
+file is what lets an architecture test enforce that nothing else does. The
+parts that need no ``lmdb`` live beside it (``keys``, ``values``,
+``keyspace``, ``datadir``, ``resize_gate``, ``stats``).
+"""
+
+from __future__ import annotations
+
+import dataclasses
+import os
+import struct
+import threading
+from collections.abc import Callable, Iterable, Iterator
+from pathlib import Path
+from typing import TypeVar, cast
+
+import lmdb
+
+from protocol.messages import InstanceId, InstanceRecord, Status
+from protocol.peer import PeerProtocolError, decode_record, encode_record
+from storage import keyspace
+from storage.datadir import DataDirLock
+from storage.interface import (
+    SCHEMA_VERSION,
+    KeyValueView,
+    Recovered,
+    SchemaMismatch,
+    StorageError,
+    Txn,
+    Value,
+)
+from storage.keys import (
+    RESERVED_META_PREFIX,
+    check_meta_name,
+    expiry_group,
+    expiry_key,
+    expiry_of,
+    hash_prefix,
+    instance_id_of,
+    instance_key,
+    is_long_form,
+    kv_key,
+    kv_key_of_expiry,
+    position_prefix,
+    short_form_key,
+)
+from storage.resize_gate import ResizeGate
+from storage.stats import StoreStats
+from storage.values import (
+    check_key,
+    check_value,
+    decode_value,
+    encode_value,
+    record_expire_ms,
+    record_full_key,
+)
+
+T = TypeVar("T")
+
+MAP_SIZE_DEFAULT = 1 << 30
+"""Initial map: 1 GiB of address space (the file only grows as pages are used)."""
+
+MAP_SIZE_MAX_DEFAULT = 1 << 40
+"""Growth stops at 1 TiB, py-lmdb's suggestion for 64-bit hosts."""
+
+MAP_SIZE_MIN = 1 << 16
+
+MAX_DBS = 16
+"""Named databases the environment may hold: ours plus room for later schemas."""
+
+WRITER_WAIT_S_MAX = 300.0
+"""Longest ``write`` waits for another thread's ``write`` to finish."""
+
+DATA_FILE_NAME = "data.mdb"
+
+DB_NAMES = (b"instances", b"kv", b"expires", b"executed", b"meta", b"sessions")
+
+_META_SCHEMA = RESERVED_META_PREFIX + "schema_version"
+_META_REPLICA = RESERVED_META_PREFIX + "replica_id"
+_META_CLUSTER = RESERVED_META_PREFIX + "cluster_id"
+_U32 = struct.Struct(">I")
+_U64 = struct.Struct(">Q")
+
+
+class _MapFull(StorageError):
+    """The map filled during a write; ``write`` grows it and runs ``fn`` again."""
+
+
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Dbs:
+    instances: lmdb._Database
+    kv: lmdb._Database
+    expires: lmdb._Database
+    executed: lmdb._Database
+    meta: lmdb._Database
+    sessions: lmdb._Database
+
+    def all(self) -> list[lmdb._Database]:
+        return [getattr(self, f.name) for f in dataclasses.fields(self)]
+
+
+def _translate(exc: lmdb.Error, doing: str) -> StorageError:
+    if isinstance(exc, lmdb.MapFullError):
+        return _MapFull(f"LMDB map full while {doing}: {exc}")
+    return StorageError(f"LMDB error while {doing}: {exc}")
+
+
+class _LmdbView:
+    """One LMDB transaction seen as a Txn (writable) or a KeyValueView (read-only)."""
+
+    def __init__(self, txn: lmdb.Transaction[bytes], dbs: _Dbs, *, writable: bool) -> None:
+        self._txn = txn
+        self._dbs = dbs
+        self._writable = writable
+        self._open = True
+        self.map_full = False
+
+    def _finish(self) -> None:
+        self._open = False
+
+    def _live(self) -> lmdb.Transaction[bytes]:
+        if not self._open:
+            raise StorageError("this transaction has finished; use the txn only inside fn")
+        return self._txn
+
+    def _live_writable(self) -> lmdb.Transaction[bytes]:
+        txn = self._live()
+        if not self._writable:
+            raise StorageError("read() gives a read-only view; change state with write()")
+        return txn
+
+    def _fail(self, exc: lmdb.Error, doing: str) -> StorageError:
+        error = _translate(exc, doing)
+        if isinstance(error, _MapFull):
+            self.map_full = True
+        return error
+
+    # --- key-value state -----------------------------------------------------
+
+    def get(self, key: bytes) -> Value | None:
+        check_key(key)
+        txn = self._live()
+        stored = kv_key(key)
+        try:
+            record = txn.get(stored, db=self._dbs.kv)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "reading a key") from exc
+        if record is None:
+            return None
+        value, full_key = decode_value(record)
+        if full_key is not None and full_key != key:
+            raise StorageError("two long keys share a SHA-256 digest and prefix; refusing to guess")
+        return value
+
+    def put(self, key: bytes, value: Value) -> None:
+        check_key(key)
+        check_value(value)
+        txn = self._live_writable()
+        stored = kv_key(key)
+        record = encode_value(value, key if is_long_form(stored) else None)
+        try:
+            old = txn.replace(stored, record, db=self._dbs.kv)
+            old_expire_ms = 0 if old is None else record_expire_ms(old)
+            if old_expire_ms != value.expire_ms:
+                if old_expire_ms:
+                    txn.delete(expiry_key(old_expire_ms, stored), db=self._dbs.expires)
+                if value.expire_ms:
+                    txn.put(expiry_key(value.expire_ms, stored), b"", db=self._dbs.expires)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "writing a key") from exc
+
+    def delete(self, key: bytes) -> bool:
+        check_key(key)
+        txn = self._live_writable()
+        stored = kv_key(key)
+        try:
+            old = txn.pop(stored, db=self._dbs.kv)
+            if old is None:
+                return False
+            old_expire_ms = record_expire_ms(old)
+            if old_expire_ms:
+                txn.delete(expiry_key(old_expire_ms, stored), db=self._dbs.expires)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "deleting a key") from exc
+        return True
+
+    def count(self) -> int:
+        try:
+            return self._live().stat(self._dbs.kv)["entries"]
+        except lmdb.Error as exc:
+            raise self._fail(exc, "counting keys") from exc
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        self._live()
+        return keyspace.scan(self._groups_from, cursor, count)
+
+    def iter_keys(self) -> Iterator[bytes]:
+        self._live()
+        return keyspace.iter_keys(self.scan)
+
+    def random_key(self, seed: int) -> bytes | None:
+        self._live()
+        return keyspace.random_key(self._groups_from, seed)
+
+    def expiring(self, before_ms: int, limit: int) -> list[bytes]:
+        keyspace.check_limit(limit)
+        txn = self._live()
+        if limit == 0:
+            return []
+        keys: list[bytes] = []
+        group: list[bytes] = []
+        group_id = b""
+        try:
+            with txn.cursor(db=self._dbs.expires) as cursor:
+                for index_key in cursor.iternext(values=False):
+                    if expiry_of(index_key) > before_ms:
+                        break
+                    if expiry_group(index_key) != group_id:
+                        keys.extend(sorted(group))
+                        group, group_id = [], expiry_group(index_key)
+                        if len(keys) >= limit:
+                            break
+                    group.append(self._full_key(txn, kv_key_of_expiry(index_key)))
+        except lmdb.Error as exc:
+            raise self._fail(exc, "reading the expiry index") from exc
+        keys.extend(sorted(group))
+        return keys[:limit]
+
+    def clear(self) -> None:
+        txn = self._live_writable()
+        try:
+            txn.drop(self._dbs.kv, delete=False)
+            txn.drop(self._dbs.expires, delete=False)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "clearing the keyspace") from exc
+
+    def _full_key(self, txn: lmdb.Transaction[bytes], stored: bytes) -> bytes:
+        if not is_long_form(stored):
+            return short_form_key(stored)
+        record = txn.get(stored, db=self._dbs.kv)
+        if record is None:
+            raise StorageError("the expiry index names a key that is not stored")
+        return record_full_key(record)
+
+    def _groups_from(self, position: int) -> Iterator[keyspace.Group]:
+        """Hash groups from ``position`` on; each sorted by full key (long keys may not be)."""
+        txn = self._txn
+        try:
+            with txn.cursor(db=self._dbs.kv) as cursor:
+                if not cursor.set_range(position_prefix(position)):
+                    return
+                current = b""
+                keys: list[bytes] = []
+                while True:
+                    stored = cursor.key()
+                    prefix = hash_prefix(stored)
+                    if prefix != current:
+                        if keys:
+                            yield int.from_bytes(current, "big"), sorted(keys)
+                        current, keys = prefix, []
+                    if is_long_form(stored):
+                        keys.append(record_full_key(cursor.value()))
+                    else:
+                        keys.append(short_form_key(stored))
+                    if not cursor.next():
+                        break
+                yield int.from_bytes(current, "big"), sorted(keys)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "walking the keyspace") from exc
+
+    # --- consensus records ---------------------------------------------------
+
+    def put_instances(self, records: Iterable[InstanceRecord]) -> None:
+        txn = self._live_writable()
+        for record in records:
+            if not isinstance(record, InstanceRecord):
+                raise TypeError(f"expected an InstanceRecord, got {type(record).__name__}")
+            stored, data = instance_key(record.id), encode_record(record)
+            try:
+                txn.put(stored, data, db=self._dbs.instances)
+            except lmdb.Error as exc:
+                raise self._fail(exc, f"storing instance {record.id}") from exc
+
+    def mark_executed(self, ids: Iterable[InstanceId]) -> None:
+        txn = self._live_writable()
+        for inst in ids:
+            stored = instance_key(inst)
+            try:
+                txn.put(stored, b"", db=self._dbs.executed)
+            except lmdb.Error as exc:
+                raise self._fail(exc, f"marking instance {inst} executed") from exc
+
+    def delete_instances(self, ids: Iterable[InstanceId]) -> None:
+        txn = self._live_writable()
+        for inst in ids:
+            stored = instance_key(inst)
+            try:
+                txn.delete(stored, db=self._dbs.instances)
+                txn.delete(stored, db=self._dbs.executed)
+            except lmdb.Error as exc:
+                raise self._fail(exc, f"deleting instance {inst}") from exc
+
+    def set_meta(self, name: str, value: bytes) -> None:
+        check_meta_name(name)
+        self._put_meta(name, value)
+
+    def get_meta(self, name: str) -> bytes | None:
+        check_meta_name(name, internal=True)
+        try:
+            return self._live().get(name.encode(), db=self._dbs.meta)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "reading metadata") from exc
+
+    def _put_meta(self, name: str, value: bytes) -> None:
+        if type(value) is not bytes:
+            raise TypeError(f"metadata values are bytes, got {type(value).__name__}")
+        txn = self._live_writable()
+        try:
+            txn.put(name.encode(), value, db=self._dbs.meta)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "writing metadata") from exc
+
+
+class LmdbStore:
+    """The production Store: a flocked data dir holding one LMDB environment.
+
+    Open with ``LmdbStore.open(path, replica_id=..., cluster_id=...)``, or
+    ``LmdbStore.open_readonly(path)`` for inspection. ``write`` and ``read``
+    may be called from any thread (one writer at a time); never hold the
+    transaction passed to ``fn`` beyond ``fn``.
+    """
+
+    def __init__(
+        self,
+        *,
+        path: Path,
+        env: lmdb.Environment,
+        dbs: _Dbs,
+        lock: DataDirLock | None,
+        map_size_max: int,
+        replica_id: int | None,
+        cluster_id: bytes | None,
+    ) -> None:
+        self._path = path
+        self._env = env
+        self._dbs = dbs
+        self._lock = lock
+        self._map_size_max = map_size_max
+        self._replica_id = replica_id
+        self._cluster_id = cluster_id
+        self._gate = ResizeGate()
+        self._write_lock = threading.Lock()
+        self._writer: int | None = None
+        self._closed = False
+        self._failure: str | None = None
+
+    # --- opening -------------------------------------------------------------
+
+    @classmethod
+    def open(
+        cls,
+        path: str | os.PathLike[str],
+        *,
+        replica_id: int | None = None,
+        cluster_id: bytes | None = None,
+        map_size: int = MAP_SIZE_DEFAULT,
+        map_size_max: int = MAP_SIZE_MAX_DEFAULT,
+    ) -> LmdbStore:
+        """Lock and open (creating if needed) the data dir at ``path`` for reading and writing.
+
+        ``replica_id``/``cluster_id`` are recorded on first use and checked on
+        every later open (``None`` skips the check). Raises ``DataDirLocked``
+        if another process (or another open store) holds the dir,
+        ``SchemaMismatch`` for a foreign schema or identity, ``StorageError``
+        for anything else that is not a healthy epaxosdb data dir.
+        """
+        if replica_id is not None and (type(replica_id) is not int or replica_id < 0):
+            raise ValueError(f"replica_id must be a non-negative int, got {replica_id!r}")
+        if cluster_id is not None and type(cluster_id) is not bytes:
+            raise TypeError(f"cluster_id must be bytes, got {type(cluster_id).__name__}")
+        map_size = max(map_size, MAP_SIZE_MIN)
+        map_size_max = max(map_size_max, map_size)
+        data_dir = Path(path)
+        try:
+            data_dir.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise StorageError(f"cannot create data dir {data_dir}: {exc}") from exc
+        lock = DataDirLock.acquire(data_dir)
+        try:
+            existed = _check_data_file(data_dir)
+            env = _open_env(data_dir, map_size=map_size if not existed else 0, readonly=False)
+            try:
+                if env.info()["map_size"] < map_size:
+                    env.set_mapsize(map_size)
+                env.reader_check()
+                dbs, replica_id, cluster_id = _initialise(env, data_dir, replica_id, cluster_id)
+            except lmdb.Error as exc:
+                env.close()
+                raise StorageError(f"cannot open LMDB in {data_dir}: {exc}") from exc
+            except BaseException:
+                env.close()
+                raise
+        except BaseException:
+            lock.release()
+            raise
+        return cls(
+            path=data_dir,
+            env=env,
+            dbs=dbs,
+            lock=lock,
+            map_size_max=map_size_max,
+            replica_id=replica_id,
+            cluster_id=cluster_id,
+        )
+
+    @classmethod
+    def open_readonly(cls, path: str | os.PathLike[str]) -> LmdbStore:
+        """Open an existing data dir for reading only, without taking its lock.
+
+        LMDB lets any number of processes read while one writes, each seeing
+        committed snapshots, so ``epaxosdb inspect`` can look at a running
+        replica. Not taking the flock is what makes that possible, and is
+        safe because this handle can never write. ``write`` raises.
+        """
+        data_dir = Path(path)
+        if not (data_dir / DATA_FILE_NAME).is_file():
+            raise StorageError(f"no epaxosdb data in {data_dir}: {DATA_FILE_NAME} is missing")
+        _check_data_file(data_dir)
+        env = _open_env(data_dir, map_size=0, readonly=True)
+        try:
+            handles = []
+            for name in DB_NAMES:
+                try:
+                    handles.append(env.open_db(name, create=False))
+                except lmdb.NotFoundError:
+                    raise StorageError(
+                        f"{data_dir} is not an epaxosdb data dir (no {name.decode()!r} database)"
+                    ) from None
+            dbs = _Dbs(*handles)
+            with env.begin() as txn:
+                identity = _read_identity(_LmdbView(txn, dbs, writable=False), data_dir)
+        except lmdb.Error as exc:
+            env.close()
+            raise StorageError(f"cannot read LMDB in {data_dir}: {exc}") from exc
+        except BaseException:
+            env.close()
+            raise
+        schema_version, replica_id, cluster_id = identity
+        if schema_version != SCHEMA_VERSION:
+            env.close()
+            raise _schema_mismatch(data_dir, schema_version)
+        return cls(
+            path=data_dir,
+            env=env,
+            dbs=dbs,
+            lock=None,
+            map_size_max=0,
+            replica_id=replica_id,
+            cluster_id=cluster_id,
+        )
+
+    # --- identity ------------------------------------------------------------
+
+    @property
+    def path(self) -> Path:
+        return self._path
+
+    @property
+    def replica_id(self) -> int | None:
+        return self._replica_id
+
+    @property
+    def cluster_id(self) -> bytes | None:
+        return self._cluster_id
+
+    @property
+    def readonly(self) -> bool:
+        return self._lock is None
+
+    @property
+    def map_size(self) -> int:
+        self._check_usable()
+        return self._env.info()["map_size"]
+
+    # --- transactions --------------------------------------------------------
+
+    def write(self, fn: Callable[[Txn], T]) -> T:
+        """Run ``fn`` in one write transaction, fsync, return its result.
+
+        If ``fn`` raises, the transaction is aborted and the exception
+        propagates. If the map fills, the map grows and ``fn`` runs again.
+        """
+        self._check_usable()
+        if self.readonly:
+            raise StorageError(f"{self._path} was opened read-only")
+        if self._failure is not None:
+            raise StorageError(f"the store stopped after an earlier failure: {self._failure}")
+        me = threading.get_ident()
+        if self._writer == me:
+            raise StorageError("write() called inside another write(); use the txn you were given")
+        if not self._write_lock.acquire(timeout=WRITER_WAIT_S_MAX):
+            raise StorageError(f"another write() held the store for {WRITER_WAIT_S_MAX} s")
+        self._writer = me
+        try:
+            # Each retry follows a growth; the map doubles up to map_size_max, so at most
+            # about 64 rounds can happen before _grow refuses.
+            for _ in range(64):
+                done, result = self._attempt(fn)
+                if done:
+                    return cast(T, result)
+                self._grow()
+            raise StorageError("the LMDB map kept filling after 64 growths")
+        finally:
+            self._writer = None
+            self._write_lock.release()
+
+    def _attempt(self, fn: Callable[[Txn], T]) -> tuple[bool, T | None]:
+        """One try: ``(True, result)`` once committed, ``(False, None)`` if the map filled."""
+        try:
+            txn = self._env.begin(write=True)
+        except lmdb.Error as exc:
+            raise _translate(exc, "beginning a write transaction") from exc
+        view = _LmdbView(txn, self._dbs, writable=True)
+        try:
+            result = fn(view)
+        except BaseException:
+            view._finish()
+            txn.abort()
+            if view.map_full:
+                return False, None
+            raise
+        view._finish()
+        try:
+            txn.commit()
+        except lmdb.MapFullError:
+            return False, None
+        except lmdb.Error as exc:
+            self._failure = f"commit failed: {exc}"
+            raise StorageError(f"LMDB commit failed in {self._path}: {exc}") from exc
+        return True, result
+
+    def _grow(self) -> None:
+        current = self._env.info()["map_size"]
+        if current >= self._map_size_max:
+            raise StorageError(
+                f"the LMDB map in {self._path} is full at {current} bytes, "
+                f"and map_size_max is {self._map_size_max}"
+            )
+        target = min(current * 2, self._map_size_max)
+
+        def resize() -> None:
+            try:
+                self._env.set_mapsize(target)
+            except lmdb.Error as exc:
+                raise _translate(exc, f"growing the map to {target} bytes") from exc
+
+        self._gate.exclusive(resize)
+
+    def read(self, fn: Callable[[KeyValueView], T]) -> T:
+        """Run ``fn`` against a read-only snapshot of the committed key-value state."""
+        return self._reading(lambda view: fn(view))
+
+    def _reading(self, fn: Callable[[_LmdbView], T]) -> T:
+        self._check_usable()
+        with self._gate.reading():
+            try:
+                txn = self._env.begin()
+            except lmdb.Error as exc:
+                raise _translate(exc, "beginning a read transaction") from exc
+            view = _LmdbView(txn, self._dbs, writable=False)
+            try:
+                return fn(view)
+            finally:
+                view._finish()
+                txn.abort()
+
+    def load(self) -> Recovered:
+        """Every stored instance in id order (EXECUTED where marked) and the metadata."""
+        return self._reading(self._load)
+
+    def _load(self, view: _LmdbView) -> Recovered:
+        txn, dbs = view._live(), self._dbs
+        try:
+            with txn.cursor(db=dbs.executed) as cursor:
+                executed = set(cursor.iternext(values=False))
+            records = []
+            with txn.cursor(db=dbs.instances) as cursor:
+                for stored, data in cursor:
+                    record = _decode_instance(stored, data)
+                    if stored in executed and record.status != Status.EXECUTED:
+                        record = dataclasses.replace(record, status=Status.EXECUTED)
+                    records.append(record)
+            meta = {}
+            with txn.cursor(db=dbs.meta) as cursor:
+                for raw_name, value in cursor:
+                    name = _meta_name(raw_name)
+                    if not name.startswith(RESERVED_META_PREFIX):
+                        meta[name] = value
+        except lmdb.Error as exc:
+            raise _translate(exc, "loading instances") from exc
+        return Recovered(records=records, meta=meta)
+
+    def get_meta(self, name: str) -> bytes | None:
+        return self._reading(lambda view: view.get_meta(name))
+
+    def kv_items(self) -> list[tuple[bytes, Value]]:
+        """Every key and value in scan order: what checkers compare between replicas."""
+
+        def items(view: _LmdbView) -> list[tuple[bytes, Value]]:
+            out = []
+            for _, keys in view._groups_from(0):
+                for key in keys:
+                    value = view.get(key)
+                    if value is None:
+                        raise StorageError(f"key {key[:40]!r} vanished inside one snapshot")
+                    out.append((key, value))
+            return out
+
+        return self._reading(items)
+
+    def stats(self) -> StoreStats:
+        """Sizes and identity for ``epaxosdb inspect``; works on a read-only open."""
+        return self._reading(self._stats)
+
+    def _stats(self, view: _LmdbView) -> StoreStats:
+        txn, dbs = view._live(), self._dbs
+        try:
+            with txn.cursor(db=dbs.executed) as cursor:
+                executed = set(cursor.iternext(values=False))
+            by_status: dict[Status, int] = {}
+            with txn.cursor(db=dbs.instances) as cursor:
+                for stored, data in cursor:
+                    status = _decode_instance(stored, data).status
+                    if stored in executed:
+                        status = Status.EXECUTED
+                    by_status[status] = by_status.get(status, 0) + 1
+            schema_version = _read_identity(view, self._path)[0]
+            info, page_bytes = self._env.info(), self._env.stat()["psize"]
+            return StoreStats(
+                path=str(self._path),
+                schema_version=schema_version,
+                replica_id=self._replica_id,
+                cluster_id=self._cluster_id,
+                instances_by_status=dict(sorted(by_status.items())),
+                key_count=txn.stat(dbs.kv)["entries"],
+                expires_count=txn.stat(dbs.expires)["entries"],
+                map_size_bytes=info["map_size"],
+                used_bytes=(info["last_pgno"] + 1) * page_bytes,
+            )
+        except lmdb.Error as exc:
+            raise _translate(exc, "reading statistics") from exc
+
+    # --- closing -------------------------------------------------------------
+
+    def close(self) -> None:
+        """Close LMDB and release the data dir lock. Idempotent.
+
+        Waits (bounded) for a running ``write`` and open ``read``s to finish:
+        closing the environment under them would free memory they use.
+        """
+        if self._closed:
+            return
+        if self._writer == threading.get_ident():
+            raise StorageError("close() called inside write()")
+        if not self._write_lock.acquire(timeout=WRITER_WAIT_S_MAX):
+            raise StorageError(f"a write() held the store for {WRITER_WAIT_S_MAX} s; not closing")
+        try:
+            if self._closed:
+                return
+            self._gate.exclusive(self._env.close)
+            self._closed = True
+            if self._lock is not None:
+                self._lock.release()
+        finally:
+            self._write_lock.release()
+
+    def __enter__(self) -> LmdbStore:
+        return self
+
+    def __exit__(self, *exc_info: object) -> None:
+        self.close()
+
+    def _check_usable(self) -> None:
+        if self._closed:
+            raise StorageError(f"the store at {self._path} is closed")
+
+
+# --- opening helpers -----------------------------------------------------------
+
+
+def _check_data_file(data_dir: Path) -> bool:
+    """Whether ``data.mdb`` already exists; refuse an empty one.
+
+    LMDB would treat a zero-length file as a new environment and we would
+    then write a fresh identity over a data dir whose contents were lost.
+    A replica that forgot its votes must not rejoin under its old id.
+    """
+    data_file = data_dir / DATA_FILE_NAME
+    try:
+        size = data_file.stat().st_size
+    except FileNotFoundError:
+        return False
+    except OSError as exc:
+        raise StorageError(f"cannot stat {data_file}: {exc}") from exc
+    if not data_file.is_file():
+        raise StorageError(f"{data_file} is not a regular file")
+    if size == 0:
+        raise StorageError(
+            f"{data_file} is empty (truncated?); refusing to start a new replica over it. "
+            "Remove the data dir to start from scratch under a new identity."
+        )
+    return True
+
+
+def _open_env(data_dir: Path, *, map_size: int, readonly: bool) -> lmdb.Environment:
+    try:
+        return lmdb.open(
+            str(data_dir),
+            map_size=map_size,
+            subdir=True,
+            readonly=readonly,
+            create=not readonly,
+            sync=True,
+            metasync=True,
+            map_async=False,
+            writemap=False,
+            mode=0o644,
+            max_dbs=MAX_DBS,
+            max_spare_txns=0,
+            lock=True,
+        )
+    except lmdb.Error as exc:
+        raise StorageError(f"cannot open LMDB in {data_dir}: {exc}") from exc
+
+
+def _initialise(
+    env: lmdb.Environment, data_dir: Path, replica_id: int | None, cluster_id: bytes | None
+) -> tuple[_Dbs, int | None, bytes | None]:
+    """Create the databases and identity on first open; check them on every later one.
+
+    Returns the databases and the stored identity. Runs in one write
+    transaction, so a refused open changes nothing.
+    """
+    txn = env.begin(write=True)
+    try:
+        with txn.cursor() as cursor:
+            foreign = [name for name in cursor.iternext(values=False) if name not in DB_NAMES]
+        if foreign:
+            raise StorageError(
+                f"{data_dir} holds an LMDB environment that epaxosdb did not write "
+                f"(unknown database {foreign[0][:40]!r})"
+            )
+        dbs = _Dbs(*(env.open_db(name, txn=txn, create=True) for name in DB_NAMES))
+        view = _LmdbView(txn, dbs, writable=True)
+        stored_schema, stored_replica, stored_cluster = _read_identity(view, data_dir)
+        if stored_schema is None:
+            if any(txn.stat(db)["entries"] for db in dbs.all()):
+                raise StorageError(
+                    f"{data_dir} holds epaxosdb databases without a schema version; "
+                    "refusing to guess what wrote them"
+                )
+            view._put_meta(_META_SCHEMA, _U32.pack(SCHEMA_VERSION))
+        elif stored_schema != SCHEMA_VERSION:
+            raise _schema_mismatch(data_dir, stored_schema)
+        if replica_id is not None:
+            if stored_replica is None:
+                view._put_meta(_META_REPLICA, _U64.pack(replica_id))
+                stored_replica = replica_id
+            elif stored_replica != replica_id:
+                raise SchemaMismatch(
+                    f"data dir {data_dir} belongs to replica {stored_replica}, "
+                    f"not replica {replica_id}"
+                )
+        if cluster_id is not None:
+            if stored_cluster is None:
+                view._put_meta(_META_CLUSTER, cluster_id)
+                stored_cluster = cluster_id
+            elif stored_cluster != cluster_id:
+                raise SchemaMismatch(
+                    f"data dir {data_dir} belongs to cluster {stored_cluster.hex()}, "
+                    f"not cluster {cluster_id.hex()}"
+                )
+        view._finish()
+        txn.commit()
+    except BaseException:
+        txn.abort()
+        raise
+    return dbs, stored_replica, stored_cluster
+
+
+def _read_identity(
+    view: _LmdbView, data_dir: Path
+) -> tuple[int | None, int | None, bytes | None]:
+    raw_schema = view.get_meta(_META_SCHEMA)
+    raw_replica = view.get_meta(_META_REPLICA)
+    try:
+        schema = None if raw_schema is None else _U32.unpack(raw_schema)[0]
+        replica = None if raw_replica is None else _U64.unpack(raw_replica)[0]
+    except struct.error:
+        raise SchemaMismatch(
+            f"data dir {data_dir} has an unreadable schema version or replica id"
+        ) from None
+    return schema, replica, view.get_meta(_META_CLUSTER)
+
+
+def _schema_mismatch(data_dir: Path, stored: int | None) -> SchemaMismatch:
+    return SchemaMismatch(
+        f"data dir {data_dir} has schema version {stored}, "
+        f"this epaxosdb reads version {SCHEMA_VERSION}"
+    )
+
+
+def _decode_instance(stored: bytes, data: bytes) -> InstanceRecord:
+    try:
+        record = decode_record(data)
+    except PeerProtocolError as exc:
+        raise StorageError(f"instance record under key {stored.hex()} is corrupt: {exc}") from exc
+    if len(stored) != 12 or instance_id_of(stored) != record.id:
+        raise StorageError(f"instance record {record.id} is stored under key {stored.hex()}")
+    return record
+
+
+def _meta_name(raw: bytes) -> str:
+    try:
+        return raw.decode()
+    except UnicodeDecodeError:
+        raise StorageError(f"metadata name {raw[:40]!r} is not UTF-8") from None

@@ -1,0 +1,108 @@
+"""What a stored value must be, and how ``LmdbStore`` spells it on disk.
+
+Both stores run the same checks on every ``put`` so that a handler bug
+(a ``str`` key, a ``bytearray`` payload, a float expiry) fails the same way
+in the simulator as in production, instead of working in memory and
+corrupting the disk format later. Payloads must be immutable ``bytes``: the
+memory store keeps what it is given, and a mutable buffer changed after
+``put`` would make a replica's state differ from what it applied.
+
+On-disk record (big-endian)::
+
+    tag:u8  expire_ms:i64  [key_len:u32 key]  payload
+
+``tag`` is the ``ValueType``; bit 7 says the full key follows, which is the
+case exactly for keys too long to be an LMDB key (see ``storage.keys``).
+"""
+
+from __future__ import annotations
+
+import struct
+
+from storage.interface import StorageError, Value, ValueType
+
+EXPIRE_MS_MIN = -(1 << 63)
+EXPIRE_MS_MAX = (1 << 63) - 1
+
+_HEADER = struct.Struct(">Bq")
+_KEY_LEN = struct.Struct(">I")
+_LONG_KEY_FLAG = 0x80
+_TAGS = frozenset(int(t) for t in ValueType)
+
+
+def check_key(key: object) -> None:
+    if type(key) is not bytes:
+        raise TypeError(f"keys are bytes, got {type(key).__name__}")
+
+
+def check_value(value: object) -> None:
+    if not isinstance(value, Value):
+        raise TypeError(f"values are storage.interface.Value, got {type(value).__name__}")
+    if not isinstance(value.type, ValueType):
+        raise TypeError(f"Value.type must be a ValueType, got {value.type!r}")
+    if type(value.expire_ms) is not int:
+        raise TypeError(f"Value.expire_ms must be an int, got {type(value.expire_ms).__name__}")
+    if not EXPIRE_MS_MIN <= value.expire_ms <= EXPIRE_MS_MAX:
+        raise ValueError(f"Value.expire_ms {value.expire_ms} does not fit in 64 bits")
+    if type(value.payload) is not bytes:
+        raise TypeError(f"Value.payload must be bytes, got {type(value.payload).__name__}")
+
+
+def encode_value(value: Value, full_key: bytes | None) -> bytes:
+    """The record for ``value``; ``full_key`` only for keys stored under a digest."""
+    if full_key is None:
+        return _HEADER.pack(int(value.type), value.expire_ms) + value.payload
+    return b"".join(
+        (
+            _HEADER.pack(int(value.type) | _LONG_KEY_FLAG, value.expire_ms),
+            _KEY_LEN.pack(len(full_key)),
+            full_key,
+            value.payload,
+        )
+    )
+
+
+def decode_value(record: bytes) -> tuple[Value, bytes | None]:
+    """``(value, full key or None)``; ``StorageError`` if the record is not one of ours."""
+    value_type, expire_ms, key_span = _parse_header(record)
+    if key_span is None:
+        return Value(value_type, expire_ms, record[_HEADER.size :]), None
+    key_start, key_end = key_span
+    return Value(value_type, expire_ms, record[key_end:]), record[key_start:key_end]
+
+
+def record_expire_ms(record: bytes) -> int:
+    """The expiry of a record without copying its payload (for index upkeep)."""
+    return _parse_header(record)[1]
+
+
+def record_full_key(record: bytes) -> bytes:
+    """The full key kept inside a long key's record, without copying the payload."""
+    key_span = _parse_header(record)[2]
+    if key_span is None:
+        raise StorageError("corrupt value record: a long key's record does not hold its key")
+    return record[key_span[0] : key_span[1]]
+
+
+def _parse_header(record: bytes) -> tuple[ValueType, int, tuple[int, int] | None]:
+    if len(record) < _HEADER.size:
+        raise StorageError(f"corrupt value record: {len(record)} bytes is shorter than a header")
+    tag, expire_ms = _HEADER.unpack_from(record)
+    value_type = _value_type(tag)
+    if not tag & _LONG_KEY_FLAG:
+        return value_type, expire_ms, None
+    key_start = _HEADER.size + _KEY_LEN.size
+    if len(record) < key_start:
+        raise StorageError("corrupt value record: truncated key length")
+    (key_len,) = _KEY_LEN.unpack_from(record, _HEADER.size)
+    key_end = key_start + key_len
+    if len(record) < key_end:
+        raise StorageError("corrupt value record: truncated key")
+    return value_type, expire_ms, (key_start, key_end)
+
+
+def _value_type(tag: int) -> ValueType:
+    plain = tag & ~_LONG_KEY_FLAG
+    if plain not in _TAGS:
+        raise StorageError(f"corrupt value record: unknown type tag {plain}")
+    return ValueType(plain)
