@@ -27,7 +27,7 @@ class InstanceId(NamedTuple):
     """The ``index``-th slot of the instance row owned by ``replica``."""
 
     replica: ReplicaId
-    index: int
+    index: int  # type: ignore[assignment]  # shadows tuple.index on purpose: the paper's name
 
     def __str__(self) -> str:
         return f"{self.replica}.{self.index}"

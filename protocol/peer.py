@@ -149,7 +149,9 @@ def _pack_commit_fields(m: Commit) -> _Fields:
 
 
 def _unpack_commit_fields(f: tuple[Any, ...]) -> Commit:
-    return Commit(_int(f[0]), _unpack_inst(f[1]), _unpack_cmds(f[2]), _int(f[3]), _unpack_deps(f[4]))
+    return Commit(
+        _int(f[0]), _unpack_inst(f[1]), _unpack_cmds(f[2]), _int(f[3]), _unpack_deps(f[4])
+    )
 
 
 def _unpack_commit(v: object) -> Commit:
