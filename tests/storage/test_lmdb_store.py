@@ -1,0 +1,439 @@
+"""What only the LMDB store has to get right: the disk, the map, the lock, other processes."""
+
+from __future__ import annotations
+
+import os
+import selectors
+import signal
+import subprocess
+import sys
+import threading
+import time
+from pathlib import Path
+
+import pytest
+
+import storage.lmdb_store as lmdb_store_module
+from protocol.messages import Ballot, Command, InstanceId, InstanceRecord, Status
+from protocol.peer import encode_record
+from storage.interface import DataDirLocked, SchemaMismatch, StorageError, Txn, Value, ValueType
+from storage.lmdb_store import DATA_FILE_NAME, LmdbStore
+from storage.values import encode_value
+
+REPO = Path(__file__).resolve().parents[2]
+SUBPROCESS_TIMEOUT_S = 60.0
+
+
+def blob(i: int, size: int) -> Value:
+    return Value(ValueType.STRING, 0, (b"%08d" % i) * (size // 8))
+
+
+def record(index: int, status: Status = Status.COMMITTED, marker: bytes = b"v") -> InstanceRecord:
+    cmd = Command(origin=1, id=index, time_ms=1, ops=((b"SET", b"k", marker),))
+    return InstanceRecord(
+        InstanceId(1, index), status, (cmd,), 1, (index - 1,), Ballot(0, 0, 1), Ballot(0, 0, 1)
+    )
+
+
+def put(store: LmdbStore, key: bytes, value: Value) -> None:
+    store.write(lambda txn: txn.put(key, value))
+
+
+def child_env() -> dict[str, str]:
+    env = dict(os.environ)
+    env["PYTHONPATH"] = os.pathsep.join(filter(None, [str(REPO), env.get("PYTHONPATH")]))
+    return env
+
+
+# --- map growth ------------------------------------------------------------------
+
+
+def test_a_tiny_map_grows_to_hold_one_large_write(tmp_path: Path) -> None:
+    calls = []
+
+    def big(txn: Txn) -> int:
+        calls.append(1)
+        for i in range(200):
+            txn.put(b"k%d" % i, blob(i, 20_000))
+        txn.put_instances([record(0)])
+        return txn.count()
+
+    with LmdbStore.open(tmp_path, map_size=64 * 1024) as store:
+        assert store.write(big) == 200
+        assert len(calls) > 1, "the write should have filled the 64 KiB map at least once"
+        assert store.map_size >= 4_000_000
+    with LmdbStore.open(tmp_path, map_size=64 * 1024) as store:
+        items = store.kv_items()
+        assert len(items) == 200
+        assert dict(items)[b"k123"] == blob(123, 20_000)
+        assert store.load().records == [record(0)]
+
+
+def test_many_small_writes_grow_the_map_as_needed(tmp_path: Path) -> None:
+    with LmdbStore.open(tmp_path, map_size=64 * 1024) as store:
+        for i in range(300):
+            put(store, b"k%d" % i, blob(i, 10_000))
+        assert store.read(lambda view: view.count()) == 300
+        assert store.read(lambda view: view.get(b"k299")) == blob(299, 10_000)
+
+
+def test_a_map_at_its_maximum_refuses_the_write_and_keeps_what_was_committed(
+    tmp_path: Path,
+) -> None:
+    with LmdbStore.open(tmp_path, map_size=64 * 1024, map_size_max=256 * 1024) as store:
+        store.write(lambda txn: txn.put(b"small", blob(0, 100)))
+
+        def too_big(txn: Txn) -> None:
+            for i in range(100):
+                txn.put(b"big%d" % i, blob(i, 20_000))
+
+        with pytest.raises(StorageError, match="full"):
+            store.write(too_big)
+        assert store.kv_items() == [(b"small", blob(0, 100))]
+        store.write(lambda txn: txn.put(b"still-works", blob(1, 100)))
+        assert store.read(lambda view: view.count()) == 2
+
+
+def test_readers_in_other_threads_keep_working_while_the_map_grows(tmp_path: Path) -> None:
+    store = LmdbStore.open(tmp_path, map_size=64 * 1024)
+    done = threading.Event()
+    seen: list[int] = []
+    errors: list[BaseException] = []
+
+    def reader() -> None:
+        try:
+            for _ in range(1_000_000):
+                if done.is_set():
+                    return
+                seen.append(store.read(lambda view: view.count()))
+        except BaseException as exc:
+            errors.append(exc)
+
+    thread = threading.Thread(target=reader)
+    thread.start()
+    try:
+        for i in range(100):
+            put(store, b"k%d" % i, blob(i, 20_000))
+    finally:
+        done.set()
+        thread.join(timeout=SUBPROCESS_TIMEOUT_S)
+        store.close()
+    assert not thread.is_alive()
+    assert errors == []
+    assert seen == sorted(seen), "a reader saw the key count go backwards"
+
+
+# --- the data-dir lock -------------------------------------------------------------
+
+CHILD_OPENER = """
+import sys
+from storage.interface import DataDirLocked
+from storage.lmdb_store import LmdbStore
+try:
+    LmdbStore.open(sys.argv[1])
+except DataDirLocked as exc:
+    print(f"refused: {exc}")
+    sys.exit(3)
+print("opened")
+"""
+
+
+def test_a_second_process_on_the_data_dir_is_refused_and_the_first_keeps_working(
+    tmp_path: Path,
+) -> None:
+    with LmdbStore.open(tmp_path, replica_id=1) as store:
+        store.write(lambda txn: txn.put(b"before", blob(0, 8)))
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD_OPENER, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_S,
+            cwd=REPO,
+            env=child_env(),
+        )
+        assert child.returncode == 3, child.stderr
+        assert f"another epaxosdb process is using data dir {tmp_path}" in child.stdout
+        assert f"(pid {os.getpid()})" in child.stdout
+        store.write(lambda txn: txn.put(b"after", blob(1, 8)))
+        assert sorted(k for k, _ in store.kv_items()) == [b"after", b"before"]
+
+
+def test_a_second_open_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    with LmdbStore.open(tmp_path) as store:
+        with pytest.raises(DataDirLocked, match=rf"data dir {tmp_path} \(pid {os.getpid()}\)"):
+            LmdbStore.open(tmp_path)
+        store.write(lambda txn: txn.put(b"k", blob(0, 8)))
+    with LmdbStore.open(tmp_path) as again:
+        assert again.read(lambda view: view.get(b"k")) == blob(0, 8)
+
+
+def test_closing_releases_the_lock_and_closing_twice_is_harmless(tmp_path: Path) -> None:
+    store = LmdbStore.open(tmp_path)
+    store.close()
+    store.close()
+    LmdbStore.open(tmp_path).close()
+
+
+# --- durability ------------------------------------------------------------------
+
+CHILD_WRITER = """
+import sys
+from storage.interface import Value, ValueType
+from storage.lmdb_store import LmdbStore
+store = LmdbStore.open(sys.argv[1], replica_id=1)
+for i in range(1_000_000):
+    key = b"key-%d" % i
+    store.write(lambda txn, key=key: txn.put(key, Value(ValueType.STRING, 0, key * 10)))
+    sys.stdout.write(key.decode() + "\\n")
+    sys.stdout.flush()
+"""
+
+
+def _read_until_lines(proc: subprocess.Popen[bytes], lines_min: int) -> bytes:
+    """Bytes from the child's stdout until ``lines_min`` lines arrived (bounded by a deadline)."""
+    assert proc.stdout is not None
+    fd = proc.stdout.fileno()
+    received = b""
+    deadline = time.monotonic() + SUBPROCESS_TIMEOUT_S
+    with selectors.DefaultSelector() as selector:
+        selector.register(fd, selectors.EVENT_READ)
+        while received.count(b"\n") < lines_min:
+            remaining = deadline - time.monotonic()
+            if remaining <= 0 or proc.poll() is not None:
+                break
+            if selector.select(timeout=remaining):
+                chunk = os.read(fd, 65536)
+                if not chunk:
+                    break
+                received += chunk
+    return received
+
+
+def _read_rest(proc: subprocess.Popen[bytes]) -> bytes:
+    assert proc.stdout is not None
+    rest = b""
+    for _ in range(100_000):  # the child is dead: EOF comes once the pipe is drained
+        chunk = os.read(proc.stdout.fileno(), 65536)
+        if not chunk:
+            break
+        rest += chunk
+    return rest
+
+
+def test_every_write_that_returned_survives_kill_9(tmp_path: Path) -> None:
+    proc = subprocess.Popen(
+        [sys.executable, "-c", CHILD_WRITER, str(tmp_path)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        cwd=REPO,
+        env=child_env(),
+    )
+    try:
+        received = _read_until_lines(proc, lines_min=300)
+        os.kill(proc.pid, signal.SIGKILL)
+        proc.wait(timeout=SUBPROCESS_TIMEOUT_S)
+        received += _read_rest(proc)
+    finally:
+        if proc.poll() is None:
+            proc.kill()
+            proc.wait(timeout=SUBPROCESS_TIMEOUT_S)
+        stderr = proc.stderr.read() if proc.stderr else b""
+    assert proc.returncode == -signal.SIGKILL, stderr.decode()
+    printed = received.split(b"\n")[:-1]  # what follows the last newline may be a cut line
+    assert len(printed) >= 300, stderr.decode()
+    with LmdbStore.open(tmp_path, replica_id=1) as store:
+        present = store.read(lambda view: {k for k in printed if view.get(k) is not None})
+        missing = [k for k in printed if k not in present]
+        assert missing == []
+        assert store.read(lambda view: view.get(printed[-1])) == Value(
+            ValueType.STRING, 0, printed[-1] * 10
+        )
+
+
+# --- bad data dirs -----------------------------------------------------------------
+
+
+def test_a_data_file_that_is_not_lmdb_is_refused_with_a_storage_error(tmp_path: Path) -> None:
+    (tmp_path / DATA_FILE_NAME).write_bytes(b"this is not an LMDB file\n" * 4000)
+    with pytest.raises(StorageError, match="not an LMDB file") as refused:
+        LmdbStore.open(tmp_path)
+    assert not isinstance(refused.value, DataDirLocked)
+    with pytest.raises(StorageError, match="not an LMDB file"):
+        LmdbStore.open_readonly(tmp_path)
+    assert (tmp_path / DATA_FILE_NAME).read_bytes() == b"this is not an LMDB file\n" * 4000
+
+
+def test_an_empty_data_file_is_refused_rather_than_started_over(tmp_path: Path) -> None:
+    (tmp_path / DATA_FILE_NAME).write_bytes(b"")
+    with pytest.raises(StorageError, match="empty"):
+        LmdbStore.open(tmp_path, replica_id=1)
+
+
+def test_a_data_file_with_corrupt_meta_pages_is_refused(tmp_path: Path) -> None:
+    with LmdbStore.open(tmp_path) as store:
+        store.write(lambda txn: txn.put(b"k", blob(0, 100)))
+    data_file = tmp_path / DATA_FILE_NAME
+    with data_file.open("r+b") as f:
+        f.write(b"\xab" * 8192)
+    with pytest.raises(StorageError):
+        LmdbStore.open(tmp_path)
+    with pytest.raises(StorageError) as again:  # refused again, not locked by the first try
+        LmdbStore.open(tmp_path)
+    assert not isinstance(again.value, DataDirLocked)
+
+
+def test_a_corrupt_instance_record_is_reported_by_load(tmp_path: Path) -> None:
+    marked = record(7, marker=b"RECORD-MARKER-0123456789")
+    with LmdbStore.open(tmp_path) as store:
+        store.write(lambda txn: txn.put_instances([marked, record(8)]))
+    encoded = encode_record(marked)
+    data_file = tmp_path / DATA_FILE_NAME
+    image = data_file.read_bytes()
+    assert encoded in image
+    data_file.write_bytes(image.replace(encoded, b"\xc1" * len(encoded)))
+    with LmdbStore.open(tmp_path) as store, pytest.raises(StorageError, match="corrupt"):
+        store.load()
+
+
+def test_a_corrupt_value_record_is_reported_on_read(tmp_path: Path) -> None:
+    value = Value(ValueType.STRING, 0, b"VALUE-MARKER-0123456789")
+    with LmdbStore.open(tmp_path) as store:
+        store.write(lambda txn: txn.put(b"k", value))
+    encoded = encode_value(value, None)
+    data_file = tmp_path / DATA_FILE_NAME
+    image = data_file.read_bytes()
+    assert encoded in image
+    data_file.write_bytes(image.replace(encoded, b"\x7f" + encoded[1:]))
+    with LmdbStore.open(tmp_path) as store, pytest.raises(StorageError, match="type tag"):
+        store.read(lambda view: view.get(b"k"))
+
+
+def test_a_data_dir_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
+    not_a_dir = tmp_path / "file"
+    not_a_dir.write_bytes(b"x")
+    with pytest.raises(StorageError, match="cannot create data dir"):
+        LmdbStore.open(not_a_dir)
+
+
+# --- schema and identity -----------------------------------------------------------
+
+
+def test_a_data_dir_from_another_schema_version_is_refused(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    LmdbStore.open(tmp_path).close()
+    monkeypatch.setattr(lmdb_store_module, "SCHEMA_VERSION", 2)
+    with pytest.raises(SchemaMismatch, match="schema version 1, this epaxosdb reads version 2"):
+        LmdbStore.open(tmp_path)
+    with pytest.raises(SchemaMismatch, match="schema version 1"):
+        LmdbStore.open_readonly(tmp_path)
+    monkeypatch.undo()
+    LmdbStore.open(tmp_path).close()
+
+
+def test_a_data_dir_of_another_replica_is_refused(tmp_path: Path) -> None:
+    with LmdbStore.open(tmp_path, replica_id=1) as store:
+        store.write(lambda txn: txn.put(b"k", blob(0, 8)))
+    with pytest.raises(SchemaMismatch, match="belongs to replica 1, not replica 2"):
+        LmdbStore.open(tmp_path, replica_id=2)
+    with LmdbStore.open(tmp_path, replica_id=1) as store:
+        assert store.replica_id == 1
+        assert store.read(lambda view: view.count()) == 1
+
+
+def test_a_data_dir_of_another_cluster_is_refused(tmp_path: Path) -> None:
+    LmdbStore.open(tmp_path, replica_id=1, cluster_id=b"\x01\x02").close()
+    with pytest.raises(SchemaMismatch, match="belongs to cluster 0102, not cluster 0a0b"):
+        LmdbStore.open(tmp_path, replica_id=1, cluster_id=b"\x0a\x0b")
+
+
+def test_identity_is_recorded_once_and_reported_on_later_opens(tmp_path: Path) -> None:
+    with LmdbStore.open(tmp_path) as store:
+        assert (store.replica_id, store.cluster_id) == (None, None)
+    LmdbStore.open(tmp_path, replica_id=4, cluster_id=b"c").close()
+    with LmdbStore.open(tmp_path) as store:
+        assert (store.replica_id, store.cluster_id) == (4, b"c")
+        assert store.load().meta == {}, "identity lives under reserved names, not in meta"
+
+
+# --- read-only opens and stats -------------------------------------------------------
+
+
+CHILD_INSPECTOR = """
+import sys
+from storage.interface import StorageError
+from storage.lmdb_store import LmdbStore
+store = LmdbStore.open_readonly(sys.argv[1])
+print(store.readonly, store.replica_id, store.cluster_id)
+print(store.read(lambda view: (view.count(), view.get(b"k"))))
+try:
+    store.write(lambda txn: txn.put(b"x", txn.get(b"k")))
+except StorageError as exc:
+    print("write refused:", exc)
+print(store.stats().key_count)
+store.close()
+"""
+
+
+def test_a_read_only_open_in_another_process_reads_a_live_store_without_its_lock(
+    tmp_path: Path,
+) -> None:
+    with LmdbStore.open(tmp_path, replica_id=3, cluster_id=b"cid") as writer:
+        writer.write(lambda txn: txn.put(b"k", blob(0, 8)))
+        child = subprocess.run(
+            [sys.executable, "-c", CHILD_INSPECTOR, str(tmp_path)],
+            capture_output=True,
+            text=True,
+            timeout=SUBPROCESS_TIMEOUT_S,
+            cwd=REPO,
+            env=child_env(),
+        )
+        assert child.returncode == 0, child.stderr
+        assert child.stdout.splitlines() == [
+            "True 3 b'cid'",
+            f"(1, {blob(0, 8)!r})",
+            f"write refused: {tmp_path} was opened read-only",
+            "1",
+        ]
+        writer.write(lambda txn: txn.put(b"after-inspection", blob(1, 8)))
+        assert writer.read(lambda view: view.count()) == 2
+
+
+def test_a_read_only_open_beside_a_writer_in_the_same_process_is_refused(tmp_path: Path) -> None:
+    """py-lmdb refuses a second handle on one environment in one process (it could corrupt it)."""
+    with LmdbStore.open(tmp_path) as writer:
+        with pytest.raises(StorageError, match="already open in this process"):
+            LmdbStore.open_readonly(tmp_path)
+        writer.write(lambda txn: txn.put(b"k", blob(0, 8)))
+        assert writer.stats().key_count == 1
+
+
+def test_a_read_only_open_of_a_missing_data_dir_is_refused(tmp_path: Path) -> None:
+    with pytest.raises(StorageError, match="missing"):
+        LmdbStore.open_readonly(tmp_path / "nothing-here")
+    assert not (tmp_path / "nothing-here").exists()
+
+
+def test_stats_count_instances_per_status_keys_expiries_and_map_use(tmp_path: Path) -> None:
+    with LmdbStore.open(tmp_path, replica_id=2, cluster_id=b"cl") as store:
+
+        def fill(txn: Txn) -> None:
+            txn.put_instances(
+                [record(0), record(1), record(2, Status.PREACCEPTED), record(3, Status.ACCEPTED)]
+            )
+            txn.mark_executed([InstanceId(1, 0)])
+            for i in range(10):
+                txn.put(b"k%d" % i, Value(ValueType.STRING, i % 3, b"v"))
+
+        store.write(fill)
+    stats = LmdbStore.open_readonly(tmp_path).stats()
+    assert stats.instances_by_status == {
+        Status.PREACCEPTED: 1,
+        Status.ACCEPTED: 1,
+        Status.COMMITTED: 1,
+        Status.EXECUTED: 1,
+    }
+    assert stats.instance_count == 4
+    assert (stats.key_count, stats.expires_count) == (10, 6)
+    assert (stats.schema_version, stats.replica_id, stats.cluster_id) == (1, 2, b"cl")
+    assert 0 < stats.used_bytes <= stats.map_size_bytes
