@@ -24,7 +24,7 @@ from typing import TypeVar
 from protocol.messages import InstanceId, InstanceRecord, Status
 from storage import keyspace
 from storage.interface import KeyValueView, Recovered, StorageError, Txn, Value, key_hash
-from storage.keys import check_meta_name
+from storage.keys import check_meta_name, instance_key
 from storage.values import check_key, check_value
 
 T = TypeVar("T")
@@ -193,18 +193,21 @@ class _MemoryView:
         for record in records:
             if not isinstance(record, InstanceRecord):
                 raise TypeError(f"expected an InstanceRecord, got {type(record).__name__}")
+            instance_key(record.id)  # the same range check as on disk
             self._remember(state.instances, record.id)
             state.instances[record.id] = record
 
     def mark_executed(self, ids: Iterable[InstanceId]) -> None:
         state = self._check_writable()
         for inst in ids:
+            instance_key(inst)
             self._remember(state.executed, inst)
             state.executed[inst] = None
 
     def delete_instances(self, ids: Iterable[InstanceId]) -> None:
         state = self._check_writable()
         for inst in ids:
+            instance_key(inst)
             self._remember(state.instances, inst)
             self._remember(state.executed, inst)
             state.instances.pop(inst, None)

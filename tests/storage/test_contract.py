@@ -445,6 +445,21 @@ def test_delete_instances_forgets_records_and_their_executed_marks(opened: Opene
     assert opened.store.load().records[0] == record(1, 0)
 
 
+@pytest.mark.parametrize(
+    "bad", [InstanceId(1, -1), InstanceId(-1, 0), InstanceId(2**32, 0), InstanceId(1, 2**64)]
+)
+def test_instance_ids_outside_the_on_disk_range_are_refused(
+    opened: Opened, bad: InstanceId
+) -> None:
+    with pytest.raises(ValueError, match="out of range"):
+        opened.store.write(lambda t: t.put_instances([record(1, 0), record(*bad)]))
+    with pytest.raises(ValueError, match="out of range"):
+        opened.store.write(lambda t: t.mark_executed([bad]))
+    with pytest.raises(ValueError, match="out of range"):
+        opened.store.write(lambda t: t.delete_instances([bad]))
+    assert opened.store.load().records == []
+
+
 # --- metadata --------------------------------------------------------------------
 
 

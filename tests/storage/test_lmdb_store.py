@@ -63,6 +63,7 @@ def test_a_tiny_map_grows_to_hold_one_large_write(tmp_path: Path) -> None:
         assert len(calls) > 1, "the write should have filled the 64 KiB map at least once"
         assert store.map_size >= 4_000_000
     with LmdbStore.open(tmp_path, map_size=64 * 1024) as store:
+        assert store.map_size >= 4_000_000, "a reopen keeps the grown map"
         items = store.kv_items()
         assert len(items) == 200
         assert dict(items)[b"k123"] == blob(123, 20_000)
