@@ -506,7 +506,13 @@ class LmdbStore:
     @property
     def map_size(self) -> int:
         self._check_usable()
-        return self._env.info()["map_size"]
+        return self._map_size_now()
+
+    def _map_size_now(self) -> int:
+        try:
+            return self._env.info()["map_size"]
+        except lmdb.Error as exc:
+            raise _translate(exc, "reading the map size") from exc
 
     # --- transactions --------------------------------------------------------
 
@@ -566,7 +572,7 @@ class LmdbStore:
         return True, result
 
     def _grow(self) -> None:
-        current = self._env.info()["map_size"]
+        current = self._map_size_now()
         if current >= self._map_size_max:
             raise StorageError(
                 f"the LMDB map in {self._path} is full at {current} bytes, "
@@ -588,6 +594,9 @@ class LmdbStore:
 
     def _reading(self, fn: Callable[[_LmdbView], T]) -> T:
         self._check_usable()
+        if self._writer == threading.get_ident():
+            # It would see the state before this write, unlike the txn fn was given.
+            raise StorageError("read from the store inside write(); use the txn you were given")
         with self._gate.reading():
             try:
                 txn = self._env.begin()
@@ -693,12 +702,18 @@ class LmdbStore:
         try:
             if self._closed:
                 return
-            self._gate.exclusive(self._env.close)
+            self._gate.exclusive(self._close_env)
             self._closed = True
             if self._lock is not None:
                 self._lock.release()
         finally:
             self._write_lock.release()
+
+    def _close_env(self) -> None:
+        try:
+            self._env.close()
+        except lmdb.Error as exc:
+            raise _translate(exc, "closing the environment") from exc
 
     def __enter__(self) -> LmdbStore:
         return self

@@ -268,7 +268,7 @@ class MemoryStore:
         return result
 
     def read(self, fn: Callable[[KeyValueView], T]) -> T:
-        self._check_usable()
+        self._check_reading()
         view = _MemoryView(self._state, writable=False)
         try:
             return fn(view)
@@ -277,7 +277,7 @@ class MemoryStore:
 
     def load(self) -> Recovered:
         """Every stored instance (EXECUTED where marked) in id order, and the metadata."""
-        self._check_usable()
+        self._check_reading()
         state = self._state
         records = []
         for inst in sorted(state.instances):
@@ -288,7 +288,7 @@ class MemoryStore:
         return Recovered(records=records, meta=dict(sorted(state.meta.items())))
 
     def get_meta(self, name: str) -> bytes | None:
-        self._check_usable()
+        self._check_reading()
         check_meta_name(name, internal=True)
         return self._state.meta.get(name)
 
@@ -303,7 +303,7 @@ class MemoryStore:
 
     def kv_items(self) -> list[tuple[bytes, Value]]:
         """Every key and value in scan order: what checkers compare between replicas."""
-        self._check_usable()
+        self._check_reading()
         return [(key, self._state.kv[key]) for _, key in self._state.order]
 
     def reopen(self) -> MemoryStore:
@@ -327,3 +327,13 @@ class MemoryStore:
     def _check_usable(self) -> None:
         if self._closed:
             raise StorageError("this store is closed")
+
+    def _check_reading(self) -> None:
+        """Refuse store-level reads inside ``write``, as LmdbStore does.
+
+        LMDB would answer them from the last commit, not from the open
+        transaction; refusing in both keeps simulator and production alike.
+        """
+        self._check_usable()
+        if self._writing:
+            raise StorageError("read from the store inside write(); use the txn you were given")

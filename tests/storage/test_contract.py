@@ -6,6 +6,7 @@ once per store kind. Tests that compare the two stores directly are at the end.
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -557,6 +558,26 @@ def test_write_inside_write_is_refused(opened: Opened) -> None:
 
     with pytest.raises(StorageError, match="inside another write"):
         store.write(nested)
+    assert store.kv_items() == []
+
+
+def test_reading_the_store_inside_write_is_refused(opened: Opened) -> None:
+    """Inside write, LMDB's store-level reads would miss the open txn's changes: refuse them."""
+    store = opened.store
+    attempts: list[Callable[[], object]] = [
+        lambda: store.read(lambda v: v.get(b"k")),
+        store.load,
+        lambda: store.get_meta("m"),
+        store.kv_items,
+    ]
+    for attempt in attempts:
+
+        def sneaky(txn: Txn, attempt: Callable[[], object] = attempt) -> None:
+            txn.put(b"k", string(b"v"))
+            attempt()
+
+        with pytest.raises(StorageError, match="inside write"):
+            store.write(sneaky)
     assert store.kv_items() == []
 
 
