@@ -1,0 +1,44 @@
+"""Redis commands for epaxosdb: the command table and pure, deterministic handlers.
+
+The public API other layers code against:
+
+* ``lookup(name)`` — the ``CommandSpec`` row of a client command.
+* ``prepare(args, now_ms)`` — at the proposing replica: Redis's errors for
+  bad requests, else the normalized op to replicate (absolute expiries).
+* ``access_of(op)`` / ``command_access(cmd)`` — keys read and written: what
+  EPaxos uses to decide interference.
+* ``execute(kv, cmd)`` — run a committed command against a ``KeyValueView``.
+* ``is_read_only(cmd)`` — whether only the proposer needs to execute it.
+* ``expired_sweep_op(kv, now_ms, limit)`` — the internal op that deletes
+  expired keys, proposed periodically by the runtime.
+* ``command_reply(args)`` — COMMAND and its sub-commands.
+* ``queue_error`` / ``prepare_queued`` — MULTI's queue-time checks.
+"""
+
+from .access import access_of, command_access
+from .docs import command_reply
+from .execution import execute, is_read_only
+from .expiry import expired_sweep_op
+from .proposal import prepare, resolve
+from .spec import Arg, CommandSpec, Handler, KeySpec
+from .table import COMMANDS, lookup
+from .transactions import prepare_queued, queue_error
+
+__all__ = [
+    "COMMANDS",
+    "Arg",
+    "CommandSpec",
+    "Handler",
+    "KeySpec",
+    "access_of",
+    "command_access",
+    "command_reply",
+    "execute",
+    "expired_sweep_op",
+    "is_read_only",
+    "lookup",
+    "prepare",
+    "prepare_queued",
+    "queue_error",
+    "resolve",
+]

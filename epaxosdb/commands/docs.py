@@ -1,0 +1,238 @@
+"""COMMAND and its sub-commands, answered from the table in Redis 7.0's shapes.
+
+redis-cli's interactive mode sends ``COMMAND DOCS`` on start-up for its hints
+and rejects a reply of the wrong shape, and client libraries read ``COMMAND``
+to learn key positions. So the replies follow ``addReplyCommandInfo`` and
+``addReplyCommandDocs`` field by field, including which parts are RESP3 sets
+(flags, ACL categories, tips, key specs, history) and which are arrays or
+maps. Connection commands are listed; internal ones are not.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protocol.replies import Error, Map, Reply, Set, SimpleString
+
+from . import errors
+from .glob import matcher
+from .proposal import resolve
+from .spec import Arg, CommandSpec, KeySpec
+from .table import BY_NAME, COMMANDS
+
+FLAG_ORDER = (
+    "write", "readonly", "denyoom", "module", "admin", "pubsub", "noscript", "blocking",
+    "loading", "stale", "skip_monitor", "skip_slowlog", "asking", "fast", "no_auth",
+    "may_replicate", "no_mandatory_keys", "no_async_loading", "no_multi", "movablekeys",
+    "allow_busy",
+)  # fmt: skip
+"""The order in which Redis lists command flags (``addReplyCommandFlags``)."""
+
+HELP_LINES = (
+    "COMMAND <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "(no subcommand)",
+    "    Return details about all Redis commands.",
+    "COUNT",
+    "    Return the total number of commands in this Redis server.",
+    "LIST",
+    "    Return a list of all commands in this Redis server.",
+    "INFO [<command-name> ...]",
+    "    Return details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "DOCS [<command-name> ...]",
+    "    Return documentation details about multiple Redis commands.",
+    "    If no command names are given, documentation details for all",
+    "    commands are returned.",
+    "GETKEYS <full-command>",
+    "    Return the keys from a full Redis command.",
+    "GETKEYSANDFLAGS <full-command>",
+    "    Return the keys and the access flags from a full Redis command.",
+    "HELP",
+    "    Prints this help.",
+)
+
+PUBLIC: tuple[CommandSpec, ...] = tuple(s for s in COMMANDS if "internal" not in s.flags)
+
+
+def command_reply(args: Sequence[bytes]) -> Reply:
+    """The reply to ``COMMAND [subcommand ...]`` (``args[0]`` is ``COMMAND`` itself).
+
+    Unknown sub-commands and wrong arity get the same errors ``prepare`` gives.
+    """
+    spec = resolve(args)
+    if isinstance(spec, Error):
+        return spec
+    name = spec.name
+    if name in (b"command", b"command|info"):
+        if len(args) <= 2:
+            return [command_info(spec) for spec in PUBLIC]
+        return [_info_or_null(find(name)) for name in args[2:]]
+    if name == b"command|count":
+        return len(PUBLIC)
+    if name == b"command|docs":
+        specs = PUBLIC if len(args) == 2 else [s for s in map(find, args[2:]) if s is not None]
+        return Map([(spec.name, command_docs(spec)) for spec in specs])
+    if name == b"command|list":
+        return _list(args)
+    if name in (b"command|getkeys", b"command|getkeysandflags"):
+        return _getkeys(args[2:], with_flags=name == b"command|getkeysandflags")
+    if name == b"command|help":
+        return [SimpleString(line.encode()) for line in HELP_LINES]
+    return errors.unknown_command(args)
+
+
+def find(name: bytes) -> CommandSpec | None:
+    """A public command by name, or a sub-command by full name (``client|setname``)."""
+    base, _, sub = name.lower().partition(b"|")
+    spec = BY_NAME.get(base)
+    if spec is None or "internal" in spec.flags:
+        return None
+    if sub:
+        return spec.subcommand(sub)
+    return spec
+
+
+def command_info(spec: CommandSpec) -> Reply:
+    """One ``COMMAND INFO`` entry: name, arity, flags, key range, categories, tips, specs, subs."""
+    flags = [SimpleString(f.encode()) for f in FLAG_ORDER if f in spec.flags]
+    return [
+        spec.name,
+        spec.arity,
+        Set(flags),
+        spec.first_key,
+        spec.last_key,
+        spec.key_step,
+        Set([SimpleString(c.encode()) for c in spec.acl_categories]),
+        Set([t.encode() for t in spec.tips]),
+        Set([_key_spec(k) for k in spec.key_specs]),
+        [command_info(sub) for sub in spec.subcommands] if spec.subcommands else Set([]),
+    ]
+
+
+def command_docs(spec: CommandSpec) -> Reply:
+    """One ``COMMAND DOCS`` entry, fields in ``addReplyCommandDocs``'s order."""
+    fields: list[tuple[Reply, Reply]] = []
+    if spec.summary:
+        fields.append((b"summary", spec.summary.encode()))
+    if spec.since:
+        fields.append((b"since", spec.since.encode()))
+    fields.append((b"group", spec.group.encode()))
+    if spec.complexity:
+        fields.append((b"complexity", spec.complexity.encode()))
+    if spec.doc_flags:
+        fields.append((b"doc_flags", Set([SimpleString(f.encode()) for f in spec.doc_flags])))
+    if spec.deprecated_since:
+        fields.append((b"deprecated_since", spec.deprecated_since.encode()))
+    if spec.replaced_by:
+        fields.append((b"replaced_by", spec.replaced_by.encode()))
+    if spec.history:
+        history: list[Reply] = [[v.encode(), text.encode()] for v, text in spec.history]
+        fields.append((b"history", Set(history)))
+    if spec.arguments:
+        fields.append((b"arguments", [_argument(a) for a in spec.arguments]))
+    if spec.subcommands:
+        subs = Map([(sub.name, command_docs(sub)) for sub in spec.subcommands])
+        fields.append((b"subcommands", subs))
+    return Map(fields)
+
+
+def _info_or_null(spec: CommandSpec | None) -> Reply:
+    return None if spec is None else command_info(spec)
+
+
+def _key_spec(spec: KeySpec) -> Reply:
+    fields: list[tuple[Reply, Reply]] = []
+    if spec.notes:
+        fields.append((b"notes", spec.notes.encode()))
+    fields += [
+        (b"flags", Set([SimpleString(f.encode()) for f in spec.flags])),
+        (b"begin_search", Map([(b"type", b"index"), (b"spec", Map([(b"index", spec.begin)]))])),
+        (
+            b"find_keys",
+            Map(
+                [
+                    (b"type", b"range"),
+                    (
+                        b"spec",
+                        Map([(b"lastkey", spec.last), (b"keystep", spec.step), (b"limit", 0)]),
+                    ),
+                ]
+            ),
+        ),
+    ]
+    return Map(fields)
+
+
+def _argument(arg: Arg) -> Reply:
+    fields: list[tuple[Reply, Reply]] = [(b"name", arg.name.encode()), (b"type", arg.type.encode())]
+    if arg.key_spec_index >= 0:
+        fields.append((b"key_spec_index", arg.key_spec_index))
+    if arg.token is not None:
+        fields.append((b"token", arg.token.encode()))
+    if arg.summary is not None:
+        fields.append((b"summary", arg.summary.encode()))
+    if arg.since is not None:
+        fields.append((b"since", arg.since.encode()))
+    if arg.deprecated_since is not None:
+        fields.append((b"deprecated_since", arg.deprecated_since.encode()))
+    if arg.flags:
+        fields.append((b"flags", Set([SimpleString(f.encode()) for f in arg.flags])))
+    if arg.type in ("oneof", "block"):
+        fields.append((b"arguments", [_argument(a) for a in arg.arguments]))
+    return Map(fields)
+
+
+def _list(args: Sequence[bytes]) -> Reply:
+    """``COMMAND LIST [FILTERBY MODULE m | ACLCAT c | PATTERN p]``: full names, subs included."""
+    names = [n for spec in PUBLIC for n in (spec.name, *(s.name for s in spec.subcommands))]
+    if len(args) == 2:
+        return list(names)
+    if len(args) != 5 or errors.c_string(args[2]).lower() != b"filterby":
+        return errors.SYNTAX
+    kind, value = errors.c_string(args[3]).lower(), args[4]
+    if kind == b"module":
+        return []
+    if kind == b"aclcat":
+        category = "@" + errors.c_string(value).decode("latin-1").lower()
+        return [
+            spec.name
+            for top in PUBLIC
+            for spec in (top, *top.subcommands)
+            if category in spec.acl_categories
+        ]
+    if kind == b"pattern":
+        match = matcher(value, nocase=True)
+        return [name for name in names if match(name)]
+    return errors.SYNTAX
+
+
+def _getkeys(command: Sequence[bytes], with_flags: bool) -> Reply:
+    """``COMMAND GETKEYS``/``GETKEYSANDFLAGS`` for the command in ``command``."""
+    spec = find(command[0]) if b"|" not in command[0] else None
+    if spec is not None and spec.subcommands and len(command) >= 2:
+        spec = spec.subcommand(command[1])
+    if spec is None:
+        return Error("ERR Invalid command specified")
+    if not spec.key_specs:
+        return Error("ERR The command has no key arguments")
+    if not spec.arity_ok(len(command)):
+        return Error("ERR Invalid number of arguments specified for command")
+    keys = spec.keys(command)
+    if not keys:
+        return Error("ERR Invalid arguments specified for command")
+    if not with_flags:
+        return [key for key, _ in keys]
+    return [
+        [key, Set([SimpleString(f.encode()) for f in _key_flags(spec, key_spec, command)])]
+        for key, key_spec in keys
+    ]
+
+
+def _key_flags(spec: CommandSpec, key_spec: KeySpec, command: Sequence[bytes]) -> tuple[str, ...]:
+    """A key's flags for this call; SET's depend on GET (``setGetKeys``)."""
+    if "variable_flags" not in key_spec.flags:
+        return key_spec.flags
+    if any(errors.c_string(arg).upper() == b"GET" for arg in command[3:]):
+        return ("RW", "access", "update")
+    return ("OW", "update")

@@ -1,0 +1,56 @@
+"""Running committed commands against the key-value state: ``execute``.
+
+Execution is a pure function of (state, command): handlers read no clock —
+``cmd.time_ms`` is "now" for every expiry decision — and no global random
+source — RANDOMKEY seeds from ``(cmd.origin, cmd.id)``. So every replica
+that executes a write ends in the same state with the same reply. Read-only
+commands run only at the replica that proposed them; they never modify the
+store, not even to drop an expired key.
+
+This is the hot path: one dict lookup and one call per op.
+"""
+
+from __future__ import annotations
+
+from protocol.messages import Command
+from protocol.replies import Reply
+from storage.interface import KeyValueView
+
+from . import errors
+from .spec import Handler
+from .table import COMMANDS
+
+_HANDLERS: dict[bytes, Handler] = {
+    spec.upper: spec.handler for spec in COMMANDS if spec.handler is not None
+}
+_WRITES: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if spec.is_write)
+
+
+def execute(kv: KeyValueView, cmd: Command) -> Reply:
+    """Run ``cmd.ops`` in order; a MULTI replies with the list of its ops' replies.
+
+    A run-time error inside a MULTI is that item's reply; the other ops still
+    run, as in Redis.
+    """
+    now_ms = cmd.time_ms
+    seed = (cmd.origin << 64) | cmd.id
+    if not cmd.multi:
+        (op,) = cmd.ops
+        handler = _HANDLERS.get(op[0]) or _HANDLERS.get(op[0].upper())
+        if handler is None:
+            return errors.unknown_command(op)
+        return handler(kv, op, now_ms, seed)
+    replies: list[Reply] = []
+    for index, op in enumerate(cmd.ops):
+        handler = _HANDLERS.get(op[0]) or _HANDLERS.get(op[0].upper())
+        if handler is None:
+            replies.append(errors.unknown_command(op))
+        else:
+            replies.append(handler(kv, op, now_ms, (seed << 16) + index))
+    return replies
+
+
+def is_read_only(cmd: Command) -> bool:
+    """True when no op of ``cmd`` can change the state (only its proposer executes it)."""
+    return all(op[0].upper() not in _WRITES for op in cmd.ops)
+

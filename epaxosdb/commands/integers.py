@@ -1,0 +1,57 @@
+"""Redis's integer syntax: ``string2ll``, ``strtoul`` for SCAN cursors, ``ll2string``.
+
+Python's ``int()`` is far more lenient than Redis (it takes spaces, ``+``,
+underscores, leading zeros), and a difference here changes which commands
+fail, so the grammar is spelled out: an optional ``-``, then ``0`` alone or a
+non-zero digit followed by digits, within the signed 64-bit range.
+"""
+
+from __future__ import annotations
+
+import re
+
+LLONG_MAX = (1 << 63) - 1
+LLONG_MIN = -(1 << 63)
+ULONG_MAX = (1 << 64) - 1
+
+_LL = re.compile(rb"-?[1-9][0-9]*|0")
+_UL = re.compile(rb"[+-]?[0-9]+")
+_ASCII_SPACE = b" \t\n\v\f\r"
+
+
+def parse_ll(raw: bytes) -> int | None:
+    """The value of ``raw`` if Redis's ``string2ll`` accepts it, else ``None``."""
+    if len(raw) > 20 or _LL.fullmatch(raw) is None:
+        return None
+    value = int(raw)
+    if value > LLONG_MAX or value < LLONG_MIN:
+        return None
+    return value
+
+
+def parse_cursor(raw: bytes) -> int | None:
+    """A SCAN cursor as ``parseScanCursorOrReply`` reads it (``strtoul`` base 10).
+
+    Quirks kept on purpose: the empty string is cursor 0, a leading ``+`` or
+    ``-`` is accepted (``-1`` wraps to 2**64-1), and parsing stops at a NUL.
+    """
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raw = raw[:nul]
+    if raw == b"":
+        return 0
+    if raw[0] in _ASCII_SPACE or _UL.fullmatch(raw) is None:
+        return None
+    negative = raw[0] == 45  # '-'
+    digits = raw.lstrip(b"+-").lstrip(b"0") or b"0"
+    if len(digits) > 20:
+        return None
+    value = int(digits)
+    if value > ULONG_MAX:
+        return None
+    return (-value if negative else value) % (1 << 64)
+
+
+def ll_bytes(value: int) -> bytes:
+    """Decimal bytes of an integer, as stored after INCR."""
+    return b"%d" % value

@@ -1,0 +1,197 @@
+"""Generic key commands (Redis's db.c): DEL, EXISTS, TYPE, RENAME, KEYS, SCAN, FLUSH...
+
+These work on a key whatever its type. KEYS, SCAN, DBSIZE and RANDOMKEY read
+the whole keyspace and FLUSHDB/FLUSHALL write it, which is why the table
+marks them ``keyspace``: they interfere with every write.
+
+Expired keys are invisible here too: DEL does not count them, KEYS and SCAN
+skip them, DBSIZE leaves them out (Redis counts keys it has not reclaimed
+yet; we count what a read would see).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protocol.replies import OK, Error, Reply, SimpleString
+from storage.interface import KeyValueView
+
+from . import errors
+from .glob import matcher
+from .integers import parse_cursor, parse_ll
+from .values import TYPE_NAMES, expired_keys, is_expired, live
+
+SCAN_COUNT_DEFAULT = 10
+RANDOM_ATTEMPTS = 100
+"""RANDOMKEY draws this many seeds before falling back to the first live key."""
+
+_MASK64 = (1 << 64) - 1
+NONE_TYPE = SimpleString(b"none")
+
+
+class ScanOptions:
+    """SCAN's parsed arguments."""
+
+    __slots__ = ("count", "cursor", "pattern", "type_name")
+
+    def __init__(self, cursor: int, count: int, pattern: bytes | None, type_name: bytes | None):
+        self.cursor = cursor
+        self.count = count
+        self.pattern = pattern
+        self.type_name = type_name
+
+
+def parse_scan(args: Sequence[bytes]) -> ScanOptions | Error:
+    """``parseScanCursorOrReply`` then ``scanGenericCommand``'s option loop, in that order."""
+    cursor = parse_cursor(args[1])
+    if cursor is None:
+        return errors.INVALID_CURSOR
+    count = SCAN_COUNT_DEFAULT
+    pattern: bytes | None = None
+    type_name: bytes | None = None
+    i = 2
+    while i < len(args):
+        option = errors.c_string(args[i]).lower()
+        if len(args) - i < 2:
+            return errors.SYNTAX
+        if option == b"count":
+            parsed = parse_ll(args[i + 1])
+            if parsed is None:
+                return errors.NOT_INTEGER
+            if parsed < 1:
+                return errors.SYNTAX
+            count = parsed
+        elif option == b"match":
+            pattern = None if args[i + 1] == b"*" else args[i + 1]
+        elif option == b"type":
+            type_name = errors.c_string(args[i + 1]).lower()
+        else:
+            return errors.SYNTAX
+        i += 2
+    return ScanOptions(cursor, count, pattern, type_name)
+
+
+def prepare_scan(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    parsed = parse_scan(args)
+    if isinstance(parsed, Error):
+        return parsed
+    return (b"SCAN", *args[1:])
+
+
+def prepare_flush(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """FLUSHDB/FLUSHALL take nothing, ``SYNC`` or ``ASYNC``; both run synchronously here."""
+    if len(args) == 2 and errors.c_string(args[1]).upper() in (b"SYNC", b"ASYNC"):
+        return (args[0].upper(), args[1])
+    if len(args) == 1:
+        return (args[0].upper(),)
+    return errors.SYNTAX
+
+
+def cmd_del(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """DEL and UNLINK: count keys that existed; expired ones are removed but not counted."""
+    deleted = 0
+    for key in args[1:]:
+        value = kv.get(key)
+        if value is None:
+            continue
+        kv.delete(key)
+        if not is_expired(value, now_ms):
+            deleted += 1
+    return deleted
+
+
+def cmd_exists(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """EXISTS and TOUCH: a key named twice counts twice."""
+    return sum(1 for key in args[1:] if live(kv, key, now_ms) is not None)
+
+
+def cmd_type(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    value = live(kv, args[1], now_ms)
+    if value is None:
+        return NONE_TYPE
+    return SimpleString(TYPE_NAMES[value.type])
+
+
+def _rename(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, nx: bool) -> Reply:
+    source, target = args[1], args[2]
+    value = live(kv, source, now_ms)
+    if value is None:
+        return errors.NO_SUCH_KEY
+    if source == target:
+        return 0 if nx else OK
+    if nx and live(kv, target, now_ms) is not None:
+        return 0
+    kv.put(target, value)
+    kv.delete(source)
+    return 1 if nx else OK
+
+
+def cmd_rename(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """Moves the value and its TTL; overwrites the target whatever its type."""
+    return _rename(kv, args, now_ms, nx=False)
+
+
+def cmd_renamenx(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    return _rename(kv, args, now_ms, nx=True)
+
+
+def cmd_keys(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    match = None if args[1] == b"*" else matcher(args[1])
+    expired = expired_keys(kv, now_ms)
+    return [
+        key
+        for key in kv.iter_keys()
+        if (match is None or match(key)) and key not in expired
+    ]
+
+
+def cmd_scan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """One SCAN step over ``kv.scan``; a full iteration returns every key present throughout."""
+    options = parse_scan(args)
+    if isinstance(options, Error):
+        return options
+    next_cursor, batch = kv.scan(options.cursor, options.count)
+    match = None if options.pattern is None else matcher(options.pattern)
+    keys: list[Reply] = []
+    for key in batch:
+        if match is not None and not match(key):
+            continue
+        value = live(kv, key, now_ms)
+        if value is None:
+            continue
+        if options.type_name is not None and TYPE_NAMES[value.type] != options.type_name:
+            continue
+        keys.append(key)
+    return [b"%d" % next_cursor, keys]
+
+
+def cmd_dbsize(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    return kv.count() - len(expired_keys(kv, now_ms))
+
+
+def cmd_flush(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """FLUSHDB and FLUSHALL (there is one database)."""
+    kv.clear()
+    return OK
+
+
+def cmd_randomkey(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """A live key picked by ``kv.random_key`` from seeds derived from the command's identity."""
+    expired = expired_keys(kv, now_ms)
+    if kv.count() <= len(expired):
+        return None
+    for attempt in range(RANDOM_ATTEMPTS):
+        key = kv.random_key(_mix(seed + attempt))
+        if key is None:
+            return None
+        if key not in expired:
+            return key
+    return next((key for key in kv.iter_keys() if key not in expired), None)
+
+
+def _mix(value: int) -> int:
+    """splitmix64's finalizer: spreads consecutive seeds over 64 bits."""
+    value = (value + 0x9E3779B97F4A7C15) & _MASK64
+    value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64
+    value = ((value ^ (value >> 27)) * 0x94D049BB133111EB) & _MASK64
+    return value ^ (value >> 31)

@@ -1,0 +1,876 @@
+"""COMMANDS: the one command table, declared as data.
+
+Adding a command means adding one row here and one handler in its group's
+module; nothing registers itself on import. Rows carry the facts Redis 7.0
+publishes for each command (arity, flags, ACL categories, key specs, docs),
+so COMMAND, COMMAND DOCS and COMMAND INFO answer like Redis, and the key
+specs double as EPaxos's interference relation (see ``spec.KeySpec``).
+
+The file is long because it is the whole table; it holds no logic beyond the
+small constructors that keep each row readable. Redis's own texts (summaries,
+complexities, history) are copied verbatim: the differential tests compare
+COMMAND DOCS and COMMAND INFO byte for byte with redis-server 7.0.
+"""
+
+from __future__ import annotations
+
+from typing import TypedDict, Unpack
+
+from . import errors, expiry, keyspace, strings
+from .spec import Arg, CommandSpec, Handler, KeySpec, Prepare
+
+
+class _Extras(TypedDict, total=False):
+    """Row fields most commands leave at their defaults."""
+
+    prepare: Prepare
+    history: tuple[tuple[str, str], ...]
+    tips: tuple[str, ...]
+    doc_flags: tuple[str, ...]
+    deprecated_since: str
+    replaced_by: str
+    subcommands: tuple[CommandSpec, ...]
+
+
+
+def _flags(words: str) -> frozenset[str]:
+    return frozenset(words.split())
+
+
+def _key(name: str = "key", index: int = 0, flags: tuple[str, ...] = ()) -> Arg:
+    return Arg(name, "key", key_spec_index=index, flags=flags)
+
+
+def _string(
+    name: str, *, token: str | None = None, since: str | None = None, flags: tuple[str, ...] = ()
+) -> Arg:
+    return Arg(name, "string", token=token, since=since, flags=flags)
+
+
+def _integer(
+    name: str, *, token: str | None = None, since: str | None = None, flags: tuple[str, ...] = ()
+) -> Arg:
+    return Arg(name, "integer", token=token, since=since, flags=flags)
+
+
+def _token(name: str, token: str, *, since: str | None = None, flags: tuple[str, ...] = ()) -> Arg:
+    return Arg(name, "pure-token", token=token, since=since, flags=flags)
+
+
+def _oneof(
+    name: str,
+    *arguments: Arg,
+    token: str | None = None,
+    since: str | None = None,
+    flags: tuple[str, ...] = (),
+) -> Arg:
+    return Arg(name, "oneof", token=token, since=since, flags=flags, arguments=arguments)
+
+
+def _block(
+    name: str, *arguments: Arg, token: str | None = None, flags: tuple[str, ...] = ()
+) -> Arg:
+    return Arg(name, "block", token=token, flags=flags, arguments=arguments)
+
+
+OPTIONAL = ("optional",)
+MULTIPLE = ("multiple",)
+
+_RO = KeySpec(1, flags=("RO", "access"))
+_RO_PLAIN = KeySpec(1, flags=("RO",))
+_RW_UPDATE = KeySpec(1, flags=("RW", "access", "update"))
+_RW_TTL = KeySpec(1, flags=("RW", "update"))
+
+_EXPIRE_CONDITION = _oneof(
+    "condition",
+    _token("nx", "NX"),
+    _token("xx", "XX"),
+    _token("gt", "GT"),
+    _token("lt", "LT"),
+    since="7.0.0",
+    flags=OPTIONAL,
+)
+_EXPIRE_HISTORY = (("7.0.0", "Added options: `NX`, `XX`, `GT` and `LT`."),)
+_FLUSH_MODE = _oneof(
+    "async",
+    _token("async", "ASYNC", since="4.0.0"),
+    _token("sync", "SYNC", since="6.2.0"),
+    flags=OPTIONAL,
+)
+_FLUSH_HISTORY = (
+    ("4.0.0", "Added the `ASYNC` flushing mode modifier."),
+    ("6.2.0", "Added the `SYNC` flushing mode modifier."),
+)
+_TTL_HISTORY = (("2.8.0", "Added the -2 reply."),)
+_KEY_VALUE = _block("key_value", _key(), _string("value"), flags=MULTIPLE)
+_KEYS_MULTIPLE = (_key(flags=MULTIPLE),)
+_SUB = ("loading", "stale")
+_SUB_ADMIN = ("admin", "noscript", "loading", "stale")
+_HELP = "Show helpful text about the different subcommands"
+
+
+def _string_row(
+    name: str,
+    arity: int,
+    flags: str,
+    handler: Handler,
+    key_spec: KeySpec,
+    acl: str,
+    summary: str,
+    since: str,
+    arguments: tuple[Arg, ...],
+    complexity: str = "O(1)",
+    **rest: Unpack[_Extras],
+) -> CommandSpec:
+    """A row of the ``string`` group; most differ only in these fields."""
+    return CommandSpec(
+        name=name.encode(),
+        arity=arity,
+        flags=_flags(flags),
+        handler=handler,
+        key_specs=(key_spec,),
+        acl_categories=tuple(acl.split()),
+        summary=summary,
+        since=since,
+        group="string",
+        complexity=complexity,
+        arguments=arguments,
+        **rest,
+    )
+
+
+def _generic_row(
+    name: str,
+    arity: int,
+    flags: str,
+    handler: Handler,
+    key_specs: tuple[KeySpec, ...],
+    acl: str,
+    summary: str,
+    since: str,
+    arguments: tuple[Arg, ...] = (),
+    complexity: str = "O(1)",
+    group: str = "generic",
+    **rest: Unpack[_Extras],
+) -> CommandSpec:
+    """A row of the ``generic`` (keyspace) or ``server`` group."""
+    return CommandSpec(
+        name=name.encode(),
+        arity=arity,
+        flags=_flags(flags),
+        handler=handler,
+        key_specs=key_specs,
+        acl_categories=tuple(acl.split()),
+        summary=summary,
+        since=since,
+        group=group,
+        complexity=complexity,
+        arguments=arguments,
+        **rest,
+    )
+
+
+def _connection_row(
+    name: str,
+    arity: int,
+    flags: str,
+    acl: str,
+    summary: str,
+    since: str,
+    group: str = "connection",
+    complexity: str = "O(1)",
+    arguments: tuple[Arg, ...] = (),
+    key_specs: tuple[KeySpec, ...] = (),
+    **rest: Unpack[_Extras],
+) -> CommandSpec:
+    """A command the front end answers itself: never replicated, no handler."""
+    return CommandSpec(
+        name=name.encode(),
+        arity=arity,
+        flags=_flags(flags + " connection"),
+        key_specs=key_specs,
+        acl_categories=tuple(acl.split()),
+        summary=summary,
+        since=since,
+        group=group,
+        complexity=complexity,
+        arguments=arguments,
+        **rest,
+    )
+
+
+def _sub(
+    container: str,
+    name: str,
+    arity: int,
+    flags: tuple[str, ...],
+    acl: str,
+    summary: str,
+    since: str,
+    group: str,
+    complexity: str = "O(1)",
+    arguments: tuple[Arg, ...] = (),
+    **rest: Unpack[_Extras],
+) -> CommandSpec:
+    return CommandSpec(
+        name=f"{container}|{name}".encode(),
+        arity=arity,
+        flags=frozenset(flags) | {"connection"},
+        acl_categories=tuple(acl.split()),
+        summary=summary,
+        since=since,
+        group=group,
+        complexity=complexity,
+        arguments=arguments,
+        **rest,
+    )
+
+
+STRING_COMMANDS: tuple[CommandSpec, ...] = (
+    _string_row(
+        "get", 2, "readonly fast", strings.cmd_get, _RO,
+        "@read @string @fast", "Get the value of a key", "1.0.0", (_key(),),
+    ),
+    _string_row(
+        "set", -3, "write denyoom", strings.cmd_set,
+        KeySpec(
+            1,
+            flags=("RW", "access", "update", "variable_flags"),
+            notes="RW and ACCESS due to the optional `GET` argument",
+        ),
+        "@write @string @slow", "Set the string value of a key", "1.0.0",
+        (
+            _key(),
+            _string("value"),
+            _oneof(
+                "condition", _token("nx", "NX"), _token("xx", "XX"),
+                since="2.6.12", flags=OPTIONAL,
+            ),
+            _token("get", "GET", since="6.2.0", flags=OPTIONAL),
+            _oneof(
+                "expiration",
+                _integer("seconds", token="EX", since="2.6.12"),
+                _integer("milliseconds", token="PX", since="2.6.12"),
+                Arg("unix-time-seconds", "unix-time", token="EXAT", since="6.2.0"),
+                Arg("unix-time-milliseconds", "unix-time", token="PXAT", since="6.2.0"),
+                _token("keepttl", "KEEPTTL", since="6.0.0"),
+                flags=OPTIONAL,
+            ),
+        ),
+        prepare=strings.prepare_set,
+        history=(
+            ("2.6.12", "Added the `EX`, `PX`, `NX` and `XX` options."),
+            ("6.0.0", "Added the `KEEPTTL` option."),
+            ("6.2.0", "Added the `GET`, `EXAT` and `PXAT` option."),
+            ("7.0.0", "Allowed the `NX` and `GET` options to be used together."),
+        ),
+    ),
+    _string_row(
+        "setnx", 3, "write denyoom fast", strings.cmd_setnx, KeySpec(1, flags=("OW", "insert")),
+        "@write @string @fast", "Set the value of a key, only if the key does not exist", "1.0.0",
+        (_key(), _string("value")),
+    ),
+    _string_row(
+        "setex", 4, "write denyoom", strings.cmd_set, KeySpec(1, flags=("OW", "update")),
+        "@write @string @slow", "Set the value and expiration of a key", "2.0.0",
+        (_key(), _integer("seconds"), _string("value")),
+        prepare=strings.prepare_setex,
+    ),
+    _string_row(
+        "psetex", 4, "write denyoom", strings.cmd_set, KeySpec(1, flags=("OW", "update")),
+        "@write @string @slow", "Set the value and expiration in milliseconds of a key", "2.6.0",
+        (_key(), _integer("milliseconds"), _string("value")),
+        prepare=strings.prepare_setex,
+    ),
+    _string_row(
+        "getset", 3, "write denyoom fast", strings.cmd_getset, _RW_UPDATE,
+        "@write @string @fast", "Set the string value of a key and return its old value", "1.0.0",
+        (_key(), _string("value")),
+        doc_flags=("deprecated",),
+        deprecated_since="6.2.0",
+        replaced_by="`SET` with the `!GET` argument",
+    ),
+    _string_row(
+        "getdel", 2, "write fast", strings.cmd_getdel, KeySpec(1, flags=("RW", "access", "delete")),
+        "@write @string @fast", "Get the value of a key and delete the key", "6.2.0", (_key(),),
+    ),
+    _string_row(
+        "getex", -2, "write fast", strings.cmd_getex,
+        KeySpec(
+            1, flags=("RW", "access", "update"), notes="RW and UPDATE because it changes the TTL"
+        ),
+        "@write @string @fast", "Get the value of a key and optionally set its expiration", "6.2.0",
+        (
+            _key(),
+            _oneof(
+                "expiration",
+                _integer("seconds", token="EX"),
+                _integer("milliseconds", token="PX"),
+                Arg("unix-time-seconds", "unix-time", token="EXAT"),
+                Arg("unix-time-milliseconds", "unix-time", token="PXAT"),
+                _token("persist", "PERSIST"),
+                flags=OPTIONAL,
+            ),
+        ),
+        prepare=strings.prepare_getex,
+    ),
+    _string_row(
+        "mget", -2, "readonly fast", strings.cmd_mget, KeySpec(1, -1, flags=("RO", "access")),
+        "@read @string @fast", "Get the values of all the given keys", "1.0.0", _KEYS_MULTIPLE,
+        complexity="O(N) where N is the number of keys to retrieve.",
+        tips=("request_policy:multi_shard",),
+    ),
+    _string_row(
+        "mset", -3, "write denyoom", strings.cmd_mset, KeySpec(1, -1, 2, flags=("OW", "update")),
+        "@write @string @slow", "Set multiple keys to multiple values", "1.0.1", (_KEY_VALUE,),
+        complexity="O(N) where N is the number of keys to set.",
+        prepare=strings.prepare_mset,
+        tips=("request_policy:multi_shard", "response_policy:all_succeeded"),
+    ),
+    _string_row(
+        "msetnx", -3, "write denyoom", strings.cmd_msetnx,
+        KeySpec(1, -1, 2, flags=("OW", "insert")),
+        "@write @string @slow",
+        "Set multiple keys to multiple values, only if none of the keys exist", "1.0.1",
+        (_KEY_VALUE,),
+        complexity="O(N) where N is the number of keys to set.",
+        prepare=strings.prepare_mset,
+        tips=("request_policy:multi_shard", "response_policy:agg_min"),
+    ),
+    _string_row(
+        "incr", 2, "write denyoom fast", strings.cmd_incr, _RW_UPDATE,
+        "@write @string @fast", "Increment the integer value of a key by one", "1.0.0", (_key(),),
+    ),
+    _string_row(
+        "decr", 2, "write denyoom fast", strings.cmd_decr, _RW_UPDATE,
+        "@write @string @fast", "Decrement the integer value of a key by one", "1.0.0", (_key(),),
+    ),
+    _string_row(
+        "incrby", 3, "write denyoom fast", strings.cmd_incrby, _RW_UPDATE,
+        "@write @string @fast", "Increment the integer value of a key by the given amount", "1.0.0",
+        (_key(), _integer("increment")),
+        prepare=strings.prepare_incrby,
+    ),
+    _string_row(
+        "decrby", 3, "write denyoom fast", strings.cmd_decrby, _RW_UPDATE,
+        "@write @string @fast", "Decrement the integer value of a key by the given number", "1.0.0",
+        (_key(), _integer("decrement")),
+        prepare=strings.prepare_incrby,
+    ),
+    _string_row(
+        "incrbyfloat", 3, "write denyoom fast", strings.cmd_incrbyfloat, _RW_UPDATE,
+        "@write @string @fast", "Increment the float value of a key by the given amount", "2.6.0",
+        (_key(), Arg("increment", "double")),
+    ),
+    _string_row(
+        "append", 3, "write denyoom fast", strings.cmd_append, KeySpec(1, flags=("RW", "insert")),
+        "@write @string @fast", "Append a value to a key", "2.0.0", (_key(), _string("value")),
+        complexity=(
+            "O(1). The amortized time complexity is O(1) assuming the appended value is small "
+            "and the already present value is of any size, since the dynamic string library "
+            "used by Redis will double the free space available on every reallocation."
+        ),
+    ),
+    _string_row(
+        "strlen", 2, "readonly fast", strings.cmd_strlen, _RO_PLAIN,
+        "@read @string @fast", "Get the length of the value stored in a key", "2.2.0", (_key(),),
+    ),
+    _string_row(
+        "getrange", 4, "readonly", strings.cmd_getrange, _RO,
+        "@read @string @slow", "Get a substring of the string stored at a key", "2.4.0",
+        (_key(), _integer("start"), _integer("end")),
+        complexity=(
+            "O(N) where N is the length of the returned string. The complexity is ultimately "
+            "determined by the returned length, but because creating a substring from an "
+            "existing string is very cheap, it can be considered O(1) for small strings."
+        ),
+        prepare=strings.prepare_getrange,
+    ),
+    _string_row(
+        "setrange", 4, "write denyoom", strings.cmd_setrange, KeySpec(1, flags=("RW", "update")),
+        "@write @string @slow",
+        "Overwrite part of a string at key starting at the specified offset", "2.2.0",
+        (_key(), _integer("offset"), _string("value")),
+        complexity=(
+            "O(1), not counting the time taken to copy the new string in place. Usually, this "
+            "string is very small so the amortized complexity is O(1). Otherwise, complexity is "
+            "O(M) with M being the length of the value argument."
+        ),
+        prepare=strings.prepare_setrange,
+    ),
+)
+
+GENERIC_COMMANDS: tuple[CommandSpec, ...] = (
+    _generic_row(
+        "del", -2, "write", keyspace.cmd_del, (KeySpec(1, -1, flags=("RM", "delete")),),
+        "@keyspace @write @slow", "Delete a key", "1.0.0", _KEYS_MULTIPLE,
+        complexity=(
+            "O(N) where N is the number of keys that will be removed. When a key to remove "
+            "holds a value other than a string, the individual complexity for this key is O(M) "
+            "where M is the number of elements in the list, set, sorted set or hash. Removing a "
+            "single key that holds a string value is O(1)."
+        ),
+        tips=("request_policy:multi_shard", "response_policy:agg_sum"),
+    ),
+    _generic_row(
+        "unlink", -2, "write fast", keyspace.cmd_del, (KeySpec(1, -1, flags=("RM", "delete")),),
+        "@keyspace @write @fast",
+        "Delete a key asynchronously in another thread. Otherwise it is just as DEL, but non "
+        "blocking.",
+        "4.0.0", _KEYS_MULTIPLE,
+        complexity=(
+            "O(1) for each key removed regardless of its size. Then the command does O(N) work "
+            "in a different thread in order to reclaim memory, where N is the number of "
+            "allocations the deleted objects where composed of."
+        ),
+        tips=("request_policy:multi_shard", "response_policy:agg_sum"),
+    ),
+    _generic_row(
+        "exists", -2, "readonly fast", keyspace.cmd_exists, (KeySpec(1, -1, flags=("RO",)),),
+        "@keyspace @read @fast", "Determine if a key exists", "1.0.0", _KEYS_MULTIPLE,
+        complexity="O(N) where N is the number of keys to check.",
+        history=(("3.0.3", "Accepts multiple `key` arguments."),),
+        tips=("request_policy:multi_shard", "response_policy:agg_sum"),
+    ),
+    _generic_row(
+        "touch", -2, "readonly fast", keyspace.cmd_exists, (KeySpec(1, -1, flags=("RO",)),),
+        "@keyspace @read @fast",
+        "Alters the last access time of a key(s). Returns the number of existing keys specified.",
+        "3.2.1", _KEYS_MULTIPLE,
+        complexity="O(N) where N is the number of keys that will be touched.",
+        tips=("request_policy:multi_shard", "response_policy:agg_sum"),
+    ),
+    _generic_row(
+        "type", 2, "readonly fast", keyspace.cmd_type, (_RO_PLAIN,),
+        "@keyspace @read @fast", "Determine the type stored at key", "1.0.0", (_key(),),
+    ),
+    _generic_row(
+        "rename", 3, "write", keyspace.cmd_rename,
+        (KeySpec(1, flags=("RW", "access", "delete")), KeySpec(2, flags=("OW", "update"))),
+        "@keyspace @write @slow", "Rename a key", "1.0.0", (_key(), _key("newkey", 1)),
+    ),
+    _generic_row(
+        "renamenx", 3, "write fast", keyspace.cmd_renamenx,
+        (KeySpec(1, flags=("RW", "access", "delete")), KeySpec(2, flags=("OW", "insert"))),
+        "@keyspace @write @fast", "Rename a key, only if the new key does not exist", "1.0.0",
+        (_key(), _key("newkey", 1)),
+        history=(
+            (
+                "3.2.0",
+                "The command no longer returns an error when source and destination names are "
+                "the same.",
+            ),
+        ),
+    ),
+    _generic_row(
+        "keys", 2, "readonly keyspace", keyspace.cmd_keys, (),
+        "@keyspace @read @slow @dangerous", "Find all keys matching the given pattern", "1.0.0",
+        (Arg("pattern", "pattern"),),
+        complexity=(
+            "O(N) with N being the number of keys in the database, under the assumption that "
+            "the key names in the database and the given pattern have limited length."
+        ),
+        tips=("request_policy:all_shards", "nondeterministic_output_order"),
+    ),
+    _generic_row(
+        "scan", -2, "readonly keyspace", keyspace.cmd_scan, (),
+        "@keyspace @read @slow", "Incrementally iterate the keys space", "2.8.0",
+        (
+            _integer("cursor"),
+            Arg("pattern", "pattern", token="MATCH", flags=OPTIONAL),
+            _integer("count", token="COUNT", flags=OPTIONAL),
+            _string("type", token="TYPE", since="6.0.0", flags=OPTIONAL),
+        ),
+        complexity=(
+            "O(1) for every call. O(N) for a complete iteration, including enough command "
+            "calls for the cursor to return back to 0. N is the number of elements inside the "
+            "collection."
+        ),
+        history=(("6.0.0", "Added the `TYPE` subcommand."),),
+        prepare=keyspace.prepare_scan,
+        tips=("nondeterministic_output", "request_policy:special"),
+    ),
+    _generic_row(
+        "randomkey", 1, "readonly keyspace", keyspace.cmd_randomkey, (),
+        "@keyspace @read @slow", "Return a random key from the keyspace", "1.0.0",
+        tips=("request_policy:all_shards", "nondeterministic_output"),
+    ),
+    _generic_row(
+        "dbsize", 1, "readonly fast keyspace", keyspace.cmd_dbsize, (),
+        "@keyspace @read @fast", "Return the number of keys in the selected database", "1.0.0",
+        group="server",
+        tips=("request_policy:all_shards", "response_policy:agg_sum"),
+    ),
+    _generic_row(
+        "flushdb", -1, "write keyspace", keyspace.cmd_flush, (),
+        "@keyspace @write @slow @dangerous", "Remove all keys from the current database", "1.0.0",
+        (_FLUSH_MODE,),
+        complexity="O(N) where N is the number of keys in the selected database",
+        group="server",
+        history=_FLUSH_HISTORY,
+        prepare=keyspace.prepare_flush,
+        tips=("request_policy:all_shards", "response_policy:all_succeeded"),
+    ),
+    _generic_row(
+        "flushall", -1, "write keyspace", keyspace.cmd_flush, (),
+        "@keyspace @write @slow @dangerous", "Remove all keys from all databases", "1.0.0",
+        (_FLUSH_MODE,),
+        complexity="O(N) where N is the total number of keys in all databases",
+        group="server",
+        history=_FLUSH_HISTORY,
+        prepare=keyspace.prepare_flush,
+        tips=("request_policy:all_shards", "response_policy:all_succeeded"),
+    ),
+    _generic_row(
+        "expire", -3, "write fast", expiry.cmd_expire, (_RW_TTL,),
+        "@keyspace @write @fast", "Set a key's time to live in seconds", "1.0.0",
+        (_key(), _integer("seconds"), _EXPIRE_CONDITION),
+        history=_EXPIRE_HISTORY,
+        prepare=expiry.prepare_expire,
+    ),
+    _generic_row(
+        "pexpire", -3, "write fast", expiry.cmd_expire, (_RW_TTL,),
+        "@keyspace @write @fast", "Set a key's time to live in milliseconds", "2.6.0",
+        (_key(), _integer("milliseconds"), _EXPIRE_CONDITION),
+        history=_EXPIRE_HISTORY,
+        prepare=expiry.prepare_expire,
+    ),
+    _generic_row(
+        "expireat", -3, "write fast", expiry.cmd_expire, (_RW_TTL,),
+        "@keyspace @write @fast", "Set the expiration for a key as a UNIX timestamp", "1.2.0",
+        (_key(), Arg("unix-time-seconds", "unix-time"), _EXPIRE_CONDITION),
+        history=_EXPIRE_HISTORY,
+        prepare=expiry.prepare_expire,
+    ),
+    _generic_row(
+        "pexpireat", -3, "write fast", expiry.cmd_expire, (_RW_TTL,),
+        "@keyspace @write @fast",
+        "Set the expiration for a key as a UNIX timestamp specified in milliseconds", "2.6.0",
+        (_key(), Arg("unix-time-milliseconds", "unix-time"), _EXPIRE_CONDITION),
+        history=_EXPIRE_HISTORY,
+        prepare=expiry.prepare_expire,
+    ),
+    _generic_row(
+        "expiretime", 2, "readonly fast", expiry.cmd_expiretime, (_RO,),
+        "@keyspace @read @fast", "Get the expiration Unix timestamp for a key", "7.0.0", (_key(),),
+    ),
+    _generic_row(
+        "pexpiretime", 2, "readonly fast", expiry.cmd_pexpiretime, (_RO,),
+        "@keyspace @read @fast", "Get the expiration Unix timestamp for a key in milliseconds",
+        "7.0.0", (_key(),),
+    ),
+    _generic_row(
+        "ttl", 2, "readonly fast", expiry.cmd_ttl, (_RO,),
+        "@keyspace @read @fast", "Get the time to live for a key in seconds", "1.0.0", (_key(),),
+        history=_TTL_HISTORY,
+        tips=("nondeterministic_output",),
+    ),
+    _generic_row(
+        "pttl", 2, "readonly fast", expiry.cmd_pttl, (_RO,),
+        "@keyspace @read @fast", "Get the time to live for a key in milliseconds", "2.6.0",
+        (_key(),),
+        history=_TTL_HISTORY,
+        tips=("nondeterministic_output",),
+    ),
+    _generic_row(
+        "persist", 2, "write fast", expiry.cmd_persist, (_RW_TTL,),
+        "@keyspace @write @fast", "Remove the expiration from a key", "2.2.0", (_key(),),
+    ),
+)
+
+CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
+    _connection_row(
+        "hello", -1, "noscript loading stale fast no_auth allow_busy", "@fast @connection",
+        "Handshake with Redis", "6.0.0",
+        arguments=(
+            _block(
+                "arguments",
+                _integer("protover"),
+                _block(
+                    "username_password", _string("username"), _string("password"),
+                    token="AUTH", flags=OPTIONAL,
+                ),
+                _string("clientname", token="SETNAME", flags=OPTIONAL),
+                flags=OPTIONAL,
+            ),
+        ),
+        history=(
+            (
+                "6.2.0",
+                "`protover` made optional; when called without arguments the command reports "
+                "the current connection's context.",
+            ),
+        ),
+    ),
+    _connection_row(
+        "ping", -1, "fast", "@fast @connection", "Ping the server", "1.0.0",
+        arguments=(_string("message", flags=OPTIONAL),),
+        tips=("request_policy:all_shards", "response_policy:all_succeeded"),
+    ),
+    _connection_row(
+        "echo", 2, "loading stale fast", "@fast @connection", "Echo the given string", "1.0.0",
+        arguments=(_string("message"),),
+    ),
+    _connection_row(
+        "quit", -1, "noscript loading stale fast no_auth allow_busy", "@fast @connection",
+        "Close the connection", "1.0.0",
+    ),
+    _connection_row(
+        "reset", 1, "noscript loading stale fast no_auth allow_busy", "@fast @connection",
+        "Reset the connection", "6.2.0",
+    ),
+    _connection_row(
+        "select", 2, "loading stale fast", "@fast @connection",
+        "Change the selected database for the current connection", "1.0.0",
+        arguments=(_integer("index"),),
+    ),
+    _connection_row(
+        "auth", -2, "noscript loading stale fast no_auth allow_busy", "@fast @connection",
+        "Authenticate to the server", "1.0.0",
+        complexity="O(N) where N is the number of passwords defined for the user",
+        arguments=(_string("username", since="6.0.0", flags=OPTIONAL), _string("password")),
+        history=(("6.0.0", "Added ACL style (username and password)."),),
+    ),
+    _connection_row(
+        "client", -2, "", "@slow", "A container for client connection commands", "2.4.0",
+        complexity="Depends on subcommand.",
+        subcommands=(
+            _sub(
+                "client", "id", 2, ("noscript", *_SUB), "@slow @connection",
+                "Returns the client ID for the current connection", "5.0.0", "connection",
+            ),
+            _sub(
+                "client", "getname", 2, ("noscript", *_SUB), "@slow @connection",
+                "Get the current connection name", "2.6.9", "connection",
+            ),
+            _sub(
+                "client", "setname", 3, ("noscript", *_SUB), "@slow @connection",
+                "Set the current connection name", "2.6.9", "connection",
+                arguments=(_string("connection-name"),),
+            ),
+            _sub(
+                "client", "setinfo", 4, ("noscript", *_SUB), "@slow @connection",
+                "Set client or connection specific info", "7.2.0", "connection",
+                arguments=(
+                    _oneof(
+                        "attr",
+                        _string("libname", token="LIB-NAME"),
+                        _string("libver", token="LIB-VER"),
+                    ),
+                ),
+            ),
+            _sub(
+                "client", "info", 2, ("noscript", *_SUB), "@slow @connection",
+                "Returns information about the current client connection.", "6.2.0", "connection",
+                tips=("nondeterministic_output",),
+            ),
+            _sub(
+                "client", "list", -2, _SUB_ADMIN, "@admin @slow @dangerous @connection",
+                "Get the list of client connections", "2.4.0", "connection",
+                complexity="O(N) where N is the number of client connections",
+                tips=("nondeterministic_output",),
+            ),
+            _sub(
+                "client", "kill", -3, _SUB_ADMIN, "@admin @slow @dangerous @connection",
+                "Kill the connection of a client", "2.4.0", "connection",
+                complexity="O(N) where N is the number of client connections",
+            ),
+            _sub(
+                "client", "reply", 3, ("noscript", *_SUB), "@slow @connection",
+                "Instruct the server whether to reply to commands", "3.2.0", "connection",
+                arguments=(
+                    _oneof(
+                        "on_off_skip",
+                        _token("on", "ON"),
+                        _token("off", "OFF"),
+                        _token("skip", "SKIP"),
+                    ),
+                ),
+            ),
+            _sub(
+                "client", "no-evict", 3, _SUB_ADMIN, "@admin @slow @dangerous @connection",
+                "Set client eviction mode for the current connection", "7.0.0", "connection",
+                arguments=(_oneof("enabled", _token("on", "ON"), _token("off", "OFF")),),
+            ),
+            _sub("client", "help", 2, _SUB, "@slow @connection", _HELP, "5.0.0", "connection"),
+        ),
+    ),
+    _connection_row(
+        "command", -1, "loading stale", "@slow @connection", "Get array of Redis command details",
+        "2.8.13", group="server",
+        complexity="O(N) where N is the total number of Redis commands",
+        tips=("nondeterministic_output_order",),
+        subcommands=(
+            _sub(
+                "command", "count", 2, _SUB, "@slow @connection",
+                "Get total number of Redis commands", "2.8.13", "server",
+            ),
+            _sub(
+                "command", "docs", -2, _SUB, "@slow @connection",
+                "Get array of specific Redis command documentation", "7.0.0", "server",
+                complexity="O(N) where N is the number of commands to look up",
+                arguments=(_string("command-name", flags=("optional", "multiple")),),
+                tips=("nondeterministic_output_order",),
+            ),
+            _sub(
+                "command", "info", -2, _SUB, "@slow @connection",
+                "Get array of specific Redis command details, or all when no argument is given.",
+                "2.8.13", "server",
+                complexity="O(N) where N is the number of commands to look up",
+                arguments=(_string("command-name", flags=("optional", "multiple")),),
+                history=(
+                    ("7.0.0", "Allowed to be called with no argument to get info on all commands."),
+                ),
+                tips=("nondeterministic_output_order",),
+            ),
+            _sub(
+                "command", "list", -2, _SUB, "@slow @connection",
+                "Get an array of Redis command names", "7.0.0", "server",
+                complexity="O(N) where N is the total number of Redis commands",
+                arguments=(
+                    _oneof(
+                        "filterby",
+                        _string("module-name", token="MODULE"),
+                        _string("category", token="ACLCAT"),
+                        Arg("pattern", "pattern", token="PATTERN"),
+                        token="FILTERBY",
+                        flags=OPTIONAL,
+                    ),
+                ),
+                tips=("nondeterministic_output_order",),
+            ),
+            _sub(
+                "command", "getkeys", -4, _SUB, "@slow @connection",
+                "Extract keys given a full Redis command", "2.8.13", "server",
+                complexity="O(N) where N is the number of arguments to the command",
+            ),
+            _sub(
+                "command", "getkeysandflags", -4, _SUB, "@slow @connection",
+                "Extract keys and access flags given a full Redis command", "7.0.0", "server",
+                complexity="O(N) where N is the number of arguments to the command",
+            ),
+            _sub("command", "help", 2, _SUB, "@slow @connection", _HELP, "5.0.0", "server"),
+        ),
+    ),
+    _connection_row(
+        "config", -2, "", "@slow", "A container for server configuration commands", "2.0.0",
+        group="server", complexity="Depends on subcommand.",
+        subcommands=(
+            _sub(
+                "config", "get", -3, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Get the values of configuration parameters", "2.0.0", "server",
+                complexity="O(N) when N is the number of configuration parameters provided",
+                arguments=(_block("parameter", _string("parameter"), flags=MULTIPLE),),
+                history=(
+                    ("7.0.0", "Added the ability to pass multiple pattern parameters in one call"),
+                ),
+            ),
+            _sub(
+                "config", "set", -4, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Set configuration parameters to the given values", "2.0.0", "server",
+                complexity="O(N) when N is the number of configuration parameters provided",
+                arguments=(
+                    _block(
+                        "parameter_value", _string("parameter"), _string("value"), flags=MULTIPLE
+                    ),
+                ),
+                history=(("7.0.0", "Added the ability to set multiple parameters in one call."),),
+                tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
+            ),
+            _sub(
+                "config", "resetstat", 2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Reset the stats returned by INFO", "2.0.0", "server",
+            ),
+            _sub(
+                "config", "rewrite", 2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Rewrite the configuration file with the in memory configuration", "2.8.0",
+                "server",
+            ),
+            _sub("config", "help", 2, _SUB, "@slow", _HELP, "5.0.0", "server"),
+        ),
+    ),
+    _connection_row(
+        "info", -1, "loading stale", "@slow @dangerous",
+        "Get information and statistics about the server", "1.0.0", group="server",
+        arguments=(_string("section", flags=("optional", "multiple")),),
+        history=(("7.0.0", "Added support for taking multiple section arguments."),),
+        tips=(
+            "nondeterministic_output", "request_policy:all_shards", "response_policy:special",
+        ),
+    ),
+    _connection_row(
+        "time", 1, "loading stale fast", "@fast", "Return the current server time", "2.6.0",
+        group="server",
+        tips=("nondeterministic_output",),
+    ),
+    _connection_row(
+        "multi", 1, "noscript loading stale fast allow_busy", "@fast @transaction",
+        "Mark the start of a transaction block", "1.2.0", group="transactions",
+    ),
+    _connection_row(
+        "exec", 1, "noscript loading stale skip_slowlog", "@slow @transaction",
+        "Execute all commands issued after MULTI", "1.2.0", group="transactions",
+        complexity="Depends on commands in the transaction",
+    ),
+    _connection_row(
+        "discard", 1, "noscript loading stale fast allow_busy", "@fast @transaction",
+        "Discard all commands issued after MULTI", "2.0.0", group="transactions",
+        complexity="O(N), when N is the number of queued commands",
+    ),
+    _connection_row(
+        "watch", -2, "noscript loading stale fast allow_busy", "@fast @transaction",
+        "Watch the given keys to determine execution of the MULTI/EXEC block", "2.2.0",
+        group="transactions", complexity="O(1) for every key.",
+        arguments=_KEYS_MULTIPLE,
+        key_specs=(KeySpec(1, -1, flags=("RO",)),),
+    ),
+    _connection_row(
+        "unwatch", 1, "noscript loading stale fast allow_busy", "@fast @transaction",
+        "Forget about all watched keys", "2.2.0", group="transactions",
+    ),
+)
+
+INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
+    CommandSpec(
+        name=expiry.SWEEP.lower(),
+        arity=-1,
+        flags=_flags("write internal"),
+        handler=expiry.cmd_delexpired,
+        key_specs=(KeySpec(1, -1, flags=("RM", "delete")),),
+        summary="Delete the listed keys that are expired at the command's timestamp",
+        group="generic",
+    ),
+    CommandSpec(
+        name=b"errorreply",
+        arity=2,
+        flags=_flags("readonly internal"),
+        handler=errors.cmd_errorreply,
+        summary="Reply an error decided when a MULTI's command was prepared",
+        group="transactions",
+    ),
+)
+
+COMMANDS: tuple[CommandSpec, ...] = (
+    *STRING_COMMANDS,
+    *GENERIC_COMMANDS,
+    *CONNECTION_COMMANDS,
+    *INTERNAL_COMMANDS,
+)
+"""Every command, in the order COMMAND lists them."""
+
+BY_NAME: dict[bytes, CommandSpec] = {spec.name: spec for spec in COMMANDS}
+"""Lower-case name → spec, internal commands included (for execution and access)."""
+
+BY_OP_NAME: dict[bytes, CommandSpec] = {spec.upper: spec for spec in COMMANDS}
+"""Upper-case name → spec: normalized ops carry upper-case names."""
+
+
+def lookup(name: bytes) -> CommandSpec | None:
+    """The spec of a client-callable command, case-insensitively; ``None`` if unknown.
+
+    Internal commands are not found: a client cannot call them.
+    """
+    spec = BY_NAME.get(name.lower())
+    if spec is None or "internal" in spec.flags:
+        return None
+    return spec

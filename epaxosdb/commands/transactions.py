@@ -1,0 +1,42 @@
+"""MULTI/EXEC: which errors abort a transaction, and which become per-item replies.
+
+Redis checks a command twice. When it is queued after MULTI, only unknown
+commands and wrong arity are refused (``-ERR ...`` now, then
+``-EXECABORT`` at EXEC). Everything else — a syntax error, a bad number, an
+invalid expire time — is only discovered when EXEC runs it, and is returned
+as that item's reply while the other commands run. ``prepare`` finds many of
+those errors early; inside a transaction they must not abort it, so
+``prepare_queued`` turns them into an internal ``ERRORREPLY`` op that
+replies the same error when the transaction executes.
+
+The front end queues ``args`` after ``queue_error`` accepts them, and at EXEC
+calls ``prepare_queued`` on each with the EXEC timestamp, then proposes one
+``Command(multi=True)`` with all the ops. Connection commands (PING, ECHO...)
+come back as ops without a handler; the front end must answer those itself.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+from protocol.replies import Error
+
+from .errors import error_op
+from .proposal import prepare, resolve
+
+
+def queue_error(args: Sequence[bytes]) -> Error | None:
+    """The error Redis gives when ``args`` is queued inside MULTI, or ``None`` if it queues."""
+    spec = resolve(args)
+    return spec if isinstance(spec, Error) else None
+
+
+def prepare_queued(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """Normalize a queued command; only queue-time errors come back as ``Error``."""
+    spec = resolve(args)
+    if isinstance(spec, Error):
+        return spec
+    op = prepare(args, now_ms)
+    if isinstance(op, Error):
+        return error_op(op)
+    return op
