@@ -66,9 +66,12 @@ def parse(raw: bytes) -> LongDouble | None:
 
 def add(a: LongDouble, b: LongDouble) -> LongDouble | None:
     """``a + b`` rounded to long double; ``None`` for NaN (``inf + -inf``)."""
-    if isinstance(a, float) or isinstance(b, float):
-        total = float(a) + float(b)
-        return None if math.isnan(total) else total
+    infinities = [x for x in (a, b) if isinstance(x, float)]
+    if infinities:
+        if len(infinities) == 2 and infinities[0] != infinities[1]:
+            return None
+        return infinities[0]
+    assert isinstance(a, Fraction) and isinstance(b, Fraction)
     return round_long_double(a + b)
 
 

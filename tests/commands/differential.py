@@ -1,0 +1,164 @@
+"""The epaxosdb side of a differential test, and how its replies are compared.
+
+``Model`` runs requests the way a replica does — ``prepare`` with the wall
+clock, then ``execute`` of a ``Command`` stamped with the same time — against
+a ``MemoryStore``. Read-only commands run through ``store.read``, whose view
+refuses writes, so a read that tried to modify state would fail the test.
+
+``Differential`` sends each request to redis-server and to the model and
+compares the encoded replies byte for byte (``protocol.resp.encode_reply``),
+or as sets, or within a tolerance for TTLs.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Callable, Sequence
+
+from epaxosdb.commands import command_reply, execute, is_read_only, prepare
+from protocol.messages import Command
+from protocol.replies import Error, Reply
+from protocol.resp import encode_reply
+from storage.interface import Value, ValueType
+from storage.memory import MemoryStore
+from tests.redis_server import Parsed, RawConnection, parse_reply
+
+TTL_TOLERANCE_S = 1
+"""TTL rounds to the nearest second at two slightly different instants."""
+PTTL_TOLERANCE_MS = 500
+"""Both sides read their clocks a few ms apart; a loaded machine stretches that."""
+
+NON_STRING_SETUP: dict[ValueType, tuple[bytes, ...]] = {
+    ValueType.LIST: (b"RPUSH", b"<key>", b"a"),
+    ValueType.SET: (b"SADD", b"<key>", b"a"),
+    ValueType.HASH: (b"HSET", b"<key>", b"f", b"v"),
+    ValueType.ZSET: (b"ZADD", b"<key>", b"1", b"a"),
+}
+"""How redis-server builds a value of each other type; the model stores an opaque one."""
+
+
+def wall_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class Model:
+    """epaxosdb's command layer over a MemoryStore, driven like a replica drives it."""
+
+    def __init__(self) -> None:
+        self.store = MemoryStore()
+        self.next_id = 1
+
+    def call(self, args: Sequence[bytes], now_ms: int | None = None) -> Reply:
+        now = wall_ms() if now_ms is None else now_ms
+        if args and args[0].lower() == b"command":
+            return command_reply(args)
+        op = prepare(args, now)
+        if isinstance(op, Error):
+            return op
+        return self.run(Command(origin=1, id=self.next_id, time_ms=now, ops=(op,)))
+
+    def run(self, cmd: Command) -> Reply:
+        self.next_id += 1
+        if is_read_only(cmd):
+            return self.store.read(lambda kv: execute(kv, cmd))
+        return self.store.write(lambda txn: execute(txn, cmd))
+
+    def put(self, key: bytes, value: Value) -> None:
+        self.store.write(lambda txn: txn.put(key, value))
+
+
+class Differential:
+    """One redis-server connection and one model, fed the same requests."""
+
+    def __init__(self, redis: RawConnection, protocol: int) -> None:
+        self.redis = redis
+        self.protocol = protocol
+        self.model = Model()
+        self.redis.call(b"FLUSHALL")
+
+    def both(self, *args: bytes) -> tuple[bytes, bytes]:
+        """Redis's raw reply and ours, encoded for this connection's protocol."""
+        theirs = self.redis.call(*args)
+        ours = encode_reply(self.model.call(args), self.protocol)
+        return theirs, ours
+
+    def check(self, *args: bytes, context: str = "") -> bytes:
+        theirs, ours = self.both(*args)
+        assert ours == theirs, _mismatch(args, theirs, ours, context)
+        return ours
+
+    def check_unordered(self, *args: bytes, context: str = "") -> None:
+        """Same reply up to the order of an array's elements (KEYS)."""
+        theirs, ours = self.both(*args)
+        assert _canonical(theirs) == _canonical(ours), _mismatch(args, theirs, ours, context)
+
+    def check_ttl(self, *args: bytes, tolerance: int, context: str = "") -> None:
+        """Same integer reply within ``tolerance`` (TTL, PTTL, EXPIRETIME...), or same bytes."""
+        theirs, ours = self.both(*args)
+        if theirs == ours:
+            return
+        message = _mismatch(args, theirs, ours, context)
+        assert theirs[:1] == ours[:1] == b":", message
+        a, b = int(theirs[1:-2]), int(ours[1:-2])
+        assert a >= 0 and b >= 0 and abs(a - b) <= tolerance, message
+
+    def check_scan(self, *options: bytes, context: str = "") -> None:
+        """A full SCAN iteration with ``options`` returns the same key set on both sides."""
+        assert self._full_scan(self.redis.call, options) == self._full_scan(
+            lambda *a: encode_reply(self.model.call(a), self.protocol), options
+        ), f"SCAN {options!r} differs {context}"
+
+    def check_randomkey(self, context: str = "") -> None:
+        """RANDOMKEY picks differently, but both return nil on empty, else an existing key."""
+        theirs, ours = self.both(b"RANDOMKEY")
+        theirs_key = parse_reply(theirs)[0].value
+        ours_key = parse_reply(ours)[0].value
+        assert (theirs_key is None) == (ours_key is None), _mismatch(
+            (b"RANDOMKEY",), theirs, ours, context
+        )
+        for key in (theirs_key, ours_key):
+            if isinstance(key, bytes):
+                self.check(b"EXISTS", key, context=context)
+
+    def put_non_string(self, key: bytes, value_type: ValueType) -> None:
+        """Give ``key`` a value of another type on both sides (WRONGTYPE checks)."""
+        self.redis.call(b"DEL", key)
+        setup = tuple(key if a == b"<key>" else a for a in NON_STRING_SETUP[value_type])
+        self.redis.call(*setup)
+        self.model.put(key, Value(value_type, 0, b"opaque"))
+
+    @staticmethod
+    def _full_scan(call: Callable[..., bytes], options: Sequence[bytes]) -> set[bytes]:
+        keys: set[bytes] = set()
+        cursor = b"0"
+        for _ in range(100_000):
+            reply, _ = parse_reply(call(b"SCAN", cursor, *options))
+            if reply.kind == "-":
+                return {b"error:" + _bytes(reply.value)}
+            cursor_item, batch = _items(reply.value)
+            keys.update(_bytes(item.value) for item in _items(batch.value))
+            cursor = _bytes(cursor_item.value)
+            if cursor == b"0":
+                return keys
+        raise AssertionError("SCAN did not finish")
+
+
+def _bytes(value: object) -> bytes:
+    assert isinstance(value, bytes), value
+    return value
+
+
+def _items(value: object) -> list[Parsed]:
+    assert isinstance(value, list), value
+    return value
+
+
+def _canonical(raw: bytes) -> Parsed:
+    parsed, _ = parse_reply(raw)
+    if isinstance(parsed.value, list):
+        return Parsed(parsed.kind, parsed.sorted_items())
+    return parsed
+
+
+def _mismatch(args: Sequence[bytes], theirs: bytes, ours: bytes, context: str) -> str:
+    return f"{context} {list(args)!r}:\n  redis:    {theirs!r}\n  epaxosdb: {ours!r}"

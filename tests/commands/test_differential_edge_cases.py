@@ -1,0 +1,595 @@
+"""Edge cases of every command, replayed against redis-server 7.0 and compared byte for byte.
+
+Each scenario is a short session (see ``tests/commands/script.py``) run on a
+fresh model and an emptied redis-server, in RESP2 and in RESP3.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from tests.commands.differential import Differential
+from tests.commands.script import run
+
+SCENARIOS: dict[str, str] = {
+    "set_conditions_and_get": """
+        SET k v
+        SET k v NX
+        SET k v XX
+        SET k2 v XX
+        GET k2
+        SET k2 v NX
+        SET k v NX XX
+        SET k v XX NX
+        SET k v2 GET
+        SET k w NX GET
+        GET k
+        SET k3 w NX GET
+        GET k3
+        SET k4 w XX GET
+        EXISTS k4
+        SET k v get nx
+        SET k v GET GET
+        SET k v NX NX
+        SET k v XX XX GET
+        SET k v nx\\x00junk
+        SET k v FOO
+        SET k v PERSIST
+        SET k v ""
+        SET k
+        SET
+        SET "" ""
+        GET ""
+    """,
+    "set_expiry_options": """
+        SET k v EX 100
+        ttl TTL k
+        SET k v KEEPTTL
+        ttl TTL k
+        SET k v
+        TTL k
+        SET k v EX 100 KEEPTTL
+        SET k v KEEPTTL EX 100
+        SET k v KEEPTTL PX 100
+        SET k v PX 100000 EX 100
+        SET k v EXAT 100 PXAT 100
+        SET k v EX 100 EX 200
+        ttl TTL k
+        SET k v KEEPTTL KEEPTTL
+        ttl TTL k
+        SET k v EX
+        SET k v PX
+        SET k v EX 0
+        SET k v EX -1
+        SET k v PX 0
+        SET k v PX -100
+        SET k v EX abc
+        SET k v EX 1.5
+        SET k v EX +10
+        SET k v EX 010
+        SET k v EX ""
+        SET k v EX 9223372036854775807
+        SET k v EX 9223372036854775
+        SET k v EX 9223372036854774
+        SET k v PX 9223372036854775807
+        SET k v EX 9223372036854775808
+        SET k v EXAT 9223372036854775807
+        SET k v EXAT 9223372036854775
+        pttl PTTL k
+        SET k v PXAT 9223372036854775807
+        pttl PTTL k
+        SET k v EXAT 0
+        SET k v PXAT -5
+        SET k v PX 100000 GET
+        pttl PTTL k
+        SET k v NX EX 100
+        SET k2 v XX PX 100000 GET
+        SET nope v EX abc GET
+        SET nope v XX EX 100
+        EXISTS nope
+        SET k v EXAT {now_s+100}
+        ttl TTL k
+        SET k v PXAT {now+100000}
+        pttl PTTL k
+        pttl PEXPIRETIME k
+    """,
+    "setnx_setex_getset_getdel": """
+        SETNX a 1
+        SETNX a 2
+        GET a
+        SETNX a
+        SETEX b 100 v
+        ttl TTL b
+        SETEX b 0 v
+        SETEX b -5 v
+        SETEX b abc v
+        SETEX b 9223372036854775807 v
+        SETEX b 100
+        PSETEX c 100000 v
+        pttl PTTL c
+        PSETEX c 0 v
+        PSETEX c 9223372036854775807 v
+        GETSET a 5
+        GETSET new 5
+        SET t v EX 100
+        GETSET t w
+        TTL t
+        GETDEL a
+        GETDEL a
+        GETDEL
+        SETEX b 100 v extra
+    """,
+    "mget_mset_msetnx": """
+        MSET a 1 b 2 c 3
+        MGET a b c d
+        MGET d
+        MSET a 1 b
+        MSET a
+        MSETNX a 1 d 4
+        MSETNX d 4 e 5
+        MGET d e
+        MSETNX x 1 x 2
+        GET x
+        MSETNX y 1 z
+        MSET a 9 a 10
+        GET a
+        SET t v EX 100
+        MSET t w
+        TTL t
+        MGET
+    """,
+    "integer_counters_and_overflow": """
+        INCR n
+        INCRBY n 10
+        DECR n
+        DECRBY n 5
+        SET n 9223372036854775806
+        INCR n
+        INCR n
+        GET n
+        INCRBY n -1
+        DECRBY n -2
+        SET n -9223372036854775807
+        DECR n
+        DECR n
+        INCRBY n -1
+        INCRBY n 9223372036854775807
+        DECRBY n -9223372036854775808
+        DECRBY n 9223372036854775808
+        INCRBY n 9223372036854775808
+        INCRBY n abc
+        INCRBY n ""
+        INCRBY n 1.0
+        DECRBY n -0
+        SET s abc
+        INCR s
+        SET s " 1"
+        INCR s
+        SET s 01
+        INCR s
+        SET s -0
+        INCR s
+        SET s +1
+        INCR s
+        SET s 1.0
+        INCR s
+        SET s ""
+        INCR s
+        SET s 123456789012345678901
+        INCR s
+        SET s -9223372036854775808
+        DECR s
+        INCR s
+        SET t 5 EX 100
+        INCR t
+        ttl TTL t
+        INCRBY missing 5
+        DECR missing2
+        INCR
+        INCRBY n
+        DECRBY n 1 2
+    """,
+    "incrbyfloat_formatting": """
+        SET f 10.5
+        INCRBYFLOAT f 0.1
+        SET f 3.0e3
+        INCRBYFLOAT f 5.0e-1
+        INCRBYFLOAT f .5
+        INCRBYFLOAT f 5.
+        INCRBYFLOAT f +5
+        INCRBYFLOAT f 0x1.8p1
+        INCRBYFLOAT f 0x10
+        INCRBYFLOAT f 1e4000
+        INCRBYFLOAT f -1e4000
+        INCRBYFLOAT g 1.18e4932
+        INCRBYFLOAT g 1.18e4932
+        INCRBYFLOAT g 1e5000
+        INCRBYFLOAT g inf
+        INCRBYFLOAT g -inf
+        INCRBYFLOAT g INFINITY
+        INCRBYFLOAT g nan
+        INCRBYFLOAT g abc
+        INCRBYFLOAT g ""
+        INCRBYFLOAT g \\x201
+        INCRBYFLOAT g 1\\x20
+        INCRBYFLOAT g 1e
+        INCRBYFLOAT g 1\\x00
+        INCRBYFLOAT g 0x
+        INCRBYFLOAT h 1e-4940
+        INCRBYFLOAT h -1e-4940
+        INCRBYFLOAT h 1e-5000
+        INCRBYFLOAT h 5e-18
+        INCRBYFLOAT h 1.5e-17
+        INCRBYFLOAT h 0.00000000000000001
+        SET h 1.7976931348623157e308
+        INCRBYFLOAT h 1
+        SET h abc
+        INCRBYFLOAT h 1
+        SET h inf
+        INCRBYFLOAT h 1
+        SET h 1e10
+        INCRBYFLOAT h 0
+        INCRBYFLOAT x 0.1
+        INCRBYFLOAT x 0.1
+        INCRBYFLOAT x 0.1
+        INCRBYFLOAT x 0.1
+        INCRBYFLOAT x 0.1
+        INCRBYFLOAT x 0.1
+        INCRBYFLOAT x 0.1
+        INCRBYFLOAT y -3
+        INCRBYFLOAT y 3
+        INCRBYFLOAT y -0
+        INCRBYFLOAT z 123456789.123456789
+        INCRBYFLOAT z 1e20
+        INCRBYFLOAT w 0.0000001
+        INCRBYFLOAT w 9007199254740993
+        INCRBYFLOAT v 2.5e-1
+        INCRBYFLOAT v 1e-3
+        SET t 1.5 EX 100
+        INCRBYFLOAT t 1
+        ttl TTL t
+        INCRBYFLOAT t
+    """,
+    "getrange_indexes": """
+        SET s Hello\\x20World
+        GETRANGE s 0 3
+        GETRANGE s -3 -1
+        GETRANGE s 0 -1
+        GETRANGE s 10 100
+        GETRANGE s -1 -5
+        GETRANGE s 5 3
+        GETRANGE s -5 -1
+        GETRANGE s 0 0
+        GETRANGE s 100 200
+        GETRANGE s -100 3
+        GETRANGE s 3 -100
+        GETRANGE s -100 -100
+        GETRANGE s 0 9223372036854775807
+        GETRANGE s -9223372036854775808 9223372036854775807
+        GETRANGE s abc 1
+        GETRANGE s 1 abc
+        GETRANGE missing 0 -1
+        GETRANGE missing abc 1
+        SET e ""
+        GETRANGE e 0 -1
+        GETRANGE e -1 0
+        GETRANGE e 0 0
+        SET n 12345
+        GETRANGE n 1 2
+        GETRANGE s 0
+    """,
+    "setrange_append_strlen": """
+        SET s Hello\\x20World
+        SETRANGE s 6 Redis
+        GET s
+        SETRANGE s 20 x
+        GET s
+        STRLEN s
+        SETRANGE new 0 abc
+        SETRANGE new2 5 abc
+        GET new2
+        SETRANGE new3 0 ""
+        EXISTS new3
+        SETRANGE new3 10 ""
+        EXISTS new3
+        SETRANGE s 3 ""
+        SETRANGE s -1 x
+        SETRANGE s abc x
+        SETRANGE s 536870912 x
+        SETRANGE s 536870911 xy
+        SETRANGE big 9223372036854775807 x
+        SETRANGE big 536870912 ""
+        SET t abc EX 100
+        SETRANGE t 1 X
+        GET t
+        ttl TTL t
+        APPEND t def
+        ttl TTL t
+        APPEND s \\x20more
+        APPEND new4 abc
+        GET new4
+        STRLEN s
+        STRLEN missing
+        APPEND s
+        SETRANGE s 0
+    """,
+    "wrong_types": """
+        !list l
+        !set st
+        !hash h
+        !zset z
+        TYPE l
+        TYPE st
+        TYPE h
+        TYPE z
+        GET l
+        SET l v GET
+        SET l v NX GET
+        GETSET l v
+        APPEND l x
+        STRLEN l
+        INCR l
+        DECR h
+        INCRBY l 1
+        INCRBY l abc
+        DECRBY z 1
+        INCRBYFLOAT l 1
+        INCRBYFLOAT l abc
+        GETRANGE l 0 1
+        GETRANGE l abc 1
+        SETRANGE l 0 x
+        SETRANGE l 0 ""
+        SETRANGE l -1 x
+        GETDEL l
+        GETEX l
+        GETEX l EX abc
+        GETEX l EX 0
+        MGET l st k
+        SETNX l v
+        MSETNX l v
+        EXISTS l st h z
+        TTL l
+        EXPIRE l 100
+        ttl TTL l
+        PERSIST l
+        RENAME l l2
+        TYPE l2
+        TYPE l
+        SET l2 v
+        TYPE l2
+        GET l2
+        set KEYS *
+        DBSIZE
+        DEL st h
+        TYPE st
+    """,
+    "expire_family": """
+        SET k v
+        EXPIRE k 100
+        ttl TTL k
+        pttl PTTL k
+        EXPIRE k 100 NX
+        EXPIRE k 200 XX
+        EXPIRE k 50 GT
+        EXPIRE k 500 GT
+        ttl TTL k
+        EXPIRE k 600 LT
+        EXPIRE k 100 LT
+        ttl TTL k
+        PERSIST k
+        PERSIST k
+        TTL k
+        EXPIRE k 100 GT
+        EXPIRE k 100 LT
+        PERSIST k
+        EXPIRE k 100 XX
+        EXPIRE k 100 NX
+        EXPIRE k 100 nx xx
+        EXPIRE k 100 NX GT
+        EXPIRE k 100 NX LT
+        EXPIRE k 100 GT LT
+        EXPIRE k 100 XX GT
+        EXPIRE k 100 GT GT
+        EXPIRE k 100 foo
+        EXPIRE k 100 nx\\x00bar
+        EXPIRE k abc
+        EXPIRE k abc foo
+        EXPIRE k 1.5
+        EXPIRE k 9223372036854775807
+        EXPIRE k 9223372036854775
+        EXPIRE k -9223372036854775
+        EXISTS k
+        SET k v
+        EXPIRE k -9223372036854776
+        EXPIRE k -9223372036854775808
+        EXPIRE k 0
+        EXISTS k
+        SET k v
+        EXPIRE k -1
+        EXISTS k
+        SET k v
+        PEXPIRE k -100
+        EXISTS k
+        EXPIRE missing 100
+        EXPIRE missing abc
+        EXPIRE missing 9223372036854775807
+        SET k v
+        PEXPIRE k 9223372036854775807
+        PEXPIRE k 100000
+        pttl PTTL k
+        EXPIREAT k 9223372036854775807
+        EXPIREAT k 9223372036854775
+        pttl PEXPIRETIME k
+        ttl EXPIRETIME k
+        PEXPIREAT k 9223372036854775807
+        pttl PEXPIRETIME k
+        EXPIREAT k {now_s+100}
+        ttl EXPIRETIME k
+        ttl TTL k
+        PEXPIREAT k {now+100000}
+        pttl PEXPIRETIME k
+        PEXPIREAT k {now+200000} GT
+        PEXPIREAT k {now+50000} GT
+        PEXPIREAT k {now+50000} LT
+        pttl PTTL k
+        EXPIREAT k {now_s-10}
+        EXISTS k
+        SET k v
+        PEXPIREAT k 0
+        EXISTS k
+        SET k v
+        PEXPIREAT k -1
+        TTL missing
+        PTTL missing
+        EXPIRETIME missing
+        PEXPIRETIME missing
+        SET p v
+        TTL p
+        PTTL p
+        EXPIRETIME p
+        PEXPIRETIME p
+        PERSIST missing
+        EXPIRE k
+        EXPIRE
+        TTL
+        TTL a b
+        PERSIST a b
+    """,
+    "getex_options": """
+        SET k v
+        GETEX k
+        TTL k
+        GETEX k EX 100
+        ttl TTL k
+        GETEX k PX 100000
+        pttl PTTL k
+        GETEX k EXAT {now_s+200}
+        ttl TTL k
+        GETEX k PXAT {now+300000}
+        pttl PTTL k
+        GETEX k PERSIST
+        TTL k
+        GETEX k EX 100 PX 100
+        GETEX k PERSIST EX 10
+        GETEX k EX 10 PERSIST
+        GETEX k KEEPTTL
+        GETEX k NX
+        GETEX k GET
+        GETEX k EX
+        GETEX k EX abc
+        GETEX k EX 0
+        GETEX k EX -1
+        GETEX k PX 9223372036854775807
+        GETEX k EX 9223372036854775
+        GETEX k EXAT 9223372036854775
+        GETEX k PXAT 9223372036854775807
+        pttl PTTL k
+        GETEX k EX 100 EX 200
+        ttl TTL k
+        GETEX k PERSIST PERSIST
+        GETEX missing EX abc
+        GETEX missing EX 0
+        GETEX missing FOO
+        GETEX k EXAT 1
+        EXISTS k
+        SET k v
+        GETEX k PXAT {now-1000}
+        EXISTS k
+        GETEX
+    """,
+    "keyspace_commands": """
+        MSET a 1 b 2 c 3
+        DEL a a b z
+        EXISTS a b c c
+        UNLINK c
+        MSET a 1 b 2 c 3
+        TOUCH a b c d
+        TYPE a
+        TYPE missing
+        RENAME missing x
+        RENAMENX missing x
+        RENAME a a
+        RENAMENX a a
+        RENAMENX a b
+        RENAME a b
+        GET b
+        EXISTS a
+        SET a 1 EX 100
+        RENAME a z
+        ttl TTL z
+        RENAMENX z y
+        GET y
+        set KEYS *
+        set KEYS ?
+        set KEYS [a-z]
+        set KEYS *z*
+        set KEYS y
+        set KEYS nomatch
+        DBSIZE
+        random RANDOMKEY
+        FLUSHDB ASYNC
+        DBSIZE
+        random RANDOMKEY
+        FLUSHALL foo
+        FLUSHALL SYNC ASYNC
+        FLUSHDB async
+        FLUSHALL sync
+        FLUSHALL sync\\x00junk
+        DBSIZE x
+        RANDOMKEY x
+        KEYS
+        KEYS a b
+        DEL
+        RENAME a
+        TYPE a b
+    """,
+    "scan_options": """
+        MSET a 1 b 2 c 3 abc 4 xyz 5 key:1 6 key:2 7
+        !list l
+        scan
+        scan COUNT 1
+        scan COUNT 2 MATCH a*
+        scan MATCH key:*
+        scan MATCH * COUNT 1000
+        scan TYPE string
+        scan TYPE list
+        scan TYPE LIST
+        scan TYPE nosuch
+        scan MATCH a* TYPE string COUNT 3
+        scan MATCH a* MATCH b*
+        SCAN abc
+        SCAN 1.5
+        SCAN \\x201
+        SCAN 18446744073709551616
+        SCAN 0 COUNT 0
+        SCAN 0 COUNT -1
+        SCAN 0 COUNT abc
+        SCAN 0 COUNT
+        SCAN 0 MATCH
+        SCAN 0 FOO bar
+        SCAN 0 TYPE
+        SCAN abc COUNT 0
+        SCAN
+    """,
+    "expired_keys_are_invisible": """
+        SET a 1 EX 100
+        SET b 2
+        PEXPIREAT a 1
+        GET a
+        EXISTS a
+        DBSIZE
+        set KEYS *
+        scan
+        SET c 3 PX 100000
+        GETEX c PXAT 1
+        DBSIZE
+        random RANDOMKEY
+        INCR a
+        TTL a
+    """,
+}
+
+
+@pytest.mark.parametrize("name", sorted(SCENARIOS))
+def test_replies_match_redis_byte_for_byte(diff: Differential, name: str) -> None:
+    assert run(diff, SCENARIOS[name], name) > 0
