@@ -53,4 +53,3 @@ def execute(kv: KeyValueView, cmd: Command) -> Reply:
 def is_read_only(cmd: Command) -> bool:
     """True when no op of ``cmd`` can change the state (only its proposer executes it)."""
     return all(op[0].upper() not in _WRITES for op in cmd.ops)
-

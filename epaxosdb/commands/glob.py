@@ -164,4 +164,3 @@ def _match(tokens: list[Token], string: bytes) -> bool:
     while ti < ntokens and tokens[ti] is None:
         ti += 1
     return ti == ntokens
-

@@ -138,11 +138,7 @@ def cmd_renamenx(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: i
 def cmd_keys(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     match = None if args[1] == b"*" else matcher(args[1])
     expired = expired_keys(kv, now_ms)
-    return [
-        key
-        for key in kv.iter_keys()
-        if (match is None or match(key)) and key not in expired
-    ]
+    return [key for key in kv.iter_keys() if (match is None or match(key)) and key not in expired]
 
 
 def cmd_scan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:

@@ -39,6 +39,8 @@ def resolve(args: Sequence[bytes]) -> CommandSpec | Error:
             return errors.unknown_subcommand(spec.name, args[1])
         spec = sub
     if not spec.arity_ok(len(args)):
+        if spec.name == b"exec":
+            return errors.EXEC_WRONG_ARITY
         return errors.wrong_arity(spec.name)
     return spec
 

@@ -32,7 +32,6 @@ class _Extras(TypedDict, total=False):
     subcommands: tuple[CommandSpec, ...]
 
 
-
 def _flags(words: str) -> frozenset[str]:
     return frozenset(words.split())
 
@@ -42,9 +41,16 @@ def _key(name: str = "key", index: int = 0, flags: tuple[str, ...] = ()) -> Arg:
 
 
 def _string(
-    name: str, *, token: str | None = None, since: str | None = None, flags: tuple[str, ...] = ()
+    name: str,
+    *,
+    token: str | None = None,
+    since: str | None = None,
+    flags: tuple[str, ...] = (),
+    deprecated_since: str | None = None,
 ) -> Arg:
-    return Arg(name, "string", token=token, since=since, flags=flags)
+    return Arg(
+        name, "string", token=token, since=since, flags=flags, deprecated_since=deprecated_since
+    )
 
 
 def _integer(
@@ -68,9 +74,13 @@ def _oneof(
 
 
 def _block(
-    name: str, *arguments: Arg, token: str | None = None, flags: tuple[str, ...] = ()
+    name: str,
+    *arguments: Arg,
+    token: str | None = None,
+    since: str | None = None,
+    flags: tuple[str, ...] = (),
 ) -> Arg:
-    return Arg(name, "block", token=token, flags=flags, arguments=arguments)
+    return Arg(name, "block", token=token, since=since, flags=flags, arguments=arguments)
 
 
 OPTIONAL = ("optional",)
@@ -226,6 +236,8 @@ def _sub(
     )
 
 
+# fmt: off
+# Rows stay compact: one command's facts read as one block.
 STRING_COMMANDS: tuple[CommandSpec, ...] = (
     _string_row(
         "get", 2, "readonly fast", strings.cmd_get, _RO,
@@ -668,12 +680,73 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
                 "client", "list", -2, _SUB_ADMIN, "@admin @slow @dangerous @connection",
                 "Get the list of client connections", "2.4.0", "connection",
                 complexity="O(N) where N is the number of client connections",
+                arguments=(
+                    _oneof(
+                        "normal_master_replica_pubsub",
+                        _token("normal", "NORMAL"),
+                        _token("master", "MASTER"),
+                        _token("replica", "REPLICA"),
+                        _token("pubsub", "PUBSUB"),
+                        token="TYPE", since="5.0.0", flags=OPTIONAL,
+                    ),
+                    _block(
+                        "id", _integer("client-id", flags=MULTIPLE),
+                        token="ID", since="6.2.0", flags=OPTIONAL,
+                    ),
+                ),
+                history=(
+                    ("2.8.12", "Added unique client `id` field."),
+                    ("5.0.0", "Added optional `TYPE` filter."),
+                    ("6.0.0", "Added `user` field."),
+                    (
+                        "6.2.0",
+                        "Added `argv-mem`, `tot-mem`, `laddr` and `redir` fields and the "
+                        "optional `ID` filter.",
+                    ),
+                    ("7.0.0", "Added `resp`, `multi-mem`, `rbs` and `rbp` fields."),
+                    ("7.0.3", "Added `ssub` field."),
+                ),
                 tips=("nondeterministic_output",),
             ),
             _sub(
                 "client", "kill", -3, _SUB_ADMIN, "@admin @slow @dangerous @connection",
                 "Kill the connection of a client", "2.4.0", "connection",
                 complexity="O(N) where N is the number of client connections",
+                arguments=(
+                    _oneof(
+                        "filter",
+                        _string("ip:port", deprecated_since="2.8.12"),
+                        _oneof(
+                            "new-format",
+                            _integer("client-id", token="ID", since="2.8.12", flags=OPTIONAL),
+                            _oneof(
+                                "normal_master_slave_pubsub",
+                                _token("normal", "NORMAL"),
+                                _token("master", "MASTER", since="3.2.0"),
+                                _token("slave", "SLAVE"),
+                                _token("replica", "REPLICA", since="5.0.0"),
+                                _token("pubsub", "PUBSUB"),
+                                token="TYPE", since="2.8.12", flags=OPTIONAL,
+                            ),
+                            _string("username", token="USER", flags=OPTIONAL),
+                            _string("ip:port", token="ADDR", flags=OPTIONAL),
+                            _string("ip:port", token="LADDR", since="6.2.0", flags=OPTIONAL),
+                            _string("yes/no", token="SKIPME", flags=OPTIONAL),
+                            flags=MULTIPLE,
+                        ),
+                    ),
+                ),
+                history=(
+                    ("2.8.12", "Added new filter format."),
+                    ("2.8.12", "`ID` option."),
+                    ("3.2.0", "Added `master` type in for `TYPE` option."),
+                    (
+                        "5.0.0",
+                        "Replaced `slave` `TYPE` with `replica`. `slave` still supported for "
+                        "backward compatibility.",
+                    ),
+                    ("6.2.0", "`LADDR` option."),
+                ),
             ),
             _sub(
                 "client", "reply", 3, ("noscript", *_SUB), "@slow @connection",
@@ -829,6 +902,8 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
         "Forget about all watched keys", "2.2.0", group="transactions",
     ),
 )
+
+# fmt: on
 
 INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(

@@ -1,0 +1,111 @@
+"""``access_of``: which keys each command reads and writes (EPaxos's interference relation)."""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from epaxosdb.commands import COMMANDS, access_of, command_access, execute, prepare
+from protocol.messages import Access, Command
+from protocol.replies import Error
+from storage.memory import MemoryStore
+from tests.commands.test_differential_random import Generator
+
+EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
+    ((b"GET", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"SET", b"k", b"v", b"GET"), Access(writes=frozenset({b"k"}))),
+    ((b"SETNX", b"k", b"v"), Access(writes=frozenset({b"k"}))),
+    ((b"GETSET", b"k", b"v"), Access(writes=frozenset({b"k"}))),
+    ((b"GETDEL", b"k"), Access(writes=frozenset({b"k"}))),
+    ((b"GETEX", b"k"), Access(writes=frozenset({b"k"}))),
+    ((b"MGET", b"a", b"b", b"a"), Access(reads=frozenset({b"a", b"b"}))),
+    ((b"MSET", b"a", b"1", b"b", b"2"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"MSETNX", b"a", b"1", b"b", b"2"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"DEL", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"UNLINK", b"a"), Access(writes=frozenset({b"a"}))),
+    ((b"EXISTS", b"a", b"b"), Access(reads=frozenset({b"a", b"b"}))),
+    ((b"TOUCH", b"a"), Access(reads=frozenset({b"a"}))),
+    ((b"INCR", b"k"), Access(writes=frozenset({b"k"}))),
+    ((b"DECR", b"k"), Access(writes=frozenset({b"k"}))),
+    ((b"INCRBY", b"k", b"2"), Access(writes=frozenset({b"k"}))),
+    ((b"DECRBY", b"k", b"2"), Access(writes=frozenset({b"k"}))),
+    ((b"INCRBYFLOAT", b"k", b"2"), Access(writes=frozenset({b"k"}))),
+    ((b"APPEND", b"k", b"x"), Access(writes=frozenset({b"k"}))),
+    ((b"STRLEN", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"GETRANGE", b"k", b"0", b"1"), Access(reads=frozenset({b"k"}))),
+    ((b"SETRANGE", b"k", b"0", b"x"), Access(writes=frozenset({b"k"}))),
+    ((b"TYPE", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"RENAME", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"RENAMENX", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"PEXPIREAT", b"k", b"5", b"NX"), Access(writes=frozenset({b"k"}))),
+    ((b"EXPIRE", b"k", b"5"), Access(writes=frozenset({b"k"}))),
+    ((b"PEXPIRE", b"k", b"5"), Access(writes=frozenset({b"k"}))),
+    ((b"EXPIREAT", b"k", b"5"), Access(writes=frozenset({b"k"}))),
+    ((b"PERSIST", b"k"), Access(writes=frozenset({b"k"}))),
+    ((b"TTL", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"PTTL", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"EXPIRETIME", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"PEXPIRETIME", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"KEYS", b"*"), Access(global_read=True)),
+    ((b"SCAN", b"0"), Access(global_read=True)),
+    ((b"DBSIZE",), Access(global_read=True)),
+    ((b"RANDOMKEY",), Access(global_read=True)),
+    ((b"FLUSHDB",), Access(global_write=True)),
+    ((b"FLUSHALL", b"ASYNC"), Access(global_write=True)),
+    ((b"DELEXPIRED", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"ERRORREPLY", b"ERR x"), Access()),
+    ((b"WATCH", b"a"), Access(reads=frozenset({b"a"}))),
+    ((b"PING",), Access()),
+]
+
+
+@pytest.mark.parametrize(("op", "expected"), EXPECTED, ids=lambda v: repr(v)[:30])
+def test_access_names_the_keys_read_and_written(op: tuple[bytes, ...], expected: Access) -> None:
+    assert access_of(op) == expected
+
+
+def test_every_executable_command_has_an_expected_access() -> None:
+    covered = {op[0].lower() for op, _ in EXPECTED}
+    executable = {spec.name for spec in COMMANDS if spec.handler is not None}
+    assert executable - covered == {b"setex", b"psetex"}  # proposed as SET
+
+
+def test_a_transaction_accesses_the_union_of_its_ops_with_writes_winning() -> None:
+    cmd = Command(
+        origin=1,
+        id=1,
+        time_ms=0,
+        ops=((b"GET", b"a"), (b"INCR", b"a"), (b"MGET", b"b", b"c"), (b"DEL", b"c")),
+        multi=True,
+    )
+    assert command_access(cmd) == Access(reads=frozenset({b"b"}), writes=frozenset({b"a", b"c"}))
+
+
+def test_keys_a_command_changes_are_always_among_its_writes() -> None:
+    """Run generated commands; every key whose stored value changed must be in ``writes``."""
+    store = MemoryStore()
+    generator = Generator(seed=7)
+    changed_total = 0
+    rng = random.Random(7)
+    for step in range(3000):
+        mode, args = generator.request()
+        if mode == "inject":
+            continue
+        now = 1_700_000_000_000 + step * rng.randint(0, 5000)
+        op = prepare(args, now)
+        if isinstance(op, Error):
+            continue
+        cmd = Command(origin=1, id=step, time_ms=now, ops=(op,))
+        before = dict(store.kv_items())
+        _execute(store, cmd)
+        after = dict(store.kv_items())
+        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        access = command_access(cmd)
+        assert access.global_write or changed <= access.writes, (args, changed, access)
+        changed_total += len(changed)
+    assert changed_total > 500
+
+
+def _execute(store: MemoryStore, cmd: Command) -> None:
+    store.write(lambda txn: execute(txn, cmd))

@@ -1,0 +1,289 @@
+"""Seeded random command sequences, replayed against redis-server and compared reply by reply.
+
+The generator works over eight keys, mixes numeric and non-numeric values,
+injects lists/sets/hashes/sorted sets for WRONGTYPE, and throws in bad
+arguments, bad options, wrong arity and unknown commands. A failure names
+the seed and the step; rerun one seed with ``EPAXOSDB_COMMANDS_SEED=<seed>``.
+
+Timing never decides a reply: every relative TTL is at least 100 s and grows
+with the step number, so two expiries of one key never tie at millisecond
+resolution (a tie would make GT/LT depend on which clock ticked first);
+absolute deadlines are either long past or far ahead. TTL-like replies are
+compared within a tolerance, KEYS as a set, SCAN by a full iteration, and
+RANDOMKEY by "nil on both, or an existing key on both".
+"""
+
+from __future__ import annotations
+
+import os
+import random
+from collections.abc import Callable
+
+import pytest
+
+from storage.interface import ValueType
+from tests.commands.differential import PTTL_TOLERANCE_MS, TTL_TOLERANCE_S, Differential, wall_ms
+
+STEPS = 2500
+SEEDS = [int(s) for s in os.environ.get("EPAXOSDB_COMMANDS_SEED", "1 2").split()]
+
+KEYS = [b"k%d" % i for i in range(8)]
+VALUES = [
+    b"v", b"", b"0", b"1", b"-1", b"42", b"9223372036854775807", b"-9223372036854775808",
+    b"3.5", b"1e3", b"abc", b" 1", b"x" * 20, b"10.50", b"-0",
+]  # fmt: skip
+INTEGERS = [
+    b"0", b"1", b"-1", b"7", b"100", b"-100", b"9223372036854775807", b"-9223372036854775808",
+    b"9223372036854775808", b"abc", b"1.5", b"", b"01",
+]  # fmt: skip
+FLOATS = [
+    b"0.1", b"-0.1", b"1.5", b"1e3", b"-2.5e-3", b"inf", b"abc", b"10", b"0x10", b"1e400",
+    b"3.0e3", b"", b"5.0e-1", b"-5",
+]  # fmt: skip
+BAD_TTLS = [b"0", b"-1", b"abc", b"9223372036854775807", b"1.5", b""]
+PATTERNS = [b"*", b"k*", b"k[0-3]", b"k?", b"*1*", b"[^k]*", b"k\\1", b"x*", b"k[1-", b""]
+SET_OPTIONS = [b"NX", b"XX", b"GET", b"KEEPTTL", b"nx", b"get", b"FOO"]
+EXPIRE_OPTIONS = [b"NX", b"XX", b"GT", b"LT", b"gt", b"FOO"]
+NON_STRING_TYPES = [ValueType.LIST, ValueType.SET, ValueType.HASH, ValueType.ZSET]
+FLUSH_REDRAW = 0.9
+"""Most FLUSH draws are redrawn, so the keyspace has time to fill up between flushes."""
+
+Request = tuple[str, list[bytes]]
+"""How to compare (``exact``, ``ttl``, ``pttl``, ``keys``, ``scan``, ``random``) and the request."""
+
+
+class Generator:
+    """Draws requests from a seeded ``random.Random``; wall-clock values are read when drawn."""
+
+    def __init__(self, seed: int) -> None:
+        self.rng = random.Random(seed)
+        self.step = 0
+
+    def key(self) -> bytes:
+        return self.rng.choice(KEYS)
+
+    def relative_seconds(self) -> bytes:
+        """A TTL in seconds that cannot tie with an earlier one (see the module docstring)."""
+        if self.rng.random() < 0.15:
+            return self.rng.choice(BAD_TTLS)
+        return b"%d" % (self.rng.choice((100, 10_000, 1_000_000)) + self.step)
+
+    def relative_ms(self) -> bytes:
+        if self.rng.random() < 0.15:
+            return self.rng.choice(BAD_TTLS)
+        return b"%d" % ((self.rng.choice((100, 10_000, 1_000_000)) + self.step) * 1000)
+
+    def absolute_seconds(self, past_allowed: bool) -> bytes:
+        if past_allowed and self.rng.random() < 0.3:
+            return b"%d" % (wall_ms() // 1000 - 100)
+        return b"%d" % (wall_ms() // 1000 + 2_000 + self.step)
+
+    def absolute_ms(self, past_allowed: bool) -> bytes:
+        if past_allowed and self.rng.random() < 0.3:
+            return b"%d" % (wall_ms() - 100_000)
+        return b"%d" % (wall_ms() + (3_000 + self.step) * 1000)
+
+    def expiry_option(self, past_allowed: bool) -> list[bytes]:
+        unit = self.rng.choice([b"EX", b"PX", b"EXAT", b"PXAT", b"ex"])
+        value = {
+            b"EX": self.relative_seconds,
+            b"ex": self.relative_seconds,
+            b"PX": self.relative_ms,
+            b"EXAT": lambda: self.absolute_seconds(past_allowed),
+            b"PXAT": lambda: self.absolute_ms(past_allowed),
+        }[unit]()
+        return [unit, value]
+
+    def request(self) -> Request:
+        self.step += 1
+        name, make = self.rng.choice(COMMANDS)
+        while name == "FLUSH" and self.rng.random() < FLUSH_REDRAW:
+            name, make = self.rng.choice(COMMANDS)
+        mode, args = make(self)
+        if mode == "inject":
+            return mode, args
+        roll = self.rng.random()
+        mutated = args
+        if roll < 0.03:
+            mutated = args[: self.rng.randrange(1, max(2, len(args)))]
+        elif roll < 0.05:
+            mutated = [*args, self.rng.choice(VALUES)]
+        elif roll < 0.055:
+            mutated = [b"NOSUCHCMD", *args[1:]]
+        if mutated == args:
+            return mode, args
+        if mutated[0] == b"SCAN" and mutated[1:2] == [b"0"]:
+            return "scan", mutated
+        return "exact", mutated
+
+
+def _get(g: Generator) -> Request:
+    return "exact", [b"GET", g.key()]
+
+
+def _set(g: Generator) -> Request:
+    args = [b"SET", g.key(), g.rng.choice(VALUES)]
+    for _ in range(g.rng.choice((0, 0, 1, 1, 2, 3))):
+        if g.rng.random() < 0.5:
+            args += g.expiry_option(past_allowed=False)
+        else:
+            args.append(g.rng.choice(SET_OPTIONS))
+    return "exact", args
+
+
+def _setex(g: Generator) -> Request:
+    if g.rng.random() < 0.5:
+        return "exact", [b"SETEX", g.key(), g.relative_seconds(), g.rng.choice(VALUES)]
+    return "exact", [b"PSETEX", g.key(), g.relative_ms(), g.rng.choice(VALUES)]
+
+
+def _getex(g: Generator) -> Request:
+    args = [b"GETEX", g.key()]
+    for _ in range(g.rng.choice((0, 1, 1, 2))):
+        if g.rng.random() < 0.7:
+            args += g.expiry_option(past_allowed=True)
+        else:
+            args.append(g.rng.choice([b"PERSIST", b"persist", b"NX", b"KEEPTTL"]))
+    return "exact", args
+
+
+def _one_key(name: bytes) -> Callable[[Generator], Request]:
+    return lambda g: ("exact", [name, g.key()])
+
+
+def _key_value(name: bytes) -> Callable[[Generator], Request]:
+    return lambda g: ("exact", [name, g.key(), g.rng.choice(VALUES)])
+
+
+def _many_keys(name: bytes) -> Callable[[Generator], Request]:
+    return lambda g: ("exact", [name, *(g.key() for _ in range(g.rng.randint(1, 4)))])
+
+
+def _mset(name: bytes) -> Callable[[Generator], Request]:
+    def make(g: Generator) -> Request:
+        args = [name]
+        for _ in range(g.rng.randint(1, 3)):
+            args += [g.key(), g.rng.choice(VALUES)]
+        if g.rng.random() < 0.1:
+            args.append(g.key())
+        return "exact", args
+
+    return make
+
+
+def _by_integer(name: bytes) -> Callable[[Generator], Request]:
+    return lambda g: ("exact", [name, g.key(), g.rng.choice(INTEGERS)])
+
+
+def _incrbyfloat(g: Generator) -> Request:
+    return "exact", [b"INCRBYFLOAT", g.key(), g.rng.choice(FLOATS)]
+
+
+def _getrange(g: Generator) -> Request:
+    bounds = [b"0", b"1", b"-1", b"-3", b"5", b"100", b"-100", b"abc"]
+    return "exact", [b"GETRANGE", g.key(), g.rng.choice(bounds), g.rng.choice(bounds)]
+
+
+def _setrange(g: Generator) -> Request:
+    offset = g.rng.choice([b"0", b"1", b"3", b"10", b"-1", b"abc", b"536870912"])
+    return "exact", [b"SETRANGE", g.key(), offset, g.rng.choice([b"", b"xy", b"hello"])]
+
+
+def _rename(name: bytes) -> Callable[[Generator], Request]:
+    return lambda g: ("exact", [name, g.key(), g.key()])
+
+
+def _expire(g: Generator) -> Request:
+    name = g.rng.choice([b"EXPIRE", b"PEXPIRE", b"EXPIREAT", b"PEXPIREAT", b"expire"])
+    value = {
+        b"EXPIRE": g.relative_seconds,
+        b"expire": g.relative_seconds,
+        b"PEXPIRE": g.relative_ms,
+        b"EXPIREAT": lambda: g.absolute_seconds(past_allowed=True),
+        b"PEXPIREAT": lambda: g.absolute_ms(past_allowed=True),
+    }[name]()
+    if g.rng.random() < 0.05:
+        value = g.rng.choice([b"-1", b"0"])
+    options = [g.rng.choice(EXPIRE_OPTIONS) for _ in range(g.rng.choice((0, 0, 1, 1, 2)))]
+    return "exact", [name, g.key(), value, *options]
+
+
+def _ttl(g: Generator) -> Request:
+    name = g.rng.choice([b"TTL", b"PTTL", b"EXPIRETIME", b"PEXPIRETIME"])
+    return ("ttl" if name in (b"TTL", b"EXPIRETIME") else "pttl"), [name, g.key()]
+
+
+def _keys(g: Generator) -> Request:
+    return "keys", [b"KEYS", g.rng.choice(PATTERNS)]
+
+
+def _scan(g: Generator) -> Request:
+    options: list[bytes] = []
+    if g.rng.random() < 0.5:
+        options += [b"MATCH", g.rng.choice(PATTERNS)]
+    if g.rng.random() < 0.5:
+        options += [b"COUNT", g.rng.choice([b"1", b"3", b"100", b"0", b"abc"])]
+    if g.rng.random() < 0.3:
+        options += [b"TYPE", g.rng.choice([b"string", b"list", b"hash", b"zset", b"set", b"x"])]
+    return "scan", [b"SCAN", b"0", *options]
+
+
+def _flush(g: Generator) -> Request:
+    return "exact", [g.rng.choice([b"FLUSHDB", b"FLUSHALL"]), *g.rng.choice([[], [b"ASYNC"]])]
+
+
+def _non_string(g: Generator) -> Request:
+    return "inject", [b"INJECT", g.key(), b"%d" % g.rng.choice(NON_STRING_TYPES)]
+
+
+COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
+    ("GET", _get), ("GET", _get), ("SET", _set), ("SET", _set), ("SET", _set),
+    ("SETNX", _key_value(b"SETNX")), ("SETEX", _setex), ("GETSET", _key_value(b"GETSET")),
+    ("GETDEL", _one_key(b"GETDEL")), ("GETEX", _getex), ("MGET", _many_keys(b"MGET")),
+    ("MSET", _mset(b"MSET")), ("MSETNX", _mset(b"MSETNX")), ("DEL", _many_keys(b"DEL")),
+    ("UNLINK", _many_keys(b"UNLINK")), ("EXISTS", _many_keys(b"EXISTS")),
+    ("TOUCH", _many_keys(b"TOUCH")), ("INCR", _one_key(b"INCR")), ("DECR", _one_key(b"DECR")),
+    ("INCRBY", _by_integer(b"INCRBY")), ("DECRBY", _by_integer(b"DECRBY")),
+    ("INCRBYFLOAT", _incrbyfloat), ("APPEND", _key_value(b"APPEND")),
+    ("STRLEN", _one_key(b"STRLEN")), ("GETRANGE", _getrange), ("SETRANGE", _setrange),
+    ("TYPE", _one_key(b"TYPE")), ("RENAME", _rename(b"RENAME")),
+    ("RENAMENX", _rename(b"RENAMENX")), ("EXPIRE", _expire), ("EXPIRE", _expire),
+    ("TTL", _ttl), ("TTL", _ttl), ("PERSIST", _one_key(b"PERSIST")),
+    ("DBSIZE", lambda g: ("exact", [b"DBSIZE"])), ("KEYS", _keys), ("SCAN", _scan),
+    ("RANDOMKEY", lambda g: ("random", [b"RANDOMKEY"])), ("FLUSH", _flush),
+    ("INJECT", _non_string),
+]  # fmt: skip
+
+
+def replay(diff: Differential, seed: int, steps: int) -> None:
+    generator = Generator(seed)
+    for step in range(1, steps + 1):
+        mode, args = generator.request()
+        context = f"[seed={seed} step={step} RESP{diff.protocol}]"
+        if mode == "inject":
+            diff.put_non_string(args[1], ValueType(int(args[2])))
+        elif mode == "ttl":
+            diff.check_ttl(*args, tolerance=TTL_TOLERANCE_S, context=context)
+        elif mode == "pttl":
+            diff.check_ttl(*args, tolerance=PTTL_TOLERANCE_MS, context=context)
+        elif mode == "keys":
+            diff.check_unordered(*args, context=context)
+        elif mode == "scan":
+            diff.check_scan(*args[2:], context=context)
+            diff.check(b"SCAN", b"0", *args[2:], b"COUNT", b"0", context=context)
+        elif mode == "random":
+            diff.check_randomkey(context=context)
+        else:
+            diff.check(*args, context=context)
+    for key in KEYS:
+        context = f"[seed={seed} final state of {key!r} RESP{diff.protocol}]"
+        diff.check(b"TYPE", key, context=context)
+        diff.check_ttl(b"PTTL", key, tolerance=PTTL_TOLERANCE_MS, context=context)
+        if diff.redis.call(b"TYPE", key) == b"+string\r\n":
+            diff.check(b"GET", key, context=context)
+
+
+@pytest.mark.parametrize("seed", SEEDS)
+def test_random_command_sequences_reply_like_redis(diff: Differential, seed: int) -> None:
+    replay(diff, seed, STEPS)
+    assert diff.model.next_id > STEPS // 2

@@ -1,0 +1,107 @@
+"""MULTI/EXEC as Redis runs it: queue-time errors abort, run-time errors are per item.
+
+The redis-server side gets MULTI, the queued commands and EXEC; the model
+side does what the front end will do: ``queue_error`` for each queued
+command, then ``prepare_queued`` for all of them and one ``Command`` with
+``multi=True``. The EXEC replies must be byte-identical.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from epaxosdb.commands import prepare_queued, queue_error
+from protocol.messages import Command
+from protocol.replies import Error
+from protocol.resp import encode_reply
+from storage.interface import ValueType
+from tests.commands.differential import Differential, wall_ms
+from tests.commands.script import words
+
+TRANSACTIONS: dict[str, list[str]] = {
+    "all_succeed": ["SET a 1", "INCR a", "GET a", "EXPIRE a 100", "TTL a", "DEL a"],
+    "run_time_errors_are_items": [
+        "SET a x",
+        "INCR a",
+        "EXPIRE a abc",
+        "SET a v EX 0",
+        "SET a v NX XX",
+        "GETRANGE a x 1",
+        "GET a",
+        "MSET a 1 b",
+        "INCRBY a 9223372036854775808",
+        "DECRBY a -9223372036854775808",
+        "SCAN abc",
+        "FLUSHALL foo",
+        "EXPIRE a 100 NX XX",
+        "APPEND a y",
+    ],
+    "wrong_type_inside": ["!list l", "SET s v", "GET l", "SET l v GET", "RENAME l m", "TYPE m"],
+    "expiry_inside": ["SET k v EX 100", "GETEX k PX 200000", "PTTL k", "PERSIST k", "TTL k"],
+    "unknown_command_aborts": ["SET a 1", "NOSUCH x", "GET a"],
+    "wrong_arity_aborts": ["SET a 1", "GET", "GET a"],
+    "wrong_subcommand_arity_aborts": ["SET a 1", "CLIENT SETNAME"],
+    "empty": [],
+}
+
+
+def _run(diff: Differential, lines: list[str]) -> None:
+    for line in lines:
+        if line.startswith("!list"):  # set-up, before MULTI
+            diff.put_non_string(words(line)[1], ValueType.LIST)
+    assert diff.redis.call(b"MULTI") == b"+OK\r\n"
+    queued: list[list[bytes]] = []
+    aborted = False
+    for line in lines:
+        if line.startswith("!"):
+            continue
+        args = words(line)
+        theirs = diff.redis.call(*args)
+        error = queue_error(args)
+        if error is None:
+            assert theirs == b"+QUEUED\r\n", (line, theirs)
+            queued.append(args)
+        else:
+            assert encode_reply(error, diff.protocol) == theirs, line
+            aborted = True
+    theirs = diff.redis.call(b"EXEC")
+    if aborted:
+        assert theirs.startswith(b"-EXECABORT Transaction discarded because of previous errors.")
+        return
+    now = wall_ms()
+    ops = []
+    for args in queued:
+        op = prepare_queued(args, now)
+        assert not isinstance(op, Error), args
+        ops.append(op)
+    cmd = Command(origin=1, id=diff.model.next_id, time_ms=now, ops=tuple(ops), multi=True)
+    ours = encode_reply(diff.model.run(cmd), diff.protocol)
+    assert _without_ttls(ours) == _without_ttls(theirs), f"\n{theirs!r}\n{ours!r}"
+
+
+def _without_ttls(raw: bytes) -> bytes:
+    """Replies with TTL-sized integers blurred to the second they fall in (clocks differ)."""
+    out = []
+    for line in raw.split(b"\r\n"):
+        if line.startswith(b":") and abs(int(line[1:])) > 1000:
+            line = b":%d" % (int(line[1:]) // 10_000)
+        out.append(line)
+    return b"\r\n".join(out)
+
+
+@pytest.mark.parametrize("name", sorted(TRANSACTIONS))
+def test_exec_replies_match_redis(diff: Differential, name: str) -> None:
+    _run(diff, TRANSACTIONS[name])
+
+
+def test_prepare_queued_defers_argument_errors_to_exec() -> None:
+    op = prepare_queued([b"EXPIRE", b"k", b"abc"], 1000)
+    assert op == (b"ERRORREPLY", b"ERR value is not an integer or out of range")
+    assert queue_error([b"EXPIRE", b"k", b"abc"]) is None
+
+
+def test_prepare_queued_reports_queue_time_errors() -> None:
+    assert prepare_queued([b"GET"], 1000) == Error(
+        "ERR wrong number of arguments for 'get' command"
+    )
+    assert isinstance(queue_error([b"NOSUCH"]), Error)

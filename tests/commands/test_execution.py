@@ -1,0 +1,206 @@
+"""``execute``: deterministic, clock-free, and reads never change the state."""
+
+from __future__ import annotations
+
+import pytest
+
+from epaxosdb.commands import (
+    COMMANDS,
+    command_access,
+    execute,
+    expired_sweep_op,
+    is_read_only,
+    prepare,
+)
+from protocol.messages import Command
+from protocol.replies import OK, Error, Reply
+from storage.interface import Value, ValueType
+from storage.memory import MemoryStore
+from tests.commands.test_differential_random import Generator
+
+T0 = 1_700_000_000_000
+
+
+def run(store: MemoryStore, time_ms: int, *ops: tuple[bytes, ...], cmd_id: int = 1) -> Reply:
+    cmd = Command(origin=1, id=cmd_id, time_ms=time_ms, ops=ops, multi=len(ops) > 1)
+    if is_read_only(cmd):
+        return store.read(lambda kv: execute(kv, cmd))
+    return store.write(lambda txn: execute(txn, cmd))
+
+
+def string(payload: bytes, expire_ms: int = 0) -> Value:
+    return Value(ValueType.STRING, expire_ms, payload)
+
+
+def put(store: MemoryStore, key: bytes, value: Value) -> None:
+    store.write(lambda txn: txn.put(key, value))
+
+
+def test_same_command_on_two_copies_of_a_state_gives_same_reply_and_state() -> None:
+    store = MemoryStore()
+    generator = Generator(seed=11)
+    for step in range(1500):
+        mode, args = generator.request()
+        now = T0 + step * 997
+        if mode == "inject":
+            put(store, args[1], Value(ValueType.HASH, 0, b"h"))
+            continue
+        op = prepare(args, now)
+        if isinstance(op, Error):
+            continue
+        twin = store.clone()
+        reply = run(store, now, op, cmd_id=step)
+        assert run(twin, now, op, cmd_id=step) == reply, args
+        assert twin.kv_items() == store.kv_items(), args
+
+
+def test_expiry_is_judged_against_the_command_timestamp() -> None:
+    store = MemoryStore()
+    assert run(store, T0, (b"SET", b"k", b"v", b"PXAT", b"%d" % (T0 + 1000))) == OK
+    assert run(store, T0 + 999, (b"GET", b"k")) == b"v"
+    assert run(store, T0 + 500, (b"PTTL", b"k")) == 500
+    assert run(store, T0 + 500, (b"TTL", b"k")) == 1
+    assert run(store, T0 + 1000, (b"GET", b"k")) is None
+    assert run(store, T0 + 1000, (b"EXISTS", b"k")) == 0
+    assert run(store, T0 + 1000, (b"DBSIZE",)) == 0
+    assert run(store, T0 + 999, (b"DBSIZE",)) == 1
+
+
+def test_reads_of_expired_keys_leave_them_stored() -> None:
+    store = MemoryStore()
+    put(store, b"k", string(b"v", T0))
+    for op in [(b"GET", b"k"), (b"TTL", b"k"), (b"KEYS", b"*"), (b"SCAN", b"0"), (b"RANDOMKEY",)]:
+        run(store, T0 + 1, op)
+    assert store.kv_items() == [(b"k", string(b"v", T0))]
+
+
+def test_writes_treat_expired_keys_as_absent() -> None:
+    store = MemoryStore()
+    put(store, b"k", string(b"5", T0))
+    assert run(store, T0, (b"INCR", b"k")) == 1
+    assert run(store, T0, (b"TTL", b"k")) == -1
+    put(store, b"k", string(b"v", T0))
+    assert run(store, T0, (b"SET", b"k", b"w", b"NX")) == OK
+    put(store, b"k", string(b"v", T0))
+    assert run(store, T0, (b"DEL", b"k")) == 0
+    assert store.kv_items() == []
+
+
+def test_a_set_with_a_past_deadline_leaves_no_key() -> None:
+    store = MemoryStore()
+    assert run(store, T0, (b"SET", b"k", b"v", b"PXAT", b"%d" % (T0 - 5))) == OK
+    assert store.kv_items() == []
+
+
+def test_sweep_deletes_only_keys_expired_at_its_own_time() -> None:
+    store = MemoryStore()
+    put(store, b"old", string(b"1", T0 - 10))
+    put(store, b"later", string(b"2", T0 + 10))
+    put(store, b"plain", string(b"3"))
+    assert store.read(lambda kv: expired_sweep_op(kv, T0 - 100, 10)) is None
+    op = store.read(lambda kv: expired_sweep_op(kv, T0, 10))
+    assert op == (b"DELEXPIRED", b"old")
+    both = store.read(lambda kv: expired_sweep_op(kv, T0 + 10, 1))
+    assert both == (b"DELEXPIRED", b"old")  # capped at the limit
+    put(store, b"later", string(b"rewritten"))
+    assert run(store, T0, (b"DELEXPIRED", b"old", b"later", b"missing")) == 1
+    assert {key for key, _ in store.kv_items()} == {b"later", b"plain"}
+
+
+def test_sweep_is_an_internal_write_no_client_can_send() -> None:
+    assert isinstance(prepare([b"DELEXPIRED", b"k"], T0), Error)
+    cmd = Command(origin=1, id=1, time_ms=T0, ops=((b"DELEXPIRED", b"k"),))
+    assert not is_read_only(cmd)
+    assert command_access(cmd).writes == {b"k"}
+
+
+def test_randomkey_is_a_function_of_state_and_command_identity() -> None:
+    store = MemoryStore()
+    for i in range(50):
+        put(store, b"key%d" % i, string(b"v"))
+    picks = {run(store, T0, (b"RANDOMKEY",), cmd_id=i) for i in range(40)}
+    twin = store.clone()
+    assert [run(twin, T0, (b"RANDOMKEY",), cmd_id=i) for i in range(40)] == [
+        run(store, T0, (b"RANDOMKEY",), cmd_id=i) for i in range(40)
+    ]
+    assert len(picks) > 10
+
+
+def test_randomkey_never_returns_an_expired_key() -> None:
+    store = MemoryStore()
+    for i in range(30):
+        put(store, b"gone%d" % i, string(b"v", T0 - 1))
+    assert run(store, T0, (b"RANDOMKEY",)) is None
+    put(store, b"alive", string(b"v"))
+    assert {run(store, T0, (b"RANDOMKEY",), cmd_id=i) for i in range(20)} == {b"alive"}
+
+
+def test_a_transaction_replies_per_op_and_keeps_going_after_a_run_time_error() -> None:
+    store = MemoryStore()
+    put(store, b"h", Value(ValueType.HASH, 0, b"opaque"))
+    reply = run(
+        store,
+        T0,
+        (b"SET", b"a", b"1"),
+        (b"INCR", b"h"),
+        (b"ERRORREPLY", b"ERR syntax error"),
+        (b"INCR", b"a"),
+    )
+    assert reply == [
+        OK,
+        Error("WRONGTYPE Operation against a key holding the wrong kind of value"),
+        Error("ERR syntax error"),
+        2,
+    ]
+
+
+def test_an_op_without_a_handler_replies_an_error() -> None:
+    store = MemoryStore()
+    assert isinstance(run(store, T0, (b"PING",)), Error)
+
+
+def test_stored_non_string_values_are_typed() -> None:
+    store = MemoryStore()
+    for value_type, name in [
+        (ValueType.LIST, b"list"),
+        (ValueType.SET, b"set"),
+        (ValueType.HASH, b"hash"),
+        (ValueType.ZSET, b"zset"),
+    ]:
+        put(store, b"k", Value(value_type, 0, b"x"))
+        reply = run(store, T0, (b"TYPE", b"k"))
+        assert getattr(reply, "text", None) == name
+
+
+SAMPLE_ARGS: dict[bytes, list[bytes]] = {
+    b"get": [b"k"], b"set": [b"k", b"v"], b"setnx": [b"k", b"v"], b"setex": [b"k", b"1", b"v"],
+    b"psetex": [b"k", b"1", b"v"], b"getset": [b"k", b"v"], b"getdel": [b"k"], b"getex": [b"k"],
+    b"mget": [b"k"], b"mset": [b"k", b"v"], b"msetnx": [b"k", b"v"], b"del": [b"k"],
+    b"unlink": [b"k"], b"exists": [b"k"], b"touch": [b"k"], b"incr": [b"k"], b"decr": [b"k"],
+    b"incrby": [b"k", b"1"], b"decrby": [b"k", b"1"], b"incrbyfloat": [b"k", b"1"],
+    b"append": [b"k", b"v"], b"strlen": [b"k"], b"getrange": [b"k", b"0", b"1"],
+    b"setrange": [b"k", b"0", b"v"], b"keys": [b"*"], b"scan": [b"0"], b"type": [b"k"],
+    b"rename": [b"k", b"j"], b"renamenx": [b"k", b"j"], b"expire": [b"k", b"1"],
+    b"pexpire": [b"k", b"1"], b"expireat": [b"k", b"1"], b"pexpireat": [b"k", b"1"],
+    b"expiretime": [b"k"], b"pexpiretime": [b"k"], b"ttl": [b"k"], b"pttl": [b"k"],
+    b"persist": [b"k"], b"dbsize": [], b"flushdb": [], b"flushall": [], b"randomkey": [],
+}  # fmt: skip
+
+
+@pytest.mark.parametrize("name", sorted(SAMPLE_ARGS))
+def test_read_only_means_no_writes_in_access_and_runs_on_a_read_view(name: bytes) -> None:
+    op = prepare([name, *SAMPLE_ARGS[name]], T0)
+    assert not isinstance(op, Error)
+    cmd = Command(origin=1, id=1, time_ms=T0, ops=(op,))
+    assert is_read_only(cmd) == command_access(cmd).read_only
+    store = MemoryStore()
+    put(store, b"k", string(b"5", T0 + 10_000))
+    if is_read_only(cmd):
+        store.read(lambda kv: execute(kv, cmd))  # a read view refuses every write
+    else:
+        store.write(lambda txn: execute(txn, cmd))
+
+
+def test_every_data_command_has_a_sample() -> None:
+    data = {s.name for s in COMMANDS if s.handler is not None and "internal" not in s.flags}
+    assert data == set(SAMPLE_ARGS)

@@ -1,0 +1,58 @@
+"""The command table's own rules: one row per command, consistent flags and handlers."""
+
+from __future__ import annotations
+
+from epaxosdb.commands import COMMANDS, command_reply, lookup
+from epaxosdb.commands.docs import PUBLIC
+
+CONNECTION_NAMES = {
+    b"hello", b"ping", b"echo", b"quit", b"reset", b"select", b"auth", b"client", b"command",
+    b"config", b"info", b"time", b"multi", b"exec", b"discard", b"watch", b"unwatch",
+}  # fmt: skip
+KEYSPACE_NAMES = {b"flushall", b"flushdb", b"keys", b"scan", b"dbsize", b"randomkey"}
+
+
+def test_names_are_lower_case_and_unique() -> None:
+    names = [spec.name for spec in COMMANDS]
+    assert len(names) == len(set(names))
+    assert all(name == name.lower() for name in names)
+    for spec in COMMANDS:
+        assert all(sub.name.startswith(spec.name + b"|") for sub in spec.subcommands)
+
+
+def test_connection_commands_have_no_handler_and_all_others_have_one() -> None:
+    for spec in COMMANDS:
+        assert ("connection" in spec.flags) == (spec.name in CONNECTION_NAMES), spec.name
+        assert (spec.handler is None) == ("connection" in spec.flags), spec.name
+
+
+def test_keyspace_wide_commands_are_exactly_those_that_touch_every_key() -> None:
+    assert {s.name for s in COMMANDS if "keyspace" in s.flags} == KEYSPACE_NAMES
+    assert all(not s.key_specs for s in COMMANDS if "keyspace" in s.flags)
+
+
+def test_every_data_command_is_either_a_write_or_read_only() -> None:
+    for spec in COMMANDS:
+        if "connection" not in spec.flags:
+            assert ("write" in spec.flags) != ("readonly" in spec.flags), spec.name
+
+
+def test_internal_commands_are_hidden_from_clients_and_command() -> None:
+    internal = [s for s in COMMANDS if "internal" in s.flags]
+    assert {s.name for s in internal} == {b"delexpired", b"errorreply"}
+    assert all(lookup(s.name) is None for s in internal)
+    assert command_reply([b"COMMAND", b"COUNT"]) == len(COMMANDS) - len(internal) == len(PUBLIC)
+    listed = command_reply([b"COMMAND", b"LIST"])
+    assert isinstance(listed, list) and b"delexpired" not in listed and b"client|id" in listed
+
+
+def test_legacy_key_range_follows_key_specs() -> None:
+    def legacy(name: bytes) -> tuple[int, int, int]:
+        spec = lookup(name)
+        assert spec is not None
+        return spec.first_key, spec.last_key, spec.key_step
+
+    assert legacy(b"get") == (1, 1, 1)
+    assert legacy(b"mset") == (1, -1, 2)
+    assert legacy(b"rename") == (1, 2, 1)
+    assert legacy(b"keys") == (0, 0, 0)
