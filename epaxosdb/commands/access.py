@@ -5,37 +5,62 @@ when one is keyspace-wide (KEYS, SCAN, DBSIZE, RANDOMKEY read every key;
 FLUSHDB, FLUSHALL write every key). Keys come from the table's key specs, so
 RENAME writes both its keys and MSET writes every key but none of its
 values. A key both read and written counts as written.
+
+The consensus layer asks this for every proposed and every received
+command, so each command gets a small access function built once from its
+row: a constant for keyless and keyspace-wide commands, one tuple index for
+the common single-key case.
 """
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from protocol.messages import EMPTY_ACCESS, Access, Command
 
-from .table import BY_OP_NAME, lookup
+from .spec import CommandSpec
+from .table import COMMANDS
+
+AccessOf = Callable[[tuple[bytes, ...]], Access]
 
 _GLOBAL_READ = Access(global_read=True)
 _GLOBAL_WRITE = Access(global_write=True)
+_NOTHING: frozenset[bytes] = frozenset()
+
+
+def _builder(spec: CommandSpec) -> AccessOf:
+    """The access function for one command, specialised on the shape of its key specs."""
+    if "keyspace" in spec.flags:
+        constant = _GLOBAL_WRITE if spec.is_write else _GLOBAL_READ
+        return lambda op: constant
+    specs = spec.key_specs
+    if not specs:
+        return lambda op: EMPTY_ACCESS
+    if len(specs) == 1 and specs[0].last == 0:
+        index = specs[0].begin
+        if specs[0].writes:
+            return lambda op: Access(_NOTHING, frozenset(op[index : index + 1]))
+        return lambda op: Access(frozenset(op[index : index + 1]), _NOTHING)
+
+    def general(op: tuple[bytes, ...]) -> Access:
+        reads: set[bytes] = set()
+        writes: set[bytes] = set()
+        for key, key_spec in spec.keys(op):
+            (writes if key_spec.writes else reads).add(key)
+        return Access(frozenset(reads - writes), frozenset(writes))
+
+    return general
+
+
+_BUILDERS: dict[bytes, AccessOf] = {spec.upper: _builder(spec) for spec in COMMANDS}
 
 
 def access_of(op: tuple[bytes, ...]) -> Access:
-    """The keys one normalized op reads and writes."""
-    spec = BY_OP_NAME.get(op[0]) or lookup(op[0])
-    if spec is None:
+    """The keys one normalized op reads and writes (an unknown op touches nothing)."""
+    builder = _BUILDERS.get(op[0]) or _BUILDERS.get(op[0].upper())
+    if builder is None:
         return EMPTY_ACCESS
-    if "keyspace" in spec.flags:
-        return _GLOBAL_WRITE if spec.is_write else _GLOBAL_READ
-    specs = spec.key_specs
-    if not specs:
-        return EMPTY_ACCESS
-    if len(specs) == 1 and specs[0].last == 0:
-        only = specs[0]
-        found = frozenset((op[only.begin],)) if len(op) > only.begin else frozenset()
-        return Access(writes=found) if only.writes else Access(reads=found)
-    reads: set[bytes] = set()
-    writes: set[bytes] = set()
-    for key, key_spec in spec.keys(op):
-        (writes if key_spec.writes else reads).add(key)
-    return Access(reads=frozenset(reads - writes), writes=frozenset(writes))
+    return builder(op)
 
 
 def command_access(cmd: Command) -> Access:

@@ -24,6 +24,7 @@ _HANDLERS: dict[bytes, Handler] = {
     spec.upper: spec.handler for spec in COMMANDS if spec.handler is not None
 }
 _WRITES: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if spec.is_write)
+_READS: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if not spec.is_write)
 
 
 def execute(kv: KeyValueView, cmd: Command) -> Reply:
@@ -52,4 +53,8 @@ def execute(kv: KeyValueView, cmd: Command) -> Reply:
 
 def is_read_only(cmd: Command) -> bool:
     """True when no op of ``cmd`` can change the state (only its proposer executes it)."""
-    return all(op[0].upper() not in _WRITES for op in cmd.ops)
+    for op in cmd.ops:
+        name = op[0]
+        if name in _WRITES or (name not in _READS and name.upper() in _WRITES):
+            return False
+    return True

@@ -21,6 +21,8 @@ _ASCII_SPACE = b" \t\n\v\f\r"
 
 def parse_ll(raw: bytes) -> int | None:
     """The value of ``raw`` if Redis's ``string2ll`` accepts it, else ``None``."""
+    if 0 < len(raw) <= 18 and raw.isdigit() and (raw[0] != 48 or len(raw) == 1):
+        return int(raw)  # fast path: a plain non-negative number that cannot overflow
     if len(raw) > 20 or _LL.fullmatch(raw) is None:
         return None
     value = int(raw)

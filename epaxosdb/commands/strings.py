@@ -206,6 +206,11 @@ def cmd_set(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
     if len(args) == 3:
         kv.put(key, Value(STRING, 0, args[2]))
         return OK
+    if len(args) == 5 and args[3] == b"PXAT":  # what prepare makes of SET EX/PX/SETEX
+        deadline = parse_ll(args[4])
+        if deadline is not None and deadline > now_ms:
+            kv.put(key, Value(STRING, deadline, args[2]))
+            return OK
     parsed = parse_options(args, for_getex=False)
     if isinstance(parsed, Error):
         return parsed

@@ -1,7 +1,9 @@
 """Edge cases of every command, replayed against redis-server 7.0 and compared byte for byte.
 
 Each scenario is a short session (see ``tests/commands/script.py``) run on a
-fresh model and an emptied redis-server, in RESP2 and in RESP3.
+fresh model and an emptied redis-server, in RESP2 and in RESP3. Relative
+TTLs compared with GT/LT always differ by seconds: equal ones would tie or
+not depending on whether a millisecond passed between the two commands.
 """
 
 from __future__ import annotations
@@ -388,8 +390,8 @@ SCENARIOS: dict[str, str] = {
         EXPIRE k 100 NX GT
         EXPIRE k 100 NX LT
         EXPIRE k 100 GT LT
-        EXPIRE k 100 XX GT
-        EXPIRE k 100 GT GT
+        EXPIRE k 150 XX GT
+        EXPIRE k 300 GT GT
         EXPIRE k 100 foo
         EXPIRE k 100 nx\\x00bar
         EXPIRE k abc
