@@ -24,8 +24,8 @@ import pytest
 from storage.interface import ValueType
 from tests.commands.differential import PTTL_TOLERANCE_MS, TTL_TOLERANCE_S, Differential, wall_ms
 
-STEPS = 2500
-SEEDS = [int(s) for s in os.environ.get("EPAXOSDB_COMMANDS_SEED", "1 2").split()]
+STEPS = 3000
+SEEDS = [int(s) for s in os.environ.get("EPAXOSDB_COMMANDS_SEED", "1 2 3").split()]
 
 KEYS = [b"k%d" % i for i in range(8)]
 VALUES = [
