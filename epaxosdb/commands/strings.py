@@ -1,4 +1,6 @@
-"""String commands (Redis's t_string.c): GET, SET and friends, counters, ranges.
+"""String commands (Redis's t_string.c): GET, SET and friends, MGET/MSET, ranges.
+
+Counters (INCR, INCRBYFLOAT...) live in ``counters``.
 
 Each command is a ``prepare_*`` step (proposing replica only) and a
 ``cmd_*`` handler (every executing replica). The split follows Redis's own
@@ -13,13 +15,12 @@ relative expiries, which they resolve against the command's timestamp.
 from __future__ import annotations
 
 from collections.abc import Sequence
-from fractions import Fraction
 
 from protocol.replies import OK, Error, Reply
 from storage.interface import KeyValueView, Value
 
-from . import errors, extended
-from .integers import LLONG_MAX, LLONG_MIN, ll_bytes, parse_ll
+from . import errors
+from .integers import LLONG_MAX, ll_bytes, parse_ll
 from .values import STRING, STRING_LENGTH_MAX, live
 
 # Option bits of SET and GETEX, as in Redis's OBJ_* flags.
@@ -165,15 +166,6 @@ def prepare_mset(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Erro
     return (args[0].upper(), *args[1:])
 
 
-def prepare_incrby(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-    amount = parse_ll(args[2])
-    if amount is None:
-        return errors.NOT_INTEGER
-    if amount == LLONG_MIN and args[0].lower() == b"decrby":
-        return errors.DECREMENT_OVERFLOW
-    return (args[0].upper(), args[1], args[2])
-
-
 def prepare_getrange(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
     if parse_ll(args[2]) is None or parse_ll(args[3]) is None:
         return errors.NOT_INTEGER
@@ -312,69 +304,6 @@ def cmd_msetnx(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     for i in range(1, len(args), 2):
         kv.put(args[i], Value(STRING, 0, args[i + 1]))
     return 1
-
-
-def _increment(kv: KeyValueView, key: bytes, amount: int, now_ms: int) -> Reply:
-    """``incrDecrCommand``: the stored value must be a 64-bit integer; its TTL is kept."""
-    old = live(kv, key, now_ms)
-    if old is None:
-        current, expire_ms = 0, 0
-    else:
-        if old.type != STRING:
-            return errors.WRONGTYPE
-        parsed = parse_ll(old.payload)
-        if parsed is None:
-            return errors.NOT_INTEGER
-        current, expire_ms = parsed, old.expire_ms
-    result = current + amount
-    if result > LLONG_MAX or result < LLONG_MIN:
-        return errors.OVERFLOW
-    kv.put(key, Value(STRING, expire_ms, ll_bytes(result)))
-    return result
-
-
-def cmd_incr(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    return _increment(kv, args[1], 1, now_ms)
-
-
-def cmd_decr(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    return _increment(kv, args[1], -1, now_ms)
-
-
-def cmd_incrby(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    amount = parse_ll(args[2])
-    if amount is None:
-        return errors.NOT_INTEGER
-    return _increment(kv, args[1], amount, now_ms)
-
-
-def cmd_decrby(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    amount = parse_ll(args[2])
-    if amount is None:
-        return errors.NOT_INTEGER
-    if amount == LLONG_MIN:
-        return errors.DECREMENT_OVERFLOW
-    return _increment(kv, args[1], -amount, now_ms)
-
-
-def cmd_incrbyfloat(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    """Long double arithmetic and ``%.17Lf`` formatting, like Redis (see ``extended``)."""
-    key = args[1]
-    old = live(kv, key, now_ms)
-    current: extended.LongDouble | None = Fraction(0)
-    if old is not None:
-        if old.type != STRING:
-            return errors.WRONGTYPE
-        current = extended.parse(old.payload)
-    increment = extended.parse(args[2])
-    if current is None or increment is None:
-        return errors.NOT_FLOAT
-    total = extended.add(current, increment)
-    if total is None or isinstance(total, float):
-        return errors.NAN_OR_INFINITY
-    payload = extended.format_human(total)
-    kv.put(key, Value(STRING, 0 if old is None else old.expire_ms, payload))
-    return payload
 
 
 def cmd_append(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:

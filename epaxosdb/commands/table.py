@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TypedDict, Unpack
 
-from . import errors, expiry, keyspace, strings
+from . import counters, errors, expiry, keyspace, strings
 from .spec import Arg, CommandSpec, Handler, KeySpec, Prepare
 
 
@@ -350,27 +350,27 @@ STRING_COMMANDS: tuple[CommandSpec, ...] = (
         tips=("request_policy:multi_shard", "response_policy:agg_min"),
     ),
     _string_row(
-        "incr", 2, "write denyoom fast", strings.cmd_incr, _RW_UPDATE,
+        "incr", 2, "write denyoom fast", counters.cmd_incr, _RW_UPDATE,
         "@write @string @fast", "Increment the integer value of a key by one", "1.0.0", (_key(),),
     ),
     _string_row(
-        "decr", 2, "write denyoom fast", strings.cmd_decr, _RW_UPDATE,
+        "decr", 2, "write denyoom fast", counters.cmd_decr, _RW_UPDATE,
         "@write @string @fast", "Decrement the integer value of a key by one", "1.0.0", (_key(),),
     ),
     _string_row(
-        "incrby", 3, "write denyoom fast", strings.cmd_incrby, _RW_UPDATE,
+        "incrby", 3, "write denyoom fast", counters.cmd_incrby, _RW_UPDATE,
         "@write @string @fast", "Increment the integer value of a key by the given amount", "1.0.0",
         (_key(), _integer("increment")),
-        prepare=strings.prepare_incrby,
+        prepare=counters.prepare_incrby,
     ),
     _string_row(
-        "decrby", 3, "write denyoom fast", strings.cmd_decrby, _RW_UPDATE,
+        "decrby", 3, "write denyoom fast", counters.cmd_decrby, _RW_UPDATE,
         "@write @string @fast", "Decrement the integer value of a key by the given number", "1.0.0",
         (_key(), _integer("decrement")),
-        prepare=strings.prepare_incrby,
+        prepare=counters.prepare_incrby,
     ),
     _string_row(
-        "incrbyfloat", 3, "write denyoom fast", strings.cmd_incrbyfloat, _RW_UPDATE,
+        "incrbyfloat", 3, "write denyoom fast", counters.cmd_incrbyfloat, _RW_UPDATE,
         "@write @string @fast", "Increment the float value of a key by the given amount", "2.6.0",
         (_key(), Arg("increment", "double")),
     ),
