@@ -16,6 +16,7 @@ from __future__ import annotations
 
 import struct
 from collections.abc import Callable
+from dataclasses import dataclass
 from typing import Any, Final
 
 import msgpack
@@ -313,6 +314,12 @@ class FrameDecoder:
     def buffered(self) -> int:
         return len(self._buf)
 
+    def remaining(self) -> bytes:
+        """Hand over the bytes buffered beyond the last frame (to a decoder with other limits)."""
+        data = bytes(self._buf)
+        self._buf.clear()
+        return data
+
 
 # --- records -------------------------------------------------------------------
 
@@ -349,3 +356,44 @@ def decode_command(data: bytes) -> Command:
     except Exception as exc:
         raise PeerProtocolError(f"undecodable command: {exc}") from None
     return _unpack_command(v)
+
+
+# --- handshake -----------------------------------------------------------------
+
+HELLO_TAG: Final = 100
+HANDSHAKE_FRAME_MAX: Final = 1024
+"""A peer that has not yet proved who it is may send only this much."""
+
+
+@dataclass(frozen=True, slots=True)
+class Hello:
+    """One step of the peer handshake (see ``epaxosdb.runtime.peers``).
+
+    ``proof`` is an HMAC over the other side's nonce, keyed with the cluster's
+    shared secret; it is empty in the dialer's first Hello.
+    """
+
+    cluster_id: bytes
+    replica_id: int
+    nonce: bytes
+    proof: bytes
+
+
+def encode_hello(h: Hello) -> bytes:
+    return msgpack.packb(
+        [HELLO_TAG, h.cluster_id, h.replica_id, h.nonce, h.proof], use_bin_type=True
+    )
+
+
+def decode_hello(body: bytes) -> Hello:
+    try:
+        v = msgpack.unpackb(body, use_list=False, raw=False)
+    except Exception as exc:
+        raise PeerProtocolError(f"undecodable handshake: {exc}") from None
+    t = _tuple(v)
+    if len(t) != 5 or t[0] != HELLO_TAG:
+        raise PeerProtocolError("expected a handshake frame")
+    for field_ in (t[1], t[3], t[4]):
+        if type(field_) is not bytes:
+            raise PeerProtocolError("handshake fields must be binary")
+    return Hello(t[1], _int(t[2]), t[3], t[4])

@@ -1,0 +1,3 @@
+from epaxosdb.cli import main
+
+main()

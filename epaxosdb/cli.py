@@ -1,0 +1,169 @@
+"""The ``epaxosdb`` command line: serve, local, simulate, inspect, bench.
+
+Exit codes: 0 clean shutdown; 1 a runtime failure (storage error, safety
+tripwire); 2 bad usage or a refused start (bad cluster file, data dir locked
+by another process, data dir of another replica or cluster).
+"""
+
+from __future__ import annotations
+
+import logging
+import sys
+import time
+from pathlib import Path
+
+import click
+
+EXIT_FAILURE = 1
+EXIT_REFUSED = 2
+
+
+class _Formatter(logging.Formatter):
+    """One line per event: time, level, replica, logger, message."""
+
+    def __init__(self, replica: str) -> None:
+        super().__init__()
+        self._replica = replica
+
+    def format(self, record: logging.LogRecord) -> str:
+        ts = time.strftime("%Y-%m-%dT%H:%M:%S", time.gmtime(record.created))
+        line = (
+            f"{ts}.{int(record.msecs):03d}Z {record.levelname.lower():<7} "
+            f"{self._replica}{record.name}: {record.getMessage()}"
+        )
+        if record.exc_info:
+            line += "\n" + self.formatException(record.exc_info)
+        return line
+
+
+def setup_logging(level: str, replica: int | None = None) -> None:
+    handler = logging.StreamHandler(sys.stderr)
+    handler.setFormatter(_Formatter(f"replica={replica} " if replica is not None else ""))
+    root = logging.getLogger()
+    root.handlers[:] = [handler]
+    root.setLevel(level.upper())
+
+
+def _refuse_optimized() -> None:
+    if sys.flags.optimize:
+        raise click.ClickException(
+            "epaxosdb refuses to run with python -O: its assertions guard safety invariants"
+        )
+
+
+@click.group()
+@click.version_option(package_name="epaxosdb")
+def main() -> None:
+    """A replicated, linearizable key-value database that speaks the Redis protocol."""
+    _refuse_optimized()
+
+
+@main.command()
+@click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
+              help="The cluster file (TOML).")
+@click.option("--id", "replica_id", required=True, type=int, help="This replica's id.")
+@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+              help="Overrides the replica's data_dir from the cluster file.")
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: str) -> None:
+    """Run replica ID of the cluster described in the cluster file."""
+    from epaxosdb.clusterfile import ClusterFileError, load_cluster
+    from epaxosdb.core.replica import SafetyViolation
+    from epaxosdb.runtime.serve import open_replica, run_process
+    from storage.interface import DataDirLocked, SchemaMismatch, StorageError
+
+    setup_logging(log_level, replica_id)
+    log = logging.getLogger("epaxosdb")
+    try:
+        cluster = load_cluster(config_path)
+        entry = cluster.replica(replica_id)
+    except ClusterFileError as exc:
+        log.error("%s", exc)
+        sys.exit(EXIT_REFUSED)
+    directory = data_dir or entry.data_dir
+    if directory is None:
+        log.error("replica %d has no data_dir in %s; pass --data-dir", replica_id, config_path)
+        sys.exit(EXIT_REFUSED)
+    try:
+        opened = open_replica(cluster, replica_id, directory)
+    except (DataDirLocked, SchemaMismatch) as exc:
+        log.error("%s", exc)
+        sys.exit(EXIT_REFUSED)
+    except (StorageError, ValueError) as exc:
+        log.error("cannot open data dir %s: %s", directory, exc)
+        sys.exit(EXIT_FAILURE)
+    code = 0
+    try:
+        run_process(opened)
+        log.info("replica %d stopped cleanly", replica_id)
+    except OSError as exc:
+        log.error("cannot listen: %s", exc)
+        code = EXIT_REFUSED
+    except SafetyViolation as exc:
+        log.critical("safety tripwire: %s", exc)
+        code = EXIT_FAILURE
+    except StorageError as exc:
+        log.critical("storage failure, stopping: %s", exc)
+        code = EXIT_FAILURE
+    finally:
+        opened.store.close()
+    sys.exit(code)
+
+
+@main.command()
+@click.option("--replicas", default=3, show_default=True, type=click.Choice(["1", "3", "5", "7"]))
+@click.option("--port", default=6379, show_default=True, type=int,
+              help="Client port of replica 1; replica i listens on PORT+i-1, peers on +1000.")
+@click.option("--data-dir", default=Path("epaxosdb-data"), show_default=True,
+              type=click.Path(path_type=Path))
+@click.option("--log-level", default="info", show_default=True,
+              type=click.Choice(["debug", "info", "warning", "error"]))
+def local(replicas: str, port: int, data_dir: Path, log_level: str) -> None:
+    """Run a whole cluster on this machine, one process per replica (Ctrl-C stops all)."""
+    from epaxosdb.local import run_local
+
+    setup_logging(log_level)
+    sys.exit(run_local(int(replicas), port, data_dir, log_level))
+
+
+@main.command()
+@click.option("--seed", type=int, default=None, help="Run (replay) exactly this seed.")
+@click.option("--seeds", type=int, default=None, help="Run this many seeds, from --first.")
+@click.option("--first", type=int, default=0, show_default=True)
+@click.option("--steps", type=int, default=2000, show_default=True)
+@click.option("--replicas", "replicas_list", default="3,5", show_default=True,
+              help="Comma-separated cluster sizes to run each seed with.")
+@click.option("--jobs", type=int, default=1, show_default=True, help="Worker processes.")
+@click.option("--verbose", is_flag=True, help="Print every run, not only failures.")
+def simulate(
+    seed: int | None, seeds: int | None, first: int, steps: int, replicas_list: str,
+    jobs: int, verbose: bool,
+) -> None:
+    """Deterministic simulation of a cluster under faults; prints a replay line on failure."""
+    from epaxosdb.sim.batch import run_many
+
+    sizes = [int(x) for x in replicas_list.split(",") if x.strip()]
+    if seed is not None:
+        seed_list = [seed]
+    else:
+        seed_list = list(range(first, first + (seeds if seeds is not None else 100)))
+    failures = run_many(seed_list, sizes, steps, jobs=jobs, verbose=verbose, echo=click.echo)
+    sys.exit(EXIT_FAILURE if failures else 0)
+
+
+@main.command()
+@click.option("--data-dir", required=True, type=click.Path(path_type=Path, exists=True))
+def inspect(data_dir: Path) -> None:
+    """Read-only view of a data dir: instances per status, watermarks, keys, schema."""
+    from epaxosdb.inspection import describe
+    from storage.interface import StorageError
+
+    try:
+        click.echo(describe(data_dir))
+    except StorageError as exc:
+        raise click.ClickException(str(exc)) from None
+
+
+if __name__ == "__main__":
+    main()

@@ -1,0 +1,171 @@
+"""The cluster file: who the replicas are, where they listen, and shared settings.
+
+```toml
+[cluster]                     # optional; every setting has a default
+secret = "change me"          # peers prove they know it before any message is accepted
+tick_ms = 10
+
+[[replica]]
+id = 1
+client = "127.0.0.1:6379"     # RESP clients
+peer = "127.0.0.1:7379"       # replica-to-replica
+data_dir = "data/1"           # optional; relative to this file
+```
+
+The cluster id — checked in every peer handshake and stored in every data
+directory — is derived from the replica ids and peer addresses (or given as
+``[cluster] id``), so a replica never talks to, or loads the log of, another
+cluster by mistake.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import tomllib
+from dataclasses import dataclass, field
+from pathlib import Path
+
+DEFAULT_TICK_MS = 10
+
+
+class ClusterFileError(ValueError):
+    """The cluster file is missing, unreadable or inconsistent."""
+
+
+@dataclass(frozen=True, slots=True)
+class Address:
+    host: str
+    port: int
+
+    @classmethod
+    def parse(cls, text: object, what: str) -> Address:
+        if not isinstance(text, str) or ":" not in text:
+            raise ClusterFileError(f"{what} must be \"host:port\", not {text!r}")
+        host, _, port = text.rpartition(":")
+        try:
+            number = int(port)
+        except ValueError:
+            raise ClusterFileError(f"{what} has a bad port: {text!r}") from None
+        if not 0 < number < 65536 or not host:
+            raise ClusterFileError(f"{what} has a bad host or port: {text!r}")
+        return cls(host.strip("[]"), number)
+
+    def __str__(self) -> str:
+        return f"{self.host}:{self.port}"
+
+
+@dataclass(frozen=True, slots=True)
+class ReplicaEntry:
+    id: int
+    client: Address
+    peer: Address
+    data_dir: Path | None
+
+
+@dataclass(frozen=True, slots=True)
+class ClusterConfig:
+    replicas: tuple[ReplicaEntry, ...]
+    cluster_id: bytes
+    secret: bytes = b""
+    tick_ms: int = DEFAULT_TICK_MS
+    requirepass: str = ""
+    settings: dict[str, object] = field(default_factory=dict)
+    path: Path | None = None
+
+    @property
+    def ids(self) -> tuple[int, ...]:
+        return tuple(r.id for r in self.replicas)
+
+    def replica(self, replica_id: int) -> ReplicaEntry:
+        for r in self.replicas:
+            if r.id == replica_id:
+                return r
+        raise ClusterFileError(f"replica {replica_id} is not in the cluster file (ids: {self.ids})")
+
+
+def derive_cluster_id(replicas: tuple[ReplicaEntry, ...]) -> bytes:
+    text = ";".join(f"{r.id}@{r.peer}" for r in sorted(replicas, key=lambda r: r.id))
+    return hashlib.sha256(text.encode()).digest()[:16]
+
+
+def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterConfig:
+    raw = data.get("replica")
+    if not isinstance(raw, list) or not raw:
+        raise ClusterFileError("the cluster file needs at least one [[replica]] table")
+    entries = []
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ClusterFileError(f"[[replica]] #{i + 1} is not a table")
+        rid = item.get("id")
+        if not isinstance(rid, int) or isinstance(rid, bool) or not 0 < rid < 256:
+            raise ClusterFileError(f"[[replica]] #{i + 1}: id must be an integer 1..255")
+        data_dir = item.get("data_dir")
+        path: Path | None = None
+        if data_dir is not None:
+            if not isinstance(data_dir, str):
+                raise ClusterFileError(f"replica {rid}: data_dir must be a string")
+            path = Path(data_dir)
+            if base is not None and not path.is_absolute():
+                path = base / path
+        entries.append(
+            ReplicaEntry(
+                rid,
+                Address.parse(item.get("client"), f"replica {rid} client"),
+                Address.parse(item.get("peer"), f"replica {rid} peer"),
+                path,
+            )
+        )
+    ids = [e.id for e in entries]
+    if len(set(ids)) != len(ids):
+        raise ClusterFileError(f"replica ids repeat: {ids}")
+    if len(entries) not in (1, 3, 5, 7):
+        raise ClusterFileError(f"a cluster has 1, 3, 5 or 7 replicas, not {len(entries)}")
+    addresses = [str(e.client) for e in entries] + [str(e.peer) for e in entries]
+    if len(set(addresses)) != len(addresses):
+        raise ClusterFileError("two listeners in the cluster file share an address")
+    replicas = tuple(sorted(entries, key=lambda e: e.id))
+    cluster = data.get("cluster", {})
+    if not isinstance(cluster, dict):
+        raise ClusterFileError("[cluster] must be a table")
+    secret = cluster.get("secret", "")
+    tick_ms = cluster.get("tick_ms", DEFAULT_TICK_MS)
+    requirepass = cluster.get("requirepass", "")
+    if not isinstance(secret, str) or not isinstance(requirepass, str):
+        raise ClusterFileError("[cluster] secret and requirepass are strings")
+    if not isinstance(tick_ms, int) or not 1 <= tick_ms <= 1000:
+        raise ClusterFileError("[cluster] tick_ms is an integer between 1 and 1000")
+    given_id = cluster.get("id")
+    if given_id is not None and not isinstance(given_id, str):
+        raise ClusterFileError("[cluster] id is a string")
+    cluster_id = (
+        hashlib.sha256(given_id.encode()).digest()[:16] if given_id else derive_cluster_id(replicas)
+    )
+    known = ("secret", "tick_ms", "id", "requirepass")
+    extra = {k: v for k, v in cluster.items() if k not in known}
+    return ClusterConfig(
+        replicas, cluster_id, secret.encode(), tick_ms, requirepass, extra, base
+    )
+
+
+def load_cluster(path: Path) -> ClusterConfig:
+    try:
+        with path.open("rb") as f:
+            data = tomllib.load(f)
+    except OSError as exc:
+        raise ClusterFileError(f"cannot read cluster file {path}: {exc.strerror}") from None
+    except tomllib.TOMLDecodeError as exc:
+        raise ClusterFileError(f"cluster file {path} is not valid TOML: {exc}") from None
+    return parse_cluster(data, path.parent.resolve())
+
+
+def render_cluster(
+    replicas: list[tuple[int, str, str, str | None]], *, tick_ms: int = DEFAULT_TICK_MS
+) -> str:
+    """A cluster file for ``(id, client, peer, data_dir)`` rows (used by ``epaxosdb local``)."""
+    lines = ["[cluster]", f"tick_ms = {tick_ms}", ""]
+    for rid, client, peer, data_dir in replicas:
+        lines += ["[[replica]]", f"id = {rid}", f'client = "{client}"', f'peer = "{peer}"']
+        if data_dir is not None:
+            lines.append(f'data_dir = "{data_dir}"')
+        lines.append("")
+    return "\n".join(lines)

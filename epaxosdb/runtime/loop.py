@@ -1,0 +1,310 @@
+"""The consensus loop: the one task that owns the core, and the Backend the front end calls.
+
+Inputs — client proposals, peer messages, ticks — are appended to in-memory
+queues by whoever produces them and wake the loop. Each turn the loop drains
+*everything* that arrived (so all that came in during the previous fsync
+forms the next batch: group commit and batching for free), takes one
+``Ready``, runs ``node.apply_ready`` in a worker thread (one LMDB write
+transaction, one fsync), and only then sends the messages and releases the
+replies (DESIGN.md §2). The queues are bounded by the front end's per-client
+in-flight limit and by the peers' frame reader.
+
+Replies are released after execution, for every command. A command that has
+not executed within ``command_timeout_s`` is answered with an explicit
+"outcome unknown" error — never a plain failure, because it may still
+commit (RedisRaft's Jepsen finding, ecosystem.md §2.1).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections import deque
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+
+import trio
+
+from epaxosdb import commands
+from epaxosdb.core.replica import Replica
+from epaxosdb.node import apply_ready
+from protocol.messages import Command, InstanceId, Message, ReplicaId
+from protocol.replies import Error, Reply
+from storage.interface import KeyValueView, Store
+
+from .backend import InfoFields
+
+log = logging.getLogger("epaxosdb.loop")
+
+LOADING = Error("LOADING Redis is loading the dataset in memory")
+INCARNATION_SHIFT = 40
+"""Command ids are ``incarnation << 40 | counter``: unique across restarts."""
+
+SWEEP_INTERVAL_S = 1.0
+SWEEP_KEYS_MAX = 256
+
+
+def outcome_unknown(timeout_s: float) -> Error:
+    return Error(
+        f"UNCERTAIN outcome unknown: the command was proposed but did not execute within "
+        f"{timeout_s:g}s; it may still take effect"
+    )
+
+
+@dataclass(slots=True)
+class _Waiter:
+    on_done: Callable[[Reply], None]
+    submitted: float
+    deadline: float
+
+
+class LatencyWindow:
+    """The most recent samples, for p50/p99 in INFO (bounded memory)."""
+
+    def __init__(self, size: int = 4096) -> None:
+        self._samples: deque[float] = deque(maxlen=size)
+
+    def add(self, value: float) -> None:
+        self._samples.append(value)
+
+    def percentile(self, p: float) -> float:
+        if not self._samples:
+            return 0.0
+        ordered = sorted(self._samples)
+        return ordered[min(len(ordered) - 1, int(p / 100 * len(ordered)))]
+
+
+class ConsensusLoop:
+    def __init__(
+        self,
+        core: Replica,
+        store: Store,
+        *,
+        incarnation: int,
+        send: Callable[[ReplicaId, Message], None],
+        tick_interval_s: float,
+        command_timeout_s: float = 10.0,
+        peers_connected: Callable[[], int] = lambda: 0,
+    ) -> None:
+        self._core = core
+        self._store = store
+        self._me = core.me
+        self._send = send
+        self._tick_s = tick_interval_s
+        self._timeout_s = command_timeout_s
+        self._peers_connected = peers_connected
+        self._next_id = incarnation << INCARNATION_SHIFT
+        self._proposals: list[Command] = []
+        self._inbox: list[Message] = []
+        self._ticks_due = 0
+        self._wake = trio.Event()
+        self._waiting: dict[int, _Waiter] = {}
+        self._deadlines: deque[tuple[float, int]] = deque()
+        self.commit_latency = LatencyWindow()
+        self._submitted_at: dict[int, float] = {}
+        self._counters = {
+            "turns": 0,
+            "fsyncs": 0,
+            "replies": 0,
+            "uncertain": 0,
+            "handler_failures": 0,
+        }
+        self.apply_latency = LatencyWindow()
+        self._busy = {"core_s": 0.0, "apply_s": 0.0, "release_s": 0.0}
+        self._was_loading = core.loading
+        self._last_progress_log = 0.0
+
+    # --- Backend -------------------------------------------------------------------
+
+    @property
+    def replica_id(self) -> int:
+        return self._me
+
+    @property
+    def loading(self) -> bool:
+        return self._core.loading
+
+    def stamp(
+        self, ops: tuple[tuple[bytes, ...], ...], time_ms: int, multi: bool = False
+    ) -> Command:
+        self._next_id += 1
+        return Command(self._me, self._next_id, time_ms, ops, multi)
+
+    def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+        if self._core.loading:
+            on_done(LOADING)
+            return
+        now = time.monotonic()
+        self._waiting[cmd.id] = _Waiter(on_done, now, now + self._timeout_s)
+        self._deadlines.append((now + self._timeout_s, cmd.id))
+        self._proposals.append(cmd)
+        self._wake.set()
+
+    def info_sections(self) -> Mapping[str, InfoFields]:
+        s = self._core.statistics()
+        wm = self._core.executed_watermarks
+        return {
+            "EPaxos": [
+                ("replica_id", s.replica_id),
+                ("replicas", s.replicas),
+                ("fast_quorum", s.fast_quorum),
+                ("instances_proposed", s.instances_proposed),
+                ("fast_path_commits", s.fast_path_commits),
+                ("slow_path_commits", s.slow_path_commits),
+                ("recovery_commits", s.recovery_commits),
+                ("recoveries_started", s.recoveries_started),
+                ("instances_committed", s.instances_committed),
+                ("instances_executed", s.instances_executed),
+                ("commit_latency_p50_ms", round(self.commit_latency.percentile(50) * 1000, 3)),
+                ("commit_latency_p99_ms", round(self.commit_latency.percentile(99) * 1000, 3)),
+                ("execute_lag", s.execute_lag),
+                ("max_scc_size", s.max_scc_size),
+                ("blocked_instances", s.blocked_instances),
+                ("proposals_waiting", s.proposals_waiting),
+                ("commands_in_flight", len(self._waiting)),
+                ("peers_connected", self._peers_connected()),
+                ("executed_watermarks", ",".join(str(x) for x in wm)),
+                ("loading", int(s.loading)),
+                ("loading_progress", round(s.loading_progress, 4)),
+                ("loop_turns", self._counters["turns"]),
+                ("fsyncs", self._counters["fsyncs"]),
+                ("apply_latency_p50_ms", round(self.apply_latency.percentile(50) * 1000, 3)),
+                ("apply_latency_p99_ms", round(self.apply_latency.percentile(99) * 1000, 3)),
+                ("loop_core_s", round(self._busy["core_s"], 3)),
+                ("loop_apply_s", round(self._busy["apply_s"], 3)),
+                ("loop_release_s", round(self._busy["release_s"], 3)),
+                ("uncertain_replies", self._counters["uncertain"]),
+                ("invalid_peer_messages", s.invalid_messages),
+            ],
+        }
+
+    # --- inputs from peers and the clock ---------------------------------------------
+
+    def deliver(self, msg: Message) -> None:
+        self._inbox.append(msg)
+        self._wake.set()
+
+    async def run_ticker(self) -> None:
+        """The only clock reader that drives the core: one tick every ``tick_interval_s``."""
+        next_at = trio.current_time()
+        while True:
+            next_at += self._tick_s
+            await trio.sleep_until(next_at)
+            now = trio.current_time()
+            if now - next_at > 10 * self._tick_s:
+                next_at = now  # we were stopped (SIGSTOP): don't replay a burst of ticks
+            self._ticks_due += 1
+            self._wake.set()
+
+    async def run_sweeper(self) -> None:
+        """Propose deletion of expired keys now and then, so that expiry is replicated."""
+        while True:
+            await trio.sleep(SWEEP_INTERVAL_S)
+            if self._core.loading:
+                continue
+            now_ms = int(time.time() * 1000)
+
+            def find(kv: KeyValueView, now_ms: int = now_ms) -> tuple[bytes, ...] | None:
+                return commands.expired_sweep_op(kv, now_ms, SWEEP_KEYS_MAX)
+
+            op = await trio.to_thread.run_sync(self._store.read, find)
+            if op is not None:
+                self.submit(self.stamp((op,), now_ms), lambda _reply: None)
+
+    # --- the loop ----------------------------------------------------------------------
+
+    async def run(self) -> None:
+        core = self._core
+        while True:
+            await self._wake.wait()
+            self._wake = trio.Event()
+            self._counters["turns"] += 1
+            t0 = time.perf_counter()
+            if self._proposals:
+                proposals, self._proposals = self._proposals, []
+                now = time.monotonic()
+                for c in proposals:
+                    self._submitted_at[c.id] = now
+                core.propose(proposals)
+            if self._inbox:
+                inbox, self._inbox = self._inbox, []
+                for m in inbox:
+                    core.step(m)
+            while self._ticks_due:
+                self._ticks_due -= 1
+                core.tick()
+                self._expire_waiters()
+            ready = core.ready()
+            t1 = time.perf_counter()
+            if ready.to_persist or ready.meta or ready.to_execute:
+                outbox = await trio.to_thread.run_sync(apply_ready, self._store, ready, self._me)
+                self._counters["fsyncs"] += 1
+            else:
+                outbox = apply_ready(self._store, ready, self._me)
+            t2 = time.perf_counter()
+            self.apply_latency.add(t2 - t1)
+            for dst, m in outbox.messages:
+                self._send(dst, m)
+            self._note_commits(ready.committed)
+            for cmd, reply in outbox.replies:
+                waiter = self._waiting.pop(cmd.id, None)
+                self._submitted_at.pop(cmd.id, None)
+                if waiter is not None:
+                    self._counters["replies"] += 1
+                    waiter.on_done(reply)
+            for cmd, detail in outbox.failures:
+                self._counters["handler_failures"] += 1
+                log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
+            core.advance(ready)
+            t3 = time.perf_counter()
+            busy = self._busy
+            busy["core_s"] += t1 - t0
+            busy["apply_s"] += t2 - t1
+            busy["release_s"] += t3 - t2
+            self._log_loading()
+            if self._proposals or self._inbox or self._ticks_due or core.has_pending_proposals():
+                self._wake.set()
+
+    def _note_commits(self, committed: list[InstanceId]) -> None:
+        if not committed:
+            return
+        now = time.monotonic()
+        instances = self._core.instances
+        for iid in committed:
+            x = instances.get(iid)
+            if x is None or x.id.replica != self._me or not x.cmds:
+                continue
+            started = self._submitted_at.get(x.cmds[0].id)
+            if started is not None:
+                self.commit_latency.add(now - started)
+
+    def _expire_waiters(self) -> None:
+        now = time.monotonic()
+        deadlines = self._deadlines
+        while deadlines and deadlines[0][0] <= now:
+            _, cid = deadlines.popleft()
+            waiter = self._waiting.pop(cid, None)
+            if waiter is not None:
+                self._submitted_at.pop(cid, None)
+                self._counters["uncertain"] += 1
+                waiter.on_done(outcome_unknown(self._timeout_s))
+
+    def _log_loading(self) -> None:
+        loading = self._core.loading
+        if self._was_loading and not loading:
+            log.info(
+                "caught up: serving clients (executed watermarks %s)",
+                self._core.executed_watermarks,
+            )
+        elif loading:
+            now = time.monotonic()
+            if now - self._last_progress_log >= 1.0:
+                self._last_progress_log = now
+                s = self._core.statistics()
+                log.info(
+                    "catching up: %.1f%% (executed %d, blocked %d)",
+                    100 * s.loading_progress,
+                    s.instances_executed,
+                    s.blocked_instances,
+                )
+        self._was_loading = loading

@@ -1,0 +1,339 @@
+"""Replica-to-replica transport: one authenticated TCP connection per pair of replicas.
+
+* **Who dials.** The replica with the lower id dials the higher one, with
+  capped exponential back-off and jitter; the higher one accepts. A new
+  connection from a peer replaces its old one.
+* **Handshake before anything else.** The dialer says who it is and which
+  cluster it belongs to; the acceptor answers with a proof (an HMAC, keyed
+  with the cluster's shared secret, over the dialer's nonce) and its own
+  nonce; the dialer answers with its proof. A wrong cluster id, an unknown or
+  unexpected replica id, a bad proof, an oversize or malformed frame, or
+  silence for ``handshake_timeout_s`` closes that connection and is logged —
+  nothing else is affected.
+* **Sending never blocks the consensus loop.** ``send`` appends an encoded
+  frame to the peer's bounded outbound queue; one sender task per peer writes
+  everything queued with one ``send_all``. With the queue full or the peer
+  disconnected the message is dropped and counted: the protocol retransmits
+  and recovers what is lost.
+* **Receiving.** One reader task per connection splits frames (size checked
+  before buffering), decodes them strictly and hands messages to the loop;
+  a message claiming another sender is a protocol error.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import logging
+import os
+import random
+from collections import deque
+from collections.abc import Callable
+from dataclasses import dataclass
+
+import trio
+
+from epaxosdb.clusterfile import ClusterConfig
+from protocol.messages import Message, ReplicaId
+from protocol.peer import (
+    FRAME_SIZE_MAX,
+    HANDSHAKE_FRAME_MAX,
+    FrameDecoder,
+    Hello,
+    PeerProtocolError,
+    decode_hello,
+    decode_message,
+    encode_frame,
+    encode_hello,
+    encode_message,
+)
+
+log = logging.getLogger("epaxosdb.peers")
+
+OUTBOUND_FRAMES_MAX = 65536
+"""Frames queued for one peer before new ones are dropped (the protocol retransmits)."""
+OUTBOUND_BYTES_MAX = 256 << 20
+SEND_CHUNK_MAX = 4 << 20
+"""Most bytes written by one ``send_all``: keeps one slow peer from holding huge buffers."""
+RECEIVE_CHUNK = 256 << 10
+HANDSHAKE_TIMEOUT_S = 5.0
+DIAL_BACKOFF_MIN_S = 0.05
+DIAL_BACKOFF_MAX_S = 2.0
+
+
+def _proof(secret: bytes, who: bytes, nonce: bytes, cluster_id: bytes) -> bytes:
+    return hmac.new(secret, who + nonce + cluster_id, hashlib.sha256).digest()
+
+
+@dataclass
+class PeerStatistics:
+    connected: int
+    frames_sent: int
+    frames_received: int
+    dropped_full: int
+    dropped_disconnected: int
+    rejected_connections: int
+    protocol_errors: int
+
+
+class _Link:
+    """The current connection to one peer and its outbound queue."""
+
+    def __init__(self, peer: ReplicaId) -> None:
+        self.peer = peer
+        self.stream: trio.SocketStream | None = None
+        self.queue: deque[bytes] = deque()
+        self.queued_bytes = 0
+        self.wake = trio.Event()
+
+
+class PeerNetwork:
+    def __init__(
+        self,
+        me: ReplicaId,
+        cluster: ClusterConfig,
+        deliver: Callable[[Message], None],
+        *,
+        frame_size_max: int = FRAME_SIZE_MAX,
+        handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
+    ) -> None:
+        self._me = me
+        self._cluster = cluster
+        self._deliver = deliver
+        self._frame_size_max = frame_size_max
+        self._handshake_timeout_s = handshake_timeout_s
+        self._links = {r.id: _Link(r.id) for r in cluster.replicas if r.id != me}
+        self._rng = random.Random()
+        self._last_msg: Message | None = None
+        self._last_frame = b""
+        self._c = {"sent": 0, "received": 0, "full": 0, "down": 0, "rejected": 0, "errors": 0}
+
+    # --- the consensus loop's side -------------------------------------------------
+
+    def send(self, dst: ReplicaId, msg: Message) -> None:
+        link = self._links.get(dst)
+        if link is None:
+            return
+        if link.stream is None:
+            self._c["down"] += 1
+            return
+        if len(link.queue) >= OUTBOUND_FRAMES_MAX or link.queued_bytes >= OUTBOUND_BYTES_MAX:
+            self._c["full"] += 1
+            return
+        if msg is not self._last_msg:  # a broadcast is encoded once
+            self._last_msg = msg
+            self._last_frame = encode_frame(encode_message(msg))
+        frame = self._last_frame
+        link.queue.append(frame)
+        link.queued_bytes += len(frame)
+        link.wake.set()
+
+    def connected_count(self) -> int:
+        return sum(1 for link in self._links.values() if link.stream is not None)
+
+    def statistics(self) -> PeerStatistics:
+        c = self._c
+        return PeerStatistics(
+            self.connected_count(),
+            c["sent"],
+            c["received"],
+            c["full"],
+            c["down"],
+            c["rejected"],
+            c["errors"],
+        )
+
+    # --- tasks -----------------------------------------------------------------------
+
+    async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
+        entry = self._cluster.replica(self._me)
+        listeners = await trio.open_tcp_listeners(entry.peer.port, host=entry.peer.host)
+        port = listeners[0].socket.getsockname()[1]
+        async with trio.open_nursery() as nursery:
+            for link in self._links.values():
+                nursery.start_soon(self._sender, link)
+                if link.peer > self._me:
+                    nursery.start_soon(self._dialer, link)
+            await nursery.start(trio.serve_listeners, self._accept, listeners)
+            log.info("peer listener on %s:%d", entry.peer.host, port)
+            task_status.started(port)
+
+    async def _sender(self, link: _Link) -> None:
+        while True:
+            await link.wake.wait()
+            link.wake = trio.Event()
+            stream = link.stream
+            if stream is None:
+                link.queue.clear()
+                link.queued_bytes = 0
+                continue
+            while link.queue and link.stream is stream:
+                chunk: list[bytes] = []
+                size = 0
+                while link.queue and size < SEND_CHUNK_MAX:
+                    frame = link.queue.popleft()
+                    chunk.append(frame)
+                    size += len(frame)
+                link.queued_bytes -= size
+                try:
+                    await stream.send_all(b"".join(chunk))
+                    self._c["sent"] += len(chunk)
+                except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+                    log.info("connection to replica %d lost while sending: %s", link.peer, exc)
+                    self._disconnect(link, stream)
+                    break
+
+    async def _dialer(self, link: _Link) -> None:
+        entry = self._cluster.replica(link.peer)
+        backoff = DIAL_BACKOFF_MIN_S
+        while True:
+            stream: trio.SocketStream | None = None
+            try:
+                with trio.fail_after(self._handshake_timeout_s):
+                    stream = await trio.open_tcp_stream(entry.peer.host, entry.peer.port)
+                    decoder = FrameDecoder(HANDSHAKE_FRAME_MAX)
+                    await self._dial_handshake(stream, decoder, link.peer)
+            except (
+                OSError,
+                trio.TooSlowError,
+                trio.BrokenResourceError,
+                trio.ClosedResourceError,
+                PeerProtocolError,
+            ) as exc:
+                if stream is not None:
+                    await trio.aclose_forcefully(stream)
+                log.debug("dialing replica %d failed: %s", link.peer, exc)
+                await trio.sleep(backoff * (0.5 + self._rng.random()))
+                backoff = min(backoff * 2, DIAL_BACKOFF_MAX_S)
+                continue
+            backoff = DIAL_BACKOFF_MIN_S
+            await self._run_connection(link, stream, decoder)
+            await trio.sleep(DIAL_BACKOFF_MIN_S * (0.5 + self._rng.random()))
+
+    async def _accept(self, stream: trio.SocketStream) -> None:
+        decoder = FrameDecoder(HANDSHAKE_FRAME_MAX)
+        try:
+            with trio.fail_after(self._handshake_timeout_s):
+                peer = await self._accept_handshake(stream, decoder)
+        except (
+            trio.TooSlowError,
+            trio.BrokenResourceError,
+            trio.ClosedResourceError,
+            PeerProtocolError,
+            OSError,
+        ) as exc:
+            self._c["rejected"] += 1
+            log.warning("rejected a peer connection from %s: %s", _remote(stream), exc)
+            await trio.aclose_forcefully(stream)
+            return
+        await self._run_connection(self._links[peer], stream, decoder)
+
+    # --- handshake ---------------------------------------------------------------------
+
+    async def _read_frame(self, stream: trio.SocketStream, decoder: FrameDecoder) -> bytes:
+        while True:
+            frame = decoder.next_frame()
+            if frame is not None:
+                return frame
+            data = await stream.receive_some(4096)
+            if not data:
+                raise PeerProtocolError("peer closed the connection during the handshake")
+            decoder.feed(data)
+
+    async def _dial_handshake(
+        self, stream: trio.SocketStream, decoder: FrameDecoder, peer: ReplicaId
+    ) -> None:
+        cid, secret = self._cluster.cluster_id, self._cluster.secret
+        nonce = os.urandom(16)
+        await stream.send_all(encode_frame(encode_hello(Hello(cid, self._me, nonce, b""))))
+        reply = decode_hello(await self._read_frame(stream, decoder))
+        if reply.cluster_id != cid:
+            raise PeerProtocolError("the peer belongs to another cluster")
+        if reply.replica_id != peer:
+            raise PeerProtocolError(f"expected replica {peer}, reached replica {reply.replica_id}")
+        expected = _proof(secret, b"A%d" % peer, nonce, cid)
+        if not hmac.compare_digest(reply.proof, expected):
+            raise PeerProtocolError("the peer failed to prove the cluster secret")
+        mine = _proof(secret, b"D%d" % self._me, reply.nonce, cid)
+        await stream.send_all(encode_frame(encode_hello(Hello(cid, self._me, b"", mine))))
+
+    async def _accept_handshake(
+        self, stream: trio.SocketStream, decoder: FrameDecoder
+    ) -> ReplicaId:
+        cid, secret = self._cluster.cluster_id, self._cluster.secret
+        hello = decode_hello(await self._read_frame(stream, decoder))
+        if hello.cluster_id != cid:
+            raise PeerProtocolError("wrong cluster id")
+        peer = hello.replica_id
+        if peer not in self._links or peer > self._me:
+            raise PeerProtocolError(f"replica {peer} is not a peer that dials this replica")
+        nonce = os.urandom(16)
+        proof = _proof(secret, b"A%d" % self._me, hello.nonce, cid)
+        await stream.send_all(encode_frame(encode_hello(Hello(cid, self._me, nonce, proof))))
+        final = decode_hello(await self._read_frame(stream, decoder))
+        expected = _proof(secret, b"D%d" % peer, nonce, cid)
+        if final.replica_id != peer or not hmac.compare_digest(final.proof, expected):
+            raise PeerProtocolError(f"replica {peer} failed to prove the cluster secret")
+        return peer
+
+    # --- an established connection -----------------------------------------------------
+
+    async def _run_connection(
+        self, link: _Link, stream: trio.SocketStream, handshake_decoder: FrameDecoder
+    ) -> None:
+        old = link.stream
+        if old is not None:
+            await trio.aclose_forcefully(old)
+        link.stream = stream
+        link.queue.clear()
+        link.queued_bytes = 0
+        log.info("connected to replica %d", link.peer)
+        decoder = FrameDecoder(self._frame_size_max)
+        leftover = handshake_decoder.remaining()
+        try:
+            if leftover:
+                decoder.feed(leftover)
+            await self._reader(link, stream, decoder)
+        except PeerProtocolError as exc:
+            self._c["errors"] += 1
+            log.warning("closing the connection to replica %d: %s", link.peer, exc)
+        except (trio.BrokenResourceError, trio.ClosedResourceError, OSError) as exc:
+            log.info("connection to replica %d lost: %s", link.peer, exc)
+        finally:
+            self._disconnect(link, stream)
+            await trio.aclose_forcefully(stream)
+
+    async def _reader(self, link: _Link, stream: trio.SocketStream, decoder: FrameDecoder) -> None:
+        deliver = self._deliver
+        while True:
+            while True:
+                frame = decoder.next_frame()
+                if frame is None:
+                    break
+                msg = decode_message(frame)
+                if msg.sender != link.peer:
+                    raise PeerProtocolError(
+                        f"replica {link.peer} sent a message signed by {msg.sender}"
+                    )
+                self._c["received"] += 1
+                deliver(msg)
+            data = await stream.receive_some(RECEIVE_CHUNK)
+            if not data:
+                log.info("replica %d closed the connection", link.peer)
+                return
+            decoder.feed(data)
+
+    def _disconnect(self, link: _Link, stream: trio.SocketStream) -> None:
+        if link.stream is stream:
+            link.stream = None
+            link.queue.clear()
+            link.queued_bytes = 0
+            link.wake.set()
+
+
+def _remote(stream: trio.SocketStream) -> str:
+    try:
+        host, port = stream.socket.getpeername()[:2]
+        return f"{host}:{port}"
+    except OSError:
+        return "?"

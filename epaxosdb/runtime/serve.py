@@ -1,0 +1,144 @@
+"""One replica process: the root nursery that wires store, core, peers, loop and clients.
+
+``open_replica`` does the synchronous start-up — open the data directory
+(taking its lock), bump the incarnation, rebuild the core from disk — and
+``serve_replica`` runs it until cancelled. SIGTERM and SIGINT cancel the
+nursery: the listeners close, an LMDB transaction in flight finishes (worker
+threads are not abandoned), and the store is closed, releasing the lock.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import random
+import signal
+from dataclasses import dataclass
+from pathlib import Path
+
+import trio
+
+from epaxosdb import commands
+from epaxosdb.clusterfile import ClusterConfig
+from epaxosdb.core.config import ReplicaConfig
+from epaxosdb.core.replica import Replica
+from storage.lmdb_store import LmdbStore
+
+from .clients import ClientSettings, serve_clients
+from .loop import ConsensusLoop
+from .peers import PeerNetwork
+
+log = logging.getLogger("epaxosdb.serve")
+
+META_INCARNATION = "incarnation"
+
+
+@dataclass
+class OpenReplica:
+    cluster: ClusterConfig
+    replica_id: int
+    data_dir: Path
+    store: LmdbStore
+    core: Replica
+    incarnation: int
+
+
+def open_replica(
+    cluster: ClusterConfig, replica_id: int, data_dir: Path, **core_settings: int
+) -> OpenReplica:
+    """Open (or create) the data dir and rebuild the core from it alone."""
+    data_dir.mkdir(parents=True, exist_ok=True)
+    store = LmdbStore.open(data_dir, replica_id=replica_id, cluster_id=cluster.cluster_id)
+    try:
+        previous = int(store.get_meta(META_INCARNATION) or b"0")
+        incarnation = previous + 1
+
+        def bump(txn: object) -> None:
+            txn.set_meta(META_INCARNATION, str(incarnation).encode())  # type: ignore[attr-defined]
+
+        store.write(bump)
+        recovered = store.load()
+        config = ReplicaConfig(replica_id, cluster.ids, **core_settings)  # type: ignore[arg-type]
+        core = Replica.restore(
+            config,
+            recovered.records,
+            recovered.meta,
+            rng=random.Random(os.urandom(16)),
+            access=commands.command_access,
+        )
+    except BaseException:
+        store.close()
+        raise
+    log.info(
+        "replica %d of %d opened %s: incarnation %d, %d instances on disk",
+        replica_id,
+        len(cluster.ids),
+        data_dir,
+        incarnation,
+        len(recovered.records),
+    )
+    return OpenReplica(cluster, replica_id, data_dir, store, core, incarnation)
+
+
+async def serve_replica(
+    opened: OpenReplica,
+    *,
+    client_host: str | None = None,
+    client_port: int | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Serve until cancelled; ``task_status.started(client_port)`` once clients can connect."""
+    cluster, me = opened.cluster, opened.replica_id
+    entry = cluster.replica(me)
+    loop: ConsensusLoop | None = None
+
+    def deliver(msg: object) -> None:
+        assert loop is not None
+        loop.deliver(msg)  # type: ignore[arg-type]
+
+    peers = PeerNetwork(me, cluster, deliver)
+    loop = ConsensusLoop(
+        opened.core,
+        opened.store,
+        incarnation=opened.incarnation,
+        send=peers.send,
+        tick_interval_s=cluster.tick_ms / 1000,
+        peers_connected=peers.connected_count,
+    )
+    settings = ClientSettings(
+        requirepass=cluster.requirepass,
+        tcp_port=client_port if client_port is not None else entry.client.port,
+        config_file=str(cluster.path or ""),
+    )
+    async with trio.open_nursery() as nursery:
+        await nursery.start(peers.serve)
+        nursery.start_soon(loop.run)
+        nursery.start_soon(loop.run_ticker)
+        nursery.start_soon(loop.run_sweeper)
+        port: int = await nursery.start(
+            lambda task_status: serve_clients(
+                loop,
+                settings,
+                host=client_host or entry.client.host,
+                port=settings.tcp_port,
+                task_status=task_status,
+            )
+        )
+        log.info("replica %d ready: clients on %s:%d", me, client_host or entry.client.host, port)
+        task_status.started(port)
+
+
+async def run_until_signal(opened: OpenReplica) -> None:
+    """``serve_replica`` until SIGTERM or SIGINT, then shut down cleanly."""
+    with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(serve_replica, opened)
+            async for signum in signals:
+                log.info("received %s: shutting down", signal.Signals(signum).name)
+                nursery.cancel_scope.cancel()
+                break
+
+
+def run_process(opened: OpenReplica) -> None:
+    """The process's main: serve until a signal (the CLI's only entry into trio)."""
+    trio.run(run_until_signal, opened)
