@@ -322,7 +322,7 @@ class RespParser:
         """Bytes of client input held: unparsed bytes plus a partial request's arguments."""
         return len(self._buf) - self._pos + self._args_size
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         """Buffer ``data``; ``QueryBufferLimitExceeded`` instead of growing past the limit."""
         if not data:
             return
@@ -336,9 +336,18 @@ class RespParser:
             raise QueryBufferLimitExceeded(size, limit)
         reader = self._reader
         if reader is not None:
-            seam = bytes(buf[max(self._pos, len(buf) - _GUARD_SEAM) :]) + data[:_GUARD_SEAM]
-            if _has_long_header(data) < 0 and _has_long_header(seam) < 0:
-                reader.feed(data)
+            pos = self._pos
+            if (
+                _has_long_header(data) < 0
+                and (
+                    pos == len(buf)  # no partial request: nothing to join across the seam
+                    or _has_long_header(
+                        bytes(buf[max(pos, len(buf) - _GUARD_SEAM) :]) + data[:_GUARD_SEAM]
+                    )
+                    < 0
+                )
+            ):
+                reader.feed(cast(bytes, data))
             else:
                 self._reader = None
         buf += data

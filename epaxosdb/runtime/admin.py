@@ -1,0 +1,807 @@
+"""Connection-local commands: answered by the front end, never replicated.
+
+HELLO, AUTH, PING, ECHO, QUIT, RESET, SELECT, TIME, CLIENT ..., COMMAND ...,
+CONFIG ... and INFO concern this connection or this server process, not
+the replicated data, so they never go through consensus (DESIGN §4). Their
+replies and error texts are Redis 7.0's, byte for byte, because clients
+parse them: redis-py 8 checks HELLO's ``proto``, ioredis waits on INFO's
+``loading:0``, redis-benchmark reads ``CONFIG GET save``, go-redis falls
+back to RESP2 on any HELLO error.
+
+A handler is ``handler(connection, args) -> Reply | NO_REPLY``; arity and
+authentication were checked by the caller against the command table
+(``epaxosdb.commands``). ``HANDLERS`` maps each full command name
+(``b"client|setname"``) to its handler. Transactions (MULTI, EXEC...) live
+with the connection, which owns the queue.
+"""
+
+from __future__ import annotations
+
+import hmac
+import os
+import platform
+import resource
+import time
+from collections.abc import Callable, Iterable, Sequence
+from typing import TYPE_CHECKING, Final
+
+from epaxosdb import commands
+from epaxosdb.commands.glob import stringmatch
+from protocol.replies import OK, PONG, Error, Map, Reply, SimpleString, Verbatim
+
+from .backend import InfoFields
+
+if TYPE_CHECKING:
+    from .clients import ClientRegistry
+    from .connection import Connection
+
+
+class NoReply:
+    """Type of ``NO_REPLY``: the handler answers later, or not at all (CLIENT REPLY OFF)."""
+
+    __slots__ = ()
+
+
+NO_REPLY: Final = NoReply()
+
+Handler = Callable[["Connection", list[bytes]], "Reply | NoReply"]
+
+SYNTAX_ERROR = Error("ERR syntax error")
+NOT_INTEGER = Error("ERR value is not an integer or out of range")
+WRONGPASS = Error("WRONGPASS invalid username-password pair or user is disabled.")
+NOPASS_AUTH = Error(
+    "ERR AUTH <password> called without any password configured for the default user."
+    " Are you sure your configuration is correct?"
+)
+HELLO_NOAUTH = Error(
+    "NOAUTH HELLO must be called with the client already authenticated, otherwise the"
+    " HELLO AUTH <user> <pass> option can be used to authenticate the client and select"
+    " the RESP protocol version at the same time"
+)
+NOPROTO = Error("NOPROTO unsupported protocol version")
+BAD_PROTOVER = Error("ERR Protocol version is not an integer or out of range")
+BAD_CLIENT_NAME = Error("ERR Client names cannot contain spaces, newlines or special characters.")
+DB_OUT_OF_RANGE = Error("ERR DB index is out of range")
+NO_SUCH_CLIENT = Error("ERR No such client")
+RESET_REPLY = SimpleString(b"RESET")
+DEFAULT_USER = b"default"
+
+
+# --- helpers ------------------------------------------------------------------
+
+
+def _c_text(raw: bytes) -> str:
+    """User bytes inside an error text, as Redis's ``%s`` prints them (one line, NUL ends)."""
+    nul = raw.find(b"\0")
+    if nul >= 0:
+        raw = raw[:nul]
+    return raw.replace(b"\r", b" ").replace(b"\n", b" ").decode("utf-8", "surrogateescape")
+
+
+def _parse_int(raw: bytes) -> int | None:
+    """Redis's ``string2ll`` (strict decimal)."""
+    if not raw or len(raw) > 20:
+        return None
+    body = raw[1:] if raw[:1] == b"-" else raw
+    if not body.isdigit() or (body[:1] == b"0" and len(raw) > 1):
+        return None
+    value = int(raw)
+    return value if -(2**63) <= value < 2**63 else None
+
+
+def _valid_attribute(value: bytes) -> bool:
+    """CLIENT LIST must stay splittable on spaces: printable ASCII only, no space."""
+    return all(33 <= byte <= 126 for byte in value)
+
+
+def check_password(registry: ClientRegistry, username: bytes, password: bytes) -> bool:
+    """Only the ``default`` user exists; with no ``requirepass`` any password is accepted."""
+    if username != DEFAULT_USER:
+        return False
+    required = registry.settings.requirepass
+    if not required:
+        return True
+    return hmac.compare_digest(password, required.encode("utf-8", "surrogateescape"))
+
+
+# --- connection commands ------------------------------------------------------
+
+
+def cmd_ping(conn: Connection, args: list[bytes]) -> Reply:
+    if len(args) > 2:
+        return Error("ERR wrong number of arguments for 'ping' command")
+    return PONG if len(args) == 1 else args[1]
+
+
+def cmd_echo(conn: Connection, args: list[bytes]) -> Reply:
+    return args[1]
+
+
+def cmd_quit(conn: Connection, args: list[bytes]) -> Reply:
+    conn.close_after_reply()
+    return OK
+
+
+def cmd_reset(conn: Connection, args: list[bytes]) -> Reply:
+    conn.reset()
+    return RESET_REPLY
+
+
+def cmd_select(conn: Connection, args: list[bytes]) -> Reply:
+    index = _parse_int(args[1])
+    if index is None or not -(2**31) <= index < 2**31:
+        return NOT_INTEGER
+    return OK if index == 0 else DB_OUT_OF_RANGE
+
+
+def cmd_time(conn: Connection, args: list[bytes]) -> Reply:
+    now_us = time.time_ns() // 1000
+    return [b"%d" % (now_us // 1_000_000), b"%d" % (now_us % 1_000_000)]
+
+
+def cmd_auth(conn: Connection, args: list[bytes]) -> Reply:
+    if len(args) > 3:
+        return SYNTAX_ERROR
+    registry = conn.registry
+    if len(args) == 2:
+        if not registry.auth_required:
+            return NOPASS_AUTH
+        username, password = DEFAULT_USER, args[1]
+    else:
+        username, password = args[1], args[2]
+    if not check_password(registry, username, password):
+        return WRONGPASS
+    conn.set_authenticated(True)
+    return OK
+
+
+def cmd_hello(conn: Connection, args: list[bytes]) -> Reply:
+    """HELLO [protover [AUTH user pass] [SETNAME name]]: Redis's ``helloCommand``."""
+    version = 0
+    position = 1
+    if len(args) >= 2:
+        parsed = _parse_int(args[1])
+        if parsed is None:
+            return BAD_PROTOVER
+        if not 2 <= parsed <= 3:
+            return NOPROTO
+        version = parsed
+        position = 2
+    credentials: tuple[bytes, bytes] | None = None
+    name: bytes | None = None
+    while position < len(args):
+        option = args[position]
+        more = len(args) - 1 - position
+        if option.lower() == b"auth" and more >= 2:
+            credentials = (args[position + 1], args[position + 2])
+            position += 3
+        elif option.lower() == b"setname" and more >= 1:
+            name = args[position + 1]
+            position += 2
+        else:
+            return Error(f"ERR Syntax error in HELLO option '{_c_text(option)}'")
+    if credentials is not None:
+        if not check_password(conn.registry, *credentials):
+            return WRONGPASS
+        conn.set_authenticated(True)
+    if not conn.authenticated and conn.registry.auth_required:
+        return HELLO_NOAUTH
+    if name is not None:
+        if not _valid_attribute(name):
+            return BAD_CLIENT_NAME
+        conn.name = name
+    if version:
+        conn.proto = version
+    return hello_reply(conn)
+
+
+def hello_reply(conn: Connection) -> Reply:
+    """The HELLO map: a RESP3 map, or a flat 14-element array in RESP2."""
+    return Map(
+        [
+            (b"server", b"redis"),
+            (b"version", conn.registry.settings.redis_version.encode()),
+            (b"proto", conn.proto),
+            (b"id", conn.id),
+            (b"mode", b"standalone"),
+            (b"role", b"master"),
+            (b"modules", []),
+        ]
+    )
+
+
+# --- CLIENT -------------------------------------------------------------------
+
+CLIENT_HELP = (
+    "CLIENT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GETNAME",
+    "    Return the name of the current connection.",
+    "ID",
+    "    Return the ID of the current connection.",
+    "INFO",
+    "    Return information about the current client connection.",
+    "KILL <ip:port>",
+    "    Kill connection made from <ip:port>.",
+    "KILL <option> <value> [<option> <value> [...]]",
+    "    Kill connections. Options are:",
+    "    * ADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made from the specified address",
+    "    * LADDR (<ip:port>|<unixsocket>:0)",
+    "      Kill connections made to specified local address",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Kill connections by type.",
+    "    * USER <username>",
+    "      Kill connections authenticated by <username>.",
+    "    * SKIPME (YES|NO)",
+    "      Skip killing current connection (default: yes).",
+    "    * ID <client-id>",
+    "      Kill connections by client id.",
+    "LIST [options ...]",
+    "    Return information about client connections. Options:",
+    "    * TYPE (NORMAL|MASTER|REPLICA|PUBSUB)",
+    "      Return clients of specified type.",
+    "    * ID <client-id> [<client-id> ...]",
+    "      Return clients with the given ids.",
+    "REPLY (ON|OFF|SKIP)",
+    "    Control the replies sent to the current connection.",
+    "SETNAME <name>",
+    "    Assign the name <name> to the current connection.",
+    "SETINFO <LIB-NAME|LIB-VER> <value>",
+    "    Set client library name or version, shown by CLIENT LIST and CLIENT INFO.",
+    "NO-EVICT (ON|OFF)",
+    "    Protect current client connection from eviction.",
+    "HELP",
+    "    Print this help.",
+)
+_CLIENT_TYPES = {
+    b"normal": True,
+    b"master": False,
+    b"replica": False,
+    b"slave": False,
+    b"pubsub": False,
+}
+
+
+def client_info_line(conn: Connection, now: float) -> bytes:
+    """One CLIENT LIST line, in Redis 7.2's field order (with ``lib-name``/``lib-ver``)."""
+    flags = "x" if conn.multi is not None else ""
+    if conn.no_evict:
+        flags += "e"
+    qbuf = conn.parser.buffered
+    return (
+        f"id={conn.id} addr={conn.addr} laddr={conn.laddr} fd={conn.fd} "
+        f"name={conn.name.decode('latin-1')} age={int(now - conn.created)} "
+        f"idle={int(now - conn.last_interaction)} flags={flags or 'N'} db=0 sub=0 psub=0 "
+        f"ssub=0 multi={-1 if conn.multi is None else len(conn.multi)} qbuf={qbuf} "
+        f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs={conn.registry.settings.receive_size} "
+        f"rbp={qbuf} obl={conn.output_pending()} oll=0 omem=0 tot-mem={qbuf} events=r "
+        f"cmd={conn.last_command.decode('latin-1')} user=default redir=-1 resp={conn.proto} "
+        f"lib-name={conn.lib_name.decode('latin-1')} lib-ver={conn.lib_ver.decode('latin-1')}\n"
+    ).encode("latin-1")
+
+
+def cmd_client_id(conn: Connection, args: list[bytes]) -> Reply:
+    return conn.id
+
+
+def cmd_client_getname(conn: Connection, args: list[bytes]) -> Reply:
+    return conn.name or None
+
+
+def cmd_client_setname(conn: Connection, args: list[bytes]) -> Reply:
+    if not _valid_attribute(args[2]):
+        return BAD_CLIENT_NAME
+    conn.name = args[2]
+    return OK
+
+
+def cmd_client_setinfo(conn: Connection, args: list[bytes]) -> Reply:
+    attribute, value = args[2], args[3]
+    field = attribute.lower()
+    if field not in (b"lib-name", b"lib-ver"):
+        return Error(f"ERR Unrecognized option '{_c_text(attribute)}'")
+    if not _valid_attribute(value):
+        return Error(
+            f"ERR {_c_text(attribute)} cannot contain spaces, newlines or special characters."
+        )
+    if field == b"lib-name":
+        conn.lib_name = value
+    else:
+        conn.lib_ver = value
+    return OK
+
+
+def cmd_client_info(conn: Connection, args: list[bytes]) -> Reply:
+    return Verbatim(client_info_line(conn, time.monotonic()))
+
+
+def cmd_client_list(conn: Connection, args: list[bytes]) -> Reply:
+    registry = conn.registry
+    selected: Iterable[Connection] = list(registry.clients.values())
+    if len(args) == 4 and args[2].lower() == b"type":
+        kind = _CLIENT_TYPES.get(args[3].lower())
+        if kind is None:
+            return Error(f"ERR Unknown client type '{_c_text(args[3])}'")
+        if not kind:
+            selected = []
+    elif len(args) >= 4 and args[2].lower() == b"id":
+        ids = [_parse_int(raw) for raw in args[3:]]
+        if any(i is None or i <= 0 for i in ids):
+            return Error("ERR Invalid client ID")
+        selected = [registry.clients[i] for i in ids if i is not None and i in registry.clients]
+    elif len(args) != 2:
+        return SYNTAX_ERROR
+    now = time.monotonic()
+    return Verbatim(b"".join(client_info_line(c, now) for c in selected))
+
+
+def cmd_client_kill(conn: Connection, args: list[bytes]) -> Reply:
+    """CLIENT KILL ip:port (old form) or CLIENT KILL <filter> <value> ... (count of kills)."""
+    registry = conn.registry
+    if len(args) == 3:
+        address = args[2].decode("latin-1")
+        for other in list(registry.clients.values()):
+            if other.addr == address:
+                _kill(conn, other)
+                return OK
+        return NO_SUCH_CLIENT
+    if len(args) % 2:
+        return SYNTAX_ERROR
+    wanted_id: int | None = None
+    addr: str | None = None
+    laddr: str | None = None
+    normal_ok = True
+    skip_me = True
+    for position in range(2, len(args), 2):
+        option, value = args[position].lower(), args[position + 1]
+        if option == b"id":
+            wanted_id = _parse_int(value)
+            if wanted_id is None or wanted_id <= 0:
+                return Error("ERR client-id should be greater than 0")
+        elif option == b"addr":
+            addr = value.decode("latin-1")
+        elif option == b"laddr":
+            laddr = value.decode("latin-1")
+        elif option == b"type":
+            kind = _CLIENT_TYPES.get(value.lower())
+            if kind is None:
+                return Error(f"ERR Unknown client type '{_c_text(value)}'")
+            normal_ok = normal_ok and kind
+        elif option == b"user":
+            if value != DEFAULT_USER:
+                return Error(f"ERR No such user '{_c_text(value)}'")
+        elif option == b"skipme":
+            flag = value.lower()
+            if flag not in (b"yes", b"no"):
+                return SYNTAX_ERROR
+            skip_me = flag == b"yes"
+        else:
+            return SYNTAX_ERROR
+    killed = 0
+    for other in list(registry.clients.values()):
+        if (
+            (other is conn and skip_me)
+            or not normal_ok
+            or (wanted_id is not None and other.id != wanted_id)
+            or (addr is not None and other.addr != addr)
+            or (laddr is not None and other.laddr != laddr)
+        ):
+            continue
+        _kill(conn, other)
+        killed += 1
+    return killed
+
+
+def _kill(conn: Connection, victim: Connection) -> None:
+    if victim is conn:
+        conn.close_after_reply()
+    else:
+        victim.kill()
+
+
+def cmd_client_reply(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    mode = args[2].lower()
+    if mode == b"on":
+        conn.set_reply_mode("on")
+        return OK
+    if mode in (b"off", b"skip"):
+        conn.set_reply_mode(mode.decode())
+        return NO_REPLY
+    return SYNTAX_ERROR
+
+
+def cmd_client_no_evict(conn: Connection, args: list[bytes]) -> Reply:
+    flag = args[2].lower()
+    if flag not in (b"on", b"off"):
+        return SYNTAX_ERROR
+    conn.no_evict = flag == b"on"
+    return OK
+
+
+def cmd_client_help(conn: Connection, args: list[bytes]) -> Reply:
+    return [SimpleString(line.encode()) for line in CLIENT_HELP]
+
+
+def cmd_command(conn: Connection, args: list[bytes]) -> Reply:
+    return commands.command_reply(args)
+
+
+# --- CONFIG -------------------------------------------------------------------
+
+
+def _memory(raw: bytes) -> int | None:
+    """Redis's ``memtoull``: ``1gb`` = 2**30, ``1g`` = 10**9, plain bytes otherwise."""
+    units = {b"": 1, b"b": 1, b"k": 1000, b"kb": 1024, b"m": 10**6, b"mb": 1024**2,
+             b"g": 10**9, b"gb": 1024**3}  # fmt: skip
+    text = raw.lower()
+    digits = text.rstrip(b"bkmg")
+    unit = text[len(digits) :]
+    if unit not in units or not digits.isdigit():
+        return None
+    return int(digits) * units[unit]
+
+
+def _config_table(registry: ClientRegistry) -> dict[str, Callable[[], str]]:
+    """Every parameter CONFIG GET knows, as (name → current value)."""
+    s = registry.settings
+    return {
+        "bind": lambda: s.bind,
+        "port": lambda: str(s.tcp_port),
+        "requirepass": lambda: s.requirepass,
+        "maxclients": lambda: str(s.maxclients),
+        "timeout": lambda: str(s.timeout),
+        "proto-max-bulk-len": lambda: str(s.proto_max_bulk_len),
+        "client-query-buffer-limit": lambda: str(s.client_query_buffer_limit),
+        "databases": lambda: "1",
+        "save": lambda: "",
+        "appendonly": lambda: "yes",
+        "appendfsync": lambda: "always",
+        "maxmemory": lambda: "0",
+        "maxmemory-policy": lambda: "noeviction",
+        "protected-mode": lambda: "no",
+        "tcp-keepalive": lambda: "0",
+        "io-threads": lambda: "1",
+        "hz": lambda: "10",
+        "cluster-enabled": lambda: "no",
+        "replica-read-only": lambda: "yes",
+        "loglevel": lambda: "notice",
+    }
+
+
+def _set_int(
+    name: str, low: int, high: int, memory: bool
+) -> Callable[[ClientRegistry, bytes], str | None]:
+    def setter(registry: ClientRegistry, raw: bytes) -> str | None:
+        value = _memory(raw) if memory else _parse_int(raw)
+        if value is None:
+            return (
+                "argument must be a memory value"
+                if memory
+                else ("argument couldn't be parsed into an integer")
+            )
+        if not low <= value <= high:
+            return f"argument must be between {low} and {high} inclusive"
+        setattr(registry.settings, name, value)
+        return None
+
+    return setter
+
+
+def _set_requirepass(registry: ClientRegistry, raw: bytes) -> str | None:
+    registry.settings.requirepass = raw.decode("utf-8", "surrogateescape")
+    return None
+
+
+_CONFIG_SETTERS: dict[str, Callable[[ClientRegistry, bytes], str | None]] = {
+    "maxclients": _set_int("maxclients", 1, 2**32 - 1, memory=False),
+    "timeout": _set_int("timeout", 0, 2**31 - 1, memory=False),
+    "proto-max-bulk-len": _set_int("proto_max_bulk_len", 1024 * 1024, 2**63 - 1, memory=True),
+    "client-query-buffer-limit": _set_int(
+        "client_query_buffer_limit", 1024 * 1024, 2**63 - 1, memory=True
+    ),
+    "requirepass": _set_requirepass,
+}
+
+
+def cmd_config_get(conn: Connection, args: list[bytes]) -> Reply:
+    table = _config_table(conn.registry)
+    found: dict[bytes, bytes] = {}
+    for raw in args[2:]:
+        pattern = raw.lower()
+        if any(c in pattern for c in b"*?["):
+            for name, value in table.items():
+                if stringmatch(pattern, name.encode(), nocase=True):
+                    found.setdefault(name.encode(), value().encode())
+        else:
+            getter = table.get(pattern.decode("latin-1"))
+            if getter is not None:
+                found.setdefault(raw, getter().encode())
+    return Map(list(found.items()))
+
+
+def cmd_config_set(conn: Connection, args: list[bytes]) -> Reply:
+    if len(args) % 2:
+        return Error(
+            f"ERR Unknown option or number of arguments for CONFIG SET - '{_c_text(args[-1])}'"
+        )
+    registry = conn.registry
+    table = _config_table(registry)
+    changes: list[tuple[str, bytes]] = []
+    for position in range(2, len(args), 2):
+        name = args[position].lower().decode("latin-1")
+        if name not in table:
+            return Error(
+                f"ERR Unknown option or number of arguments for CONFIG SET - "
+                f"'{_c_text(args[position])}'"
+            )
+        if name not in _CONFIG_SETTERS:
+            return Error(
+                f"ERR CONFIG SET failed (possibly related to argument '{name}')"
+                " - can't set immutable config"
+            )
+        changes.append((name, args[position + 1]))
+    saved = (
+        registry.settings.maxclients,
+        registry.settings.timeout,
+        registry.settings.proto_max_bulk_len,
+        registry.settings.client_query_buffer_limit,
+        registry.settings.requirepass,
+    )
+    for name, value in changes:
+        problem = _CONFIG_SETTERS[name](registry, value)
+        if problem is not None:
+            s = registry.settings
+            (s.maxclients, s.timeout, s.proto_max_bulk_len, s.client_query_buffer_limit,
+             s.requirepass) = saved  # fmt: skip
+            return Error(
+                f"ERR CONFIG SET failed (possibly related to argument '{name}') - {problem}"
+            )
+    registry.settings_changed()
+    return OK
+
+
+def cmd_config_resetstat(conn: Connection, args: list[bytes]) -> Reply:
+    conn.registry.stats.reset()
+    return OK
+
+
+def cmd_config_rewrite(conn: Connection, args: list[bytes]) -> Reply:
+    if not conn.registry.settings.config_file:
+        return Error("ERR The server is running without a config file")
+    return Error("ERR CONFIG REWRITE is not supported: edit the cluster file instead")
+
+
+CONFIG_HELP = (
+    "CONFIG <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "GET <pattern>",
+    "    Return parameters matching the glob-like <pattern> and their values.",
+    "SET <directive> <value>",
+    "    Set the configuration <directive> to <value>.",
+    "RESETSTAT",
+    "    Reset statistics reported by the INFO command.",
+    "REWRITE",
+    "    Not supported: the cluster file is the configuration.",
+    "HELP",
+    "    Print this help.",
+)
+
+
+def cmd_config_help(conn: Connection, args: list[bytes]) -> Reply:
+    return [SimpleString(line.encode()) for line in CONFIG_HELP]
+
+
+# --- INFO ---------------------------------------------------------------------
+
+DEFAULT_SECTIONS = (
+    "Server", "Clients", "Memory", "Persistence", "Stats", "Replication", "CPU", "Modules",
+    "Errorstats", "Cluster", "Keyspace",
+)  # fmt: skip
+ALL_ONLY_SECTIONS = ("Commandstats", "Latencystats")
+
+
+def _human_bytes(size: int) -> str:
+    """Redis's ``bytesToHuman``: 1.01M, 12.29M, 0B."""
+    for unit, scale in (
+        ("P", 1024**5),
+        ("T", 1024**4),
+        ("G", 1024**3),
+        ("M", 1024**2),
+        ("K", 1024),
+    ):
+        if size >= scale:
+            return f"{size / scale:.2f}{unit}"
+    return f"{size}B"
+
+
+def _rss_bytes() -> int:
+    try:
+        with open("/proc/self/statm", "rb") as statm:
+            return int(statm.read().split()[1]) * os.sysconf("SC_PAGE_SIZE")
+    except (OSError, ValueError, IndexError):
+        return resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024
+
+
+def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int | float]]]:
+    registry = conn.registry
+    settings = registry.settings
+    stats = registry.stats
+    uptime = int(time.monotonic() - registry.started_monotonic)
+    rss = _rss_bytes()
+    peak = max(rss, resource.getrusage(resource.RUSAGE_SELF).ru_maxrss * 1024)
+    usage = resource.getrusage(resource.RUSAGE_SELF)
+    children = resource.getrusage(resource.RUSAGE_CHILDREN)
+    total_memory = os.sysconf("SC_PAGE_SIZE") * os.sysconf("SC_PHYS_PAGES")
+    uname = platform.uname()
+    return {
+        "Server": [
+            ("redis_version", settings.redis_version),
+            ("redis_git_sha1", "00000000"),
+            ("redis_git_dirty", 0),
+            ("redis_mode", "standalone"),
+            ("os", f"{uname.system} {uname.release} {uname.machine}"),
+            ("arch_bits", 64),
+            ("multiplexing_api", "epoll"),
+            ("process_id", settings.process_id),
+            ("process_supervised", "no"),
+            ("run_id", settings.run_id),
+            ("tcp_port", settings.tcp_port),
+            ("server_time_usec", time.time_ns() // 1000),
+            ("uptime_in_seconds", uptime),
+            ("uptime_in_days", uptime // 86400),
+            ("hz", 10),
+            ("configured_hz", 10),
+            ("executable", settings.executable),
+            ("config_file", settings.config_file),
+            ("io_threads_active", 0),
+            ("server_name", "epaxosdb"),
+            ("replica_id", conn.backend.replica_id),
+        ],
+        "Clients": [
+            ("connected_clients", len(registry.clients)),
+            ("cluster_connections", 0),
+            ("maxclients", settings.maxclients),
+            ("blocked_clients", 0),
+            ("tracking_clients", 0),
+            ("clients_in_timeout_table", 0),
+        ],
+        "Memory": [
+            ("used_memory", rss),
+            ("used_memory_human", _human_bytes(rss)),
+            ("used_memory_rss", rss),
+            ("used_memory_rss_human", _human_bytes(rss)),
+            ("used_memory_peak", peak),
+            ("used_memory_peak_human", _human_bytes(peak)),
+            ("total_system_memory", total_memory),
+            ("total_system_memory_human", _human_bytes(total_memory)),
+            ("maxmemory", 0),
+            ("maxmemory_human", "0B"),
+            ("maxmemory_policy", "noeviction"),
+        ],
+        "Persistence": [
+            ("loading", int(conn.backend.loading)),
+            ("async_loading", 0),
+            ("rdb_bgsave_in_progress", 0),
+            ("rdb_last_bgsave_status", "ok"),
+            ("aof_enabled", 1),
+            ("aof_rewrite_in_progress", 0),
+            ("aof_last_write_status", "ok"),
+        ],
+        "Stats": [
+            ("total_connections_received", stats.connections_received),
+            ("total_commands_processed", stats.commands_processed),
+            ("total_net_input_bytes", stats.net_input_bytes),
+            ("total_net_output_bytes", stats.net_output_bytes),
+            ("rejected_connections", stats.rejected_connections),
+            ("expired_keys", 0),
+            ("evicted_keys", 0),
+            ("pubsub_channels", 0),
+            ("pubsub_patterns", 0),
+            ("total_error_replies", stats.error_replies),
+        ],
+        "Replication": [
+            ("role", "master"),
+            ("connected_slaves", 0),
+            ("master_failover_state", "no-failover"),
+            ("master_replid", settings.run_id),
+            ("master_repl_offset", 0),
+        ],
+        "CPU": [
+            ("used_cpu_sys", f"{usage.ru_stime:.6f}"),
+            ("used_cpu_user", f"{usage.ru_utime:.6f}"),
+            ("used_cpu_sys_children", f"{children.ru_stime:.6f}"),
+            ("used_cpu_user_children", f"{children.ru_utime:.6f}"),
+        ],
+        "Modules": [],
+        "Errorstats": [
+            (f"errorstat_{code}", f"count={count}")
+            for code, count in sorted(stats.errors_by_code.items())
+        ],
+        "Cluster": [("cluster_enabled", 0)],
+        "Keyspace": [],
+        "Commandstats": [],
+        "Latencystats": [],
+    }
+
+
+def _format_value(value: str | int | float) -> str:
+    if isinstance(value, float):
+        return f"{value:.2f}"
+    return str(value)
+
+
+def info_text(conn: Connection, wanted: Sequence[bytes]) -> bytes:
+    """INFO's text: ``# Section`` then ``key:value`` lines, sections separated by a blank line.
+
+    Sections the backend reports (``# EPaxos``, and possibly ``Persistence``
+    or ``Keyspace``) are merged in: its fields override ours of the same name.
+    """
+    sections = _builtin_sections(conn)
+    extra: dict[str, InfoFields] = dict(conn.backend.info_sections())
+    for title, fields in extra.items():
+        own = sections.setdefault(title, [])
+        names = {name: position for position, (name, _) in enumerate(own)}
+        for name, value in fields:
+            if name in names:
+                own[names[name]] = (name, value)
+            else:
+                own.append((name, value))
+    backend_only = [t for t in extra if t not in DEFAULT_SECTIONS and t not in ALL_ONLY_SECTIONS]
+    default = [*DEFAULT_SECTIONS, *backend_only]
+    requested = [w.lower().decode("latin-1") for w in wanted] or ["default"]
+    chosen: set[str] = set()
+    everything = False
+    for name in requested:
+        if name in ("all", "everything"):
+            everything = True
+        elif name == "default":
+            chosen.update(s.lower() for s in default)
+        else:
+            chosen.add(name)
+    order = [*DEFAULT_SECTIONS, *ALL_ONLY_SECTIONS, *backend_only]
+    parts = []
+    for title in order:
+        if everything or title.lower() in chosen:
+            lines = [f"# {title}\r\n"]
+            lines.extend(f"{k}:{_format_value(v)}\r\n" for k, v in sections[title])
+            parts.append("".join(lines))
+    return "\r\n".join(parts).encode("utf-8", "surrogateescape")
+
+
+def cmd_info(conn: Connection, args: list[bytes]) -> Reply:
+    return Verbatim(info_text(conn, args[1:]))
+
+
+HANDLERS: dict[bytes, Handler] = {
+    b"ping": cmd_ping,
+    b"echo": cmd_echo,
+    b"quit": cmd_quit,
+    b"reset": cmd_reset,
+    b"select": cmd_select,
+    b"time": cmd_time,
+    b"auth": cmd_auth,
+    b"hello": cmd_hello,
+    b"client|id": cmd_client_id,
+    b"client|getname": cmd_client_getname,
+    b"client|setname": cmd_client_setname,
+    b"client|setinfo": cmd_client_setinfo,
+    b"client|info": cmd_client_info,
+    b"client|list": cmd_client_list,
+    b"client|kill": cmd_client_kill,
+    b"client|reply": cmd_client_reply,
+    b"client|no-evict": cmd_client_no_evict,
+    b"client|help": cmd_client_help,
+    b"command": cmd_command,
+    b"command|count": cmd_command,
+    b"command|docs": cmd_command,
+    b"command|info": cmd_command,
+    b"command|list": cmd_command,
+    b"command|getkeys": cmd_command,
+    b"command|getkeysandflags": cmd_command,
+    b"command|help": cmd_command,
+    b"config|get": cmd_config_get,
+    b"config|set": cmd_config_set,
+    b"config|resetstat": cmd_config_resetstat,
+    b"config|rewrite": cmd_config_rewrite,
+    b"config|help": cmd_config_help,
+    b"info": cmd_info,
+}

@@ -1,0 +1,314 @@
+"""The RESP listener of a replica: settings, server-wide client state, accept loop.
+
+``serve_clients`` listens (``task_status.started(port)`` once bound, so port
+0 works in tests) and runs one ``Connection`` per accepted stream
+(``runtime/connection.py``). Everything the connections share lives in one
+``ClientRegistry`` per server: the effective settings (``CONFIG SET`` changes
+them), the live connections by id (``CLIENT LIST``/``KILL``), and the
+counters ``INFO`` reports. Nothing here is module-global, so two servers in
+one process (as in tests) never share state.
+
+Limits come from Redis's directives and defaults (``maxclients`` 10000,
+``proto-max-bulk-len`` 512 MB, ``client-query-buffer-limit`` 1 GB,
+``timeout`` 0 = never) plus two of ours that bound a single connection's
+memory and give backpressure: at most ``replies_pending_max`` commands
+whose replies are not yet written, and ``output_pending_max`` bytes of
+replies not yet sent. When either is reached the connection stops reading,
+so a client that never reads its replies is eventually blocked by TCP, and
+nobody else notices.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import secrets
+import socket
+import sys
+import time
+from dataclasses import dataclass, field
+from functools import partial
+from typing import TYPE_CHECKING, Protocol
+
+import trio
+
+from protocol.replies import Error
+from protocol.resp import RespLimits
+from protocol.resp import encode_reply as _encode_reply
+
+from .backend import Backend
+from .connection import Connection
+
+if TYPE_CHECKING:
+    from epaxosdb.commands import CommandSpec
+
+log = logging.getLogger("epaxosdb.clients")
+
+MAX_CLIENTS_REACHED = Error("ERR max number of clients reached")
+REDIS_VERSION = "7.0.15"
+"""What HELLO and INFO report: clients check it is a plausible Redis 7."""
+
+
+@dataclass
+class ClientSettings:
+    """Settings of the RESP front end, named after Redis's directives.
+
+    The first group is configuration; the second describes the server for
+    INFO and CONFIG GET. Mutable because CONFIG SET changes the first group
+    at run time (limits apply to connections accepted afterwards).
+    """
+
+    requirepass: str = ""
+    maxclients: int = 10000
+    proto_max_bulk_len: int = 512 * 1024 * 1024
+    client_query_buffer_limit: int = 1024 * 1024 * 1024
+    timeout: int = 0
+    """Seconds a client may stay idle before it is closed; 0 is never."""
+    replies_pending_max: int = 1024
+    output_pending_max: int = 1024 * 1024
+    receive_size: int = 64 * 1024
+
+    tcp_port: int = 0
+    bind: str = "127.0.0.1"
+    config_file: str = ""
+    redis_version: str = REDIS_VERSION
+    run_id: str = field(default_factory=lambda: secrets.token_hex(20))
+    process_id: int = field(default_factory=os.getpid)
+    executable: str = field(default_factory=lambda: os.path.abspath(sys.argv[0] or "epaxosdb"))
+
+    def limits(self) -> RespLimits:
+        return RespLimits(
+            proto_max_bulk_len=self.proto_max_bulk_len,
+            client_query_buffer_limit=self.client_query_buffer_limit,
+        )
+
+
+@dataclass(slots=True)
+class ServerStats:
+    """Counters behind INFO's Stats section; ``CONFIG RESETSTAT`` zeroes them."""
+
+    connections_received: int = 0
+    commands_processed: int = 0
+    rejected_connections: int = 0
+    net_input_bytes: int = 0
+    net_output_bytes: int = 0
+    error_replies: int = 0
+    errors_by_code: dict[str, int] = field(default_factory=dict)
+
+    def reset(self) -> None:
+        self.connections_received = 0
+        self.commands_processed = 0
+        self.rejected_connections = 0
+        self.net_input_bytes = 0
+        self.net_output_bytes = 0
+        self.error_replies = 0
+        self.errors_by_code.clear()
+
+
+@dataclass(frozen=True, slots=True)
+class ClientStatistics:
+    """A snapshot of the front end's counters (trio's ``statistics()`` convention)."""
+
+    connected_clients: int
+    total_connections_received: int
+    total_commands_processed: int
+    rejected_connections: int
+    total_net_input_bytes: int
+    total_net_output_bytes: int
+    total_error_replies: int
+
+
+class ClientRegistry:
+    """Server-wide state shared by every connection of one front end."""
+
+    def __init__(self, settings: ClientSettings | None = None) -> None:
+        self.settings = settings if settings is not None else ClientSettings()
+        self.stats = ServerStats()
+        self.clients: dict[int, Connection] = {}
+        self.started_monotonic = time.monotonic()
+        self.data_specs: dict[bytes, CommandSpec] = {}
+        """Raw command name → spec of a plain data command: the hot path's lookup cache."""
+        self._next_id = 0
+
+    def next_client_id(self) -> int:
+        self._next_id += 1
+        return self._next_id
+
+    @property
+    def auth_required(self) -> bool:
+        return bool(self.settings.requirepass)
+
+    def statistics(self) -> ClientStatistics:
+        stats = self.stats
+        return ClientStatistics(
+            connected_clients=len(self.clients),
+            total_connections_received=stats.connections_received,
+            total_commands_processed=stats.commands_processed,
+            rejected_connections=stats.rejected_connections,
+            total_net_input_bytes=stats.net_input_bytes,
+            total_net_output_bytes=stats.net_output_bytes,
+            total_error_replies=stats.error_replies,
+        )
+
+    def settings_changed(self) -> None:
+        """Let live connections see a new ``requirepass`` (limits apply to new ones)."""
+        for connection in list(self.clients.values()):
+            connection.refresh_auth()
+
+
+class ClientIO(Protocol):
+    """The byte pipe a connection reads and writes; ``receive`` returns ``b""`` at end of input.
+
+    Failures of the peer surface as ``trio.BrokenResourceError``.
+    """
+
+    async def receive(self, max_bytes: int) -> bytes | bytearray: ...
+
+    async def send_all(self, data: bytes | bytearray) -> None: ...
+
+    def close(self) -> None: ...
+
+
+class StreamIO:
+    """Any ``trio.abc.Stream`` (memory streams in tests, TLS some day)."""
+
+    def __init__(self, stream: trio.abc.Stream) -> None:
+        self._stream = stream
+
+    async def receive(self, max_bytes: int) -> bytes | bytearray:
+        return await self._stream.receive_some(max_bytes)
+
+    async def send_all(self, data: bytes | bytearray) -> None:
+        await self._stream.send_all(data)
+
+    def close(self) -> None:
+        """The stream itself is closed by ``handle_client``."""
+
+
+_BROKEN = (BrokenPipeError, ConnectionResetError, ConnectionAbortedError, TimeoutError)
+
+
+class SocketIO:
+    """A TCP connection driven with non-blocking calls and trio's readiness waits.
+
+    ``trio.SocketStream`` makes every ``recv``/``send`` a trip through the
+    scheduler even when data is ready; with pipelined clients that trip is
+    the largest cost per request batch. Here a call that can complete does
+    so at once, and the task yields only when it must wait, or once per
+    received batch when data keeps coming (so a flooding client cannot
+    starve the others). The socket is a duplicate of the stream's file
+    descriptor, closed by ``close``; the stream is closed by ``handle_client``.
+    """
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self._sock = socket.socket(fileno=os.dup(stream.socket.fileno()))
+        self._sock.setblocking(False)
+
+    async def receive(self, max_bytes: int) -> bytes | bytearray:
+        sock = self._sock
+        try:
+            data = sock.recv(max_bytes)
+        except BlockingIOError:
+            pass
+        except _BROKEN as error:
+            raise trio.BrokenResourceError(str(error)) from error
+        else:
+            await trio.lowlevel.checkpoint()
+            return data
+        while True:
+            await trio.lowlevel.wait_readable(sock)
+            try:
+                return sock.recv(max_bytes)
+            except BlockingIOError:
+                continue
+            except _BROKEN as error:
+                raise trio.BrokenResourceError(str(error)) from error
+
+    async def send_all(self, data: bytes | bytearray) -> None:
+        sock = self._sock
+        with memoryview(data) as view:
+            sent = 0
+            while sent < len(view):
+                try:
+                    sent += sock.send(view[sent:])
+                except BlockingIOError:
+                    await trio.lowlevel.wait_writable(sock)
+                except _BROKEN as error:
+                    raise trio.BrokenResourceError(str(error)) from error
+
+    def close(self) -> None:
+        trio.lowlevel.notify_closing(self._sock)
+        self._sock.close()
+
+
+def stream_addresses(stream: trio.abc.Stream) -> tuple[str, str, int]:
+    """(peer ``ip:port``, local ``ip:port``, fd) of a socket stream; placeholders otherwise."""
+    if not isinstance(stream, trio.SocketStream):
+        return "?:0", "?:0", -1
+    sock = stream.socket
+    try:
+        peer = sock.getpeername()
+        local = sock.getsockname()
+        return f"{peer[0]}:{peer[1]}", f"{local[0]}:{local[1]}", sock.fileno()
+    except (OSError, IndexError, TypeError):
+        return "?:0", "?:0", -1
+
+
+def client_io(stream: trio.abc.Stream) -> ClientIO:
+    """The fastest pipe for ``stream``: direct socket calls for TCP, the Stream API otherwise."""
+    if isinstance(stream, trio.SocketStream):
+        return SocketIO(stream)
+    return StreamIO(stream)
+
+
+async def handle_client(
+    stream: trio.abc.Stream, registry: ClientRegistry, backend: Backend
+) -> None:
+    """Serve one client until it quits, errs or disconnects; always closes ``stream``."""
+    try:
+        if len(registry.clients) >= registry.settings.maxclients:
+            registry.stats.rejected_connections += 1
+            log.warning("rejected a connection: max number of clients reached")
+            with trio.move_on_after(1):
+                await stream.send_all(_encode_reply(MAX_CLIENTS_REACHED))
+            return
+        io = client_io(stream)
+        try:
+            connection = Connection(io, registry, backend, addresses=stream_addresses(stream))
+            await connection.run()
+        finally:
+            io.close()
+    except (trio.BrokenResourceError, trio.ClosedResourceError):
+        pass
+    finally:
+        await trio.aclose_forcefully(stream)
+
+
+async def serve_clients(
+    backend: Backend,
+    settings: ClientSettings | None = None,
+    *,
+    host: str = "127.0.0.1",
+    port: int = 0,
+    registry: ClientRegistry | None = None,
+    task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
+) -> None:
+    """Accept RESP clients on ``host:port`` forever (port 0: the OS picks one).
+
+    ``task_status.started(port)`` reports the bound port. Pass ``registry``
+    to observe or share the server state (tests do); otherwise one is made
+    from ``settings``.
+    """
+    if registry is None:
+        registry = ClientRegistry(settings)
+    elif settings is not None:
+        registry.settings = settings
+    listeners = await trio.open_tcp_listeners(port, host=host)
+    bound = listeners[0].socket.getsockname()[1]
+    registry.settings.tcp_port = bound
+    registry.settings.bind = host
+    log.info("accepting RESP clients on %s:%d", host, bound)
+    task_status.started(bound)
+    await trio.serve_listeners(
+        partial(handle_client, registry=registry, backend=backend), listeners
+    )

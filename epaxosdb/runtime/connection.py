@@ -1,0 +1,614 @@
+"""One client connection: read, parse, dispatch, and write replies in request order.
+
+Two tasks per connection. The *reader* (``run``) receives bytes, feeds the
+``RespParser`` and dispatches every complete request at once; the *writer*
+sends whatever replies are ready, many per ``send_all``. Data commands go to
+``Backend.submit`` without waiting for the previous one to finish, because
+pipelining is where the throughput is; the consensus loop completes them in
+order or not, and each reply is slotted by its request sequence number so
+the client always sees replies in request order.
+
+Backpressure: the reader stops parsing (and so stops reading, and TCP pushes
+back on the client) while ``replies_pending_max`` replies are outstanding
+or ``output_pending_max`` bytes wait to be sent. A client that never reads,
+or sends a byte a second, only ever blocks its own two tasks.
+
+Every reply carries the protocol version in force when its command was
+dispatched (a ``HELLO 3`` pipelined after a GET must not change how that
+GET's reply is spelled), or 0 when ``CLIENT REPLY OFF/SKIP`` silences it.
+
+How a connection ends:
+
+* QUIT, a protocol error, end of input, or ``CLIENT KILL`` of itself: stop
+  reading, let in-flight commands complete, write every reply, then close;
+* ``CLIENT KILL`` from another client, the query buffer limit, an HTTP
+  request (cross-protocol attack), the idle timeout, or a broken socket:
+  close at once.
+
+Transactions: MULTI queues requests here, at the connection; EXEC turns the
+queued data commands into one ``Command(multi=True)`` — one instance, so the
+transaction is atomic across keys on every replica — and answers queued
+connection commands (PING, ECHO...) itself, merging both into one reply
+array. WATCH records the keys but guarantees nothing yet (see ``cmd_watch``).
+"""
+
+from __future__ import annotations
+
+import logging
+import time
+from collections.abc import Callable
+from functools import partial
+from typing import TYPE_CHECKING, Final
+
+import trio
+
+from epaxosdb import commands
+from protocol.errors import CrossProtocolRequest, QueryBufferLimitExceeded, RespProtocolError
+from protocol.replies import OK, QUEUED, Error, Reply
+from protocol.resp import NEED_DATA, RespParser, encode_reply, write_reply
+
+from . import admin
+from .backend import Backend
+
+if TYPE_CHECKING:
+    from .clients import ClientIO, ClientRegistry
+
+log = logging.getLogger("epaxosdb.clients")
+
+NOAUTH = Error("NOAUTH Authentication required.")
+LOADING = Error("LOADING Redis is loading the dataset in memory")
+EXECABORT = Error("EXECABORT Transaction discarded because of previous errors.")
+EXEC_WITHOUT_MULTI = Error("ERR EXEC without MULTI")
+DISCARD_WITHOUT_MULTI = Error("ERR DISCARD without MULTI")
+MULTI_NESTED = Error("ERR MULTI calls can not be nested")
+WATCH_IN_MULTI = Error("ERR WATCH inside MULTI is not allowed")
+
+_OK_LINE = b"+OK\r\n"
+_CRLF = b"\r\n"
+
+SILENT: Final = 0
+"""Protocol version 0: the reply is computed but not written (CLIENT REPLY OFF/SKIP)."""
+
+_RUN_IN_MULTI = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"})
+"""Commands Redis runs at once inside MULTI instead of queueing them."""
+
+_RECHECK_EVERY = 64
+"""Backpressure limits are re-read after this many requests (they bound memory, not exactly)."""
+
+_DATA_SPECS_MAX = 1024
+"""Bound on the hot-path name cache (clients can send any spelling of a name)."""
+
+
+class _Closed(Exception):
+    """Raised inside the reader to stop it; the reason is already logged."""
+
+
+LocalHandler = Callable[["Connection", list[bytes]], "Reply | admin.NoReply"]
+
+
+class Connection:
+    """The state of one client and the two tasks that serve it."""
+
+    def __init__(
+        self,
+        io: ClientIO,
+        registry: ClientRegistry,
+        backend: Backend,
+        *,
+        addresses: tuple[str, str, int] = ("?:0", "?:0", -1),
+    ) -> None:
+        settings = registry.settings
+        self.io = io
+        self.registry = registry
+        self.backend = backend
+        self.id = registry.next_client_id()
+        self.addr, self.laddr, self.fd = addresses
+        """Peer ``ip:port``, local ``ip:port`` and file descriptor, for CLIENT LIST/KILL."""
+        self.name = b""
+        self.lib_name = b""
+        self.lib_ver = b""
+        self.proto = 2
+        self.authenticated = not registry.auth_required
+        self.parser = RespParser(settings.limits(), authenticated=self.authenticated)
+        self.created = time.monotonic()
+        self.last_interaction = self.created
+        self.last_command = b"NULL"
+        self.no_evict = False
+        self.reply_off = False
+        self.watched: set[bytes] = set()
+        self.multi: list[list[bytes]] | None = None
+        self.multi_failed = False
+        self._skip_this = False
+        self._skip_next = False
+        self._plain = True  # no MULTI, no pending AUTH, replies on: the hot path applies
+        self._data_specs = registry.data_specs
+        self._stats = registry.stats
+        self._replies_pending_max = settings.replies_pending_max
+        self._output_pending_max = settings.output_pending_max
+        self._receive_size = settings.receive_size
+        # Reply ordering: requests get consecutive sequence numbers; replies
+        # are appended to _out in that order, early ones wait in _early.
+        self._next_seq = 0
+        self._flush_seq = 0
+        self._early: dict[int, bytes] = {}
+        self._out = bytearray()
+        self._sending = 0
+        self._send_busy = False
+        self._dispatching = False
+        self._writer_idle = False
+        self._reader_waiting = False
+        self._wake = trio.Event()
+        self._space = trio.Event()
+        self._closing = False
+        self._broken = False
+        self._dead = False
+        self._scope = trio.CancelScope()
+        self._refresh_plain()
+
+    # --- life cycle ---------------------------------------------------------
+
+    async def run(self) -> None:
+        """Serve until the connection ends (see the module docstring)."""
+        registry = self.registry
+        registry.clients[self.id] = self
+        registry.stats.connections_received += 1
+        log.debug("client %d connected from %s", self.id, self.addr)
+        reason = "closed"
+        try:
+            with self._scope:
+                async with trio.open_nursery() as nursery:
+                    nursery.start_soon(self._write_loop)
+                    reason = await self._read_loop()
+                    if not self._closing:
+                        nursery.cancel_scope.cancel()
+                    self._wake.set()
+            if self._broken:
+                reason = "connection broken"
+            elif self._scope.cancelled_caught and reason == "closed":
+                reason = "killed"
+        finally:
+            self._dead = True
+            registry.clients.pop(self.id, None)
+            log.debug("client %d disconnected: %s", self.id, reason)
+
+    def kill(self) -> None:
+        """Close at once, dropping unsent replies (CLIENT KILL from another client)."""
+        self._scope.cancel()
+
+    def close_after_reply(self) -> None:
+        """Stop reading; close once every reply so far has been written (QUIT)."""
+        self._closing = True
+
+    # --- reading and dispatching ------------------------------------------
+
+    async def _read_loop(self) -> str:
+        parser = self.parser
+        stats = self._stats
+        while True:
+            try:
+                if self._dispatch_buffered():
+                    await self._wait_for_space()
+                    continue
+            except RespProtocolError as error:
+                log.warning("client %d (%s): %s; closing", self.id, self.addr, error.text)
+                self._answer(Error(error.text))
+                self._closing = True
+            except CrossProtocolRequest:
+                log.warning(
+                    "client %d (%s): possible SECURITY ATTACK detected: an HTTP request"
+                    " (POST or Host:) on the RESP port, likely cross protocol scripting;"
+                    " connection aborted",
+                    self.id,
+                    self.addr,
+                )
+                return "cross protocol request"
+            if self._closing:
+                return "closed"
+            if self._out and not self._send_busy:
+                # Replies that are ready go out now, from this task: cheaper
+                # than waking the writer, which is there for late completions.
+                await self._send_out()
+            data = await self._receive()
+            if data is None:
+                log.info(
+                    "client %d (%s): idle for %ds; closing",
+                    self.id,
+                    self.addr,
+                    self.registry.settings.timeout,
+                )
+                return "idle timeout"
+            if not data:
+                if self._broken:
+                    return "connection broken"
+                self._closing = True
+                return "end of input"
+            stats.net_input_bytes += len(data)
+            self.last_interaction = time.monotonic()
+            try:
+                parser.feed(data)
+            except QueryBufferLimitExceeded as error:
+                log.warning(
+                    "client %d (%s): closing: reached the max query buffer length (%s)",
+                    self.id,
+                    self.addr,
+                    error,
+                )
+                return "query buffer limit"
+
+    async def _receive(self) -> bytes | bytearray | None:
+        """The next bytes (empty at end of input), or ``None`` after the idle timeout."""
+        timeout = self.registry.settings.timeout
+        try:
+            if timeout <= 0 or self._next_seq != self._flush_seq:
+                return await self.io.receive(self._receive_size)
+            with trio.move_on_after(timeout):
+                return await self.io.receive(self._receive_size)
+        except (trio.BrokenResourceError, trio.ClosedResourceError):
+            self._broken = True
+            return b""
+        return None
+
+    async def _wait_for_space(self) -> None:
+        self._space = trio.Event()
+        self._reader_waiting = True
+        try:
+            await self._space.wait()
+        finally:
+            self._reader_waiting = False
+
+    def _dispatch_buffered(self) -> bool:
+        """Dispatch every buffered request; ``True`` when stopped by backpressure.
+
+        This is the hot path, so the common case — a data command on a
+        connection with no MULTI, AUTH or CLIENT REPLY state — is written out
+        here with locals. The clock and the backend's ``loading`` flag are
+        read once per run: nothing awaits in between.
+        """
+        next_request = self.parser.next_request
+        data_specs = self._data_specs
+        backend = self.backend
+        stamp = backend.stamp
+        submit = backend.submit
+        complete = self._complete
+        now_ms = time.time_ns() // 1_000_000
+        loading = backend.loading
+        processed = 0
+        budget = 0
+        self._dispatching = True  # replies completed meanwhile are sent by the reader after
+        try:
+            while not self._closing:
+                if budget <= 0:
+                    budget = min(_RECHECK_EVERY, self._room())
+                    if budget <= 0:
+                        return True
+                budget -= 1
+                request = next_request()
+                if request is NEED_DATA:
+                    return False
+                spec = data_specs.get(request[0])  # type: ignore[index]
+                if spec is not None and self._plain and not loading:
+                    argc = len(request)  # type: ignore[arg-type]
+                    arity = spec.arity
+                    if argc == arity if arity > 0 else argc >= -arity:
+                        processed += 1
+                        prepare = spec.prepare
+                        if prepare is None:
+                            request[0] = spec.upper  # type: ignore[index]
+                            op: tuple[bytes, ...] | Error = tuple(request)  # type: ignore[arg-type]
+                        else:
+                            op = prepare(request, now_ms)  # type: ignore[arg-type]
+                        seq = self._next_seq
+                        self._next_seq = seq + 1
+                        if type(op) is Error:
+                            complete(seq, self.proto, op)
+                        else:
+                            submit(stamp((op,), now_ms), partial(complete, seq, self.proto))  # type: ignore[arg-type]
+                        continue
+                self._dispatch_general(request)  # type: ignore[arg-type]
+            return False
+        finally:
+            self._dispatching = False
+            self._stats.commands_processed += processed
+
+    def _room(self) -> int:
+        """How many more requests may be dispatched before backpressure applies."""
+        if len(self._out) + self._sending >= self._output_pending_max:
+            return 0
+        return self._replies_pending_max - (self._next_seq - self._flush_seq)
+
+    def _dispatch_general(self, request: list[bytes]) -> None:
+        """Redis's ``processCommand`` order: lookup, arity, auth, loading, MULTI, run."""
+        spec = commands.resolve(request)
+        in_multi = self.multi is not None
+        if isinstance(spec, Error):
+            self.multi_failed = in_multi
+            self._answer(spec)
+        elif not self.authenticated and "no_auth" not in spec.flags and self.registry.auth_required:
+            self.multi_failed = in_multi
+            self._answer(NOAUTH)
+        elif "loading" not in spec.flags and self.backend.loading:
+            self.multi_failed = in_multi
+            self._answer(LOADING)
+        elif in_multi and spec.name not in _RUN_IN_MULTI:
+            self.multi.append(request)  # type: ignore[union-attr]
+            self._answer(QUEUED)
+        else:
+            self._stats.commands_processed += 1
+            self.last_command = spec.name
+            if "connection" in spec.flags:
+                handler = _LOCAL_HANDLERS.get(spec.name)
+                if handler is None:
+                    self._answer(commands.errors.unknown_command(request))
+                else:
+                    reply = handler(self, request)
+                    if not isinstance(reply, admin.NoReply):
+                        self._answer(reply)
+            else:
+                if not spec.subcommands and len(self._data_specs) < _DATA_SPECS_MAX:
+                    self._data_specs[request[0]] = spec
+                self._submit_one(request)
+        self._after_command()
+
+    def _submit_one(self, request: list[bytes]) -> None:
+        now_ms = time.time_ns() // 1_000_000
+        op = commands.prepare(request, now_ms)
+        if isinstance(op, Error):
+            self._answer(op)
+            return
+        cmd = self.backend.stamp((op,), now_ms)
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        self.backend.submit(cmd, partial(self._complete, seq, self._reply_proto()))
+
+    def _after_command(self) -> None:
+        # CLIENT REPLY SKIP silences the command after it, not itself.
+        if self._skip_this or self._skip_next:
+            self._skip_this = self._skip_next
+            self._skip_next = False
+            self._refresh_plain()
+
+    # --- replies --------------------------------------------------------------
+
+    def _reply_proto(self) -> int:
+        return SILENT if self.reply_off or self._skip_this else self.proto
+
+    def _answer(self, reply: Reply) -> None:
+        """Reply now to the request being dispatched (after every earlier reply)."""
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        self._complete(seq, self._reply_proto(), reply)
+
+    def _complete(self, seq: int, proto: int, reply: Reply) -> None:
+        """A reply is ready: write it in its place in the request order."""
+        if self._dead:
+            return
+        if seq != self._flush_seq:
+            if type(reply) is Error:
+                self._count_error(reply)
+            self._early[seq] = encode_reply(reply, proto) if proto else b""
+            return
+        out = self._out
+        if reply is OK:
+            if proto:
+                out += _OK_LINE
+        elif type(reply) is bytes:
+            if proto:
+                size = len(reply)
+                out += b"$%d\r\n" % size
+                out += reply
+                out += _CRLF
+        else:
+            if type(reply) is Error:
+                self._count_error(reply)
+            if proto:
+                write_reply(out, reply, proto)
+        seq += 1
+        early = self._early
+        if early:
+            while seq in early:
+                out += early.pop(seq)
+                seq += 1
+        self._flush_seq = seq
+        if self._writer_idle and not self._send_busy and not self._dispatching:
+            self._writer_idle = False  # woken once; it marks itself idle again
+            self._wake.set()
+        if self._reader_waiting:
+            self._space.set()
+
+    def _count_error(self, reply: Error) -> None:
+        stats = self._stats
+        stats.error_replies += 1
+        code = reply.code
+        stats.errors_by_code[code] = stats.errors_by_code.get(code, 0) + 1
+
+    async def _write_loop(self) -> None:
+        """Send replies that complete while the reader is busy or waiting for input."""
+        while True:
+            if self._out and not self._send_busy:
+                await self._send_out()
+                continue
+            if self._closing and self._flush_seq == self._next_seq and not self._send_busy:
+                return
+            self._writer_idle = True
+            await self._wake.wait()
+            self._wake = trio.Event()
+            self._writer_idle = False
+
+    async def _send_out(self) -> None:
+        """Send ``_out`` until it stays empty; one sender at a time (reader or writer)."""
+        io = self.io
+        stats = self._stats
+        self._send_busy = True
+        try:
+            while self._out:
+                data = self._out
+                self._out = bytearray()
+                self._sending = len(data)
+                try:
+                    await io.send_all(data)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._broken = True
+                    self._scope.cancel()
+                    return
+                self._sending = 0
+                stats.net_output_bytes += len(data)
+                if self._reader_waiting:
+                    self._space.set()
+        finally:
+            self._send_busy = False
+            if self._closing and self._writer_idle:
+                self._wake.set()
+
+    # --- connection state -----------------------------------------------------
+
+    def _refresh_plain(self) -> None:
+        self._plain = (
+            self.multi is None
+            and not self.reply_off
+            and not self._skip_this
+            and (self.authenticated or not self.registry.auth_required)
+        )
+
+    def refresh_auth(self) -> None:
+        """The password setting changed: recompute what this client may do."""
+        needs_auth = self.registry.auth_required and not self.authenticated
+        self.parser.authenticated = not needs_auth
+        self._refresh_plain()
+
+    def set_authenticated(self, authenticated: bool) -> None:
+        self.authenticated = authenticated
+        self.refresh_auth()
+
+    def set_reply_mode(self, mode: str) -> None:
+        """CLIENT REPLY ON/OFF/SKIP."""
+        if mode == "on":
+            self.reply_off = False
+            self._skip_this = self._skip_next = False
+        elif mode == "off":
+            self.reply_off = True
+        elif not self.reply_off:
+            self._skip_next = True
+        self._refresh_plain()
+
+    def reset(self) -> None:
+        """RESET: back to a fresh connection's state (Redis's ``clearClientConnectionState``)."""
+        self.multi = None
+        self.multi_failed = False
+        self.watched.clear()
+        self.proto = 2
+        self.name = b""
+        self.no_evict = False
+        self.reply_off = False
+        self._skip_this = self._skip_next = False
+        self.set_authenticated(not self.registry.auth_required)
+
+    def pending_replies(self) -> int:
+        return self._next_seq - self._flush_seq
+
+    def output_pending(self) -> int:
+        return len(self._out) + self._sending
+
+    # --- transactions -----------------------------------------------------------
+
+    def cmd_multi(self, request: list[bytes]) -> Reply:
+        if self.multi is not None:
+            return MULTI_NESTED
+        self.multi = []
+        self.multi_failed = False
+        self._refresh_plain()
+        return OK
+
+    def cmd_discard(self, request: list[bytes]) -> Reply:
+        if self.multi is None:
+            return DISCARD_WITHOUT_MULTI
+        self._leave_multi()
+        return OK
+
+    def cmd_watch(self, request: list[bytes]) -> Reply:
+        """WATCH: the keys are recorded, and nothing more yet.
+
+        Honest partial: EXEC does not check them, so a transaction runs even
+        if a watched key changed since WATCH (Redis would answer EXEC with a
+        null array). Check-and-set loops built on WATCH (redis-py's
+        ``transaction()``) therefore do not get optimistic-locking safety.
+        Checking needs per-key versions read at WATCH and compared when the
+        EXEC command executes on every replica.
+        """
+        if self.multi is not None:
+            return WATCH_IN_MULTI
+        self.watched.update(request[1:])
+        return OK
+
+    def cmd_unwatch(self, request: list[bytes]) -> Reply:
+        self.watched.clear()
+        return OK
+
+    def _leave_multi(self) -> None:
+        self.multi = None
+        self.multi_failed = False
+        self.watched.clear()
+        self._refresh_plain()
+
+    def cmd_exec(self, request: list[bytes]) -> Reply | admin.NoReply:
+        """EXEC: one replicated command for the queued data commands, locals answered here."""
+        queued = self.multi
+        if queued is None:
+            return EXEC_WITHOUT_MULTI
+        failed = self.multi_failed
+        self._leave_multi()
+        if failed:
+            return EXECABORT
+        now_ms = time.time_ns() // 1_000_000
+        ops: list[tuple[bytes, ...]] = []
+        replies: list[Reply] = []  # in queue order; the ops' places are filled at completion
+        op_places: list[int] = []
+        for args in queued:
+            spec = commands.resolve(args)
+            if not isinstance(spec, Error) and "connection" in spec.flags:
+                handler = _LOCAL_HANDLERS.get(spec.name)
+                reply = handler(self, args) if handler is not None else None
+                replies.append(None if isinstance(reply, admin.NoReply) else reply)
+                continue
+            op = commands.prepare_queued(args, now_ms)
+            if isinstance(op, Error):
+                replies.append(op)
+            else:
+                op_places.append(len(replies))
+                ops.append(op)
+                replies.append(None)
+        if not ops:
+            return replies
+        cmd = self.backend.stamp(tuple(ops), now_ms, multi=True)
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        proto = self._reply_proto()
+        if len(ops) == len(replies):
+            self.backend.submit(cmd, partial(self._complete, seq, proto))
+        else:
+            self.backend.submit(cmd, partial(self._complete_exec, seq, proto, replies, op_places))
+        return admin.NO_REPLY
+
+    def _complete_exec(
+        self, seq: int, proto: int, replies: list[Reply], op_places: list[int], reply: Reply
+    ) -> None:
+        if not isinstance(reply, list) or len(reply) != len(op_places):
+            self._complete(seq, proto, reply)  # the transaction as a whole failed
+            return
+        merged = list(replies)
+        for place, op_reply in zip(op_places, reply, strict=True):
+            merged[place] = op_reply
+        self._complete(seq, proto, merged)
+
+
+def _transaction_handlers() -> dict[bytes, LocalHandler]:
+    return {
+        b"multi": Connection.cmd_multi,
+        b"exec": Connection.cmd_exec,
+        b"discard": Connection.cmd_discard,
+        b"watch": Connection.cmd_watch,
+        b"unwatch": Connection.cmd_unwatch,
+    }
+
+
+_LOCAL_HANDLERS: dict[bytes, LocalHandler] = {**admin.HANDLERS, **_transaction_handlers()}
+"""Full command name → handler of every connection-local command."""
