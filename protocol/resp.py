@@ -260,11 +260,7 @@ _LONG_HEADER = re.compile(rb"\$00000")
 hiredis must never see one: it preallocates a Python list for ``*N`` and
 waits without limit on ``$N``. A match may be a false positive inside a
 payload; that only sends the stretch to SLOW mode."""
-_GUARD_SEAM = 5
-"""Bytes of context kept across feeds so a header split between two reads is seen."""
-_FAST_PARTIAL_MAX = 64 * 1024
-"""A partial request bigger than this leaves FAST mode: hiredis and our copy
-would both hold it, and a line with no end must meet the 64 KB line limit."""
+_FAST_MIN = 64
 _COMPACT_AT = 256 * 1024
 _BIG_ARG = 4096
 _NOT_ENOUGH: Final = object()
@@ -314,7 +310,7 @@ class RespParser:
             use_hiredis
             and self.limits.proto_max_bulk_len >= 99999
             and self.limits.multibulk_len_max >= 99999
-            and self.limits.line_size_max >= _FAST_PARTIAL_MAX
+            and self.limits.line_size_max >= PROTO_INLINE_MAX_SIZE
         )
 
     @property
@@ -336,17 +332,12 @@ class RespParser:
             raise QueryBufferLimitExceeded(size, limit)
         reader = self._reader
         if reader is not None:
-            pos = self._pos
-            if (
-                _has_long_header(data) < 0
-                and (
-                    pos == len(buf)  # no partial request: nothing to join across the seam
-                    or _has_long_header(
-                        bytes(buf[max(pos, len(buf) - _GUARD_SEAM) :]) + data[:_GUARD_SEAM]
-                    )
-                    < 0
-                )
-            ):
+            # hiredis is only ever fed at a request boundary: it never holds a
+            # partial request across reads (see ``next_request``).
+            if self._pos == len(buf) and _has_long_header(data) < 0:
+                buf.clear()
+                self._pos = 0
+                self._fast_blocked_until = 0
                 reader.feed(cast(bytes, data))
             else:
                 self._reader = None
@@ -369,20 +360,18 @@ class RespParser:
         while True:
             try:
                 request = reader.gets()
-            except hiredis.ProtocolError:
-                break
+            except Exception:  # a protocol error, or hiredis failing to build a value (a
+                break  # list as a map key): SLOW mode re-parses and finds the right answer
             if request is _NOT_ENOUGH:
-                pos = self._pos
-                if pos == len(buf):
+                if self._pos == len(buf):
                     buf.clear()
                     self._pos = 0
                     self._fast_blocked_until = 0
                     return NEED_DATA
-                if len(buf) - pos > _FAST_PARTIAL_MAX:
-                    break
-                if pos > _COMPACT_AT:
-                    self._compact()
-                return NEED_DATA
+                # A partial request (or an inline one, which hiredis would
+                # read as RESP): SLOW mode takes it, so that it is refused as
+                # early as Redis would and hiredis never waits on a header.
+                break
             start = self._pos
             if type(request) is not list or buf[start] != 42:  # '*'
                 break
@@ -414,10 +403,20 @@ class RespParser:
         return self._next_slow()
 
     def _try_fast(self, pos: int) -> bool:
-        """At a request boundary in SLOW mode: hand the rest to hiredis if it is clean."""
-        if pos < self._fast_blocked_until or not self.authenticated or not self._fast_allowed:
-            return False
+        """At a request boundary in SLOW mode: hand the rest to hiredis if it is clean.
+
+        Only worth it for at least ``_FAST_MIN`` bytes: below that SLOW is as
+        fast, and a client trickling bytes would otherwise cost a new hiredis
+        reader per read.
+        """
         buf = self._buf
+        if (
+            len(buf) - pos < _FAST_MIN
+            or pos < self._fast_blocked_until
+            or not self.authenticated
+            or not self._fast_allowed
+        ):
+            return False
         hit = _has_long_header(buf, pos)
         if hit >= 0:
             self._fast_blocked_until = hit
@@ -499,6 +498,24 @@ class RespParser:
             return None
         return cr
 
+    def _bulk_header(self, pos: int) -> tuple[int, int] | None:
+        """(bulk length, payload position) of the ``$N`` line at ``pos``; ``None`` if incomplete."""
+        buf = self._buf
+        limits = self.limits
+        if pos >= len(buf):
+            return None
+        cr = self._line_end(pos, "too big bulk count string")
+        if cr is None:
+            return None
+        if buf[pos] != 36:  # '$'
+            raise _expected_dollar(buf[pos])
+        number = _parse_length(buf[pos + 1 : cr])
+        if number is None or number < 0 or number > limits.proto_max_bulk_len:
+            raise _protocol_error("invalid bulk length")
+        if number > limits.unauthenticated_bulk_len_max and not self.authenticated:
+            raise _protocol_error("unauthenticated bulk length")
+        return number, cr + 2
+
     def _inline(self, pos: int) -> list[bytes] | None:
         buf = self._buf
         line_max = self.limits.line_size_max
@@ -522,38 +539,48 @@ class RespParser:
     def _bulks(self) -> list[bytes] | None:
         """Continue the multibulk in progress; the request once all bulks are in."""
         buf = self._buf
+        end = len(buf)
         limits = self.limits
+        bulk_max = limits.proto_max_bulk_len
+        if not self.authenticated:
+            bulk_max = min(bulk_max, limits.unauthenticated_bulk_len_max)
         args = self._args
         left = self._multibulk_left
         size = self._bulk_len
         pos = self._pos
+        collected = 0
         while left:
             if size < 0:
-                if pos >= len(buf):
-                    break
-                cr = self._line_end(pos, "too big bulk count string")
-                if cr is None:
-                    break
-                if buf[pos] != 36:  # '$'
-                    raise _expected_dollar(buf[pos])
-                number = _parse_length(buf[pos + 1 : cr])
-                if number is None or number < 0 or number > limits.proto_max_bulk_len:
-                    raise _protocol_error("invalid bulk length")
-                if number > limits.unauthenticated_bulk_len_max and not self.authenticated:
-                    raise _protocol_error("unauthenticated bulk length")
-                pos = cr + 2
-                size = number
-            if len(buf) - pos < size + 2:
+                # The usual header, "$<digits>\r", is read inline; anything
+                # else goes through the general rules of _bulk_header.
+                cr = buf.find(b"\r", pos, pos + 20)
+                digits = buf[pos + 1 : cr] if cr > pos + 1 else b""
+                if (
+                    digits.isdigit()
+                    and cr + 1 < end
+                    and buf[pos] == 36  # '$'
+                    and (digits[0] != 48 or cr == pos + 2)
+                    and int(digits) <= bulk_max
+                ):
+                    size = int(digits)
+                    pos = cr + 2
+                else:
+                    header = self._bulk_header(pos)
+                    if header is None:
+                        break
+                    size, pos = header
+            if end - pos < size + 2:
                 break
             if size < _BIG_ARG:
                 args.append(bytes(buf[pos : pos + size]))
             else:
                 with memoryview(buf) as view:
                     args.append(view[pos : pos + size].tobytes())
-            self._args_size += size
+            collected += size
             pos += size + 2
             size = -1
             left -= 1
+        self._args_size += collected
         self._pos = pos
         self._bulk_len = size
         self._multibulk_left = left
