@@ -1,4 +1,4 @@
-"""Test doubles for the client front end.
+"""Test doubles and harness for the client front end.
 
 ``FakeBackend`` stands where the consensus loop stands in production: it
 stamps commands and, on ``submit``, runs them with the real command handlers
@@ -6,17 +6,28 @@ stamps commands and, on ``submit``, runs them with the real command handlers
 at once by default; with ``hold=True`` they wait until the test calls
 ``release()``, optionally in another order, to show that the front end keeps
 request order whatever order completions arrive in.
+
+``running_server`` serves a front end on 127.0.0.1 and a free port for the
+duration of a ``with`` block; ``RawClient`` talks raw RESP to it (or to a
+real redis-server) and returns reply bytes exactly.
 """
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping
+from collections.abc import AsyncIterator, Callable, Mapping
+from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
+from functools import partial
+
+import hiredis
+import trio
 
 from epaxosdb import commands
 from epaxosdb.runtime.backend import InfoFields
+from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, serve_clients
 from protocol.messages import Command
 from protocol.replies import Error, Reply
+from protocol.resp import NEED_DATA, encode_request
 from storage.memory import MemoryStore
 
 LOADING = Error("LOADING Redis is loading the dataset in memory")
@@ -31,6 +42,7 @@ class FakeBackend:
     submitted: list[Command] = field(default_factory=list)
     held: list[tuple[Command, Callable[[Reply], None]]] = field(default_factory=list)
     _next_id: int = 0
+    _held_changed: trio.Event = field(default_factory=trio.Event)
 
     def stamp(
         self, ops: tuple[tuple[bytes, ...], ...], time_ms: int, multi: bool = False
@@ -44,11 +56,18 @@ class FakeBackend:
             on_done(LOADING)
         elif self.hold:
             self.held.append((cmd, on_done))
+            self._held_changed.set()
         else:
             on_done(self.execute(cmd))
 
     def execute(self, cmd: Command) -> Reply:
         return self.store.write(lambda txn: commands.execute(txn, cmd))
+
+    async def wait_held(self, count: int) -> None:
+        """Until ``count`` commands are held (bounded by the caller's timeout)."""
+        while len(self.held) < count:
+            self._held_changed = trio.Event()
+            await self._held_changed.wait()
 
     def release(self, *, reverse: bool = False) -> int:
         """Execute the held commands in submission order; call back in ``reverse`` if asked."""
@@ -65,3 +84,93 @@ class FakeBackend:
             "EPaxos": [("replica_id", self.replica_id), ("instances_committed", self._next_id)],
             "Keyspace": keyspace,
         }
+
+
+# --- a served front end and a raw client -------------------------------------------
+
+IO_TIMEOUT_S = 10.0
+"""Upper bound on any single wait in these tests: a hang fails instead of blocking."""
+
+
+@dataclass
+class Server:
+    port: int
+    registry: ClientRegistry
+    backend: FakeBackend
+
+
+@asynccontextmanager
+async def running_server(
+    backend: FakeBackend | None = None, settings: ClientSettings | None = None
+) -> AsyncIterator[Server]:
+    """``serve_clients`` on 127.0.0.1 and an OS-assigned port, stopped on exit."""
+    backend = backend if backend is not None else FakeBackend()
+    registry = ClientRegistry(settings)
+    async with trio.open_nursery() as nursery:
+        port = await nursery.start(partial(serve_clients, backend, registry=registry))
+        try:
+            yield Server(port, registry, backend)
+        finally:
+            nursery.cancel_scope.cancel()
+
+
+def count_replies(data: bytes) -> int | None:
+    """How many complete replies ``data`` holds, or ``None`` if it ends inside one."""
+    reader = hiredis.Reader(notEnoughData=NEED_DATA)
+    reader.feed(data)
+    count = 0
+    while reader.gets() is not NEED_DATA:
+        count += 1
+    return None if reader.has_data() else count
+
+
+class RawClient:
+    """A RESP client that sends raw bytes and returns raw reply bytes."""
+
+    def __init__(self, stream: trio.SocketStream) -> None:
+        self.stream = stream
+        self.received = b""
+
+    @classmethod
+    async def connect(cls, port: int) -> RawClient:
+        with trio.fail_after(IO_TIMEOUT_S):
+            return cls(await trio.open_tcp_stream("127.0.0.1", port))
+
+    async def send(self, data: bytes) -> None:
+        with trio.fail_after(IO_TIMEOUT_S):
+            await self.stream.send_all(data)
+
+    async def replies(self, count: int) -> bytes:
+        """Exactly the next ``count`` replies, as bytes."""
+        with trio.fail_after(IO_TIMEOUT_S):
+            while True:
+                if (done := count_replies(self.received)) is not None and done >= count:
+                    # Cut after the count-th reply: find the shortest prefix holding them.
+                    for end in range(1, len(self.received) + 1):
+                        if count_replies(self.received[:end]) == count:
+                            data, self.received = self.received[:end], self.received[end:]
+                            return data
+                chunk = await self.stream.receive_some(65536)
+                if not chunk:
+                    raise EOFError(f"closed after {self.received!r}")
+                self.received += chunk
+
+    async def call(self, *args: bytes | str | int) -> bytes:
+        await self.send(encode_request(args))
+        return await self.replies(1)
+
+    async def until_closed(self) -> bytes:
+        """Everything the server sends until it closes the connection."""
+        with trio.fail_after(IO_TIMEOUT_S):
+            while True:
+                try:
+                    chunk = await self.stream.receive_some(65536)
+                except trio.BrokenResourceError:
+                    chunk = b""
+                if not chunk:
+                    data, self.received = self.received, b""
+                    return data
+                self.received += chunk
+
+    async def aclose(self) -> None:
+        await self.stream.aclose()
