@@ -37,6 +37,7 @@ from __future__ import annotations
 import logging
 import time
 from collections.abc import Callable
+from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Final
 
@@ -72,15 +73,22 @@ SILENT: Final = 0
 _RUN_IN_MULTI = frozenset({b"exec", b"discard", b"multi", b"watch", b"quit", b"reset"})
 """Commands Redis runs at once inside MULTI instead of queueing them."""
 
-_RECHECK_EVERY = 64
-"""Backpressure limits are re-read after this many requests (they bound memory, not exactly)."""
-
 _DATA_SPECS_MAX = 1024
 """Bound on the hot-path name cache (clients can send any spelling of a name)."""
 
 
-class _Closed(Exception):
-    """Raised inside the reader to stop it; the reason is already logged."""
+@dataclass(frozen=True, slots=True)
+class ConnectionStatistics:
+    """What one connection holds right now (trio's ``statistics()`` convention)."""
+
+    replies_pending: int
+    """Requests dispatched whose replies are not yet queued for sending."""
+    output_pending: int
+    """Reply bytes queued or being sent."""
+    input_buffered: int
+    """Client bytes received and not yet dispatched."""
+    reading_paused: bool
+    """Backpressure: the reader waits for replies to drain before reading on."""
 
 
 LocalHandler = Callable[["Connection", list[bytes]], "Reply | admin.NoReply"]
@@ -272,13 +280,14 @@ class Connection:
         complete = self._complete
         now_ms = time.time_ns() // 1_000_000
         loading = backend.loading
+        output_max = self._output_pending_max
         processed = 0
         budget = 0
         self._dispatching = True  # replies completed meanwhile are sent by the reader after
         try:
             while not self._closing:
-                if budget <= 0:
-                    budget = min(_RECHECK_EVERY, self._room())
+                if budget <= 0 or len(self._out) + self._sending >= output_max:
+                    budget = self._room()
                     if budget <= 0:
                         return True
                 budget -= 1
@@ -502,8 +511,13 @@ class Connection:
         self._skip_this = self._skip_next = False
         self.set_authenticated(not self.registry.auth_required)
 
-    def pending_replies(self) -> int:
-        return self._next_seq - self._flush_seq
+    def statistics(self) -> ConnectionStatistics:
+        return ConnectionStatistics(
+            replies_pending=self._next_seq - self._flush_seq,
+            output_pending=self.output_pending(),
+            input_buffered=self.parser.buffered,
+            reading_paused=self._reader_waiting,
+        )
 
     def output_pending(self) -> int:
         return len(self._out) + self._sending
