@@ -521,9 +521,7 @@ def cmd_config_get(conn: Connection, args: list[bytes]) -> Reply:
 
 def cmd_config_set(conn: Connection, args: list[bytes]) -> Reply:
     if len(args) % 2:
-        return Error(
-            f"ERR Unknown option or number of arguments for CONFIG SET - '{_c_text(args[-1])}'"
-        )
+        return SYNTAX_ERROR
     registry = conn.registry
     table = _config_table(registry)
     changes: list[tuple[str, bytes]] = []
