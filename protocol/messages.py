@@ -70,9 +70,8 @@ class Status(IntEnum):
     EXECUTED = 4
 
 
-@dataclass(frozen=True, slots=True)
-class Command:
-    """One client request as it is replicated.
+class Command(NamedTuple):
+    """One client request as it is replicated (a NamedTuple: built per request, so cheap).
 
     ``ops`` holds one normalized Redis command (relative expiries already made
     absolute), or the queued commands of a MULTI/EXEC when ``multi`` is set;
@@ -97,8 +96,7 @@ NOOP: tuple[Command, ...] = ()
 It means only "nothing to execute"; it never clears or resets anything (P11)."""
 
 
-@dataclass(frozen=True, slots=True)
-class Access:
+class Access(NamedTuple):
     """Which keys a command (or a batch) reads and writes: the interference relation.
 
     Two commands interfere when they share a key and at least one writes it.
