@@ -159,6 +159,14 @@ class RawClient:
         await self.send(encode_request(args))
         return await self.replies(1)
 
+    async def until_closed_or_chunk(self) -> bytes:
+        """The next bytes received, or ``b""`` once the server has closed (or reset)."""
+        with trio.fail_after(IO_TIMEOUT_S):
+            try:
+                return await self.stream.receive_some(65536)
+            except trio.BrokenResourceError:
+                return b""
+
     async def until_closed(self) -> bytes:
         """Everything the server sends until it closes the connection."""
         with trio.fail_after(IO_TIMEOUT_S):
