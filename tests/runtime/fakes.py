@@ -19,7 +19,6 @@ from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
 
-import hiredis
 import trio
 
 from epaxosdb import commands
@@ -27,8 +26,9 @@ from epaxosdb.runtime.backend import InfoFields
 from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, serve_clients
 from protocol.messages import Command
 from protocol.replies import Error, Reply
-from protocol.resp import NEED_DATA, encode_request
+from protocol.resp import encode_request
 from storage.memory import MemoryStore
+from tests.redis_server import Incomplete, parse_reply
 
 LOADING = Error("LOADING Redis is loading the dataset in memory")
 
@@ -114,14 +114,23 @@ async def running_server(
             nursery.cancel_scope.cancel()
 
 
+def reply_ends(data: bytes) -> list[int]:
+    """Where each complete reply in ``data`` ends (``tests.redis_server.parse_reply``)."""
+    ends: list[int] = []
+    position = 0
+    while position < len(data):
+        try:
+            _, position = parse_reply(data, position)
+        except Incomplete:
+            break
+        ends.append(position)
+    return ends
+
+
 def count_replies(data: bytes) -> int | None:
     """How many complete replies ``data`` holds, or ``None`` if it ends inside one."""
-    reader = hiredis.Reader(notEnoughData=NEED_DATA)
-    reader.feed(data)
-    count = 0
-    while reader.gets() is not NEED_DATA:
-        count += 1
-    return None if reader.has_data() else count
+    ends = reply_ends(data)
+    return len(ends) if (ends[-1] if ends else 0) == len(data) else None
 
 
 class RawClient:
@@ -143,17 +152,14 @@ class RawClient:
     async def replies(self, count: int) -> bytes:
         """Exactly the next ``count`` replies, as bytes."""
         with trio.fail_after(IO_TIMEOUT_S):
-            while True:
-                if (done := count_replies(self.received)) is not None and done >= count:
-                    # Cut after the count-th reply: find the shortest prefix holding them.
-                    for end in range(1, len(self.received) + 1):
-                        if count_replies(self.received[:end]) == count:
-                            data, self.received = self.received[:end], self.received[end:]
-                            return data
+            while len(ends := reply_ends(self.received)) < count:
                 chunk = await self.stream.receive_some(65536)
                 if not chunk:
                     raise EOFError(f"closed after {self.received!r}")
                 self.received += chunk
+            cut = ends[count - 1]
+            data, self.received = self.received[:cut], self.received[cut:]
+            return data
 
     async def call(self, *args: bytes | str | int) -> bytes:
         await self.send(encode_request(args))
