@@ -21,6 +21,12 @@ rule, because clients and tests compare us against a real ``redis-server``:
   password is configured) ``*N`` above 10, ``$N`` above 16384 and a query
   buffer above 1 MB are refused too.
 
+One deliberate difference: a line longer than 64 KB is refused even when
+its end arrives in the same read. Redis reads 16 KB at a time and refuses
+such a line only if more than 64 KB are buffered without a newline at some
+read boundary, so its answer depends on how the bytes were split; ours does
+not.
+
 Errors carry Redis's exact reply text (``RespProtocolError``); the caller
 replies with it and closes. Exceeding the query buffer limit closes with no
 reply (``QueryBufferLimitExceeded``), and an HTTP ``POST``/``Host:`` line is
@@ -28,27 +34,29 @@ dropped silently (``CrossProtocolRequest``), as Redis does.
 
 Speed comes from hiredis, which parses pipelined requests about ten times
 faster than any Python loop. hiredis is not a server-side parser, though: it
-accepts any RESP type inside a request (``+OK`` and ``=3 txt:...`` come back
+accepts any RESP type inside a request (``+OK`` and ``=7 txt:...`` come back
 as plain bytes), it preallocates a Python list for a ``*100000000`` header,
-and it waits without limit on a ``$600000000``. So the parser has two modes:
+it waits without limit on a ``$600000000``, and it reports errors later than
+Redis (``*1 *1`` waits for the inner array where Redis refuses it at once).
+So the parser has two modes:
 
-* FAST: hiredis parses, but only input that a cheap regular-expression
-  *guard* has cleared: no header of five digits or more (four for ``*``), no
-  ``\\r\\n`` followed by a non-bulk RESP type byte, no verbatim header. Every
-  request hiredis returns is checked to be a non-empty list of ``bytes``; its
-  canonical encoded length then tells exactly where the next request starts,
-  so our own copy of the unconsumed bytes stays in step with hiredis.
-* SLOW: a precise incremental Python parser (the Redis state machine). It
-  handles inline requests, big values, long argument lists, unauthenticated
-  clients and every error. The parser drops to SLOW whenever the guard trips
-  or hiredis complains or returns a non-request, re-parsing from the start of
-  the request in question, and returns to FAST at the next request boundary
+* FAST: hiredis parses input that a cheap *guard* (``bytes.translate`` and
+  one literal search) has cleared of length headers of five digits or more.
+  Each request hiredis returns is then checked where its headers must be if
+  it was encoded canonically: ``*`` at its start, ``$`` at each element.
+  Elements start at the same offsets for hiredis and Redis (both skip a
+  bulk's two terminator bytes unchecked), so by induction every element was
+  a bulk string, Redis would read the same arguments, and our position moves
+  in step with hiredis. hiredis is only ever fed at a request boundary and
+  never keeps a partial request across reads.
+* SLOW: an incremental Python parser (Redis's state machine). It takes over
+  for a partial request, an inline request, anything that fails the checks
+  above, unauthenticated clients and every error, re-parsing from the start
+  of the request in question; FAST resumes at the next request boundary
   whose remaining input is clean.
 
-Anything FAST accepts, Redis accepts with the same arguments; one corner is
-knowingly looser: after a bulk whose two terminator bytes are not ``\\r\\n``
-(Redis skips them unchecked), a ``+`` or ``(`` element is taken as a bulk
-string where Redis would refuse it.
+A property test feeds arbitrary input to both modes and requires identical
+answers (``tests/protocol/test_resp_properties.py``).
 
 The encoder turns ``protocol.replies`` values into RESP2 or RESP3 bytes,
 spelled exactly as Redis 7.0 spells them (doubles with ``%.17g``, ``inf``
