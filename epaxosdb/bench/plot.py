@@ -34,7 +34,7 @@ def load_pyplot() -> Any | None:
 def _label(report: Mapping[str, Any]) -> str:
     c = report.get("config", {})
     return (
-        f"conflict {c.get('conflict_pct', '?')}%, reads {c.get('read_ratio', '?')}, "
+        f"conflict {c.get('conflict_pct', 0):g}%, reads {c.get('read_ratio', 0):.0%}, "
         f"{c.get('clients', '?')} clients, {report.get('throughput_ops_s', 0):,.0f} ops/s"
     )
 
@@ -52,22 +52,25 @@ def write_plot(reports: Sequence[Mapping[str, Any]], path: Path) -> str | None:
         label = _label(report)
         points = [p for p in report.get("timeline", []) if p.get("p50_ms") is not None]
         t = [p["t_s"] + 0.5 for p in points]
-        line = ax_time.plot(t, [p["p50_ms"] for p in points], label=f"p50 — {label}")[0]
+        line = ax_time.plot(t, [p["p50_ms"] for p in points], label=label)[0]
         ax_time.plot(t, [p["p99_ms"] for p in points], linestyle="--",
-                     color=line.get_color(), label="p99")
+                     color=line.get_color(), label="_nolegend_")
         cdf = report.get("cdf", [])
         if cdf:
             ax_cdf.plot([ms for ms, _ in cdf], [pct for _, pct in cdf], label=label)
     ax_time.set_xlabel("time since start (s)")
     ax_time.set_ylabel("latency (ms)")
-    ax_time.set_title("latency over time (per second)")
-    ax_time.set_yscale("log")
+    ax_time.set_title("latency per second: p50 (solid), p99 (dashed)")
+    ax_time.set_ylim(bottom=0)
     ax_time.grid(True, which="both", alpha=0.3)
     ax_time.legend(fontsize="small")
     ax_cdf.set_xlabel("latency (ms)")
     ax_cdf.set_ylabel("operations at or below (%)")
     ax_cdf.set_title("latency CDF")
     ax_cdf.set_xscale("log")
+    ticker = importlib.import_module("matplotlib.ticker")
+    ax_cdf.xaxis.set_major_formatter(ticker.ScalarFormatter())
+    ax_cdf.xaxis.set_minor_formatter(ticker.ScalarFormatter())
     ax_cdf.grid(True, which="both", alpha=0.3)
     ax_cdf.legend(fontsize="small")
     fig.tight_layout()

@@ -321,7 +321,8 @@ def format_text(report: BenchReport) -> str:
         lines.append(
             f"errors       {e.total:,}: " + ", ".join(parts or ["-"])
             + f"; uncertain {e.uncertain:,}, loading {e.loading:,}, "
-            + f"unanswered at the end {e.unfinished:,}, disconnects {e.disconnects:,}"
+            + f"unanswered at the end {e.unfinished:,}, disconnects {e.disconnects:,}, "
+            + f"failed re-dials {e.connect_failures:,}"
         )
     x = report.epaxos
     if x.available:
