@@ -433,6 +433,8 @@ def worker_main(spec: WorkerSpec, pipe: Connection) -> None:
         pipe.send(("done", worker.run(start_ns, end_ns, drain_ns)))
     except KeyboardInterrupt:
         pass  # the parent was interrupted too and tears everything down
+    except (EOFError, BrokenPipeError):
+        pass  # the parent is gone: nobody is left to report to
     finally:
         worker.close()
         pipe.close()
