@@ -86,7 +86,7 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
         log.error("replica %d has no data_dir in %s; pass --data-dir", replica_id, config_path)
         sys.exit(EXIT_REFUSED)
     try:
-        opened = open_replica(cluster, replica_id, directory)
+        opened = open_replica(cluster, replica_id, directory, **cluster.core_settings())
     except (DataDirLocked, SchemaMismatch) as exc:
         log.error("%s", exc)
         sys.exit(EXIT_REFUSED)
@@ -164,6 +164,14 @@ def inspect(data_dir: Path) -> None:
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
 
+
+def _register_bench() -> None:
+    from epaxosdb.bench import command as bench_command
+
+    main.add_command(bench_command)
+
+
+_register_bench()
 
 if __name__ == "__main__":
     main()

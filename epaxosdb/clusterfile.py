@@ -27,6 +27,14 @@ from pathlib import Path
 
 DEFAULT_TICK_MS = 10
 
+CORE_SETTINGS = (
+    "batch_max", "inflight_max", "fast_wait_ticks", "retransmit_ticks", "learn_ticks",
+    "recovery_ticks", "recovery_jitter_ticks", "recoveries_max", "sync_interval_ticks",
+    "sync_batch_max",
+)
+"""``[cluster]`` keys passed to every replica's core (``ReplicaConfig`` fields, in ticks)."""
+RUNTIME_SETTINGS = ("command_timeout_ms",)
+
 
 class ClusterFileError(ValueError):
     """The cluster file is missing, unreadable or inconsistent."""
@@ -71,6 +79,15 @@ class ClusterConfig:
     requirepass: str = ""
     settings: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
+
+    def core_settings(self) -> dict[str, int]:
+        return {k: v for k, v in self.settings.items() if k in CORE_SETTINGS}  # type: ignore[misc]
+
+    @property
+    def command_timeout_s(self) -> float:
+        value = self.settings.get("command_timeout_ms", 10_000)
+        assert isinstance(value, int)
+        return value / 1000
 
     @property
     def ids(self) -> tuple[int, ...]:
@@ -142,6 +159,12 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
     )
     known = ("secret", "tick_ms", "id", "requirepass")
     extra = {k: v for k, v in cluster.items() if k not in known}
+    for name, value in extra.items():
+        if name not in CORE_SETTINGS + RUNTIME_SETTINGS:
+            allowed = ", ".join(known + CORE_SETTINGS + RUNTIME_SETTINGS)
+            raise ClusterFileError(f"unknown [cluster] setting {name!r} (known: {allowed})")
+        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
+            raise ClusterFileError(f"[cluster] {name} must be a non-negative integer")
     return ClusterConfig(
         replicas, cluster_id, secret.encode(), tick_ms, requirepass, extra, base
     )

@@ -27,9 +27,9 @@ class ReplicaConfig:
     that were unexecuted at their owner at the same time, so no SCC exceeds
     ``N * inflight_max`` instances (brief §4.3, efficient/epaxos#14)."""
 
-    fast_wait_ticks: int = 1
-    """After a majority of PreAccept replies, how long to wait for the rest of the
-    fast quorum before taking the slow path."""
+    fast_wait_ticks: int = 2
+    """After a majority of PreAccept replies, how many whole ticks to wait for the
+    rest of the fast quorum before taking the slow path."""
 
     retransmit_ticks: int = 20
     """Resend the current phase's message to peers that have not answered."""

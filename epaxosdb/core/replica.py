@@ -551,7 +551,8 @@ class Replica:
                 and fast_path_possible(self._n, cfg.fast_path_eq_rule, replies, outstanding)
             ):
                 if lead.fast_deadline is None:
-                    lead.fast_deadline = self.now + cfg.fast_wait_ticks
+                    # +1: the current tick is already partly over, so wait whole ticks.
+                    lead.fast_deadline = self.now + cfg.fast_wait_ticks + 1
                 return
             seq, deps = merge_attributes(lead.orig_seq, lead.orig_deps, replies)
         else:

@@ -103,6 +103,7 @@ async def serve_replica(
         incarnation=opened.incarnation,
         send=peers.send,
         tick_interval_s=cluster.tick_ms / 1000,
+        command_timeout_s=cluster.command_timeout_s,
         peers_connected=peers.connected_count,
     )
     settings = ClientSettings(
