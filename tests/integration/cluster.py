@@ -191,21 +191,31 @@ class ProcessCluster:
             )
         r.stopped = False
 
-    def wait_ping(self, i: int, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Until replica ``i`` answers PING with +PONG (bounded); raises with its log."""
+    def wait_ping(
+        self, i: int, timeout_s: float = READY_TIMEOUT_S, *, loading_ok: bool = False
+    ) -> None:
+        """Until replica ``i`` answers PING with +PONG (bounded); raises with its log.
+
+        With ``loading_ok``, ``-LOADING`` also counts: a restarted replica
+        answers PING that way (as Redis does while loading) until it has
+        caught up, which it cannot do before a quorum of peers is back.
+        """
         r = self.replicas[i]
         deadline = time.monotonic() + timeout_s
+        last = b""
         while time.monotonic() < deadline:
             if r.process is None or r.process.poll() is not None:
                 code = None if r.process is None else r.process.returncode
                 raise ReplicaStartError(
                     f"replica {i} exited with code {code} during start-up\n{self.log_tail(i)}"
                 )
-            if ping_raw(r.client_port).startswith(b"+PONG"):
+            last = ping_raw(r.client_port)
+            if last.startswith(b"+PONG") or (loading_ok and last.startswith(b"-LOADING")):
                 return
             time.sleep(0.05)
         raise ReplicaStartError(
-            f"replica {i} did not answer PING within {timeout_s:.0f}s\n{self.log_tail(i)}"
+            f"replica {i} did not answer PING within {timeout_s:.0f}s (last reply {last!r})\n"
+            f"{self.log_tail(i)}"
         )
 
     # --- clients -------------------------------------------------------------------
@@ -295,12 +305,16 @@ class ProcessCluster:
         return code
 
     def restart(self, i: int, timeout_s: float = READY_TIMEOUT_S) -> None:
-        """Start replica ``i`` again on its data dir (it must not be running) and await PING."""
+        """Start replica ``i`` again on its data dir and wait until its client port answers.
+
+        It may still answer ``-LOADING`` (see ``wait_ping``): use
+        ``wait_serving`` to wait until it serves data.
+        """
         r = self.replicas[i]
         if r.process is not None and r.process.poll() is not None:
             r.process = None
         self._spawn(i)
-        self.wait_ping(i, timeout_s)
+        self.wait_ping(i, timeout_s, loading_ok=True)
 
     # --- observation ---------------------------------------------------------------
 
