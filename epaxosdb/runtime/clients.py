@@ -196,12 +196,14 @@ class SocketIO:
     the largest cost per request batch. Here a call that can complete does
     so at once, and the task yields only when it must wait, or once per
     received batch when data keeps coming (so a flooding client cannot
-    starve the others). The socket is a duplicate of the stream's file
-    descriptor, closed by ``close``; the stream is closed by ``handle_client``.
+    starve the others). The stdlib socket object here shares the stream's
+    file descriptor (no ``dup``: a client costs one descriptor, as in Redis);
+    ``close`` detaches it without closing, and ``handle_client`` closes the
+    stream, which also tells trio's I/O manager the descriptor is gone.
     """
 
     def __init__(self, stream: trio.SocketStream) -> None:
-        self._sock = socket.socket(fileno=os.dup(stream.socket.fileno()))
+        self._sock = socket.socket(fileno=stream.socket.fileno())
         self._sock.setblocking(False)
 
     async def receive(self, max_bytes: int) -> bytes | bytearray:
@@ -237,8 +239,7 @@ class SocketIO:
                     raise trio.BrokenResourceError(str(error)) from error
 
     def close(self) -> None:
-        trio.lowlevel.notify_closing(self._sock)
-        self._sock.close()
+        self._sock.detach()
 
 
 def stream_addresses(stream: trio.abc.Stream) -> tuple[str, str, int]:

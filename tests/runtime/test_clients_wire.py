@@ -5,6 +5,8 @@ Expected replies were observed on redis-server 7.0.15 (ecosystem.md §1, §3).
 
 from __future__ import annotations
 
+import os
+
 import pytest
 import trio
 
@@ -299,3 +301,21 @@ async def test_config_set_requirepass_applies_to_new_connections() -> None:
         assert await newcomer.call("PING") == NOAUTH
         assert await admin.call("CONFIG", "SET", "requirepass", "") == b"+OK\r\n"
         assert await newcomer.call("PING") == b"+PONG\r\n"
+
+
+async def test_closed_connections_leave_no_file_descriptors_behind() -> None:
+    async with running_server() as server:
+        warm = await RawClient.connect(server.port)
+        assert await warm.call("PING") == b"+PONG\r\n"
+        await warm.send(b"QUIT\r\n")
+        await warm.until_closed()
+        await warm.aclose()
+        before = len(os.listdir("/proc/self/fd"))
+        for _ in range(20):
+            client = await RawClient.connect(server.port)
+            assert await client.call("PING") == b"+PONG\r\n"
+            await client.send(b"QUIT\r\n")
+            assert await client.until_closed() == b"+OK\r\n"
+            await client.aclose()
+        assert len(os.listdir("/proc/self/fd")) == before
+        assert server.registry.statistics().connected_clients == 0
