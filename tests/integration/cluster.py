@@ -369,6 +369,36 @@ class ProcessCluster:
         """A hash of replica ``i``'s whole keyspace (keys and values), for equality checks."""
         return digest_of(self.snapshot(i))
 
+    def wait_same_data(self, timeout_s: float, replicas: list[int] | None = None) -> str:
+        """Until every replica's keyspace (SCAN + GET) is the same; returns the common digest.
+
+        Polled, because commands that were proposed but never acknowledged
+        (indeterminate) may still be executing when the first snapshot is
+        taken. On timeout the message lists the keys that differ.
+        """
+        ids = list(self.replicas) if replicas is None else replicas
+        deadline = time.monotonic() + timeout_s
+        while True:
+            snapshots = {i: self.snapshot(i) for i in ids}
+            digests = {i: digest_of(snap) for i, snap in snapshots.items()}
+            if len(set(digests.values())) == 1:
+                return digests[ids[0]]
+            if time.monotonic() > deadline:
+                break
+            time.sleep(0.5)
+        first = snapshots[ids[0]]
+        differences = []
+        for i in ids[1:]:
+            other = snapshots[i]
+            for key in sorted(set(first) | set(other)):
+                if first.get(key) != other.get(key):
+                    mine, theirs = first.get(key), other.get(key)
+                    differences.append(f"{key!r}: {ids[0]} has {mine!r}, {i} has {theirs!r}")
+        raise AssertionError(
+            f"replicas still disagree after {timeout_s:.0f}s: {digests}\n"
+            + "\n".join(differences[:20])
+        )
+
     def rss_kb(self, i: int) -> int:
         return read_rss_kb(self.replicas[i].pid)
 

@@ -1,0 +1,75 @@
+"""Five real replicas: a majority keeps serving; without one, no write is ever acknowledged.
+
+With 2 of 5 replicas stopped (SIGSTOP) the other 3 are a majority and must
+keep acknowledging writes. With 3 stopped, a write cannot commit: the
+client must be told so honestly — a timeout or ``-UNCERTAIN`` (the command
+may still take effect later), never ``OK``. Once the stopped replicas
+continue, everything acknowledged is on all five, and they come to agree
+(the unacknowledged writes may or may not have taken effect, but the same
+everywhere).
+"""
+
+from __future__ import annotations
+
+import threading
+from collections.abc import Callable
+
+import redis
+
+from tests.integration.cluster import ProcessCluster
+from tests.integration.workload import WriteLoad, missing_on
+
+SERVE_AGAIN_S = 60.0
+WRITES_WITH_TWO_STOPPED = 300
+BLOCKED_WRITES = 4
+BLOCKED_CLIENT_TIMEOUT_S = 15.0
+"""Longer than the replica's 10 s deadline, so its UNCERTAIN reply is what the client sees."""
+
+
+def test_five_replicas_serve_with_two_stopped_and_never_ack_with_three_stopped(
+    make_cluster: Callable[[int], ProcessCluster],
+) -> None:
+    cluster = make_cluster(5)
+    cluster.stop(4)
+    cluster.stop(5)
+    load = WriteLoad(cluster, [1, 2, 3], prefix="q5").start()
+    try:
+        load.wait_acked(WRITES_WITH_TWO_STOPPED, timeout_s=60)
+    finally:
+        load.stop()
+    assert load.failures() == [], "a majority (3 of 5) must keep acknowledging writes"
+
+    cluster.stop(3)
+    outcomes: dict[str, object] = {}
+
+    def write(key: str, replica: int) -> None:
+        client = cluster.client(replica, socket_timeout=BLOCKED_CLIENT_TIMEOUT_S)
+        try:
+            outcomes[key] = client.set(key, "written without a majority")
+        except (redis.RedisError, OSError) as exc:
+            outcomes[key] = exc
+
+    threads = [
+        threading.Thread(target=write, args=(f"minority:{n}", 1 + n % 2), daemon=True)
+        for n in range(BLOCKED_WRITES)
+    ]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join(BLOCKED_CLIENT_TIMEOUT_S + 10)
+        assert not t.is_alive()
+    assert len(outcomes) == BLOCKED_WRITES
+    for key, outcome in outcomes.items():
+        assert isinstance(outcome, redis.TimeoutError | redis.ResponseError), (key, outcome)
+        if isinstance(outcome, redis.ResponseError):
+            assert str(outcome).startswith("UNCERTAIN"), (key, outcome)
+
+    for i in (3, 4, 5):
+        cluster.cont(i)
+    for i in cluster:
+        cluster.wait_serving(i, SERVE_AGAIN_S)
+    acked = load.acked()
+    for i in cluster:
+        missing = missing_on(cluster, i, acked)
+        assert not missing, f"replica {i} lacks {len(missing)} of {len(acked)}: {missing[:10]}"
+    cluster.wait_same_data(SERVE_AGAIN_S)
