@@ -413,13 +413,14 @@ class RespParser:
     def _try_fast(self, pos: int) -> bool:
         """At a request boundary in SLOW mode: hand the rest to hiredis if it is clean.
 
-        Only worth it for at least ``_FAST_MIN`` bytes: below that SLOW is as
-        fast, and a client trickling bytes would otherwise cost a new hiredis
-        reader per read.
+        Only for at least ``_FAST_MIN`` bytes or input that ends a line: a
+        client trickling bytes would otherwise cost a new hiredis reader per
+        read. Once FAST, a connection stays FAST while its reads end at
+        request boundaries, as they do for clients that wait for replies.
         """
         buf = self._buf
         if (
-            len(buf) - pos < _FAST_MIN
+            (len(buf) - pos < _FAST_MIN and not buf.endswith(b"\r\n"))
             or pos < self._fast_blocked_until
             or not self.authenticated
             or not self._fast_allowed
