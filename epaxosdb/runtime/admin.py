@@ -722,8 +722,9 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
 
 
 def _format_value(value: str | int | float) -> str:
+    """A field value as INFO prints it; floats in their shortest exact form (``repr``)."""
     if isinstance(value, float):
-        return f"{value:.2f}"
+        return repr(value)
     return str(value)
 
 
