@@ -50,7 +50,7 @@ import math
 import re
 from collections import defaultdict
 from collections.abc import Callable, Iterable, Mapping, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from typing import Final, Literal, TypeAlias
 
 from protocol.replies import OK, Error, SimpleString
@@ -118,6 +118,18 @@ class Operation:
         else:
             command = _describe_command(self.kind, self.args)
         return f"{command} -> {'?' if self.indeterminate else _short(self.result)}"
+
+
+class Strategy(enum.Enum):
+    """Which search decides. AUTO runs the depth-first search alone when every
+    operation is determinate; otherwise a tenth of the budget depth-first (it
+    finds witnesses fastest) and the rest breadth-first over time (it refutes
+    histories with indeterminate operations that depth-first cannot). The
+    others exist to test and compare the two searches."""
+
+    AUTO = "auto"
+    DEPTH_FIRST = "depth-first"
+    FRONTIER = "frontier"
 
 
 class Verdict(enum.Enum):
@@ -229,6 +241,11 @@ class _Compiled:
     transition: Transition
     writes: bool
     normalise: Callable[[object], object]
+    blind: bool = False
+    """The new value does not depend on the old one."""
+    transparent: bool = False
+    """The reply is constant or the old value itself, so it tells an unique
+    value from any other only by naming it."""
 
 
 def _redis_integer(value: State) -> int | None:
@@ -333,7 +350,13 @@ def _compile_set(args: tuple[object, ...]) -> _Compiled:
             return new, state
         return new, OK if applies else None
 
-    return _Compiled(set_, True, lambda raw: _normalise(raw, ok_reply=not get))
+    return _Compiled(
+        set_,
+        True,
+        lambda raw: _normalise(raw, ok_reply=not get),
+        blind=not (nx or xx),
+        transparent=not (nx or xx),
+    )
 
 
 def _compile_value_command(kind: str, args: tuple[object, ...]) -> _Compiled:
@@ -357,7 +380,8 @@ def _compile_value_command(kind: str, args: tuple[object, ...]) -> _Compiled:
             new = value if state is None else state + value
             return new, len(new)
 
-    return _Compiled(transition, True, _normalise)
+    getset = kind == "GETSET"
+    return _Compiled(transition, True, _normalise, blind=getset, transparent=getset)
 
 
 def _compile_keyed(kind: str, args: tuple[object, ...]) -> _Compiled:
@@ -370,7 +394,13 @@ def _compile_keyed(kind: str, args: tuple[object, ...]) -> _Compiled:
         "DEL": lambda state: (None, int(state is not None)),
         "GETDEL": lambda state: (None, state),
     }
-    return _Compiled(transitions[kind], kind not in _READ_ONLY_KINDS, _normalise)
+    return _Compiled(
+        transitions[kind],
+        kind not in _READ_ONLY_KINDS,
+        _normalise,
+        blind=kind in ("DEL", "GETDEL"),
+        transparent=kind in ("GET", "GETDEL"),
+    )
 
 
 def _steps_of(args: tuple[object, ...]) -> list[tuple[object, tuple[object, ...]]]:
@@ -460,17 +490,34 @@ class _Outcome:
     verdict: Verdict
     order: list[int]
     steps: int
+    unplaced: int | None = None  # set by the frontier search, which knows it
 
 
 def _search(
     steps: Sequence[StepFn],
     calls: Sequence[float],
     rets: Sequence[float],
+    reads: Sequence[bool],
+    classes: Sequence[int],
     initial: State,
     steps_max: int,
 ) -> _Outcome:
     """Lowe's refinement of Wing-Gong: a doubly linked list of call/return
     entries in time order; linearizing a call lifts it and its return out.
+
+    Two reductions, both sound because they only skip work whose outcome
+    another branch or memo entry already decides:
+
+    * a pending *read* whose reply matches the current value is linearized
+      without trying alternatives at that point (backtracking passes over it):
+      any completion that places it later can place it here instead, since it
+      changes nothing and, being a candidate, no pending operation must precede
+      it;
+    * indeterminate operations with the same command (``classes``; -1 for
+      determinate ones) are interchangeable once called, so the memo records
+      how many of each class were spent, as the bits of the earliest-called
+      ones, rather than which: two timed-out INCRs spent in either order are
+      one configuration, not two.
 
     Returns LINEARIZABLE with a witness order (operation indexes), or the
     verdict with the longest linearizable prefix found.
@@ -499,10 +546,15 @@ def _search(
 
     finite = [not math.isinf(r) for r in rets]
     pending = sum(finite)
+    members: dict[int, list[int]] = defaultdict(list)
+    for op in sorted(range(n), key=lambda op: (calls[op], op)):
+        if classes[op] >= 0:
+            members[classes[op]].append(op)
+    spent = dict.fromkeys(members, 0)
     state = initial
-    linearized = 0
+    linearized = 0  # determinate ops placed, plus the canonical bits of the optional ones
     explored: set[tuple[int, State]] = set()
-    stack: list[tuple[int, State]] = []
+    stack: list[tuple[int, State]] = []  # (call node linearized, value before it)
     order: list[int] = []
     best: list[int] = []
     count = 0
@@ -515,7 +567,9 @@ def _search(
             op = node_op[node]
             new = steps[op](state)
             if new is not _IMPOSSIBLE:
-                memo = (linearized | (1 << op), new)
+                group = classes[op]
+                placed = op if group < 0 else members[group][spent[group]]
+                memo = (linearized | (1 << placed), new)
                 if memo not in explored:
                     explored.add(memo)
                     stack.append((node, state))
@@ -524,6 +578,8 @@ def _search(
                         best = order.copy()
                     linearized, state = memo
                     pending -= finite[op]
+                    if group >= 0:
+                        spent[group] += 1
                     back = match[node]
                     nxt[prv[node]], prv[nxt[node]] = nxt[node], prv[node]
                     nxt[prv[back]], prv[nxt[back]] = nxt[back], prv[back]
@@ -532,17 +588,183 @@ def _search(
             node = nxt[node]
         else:
             assert node != tail, "a pending determinate op always has its return in the list"
-            if not stack:
-                return _Outcome(Verdict.NOT_LINEARIZABLE, best, count)
-            node, state = stack.pop()
-            op = order.pop()
-            linearized &= ~(1 << op)
-            pending += finite[op]
-            back = match[node]
-            nxt[prv[back]] = prv[nxt[back]] = back
-            nxt[prv[node]] = prv[nxt[node]] = node
+            while True:  # undo the last choice; a forced read was no choice
+                if not stack:
+                    return _Outcome(Verdict.NOT_LINEARIZABLE, best, count)
+                node, state = stack.pop()
+                op = order.pop()
+                group = classes[op]
+                if group >= 0:
+                    spent[group] -= 1
+                placed = op if group < 0 else members[group][spent[group]]
+                linearized &= ~(1 << placed)
+                pending += finite[op]
+                back = match[node]
+                nxt[prv[back]] = prv[nxt[back]] = back
+                nxt[prv[node]] = prv[nxt[node]] = node
+                if not reads[op]:
+                    break
             node = nxt[node]
     return _Outcome(Verdict.LINEARIZABLE, order, count)
+
+
+Trail: TypeAlias = "tuple[int, Trail] | None"
+"""The linearization that led to a configuration, newest operation first."""
+
+
+def _unwind(trail: Trail) -> list[int]:
+    order = []
+    while trail is not None:
+        op, trail = trail
+        order.append(op)
+    order.reverse()
+    return order
+
+
+_Table: TypeAlias = dict[tuple[State, int], list[tuple[int, Trail]]]
+"""(value, determinate set) -> the optional sets spent to get there, each minimal."""
+
+
+def _admit(
+    table: _Table,
+    state: State,
+    determinate: int,
+    optional: int,
+    trail: Trail,
+) -> bool:
+    """Record a configuration unless one with the same value and determinate
+    set spent a subset of its optional operations (and so can do all it can)."""
+    entries = table.get((state, determinate))
+    if entries is None:
+        table[state, determinate] = [(optional, trail)]
+        return True
+    if any(not used & ~optional for used, _ in entries):
+        return False
+    entries[:] = [(used, t) for used, t in entries if optional & ~used]
+    entries.append((optional, trail))
+    return True
+
+
+def _frontier_search(
+    steps: Sequence[StepFn],
+    calls: Sequence[float],
+    rets: Sequence[float],
+    classes: Sequence[int],
+    initial: State,
+    steps_max: int,
+) -> _Outcome:
+    """Lowe's just-in-time linearization, breadth first over time.
+
+    The frontier holds every configuration (value, determinate operations
+    linearized early, optional operations spent) possible just after the last
+    return. At the return of X, each configuration that has not placed X may
+    place any pending operations and then must place X. Nothing is ever
+    revisited, unlike the depth-first search, which may backtrack hundreds of
+    operations to reconsider an indeterminate write and then replay everything
+    after it. Configurations are merged when one subsumes another: same value,
+    same determinate set, fewer optional operations spent; and of several
+    interchangeable optional operations (same class) only the earliest unspent
+    one is tried. Steps count model applications, like the depth-first search.
+    """
+    n = len(steps)
+    entries = sorted(
+        range(2 * n),
+        key=lambda e: (calls[e], 0, e) if e < n else (rets[e - n], 1, e),
+    )
+    frontier: _Table = {(initial, 0): [(0, None)]}
+    live: list[int] = []  # determinate operations called and not yet returned
+    called: dict[int, list[int]] = {}  # class -> its optional operations called, in order
+    masks: dict[int, int] = {}  # class -> bits of those operations
+    count = 0
+    for entry in entries:
+        if entry < n:
+            if classes[entry] < 0:
+                live.append(entry)
+            else:
+                called.setdefault(classes[entry], []).append(entry)
+                masks[classes[entry]] = masks.get(classes[entry], 0) | 1 << entry
+            continue
+        done = entry - n
+        if math.isinf(rets[done]):
+            break  # only optional operations remain: they can be left unplaced
+        live.remove(done)
+        done_bit = 1 << done
+        successors: _Table = {}
+        seen: _Table = {}
+        queue: list[tuple[State, int, int, Trail]] = []
+        for (state, determinate), options in frontier.items():
+            for optional, trail in options:
+                if determinate & done_bit:
+                    _admit(successors, state, determinate & ~done_bit, optional, trail)
+                elif _admit(seen, state, determinate, optional, trail):
+                    queue.append((state, determinate, optional, trail))
+        head = 0  # breadth first, so configurations that spent less come first
+        while head < len(queue):
+            state, determinate, optional, trail = queue[head]
+            head += 1
+            if count > steps_max:
+                return _Outcome(Verdict.UNKNOWN, _unwind(trail), count)
+            count += 1
+            placed = steps[done](state)
+            if placed is not _IMPOSSIBLE:
+                _admit(successors, placed, determinate, optional, (done, trail))
+            for op in live:
+                bit = 1 << op
+                if not determinate & bit:
+                    count += 1
+                    new = steps[op](state)
+                    if new is not _IMPOSSIBLE and _admit(
+                        seen, new, determinate | bit, optional, (op, trail)
+                    ):
+                        queue.append((new, determinate | bit, optional, (op, trail)))
+            for group, members in called.items():
+                spent = (optional & masks[group]).bit_count()  # always the earliest ones
+                if spent < len(members):
+                    op = members[spent]
+                    bit = 1 << op
+                    count += 1
+                    new = steps[op](state)
+                    if new is not _IMPOSSIBLE and _admit(
+                        seen, new, determinate, optional | bit, (op, trail)
+                    ):
+                        queue.append((new, determinate, optional | bit, (op, trail)))
+        if not successors:
+            longest = max(
+                (trail for options in frontier.values() for _, trail in options),
+                key=lambda trail: len(_unwind(trail)),
+            )
+            return _Outcome(Verdict.NOT_LINEARIZABLE, _unwind(longest), count, done)
+        frontier = successors
+    witness = next(iter(frontier.values()))[0][1]
+    return _Outcome(Verdict.LINEARIZABLE, _unwind(witness), count)
+
+
+def _checked_reply(op: Operation, compiled: _Compiled) -> object:
+    return UNCHECKED if op.indeterminate else compiled.normalise(op.result)
+
+
+def _unobservable_writes(entries: Sequence[tuple[Operation, _Compiled]]) -> set[int]:
+    """Indexes of indeterminate blind writes that no reply can tell from never having run.
+
+    This is what makes timed-out writes cheap with unique written values, as
+    etcd's robustness tests do for Porcupine: an indeterminate ``SET k v`` whose
+    ``v`` no reply names is dropped. Sound when every operation on the key is
+    blind (or writes nothing) and *transparent* (its reply is constant, the old
+    value, or unchecked): in any linearization placing the write, the value it
+    leaves until the next write is seen only by replies that would name it;
+    there are none, so the same order without it explains every reply.
+    """
+    for op, compiled in entries:
+        if compiled.writes and not compiled.blind:
+            return set()
+        if not compiled.transparent and _checked_reply(op, compiled) is not UNCHECKED:
+            return set()
+    named = [_checked_reply(op, compiled) for op, compiled in entries]
+    return {
+        index
+        for index, (op, compiled) in enumerate(entries)
+        if op.indeterminate and compiled.blind and compiled.transition(None)[0] not in named
+    }
 
 
 def check_key(
@@ -551,18 +773,39 @@ def check_key(
     *,
     initial: State = None,
     steps_max: int = STEPS_MAX_PER_KEY,
+    strategy: Strategy = Strategy.AUTO,
 ) -> KeyResult:
     """Is this one key's history linearizable against the register model?"""
-    ops: list[Operation] = []
-    step_fns: list[StepFn] = []
-    for op in history:
-        compiled = _compile(op.kind, op.args)
-        if compiled.writes or not op.indeterminate:  # an unseen read changes nothing
-            ops.append(op)
-            step_fns.append(_step_fn(compiled, op))
+    entries = [(op, _compile(op.kind, op.args)) for op in history]
+    entries = [(op, c) for op, c in entries if c.writes or not op.indeterminate]
+    unobservable = _unobservable_writes(entries)
+    entries = [entry for index, entry in enumerate(entries) if index not in unobservable]
+    ops = [op for op, _ in entries]
+    step_fns = [_step_fn(compiled, op) for op, compiled in entries]
+    reads = [not compiled.writes for _, compiled in entries]
+    signatures: dict[tuple[str, str], int] = {}
+    classes = [
+        signatures.setdefault((op.kind.upper(), repr(op.args)), len(signatures))
+        if op.indeterminate
+        else -1
+        for op in ops
+    ]
     calls = [op.call for op in ops]
     rets = [math.inf if op.indeterminate or op.ret is None else op.ret for op in ops]
-    outcome = _search(step_fns, calls, rets, initial, steps_max)
+    if strategy is Strategy.AUTO and all(group < 0 for group in classes):
+        strategy = Strategy.DEPTH_FIRST
+    if strategy is Strategy.FRONTIER:
+        outcome = _frontier_search(step_fns, calls, rets, classes, initial, steps_max)
+    elif strategy is Strategy.DEPTH_FIRST:
+        outcome = _search(step_fns, calls, rets, reads, classes, initial, steps_max)
+    else:
+        first = _search(step_fns, calls, rets, reads, classes, initial, steps_max // 10)
+        outcome = first
+        if first.verdict is Verdict.UNKNOWN:
+            outcome = _frontier_search(
+                step_fns, calls, rets, classes, initial, steps_max - first.steps
+            )
+            outcome = replace(outcome, steps=outcome.steps + first.steps)
     linearized = tuple(ops[i] for i in outcome.order)
     if outcome.verdict is Verdict.LINEARIZABLE:
         return KeyResult(key, outcome.verdict, tuple(history), linearized, None, "", outcome.steps)
@@ -571,7 +814,10 @@ def check_key(
         state, _ = model_reply(op, state)
     placed = set(outcome.order)
     pending = [i for i in range(len(ops)) if i not in placed and not math.isinf(rets[i])]
-    unplaced = ops[min(pending, key=lambda i: (rets[i], i))] if pending else None
+    if outcome.unplaced is not None:
+        unplaced: Operation | None = ops[outcome.unplaced]
+    else:
+        unplaced = ops[min(pending, key=lambda i: (rets[i], i))] if pending else None
     explanation = _explain(outcome, linearized, state, unplaced)
     return KeyResult(
         key, outcome.verdict, tuple(history), linearized, unplaced, explanation, outcome.steps
@@ -602,6 +848,7 @@ def check(
     *,
     initial: Mapping[bytes, bytes] | None = None,
     steps_max_per_key: int = STEPS_MAX_PER_KEY,
+    strategy: Strategy = Strategy.AUTO,
 ) -> CheckResult:
     """Check a whole history, key by key (P-compositionality).
 
@@ -612,7 +859,13 @@ def check(
         by_key[op.key].append(op)
     start = initial or {}
     results = tuple(
-        check_key(key, by_key[key], initial=start.get(key), steps_max=steps_max_per_key)
+        check_key(
+            key,
+            by_key[key],
+            initial=start.get(key),
+            steps_max=steps_max_per_key,
+            strategy=strategy,
+        )
         for key in sorted(by_key)
     )
     verdicts = {result.verdict for result in results}

@@ -25,6 +25,7 @@ from epaxosdb.sim.linearizability import (
     UNCHECKED,
     UNKNOWN,
     Operation,
+    Strategy,
     Verdict,
     check,
     check_key,
@@ -314,9 +315,10 @@ def test_checker_reports_the_failing_key_among_linearizable_ones() -> None:
 
 
 def test_checker_answers_unknown_when_the_step_budget_runs_out() -> None:
-    history = [op(c, "INCR", result=UNKNOWN, at=(0, None)) for c in range(12)]
-    history.append(op(99, "GET", result=b"no such value", at=(1, 2)))
-    assert verdict(history, steps_max_per_key=100) is Verdict.UNKNOWN
+    history = [op(c, "SET", b"v%d" % c, result=UNKNOWN, at=(0, None)) for c in range(12)]
+    history += [op(99, "GET", result=b"v%d" % c, at=(2 * c + 1, 2 * c + 2)) for c in range(12)]
+    history.append(op(99, "GET", result=b"no such value", at=(30, 31)))
+    assert verdict(history, steps_max_per_key=50) is Verdict.UNKNOWN
     assert verdict(history) is Verdict.NOT_LINEARIZABLE
 
 
@@ -475,19 +477,23 @@ def build_history(specs: Sequence[Spec]) -> list[Operation]:
 
 
 def specs_strategy(
-    clients: int = 4, keys: Sequence[bytes] = (b"a", b"b")
+    clients: int = 4,
+    keys: Sequence[bytes] = (b"a", b"b"),
+    commands: Sequence[tuple[str, tuple[object, ...]]] = COMMANDS,
+    fates: Sequence[str] = FATES,
+    size_max: int = 40,
 ) -> st.SearchStrategy[list[Spec]]:
     spec = st.builds(
         Spec,
         client=st.integers(0, clients - 1),
         key=st.sampled_from(keys),
-        command=st.sampled_from(COMMANDS),
+        command=st.sampled_from(commands),
         gap=st.integers(0, 6),
         duration=st.integers(0, 12),
         effect=st.floats(0, 1),
-        fate=st.sampled_from(FATES),
+        fate=st.sampled_from(fates),
     )
-    return st.lists(spec, min_size=1, max_size=40)
+    return st.lists(spec, min_size=1, max_size=size_max)
 
 
 def random_specs(rng: random.Random, count: int, clients: int, keys: int) -> list[Spec]:
@@ -573,18 +579,61 @@ def _brute_force_linearizable(history: Sequence[Operation]) -> bool:
     return False
 
 
-REPLIES = (None, b"1", b"2", b"x", OK, 0, 1, 2, 3, 4, NOT_INTEGER)
+REPLIES = (None, b"1", b"2", b"x", b"v1", b"v2", OK, 0, 1, 2, 3, 4, NOT_INTEGER)
+TIMEOUT_HEAVY = ("ok", "ok", "took-effect-unseen", "never-took-effect")
+REGISTER = (
+    ("GET", ()),
+    ("GET", ()),
+    *(("SET", (b"v%d" % i,)) for i in range(6)),
+    ("GETSET", (b"v1",)),
+    ("SET", (b"v2", "GET")),
+    ("GETDEL", ()),
+)
+COUNTER = (("GET", ()), ("INCR", ()), ("INCR", ()), ("DECR", ()), ("INCRBY", (2,)))
 
 
-@settings(max_examples=500, deadline=None)
-@given(specs_strategy(keys=(b"k", b"j")).map(lambda specs: specs[:6]), st.data())
-def test_checker_agrees_with_brute_force_on_small_histories(
-    specs: list[Spec], data: st.DataObject
-) -> None:
+def _agrees_with_brute_force(specs: list[Spec], data: st.DataObject) -> None:
     history = build_history(specs)
     for index in data.draw(st.lists(st.integers(0, len(history) - 1), max_size=2)):
         if not history[index].indeterminate:
             history[index] = replace(history[index], result=data.draw(st.sampled_from(REPLIES)))
     expected = _brute_force_linearizable(history)
-    result = check(history)
-    assert result.ok is expected, result.render()
+    for strategy in Strategy:
+        result = check(history, strategy=strategy)
+        assert result.ok is expected, f"{strategy}: {result.render()}"
+
+
+@settings(max_examples=500, deadline=None)
+@given(specs_strategy(keys=(b"k", b"j"), size_max=6), st.data())
+def test_checker_agrees_with_brute_force_on_small_histories(
+    specs: list[Spec], data: st.DataObject
+) -> None:
+    _agrees_with_brute_force(specs, data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs_strategy(keys=(b"k",), commands=REGISTER, fates=TIMEOUT_HEAVY, size_max=7), st.data())
+def test_checker_agrees_with_brute_force_on_registers_with_many_timeouts(
+    specs: list[Spec], data: st.DataObject
+) -> None:
+    """Exercises the dropping of timed-out writes that no reply names."""
+    _agrees_with_brute_force(specs, data)
+
+
+@settings(max_examples=300, deadline=None)
+@given(specs_strategy(keys=(b"k",), commands=COUNTER, fates=TIMEOUT_HEAVY, size_max=7), st.data())
+def test_checker_agrees_with_brute_force_on_counters_with_many_timeouts(
+    specs: list[Spec], data: st.DataObject
+) -> None:
+    """Exercises the interchangeability of timed-out increments."""
+    _agrees_with_brute_force(specs, data)
+
+
+def test_timed_out_writes_that_nobody_read_cost_no_search() -> None:
+    history = [op(c, "SET", b"lost%d" % c, result=UNKNOWN, at=(c, None)) for c in range(200)]
+    history += [op(1000, "SET", b"seen", result=OK, at=(300, 301))]
+    history += [op(1000, "GET", result=b"seen", at=(302 + i, 302 + i)) for i in range(50)]
+    key_result = check_key(b"k", history)
+    assert key_result.verdict is Verdict.LINEARIZABLE
+    assert key_result.steps <= 51
+    assert len(key_result.linearized) == 51
