@@ -41,6 +41,7 @@ import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
 
+from epaxosdb.clusterfile import load_cluster
 from tests.redis_server import free_port
 
 READY_TIMEOUT_S = 60.0
@@ -225,6 +226,11 @@ class ProcessCluster:
 
     def peer_port(self, i: int) -> int:
         return self.replicas[i].peer_port
+
+    @property
+    def cluster_id(self) -> bytes:
+        """The id peers must present in their handshake (derived by the cluster file loader)."""
+        return load_cluster(self.config).cluster_id
 
     def client(self, i: int, **redis_kwargs: Any) -> redis.Redis:
         """A redis-py client of replica ``i``: no retries, bounded socket timeouts.

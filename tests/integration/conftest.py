@@ -17,6 +17,8 @@ from tests.integration.cluster import ProcessCluster
 from tests.redis_server import redis_server as redis_server
 
 LIVE: pytest.StashKey[list[ProcessCluster]] = pytest.StashKey()
+SETTINGS: dict[str, object] = {"secret": "integration-tests"}
+"""Clusters authenticate peers with a shared secret, as a deployed cluster would."""
 
 
 def _register(config: pytest.Config, cluster: ProcessCluster) -> None:
@@ -43,7 +45,9 @@ def pytest_runtest_makereport(
 def _cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, n: int
 ) -> Iterator[ProcessCluster]:
-    cluster = ProcessCluster.start(n, tmp_path_factory.mktemp(f"cluster{n}"))
+    cluster = ProcessCluster.start(
+        n, tmp_path_factory.mktemp(f"cluster{n}"), cluster_settings=SETTINGS
+    )
     _register(request.config, cluster)
     try:
         yield cluster
@@ -76,7 +80,9 @@ def make_cluster(
     started: list[ProcessCluster] = []
 
     def make(n: int) -> ProcessCluster:
-        cluster = ProcessCluster.start(n, tmp_path_factory.mktemp(f"cluster{n}"))
+        cluster = ProcessCluster.start(
+            n, tmp_path_factory.mktemp(f"cluster{n}"), cluster_settings=SETTINGS
+        )
         started.append(cluster)
         _register(request.config, cluster)
         return cluster
