@@ -269,6 +269,8 @@ hiredis must never see one: it preallocates a Python list for ``*N`` and
 waits without limit on ``$N``. A match may be a false positive inside a
 payload; that only sends the stretch to SLOW mode."""
 _FAST_MIN = 64
+_HEADER_SPAN = 6
+"""Length of the shortest long header (``$`` and five digits)."""
 _COMPACT_AT = 256 * 1024
 _BIG_ARG = 4096
 _NOT_ENOUGH: Final = object()
@@ -307,6 +309,7 @@ class RespParser:
         self._pos = 0
         self._reader: hiredis.Reader | None = None
         self._fast_blocked_until = 0
+        self._clean_until = 0
         # SLOW mode state of a partly received multibulk request.
         self._multibulk_left = 0
         self._bulk_len = -1
@@ -346,6 +349,7 @@ class RespParser:
                 buf.clear()
                 self._pos = 0
                 self._fast_blocked_until = 0
+                self._clean_until = 0
                 reader.feed(cast(bytes, data))
             else:
                 self._reader = None
@@ -375,12 +379,16 @@ class RespParser:
                     buf.clear()
                     self._pos = 0
                     self._fast_blocked_until = 0
+                    self._clean_until = 0
                     return NEED_DATA
                 # A partial request (or an inline one, which hiredis would
                 # read as RESP): SLOW mode takes it, so that it is refused as
                 # early as Redis would and hiredis never waits on a header.
                 break
             start = self._pos
+            if request is None and buf.startswith(b"*-1\r\n", start):
+                self._pos = start + 5  # Redis ignores it
+                continue
             if type(request) is not list or buf[start] != 42:  # '*'
                 break
             count = len(request)
@@ -426,10 +434,13 @@ class RespParser:
             or not self._fast_allowed
         ):
             return False
-        hit = _has_long_header(buf, pos)
+        # Bytes already found clean are not scanned again (only a header that
+        # could straddle their end), so the scans of a buffer stay linear.
+        hit = _has_long_header(buf, max(pos, self._clean_until - _HEADER_SPAN))
         if hit >= 0:
             self._fast_blocked_until = hit
             return False
+        self._clean_until = len(buf)
         reader = hiredis.Reader(notEnoughData=_NOT_ENOUGH)
         reader.feed(cast(bytes, buf), pos)  # hiredis reads any buffer; no copy
         self._reader = reader
@@ -442,6 +453,7 @@ class RespParser:
         del self._buf[:pos]
         self._pos = 0
         self._fast_blocked_until = max(0, self._fast_blocked_until - pos)
+        self._clean_until = max(0, self._clean_until - pos)
 
     def _next_slow(self) -> list[bytes] | NeedData:
         buf = self._buf
@@ -455,6 +467,7 @@ class RespParser:
                     buf.clear()
                     self._pos = 0
                     self._fast_blocked_until = 0
+                    self._clean_until = 0
                     return NEED_DATA
                 if pos > _COMPACT_AT:
                     self._compact()
