@@ -44,9 +44,14 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from epaxosdb import commands
-from protocol.errors import CrossProtocolRequest, QueryBufferLimitExceeded, RespProtocolError
+from protocol.errors import (
+    CrossProtocolRequest,
+    LocalProtocolError,
+    QueryBufferLimitExceeded,
+    RespProtocolError,
+)
 from protocol.replies import OK, QUEUED, Error, Reply
-from protocol.resp import NEED_DATA, RespParser, encode_reply, write_reply
+from protocol.resp import NEED_DATA, RespParser, encode_reply
 
 from . import admin
 from .backend import Backend
@@ -63,6 +68,7 @@ EXEC_WITHOUT_MULTI = Error("ERR EXEC without MULTI")
 DISCARD_WITHOUT_MULTI = Error("ERR DISCARD without MULTI")
 MULTI_NESTED = Error("ERR MULTI calls can not be nested")
 WATCH_IN_MULTI = Error("ERR WATCH inside MULTI is not allowed")
+INTERNAL_ERROR = Error("ERR internal error: the reply could not be encoded (see the server log)")
 
 _OK_LINE = b"+OK\r\n"
 _CRLF = b"\r\n"
@@ -210,6 +216,11 @@ class Connection:
                     self.addr,
                 )
                 return "cross protocol request"
+            except Exception:
+                # A bug below us (a command's prepare, the backend) must cost
+                # this connection, not the server.
+                log.exception("client %d (%s): internal error; closing", self.id, self.addr)
+                return "internal error"
             if self._closing:
                 return "closed"
             if self._out and not self._send_busy:
@@ -394,7 +405,7 @@ class Connection:
         if seq != self._flush_seq:
             if type(reply) is Error:
                 self._count_error(reply)
-            self._early[seq] = encode_reply(reply, proto) if proto else b""
+            self._early[seq] = self._encode(reply, proto) if proto else b""
             return
         out = self._out
         if reply is OK:
@@ -410,7 +421,7 @@ class Connection:
             if type(reply) is Error:
                 self._count_error(reply)
             if proto:
-                write_reply(out, reply, proto)
+                out += self._encode(reply, proto)
         seq += 1
         early = self._early
         if early:
@@ -423,6 +434,18 @@ class Connection:
             self._wake.set()
         if self._reader_waiting:
             self._space.set()
+
+    def _encode(self, reply: Reply, proto: int) -> bytes:
+        """``encode_reply``, but a value that is not a reply becomes an error reply.
+
+        Completions run in the backend's task: an exception here would be
+        raised inside the consensus loop.
+        """
+        try:
+            return encode_reply(reply, proto)
+        except LocalProtocolError:
+            log.exception("client %d: a command replied with an unencodable value", self.id)
+            return encode_reply(INTERNAL_ERROR, proto)
 
     def _count_error(self, reply: Error) -> None:
         stats = self._stats

@@ -6,11 +6,14 @@ Expected replies were observed on redis-server 7.0.15 (ecosystem.md §1, §3).
 from __future__ import annotations
 
 import os
+from collections.abc import Callable
 
 import pytest
 import trio
 
 from epaxosdb.runtime.clients import ClientSettings
+from protocol.messages import Command
+from protocol.replies import Reply
 from protocol.resp import encode_request
 from tests.runtime.fakes import FakeBackend, RawClient, running_server
 
@@ -319,3 +322,35 @@ async def test_closed_connections_leave_no_file_descriptors_behind() -> None:
             await client.aclose()
         assert len(os.listdir("/proc/self/fd")) == before
         assert server.registry.statistics().connected_clients == 0
+
+
+class _FaultyBackend(FakeBackend):
+    """Raises on ``GET boom`` and replies a value RESP cannot carry on ``GET odd``."""
+
+    def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+        key = cmd.ops[0][1] if len(cmd.ops[0]) > 1 else b""
+        if key == b"boom":
+            raise RuntimeError("backend bug")
+        if key == b"odd":
+            on_done({"not": "a reply"})  # type: ignore[arg-type]
+            return
+        super().submit(cmd, on_done)
+
+
+async def test_a_backend_bug_closes_that_connection_and_the_server_keeps_serving() -> None:
+    async with running_server(_FaultyBackend()) as server:
+        bystander = await RawClient.connect(server.port)
+        victim = await RawClient.connect(server.port)
+        await victim.send(encode_request(["GET", "boom"]))
+        assert await victim.until_closed() == b""
+        assert await bystander.call("PING") == b"+PONG\r\n"
+        fresh = await RawClient.connect(server.port)
+        assert await fresh.call("SET", "k", "v") == b"+OK\r\n"
+
+
+async def test_an_unencodable_reply_becomes_an_error_reply() -> None:
+    async with running_server(_FaultyBackend()) as server:
+        client = await RawClient.connect(server.port)
+        reply = await client.call("GET", "odd")
+        assert reply.startswith(b"-ERR internal error")
+        assert await client.call("PING") == b"+PONG\r\n"
