@@ -1,12 +1,17 @@
 """One client connection: read, parse, dispatch, and write replies in request order.
 
 Two tasks per connection. The *reader* (``run``) receives bytes, feeds the
-``RespParser`` and dispatches every complete request at once; the *writer*
-sends whatever replies are ready, many per ``send_all``. Data commands go to
+``RespParser``, dispatches every complete request at once, then sends the
+replies that are already ready (connection commands, errors, a backend that
+answers at once) in one write. The *writer* sends replies that complete
+later, from the consensus loop, many per write. Data commands go to
 ``Backend.submit`` without waiting for the previous one to finish, because
-pipelining is where the throughput is; the consensus loop completes them in
-order or not, and each reply is slotted by its request sequence number so
-the client always sees replies in request order.
+pipelining is where the throughput is; the loop completes them in order or
+not, and each reply is slotted by its request sequence number so the client
+always sees replies in request order. One sender at a time.
+
+The clock and the backend's ``loading`` flag are read once per dispatched
+batch (no await in between), so commands of one batch share a timestamp.
 
 Backpressure: the reader stops parsing (and so stops reading, and TCP pushes
 back on the client) while ``replies_pending_max`` replies are outstanding
@@ -22,8 +27,8 @@ How a connection ends:
 * QUIT, a protocol error, end of input, or ``CLIENT KILL`` of itself: stop
   reading, let in-flight commands complete, write every reply, then close;
 * ``CLIENT KILL`` from another client, the query buffer limit, an HTTP
-  request (cross-protocol attack), the idle timeout, or a broken socket:
-  close at once.
+  request (cross-protocol attack), the idle timeout, a broken socket, or an
+  unexpected exception below us (logged with its traceback): close at once.
 
 Transactions: MULTI queues requests here, at the connection; EXEC turns the
 queued data commands into one ``Command(multi=True)`` — one instance, so the
