@@ -26,6 +26,8 @@ from __future__ import annotations
 
 import contextlib
 import hashlib
+import os
+import shutil
 import signal
 import socket
 import subprocess
@@ -37,6 +39,7 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+import pytest
 import redis
 from redis.backoff import NoBackoff
 from redis.retry import Retry
@@ -51,6 +54,8 @@ STOP_TIMEOUT_S = 20.0
 CLIENT_TIMEOUT_S = 15.0
 """Longer than the server's 10 s "outcome unknown" deadline, so that reply is seen."""
 START_ATTEMPTS = 3
+TOOL_TIMEOUT_S = 120.0
+"""redis-cli runs of a test (a --pipe of 100k commands included) finish well within this."""
 LOG_TAIL_LINES = 60
 SCAN_ROUNDS_MAX = 1_000_000
 
@@ -461,6 +466,29 @@ class ProcessCluster:
 
     def __iter__(self) -> Iterator[int]:
         return iter(self.replicas)
+
+
+def tool(name: str) -> str:
+    """The path of a Debian redis tool; fails the test (never skips) when it is missing."""
+    path = shutil.which(name) or (
+        f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None
+    )
+    if path is None:
+        pytest.fail(f"{name} is needed: run `make test` as root or `apt-get install redis-tools`")
+    return path
+
+
+def redis_cli(
+    port: int, *args: str, stdin: bytes | None = None
+) -> subprocess.CompletedProcess[bytes]:
+    """Run ``redis-cli -p PORT ARGS...`` (bounded) and return what it printed."""
+    return subprocess.run(
+        [tool("redis-cli"), "-p", str(port), *args],
+        input=stdin,
+        capture_output=True,
+        timeout=TOOL_TIMEOUT_S,
+        check=False,
+    )
 
 
 def digest_of(snapshot: dict[bytes, bytes | None]) -> str:

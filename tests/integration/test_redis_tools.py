@@ -16,44 +16,19 @@ import pty
 import random
 import re
 import select
-import shutil
 import signal
 import struct
 import subprocess
 import termios
 import time
 
-import pytest
-
-from tests.integration.cluster import ProcessCluster
+from tests.integration.cluster import ProcessCluster, redis_cli, tool
 from tests.redis_server import RedisServer
 
-TOOL_TIMEOUT_S = 120.0
 PIPE_KEYS = 100_000
 BENCHMARK_REQUESTS = 20_000
 BENCHMARK_TESTS = ("PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET (10 keys)")
 PTY_TIMEOUT_S = 20.0
-
-
-def tool(name: str) -> str:
-    path = shutil.which(name) or (
-        f"/usr/bin/{name}" if os.path.exists(f"/usr/bin/{name}") else None
-    )
-    if path is None:
-        pytest.fail(f"{name} is needed: run `make test` as root or `apt-get install redis-tools`")
-    return path
-
-
-def redis_cli(
-    port: int, *args: str, stdin: bytes | None = None
-) -> subprocess.CompletedProcess[bytes]:
-    return subprocess.run(
-        [tool("redis-cli"), "-p", str(port), *args],
-        input=stdin,
-        capture_output=True,
-        timeout=TOOL_TIMEOUT_S,
-        check=False,
-    )
 
 
 ONE_SHOT = [

@@ -1,0 +1,132 @@
+"""``make run`` in miniature: ``epaxosdb local`` starts, Ctrl-C stops it, a rerun recovers.
+
+The README's ``make run`` is ``epaxosdb local`` on ports 6379-6381, which a
+test cannot assume are free, so this runs ``epaxosdb local --port BASE``
+with BASE..BASE+2 (clients) and BASE+1000..BASE+1002 (peers) checked free.
+It uses the tools a user would: ``redis-cli`` to write through one replica
+and read through another. Ctrl-C is a SIGINT to the ``local`` process (its
+replicas run in their own sessions, as the terminal's signal would not
+reach them either); it must stop every replica and exit 0.
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import signal
+import subprocess
+import sys
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.integration.cluster import ping_raw, port_is_free, redis_cli, wait_until
+
+REPLICAS = 3
+START_TIMEOUT_S = 60.0
+STOP_TIMEOUT_S = 40.0
+PORT_ATTEMPTS = 200
+
+
+def free_base_port() -> int:
+    """A base port whose three client ports and three peer ports (+1000) are all free."""
+    rng = random.Random()
+    for _ in range(PORT_ATTEMPTS):
+        base = rng.randrange(20_000, 40_000)
+        ports = [base + i for i in range(REPLICAS)] + [base + 1000 + i for i in range(REPLICAS)]
+        if all(port_is_free(p) for p in ports):
+            return base
+    raise RuntimeError("no free range of ports for epaxosdb local")
+
+
+class LocalCluster:
+    """One ``epaxosdb local`` process and the replica pids it reported (for clean-up)."""
+
+    def __init__(self, base: int, data_dir: Path, log: Path) -> None:
+        self.base = base
+        self.log = log
+        with log.open("ab") as out:
+            self.process = subprocess.Popen(
+                [sys.executable, "-m", "epaxosdb", "local", "--port", str(base),
+                 "--data-dir", str(data_dir)],
+                stdin=subprocess.DEVNULL,
+                stdout=out,
+                stderr=out,
+                start_new_session=True,
+            )  # fmt: skip
+        self.replica_pids: list[int] = []
+
+    def wait_ready(self) -> None:
+        def all_pong() -> bool:
+            assert self.process.poll() is None, f"epaxosdb local exited\n{self.output()}"
+            return all(ping_raw(self.base + i).startswith(b"+PONG") for i in range(REPLICAS))
+
+        wait_until(all_pong, START_TIMEOUT_S, f"epaxosdb local answering PING\n{self.output()}")
+        for i in range(REPLICAS):
+            info = redis_cli(self.base + i, "INFO", "server").stdout.decode()
+            pid = next(ln for ln in info.splitlines() if ln.startswith("process_id:"))
+            self.replica_pids.append(int(pid.split(":")[1]))
+
+    def interrupt(self) -> int:
+        """Ctrl-C: SIGINT to ``local``; returns its exit code (bounded wait)."""
+        self.process.send_signal(signal.SIGINT)
+        return self.process.wait(STOP_TIMEOUT_S)
+
+    def output(self) -> str:
+        return self.log.read_text(errors="replace")[-5000:]
+
+    def kill_leftovers(self) -> None:
+        """After a failure: stop ``local`` and the replicas it started, by PID."""
+        if self.process.poll() is None:
+            self.process.kill()
+            self.process.wait(STOP_TIMEOUT_S)
+        for pid in self.replica_pids:
+            if _alive(pid):
+                os.kill(pid, signal.SIGKILL)
+
+
+def _alive(pid: int) -> bool:
+    try:
+        state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
+    except OSError:
+        return False
+    return state != "Z"
+
+
+@pytest.fixture
+def local_runs(tmp_path: Path) -> Iterator[list[LocalCluster]]:
+    runs: list[LocalCluster] = []
+    try:
+        yield runs
+    finally:
+        for run in runs:
+            run.kill_leftovers()
+
+
+def test_local_cluster_replicates_stops_on_ctrl_c_and_recovers_on_rerun(
+    tmp_path: Path, local_runs: list[LocalCluster]
+) -> None:
+    base = free_base_port()
+    data_dir = tmp_path / "epaxosdb-data"
+    log = tmp_path / "local.log"
+
+    first = LocalCluster(base, data_dir, log)
+    local_runs.append(first)
+    first.wait_ready()
+    wait_until(lambda: "3 replicas running" in first.output(), 30, "the start-up banner")
+    written = redis_cli(base + 1, "SET", "a", "1")
+    assert written.stdout == b"OK\n", written
+    read = redis_cli(base + 2, "--no-raw", "GET", "a")
+    assert read.stdout == b'"1"\n', read
+    assert first.interrupt() == 0, first.output()
+    for pid in first.replica_pids:
+        wait_until(lambda pid=pid: not _alive(pid), 10, f"replica pid {pid} gone after Ctrl-C")
+
+    second = LocalCluster(base, data_dir, log)
+    local_runs.append(second)
+    second.wait_ready()
+    for i in range(REPLICAS):
+        recovered = redis_cli(base + i, "--no-raw", "GET", "a")
+        assert recovered.stdout == b'"1"\n', (i, recovered, second.output())
+    assert second.interrupt() == 0, second.output()
