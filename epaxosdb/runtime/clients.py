@@ -205,26 +205,36 @@ class SocketIO:
     def __init__(self, stream: trio.SocketStream) -> None:
         self._sock = socket.socket(fileno=stream.socket.fileno())
         self._sock.setblocking(False)
+        self._drained = True
+        """The last read emptied the socket: the next one would likely find nothing."""
 
     async def receive(self, max_bytes: int) -> bytes | bytearray:
         sock = self._sock
-        try:
-            data = sock.recv(max_bytes)
-        except BlockingIOError:
-            pass
-        except _BROKEN as error:
-            raise trio.BrokenResourceError(str(error)) from error
-        else:
-            await trio.lowlevel.checkpoint()
-            return data
+        if not self._drained:
+            # More may be queued already (a pipelining client): try first,
+            # then yield once so that other connections get their turn.
+            try:
+                data = sock.recv(max_bytes)
+            except BlockingIOError:
+                pass
+            except _BROKEN as error:
+                raise trio.BrokenResourceError(str(error)) from error
+            else:
+                self._drained = len(data) < max_bytes
+                await trio.lowlevel.checkpoint()
+                return data
+        # A client that waits for its replies has sent nothing yet: wait for
+        # readiness first rather than pay a recv that fails.
         while True:
             await trio.lowlevel.wait_readable(sock)
             try:
-                return sock.recv(max_bytes)
+                data = sock.recv(max_bytes)
             except BlockingIOError:
                 continue
             except _BROKEN as error:
                 raise trio.BrokenResourceError(str(error)) from error
+            self._drained = len(data) < max_bytes
+            return data
 
     async def send_all(self, data: bytes | bytearray) -> None:
         sock = self._sock

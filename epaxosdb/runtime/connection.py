@@ -434,7 +434,7 @@ class Connection:
                 out += early.pop(seq)
                 seq += 1
         self._flush_seq = seq
-        if self._writer_idle and not self._send_busy and not self._dispatching:
+        if not self._dispatching and self._writer_idle and not self._send_busy:
             self._writer_idle = False  # woken once; it marks itself idle again
             self._wake.set()
         if self._reader_waiting:
