@@ -267,6 +267,8 @@ def client_info_line(conn: Connection, now: float) -> bytes:
     flags = "x" if conn.multi is not None else ""
     if conn.no_evict:
         flags += "e"
+    if conn.no_touch:
+        flags += "T"
     qbuf = conn.parser.buffered
     return (
         f"id={conn.id} addr={conn.addr} laddr={conn.laddr} fd={conn.fd} "
@@ -415,6 +417,19 @@ def cmd_client_no_evict(conn: Connection, args: list[bytes]) -> Reply:
     if flag not in (b"on", b"off"):
         return SYNTAX_ERROR
     conn.no_evict = flag == b"on"
+    return OK
+
+
+def cmd_client_no_touch(conn: Connection, args: list[bytes]) -> Reply:
+    """CLIENT NO-TOUCH ON|OFF (Redis 7.2): accepted; there is no LRU/LFU to protect here.
+
+    Answered once the command table has a ``client|no-touch`` row; until then
+    the table's lookup reports an unknown sub-command.
+    """
+    flag = args[2].lower()
+    if flag not in (b"on", b"off"):
+        return SYNTAX_ERROR
+    conn.no_touch = flag == b"on"
     return OK
 
 
@@ -788,6 +803,7 @@ HANDLERS: dict[bytes, Handler] = {
     b"client|kill": cmd_client_kill,
     b"client|reply": cmd_client_reply,
     b"client|no-evict": cmd_client_no_evict,
+    b"client|no-touch": cmd_client_no_touch,
     b"client|help": cmd_client_help,
     b"command": cmd_command,
     b"command|count": cmd_command,

@@ -133,6 +133,7 @@ class Connection:
         self.last_interaction = self.created
         self.last_command = b"NULL"
         self.no_evict = False
+        self.no_touch = False
         self.reply_off = False
         self.watched: set[bytes] = set()
         self.multi: list[list[bytes]] | None = None
@@ -535,6 +536,7 @@ class Connection:
         self.proto = 2
         self.name = b""
         self.no_evict = False
+        self.no_touch = False
         self.reply_off = False
         self._skip_this = self._skip_next = False
         self.set_authenticated(not self.registry.auth_required)

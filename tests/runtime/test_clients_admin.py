@@ -10,9 +10,15 @@ import time
 
 import hiredis
 import pytest
+import trio
+import trio.testing
 
-from epaxosdb.runtime.clients import ClientSettings
-from tests.runtime.fakes import RawClient, running_server
+from epaxosdb.runtime import admin
+from epaxosdb.runtime.admin import client_info_line
+from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, StreamIO
+from epaxosdb.runtime.connection import Connection
+from protocol.replies import OK, Error
+from tests.runtime.fakes import FakeBackend, RawClient, running_server
 
 
 def decode(reply: bytes) -> object:
@@ -266,3 +272,18 @@ async def test_settings_limits_apply_to_connections() -> None:
         client = await RawClient.connect(server.port)
         await client.send(b"*2\r\n$4\r\nECHO\r\n$1048577\r\n")
         assert await client.until_closed() == b"-ERR Protocol error: invalid bulk length\r\n"
+
+
+async def test_client_no_touch_handler_is_ready_for_its_table_row() -> None:
+    # The command table has no ``client|no-touch`` row yet (Redis 7.2 added it);
+    # the handler answers as soon as one is added.
+    registry = ClientRegistry()
+    client_side, server_side = trio.testing.memory_stream_pair()
+    conn = Connection(StreamIO(server_side), registry, FakeBackend())
+    assert admin.cmd_client_no_touch(conn, [b"CLIENT", b"NO-TOUCH", b"on"]) == OK
+    assert conn.no_touch
+    assert "flags=T" in client_info_line(conn, time.monotonic()).decode()
+    assert admin.cmd_client_no_touch(conn, [b"CLIENT", b"NO-TOUCH", b"maybe"]) == Error(
+        "ERR syntax error"
+    )
+    await client_side.aclose()
