@@ -26,8 +26,16 @@ How it decides:
   connection broke or timed out) may have taken effect at any time after their
   call, or never: they complete at +infinity and their reply is not checked.
   Since an unchecked operation can always be placed last, a key is linearizable
-  as soon as every *determinate* operation is placed. Indeterminate reads change
-  nothing and are dropped before the search.
+  as soon as every *determinate* operation is placed. They are what makes the
+  search hard (each one stays a candidate forever), so: indeterminate reads
+  are dropped; indeterminate blind writes whose value no reply names are
+  dropped when nothing on the key can observe them otherwise (the etcd trick,
+  ``_unobservable_writes``); identical indeterminate commands are treated as
+  interchangeable; and when the depth-first search has spent a tenth of the
+  budget, a breadth-first *frontier* search (Lowe's just-in-time
+  linearization, with subsumption of configurations that spent fewer optional
+  operations) takes over, because it never backtracks into the distant past
+  (``Strategy``).
 * **Real-time order** is strict: A precedes B iff ``A.ret < B.call``. Intervals
   that touch (``A.ret == B.call``, common with integer ticks) are concurrent, so
   the checker never rejects a history a correct system could produce.
@@ -38,9 +46,13 @@ The register model follows Redis 7 string semantics: GET, SET [NX|XX] [GET]
 reply), APPEND, STRLEN, EXISTS, and MULTI (an atomic sequence of the above on
 one key). Expiry is not modelled: histories with EX/PX options are refused.
 
-The module is longer than our usual 400 lines because the model, the search and
-the failure rendering share the prepared-operation representation; the model
-half could move to its own module if another checker needs it.
+Every reduction is checked against brute force over all orders in
+``tests/sim/test_linearizability.py``, for each ``Strategy``.
+
+The module is longer than our usual 400 lines because the model, the two
+searches and the failure rendering share the prepared-operation
+representation; the register model (and the rendering) could move to their own
+modules, ``sim/register.py`` and ``sim/timeline.py``, without changing the API.
 """
 
 from __future__ import annotations
@@ -838,8 +850,8 @@ def _explain(
         return where
     _, reply = model_reply(unplaced, state)
     return (
-        f"{where}; client {unplaced.client}'s {unplaced.describe()} cannot be placed next "
-        f"(it would reply {_short(reply)}), nor can any other operation called before it returned"
+        f"{where}; client {unplaced.client}'s {unplaced.describe()} (marked !!) cannot come "
+        f"next (it would reply {_short(reply)}), whatever pending operations go first"
     )
 
 
