@@ -153,3 +153,17 @@ def test_writes_acknowledged_before_a_kill_during_load_survive(cluster1: Process
     values = r.mget([f"load:{i}" for i in acknowledged])
     lost = [i for i, v in zip(acknowledged, values, strict=True) if v != str(i).encode()]
     assert not lost, f"{len(lost)} acknowledged writes lost after kill -9: {lost[:10]}"
+
+
+def test_sigterm_stops_a_replica_with_exit_0_and_it_restarts_with_its_data(
+    cluster1: ProcessCluster,
+) -> None:
+    r = cluster1.client(1)
+    assert r.set("before-sigterm", "kept", px=LONG_PX_MS) is True
+    assert cluster1.terminate(1) == 0
+    assert "stopped cleanly" in cluster1.log_tail(1, 5)
+    cluster1.restart(1)
+    cluster1.wait_serving(1, SERVE_AGAIN_S)
+    r = cluster1.client(1)
+    assert r.get("before-sigterm") == b"kept"
+    assert 0 < r.pttl("before-sigterm") <= LONG_PX_MS
