@@ -362,7 +362,7 @@ class ProcessCluster:
             cursor = 0
             for _ in range(SCAN_ROUNDS_MAX):
                 cursor, batch = c.scan(cursor, count=1000)
-                keys.update(batch)
+                keys.update(_as_bytes(k) for k in batch)
                 if cursor == 0:
                     break
             else:
@@ -371,7 +371,11 @@ class ProcessCluster:
             values: dict[bytes, bytes | None] = {}
             for start in range(0, len(ordered), 1000):
                 chunk = ordered[start : start + 1000]
-                values.update(zip(chunk, c.mget(chunk), strict=True))
+                found = c.mget(chunk)
+                values.update(
+                    (k, None if v is None else _as_bytes(v))
+                    for k, v in zip(chunk, found, strict=True)
+                )
             return values
         finally:
             c.close()
@@ -489,6 +493,12 @@ def redis_cli(
         timeout=TOOL_TIMEOUT_S,
         check=False,
     )
+
+
+def _as_bytes(value: bytes | str) -> bytes:
+    """redis-py is typed for both; these clients never decode responses."""
+    assert isinstance(value, bytes), value
+    return value
 
 
 def digest_of(snapshot: dict[bytes, bytes | None]) -> str:

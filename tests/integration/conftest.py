@@ -36,7 +36,7 @@ def pytest_runtest_makereport(
     item: pytest.Item, call: pytest.CallInfo[None]
 ) -> Generator[None, pytest.TestReport, None]:
     outcome = yield
-    report: pytest.TestReport = outcome.get_result()  # type: ignore[attr-defined]
+    report: pytest.TestReport = outcome.get_result()
     if report.failed:
         for cluster in item.config.stash.get(LIVE, []):
             report.sections.append((f"replica logs ({cluster.directory})", cluster.logs()))

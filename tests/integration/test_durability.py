@@ -49,9 +49,12 @@ def ttl_ms(option: tuple[str, int]) -> int:
     return amount * 1000 if kind == "ex" else amount
 
 
-def set_args(i: int) -> tuple[str, str, dict[str, int]]:
+def set_args(i: int) -> tuple[str, str, int | None, int | None]:
+    """Key, value, EX seconds and PX milliseconds of the SET of key ``i``."""
     option = expiry_of(i)
-    return f"dur:{i}", f"value:{i}:{'x' * (i % 50)}", ({option[0]: option[1]} if option else {})
+    ex = option[1] if option is not None and option[0] == "ex" else None
+    px = option[1] if option is not None and option[0] == "px" else None
+    return f"dur:{i}", f"value:{i}:{'x' * (i % 50)}", ex, px
 
 
 def test_acknowledged_keys_and_expiries_survive_kill_9(cluster1: ProcessCluster) -> None:
@@ -59,16 +62,16 @@ def test_acknowledged_keys_and_expiries_survive_kill_9(cluster1: ProcessCluster)
     r.flushall()
     windows: dict[int, tuple[float, float]] = {}  # key index → when its SET was stamped (ms)
     for i in range(ONE_BY_ONE):
-        key, value, options = set_args(i)
+        key, value, ex, px = set_args(i)
         sent = time.time() * 1000
-        assert r.set(key, value, **options) is True
+        assert r.set(key, value, ex=ex, px=px) is True
         windows[i] = (sent, time.time() * 1000)
     for start in range(ONE_BY_ONE, ONE_BY_ONE + PIPELINED, PIPELINE_BATCH):
         batch = range(start, start + PIPELINE_BATCH)
         with r.pipeline(transaction=False) as pipe:
             for i in batch:
-                key, value, options = set_args(i)
-                pipe.set(key, value, **options)
+                key, value, ex, px = set_args(i)
+                pipe.set(key, value, ex=ex, px=px)
             sent = time.time() * 1000
             assert pipe.execute() == [True] * PIPELINE_BATCH
             acked = time.time() * 1000

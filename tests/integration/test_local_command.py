@@ -17,6 +17,7 @@ import signal
 import subprocess
 import sys
 from collections.abc import Iterator
+from functools import partial
 from pathlib import Path
 
 import pytest
@@ -86,6 +87,10 @@ class LocalCluster:
                 os.kill(pid, signal.SIGKILL)
 
 
+def _gone(pid: int) -> bool:
+    return not _alive(pid)
+
+
 def _alive(pid: int) -> bool:
     try:
         state = Path(f"/proc/{pid}/stat").read_text().split(")")[-1].split()[0]
@@ -121,7 +126,7 @@ def test_local_cluster_replicates_stops_on_ctrl_c_and_recovers_on_rerun(
     assert read.stdout == b'"1"\n', read
     assert first.interrupt() == 0, first.output()
     for pid in first.replica_pids:
-        wait_until(lambda pid=pid: not _alive(pid), 10, f"replica pid {pid} gone after Ctrl-C")
+        wait_until(partial(_gone, pid), 10, f"replica pid {pid} gone after Ctrl-C")
 
     second = LocalCluster(base, data_dir, log)
     local_runs.append(second)

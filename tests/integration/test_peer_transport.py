@@ -19,6 +19,7 @@ import socket
 import struct
 import time
 from collections.abc import Callable
+from functools import partial
 
 import pytest
 
@@ -55,10 +56,18 @@ def rejections(cluster: ProcessCluster, i: int) -> int:
     )
 
 
+def _connected_to_both(cluster: ProcessCluster, i: int) -> bool:
+    return bool(cluster.info(i)["peers_connected"] == 2)
+
+
+def _rejected_more_than(cluster: ProcessCluster, i: int, count: int) -> bool:
+    return rejections(cluster, i) > count
+
+
 def assert_cluster_unharmed(cluster: ProcessCluster, tag: str) -> None:
     for i in cluster:
         wait_until(
-            lambda i=i: cluster.info(i)["peers_connected"] == 2,
+            partial(_connected_to_both, cluster, i),
             CLOSE_TIMEOUT_S,
             f"replica {i} connected to both peers",
         )
@@ -85,7 +94,7 @@ def attack(cluster: ProcessCluster, payload: Callable[[int], bytes], tag: str) -
             s.close()
     for i in cluster:
         wait_until(
-            lambda i=i: rejections(cluster, i) > before[i],
+            partial(_rejected_more_than, cluster, i, before[i]),
             CLOSE_TIMEOUT_S,
             f"replica {i} logging the rejected connection",
         )
@@ -153,13 +162,16 @@ def test_a_rejected_peer_connection_is_logged_with_its_reason(cluster3: ProcessC
         finally:
             s.close()
 
+    def _logged(port: int) -> bool:
+        return line_for(port) is not None
+
     def line_for(port: int) -> str | None:
         text = cluster3.replicas[2].log_path.read_text(errors="replace")
         marker = f"rejected a peer connection from 127.0.0.1:{port}:"
         return next((ln for ln in text.splitlines() if marker in ln), None)
 
     for name, port in ports.items():
-        wait_until(lambda port=port: line_for(port) is not None, CLOSE_TIMEOUT_S, f"{name} logged")
+        wait_until(partial(_logged, port), CLOSE_TIMEOUT_S, f"{name} connection logged")
         line = line_for(port)
         assert line is not None
         reason = line.split(f"127.0.0.1:{port}:", 1)[1].strip()

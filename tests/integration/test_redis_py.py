@@ -117,7 +117,7 @@ def test_a_transaction_pipeline_runs_its_commands_atomically(cluster1: ProcessCl
     """Writers set two keys to the same value in MULTI/EXEC; readers never see them differ."""
     writer = cluster1.client(1)
     writer.mset({"tx:a": 0, "tx:b": 0})
-    seen: list[tuple[bytes | None, bytes | None]] = []
+    seen: list[tuple[object, object]] = []
     stop = threading.Event()
 
     def write() -> None:
