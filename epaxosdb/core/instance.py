@@ -84,6 +84,7 @@ class Instance:
         "max_round_seen",
         "progress_tick",
         "recover_at",
+        "recovery_attempts",
         "seq",
         "status",
         "vbal",
@@ -103,6 +104,8 @@ class Instance:
         self.max_round_seen = 0
         self.progress_tick = now
         self.recover_at: int | None = None
+        self.recovery_attempts = 0
+        """Recoveries of this instance seen or started here: backs the next one off."""
 
     @property
     def committed(self) -> bool:

@@ -196,7 +196,7 @@ class Replica:
             if x.status == Status.COMMITTED:
                 r._executor.committed(x.id)
             elif x.status != Status.EXECUTED:
-                delay = 0 if x.id.replica == r.me else r._recovery_delay()
+                delay = 0 if x.id.replica == r.me else r._recovery_delay(x)
                 r._watch[x.id] = delay
             if x.id.replica == r.me and x.status != Status.EXECUTED:
                 r._own_unexecuted.add(x.id.index)
@@ -233,7 +233,7 @@ class Replica:
                 self._retransmit(x, lead)
         for b in self._executor.blockers():
             if b not in self._watch and b not in self._leading:
-                self._watch[b] = now + self._recovery_delay()
+                self._watch[b] = now + self._recovery_delay(self.instances.get(b))
         if self._watch:
             budget = self.config.recoveries_max - len(self._leading_recoveries())
             for iid, due in list(self._watch.items()):
@@ -414,18 +414,23 @@ class Replica:
             if not had:
                 self._executor.payload_known(x.id)
 
-    def _recovery_delay(self) -> int:
+    def _recovery_delay(self, x: Instance | None = None) -> int:
+        """Ticks to wait before recovering: randomized, and doubling with every
+        recovery of the same instance seen so far, so that duelling recoverers
+        spread out until one of them has time to finish (Paxos's back-off)."""
         c = self.config
-        return c.recovery_ticks + self._rng.randint(0, c.recovery_jitter_ticks)
+        attempts = 0 if x is None else min(x.recovery_attempts, 6)
+        base = c.recovery_ticks << attempts
+        return base + self._rng.randint(0, (base >> 1) + c.recovery_jitter_ticks)
 
     def _touch(self, x: Instance) -> None:
         x.progress_tick = self.now
         if x.id in self._watch:
-            self._watch[x.id] = self.now + self._recovery_delay()
+            self._watch[x.id] = self.now + self._recovery_delay(x)
 
     def _watch_instance(self, x: Instance) -> None:
         if not x.committed and x.lead is None:
-            self._watch.setdefault(x.id, self.now + self._recovery_delay())
+            self._watch.setdefault(x.id, self.now + self._recovery_delay(x))
 
     def _promise(self, x: Instance, b: Ballot) -> None:
         """Raise ``bal`` to ``b``; a leader outbid on its own instance stops driving it (P6)."""
@@ -714,6 +719,13 @@ class Replica:
         self._promise(x, m.ballot)
         self._set_payload(x, m.cmds)
         seq, deps = self._index.attributes(self._instance_access(x), m.seq, m.deps)
+        if x.status == Status.ACCEPTED:
+            # A recovery re-running phase 1 at a higher ballot (its quorum saw no
+            # ACCEPTED vote, so ours was not chosen and never will be). Promise and
+            # answer, but keep the accepted vote: status never moves backwards.
+            self._persist(x)
+            self._send(m.sender, PreAcceptReply(self.me, m.inst, m.ballot, True, seq, deps, False))
+            return
         x.eq = seq == m.seq and deps == m.deps
         x.status = Status.PREACCEPTED
         x.seq, x.deps = seq, deps
@@ -746,6 +758,8 @@ class Replica:
 
     def _on_prepare(self, m: Prepare) -> None:
         x = self._get(m.inst)
+        if m.ballot > x.bal:
+            x.recovery_attempts += 1  # someone else is recovering it: give them time
         self._touch(x)
         if m.ballot < x.bal:
             self._send(
@@ -773,6 +787,7 @@ class Replica:
         self._watch.pop(x.id, None)
         if x.committed or x.lead is not None:
             return
+        x.recovery_attempts += 1
         b = Ballot(0, max(x.bal.round, x.max_round_seen) + 1, self.me)
         self._promise(x, b)
         self._persist(x)

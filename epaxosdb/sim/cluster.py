@@ -1,0 +1,274 @@
+"""SimCluster: N real cores over MemoryStores, a seeded network, crashes and restarts.
+
+One ``step()`` is one tick of simulated time:
+
+1. the network evolves (partitions, clogs) and delivers what is due;
+2. clients whose think time is over send their next command;
+3. every live replica ticks;
+4. faults strike: a replica may crash — before it persists this step's work,
+   or after persisting but before its messages leave — and a crashed one may
+   restart from its store alone;
+5. every live replica's ``Ready`` goes through the same ``node.apply_ready``
+   the trio runtime uses; its messages enter the network and its replies
+   reach the clients.
+
+Checkers see every durable record, released message and executed batch.
+Everything is drawn from one seed, so a run replays exactly.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from epaxosdb import commands
+from epaxosdb.core.config import ReplicaConfig
+from epaxosdb.core.replica import Replica
+from epaxosdb.node import Outbox, apply_ready
+from protocol.messages import ReplicaId
+from storage.memory import MemoryStore
+
+from .checkers import Checkers
+from .network import NetworkProfile, SimNetwork
+from .workload import Workload, WorkloadProfile
+
+
+@dataclass(frozen=True, slots=True)
+class FaultProfile:
+    crash_probability: float = 0.0
+    """Per step, the chance that one live replica crashes."""
+    restart_ticks_max: int = 200
+    crash_before_persist: float = 0.5
+    """Share of crashes that lose the step's unpersisted work (the rest lose only messages)."""
+    minority_only: bool = True
+    """Keep at least a majority up, so the cluster can make progress during the safety phase."""
+
+    @classmethod
+    def random(cls, rng: random.Random) -> FaultProfile:
+        return cls(
+            crash_probability=rng.choice((0.0, 0.0005, 0.002, 0.01)),
+            restart_ticks_max=rng.choice((20, 100, 400)),
+            crash_before_persist=rng.random(),
+            minority_only=rng.random() < 0.8,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class CoreProfile:
+    batch_max: int = 8
+    inflight_max: int = 4
+    fast_wait_ticks: int = 1
+    retransmit_ticks: int = 20
+    recovery_ticks: int = 60
+    recovery_jitter_ticks: int = 40
+    sync_interval_ticks: int = 50
+
+    @classmethod
+    def random(cls, rng: random.Random) -> CoreProfile:
+        return cls(
+            batch_max=rng.choice((1, 2, 8, 64)),
+            inflight_max=rng.choice((1, 2, 4, 16)),
+            fast_wait_ticks=rng.choice((0, 1, 3)),
+            retransmit_ticks=rng.choice((5, 20, 60)),
+            recovery_ticks=rng.choice((15, 60, 150)),
+            recovery_jitter_ticks=rng.choice((5, 40)),
+            sync_interval_ticks=rng.choice((10, 50)),
+        )
+
+    def config(self, replica_id: ReplicaId, ids: tuple[ReplicaId, ...]) -> ReplicaConfig:
+        return ReplicaConfig(
+            replica_id,
+            ids,
+            batch_max=self.batch_max,
+            inflight_max=self.inflight_max,
+            fast_wait_ticks=self.fast_wait_ticks,
+            retransmit_ticks=self.retransmit_ticks,
+            recovery_ticks=self.recovery_ticks,
+            recovery_jitter_ticks=self.recovery_jitter_ticks,
+            sync_interval_ticks=self.sync_interval_ticks,
+        )
+
+
+@dataclass(frozen=True, slots=True)
+class SimProfile:
+    replicas: int
+    network: NetworkProfile
+    faults: FaultProfile
+    workload: WorkloadProfile
+    core: CoreProfile
+
+    @classmethod
+    def random(cls, rng: random.Random, replicas: int) -> SimProfile:
+        return cls(
+            replicas=replicas,
+            network=NetworkProfile.random(rng),
+            faults=FaultProfile.random(rng),
+            workload=WorkloadProfile.random(rng, replicas),
+            core=CoreProfile.random(rng),
+        )
+
+    @classmethod
+    def quiet(cls, replicas: int, **workload: object) -> SimProfile:
+        """No faults at all: for measuring the protocol's behaviour, not its robustness."""
+        return cls(
+            replicas=replicas,
+            network=NetworkProfile.perfect(),
+            faults=FaultProfile(),
+            workload=WorkloadProfile(**workload),  # type: ignore[arg-type]
+            core=CoreProfile(),
+        )
+
+
+@dataclass
+class SimNode:
+    id: ReplicaId
+    store: MemoryStore
+    core: Replica | None
+    down_until: int = 0
+    crashes: int = 0
+
+
+@dataclass
+class ClusterStatistics:
+    steps: int = 0
+    crashes: int = 0
+    restarts: int = 0
+    messages: int = 0
+
+
+class SimCluster:
+    def __init__(self, profile: SimProfile, seed: int) -> None:
+        self.profile = profile
+        self.seed = seed
+        rng = random.Random(seed)
+        self._rng = random.Random(rng.random())
+        self.ids: tuple[ReplicaId, ...] = tuple(range(1, profile.replicas + 1))
+        self.network = SimNetwork(self.ids, random.Random(rng.random()), profile.network)
+        self.workload = Workload(profile.workload, random.Random(rng.random()))
+        self.checkers = Checkers(self.ids, commands.command_access)
+        self._core_seed = random.Random(rng.random())
+        self.nodes = {
+            r: SimNode(r, MemoryStore(), None) for r in self.ids
+        }
+        for r in self.ids:
+            self.nodes[r].core = Replica(
+                self._config(r), rng=self._new_rng(), access=commands.command_access
+            )
+        self.now = 0
+        self.stats = ClusterStatistics()
+        self.faults_enabled = True
+        self.liveness_phase = False
+
+    def _config(self, r: ReplicaId) -> ReplicaConfig:
+        return self.profile.core.config(r, self.ids)
+
+    def _new_rng(self) -> random.Random:
+        return random.Random(self._core_seed.random())
+
+    # --- the loop -----------------------------------------------------------------
+
+    def live(self) -> list[ReplicaId]:
+        return [r for r in self.ids if self.nodes[r].core is not None]
+
+    def step(self) -> None:
+        self.now += 1
+        now = self.now
+        self.stats.steps += 1
+        self.network.tick(now)
+        for _src, dst, msg in self.network.deliverable(now):
+            core = self.nodes[dst].core
+            if core is not None:
+                core.step(msg)
+        serving = [r for r in self.live() if not self._core(r).loading]
+        for replica, cmd in self.workload.due(now, serving):
+            self.checkers.note_proposed(cmd)
+            self._core(replica).propose([cmd])
+        for r in self.live():
+            self._core(r).tick()
+        if self.faults_enabled:
+            self._maybe_crash()
+        self._maybe_restart()
+        for r in self.live():
+            self.process(r)
+        self.workload.on_time(now)
+
+    def _core(self, r: ReplicaId) -> Replica:
+        core = self.nodes[r].core
+        assert core is not None
+        return core
+
+    def process(self, r: ReplicaId) -> None:
+        """Persist → execute → release, exactly as the runtime does (node.apply_ready)."""
+        core = self._core(r)
+        ready = core.ready()
+        node = self.nodes[r]
+        outbox = apply_ready(node.store, ready, r)
+        self.checkers.on_persist(r, ready.to_persist)
+        self.checkers.on_execute(r, ready.to_execute)
+        self._release(r, outbox)
+        core.advance(ready)
+
+    def _release(self, r: ReplicaId, outbox: Outbox) -> None:
+        for dst, m in outbox.messages:
+            self.checkers.on_send(r, m)
+            self.network.send(self.now, r, dst, m)
+            self.stats.messages += 1
+        for cmd, reply in outbox.replies:
+            self.workload.on_reply(cmd, reply, self.now)
+        if outbox.failures:
+            cmd, detail = outbox.failures[0]
+            raise AssertionError(f"command {cmd.ops!r} raised in its handler: {detail}")
+
+    # --- faults -------------------------------------------------------------------
+
+    def _maybe_crash(self) -> None:
+        faults = self.profile.faults
+        if faults.crash_probability <= 0 or self._rng.random() >= faults.crash_probability:
+            return
+        live = self.live()
+        if faults.minority_only and len(self.ids) - len(live) >= (len(self.ids) - 1) // 2:
+            return
+        if not live:
+            return
+        r = self._rng.choice(live)
+        if self._rng.random() < faults.crash_before_persist:
+            self.crash(r)  # this step's inputs die with the process
+        else:
+            # Persisted, but the process died before sending anything.
+            core = self._core(r)
+            ready = core.ready()
+            apply_ready(self.nodes[r].store, ready, r)
+            self.checkers.on_persist(r, ready.to_persist)
+            self.checkers.on_execute(r, ready.to_execute)
+            self.crash(r)
+
+    def crash(self, r: ReplicaId) -> None:
+        node = self.nodes[r]
+        node.core = None
+        node.crashes += 1
+        node.down_until = self.now + self._rng.randint(1, self.profile.faults.restart_ticks_max)
+        self.network.crash(r)
+        self.workload.on_lost(r, self.now)
+        self.stats.crashes += 1
+
+    def _maybe_restart(self) -> None:
+        for r in self.ids:
+            node = self.nodes[r]
+            if node.core is None and (node.down_until <= self.now or self.liveness_phase):
+                self.restart(r)
+
+    def restart(self, r: ReplicaId) -> None:
+        node = self.nodes[r]
+        recovered = node.store.load()
+        node.core = Replica.restore(
+            self._config(r), recovered.records, recovered.meta,
+            rng=self._new_rng(), access=commands.command_access,
+        )
+        self.stats.restarts += 1
+
+    def heal(self) -> None:
+        """Start the liveness phase: no more faults, every replica back, the network whole."""
+        self.faults_enabled = False
+        self.liveness_phase = True
+        self.network.heal()
+        self._maybe_restart()

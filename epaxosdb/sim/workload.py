@@ -1,0 +1,202 @@
+"""Simulated Redis clients: closed-loop, seeded, recording a checkable history.
+
+Each client issues one operation at a time against a randomly chosen live
+replica — so reads often go to a different replica than the write before
+them — over a small key space, so that commands collide. Written values are
+unique (``c<client>.<n>``), which keeps the linearizability search cheap:
+every read names the write it saw.
+
+An operation whose reply never arrives — its replica crashed, or it timed out
+— is recorded as indeterminate: it may still take effect later, and the
+checker accepts either outcome.
+"""
+
+from __future__ import annotations
+
+import random
+from dataclasses import dataclass
+
+from epaxosdb import commands
+from protocol.messages import Command, ReplicaId
+from protocol.replies import Error, Reply, SimpleString
+
+from .linearizability import UNCHECKED, UNKNOWN, Operation, project_transaction
+
+TICK_MS = 10
+"""Simulated wall-clock milliseconds per tick, for command timestamps."""
+
+KINDS = ("GET", "SET", "INCR", "DEL", "SETNX", "GETSET", "APPEND", "MSET", "SETNX_OPT", "GETDEL")
+
+
+@dataclass(frozen=True, slots=True)
+class WorkloadProfile:
+    clients: int = 6
+    keys: int = 4
+    think_ticks_max: int = 10
+    timeout_ticks: int = 400
+    weights: tuple[int, ...] = (30, 20, 15, 5, 5, 5, 5, 5, 5, 4)
+    """Relative frequency of each of ``KINDS``."""
+
+    @classmethod
+    def random(cls, rng: random.Random, n: int) -> WorkloadProfile:
+        return cls(
+            clients=rng.randint(n, 4 * n),
+            keys=rng.choice((1, 2, 3, 5, 8)),
+            think_ticks_max=rng.choice((0, 2, 10, 30)),
+            timeout_ticks=rng.choice((150, 400, 1000)),
+            weights=tuple(rng.randint(0, 10) + (10 if k in ("GET", "SET") else 0) for k in KINDS),
+        )
+
+
+@dataclass(slots=True)
+class _Pending:
+    cmd: Command
+    replica: ReplicaId
+    spec: list[tuple[bytes, str, tuple[object, ...]]]
+    """Per-key single-key steps this command makes (for history projection)."""
+    call: int
+    deadline: int
+
+
+@dataclass(slots=True)
+class _Client:
+    id: int
+    next_at: int = 0
+    written: int = 0
+    pending: _Pending | None = None
+
+
+@dataclass(slots=True)
+class WorkloadStatistics:
+    issued: int = 0
+    completed: int = 0
+    errors: int = 0
+    timed_out: int = 0
+    timed_out_after_heal: int = 0
+    lost: int = 0
+
+
+class Workload:
+    def __init__(self, profile: WorkloadProfile, rng: random.Random, first_id: int = 1) -> None:
+        self.profile = profile
+        self._rng = rng
+        self._clients = [_Client(i) for i in range(profile.clients)]
+        self._keys = [f"k{i}".encode() for i in range(profile.keys)]
+        self._next_id = first_id
+        self._by_id: dict[int, _Client] = {}
+        self.history: list[Operation] = []
+        self.proposed: dict[tuple[ReplicaId, int], Command] = {}
+        self.stats = WorkloadStatistics()
+        self.stopped = False
+        self.healed_at: int | None = None
+        """Set when the liveness phase starts: commands issued later never time out on
+        the client side, and must complete before the run's liveness budget ends."""
+
+    # --- issuing --------------------------------------------------------------
+
+    def due(self, now: int, replicas: list[ReplicaId]) -> list[tuple[ReplicaId, Command]]:
+        """Commands that clients send now, each to one of ``replicas``."""
+        if self.stopped or not replicas:
+            return []
+        out = []
+        for c in self._clients:
+            if c.pending is None and c.next_at <= now:
+                replica = self._rng.choice(replicas)
+                cmd, spec = self._make(c, replica, now)
+                timeout = self.profile.timeout_ticks if self.healed_at is None else 10**9
+                c.pending = _Pending(cmd, replica, spec, now, now + timeout)
+                self._by_id[cmd.id] = c
+                self.proposed[(cmd.origin, cmd.id)] = cmd
+                self.stats.issued += 1
+                out.append((replica, cmd))
+        return out
+
+    def _value(self, c: _Client) -> bytes:
+        c.written += 1
+        return f"c{c.id}.{c.written}".encode()
+
+    def _make(
+        self, c: _Client, replica: ReplicaId, now: int
+    ) -> tuple[Command, list[tuple[bytes, str, tuple[object, ...]]]]:
+        rng = self._rng
+        kind = rng.choices(KINDS, weights=self.profile.weights)[0]
+        key = rng.choice(self._keys)
+        args: list[bytes]
+        spec: list[tuple[bytes, str, tuple[object, ...]]]
+        if kind == "MSET":
+            k2 = rng.choice(self._keys)
+            v1, v2 = self._value(c), self._value(c)
+            args = [b"MSET", key, v1, k2, v2]
+            spec = [(key, "SET", (v1,)), (k2, "SET", (v2,))]
+        elif kind == "SETNX_OPT":
+            v = self._value(c)
+            args = [b"SET", key, v, b"NX"]
+            spec = [(key, "SET", (v, "NX"))]
+        elif kind in ("SET", "SETNX", "GETSET", "APPEND"):
+            v = self._value(c)
+            args = [kind.encode(), key, v]
+            spec = [(key, kind, (v,))]
+        else:
+            args = [kind.encode(), key]
+            spec = [(key, kind, ())]
+        now_ms = now * TICK_MS
+        op = commands.prepare(args, now_ms)
+        if isinstance(op, Error):
+            raise AssertionError(f"the workload built an invalid command {args!r}: {op.text}")
+        cmd = Command(replica, self._next_id, now_ms, (op,))
+        self._next_id += 1
+        return cmd, spec
+
+    # --- outcomes -------------------------------------------------------------
+
+    def on_reply(self, cmd: Command, reply: Reply, now: int) -> None:
+        c = self._by_id.pop(cmd.id, None)
+        if c is None or c.pending is None or c.pending.cmd.id != cmd.id:
+            return  # a reply to an abandoned (timed-out) request
+        p = c.pending
+        c.pending = None
+        c.next_at = now + self._rng.randint(0, self.profile.think_ticks_max)
+        self.stats.completed += 1
+        if isinstance(reply, Error):
+            self.stats.errors += 1
+        self._record(c.id, p, reply, now)
+
+    def on_lost(self, replica: ReplicaId, now: int) -> None:
+        """The replica crashed: its clients never learn their outcome."""
+        for c in self._clients:
+            if c.pending is not None and c.pending.replica == replica:
+                self._abandon(c, now)
+                self.stats.lost += 1
+
+    def on_time(self, now: int) -> None:
+        for c in self._clients:
+            if c.pending is not None and c.pending.deadline <= now:
+                if self.healed_at is not None and c.pending.call >= self.healed_at:
+                    self.stats.timed_out_after_heal += 1
+                self._abandon(c, now)
+                self.stats.timed_out += 1
+
+    def _abandon(self, c: _Client, now: int) -> None:
+        p = c.pending
+        assert p is not None
+        self._by_id.pop(p.cmd.id, None)
+        c.pending = None
+        c.next_at = now + 1
+        self._record(c.id, p, None, None)
+
+    def _record(self, client: int, p: _Pending, reply: Reply | None, ret: int | None) -> None:
+        if reply is None:
+            results: list[object] | object = UNKNOWN
+        elif len(p.spec) == 1:
+            results = [reply]
+        else:  # MSET: one OK for every key
+            results = [reply if isinstance(reply, Error) else UNCHECKED for _ in p.spec]
+            if isinstance(reply, SimpleString):
+                results = [reply for _ in p.spec]
+        self.history.extend(
+            project_transaction(client, p.spec, results, p.call, ret)  # type: ignore[arg-type]
+        )
+
+    @property
+    def outstanding(self) -> int:
+        return sum(1 for c in self._clients if c.pending is not None)
