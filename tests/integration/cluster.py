@@ -12,10 +12,13 @@ The integration tests exercise what no in-process test can: separate
   it and the replica binding it; then the whole start is retried on new ports
   (the cluster id depends on the peer addresses, so the data dirs are fresh).
 * Faults: ``kill9``, ``stop`` (SIGSTOP), ``cont``, ``terminate`` (SIGTERM and
-  an exit code of 0 asserted), ``restart`` (same data dir).
+  an exit code of 0 asserted), ``restart`` (same data dir; returns once the
+  port answers PING, possibly with ``-LOADING`` while it catches up).
 * Observation: ``client`` (redis-py with retries off: a retried write is a
-  duplicated write, and a test must see every failure), ``wait_serving``,
-  ``snapshot``/``digest`` (SCAN + GET), ``log_tail``, ``rss_kb``.
+  duplicated write, and a test must see every failure), ``wait_serving``
+  (a data command answers), ``snapshot``/``digest`` (SCAN + GET),
+  ``wait_same_data`` (all replicas' digests equal, polled), ``log_tail``,
+  ``rss_kb``. ``redis_cli`` and ``tool`` run Debian's redis tools.
 * ``close()`` stops every process this object started, by PID, whatever
   state it is in; the fixtures call it even when the test fails.
 
