@@ -1,4 +1,4 @@
-"""A hand-driven cluster of cores for scenario tests (raft's interaction tests, h11's ConnectionPair).
+"""A hand-driven cluster of cores for scenario tests (raft interaction tests, h11 ConnectionPair).
 
 Each replica's "disk" is a dict of the records and metadata its Readys
 persisted; messages a Ready releases wait in ``wire`` until a test delivers,

@@ -564,7 +564,7 @@ def test_p27_a_duplicate_preaccept_gets_the_same_vote_back() -> None:
     """P27: a PreAccept redelivered after a conflicting one is answered from the stored vote."""
     h = Harness(3)
     h.propose(1, set_cmd(1, "k"))
-    first = [e for e in h.wire if isinstance(e.msg, PreAccept) and e.dst == 2][0]
+    first = next(e for e in h.wire if isinstance(e.msg, PreAccept) and e.dst == 2)
     h.deliver(lambda e: e is first)
     vote1 = [e.msg for e in h.wire if isinstance(e.msg, PreAcceptReply)][-1]
     h.wire.clear()

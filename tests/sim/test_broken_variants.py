@@ -1,0 +1,168 @@
+"""The simulator's checkers can fail: each deliberately broken variant is caught.
+
+Every test patches one known bug from the brief into the real code and runs
+the simulator over at most ``SEEDS`` seeds (the bound each test states); it
+passes only if some seed fails with the expected invariant. These are the
+bugs earlier EPaxos implementations shipped (brief §8), so a checker that
+missed one would be a checker we could not trust.
+"""
+
+from __future__ import annotations
+
+import multiprocessing
+from collections.abc import Callable
+
+import pytest
+
+from epaxosdb.core import replica as replica_module
+from epaxosdb.core.conflicts import ConflictIndex
+from epaxosdb.core.execution import Executor
+from epaxosdb.core.instance import Instance
+from epaxosdb.core.recovery import Action, Decision, decide
+from epaxosdb.core.replica import Replica
+from epaxosdb.sim import cluster as sim_cluster
+from epaxosdb.sim.run import RunResult, run
+from protocol.messages import Ballot
+
+STEPS = 1500
+
+
+def first_failures(seeds: int, sizes: list[int], invariants: set[str]) -> list[RunResult]:
+    """Run seeds in order (two worker processes) until one fails with one of ``invariants``."""
+    jobs = [(seed, n, STEPS) for seed in range(seeds) for n in sizes]
+    with multiprocessing.get_context("fork").Pool(2) as pool:
+        for result in pool.imap(_run_one, jobs):
+            if not result.ok and result.invariant in invariants:
+                pool.terminate()
+                return [result]
+    return []
+
+
+def _run_one(job: tuple[int, int, int]) -> RunResult:
+    seed, replicas, steps = job
+    return run(seed, replicas=replicas, steps=steps)
+
+
+def test_one_ballot_instead_of_bal_and_vbal_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """P1 / Sutra: a Prepare that overwrites the vote's ballot (Go's single ballot field)
+    makes recovery pick stale ACCEPTED values. Caught within 60 seeds (N=3 and N=5)."""
+    original = Replica._promise
+
+    def single_ballot(self: Replica, x: Instance, b: Ballot) -> None:
+        original(self, x, b)
+        if x.status > 0 and not x.committed:
+            x.vbal = x.bal  # one ballot field: a promise overwrites the vote's ballot
+
+    monkeypatch.setattr(Replica, "_promise", single_ballot)
+    caught = first_failures(60, [3, 5], {"agreement", "agreement (core tripwire)", "durability",
+                                         "visibility", "execution consistency"})
+    assert caught, "no seed caught the single-ballot recovery bug"
+
+
+def test_n3_fast_path_without_the_eq_rule_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """P7: for N=3, fast-committing on a reply that changed the attributes lets a recovery
+    commit another value. Caught within 200 seeds (N=3)."""
+    original = sim_cluster.CoreProfile.config
+
+    def without_eq(self: sim_cluster.CoreProfile, replica_id: int, ids: tuple[int, ...]) -> object:
+        cfg = original(self, replica_id, ids)
+        object.__setattr__(cfg, "fast_path_eq_rule", False)
+        return cfg
+
+    monkeypatch.setattr(sim_cluster.CoreProfile, "config", without_eq)
+    caught = first_failures(200, [3], {"agreement", "agreement (core tripwire)", "visibility",
+                                      "execution consistency", "linearizability"})
+    assert caught, "no seed caught the N=3 fast path without the eq rule"
+
+
+def test_skipping_the_owner_row_in_deps_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """P15: Go's updateAttributes skips the owner's row whenever a replica computes the
+    attributes of someone else's instance — as an acceptor and as a recoverer re-running
+    phase 1 from its own state. Recovered instances then lose dependencies on the owner's
+    earlier instances. Caught within 80 seeds (N=3 and N=5)."""
+    skipping: list[int] = []
+    original_attributes = ConflictIndex.attributes
+
+    def attributes(
+        self: ConflictIndex, access: object, seq: int, deps: tuple[int, ...]
+    ) -> tuple[int, tuple[int, ...]]:
+        out_seq, out = original_attributes(self, access, seq, deps)  # type: ignore[arg-type]
+        if skipping:
+            row = skipping[-1]
+            out = (*out[:row], deps[row], *out[row + 1:])
+        return out_seq, out
+
+    def skip_owner_row(method: Callable[..., None]) -> Callable[..., None]:
+        def wrapped(self: Replica, arg: object) -> None:
+            iid = arg.inst if hasattr(arg, "inst") else arg.id  # type: ignore[attr-defined]
+            owner_is_other = iid.replica != self.me
+            if owner_is_other:
+                skipping.append(self._pos[iid.replica])
+            try:
+                method(self, arg)
+            finally:
+                if owner_is_other:
+                    skipping.pop()
+
+        return wrapped
+
+    def decide_from_local_state(*args: object, **kwargs: object) -> Decision:
+        d = decide(*args, **kwargs)  # type: ignore[arg-type]
+        if d.action is Action.PREACCEPT:
+            owner = kwargs["owner"]
+            row = sorted({*range(1, kwargs["n"] + 1)}).index(owner)  # type: ignore[call-overload]
+            deps = (*d.deps[:row], -1, *d.deps[row + 1:])
+            return Decision(d.action, d.cmds, d.seq, deps, d.step)
+        return d
+
+    monkeypatch.setattr(ConflictIndex, "attributes", attributes)
+    monkeypatch.setattr(Replica, "_on_pre_accept", skip_owner_row(Replica._on_pre_accept))
+    monkeypatch.setattr(Replica, "_finish_prepare", skip_owner_row(Replica._finish_prepare))
+    monkeypatch.setattr(replica_module, "decide", decide_from_local_state)
+    caught = first_failures(80, [3, 5], {"visibility", "execution consistency", "linearizability",
+                                         "execution safety", "agreement"})
+    assert caught, "no seed caught the skipped owner row"
+
+
+def test_releasing_a_vote_before_it_is_persisted_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """P22: sending before the fsync (efficient/epaxos's -durable=false) is caught by the
+    durability check on the very first vote. Caught within 5 seeds."""
+
+    def send_then_persist(self: sim_cluster.SimCluster, r: int) -> None:
+        core = self._core(r)
+        ready = core.ready()
+        for _dst, m in ready.messages:
+            self.checkers.on_send(r, m)  # the message leaves before its vote is durable
+        out = sim_cluster.apply_ready(self.nodes[r].store, ready, r)
+        self.checkers.on_persist(r, ready.to_persist)
+        self.checkers.on_execute(r, ready.to_execute)
+        self._release(r, out)
+        core.advance(ready)
+
+    monkeypatch.setattr(sim_cluster.SimCluster, "process", send_then_persist)
+    caught = first_failures(5, [3], {"durability"})
+    assert caught, "no seed caught a vote released before it was persisted"
+
+
+def test_scc_order_by_seq_alone_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
+    """P17: ordering an SCC by seq only, ties left to the search order, makes replicas
+    execute conflicting commands in different orders. Caught within 60 seeds."""
+
+    def by_seq_only(self: Executor, scc: list[Instance], out: list[Instance]) -> None:
+        scc.sort(key=lambda i: i.seq)  # stable: ties keep the DFS order, which varies
+        for inst in scc:
+            inst.status = 4  # type: ignore[assignment]
+            out.append(inst)
+            self.executed_total += 1
+            self._advance(self._rows.index(inst.id.replica))
+
+    monkeypatch.setattr(Executor, "_execute", by_seq_only)
+    caught = first_failures(60, [3, 5], {"execution consistency", "linearizability"})
+    assert caught, "no seed caught SCCs ordered by seq alone"
+
+
+def test_the_initial_ballot_is_the_only_fast_ballot() -> None:
+    """Sanity for the variants above: recovery ballots are never initial."""
+    assert Ballot(0, 0, 1).is_initial() and not Ballot(0, 1, 1).is_initial()
