@@ -638,6 +638,16 @@ class LmdbStore:
     def get_meta(self, name: str) -> bytes | None:
         return self._reading(lambda view: view.get_meta(name))
 
+    def key_counts(self) -> tuple[int, int]:
+        def counts(view: _LmdbView) -> tuple[int, int]:
+            txn, dbs = view._live(), self._dbs
+            try:
+                return txn.stat(dbs.kv)["entries"], txn.stat(dbs.expires)["entries"]
+            except lmdb.Error as exc:
+                raise _translate(exc, "counting keys") from exc
+
+        return self._reading(counts)
+
     def kv_items(self) -> list[tuple[bytes, Value]]:
         """Every key and value in scan order: what checkers compare between replicas."""
 

@@ -301,6 +301,10 @@ class MemoryStore:
         twin._state = self._state.copy()
         return twin
 
+    def key_counts(self) -> tuple[int, int]:
+        self._check_reading()
+        return len(self._state.kv), len(self._state.expiry)
+
     def kv_items(self) -> list[tuple[bytes, Value]]:
         """Every key and value in scan order: what checkers compare between replicas."""
         self._check_reading()

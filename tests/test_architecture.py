@@ -115,7 +115,8 @@ def test_only_the_runtime_imports_trio() -> None:
             if top(name) == "trio":
                 bad.append(f"{rel}:{line}")
     for package in ("protocol", "storage"):
-        bad += [f"{p}:{line}" for p in modules(package) for n, line in imports(p) if top(n) == "trio"]
+        for p in modules(package):
+            bad += [f"{p}:{line}" for n, line in imports(p) if top(n) == "trio"]
     assert bad == []
 
 

@@ -765,6 +765,12 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
                 "Set client eviction mode for the current connection", "7.0.0", "connection",
                 arguments=(_oneof("enabled", _token("on", "ON"), _token("off", "OFF")),),
             ),
+            _sub(
+                "client", "no-touch", 3, ("noscript", *_SUB), "@slow @connection",
+                "Controls whether commands sent by the client will alter the LRU/LFU of the "
+                "keys they access.", "7.2.0", "connection",
+                arguments=(_oneof("enabled", _token("on", "ON"), _token("off", "OFF")),),
+            ),
             _sub("client", "help", 2, _SUB, "@slow @connection", _HELP, "5.0.0", "connection"),
         ),
     ),

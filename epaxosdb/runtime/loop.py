@@ -142,6 +142,10 @@ class ConsensusLoop:
 
     def info_sections(self) -> Mapping[str, InfoFields]:
         s = self._core.statistics()
+        keys, expires = self._store.key_counts()
+        keyspace: InfoFields = (
+            [("db0", f"keys={keys},expires={expires},avg_ttl=0")] if keys else []
+        )
         wm = self._core.executed_watermarks
         return {
             "EPaxos": [
@@ -176,6 +180,7 @@ class ConsensusLoop:
                 ("uncertain_replies", self._counters["uncertain"]),
                 ("invalid_peer_messages", s.invalid_messages),
             ],
+            "Keyspace": keyspace,
         }
 
     # --- inputs from peers and the clock ---------------------------------------------

@@ -223,7 +223,12 @@ class PeerNetwork:
             OSError,
         ) as exc:
             self._c["rejected"] += 1
-            log.warning("rejected a peer connection from %s: %s", _remote(stream), exc)
+            reason = (
+                f"no handshake within {self._handshake_timeout_s:g}s"
+                if isinstance(exc, trio.TooSlowError)
+                else str(exc) or type(exc).__name__
+            )
+            log.warning("rejected a peer connection from %s: %s", _remote(stream), reason)
             await trio.aclose_forcefully(stream)
             return
         await self._run_connection(self._links[peer], stream, decoder)

@@ -16,7 +16,7 @@ from tests.redis_server import Parsed, parse_reply
 
 PUBLIC = [spec for spec in COMMANDS if "internal" not in spec.flags]
 SUBCOMMANDS = [sub for spec in PUBLIC for sub in spec.subcommands]
-NOT_IN_REDIS_7_0 = {b"client|setinfo"}
+NOT_IN_REDIS_7_0 = {b"client|setinfo", b"client|no-touch"}
 """Listed because clients send it (redis-py, go-redis), but Redis 7.0 predates it."""
 
 
