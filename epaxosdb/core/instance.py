@@ -85,6 +85,7 @@ class Instance:
         "progress_tick",
         "recover_at",
         "recovery_attempts",
+        "commit_tick",
         "seq",
         "status",
         "vbal",
@@ -104,6 +105,7 @@ class Instance:
         self.max_round_seen = 0
         self.progress_tick = now
         self.recover_at: int | None = None
+        self.commit_tick = 0
         self.recovery_attempts = 0
         """Recoveries of this instance seen or started here: backs the next one off."""
 

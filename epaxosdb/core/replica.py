@@ -89,6 +89,8 @@ class ReplicaStatistics:
     instances_executed: int
     execute_lag: int
     max_scc_size: int
+    commit_to_execute_ticks_max: int
+    commit_to_execute_ticks_mean: float
     blocked_instances: int
     proposals_waiting: int
     own_unexecuted: int
@@ -145,6 +147,8 @@ class Replica:
         self._messages: list[tuple[ReplicaId, Message]] = []
         self._committed_now: list[InstanceId] = []
 
+        self._exec_delay_sum = 0
+        self._exec_delay_max = 0
         self._stats = {
             "instances_proposed": 0,
             "fast_path_commits": 0,
@@ -286,6 +290,10 @@ class Replica:
         executed = self._executor.run()
         to_execute = []
         for x in executed:
+            delay = self.now - x.commit_tick
+            self._exec_delay_sum += delay
+            if delay > self._exec_delay_max:
+                self._exec_delay_max = delay
             cmds = x.cmds if x.cmds is not None else NOOP
             to_execute.append(Executed(x.id, cmds))
             if x.id.replica == self.me:
@@ -357,6 +365,8 @@ class Replica:
             instances_executed=executed,
             execute_lag=sum(1 for x in self.instances.values() if x.status == Status.COMMITTED),
             max_scc_size=self._executor.max_scc_size,
+            commit_to_execute_ticks_max=self._exec_delay_max,
+            commit_to_execute_ticks_mean=self._exec_delay_sum / max(executed, 1),
             blocked_instances=self._executor.blocked_count(),
             proposals_waiting=len(self._proposals),
             own_unexecuted=len(self._own_unexecuted),
@@ -665,6 +675,7 @@ class Replica:
             x.access = None
         x.seq, x.deps = seq, deps
         x.status = Status.COMMITTED
+        x.commit_tick = self.now
         if x.lead is not None:
             x.lead = None
             self._leading.discard(x.id)

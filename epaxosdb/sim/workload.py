@@ -36,6 +36,11 @@ class WorkloadProfile:
     timeout_ticks: int = 400
     weights: tuple[int, ...] = (30, 20, 15, 5, 5, 5, 5, 5, 5, 4)
     """Relative frequency of each of ``KINDS``."""
+    conflict: float | None = None
+    """The paper's interference knob: when set, a command goes to one hot key with this
+    probability and to a key never used before otherwise (``keys`` is then ignored)."""
+    home_replicas: bool = False
+    """Clients stay with one replica (client i with replica i mod N) instead of roaming."""
 
     @classmethod
     def random(cls, rng: random.Random, n: int) -> WorkloadProfile:
@@ -83,6 +88,7 @@ class Workload:
         self._clients = [_Client(i) for i in range(profile.clients)]
         self._keys = [f"k{i}".encode() for i in range(profile.keys)]
         self._next_id = first_id
+        self._fresh = 0
         self._by_id: dict[int, _Client] = {}
         self.history: list[Operation] = []
         self.proposed: dict[tuple[ReplicaId, int], Command] = {}
@@ -101,7 +107,13 @@ class Workload:
         out = []
         for c in self._clients:
             if c.pending is None and c.next_at <= now:
-                replica = self._rng.choice(replicas)
+                if self.profile.home_replicas:
+                    home = sorted(replicas)[c.id % len(replicas)] if replicas else None
+                    if home is None:
+                        continue
+                    replica = home
+                else:
+                    replica = self._rng.choice(replicas)
                 cmd, spec = self._make(c, replica, now)
                 timeout = self.profile.timeout_ticks if self.healed_at is None else 10**9
                 c.pending = _Pending(cmd, replica, spec, now, now + timeout)
@@ -110,6 +122,15 @@ class Workload:
                 self.stats.issued += 1
                 out.append((replica, cmd))
         return out
+
+    def _key(self) -> bytes:
+        conflict = self.profile.conflict
+        if conflict is None:
+            return self._rng.choice(self._keys)
+        if self._rng.random() < conflict:
+            return b"hot"
+        self._fresh += 1
+        return b"u%d" % self._fresh
 
     def _value(self, c: _Client) -> bytes:
         c.written += 1
@@ -120,11 +141,11 @@ class Workload:
     ) -> tuple[Command, list[tuple[bytes, str, tuple[object, ...]]]]:
         rng = self._rng
         kind = rng.choices(KINDS, weights=self.profile.weights)[0]
-        key = rng.choice(self._keys)
+        key = self._key()
         args: list[bytes]
         spec: list[tuple[bytes, str, tuple[object, ...]]]
         if kind == "MSET":
-            k2 = rng.choice(self._keys)
+            k2 = self._key()
             v1, v2 = self._value(c), self._value(c)
             args = [b"MSET", key, v1, k2, v2]
             spec = [(key, "SET", (v1,)), (k2, "SET", (v2,))]
