@@ -13,6 +13,9 @@ The public API other layers code against:
   expired keys, proposed periodically by the runtime.
 * ``command_reply(args)`` — COMMAND and its sub-commands.
 * ``queue_error`` / ``prepare_queued`` — MULTI's queue-time checks.
+* ``watchread_op(keys)`` / ``watchcheck_op(pairs)`` — WATCH as a replicated
+  read of per-key digests, and the op that makes EXEC run only if none
+  changed (see ``watch``).
 """
 
 from .access import access_of, command_access
@@ -23,6 +26,7 @@ from .proposal import prepare, resolve
 from .spec import Arg, CommandSpec, Handler, KeySpec
 from .table import COMMANDS, lookup
 from .transactions import prepare_queued, queue_error
+from .watch import watchcheck_op, watchread_op
 
 __all__ = [
     "COMMANDS",
@@ -41,4 +45,6 @@ __all__ = [
     "prepare_queued",
     "queue_error",
     "resolve",
+    "watchcheck_op",
+    "watchread_op",
 ]

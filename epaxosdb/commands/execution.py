@@ -13,12 +13,13 @@ This is the hot path: one dict lookup and one call per op.
 from __future__ import annotations
 
 from protocol.messages import Command
-from protocol.replies import Reply
+from protocol.replies import NULL_ARRAY, Reply
 from storage.interface import KeyValueView
 
 from . import errors
 from .spec import Handler
 from .table import COMMANDS
+from .watch import WATCHCHECK, unchanged
 
 _HANDLERS: dict[bytes, Handler] = {
     spec.upper: spec.handler for spec in COMMANDS if spec.handler is not None
@@ -31,7 +32,11 @@ def execute(kv: KeyValueView, cmd: Command) -> Reply:
     """Run ``cmd.ops`` in order; a MULTI replies with the list of its ops' replies.
 
     A run-time error inside a MULTI is that item's reply; the other ops still
-    run, as in Redis.
+    run, as in Redis. A MULTI whose first op is ``WATCHCHECK`` (EXEC after
+    WATCH) runs nothing and replies the null array when a watched key
+    changed; otherwise its reply leaves the check's out, so it lines up with
+    the commands the client queued. Deciding here, inside the replicated
+    command, is what makes every replica decide the same (see ``watch``).
     """
     now_ms = cmd.time_ms
     seed = (cmd.origin << 64) | cmd.id
@@ -41,8 +46,15 @@ def execute(kv: KeyValueView, cmd: Command) -> Reply:
         if handler is None:
             return errors.unknown_command(op)
         return handler(kv, op, now_ms, seed)
+    ops = cmd.ops
+    first = 0
+    if ops and ops[0][0] == WATCHCHECK:
+        if not unchanged(kv, ops[0], now_ms):
+            return NULL_ARRAY
+        first = 1
     replies: list[Reply] = []
-    for index, op in enumerate(cmd.ops):
+    for index in range(first, len(ops)):
+        op = ops[index]
         handler = _HANDLERS.get(op[0]) or _HANDLERS.get(op[0].upper())
         if handler is None:
             replies.append(errors.unknown_command(op))

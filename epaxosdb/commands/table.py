@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TypedDict, Unpack
 
-from . import counters, errors, expiry, keyspace, strings
+from . import counters, errors, expiry, keyspace, strings, watch
 from .spec import Arg, CommandSpec, Handler, KeySpec, Prepare
 
 
@@ -927,6 +927,24 @@ INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
         flags=_flags("readonly internal"),
         handler=errors.cmd_errorreply,
         summary="Reply an error decided when a MULTI's command was prepared",
+        group="transactions",
+    ),
+    CommandSpec(
+        name=watch.WATCHREAD.lower(),
+        arity=-2,
+        flags=_flags("readonly internal"),
+        handler=watch.cmd_watchread,
+        key_specs=(KeySpec(1, -1, flags=("RO",)),),
+        summary="WATCH: the digest of each key's value, recorded by the connection",
+        group="transactions",
+    ),
+    CommandSpec(
+        name=watch.WATCHCHECK.lower(),
+        arity=-3,
+        flags=_flags("readonly internal"),
+        handler=watch.cmd_watchcheck,
+        key_specs=(KeySpec(1, -1, 2, flags=("RO",)),),
+        summary="EXEC: run the transaction only if every watched key keeps its digest",
         group="transactions",
     ),
 )

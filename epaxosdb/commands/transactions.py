@@ -13,6 +13,9 @@ The front end queues ``args`` after ``queue_error`` accepts them, and at EXEC
 calls ``prepare_queued`` on each with the EXEC timestamp, then proposes one
 ``Command(multi=True)`` with all the ops. Connection commands (PING, ECHO...)
 come back as ops without a handler; the front end must answer those itself.
+After WATCH, the front end puts a ``WATCHCHECK`` op in front of the queued
+ops (``watch.watchcheck_op``); ``execute`` then runs them only if no watched
+key changed.
 """
 
 from __future__ import annotations

@@ -34,14 +34,19 @@ Transactions: MULTI queues requests here, at the connection; EXEC turns the
 queued data commands into one ``Command(multi=True)`` — one instance, so the
 transaction is atomic across keys on every replica — and answers queued
 connection commands (PING, ECHO...) itself, merging both into one reply
-array. WATCH records the keys but guarantees nothing yet (see ``cmd_watch``).
+array. WATCH is a replicated read of a digest per key; EXEC after WATCH puts
+a check of those digests in front of the transaction's ops, so the decision
+to run or abort is taken inside the replicated command, identically on every
+replica (see ``cmd_watch`` and ``epaxosdb.commands.watch``). An EXEC waits
+for the digests of the WATCHes before it: until they arrive, the connection
+dispatches nothing more, which keeps a pipelined client's requests in order.
 """
 
 from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable
+from collections.abc import Callable, KeysView
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Final
@@ -135,7 +140,15 @@ class Connection:
         self.no_evict = False
         self.no_touch = False
         self.reply_off = False
-        self.watched: set[bytes] = set()
+        self._watch_digests: dict[bytes, bytes] = {}
+        """Watched key → its digest when the first WATCH of it executed."""
+        self._watch_epoch = 0
+        """Bumped whenever the watched set is cleared: a WATCH dispatched before
+        the clear (UNWATCH, DISCARD, EXEC, RESET) and completing after it must
+        not record its keys."""
+        self._watch_reads_pending = 0
+        self._stalled: list[bytes] | None = None
+        """An EXEC dispatched while WATCH reads were pending, run once they are done."""
         self.multi: list[list[bytes]] | None = None
         self.multi_failed = False
         self._skip_this = False
@@ -302,6 +315,8 @@ class Connection:
         budget = 0
         self._dispatching = True  # replies completed meanwhile are sent by the reader after
         try:
+            if self._stalled is not None and not self._resume_stalled():
+                return True
             while not self._closing:
                 if budget <= 0 or len(self._out) + self._sending >= output_max:
                     budget = self._room()
@@ -331,10 +346,27 @@ class Connection:
                             submit(stamp((op,), now_ms), partial(complete, seq, self.proto))  # type: ignore[arg-type]
                         continue
                 self._dispatch_general(request)  # type: ignore[arg-type]
+                if self._stalled is not None:
+                    self._kick_writer()  # what is ready goes out while EXEC waits
+                    return True
             return False
         finally:
             self._dispatching = False
             self._stats.commands_processed += processed
+
+    def _resume_stalled(self) -> bool:
+        """Dispatch the stalled EXEC if its WATCH reads are done; ``False`` if it still waits."""
+        if self._watch_reads_pending:
+            return False
+        request, self._stalled = self._stalled, None
+        assert request is not None
+        self._dispatch_general(request)
+        return True
+
+    def _kick_writer(self) -> None:
+        if self._out and self._writer_idle and not self._send_busy:
+            self._writer_idle = False
+            self._wake.set()
 
     def _room(self) -> int:
         """How many more requests may be dispatched before backpressure applies."""
@@ -345,6 +377,9 @@ class Connection:
     def _dispatch_general(self, request: list[bytes]) -> None:
         """Redis's ``processCommand`` order: lookup, arity, auth, loading, MULTI, run."""
         spec = commands.resolve(request)
+        if self._watch_reads_pending and not isinstance(spec, Error) and spec.name == b"exec":
+            self._stalled = request  # it needs their digests (see _resume_stalled)
+            return
         in_multi = self.multi is not None
         if isinstance(spec, Error):
             self.multi_failed = in_multi
@@ -532,7 +567,7 @@ class Connection:
         """RESET: back to a fresh connection's state (Redis's ``clearClientConnectionState``)."""
         self.multi = None
         self.multi_failed = False
-        self.watched.clear()
+        self._clear_watch()
         self.proto = 2
         self.name = b""
         self.no_evict = False
@@ -568,37 +603,86 @@ class Connection:
         self._leave_multi()
         return OK
 
-    def cmd_watch(self, request: list[bytes]) -> Reply:
-        """WATCH: the keys are recorded, and nothing more yet.
+    @property
+    def watched(self) -> KeysView[bytes]:
+        """The keys WATCH recorded (those whose read has executed) and nothing cleared since."""
+        return self._watch_digests.keys()
 
-        Honest partial: EXEC does not check them, so a transaction runs even
-        if a watched key changed since WATCH (Redis would answer EXEC with a
-        null array). Check-and-set loops built on WATCH (redis-py's
-        ``transaction()``) therefore do not get optimistic-locking safety.
-        Checking needs per-key versions read at WATCH and compared when the
-        EXEC command executes on every replica.
+    def cmd_watch(self, request: list[bytes]) -> Reply | admin.NoReply:
+        """WATCH: a replicated read of each key's digest, answered +OK once it has executed.
+
+        The read is ordered like a GET, so the digests are the values at a
+        point of the agreed order after every write the client could have
+        seen; EXEC's check (``cmd_exec``) compares them with the values at
+        its own point. A key watched twice keeps its first digest: Redis
+        aborts if the key changed since the first WATCH. If the read fails
+        (``-LOADING``, ``-UNCERTAIN``), that error is the reply and nothing
+        is watched. The check is value-based: a key changed and then
+        restored to an identical value does not abort EXEC, where Redis
+        would (see ``epaxosdb.commands.watch``).
         """
         if self.multi is not None:
             return WATCH_IN_MULTI
-        self.watched.update(request[1:])
-        return OK
+        keys = tuple(request[1:])
+        now_ms = time.time_ns() // 1_000_000
+        cmd = self.backend.stamp((commands.watchread_op(keys),), now_ms)
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        self._watch_reads_pending += 1
+        done = partial(self._watch_done, seq, self._reply_proto(), self._watch_epoch, keys)
+        self.backend.submit(cmd, done)
+        return admin.NO_REPLY
+
+    def _watch_done(
+        self, seq: int, proto: int, epoch: int, keys: tuple[bytes, ...], reply: Reply
+    ) -> None:
+        """A WATCH's read executed: record the digests (unless cleared since), answer in order."""
+        self._watch_reads_pending -= 1
+        digests = [d for d in reply if isinstance(d, bytes)] if isinstance(reply, list) else []
+        if isinstance(reply, list) and len(digests) == len(reply) == len(keys):
+            if epoch == self._watch_epoch:
+                for key, digest in zip(keys, digests, strict=True):
+                    self._watch_digests.setdefault(key, digest)
+            answer: Reply = OK
+        elif isinstance(reply, Error):
+            answer = reply
+        else:
+            log.error("client %d: WATCH read replied %r; nothing watched", self.id, reply)
+            answer = INTERNAL_ERROR
+        self._complete(seq, proto, answer)
+        if self._reader_waiting:
+            self._space.set()  # a stalled EXEC may go on
 
     def cmd_unwatch(self, request: list[bytes]) -> Reply:
-        self.watched.clear()
+        self._clear_watch()
         return OK
+
+    def _clear_watch(self) -> None:
+        self._watch_digests.clear()
+        self._watch_epoch += 1
 
     def _leave_multi(self) -> None:
         self.multi = None
         self.multi_failed = False
-        self.watched.clear()
+        self._clear_watch()
         self._refresh_plain()
 
     def cmd_exec(self, request: list[bytes]) -> Reply | admin.NoReply:
-        """EXEC: one replicated command for the queued data commands, locals answered here."""
+        """EXEC: one replicated command for the queued data commands, locals answered here.
+
+        With watched keys the command starts with a ``WATCHCHECK`` op and is
+        submitted even when nothing data-bearing was queued, because only
+        the replicated check can say whether the reply is the array or the
+        null array. Queued connection commands (PING, CLIENT SETNAME...) are
+        still run here when EXEC is dispatched: if the check then aborts,
+        their replies are dropped with the rest, but a side effect such as a
+        new client name stays (Redis would not have run them).
+        """
         queued = self.multi
         if queued is None:
             return EXEC_WITHOUT_MULTI
         failed = self.multi_failed
+        watched = tuple(self._watch_digests.items())
         self._leave_multi()
         if failed:
             return EXECABORT
@@ -620,9 +704,10 @@ class Connection:
                 op_places.append(len(replies))
                 ops.append(op)
                 replies.append(None)
-        if not ops:
+        if not ops and not watched:
             return replies
-        cmd = self.backend.stamp(tuple(ops), now_ms, multi=True)
+        check = (commands.watchcheck_op(watched),) if watched else ()
+        cmd = self.backend.stamp((*check, *ops), now_ms, multi=True)
         seq = self._next_seq
         self._next_seq = seq + 1
         proto = self._reply_proto()
@@ -636,7 +721,8 @@ class Connection:
         self, seq: int, proto: int, replies: list[Reply], op_places: list[int], reply: Reply
     ) -> None:
         if not isinstance(reply, list) or len(reply) != len(op_places):
-            self._complete(seq, proto, reply)  # the transaction as a whole failed
+            # The transaction as a whole failed (-LOADING...) or a watched key changed (null).
+            self._complete(seq, proto, reply)
             return
         merged = list(replies)
         for place, op_reply in zip(op_places, reply, strict=True):
