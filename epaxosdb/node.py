@@ -1,13 +1,29 @@
 """``apply_ready``: the one place that knows the order persist → execute → release.
 
-Both drivers — the trio runtime and the deterministic simulator — call this
-with the ``Ready`` the core produced. One write transaction (one fsync) holds
-the instance records, the metadata, the key-value effects of every command
-that executes now, and the marks saying those instances ran; only after it
-commits are the messages handed back for sending and the replies for
-releasing. A crash before the commit loses the whole step, which the core
-tolerates; a crash after it loses only unsent messages, which the protocol
-tolerates.
+Both drivers — the trio runtime and the deterministic simulator — hand this
+module the ``Ready`` the core produced. One write transaction (one fsync)
+holds the instance records, the metadata, the key-value effects of every
+command that executes now, and the marks saying those instances ran; only
+after it commits are the messages handed back for sending and the replies
+for releasing. A crash before the commit loses the whole step, which the
+core tolerates; a crash after it loses only unsent messages, which the
+protocol tolerates.
+
+The step comes in two halves so that the runtime can overlap them:
+
+* ``prepare_ready`` executes the commands against a ``BufferedView`` — the
+  last commit, plus the writes of earlier steps still being committed,
+  plus this step's own writes — and so needs no write transaction;
+* ``commit_prepared`` then writes records, metadata, the step's net
+  key-value effect and the executed marks in one transaction.
+
+While step N's transaction is fsyncing (no CPU, no GIL), step N+1 can be
+prepared; nothing of N+1 leaves before its own commit, which comes after
+N's. A step whose commands need the whole keyspace (SCAN, DBSIZE, FLUSHALL,
+the expiry sweep...) cannot run on a buffered view: ``prepare_ready``
+returns ``None`` and the caller runs ``apply_in_transaction`` once nothing
+is pending. ``apply_ready`` chains the halves for callers that do not
+overlap steps (the simulator), so both paths run under its checkers.
 
 Read-only commands change nothing, so only the replica whose client asked
 runs them; every other replica just marks their instance executed.
@@ -15,13 +31,15 @@ runs them; every other replica just marks their instance executed.
 
 from __future__ import annotations
 
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field
 
 from epaxosdb import commands
 from epaxosdb.core.ready import Ready
 from protocol.messages import Command, Message, ReplicaId
 from protocol.replies import Error, Reply
-from storage.interface import Store, Txn
+from storage.buffered import BufferedView, NeedsTransaction, Writes
+from storage.interface import KeyValueView, Store, Txn, Value
 
 
 @dataclass(slots=True)
@@ -33,41 +51,126 @@ class Outbox:
     """Commands whose handler raised (a bug): answered with an error, logged by the driver."""
 
 
-def execute_command(txn: Txn, cmd: Command) -> tuple[Reply, str | None]:
-    """Run one command; a handler bug becomes an error reply, deterministically everywhere."""
+@dataclass(slots=True)
+class Prepared:
+    """A step whose commands already ran: what its transaction must write, what leaves after."""
+
+    ready: Ready
+    writes: Writes
+    """The step's net key-value effect (``None``: the key was deleted)."""
+    outbox: Outbox
+
+
+def needs_write(ready: Ready) -> bool:
+    """Whether the step has anything to make durable (else it costs no transaction)."""
+    return bool(ready.to_persist or ready.meta or ready.to_execute)
+
+
+def execute_command(kv: KeyValueView, cmd: Command) -> tuple[Reply, str | None]:
+    """Run one command; a handler bug becomes an error reply, deterministically everywhere.
+
+    ``NeedsTransaction`` is not a bug: it passes through so the caller can
+    run the step inside a transaction instead.
+    """
     try:
-        return commands.execute(txn, cmd), None
+        return commands.execute(kv, cmd), None
+    except NeedsTransaction:
+        raise
     except Exception as exc:  # a handler bug must not take the replica down
         detail = f"{type(exc).__name__}: {exc}"
         return Error(f"ERR internal error while executing the command ({detail})"), detail
 
 
-def apply_ready(store: Store, ready: Ready, me: ReplicaId) -> Outbox:
-    """Make ``ready`` durable and execute it in one transaction; return what may now leave."""
+def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None:
+    # Callers may run this more than once for one step (a retried transaction,
+    # a buffered attempt abandoned): start clean.
+    out.replies.clear()
+    out.failures.clear()
+    for ex in ready.to_execute:
+        for cmd in ex.cmds:
+            mine = cmd.origin == me
+            if not mine and commands.is_read_only(cmd):
+                continue
+            reply, failure = execute_command(kv, cmd)
+            if failure is not None:
+                out.failures.append((cmd, failure))
+            if mine:
+                out.replies.append((cmd, reply))
+
+
+def prepare_ready(
+    store: Store,
+    ready: Ready,
+    me: ReplicaId,
+    pending: Sequence[Mapping[bytes, Value | None]] = (),
+) -> Prepared | None:
+    """Execute ``ready``'s commands outside any write transaction; ``None`` if they cannot be.
+
+    ``pending`` holds the net effects of earlier steps that were prepared but
+    are not committed yet, newest first; the caller must commit this step
+    after them. Nothing is written here.
+    """
     out = Outbox(messages=ready.messages)
-    if not (ready.to_persist or ready.meta or ready.to_execute):
-        return out
+    if not ready.to_execute:
+        return Prepared(ready, {}, out)
+
+    def run(base: KeyValueView) -> Prepared | None:
+        view = BufferedView(base, pending)
+        try:
+            _execute(view, ready, me, out)
+        except NeedsTransaction:
+            return None
+        return Prepared(ready, view.writes, out)
+
+    return store.read(run)
+
+
+def commit_prepared(store: Store, prepared: Prepared) -> None:
+    """Make a prepared step durable: records, metadata, its writes, executed marks; one fsync."""
+    ready = prepared.ready
+    if not needs_write(ready):
+        return
+    writes = prepared.writes
 
     def transaction(txn: Txn) -> None:
-        # ``store.write`` may re-run this after growing a full map: start clean.
-        out.replies.clear()
-        out.failures.clear()
         if ready.to_persist:
             txn.put_instances(ready.to_persist)
         for name, value in ready.meta.items():
             txn.set_meta(name, value)
-        for ex in ready.to_execute:
-            for cmd in ex.cmds:
-                mine = cmd.origin == me
-                if not mine and commands.is_read_only(cmd):
-                    continue
-                reply, failure = execute_command(txn, cmd)
-                if failure is not None:
-                    out.failures.append((cmd, failure))
-                if mine:
-                    out.replies.append((cmd, reply))
+        if writes:
+            txn.apply_writes(writes)
+        if ready.to_execute:
+            txn.mark_executed(ex.inst for ex in ready.to_execute)
+
+    store.write(transaction)
+
+
+def apply_in_transaction(store: Store, ready: Ready, me: ReplicaId) -> Outbox:
+    """Persist and execute ``ready`` inside one write transaction (any command may run).
+
+    Every earlier step must be committed: the commands see only the store.
+    """
+    out = Outbox(messages=ready.messages)
+    if not needs_write(ready):
+        return out
+
+    def transaction(txn: Txn) -> None:
+        if ready.to_persist:
+            txn.put_instances(ready.to_persist)
+        for name, value in ready.meta.items():
+            txn.set_meta(name, value)
+        _execute(txn, ready, me, out)
         if ready.to_execute:
             txn.mark_executed(ex.inst for ex in ready.to_execute)
 
     store.write(transaction)
     return out
+
+
+def apply_ready(store: Store, ready: Ready, me: ReplicaId) -> Outbox:
+    """Make ``ready`` durable and execute it in one transaction; return what may now leave."""
+    prepared = prepare_ready(store, ready, me)
+    if prepared is None:
+        return apply_in_transaction(store, ready, me)
+    commit_prepared(store, prepared)
+    return prepared.outbox

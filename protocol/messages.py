@@ -272,6 +272,18 @@ class SyncReply:
     more: bool
 
 
+@dataclass(frozen=True, slots=True)
+class Heartbeat:
+    """Periodic gossip of the sender's executed watermark per row.
+
+    The minimum over all replicas is the executed-everywhere watermark below which
+    instances are deleted (log GC, brief §6): nothing can depend on them any more.
+    """
+
+    sender: ReplicaId
+    executed: Deps
+
+
 Message = (
     PreAccept
     | PreAcceptReply
@@ -282,4 +294,5 @@ Message = (
     | PrepareReply
     | SyncRequest
     | SyncReply
+    | Heartbeat
 )

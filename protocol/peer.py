@@ -27,6 +27,7 @@ from protocol.messages import (
     Ballot,
     Command,
     Commit,
+    Heartbeat,
     InstanceId,
     InstanceRecord,
     Message,
@@ -240,6 +241,13 @@ MESSAGE_CODECS: Final[tuple[_Codec, ...]] = (
             _bool(f[3]),
         ),
         4,
+    ),
+    (
+        10,
+        Heartbeat,
+        lambda m: [m.sender, m.executed],
+        lambda f: Heartbeat(_int(f[0]), _unpack_deps(f[1])),
+        2,
     ),
 )
 

@@ -52,6 +52,10 @@ class ReplicaConfig:
     sync_batch_max: int = 256
     """Most commits in one SyncReply."""
 
+    gc_interval_ticks: int = 100
+    """How often a replica gossips its executed watermarks and deletes what every replica
+    has executed (log GC)."""
+
     fast_path_eq_rule: bool = True
     """N=3 only: fast-commit only on a reply that left the attributes unchanged
     (rule (a) of brief §2.4). Turning it off is a deliberately broken variant used
@@ -73,7 +77,8 @@ class ReplicaConfig:
         if len(ids) % 2 == 0:
             raise ValueError(f"a cluster has an odd number of replicas, not {len(ids)}")
         for name in ("batch_max", "inflight_max", "retransmit_ticks", "recovery_ticks",
-                     "recoveries_max", "sync_batch_max", "sync_interval_ticks"):
+                     "recoveries_max", "sync_batch_max", "sync_interval_ticks",
+                     "gc_interval_ticks"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         n = len(ids)

@@ -91,6 +91,16 @@ class ConflictIndex:
                     need_seq = e.seq_write
         return max(seq, need_seq + 1), tuple(out)
 
+    def forget(self, access: Access, below: list[int]) -> None:
+        """Drop the entries of ``access``'s keys whose every instance is at or below
+        ``below`` (the executed-everywhere watermark): nothing can be ordered against
+        them any more, since every replica has already executed them."""
+        keys = self._keys
+        for key in (*access.writes, *access.reads):
+            e = keys.get(key)
+            if e is not None and all(e.last[p] <= below[p] for p in range(self._n)):
+                del keys[key]
+
     def add(self, position: int, index: int, access: Access, seq: int) -> None:
         """Record that instance ``index`` of row ``position`` touches ``access`` with ``seq``."""
         p = position

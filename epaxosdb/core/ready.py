@@ -37,6 +37,10 @@ class Ready:
     to_execute: list[Executed] = field(default_factory=list)
     committed: list[InstanceId] = field(default_factory=list)
     """Instances that committed at this replica during this step (for metrics)."""
+    to_delete: list[InstanceId] = field(default_factory=list)
+    """Instances every replica has executed: delete them (log GC), in the same transaction."""
 
     def __bool__(self) -> bool:
-        return bool(self.to_persist or self.meta or self.messages or self.to_execute)
+        return bool(
+            self.to_persist or self.meta or self.messages or self.to_execute or self.to_delete
+        )

@@ -43,6 +43,7 @@ from protocol.messages import (
     Command,
     Commit,
     Deps,
+    Heartbeat,
     InstanceId,
     InstanceRecord,
     Message,
@@ -67,6 +68,7 @@ from .recovery import Action, decide
 AccessFn = Callable[[Command], Access]
 
 META_NEXT_INSTANCE = "next_instance"
+META_GC_WATERMARK = "gc_watermark"
 
 _EMPTY = Access()
 
@@ -97,6 +99,8 @@ class ReplicaStatistics:
     invalid_messages: int
     loading: bool
     loading_progress: float
+    instances_in_memory: int
+    gc_watermarks: tuple[int, ...]
 
 
 class Replica:
@@ -136,6 +140,12 @@ class Replica:
         self._known_max = [-1] * self._n
         self._last_sync_tick = 0
         self._last_sync_committed: list[int] = [-1] * self._n
+
+        self._gc_wm = [-1] * self._n
+        """Per row: every instance up to here was executed by every replica and deleted."""
+        self._peer_executed: dict[ReplicaId, Deps] = {}
+        self._to_delete: list[InstanceId] = []
+        self._last_gc_tick = 0
 
         self._loading = self._n > 1
         self._sync_heard: dict[ReplicaId, Deps] = {}
@@ -195,6 +205,15 @@ class Replica:
             if x.id.replica == r.me:
                 next_index = max(next_index, x.id.index + 1)
         r._next_index = next_index
+        if META_GC_WATERMARK in meta:
+            gc = [int(x) for x in meta[META_GC_WATERMARK].decode().split(",")]
+            if len(gc) != r._n:
+                raise ValueError("the stored GC watermark does not fit this cluster")
+            r._gc_wm = gc
+            for p in range(r._n):
+                r._executor.watermarks[p] = max(r._executor.watermarks[p], gc[p])
+                r._committed_upto[p] = max(r._committed_upto[p], gc[p])
+                r._known_max[p] = max(r._known_max[p], gc[p])
         r._executor.restore()
         for x in r.instances.values():
             if x.status == Status.COMMITTED:
@@ -252,16 +271,24 @@ class Replica:
                     budget -= 1
         if now - self._last_sync_tick >= self.config.sync_interval_ticks:
             self._periodic_sync()
+        if now - self._last_gc_tick >= self.config.gc_interval_ticks:
+            self._last_gc_tick = now
+            if self._peers:
+                self._broadcast(Heartbeat(self.me, tuple(self._executor.watermarks)))
+            self._collect_garbage()
 
     def recover(self, iid: InstanceId) -> None:
         """Start explicit Prepare for ``iid`` now, instead of waiting for a timer.
 
         Ticks normally decide this; tests and operators may force it."""
-        self._start_recovery(self._get(iid))
+        if iid.index > self._gc_wm[self._pos[iid.replica]]:
+            self._start_recovery(self._get(iid))
 
     def step(self, m: Message) -> None:
         if not self._valid(m):
             self._stats["invalid_messages"] += 1
+            return
+        if self._collected(m):
             return
         match m:
             case PreAccept():
@@ -282,6 +309,8 @@ class Replica:
                 self._on_sync_request(m)
             case SyncReply():
                 self._on_sync_reply(m)
+            case Heartbeat():
+                self._peer_executed[m.sender] = m.executed
 
     # ------------------------------------------------------------------ outputs
 
@@ -317,7 +346,9 @@ class Replica:
             messages=self._messages,
             to_execute=to_execute,
             committed=self._committed_now,
+            to_delete=self._to_delete,
         )
+        self._to_delete = []
         self._dirty = {}
         self._meta = {}
         self._messages = []
@@ -340,6 +371,18 @@ class Replica:
     @property
     def executed_watermarks(self) -> tuple[int, ...]:
         return tuple(self._executor.watermarks)
+
+    @property
+    def gc_watermarks(self) -> tuple[int, ...]:
+        """Per row: instances up to here were executed everywhere and deleted here."""
+        return tuple(self._gc_wm)
+
+    def executed(self, iid: InstanceId) -> bool:
+        """Has this replica executed ``iid`` (possibly deleting it since)?"""
+        if iid.index <= self._gc_wm[self._pos[iid.replica]]:
+            return True
+        x = self.instances.get(iid)
+        return x is not None and x.status == Status.EXECUTED
 
     @property
     def committed_watermarks(self) -> tuple[int, ...]:
@@ -373,6 +416,8 @@ class Replica:
             invalid_messages=s["invalid_messages"],
             loading=self._loading,
             loading_progress=self._loading_progress(),
+            instances_in_memory=len(self.instances),
+            gc_watermarks=tuple(self._gc_wm),
         )
 
     # ------------------------------------------------------------------ helpers
@@ -470,6 +515,8 @@ class Replica:
         pos = self._pos
         if m.sender not in pos or m.sender == self.me:
             return False
+        if isinstance(m, Heartbeat):
+            return len(m.executed) == self._n
         if isinstance(m, SyncRequest | SyncReply):
             if len(m.committed) != self._n:
                 return False
@@ -861,6 +908,44 @@ class Replica:
             lead.last_send = self.now
             self._broadcast(PreAccept(self.me, x.id, lead.ballot, d.cmds, seq, deps))
 
+    # ------------------------------------------------------------------ log GC
+
+    def _collected(self, m: Message) -> bool:
+        """Is ``m`` about an instance every replica executed and this one deleted?
+
+        Such a message is a late duplicate: acting on it would resurrect the instance."""
+        inst = getattr(m, "inst", None)
+        if inst is None:
+            return False
+        return bool(inst.index <= self._gc_wm[self._pos[inst.replica]])
+
+    def _collect_garbage(self) -> None:
+        """Delete instances at or below the executed-everywhere watermark (brief §6).
+
+        The watermark is the minimum, over every replica, of the executed watermark
+        it last gossiped; until every peer has reported, nothing is deleted. Below it
+        no dependency can be unexecuted anywhere and no recovery needs the votes.
+        """
+        if len(self._peer_executed) < len(self._peers):
+            return
+        own = self._executor.watermarks
+        target = [
+            min([own[p], *(e[p] for e in self._peer_executed.values())]) for p in range(self._n)
+        ]
+        instances = self.instances
+        for p, row in enumerate(self._rows):
+            for j in range(self._gc_wm[p] + 1, target[p] + 1):
+                x = instances.pop(InstanceId(row, j), None)
+                if x is None:
+                    continue
+                assert x.status == Status.EXECUTED, f"GC reached unexecuted {x}"
+                self._watch.pop(x.id, None)
+                self._index.forget(self._instance_access(x), target)
+                self._to_delete.append(x.id)
+            if target[p] > self._gc_wm[p]:
+                self._gc_wm[p] = target[p]
+                self._meta[META_GC_WATERMARK] = ",".join(map(str, self._gc_wm)).encode()
+
     # ------------------------------------------------------------------ catch-up
 
     def _sync_request(self, wanted: tuple[InstanceId, ...]) -> SyncRequest:
@@ -919,7 +1004,8 @@ class Replica:
 
     def _on_sync_reply(self, m: SyncReply) -> None:
         for c in m.commits:
-            self._on_commit(c)
+            if not self._collected(c):
+                self._on_commit(c)
         if self._loading:
             self._sync_heard[m.sender] = m.committed
             for p in range(self._n):

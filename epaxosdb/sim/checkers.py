@@ -94,6 +94,9 @@ class Checkers:
         self._write_order: dict[bytes, list[InstanceId]] = {}
         self._write_count: dict[ReplicaId, dict[bytes, int]] = {r: {} for r in self.replica_ids}
         self._read_position: dict[tuple[InstanceId, bytes], int] = {}
+        self._collected: set[InstanceId] = set()
+        """Instances some replica deleted: every replica had executed them, so anything
+        committed afterwards runs after them everywhere, dependency or not."""
 
     # --- helpers --------------------------------------------------------------
 
@@ -176,6 +179,8 @@ class Checkers:
                     for j in lst[start:]:
                         d = self.committed[InstanceId(row, j)]
                         self.stats.visibility_pairs += 1
+                        if d.id in self._collected:
+                            continue
                         if d.id != g.id and g.id.index > d.deps[gp]:
                             self._fail(
                                 "visibility",
@@ -233,6 +238,15 @@ class Checkers:
                 if first != m.cmds:
                     self._fail("instance uniqueness", f"replica {r} proposed two batches in "
                                f"{m.inst}: {_ids(first)} and {_ids(m.cmds)}")
+
+    def on_delete(self, r: ReplicaId, ids: Iterable[InstanceId]) -> None:
+        """GC safety: an instance is deleted only once every replica has executed it."""
+        for iid in ids:
+            for other, done in self._executed_insts.items():
+                if iid not in done:
+                    self._fail("gc safety", f"replica {r} deleted {iid} before replica {other} "
+                               "executed it")
+            self._collected.add(iid)
 
     # --- execution --------------------------------------------------------------
 

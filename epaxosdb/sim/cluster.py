@@ -62,6 +62,7 @@ class CoreProfile:
     recovery_ticks: int = 60
     recovery_jitter_ticks: int = 40
     sync_interval_ticks: int = 50
+    gc_interval_ticks: int = 100
 
     @classmethod
     def random(cls, rng: random.Random) -> CoreProfile:
@@ -73,6 +74,7 @@ class CoreProfile:
             recovery_ticks=rng.choice((15, 60, 150)),
             recovery_jitter_ticks=rng.choice((5, 40)),
             sync_interval_ticks=rng.choice((10, 50)),
+            gc_interval_ticks=rng.choice((10, 100, 1000)),
         )
 
     def config(self, replica_id: ReplicaId, ids: tuple[ReplicaId, ...]) -> ReplicaConfig:
@@ -86,6 +88,7 @@ class CoreProfile:
             recovery_ticks=self.recovery_ticks,
             recovery_jitter_ticks=self.recovery_jitter_ticks,
             sync_interval_ticks=self.sync_interval_ticks,
+            gc_interval_ticks=self.gc_interval_ticks,
         )
 
 
@@ -205,6 +208,7 @@ class SimCluster:
         outbox = apply_ready(node.store, ready, r)
         self.checkers.on_persist(r, ready.to_persist)
         self.checkers.on_execute(r, ready.to_execute)
+        self.checkers.on_delete(r, ready.to_delete)
         self._release(r, outbox)
         core.advance(ready)
 
@@ -240,6 +244,7 @@ class SimCluster:
             apply_ready(self.nodes[r].store, ready, r)
             self.checkers.on_persist(r, ready.to_persist)
             self.checkers.on_execute(r, ready.to_execute)
+            self.checkers.on_delete(r, ready.to_delete)
             self.crash(r)
 
     def crash(self, r: ReplicaId) -> None:

@@ -137,20 +137,15 @@ def _quiescent(cluster: SimCluster) -> bool:
     if any(c is None or c.loading or c.has_pending_proposals() for c in cores):
         return False
     known = _known_instances(cluster)
-    from protocol.messages import Status
-
     for c in cores:
         assert c is not None
         for iid in known:
-            x = c.instances.get(iid)  # type: ignore[call-overload]
-            if x is None or x.status != Status.EXECUTED:
+            if not c.executed(iid):  # type: ignore[arg-type]
                 return False
     return True
 
 
 def _lag_report(cluster: SimCluster) -> str:
-    from protocol.messages import Status
-
     known = _known_instances(cluster)
     parts = []
     for r in cluster.ids:
@@ -158,10 +153,7 @@ def _lag_report(cluster: SimCluster) -> str:
         if c is None:
             parts.append(f"r{r}=down")
             continue
-        missing = [
-            i for i in known
-            if (x := c.instances.get(i)) is None or x.status != Status.EXECUTED  # type: ignore[call-overload]
-        ]
+        missing = [i for i in known if not c.executed(i)]  # type: ignore[arg-type]
         st = c.statistics()
         parts.append(
             f"r{r}: loading={c.loading} unexecuted={len(missing)} e.g. {sorted(missing)[:3]} "  # type: ignore[type-var]

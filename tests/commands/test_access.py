@@ -56,6 +56,8 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"DELEXPIRED", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
     ((b"ERRORREPLY", b"ERR x"), Access()),
     ((b"WATCH", b"a"), Access(reads=frozenset({b"a"}))),
+    ((b"WATCHREAD", b"a", b"b"), Access(reads=frozenset({b"a", b"b"}))),
+    ((b"WATCHCHECK", b"a", b"d1", b"b", b"d2"), Access(reads=frozenset({b"a", b"b"}))),
     ((b"PING",), Access()),
 ]
 

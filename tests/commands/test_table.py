@@ -39,7 +39,7 @@ def test_every_data_command_is_either_a_write_or_read_only() -> None:
 
 def test_internal_commands_are_hidden_from_clients_and_command() -> None:
     internal = [s for s in COMMANDS if "internal" in s.flags]
-    assert {s.name for s in internal} == {b"delexpired", b"errorreply"}
+    assert {s.name for s in internal} == {b"delexpired", b"errorreply", b"watchread", b"watchcheck"}
     assert all(lookup(s.name) is None for s in internal)
     assert command_reply([b"COMMAND", b"COUNT"]) == len(COMMANDS) - len(internal) == len(PUBLIC)
     listed = command_reply([b"COMMAND", b"LIST"])

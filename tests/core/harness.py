@@ -100,7 +100,9 @@ class Harness:
         self.history.clear()
 
     def config(self, r: ReplicaId) -> ReplicaConfig:
-        return ReplicaConfig(r, self.ids, **self.config_overrides)  # type: ignore[arg-type]
+        """Scenario tests inspect every instance at the end, so log GC is off unless asked."""
+        settings = {"gc_interval_ticks": 10**9, **self.config_overrides}
+        return ReplicaConfig(r, self.ids, **settings)  # type: ignore[arg-type]
 
     def replica(self, r: ReplicaId) -> Replica:
         rep = self.replicas[r]
@@ -118,6 +120,9 @@ class Harness:
         for rec in ready.to_persist:
             disk.records[rec.id] = rec
         disk.meta.update(ready.meta)
+        for iid in ready.to_delete:
+            disk.records.pop(iid, None)
+            disk.executed.discard(iid)
         for ex in ready.to_execute:
             disk.executed.add(ex.inst)
             for c in ex.cmds:
