@@ -3,7 +3,8 @@
 Both drivers — the trio runtime and the deterministic simulator — hand this
 module the ``Ready`` the core produced. One write transaction (one fsync)
 holds the instance records, the metadata, the key-value effects of every
-command that executes now, and the marks saying those instances ran; only
+command that executes now, the marks saying those instances ran, and the
+deletion of instances every replica has executed (log GC); only
 after it commits are the messages handed back for sending and the replies
 for releasing. A crash before the commit loses the whole step, which the
 core tolerates; a crash after it loses only unsent messages, which the
@@ -63,7 +64,7 @@ class Prepared:
 
 def needs_write(ready: Ready) -> bool:
     """Whether the step has anything to make durable (else it costs no transaction)."""
-    return bool(ready.to_persist or ready.meta or ready.to_execute)
+    return bool(ready.to_persist or ready.meta or ready.to_execute or ready.to_delete)
 
 
 def execute_command(kv: KeyValueView, cmd: Command) -> tuple[Reply, str | None]:
@@ -141,6 +142,8 @@ def commit_prepared(store: Store, prepared: Prepared) -> None:
             txn.apply_writes(writes)
         if ready.to_execute:
             txn.mark_executed(ex.inst for ex in ready.to_execute)
+        if ready.to_delete:
+            txn.delete_instances(ready.to_delete)
 
     store.write(transaction)
 
@@ -162,6 +165,8 @@ def apply_in_transaction(store: Store, ready: Ready, me: ReplicaId) -> Outbox:
         _execute(txn, ready, me, out)
         if ready.to_execute:
             txn.mark_executed(ex.inst for ex in ready.to_execute)
+        if ready.to_delete:
+            txn.delete_instances(ready.to_delete)
 
     store.write(transaction)
     return out

@@ -27,7 +27,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import NamedTuple, Protocol, TypeVar
@@ -119,6 +119,17 @@ class KeyValueView(Protocol):
 
 class Txn(KeyValueView, Protocol):
     """A write transaction: key-value state plus the consensus records."""
+
+    def apply_writes(self, writes: Mapping[bytes, Value | None]) -> None:
+        """Give each key its value, or delete it where the value is ``None``.
+
+        This is how a batch executed ahead of its transaction
+        (``storage.buffered.BufferedView``) lands: the mapping is the batch's
+        net effect, so each key appears once, and the result is as if ``put``
+        and ``delete`` had been called in any order (expiry index included).
+        Keys and values are checked as ``put`` checks them.
+        """
+        ...
 
     def put_instances(self, records: Iterable[InstanceRecord]) -> None:
         """Store records, replacing earlier versions of the same instances."""

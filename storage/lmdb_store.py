@@ -36,7 +36,7 @@ import dataclasses
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -209,6 +209,52 @@ class _LmdbView:
         except lmdb.Error as exc:
             raise self._fail(exc, "deleting a key") from exc
         return True
+
+    def apply_writes(self, writes: Mapping[bytes, Value | None]) -> None:
+        """A batch's net effect, with as little per-key work as the expiry index allows.
+
+        The index needs each overwritten or deleted key's old expiry. When
+        the index is empty no stored value has one, so the puts need no old
+        value at all and go to LMDB in one ``putmulti`` call, in key order
+        (neighbouring keys share pages). Keys are unique in ``writes``, so
+        "old" always means "as of this call" and the expiry entries added
+        here cannot be mistaken for old ones.
+        """
+        txn = self._live_writable()
+        kv_db, expires_db = self._dbs.kv, self._dbs.expires
+        try:
+            no_old_expiries = txn.stat(expires_db)["entries"] == 0
+            fresh: list[tuple[bytes, bytes]] = []
+            for key, value in writes.items():
+                check_key(key)
+                stored = kv_key(key)
+                if value is None:
+                    old = txn.pop(stored, db=kv_db)
+                    if old is not None and not no_old_expiries:
+                        old_expire_ms = record_expire_ms(old)
+                        if old_expire_ms:
+                            txn.delete(expiry_key(old_expire_ms, stored), db=expires_db)
+                    continue
+                check_value(value)
+                record = encode_value(value, key if is_long_form(stored) else None)
+                if no_old_expiries:
+                    fresh.append((stored, record))
+                    if value.expire_ms:
+                        txn.put(expiry_key(value.expire_ms, stored), b"", db=expires_db)
+                    continue
+                old = txn.replace(stored, record, db=kv_db)
+                old_expire_ms = 0 if old is None else record_expire_ms(old)
+                if old_expire_ms != value.expire_ms:
+                    if old_expire_ms:
+                        txn.delete(expiry_key(old_expire_ms, stored), db=expires_db)
+                    if value.expire_ms:
+                        txn.put(expiry_key(value.expire_ms, stored), b"", db=expires_db)
+            if fresh:
+                fresh.sort()
+                with txn.cursor(db=kv_db) as cursor:
+                    cursor.putmulti(fresh)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "writing a batch of keys") from exc
 
     def count(self) -> int:
         try:
@@ -839,9 +885,7 @@ def _initialise(
     return dbs, stored_replica, stored_cluster
 
 
-def _read_identity(
-    view: _LmdbView, data_dir: Path
-) -> tuple[int | None, int | None, bytes | None]:
+def _read_identity(view: _LmdbView, data_dir: Path) -> tuple[int | None, int | None, bytes | None]:
     raw_schema = view.get_meta(_META_SCHEMA)
     raw_replica = view.get_meta(_META_REPLICA)
     try:

@@ -18,7 +18,7 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator
+from collections.abc import Callable, Iterable, Iterator, Mapping
 from typing import TypeVar
 
 from protocol.messages import InstanceId, InstanceRecord, Status
@@ -139,6 +139,13 @@ class _MemoryView:
         state.set_key(key, None)
         self._journal.append(lambda: state.set_key(key, old))
         return True
+
+    def apply_writes(self, writes: Mapping[bytes, Value | None]) -> None:
+        for key, value in writes.items():
+            if value is None:
+                self.delete(key)
+            else:
+                self.put(key, value)
 
     def count(self) -> int:
         return len(self._check_open().kv)

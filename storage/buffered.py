@@ -1,0 +1,96 @@
+"""``BufferedView``: execute commands before their write transaction exists.
+
+Why: a replica's throughput is bounded by its write transaction, and most of
+that is the fsync, which needs no CPU and no GIL. If the next batch's
+commands can run while the previous batch's transaction is still committing,
+the two overlap. They cannot run inside the next write transaction (LMDB has
+one writer at a time), so they run against this view instead:
+
+* reads come from the batch's own earlier writes, then from the writes of
+  batches handed to the writer but not yet committed (``pending``, newest
+  first), then from ``base`` — a read view of the last commit;
+* writes go to a dict, the batch's *net effect*: each key's final value, or
+  ``None`` for a key the batch deleted. ``Txn.apply_writes`` later makes
+  exactly that effect inside the one transaction that also stores the
+  instance records and marks them executed, so atomicity is unchanged.
+
+Operations that need the whole keyspace (``count``, ``scan``, ``iter_keys``,
+``random_key``, ``expiring``) or change all of it (``clear``) are not merged
+here: they raise ``NeedsTransaction``, and the caller throws the view away
+and runs the batch inside a write transaction instead, once nothing is
+pending. Keyspace-wide commands are rare, and refusing is what keeps this
+view simple enough to trust. A refused batch leaves no trace: the view's
+writes live only in its own dict.
+
+The same checks as the stores run on every ``put``, so a handler bug fails
+the same way on either path.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator, Mapping, Sequence
+
+from storage.interface import KeyValueView, Value
+from storage.values import check_key, check_value
+
+Writes = dict[bytes, Value | None]
+"""A batch's net effect on the key-value state: final value per key, ``None`` = deleted."""
+
+
+class NeedsTransaction(Exception):
+    """The view cannot answer this without the whole keyspace: run the batch in a transaction.
+
+    Deliberately not a ``StorageError``: it says nothing is wrong, and callers
+    that turn handler exceptions into error replies must let it through.
+    """
+
+
+class BufferedView:
+    """A ``KeyValueView`` over ``base`` plus not-yet-committed writes; see the module doc."""
+
+    __slots__ = ("_base", "_pending", "writes")
+
+    def __init__(self, base: KeyValueView, pending: Sequence[Mapping[bytes, Value | None]]) -> None:
+        self._base = base
+        self._pending = pending
+        self.writes: Writes = {}
+        """This view's own net effect, what ``Txn.apply_writes`` is given."""
+
+    def get(self, key: bytes) -> Value | None:
+        check_key(key)
+        # ``in`` before indexing: a layer's ``None`` means "deleted", not "not mentioned".
+        if key in self.writes:
+            return self.writes[key]
+        for layer in self._pending:
+            if key in layer:
+                return layer[key]
+        return self._base.get(key)
+
+    def put(self, key: bytes, value: Value) -> None:
+        check_key(key)
+        check_value(value)
+        self.writes[key] = value
+
+    def delete(self, key: bytes) -> bool:
+        if self.get(key) is None:
+            return False
+        self.writes[key] = None
+        return True
+
+    def count(self) -> int:
+        raise NeedsTransaction("count")
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        raise NeedsTransaction("scan")
+
+    def iter_keys(self) -> Iterator[bytes]:
+        raise NeedsTransaction("iter_keys")
+
+    def random_key(self, seed: int) -> bytes | None:
+        raise NeedsTransaction("random_key")
+
+    def expiring(self, before_ms: int, limit: int) -> list[bytes]:
+        raise NeedsTransaction("expiring")
+
+    def clear(self) -> None:
+        raise NeedsTransaction("clear")
