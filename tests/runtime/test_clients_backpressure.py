@@ -91,3 +91,17 @@ async def test_a_client_waiting_for_a_reply_is_not_idle(autojump_clock: trio.abc
         backend.release()
         assert await client.receive_some(100) == b"+OK\r\n"
         nursery.cancel_scope.cancel()
+
+
+async def test_replies_that_fill_the_output_limit_during_one_read_are_still_sent() -> None:
+    """Backpressure from replies that completed while one read was being dispatched must
+    not wait for a writer nobody woke: the reader sends them itself, then carries on."""
+    settings = ClientSettings(output_pending_max=64 * 1024, replies_pending_max=1024)
+    value = b"v" * 30_000
+    async with running_server(settings=settings) as server:
+        client = await RawClient.connect(server.port)
+        assert await client.call("SET", "big", value) == b"+OK\r\n"
+        await client.send(encode_request(["GET", "big"]) * 10)  # ~300 KB of replies at once
+        with trio.fail_after(10):
+            replies = await client.replies(10)
+        assert replies.count(value) == 10
