@@ -220,12 +220,11 @@ class Connection:
         while True:
             try:
                 if self._dispatch_buffered():
-                    if self._out and not self._send_busy:
-                        # Replies that completed during this dispatch filled the limit;
-                        # the writer was not woken for them (we were dispatching), so
-                        # send them from here and dispatch again.
-                        await self._send_out()
-                        continue
+                    if self._out and self._writer_idle and not self._send_busy:
+                        # Replies that completed during this dispatch filled the limit,
+                        # and the writer was not woken for them (we were dispatching).
+                        self._writer_idle = False
+                        self._wake.set()
                     await self._wait_for_space()
                     continue
             except RespProtocolError as error:
