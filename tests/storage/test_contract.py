@@ -386,6 +386,84 @@ def test_clear_removes_every_key_and_expiry_but_keeps_instances_and_meta(opened:
     assert loaded.meta == {"watermark": b"7"}
 
 
+# --- a batch's net effect (apply_writes) --------------------------------------------
+
+values_strategy = st.one_of(
+    st.none(),
+    st.builds(
+        Value,
+        st.sampled_from(ValueType),
+        st.sampled_from([0, 0, 0, 7, 100, -3]),
+        st.binary(max_size=8),
+    ),
+)
+
+
+def observe(store: CheckedStore) -> object:
+    """Keys, values and the expiry index: everything apply_writes may change."""
+    return store.kv_items(), expiring(store, 1 << 40, 1000)
+
+
+@settings(
+    max_examples=100,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    initial=st.dictionaries(keys_strategy, values_strategy.filter(lambda v: v is not None)),
+    writes=st.dictionaries(keys_strategy, values_strategy),
+)
+def test_apply_writes_is_put_and_delete_per_key_including_the_expiry_index(
+    fresh_store: FreshStore, initial: dict[bytes, Value], writes: dict[bytes, Value | None]
+) -> None:
+    # Both of apply_writes' ways are covered: with no expiry stored, it skips
+    # reading old values; with one, it must find and drop stale index entries.
+    with fresh_store() as by_batch, fresh_store() as one_by_one:
+        for store in (by_batch, one_by_one):
+            put_all(store, initial)
+
+        def singly(txn: Txn) -> None:
+            for key, value in writes.items():
+                if value is None:
+                    txn.delete(key)
+                else:
+                    txn.put(key, value)
+
+        by_batch.write(lambda txn: txn.apply_writes(writes))
+        one_by_one.write(singly)
+        assert observe(by_batch) == observe(one_by_one)
+
+
+def test_apply_writes_indexes_new_expiries_and_drops_replaced_ones(opened: Opened) -> None:
+    store = opened.store
+    store.write(lambda t: t.apply_writes({b"a": string(b"1", 50), b"b": string(b"2")}))
+    assert expiring(store, 100, 10) == [b"a"]
+    writes: dict[bytes, Value | None] = {b"a": string(b"1"), b"b": string(b"2", 60), b"c": None}
+    store.write(lambda t: t.apply_writes(writes))
+    assert expiring(store, 100, 10) == [b"b"]
+    store.write(lambda t: t.apply_writes({b"b": None, LONG_1000: string(b"L", 70)}))
+    opened.reopen()
+    assert dict(opened.store.kv_items()) == {b"a": string(b"1"), LONG_1000: string(b"L", 70)}
+    assert expiring(opened.store, 100, 10) == [LONG_1000]
+
+
+def test_apply_writes_refuses_bad_keys_and_values_and_changes_nothing(opened: Opened) -> None:
+    put_all(opened.store, {b"k": string(b"old")})
+    bad: list[dict[bytes, Value | None]] = [
+        {b"k": string(b"new"), "s": None},  # type: ignore[dict-item]
+        {b"k": string(b"new"), b"x": Value(ValueType.STRING, 0, bytearray(b"p"))},  # type: ignore[arg-type]
+        {b"k": None, b"x": "value"},  # type: ignore[dict-item]
+    ]
+    for writes in bad:
+
+        def batch(txn: Txn, writes: dict[bytes, Value | None] = writes) -> None:
+            txn.apply_writes(writes)
+
+        with pytest.raises(TypeError):
+            opened.store.write(batch)
+    assert opened.store.kv_items() == [(b"k", string(b"old"))]
+
+
 # --- instance records ------------------------------------------------------------
 
 
@@ -405,8 +483,13 @@ def test_load_returns_every_record_in_instance_order(opened: Opened) -> None:
 
 def test_a_record_awaiting_its_payload_round_trips(opened: Opened) -> None:
     promised = InstanceRecord(
-        id=InstanceId(2, 5), status=Status.NONE, cmds=None, seq=0, deps=(),
-        bal=Ballot(0, 4, 1), vbal=Ballot(0, 0, 0),
+        id=InstanceId(2, 5),
+        status=Status.NONE,
+        cmds=None,
+        seq=0,
+        deps=(),
+        bal=Ballot(0, 4, 1),
+        vbal=Ballot(0, 0, 0),
     )
     opened.store.write(lambda t: t.put_instances([promised]))
     opened.reopen()
@@ -496,6 +579,7 @@ def test_write_returns_what_fn_returns(opened: Opened) -> None:
 
 def test_a_write_whose_fn_raises_changes_nothing(opened: Opened) -> None:
     put_all(opened.store, {b"kept": string(b"1", 50), b"doomed": string(b"2", 60)})
+
     def first(txn: Txn) -> None:
         txn.put_instances([record(1, 0)])
         txn.set_meta("m", b"old")
