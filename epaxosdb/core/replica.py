@@ -578,19 +578,30 @@ class Replica:
             return
         self._broadcast(PreAccept(self.me, iid, b0, cmds, seq, deps))
 
-    def _on_pre_accept_reply(self, m: PreAcceptReply) -> None:
+    def _reply_for_phase(
+        self, m: PreAcceptReply | AcceptReply | PrepareReply, phase: Phase
+    ) -> tuple[Instance, Leading] | None:
+        """The instance and our leadership if ``m`` answers the phase we are driving now.
+
+        A NACK means someone holds a higher ballot: stop driving and back off. A reply
+        to an older ballot of ours is stale (P3) and ignored."""
         x = self.instances.get(m.inst)
-        if x is None or x.lead is None or x.lead.phase is not Phase.PREACCEPT:
-            return
-        lead = x.lead
+        if x is None or x.lead is None or x.lead.phase is not phase:
+            return None
         if not m.ok:
             self._outbid(x, m.ballot)
-            return
-        if m.ballot != lead.ballot:
-            return
-        lead.preaccept_replies[m.sender] = m
+            return None
+        if m.ballot != x.lead.ballot:
+            return None
         self._touch(x)
-        self._finish_preaccept(x, timed_out=False)
+        return x, x.lead
+
+    def _on_pre_accept_reply(self, m: PreAcceptReply) -> None:
+        found = self._reply_for_phase(m, Phase.PREACCEPT)
+        if found is not None:
+            x, lead = found
+            lead.preaccept_replies[m.sender] = m
+            self._finish_preaccept(x, timed_out=False)
 
     def _finish_preaccept(self, x: Instance, *, timed_out: bool) -> None:
         lead = x.lead
@@ -645,19 +656,12 @@ class Replica:
         self._broadcast(Accept(self.me, x.id, lead.ballot, cmds, seq, deps))
 
     def _on_accept_reply(self, m: AcceptReply) -> None:
-        x = self.instances.get(m.inst)
-        if x is None or x.lead is None or x.lead.phase is not Phase.ACCEPT:
-            return
-        lead = x.lead
-        if not m.ok:
-            self._outbid(x, m.ballot)
-            return
-        if m.ballot != lead.ballot:
-            return
-        lead.accept_oks.add(m.sender)
-        self._touch(x)
-        if len(lead.accept_oks) >= self._f:
-            self._leader_commit(x)
+        found = self._reply_for_phase(m, Phase.ACCEPT)
+        if found is not None:
+            x, lead = found
+            lead.accept_oks.add(m.sender)
+            if len(lead.accept_oks) >= self._f:
+                self._leader_commit(x)
 
     def _leader_commit(self, x: Instance) -> None:
         lead = x.lead
@@ -864,17 +868,11 @@ class Replica:
             # A committed value is a fact whatever ballot we are at.
             self._commit(x, m.cmds, m.seq, m.deps, broadcast=False)
             return
-        lead = x.lead
-        if lead is None or lead.phase is not Phase.PREPARE:
-            return
-        if not m.ok:
-            self._outbid(x, m.ballot)
-            return
-        if m.ballot != lead.ballot:
-            return  # a reply to an older Prepare of ours (P3)
-        lead.prepare_replies[m.sender] = m
-        self._touch(x)
-        self._finish_prepare(x)
+        found = self._reply_for_phase(m, Phase.PREPARE)
+        if found is not None:
+            x, lead = found
+            lead.prepare_replies[m.sender] = m
+            self._finish_prepare(x)
 
     def _finish_prepare(self, x: Instance) -> None:
         lead = x.lead
