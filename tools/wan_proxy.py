@@ -42,13 +42,14 @@ import contextlib
 import json
 import logging
 import signal
-import socket
 import subprocess
 import sys
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
+
+from epaxosdb.local import answers_ping
 
 log = logging.getLogger("wan_proxy")
 
@@ -262,14 +263,6 @@ async def run_proxies(layout: Layout, task_status: trio.TaskStatus[None]) -> Non
 
 # --- replicas -----------------------------------------------------------------------------
 
-
-def answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 def start_replicas(layout: Layout, files: list[Path]) -> dict[int, subprocess.Popen[bytes]]:

@@ -8,7 +8,6 @@ benchmarks, so nothing below asserts on latency or throughput values.
 from __future__ import annotations
 
 import json
-import socket
 import subprocess
 import sys
 import time
@@ -21,19 +20,12 @@ from click.testing import CliRunner
 from epaxosdb.bench import command
 from epaxosdb.bench.plot import load_pyplot
 from epaxosdb.clusterfile import render_cluster
+from epaxosdb.local import answers_ping
 from tests.redis_server import free_port
 
 READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 15.0
 
-
-def answers_ping(port: int) -> bool:
-    try:
-        with socket.create_connection(("127.0.0.1", port), timeout=0.5) as s:
-            s.sendall(b"PING\r\n")
-            return s.recv(64).startswith(b"+PONG")
-    except OSError:
-        return False
 
 
 @pytest.fixture
