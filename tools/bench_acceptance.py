@@ -1,0 +1,292 @@
+"""The issue's acceptance benchmark: one epaxosdb replica against fsync-always Redis.
+
+Starts, on free ports, one ``redis-server --appendonly yes --appendfsync
+always --save ""`` and one single-replica epaxosdb per ``--tree`` (a source
+tree to run, default this checkout; give several to compare builds side by
+side in one run on the same noisy machine), then runs ``redis-benchmark -t
+set,get -n N -r 1000000 -d 16 -c 50 -P p`` against each, round-robin, for
+every ``-P`` and ``--rounds`` times. Every process is started and stopped
+here by its PID.
+
+Besides redis-benchmark's ops/s, p50 and p99, it reports the server's CPU
+time per request (user+sys from ``/proc/PID/stat`` over the run): on a
+2-core machine shared with other work, throughput is noisy while CPU per
+request is not, so that is the figure to compare builds by.
+
+    .venv/bin/python tools/bench_acceptance.py [--tree DIR ...] [--pipeline 1 16]
+        [--requests 200000] [--rounds 3] [--tests set,get] [--json]
+
+Timing lives here, never in tests.
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import signal
+import socket
+import statistics
+import subprocess
+import sys
+import tempfile
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+
+REPO = Path(__file__).resolve().parent.parent
+PYTHON = REPO / ".venv" / "bin" / "python"
+CLOCK_TICKS = os.sysconf("SC_CLK_TCK")
+START_TIMEOUT_S = 30.0
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def cpu_seconds(pid: int, tid: int | None = None) -> float:
+    """user+sys CPU so far of a process and all its threads, or of one thread."""
+    path = f"/proc/{pid}/stat" if tid is None else f"/proc/{pid}/task/{tid}/stat"
+    fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
+
+
+def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
+    deadline = time.monotonic() + START_TIMEOUT_S
+    while time.monotonic() < deadline:
+        if proc.poll() is not None:
+            raise RuntimeError(f"server on port {port} exited with {proc.returncode}")
+        out = subprocess.run(
+            ["redis-cli", "-p", str(port), "ping"], capture_output=True, timeout=5
+        ).stdout
+        if out.strip() == b"PONG":
+            return
+        time.sleep(0.2)
+    raise RuntimeError(f"server on port {port} did not answer PING")
+
+
+@dataclass
+class Server:
+    name: str
+    port: int
+    proc: subprocess.Popen[bytes]
+
+    def stop(self) -> None:
+        if self.proc.poll() is None:
+            self.proc.send_signal(signal.SIGTERM)
+            try:
+                self.proc.wait(timeout=30)
+            except subprocess.TimeoutExpired:
+                self.proc.kill()
+                self.proc.wait()
+
+    def info(self, section: str) -> dict[str, str]:
+        out = subprocess.run(
+            ["redis-cli", "-p", str(self.port), "info", section], capture_output=True, timeout=10
+        ).stdout.decode()
+        pairs = (line.split(":", 1) for line in out.splitlines() if ":" in line)
+        return {k: v.strip() for k, v in pairs}
+
+
+def start_redis(workdir: Path) -> Server:
+    port = free_port()
+    d = workdir / "redis"
+    d.mkdir()
+    proc = subprocess.Popen(
+        [
+            "redis-server",
+            "--port",
+            str(port),
+            "--bind",
+            "127.0.0.1",
+            "--dir",
+            str(d),
+            "--appendonly",
+            "yes",
+            "--appendfsync",
+            "always",
+            "--save",
+            "",
+        ],
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    wait_ready(port, proc)
+    return Server("redis", port, proc)
+
+
+def start_epaxosdb(name: str, tree: Path, workdir: Path) -> Server:
+    port, peer = free_port(), free_port()
+    d = workdir / name
+    d.mkdir()
+    config = d / "cluster.toml"
+    config.write_text(
+        f'[[replica]]\nid = 1\nclient = "127.0.0.1:{port}"\n'
+        f'peer = "127.0.0.1:{peer}"\ndata_dir = "d1"\n'
+    )
+    env = dict(os.environ, PYTHONPATH=str(tree))
+    with open(d / "stderr.log", "wb") as stderr:
+        proc = subprocess.Popen(
+            [str(PYTHON), "-m", "epaxosdb", "serve", "--config", str(config), "--id", "1"],
+            cwd=d,
+            env=env,
+            stdout=subprocess.DEVNULL,
+            stderr=stderr,
+        )
+    wait_ready(port, proc)
+    return Server(name, port, proc)
+
+
+@dataclass
+class Result:
+    server: str
+    pipeline: int
+    test: str
+    rps: float
+    p50_ms: float
+    p99_ms: float
+    cpu_us_per_req: float
+    extra: dict[str, float] = field(default_factory=dict)
+
+
+def run_benchmark(server: Server, test: str, pipeline: int, requests: int) -> Result:
+    before = cpu_seconds(server.proc.pid)
+    main_before = cpu_seconds(server.proc.pid, server.proc.pid)
+    info_before = server.info("epaxos") if server.name != "redis" else {}
+    out = subprocess.run(
+        [
+            "redis-benchmark",
+            "-p",
+            str(server.port),
+            "-t",
+            test,
+            "-n",
+            str(requests),
+            "-r",
+            "1000000",
+            "-d",
+            "16",
+            "-c",
+            "50",
+            "-P",
+            str(pipeline),
+            "--csv",
+        ],
+        capture_output=True,
+        timeout=1800,
+        check=True,
+    ).stdout.decode()
+    cpu = cpu_seconds(server.proc.pid) - before
+    main_cpu = cpu_seconds(server.proc.pid, server.proc.pid) - main_before
+    rows = list(csv.DictReader(io.StringIO(out)))
+    (row,) = rows
+    extra: dict[str, float] = {}
+    if info_before:
+        after = server.info("epaxos")
+        for k in (
+            "loop_turns",
+            "fsyncs",
+            "instances_executed",
+            "loop_core_s",
+            "loop_execute_s",
+            "loop_flushes",
+            "loop_flushed_keys",
+            "loop_apply_s",
+            "loop_release_s",
+        ):
+            if k in after and k in info_before:
+                extra[k] = round(float(after[k]) - float(info_before[k]), 3)
+        extra["main_thread_us_per_req"] = round(1e6 * main_cpu / requests, 1)
+        if extra.get("fsyncs"):
+            extra["cmds_per_fsync"] = round(requests / extra["fsyncs"], 1)
+    return Result(
+        server.name,
+        pipeline,
+        test,
+        float(row["rps"]),
+        float(row["p50_latency_ms"]),
+        float(row["p99_latency_ms"]),
+        1e6 * cpu / requests,
+        extra,
+    )
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.split("\n\n")[0])
+    parser.add_argument(
+        "--tree",
+        action="append",
+        type=Path,
+        default=None,
+        help="epaxosdb source tree to run (repeatable); default: this repo",
+    )
+    parser.add_argument("--name", action="append", default=None, help="label per --tree")
+    parser.add_argument("--pipeline", type=int, nargs="+", default=[1, 16])
+    parser.add_argument("--requests", type=int, default=200_000)
+    parser.add_argument("--rounds", type=int, default=1)
+    parser.add_argument("--tests", default="set,get")
+    parser.add_argument("--no-redis", action="store_true")
+    parser.add_argument("--json", action="store_true", help="one JSON line per result")
+    parser.add_argument(
+        "--workdir", type=Path, default=None, help="keep data dirs and logs here (default: temp)"
+    )
+    args = parser.parse_args()
+    trees: list[Path] = args.tree or [REPO]
+    names: list[str] = args.name or [
+        f"epaxosdb{i}" if len(trees) > 1 else "epaxosdb" for i in range(len(trees))
+    ]
+    results: list[Result] = []
+    with tempfile.TemporaryDirectory(prefix="bench-acceptance-") as tmp:
+        work = Path(tmp) if args.workdir is None else args.workdir
+        work.mkdir(parents=True, exist_ok=True)
+        servers: list[Server] = []
+        try:
+            if not args.no_redis:
+                servers.append(start_redis(work))
+            for name, tree in zip(names, trees, strict=True):
+                servers.append(start_epaxosdb(name, tree.resolve(), work))
+            for _ in range(args.rounds):
+                for pipeline in args.pipeline:
+                    for test in args.tests.split(","):
+                        for server in servers:
+                            r = run_benchmark(server, test, pipeline, args.requests)
+                            results.append(r)
+                            line = (
+                                json.dumps(r.__dict__)
+                                if args.json
+                                else (
+                                    f"{r.server:>10} P={r.pipeline:<2} {r.test:<3} "
+                                    f"{r.rps:>9.0f}/s p50={r.p50_ms:.3f} p99={r.p99_ms:.3f} "
+                                    f"cpu={r.cpu_us_per_req:.1f}us/req {r.extra or ''}"
+                                )
+                            )
+                            print(line, flush=True)
+        finally:
+            for server in servers:
+                server.stop()
+    print("\nmedians:")
+    medians: dict[tuple[int, str, str], float] = {}
+    for pipeline, test, name in sorted({(r.pipeline, r.test, r.server) for r in results}):
+        rs = [r for r in results if (r.pipeline, r.test, r.server) == (pipeline, test, name)]
+        medians[pipeline, test, name] = statistics.median(r.rps for r in rs)
+        print(
+            f"{name:>10} P={pipeline:<2} {test:<3} "
+            f"{medians[pipeline, test, name]:>9.0f}/s "
+            f"p50={statistics.median(r.p50_ms for r in rs):.3f} "
+            f"p99={statistics.median(r.p99_ms for r in rs):.3f} "
+            f"cpu={statistics.median(r.cpu_us_per_req for r in rs):.1f}us/req"
+        )
+    for (pipeline, test, name), rps in medians.items():
+        redis_rps = medians.get((pipeline, test, "redis"))
+        if name != "redis" and redis_rps:
+            print(f"{name:>10} P={pipeline:<2} {test:<3} {100 * rps / redis_rps:5.1f}% of redis")
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
