@@ -37,7 +37,7 @@ from dataclasses import dataclass, field
 
 from epaxosdb import commands
 from epaxosdb.core.ready import Ready
-from protocol.messages import Command, Message, ReplicaId
+from protocol.messages import Command, InstanceId, Message, ReplicaId
 from protocol.replies import Error, Reply
 from storage.buffered import BufferedView, NeedsTransaction, Writes
 from storage.interface import KeyValueView, Store, Txn, Value
@@ -60,6 +60,37 @@ class Prepared:
     writes: Writes
     """The step's net key-value effect (``None``: the key was deleted)."""
     outbox: Outbox
+
+
+@dataclass(slots=True)
+class Effects:
+    """Key-value writes and the marks of the instances that made them: always one transaction.
+
+    That pairing is what lets a restart trust the marks: an instance marked
+    executed has its effects in the store, and one that is not is executed
+    again (the core re-executes committed, unmarked instances on restore).
+    """
+
+    writes: Writes = field(default_factory=dict)
+    executed: list[InstanceId] = field(default_factory=list)
+    payload_bytes: int = 0
+    """Rough size of the values in ``writes`` (for a caller that bounds what it holds)."""
+
+    @classmethod
+    def of(cls, prepared: Prepared) -> Effects:
+        return cls(prepared.writes, [ex.inst for ex in prepared.ready.to_execute])
+
+    def add(self, prepared: Prepared) -> None:
+        """Fold a later step in: its writes win over earlier ones for the same key."""
+        writes = prepared.writes
+        self.writes.update(writes)
+        self.executed.extend(ex.inst for ex in prepared.ready.to_execute)
+        for value in writes.values():
+            if value is not None:
+                self.payload_bytes += len(value.payload)
+
+    def __bool__(self) -> bool:
+        return bool(self.writes or self.executed)
 
 
 def needs_write(ready: Ready) -> bool:
@@ -126,35 +157,60 @@ def prepare_ready(
     return store.read(run)
 
 
-def commit_prepared(store: Store, prepared: Prepared) -> None:
-    """Make a prepared step durable: records, metadata, its writes, executed marks; one fsync."""
-    ready = prepared.ready
-    if not needs_write(ready):
-        return
-    writes = prepared.writes
+def needs_commit(ready: Ready, effects: Effects | None) -> bool:
+    """Whether ``commit(store, ready, effects)`` has anything to write."""
+    return bool(ready.to_persist or ready.meta or ready.to_delete or effects)
+
+
+def commit(store: Store, ready: Ready, effects: Effects | None) -> bool:
+    """One transaction: ``ready``'s records, metadata and deletions, plus ``effects``.
+
+    ``effects`` are key-value writes with the marks of the instances they
+    came from — ``ready``'s own, or (when the caller defers them) those of
+    several steps; they always land together. Returns whether anything
+    was written (a step with nothing durable costs no fsync).
+    """
+    if not needs_commit(ready, effects):
+        return False
 
     def transaction(txn: Txn) -> None:
         if ready.to_persist:
             txn.put_instances(ready.to_persist)
         for name, value in ready.meta.items():
             txn.set_meta(name, value)
-        if writes:
-            txn.apply_writes(writes)
-        if ready.to_execute:
-            txn.mark_executed(ex.inst for ex in ready.to_execute)
+        if effects:
+            _apply_effects(txn, effects)
         if ready.to_delete:
+            # After the marks: an instance may execute and be collected in one step.
             txn.delete_instances(ready.to_delete)
 
     store.write(transaction)
+    return True
 
 
-def apply_in_transaction(store: Store, ready: Ready, me: ReplicaId) -> Outbox:
+def commit_prepared(store: Store, prepared: Prepared) -> None:
+    """Make a prepared step durable with its own effects: one transaction, one fsync."""
+    commit(store, prepared.ready, Effects.of(prepared))
+
+
+def _apply_effects(txn: Txn, effects: Effects) -> None:
+    if effects.writes:
+        txn.apply_writes(effects.writes)
+    if effects.executed:
+        txn.mark_executed(effects.executed)
+
+
+def apply_in_transaction(
+    store: Store, ready: Ready, me: ReplicaId, before: Effects | None = None
+) -> Outbox:
     """Persist and execute ``ready`` inside one write transaction (any command may run).
 
-    Every earlier step must be committed: the commands see only the store.
+    Every earlier step must be committed, except for ``before``: effects of
+    earlier steps not yet in the store, applied first in the same
+    transaction, so the commands see everything that executed before them.
     """
     out = Outbox(messages=ready.messages)
-    if not needs_write(ready):
+    if not (needs_write(ready) or before):
         return out
 
     def transaction(txn: Txn) -> None:
@@ -162,6 +218,8 @@ def apply_in_transaction(store: Store, ready: Ready, me: ReplicaId) -> Outbox:
             txn.put_instances(ready.to_persist)
         for name, value in ready.meta.items():
             txn.set_meta(name, value)
+        if before:
+            _apply_effects(txn, before)
         _execute(txn, ready, me, out)
         if ready.to_execute:
             txn.mark_executed(ex.inst for ex in ready.to_execute)

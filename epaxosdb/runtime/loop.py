@@ -4,10 +4,40 @@ Inputs — client proposals, peer messages, ticks — are appended to in-memory
 queues by whoever produces them and wake the loop. Each turn the loop drains
 *everything* that arrived (so all that came in during the previous fsync
 forms the next batch: group commit and batching for free), takes one
-``Ready``, runs ``node.apply_ready`` in a worker thread (one LMDB write
-transaction, one fsync), and only then sends the messages and releases the
-replies (DESIGN.md §2). The queues are bounded by the front end's per-client
-in-flight limit and by the peers' frame reader.
+``Ready`` and executes its commands (``node.prepare_ready``, against the
+store plus the effects not yet written: ``storage.buffered``). A second
+task, the writer, commits the turn in a worker thread — one LMDB write
+transaction, one fsync (``node.commit``) — and only then sends the messages
+and releases the replies (DESIGN.md §2). Turns are committed and released
+strictly in order.
+
+Deferred key-value effects. A turn's transaction always holds its instance
+records and metadata, so every vote, commit and command a message or reply
+relies on is durable before it leaves. The key-value writes of the commands
+it executed, and the marks saying those instances ran, are gathered in
+memory instead and written together by a later turn's transaction
+(``FLUSH_*``; at once when the load pauses). Random keys dirty one B-tree
+page each, so writing thousands in one transaction costs far fewer page
+writes than a few hundred per turn, and the per-turn fsync only carries the
+records. What makes this safe: effects and marks always land together, and
+a replica that crashes before they land restarts with those instances
+committed but not marked executed, which the core executes again, in the
+same order, before serving (the log is the durable truth; the key-value
+state is a cache of applying it). Anything that needs the store complete
+gets it first: a turn that deletes instances (log GC) or runs a command
+needing the whole keyspace (SCAN, DBSIZE, FLUSHALL..., executed inside its
+transaction: ``node.apply_in_transaction``) also writes all deferred
+effects. Readers of the store itself — the expiry sweeper, INFO's key
+counts, ``epaxosdb inspect`` — may lag by what is deferred.
+
+``PIPELINE_TURNS = 2`` would let the loop prepare turn N+1 while N's fsync
+runs (no CPU, no GIL); measured on a busy 2-core machine it cost more CPU
+per request (smaller batches, more turns) than it saved, so the loop waits
+for each turn, which also keeps the core's rule that nothing is fed to it
+between ``ready()`` and ``advance()``.
+
+The queues are bounded by the front end's per-client in-flight limit and by
+the peers' frame reader.
 
 Replies are released after execution, for every command. A command that has
 not executed within ``command_timeout_s`` is answered with an explicit
@@ -21,15 +51,25 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 
 import trio
 
 from epaxosdb import commands
+from epaxosdb.core.ready import Ready
 from epaxosdb.core.replica import Replica
-from epaxosdb.node import apply_ready
+from epaxosdb.node import (
+    Effects,
+    Outbox,
+    Prepared,
+    apply_in_transaction,
+    commit,
+    needs_commit,
+    prepare_ready,
+)
 from protocol.messages import Command, InstanceId, Message, ReplicaId
 from protocol.replies import Error, Reply
+from storage.buffered import Writes
 from storage.interface import KeyValueView, Store
 
 from .backend import InfoFields
@@ -39,6 +79,22 @@ log = logging.getLogger("epaxosdb.loop")
 LOADING = Error("LOADING Redis is loading the dataset in memory")
 INCARNATION_SHIFT = 40
 """Command ids are ``incarnation << 40 | counter``: unique across restarts."""
+
+PIPELINE_TURNS = 1
+"""Turns in flight: 1 waits for each commit; 2 prepares turn N+1 while N commits (see above)."""
+
+FLUSH_KEYS_MAX = 4096
+"""Deferred key-value writes that make the next transaction write them all.
+
+Writing many random keys in one transaction shares B-tree pages between
+them, so each costs fewer page writes than when every small batch writes
+its own (ecosystem.md §6.2: the cost is per page and per commit)."""
+
+FLUSH_INSTANCES_MAX = 256
+"""Deferred executed instances that force a flush: bounds what a restart re-executes."""
+
+FLUSH_BYTES_MAX = 16 << 20
+"""Deferred value bytes that force a flush: bounds the memory the deferred writes hold."""
 
 SWEEP_INTERVAL_S = 1.0
 SWEEP_KEYS_MAX = 256
@@ -56,6 +112,20 @@ class _Waiter:
     on_done: Callable[[Reply], None]
     submitted: float
     deadline: float
+
+
+@dataclass(slots=True)
+class _Turn:
+    """One ``Ready`` on its way from the loop to the writer."""
+
+    ready: Ready
+    prepared: Prepared | None
+    """``None``: execute inside the transaction (the commands need the whole keyspace)."""
+    flush: Effects | None
+    """Deferred key-value effects and executed marks this turn's transaction writes."""
+    prepared_at: float
+    done: trio.Event = field(default_factory=trio.Event)
+    """Set once committed and released."""
 
 
 class LatencyWindow:
@@ -108,9 +178,16 @@ class ConsensusLoop:
             "replies": 0,
             "uncertain": 0,
             "handler_failures": 0,
+            "transaction_turns": 0,
+            "flushes": 0,
+            "flushed_keys": 0,
         }
         self.apply_latency = LatencyWindow()
-        self._busy = {"core_s": 0.0, "apply_s": 0.0, "release_s": 0.0}
+        self._busy = {"core_s": 0.0, "execute_s": 0.0, "apply_s": 0.0, "release_s": 0.0}
+        self._unflushed = Effects()
+        """Effects of executed turns that no transaction has been given yet."""
+        self._flushing: deque[Writes] = deque()
+        """Writes handed to the writer for a transaction that has not committed, newest first."""
         self._was_loading = core.loading
         self._last_progress_log = 0.0
 
@@ -143,9 +220,7 @@ class ConsensusLoop:
     def info_sections(self) -> Mapping[str, InfoFields]:
         s = self._core.statistics()
         keys, expires = self._store.key_counts()
-        keyspace: InfoFields = (
-            [("db0", f"keys={keys},expires={expires},avg_ttl=0")] if keys else []
-        )
+        keyspace: InfoFields = [("db0", f"keys={keys},expires={expires},avg_ttl=0")] if keys else []
         wm = self._core.executed_watermarks
         return {
             "EPaxos": [
@@ -175,8 +250,12 @@ class ConsensusLoop:
                 ("apply_latency_p50_ms", round(self.apply_latency.percentile(50) * 1000, 3)),
                 ("apply_latency_p99_ms", round(self.apply_latency.percentile(99) * 1000, 3)),
                 ("loop_core_s", round(self._busy["core_s"], 3)),
+                ("loop_execute_s", round(self._busy["execute_s"], 3)),
                 ("loop_apply_s", round(self._busy["apply_s"], 3)),
                 ("loop_release_s", round(self._busy["release_s"], 3)),
+                ("loop_transaction_turns", self._counters["transaction_turns"]),
+                ("loop_flushes", self._counters["flushes"]),
+                ("loop_flushed_keys", self._counters["flushed_keys"]),
                 ("uncertain_replies", self._counters["uncertain"]),
                 ("invalid_peer_messages", s.invalid_messages),
             ],
@@ -219,6 +298,20 @@ class ConsensusLoop:
     # --- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
+        """Run the loop and its writer until cancelled (see the module docstring)."""
+        send, receive = trio.open_memory_channel[_Turn](0)
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(self._write_turns, receive)
+            await self._prepare_turns(send)
+
+    async def _prepare_turns(self, send: trio.MemorySendChannel[_Turn]) -> None:
+        """Feed the core, take its ``Ready``, execute it, hand it to the writer; repeat.
+
+        ``send`` has no buffer: handing a turn over waits until the writer is
+        done with the previous one, and unless ``PIPELINE_TURNS`` allows a
+        second turn in flight the loop then waits for this one too; whatever
+        arrives meanwhile batches into the next turn.
+        """
         core = self._core
         while True:
             await self._wake.wait()
@@ -241,34 +334,100 @@ class ConsensusLoop:
                 self._expire_waiters()
             ready = core.ready()
             t1 = time.perf_counter()
-            if ready.to_persist or ready.meta or ready.to_execute:
-                outbox = await trio.to_thread.run_sync(apply_ready, self._store, ready, self._me)
-                self._counters["fsyncs"] += 1
-            else:
-                outbox = apply_ready(self._store, ready, self._me)
+            turn = self._prepare(ready)
             t2 = time.perf_counter()
-            self.apply_latency.add(t2 - t1)
-            for dst, m in outbox.messages:
-                self._send(dst, m)
-            self._note_commits(ready.committed)
-            for cmd, reply in outbox.replies:
-                waiter = self._waiting.pop(cmd.id, None)
-                self._submitted_at.pop(cmd.id, None)
-                if waiter is not None:
-                    self._counters["replies"] += 1
-                    waiter.on_done(reply)
-            for cmd, detail in outbox.failures:
-                self._counters["handler_failures"] += 1
-                log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
-            core.advance(ready)
-            t3 = time.perf_counter()
+            if turn is not None:
+                await send.send(turn)
+                if turn.prepared is None or PIPELINE_TURNS == 1:
+                    # (A turn executed inside its transaction has its effects only in
+                    # the store: the next one must not run before they are there.)
+                    await turn.done.wait()
             busy = self._busy
             busy["core_s"] += t1 - t0
-            busy["apply_s"] += t2 - t1
-            busy["release_s"] += t3 - t2
+            busy["execute_s"] += t2 - t1
             self._log_loading()
             if self._proposals or self._inbox or self._ticks_due or core.has_pending_proposals():
                 self._wake.set()
+
+    def _prepare(self, ready: Ready) -> _Turn | None:
+        """Execute ``ready`` and decide what its transaction holds; ``None``: nothing to do.
+
+        The key-value effects of executed commands are deferred: they join
+        ``self._unflushed`` (read back from memory by later turns) and are
+        written, with the executed marks, by a later turn's transaction —
+        once enough has gathered, or as soon as a turn executes nothing (the
+        load paused), or when a turn needs the store complete (log GC
+        deletes instances, or its commands need the whole keyspace).
+        """
+        unflushed = self._unflushed
+        pending = [unflushed.writes, *self._flushing]
+        prepared = prepare_ready(self._store, ready, self._me, pending)
+        if prepared is None:
+            flush: Effects | None = unflushed if unflushed else None
+        else:
+            unflushed.add(prepared)
+            full = (
+                len(unflushed.writes) >= FLUSH_KEYS_MAX
+                or len(unflushed.executed) >= FLUSH_INSTANCES_MAX
+                or unflushed.payload_bytes >= FLUSH_BYTES_MAX
+            )
+            idle = not ready.to_execute
+            flush = unflushed if unflushed and (full or idle or ready.to_delete) else None
+            if flush is None and not (ready or ready.committed):
+                return None
+        if flush is not None:
+            self._unflushed = Effects()
+            self._flushing.appendleft(flush.writes)
+        return _Turn(ready, prepared, flush, time.perf_counter())
+
+    async def _write_turns(self, receive: trio.MemoryReceiveChannel[_Turn]) -> None:
+        """Commit each turn in a worker thread, in order; then release what it justifies."""
+        store, me = self._store, self._me
+        async for turn in receive:
+            ready, prepared, flush = turn.ready, turn.prepared, turn.flush
+            t0 = time.perf_counter()
+            if prepared is None:
+                outbox = await trio.to_thread.run_sync(
+                    apply_in_transaction, store, ready, me, flush
+                )
+                wrote = True
+                self._counters["transaction_turns"] += 1
+            else:
+                outbox = prepared.outbox
+                wrote = needs_commit(ready, flush) and await trio.to_thread.run_sync(
+                    commit, store, ready, flush
+                )
+            if wrote:
+                self._counters["fsyncs"] += 1
+            if flush is not None:
+                # In the store now: a read transaction begun from here on sees it.
+                self._counters["flushes"] += 1
+                self._counters["flushed_keys"] += len(flush.writes)
+                flushed = self._flushing.pop()
+                assert flushed is flush.writes, "flushes commit in the order they were made"
+            t1 = time.perf_counter()
+            self.apply_latency.add(t1 - turn.prepared_at)
+            self._release(ready, outbox)
+            self._core.advance(ready)
+            turn.done.set()
+            t2 = time.perf_counter()
+            busy = self._busy
+            busy["apply_s"] += t1 - t0
+            busy["release_s"] += t2 - t1
+
+    def _release(self, ready: Ready, outbox: Outbox) -> None:
+        for dst, m in outbox.messages:
+            self._send(dst, m)
+        self._note_commits(ready.committed)
+        for cmd, reply in outbox.replies:
+            waiter = self._waiting.pop(cmd.id, None)
+            self._submitted_at.pop(cmd.id, None)
+            if waiter is not None:
+                self._counters["replies"] += 1
+                waiter.on_done(reply)
+        for cmd, detail in outbox.failures:
+            self._counters["handler_failures"] += 1
+            log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
 
     def _note_commits(self, committed: list[InstanceId]) -> None:
         if not committed:
