@@ -56,6 +56,13 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
+def peak_rss_mb(pid: int) -> float:
+    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+        if line.startswith("VmHWM:"):
+            return round(int(line.split()[1]) / 1024, 1)
+    return 0.0
+
+
 def wait_ready(port: int, proc: subprocess.Popen[bytes]) -> None:
     deadline = time.monotonic() + START_TIMEOUT_S
     while time.monotonic() < deadline:
@@ -202,6 +209,7 @@ def run_benchmark(server: Server, test: str, pipeline: int, requests: int) -> Re
             if k in after and k in info_before:
                 extra[k] = round(float(after[k]) - float(info_before[k]), 3)
         extra["main_thread_us_per_req"] = round(1e6 * main_cpu / requests, 1)
+        extra["peak_rss_mb"] = peak_rss_mb(server.proc.pid)
         if extra.get("fsyncs"):
             extra["cmds_per_fsync"] = round(requests / extra["fsyncs"], 1)
     return Result(

@@ -47,6 +47,7 @@ commit (RedisRaft's Jepsen finding, ecosystem.md §2.1).
 
 from __future__ import annotations
 
+import gc
 import logging
 import time
 from collections import deque
@@ -96,8 +97,29 @@ FLUSH_INSTANCES_MAX = 256
 FLUSH_BYTES_MAX = 16 << 20
 """Deferred value bytes that force a flush: bounds the memory the deferred writes hold."""
 
+GC_THRESHOLDS = (50_000, 20, 100)
+"""CPython's collector thresholds while serving (the default is (700, 10, 10))."""
+
 SWEEP_INTERVAL_S = 1.0
 SWEEP_KEYS_MAX = 256
+
+
+def tune_garbage_collector() -> None:
+    """Make CPython's cyclic collector run far less often on a serving replica.
+
+    Every request allocates dozens of short-lived container objects (parsed
+    arguments, commands, replies, trio bookkeeping), nearly all freed by
+    reference counting. With the default thresholds a young collection runs
+    every few dozen requests and promotes survivors that full collections
+    then traverse again and again together with the core's long-lived
+    instances: measured at a quarter of the CPU per request under
+    redis-benchmark (-P 16 SET: 31 -> 23 us of CPU per request). A larger
+    first threshold still bounds young garbage to a few MB; ``freeze``
+    moves the start-up heap (modules, configuration) out of every later
+    full collection. Process-wide, so called once, by ``run``.
+    """
+    gc.freeze()
+    gc.set_threshold(*GC_THRESHOLDS)
 
 
 def outcome_unknown(timeout_s: float) -> Error:
@@ -299,6 +321,7 @@ class ConsensusLoop:
 
     async def run(self) -> None:
         """Run the loop and its writer until cancelled (see the module docstring)."""
+        tune_garbage_collector()
         send, receive = trio.open_memory_channel[_Turn](0)
         async with trio.open_nursery() as nursery:
             nursery.start_soon(self._write_turns, receive)
