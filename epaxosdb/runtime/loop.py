@@ -5,11 +5,10 @@ queues by whoever produces them and wake the loop. Each turn the loop drains
 *everything* that arrived (so all that came in during the previous fsync
 forms the next batch: group commit and batching for free), takes one
 ``Ready`` and executes its commands (``node.prepare_ready``, against the
-store plus the effects not yet written: ``storage.buffered``). A second
-task, the writer, commits the turn in a worker thread — one LMDB write
-transaction, one fsync (``node.commit``) — and only then sends the messages
-and releases the replies (DESIGN.md §2). Turns are committed and released
-strictly in order.
+store plus the effects not yet written: ``storage.buffered``), then commits
+the turn in a worker thread — one LMDB write transaction, one fsync
+(``node.commit``) — and only then sends the messages and releases the
+replies (DESIGN.md §2).
 
 Deferred key-value effects. A turn's transaction always holds its instance
 records and metadata, so every vote, commit and command a message or reply
@@ -21,20 +20,22 @@ page each, so writing thousands in one transaction costs far fewer page
 writes than a few hundred per turn, and the per-turn fsync only carries the
 records. What makes this safe: effects and marks always land together, and
 a replica that crashes before they land restarts with those instances
-committed but not marked executed, which the core executes again, in the
-same order, before serving (the log is the durable truth; the key-value
-state is a cache of applying it). Anything that needs the store complete
-gets it first: a turn that deletes instances (log GC) or runs a command
-needing the whole keyspace (SCAN, DBSIZE, FLUSHALL..., executed inside its
-transaction: ``node.apply_in_transaction``) also writes all deferred
-effects. Readers of the store itself — the expiry sweeper, INFO's key
-counts, ``epaxosdb inspect`` — may lag by what is deferred.
+committed but not marked executed; the core puts them back in its conflict
+index and executes them again, before any command that depends on them,
+into the same state (execution is deterministic). The log is the durable
+truth; the key-value state on disk trails it by at most ``FLUSH_*``.
+Anything that needs the store complete gets it first: a turn that deletes
+instances (log GC) or runs a command needing the whole keyspace (SCAN,
+DBSIZE, FLUSHALL..., executed inside its transaction:
+``node.apply_in_transaction``) also writes all deferred effects. Readers
+of the store itself — the expiry sweeper, INFO's key counts, ``epaxosdb
+inspect`` — may lag by what is deferred.
 
-``PIPELINE_TURNS = 2`` would let the loop prepare turn N+1 while N's fsync
-runs (no CPU, no GIL); measured on a busy 2-core machine it cost more CPU
-per request (smaller batches, more turns) than it saved, so the loop waits
-for each turn, which also keeps the core's rule that nothing is fed to it
-between ``ready()`` and ``advance()``.
+Not done, measured: preparing turn N+1 while turn N's fsync runs (no CPU,
+no GIL) — the commands would read N's writes from memory just the same —
+made batches smaller and cost more CPU per request than it overlapped on a
+busy 2-core machine; and it would feed the core between ``ready()`` and
+``advance()``, which its contract forbids.
 
 The queues are bounded by the front end's per-client in-flight limit and by
 the peers' frame reader.
@@ -52,7 +53,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 
 import trio
 
@@ -70,7 +71,6 @@ from epaxosdb.node import (
 )
 from protocol.messages import Command, InstanceId, Message, ReplicaId
 from protocol.replies import Error, Reply
-from storage.buffered import Writes
 from storage.interface import KeyValueView, Store
 
 from .backend import InfoFields
@@ -80,9 +80,6 @@ log = logging.getLogger("epaxosdb.loop")
 LOADING = Error("LOADING Redis is loading the dataset in memory")
 INCARNATION_SHIFT = 40
 """Command ids are ``incarnation << 40 | counter``: unique across restarts."""
-
-PIPELINE_TURNS = 1
-"""Turns in flight: 1 waits for each commit; 2 prepares turn N+1 while N commits (see above)."""
 
 FLUSH_KEYS_MAX = 4096
 """Deferred key-value writes that make the next transaction write them all.
@@ -136,20 +133,6 @@ class _Waiter:
     deadline: float
 
 
-@dataclass(slots=True)
-class _Turn:
-    """One ``Ready`` on its way from the loop to the writer."""
-
-    ready: Ready
-    prepared: Prepared | None
-    """``None``: execute inside the transaction (the commands need the whole keyspace)."""
-    flush: Effects | None
-    """Deferred key-value effects and executed marks this turn's transaction writes."""
-    prepared_at: float
-    done: trio.Event = field(default_factory=trio.Event)
-    """Set once committed and released."""
-
-
 class LatencyWindow:
     """The most recent samples, for p50/p99 in INFO (bounded memory)."""
 
@@ -193,7 +176,6 @@ class ConsensusLoop:
         self._waiting: dict[int, _Waiter] = {}
         self._deadlines: deque[tuple[float, int]] = deque()
         self.commit_latency = LatencyWindow()
-        self._submitted_at: dict[int, float] = {}
         self._counters = {
             "turns": 0,
             "fsyncs": 0,
@@ -208,8 +190,6 @@ class ConsensusLoop:
         self._busy = {"core_s": 0.0, "execute_s": 0.0, "apply_s": 0.0, "release_s": 0.0}
         self._unflushed = Effects()
         """Effects of executed turns that no transaction has been given yet."""
-        self._flushing: deque[Writes] = deque()
-        """Writes handed to the writer for a transaction that has not committed, newest first."""
         self._was_loading = core.loading
         self._last_progress_log = 0.0
 
@@ -320,21 +300,8 @@ class ConsensusLoop:
     # --- the loop ----------------------------------------------------------------------
 
     async def run(self) -> None:
-        """Run the loop and its writer until cancelled (see the module docstring)."""
+        """The loop (see the module docstring); runs until cancelled."""
         tune_garbage_collector()
-        send, receive = trio.open_memory_channel[_Turn](0)
-        async with trio.open_nursery() as nursery:
-            nursery.start_soon(self._write_turns, receive)
-            await self._prepare_turns(send)
-
-    async def _prepare_turns(self, send: trio.MemorySendChannel[_Turn]) -> None:
-        """Feed the core, take its ``Ready``, execute it, hand it to the writer; repeat.
-
-        ``send`` has no buffer: handing a turn over waits until the writer is
-        done with the previous one, and unless ``PIPELINE_TURNS`` allows a
-        second turn in flight the loop then waits for this one too; whatever
-        arrives meanwhile batches into the next turn.
-        """
         core = self._core
         while True:
             await self._wake.wait()
@@ -343,9 +310,6 @@ class ConsensusLoop:
             t0 = time.perf_counter()
             if self._proposals:
                 proposals, self._proposals = self._proposals, []
-                now = time.monotonic()
-                for c in proposals:
-                    self._submitted_at[c.id] = now
                 core.propose(proposals)
             if self._inbox:
                 inbox, self._inbox = self._inbox, []
@@ -357,86 +321,63 @@ class ConsensusLoop:
                 self._expire_waiters()
             ready = core.ready()
             t1 = time.perf_counter()
-            turn = self._prepare(ready)
+            prepared, flush = self._prepare(ready)
             t2 = time.perf_counter()
-            if turn is not None:
-                await send.send(turn)
-                if turn.prepared is None or PIPELINE_TURNS == 1:
-                    # (A turn executed inside its transaction has its effects only in
-                    # the store: the next one must not run before they are there.)
-                    await turn.done.wait()
+            if prepared is None:
+                outbox = await trio.to_thread.run_sync(
+                    apply_in_transaction, self._store, ready, self._me, flush
+                )
+                self._counters["fsyncs"] += 1
+                self._counters["transaction_turns"] += 1
+            else:
+                outbox = prepared.outbox
+                if needs_commit(ready, flush):
+                    await trio.to_thread.run_sync(commit, self._store, ready, flush)
+                    self._counters["fsyncs"] += 1
+            if flush:
+                self._counters["flushes"] += 1
+                self._counters["flushed_keys"] += len(flush.writes)
+            t3 = time.perf_counter()
+            self.apply_latency.add(t3 - t1)
+            self._release(ready, outbox)
+            core.advance(ready)
+            t4 = time.perf_counter()
             busy = self._busy
             busy["core_s"] += t1 - t0
             busy["execute_s"] += t2 - t1
+            busy["apply_s"] += t3 - t2
+            busy["release_s"] += t4 - t3
             self._log_loading()
             if self._proposals or self._inbox or self._ticks_due or core.has_pending_proposals():
                 self._wake.set()
 
-    def _prepare(self, ready: Ready) -> _Turn | None:
-        """Execute ``ready`` and decide what its transaction holds; ``None``: nothing to do.
+    def _prepare(self, ready: Ready) -> tuple[Prepared | None, Effects | None]:
+        """Execute ``ready``; return it and the deferred effects its transaction must write.
 
         The key-value effects of executed commands are deferred: they join
         ``self._unflushed`` (read back from memory by later turns) and are
         written, with the executed marks, by a later turn's transaction —
-        once enough has gathered, or as soon as a turn executes nothing (the
+        once enough has gathered, as soon as a turn executes nothing (the
         load paused), or when a turn needs the store complete (log GC
-        deletes instances, or its commands need the whole keyspace).
+        deletes instances, or its commands need the whole keyspace: then
+        ``Prepared`` is ``None`` and the turn executes inside its
+        transaction, after the deferred effects).
         """
         unflushed = self._unflushed
-        pending = [unflushed.writes, *self._flushing]
-        prepared = prepare_ready(self._store, ready, self._me, pending)
-        if prepared is None:
-            flush: Effects | None = unflushed if unflushed else None
-        else:
+        prepared = prepare_ready(self._store, ready, self._me, (unflushed.writes,))
+        if prepared is not None:
             unflushed.add(prepared)
             full = (
                 len(unflushed.writes) >= FLUSH_KEYS_MAX
                 or len(unflushed.executed) >= FLUSH_INSTANCES_MAX
                 or unflushed.payload_bytes >= FLUSH_BYTES_MAX
             )
-            idle = not ready.to_execute
-            flush = unflushed if unflushed and (full or idle or ready.to_delete) else None
-            if flush is None and not (ready or ready.committed):
-                return None
-        if flush is not None:
-            self._unflushed = Effects()
-            self._flushing.appendleft(flush.writes)
-        return _Turn(ready, prepared, flush, time.perf_counter())
-
-    async def _write_turns(self, receive: trio.MemoryReceiveChannel[_Turn]) -> None:
-        """Commit each turn in a worker thread, in order; then release what it justifies."""
-        store, me = self._store, self._me
-        async for turn in receive:
-            ready, prepared, flush = turn.ready, turn.prepared, turn.flush
-            t0 = time.perf_counter()
-            if prepared is None:
-                outbox = await trio.to_thread.run_sync(
-                    apply_in_transaction, store, ready, me, flush
-                )
-                wrote = True
-                self._counters["transaction_turns"] += 1
-            else:
-                outbox = prepared.outbox
-                wrote = needs_commit(ready, flush) and await trio.to_thread.run_sync(
-                    commit, store, ready, flush
-                )
-            if wrote:
-                self._counters["fsyncs"] += 1
-            if flush is not None:
-                # In the store now: a read transaction begun from here on sees it.
-                self._counters["flushes"] += 1
-                self._counters["flushed_keys"] += len(flush.writes)
-                flushed = self._flushing.pop()
-                assert flushed is flush.writes, "flushes commit in the order they were made"
-            t1 = time.perf_counter()
-            self.apply_latency.add(t1 - turn.prepared_at)
-            self._release(ready, outbox)
-            self._core.advance(ready)
-            turn.done.set()
-            t2 = time.perf_counter()
-            busy = self._busy
-            busy["apply_s"] += t1 - t0
-            busy["release_s"] += t2 - t1
+            if not (full or not ready.to_execute or ready.to_delete):
+                return prepared, None
+        if not unflushed:
+            return prepared, None
+        self._unflushed = Effects()
+        return prepared, unflushed
 
     def _release(self, ready: Ready, outbox: Outbox) -> None:
         for dst, m in outbox.messages:
@@ -444,7 +385,6 @@ class ConsensusLoop:
         self._note_commits(ready.committed)
         for cmd, reply in outbox.replies:
             waiter = self._waiting.pop(cmd.id, None)
-            self._submitted_at.pop(cmd.id, None)
             if waiter is not None:
                 self._counters["replies"] += 1
                 waiter.on_done(reply)
@@ -453,6 +393,7 @@ class ConsensusLoop:
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
 
     def _note_commits(self, committed: list[InstanceId]) -> None:
+        """Commit latency of own instances: from the submission of their first command."""
         if not committed:
             return
         now = time.monotonic()
@@ -461,9 +402,9 @@ class ConsensusLoop:
             x = instances.get(iid)
             if x is None or x.id.replica != self._me or not x.cmds:
                 continue
-            started = self._submitted_at.get(x.cmds[0].id)
-            if started is not None:
-                self.commit_latency.add(now - started)
+            waiter = self._waiting.get(x.cmds[0].id)
+            if waiter is not None:
+                self.commit_latency.add(now - waiter.submitted)
 
     def _expire_waiters(self) -> None:
         now = time.monotonic()
@@ -472,7 +413,6 @@ class ConsensusLoop:
             _, cid = deadlines.popleft()
             waiter = self._waiting.pop(cid, None)
             if waiter is not None:
-                self._submitted_at.pop(cid, None)
                 self._counters["uncertain"] += 1
                 waiter.on_done(outcome_unknown(self._timeout_s))
 
