@@ -14,7 +14,7 @@ from collections.abc import Callable
 
 import pytest
 
-from epaxosdb.core import replica as replica_module
+from epaxosdb.core import recoverer as recoverer_module
 from epaxosdb.core.conflicts import ConflictIndex
 from epaxosdb.core.execution import Executor
 from epaxosdb.core.instance import Instance
@@ -118,7 +118,7 @@ def test_skipping_the_owner_row_in_deps_is_caught(monkeypatch: pytest.MonkeyPatc
     monkeypatch.setattr(ConflictIndex, "attributes", attributes)
     monkeypatch.setattr(Replica, "_on_pre_accept", skip_owner_row(Replica._on_pre_accept))
     monkeypatch.setattr(Replica, "_finish_prepare", skip_owner_row(Replica._finish_prepare))
-    monkeypatch.setattr(replica_module, "decide", decide_from_local_state)
+    monkeypatch.setattr(recoverer_module, "decide", decide_from_local_state)
     caught = first_failures(80, [3, 5], {"visibility", "execution consistency", "linearizability",
                                          "execution safety", "agreement"})
     assert caught, "no seed caught the skipped owner row"

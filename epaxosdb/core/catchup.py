@@ -1,0 +1,101 @@
+"""Catch-up: learning commits this replica missed, and *loading* after a restart.
+
+A replica that knows of instances it has not seen committed, or whose
+execution waits for one, asks a peer with ``SyncRequest`` (its committed
+watermarks and the instances it waits for); the peer answers with batches of
+Commits. A restarted replica is *loading* until it has heard the committed
+watermarks of a majority and executed up to them.
+"""
+
+from __future__ import annotations
+
+from protocol.messages import (
+    Commit,
+    InstanceId,
+    SyncReply,
+    SyncRequest,
+)
+
+from .state import ReplicaState
+
+
+class CatchUp(ReplicaState):
+    def _periodic_sync(self) -> None:
+        self._last_sync_tick = self.now
+        if not self._peers:
+            return
+        if self._loading:
+            for peer in self._peers:
+                if peer not in self._sync_heard:
+                    self._send(peer, self._sync_request(()))
+            return
+        wanted = tuple(
+            b for b in self._executor.blockers()
+            if (x := self.instances.get(b)) is None or not x.committed
+        )[: self.config.sync_batch_max]
+        # A row is lagging when something above its committed watermark is known
+        # and the watermark has not moved since the last look.
+        lagging = any(
+            self._known_max[p] > self._committed_upto[p] == self._last_sync_committed[p]
+            for p in range(self._n)
+        )
+        self._last_sync_committed = list(self._committed_upto)
+        if wanted or lagging:
+            self._send(self._rng.choice(self._peers), self._sync_request(wanted))
+
+    def _on_sync_request(self, m: SyncRequest) -> None:
+        limit = self.config.sync_batch_max
+        commits: list[Commit] = []
+        seen: set[InstanceId] = set()
+        for iid in m.wanted:
+            x = self.instances.get(iid)
+            if x is not None and x.committed and iid not in seen:
+                commits.append(self._commit_msg(x))
+                seen.add(iid)
+        more = False
+        scan_budget = limit * 4
+        for p, row in enumerate(self._rows):
+            j = m.committed[p] + 1
+            top = self._known_max[p]
+            while j <= top:
+                if len(commits) >= limit or scan_budget <= 0:
+                    more = True
+                    break
+                scan_budget -= 1
+                iid = InstanceId(row, j)
+                j += 1
+                x = self.instances.get(iid)
+                if x is not None and x.committed and iid not in seen:
+                    commits.append(self._commit_msg(x))
+            if more:
+                break
+        self._send(m.sender, SyncReply(self.me, tuple(self._committed_upto), tuple(commits), more))
+
+    def _on_sync_reply(self, m: SyncReply) -> None:
+        for c in m.commits:
+            if not self._collected(c):
+                self._on_commit(c)
+        if self._loading:
+            self._sync_heard[m.sender] = m.committed
+            for p in range(self._n):
+                if m.committed[p] > self._sync_target[p]:
+                    self._sync_target[p] = m.committed[p]
+        if m.more:
+            self._send(m.sender, self._sync_request(()))
+
+    def _check_loaded(self) -> None:
+        if len(self._sync_heard) < self._f:
+            return
+        wm = self._executor.watermarks
+        if all(wm[p] >= self._sync_target[p] for p in range(self._n)):
+            self._loading = False
+
+    def _loading_progress(self) -> float:
+        if not self._loading:
+            return 1.0
+        wm = self._executor.watermarks
+        total = sum(t + 1 for t in self._sync_target)
+        if total == 0:
+            return 0.0
+        done = sum(min(wm[p], self._sync_target[p]) + 1 for p in range(self._n))
+        return done / total
