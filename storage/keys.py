@@ -27,15 +27,17 @@ from __future__ import annotations
 
 import hashlib
 import struct
+import zlib
 
 from protocol.messages import InstanceId
-from storage.interface import key_hash
 
 SHORT_KEY_MAX = 400
 """Longest key stored verbatim. Keeps kv keys (<= 436 bytes) and expiry-index
 keys (<= 444 bytes) under LMDB's 511-byte limit."""
 
 _HASH = struct.Struct(">I")
+_pack_hash = _HASH.pack
+_crc32 = zlib.crc32
 _EXPIRY = struct.Struct(">Q")
 _INSTANCE = struct.Struct(">IQ")
 _DIGEST_BYTES = 32
@@ -49,7 +51,9 @@ META_NAME_BYTES_MAX = 256
 
 
 def kv_key(key: bytes) -> bytes:
-    prefix = _HASH.pack(key_hash(key))
+    # ``zlib.crc32`` is ``key_hash`` called directly: this runs for every key
+    # read or written (tests/storage/test_lmdb_store.py checks they agree).
+    prefix = _pack_hash(_crc32(key))
     if len(key) <= SHORT_KEY_MAX:
         return prefix + key
     return prefix + key[:SHORT_KEY_MAX] + hashlib.sha256(key).digest()

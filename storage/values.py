@@ -28,6 +28,8 @@ _HEADER = struct.Struct(">Bq")
 _KEY_LEN = struct.Struct(">I")
 _LONG_KEY_FLAG = 0x80
 _TAGS = frozenset(int(t) for t in ValueType)
+_PLAIN_HEADERS = {t: _HEADER.pack(t, 0) for t in ValueType}
+"""Headers of values without expiry, by type: most writes, so packed once."""
 
 
 def check_key(key: object) -> None:
@@ -36,6 +38,14 @@ def check_key(key: object) -> None:
 
 
 def check_value(value: object) -> None:
+    if (
+        type(value) is Value
+        and type(value.type) is ValueType
+        and type(value.expire_ms) is int
+        and type(value.payload) is bytes
+        and EXPIRE_MS_MIN <= value.expire_ms <= EXPIRE_MS_MAX
+    ):
+        return  # the common case, decided in one expression (this runs for every write)
     if not isinstance(value, Value):
         raise TypeError(f"values are storage.interface.Value, got {type(value).__name__}")
     if not isinstance(value.type, ValueType):
@@ -51,7 +61,9 @@ def check_value(value: object) -> None:
 def encode_value(value: Value, full_key: bytes | None) -> bytes:
     """The record for ``value``; ``full_key`` only for keys stored under a digest."""
     if full_key is None:
-        return _HEADER.pack(int(value.type), value.expire_ms) + value.payload
+        if not value.expire_ms:
+            return _PLAIN_HEADERS[value.type] + value.payload
+        return _HEADER.pack(value.type, value.expire_ms) + value.payload
     return b"".join(
         (
             _HEADER.pack(int(value.type) | _LONG_KEY_FLAG, value.expire_ms),

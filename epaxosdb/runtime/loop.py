@@ -81,7 +81,7 @@ LOADING = Error("LOADING Redis is loading the dataset in memory")
 INCARNATION_SHIFT = 40
 """Command ids are ``incarnation << 40 | counter``: unique across restarts."""
 
-FLUSH_KEYS_MAX = 4096
+FLUSH_KEYS_MAX = 16384
 """Deferred key-value writes that make the next transaction write them all.
 
 Writing many random keys in one transaction shares B-tree pages between

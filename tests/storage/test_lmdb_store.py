@@ -16,7 +16,16 @@ import pytest
 import storage.lmdb_store as lmdb_store_module
 from protocol.messages import Ballot, Command, InstanceId, InstanceRecord, Status
 from protocol.peer import encode_record
-from storage.interface import DataDirLocked, SchemaMismatch, StorageError, Txn, Value, ValueType
+from storage.interface import (
+    DataDirLocked,
+    SchemaMismatch,
+    StorageError,
+    Txn,
+    Value,
+    ValueType,
+    key_hash,
+)
+from storage.keys import kv_key
 from storage.lmdb_store import DATA_FILE_NAME, LmdbStore
 from storage.values import encode_value
 
@@ -438,3 +447,15 @@ def test_stats_count_instances_per_status_keys_expiries_and_map_use(tmp_path: Pa
     assert (stats.key_count, stats.expires_count) == (10, 6)
     assert (stats.schema_version, stats.replica_id, stats.cluster_id) == (1, 2, b"cl")
     assert 0 < stats.used_bytes <= stats.map_size_bytes
+
+
+def test_kv_keys_and_value_records_keep_their_layout_on_the_fast_paths() -> None:
+    """``kv_key`` calls CRC-32 itself and ``encode_value`` caches plain headers: same bytes."""
+    for key in (b"", b"k", b"user:1000", b"x" * 400, b"y" * 401):
+        assert kv_key(key)[:4] == key_hash(key).to_bytes(4, "big")
+    for value_type in ValueType:
+        for expire_ms in (0, 1, -1, (1 << 63) - 1):
+            value = Value(value_type, expire_ms, b"payload")
+            assert encode_value(value, None) == (
+                bytes([int(value_type)]) + expire_ms.to_bytes(8, "big", signed=True) + b"payload"
+            )
