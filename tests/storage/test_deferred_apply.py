@@ -1,0 +1,153 @@
+"""Deferring key-value effects (what the runtime loop does) is safe across a crash.
+
+The loop commits each turn's instance records at once but writes the
+key-value effects of the commands it executed later, in bulk, together with
+the marks saying those instances ran (``epaxosdb/runtime/loop.py``). These
+tests drive a real single-replica core over both stores the same way, then
+"crash" — lose everything not committed — and restart from the store alone:
+the replica must end in exactly the state, and have given exactly the
+replies, of a replica that applied every turn in one transaction.
+"""
+
+from __future__ import annotations
+
+import random
+
+import pytest
+
+from epaxosdb import commands
+from epaxosdb.core.config import ReplicaConfig
+from epaxosdb.core.replica import Replica
+from epaxosdb.node import (
+    Effects,
+    apply_in_transaction,
+    apply_ready,
+    commit,
+    prepare_ready,
+)
+from protocol.messages import Command
+from protocol.replies import OK, Reply
+from tests.storage.conftest import CheckedStore, FreshStore, Opened
+
+CONFIG = ReplicaConfig(1, (1,))
+KEYS = [b"a", b"b", b"counter"]
+
+
+def new_core() -> Replica:
+    return Replica(CONFIG, rng=random.Random(3), access=commands.command_access)
+
+
+def restored(store: CheckedStore) -> Replica:
+    loaded = store.load()
+    return Replica.restore(
+        CONFIG, loaded.records, loaded.meta, rng=random.Random(4), access=commands.command_access
+    )
+
+
+def turns(seed: int, count: int) -> list[list[tuple[bytes, ...]]]:
+    """Batches of ops whose results depend on order (INCR, APPEND, SET, DEL, GETSET, GET)."""
+    rng = random.Random(seed)
+    out = []
+    for _ in range(count):
+        batch: list[tuple[bytes, ...]] = []
+        for _ in range(rng.randint(1, 6)):
+            key = rng.choice(KEYS)
+            batch.append(
+                rng.choice(
+                    [
+                        (b"INCR", b"counter"),
+                        (b"APPEND", key, b"%d" % rng.randrange(10)),
+                        (b"SET", key, b"v%d" % rng.randrange(10)),
+                        (b"DEL", key),
+                        (b"GETSET", key, b"g"),
+                        (b"GET", key),
+                    ]
+                )
+            )
+        out.append(batch)
+    return out
+
+
+class Driver:
+    """Proposes batches to a core and collects the replies, like the loop."""
+
+    def __init__(self, store: CheckedStore, core: Replica) -> None:
+        self.store = store
+        self.core = core
+        self.next_id = 0
+        self.replies: list[Reply] = []
+
+    def propose(self, ops: list[tuple[bytes, ...]]) -> None:
+        cmds = []
+        for op in ops:
+            self.next_id += 1
+            cmds.append(Command(1, self.next_id, 1_700_000_000_000, (op,), False))
+        self.core.propose(cmds)
+
+
+def reference(store: CheckedStore, batches: list[list[tuple[bytes, ...]]]) -> list[Reply]:
+    driver = Driver(store, new_core())
+    for ops in batches:
+        driver.propose(ops)
+        ready = driver.core.ready()
+        out = apply_ready(store, ready, 1)
+        driver.core.advance(ready)
+        driver.replies += [reply for _, reply in out.replies]
+    return driver.replies
+
+
+@pytest.mark.parametrize("seed", range(8))
+def test_a_crash_with_effects_deferred_restarts_into_the_same_state(
+    fresh_store: FreshStore, seed: int
+) -> None:
+    batches = turns(seed, 12)
+    flush_after = random.Random(seed).randrange(len(batches))
+    with fresh_store() as expected_store, fresh_store() as store:
+        expected_replies = reference(expected_store, batches)
+        driver = Driver(store, new_core())
+        unflushed = Effects()
+        for i, ops in enumerate(batches):
+            driver.propose(ops)
+            ready = driver.core.ready()
+            prepared = prepare_ready(store, ready, 1, (unflushed.writes,))
+            assert prepared is not None
+            unflushed.add(prepared)
+            flush = None
+            if i == flush_after:
+                flush, unflushed = unflushed, Effects()
+            commit(store, ready, flush)  # records now; effects only when flushed
+            driver.core.advance(ready)
+            driver.replies += [reply for _, reply in prepared.outbox.replies]
+        assert driver.replies == expected_replies
+        # Crash: the core and the unflushed effects are gone; the store is all there is.
+        core = restored(store)
+        ready = core.ready()
+        replayed = {ex.inst.index for ex in ready.to_execute}
+        assert replayed == set(range(flush_after + 1, len(batches)))
+        apply_ready(store, ready, 1)
+        core.advance(ready)
+        assert store.kv_items() == expected_store.kv_items()
+        assert restored(store).ready().to_execute == []
+
+
+def test_a_keyspace_wide_command_runs_in_its_transaction_after_the_deferred_effects(
+    opened: Opened,
+) -> None:
+    store = opened.store
+    driver = Driver(store, new_core())
+    unflushed = Effects()
+    driver.propose([(b"SET", b"a", b"1"), (b"SET", b"b", b"2")])
+    ready = driver.core.ready()
+    prepared = prepare_ready(store, ready, 1, (unflushed.writes,))
+    assert prepared is not None
+    unflushed.add(prepared)
+    commit(store, ready, None)
+    driver.core.advance(ready)
+    assert store.read(lambda v: v.count()) == 0  # deferred: not in the store yet
+    driver.propose([(b"DEL", b"a"), (b"DBSIZE",), (b"SET", b"c", b"3")])
+    ready = driver.core.ready()
+    assert prepare_ready(store, ready, 1, (unflushed.writes,)) is None
+    out = apply_in_transaction(store, ready, 1, unflushed)
+    assert [reply for _, reply in out.replies] == [1, 1, OK]
+    assert {key for key, _ in store.kv_items()} == {b"b", b"c"}
+    assert restored(store).ready().to_execute == []
