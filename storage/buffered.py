@@ -94,3 +94,24 @@ class BufferedView:
 
     def clear(self) -> None:
         raise NeedsTransaction("clear")
+
+
+def counts_with(
+    view: KeyValueView, keys: int, expiring: int, pending: Sequence[Mapping[bytes, Value | None]]
+) -> tuple[int, int]:
+    """``(keys, expiring)`` of ``view`` adjusted as if ``pending`` (newest first) were applied.
+
+    ``keys`` and ``expiring`` must be counted in the same snapshot as
+    ``view``. Each pending key is compared with what ``view`` holds, so a
+    layer the snapshot already contains changes nothing.
+    """
+    merged: dict[bytes, Value | None] = {}
+    for layer in reversed(pending):
+        merged.update(layer)
+    for key, value in merged.items():
+        old = view.get(key)
+        keys += (value is not None) - (old is not None)
+        expiring += (value is not None and value.expire_ms != 0) - (
+            old is not None and old.expire_ms != 0
+        )
+    return keys, expiring

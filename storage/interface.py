@@ -27,7 +27,7 @@ Rules every implementation keeps:
 from __future__ import annotations
 
 import zlib
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from dataclasses import dataclass, field
 from enum import IntEnum
 from typing import NamedTuple, Protocol, TypeVar
@@ -172,8 +172,13 @@ class Store(Protocol):
 
     def get_meta(self, name: str) -> bytes | None: ...
 
-    def key_counts(self) -> tuple[int, int]:
-        """``(keys, keys with an expiry)`` from the last commit, in O(1) (INFO keyspace)."""
+    def key_counts(self, pending: Sequence[Mapping[bytes, Value | None]] = ()) -> tuple[int, int]:
+        """``(keys, keys with an expiry)`` from the last commit, in O(1) (INFO keyspace).
+
+        With ``pending`` (net effects not yet written, newest first, as
+        ``storage.buffered`` takes them): the counts as if they were applied
+        to that same commit — one lookup per pending key.
+        """
         ...
 
     def close(self) -> None: ...

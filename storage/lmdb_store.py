@@ -37,7 +37,7 @@ import operator
 import os
 import struct
 import threading
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar, cast
 
@@ -46,6 +46,7 @@ import lmdb
 from protocol.messages import InstanceId, InstanceRecord, Status
 from protocol.peer import PeerProtocolError, decode_record, encode_record
 from storage import keyspace
+from storage.buffered import counts_with
 from storage.datadir import DataDirLock
 from storage.interface import (
     SCHEMA_VERSION,
@@ -694,13 +695,14 @@ class LmdbStore:
     def get_meta(self, name: str) -> bytes | None:
         return self._reading(lambda view: view.get_meta(name))
 
-    def key_counts(self) -> tuple[int, int]:
+    def key_counts(self, pending: Sequence[Mapping[bytes, Value | None]] = ()) -> tuple[int, int]:
         def counts(view: _LmdbView) -> tuple[int, int]:
             txn, dbs = view._live(), self._dbs
             try:
-                return txn.stat(dbs.kv)["entries"], txn.stat(dbs.expires)["entries"]
+                keys, expiring = txn.stat(dbs.kv)["entries"], txn.stat(dbs.expires)["entries"]
             except lmdb.Error as exc:
                 raise _translate(exc, "counting keys") from exc
+            return counts_with(view, keys, expiring, pending) if pending else (keys, expiring)
 
         return self._reading(counts)
 

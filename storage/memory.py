@@ -18,11 +18,12 @@ from __future__ import annotations
 
 import bisect
 import dataclasses
-from collections.abc import Callable, Iterable, Iterator, Mapping
+from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from typing import TypeVar
 
 from protocol.messages import InstanceId, InstanceRecord, Status
 from storage import keyspace
+from storage.buffered import counts_with
 from storage.interface import KeyValueView, Recovered, StorageError, Txn, Value, key_hash
 from storage.keys import check_meta_name, instance_key
 from storage.values import check_key, check_value
@@ -308,9 +309,12 @@ class MemoryStore:
         twin._state = self._state.copy()
         return twin
 
-    def key_counts(self) -> tuple[int, int]:
+    def key_counts(self, pending: Sequence[Mapping[bytes, Value | None]] = ()) -> tuple[int, int]:
         self._check_reading()
-        return len(self._state.kv), len(self._state.expiry)
+        keys, expiring = len(self._state.kv), len(self._state.expiry)
+        if not pending:
+            return keys, expiring
+        return self.read(lambda view: counts_with(view, keys, expiring, pending))
 
     def kv_items(self) -> list[tuple[bytes, Value]]:
         """Every key and value in scan order: what checkers compare between replicas."""

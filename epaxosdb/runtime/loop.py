@@ -27,9 +27,9 @@ truth; the key-value state on disk trails it by at most ``FLUSH_*``.
 Anything that needs the store complete gets it first: a turn that deletes
 instances (log GC) or runs a command needing the whole keyspace (SCAN,
 DBSIZE, FLUSHALL..., executed inside its transaction:
-``node.apply_in_transaction``) also writes all deferred effects. Readers
-of the store itself — the expiry sweeper, INFO's key counts, ``epaxosdb
-inspect`` — may lag by what is deferred.
+``node.apply_in_transaction``) also writes all deferred effects. INFO's key
+counts add what is deferred; other readers of the store itself — the expiry
+sweeper, ``epaxosdb inspect`` — may lag by it.
 
 Not done, measured: preparing turn N+1 while turn N's fsync runs (no CPU,
 no GIL) — the commands would read N's writes from memory just the same —
@@ -190,6 +190,8 @@ class ConsensusLoop:
         self._busy = {"core_s": 0.0, "execute_s": 0.0, "apply_s": 0.0, "release_s": 0.0}
         self._unflushed = Effects()
         """Effects of executed turns that no transaction has been given yet."""
+        self._flushing: Effects | None = None
+        """Effects the transaction being committed writes (INFO counts them meanwhile)."""
         self._was_loading = core.loading
         self._last_progress_log = 0.0
 
@@ -221,7 +223,10 @@ class ConsensusLoop:
 
     def info_sections(self) -> Mapping[str, InfoFields]:
         s = self._core.statistics()
-        keys, expires = self._store.key_counts()
+        pending = [self._unflushed.writes]
+        if self._flushing is not None:
+            pending.append(self._flushing.writes)
+        keys, expires = self._store.key_counts(pending)
         keyspace: InfoFields = [("db0", f"keys={keys},expires={expires},avg_ttl=0")] if keys else []
         wm = self._core.executed_watermarks
         return {
@@ -322,6 +327,7 @@ class ConsensusLoop:
             ready = core.ready()
             t1 = time.perf_counter()
             prepared, flush = self._prepare(ready)
+            self._flushing = flush
             t2 = time.perf_counter()
             if prepared is None:
                 outbox = await trio.to_thread.run_sync(
@@ -334,6 +340,7 @@ class ConsensusLoop:
                 if needs_commit(ready, flush):
                     await trio.to_thread.run_sync(commit, self._store, ready, flush)
                     self._counters["fsyncs"] += 1
+            self._flushing = None
             if flush:
                 self._counters["flushes"] += 1
                 self._counters["flushed_keys"] += len(flush.writes)

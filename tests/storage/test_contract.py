@@ -434,6 +434,33 @@ def test_apply_writes_is_put_and_delete_per_key_including_the_expiry_index(
         assert observe(by_batch) == observe(one_by_one)
 
 
+@settings(
+    max_examples=60,
+    deadline=None,
+    suppress_health_check=[HealthCheck.function_scoped_fixture, HealthCheck.too_slow],
+)
+@given(
+    initial=st.dictionaries(keys_strategy, values_strategy.filter(lambda v: v is not None)),
+    layers=st.lists(st.dictionaries(keys_strategy, values_strategy), max_size=3),
+    applied=st.integers(min_value=0, max_value=3),
+)
+def test_key_counts_with_pending_writes_count_as_if_they_were_applied(
+    fresh_store: FreshStore,
+    initial: dict[bytes, Value],
+    layers: list[dict[bytes, Value | None]],
+    applied: int,
+) -> None:
+    """``layers`` are oldest first here; the oldest ``applied`` are already in the store too."""
+    with fresh_store() as store, fresh_store() as expected:
+        for target in (store, expected):
+            put_all(target, initial)
+        for layer in layers:
+            expected.write(lambda t, layer=layer: t.apply_writes(layer))  # type: ignore[misc]
+        for layer in layers[:applied]:
+            store.write(lambda t, layer=layer: t.apply_writes(layer))  # type: ignore[misc]
+        assert store.key_counts(list(reversed(layers))) == expected.key_counts()
+
+
 def test_apply_writes_indexes_new_expiries_and_drops_replaced_ones(opened: Opened) -> None:
     store = opened.store
     store.write(lambda t: t.apply_writes({b"a": string(b"1", 50), b"b": string(b"2")}))
