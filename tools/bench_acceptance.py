@@ -82,15 +82,19 @@ class Server:
     name: str
     port: int
     proc: subprocess.Popen[bytes]
+    others: list[subprocess.Popen[bytes]] = field(default_factory=list)
+    """Further replicas of the same cluster."""
 
     def stop(self) -> None:
-        if self.proc.poll() is None:
-            self.proc.send_signal(signal.SIGTERM)
+        for proc in (self.proc, *self.others):
+            if proc.poll() is None:
+                proc.send_signal(signal.SIGTERM)
+        for proc in (self.proc, *self.others):
             try:
-                self.proc.wait(timeout=30)
+                proc.wait(timeout=30)
             except subprocess.TimeoutExpired:
-                self.proc.kill()
-                self.proc.wait()
+                proc.kill()
+                proc.wait()
 
     def info(self, section: str) -> dict[str, str]:
         out = subprocess.run(
@@ -127,26 +131,47 @@ def start_redis(workdir: Path) -> Server:
     return Server("redis", port, proc)
 
 
-def start_epaxosdb(name: str, tree: Path, workdir: Path) -> Server:
-    port, peer = free_port(), free_port()
+def start_epaxosdb(name: str, tree: Path, workdir: Path, replicas: int = 1) -> Server:
+    """A cluster of ``replicas`` on loopback; the benchmark talks to replica 1 only.
+
+    The other replicas run as further processes (stopped with the first);
+    the CPU figures are replica 1's.
+    """
     d = workdir / name
     d.mkdir()
+    ports = [(free_port(), free_port()) for _ in range(replicas)]
     config = d / "cluster.toml"
     config.write_text(
-        f'[[replica]]\nid = 1\nclient = "127.0.0.1:{port}"\n'
-        f'peer = "127.0.0.1:{peer}"\ndata_dir = "d1"\n'
+        "".join(
+            f'[[replica]]\nid = {i}\nclient = "127.0.0.1:{client}"\n'
+            f'peer = "127.0.0.1:{peer}"\ndata_dir = "d{i}"\n\n'
+            for i, (client, peer) in enumerate(ports, start=1)
+        )
     )
     env = dict(os.environ, PYTHONPATH=str(tree))
-    with open(d / "stderr.log", "wb") as stderr:
-        proc = subprocess.Popen(
-            [str(PYTHON), "-m", "epaxosdb", "serve", "--config", str(config), "--id", "1"],
-            cwd=d,
-            env=env,
-            stdout=subprocess.DEVNULL,
-            stderr=stderr,
-        )
-    wait_ready(port, proc)
-    return Server(name, port, proc)
+    procs = []
+    for i in range(1, replicas + 1):
+        with open(d / f"stderr{i}.log", "wb") as stderr:
+            procs.append(
+                subprocess.Popen(
+                    [
+                        str(PYTHON),
+                        "-m",
+                        "epaxosdb",
+                        "serve",
+                        "--config",
+                        str(config),
+                        "--id",
+                        str(i),
+                    ],
+                    cwd=d,
+                    env=env,
+                    stdout=subprocess.DEVNULL,
+                    stderr=stderr,
+                )
+            )
+    wait_ready(ports[0][0], procs[0])
+    return Server(name, ports[0][0], procs[0], procs[1:])
 
 
 @dataclass
@@ -239,6 +264,9 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--tests", default="set,get")
     parser.add_argument("--no-redis", action="store_true")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="cluster size (the issue's figure is 1)"
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line per result")
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep data dirs and logs here (default: temp)"
@@ -257,7 +285,7 @@ def main() -> int:
             if not args.no_redis:
                 servers.append(start_redis(work))
             for name, tree in zip(names, trees, strict=True):
-                servers.append(start_epaxosdb(name, tree.resolve(), work))
+                servers.append(start_epaxosdb(name, tree.resolve(), work, args.replicas))
             for _ in range(args.rounds):
                 for pipeline in args.pipeline:
                     for test in args.tests.split(","):
