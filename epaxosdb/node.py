@@ -98,36 +98,38 @@ def needs_write(ready: Ready) -> bool:
     return bool(ready.to_persist or ready.meta or ready.to_execute or ready.to_delete)
 
 
-def execute_command(kv: KeyValueView, cmd: Command) -> tuple[Reply, str | None]:
-    """Run one command; a handler bug becomes an error reply, deterministically everywhere.
-
-    ``NeedsTransaction`` is not a bug: it passes through so the caller can
-    run the step inside a transaction instead.
-    """
-    try:
-        return commands.execute(kv, cmd), None
-    except NeedsTransaction:
-        raise
-    except Exception as exc:  # a handler bug must not take the replica down
-        detail = f"{type(exc).__name__}: {exc}"
-        return Error(f"ERR internal error while executing the command ({detail})"), detail
+def _handler_failure(exc: Exception) -> tuple[Reply, str]:
+    """A handler bug's error reply (the same on every replica) and what to log."""
+    detail = f"{type(exc).__name__}: {exc}"
+    return Error(f"ERR internal error while executing the command ({detail})"), detail
 
 
 def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None:
+    """Run the step's commands in order; collect replies to this replica's own.
+
+    A handler bug becomes an error reply, deterministically everywhere, and
+    must not take the replica down. ``NeedsTransaction`` is not a bug: it
+    passes through so the caller can run the step inside a transaction.
+    """
     # Callers may run this more than once for one step (a retried transaction,
     # a buffered attempt abandoned): start clean.
     out.replies.clear()
     out.failures.clear()
+    execute, is_read_only, reply_to = commands.execute, commands.is_read_only, out.replies.append
     for ex in ready.to_execute:
         for cmd in ex.cmds:
             mine = cmd.origin == me
-            if not mine and commands.is_read_only(cmd):
+            if not mine and is_read_only(cmd):
                 continue
-            reply, failure = execute_command(kv, cmd)
-            if failure is not None:
-                out.failures.append((cmd, failure))
+            try:
+                reply = execute(kv, cmd)
+            except NeedsTransaction:
+                raise
+            except Exception as exc:  # a handler bug must not take the replica down
+                reply, detail = _handler_failure(exc)
+                out.failures.append((cmd, detail))
             if mine:
-                out.replies.append((cmd, reply))
+                reply_to((cmd, reply))
 
 
 def prepare_ready(
