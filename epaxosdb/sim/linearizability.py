@@ -49,87 +49,42 @@ one key). Expiry is not modelled: histories with EX/PX options are refused.
 Every reduction is checked against brute force over all orders in
 ``tests/sim/test_linearizability.py``, for each ``Strategy``.
 
-The module is longer than our usual 400 lines because the model, the two
-searches and the failure rendering share the prepared-operation
-representation; the register model (and the rendering) could move to their own
-modules, ``sim/register.py`` and ``sim/timeline.py``, without changing the API.
+The Redis register model lives in ``register``, the recorded operation in
+``operations`` and the failure rendering in ``timeline``; their public names
+are re-exported here.
 """
 
 from __future__ import annotations
 
 import enum
 import math
-import re
 from collections import defaultdict
-from collections.abc import Callable, Iterable, Mapping, Sequence
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, replace
 from typing import Final, Literal, TypeAlias
 
-from protocol.replies import OK, Error, SimpleString
+from .operations import IMPOSSIBLE, UNCHECKED, UNKNOWN, Marker, Operation, short
+from .register import (
+    Compiled,
+    State,
+    StepFn,
+    compile_operation,
+    model_reply,
+    step_fn,
+)
+from .timeline import render_timeline
 
+__all__ = [
+    "STEPS_MAX_PER_KEY", "UNCHECKED", "UNKNOWN", "CheckResult", "KeyResult", "Marker",
+    "Operation", "Strategy", "Verdict", "check", "check_key", "model_reply",
+    "project_transaction", "render_timeline",
+]
 
-class Marker(enum.Enum):
-    """Sentinels for results that are not replies."""
-
-    UNKNOWN = "?"
-    """The client never learned the outcome: the operation is indeterminate."""
-    UNCHECKED = "*"
-    """The operation certainly ran within [call, ret], but its reply is not checked
-    (e.g. one key's share of a multi-key DEL whose count cannot be projected)."""
-    IMPOSSIBLE = "impossible"
-    """Internal: the model step cannot produce the recorded reply."""
-
-    def __repr__(self) -> str:
-        return self.name
-
-
-UNKNOWN: Final = Marker.UNKNOWN
-UNCHECKED: Final = Marker.UNCHECKED
-_IMPOSSIBLE: Final = Marker.IMPOSSIBLE
 
 STEPS_MAX_PER_KEY: Final = 1_000_000
 """Default search budget per key; about a second of CPU in CPython. Histories
 designed to be cheap (unique written values, a few hundred ops per key) need a
 few steps per operation."""
-
-
-@dataclass(frozen=True, slots=True)
-class Operation:
-    """One client operation on one key, as recorded by a client.
-
-    ``kind`` is the Redis command name; ``args`` are its arguments after the key
-    (``("v", "NX")`` for ``SET k v NX``; for ``MULTI``, a tuple of
-    ``(kind, args)`` steps on this key). ``result`` is the reply as the client
-    saw it: bytes/str, None, int, ``protocol.replies.OK`` (or ``b"OK"``/``True``
-    for SET), a ``protocol.replies.Error`` or an exception for error replies, a
-    tuple for MULTI, or ``UNKNOWN``. ``call``/``ret`` are ticks or seconds.
-    """
-
-    client: int
-    key: bytes
-    kind: str
-    args: tuple[object, ...]
-    result: object
-    call: float
-    ret: float | None
-
-    def __post_init__(self) -> None:
-        if self.ret is not None and self.ret < self.call:
-            raise ValueError(f"operation returns before its call: {self}")
-
-    @property
-    def indeterminate(self) -> bool:
-        """May or may not have taken effect, at any time after ``call``."""
-        return self.ret is None or self.result is UNKNOWN
-
-    def describe(self) -> str:
-        """``SET b'1' NX -> OK``: the command and reply, without the key."""
-        if self.kind.upper() == "MULTI":
-            inner = "; ".join(_describe_command(str(k), tuple(a)) for k, a in _steps_of(self.args))
-            command = f"MULTI[{inner}]"
-        else:
-            command = _describe_command(self.kind, self.args)
-        return f"{command} -> {'?' if self.indeterminate else _short(self.result)}"
 
 
 class Strategy(enum.Enum):
@@ -222,278 +177,6 @@ class CheckResult:
         return self.render()
 
 
-# --- the register model --------------------------------------------------------
-
-State: TypeAlias = bytes | None
-Transition: TypeAlias = Callable[[State], tuple[State, object]]
-StepFn: TypeAlias = Callable[[State], State | Literal[Marker.IMPOSSIBLE]]
-
-
-@dataclass(frozen=True, slots=True)
-class _Failure:
-    """An error reply, reduced to what the model can predict about it."""
-
-    reason: str
-
-    def __repr__(self) -> str:
-        return f"ERR {self.reason}"
-
-
-NOT_AN_INTEGER: Final = _Failure("not an integer")
-OVERFLOW: Final = _Failure("increment or decrement would overflow")
-_INT64_MIN: Final = -(2**63)
-_INT64_MAX: Final = 2**63 - 1
-_INTEGER = re.compile(rb"0|-?[1-9][0-9]{0,19}")
-_READ_ONLY_KINDS: Final = frozenset({"GET", "STRLEN", "EXISTS"})
-_SET_OPTIONS: Final = frozenset({"NX", "XX", "GET", "KEEPTTL"})
-
-
-@dataclass(frozen=True, slots=True)
-class _Compiled:
-    transition: Transition
-    writes: bool
-    normalise: Callable[[object], object]
-    blind: bool = False
-    """The new value does not depend on the old one."""
-    transparent: bool = False
-    """The reply is constant or the old value itself, so it tells an unique
-    value from any other only by naming it."""
-
-
-def _redis_integer(value: State) -> int | None:
-    """The integer Redis's string2ll reads from a value (absent is 0), or None."""
-    if value is None:
-        return 0
-    if _INTEGER.fullmatch(value) is None:
-        return None
-    number = int(value)
-    return number if _INT64_MIN <= number <= _INT64_MAX else None
-
-
-def _as_bytes(value: object, what: str) -> bytes:
-    if isinstance(value, bytes):
-        return value
-    if isinstance(value, bytearray | memoryview):
-        return bytes(value)
-    if isinstance(value, str):
-        return value.encode()
-    if isinstance(value, int) and not isinstance(value, bool):
-        return str(value).encode()
-    raise ValueError(f"{what}: expected bytes, got {value!r}")
-
-
-def _as_int(value: object, what: str) -> int:
-    if isinstance(value, int) and not isinstance(value, bool):
-        return value
-    number = _redis_integer(_as_bytes(value, what)) if value is not None else None
-    if number is None:
-        raise ValueError(f"{what}: expected an integer, got {value!r}")
-    return number
-
-
-def _arity(kind: str, args: tuple[object, ...], count: int) -> None:
-    if len(args) != count:
-        raise ValueError(f"{kind} takes {count} argument(s) after the key, got {args!r}")
-
-
-def _normalise(raw: object, ok_reply: bool = False) -> object:
-    """Map the spellings clients use for one reply onto the model's spelling."""
-    if isinstance(raw, Marker):
-        return raw
-    if isinstance(raw, Error):
-        return _failure(raw.text)
-    if isinstance(raw, BaseException):
-        return _failure(str(raw))
-    if ok_reply and (raw is True or raw == OK or raw in (b"OK", "OK")):
-        return OK  # redis-py spells +OK as True
-    if isinstance(raw, bool):
-        raw = int(raw)
-    if isinstance(raw, str | bytearray | memoryview):
-        raw = _as_bytes(raw, "reply")
-    return raw
-
-
-def _failure(text: str) -> _Failure:
-    if "not an integer" in text:
-        return NOT_AN_INTEGER
-    if "overflow" in text:
-        return OVERFLOW
-    return _Failure(text)
-
-
-def _compile_increment(kind: str, args: tuple[object, ...]) -> _Compiled:
-    if kind in ("INCR", "DECR"):
-        _arity(kind, args, 0)
-        delta = 1
-    else:
-        _arity(kind, args, 1)
-        delta = _as_int(args[0], kind)
-    if kind.startswith("DECR"):
-        delta = -delta
-
-    def increment(state: State) -> tuple[State, object]:
-        current = _redis_integer(state)
-        if current is None:
-            return state, NOT_AN_INTEGER
-        new = current + delta
-        if not _INT64_MIN <= new <= _INT64_MAX:
-            return state, OVERFLOW
-        return str(new).encode(), new
-
-    return _Compiled(increment, True, _normalise)
-
-
-def _compile_set(args: tuple[object, ...]) -> _Compiled:
-    if not args:
-        raise ValueError("SET needs a value")
-    value = _as_bytes(args[0], "SET value")
-    options = [_as_bytes(option, "SET option").decode().upper() for option in args[1:]]
-    unsupported = set(options) - _SET_OPTIONS
-    if unsupported:
-        raise ValueError(f"SET options {sorted(unsupported)} are not modelled (expiry is not)")
-    nx, xx, get = "NX" in options, "XX" in options, "GET" in options
-    if nx and xx:
-        raise ValueError("SET NX XX is a syntax error, not an operation")
-
-    def set_(state: State) -> tuple[State, object]:
-        applies = (not nx or state is None) and (not xx or state is not None)
-        new = value if applies else state
-        if get:
-            return new, state
-        return new, OK if applies else None
-
-    return _Compiled(
-        set_,
-        True,
-        lambda raw: _normalise(raw, ok_reply=not get),
-        blind=not (nx or xx),
-        transparent=not (nx or xx),
-    )
-
-
-def _compile_value_command(kind: str, args: tuple[object, ...]) -> _Compiled:
-    """GETSET, SETNX and APPEND: one value argument."""
-    _arity(kind, args, 1)
-    value = _as_bytes(args[0], f"{kind} value")
-    transition: Transition
-    if kind == "GETSET":
-
-        def transition(state: State) -> tuple[State, object]:
-            return value, state
-
-    elif kind == "SETNX":
-
-        def transition(state: State) -> tuple[State, object]:
-            return (value, 1) if state is None else (state, 0)
-
-    else:
-
-        def transition(state: State) -> tuple[State, object]:
-            new = value if state is None else state + value
-            return new, len(new)
-
-    getset = kind == "GETSET"
-    return _Compiled(transition, True, _normalise, blind=getset, transparent=getset)
-
-
-def _compile_keyed(kind: str, args: tuple[object, ...]) -> _Compiled:
-    """Commands with no argument after the key."""
-    _arity(kind, args, 0)
-    transitions: dict[str, Transition] = {
-        "GET": lambda state: (state, state),
-        "STRLEN": lambda state: (state, 0 if state is None else len(state)),
-        "EXISTS": lambda state: (state, int(state is not None)),
-        "DEL": lambda state: (None, int(state is not None)),
-        "GETDEL": lambda state: (None, state),
-    }
-    return _Compiled(
-        transitions[kind],
-        kind not in _READ_ONLY_KINDS,
-        _normalise,
-        blind=kind in ("DEL", "GETDEL"),
-        transparent=kind in ("GET", "GETDEL"),
-    )
-
-
-def _steps_of(args: tuple[object, ...]) -> list[tuple[object, tuple[object, ...]]]:
-    steps: list[tuple[object, tuple[object, ...]]] = []
-    for step in args:
-        if not (isinstance(step, tuple) and len(step) == 2 and isinstance(step[1], tuple)):
-            raise ValueError(f"a MULTI step is a (kind, args) pair, got {step!r}")
-        steps.append((step[0], step[1]))
-    return steps
-
-
-def _compile_multi(args: tuple[object, ...]) -> _Compiled:
-    parts = [_compile(str(kind), step_args, nested=True) for kind, step_args in _steps_of(args)]
-    if not parts:
-        raise ValueError("MULTI on a key needs at least one step")
-
-    def multi(state: State) -> tuple[State, object]:
-        replies = []
-        for part in parts:
-            state, reply = part.transition(state)
-            replies.append(reply)
-        return state, tuple(replies)
-
-    def normalise(raw: object) -> object:
-        if isinstance(raw, Marker):
-            return raw
-        if not isinstance(raw, tuple | list) or len(raw) != len(parts):
-            raise ValueError(f"MULTI result must hold {len(parts)} replies, got {raw!r}")
-        return tuple(part.normalise(reply) for part, reply in zip(parts, raw, strict=True))
-
-    return _Compiled(multi, any(part.writes for part in parts), normalise)
-
-
-def _compile(kind: str, args: tuple[object, ...], nested: bool = False) -> _Compiled:
-    """Turn a command into a pure transition of the register, validating it once."""
-    kind = kind.upper()
-    if kind in ("GET", "STRLEN", "EXISTS", "DEL", "GETDEL"):
-        return _compile_keyed(kind, args)
-    if kind == "SET":
-        return _compile_set(args)
-    if kind in ("GETSET", "SETNX", "APPEND"):
-        return _compile_value_command(kind, args)
-    if kind in ("INCR", "DECR", "INCRBY", "DECRBY"):
-        return _compile_increment(kind, args)
-    if kind == "MULTI" and not nested:
-        return _compile_multi(args)
-    raise ValueError(f"the register model does not know {kind!r}")
-
-
-def _replies_match(expected: object, actual: object) -> bool:
-    if actual is UNCHECKED:
-        return True
-    if isinstance(actual, tuple) and isinstance(expected, tuple):
-        return len(actual) == len(expected) and all(
-            _replies_match(e, a) for e, a in zip(expected, actual, strict=True)
-        )
-    return expected == actual
-
-
-def _step_fn(compiled: _Compiled, op: Operation) -> StepFn:
-    """A function from the register before ``op`` to the register after it, or
-    IMPOSSIBLE when the model cannot produce the reply the client recorded."""
-    transition = compiled.transition
-    if op.indeterminate:
-        return lambda state: transition(state)[0]
-    actual = compiled.normalise(op.result)
-    if actual is UNCHECKED:
-        return lambda state: transition(state)[0]
-
-    def step(state: State) -> State | Literal[Marker.IMPOSSIBLE]:
-        new, reply = transition(state)
-        return new if _replies_match(reply, actual) else _IMPOSSIBLE
-
-    return step
-
-
-def model_reply(op: Operation, state: State) -> tuple[State, object]:
-    """What the model says ``op`` does to a register holding ``state``."""
-    return _compile(op.kind, op.args).transition(state)
-
-
 # --- the search --------------------------------------------------------------
 
 
@@ -578,7 +261,7 @@ def _search(
         if node_is_call[node]:
             op = node_op[node]
             new = steps[op](state)
-            if new is not _IMPOSSIBLE:
+            if new is not IMPOSSIBLE:
                 group = classes[op]
                 placed = op if group < 0 else members[group][spent[group]]
                 memo = (linearized | (1 << placed), new)
@@ -718,14 +401,14 @@ def _frontier_search(
                 return _Outcome(Verdict.UNKNOWN, _unwind(trail), count)
             count += 1
             placed = steps[done](state)
-            if placed is not _IMPOSSIBLE:
+            if placed is not IMPOSSIBLE:
                 _admit(successors, placed, determinate, optional, (done, trail))
             for op in live:
                 bit = 1 << op
                 if not determinate & bit:
                     count += 1
                     new = steps[op](state)
-                    if new is not _IMPOSSIBLE and _admit(
+                    if new is not IMPOSSIBLE and _admit(
                         seen, new, determinate | bit, optional, (op, trail)
                     ):
                         queue.append((new, determinate | bit, optional, (op, trail)))
@@ -736,7 +419,7 @@ def _frontier_search(
                     bit = 1 << op
                     count += 1
                     new = steps[op](state)
-                    if new is not _IMPOSSIBLE and _admit(
+                    if new is not IMPOSSIBLE and _admit(
                         seen, new, determinate, optional | bit, (op, trail)
                     ):
                         queue.append((new, determinate, optional | bit, (op, trail)))
@@ -751,11 +434,11 @@ def _frontier_search(
     return _Outcome(Verdict.LINEARIZABLE, _unwind(witness), count)
 
 
-def _checked_reply(op: Operation, compiled: _Compiled) -> object:
+def _checked_reply(op: Operation, compiled: Compiled) -> object:
     return UNCHECKED if op.indeterminate else compiled.normalise(op.result)
 
 
-def _unobservable_writes(entries: Sequence[tuple[Operation, _Compiled]]) -> set[int]:
+def _unobservable_writes(entries: Sequence[tuple[Operation, Compiled]]) -> set[int]:
     """Indexes of indeterminate blind writes that no reply can tell from never having run.
 
     This is what makes timed-out writes cheap with unique written values, as
@@ -788,12 +471,12 @@ def check_key(
     strategy: Strategy = Strategy.AUTO,
 ) -> KeyResult:
     """Is this one key's history linearizable against the register model?"""
-    entries = [(op, _compile(op.kind, op.args)) for op in history]
+    entries = [(op, compile_operation(op.kind, op.args)) for op in history]
     entries = [(op, c) for op, c in entries if c.writes or not op.indeterminate]
     unobservable = _unobservable_writes(entries)
     entries = [entry for index, entry in enumerate(entries) if index not in unobservable]
     ops = [op for op, _ in entries]
-    step_fns = [_step_fn(compiled, op) for op, compiled in entries]
+    step_fns = [step_fn(compiled, op) for op, compiled in entries]
     reads = [not compiled.writes for _, compiled in entries]
     signatures: dict[tuple[str, str], int] = {}
     classes = [
@@ -845,13 +528,13 @@ def _explain(
             f"found has {len(linearized)} operation(s)"
         )
     where = f"after the {len(linearized)} operation(s) numbered below, the register holds "
-    where += f"{_short(state)}"
+    where += f"{short(state)}"
     if unplaced is None:
         return where
     _, reply = model_reply(unplaced, state)
     return (
         f"{where}; client {unplaced.client}'s {unplaced.describe()} (marked !!) cannot come "
-        f"next (it would reply {_short(reply)}), whatever pending operations go first"
+        f"next (it would reply {short(reply)}), whatever pending operations go first"
     )
 
 
@@ -920,88 +603,3 @@ def project_transaction(
         )
         projected.append(Operation(client, key, "MULTI", multi_args, multi_result, call, ret))
     return projected
-
-
-# --- rendering ---------------------------------------------------------------
-
-
-def _short(value: object, limit: int = 32) -> str:
-    if isinstance(value, SimpleString):
-        text = value.text.decode(errors="replace")
-    elif isinstance(value, Error):
-        text = value.text
-    elif isinstance(value, BaseException):
-        text = f"{type(value).__name__}: {value}"
-    elif isinstance(value, Marker):
-        text = value.value
-    else:
-        text = repr(value)
-    return text if len(text) <= limit else text[: limit - 3] + "..."
-
-
-def _describe_command(kind: str, args: tuple[object, ...]) -> str:
-    return " ".join([kind.upper(), *(_short(arg, 16) for arg in args)])
-
-
-def _time(value: float) -> str:
-    return f"{value:.6g}" if isinstance(value, float) else str(value)
-
-
-def render_timeline(
-    history: Sequence[Operation],
-    *,
-    linearized: Sequence[Operation] = (),
-    unplaced: Operation | None = None,
-    width: int = 48,
-    ops_max: int = 60,
-) -> str:
-    """One line per operation, in call order, with its interval drawn on a shared
-    axis. ``#n`` is the operation's place in ``linearized``; ``!!`` marks
-    ``unplaced``; ``>`` an indeterminate operation that may land any time later.
-    When there are more than ``ops_max`` operations, those closest before the
-    unplaced one (or the last ones) are shown."""
-    ops = sorted(history, key=lambda op: (op.call, op.ret if op.ret is not None else math.inf))
-    if not ops:
-        return "  (no operations)"
-    origin = ops[0].call
-    end = max([op.call for op in ops] + [op.ret for op in ops if op.ret is not None])
-    span = (end - origin) or 1
-
-    def column(t: float) -> int:
-        return round((t - origin) / span * (width - 1))
-
-    places = {id(op): f"#{n}" for n, op in enumerate(linearized, start=1)}
-    omitted = 0
-    if len(ops) > ops_max:
-        last = len(ops)
-        where = [i for i, op in enumerate(ops) if op is unplaced]
-        if where:
-            last = min(len(ops), where[0] + ops_max // 4 + 1)
-        omitted = max(0, last - ops_max)
-        ops = ops[omitted:last]
-    intervals = [
-        f"[{_time(op.call - origin)}, {'?' if op.ret is None else _time(op.ret - origin)}]"
-        for op in ops
-    ]
-    interval_width = max(len("interval"), *(len(text) for text in intervals))
-    lines = [
-        f"  times are relative to {_time(origin)}"
-        + (f"; {omitted} earlier operation(s) not shown" if omitted else ""),
-        f"  {'#':>4}  {'client':<6}  {'interval':<{interval_width}}  "
-        f"{'timeline':<{width}}  operation",
-    ]
-    for op, interval in zip(ops, intervals, strict=True):
-        start = column(op.call)
-        if op.ret is None:
-            bar = " " * start + "[" + "-" * (width - start - 2) + ">"
-        elif column(op.ret) == start:
-            bar = " " * start + "|"
-        else:
-            stop = column(op.ret)
-            bar = " " * start + "[" + "=" * (stop - start - 1) + "]"
-        mark = "!!" if op is unplaced else places.get(id(op), "")
-        lines.append(
-            f"  {mark:>4}  c{op.client:<5}  {interval:<{interval_width}}  {bar:<{width}}  "
-            f"{op.describe()}"
-        )
-    return "\n".join(lines)
