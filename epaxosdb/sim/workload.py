@@ -18,9 +18,10 @@ from dataclasses import dataclass
 
 from epaxosdb import commands
 from protocol.messages import Command, ReplicaId
-from protocol.replies import Error, Reply, SimpleString
+from protocol.replies import Error, Reply
 
-from .linearizability import UNCHECKED, UNKNOWN, Operation, project_transaction
+from .history import HistoryRecorder, OperationToken
+from .linearizability import Operation
 
 TICK_MS = 10
 """Simulated wall-clock milliseconds per tick, for command timestamps."""
@@ -57,8 +58,9 @@ class WorkloadProfile:
 class _Pending:
     cmd: Command
     replica: ReplicaId
-    spec: list[tuple[bytes, str, tuple[object, ...]]]
-    """Per-key single-key steps this command makes (for history projection)."""
+    token: OperationToken
+    keys: int
+    """How many single-key steps the history records for it (MSET: one per key)."""
     call: int
     deadline: int
 
@@ -90,7 +92,7 @@ class Workload:
         self._next_id = first_id
         self._fresh = 0
         self._by_id: dict[int, _Client] = {}
-        self.history: list[Operation] = []
+        self._recorder = HistoryRecorder()
         self.proposed: dict[tuple[ReplicaId, int], Command] = {}
         self.stats = WorkloadStatistics()
         self.stopped = False
@@ -116,7 +118,12 @@ class Workload:
                     replica = self._rng.choice(replicas)
                 cmd, spec = self._make(c, replica, now)
                 timeout = self.profile.timeout_ticks if self.healed_at is None else 10**9
-                c.pending = _Pending(cmd, replica, spec, now, now + timeout)
+                if len(spec) == 1:
+                    key, kind, args = spec[0]
+                    token = self._recorder.invoke(c.id, key, kind, args, now)
+                else:
+                    token = self._recorder.invoke_transaction(c.id, spec, now)
+                c.pending = _Pending(cmd, replica, token, len(spec), now, now + timeout)
                 self._by_id[cmd.id] = c
                 self.proposed[(cmd.origin, cmd.id)] = cmd
                 self.stats.issued += 1
@@ -180,7 +187,8 @@ class Workload:
         self.stats.completed += 1
         if isinstance(reply, Error):
             self.stats.errors += 1
-        self._record(c.id, p, reply, now)
+        # An MSET is recorded as one SET per key, each answered with the MSET's reply.
+        self._recorder.complete(p.token, reply if p.keys == 1 else (reply,) * p.keys, now)
 
     def on_lost(self, replica: ReplicaId, now: int) -> None:
         """The replica crashed: its clients never learn their outcome."""
@@ -203,20 +211,12 @@ class Workload:
         self._by_id.pop(p.cmd.id, None)
         c.pending = None
         c.next_at = now + 1
-        self._record(c.id, p, None, None)
+        self._recorder.indeterminate(p.token)
 
-    def _record(self, client: int, p: _Pending, reply: Reply | None, ret: int | None) -> None:
-        if reply is None:
-            results: list[object] | object = UNKNOWN
-        elif len(p.spec) == 1:
-            results = [reply]
-        else:  # MSET: one OK for every key
-            results = [reply if isinstance(reply, Error) else UNCHECKED for _ in p.spec]
-            if isinstance(reply, SimpleString):
-                results = [reply for _ in p.spec]
-        self.history.extend(
-            project_transaction(client, p.spec, results, p.call, ret)  # type: ignore[arg-type]
-        )
+    @property
+    def history(self) -> list[Operation]:
+        """Every operation so far; those still waiting count as indeterminate."""
+        return self._recorder.operations()
 
     @property
     def outstanding(self) -> int:
