@@ -56,9 +56,10 @@ def cpu_seconds(pid: int, tid: int | None = None) -> float:
     return (int(fields[11]) + int(fields[12])) / CLOCK_TICKS
 
 
-def peak_rss_mb(pid: int) -> float:
+def memory_mb(pid: int, field_name: str) -> float:
+    """A ``/proc/PID/status`` memory field (``VmHWM``: peak RSS; ``RssAnon``: heap) in MB."""
     for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
+        if line.startswith(field_name + ":"):
             return round(int(line.split()[1]) / 1024, 1)
     return 0.0
 
@@ -234,7 +235,8 @@ def run_benchmark(server: Server, test: str, pipeline: int, requests: int) -> Re
             if k in after and k in info_before:
                 extra[k] = round(float(after[k]) - float(info_before[k]), 3)
         extra["main_thread_us_per_req"] = round(1e6 * main_cpu / requests, 1)
-        extra["peak_rss_mb"] = peak_rss_mb(server.proc.pid)
+        extra["peak_rss_mb"] = memory_mb(server.proc.pid, "VmHWM")
+        extra["anon_rss_mb"] = memory_mb(server.proc.pid, "RssAnon")
         if extra.get("fsyncs"):
             extra["cmds_per_fsync"] = round(requests / extra["fsyncs"], 1)
     return Result(
