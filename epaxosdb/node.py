@@ -1,30 +1,25 @@
-"""``apply_ready``: the one place that knows the order persist → execute → release.
+"""The apply path: persist → execute → release, for both drivers.
 
-Both drivers — the trio runtime and the deterministic simulator — hand this
-module the ``Ready`` the core produced. One write transaction (one fsync)
-holds the instance records, the metadata, the key-value effects of every
-command that executes now, the marks saying those instances ran, and the
-deletion of instances every replica has executed (log GC); only
-after it commits are the messages handed back for sending and the replies
-for releasing. A crash before the commit loses the whole step, which the
-core tolerates; a crash after it loses only unsent messages, which the
-protocol tolerates.
+The trio runtime and the deterministic simulator hand this module each
+``Ready`` the core produced, through ``DeferredApply``. Every step's
+instance records, metadata and deletions are written by one transaction
+(one fsync) before its messages and replies are handed back; the key-value
+effects of the commands it executed, and their executed marks, are written
+together by the same or a later transaction (see ``DeferredApply``). A crash
+before a transaction commits loses that step, which the core tolerates; a
+crash after it loses only unsent messages, which the protocol tolerates, and
+deferred effects, which the restarted core re-creates by executing again.
 
-The step comes in two halves so that the runtime can overlap them:
-
-* ``prepare_ready`` executes the commands against a ``BufferedView`` — the
-  last commit, plus the writes of earlier steps still being committed,
-  plus this step's own writes — and so needs no write transaction;
-* ``commit_prepared`` then writes records, metadata, the step's net
-  key-value effect and the executed marks in one transaction.
-
-While step N's transaction is fsyncing (no CPU, no GIL), step N+1 can be
-prepared; nothing of N+1 leaves before its own commit, which comes after
-N's. A step whose commands need the whole keyspace (SCAN, DBSIZE, FLUSHALL,
-the expiry sweep...) cannot run on a buffered view: ``prepare_ready``
-returns ``None`` and the caller runs ``apply_in_transaction`` once nothing
-is pending. ``apply_ready`` chains the halves for callers that do not
-overlap steps (the simulator), so both paths run under its checkers.
+A step comes in two halves: ``prepare_ready`` executes the commands
+against a ``BufferedView`` (the last commit, plus the deferred writes of
+earlier steps, plus this step's own writes) and needs no write transaction;
+``commit`` then writes records, metadata, deletions and whatever effects are
+due, in one transaction. A step whose commands need the whole keyspace
+(SCAN, DBSIZE, FLUSHALL, the expiry sweep...) cannot run on a buffered view:
+``prepare_ready`` returns ``None`` and ``apply_in_transaction`` runs it
+inside its transaction, after every deferred effect. ``apply_ready`` is the
+plain path — every step's effects in its own transaction — kept as the
+reference the deferred path is tested against.
 
 Read-only commands change nothing, so only the replica whose client asked
 runs them; every other replica just marks their instance executed.
@@ -239,3 +234,94 @@ def apply_ready(store: Store, ready: Ready, me: ReplicaId) -> Outbox:
         return apply_in_transaction(store, ready, me)
     commit_prepared(store, prepared)
     return prepared.outbox
+
+
+@dataclass(frozen=True, slots=True)
+class FlushPolicy:
+    """When deferred key-value effects must be written (see ``DeferredApply``)."""
+
+    keys_max: int = 16384
+    """Deferred key-value writes that make the next transaction write them all.
+
+    Writing many random keys in one transaction shares B-tree pages between
+    them, so each costs fewer page writes than when every small batch writes
+    its own (ecosystem.md §6.2: the cost is per page and per commit)."""
+    instances_max: int = 256
+    """Deferred executed instances that force a flush: bounds what a restart re-executes."""
+    bytes_max: int = 16 << 20
+    """Deferred value bytes that force a flush: bounds the memory the deferred writes hold."""
+    when_idle: bool = True
+    """Flush as soon as a step executes nothing (the load paused): the disk catches up
+    when it costs nobody anything. The simulator turns it off at times, so that crashes
+    find effects deferred for longer."""
+
+
+class DeferredApply:
+    """The apply path both drivers take: execute each step, defer its key-value effects.
+
+    A step's records and metadata always go into its own transaction, so every
+    vote, commit and command a message or reply relies on is durable before
+    it leaves. The key-value writes of the commands it executed, and the
+    marks saying those instances ran, gather in memory (later steps read them
+    back through a ``BufferedView``) and are written together by a later
+    step's transaction: once ``policy`` says enough has gathered, as soon as a
+    step executes nothing (the load paused), and whenever a step needs the
+    store complete — it deletes instances (log GC), or its commands need the
+    whole keyspace (then the step executes inside its transaction, after the
+    deferred effects: ``apply_in_transaction``).
+
+    Effects and marks always land together. A replica that crashes before
+    they land restarts with those instances committed but not marked
+    executed; the core executes them again, before anything that depends on
+    them, into the same state (execution is deterministic). The log is the
+    durable truth and the key-value state on disk trails it by at most
+    ``policy``. The simulator drives this class too, crashes included.
+    """
+
+    def __init__(self, store: Store, me: ReplicaId, policy: FlushPolicy | None = None) -> None:
+        self._store = store
+        self._me = me
+        self.policy = policy or FlushPolicy()
+        self.unflushed = Effects()
+        """Effects of executed steps that no transaction has been given yet."""
+
+    def prepare(self, ready: Ready) -> tuple[Prepared | None, Effects | None]:
+        """Execute ``ready``; return it (``None``: run it in a transaction) and the
+        deferred effects its transaction must write (``None``: none this time)."""
+        unflushed = self.unflushed
+        prepared = prepare_ready(self._store, ready, self._me, (unflushed.writes,))
+        if prepared is not None:
+            unflushed.add(prepared)
+            policy = self.policy
+            full = (
+                len(unflushed.writes) >= policy.keys_max
+                or len(unflushed.executed) >= policy.instances_max
+                or unflushed.payload_bytes >= policy.bytes_max
+            )
+            idle = not ready.to_execute and policy.when_idle
+            if not (full or idle or ready.to_delete):
+                return prepared, None
+        if not unflushed:
+            return prepared, None
+        self.unflushed = Effects()
+        return prepared, unflushed
+
+    def flush(self) -> Effects | None:
+        """Write every deferred effect now (clean shutdown, or a checker comparing stores)."""
+        effects, self.unflushed = self.unflushed, Effects()
+        if not effects:
+            return None
+        self._store.write(lambda txn: _apply_effects(txn, effects))
+        return effects
+
+    def apply(self, ready: Ready) -> tuple[Outbox, Effects | None, bool]:
+        """``prepare`` and the transaction in one call (a driver with no threads).
+
+        Returns what may leave, the deferred effects written now, and whether
+        the step executed inside its transaction (its own marks are then
+        durable too)."""
+        prepared, flush = self.prepare(ready)
+        if prepared is None:
+            return apply_in_transaction(self._store, ready, self._me, flush), flush, True
+        commit(self._store, ready, flush)
+        return prepared.outbox, flush, False

@@ -1,6 +1,6 @@
 """Log GC: deleting what every replica has executed (brief §6).
 
-Replicas gossip their executed watermarks (``Heartbeat``); below the minimum
+Replicas gossip their durably executed watermarks (``Heartbeat``); below the minimum
 over all of them nothing can be unexecuted anywhere, no dependency can point
 at an unexecuted instance and no recovery needs the votes, so the instances
 go, from memory, disk and the conflict index.
@@ -20,13 +20,15 @@ class LogCollector(ReplicaState):
     def _collect_garbage(self) -> None:
         """Delete instances at or below the executed-everywhere watermark (brief §6).
 
-        The watermark is the minimum, over every replica, of the executed watermark
-        it last gossiped; until every peer has reported, nothing is deleted. Below it
-        no dependency can be unexecuted anywhere and no recovery needs the votes.
+        The watermark is the minimum, over every replica, of the *durably* executed
+        watermark it last gossiped (``executed_durable``); until every peer has
+        reported, nothing is deleted. Below it no replica can ever execute anything
+        again, even after a crash, no dependency can be unexecuted anywhere and no
+        recovery needs the votes.
         """
         if len(self._peer_executed) < len(self._peers):
             return
-        own = self._executor.watermarks
+        own = self._durable_wm
         target = [
             min([own[p], *(e[p] for e in self._peer_executed.values())]) for p in range(self._n)
         ]

@@ -2,10 +2,13 @@
 
 The contract (raft's Ready/Advance, adapted; DESIGN.md §2):
 
-1. Persist ``to_persist`` and ``meta`` and apply ``to_execute`` — in ONE
-   durable write transaction: apply each executed batch's commands in order
-   and mark the instance executed in the same transaction, so a crash can
-   neither apply a command twice nor lose the record that it ran.
+1. Make ``to_persist``, ``meta`` and ``to_delete`` durable in one write
+   transaction, and run ``to_execute`` in order. The key-value effects of the
+   executed commands and the marks saying those instances ran may be written
+   by a later transaction (``node.DeferredApply``), but always together, and
+   all of them before any transaction that deletes instances: an instance
+   whose mark is lost in a crash is simply executed again after the restart,
+   into the same state, because its COMMITTED record is durable.
 2. Only then send ``messages`` and release client replies. Every vote,
    promise and commit a message relies on is in ``to_persist`` of this Ready
    or an earlier one (brief §5.3; the simulator checks it after every step).

@@ -136,10 +136,12 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
                 raise ValueError("the stored GC watermark does not fit this cluster")
             r._gc_wm = gc
             for p in range(r._n):
+                r._durable_wm[p] = max(r._durable_wm[p], gc[p])
                 r._executor.watermarks[p] = max(r._executor.watermarks[p], gc[p])
                 r._committed_upto[p] = max(r._committed_upto[p], gc[p])
                 r._known_max[p] = max(r._known_max[p], gc[p])
         r._executor.restore()
+        r.executed_durable(i for i, x in r.instances.items() if x.status == Status.EXECUTED)
         for x in r.instances.values():
             if x.status == Status.COMMITTED:
                 r._executor.committed(x.id)
@@ -154,6 +156,23 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
             for peer in r._peers:
                 r._send(peer, r._sync_request(()))
         return r
+
+    def executed_durable(self, ids: Iterable[InstanceId]) -> None:
+        """The driver wrote these instances' executed marks (with their effects) to disk.
+
+        Marks may land after execution (``node.DeferredApply``); until they do, a crash
+        makes this replica execute the instance again. Only durably executed
+        instances count in the watermark this replica gossips for log GC, so no
+        replica deletes — nor drops from its conflict index — an instance that
+        another might still have to execute after a restart."""
+        rows = set()
+        for iid in ids:
+            p = self._pos[iid.replica]
+            if iid.index > self._durable_wm[p]:
+                self._durable_above.add(iid)
+                rows.add(p)
+        for p in rows:
+            self._advance_durable(p)
 
     def propose(self, cmds: Iterable[Command]) -> None:
         """Queue client commands; they become instances at the next ``ready()``."""
@@ -197,7 +216,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
         if now - self._last_gc_tick >= self.config.gc_interval_ticks:
             self._last_gc_tick = now
             if self._peers:
-                self._broadcast(Heartbeat(self.me, tuple(self._executor.watermarks)))
+                self._broadcast(Heartbeat(self.me, tuple(self._durable_wm)))
             self._collect_garbage()
 
     def recover(self, iid: InstanceId) -> None:

@@ -90,6 +90,10 @@ class ReplicaState:
         self._last_sync_tick = 0
         self._last_sync_committed: list[int] = [-1] * self._n
 
+        self._durable_wm = [-1] * self._n
+        """Per row: every instance up to here is executed *and its mark is on disk* here —
+        what this replica gossips, since a crash makes it execute anything above again."""
+        self._durable_above: set[InstanceId] = set()
         self._gc_wm = [-1] * self._n
         """Per row: every instance up to here was executed by every replica and deleted."""
         self._peer_executed: dict[ReplicaId, Deps] = {}
@@ -364,3 +368,12 @@ class ReplicaState:
         if inst is None:
             return False
         return bool(inst.index <= self._gc_wm[self._pos[inst.replica]])
+
+    def _advance_durable(self, p: int) -> None:
+        row = self._rows[p]
+        wm = self._durable_wm[p]
+        above = self._durable_above
+        while InstanceId(row, wm + 1) in above:
+            wm += 1
+            above.discard(InstanceId(row, wm))
+        self._durable_wm[p] = wm

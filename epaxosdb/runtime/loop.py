@@ -10,26 +10,15 @@ the turn in a worker thread — one LMDB write transaction, one fsync
 (``node.commit``) — and only then sends the messages and releases the
 replies (DESIGN.md §2).
 
-Deferred key-value effects. A turn's transaction always holds its instance
-records and metadata, so every vote, commit and command a message or reply
-relies on is durable before it leaves. The key-value writes of the commands
-it executed, and the marks saying those instances ran, are gathered in
-memory instead and written together by a later turn's transaction
-(``FLUSH_*``; at once when the load pauses). Random keys dirty one B-tree
-page each, so writing thousands in one transaction costs far fewer page
-writes than a few hundred per turn, and the per-turn fsync only carries the
-records. What makes this safe: effects and marks always land together, and
-a replica that crashes before they land restarts with those instances
-committed but not marked executed; the core puts them back in its conflict
-index and executes them again, before any command that depends on them,
-into the same state (execution is deterministic). The log is the durable
-truth; the key-value state on disk trails it by at most ``FLUSH_*``.
-Anything that needs the store complete gets it first: a turn that deletes
-instances (log GC) or runs a command needing the whole keyspace (SCAN,
-DBSIZE, FLUSHALL..., executed inside its transaction:
-``node.apply_in_transaction``) also writes all deferred effects. INFO's key
-counts add what is deferred; other readers of the store itself — the expiry
-sweeper, ``epaxosdb inspect`` — may lag by it.
+Deferred key-value effects (``node.DeferredApply``, which the simulator
+drives too). A turn's transaction always holds its instance records and
+metadata, so every vote, commit and command a message or reply relies on is
+durable before it leaves; the key-value writes and executed marks are
+written together by a later turn, which costs far fewer B-tree page writes
+for random keys. A crash before they land only means the core executes
+those committed instances again after the restart, into the same state.
+INFO's key counts add what is deferred; other readers of the store itself —
+the expiry sweeper, ``epaxosdb inspect`` — may lag by it.
 
 Not done, measured: preparing turn N+1 while turn N's fsync runs (no CPU,
 no GIL) — the commands would read N's writes from memory just the same —
@@ -61,13 +50,13 @@ from epaxosdb import commands
 from epaxosdb.core.ready import Ready
 from epaxosdb.core.replica import Replica
 from epaxosdb.node import (
+    DeferredApply,
     Effects,
+    FlushPolicy,
     Outbox,
-    Prepared,
     apply_in_transaction,
     commit,
     needs_commit,
-    prepare_ready,
 )
 from protocol.messages import Command, InstanceId, Message, ReplicaId
 from protocol.replies import Error, Reply
@@ -80,19 +69,6 @@ log = logging.getLogger("epaxosdb.loop")
 LOADING = Error("LOADING Redis is loading the dataset in memory")
 INCARNATION_SHIFT = 40
 """Command ids are ``incarnation << 40 | counter``: unique across restarts."""
-
-FLUSH_KEYS_MAX = 16384
-"""Deferred key-value writes that make the next transaction write them all.
-
-Writing many random keys in one transaction shares B-tree pages between
-them, so each costs fewer page writes than when every small batch writes
-its own (ecosystem.md §6.2: the cost is per page and per commit)."""
-
-FLUSH_INSTANCES_MAX = 256
-"""Deferred executed instances that force a flush: bounds what a restart re-executes."""
-
-FLUSH_BYTES_MAX = 16 << 20
-"""Deferred value bytes that force a flush: bounds the memory the deferred writes hold."""
 
 GC_THRESHOLDS = (50_000, 20, 100)
 """CPython's collector thresholds while serving (the default is (700, 10, 10))."""
@@ -188,8 +164,8 @@ class ConsensusLoop:
         }
         self.apply_latency = LatencyWindow()
         self._busy = {"core_s": 0.0, "execute_s": 0.0, "apply_s": 0.0, "release_s": 0.0}
-        self._unflushed = Effects()
-        """Effects of executed turns that no transaction has been given yet."""
+        self._apply = DeferredApply(store, self._me, FlushPolicy())
+        self._turn_open = False
         self._flushing: Effects | None = None
         """Effects the transaction being committed writes (INFO counts them meanwhile)."""
         self._was_loading = core.loading
@@ -223,7 +199,7 @@ class ConsensusLoop:
 
     def info_sections(self) -> Mapping[str, InfoFields]:
         s = self._core.statistics()
-        pending = [self._unflushed.writes]
+        pending = [self._apply.unflushed.writes]
         if self._flushing is not None:
             pending.append(self._flushing.writes)
         keys, expires = self._store.key_counts(pending)
@@ -326,20 +302,28 @@ class ConsensusLoop:
                 self._expire_waiters()
             ready = core.ready()
             t1 = time.perf_counter()
-            prepared, flush = self._prepare(ready)
-            self._flushing = flush
-            t2 = time.perf_counter()
-            if prepared is None:
-                outbox = await trio.to_thread.run_sync(
-                    apply_in_transaction, self._store, ready, self._me, flush
-                )
-                self._counters["fsyncs"] += 1
-                self._counters["transaction_turns"] += 1
-            else:
-                outbox = prepared.outbox
-                if needs_commit(ready, flush):
-                    await trio.to_thread.run_sync(commit, self._store, ready, flush)
+            # Once a turn has executed commands it must also commit them: a shutdown
+            # waits for the turn, so deferred effects only ever belong to turns whose
+            # records are durable (which is what lets a clean stop flush them).
+            with trio.CancelScope(shield=True):
+                self._turn_open = True
+                prepared, flush = self._apply.prepare(ready)
+                self._flushing = flush
+                t2 = time.perf_counter()
+                durable = list(flush.executed) if flush else []
+                if prepared is None:
+                    outbox = await trio.to_thread.run_sync(
+                        apply_in_transaction, self._store, ready, self._me, flush
+                    )
+                    durable += [ex.inst for ex in ready.to_execute]
                     self._counters["fsyncs"] += 1
+                    self._counters["transaction_turns"] += 1
+                else:
+                    outbox = prepared.outbox
+                    if needs_commit(ready, flush):
+                        await trio.to_thread.run_sync(commit, self._store, ready, flush)
+                        self._counters["fsyncs"] += 1
+                self._turn_open = False
             self._flushing = None
             if flush:
                 self._counters["flushes"] += 1
@@ -348,6 +332,8 @@ class ConsensusLoop:
             self.apply_latency.add(t3 - t1)
             self._release(ready, outbox)
             core.advance(ready)
+            if durable:
+                core.executed_durable(durable)
             t4 = time.perf_counter()
             busy = self._busy
             busy["core_s"] += t1 - t0
@@ -358,33 +344,17 @@ class ConsensusLoop:
             if self._proposals or self._inbox or self._ticks_due or core.has_pending_proposals():
                 self._wake.set()
 
-    def _prepare(self, ready: Ready) -> tuple[Prepared | None, Effects | None]:
-        """Execute ``ready``; return it and the deferred effects its transaction must write.
+    def flush_deferred(self) -> None:
+        """Write the deferred key-value effects now (clean shutdown: nothing to redo after).
 
-        The key-value effects of executed commands are deferred: they join
-        ``self._unflushed`` (read back from memory by later turns) and are
-        written, with the executed marks, by a later turn's transaction —
-        once enough has gathered, as soon as a turn executes nothing (the
-        load paused), or when a turn needs the store complete (log GC
-        deletes instances, or its commands need the whole keyspace: then
-        ``Prepared`` is ``None`` and the turn executes inside its
-        transaction, after the deferred effects).
-        """
-        unflushed = self._unflushed
-        prepared = prepare_ready(self._store, ready, self._me, (unflushed.writes,))
-        if prepared is not None:
-            unflushed.add(prepared)
-            full = (
-                len(unflushed.writes) >= FLUSH_KEYS_MAX
-                or len(unflushed.executed) >= FLUSH_INSTANCES_MAX
-                or unflushed.payload_bytes >= FLUSH_BYTES_MAX
-            )
-            if not (full or not ready.to_execute or ready.to_delete):
-                return prepared, None
-        if not unflushed:
-            return prepared, None
-        self._unflushed = Effects()
-        return prepared, unflushed
+        Not after a turn that failed half-way: its effects may belong to instances whose
+        records never reached the disk; a restart will execute what is missing instead."""
+        if self._turn_open:
+            log.warning("not flushing deferred effects: the last turn did not complete")
+            return
+        flushed = self._apply.flush()
+        if flushed:
+            self._core.executed_durable(flushed.executed)
 
     def _release(self, ready: Ready, outbox: Outbox) -> None:
         for dst, m in outbox.messages:

@@ -19,7 +19,7 @@ from pathlib import Path
 import trio
 
 from epaxosdb import commands
-from epaxosdb.clusterfile import ClusterConfig
+from epaxosdb.clusterfile import ClusterConfig, ReplicaEntry
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
 from storage.lmdb_store import LmdbStore
@@ -111,6 +111,23 @@ async def serve_replica(
         tcp_port=client_port if client_port is not None else entry.client.port,
         config_file=str(cluster.path or ""),
     )
+    try:
+        await _serve(loop, peers, settings, entry, me, client_host, task_status)
+    finally:
+        # A clean stop (SIGTERM) writes what was deferred, so a restart has nothing to redo.
+        with trio.CancelScope(shield=True):
+            await trio.to_thread.run_sync(loop.flush_deferred)
+
+
+async def _serve(
+    loop: ConsensusLoop,
+    peers: PeerNetwork,
+    settings: ClientSettings,
+    entry: ReplicaEntry,
+    me: int,
+    client_host: str | None,
+    task_status: trio.TaskStatus[int],
+) -> None:
     async with trio.open_nursery() as nursery:
         await nursery.start(peers.serve)
         nursery.start_soon(loop.run)

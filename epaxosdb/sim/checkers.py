@@ -45,6 +45,9 @@ from protocol.messages import (
     SyncReply,
 )
 
+_Execution = tuple[InstanceId, list[tuple[ReplicaId, int]], list[bytes]]
+"""One instance a replica executed: its id, its commands' ids, the keys it wrote."""
+
 
 class InvariantViolation(AssertionError):
     def __init__(self, invariant: str, detail: str) -> None:
@@ -94,6 +97,9 @@ class Checkers:
         self._write_order: dict[bytes, list[InstanceId]] = {}
         self._write_count: dict[ReplicaId, dict[bytes, int]] = {r: {} for r in self.replica_ids}
         self._read_position: dict[tuple[InstanceId, bytes], int] = {}
+        self._volatile: dict[ReplicaId, list[_Execution]] = {r: [] for r in self.replica_ids}
+        """Per replica, executions whose marks are not durable yet, oldest first: what a
+        crash undoes (the replica then executes those instances again)."""
         self._collected: set[InstanceId] = set()
         """Instances some replica deleted: every replica had executed them, so anything
         committed afterwards runs after them everywhere, dependency or not."""
@@ -264,14 +270,36 @@ class Checkers:
                 return
             if ex.cmds != (rec.cmds or ()):
                 self._fail("execution", f"replica {r} executed {ex.inst} with another batch")
+            cmd_keys = []
             for c in ex.cmds:
                 key = (c.origin, c.id)
                 if key in done_cmds:
                     self._fail("nontriviality", f"replica {r} executed command {key} twice")
                 done_cmds.add(key)
+                cmd_keys.append(key)
             self._check_dependencies_ran(r, rec, done, batch)
-            self._check_order(r, rec)
+            written = self._check_order(r, rec)
             done.add(ex.inst)
+            self._volatile[r].append((ex.inst, cmd_keys, written))
+
+    def on_flush(self, r: ReplicaId, executed: Iterable[InstanceId]) -> None:
+        """These instances' effects and marks reached the store: a crash keeps them now.
+
+        Deferred effects are flushed oldest first, so what stays volatile is always
+        a suffix of the replica's execution history."""
+        durable = set(executed)
+        if durable:
+            self._volatile[r] = [v for v in self._volatile[r] if v[0] not in durable]
+
+    def on_crash(self, r: ReplicaId) -> None:
+        """Forget executions the crash undid: the replica will run them again."""
+        counts = self._write_count[r]
+        for inst, cmd_keys, written in reversed(self._volatile[r]):
+            self._executed_insts[r].discard(inst)
+            self._executed_cmds[r].difference_update(cmd_keys)
+            for key in written:
+                counts[key] -= 1
+        self._volatile[r] = []
 
     def _check_dependencies_ran(
         self, r: ReplicaId, x: InstanceRecord, done: set[InstanceId], batch: set[InstanceId]
@@ -297,11 +325,11 @@ class Checkers:
                         self._fail("execution safety", f"replica {r} executed {x.id} before "
                                    f"{wid}, which it depends on through key {key!r}")
 
-    def _check_order(self, r: ReplicaId, x: InstanceRecord) -> None:
+    def _check_order(self, r: ReplicaId, x: InstanceRecord) -> list[bytes]:
         """Execution consistency: per key, the same sequence of writes at every replica, and
-        every read between the same two writes."""
+        every read between the same two writes. Returns the keys ``x`` wrote."""
         if not x.cmds:
-            return
+            return []
         acc = self.access(x)
         counts = self._write_count[r]
         for key in acc.reads:
@@ -320,6 +348,7 @@ class Checkers:
             else:
                 order.append(x.id)
             counts[key] = pos + 1
+        return list(acc.writes)
 
 
 def _ids(cmds: tuple[Command, ...] | None) -> str:

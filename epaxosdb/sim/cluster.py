@@ -8,9 +8,11 @@ One ``step()`` is one tick of simulated time:
 4. faults strike: a replica may crash — before it persists this step's work,
    or after persisting but before its messages leave — and a crashed one may
    restart from its store alone;
-5. every live replica's ``Ready`` goes through the same ``node.apply_ready``
-   the trio runtime uses; its messages enter the network and its replies
-   reach the clients.
+5. every live replica's ``Ready`` goes through the same apply path the trio
+   runtime uses (``node.DeferredApply``: records durable every step,
+   key-value effects and executed marks deferred to a later flush); its
+   messages enter the network and its replies reach the clients. A crash
+   loses whatever was not flushed, exactly as a process crash would.
 
 Checkers see every durable record, released message and executed batch.
 Everything is drawn from one seed, so a run replays exactly.
@@ -23,9 +25,10 @@ from dataclasses import dataclass
 
 from epaxosdb import commands
 from epaxosdb.core.config import ReplicaConfig
+from epaxosdb.core.ready import Ready
 from epaxosdb.core.replica import Replica
-from epaxosdb.node import Outbox, apply_ready
-from protocol.messages import ReplicaId
+from epaxosdb.node import DeferredApply, FlushPolicy, Outbox
+from protocol.messages import InstanceId, ReplicaId
 from storage.memory import MemoryStore
 
 from .checkers import Checkers
@@ -63,6 +66,10 @@ class CoreProfile:
     recovery_jitter_ticks: int = 40
     sync_interval_ticks: int = 50
     gc_interval_ticks: int = 100
+    flush_keys_max: int = 16
+    flush_instances_max: int = 4
+    flush_when_idle: bool = True
+    """Small flush thresholds by default, so crashes often find deferred effects."""
 
     @classmethod
     def random(cls, rng: random.Random) -> CoreProfile:
@@ -75,6 +82,9 @@ class CoreProfile:
             recovery_jitter_ticks=rng.choice((5, 40)),
             sync_interval_ticks=rng.choice((10, 50)),
             gc_interval_ticks=rng.choice((10, 100, 1000)),
+            flush_keys_max=rng.choice((1, 4, 64, 10_000)),
+            flush_instances_max=rng.choice((1, 3, 30, 10_000)),
+            flush_when_idle=rng.random() < 0.5,
         )
 
     def config(self, replica_id: ReplicaId, ids: tuple[ReplicaId, ...]) -> ReplicaConfig:
@@ -127,6 +137,7 @@ class SimNode:
     id: ReplicaId
     store: MemoryStore
     core: Replica | None
+    apply: DeferredApply
     down_until: int = 0
     crashes: int = 0
 
@@ -151,7 +162,9 @@ class SimCluster:
         self.checkers = Checkers(self.ids, commands.command_access)
         self._core_seed = random.Random(rng.random())
         self.nodes = {
-            r: SimNode(r, MemoryStore(), None) for r in self.ids
+            r: SimNode(r, store, None, self._applier(r, store))
+            for r in self.ids
+            for store in (MemoryStore(),)
         }
         for r in self.ids:
             self.nodes[r].core = Replica(
@@ -164,6 +177,15 @@ class SimCluster:
 
     def _config(self, r: ReplicaId) -> ReplicaConfig:
         return self.profile.core.config(r, self.ids)
+
+    def _applier(self, r: ReplicaId, store: MemoryStore) -> DeferredApply:
+        core = self.profile.core
+        policy = FlushPolicy(
+            keys_max=core.flush_keys_max,
+            instances_max=core.flush_instances_max,
+            when_idle=core.flush_when_idle,
+        )
+        return DeferredApply(store, r, policy)
 
     def _new_rng(self) -> random.Random:
         return random.Random(self._core_seed.random())
@@ -201,16 +223,28 @@ class SimCluster:
         return core
 
     def process(self, r: ReplicaId) -> None:
-        """Persist → execute → release, exactly as the runtime does (node.apply_ready)."""
+        """Persist → execute → release, exactly as the runtime does (node.DeferredApply)."""
         core = self._core(r)
         ready = core.ready()
-        node = self.nodes[r]
-        outbox = apply_ready(node.store, ready, r)
-        self.checkers.on_persist(r, ready.to_persist)
-        self.checkers.on_execute(r, ready.to_execute)
-        self.checkers.on_delete(r, ready.to_delete)
+        outbox, durable = self._apply(r, ready)
         self._release(r, outbox)
         core.advance(ready)
+        if durable:
+            core.executed_durable(durable)
+
+    def _apply(self, r: ReplicaId, ready: Ready) -> tuple[Outbox, list[InstanceId]]:
+        """Apply one step and tell the checkers what became durable and what ran; also
+        return the instances whose executed marks reached the store."""
+        outbox, flushed, in_transaction = self.nodes[r].apply.apply(ready)
+        durable = list(flushed.executed) if flushed else []
+        if in_transaction:
+            durable += [ex.inst for ex in ready.to_execute]
+        checkers = self.checkers
+        checkers.on_persist(r, ready.to_persist)
+        checkers.on_execute(r, ready.to_execute)
+        checkers.on_flush(r, durable)
+        checkers.on_delete(r, ready.to_delete)
+        return outbox, durable
 
     def _release(self, r: ReplicaId, outbox: Outbox) -> None:
         for dst, m in outbox.messages:
@@ -239,17 +273,15 @@ class SimCluster:
             self.crash(r)  # this step's inputs die with the process
         else:
             # Persisted, but the process died before sending anything.
-            core = self._core(r)
-            ready = core.ready()
-            apply_ready(self.nodes[r].store, ready, r)
-            self.checkers.on_persist(r, ready.to_persist)
-            self.checkers.on_execute(r, ready.to_execute)
-            self.checkers.on_delete(r, ready.to_delete)
+            self._apply(r, self._core(r).ready())
             self.crash(r)
 
     def crash(self, r: ReplicaId) -> None:
+        """The process dies: everything but its store is lost, deferred effects included."""
         node = self.nodes[r]
         node.core = None
+        node.apply = self._applier(r, node.store)
+        self.checkers.on_crash(r)
         node.crashes += 1
         node.down_until = self.now + self._rng.randint(1, self.profile.faults.restart_ticks_max)
         self.network.crash(r)

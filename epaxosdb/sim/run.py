@@ -164,6 +164,13 @@ def _lag_report(cluster: SimCluster) -> str:
 
 
 def _check_converged(cluster: SimCluster) -> None:
+    for r in cluster.ids:
+        flushed = cluster.nodes[r].apply.flush()
+        if flushed:
+            cluster.checkers.on_flush(r, flushed.executed)
+            core = cluster.nodes[r].core
+            if core is not None:
+                core.executed_durable(flushed.executed)
     states = {r: cluster.nodes[r].store.kv_items() for r in cluster.ids}
     first = states[cluster.ids[0]]
     for r in cluster.ids[1:]:

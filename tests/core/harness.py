@@ -89,6 +89,9 @@ class Harness:
         self.replicas: dict[ReplicaId, Replica | None] = {}
         self.wire: list[Envelope] = []
         self.executed: dict[ReplicaId, list[tuple[InstanceId, Command]]] = {r: [] for r in self.ids}
+        self.marks_deferred: set[ReplicaId] = set()
+        """Replicas whose executed marks wait in ``marks_pending`` (a deferring driver)."""
+        self.marks_pending: dict[ReplicaId, list[InstanceId]] = {r: [] for r in self.ids}
         self.history: list[Envelope] = []
         """Every message any replica ever released, in order."""
         for r in self.ids:
@@ -132,6 +135,10 @@ class Harness:
             self.wire.append(env)
             self.history.append(env)
         rep.advance(ready)
+        if r in self.marks_deferred:
+            self.marks_pending[r] += [ex.inst for ex in ready.to_execute]
+        else:
+            rep.executed_durable(ex.inst for ex in ready.to_execute)  # marked in the same step
 
     def process_all(self) -> None:
         for r in self.ids:

@@ -87,3 +87,22 @@ def test_a_replica_restarts_from_a_collected_log_and_keeps_going() -> None:
     settle(h, 10)
     assert all((late.origin, late.id) in h.executed_ids(r) for r in h.ids)
     assert all(x.status == Status.EXECUTED for x in rep.instances.values())
+
+
+def test_gc_waits_until_every_replica_has_its_executed_marks_on_disk() -> None:
+    """Found by the simulator (seed 196, N=5): a replica that executed an instance but had
+    not yet written the mark (deferred effects) gossiped it as executed; the others
+    collected it and dropped it from their conflict indexes, then the replica crashed
+    and had to execute it again — after commands that no longer depended on it. Only
+    durably executed instances count toward the GC watermark."""
+    h = Harness(3, gc_interval_ticks=5)
+    h.marks_deferred.add(3)
+    for i in range(6):
+        h.propose(1, set_cmd(1, f"k{i % 2}"))
+        h.deliver()
+    settle(h, 40)
+    assert all(h.replica(r).executed(InstanceId(1, 5)) for r in h.ids)
+    assert h.replica(1).gc_watermarks == (-1, -1, -1), "replica 3's marks are not on disk yet"
+    h.replica(3).executed_durable(h.marks_pending[3])
+    settle(h, 40)
+    assert h.replica(1).gc_watermarks[0] == 5

@@ -18,8 +18,10 @@ from epaxosdb.core import recoverer as recoverer_module
 from epaxosdb.core.conflicts import ConflictIndex
 from epaxosdb.core.execution import Executor
 from epaxosdb.core.instance import Instance
+from epaxosdb.core.ready import Ready
 from epaxosdb.core.recovery import Action, Decision, decide
 from epaxosdb.core.replica import Replica
+from epaxosdb.node import DeferredApply, Effects, Outbox
 from epaxosdb.sim import cluster as sim_cluster
 from epaxosdb.sim.run import RunResult, run
 from protocol.messages import Ballot
@@ -135,10 +137,8 @@ def test_releasing_a_vote_before_it_is_persisted_is_caught(
         ready = core.ready()
         for _dst, m in ready.messages:
             self.checkers.on_send(r, m)  # the message leaves before its vote is durable
-        out = sim_cluster.apply_ready(self.nodes[r].store, ready, r)
-        self.checkers.on_persist(r, ready.to_persist)
-        self.checkers.on_execute(r, ready.to_execute)
-        self._release(r, out)
+        outbox, _durable = self._apply(r, ready)
+        self._release(r, outbox)
         core.advance(ready)
 
     monkeypatch.setattr(sim_cluster.SimCluster, "process", send_then_persist)
@@ -166,3 +166,25 @@ def test_scc_order_by_seq_alone_is_caught(monkeypatch: pytest.MonkeyPatch) -> No
 def test_the_initial_ballot_is_the_only_fast_ballot() -> None:
     """Sanity for the variants above: recovery ballots are never initial."""
     assert Ballot(0, 0, 1).is_initial() and not Ballot(0, 1, 1).is_initial()
+
+
+def test_executed_marks_written_before_their_deferred_effects_are_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The deferred apply path: marks and effects must land together. Marking instances
+    executed at once while their key-value effects wait for a later flush loses those
+    effects in a crash (the restarted replica believes it ran them). Caught within
+    100 seeds (N=3 and N=5)."""
+    original = DeferredApply.apply
+
+    def marks_first(self: DeferredApply, ready: Ready) -> tuple[Outbox, Effects | None, bool]:
+        out, flushed, in_txn = original(self, ready)
+        executed = [ex.inst for ex in ready.to_execute]
+        if executed and not in_txn:
+            self._store.write(lambda txn: txn.mark_executed(executed))
+        return out, flushed, in_txn
+
+    monkeypatch.setattr(DeferredApply, "apply", marks_first)
+    caught = first_failures(100, [3, 5], {"execution consistency", "execution safety",
+                                          "gc safety", "linearizability", "execution"})
+    assert caught, "no seed caught marks written ahead of their effects"
