@@ -187,7 +187,17 @@ class Result:
     extra: dict[str, float] = field(default_factory=dict)
 
 
-def run_benchmark(server: Server, test: str, pipeline: int, requests: int) -> Result:
+def run_benchmark(
+    server: Server,
+    test: str,
+    pipeline: int,
+    requests: int,
+    *,
+    clients: int = 50,
+    hot_key: bool = False,
+) -> Result:
+    """One redis-benchmark run; ``hot_key`` drops ``-r`` so every request hits one key
+    (the 100%-conflict case)."""
     before = cpu_seconds(server.proc.pid)
     main_before = cpu_seconds(server.proc.pid, server.proc.pid)
     info_before = server.info("epaxos") if server.name != "redis" else {}
@@ -200,12 +210,11 @@ def run_benchmark(server: Server, test: str, pipeline: int, requests: int) -> Re
             test,
             "-n",
             str(requests),
-            "-r",
-            "1000000",
+            *([] if hot_key else ["-r", "1000000"]),
             "-d",
             "16",
             "-c",
-            "50",
+            str(clients),
             "-P",
             str(pipeline),
             "--csv",
@@ -266,6 +275,10 @@ def main() -> int:
     parser.add_argument("--rounds", type=int, default=1)
     parser.add_argument("--tests", default="set,get")
     parser.add_argument("--no-redis", action="store_true")
+    parser.add_argument("--clients", type=int, default=50, help="redis-benchmark -c")
+    parser.add_argument(
+        "--hot-key", action="store_true", help="no -r: every request to one key (100%% conflict)"
+    )
     parser.add_argument(
         "--replicas", type=int, default=1, help="cluster size (the issue's figure is 1)"
     )
@@ -292,7 +305,10 @@ def main() -> int:
                 for pipeline in args.pipeline:
                     for test in args.tests.split(","):
                         for server in servers:
-                            r = run_benchmark(server, test, pipeline, args.requests)
+                            r = run_benchmark(
+                                server, test, pipeline, args.requests,
+                                clients=args.clients, hot_key=args.hot_key,
+                            )
                             results.append(r)
                             line = (
                                 json.dumps(r.__dict__)
