@@ -94,6 +94,7 @@ class ReplicaStatistics:
     loading: bool
     loading_progress: float
     instances_in_memory: int
+    conflict_index_keys: int
     gc_watermarks: tuple[int, ...]
 
 
@@ -355,5 +356,6 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
             loading=self._loading,
             loading_progress=self._loading_progress(),
             instances_in_memory=len(self.instances),
+            conflict_index_keys=len(self._index),
             gc_watermarks=tuple(self._gc_wm),
         )
