@@ -171,10 +171,7 @@ def commit(store: Store, ready: Ready, effects: Effects | None) -> bool:
         return False
 
     def transaction(txn: Txn) -> None:
-        if ready.to_persist:
-            txn.put_instances(ready.to_persist)
-        for name, value in ready.meta.items():
-            txn.set_meta(name, value)
+        _write_records(txn, ready)
         if effects:
             _apply_effects(txn, effects)
         if ready.to_delete:
@@ -183,6 +180,14 @@ def commit(store: Store, ready: Ready, effects: Effects | None) -> bool:
 
     store.write(transaction)
     return True
+
+
+def _write_records(txn: Txn, ready: Ready) -> None:
+    """The part of every step's transaction that messages and replies rely on."""
+    if ready.to_persist:
+        txn.put_instances(ready.to_persist)
+    for name, value in ready.meta.items():
+        txn.set_meta(name, value)
 
 
 def commit_prepared(store: Store, prepared: Prepared) -> None:
@@ -211,10 +216,7 @@ def apply_in_transaction(
         return out
 
     def transaction(txn: Txn) -> None:
-        if ready.to_persist:
-            txn.put_instances(ready.to_persist)
-        for name, value in ready.meta.items():
-            txn.set_meta(name, value)
+        _write_records(txn, ready)
         if before:
             _apply_effects(txn, before)
         _execute(txn, ready, me, out)
