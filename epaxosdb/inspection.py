@@ -1,4 +1,9 @@
-"""``epaxosdb inspect``: a read-only report on a data directory (it never takes the lock)."""
+"""``epaxosdb inspect``: a read-only report on a data directory.
+
+It opens the store read-only and never takes the writer's lock, so it works
+on the data dir of a running replica (the key-value figures may then trail
+the log by the effects the replica has not flushed yet).
+"""
 
 from __future__ import annotations
 
@@ -14,20 +19,24 @@ def describe(data_dir: Path) -> str:
         recovered = store.load()
     finally:
         store.close()
-    lines = [f"data dir: {data_dir}"]
-    for name, value in vars(stats).items() if hasattr(stats, "__dict__") else _fields(stats):
-        lines.append(f"{name}: {value}")
+    by_status = ", ".join(
+        f"{status.name.lower()} {count}" for status, count in stats.instances_by_status.items()
+    )
+    lines = [
+        f"data dir:        {data_dir}",
+        f"schema version:  {stats.schema_version}",
+        f"replica id:      {stats.replica_id}",
+        f"cluster id:      {stats.cluster_id.hex() if stats.cluster_id else '-'}",
+        f"instances:       {stats.instance_count} ({by_status or 'none'})",
+        f"keys:            {stats.key_count} ({stats.expires_count} with an expiry)",
+        f"map:             {stats.used_bytes} of {stats.map_size_bytes} bytes used",
+    ]
     rows: dict[int, list[int]] = {}
     for rec in recovered.records:
         rows.setdefault(rec.id.replica, []).append(rec.id.index)
     for replica in sorted(rows):
         idx = sorted(rows[replica])
-        lines.append(f"row {replica}: {len(idx)} instances, highest {idx[-1]}")
+        lines.append(f"row {replica}:           {len(idx)} instances, {idx[0]}..{idx[-1]}")
     for name, value in sorted(recovered.meta.items()):
         lines.append(f"meta {name}: {value.decode(errors='replace')}")
     return "\n".join(lines)
-
-
-def _fields(obj: object) -> list[tuple[str, object]]:
-    names = getattr(obj, "__slots__", ()) or getattr(obj, "__dataclass_fields__", {})
-    return [(n, getattr(obj, n)) for n in names]
