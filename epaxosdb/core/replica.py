@@ -85,6 +85,8 @@ class ReplicaStatistics:
     instances_executed: int
     execute_lag: int
     max_scc_size: int
+    scc_size_bound: int
+    """No SCC can exceed this: N × inflight_max (admission control, brief §4.3)."""
     commit_to_execute_ticks_max: int
     commit_to_execute_ticks_mean: float
     blocked_instances: int
@@ -347,6 +349,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
             instances_executed=executed,
             execute_lag=sum(1 for x in self.instances.values() if x.status == Status.COMMITTED),
             max_scc_size=self._executor.max_scc_size,
+            scc_size_bound=self._n * self.config.inflight_max,
             commit_to_execute_ticks_max=self._exec_delay_max,
             commit_to_execute_ticks_mean=self._exec_delay_sum / max(executed, 1),
             blocked_instances=self._executor.blocked_count(),

@@ -221,6 +221,7 @@ class ConsensusLoop:
                 ("commit_latency_p99_ms", round(self.commit_latency.percentile(99) * 1000, 3)),
                 ("execute_lag", s.execute_lag),
                 ("max_scc_size", s.max_scc_size),
+                ("scc_size_bound", s.scc_size_bound),
                 ("instances_in_memory", s.instances_in_memory),
                 ("conflict_index_keys", s.conflict_index_keys),
                 ("gc_watermarks", ",".join(str(x) for x in s.gc_watermarks)),
