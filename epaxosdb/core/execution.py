@@ -15,9 +15,11 @@ are all *blocked on* it and the search stops (P18). They are retried when it
 commits; until then the replica arms learn and recovery timers for it. An
 uncommitted dependency blocks only the instances that can reach it.
 
-A dependency that is known but not yet committed, and does not interfere, is
-skipped: its final value is either its known batch or a NO-OP, and neither
-interferes.
+A dependency that is known but not yet committed, and whose known batch does
+not interfere, is skipped: its final value is either that batch (the only one
+its leader ever proposed) or a NO-OP, and neither interferes. An uncommitted
+NO-OP is never skipped: a NO-OP accepted at one ballot can lose to the
+original batch at a higher one (seed 1909), and that batch may interfere.
 """
 
 from __future__ import annotations
@@ -119,8 +121,13 @@ class Executor:
                 if w is None or w.cmds is None:
                     raise _Blocked(wid)
                 status = w.status
-                if status == Status.EXECUTED or not w.cmds:
+                if status == Status.EXECUTED:
                     continue
+                if not w.cmds:
+                    if status == Status.COMMITTED:
+                        continue
+                    # An uncommitted NO-OP may still commit as the original batch.
+                    raise _Blocked(wid)
                 if not ua.interferes(self._access_of(w)):
                     continue
                 if status != Status.COMMITTED:

@@ -10,6 +10,7 @@ from epaxosdb.core.replica import Replica
 from protocol.messages import (
     Accept,
     Ballot,
+    Commit,
     InstanceId,
     PreAccept,
     PreAcceptReply,
@@ -88,3 +89,42 @@ def test_four_replicas_recovering_one_instance_at_once_converge() -> None:
             h.tick()
     assert len(h.committed(iid)) == 4
     h.assert_agreement()
+
+
+def test_an_accepted_no_op_blocks_execution_until_it_commits() -> None:
+    """Seed 1909, N=3: a replica held a dependency as a NO-OP accepted at a ballot that
+    lost; the instance then committed as its original batch, which interferes. The
+    executor skipped the uncommitted NO-OP as "empty" and ran the dependant first."""
+    h = Harness(3)
+    first = InstanceId(1, 0)
+    h.propose(1, set_cmd(1, "k"))
+    h.drop(of(PreAccept))  # the owner alone holds its batch
+    # p2 recovers from {p2, p3}, finds nothing, and accepts a NO-OP only at home.
+    h.recover(2, first)
+    h.drop(to(1, Prepare))
+    h.deliver(to(3, Prepare))
+    h.deliver(to(2, PrepareReply))
+    h.drop(of(Accept))
+    rec = h.record(2, first)
+    assert rec is not None and rec.status == Status.ACCEPTED and rec.cmds == ()
+    # p3 recovers from {p3, p1}: the owner's PreAccept wins and commits the real batch;
+    # p2 hears nothing of it.
+    h.recover(3, first)
+    for _ in range(20):
+        h.drop(to(2))
+        if not h.deliver(lambda e: e.dst != 2):
+            break
+    assert set(h.committed(first)) == {1, 3}
+    # A later write to the same key commits depending on it; p2 learns only that commit.
+    h.propose(3, set_cmd(3, "k"))
+    for _ in range(20):
+        h.drop(lambda e: e.dst == 2 and not isinstance(e.msg, Commit))
+        if not h.deliver(lambda e: e.dst != 2):
+            break
+    second = InstanceId(3, 0)
+    assert set(h.committed(second)) == {1, 3}
+    assert h.committed(second)[3].deps[0] >= 0
+    h.deliver(to(2, Commit))
+    assert h.executed[2] == [], "ran the dependant of an uncommitted NO-OP"
+    h.stabilize(rounds=2000, tick_every=5)
+    assert [iid for iid, _ in h.executed[2]] == [first, second]
