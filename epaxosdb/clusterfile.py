@@ -176,7 +176,7 @@ def load_cluster(path: Path) -> ClusterConfig:
             data = tomllib.load(f)
     except OSError as exc:
         raise ClusterFileError(f"cannot read cluster file {path}: {exc.strerror}") from None
-    except tomllib.TOMLDecodeError as exc:
+    except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ClusterFileError(f"cluster file {path} is not valid TOML: {exc}") from None
     return parse_cluster(data, path.parent.resolve())
 
