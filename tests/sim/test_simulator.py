@@ -2,6 +2,7 @@
 
 * 200 seeds × 2,000 steps for N=3 and for N=5, every invariant checked after
   every step, a liveness phase after each (issue acceptance);
+* 12 seeds × 2,000 steps for N=7, the largest cluster the core supports;
 * every pinned seed (``pinned_seeds.txt``), forever;
 * a run replays exactly: same seed, same history.
 """
@@ -29,6 +30,12 @@ def pinned() -> list[tuple[int, int, int]]:
 def test_two_hundred_seeds_of_two_thousand_steps_run_clean_for_three_and_five_replicas() -> None:
     lines: list[str] = []
     failures = run_many(list(range(200)), [3, 5], 2000, jobs=2, echo=lines.append)
+    assert not failures, "\n".join(lines)
+
+
+def test_seven_replicas_run_clean() -> None:
+    lines: list[str] = []
+    failures = run_many(list(range(12)), [7], 2000, jobs=2, echo=lines.append)
     assert not failures, "\n".join(lines)
 
 
