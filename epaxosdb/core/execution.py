@@ -121,14 +121,7 @@ class Executor:
                 if w is None or w.cmds is None:
                     raise _Blocked(wid)
                 status = w.status
-                if status == Status.EXECUTED:
-                    continue
-                if not w.cmds:
-                    if status == Status.COMMITTED:
-                        continue
-                    # An uncommitted NO-OP may still commit as the original batch.
-                    raise _Blocked(wid)
-                if not ua.interferes(self._access_of(w)):
+                if status == Status.EXECUTED or not self._may_interfere(ua, w):
                     continue
                 if status != Status.COMMITTED:
                     raise _Blocked(wid)
@@ -136,6 +129,13 @@ class Executor:
                 if blocker is not None and not self._is_settled(blocker):
                     raise _Blocked(blocker)
                 yield w
+
+    def _may_interfere(self, ua: Access, w: Instance) -> bool:
+        """Whether ``w``'s final batch can interfere with ``ua``. A known batch is final or
+        becomes a NO-OP; an uncommitted NO-OP may still become the original batch."""
+        if not w.cmds:
+            return w.status != Status.COMMITTED
+        return ua.interferes(self._access_of(w))
 
     def _strongconnect(self, root: Instance, out: list[Instance]) -> None:
         order: dict[InstanceId, int] = {root.id: 0}

@@ -24,7 +24,7 @@ from epaxosdb.core.replica import Replica
 from epaxosdb.node import DeferredApply, Effects, Outbox
 from epaxosdb.sim import cluster as sim_cluster
 from epaxosdb.sim.run import RunResult, run
-from protocol.messages import Ballot
+from protocol.messages import Access, Ballot
 
 STEPS = 1500
 
@@ -188,3 +188,18 @@ def test_executed_marks_written_before_their_deferred_effects_are_caught(
     caught = first_failures(100, [3, 5], {"execution consistency", "execution safety",
                                           "gc safety", "linearizability", "execution"})
     assert caught, "no seed caught marks written ahead of their effects"
+
+
+def test_skipping_an_uncommitted_no_op_dependency_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Seed 1909 (found by `epaxosdb simulate --seeds 10000`): treating an accepted but
+    uncommitted NO-OP as "interferes with nothing" runs its dependants before it when
+    it later commits as the original write. Caught by that one pinned seed."""
+
+    def no_op_never_interferes(self: Executor, ua: Access, w: Instance) -> bool:
+        return bool(w.cmds) and ua.interferes(self._access_of(w))
+
+    monkeypatch.setattr(Executor, "_may_interfere", no_op_never_interferes)
+    result = run(1909, replicas=3, steps=2000)
+    assert not result.ok and result.invariant == "execution safety", result.summary()
