@@ -378,18 +378,21 @@ class Hello:
     """One step of the peer handshake (see ``epaxosdb.runtime.peers``).
 
     ``proof`` is an HMAC over the other side's nonce, keyed with the cluster's
-    shared secret; it is empty in the dialer's first Hello.
+    shared secret; it is empty in the dialer's first Hello. ``data_dir`` is the
+    random id of the sender's data directory, so that peers notice a replica
+    that came back without the votes it made (``epaxosdb.runtime.identities``).
     """
 
     cluster_id: bytes
     replica_id: int
     nonce: bytes
     proof: bytes
+    data_dir: bytes
 
 
 def encode_hello(h: Hello) -> bytes:
     return msgpack.packb(
-        [HELLO_TAG, h.cluster_id, h.replica_id, h.nonce, h.proof], use_bin_type=True
+        [HELLO_TAG, h.cluster_id, h.replica_id, h.nonce, h.proof, h.data_dir], use_bin_type=True
     )
 
 
@@ -399,9 +402,9 @@ def decode_hello(body: bytes) -> Hello:
     except Exception as exc:
         raise PeerProtocolError(f"undecodable handshake: {exc}") from None
     t = _tuple(v)
-    if len(t) != 5 or t[0] != HELLO_TAG:
+    if len(t) != 6 or t[0] != HELLO_TAG:
         raise PeerProtocolError("expected a handshake frame")
-    for field_ in (t[1], t[3], t[4]):
+    for field_ in (t[1], t[3], t[4], t[5]):
         if type(field_) is not bytes:
             raise PeerProtocolError("handshake fields must be binary")
-    return Hello(t[1], _int(t[2]), t[3], t[4])
+    return Hello(t[1], _int(t[2]), t[3], t[4], t[5])

@@ -48,6 +48,8 @@ from protocol.peer import (
     encode_message,
 )
 
+from .identities import PeerIdentities, PeerIdentityError
+
 log = logging.getLogger("epaxosdb.peers")
 
 OUTBOUND_FRAMES_MAX = 65536
@@ -93,6 +95,7 @@ class PeerNetwork:
         me: ReplicaId,
         cluster: ClusterConfig,
         deliver: Callable[[Message], None],
+        identities: PeerIdentities,
         *,
         frame_size_max: int = FRAME_SIZE_MAX,
         handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
@@ -100,6 +103,7 @@ class PeerNetwork:
         self._me = me
         self._cluster = cluster
         self._deliver = deliver
+        self._identities = identities
         self._frame_size_max = frame_size_max
         self._handshake_timeout_s = handshake_timeout_s
         self._links = {r.id: _Link(r.id) for r in cluster.replicas if r.id != me}
@@ -202,7 +206,11 @@ class PeerNetwork:
             ) as exc:
                 if stream is not None:
                     await trio.aclose_forcefully(stream)
-                log.debug("dialing replica %d failed: %s", link.peer, exc)
+                if isinstance(exc, PeerIdentityError):
+                    self._c["rejected"] += 1
+                    log.warning("refusing replica %d: %s", link.peer, exc)
+                else:
+                    log.debug("dialing replica %d failed: %s", link.peer, exc)
                 await trio.sleep(backoff * (0.5 + self._rng.random()))
                 backoff = min(backoff * 2, DIAL_BACKOFF_MAX_S)
                 continue
@@ -250,7 +258,10 @@ class PeerNetwork:
     ) -> None:
         cid, secret = self._cluster.cluster_id, self._cluster.secret
         nonce = os.urandom(16)
-        await stream.send_all(encode_frame(encode_hello(Hello(cid, self._me, nonce, b""))))
+        mine_id = self._identities.mine
+        await stream.send_all(
+            encode_frame(encode_hello(Hello(cid, self._me, nonce, b"", mine_id)))
+        )
         reply = decode_hello(await self._read_frame(stream, decoder))
         if reply.cluster_id != cid:
             raise PeerProtocolError("the peer belongs to another cluster")
@@ -259,8 +270,11 @@ class PeerNetwork:
         expected = _proof(secret, b"A%d" % peer, nonce, cid)
         if not hmac.compare_digest(reply.proof, expected):
             raise PeerProtocolError("the peer failed to prove the cluster secret")
+        await self._check_identity(peer, reply.data_dir)
         mine = _proof(secret, b"D%d" % self._me, reply.nonce, cid)
-        await stream.send_all(encode_frame(encode_hello(Hello(cid, self._me, b"", mine))))
+        await stream.send_all(
+            encode_frame(encode_hello(Hello(cid, self._me, b"", mine, mine_id)))
+        )
 
     async def _accept_handshake(
         self, stream: trio.SocketStream, decoder: FrameDecoder
@@ -274,12 +288,20 @@ class PeerNetwork:
             raise PeerProtocolError(f"replica {peer} is not a peer that dials this replica")
         nonce = os.urandom(16)
         proof = _proof(secret, b"A%d" % self._me, hello.nonce, cid)
-        await stream.send_all(encode_frame(encode_hello(Hello(cid, self._me, nonce, proof))))
+        hello_back = Hello(cid, self._me, nonce, proof, self._identities.mine)
+        await stream.send_all(encode_frame(encode_hello(hello_back)))
         final = decode_hello(await self._read_frame(stream, decoder))
         expected = _proof(secret, b"D%d" % peer, nonce, cid)
         if final.replica_id != peer or not hmac.compare_digest(final.proof, expected):
             raise PeerProtocolError(f"replica {peer} failed to prove the cluster secret")
+        await self._check_identity(peer, hello.data_dir)
         return peer
+
+    async def _check_identity(self, peer: ReplicaId, data_dir: bytes) -> None:
+        """Only a peer that proved the secret gets here; a new data directory id is
+        made durable before any of its messages is accepted."""
+        if self._identities.is_new(peer, data_dir):
+            await trio.to_thread.run_sync(self._identities.remember, peer, data_dir)
 
     # --- an established connection -----------------------------------------------------
 

@@ -25,6 +25,7 @@ from epaxosdb.core.replica import Replica
 from storage.lmdb_store import LmdbStore
 
 from .clients import ClientSettings, serve_clients
+from .identities import PeerIdentities, data_dir_id
 from .loop import ConsensusLoop
 from .peers import PeerNetwork
 
@@ -41,6 +42,7 @@ class OpenReplica:
     store: LmdbStore
     core: Replica
     incarnation: int
+    data_dir_id: bytes
 
 
 def open_replica(
@@ -57,6 +59,7 @@ def open_replica(
             txn.set_meta(META_INCARNATION, str(incarnation).encode())  # type: ignore[attr-defined]
 
         store.write(bump)
+        dir_id = data_dir_id(store)
         recovered = store.load()
         config = ReplicaConfig(replica_id, cluster.ids, **core_settings)  # type: ignore[arg-type]
         core = Replica.restore(
@@ -77,7 +80,7 @@ def open_replica(
         incarnation,
         len(recovered.records),
     )
-    return OpenReplica(cluster, replica_id, data_dir, store, core, incarnation)
+    return OpenReplica(cluster, replica_id, data_dir, store, core, incarnation, dir_id)
 
 
 async def serve_replica(
@@ -96,7 +99,9 @@ async def serve_replica(
         assert loop is not None
         loop.deliver(msg)  # type: ignore[arg-type]
 
-    peers = PeerNetwork(me, cluster, deliver)
+    others = [r for r in cluster.ids if r != me]
+    identities = PeerIdentities(opened.store, opened.data_dir_id, others)
+    peers = PeerNetwork(me, cluster, deliver, identities)
     loop = ConsensusLoop(
         opened.core,
         opened.store,

@@ -123,7 +123,8 @@ def test_a_handshake_with_a_wrong_cluster_id_is_rejected(cluster3: ProcessCluste
 
     def hello(i: int) -> bytes:
         claimed = 1 if i != 1 else 2
-        return encode_frame(encode_hello(Hello(wrong, claimed, os.urandom(16), b"")))
+        hello = Hello(wrong, claimed, os.urandom(16), b"", os.urandom(16))
+        return encode_frame(encode_hello(hello))
 
     attack(cluster3, hello, "wrong-cluster")
 
@@ -134,8 +135,9 @@ def test_an_impostor_without_the_secret_cannot_replace_a_peer(cluster3: ProcessC
 
     def impostor(i: int) -> bytes:
         claimed = 1 if i != 1 else 2
-        first = encode_frame(encode_hello(Hello(right, claimed, os.urandom(16), b"")))
-        proof = encode_frame(encode_hello(Hello(right, claimed, b"", b"\x00" * 32)))
+        dir_id = os.urandom(16)
+        first = encode_frame(encode_hello(Hello(right, claimed, os.urandom(16), b"", dir_id)))
+        proof = encode_frame(encode_hello(Hello(right, claimed, b"", b"\x00" * 32, dir_id)))
         return first + proof
 
     attack(cluster3, impostor, "impostor")
