@@ -38,5 +38,14 @@ def describe(data_dir: Path) -> str:
         idx = sorted(rows[replica])
         lines.append(f"row {replica}:           {len(idx)} instances, {idx[0]}..{idx[-1]}")
     for name, value in sorted(recovered.meta.items()):
-        lines.append(f"meta {name}: {value.decode(errors='replace')}")
+        lines.append(f"meta {name}: {_printable(value)}")
     return "\n".join(lines)
+
+
+def _printable(value: bytes) -> str:
+    """Text metadata as text; binary ids (data directory ids) as hex."""
+    try:
+        text = value.decode()
+    except UnicodeDecodeError:
+        return value.hex()
+    return text if text.isprintable() else value.hex()

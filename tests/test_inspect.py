@@ -26,6 +26,8 @@ def make_data_dir(path: Path) -> None:
         txn.mark_executed([InstanceId(2, 0)])  # type: ignore[attr-defined]
         txn.put(b"a", Value(ValueType.STRING, 0, b"1"))  # type: ignore[attr-defined]
         txn.put(b"b", Value(ValueType.STRING, 99, b"2"))  # type: ignore[attr-defined]
+        txn.set_meta("incarnation", b"4")  # type: ignore[attr-defined]
+        txn.set_meta("data_dir_id", b"\xff\x00\x10")  # type: ignore[attr-defined]
 
     store.write(fill)
     store.close()
@@ -39,6 +41,8 @@ def test_inspect_reports_identity_instances_and_keys(tmp_path: Path) -> None:
     assert "instances:       3 (committed 2, executed 1)" in text
     assert "keys:            2 (1 with an expiry)" in text
     assert "row 2:           3 instances, 0..2" in text
+    assert "meta incarnation: 4" in text
+    assert "meta data_dir_id: ff0010" in text  # binary ids print as hex
 
 
 def test_inspect_works_while_a_replica_holds_the_data_dir(tmp_path: Path) -> None:
