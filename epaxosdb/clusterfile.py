@@ -30,7 +30,7 @@ DEFAULT_TICK_MS = 10
 CORE_SETTINGS = (
     "batch_max", "inflight_max", "fast_wait_ticks", "retransmit_ticks", "learn_ticks",
     "recovery_ticks", "recovery_jitter_ticks", "recoveries_max", "sync_interval_ticks",
-    "sync_batch_max",
+    "sync_batch_max", "batch_bytes_max", "sync_bytes_max",
 )
 """``[cluster]`` keys passed to every replica's core (``ReplicaConfig`` fields, in ticks)."""
 RUNTIME_SETTINGS = ("command_timeout_ms",)

@@ -90,6 +90,11 @@ class Command(NamedTuple):
     multi: bool = False
 
 
+def payload_bytes(cmds: tuple[Command, ...]) -> int:
+    """Argument bytes a batch carries: what its messages' size grows with."""
+    return sum(len(arg) for c in cmds for op in c.ops for arg in op)
+
+
 NOOP: tuple[Command, ...] = ()
 """The empty batch: what recovery commits in an instance whose command nobody holds.
 

@@ -14,6 +14,7 @@ from protocol.messages import (
     InstanceId,
     SyncReply,
     SyncRequest,
+    payload_bytes,
 )
 
 from .state import ReplicaState
@@ -28,15 +29,18 @@ class CatchUp(ReplicaState):
             for peer in self._peers:
                 if peer not in self._sync_heard:
                     self._send(peer, self._sync_request(()))
-            return
         wanted = tuple(
             b for b in self._executor.blockers()
             if (x := self.instances.get(b)) is None or not x.committed
         )[: self.config.sync_batch_max]
-        # A row is lagging when something above its committed watermark is known
-        # and the watermark has not moved since the last look.
+        # A row is lagging when something above its committed watermark is known (or,
+        # while loading, a peer reported commits there) and the watermark has not moved
+        # since the last look. Asking again here is what resumes a catch-up whose
+        # chain of "more" replies broke (a lost reply, a dropped connection).
+        target = self._sync_target
         lagging = any(
-            self._known_max[p] > self._committed_upto[p] == self._last_sync_committed[p]
+            max(self._known_max[p], target[p]) > self._committed_upto[p]
+            == self._last_sync_committed[p]
             for p in range(self._n)
         )
         self._last_sync_committed = list(self._committed_upto)
@@ -44,21 +48,27 @@ class CatchUp(ReplicaState):
             self._send(self._rng.choice(self._peers), self._sync_request(wanted))
 
     def _on_sync_request(self, m: SyncRequest) -> None:
-        limit = self.config.sync_batch_max
+        cfg = self.config
         commits: list[Commit] = []
         seen: set[InstanceId] = set()
+        size = 0
+
+        def full() -> bool:
+            return len(commits) >= cfg.sync_batch_max or size >= cfg.sync_bytes_max
+
         for iid in m.wanted:
             x = self.instances.get(iid)
-            if x is not None and x.committed and iid not in seen:
+            if x is not None and x.committed and iid not in seen and not full():
                 commits.append(self._commit_msg(x))
+                size += payload_bytes(x.cmds or ())
                 seen.add(iid)
         more = False
-        scan_budget = limit * 4
+        scan_budget = cfg.sync_batch_max * 4
         for p, row in enumerate(self._rows):
             j = m.committed[p] + 1
             top = self._known_max[p]
             while j <= top:
-                if len(commits) >= limit or scan_budget <= 0:
+                if full() or scan_budget <= 0:
                     more = True
                     break
                 scan_budget -= 1
@@ -67,6 +77,7 @@ class CatchUp(ReplicaState):
                 x = self.instances.get(iid)
                 if x is not None and x.committed and iid not in seen:
                     commits.append(self._commit_msg(x))
+                    size += payload_bytes(x.cmds or ())
             if more:
                 break
         self._send(m.sender, SyncReply(self.me, tuple(self._committed_upto), tuple(commits), more))

@@ -21,6 +21,10 @@ class ReplicaConfig:
     batch_max: int = 1024
     """Most client commands in one instance: a batch conflicts with the union of its keys."""
 
+    batch_bytes_max: int = 16 << 20
+    """Most argument bytes in one instance (a larger command goes alone), so that large
+    values do not make PreAccept, Accept and Commit frames approach the peer frame limit."""
+
     inflight_max: int = 32
     """Most own instances proposed but not yet executed here. This is the admission
     control that bounds strongly connected components: an SCC only holds instances
@@ -52,6 +56,10 @@ class ReplicaConfig:
     sync_batch_max: int = 256
     """Most commits in one SyncReply."""
 
+    sync_bytes_max: int = 64 << 20
+    """Most argument bytes in one SyncReply (it always carries at least one commit): a
+    reply that outgrew the peer frame limit would be refused forever."""
+
     gc_interval_ticks: int = 100
     """How often a replica gossips its executed watermarks and deletes what every replica
     has executed (log GC)."""
@@ -78,7 +86,7 @@ class ReplicaConfig:
             raise ValueError(f"a cluster has an odd number of replicas, not {len(ids)}")
         for name in ("batch_max", "inflight_max", "retransmit_ticks", "recovery_ticks",
                      "recoveries_max", "sync_batch_max", "sync_interval_ticks",
-                     "gc_interval_ticks"):
+                     "gc_interval_ticks", "batch_bytes_max", "sync_bytes_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
         n = len(ids)

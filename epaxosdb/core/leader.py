@@ -22,6 +22,7 @@ from protocol.messages import (
     Prepare,
     ReplicaId,
     Status,
+    payload_bytes,
 )
 
 from .instance import Instance, Leading, Phase
@@ -32,10 +33,15 @@ from .state import META_NEXT_INSTANCE, ReplicaState
 class Leader(ReplicaState):
     def _flush_proposals(self) -> None:
         cfg = self.config
-        while self._proposals and len(self._own_unexecuted) < cfg.inflight_max:
-            batch: list[Command] = []
-            while self._proposals and len(batch) < cfg.batch_max:
-                batch.append(self._proposals.popleft())
+        proposals = self._proposals
+        while proposals and len(self._own_unexecuted) < cfg.inflight_max:
+            batch: list[Command] = [proposals.popleft()]
+            size = payload_bytes((batch[0],))
+            while proposals and len(batch) < cfg.batch_max:
+                size += payload_bytes((proposals[0],))
+                if size > cfg.batch_bytes_max:
+                    break
+                batch.append(proposals.popleft())
             self._start_instance(tuple(batch))
 
     def _start_instance(self, cmds: tuple[Command, ...]) -> None:

@@ -70,6 +70,9 @@ class CoreProfile:
     flush_instances_max: int = 4
     flush_when_idle: bool = True
     """Small flush thresholds by default, so crashes often find deferred effects."""
+    batch_bytes_max: int = 16 << 20
+    sync_bytes_max: int = 64 << 20
+    """Byte budgets (not drawn from the seed; tests shrink them to split every batch)."""
 
     @classmethod
     def random(cls, rng: random.Random) -> CoreProfile:
@@ -99,6 +102,8 @@ class CoreProfile:
             recovery_jitter_ticks=self.recovery_jitter_ticks,
             sync_interval_ticks=self.sync_interval_ticks,
             gc_interval_ticks=self.gc_interval_ticks,
+            batch_bytes_max=self.batch_bytes_max,
+            sync_bytes_max=self.sync_bytes_max,
         )
 
 

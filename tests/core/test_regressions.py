@@ -17,6 +17,8 @@ from protocol.messages import (
     Prepare,
     PrepareReply,
     Status,
+    SyncReply,
+    SyncRequest,
 )
 from tests.core.harness import Harness, access, of, set_cmd, to
 
@@ -128,3 +130,23 @@ def test_an_accepted_no_op_blocks_execution_until_it_commits() -> None:
     assert h.executed[2] == [], "ran the dependant of an uncommitted NO-OP"
     h.stabilize(rounds=2000, tick_every=5)
     assert [iid for iid, _ in h.executed[2]] == [first, second]
+
+
+def test_a_loading_replica_resumes_a_catch_up_whose_chain_of_replies_broke() -> None:
+    """Found with byte budgets small enough to split every SyncReply (seed 8, N=3): a
+    loading replica asked again only when a reply said "more", so one lost follow-up
+    left it loading forever. The periodic sync now asks again while it lags."""
+    h = Harness(3, sync_batch_max=2, sync_interval_ticks=5)
+    h.crash(3)
+    cmds = [set_cmd(1, f"k{i}") for i in range(6)]
+    for c in cmds:
+        h.propose(1, c)
+        h.stabilize()
+    h.restart(3)
+    h.deliver(of(SyncRequest))
+    h.deliver(of(SyncReply))  # two commits each, and "more"
+    assert h.drop(of(SyncRequest)) == 2  # both follow-ups are lost
+    assert h.replica(3).loading
+    h.stabilize(rounds=400, tick_every=2)
+    assert not h.replica(3).loading
+    assert [c for _, c in h.executed[3]] == cmds

@@ -3,16 +3,18 @@
 * 200 seeds × 2,000 steps for N=3 and for N=5, every invariant checked after
   every step, a liveness phase after each (issue acceptance);
 * 12 seeds × 2,000 steps for N=7, the largest cluster the core supports;
+* 10 seeds each for N=3 and N=5 with byte budgets that split nearly every batch;
 * every pinned seed (``pinned_seeds.txt``), forever;
 * a run replays exactly: same seed, same history.
 """
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import Path
 
 from epaxosdb.sim.batch import run_many
-from epaxosdb.sim.run import run
+from epaxosdb.sim.run import profile_for, run
 
 PINNED = Path(__file__).with_name("pinned_seeds.txt")
 
@@ -37,6 +39,17 @@ def test_seven_replicas_run_clean() -> None:
     lines: list[str] = []
     failures = run_many(list(range(12)), [7], 2000, jobs=2, echo=lines.append)
     assert not failures, "\n".join(lines)
+
+
+def test_byte_budgets_that_split_every_batch_and_sync_reply_run_clean() -> None:
+    """Values in the simulation are a few bytes; budgets of the same size make the
+    batching and catch-up paths split at almost every command, under every fault."""
+    for replicas in (3, 5):
+        for seed in range(10):
+            profile = profile_for(seed, replicas)
+            core = replace(profile.core, batch_bytes_max=20, sync_bytes_max=30)
+            result = run(seed, replicas=replicas, steps=1500, profile=replace(profile, core=core))
+            assert result.ok, f"{result.summary()} (byte budgets 20 / 30)"
 
 
 def test_every_pinned_seed_runs_clean() -> None:
