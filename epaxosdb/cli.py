@@ -2,7 +2,7 @@
 
 Exit codes: 0 clean shutdown; 1 a runtime failure (storage error, safety
 tripwire); 2 bad usage or a refused start (bad cluster file, data dir locked
-by another process, data dir of another replica or cluster).
+by another process, data dir of another replica or cluster, a port in use).
 """
 
 from __future__ import annotations
@@ -70,6 +70,7 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
     """Run replica ID of the cluster described in the cluster file."""
     from epaxosdb.clusterfile import ClusterFileError, load_cluster
     from epaxosdb.core.replica import SafetyViolation
+    from epaxosdb.runtime.listeners import ListenError
     from epaxosdb.runtime.serve import open_replica, run_process
     from storage.interface import DataDirLocked, SchemaMismatch, StorageError
 
@@ -97,8 +98,8 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
     try:
         run_process(opened)
         log.info("replica %d stopped cleanly", replica_id)
-    except OSError as exc:
-        log.error("cannot listen: %s", exc)
+    except ListenError as exc:
+        log.error("cannot listen %s", exc)
         code = EXIT_REFUSED
     except SafetyViolation as exc:
         log.critical("safety tripwire: %s", exc)

@@ -35,7 +35,7 @@ from epaxosdb.core.ready import Ready
 from protocol.messages import Command, InstanceId, Message, ReplicaId
 from protocol.replies import Error, Reply
 from storage.buffered import BufferedView, NeedsTransaction, Writes
-from storage.interface import KeyValueView, Store, Txn, Value
+from storage.interface import KeyValueView, StorageError, Store, Txn, Value
 
 
 @dataclass(slots=True)
@@ -104,7 +104,11 @@ def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None
 
     A handler bug becomes an error reply, deterministically everywhere, and
     must not take the replica down. ``NeedsTransaction`` is not a bug: it
-    passes through so the caller can run the step inside a transaction.
+    passes through so the caller can run the step inside a transaction. Nor
+    is a ``StorageError`` (a corrupt record, a failed read): it is not the
+    same everywhere, it may have left the transaction unusable, and replying
+    as if the command had run would hide a damaged replica — it stops the
+    replica instead.
     """
     # Callers may run this more than once for one step (a retried transaction,
     # a buffered attempt abandoned): start clean.
@@ -118,7 +122,7 @@ def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None
                 continue
             try:
                 reply = execute(kv, cmd)
-            except NeedsTransaction:
+            except (NeedsTransaction, StorageError):
                 raise
             except Exception as exc:  # a handler bug must not take the replica down
                 reply, detail = _handler_failure(exc)

@@ -38,6 +38,7 @@ from protocol.resp import encode_reply as _encode_reply
 
 from .backend import Backend
 from .connection import Connection
+from .listeners import open_listeners
 
 if TYPE_CHECKING:
     from epaxosdb.commands import CommandSpec
@@ -314,7 +315,7 @@ async def serve_clients(
         registry = ClientRegistry(settings)
     elif settings is not None:
         registry.settings = settings
-    listeners = await trio.open_tcp_listeners(port, host=host)
+    listeners = await open_listeners(host, port, "RESP clients")
     bound = listeners[0].socket.getsockname()[1]
     registry.settings.tcp_port = bound
     registry.settings.bind = host

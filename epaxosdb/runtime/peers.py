@@ -49,6 +49,7 @@ from protocol.peer import (
 )
 
 from .identities import PeerIdentities, PeerIdentityError
+from .listeners import open_listeners
 
 log = logging.getLogger("epaxosdb.peers")
 
@@ -151,7 +152,7 @@ class PeerNetwork:
 
     async def serve(self, *, task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED) -> None:
         entry = self._cluster.replica(self._me)
-        listeners = await trio.open_tcp_listeners(entry.peer.port, host=entry.peer.host)
+        listeners = await open_listeners(entry.peer.host, entry.peer.port, "peers")
         port = listeners[0].socket.getsockname()[1]
         async with trio.open_nursery() as nursery:
             for link in self._links.values():

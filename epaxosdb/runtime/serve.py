@@ -163,5 +163,34 @@ async def run_until_signal(opened: OpenReplica) -> None:
 
 
 def run_process(opened: OpenReplica) -> None:
-    """The process's main: serve until a signal (the CLI's only entry into trio)."""
-    trio.run(run_until_signal, opened)
+    """The process's main: serve until a signal (the CLI's only entry into trio).
+
+    Trio reports a task's failure wrapped in exception groups, one level per
+    nursery it crossed. The process has one cause of death to report — a port
+    in use, a storage failure, a safety tripwire — so the group is unwrapped
+    down to it and the caller can say it in one line and exit with its code.
+    """
+    try:
+        trio.run(run_until_signal, opened)
+    except BaseExceptionGroup as group:
+        cause = root_cause(group)
+        if cause is group:
+            raise
+        raise cause from group
+
+
+def root_cause(group: BaseExceptionGroup[BaseException]) -> BaseException:
+    """The one exception at the leaves of ``group`` besides cancellations, or ``group``.
+
+    When several tasks failed for different reasons there is no single cause
+    to report, and the whole group (with its traceback) is the honest answer.
+    """
+    leaves: list[BaseException] = []
+    pending: list[BaseException] = [group]
+    while pending:
+        exc = pending.pop()
+        if isinstance(exc, BaseExceptionGroup):
+            pending.extend(exc.exceptions)
+        elif not isinstance(exc, trio.Cancelled):
+            leaves.append(exc)
+    return leaves[0] if len(leaves) == 1 else group
