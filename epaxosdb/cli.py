@@ -105,7 +105,11 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
         log.critical("safety tripwire: %s", exc)
         code = EXIT_FAILURE
     except StorageError as exc:
-        log.critical("storage failure, stopping: %s", exc)
+        log.critical(
+            "storage failure, stopping: %s (the data dir holds every transaction that "
+            "committed; check the disk for space and errors, then start the replica again)",
+            exc,
+        )
         code = EXIT_FAILURE
     finally:
         opened.store.close()
