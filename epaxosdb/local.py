@@ -94,7 +94,7 @@ def run_local(replicas: int, port: int, data_dir: Path, log_level: str) -> int:
     if not stopping:
         lines = [f"epaxosdb: {replicas} replicas running, data in {data_dir}"]
         for i in range(1, replicas + 1):
-            lines.append(f"  replica {i}:  redis-cli -p {port + i - 1}")
+            lines.append(f"  replica {i}:  redis-cli -p {port + i - 1}    (pid {procs[i].pid})")
         lines.append("Ctrl-C stops the cluster; running it again recovers the data.")
         print("\n".join(lines), flush=True)
     reported: set[int] = set()
@@ -102,8 +102,12 @@ def run_local(replicas: int, port: int, data_dir: Path, log_level: str) -> int:
         for i, p in procs.items():
             if p.poll() is not None and i not in reported:
                 reported.add(i)
-                log.warning("replica %d exited with code %d; the others keep serving",
-                            i, p.returncode)
+                log.warning(
+                    "replica %d exited with code %d; the others keep serving. Start it "
+                    "again (it recovers from its data dir) with: "
+                    "%s -m epaxosdb serve --config %s --id %d",
+                    i, p.returncode, sys.executable, config, i,
+                )
         if len(reported) == replicas:
             return 1
         time.sleep(0.2)

@@ -135,3 +135,44 @@ def test_local_cluster_replicates_stops_on_ctrl_c_and_recovers_on_rerun(
         recovered = redis_cli(base + i, "--no-raw", "GET", "a")
         assert recovered.stdout == b'"1"\n', (i, recovered, second.output())
     assert second.interrupt() == 0, second.output()
+
+
+def test_a_replica_killed_under_local_can_be_started_again_with_the_command_it_logs(
+    tmp_path: Path, local_runs: list[LocalCluster]
+) -> None:
+    """What a user of ``make run`` does to see a replica crash and come back.
+
+    The banner names each replica's pid; after a ``kill -9`` the cluster keeps
+    serving and ``local`` logs the exact command that starts that replica
+    again, which recovers from its data dir and serves the same data.
+    """
+    base = free_base_port()
+    cluster = LocalCluster(base, tmp_path / "epaxosdb-data", tmp_path / "local.log")
+    local_runs.append(cluster)
+    cluster.wait_ready()
+    wait_until(lambda: "3 replicas running" in cluster.output(), 30, "the start-up banner")
+    victim = cluster.replica_pids[1]
+    assert f"redis-cli -p {base + 1}    (pid {victim})" in cluster.output()
+    assert redis_cli(base, "SET", "before", "1").stdout == b"OK\n"
+
+    os.kill(victim, signal.SIGKILL)
+    marker = "Start it again (it recovers from its data dir) with: "
+    wait_until(lambda: marker in cluster.output(), 30, "local noticing the dead replica")
+    assert redis_cli(base + 2, "SET", "while-down", "2").stdout == b"OK\n"
+    command = cluster.output().split(marker, 1)[1].splitlines()[0].split()
+    assert command[1:4] == ["-m", "epaxosdb", "serve"] and command[-2:] == ["--id", "2"]
+
+    with (tmp_path / "restarted.log").open("ab") as out:
+        restarted = subprocess.Popen(
+            command, stdin=subprocess.DEVNULL, stdout=out, stderr=out, start_new_session=True
+        )
+    try:
+        def serves_both() -> bool:
+            got = [redis_cli(base + 1, "GET", key).stdout for key in ("before", "while-down")]
+            return got == [b"1\n", b"2\n"]
+
+        wait_until(serves_both, START_TIMEOUT_S, "the restarted replica serving the data")
+    finally:
+        restarted.send_signal(signal.SIGTERM)
+        assert restarted.wait(STOP_TIMEOUT_S) == 0
+    assert cluster.interrupt() == 0, cluster.output()
