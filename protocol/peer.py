@@ -379,8 +379,10 @@ class Hello:
 
     ``proof`` is an HMAC over the other side's nonce, keyed with the cluster's
     shared secret; it is empty in the dialer's first Hello. ``data_dir`` is the
-    random id of the sender's data directory, so that peers notice a replica
-    that came back without the votes it made (``epaxosdb.runtime.identities``).
+    random id of the sender's data directory, ``incarnation`` how many times a
+    replica has started on it, and ``run`` a random id of this start, so that
+    peers notice a replica that came back without the votes it made: on a new
+    directory, or on an old copy of its own (``epaxosdb.runtime.identities``).
     """
 
     cluster_id: bytes
@@ -388,12 +390,18 @@ class Hello:
     nonce: bytes
     proof: bytes
     data_dir: bytes
+    incarnation: int = 0
+    run: bytes = b""
 
 
 def encode_hello(h: Hello) -> bytes:
     return msgpack.packb(
-        [HELLO_TAG, h.cluster_id, h.replica_id, h.nonce, h.proof, h.data_dir], use_bin_type=True
-    )
+        [
+            HELLO_TAG, h.cluster_id, h.replica_id, h.nonce, h.proof, h.data_dir,
+            h.incarnation, h.run,
+        ],
+        use_bin_type=True,
+    )  # fmt: skip
 
 
 def decode_hello(body: bytes) -> Hello:
@@ -402,9 +410,12 @@ def decode_hello(body: bytes) -> Hello:
     except Exception as exc:
         raise PeerProtocolError(f"undecodable handshake: {exc}") from None
     t = _tuple(v)
-    if len(t) != 6 or t[0] != HELLO_TAG:
+    if len(t) != 8 or t[0] != HELLO_TAG:
         raise PeerProtocolError("expected a handshake frame")
-    for field_ in (t[1], t[3], t[4], t[5]):
+    for field_ in (t[1], t[3], t[4], t[5], t[7]):
         if type(field_) is not bytes:
             raise PeerProtocolError("handshake fields must be binary")
-    return Hello(t[1], _int(t[2]), t[3], t[4], t[5])
+    incarnation = _int(t[6])
+    if not 0 <= incarnation < 1 << 63:
+        raise PeerProtocolError(f"incarnation {incarnation} is out of range")
+    return Hello(t[1], _int(t[2]), t[3], t[4], t[5], incarnation, t[7])

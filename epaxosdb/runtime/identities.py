@@ -1,4 +1,4 @@
-"""Which data directory each peer runs on: a replica that lost its disk may not rejoin.
+"""Which data directory each peer runs on: a replica that lost its votes may not rejoin.
 
 A replica's votes and promises live in its data directory. Started again on an
 empty directory, it has forgotten them — to EPaxos that is a failure on top of
@@ -6,30 +6,47 @@ any other, and trusting its votes again could let a recovery undo a commit.
 So every data directory gets a random id when it is created, replicas show it
 in the peer handshake, and each replica remembers, durably, the id every peer
 first showed it. A peer that later shows another id is refused, with a log line
-that says why, until its old directory is restored.
+that says why, until its old directory is back.
+
+An old *copy* of the right directory (a backup restored) has the same id and
+the same hazard: it forgot every vote made after the copy. Each start of a
+replica bumps its incarnation in the directory and draws a random run id;
+peers remember the latest (incarnation, run) each replica showed. A copy taken
+before the replica's last start comes back with an incarnation already seen,
+under another run, or an older one — and is refused. A copy taken during the
+last run is not recognisable this way (its next start looks like any
+restart); the README tells operators never to restore one.
 """
 
 from __future__ import annotations
 
 import logging
 import os
+import struct
 from collections.abc import Iterable
+from dataclasses import dataclass
 
 from protocol.peer import PeerProtocolError
-from storage.interface import Store
+from storage.interface import Store, Txn
 
 log = logging.getLogger("epaxosdb.peers")
 
 META_DATA_DIR_ID = "data_dir_id"
 DATA_DIR_ID_BYTES = 16
+RUN_ID_BYTES = 8
+_INCARNATION = struct.Struct(">Q")
 
 
-def _peer_key(peer: int) -> str:
+def _dir_key(peer: int) -> str:
     return f"peer_data_dir.{peer}"
 
 
+def _run_key(peer: int) -> str:
+    return f"peer_run.{peer}"
+
+
 class PeerIdentityError(PeerProtocolError):
-    """A peer came back with another data directory than the one it voted from."""
+    """A peer came back without the votes it made: another data directory, or an old copy."""
 
 
 def data_dir_id(store: Store) -> bytes:
@@ -42,33 +59,68 @@ def data_dir_id(store: Store) -> bytes:
     return fresh
 
 
+def new_run_id() -> bytes:
+    return os.urandom(RUN_ID_BYTES)
+
+
+@dataclass(frozen=True, slots=True)
+class Identity:
+    """What a replica shows of itself in the handshake."""
+
+    data_dir: bytes
+    incarnation: int
+    run: bytes
+
+
 class PeerIdentities:
-    def __init__(self, store: Store, mine: bytes, peers: Iterable[int]) -> None:
+    def __init__(self, store: Store, mine: Identity, peers: Iterable[int]) -> None:
         self._store = store
         self.mine = mine
-        self._known: dict[int, bytes] = {}
+        self._dirs: dict[int, bytes] = {}
+        self._runs: dict[int, tuple[int, bytes]] = {}
         for p in peers:
-            seen = store.get_meta(_peer_key(p))
+            seen = store.get_meta(_dir_key(p))
             if seen is not None:
-                self._known[p] = seen
+                self._dirs[p] = seen
+            run = store.get_meta(_run_key(p))
+            if run is not None and len(run) > _INCARNATION.size:
+                self._runs[p] = (_INCARNATION.unpack_from(run)[0], run[_INCARNATION.size :])
 
-    def is_new(self, peer: int, presented: bytes) -> bool:
-        """Whether ``peer`` shows an id for the first time (then ``remember`` it).
+    def is_new(self, peer: int, shown: Identity) -> bool:
+        """Whether ``peer`` shows a directory or a run for the first time (then ``remember``).
 
-        Raises ``PeerIdentityError`` when it shows another id than before."""
-        known = self._known.get(peer)
-        if known is None:
-            return True
-        if known != presented:
+        Raises ``PeerIdentityError`` when what it shows means it forgot votes."""
+        known_dir = self._dirs.get(peer)
+        if known_dir is not None and known_dir != shown.data_dir:
             raise PeerIdentityError(
                 f"replica {peer} is running on another data directory than it had before "
-                f"(id {presented.hex()[:12]}…, was {known.hex()[:12]}…): it has lost the "
-                "votes it made, so it may not rejoin; restore its old data directory"
+                f"(id {shown.data_dir.hex()[:12]}…, was {known_dir.hex()[:12]}…): it has lost "
+                "the votes it made, so it may not rejoin; restore its old data directory"
             )
-        return False
+        known_run = self._runs.get(peer)
+        if known_run is not None and known_dir is not None:
+            incarnation, run = known_run
+            if shown.incarnation < incarnation or (
+                shown.incarnation == incarnation and shown.run != run
+            ):
+                raise PeerIdentityError(
+                    f"replica {peer} is running on an old copy of its data directory "
+                    f"(incarnation {shown.incarnation}, but incarnation {incarnation} has "
+                    "already run): it has forgotten the votes it made since the copy, so it "
+                    "may not rejoin; start it on the directory it last ran on"
+                )
+        return known_dir is None or known_run != (shown.incarnation, shown.run)
 
-    def remember(self, peer: int, presented: bytes) -> None:
-        """Persist the id ``peer`` showed (blocking: call it from a worker thread)."""
-        self._store.write(lambda txn: txn.set_meta(_peer_key(peer), presented))
-        self._known[peer] = presented
-        log.info("replica %d runs on data directory %s…", peer, presented.hex()[:12])
+    def remember(self, peer: int, shown: Identity) -> None:
+        """Persist what ``peer`` showed (blocking: call it from a worker thread)."""
+        run = _INCARNATION.pack(shown.incarnation) + shown.run
+
+        def write(txn: Txn) -> None:
+            txn.set_meta(_dir_key(peer), shown.data_dir)
+            txn.set_meta(_run_key(peer), run)
+
+        self._store.write(write)
+        if self._dirs.get(peer) != shown.data_dir:
+            log.info("replica %d runs on data directory %s…", peer, shown.data_dir.hex()[:12])
+        self._dirs[peer] = shown.data_dir
+        self._runs[peer] = (shown.incarnation, shown.run)

@@ -48,7 +48,7 @@ from protocol.peer import (
     encode_message,
 )
 
-from .identities import PeerIdentities, PeerIdentityError
+from .identities import Identity, PeerIdentities, PeerIdentityError
 from .listeners import open_listeners
 
 log = logging.getLogger("epaxosdb.peers")
@@ -88,6 +88,10 @@ class _Link:
         self.queue: deque[bytes] = deque()
         self.queued_bytes = 0
         self.wake = trio.Event()
+
+
+def _hello(cid: bytes, me: ReplicaId, nonce: bytes, proof: bytes, mine: Identity) -> Hello:
+    return Hello(cid, me, nonce, proof, mine.data_dir, mine.incarnation, mine.run)
 
 
 class PeerNetwork:
@@ -259,10 +263,8 @@ class PeerNetwork:
     ) -> None:
         cid, secret = self._cluster.cluster_id, self._cluster.secret
         nonce = os.urandom(16)
-        mine_id = self._identities.mine
-        await stream.send_all(
-            encode_frame(encode_hello(Hello(cid, self._me, nonce, b"", mine_id)))
-        )
+        me = self._identities.mine
+        await stream.send_all(encode_frame(encode_hello(_hello(cid, self._me, nonce, b"", me))))
         reply = decode_hello(await self._read_frame(stream, decoder))
         if reply.cluster_id != cid:
             raise PeerProtocolError("the peer belongs to another cluster")
@@ -271,11 +273,9 @@ class PeerNetwork:
         expected = _proof(secret, b"A%d" % peer, nonce, cid)
         if not hmac.compare_digest(reply.proof, expected):
             raise PeerProtocolError("the peer failed to prove the cluster secret")
-        await self._check_identity(peer, reply.data_dir)
+        await self._check_identity(peer, reply)
         mine = _proof(secret, b"D%d" % self._me, reply.nonce, cid)
-        await stream.send_all(
-            encode_frame(encode_hello(Hello(cid, self._me, b"", mine, mine_id)))
-        )
+        await stream.send_all(encode_frame(encode_hello(_hello(cid, self._me, b"", mine, me))))
 
     async def _accept_handshake(
         self, stream: trio.SocketStream, decoder: FrameDecoder
@@ -289,20 +289,21 @@ class PeerNetwork:
             raise PeerProtocolError(f"replica {peer} is not a peer that dials this replica")
         nonce = os.urandom(16)
         proof = _proof(secret, b"A%d" % self._me, hello.nonce, cid)
-        hello_back = Hello(cid, self._me, nonce, proof, self._identities.mine)
+        hello_back = _hello(cid, self._me, nonce, proof, self._identities.mine)
         await stream.send_all(encode_frame(encode_hello(hello_back)))
         final = decode_hello(await self._read_frame(stream, decoder))
         expected = _proof(secret, b"D%d" % peer, nonce, cid)
         if final.replica_id != peer or not hmac.compare_digest(final.proof, expected):
             raise PeerProtocolError(f"replica {peer} failed to prove the cluster secret")
-        await self._check_identity(peer, hello.data_dir)
+        await self._check_identity(peer, hello)
         return peer
 
-    async def _check_identity(self, peer: ReplicaId, data_dir: bytes) -> None:
-        """Only a peer that proved the secret gets here; a new data directory id is
-        made durable before any of its messages is accepted."""
-        if self._identities.is_new(peer, data_dir):
-            await trio.to_thread.run_sync(self._identities.remember, peer, data_dir)
+    async def _check_identity(self, peer: ReplicaId, hello: Hello) -> None:
+        """Only a peer that proved the secret gets here; a new data directory id or
+        run is made durable before any of its messages is accepted."""
+        shown = Identity(hello.data_dir, hello.incarnation, hello.run)
+        if self._identities.is_new(peer, shown):
+            await trio.to_thread.run_sync(self._identities.remember, peer, shown)
 
     # --- an established connection -----------------------------------------------------
 

@@ -25,7 +25,7 @@ from epaxosdb.core.replica import Replica
 from storage.lmdb_store import LmdbStore
 
 from .clients import ClientSettings, serve_clients
-from .identities import PeerIdentities, data_dir_id
+from .identities import Identity, PeerIdentities, data_dir_id, new_run_id
 from .loop import ConsensusLoop
 from .peers import PeerNetwork
 
@@ -100,7 +100,8 @@ async def serve_replica(
         loop.deliver(msg)  # type: ignore[arg-type]
 
     others = [r for r in cluster.ids if r != me]
-    identities = PeerIdentities(opened.store, opened.data_dir_id, others)
+    mine = Identity(opened.data_dir_id, opened.incarnation, new_run_id())
+    identities = PeerIdentities(opened.store, mine, others)
     peers = PeerNetwork(me, cluster, deliver, identities)
     loop = ConsensusLoop(
         opened.core,

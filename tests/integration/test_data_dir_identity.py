@@ -7,6 +7,7 @@ in their logs, keep serving, and take it back once the directory is restored.
 
 from __future__ import annotations
 
+import shutil
 import time
 from collections.abc import Callable
 
@@ -61,3 +62,53 @@ def test_a_replica_restarted_on_an_empty_data_directory_is_refused_until_restore
     with cluster.client(2) as c2:
         assert c2.get("while-refused") == b"yes"
         assert [c2.get(k) for k in before] == list(before.values())
+
+
+COPY_REFUSAL = "replica 2 is running on an old copy of its data directory"
+
+
+def test_a_replica_restarted_on_an_old_copy_of_its_directory_is_refused(
+    make_cluster: Callable[[int], ProcessCluster],
+) -> None:
+    """A backup restored over a replica's directory forgot the votes made since the copy.
+
+    The copy is taken while replica 2 is stopped, before its last start; the
+    replica then runs again (voting) and stops, and the copy is put back. Its
+    peers recognise a start they have already seen under another run, refuse
+    it, and take the replica back once its real directory returns.
+    """
+    cluster = make_cluster(3)
+    data_dir = cluster.replicas[2].data_dir
+    with cluster.client(1) as c:
+        assert c.set("before-copy", "1")
+    cluster.terminate(2)
+    copy = data_dir.with_name(data_dir.name + ".backup")
+    shutil.copytree(data_dir, copy)
+    cluster.restart(2)
+    cluster.wait_serving(2, SERVE_AGAIN_S)
+    with cluster.client(2) as c2:
+        assert c2.set("after-copy", "2")
+    cluster.terminate(2)
+    real = data_dir.with_name(data_dir.name + ".real")
+    data_dir.rename(real)
+    copy.rename(data_dir)
+
+    cluster.restart(2)
+    for i in (1, 3):
+        wait_until(
+            lambda i=i: COPY_REFUSAL in cluster.replicas[i].log_path.read_text(errors="replace"),
+            REFUSED_S,
+            f"replica {i} refuses the copy",
+        )
+    with cluster.client(1) as c1:
+        assert c1.set("while-refused", "yes")
+    with cluster.client(2) as c2, pytest.raises(redis.BusyLoadingError):
+        c2.get("after-copy")
+
+    cluster.terminate(2)
+    shutil.rmtree(data_dir)
+    real.rename(data_dir)
+    cluster.restart(2)
+    cluster.wait_serving(2, SERVE_AGAIN_S)
+    with cluster.client(2) as c2:
+        assert c2.mget("before-copy", "after-copy", "while-refused") == [b"1", b"2", b"yes"]

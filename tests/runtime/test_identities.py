@@ -1,11 +1,24 @@
-"""Peers remember which data directory each replica runs on, durably."""
+"""Peers remember which data directory, and which start of it, each replica runs on."""
 
 from __future__ import annotations
 
 import pytest
 
-from epaxosdb.runtime.identities import PeerIdentities, PeerIdentityError, data_dir_id
+from epaxosdb.runtime.identities import Identity, PeerIdentities, PeerIdentityError, data_dir_id
 from storage.memory import MemoryStore
+
+OLD_DIR, NEW_DIR = b"\x01" * 16, b"\x02" * 16
+
+
+def identities(store: MemoryStore) -> PeerIdentities:
+    """This replica's view of its peers 2 and 3, as rebuilt from its store at a start."""
+    return PeerIdentities(store, Identity(data_dir_id(store), 1, b"me"), [2, 3])
+
+
+def meet(ids: PeerIdentities, peer: int, shown: Identity) -> None:
+    """A handshake: check, and remember what is new (as the peer network does)."""
+    if ids.is_new(peer, shown):
+        ids.remember(peer, shown)
 
 
 def test_a_data_directory_keeps_its_id_and_another_directory_gets_another() -> None:
@@ -17,13 +30,37 @@ def test_a_data_directory_keeps_its_id_and_another_directory_gets_another() -> N
 
 def test_a_peer_is_remembered_across_restarts_and_refused_with_another_directory() -> None:
     store = MemoryStore()
-    ids = PeerIdentities(store, data_dir_id(store), [2, 3])
-    old, new = b"\x01" * 16, b"\x02" * 16
-    assert ids.is_new(2, old)
-    ids.remember(2, old)
-    assert not ids.is_new(2, old)
-    again = PeerIdentities(store, data_dir_id(store), [2, 3])  # after a restart
-    assert not again.is_new(2, old)
-    assert again.is_new(3, new)  # never seen: trusted on first contact
+    ids = identities(store)
+    assert ids.is_new(2, Identity(OLD_DIR, 1, b"run-a"))
+    ids.remember(2, Identity(OLD_DIR, 1, b"run-a"))
+    assert not ids.is_new(2, Identity(OLD_DIR, 1, b"run-a"))  # a reconnection
+    again = identities(store)  # after this replica restarts
+    assert not again.is_new(2, Identity(OLD_DIR, 1, b"run-a"))
+    assert again.is_new(3, Identity(NEW_DIR, 1, b"run-x"))  # never seen: trusted on first contact
     with pytest.raises(PeerIdentityError, match="replica 2 is running on another data directory"):
-        again.is_new(2, new)
+        again.is_new(2, Identity(NEW_DIR, 1, b"run-b"))
+
+
+def test_a_peer_that_restarts_on_its_directory_is_welcome_and_its_new_run_remembered() -> None:
+    store = MemoryStore()
+    ids = identities(store)
+    meet(ids, 2, Identity(OLD_DIR, 4, b"run-a"))
+    assert ids.is_new(2, Identity(OLD_DIR, 5, b"run-b"))
+    ids.remember(2, Identity(OLD_DIR, 5, b"run-b"))
+    assert not identities(store).is_new(2, Identity(OLD_DIR, 5, b"run-b"))
+    assert identities(store).is_new(2, Identity(OLD_DIR, 9, b"run-c"))  # starts it never showed
+
+
+@pytest.mark.parametrize(
+    "shown",
+    [
+        Identity(OLD_DIR, 5, b"run-other"),  # a copy from before the last start, started once
+        Identity(OLD_DIR, 4, b"run-a"),  # an even older copy
+    ],
+)
+def test_a_peer_back_on_an_old_copy_of_its_directory_is_refused(shown: Identity) -> None:
+    store = MemoryStore()
+    meet(identities(store), 2, Identity(OLD_DIR, 4, b"run-a"))
+    meet(identities(store), 2, Identity(OLD_DIR, 5, b"run-b"))
+    with pytest.raises(PeerIdentityError, match="replica 2 is running on an old copy"):
+        identities(store).is_new(2, shown)
