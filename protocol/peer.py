@@ -380,8 +380,9 @@ class Hello:
     ``proof`` is an HMAC over the other side's nonce, keyed with the cluster's
     shared secret; it is empty in the dialer's first Hello. ``data_dir`` is the
     random id of the sender's data directory, ``incarnation`` how many times a
-    replica has started on it, and ``run`` a random id of this start, so that
-    peers notice a replica that came back without the votes it made: on a new
+    replica has started on it, ``run`` a random id of this start, and
+    ``next_instance`` the number its next own instance will get, so that peers
+    notice a replica that came back without the votes it made: on a new
     directory, or on an old copy of its own (``epaxosdb.runtime.identities``).
     """
 
@@ -392,13 +393,14 @@ class Hello:
     data_dir: bytes
     incarnation: int = 0
     run: bytes = b""
+    next_instance: int = 0
 
 
 def encode_hello(h: Hello) -> bytes:
     return msgpack.packb(
         [
             HELLO_TAG, h.cluster_id, h.replica_id, h.nonce, h.proof, h.data_dir,
-            h.incarnation, h.run,
+            h.incarnation, h.run, h.next_instance,
         ],
         use_bin_type=True,
     )  # fmt: skip
@@ -410,12 +412,13 @@ def decode_hello(body: bytes) -> Hello:
     except Exception as exc:
         raise PeerProtocolError(f"undecodable handshake: {exc}") from None
     t = _tuple(v)
-    if len(t) != 8 or t[0] != HELLO_TAG:
+    if len(t) != 9 or t[0] != HELLO_TAG:
         raise PeerProtocolError("expected a handshake frame")
     for field_ in (t[1], t[3], t[4], t[5], t[7]):
         if type(field_) is not bytes:
             raise PeerProtocolError("handshake fields must be binary")
-    incarnation = _int(t[6])
-    if not 0 <= incarnation < 1 << 63:
-        raise PeerProtocolError(f"incarnation {incarnation} is out of range")
-    return Hello(t[1], _int(t[2]), t[3], t[4], t[5], incarnation, t[7])
+    incarnation, next_instance = _int(t[6]), _int(t[8])
+    for name, value in (("incarnation", incarnation), ("next instance", next_instance)):
+        if not 0 <= value < 1 << 63:
+            raise PeerProtocolError(f"{name} {value} is out of range")
+    return Hello(t[1], _int(t[2]), t[3], t[4], t[5], incarnation, t[7], next_instance)

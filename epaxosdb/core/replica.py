@@ -326,6 +326,19 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
         return x is not None and x.status == Status.EXECUTED
 
     @property
+    def next_instance(self) -> int:
+        """The index this replica's next own instance will get (every lower one is used)."""
+        return self._next_index
+
+    def highest_known(self, replica: ReplicaId) -> int:
+        """The highest index of ``replica``'s instances heard of here (-1: none).
+
+        Instances come into existence only at their owner, so the owner's
+        ``next_instance`` is above this — unless the owner forgot some of its
+        own (a stale copy of its data directory), which peers check for."""
+        return self._known_max[self._pos[replica]]
+
+    @property
     def committed_watermarks(self) -> tuple[int, ...]:
         return tuple(self._committed_upto)
 

@@ -9,13 +9,21 @@ first showed it. A peer that later shows another id is refused, with a log line
 that says why, until its old directory is back.
 
 An old *copy* of the right directory (a backup restored) has the same id and
-the same hazard: it forgot every vote made after the copy. Each start of a
-replica bumps its incarnation in the directory and draws a random run id;
-peers remember the latest (incarnation, run) each replica showed. A copy taken
-before the replica's last start comes back with an incarnation already seen,
-under another run, or an older one — and is refused. A copy taken during the
-last run is not recognisable this way (its next start looks like any
-restart); the README tells operators never to restore one.
+the same hazard: it forgot every vote made after the copy. Two checks catch
+most copies:
+
+* Each start of a replica bumps its incarnation in the directory and draws a
+  random run id; peers remember the latest (incarnation, run) each replica
+  showed. A copy taken before the replica's last start comes back with an
+  incarnation already seen under another run, or an older one.
+* A replica shows the number its next own instance will get. Instances exist
+  only once their owner made them, so a peer that has heard of one at or above
+  that number is talking to a replica that forgot it made it: a copy taken
+  before the replica last proposed something.
+
+A copy taken during the last run, after which the replica only voted on
+others' instances, passes both; the README tells operators never to restore
+one.
 """
 
 from __future__ import annotations
@@ -23,8 +31,8 @@ from __future__ import annotations
 import logging
 import os
 import struct
-from collections.abc import Iterable
-from dataclasses import dataclass
+from collections.abc import Callable, Iterable
+from dataclasses import dataclass, replace
 
 from protocol.peer import PeerProtocolError
 from storage.interface import Store, Txn
@@ -70,12 +78,24 @@ class Identity:
     data_dir: bytes
     incarnation: int
     run: bytes
+    next_instance: int = 0
 
 
 class PeerIdentities:
-    def __init__(self, store: Store, mine: Identity, peers: Iterable[int]) -> None:
+    def __init__(
+        self,
+        store: Store,
+        mine: Identity,
+        peers: Iterable[int],
+        *,
+        next_instance: Callable[[], int] = lambda: 0,
+        highest_known: Callable[[int], int] = lambda peer: -1,
+    ) -> None:
+        """``next_instance`` and ``highest_known`` read the core (``Replica``'s methods)."""
         self._store = store
-        self.mine = mine
+        self._mine = mine
+        self._next_instance = next_instance
+        self._highest_known = highest_known
         self._dirs: dict[int, bytes] = {}
         self._runs: dict[int, tuple[int, bytes]] = {}
         for p in peers:
@@ -85,6 +105,11 @@ class PeerIdentities:
             run = store.get_meta(_run_key(p))
             if run is not None and len(run) > _INCARNATION.size:
                 self._runs[p] = (_INCARNATION.unpack_from(run)[0], run[_INCARNATION.size :])
+
+    @property
+    def mine(self) -> Identity:
+        """What this replica shows now (its next instance number moves on as it proposes)."""
+        return replace(self._mine, next_instance=self._next_instance())
 
     def is_new(self, peer: int, shown: Identity) -> bool:
         """Whether ``peer`` shows a directory or a run for the first time (then ``remember``).
@@ -109,6 +134,14 @@ class PeerIdentities:
                     "already run): it has forgotten the votes it made since the copy, so it "
                     "may not rejoin; start it on the directory it last ran on"
                 )
+        highest = self._highest_known(peer)
+        if shown.next_instance <= highest:
+            raise PeerIdentityError(
+                f"replica {peer} is running on an old copy of its data directory (it would "
+                f"number its next instance {shown.next_instance}, but its instance {highest} "
+                "exists): it has forgotten the votes it made since the copy, so it may not "
+                "rejoin; start it on the directory it last ran on"
+            )
         return known_dir is None or known_run != (shown.incarnation, shown.run)
 
     def remember(self, peer: int, shown: Identity) -> None:

@@ -91,7 +91,9 @@ class _Link:
 
 
 def _hello(cid: bytes, me: ReplicaId, nonce: bytes, proof: bytes, mine: Identity) -> Hello:
-    return Hello(cid, me, nonce, proof, mine.data_dir, mine.incarnation, mine.run)
+    return Hello(
+        cid, me, nonce, proof, mine.data_dir, mine.incarnation, mine.run, mine.next_instance
+    )
 
 
 class PeerNetwork:
@@ -301,7 +303,7 @@ class PeerNetwork:
     async def _check_identity(self, peer: ReplicaId, hello: Hello) -> None:
         """Only a peer that proved the secret gets here; a new data directory id or
         run is made durable before any of its messages is accepted."""
-        shown = Identity(hello.data_dir, hello.incarnation, hello.run)
+        shown = Identity(hello.data_dir, hello.incarnation, hello.run, hello.next_instance)
         if self._identities.is_new(peer, shown):
             await trio.to_thread.run_sync(self._identities.remember, peer, shown)
 

@@ -101,7 +101,14 @@ async def serve_replica(
 
     others = [r for r in cluster.ids if r != me]
     mine = Identity(opened.data_dir_id, opened.incarnation, new_run_id())
-    identities = PeerIdentities(opened.store, mine, others)
+    core = opened.core
+    identities = PeerIdentities(
+        opened.store,
+        mine,
+        others,
+        next_instance=lambda: core.next_instance,
+        highest_known=core.highest_known,
+    )
     peers = PeerNetwork(me, cluster, deliver, identities)
     loop = ConsensusLoop(
         opened.core,

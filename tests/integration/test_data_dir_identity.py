@@ -112,3 +112,47 @@ def test_a_replica_restarted_on_an_old_copy_of_its_directory_is_refused(
     cluster.wait_serving(2, SERVE_AGAIN_S)
     with cluster.client(2) as c2:
         assert c2.mget("before-copy", "after-copy", "while-refused") == [b"1", b"2", b"yes"]
+
+
+def test_a_replica_restarted_on_a_copy_taken_while_it_ran_is_refused_once_it_had_proposed(
+    make_cluster: Callable[[int], ProcessCluster],
+) -> None:
+    """A backup taken from the running replica (frozen with SIGSTOP for a consistent copy).
+
+    Its next start is a new run like any other, but replica 2 proposed more
+    instances after the copy, which its peers know of and the copy does not.
+    """
+    cluster = make_cluster(3)
+    data_dir = cluster.replicas[2].data_dir
+    with cluster.client(2) as c2:
+        assert c2.set("before-copy", "1")
+    cluster.stop(2)
+    copy = data_dir.with_name(data_dir.name + ".backup")
+    shutil.copytree(data_dir, copy)
+    cluster.cont(2)
+    with cluster.client(2) as c2:
+        for n in range(20):
+            assert c2.set(f"after-copy:{n}", n)
+    cluster.kill9(2)
+    real = data_dir.with_name(data_dir.name + ".real")
+    data_dir.rename(real)
+    copy.rename(data_dir)
+
+    cluster.restart(2)
+    for i in (1, 3):
+        wait_until(
+            lambda i=i: "it would number its next instance"
+            in cluster.replicas[i].log_path.read_text(errors="replace"),
+            REFUSED_S,
+            f"replica {i} refuses the copy",
+        )
+    with cluster.client(2) as c2, pytest.raises(redis.BusyLoadingError):
+        c2.get("after-copy:0")
+
+    cluster.kill9(2)
+    shutil.rmtree(data_dir)
+    real.rename(data_dir)
+    cluster.restart(2)
+    cluster.wait_serving(2, SERVE_AGAIN_S)
+    with cluster.client(2) as c2:
+        assert c2.get("after-copy:19") == b"19"

@@ -64,3 +64,33 @@ def test_a_peer_back_on_an_old_copy_of_its_directory_is_refused(shown: Identity)
     meet(identities(store), 2, Identity(OLD_DIR, 5, b"run-b"))
     with pytest.raises(PeerIdentityError, match="replica 2 is running on an old copy"):
         identities(store).is_new(2, shown)
+
+
+def test_a_peer_that_forgot_instances_it_made_is_refused_and_one_ahead_of_them_is_not() -> None:
+    """A copy taken during the peer's last run: its start looks new, its instance count does not.
+
+    Replica 2's instance 7 exists here, so a replica 2 that would number its
+    next instance 7 (or less) no longer knows it made it."""
+    store = MemoryStore()
+    ids = PeerIdentities(
+        store,
+        Identity(data_dir_id(store), 1, b"me"),
+        [2, 3],
+        highest_known=lambda peer: 7 if peer == 2 else -1,
+    )
+    meet(ids, 2, Identity(OLD_DIR, 4, b"run-a", next_instance=8))
+    assert ids.is_new(2, Identity(OLD_DIR, 5, b"run-b", next_instance=8))
+    with pytest.raises(PeerIdentityError, match="it would number its next instance 7"):
+        ids.is_new(2, Identity(OLD_DIR, 5, b"run-b", next_instance=7))
+    assert ids.is_new(3, Identity(NEW_DIR, 1, b"run-x", next_instance=0))
+
+
+def test_what_a_replica_shows_follows_its_instance_count() -> None:
+    store = MemoryStore()
+    count = [0]
+    ids = PeerIdentities(
+        store, Identity(data_dir_id(store), 3, b"me"), [2], next_instance=lambda: count[0]
+    )
+    assert ids.mine.next_instance == 0
+    count[0] = 41
+    assert ids.mine == Identity(data_dir_id(store), 3, b"me", next_instance=41)
