@@ -150,7 +150,9 @@ class ConsensusLoop:
         self._ticks_due = 0
         self._wake = trio.Event()
         self._waiting: dict[int, _Waiter] = {}
-        self._deadlines: deque[tuple[float, int]] = deque()
+        """Commands awaiting their reply, in submission order: every command gets the same
+        timeout, so this is also deadline order, and the expired ones are its first entries
+        (no second structure holding an entry per command for the whole timeout)."""
         self.commit_latency = LatencyWindow()
         self._counters = {
             "turns": 0,
@@ -193,7 +195,6 @@ class ConsensusLoop:
             return
         now = time.monotonic()
         self._waiting[cmd.id] = _Waiter(on_done, now, now + self._timeout_s)
-        self._deadlines.append((now + self._timeout_s, cmd.id))
         self._proposals.append(cmd)
         self._wake.set()
 
@@ -389,13 +390,15 @@ class ConsensusLoop:
 
     def _expire_waiters(self) -> None:
         now = time.monotonic()
-        deadlines = self._deadlines
-        while deadlines and deadlines[0][0] <= now:
-            _, cid = deadlines.popleft()
-            waiter = self._waiting.pop(cid, None)
-            if waiter is not None:
-                self._counters["uncertain"] += 1
-                waiter.on_done(outcome_unknown(self._timeout_s))
+        expired: list[int] = []
+        for cid, waiter in self._waiting.items():
+            if waiter.deadline > now:
+                break
+            expired.append(cid)
+        for cid in expired:
+            waiter = self._waiting.pop(cid)
+            self._counters["uncertain"] += 1
+            waiter.on_done(outcome_unknown(self._timeout_s))
 
     def _log_loading(self) -> None:
         loading = self._core.loading
