@@ -10,6 +10,7 @@ from __future__ import annotations
 import shutil
 import time
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 import redis
@@ -22,8 +23,27 @@ STILL_LOADING_S = 3.0
 REFUSAL = "replica 2 is running on another data directory"
 
 
-def refused_by(cluster: ProcessCluster, i: int) -> bool:
-    return REFUSAL in cluster.replicas[i].log_path.read_text(errors="replace")
+def refused_by(cluster: ProcessCluster, i: int, refusal: str = REFUSAL) -> bool:
+    return refusal in cluster.replicas[i].log_path.read_text(errors="replace")
+
+
+def wait_refused_by_peers(cluster: ProcessCluster, refusal: str) -> None:
+    """Until replicas 1 and 3 have both logged ``refusal`` about replica 2."""
+    for i in (1, 3):
+        wait_until(lambda i=i: refused_by(cluster, i, refusal), REFUSED_S, f"{i} refuses 2")
+
+
+def swap_in(data_dir: Path, replacement: Path) -> Path:
+    """Put ``replacement`` where ``data_dir`` is; returns where the real one was moved."""
+    real = data_dir.with_name(data_dir.name + ".real")
+    data_dir.rename(real)
+    replacement.rename(data_dir)
+    return real
+
+
+def put_back(data_dir: Path, real: Path) -> None:
+    shutil.rmtree(data_dir)
+    real.rename(data_dir)
 
 
 def test_a_replica_restarted_on_an_empty_data_directory_is_refused_until_restored(
@@ -40,8 +60,7 @@ def test_a_replica_restarted_on_an_empty_data_directory_is_refused_until_restore
     lost.rename(kept)
 
     cluster.restart(2)  # a fresh, empty data directory
-    for i in (1, 3):
-        wait_until(lambda i=i: refused_by(cluster, i), REFUSED_S, f"replica {i} refuses 2")
+    wait_refused_by_peers(cluster, REFUSAL)
     with cluster.client(1) as c1, cluster.client(3) as c3:
         assert c1.set("while-refused", "yes")
         assert c3.get("while-refused") == b"yes"
@@ -89,25 +108,17 @@ def test_a_replica_restarted_on_an_old_copy_of_its_directory_is_refused(
     with cluster.client(2) as c2:
         assert c2.set("after-copy", "2")
     cluster.terminate(2)
-    real = data_dir.with_name(data_dir.name + ".real")
-    data_dir.rename(real)
-    copy.rename(data_dir)
+    real = swap_in(data_dir, copy)
 
     cluster.restart(2)
-    for i in (1, 3):
-        wait_until(
-            lambda i=i: COPY_REFUSAL in cluster.replicas[i].log_path.read_text(errors="replace"),
-            REFUSED_S,
-            f"replica {i} refuses the copy",
-        )
+    wait_refused_by_peers(cluster, COPY_REFUSAL)
     with cluster.client(1) as c1:
         assert c1.set("while-refused", "yes")
     with cluster.client(2) as c2, pytest.raises(redis.BusyLoadingError):
         c2.get("after-copy")
 
     cluster.terminate(2)
-    shutil.rmtree(data_dir)
-    real.rename(data_dir)
+    put_back(data_dir, real)
     cluster.restart(2)
     cluster.wait_serving(2, SERVE_AGAIN_S)
     with cluster.client(2) as c2:
@@ -134,24 +145,15 @@ def test_a_replica_restarted_on_a_copy_taken_while_it_ran_is_refused_once_it_had
         for n in range(20):
             assert c2.set(f"after-copy:{n}", n)
     cluster.kill9(2)
-    real = data_dir.with_name(data_dir.name + ".real")
-    data_dir.rename(real)
-    copy.rename(data_dir)
+    real = swap_in(data_dir, copy)
 
     cluster.restart(2)
-    for i in (1, 3):
-        wait_until(
-            lambda i=i: "it would number its next instance"
-            in cluster.replicas[i].log_path.read_text(errors="replace"),
-            REFUSED_S,
-            f"replica {i} refuses the copy",
-        )
+    wait_refused_by_peers(cluster, "it would number its next instance")
     with cluster.client(2) as c2, pytest.raises(redis.BusyLoadingError):
         c2.get("after-copy:0")
 
     cluster.kill9(2)
-    shutil.rmtree(data_dir)
-    real.rename(data_dir)
+    put_back(data_dir, real)
     cluster.restart(2)
     cluster.wait_serving(2, SERVE_AGAIN_S)
     with cluster.client(2) as c2:
