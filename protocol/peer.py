@@ -412,7 +412,7 @@ def decode_hello(body: bytes) -> Hello:
     except Exception as exc:
         raise PeerProtocolError(f"undecodable handshake: {exc}") from None
     t = _tuple(v)
-    if len(t) != 9 or t[0] != HELLO_TAG:
+    if len(t) != 9 or type(t[0]) is not int or t[0] != HELLO_TAG:
         raise PeerProtocolError("expected a handshake frame")
     for field_ in (t[1], t[3], t[4], t[5], t[7]):
         if type(field_) is not bytes:
