@@ -21,9 +21,11 @@ most copies:
   that number is talking to a replica that forgot it made it: a copy taken
   before the replica last proposed something.
 
-A copy taken during the last run, after which the replica only voted on
-others' instances, passes both; the README tells operators never to restore
-one.
+Each peer can judge only by what it has seen: one that never met the last
+start, or never heard of the instances the copy lacks, lets the copy in. A
+copy taken during the last run, after which the replica only voted on others'
+instances, passes both checks everywhere. The README tells operators never to
+restore one; these checks catch the common case of an old backup.
 """
 
 from __future__ import annotations
@@ -154,6 +156,13 @@ class PeerIdentities:
 
         self._store.write(write)
         if self._dirs.get(peer) != shown.data_dir:
-            log.info("replica %d runs on data directory %s…", peer, shown.data_dir.hex()[:12])
+            log.info(
+                "replica %d runs on data directory %s… (incarnation %d)",
+                peer,
+                shown.data_dir.hex()[:12],
+                shown.incarnation,
+            )
+        else:
+            log.info("replica %d started again (incarnation %d)", peer, shown.incarnation)
         self._dirs[peer] = shown.data_dir
         self._runs[peer] = (shown.incarnation, shown.run)

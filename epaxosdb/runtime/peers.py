@@ -96,6 +96,10 @@ def _hello(cid: bytes, me: ReplicaId, nonce: bytes, proof: bytes, mine: Identity
     )
 
 
+def _identity(hello: Hello) -> Identity:
+    return Identity(hello.data_dir, hello.incarnation, hello.run, hello.next_instance)
+
+
 class PeerNetwork:
     def __init__(
         self,
@@ -289,6 +293,9 @@ class PeerNetwork:
         peer = hello.replica_id
         if peer not in self._links or peer > self._me:
             raise PeerProtocolError(f"replica {peer} is not a peer that dials this replica")
+        # Refuse a replica that forgot its votes before answering at all: it then fails
+        # its own handshake and backs off, instead of redialling at once, forever.
+        self._identities.is_new(peer, _identity(hello))
         nonce = os.urandom(16)
         proof = _proof(secret, b"A%d" % self._me, hello.nonce, cid)
         hello_back = _hello(cid, self._me, nonce, proof, self._identities.mine)
@@ -303,7 +310,7 @@ class PeerNetwork:
     async def _check_identity(self, peer: ReplicaId, hello: Hello) -> None:
         """Only a peer that proved the secret gets here; a new data directory id or
         run is made durable before any of its messages is accepted."""
-        shown = Identity(hello.data_dir, hello.incarnation, hello.run, hello.next_instance)
+        shown = _identity(hello)
         if self._identities.is_new(peer, shown):
             await trio.to_thread.run_sync(self._identities.remember, peer, shown)
 

@@ -23,14 +23,24 @@ STILL_LOADING_S = 3.0
 REFUSAL = "replica 2 is running on another data directory"
 
 
-def refused_by(cluster: ProcessCluster, i: int, refusal: str = REFUSAL) -> bool:
-    return refusal in cluster.replicas[i].log_path.read_text(errors="replace")
+def logged_by(cluster: ProcessCluster, i: int, line: str) -> bool:
+    return line in cluster.replicas[i].log_path.read_text(errors="replace")
 
 
-def wait_refused_by_peers(cluster: ProcessCluster, refusal: str) -> None:
-    """Until replicas 1 and 3 have both logged ``refusal`` about replica 2."""
+def wait_logged_by_peers(cluster: ProcessCluster, line: str) -> None:
+    """Until replicas 1 and 3 have both logged ``line`` about replica 2."""
     for i in (1, 3):
-        wait_until(lambda i=i: refused_by(cluster, i, refusal), REFUSED_S, f"{i} refuses 2")
+        wait_until(lambda i=i: logged_by(cluster, i, line), REFUSED_S, f"{i} logging {line!r}")
+
+
+def three_acquainted(make_cluster: Callable[[int], ProcessCluster]) -> ProcessCluster:
+    """A 3-replica cluster whose replicas 1 and 3 have met replica 2 (and remembered it).
+
+    A peer trusts what it sees first: one that never met replica 2's directory
+    cannot tell another one from it."""
+    cluster = make_cluster(3)
+    wait_logged_by_peers(cluster, "replica 2 runs on data directory")
+    return cluster
 
 
 def swap_in(data_dir: Path, replacement: Path) -> Path:
@@ -49,7 +59,7 @@ def put_back(data_dir: Path, real: Path) -> None:
 def test_a_replica_restarted_on_an_empty_data_directory_is_refused_until_restored(
     make_cluster: Callable[[int], ProcessCluster],
 ) -> None:
-    cluster = make_cluster(3)
+    cluster = three_acquainted(make_cluster)
     before = {f"id:{n}".encode(): str(n).encode() for n in range(50)}
     with cluster.client(1) as c:
         for k, v in before.items():
@@ -60,7 +70,7 @@ def test_a_replica_restarted_on_an_empty_data_directory_is_refused_until_restore
     lost.rename(kept)
 
     cluster.restart(2)  # a fresh, empty data directory
-    wait_refused_by_peers(cluster, REFUSAL)
+    wait_logged_by_peers(cluster, REFUSAL)
     with cluster.client(1) as c1, cluster.client(3) as c3:
         assert c1.set("while-refused", "yes")
         assert c3.get("while-refused") == b"yes"
@@ -96,7 +106,7 @@ def test_a_replica_restarted_on_an_old_copy_of_its_directory_is_refused(
     peers recognise a start they have already seen under another run, refuse
     it, and take the replica back once its real directory returns.
     """
-    cluster = make_cluster(3)
+    cluster = three_acquainted(make_cluster)
     data_dir = cluster.replicas[2].data_dir
     with cluster.client(1) as c:
         assert c.set("before-copy", "1")
@@ -107,11 +117,14 @@ def test_a_replica_restarted_on_an_old_copy_of_its_directory_is_refused(
     cluster.wait_serving(2, SERVE_AGAIN_S)
     with cluster.client(2) as c2:
         assert c2.set("after-copy", "2")
+    # Only a peer that saw this start can tell a copy from before it (a run so short
+    # that a peer never reconnected to it is invisible to that peer).
+    wait_logged_by_peers(cluster, "replica 2 started again (incarnation 2)")
     cluster.terminate(2)
     real = swap_in(data_dir, copy)
 
     cluster.restart(2)
-    wait_refused_by_peers(cluster, COPY_REFUSAL)
+    wait_logged_by_peers(cluster, COPY_REFUSAL)
     with cluster.client(1) as c1:
         assert c1.set("while-refused", "yes")
     with cluster.client(2) as c2, pytest.raises(redis.BusyLoadingError):
@@ -133,7 +146,7 @@ def test_a_replica_restarted_on_a_copy_taken_while_it_ran_is_refused_once_it_had
     Its next start is a new run like any other, but replica 2 proposed more
     instances after the copy, which its peers know of and the copy does not.
     """
-    cluster = make_cluster(3)
+    cluster = three_acquainted(make_cluster)
     data_dir = cluster.replicas[2].data_dir
     with cluster.client(2) as c2:
         assert c2.set("before-copy", "1")
@@ -148,7 +161,7 @@ def test_a_replica_restarted_on_a_copy_taken_while_it_ran_is_refused_once_it_had
     real = swap_in(data_dir, copy)
 
     cluster.restart(2)
-    wait_refused_by_peers(cluster, "it would number its next instance")
+    wait_logged_by_peers(cluster, "it would number its next instance")
     with cluster.client(2) as c2, pytest.raises(redis.BusyLoadingError):
         c2.get("after-copy:0")
 
