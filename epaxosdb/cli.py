@@ -107,8 +107,10 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
     except StorageError as exc:
         log.critical(
             "storage failure, stopping: %s (the data dir holds every transaction that "
-            "committed; check the disk for space and errors, then start the replica again)",
+            "committed; check the disk for space and errors, and the data with "
+            "'epaxosdb inspect --check --data-dir %s', then start the replica again)",
             exc,
+            directory,
         )
         code = EXIT_FAILURE
     finally:
@@ -159,13 +161,20 @@ def simulate(
 
 @main.command()
 @click.option("--data-dir", required=True, type=click.Path(path_type=Path, exists=True))
-def inspect(data_dir: Path) -> None:
+@click.option("--check", is_flag=True,
+              help="Also read every key's record; exit 1 if any is unreadable.")
+def inspect(data_dir: Path, check: bool) -> None:
     """Read-only view of a data dir: instances per status, watermarks, keys, schema."""
-    from epaxosdb.inspection import describe
+    from epaxosdb import inspection
     from storage.interface import StorageError
 
     try:
-        click.echo(describe(data_dir))
+        click.echo(inspection.describe(data_dir))
+        if check:
+            report, healthy = inspection.check(data_dir)
+            click.echo(report)
+            if not healthy:
+                sys.exit(EXIT_FAILURE)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
 

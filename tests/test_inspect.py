@@ -6,10 +6,11 @@ import subprocess
 import sys
 from pathlib import Path
 
-from epaxosdb.inspection import describe
+from epaxosdb.inspection import check, describe
 from protocol.messages import NOOP, Ballot, InstanceId, InstanceRecord, Status
 from storage.interface import Value, ValueType
 from storage.lmdb_store import LmdbStore
+from tests.damage import damage_value_record
 
 
 def make_data_dir(path: Path) -> None:
@@ -65,3 +66,28 @@ def test_inspect_of_a_missing_dir_is_a_clear_error(tmp_path: Path) -> None:
         capture_output=True, text=True, timeout=60,
     )
     assert out.returncode == 2 and "does not exist" in out.stderr
+
+
+def test_inspect_check_names_the_keys_whose_records_are_unreadable(tmp_path: Path) -> None:
+    store = LmdbStore.open(tmp_path, replica_id=1, cluster_id=b"\x01" * 16)
+    damaged = b"this-value-gets-damaged"
+    store.write(lambda txn: txn.put(b"victim", Value(ValueType.STRING, 0, damaged)))
+    store.write(lambda txn: txn.put(b"bystander", Value(ValueType.STRING, 0, b"fine")))
+    store.close()
+    healthy = subprocess.run(
+        [sys.executable, "-m", "epaxosdb", "inspect", "--data-dir", str(tmp_path), "--check"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert healthy.returncode == 0, healthy.stderr
+    assert "check:           2 keys read, 0 unreadable" in healthy.stdout
+
+    damage_value_record(tmp_path, damaged)
+    report, ok = check(tmp_path)
+    assert not ok
+    assert "check:           2 keys read, 1 unreadable" in report
+    assert "unreadable key victim: corrupt value record: unknown type tag 127" in report
+    done = subprocess.run(
+        [sys.executable, "-m", "epaxosdb", "inspect", "--data-dir", str(tmp_path), "--check"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == 1 and "unreadable key victim" in done.stdout, done

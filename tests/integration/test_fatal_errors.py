@@ -21,13 +21,11 @@ import pytest
 import redis
 
 from epaxosdb.cli import EXIT_FAILURE, EXIT_REFUSED
-from storage.interface import Value, ValueType
-from storage.values import encode_value
+from tests.damage import damage_value_record
 from tests.integration.cluster import ProcessCluster
 from tests.redis_server import free_port
 
 EXIT_TIMEOUT_S = 30.0
-UNKNOWN_TAG = 0x7F
 
 
 def test_a_client_port_already_in_use_is_one_line_and_exit_code_2(tmp_path: Path) -> None:
@@ -54,27 +52,6 @@ def test_a_client_port_already_in_use_is_one_line_and_exit_code_2(tmp_path: Path
     assert "Traceback" not in done.stderr, done.stderr
 
 
-def _damage_value_record(data_dir: Path, payload: bytes) -> None:
-    """Give every stored copy of ``payload``'s record a type tag epaxosdb never writes.
-
-    The instance log holds the payload too, inside the SET, but only a
-    key-value record starts with this header. LMDB copies pages on write, so
-    the file may hold stale copies of the record besides the live one:
-    damage them all.
-    """
-    data_file = data_dir / "data.mdb"
-    image = bytearray(data_file.read_bytes())
-    record = encode_value(Value(ValueType.STRING, 0, payload), None)
-    found = 0
-    at = image.find(record)
-    while at >= 0:
-        image[at] = UNKNOWN_TAG
-        found += 1
-        at = image.find(record, at + 1)
-    assert found, "the record is not in the data file"
-    data_file.write_bytes(bytes(image))
-
-
 def test_a_corrupt_value_record_stops_the_replica_with_a_storage_failure(
     make_cluster: Callable[[int], ProcessCluster],
 ) -> None:
@@ -84,7 +61,7 @@ def test_a_corrupt_value_record_stops_the_replica_with_a_storage_failure(
     client.set("victim", payload)
     client.set("bystander", b"fine")
     cluster.terminate(1)  # a clean stop writes the deferred key-value effects
-    _damage_value_record(cluster.replicas[1].data_dir, payload)
+    damage_value_record(cluster.replicas[1].data_dir, payload)
 
     cluster.restart(1)
     cluster.wait_serving(1, timeout_s=60)
