@@ -7,7 +7,8 @@ the log by the effects the replica has not flushed yet).
 ``check`` reads every key's record as a replica would, so that an operator
 told "storage failure" can see which keys are damaged instead of finding
 them one failed GET at a time. LMDB keeps no checksums: a damaged page that
-still parses is not detected by this or anything else.
+still parses is not detected by this or anything else, and one whose page
+pointers lead outside the file crashes the process reading it (SIGBUS).
 """
 
 from __future__ import annotations
