@@ -22,7 +22,7 @@ from protocol.messages import (
     Prepare,
     ReplicaId,
     Status,
-    payload_bytes,
+    command_bytes,
 )
 
 from .instance import Instance, Leading, Phase
@@ -36,9 +36,9 @@ class Leader(ReplicaState):
         proposals = self._proposals
         while proposals and len(self._own_unexecuted) < cfg.inflight_max:
             batch: list[Command] = [proposals.popleft()]
-            size = payload_bytes((batch[0],))
+            size = command_bytes(batch[0])
             while proposals and len(batch) < cfg.batch_max:
-                size += payload_bytes((proposals[0],))
+                size += command_bytes(proposals[0])
                 if size > cfg.batch_bytes_max:
                     break
                 batch.append(proposals.popleft())
