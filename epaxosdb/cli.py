@@ -169,12 +169,10 @@ def inspect(data_dir: Path, check: bool) -> None:
     from storage.interface import StorageError
 
     try:
-        click.echo(inspection.describe(data_dir))
-        if check:
-            report, healthy = inspection.check(data_dir)
-            click.echo(report)
-            if not healthy:
-                sys.exit(EXIT_FAILURE)
+        report, healthy = inspection.inspect(data_dir, check=check)
+        click.echo(report)
+        if not healthy:
+            sys.exit(EXIT_FAILURE)
     except StorageError as exc:
         raise click.ClickException(str(exc)) from None
 

@@ -4,7 +4,7 @@ It opens the store read-only and never takes the writer's lock, so it works
 on the data dir of a running replica (the key-value figures may then trail
 the log by the effects the replica has not flushed yet).
 
-``check`` reads every key's record as a replica would, so that an operator
+``inspect(check=True)`` reads every key's record as a replica would, so that an operator
 told "storage failure" can see which keys are damaged instead of finding
 them one failed GET at a time. LMDB keeps no checksums: a damaged page that
 still parses is not detected by this or anything else, and one whose page
@@ -22,10 +22,19 @@ UNREADABLE_SHOWN = 10
 
 
 def describe(data_dir: Path) -> str:
+    return inspect(data_dir, check=False)[0]
+
+
+def inspect(data_dir: Path, *, check: bool) -> tuple[str, bool]:
+    """``(report, healthy)``, from one read-only opening of the store.
+
+    With ``check``, every key's record is read too and the unreadable ones are
+    named (then ``healthy`` is false); without it ``healthy`` is always true."""
     store = LmdbStore.open_readonly(data_dir)
     try:
         stats = store.stats()
         recovered = store.load()
+        read, unreadable = store.read(_read_every_key) if check else (0, [])
     finally:
         store.close()
     by_status = ", ".join(
@@ -48,7 +57,13 @@ def describe(data_dir: Path) -> str:
         lines.append(f"row {replica}:           {len(idx)} instances, {idx[0]}..{idx[-1]}")
     for name, value in sorted(recovered.meta.items()):
         lines.append(f"meta {name}: {_printable(value)}")
-    return "\n".join(lines)
+    if check:
+        lines.append(f"check:           {read} keys read, {len(unreadable)} unreadable")
+        for key, reason in unreadable[:UNREADABLE_SHOWN]:
+            lines.append(f"unreadable key {_printable(key)}: {reason}")
+        if len(unreadable) > UNREADABLE_SHOWN:
+            lines.append(f"... and {len(unreadable) - UNREADABLE_SHOWN} more")
+    return "\n".join(lines), not unreadable
 
 
 def _printable(value: bytes) -> str:
@@ -58,21 +73,6 @@ def _printable(value: bytes) -> str:
     except UnicodeDecodeError:
         return value.hex()
     return text if text.isprintable() else value.hex()
-
-
-def check(data_dir: Path) -> tuple[str, bool]:
-    """Read every key's record; ``(report, healthy)``."""
-    store = LmdbStore.open_readonly(data_dir)
-    try:
-        read, unreadable = store.read(_read_every_key)
-    finally:
-        store.close()
-    lines = [f"check:           {read} keys read, {len(unreadable)} unreadable"]
-    for key, reason in unreadable[:UNREADABLE_SHOWN]:
-        lines.append(f"unreadable key {_printable(key)}: {reason}")
-    if len(unreadable) > UNREADABLE_SHOWN:
-        lines.append(f"... and {len(unreadable) - UNREADABLE_SHOWN} more")
-    return "\n".join(lines), not unreadable
 
 
 def _read_every_key(kv: KeyValueView) -> tuple[int, list[tuple[bytes, str]]]:

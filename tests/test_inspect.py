@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from epaxosdb.inspection import check, describe
+from epaxosdb.inspection import describe, inspect
 from protocol.messages import NOOP, Ballot, InstanceId, InstanceRecord, Status
 from storage.interface import Value, ValueType
 from storage.lmdb_store import LmdbStore
@@ -82,7 +82,7 @@ def test_inspect_check_names_the_keys_whose_records_are_unreadable(tmp_path: Pat
     assert "check:           2 keys read, 0 unreadable" in healthy.stdout
 
     damage_value_record(tmp_path, damaged)
-    report, ok = check(tmp_path)
+    report, ok = inspect(tmp_path, check=True)
     assert not ok
     assert "check:           2 keys read, 1 unreadable" in report
     assert "unreadable key victim: corrupt value record: unknown type tag 127" in report
