@@ -295,6 +295,8 @@ class PeerNetwork:
             raise PeerProtocolError(f"replica {peer} is not a peer that dials this replica")
         # Refuse a replica that forgot its votes before answering at all: it then fails
         # its own handshake and backs off, instead of redialling at once, forever.
+        # ``_check_identity`` judges it again once it proved the secret: another
+        # connection of the same replica may have been remembered during the awaits.
         self._identities.is_new(peer, _identity(hello))
         nonce = os.urandom(16)
         proof = _proof(secret, b"A%d" % self._me, hello.nonce, cid)
