@@ -54,10 +54,6 @@ class PeerProtocolError(Exception):
 # --- values ----------------------------------------------------------------
 
 
-def _pack_command(c: Command) -> list[Any]:
-    return [c.origin, c.id, c.time_ms, c.ops, c.multi]
-
-
 def _int(v: object) -> int:
     if type(v) is not int:
         raise PeerProtocolError(f"expected an integer, got {type(v).__name__}")
@@ -94,8 +90,11 @@ def _unpack_command(v: object) -> Command:
     return Command(_int(t[0]), _int(t[1]), _int(t[2]), _unpack_ops(t[3]), _bool(t[4]))
 
 
-def _pack_cmds(cmds: tuple[Command, ...] | None) -> list[Any] | None:
-    return None if cmds is None else [_pack_command(c) for c in cmds]
+def _pack_cmds(cmds: tuple[Command, ...] | None) -> tuple[Command, ...] | None:
+    """Commands as they are: a ``Command`` is a NamedTuple, which msgpack packs (in C)
+    as the array ``[origin, id, time_ms, ops, multi]`` that ``_unpack_command`` reads.
+    Hundreds of commands ride in every batch, so no per-command list is built."""
+    return cmds
 
 
 def _unpack_cmds(v: object) -> tuple[Command, ...]:
@@ -355,7 +354,7 @@ def decode_record(data: bytes) -> InstanceRecord:
 
 
 def encode_command(c: Command) -> bytes:
-    return msgpack.packb(_pack_command(c), use_bin_type=True)
+    return msgpack.packb(c, use_bin_type=True)
 
 
 def decode_command(data: bytes) -> Command:

@@ -87,7 +87,12 @@ def main() -> int:
     with tempfile.TemporaryDirectory(dir=args.dir) as where:
         store = LmdbStore.open(Path(where) / "d", replica_id=1, cluster_id=b"bench")
         prefill(store, rng, args.prefill, args.keyspace)
-        core = Replica(ReplicaConfig(1, (1,)), rng=random.Random(1), access=commands.command_access)
+        core = Replica(
+            ReplicaConfig(1, (1,)),
+            rng=random.Random(1),
+            access=commands.command_access,
+            batch_access=commands.batch_access,
+        )
         ident = 0
         core_s: list[float] = []
         apply_s: list[float] = []

@@ -1,14 +1,14 @@
 """Profile one live single-replica epaxosdb under redis-benchmark with py-spy.
 
 Starts a replica from ``--tree`` on free ports, drives it with
-``redis-benchmark -t TEST -r 1000000 -d 16 -c 50 -P P -n N`` in the
+``redis-benchmark -t TEST -r 1000000 -d 16 -c C -P P -n N`` in the
 background, samples it with ``py-spy record -f raw`` (optionally ``--gil``:
 only samples holding the GIL, which shows what competes for it), and prints
 where the samples fall: per thread, by leaf function, and by inclusive
 function. The raw file is kept for flame graphs.
 
     .venv/bin/python tools/profile_replica.py [--tree DIR] [--seconds 10] [--gil]
-        [--pipeline 16] [--test set] [--raw out.txt]
+        [--pipeline 16] [--clients 50] [--test set] [--raw out.txt]
 """
 
 from __future__ import annotations
@@ -56,6 +56,7 @@ def main() -> int:
     parser.add_argument("--tree", type=Path, default=REPO)
     parser.add_argument("--seconds", type=int, default=10)
     parser.add_argument("--pipeline", type=int, default=16)
+    parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--test", default="set")
     parser.add_argument("--gil", action="store_true")
     parser.add_argument("--idle", action="store_true")
@@ -79,7 +80,7 @@ def main() -> int:
                 "-d",
                 "16",
                 "-c",
-                "50",
+                str(args.clients),
                 "-P",
                 str(args.pipeline),
                 "-q",

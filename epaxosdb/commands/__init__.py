@@ -5,8 +5,8 @@ The public API other layers code against:
 * ``lookup(name)`` — the ``CommandSpec`` row of a client command.
 * ``prepare(args, now_ms)`` — at the proposing replica: Redis's errors for
   bad requests, else the normalized op to replicate (absolute expiries).
-* ``access_of(op)`` / ``command_access(cmd)`` — keys read and written: what
-  EPaxos uses to decide interference.
+* ``access_of(op)`` / ``command_access(cmd)`` / ``batch_access(cmds)`` — keys
+  read and written: what EPaxos uses to decide interference.
 * ``execute(kv, cmd)`` — run a committed command against a ``KeyValueView``.
 * ``is_read_only(cmd)`` — whether only the proposer needs to execute it.
 * ``expired_sweep_op(kv, now_ms, limit)`` — the internal op that deletes
@@ -18,7 +18,7 @@ The public API other layers code against:
   changed (see ``watch``).
 """
 
-from .access import access_of, command_access
+from .access import access_of, batch_access, command_access
 from .docs import command_reply
 from .execution import execute, is_read_only
 from .expiry import expired_sweep_op
@@ -35,6 +35,7 @@ __all__ = [
     "Handler",
     "KeySpec",
     "access_of",
+    "batch_access",
     "command_access",
     "command_reply",
     "execute",

@@ -14,7 +14,7 @@ the common single-key case.
 
 from __future__ import annotations
 
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from protocol.messages import EMPTY_ACCESS, Access, Command
 
@@ -55,12 +55,58 @@ def _builder(spec: CommandSpec) -> AccessOf:
 _BUILDERS: dict[bytes, AccessOf] = {spec.upper: _builder(spec) for spec in COMMANDS}
 
 
+def _single_key_slot(spec: CommandSpec) -> tuple[int, bool] | None:
+    """``(argument index, writes)`` for a command with exactly one key, else ``None``."""
+    specs = spec.key_specs
+    if "keyspace" in spec.flags or len(specs) != 1 or specs[0].last != 0:
+        return None
+    return specs[0].begin, specs[0].writes
+
+
+_SINGLE_KEY: dict[bytes, tuple[int, bool]] = {
+    spec.upper: slot for spec in COMMANDS if (slot := _single_key_slot(spec)) is not None
+}
+"""The one key of GET, SET, INCR...: what nearly every batch is made of."""
+
+
 def access_of(op: tuple[bytes, ...]) -> Access:
     """The keys one normalized op reads and writes (an unknown op touches nothing)."""
     builder = _BUILDERS.get(op[0]) or _BUILDERS.get(op[0].upper())
     if builder is None:
         return EMPTY_ACCESS
     return builder(op)
+
+
+def batch_access(cmds: Sequence[Command]) -> Access:
+    """The union of ``command_access`` over a batch, built in one pass.
+
+    The core asks this once per instance, and an instance may batch hundreds
+    of commands: single-key commands add their key straight to the read or
+    write set instead of each building an ``Access`` of its own to be merged.
+    """
+    if len(cmds) == 1:
+        return command_access(cmds[0])
+    reads: set[bytes] = set()
+    writes: set[bytes] = set()
+    global_read = global_write = False
+    single = _SINGLE_KEY
+    for cmd in cmds:
+        ops = cmd.ops
+        if len(ops) == 1:
+            op = ops[0]
+            slot = single.get(op[0])
+            if slot is not None:
+                index, is_write = slot
+                if index < len(op):
+                    (writes if is_write else reads).add(op[index])
+                continue
+        a = command_access(cmd)
+        reads |= a.reads
+        writes |= a.writes
+        global_read = global_read or a.global_read
+        global_write = global_write or a.global_write
+    reads -= writes
+    return Access(frozenset(reads), frozenset(writes), global_read, global_write)
 
 
 def command_access(cmd: Command) -> Access:

@@ -20,6 +20,8 @@ on itself, which the executor ignores.
 
 from __future__ import annotations
 
+from operator import le
+
 from protocol.messages import Access, Deps
 
 
@@ -98,7 +100,9 @@ class ConflictIndex:
         keys = self._keys
         for key in (*access.writes, *access.reads):
             e = keys.get(key)
-            if e is not None and all(e.last[p] <= below[p] for p in range(self._n)):
+            # map(le, ...) compares the rows in C: this runs for every key of every
+            # collected instance.
+            if e is not None and all(map(le, e.last, below)):
                 del keys[key]
 
     def add(self, position: int, index: int, access: Access, seq: int) -> None:

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 
 from protocol.messages import (
     Accept,
@@ -39,6 +39,7 @@ from .execution import Executor
 from .instance import Instance, Leading, Phase
 
 AccessFn = Callable[[Command], Access]
+BatchAccessFn = Callable[[Sequence[Command]], Access]
 
 META_NEXT_INSTANCE = "next_instance"
 META_GC_WATERMARK = "gc_watermark"
@@ -59,11 +60,13 @@ class ReplicaState:
         *,
         rng: random.Random,
         access: AccessFn,
+        batch_access: BatchAccessFn | None = None,
     ) -> None:
         self.config = config
         self.me = config.replica_id
         self._rng = rng
         self._access_fn = access
+        self._batch_access_fn = batch_access or self._union_of_accesses
         self._rows = config.replica_ids
         self._pos = {r: p for p, r in enumerate(self._rows)}
         self._peers = config.peers
@@ -148,14 +151,15 @@ class ReplicaState:
         if iid.index > self._known_max[p]:
             self._known_max[p] = iid.index
 
+    def _union_of_accesses(self, cmds: Sequence[Command]) -> Access:
+        """A batch's access from the per-command function (when no batch one is given)."""
+        fn = self._access_fn
+        return batch_access([fn(c) for c in cmds])
+
     def _instance_access(self, x: Instance) -> Access:
         acc = x.access
         if acc is None:
-            if not x.cmds:
-                acc = _EMPTY
-            else:
-                fn = self._access_fn
-                acc = batch_access([fn(c) for c in x.cmds])
+            acc = self._batch_access_fn(x.cmds) if x.cmds else _EMPTY
             x.access = acc
         return acc
 

@@ -68,6 +68,7 @@ def open_replica(
             recovered.meta,
             rng=random.Random(os.urandom(16)),
             access=commands.command_access,
+            batch_access=commands.batch_access,
         )
     except BaseException:
         store.close()

@@ -173,7 +173,10 @@ class SimCluster:
         }
         for r in self.ids:
             self.nodes[r].core = Replica(
-                self._config(r), rng=self._new_rng(), access=commands.command_access
+                self._config(r),
+                rng=self._new_rng(),
+                access=commands.command_access,
+                batch_access=commands.batch_access,
             )
         self.now = 0
         self.stats = ClusterStatistics()
@@ -305,6 +308,7 @@ class SimCluster:
         node.core = Replica.restore(
             self._config(r), recovered.records, recovered.meta,
             rng=self._new_rng(), access=commands.command_access,
+            batch_access=commands.batch_access,
         )
         self.stats.restarts += 1
 

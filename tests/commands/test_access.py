@@ -6,7 +6,15 @@ import random
 
 import pytest
 
-from epaxosdb.commands import COMMANDS, access_of, command_access, execute, prepare
+from epaxosdb.commands import (
+    COMMANDS,
+    access_of,
+    batch_access,
+    command_access,
+    execute,
+    prepare,
+)
+from epaxosdb.core.conflicts import batch_access as union_of_accesses
 from protocol.messages import Access, Command
 from protocol.replies import Error
 from storage.memory import MemoryStore
@@ -82,6 +90,44 @@ def test_a_transaction_accesses_the_union_of_its_ops_with_writes_winning() -> No
         multi=True,
     )
     assert command_access(cmd) == Access(reads=frozenset({b"b"}), writes=frozenset({b"a", b"c"}))
+
+
+def _generated_commands(seed: int, count: int) -> list[Command]:
+    """Commands as the runtime proposes them, plus raw ones (lower-case names, any arity)."""
+    generator = Generator(seed=seed)
+    rng = random.Random(seed)
+    out: list[Command] = []
+    while len(out) < count:
+        mode, args = generator.request()
+        if mode == "inject":
+            continue
+        op = prepare(args, 1_700_000_000_000)
+        raw = tuple(args)
+        if rng.random() < 0.2:
+            op = (raw[0].lower(), *raw[1:])
+        elif isinstance(op, Error):
+            op = raw
+        if rng.random() < 0.1:
+            out.append(Command(1, len(out), 0, (op, (b"GET", generator.key())), multi=True))
+        else:
+            out.append(Command(1, len(out), 0, (op,)))
+    return out
+
+
+def test_a_batch_accesses_the_union_of_its_commands() -> None:
+    """``batch_access`` (one pass, the core's per-instance call) equals the union of
+    ``command_access`` over the batch, for batches of every size and any commands."""
+    cmds = _generated_commands(seed=11, count=4000)
+    rng = random.Random(11)
+    start = 0
+    batches = 0
+    while start < len(cmds):
+        size = rng.choice((1, 2, 3, 16, 400))
+        batch = cmds[start : start + size]
+        start += size
+        batches += 1
+        assert batch_access(batch) == union_of_accesses([command_access(c) for c in batch]), batch
+    assert batches > 20
 
 
 def test_keys_a_command_changes_are_always_among_its_writes() -> None:

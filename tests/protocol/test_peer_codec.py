@@ -348,6 +348,18 @@ def test_the_codec_table_covers_every_message_type() -> None:
     assert set(MESSAGE_STRATEGIES) == set(MESSAGE_TYPES)
 
 
+def test_a_command_goes_on_the_wire_as_the_array_of_its_five_fields_in_order() -> None:
+    """Commands are packed as they are (NamedTuples); the wire and disk format is the
+    array ``[origin, id, time_ms, ops, multi]``, so reordering ``Command``'s fields
+    would change it, and this says so."""
+    cmd = Command(3, 7 << 40 | 9, 1_700_000_000_123, ((b"SET", b"k", b"v"),), False)
+    commit = Commit(1, InstanceId(3, 4), (cmd,), 5, (1, -1, 2))
+    body = encode_message(commit)
+    _tag, *fields = msgpack.unpackb(body, raw=False)
+    assert fields[2] == [[3, 7 << 40 | 9, 1_700_000_000_123, [[b"SET", b"k", b"v"]], False]]
+    assert decode_message(body) == commit
+
+
 @pytest.mark.parametrize("cls", MESSAGE_TYPES, ids=lambda cls: cls.__name__)
 @FAST
 @given(data=st.data())
