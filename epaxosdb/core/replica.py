@@ -66,9 +66,15 @@ from .instance import Instance, Phase
 from .leader import Leader
 from .ready import Executed, Ready
 from .recoverer import Recoverer
-from .state import META_GC_WATERMARK, META_NEXT_INSTANCE, AccessFn, SafetyViolation
+from .state import (
+    META_GC_WATERMARK,
+    META_NEXT_INSTANCE,
+    AccessFn,
+    BatchAccessFn,
+    SafetyViolation,
+)
 
-__all__ = ["AccessFn", "Replica", "ReplicaStatistics", "SafetyViolation"]
+__all__ = ["AccessFn", "BatchAccessFn", "Replica", "ReplicaStatistics", "SafetyViolation"]
 
 
 @dataclass(frozen=True, slots=True)
@@ -112,6 +118,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
         *,
         rng: random.Random,
         access: AccessFn,
+        batch_access: BatchAccessFn | None = None,
     ) -> Replica:
         """Rebuild a replica from its durable state alone (brief §5.4).
 
@@ -119,7 +126,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
         instances are recovered at a new ballot, never resumed at ballot 0;
         instance numbers continue after the highest one ever used.
         """
-        r = cls(config, rng=rng, access=access)
+        r = cls(config, rng=rng, access=access, batch_access=batch_access)
         r._messages.clear()
         next_index = int(meta.get(META_NEXT_INSTANCE, b"0"))
         for rec in records:
@@ -304,6 +311,25 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
 
     def has_pending_proposals(self) -> bool:
         return bool(self._proposals)
+
+    def wants_ticks(self) -> bool:
+        """Whether anything here waits on the clock.
+
+        It does while proposals wait to become instances, while loading, while
+        an execution is blocked on a dependency, and while this replica knows of
+        an instance above a row's committed watermark — one it leads
+        (retransmits, the fast-path wait), one it voted for (its leader may go
+        quiet), one a peer's message named (catch-up). When none of that
+        holds, ticks only pace the heartbeat that feeds log GC and the periodic
+        sync; those are fine arriving less often, so a driver may slow its
+        ticks down then (the runtime does: an idle replica sleeps).
+        """
+        if self._proposals or self._loading or self._executor.blocked_count():
+            return True
+        return any(
+            known > committed
+            for known, committed in zip(self._known_max, self._committed_upto, strict=True)
+        )
 
     @property
     def loading(self) -> bool:

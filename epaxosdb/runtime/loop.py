@@ -73,6 +73,11 @@ INCARNATION_SHIFT = 40
 GC_THRESHOLDS = (50_000, 20, 100)
 """CPython's collector thresholds while serving (the default is (700, 10, 10))."""
 
+IDLE_TICK_EVERY = 10
+"""An idle replica (``Replica.wants_ticks`` false, no command waiting) ticks once per
+this many tick intervals: trio wakes the process a tenth as often, and what ticks
+still pace — the heartbeat for log GC, the periodic sync — only runs later."""
+
 SWEEP_INTERVAL_S = 1.0
 SWEEP_KEYS_MAX = 256
 
@@ -156,6 +161,7 @@ class ConsensusLoop:
         self.commit_latency = LatencyWindow()
         self._counters = {
             "turns": 0,
+            "ticks": 0,
             "fsyncs": 0,
             "replies": 0,
             "uncertain": 0,
@@ -172,6 +178,8 @@ class ConsensusLoop:
         """Effects the transaction being committed writes (INFO counts them meanwhile)."""
         self._was_loading = core.loading
         self._last_progress_log = 0.0
+        self._idle_sleep: trio.CancelScope | None = None
+        """The ticker's sleep while the replica is idle (see ``run_ticker``)."""
 
     # --- Backend -------------------------------------------------------------------
 
@@ -197,6 +205,8 @@ class ConsensusLoop:
         self._waiting[cmd.id] = _Waiter(on_done, now, now + self._timeout_s)
         self._proposals.append(cmd)
         self._wake.set()
+        if self._idle_sleep is not None:
+            self._idle_sleep.cancel()  # a reply is now awaited: tick at full rate
 
     def info_sections(self) -> Mapping[str, InfoFields]:
         s = self._core.statistics()
@@ -234,6 +244,7 @@ class ConsensusLoop:
                 ("loading", int(s.loading)),
                 ("loading_progress", round(s.loading_progress, 4)),
                 ("loop_turns", self._counters["turns"]),
+                ("loop_ticks", self._counters["ticks"]),
                 ("fsyncs", self._counters["fsyncs"]),
                 ("apply_latency_p50_ms", round(self.apply_latency.percentile(50) * 1000, 3)),
                 ("apply_latency_p99_ms", round(self.apply_latency.percentile(99) * 1000, 3)),
@@ -257,16 +268,38 @@ class ConsensusLoop:
         self._wake.set()
 
     async def run_ticker(self) -> None:
-        """The only clock reader that drives the core: one tick every ``tick_interval_s``."""
+        """The only clock reader that drives the core: one tick every ``tick_interval_s``,
+        or every ``IDLE_TICK_EVERY`` of them while the replica is idle.
+
+        An idle sleep is cut short by the loop as soon as work arrives, and full-rate
+        ticks resume from then on, so no timer of the new work waits for the slow
+        cadence. Idle time is not replayed as a burst of ticks either: the core's
+        clock simply runs slower while nothing waits on it."""
         next_at = trio.current_time()
         while True:
-            next_at += self._tick_s
-            await trio.sleep_until(next_at)
+            idle = not self._wants_ticks()
+            next_at += self._tick_s * (IDLE_TICK_EVERY if idle else 1)
+            with trio.CancelScope() as scope:
+                self._idle_sleep = scope if idle else None
+                await trio.sleep_until(next_at)
+            self._idle_sleep = None
             now = trio.current_time()
+            if scope.cancelled_caught:
+                next_at = now  # work arrived: the next tick is one interval away
+                continue
             if now - next_at > 10 * self._tick_s:
                 next_at = now  # we were stopped (SIGSTOP): don't replay a burst of ticks
             self._ticks_due += 1
+            self._counters["ticks"] += 1
             self._wake.set()
+
+    def _wants_ticks(self) -> bool:
+        return bool(self._waiting) or self._core.wants_ticks()
+
+    def _end_idle_sleep(self) -> None:
+        """The turn gave the core something that waits on the clock: tick at full rate."""
+        if self._idle_sleep is not None and self._wants_ticks():
+            self._idle_sleep.cancel()
 
     async def run_sweeper(self) -> None:
         """Propose deletion of expired keys now and then, so that expiry is replicated."""
@@ -346,6 +379,7 @@ class ConsensusLoop:
             busy["apply_s"] += t3 - t2
             busy["release_s"] += t4 - t3
             self._log_loading()
+            self._end_idle_sleep()
             if self._proposals or self._inbox or self._ticks_due or core.has_pending_proposals():
                 self._wake.set()
 
