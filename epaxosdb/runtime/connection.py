@@ -167,6 +167,8 @@ class Connection:
         self._out = bytearray()
         self._sending = 0
         self._send_busy = False
+        self._flush_queued = False
+        """Replies wait for the end of a reply batch to be sent (``flush_completed``)."""
         self._dispatching = False
         self._writer_idle = False
         self._reader_waiting = False
@@ -476,8 +478,46 @@ class Connection:
                 seq += 1
         self._flush_seq = seq
         if not self._dispatching and self._writer_idle and not self._send_busy:
+            if self.registry.batching_replies and not self._closing:
+                if not self._flush_queued:
+                    self._flush_queued = True
+                    self.registry.flush_later(self)
+                return
             self._writer_idle = False  # woken once; it marks itself idle again
             self._wake.set()
+
+    def flush_completed(self) -> None:
+        """The end of a reply batch (``ClientRegistry.reply_batch``): send what completed.
+
+        Nothing ran on this connection since its replies were queued (the batch
+        is one synchronous run of the loop), so the writer is still idle.
+        """
+        self._flush_queued = False
+        if self._dead or not self._out:
+            return
+        if self._send_now():
+            return
+        self._writer_idle = False
+        self._wake.set()
+
+    def _send_now(self) -> bool:
+        """Write ``_out`` from the calling task if the socket takes all of it at once
+        (``True`` then); what it does not take, or an error, is left to the writer."""
+        data = self._out
+        try:
+            sent = self.io.try_send(data)
+        except OSError:
+            return False  # the writer meets the error again and handles it
+        if not sent:
+            return False
+        self._stats.net_output_bytes += sent
+        if sent < len(data):
+            del data[:sent]
+            return False
+        data.clear()
+        if self._reader_waiting:
+            self._space.set()
+        return True
         if self._reader_waiting:
             self._space.set()
 

@@ -42,6 +42,7 @@ import logging
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
+from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 
 import trio
@@ -141,6 +142,7 @@ class ConsensusLoop:
         tick_interval_s: float,
         command_timeout_s: float = 10.0,
         peers_connected: Callable[[], int] = lambda: 0,
+        reply_batch: Callable[[], AbstractContextManager[None]] = nullcontext,
     ) -> None:
         self._core = core
         self._store = store
@@ -149,6 +151,8 @@ class ConsensusLoop:
         self._tick_s = tick_interval_s
         self._timeout_s = command_timeout_s
         self._peers_connected = peers_connected
+        self._reply_batch = reply_batch
+        """Wraps the release of a turn's replies (``ClientRegistry.reply_batch``)."""
         self._next_id = incarnation << INCARNATION_SHIFT
         self._proposals: list[Command] = []
         self._inbox: list[Message] = []
@@ -399,11 +403,14 @@ class ConsensusLoop:
         for dst, m in outbox.messages:
             self._send(dst, m)
         self._note_commits(ready.committed)
-        for cmd, reply in outbox.replies:
-            waiter = self._waiting.pop(cmd.id, None)
-            if waiter is not None:
-                self._counters["replies"] += 1
-                waiter.on_done(reply)
+        if outbox.replies:
+            waiting = self._waiting
+            with self._reply_batch():
+                for cmd, reply in outbox.replies:
+                    waiter = waiting.pop(cmd.id, None)
+                    if waiter is not None:
+                        self._counters["replies"] += 1
+                        waiter.on_done(reply)
         for cmd, detail in outbox.failures:
             self._counters["handler_failures"] += 1
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)

@@ -24,7 +24,7 @@ from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
 from storage.lmdb_store import LmdbStore
 
-from .clients import ClientSettings, serve_clients
+from .clients import ClientRegistry, ClientSettings, serve_clients
 from .identities import Identity, PeerIdentities, data_dir_id, new_run_id
 from .loop import ConsensusLoop
 from .peers import PeerNetwork
@@ -111,6 +111,7 @@ async def serve_replica(
         highest_known=core.highest_known,
     )
     peers = PeerNetwork(me, cluster, deliver, identities)
+    registry = ClientRegistry()
     loop = ConsensusLoop(
         opened.core,
         opened.store,
@@ -119,6 +120,7 @@ async def serve_replica(
         tick_interval_s=cluster.tick_ms / 1000,
         command_timeout_s=cluster.command_timeout_s,
         peers_connected=peers.connected_count,
+        reply_batch=registry.reply_batch,
     )
     settings = ClientSettings(
         requirepass=cluster.requirepass,
@@ -126,7 +128,7 @@ async def serve_replica(
         config_file=str(cluster.path or ""),
     )
     try:
-        await _serve(loop, peers, settings, entry, me, client_host, task_status)
+        await _serve(loop, peers, registry, settings, entry, me, client_host, task_status)
     finally:
         # A clean stop (SIGTERM) writes what was deferred, so a restart has nothing to redo.
         with trio.CancelScope(shield=True):
@@ -136,6 +138,7 @@ async def serve_replica(
 async def _serve(
     loop: ConsensusLoop,
     peers: PeerNetwork,
+    registry: ClientRegistry,
     settings: ClientSettings,
     entry: ReplicaEntry,
     me: int,
@@ -153,6 +156,7 @@ async def _serve(
                 settings,
                 host=client_host or entry.client.host,
                 port=settings.tcp_port,
+                registry=registry,
                 task_status=task_status,
             )
         )
