@@ -79,6 +79,11 @@ IDLE_TICK_EVERY = 10
 this many tick intervals: trio wakes the process a tenth as often, and what ticks
 still pace — the heartbeat for log GC, the periodic sync — only runs later."""
 
+IDLE_AFTER_TICKS = 10
+"""Consecutive quiet ticks before the ticker slows down. Under load the replica is
+quiet only for moments between turns; slowing down and being woken again each time
+would cost more than the ticks it saves (a trio cancellation is not cheap)."""
+
 SWEEP_INTERVAL_S = 1.0
 SWEEP_KEYS_MAX = 256
 
@@ -273,15 +278,18 @@ class ConsensusLoop:
 
     async def run_ticker(self) -> None:
         """The only clock reader that drives the core: one tick every ``tick_interval_s``,
-        or every ``IDLE_TICK_EVERY`` of them while the replica is idle.
+        or every ``IDLE_TICK_EVERY`` of them once the replica has been idle for
+        ``IDLE_AFTER_TICKS``.
 
         An idle sleep is cut short by the loop as soon as work arrives, and full-rate
         ticks resume from then on, so no timer of the new work waits for the slow
         cadence. Idle time is not replayed as a burst of ticks either: the core's
         clock simply runs slower while nothing waits on it."""
         next_at = trio.current_time()
+        quiet = 0
         while True:
-            idle = not self._wants_ticks()
+            quiet = 0 if self._wants_ticks() else quiet + 1
+            idle = quiet > IDLE_AFTER_TICKS
             next_at += self._tick_s * (IDLE_TICK_EVERY if idle else 1)
             with trio.CancelScope() as scope:
                 self._idle_sleep = scope if idle else None
@@ -290,12 +298,18 @@ class ConsensusLoop:
             now = trio.current_time()
             if scope.cancelled_caught:
                 next_at = now  # work arrived: the next tick is one interval away
+                quiet = 0
                 continue
             if now - next_at > 10 * self._tick_s:
                 next_at = now  # we were stopped (SIGSTOP): don't replay a burst of ticks
             self._ticks_due += 1
             self._counters["ticks"] += 1
             self._wake.set()
+
+    @property
+    def ticker_idle(self) -> bool:
+        """The ticker is in a slow, idle-time sleep."""
+        return self._idle_sleep is not None
 
     def _wants_ticks(self) -> bool:
         return bool(self._waiting) or self._core.wants_ticks()

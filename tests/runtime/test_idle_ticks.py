@@ -18,7 +18,7 @@ import trio
 from epaxosdb import commands
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
-from epaxosdb.runtime.loop import IDLE_TICK_EVERY, ConsensusLoop
+from epaxosdb.runtime.loop import IDLE_AFTER_TICKS, IDLE_TICK_EVERY, ConsensusLoop
 from protocol.messages import Ballot, Command, InstanceId, PreAccept, SyncReply
 from protocol.replies import Reply
 from storage.memory import MemoryStore
@@ -64,18 +64,25 @@ FULL_RATE = 1.0 / TICK_S
 """Ticks per second at the configured interval."""
 
 
-async def test_an_idle_replica_ticks_a_tenth_as_often(autojump_clock: trio.abc.Clock) -> None:
-    assert IDLE_TICK_EVERY == 10
+async def test_an_idle_replica_ticks_a_tenth_as_often_after_a_tenth_of_a_second(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    assert (IDLE_TICK_EVERY, IDLE_AFTER_TICKS) == (10, 10)
     core = single_replica()
     loop = loop_over(core)
     async with trio.open_nursery() as nursery:
         nursery.start_soon(loop.run)
         nursery.start_soon(loop.run_ticker)
-        await trio.sleep(10.0 + TICK_S / 2)  # between two ticks, never on one
-        delivered = ticks(loop)
+        await trio.sleep(1.0 + TICK_S / 2)  # between two ticks, never on one
+        first = ticks(loop)
+        await trio.sleep(10.0)
+        then = ticks(loop) - first
         nursery.cancel_scope.cancel()
     assert not core.wants_ticks()
-    assert delivered == 10.0 * FULL_RATE / 10
+    # Full rate for the first IDLE_AFTER_TICKS quiet ticks (+1: the decision comes
+    # after the tick), then one every IDLE_TICK_EVERY intervals.
+    assert first == 11 + (1.0 - 11 * TICK_S) // (TICK_S * 10)
+    assert then == 10.0 * FULL_RATE / 10
 
 
 async def test_a_command_waiting_for_a_quorum_ticks_at_full_rate_from_its_submission(
@@ -88,6 +95,7 @@ async def test_a_command_waiting_for_a_quorum_ticks_at_full_rate_from_its_submis
         nursery.start_soon(loop.run)
         nursery.start_soon(loop.run_ticker)
         await trio.sleep(0.55)  # mid-way through an idle sleep
+        assert loop.ticker_idle
         before = ticks(loop)
         submit_set(loop, replies)
         await trio.sleep(1.0 + TICK_S / 2)
@@ -112,7 +120,7 @@ async def test_a_peer_message_that_starts_work_ends_the_idle_sleep(
         nursery.start_soon(loop.run)
         nursery.start_soon(loop.run_ticker)
         await trio.sleep(0.55)
-        assert not core.wants_ticks()
+        assert not core.wants_ticks() and loop.ticker_idle
         before = ticks(loop)
         cmd = Command(2, 1, 1_700_000_000_000, ((b"SET", b"k", b"v"),))
         loop.deliver(PreAccept(2, InstanceId(2, 0), Ballot.initial(2), (cmd,), 0, (-1, -1, -1)))
@@ -143,4 +151,4 @@ async def test_a_replica_goes_back_to_slow_ticks_once_its_work_is_done(
         await trio.sleep(10.0)
         after = ticks(loop)
         nursery.cancel_scope.cancel()
-    assert after - before <= 10.0 * FULL_RATE / 10 + 1
+    assert after - before <= IDLE_AFTER_TICKS + 1 + 10.0 * FULL_RATE / 10
