@@ -156,6 +156,37 @@ class Access(NamedTuple):
 
 EMPTY_ACCESS = Access()
 
+
+class AccessUnion:
+    """The union of many accesses, gathered in place (a batch's interference footprint).
+
+    Built once per batch rather than pairwise: ``reads`` and ``writes`` are
+    open sets a caller may add single keys to directly; ``access()`` freezes
+    them, dropping from the reads what is also written.
+    """
+
+    __slots__ = ("global_read", "global_write", "reads", "writes")
+
+    def __init__(self) -> None:
+        self.reads: set[bytes] = set()
+        self.writes: set[bytes] = set()
+        self.global_read = False
+        self.global_write = False
+
+    def add(self, access: Access) -> None:
+        self.reads |= access.reads
+        self.writes |= access.writes
+        self.global_read = self.global_read or access.global_read
+        self.global_write = self.global_write or access.global_write
+
+    def access(self) -> Access:
+        return Access(
+            frozenset(self.reads - self.writes),
+            frozenset(self.writes),
+            self.global_read,
+            self.global_write,
+        )
+
 Deps = tuple[int, ...]
 """Per-row dependency vector, indexed by the row's position in the sorted replica ids.
 

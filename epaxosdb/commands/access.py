@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 
-from protocol.messages import EMPTY_ACCESS, Access, Command
+from protocol.messages import EMPTY_ACCESS, Access, AccessUnion, Command
 
 from .spec import CommandSpec
 from .table import COMMANDS
@@ -86,9 +86,8 @@ def batch_access(cmds: Sequence[Command]) -> Access:
     """
     if len(cmds) == 1:
         return command_access(cmds[0])
-    reads: set[bytes] = set()
-    writes: set[bytes] = set()
-    global_read = global_write = False
+    union = AccessUnion()
+    reads, writes = union.reads, union.writes
     single = _SINGLE_KEY
     for cmd in cmds:
         ops = cmd.ops
@@ -100,13 +99,8 @@ def batch_access(cmds: Sequence[Command]) -> Access:
                 if index < len(op):
                     (writes if is_write else reads).add(op[index])
                 continue
-        a = command_access(cmd)
-        reads |= a.reads
-        writes |= a.writes
-        global_read = global_read or a.global_read
-        global_write = global_write or a.global_write
-    reads -= writes
-    return Access(frozenset(reads), frozenset(writes), global_read, global_write)
+        union.add(command_access(cmd))
+    return union.access()
 
 
 def command_access(cmd: Command) -> Access:

@@ -22,7 +22,7 @@ from __future__ import annotations
 
 from operator import le
 
-from protocol.messages import Access, Deps
+from protocol.messages import Access, AccessUnion, Deps
 
 
 class _KeyEntry:
@@ -152,13 +152,7 @@ def batch_access(accesses: list[Access]) -> Access:
     """The union of a batch's accesses, built once (not pairwise) for large batches."""
     if len(accesses) == 1:
         return accesses[0]
-    reads: set[bytes] = set()
-    writes: set[bytes] = set()
-    global_read = global_write = False
+    union = AccessUnion()
     for a in accesses:
-        reads |= a.reads
-        writes |= a.writes
-        global_read = global_read or a.global_read
-        global_write = global_write or a.global_write
-    reads -= writes
-    return Access(frozenset(reads), frozenset(writes), global_read, global_write)
+        union.add(a)
+    return union.access()
