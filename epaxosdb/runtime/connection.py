@@ -477,6 +477,8 @@ class Connection:
                 out += early.pop(seq)
                 seq += 1
         self._flush_seq = seq
+        if self._reader_waiting:
+            self._space.set()  # fewer replies pending: the reader may go on
         if not self._dispatching and self._writer_idle and not self._send_busy:
             if self.registry.batching_replies and not self._closing:
                 if not self._flush_queued:
@@ -518,8 +520,6 @@ class Connection:
         if self._reader_waiting:
             self._space.set()
         return True
-        if self._reader_waiting:
-            self._space.set()
 
     def _encode(self, reply: Reply, proto: int) -> bytes:
         """``encode_reply``, but a value that is not a reply becomes an error reply.

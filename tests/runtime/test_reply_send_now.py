@@ -17,7 +17,7 @@ import pytest
 import trio
 import trio.testing
 
-from epaxosdb.runtime.clients import SocketIO
+from epaxosdb.runtime.clients import ClientSettings, SocketIO
 from protocol.resp import encode_request
 from tests.runtime.fakes import IO_TIMEOUT_S, RawClient, Server, running_server
 
@@ -114,3 +114,24 @@ async def test_replies_completed_outside_a_batch_are_sent_by_the_writer(
         server.backend.release()
         assert await client.replies(2) == b":1\r\n:2\r\n"
     assert spy.calls == 0
+
+
+async def test_a_reader_paused_on_pending_replies_resumes_when_a_batch_completes_them() -> None:
+    """With CLIENT REPLY OFF the completed replies write nothing, so no send can be
+    what wakes the reader: the completion itself must."""
+    settings = ClientSettings(replies_pending_max=4)
+    async with running_server(settings=settings) as server:
+        client = await RawClient.connect(server.port)
+        server.backend.hold = True
+        off = encode_request(["CLIENT", "REPLY", "OFF"])
+        await client.send(off + encode_request(["INCR", "n"]) * 10)
+        released = 0
+        with trio.fail_after(IO_TIMEOUT_S):
+            while released < 10:
+                await server.backend.wait_held(1)
+                with server.registry.reply_batch():
+                    released += server.backend.release()
+        server.backend.hold = False
+        await client.send(encode_request(["CLIENT", "REPLY", "ON"]))
+        assert await client.replies(1) == b"+OK\r\n"
+        assert await client.call("GET", "n") == b"$2\r\n10\r\n"
