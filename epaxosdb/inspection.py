@@ -21,10 +21,6 @@ from storage.lmdb_store import LmdbStore
 UNREADABLE_SHOWN = 10
 
 
-def describe(data_dir: Path) -> str:
-    return inspect(data_dir, check=False)[0]
-
-
 def inspect(data_dir: Path, *, check: bool) -> tuple[str, bool]:
     """``(report, healthy)``, from one read-only opening of the store.
 

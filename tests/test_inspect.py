@@ -6,7 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from epaxosdb.inspection import describe, inspect
+from epaxosdb.inspection import inspect
 from protocol.messages import NOOP, Ballot, InstanceId, InstanceRecord, Status
 from storage.interface import Value, ValueType
 from storage.lmdb_store import LmdbStore
@@ -36,7 +36,8 @@ def make_data_dir(path: Path) -> None:
 
 def test_inspect_reports_identity_instances_and_keys(tmp_path: Path) -> None:
     make_data_dir(tmp_path)
-    text = describe(tmp_path)
+    text, healthy = inspect(tmp_path, check=False)
+    assert healthy
     assert "replica id:      2" in text
     assert "cluster id:      " + "01" * 16 in text
     assert "instances:       3 (committed 2, executed 1)" in text
