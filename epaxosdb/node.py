@@ -257,9 +257,15 @@ class FlushPolicy:
     bytes_max: int = 16 << 20
     """Deferred value bytes that force a flush: bounds the memory the deferred writes hold."""
     when_idle: bool = True
-    """Flush as soon as a step executes nothing (the load paused): the disk catches up
-    when it costs nobody anything. The simulator turns it off at times, so that crashes
-    find effects deferred for longer."""
+    """Flush once ``idle_steps`` steps in a row executed nothing (the load paused): the
+    disk catches up when it costs nobody anything. The simulator turns it off at
+    times, so that crashes find effects deferred for longer."""
+    idle_steps: int = 3
+    """Steps in a row that execute nothing before the load counts as paused. One is
+    not enough: under a steady pipelined load a tick often lands between one
+    batch's replies and the clients' next requests, and flushing there wrote a few
+    thousand keys at a time instead of ``keys_max`` (redis-benchmark -P 16 SET:
+    every 20 steps instead of every 36, each flush costing nearly as much)."""
 
 
 class DeferredApply:
@@ -270,11 +276,13 @@ class DeferredApply:
     it leaves. The key-value writes of the commands it executed, and the
     marks saying those instances ran, gather in memory (later steps read them
     back through a ``BufferedView``) and are written together by a later
-    step's transaction: once ``policy`` says enough has gathered, as soon as a
-    step executes nothing (the load paused), and whenever a step needs the
-    store complete — it deletes instances (log GC), or its commands need the
-    whole keyspace (then the step executes inside its transaction, after the
-    deferred effects: ``apply_in_transaction``).
+    step's transaction: once ``policy`` says enough has gathered, once a few
+    steps in a row execute nothing (the load paused), and whenever a step's
+    commands need the whole keyspace (then the step executes inside its
+    transaction, after the deferred effects: ``apply_in_transaction``). Log GC
+    does not force a flush: it deletes only instances below the watermark every
+    replica reported *durably* executed (``Replica.executed_durable``), whose
+    effects were flushed before that watermark could pass them.
 
     Effects and marks always land together. A replica that crashes before
     they land restarts with those instances committed but not marked
@@ -290,6 +298,8 @@ class DeferredApply:
         self.policy = policy or FlushPolicy()
         self.unflushed = Effects()
         """Effects of executed steps that no transaction has been given yet."""
+        self._quiet_steps = 0
+        """Steps in a row, up to this one, that executed nothing."""
 
     def prepare(self, ready: Ready) -> tuple[Prepared | None, Effects | None]:
         """Execute ``ready``; return it (``None``: run it in a transaction) and the
@@ -304,8 +314,9 @@ class DeferredApply:
                 or len(unflushed.executed) >= policy.instances_max
                 or unflushed.payload_bytes >= policy.bytes_max
             )
-            idle = not ready.to_execute and policy.when_idle
-            if not (full or idle or ready.to_delete):
+            self._quiet_steps = 0 if ready.to_execute else self._quiet_steps + 1
+            idle = policy.when_idle and self._quiet_steps >= policy.idle_steps
+            if not (full or idle):
                 return prepared, None
         if not unflushed:
             return prepared, None
