@@ -47,6 +47,23 @@ class CatchUp(ReplicaState):
         if wanted or lagging:
             self._send(self._rng.choice(self._peers), self._sync_request(wanted))
 
+    def _learn_of_executed(self, executed: tuple[int, ...]) -> None:
+        """A peer executed instances up to ``executed``: they exist and are committed.
+
+        Raising the known maxima makes the periodic sync see a lagging row, so a
+        replica that was cut off (a partition, SIGSTOP) while the others kept
+        writing catches up as soon as it hears a heartbeat, not only when new
+        traffic happens to name a missed instance. The peer still has them: log
+        GC deletes only what this replica reported executed too. The own row is
+        left alone: nobody can know more of it than its owner's log, and a
+        replica whose log is behind its peers' is refused at the handshake.
+        """
+        known = self._known_max
+        own = self._pos[self.me]
+        for p, top in enumerate(executed):
+            if top > known[p] and p != own:
+                known[p] = top
+
     def _on_sync_request(self, m: SyncRequest) -> None:
         cfg = self.config
         commits: list[Commit] = []

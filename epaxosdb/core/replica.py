@@ -263,6 +263,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
                 self._on_sync_reply(m)
             case Heartbeat():
                 self._peer_executed[m.sender] = m.executed
+                self._learn_of_executed(m.executed)
 
     def ready(self) -> Ready:
         self._flush_proposals()
