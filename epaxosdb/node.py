@@ -257,15 +257,9 @@ class FlushPolicy:
     bytes_max: int = 16 << 20
     """Deferred value bytes that force a flush: bounds the memory the deferred writes hold."""
     when_idle: bool = True
-    """Flush once ``idle_steps`` steps in a row executed nothing (the load paused): the
-    disk catches up when it costs nobody anything. The simulator turns it off at
-    times, so that crashes find effects deferred for longer."""
-    idle_steps: int = 3
-    """Steps in a row that execute nothing before the load counts as paused. One is
-    not enough: under a steady pipelined load a tick often lands between one
-    batch's replies and the clients' next requests, and flushing there wrote a few
-    thousand keys at a time instead of ``keys_max`` (redis-benchmark -P 16 SET:
-    every 20 steps instead of every 36, each flush costing nearly as much)."""
+    """Flush when the driver says the replica is idle (the load paused): the disk
+    catches up when it costs nobody anything. The simulator turns it off at times,
+    so that crashes find effects deferred for longer."""
 
 
 class DeferredApply:
@@ -276,8 +270,8 @@ class DeferredApply:
     it leaves. The key-value writes of the commands it executed, and the
     marks saying those instances ran, gather in memory (later steps read them
     back through a ``BufferedView``) and are written together by a later
-    step's transaction: once ``policy`` says enough has gathered, once a few
-    steps in a row execute nothing (the load paused), and whenever a step's
+    step's transaction: once ``policy`` says enough has gathered, when the
+    driver says the replica is idle (the load paused), and whenever a step's
     commands need the whole keyspace (then the step executes inside its
     transaction, after the deferred effects: ``apply_in_transaction``). Log GC
     does not force a flush: it deletes only instances below the watermark every
@@ -298,12 +292,15 @@ class DeferredApply:
         self.policy = policy or FlushPolicy()
         self.unflushed = Effects()
         """Effects of executed steps that no transaction has been given yet."""
-        self._quiet_steps = 0
-        """Steps in a row, up to this one, that executed nothing."""
 
-    def prepare(self, ready: Ready) -> tuple[Prepared | None, Effects | None]:
+    def prepare(self, ready: Ready, idle: bool = False) -> tuple[Prepared | None, Effects | None]:
         """Execute ``ready``; return it (``None``: run it in a transaction) and the
-        deferred effects its transaction must write (``None``: none this time)."""
+        deferred effects its transaction must write (``None``: none this time).
+
+        ``idle`` is the driver's judgement that the load paused. Only the driver can
+        tell: a step that executes nothing says little in a cluster, where most
+        steps under load only carry votes (flushing on three such steps in a row
+        flushed every few instances, at a few thousand keys each)."""
         unflushed = self.unflushed
         prepared = prepare_ready(self._store, ready, self._me, (unflushed.writes,))
         if prepared is not None:
@@ -314,9 +311,7 @@ class DeferredApply:
                 or len(unflushed.executed) >= policy.instances_max
                 or unflushed.payload_bytes >= policy.bytes_max
             )
-            self._quiet_steps = 0 if ready.to_execute else self._quiet_steps + 1
-            idle = policy.when_idle and self._quiet_steps >= policy.idle_steps
-            if not (full or idle):
+            if not (full or (idle and policy.when_idle)):
                 return prepared, None
         if not unflushed:
             return prepared, None
@@ -331,13 +326,13 @@ class DeferredApply:
         self._store.write(lambda txn: _apply_effects(txn, effects))
         return effects
 
-    def apply(self, ready: Ready) -> tuple[Outbox, Effects | None, bool]:
+    def apply(self, ready: Ready, idle: bool = False) -> tuple[Outbox, Effects | None, bool]:
         """``prepare`` and the transaction in one call (a driver with no threads).
 
         Returns what may leave, the deferred effects written now, and whether
         the step executed inside its transaction (its own marks are then
         durable too)."""
-        prepared, flush = self.prepare(ready)
+        prepared, flush = self.prepare(ready, idle)
         if prepared is None:
             return apply_in_transaction(self._store, ready, self._me, flush), flush, True
         commit(self._store, ready, flush)

@@ -84,6 +84,13 @@ IDLE_AFTER_TICKS = 10
 quiet only for moments between turns; slowing down and being woken again each time
 would cost more than the ticks it saves (a trio cancellation is not cheap)."""
 
+IDLE_FLUSH_AFTER_TICKS = 3
+"""Consecutive quiet ticks (no command waiting, nothing the core waits on) after
+which the load counts as paused and deferred key-value effects are flushed. A
+turn that executes nothing is no such sign: in a cluster most turns under load
+carry only votes, and flushing on those wrote a few thousand keys at a time,
+each flush costing nearly what one of ``FlushPolicy.keys_max`` keys does."""
+
 INLINE_COMMIT_COMMANDS_MAX = 4096
 INLINE_COMMIT_BYTES_MAX = 1 << 20
 """A turn's transaction runs in the loop's own thread when it persists at most this
@@ -227,6 +234,8 @@ class ConsensusLoop:
         self._last_progress_log = 0.0
         self._idle_sleep: trio.CancelScope | None = None
         """The ticker's sleep while the replica is idle (see ``run_ticker``)."""
+        self._quiet_ticks = 0
+        """Ticks in a row at which nothing waited on the clock (see ``run_ticker``)."""
 
     # --- Backend -------------------------------------------------------------------
 
@@ -251,6 +260,7 @@ class ConsensusLoop:
         now = time.monotonic()
         self._waiting[cmd.id] = _Waiter(on_done, now, now + self._timeout_s)
         self._proposals.append(cmd)
+        self._quiet_ticks = 0
         self._wake.set()
         if self._idle_sleep is not None:
             self._idle_sleep.cancel()  # a reply is now awaited: tick at full rate
@@ -301,6 +311,7 @@ class ConsensusLoop:
                 ("loop_release_s", round(self._busy["release_s"], 3)),
                 ("loop_transaction_turns", self._counters["transaction_turns"]),
                 ("loop_flushes", self._counters["flushes"]),
+                ("deferred_writes", len(self._apply.unflushed.writes)),
                 ("loop_flushed_keys", self._counters["flushed_keys"]),
                 ("uncertain_replies", self._counters["uncertain"]),
                 ("invalid_peer_messages", s.invalid_messages),
@@ -312,6 +323,7 @@ class ConsensusLoop:
 
     def deliver(self, msg: Message) -> None:
         self._inbox.append(msg)
+        self._quiet_ticks = 0
         self._wake.set()
 
     async def run_ticker(self) -> None:
@@ -324,10 +336,9 @@ class ConsensusLoop:
         cadence. Idle time is not replayed as a burst of ticks either: the core's
         clock simply runs slower while nothing waits on it."""
         next_at = trio.current_time()
-        quiet = 0
         while True:
-            quiet = 0 if self._wants_ticks() else quiet + 1
-            idle = quiet > IDLE_AFTER_TICKS
+            self._quiet_ticks = 0 if self._wants_ticks() else self._quiet_ticks + 1
+            idle = self._quiet_ticks > IDLE_AFTER_TICKS
             next_at += self._tick_s * (IDLE_TICK_EVERY if idle else 1)
             with trio.CancelScope() as scope:
                 self._idle_sleep = scope if idle else None
@@ -336,7 +347,7 @@ class ConsensusLoop:
             now = trio.current_time()
             if scope.cancelled_caught:
                 next_at = now  # work arrived: the next tick is one interval away
-                quiet = 0
+                self._quiet_ticks = 0
                 continue
             if now - next_at > 10 * self._tick_s:
                 next_at = now  # we were stopped (SIGSTOP): don't replay a burst of ticks
@@ -401,7 +412,9 @@ class ConsensusLoop:
             # records are durable (which is what lets a clean stop flush them).
             with trio.CancelScope(shield=True):
                 self._turn_open = True
-                prepared, flush = self._apply.prepare(ready)
+                prepared, flush = self._apply.prepare(
+                    ready, idle=self._quiet_ticks >= IDLE_FLUSH_AFTER_TICKS
+                )
                 self._flushing = flush
                 t2 = time.perf_counter()
                 durable = list(flush.executed) if flush else []

@@ -234,16 +234,17 @@ class SimCluster:
         """Persist → execute → release, exactly as the runtime does (node.DeferredApply)."""
         core = self._core(r)
         ready = core.ready()
-        outbox, durable = self._apply(r, ready)
+        outbox, durable = self._apply(r, ready, idle=not core.wants_ticks())
         self._release(r, outbox)
         core.advance(ready)
         if durable:
             core.executed_durable(durable)
 
-    def _apply(self, r: ReplicaId, ready: Ready) -> tuple[Outbox, list[InstanceId]]:
+    def _apply(self, r: ReplicaId, ready: Ready, idle: bool) -> tuple[Outbox, list[InstanceId]]:
         """Apply one step and tell the checkers what became durable and what ran; also
-        return the instances whose executed marks reached the store."""
-        outbox, flushed, in_transaction = self.nodes[r].apply.apply(ready)
+        return the instances whose executed marks reached the store. ``idle``: the
+        replica waits on nothing (the runtime's judgement is a few quiet ticks)."""
+        outbox, flushed, in_transaction = self.nodes[r].apply.apply(ready, idle)
         durable = list(flushed.executed) if flushed else []
         if in_transaction:
             durable += [ex.inst for ex in ready.to_execute]
@@ -281,7 +282,8 @@ class SimCluster:
             self.crash(r)  # this step's inputs die with the process
         else:
             # Persisted, but the process died before sending anything.
-            self._apply(r, self._core(r).ready())
+            core = self._core(r)
+            self._apply(r, core.ready(), idle=not core.wants_ticks())
             self.crash(r)
 
     def crash(self, r: ReplicaId) -> None:

@@ -12,13 +12,19 @@ seconds" cost nothing and the counts are exact.
 from __future__ import annotations
 
 import random
+import time
 
 import trio
 
 from epaxosdb import commands
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
-from epaxosdb.runtime.loop import IDLE_AFTER_TICKS, IDLE_TICK_EVERY, ConsensusLoop
+from epaxosdb.runtime.loop import (
+    IDLE_AFTER_TICKS,
+    IDLE_FLUSH_AFTER_TICKS,
+    IDLE_TICK_EVERY,
+    ConsensusLoop,
+)
 from protocol.messages import Ballot, Command, InstanceId, PreAccept, SyncReply
 from protocol.replies import Reply
 from storage.memory import MemoryStore
@@ -152,3 +158,53 @@ async def test_a_replica_goes_back_to_slow_ticks_once_its_work_is_done(
         after = ticks(loop)
         nursery.cancel_scope.cancel()
     assert after - before <= IDLE_AFTER_TICKS + 1 + 10.0 * FULL_RATE / 10
+
+
+def flushes(loop: ConsensusLoop) -> int:
+    return int(dict(loop.info_sections()["EPaxos"])["loop_flushes"])
+
+
+def deferred(loop: ConsensusLoop) -> int:
+    """Key writes executed but not yet given to a transaction (INFO ``deferred_writes``)."""
+    return int(dict(loop.info_sections()["EPaxos"])["deferred_writes"])
+
+
+def stored(store: MemoryStore, key: bytes) -> bytes | None:
+    value = store.read(lambda kv: kv.get(key))
+    return None if value is None else value.payload
+
+
+async def test_deferred_writes_are_flushed_once_the_replica_has_been_quiet_for_a_few_ticks(
+    autojump_clock: trio.abc.Clock,
+) -> None:
+    """Key-value effects wait in memory while commands keep coming (the log is
+    what makes them durable) and reach the store when the load pauses: after
+    ``IDLE_FLUSH_AFTER_TICKS`` quiet ticks, not at the first turn that happens
+    to execute nothing."""
+    assert IDLE_FLUSH_AFTER_TICKS == 3
+    store = MemoryStore()
+    loop = ConsensusLoop(
+        single_replica(), store, incarnation=1, send=lambda dst, msg: None, tick_interval_s=TICK_S
+    )
+    replies: list[Reply] = []
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loop.run)
+        nursery.start_soon(loop.run_ticker)
+        await trio.sleep(0.5 + TICK_S / 2)  # idle for long: the ticker is in its slow sleep
+        for _ in range(20):  # a command every tick: never quiet
+            submit_set(loop, replies)
+            await trio.sleep(TICK_S)
+        assert len(replies) == 20 and flushes(loop) == 0
+        assert stored(store, b"k") is None  # executed, answered, not yet in the store
+        await trio.sleep(2 * TICK_S)
+        assert deferred(loop) == 1 and flushes(loop) == 0
+        await trio.sleep((IDLE_FLUSH_AFTER_TICKS + 1) * TICK_S)
+        assert deferred(loop) == 0  # handed to this turn's transaction
+        # The flush commits in a worker thread: wait for it in real time (bounded).
+        for _ in range(500):
+            if flushes(loop):
+                break
+            await trio.to_thread.run_sync(time.sleep, 0.01)
+        assert flushes(loop) == 1
+        assert stored(store, b"k") == b"v"
+        nursery.cancel_scope.cancel()

@@ -137,7 +137,7 @@ def test_releasing_a_vote_before_it_is_persisted_is_caught(
         ready = core.ready()
         for _dst, m in ready.messages:
             self.checkers.on_send(r, m)  # the message leaves before its vote is durable
-        outbox, _durable = self._apply(r, ready)
+        outbox, _durable = self._apply(r, ready, idle=False)
         self._release(r, outbox)
         core.advance(ready)
 
@@ -177,8 +177,10 @@ def test_executed_marks_written_before_their_deferred_effects_are_caught(
     100 seeds (N=3 and N=5)."""
     original = DeferredApply.apply
 
-    def marks_first(self: DeferredApply, ready: Ready) -> tuple[Outbox, Effects | None, bool]:
-        out, flushed, in_txn = original(self, ready)
+    def marks_first(
+        self: DeferredApply, ready: Ready, idle: bool = False
+    ) -> tuple[Outbox, Effects | None, bool]:
+        out, flushed, in_txn = original(self, ready, idle)
         executed = [ex.inst for ex in ready.to_execute]
         if executed and not in_txn:
             self._store.write(lambda txn: txn.mark_executed(executed))
