@@ -98,7 +98,36 @@ def _pack_cmds(cmds: tuple[Command, ...] | None) -> tuple[Command, ...] | None:
 
 
 def _unpack_cmds(v: object) -> tuple[Command, ...]:
-    return tuple(_unpack_command(c) for c in _tuple(v))
+    """A batch of commands, each checked as ``_unpack_command`` checks one.
+
+    The same checks written out in one loop: every PreAccept, Accept and
+    Commit carries a whole batch, and a function call per field of every
+    command cost a follower more than a microsecond per command. A checked
+    5-tuple becomes a ``Command`` without its keyword-handling constructor.
+    """
+    out: list[Command] = []
+    append = out.append
+    make = tuple.__new__
+    for c in _tuple(v):
+        if type(c) is not tuple or len(c) != 5:
+            return tuple(_unpack_command(c) for c in _tuple(v))  # names the fault
+        ops = c[3]
+        if (
+            type(c[0]) is not int
+            or type(c[1]) is not int
+            or type(c[2]) is not int
+            or type(c[4]) is not bool
+            or type(ops) is not tuple
+        ):
+            return tuple(_unpack_command(c) for c in _tuple(v))
+        for op in ops:
+            if type(op) is not tuple or not op:
+                raise PeerProtocolError("a command op must be a non-empty array")
+            for arg in op:
+                if type(arg) is not bytes:
+                    raise PeerProtocolError("command arguments must be binary strings")
+        append(make(Command, c))
+    return tuple(out)
 
 
 def _unpack_opt_cmds(v: object) -> tuple[Command, ...] | None:

@@ -360,6 +360,40 @@ def test_a_command_goes_on_the_wire_as_the_array_of_its_five_fields_in_order() -
     assert decode_message(body) == commit
 
 
+_GOOD_COMMAND = [2, 11, 1_700_000_000_000, [[b"SET", b"k", b"v"]], False]
+_BAD_COMMANDS = [
+    [2, 11, 1_700_000_000_000, [[b"SET", b"k", b"v"]]],  # four fields
+    "not an array",
+    ["2", 11, 1_700_000_000_000, [[b"SET", b"k", b"v"]], False],
+    [2, 11.0, 1_700_000_000_000, [[b"SET", b"k", b"v"]], False],
+    [2, 11, True, [[b"SET", b"k", b"v"]], False],
+    [2, 11, 1_700_000_000_000, [[b"SET", b"k", b"v"]], 0],
+    [2, 11, 1_700_000_000_000, b"SET k v", False],
+    [2, 11, 1_700_000_000_000, [[]], False],
+    [2, 11, 1_700_000_000_000, [b"SET"], False],
+    [2, 11, 1_700_000_000_000, [[b"SET", "k", b"v"]], False],
+]
+
+
+@pytest.mark.parametrize("bad", _BAD_COMMANDS, ids=repr)
+@pytest.mark.parametrize("position", [0, 2])
+def test_a_batch_with_one_malformed_command_anywhere_is_rejected(
+    bad: object, position: int
+) -> None:
+    """Batches are checked in one loop (``_unpack_cmds``); a fault in any command,
+    first or last, at any depth, still rejects the whole message."""
+    batch: list[object] = [_GOOD_COMMAND, _GOOD_COMMAND]
+    batch.insert(position, bad)
+    body = msgpack.packb([5, 1, [2, 0], batch, 3, [1, -1, 2]], use_bin_type=True)
+    with pytest.raises(PeerProtocolError):
+        decode_message(body)
+    good = msgpack.packb([5, 1, [2, 0], [_GOOD_COMMAND] * 3, 3, [1, -1, 2]], use_bin_type=True)
+    decoded = decode_message(good)
+    assert isinstance(decoded, Commit)
+    assert all(type(c) is Command for c in decoded.cmds)
+    assert decoded.cmds[0] == Command(2, 11, 1_700_000_000_000, ((b"SET", b"k", b"v"),), False)
+
+
 @pytest.mark.parametrize("cls", MESSAGE_TYPES, ids=lambda cls: cls.__name__)
 @FAST
 @given(data=st.data())
