@@ -25,22 +25,16 @@ from operator import le
 from protocol.messages import Access, AccessUnion, Deps
 
 
-class _KeyEntry:
-    """Latest instances touching one key: ``last`` (any access), ``last_write``."""
-
-    __slots__ = ("last", "last_write", "seq_any", "seq_write")
-
-    def __init__(self, n: int) -> None:
-        self.last = [-1] * n
-        self.last_write = [-1] * n
-        self.seq_any = 0
-        self.seq_write = 0
-
-
 class ConflictIndex:
     def __init__(self, n: int) -> None:
         self._n = n
-        self._keys: dict[bytes, _KeyEntry] = {}
+        self._keys: dict[bytes, list[int]] = {}
+        """Per key, one flat list: ``[last_0 .. last_n-1, last_write_0 .. last_write_n-1,
+        seq_any, seq_write]`` — the latest instance of each row touching the key, the
+        latest writing it, and the largest seq of each kind. One list per key, copied
+        from ``_fresh``: every key of every batch passes through ``add``, and an object
+        holding two lists cost three allocations and an ``__init__`` call."""
+        self._fresh = [-1] * (2 * n) + [0, 0]
         # Per-row maxima for keyspace-wide commands.
         self._row_any = [-1] * n  # any instance that touches anything
         self._row_write = [-1] * n  # any instance that writes anything
@@ -79,18 +73,19 @@ class ConflictIndex:
             raise_to(self._row_global_read)
             need_seq = max(need_seq, self._seq_global_read)
         keys = self._keys
+        seq_any, seq_write = 2 * n, 2 * n + 1
         for key in access.writes:
             e = keys.get(key)
             if e is not None:
-                raise_to(e.last)
-                if e.seq_any > need_seq:
-                    need_seq = e.seq_any
+                raise_to(e)  # its first n entries: the latest instance of any access
+                if e[seq_any] > need_seq:
+                    need_seq = e[seq_any]
         for key in access.reads:
             e = keys.get(key)
             if e is not None:
-                raise_to(e.last_write)
-                if e.seq_write > need_seq:
-                    need_seq = e.seq_write
+                raise_to(e[n:seq_any])
+                if e[seq_write] > need_seq:
+                    need_seq = e[seq_write]
         return max(seq, need_seq + 1), tuple(out)
 
     def forget(self, access: Access, below: list[int]) -> None:
@@ -100,9 +95,10 @@ class ConflictIndex:
         keys = self._keys
         for key in (*access.writes, *access.reads):
             e = keys.get(key)
-            # map(le, ...) compares the rows in C: this runs for every key of every
-            # collected instance.
-            if e is not None and all(map(le, e.last, below)):
+            # map(le, ...) compares the rows in C, and stops at the end of ``below``
+            # (the first n entries: the latest access of each row). This runs for
+            # every key of every collected instance.
+            if e is not None and all(map(le, e, below)):
                 del keys[key]
 
     def add(self, position: int, index: int, access: Access, seq: int) -> None:
@@ -126,26 +122,34 @@ class ConflictIndex:
             self._seq_global_read = max(self._seq_global_read, seq)
         keys = self._keys
         n = self._n
+        fresh = self._fresh
+        pw, seq_any, seq_write = n + p, 2 * n, 2 * n + 1
         for key in access.writes:
             e = keys.get(key)
             if e is None:
-                e = keys[key] = _KeyEntry(n)
-            if index > e.last[p]:
-                e.last[p] = index
-            if index > e.last_write[p]:
-                e.last_write[p] = index
-            if seq > e.seq_any:
-                e.seq_any = seq
-            if seq > e.seq_write:
-                e.seq_write = seq
+                e = keys[key] = fresh.copy()
+                e[p] = e[pw] = index
+                e[seq_any] = e[seq_write] = seq
+                continue
+            if index > e[p]:
+                e[p] = index
+            if index > e[pw]:
+                e[pw] = index
+            if seq > e[seq_any]:
+                e[seq_any] = seq
+            if seq > e[seq_write]:
+                e[seq_write] = seq
         for key in access.reads:
             e = keys.get(key)
             if e is None:
-                e = keys[key] = _KeyEntry(n)
-            if index > e.last[p]:
-                e.last[p] = index
-            if seq > e.seq_any:
-                e.seq_any = seq
+                e = keys[key] = fresh.copy()
+                e[p] = index
+                e[seq_any] = seq
+                continue
+            if index > e[p]:
+                e[p] = index
+            if seq > e[seq_any]:
+                e[seq_any] = seq
 
 
 def batch_access(accesses: list[Access]) -> Access:
