@@ -111,21 +111,14 @@ def _unpack_cmds(v: object) -> tuple[Command, ...]:
     for c in _tuple(v):
         if type(c) is not tuple or len(c) != 5:
             return tuple(_unpack_command(c) for c in _tuple(v))  # names the fault
-        ops = c[3]
         if (
             type(c[0]) is not int
             or type(c[1]) is not int
             or type(c[2]) is not int
             or type(c[4]) is not bool
-            or type(ops) is not tuple
         ):
             return tuple(_unpack_command(c) for c in _tuple(v))
-        for op in ops:
-            if type(op) is not tuple or not op:
-                raise PeerProtocolError("a command op must be a non-empty array")
-            for arg in op:
-                if type(arg) is not bytes:
-                    raise PeerProtocolError("command arguments must be binary strings")
+        _unpack_ops(c[3])
         append(make(Command, c))
     return tuple(out)
 
