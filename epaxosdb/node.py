@@ -299,8 +299,8 @@ class DeferredApply:
 
         ``idle`` is the driver's judgement that the load paused. Only the driver can
         tell: a step that executes nothing says little in a cluster, where most
-        steps under load only carry votes (flushing on three such steps in a row
-        flushed every few instances, at a few thousand keys each)."""
+        steps under load only carry votes, and flushing on such steps would write
+        a few thousand keys at a time instead of ``policy.keys_max``."""
         unflushed = self.unflushed
         prepared = prepare_ready(self._store, ready, self._me, (unflushed.writes,))
         if prepared is not None:

@@ -109,15 +109,16 @@ def _unpack_cmds(v: object) -> tuple[Command, ...]:
     append = out.append
     make = tuple.__new__
     for c in _tuple(v):
-        if type(c) is not tuple or len(c) != 5:
-            return tuple(_unpack_command(c) for c in _tuple(v))  # names the fault
         if (
-            type(c[0]) is not int
+            type(c) is not tuple
+            or len(c) != 5
+            or type(c[0]) is not int
             or type(c[1]) is not int
             or type(c[2]) is not int
             or type(c[4]) is not bool
         ):
-            return tuple(_unpack_command(c) for c in _tuple(v))
+            append(_unpack_command(c))  # raises, naming the fault
+            continue
         _unpack_ops(c[3])
         append(make(Command, c))
     return tuple(out)
