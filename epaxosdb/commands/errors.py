@@ -32,6 +32,8 @@ OFFSET_OUT_OF_RANGE = Error("ERR offset is out of range")
 STRING_TOO_LONG = Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 EXPIRE_NX_CONFLICT = Error("ERR NX and XX, GT or LT options at the same time are not compatible")
 EXPIRE_GT_LT_CONFLICT = Error("ERR GT and LT options at the same time are not compatible")
+NOT_IN_MULTI = Error("ERR Command not allowed inside a transaction")
+"""A ``no_multi`` command (SHUTDOWN) after MULTI: refused, and EXEC then aborts."""
 EXEC_WRONG_ARITY = Error(
     "EXECABORT Transaction discarded because of: wrong number of arguments for 'exec' command"
 )

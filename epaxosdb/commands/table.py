@@ -878,6 +878,25 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
         ),
     ),
     _connection_row(
+        "shutdown", -1, "admin noscript loading stale no_multi allow_busy",
+        "@admin @slow @dangerous",
+        "Synchronously save the dataset to disk and then shut down the server", "1.0.0",
+        group="server",
+        complexity=(
+            "O(N) when saving, where N is the total number of keys in all databases when "
+            "saving data, otherwise O(1)"
+        ),
+        arguments=(
+            _oneof(
+                "nosave_save", _token("nosave", "NOSAVE"), _token("save", "SAVE"), flags=OPTIONAL
+            ),
+            _token("now", "NOW", since="7.0.0", flags=OPTIONAL),
+            _token("force", "FORCE", since="7.0.0", flags=OPTIONAL),
+            _token("abort", "ABORT", since="7.0.0", flags=OPTIONAL),
+        ),
+        history=(("7.0.0", "Added the `NOW`, `FORCE` and `ABORT` modifiers."),),
+    ),
+    _connection_row(
         "time", 1, "loading stale fast", "@fast", "Return the current server time", "2.6.0",
         group="server",
         tips=("nondeterministic_output",),

@@ -1,7 +1,8 @@
 """MULTI/EXEC: which errors abort a transaction, and which become per-item replies.
 
 Redis checks a command twice. When it is queued after MULTI, only unknown
-commands and wrong arity are refused (``-ERR ...`` now, then
+commands, wrong arity and commands that may not run inside a transaction
+(``no_multi``: SHUTDOWN) are refused (``-ERR ...`` now, then
 ``-EXECABORT`` at EXEC). Everything else — a syntax error, a bad number, an
 invalid expire time — is only discovered when EXEC runs it, and is returned
 as that item's reply while the other commands run. ``prepare`` finds many of
@@ -24,14 +25,16 @@ from collections.abc import Sequence
 
 from protocol.replies import Error
 
-from .errors import error_op
+from .errors import NOT_IN_MULTI, error_op
 from .proposal import prepare, resolve
 
 
 def queue_error(args: Sequence[bytes]) -> Error | None:
     """The error Redis gives when ``args`` is queued inside MULTI, or ``None`` if it queues."""
     spec = resolve(args)
-    return spec if isinstance(spec, Error) else None
+    if isinstance(spec, Error):
+        return spec
+    return NOT_IN_MULTI if "no_multi" in spec.flags else None
 
 
 def prepare_queued(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:

@@ -122,6 +122,31 @@ def cmd_quit(conn: Connection, args: list[bytes]) -> Reply:
     return OK
 
 
+_SHUTDOWN_FLAGS = frozenset({b"nosave", b"save", b"now", b"force"})
+
+
+def cmd_shutdown(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    """Stop this replica as SIGTERM does; Redis's argument checks and errors.
+
+    Every acknowledged write is already durable, so SAVE and NOSAVE mean the
+    same here, and NOW and FORCE have nothing to skip. A shutdown never waits
+    (there is no replica lag to wait for), so ABORT always finds none in
+    progress. Like Redis, a successful SHUTDOWN gets no reply: the
+    connection closes. Only this replica stops; the others keep serving.
+    """
+    options = [arg.lower() for arg in args[1:]]
+    if any(option not in _SHUTDOWN_FLAGS and option != b"abort" for option in options):
+        return SYNTAX_ERROR
+    abort = b"abort" in options
+    if (abort and len(set(options)) > 1) or {b"save", b"nosave"} <= set(options):
+        return SYNTAX_ERROR
+    if abort:
+        return Error("ERR No shutdown in progress.")
+    conn.registry.request_shutdown(f"SHUTDOWN from client id={conn.id} addr={conn.addr}")
+    conn.close_after_reply()
+    return NO_REPLY
+
+
 def cmd_reset(conn: Connection, args: list[bytes]) -> Reply:
     conn.reset()
     return RESET_REPLY
@@ -792,6 +817,7 @@ HANDLERS: dict[bytes, Handler] = {
     b"reset": cmd_reset,
     b"select": cmd_select,
     b"time": cmd_time,
+    b"shutdown": cmd_shutdown,
     b"auth": cmd_auth,
     b"hello": cmd_hello,
     b"client|id": cmd_client_id,

@@ -135,6 +135,9 @@ class ClientRegistry:
         self.batching_replies = False
         """Inside ``reply_batch``: completed replies wait for its end to be sent."""
         self._to_flush: list[Connection] = []
+        self.shutdown_requested = trio.Event()
+        """Set by SHUTDOWN; the replica's root task stops as on SIGTERM."""
+        self.shutdown_reason = ""
 
     @contextmanager
     def reply_batch(self) -> Iterator[None]:
@@ -158,6 +161,11 @@ class ClientRegistry:
     def flush_later(self, connection: Connection) -> None:
         """Called by a connection with replies completed inside ``reply_batch``."""
         self._to_flush.append(connection)
+
+    def request_shutdown(self, reason: str) -> None:
+        if not self.shutdown_requested.is_set():
+            self.shutdown_reason = reason
+            self.shutdown_requested.set()
 
     def next_client_id(self) -> int:
         self._next_id += 1

@@ -391,6 +391,9 @@ class Connection:
         if isinstance(spec, Error):
             self.multi_failed = in_multi
             self._answer(spec)
+        elif in_multi and "no_multi" in spec.flags:
+            self.multi_failed = True
+            self._answer(commands.errors.NOT_IN_MULTI)
         elif not self.authenticated and "no_auth" not in spec.flags and self.registry.auth_required:
             self.multi_failed = in_multi
             self._answer(NOAUTH)

@@ -2,9 +2,10 @@
 
 ``open_replica`` does the synchronous start-up — open the data directory
 (taking its lock), bump the incarnation, rebuild the core from disk — and
-``serve_replica`` runs it until cancelled. SIGTERM and SIGINT cancel the
-nursery: the listeners close, an LMDB transaction in flight finishes (worker
-threads are not abandoned), and the store is closed, releasing the lock.
+``serve_replica`` runs it until cancelled or told to stop by a client's
+SHUTDOWN. SIGTERM, SIGINT and SHUTDOWN cancel the nursery: the listeners
+close, an LMDB transaction in flight finishes (worker threads are not
+abandoned), and the store is closed, releasing the lock.
 """
 
 from __future__ import annotations
@@ -91,7 +92,8 @@ async def serve_replica(
     client_port: int | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
-    """Serve until cancelled; ``task_status.started(client_port)`` once clients can connect."""
+    """Serve until cancelled or SHUTDOWN; ``task_status.started(client_port)`` once
+    clients can connect."""
     cluster, me = opened.cluster, opened.replica_id
     entry = cluster.replica(me)
     loop: ConsensusLoop | None = None
@@ -162,13 +164,21 @@ async def _serve(
         )
         log.info("replica %d ready: clients on %s:%d", me, client_host or entry.client.host, port)
         task_status.started(port)
+        await registry.shutdown_requested.wait()
+        log.info("%s: shutting down", registry.shutdown_reason)
+        nursery.cancel_scope.cancel()
 
 
 async def run_until_signal(opened: OpenReplica) -> None:
-    """``serve_replica`` until SIGTERM or SIGINT, then shut down cleanly."""
+    """``serve_replica`` until SIGTERM, SIGINT or SHUTDOWN, then shut down cleanly."""
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
-            nursery.start_soon(serve_replica, opened)
+
+            async def serve_then_stop() -> None:
+                await serve_replica(opened)  # returns only after a SHUTDOWN command
+                nursery.cancel_scope.cancel()
+
+            nursery.start_soon(serve_then_stop)
             async for signum in signals:
                 log.info("received %s: shutting down", signal.Signals(signum).name)
                 nursery.cancel_scope.cancel()

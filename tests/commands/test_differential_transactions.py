@@ -41,6 +41,7 @@ TRANSACTIONS: dict[str, list[str]] = {
     "unknown_command_aborts": ["SET a 1", "NOSUCH x", "GET a"],
     "wrong_arity_aborts": ["SET a 1", "GET", "GET a"],
     "wrong_subcommand_arity_aborts": ["SET a 1", "CLIENT SETNAME"],
+    "command_not_allowed_inside_aborts": ["SET a 1", "SHUTDOWN", "GET a"],
     "empty": [],
 }
 

@@ -297,6 +297,20 @@ class ProcessCluster:
         assert code == 0, f"replica {i} exited with {code} on SIGTERM\n{self.log_tail(i)}"
         return code
 
+    def wait_exit(self, i: int, timeout_s: float = STOP_TIMEOUT_S) -> int:
+        """Wait for replica ``i`` to exit on its own (SHUTDOWN); its exit code."""
+        r = self.replicas[i]
+        assert r.process is not None, f"replica {i} is not running"
+        try:
+            code = r.process.wait(timeout_s)
+        except subprocess.TimeoutExpired:
+            raise AssertionError(
+                f"replica {i} still running after {timeout_s} s\n{self.log_tail(i)}"
+            ) from None
+        r.exit_codes.append(code)
+        r.process = None
+        return code
+
     def _terminate(self, i: int) -> int | None:
         r = self.replicas[i]
         if r.process is None:

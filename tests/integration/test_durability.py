@@ -17,6 +17,7 @@ import time
 import redis
 
 from tests.integration.cluster import ProcessCluster, wait_until
+from tests.redis_server import RawConnection
 
 ONE_BY_ONE = 2_000
 PIPELINED = 8_000
@@ -170,3 +171,19 @@ def test_sigterm_stops_a_replica_with_exit_0_and_it_restarts_with_its_data(
     r = cluster1.client(1)
     assert r.get("before-sigterm") == b"kept"
     assert 0 < r.pttl("before-sigterm") <= LONG_PX_MS
+
+
+def test_shutdown_command_stops_a_replica_with_exit_0_and_it_restarts_with_its_data(
+    cluster1: ProcessCluster,
+) -> None:
+    """``redis-cli shutdown``: no reply, the connection closes, the process exits 0."""
+    with RawConnection(cluster1.port(1)) as conn:
+        assert conn.call(b"SET", b"before-shutdown", b"kept") == b"+OK\r\n"
+        conn.sock.sendall(b"SHUTDOWN\r\n")
+        assert conn.sock.recv(64) == b"", "SHUTDOWN must close the connection without a reply"
+    assert cluster1.wait_exit(1) == 0
+    tail = cluster1.log_tail(1, 5)
+    assert "SHUTDOWN from client" in tail and "stopped cleanly" in tail, tail
+    cluster1.restart(1)
+    cluster1.wait_serving(1, SERVE_AGAIN_S)
+    assert cluster1.client(1).get("before-shutdown") == b"kept"

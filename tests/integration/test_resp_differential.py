@@ -119,6 +119,25 @@ def test_random_sequences_reply_like_redis_over_the_network(
     assert compared > RANDOM_STEPS * 0.9
 
 
+SHUTDOWN_REFUSED = [
+    [b"SHUTDOWN", b"FOO"],
+    [b"SHUTDOWN", b"ABORT"],
+    [b"SHUTDOWN", b"NOSAVE", b"SAVE"],
+    [b"SHUTDOWN", b"ABORT", b"NOW"],
+    [b"shutdown", b"now", b"bogus"],
+]
+"""SHUTDOWN forms both servers refuse (so neither stops): the error texts must match."""
+
+
+@pytest.mark.parametrize("args", SHUTDOWN_REFUSED, ids=lambda a: b" ".join(a).decode())
+def test_shutdown_arguments_it_refuses_reply_like_redis(
+    netdiff: ReplicaDifferential, args: list[bytes]
+) -> None:
+    theirs, ours = netdiff.both(*args)
+    assert theirs.startswith(b"-ERR ")
+    assert ours == theirs
+
+
 @pytest.mark.parametrize("name", sorted(n for n in TRANSACTIONS if n != "wrong_type_inside"))
 def test_multi_exec_replies_like_redis_over_the_network(
     netdiff: ReplicaDifferential, name: str
