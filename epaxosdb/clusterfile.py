@@ -22,7 +22,7 @@ from __future__ import annotations
 
 import hashlib
 import tomllib
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 from pathlib import Path
 
 DEFAULT_TICK_MS = 10
@@ -79,6 +79,7 @@ class ClusterConfig:
     requirepass: str = ""
     settings: dict[str, object] = field(default_factory=dict)
     path: Path | None = None
+    """The cluster file this came from (``load_cluster``); INFO reports it as ``config_file``."""
 
     def core_settings(self) -> dict[str, int]:
         return {k: v for k, v in self.settings.items() if k in CORE_SETTINGS}  # type: ignore[misc]
@@ -165,9 +166,7 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
             raise ClusterFileError(f"unknown [cluster] setting {name!r} (known: {allowed})")
         if not isinstance(value, int) or isinstance(value, bool) or value < 0:
             raise ClusterFileError(f"[cluster] {name} must be a non-negative integer")
-    return ClusterConfig(
-        replicas, cluster_id, secret.encode(), tick_ms, requirepass, extra, base
-    )
+    return ClusterConfig(replicas, cluster_id, secret.encode(), tick_ms, requirepass, extra)
 
 
 def load_cluster(path: Path) -> ClusterConfig:
@@ -178,7 +177,8 @@ def load_cluster(path: Path) -> ClusterConfig:
         raise ClusterFileError(f"cannot read cluster file {path}: {exc.strerror}") from None
     except (tomllib.TOMLDecodeError, UnicodeDecodeError) as exc:
         raise ClusterFileError(f"cluster file {path} is not valid TOML: {exc}") from None
-    return parse_cluster(data, path.parent.resolve())
+    resolved = path.resolve()
+    return replace(parse_cluster(data, resolved.parent), path=resolved)
 
 
 def render_cluster(

@@ -41,6 +41,7 @@ def test_a_rendered_cluster_file_loads_back_with_paths_relative_to_it(tmp_path: 
     assert cluster.tick_ms == 5
     assert cluster.replica(2).data_dir == tmp_path.resolve() / "d" / "2"
     assert str(cluster.replica(3).client) == "127.0.0.1:6381"
+    assert cluster.path == path.resolve(), "INFO's config_file names the file, not its directory"
 
 
 def test_the_cluster_id_depends_on_membership_not_on_listing_order() -> None:
