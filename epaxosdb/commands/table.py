@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TypedDict, Unpack
 
-from . import counters, errors, expiry, keyspace, strings, watch
+from . import bitmaps, counters, errors, expiry, keyspace, strings, watch
 from .spec import Arg, CommandSpec, Handler, KeySpec, Prepare
 
 
@@ -409,6 +409,72 @@ STRING_COMMANDS: tuple[CommandSpec, ...] = (
             "O(M) with M being the length of the value argument."
         ),
         prepare=strings.prepare_setrange,
+    ),
+)
+
+_BIT_INDEX_UNIT = _oneof(
+    "index_unit", _token("byte", "BYTE"), _token("bit", "BIT"), since="7.0.0", flags=OPTIONAL
+)
+_BIT_UNIT_HISTORY = (("7.0.0", "Added the `BYTE|BIT` option."),)
+_RO_ACCESS = KeySpec(1, flags=("RO", "access"))
+
+BITMAP_COMMANDS: tuple[CommandSpec, ...] = (
+    _generic_row(
+        "setbit", 4, "write denyoom", bitmaps.cmd_setbit,
+        (KeySpec(1, flags=("RW", "access", "update")),),
+        "@write @bitmap @slow",
+        "Sets or clears the bit at offset in the string value stored at key", "2.2.0",
+        (_key(), _integer("offset"), _integer("value")),
+        group="bitmap",
+        prepare=bitmaps.prepare_setbit,
+    ),
+    _generic_row(
+        "getbit", 3, "readonly fast", bitmaps.cmd_getbit, (_RO_ACCESS,),
+        "@read @bitmap @fast",
+        "Returns the bit value at offset in the string value stored at key", "2.2.0",
+        (_key(), _integer("offset")),
+        group="bitmap",
+        prepare=bitmaps.prepare_getbit,
+    ),
+    _generic_row(
+        "bitcount", -2, "readonly", bitmaps.cmd_bitcount, (_RO_ACCESS,),
+        "@read @bitmap @slow", "Count set bits in a string", "2.6.0",
+        (
+            _key(),
+            _block(
+                "index", _integer("start"), _integer("end"), _BIT_INDEX_UNIT, flags=OPTIONAL
+            ),
+        ),
+        complexity="O(N)",
+        group="bitmap",
+        history=_BIT_UNIT_HISTORY,
+    ),
+    _generic_row(
+        "bitpos", -3, "readonly", bitmaps.cmd_bitpos, (_RO_ACCESS,),
+        "@read @bitmap @slow", "Find first bit set or clear in a string", "2.8.7",
+        (
+            _key(),
+            _integer("bit"),
+            _block(
+                "index",
+                _integer("start"),
+                _block("end_index", _integer("end"), _BIT_INDEX_UNIT, flags=OPTIONAL),
+                flags=OPTIONAL,
+            ),
+        ),
+        complexity="O(N)",
+        group="bitmap",
+        history=_BIT_UNIT_HISTORY,
+        prepare=bitmaps.prepare_bitpos,
+    ),
+    _generic_row(
+        "bitop", -4, "write denyoom", bitmaps.cmd_bitop,
+        (KeySpec(2, flags=("OW", "update")), KeySpec(3, -1, flags=("RO", "access"))),
+        "@write @bitmap @slow", "Perform bitwise operations between strings", "2.6.0",
+        (_string("operation"), _key("destkey"), _key("key", 1, flags=MULTIPLE)),
+        complexity="O(N)",
+        group="bitmap",
+        prepare=bitmaps.prepare_bitop,
     ),
 )
 
@@ -970,6 +1036,7 @@ INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
 
 COMMANDS: tuple[CommandSpec, ...] = (
     *STRING_COMMANDS,
+    *BITMAP_COMMANDS,
     *GENERIC_COMMANDS,
     *CONNECTION_COMMANDS,
     *INTERNAL_COMMANDS,

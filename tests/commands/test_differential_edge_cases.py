@@ -315,6 +315,173 @@ SCENARIOS: dict[str, str] = {
         APPEND s
         SETRANGE s 0
     """,
+    "setbit_getbit": """
+        SETBIT b 7 1
+        GET b
+        GETBIT b 7
+        GETBIT b 6
+        GETBIT b 100
+        SETBIT b 7 0
+        SETBIT b 7 0
+        SETBIT b 0 1
+        GET b
+        SETBIT b 23 1
+        STRLEN b
+        GET b
+        SETBIT b 4294967295 0
+        STRLEN b
+        GETBIT b 4294967295
+        SETBIT b 4294967296 1
+        GETBIT b 4294967296
+        SETBIT b -1 1
+        GETBIT b -1
+        SETBIT b abc 1
+        SETBIT b 1 2
+        SETBIT b 1 -1
+        SETBIT b 1 abc
+        SETBIT b 1 " 1"
+        SETBIT b abc 2
+        GETBIT b abc
+        GETBIT missing 0
+        GETBIT missing abc
+        SET s a
+        SETBIT s 6 1
+        GET s
+        SET t x EX 100
+        SETBIT t 0 1
+        ttl TTL t
+        SET n 12
+        SETBIT n 12 1
+        GET n
+        SETBIT b 1
+        GETBIT b
+    """,
+    "bitcount_ranges": """
+        SET s foobar
+        BITCOUNT s
+        BITCOUNT s 0 0
+        BITCOUNT s 1 1
+        BITCOUNT s 0 -1
+        BITCOUNT s -2 -1
+        BITCOUNT s -1 -2
+        BITCOUNT s -100 100
+        BITCOUNT s 5 2
+        BITCOUNT s 1 1 BYTE
+        BITCOUNT s 5 30 BIT
+        BITCOUNT s 5 30 bit
+        BITCOUNT s 0 -1 BIT
+        BITCOUNT s -7 -1 BIT
+        BITCOUNT s 9 9 BIT
+        BITCOUNT s 3 2 BIT
+        BITCOUNT s 0 1000 BIT
+        BITCOUNT s -1000 3 BIT
+        BITCOUNT s 0 1 FOO
+        BITCOUNT s -1 -2 FOO
+        BITCOUNT s 0
+        BITCOUNT s 0 1 BIT x
+        BITCOUNT s abc 1
+        BITCOUNT s 1 abc
+        BITCOUNT s 0 9223372036854775807
+        BITCOUNT s -9223372036854775808 -1
+        BITCOUNT missing
+        BITCOUNT missing 0
+        BITCOUNT missing abc def
+        BITCOUNT missing 0 1 FOO
+        SET e ""
+        BITCOUNT e
+        BITCOUNT e 0 -1
+        BITCOUNT e 0 -1 BIT
+        SET n 255
+        BITCOUNT n
+        BITCOUNT
+    """,
+    "bitpos_ranges": """
+        SET s \xff\xf0\x00
+        BITPOS s 0
+        BITPOS s 1
+        BITPOS s 0 1
+        BITPOS s 1 2
+        BITPOS s 1 2 -1
+        BITPOS s 0 0 0
+        BITPOS s 0 0 -1
+        BITPOS s 0 2 -1
+        BITPOS s 1 -1
+        BITPOS s 0 -1 -1
+        BITPOS s 0 0 11 BIT
+        BITPOS s 0 0 12 BIT
+        BITPOS s 1 12 23 BIT
+        BITPOS s 0 3 7 bit
+        BITPOS s 0 5 5 BIT
+        BITPOS s 1 5 5 BIT
+        BITPOS s 1 -5 -1 BIT
+        BITPOS s 0 0 -1 BYTE
+        BITPOS s 1 3 2 BIT
+        BITPOS s 1 100 200
+        BITPOS s 0 100
+        BITPOS s 2
+        BITPOS s -1
+        BITPOS s abc
+        BITPOS s 1 abc
+        BITPOS s 1 0 abc
+        BITPOS s 1 abc 1 FOO
+        BITPOS s 1 0 abc FOO
+        BITPOS s 1 0 1 FOO
+        BITPOS s 1 0 1 BIT x
+        SET ones \xff\xff
+        BITPOS ones 0
+        BITPOS ones 0 1
+        BITPOS ones 0 0 -1
+        BITPOS ones 0 0 15 BIT
+        BITPOS ones 0 3 BYTE
+        SET zeros \x00\x00\x00\x00\x00\x00\x00\x00\x00\x01
+        BITPOS zeros 1
+        BITPOS zeros 1 0 8
+        BITPOS zeros 0 0 -1
+        BITPOS missing 0
+        BITPOS missing 1
+        BITPOS missing 0 abc
+        BITPOS missing 2
+        SET e ""
+        BITPOS e 0
+        BITPOS e 1
+        BITPOS s
+    """,
+    "bitop_operations": """
+        SET a \xf0\x0f
+        SET b \xff
+        BITOP AND d a b
+        GET d
+        BITOP OR d a b
+        GET d
+        BITOP XOR d a b
+        GET d
+        BITOP NOT d a
+        GET d
+        BITOP not d b
+        GET d
+        BITOP and d a b missing
+        GET d
+        BITOP OR d missing
+        EXISTS d
+        SET d x EX 100
+        BITOP OR d a
+        TTL d
+        BITOP NOT d a b
+        BITOP NOT d
+        BITOP FOO d a
+        BITOP ANDX d a
+        BITOP XOR a a b
+        GET a
+        SET e ""
+        BITOP OR d e
+        EXISTS d
+        BITOP OR d2 e missing
+        EXISTS d2
+        SET n 123
+        BITOP AND d n b
+        GET d
+        BITOP AND d
+    """,
     "wrong_types": """
         !list l
         !set st
@@ -339,6 +506,20 @@ SCENARIOS: dict[str, str] = {
         INCRBYFLOAT l abc
         GETRANGE l 0 1
         GETRANGE l abc 1
+        SETBIT l 0 1
+        SETBIT l abc 1
+        GETBIT l 0
+        GETBIT l abc
+        BITCOUNT l
+        BITCOUNT l abc def
+        BITPOS l 1
+        BITPOS l 2
+        BITOP AND dest l
+        BITOP OR dest k l
+        BITOP FOO dest l
+        SET ok \x01
+        BITOP OR st ok
+        TYPE st
         SETRANGE l 0 x
         SETRANGE l 0 ""
         SETRANGE l -1 x

@@ -189,6 +189,44 @@ def _setrange(g: Generator) -> Request:
     return "exact", [b"SETRANGE", g.key(), offset, g.rng.choice([b"", b"xy", b"hello"])]
 
 
+_BIT_OFFSETS = [b"0", b"1", b"7", b"8", b"15", b"100", b"-1", b"abc"]
+_BIT_BOUNDS = [b"0", b"1", b"-1", b"-3", b"5", b"17", b"100", b"-100", b"abc"]
+_BIT_UNITS = [b"BYTE", b"BIT", b"bit", b"FOO"]
+
+
+def _setbit(g: Generator) -> Request:
+    value = g.rng.choice([b"0", b"1", b"1", b"2"])
+    return "exact", [b"SETBIT", g.key(), g.rng.choice(_BIT_OFFSETS), value]
+
+
+def _getbit(g: Generator) -> Request:
+    return "exact", [b"GETBIT", g.key(), g.rng.choice(_BIT_OFFSETS)]
+
+
+def _bit_range(g: Generator, fields: int) -> list[bytes]:
+    """Up to ``fields`` of start, end, unit (a unit only after an end)."""
+    args = [g.rng.choice(_BIT_BOUNDS) for _ in range(min(fields, 2))]
+    if fields == 3:
+        args.append(g.rng.choice(_BIT_UNITS))
+    return args
+
+
+def _bitcount(g: Generator) -> Request:
+    fields = g.rng.choice((0, 2, 2, 3))
+    return "exact", [b"BITCOUNT", g.key(), *_bit_range(g, fields)]
+
+
+def _bitpos(g: Generator) -> Request:
+    bit = g.rng.choice([b"0", b"1", b"1", b"2"])
+    return "exact", [b"BITPOS", g.key(), bit, *_bit_range(g, g.rng.choice((0, 1, 2, 3)))]
+
+
+def _bitop(g: Generator) -> Request:
+    operation = g.rng.choice([b"AND", b"OR", b"XOR", b"NOT", b"and", b"FOO"])
+    sources = [g.key() for _ in range(1 if operation == b"NOT" else g.rng.randint(1, 3))]
+    return "exact", [b"BITOP", operation, g.key(), *sources]
+
+
 def _rename(name: bytes) -> Callable[[Generator], Request]:
     return lambda g: ("exact", [name, g.key(), g.key()])
 
@@ -246,6 +284,8 @@ COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
     ("INCRBY", _by_integer(b"INCRBY")), ("DECRBY", _by_integer(b"DECRBY")),
     ("INCRBYFLOAT", _incrbyfloat), ("APPEND", _key_value(b"APPEND")),
     ("STRLEN", _one_key(b"STRLEN")), ("GETRANGE", _getrange), ("SETRANGE", _setrange),
+    ("SETBIT", _setbit), ("GETBIT", _getbit), ("BITCOUNT", _bitcount), ("BITPOS", _bitpos),
+    ("BITOP", _bitop),
     ("TYPE", _one_key(b"TYPE")), ("RENAME", _rename(b"RENAME")),
     ("RENAMENX", _rename(b"RENAMENX")), ("EXPIRE", _expire), ("EXPIRE", _expire),
     ("TTL", _ttl), ("TTL", _ttl), ("PERSIST", _one_key(b"PERSIST")),

@@ -184,6 +184,8 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"pexpire": [b"k", b"1"], b"expireat": [b"k", b"1"], b"pexpireat": [b"k", b"1"],
     b"expiretime": [b"k"], b"pexpiretime": [b"k"], b"ttl": [b"k"], b"pttl": [b"k"],
     b"persist": [b"k"], b"dbsize": [], b"flushdb": [], b"flushall": [], b"randomkey": [],
+    b"setbit": [b"k", b"3", b"1"], b"getbit": [b"k", b"3"], b"bitcount": [b"k"],
+    b"bitpos": [b"k", b"1"], b"bitop": [b"AND", b"d", b"k"],
 }  # fmt: skip
 
 
