@@ -41,8 +41,11 @@ class ScanOptions:
         self.type_name = type_name
 
 
-def parse_scan(args: Sequence[bytes]) -> ScanOptions | Error:
-    """``parseScanCursorOrReply`` then ``scanGenericCommand``'s option loop, in that order."""
+def parse_scan(args: Sequence[bytes], allow_type: bool = True) -> ScanOptions | Error:
+    """``parseScanCursorOrReply`` then ``scanGenericCommand``'s option loop, in that order.
+
+    ``args`` starts at the command name, or for HSCAN at its key; only SCAN
+    itself takes TYPE (``allow_type``)."""
     cursor = parse_cursor(args[1])
     if cursor is None:
         return errors.INVALID_CURSOR
@@ -63,7 +66,7 @@ def parse_scan(args: Sequence[bytes]) -> ScanOptions | Error:
             count = parsed
         elif option == b"match":
             pattern = None if args[i + 1] == b"*" else args[i + 1]
-        elif option == b"type":
+        elif option == b"type" and allow_type:
             type_name = errors.c_string(args[i + 1]).lower()
         else:
             return errors.SYNTAX

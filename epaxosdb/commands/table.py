@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TypedDict, Unpack
 
-from . import bitmaps, counters, errors, expiry, keyspace, strings, watch
+from . import bitmaps, counters, errors, expiry, hashes, keyspace, strings, watch
 from .spec import Arg, CommandSpec, Handler, KeySpec, Prepare
 
 
@@ -475,6 +475,130 @@ BITMAP_COMMANDS: tuple[CommandSpec, ...] = (
         complexity="O(N)",
         group="bitmap",
         prepare=bitmaps.prepare_bitop,
+    ),
+)
+
+_FIELD_VALUE = _block("field_value", _string("field"), _string("value"), flags=MULTIPLE)
+_WHOLE_HASH = "O(N) where N is the size of the hash."
+
+
+def _hash_row(
+    name: str,
+    arity: int,
+    flags: str,
+    handler: Handler,
+    key_flags: tuple[str, ...],
+    acl: str,
+    summary: str,
+    since: str,
+    arguments: tuple[Arg, ...] = (),
+    complexity: str = "O(1)",
+    **rest: Unpack[_Extras],
+) -> CommandSpec:
+    """A row of the ``hash`` group: one key, at index 1."""
+    return _generic_row(
+        name, arity, flags, handler, (KeySpec(1, flags=key_flags),), acl, summary, since,
+        (_key(), *arguments), complexity, group="hash", **rest,
+    )
+
+
+HASH_COMMANDS: tuple[CommandSpec, ...] = (
+    _hash_row(
+        "hdel", -3, "write fast", hashes.cmd_hdel, ("RW", "delete"),
+        "@write @hash @fast", "Delete one or more hash fields", "2.0.0",
+        (_string("field", flags=MULTIPLE),),
+        "O(N) where N is the number of fields to be removed.",
+        history=(("2.4.0", "Accepts multiple `field` arguments."),),
+    ),
+    _hash_row(
+        "hexists", 3, "readonly fast", hashes.cmd_hexists, ("RO",),
+        "@read @hash @fast", "Determine if a hash field exists", "2.0.0", (_string("field"),),
+    ),
+    _hash_row(
+        "hget", 3, "readonly fast", hashes.cmd_hget, ("RO", "access"),
+        "@read @hash @fast", "Get the value of a hash field", "2.0.0", (_string("field"),),
+    ),
+    _hash_row(
+        "hgetall", 2, "readonly", hashes.cmd_hgetall, ("RO", "access"),
+        "@read @hash @slow", "Get all the fields and values in a hash", "2.0.0",
+        complexity=_WHOLE_HASH,
+        tips=("nondeterministic_output_order",),
+    ),
+    _hash_row(
+        "hincrby", 4, "write denyoom fast", hashes.cmd_hincrby, ("RW", "access", "update"),
+        "@write @hash @fast", "Increment the integer value of a hash field by the given number",
+        "2.0.0", (_string("field"), _integer("increment")),
+        prepare=hashes.prepare_hincrby,
+    ),
+    _hash_row(
+        "hincrbyfloat", 4, "write denyoom fast", hashes.cmd_hincrbyfloat,
+        ("RW", "access", "update"),
+        "@write @hash @fast", "Increment the float value of a hash field by the given amount",
+        "2.6.0", (_string("field"), Arg("increment", "double")),
+        prepare=hashes.prepare_hincrbyfloat,
+    ),
+    _hash_row(
+        "hkeys", 2, "readonly", hashes.cmd_hkeys, ("RO", "access"),
+        "@read @hash @slow", "Get all the fields in a hash", "2.0.0",
+        complexity=_WHOLE_HASH,
+        tips=("nondeterministic_output_order",),
+    ),
+    _hash_row(
+        "hlen", 2, "readonly fast", hashes.cmd_hlen, ("RO",),
+        "@read @hash @fast", "Get the number of fields in a hash", "2.0.0",
+    ),
+    _hash_row(
+        "hmget", -3, "readonly fast", hashes.cmd_hmget, ("RO", "access"),
+        "@read @hash @fast", "Get the values of all the given hash fields", "2.0.0",
+        (_string("field", flags=MULTIPLE),),
+        "O(N) where N is the number of fields being requested.",
+    ),
+    _hash_row(
+        "hmset", -4, "write denyoom fast", hashes.cmd_hset, ("RW", "update"),
+        "@write @hash @fast", "Set multiple hash fields to multiple values", "2.0.0",
+        (_FIELD_VALUE,), "O(N) where N is the number of fields being set.",
+        prepare=hashes.prepare_hset,
+        doc_flags=("deprecated",),
+        deprecated_since="4.0.0",
+        replaced_by="`HSET` with multiple field-value pairs",
+    ),
+    _hash_row(
+        "hscan", -3, "readonly", hashes.cmd_hscan, ("RO", "access"),
+        "@read @hash @slow", "Incrementally iterate hash fields and associated values", "2.8.0",
+        (
+            _integer("cursor"),
+            Arg("pattern", "pattern", token="MATCH", flags=OPTIONAL),
+            _integer("count", token="COUNT", flags=OPTIONAL),
+        ),
+        "O(1) for every call. O(N) for a complete iteration, including enough command calls "
+        "for the cursor to return back to 0. N is the number of elements inside the "
+        "collection..",
+        prepare=hashes.prepare_hscan,
+        tips=("nondeterministic_output",),
+    ),
+    _hash_row(
+        "hset", -4, "write denyoom fast", hashes.cmd_hset, ("RW", "update"),
+        "@write @hash @fast", "Set the string value of a hash field", "2.0.0", (_FIELD_VALUE,),
+        "O(1) for each field/value pair added, so O(N) to add N field/value pairs when the "
+        "command is called with multiple field/value pairs.",
+        prepare=hashes.prepare_hset,
+        history=(("4.0.0", "Accepts multiple `field` and `value` arguments."),),
+    ),
+    _hash_row(
+        "hsetnx", 4, "write denyoom fast", hashes.cmd_hsetnx, ("RW", "insert"),
+        "@write @hash @fast", "Set the value of a hash field, only if the field does not exist",
+        "2.0.0", (_string("field"), _string("value")),
+    ),
+    _hash_row(
+        "hstrlen", 3, "readonly fast", hashes.cmd_hstrlen, ("RO",),
+        "@read @hash @fast", "Get the length of the value of a hash field", "3.2.0",
+        (_string("field"),),
+    ),
+    _hash_row(
+        "hvals", 2, "readonly", hashes.cmd_hvals, ("RO", "access"),
+        "@read @hash @slow", "Get all the values in a hash", "2.0.0",
+        complexity=_WHOLE_HASH,
+        tips=("nondeterministic_output_order",),
     ),
 )
 
@@ -1037,6 +1161,7 @@ INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
 COMMANDS: tuple[CommandSpec, ...] = (
     *STRING_COMMANDS,
     *BITMAP_COMMANDS,
+    *HASH_COMMANDS,
     *GENERIC_COMMANDS,
     *CONNECTION_COMMANDS,
     *INTERNAL_COMMANDS,

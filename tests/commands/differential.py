@@ -16,6 +16,7 @@ import time
 from collections.abc import Callable, Sequence
 
 from epaxosdb.commands import command_reply, execute, is_read_only, prepare
+from epaxosdb.commands.hashes import encode_hash
 from protocol.messages import Command
 from protocol.replies import Error, Reply
 from protocol.resp import encode_reply
@@ -31,10 +32,18 @@ PTTL_TOLERANCE_MS = 500
 NON_STRING_SETUP: dict[ValueType, tuple[bytes, ...]] = {
     ValueType.LIST: (b"RPUSH", b"<key>", b"a"),
     ValueType.SET: (b"SADD", b"<key>", b"a"),
-    ValueType.HASH: (b"HSET", b"<key>", b"f", b"v"),
+    ValueType.HASH: (b"HSET", b"<key>", b"f", b"v"),  # the model stores the same hash
     ValueType.ZSET: (b"ZADD", b"<key>", b"1", b"a"),
 }
 """How redis-server builds a value of each other type; the model stores an opaque one."""
+
+
+def injected_value(value_type: ValueType) -> Value:
+    """What the model stores for ``NON_STRING_SETUP[value_type]``: a real hash ``{f: v}``
+    (hash commands read it), an opaque payload for the types epaxosdb does not have."""
+    if value_type == ValueType.HASH:
+        return Value(value_type, 0, encode_hash({b"f": b"v"}))
+    return Value(value_type, 0, b"opaque")
 
 
 def wall_ms() -> int:
@@ -76,11 +85,13 @@ class Differential:
         self.model = Model()
         self.redis.call(b"FLUSHALL")
 
+    def ours(self, *args: bytes) -> bytes:
+        """Our raw reply, encoded for this connection's protocol."""
+        return encode_reply(self.model.call(args), self.protocol)
+
     def both(self, *args: bytes) -> tuple[bytes, bytes]:
-        """Redis's raw reply and ours, encoded for this connection's protocol."""
-        theirs = self.redis.call(*args)
-        ours = encode_reply(self.model.call(args), self.protocol)
-        return theirs, ours
+        """Redis's raw reply and ours."""
+        return self.redis.call(*args), self.ours(*args)
 
     def check(self, *args: bytes, context: str = "") -> bytes:
         theirs, ours = self.both(*args)
@@ -104,9 +115,47 @@ class Differential:
 
     def check_scan(self, *options: bytes, context: str = "") -> None:
         """A full SCAN iteration with ``options`` returns the same key set on both sides."""
-        assert self._full_scan(self.redis.call, options) == self._full_scan(
-            lambda *a: encode_reply(self.model.call(a), self.protocol), options
-        ), f"SCAN {options!r} differs {context}"
+        theirs = self._full_scan(self.redis.call, (b"SCAN",), options)
+        ours = self._full_scan(self.ours, (b"SCAN",), options)
+        assert theirs == ours, f"SCAN {options!r} differs {context}: {theirs} != {ours}"
+
+    def check_hscan(self, key: bytes, *options: bytes, context: str = "") -> None:
+        """A full HSCAN iteration returns the same field/value pairs on both sides.
+
+        Redis answers a small hash in one step and a large one (a value over 64
+        bytes makes it large) in several, in its hash table's order."""
+        command = (b"HSCAN", key)
+        theirs = self._full_scan(self.redis.call, command, options, pairs=True)
+        ours = self._full_scan(self.ours, command, options, pairs=True)
+        assert theirs == ours, f"HSCAN {key!r} {options!r} differs {context}: {theirs} != {ours}"
+
+    def check_pairs(self, *args: bytes, context: str = "") -> None:
+        """Same field/value pairs in any order (HGETALL: Redis's order is its hash table's
+        once a hash is large)."""
+        theirs, ours = self.both(*args)
+        assert _canonical_pairs(theirs) == _canonical_pairs(ours), _mismatch(
+            args, theirs, ours, context
+        )
+
+    def check_request(self, mode: str, args: list[bytes], context: str = "") -> None:
+        """Compare one generated request the way its ``mode`` says (see the generator)."""
+        if mode == "ttl":
+            self.check_ttl(*args, tolerance=TTL_TOLERANCE_S, context=context)
+        elif mode == "pttl":
+            self.check_ttl(*args, tolerance=PTTL_TOLERANCE_MS, context=context)
+        elif mode == "keys":
+            self.check_unordered(*args, context=context)
+        elif mode == "pairs":
+            self.check_pairs(*args, context=context)
+        elif mode == "scan":
+            self.check_scan(*args[2:], context=context)
+            self.check(b"SCAN", b"0", *args[2:], b"COUNT", b"0", context=context)
+        elif mode == "hscan":
+            self.check_hscan(args[1], *args[3:], context=context)
+        elif mode == "random":
+            self.check_randomkey(context=context)
+        else:
+            self.check(*args, context=context)
 
     def check_randomkey(self, context: str = "") -> None:
         """RANDOMKEY picks differently, but both return nil on empty, else an existing key."""
@@ -125,22 +174,31 @@ class Differential:
         self.redis.call(b"DEL", key)
         setup = tuple(key if a == b"<key>" else a for a in NON_STRING_SETUP[value_type])
         self.redis.call(*setup)
-        self.model.put(key, Value(value_type, 0, b"opaque"))
+        self.model.put(key, injected_value(value_type))
 
     @staticmethod
-    def _full_scan(call: Callable[..., bytes], options: Sequence[bytes]) -> set[bytes]:
-        keys: set[bytes] = set()
+    def _full_scan(
+        call: Callable[..., bytes],
+        command: tuple[bytes, ...],
+        options: Sequence[bytes],
+        pairs: bool = False,
+    ) -> set[bytes] | set[tuple[bytes, bytes]]:
+        """Everything a SCAN-like iteration from cursor 0 returns (keys, or HSCAN's pairs);
+        an error reply as ``{b"error:..."}``."""
+        found: list[bytes] = []
         cursor = b"0"
         for _ in range(100_000):
-            reply, _ = parse_reply(call(b"SCAN", cursor, *options))
+            reply, _ = parse_reply(call(*command, cursor, *options))
             if reply.kind == "-":
                 return {b"error:" + _bytes(reply.value)}
             cursor_item, batch = _items(reply.value)
-            keys.update(_bytes(item.value) for item in _items(batch.value))
+            found.extend(_bytes(item.value) for item in _items(batch.value))
             cursor = _bytes(cursor_item.value)
             if cursor == b"0":
-                return keys
-        raise AssertionError("SCAN did not finish")
+                if pairs:
+                    return set(zip(found[::2], found[1::2], strict=True))
+                return set(found)
+        raise AssertionError(f"{command[0].decode()} did not finish")
 
 
 def _bytes(value: object) -> bytes:
@@ -158,6 +216,14 @@ def _canonical(raw: bytes) -> Parsed:
     if isinstance(parsed.value, list):
         return Parsed(parsed.kind, parsed.sorted_items())
     return parsed
+
+
+def _canonical_pairs(raw: bytes) -> Parsed | list[tuple[str, str]]:
+    parsed, _ = parse_reply(raw)
+    if not isinstance(parsed.value, list):
+        return parsed
+    items = [repr(item) for item in parsed.value]
+    return sorted(zip(items[::2], items[1::2], strict=True))
 
 
 def _mismatch(args: Sequence[bytes], theirs: bytes, ours: bytes, context: str) -> str:

@@ -482,6 +482,135 @@ SCENARIOS: dict[str, str] = {
         GET d
         BITOP AND d
     """,
+    "hash_fields": """
+        HSET h a 1 b 2
+        HSET h b 3 c 4
+        HGETALL h
+        HKEYS h
+        HVALS h
+        HLEN h
+        HGET h b
+        HGET h nosuch
+        HGET nosuch a
+        HMGET h a nosuch c
+        HMGET nosuch a b
+        HEXISTS h a
+        HEXISTS h nosuch
+        HEXISTS nosuch a
+        HSTRLEN h a
+        HSTRLEN h nosuch
+        HSTRLEN nosuch a
+        HSETNX h a 9
+        HSETNX h d 5
+        HGETALL h
+        HDEL h a nosuch
+        HDEL h a
+        HGETALL h
+        HSET h a again
+        HGETALL h
+        HMSET h x 1 y 2
+        HGETALL h
+        HSET h "" ""
+        HGET h ""
+        HDEL h b c d x y a ""
+        EXISTS h
+        HGETALL h
+        HKEYS h
+        HLEN h
+        HDEL h a
+        HSET h f
+        HSET h f v g
+        HMSET h f
+        HMSET h f v g
+        HSET h
+        HGET h
+        HDEL h
+        HSET t f v
+        EXPIRE t 100
+        HSET t g w
+        ttl TTL t
+        HDEL t f
+        ttl TTL t
+        HSET z f \x00\xff\r\n
+        HGET z f
+        TYPE z
+        RENAME z z2
+        HGETALL z2
+        SET z2 str
+        HGET z2 f
+        HSET z2 f v
+        DEL z2
+        HSET z2 f v
+        HGETALL z2
+    """,
+    "hash_counters": """
+        HINCRBY h n 5
+        HINCRBY h n -7
+        HGET h n
+        HINCRBY h n abc
+        HINCRBY h n 9223372036854775808
+        HSET h big 9223372036854775807
+        HINCRBY h big 1
+        HINCRBY h big 0
+        HSET h small -9223372036854775808
+        HINCRBY h small -1
+        HSET h s hello
+        HINCRBY h s 1
+        HSET h sp " 1"
+        HINCRBY h sp 1
+        HINCRBYFLOAT h sp 1
+        HINCRBYFLOAT h f 10.5
+        HINCRBYFLOAT h f 0.1
+        HGET h f
+        HINCRBYFLOAT h f -10.6
+        HINCRBYFLOAT h f 1e3
+        HINCRBYFLOAT h f abc
+        HINCRBYFLOAT h f inf
+        HINCRBYFLOAT h f -inf
+        HINCRBYFLOAT h f nan
+        HINCRBYFLOAT h s 1
+        HINCRBYFLOAT h n 1.5
+        HSET h huge 1e308
+        HINCRBYFLOAT h huge 1e308
+        HINCRBYFLOAT h e 5.0e3
+        HINCRBYFLOAT h x 0x10
+        HINCRBYFLOAT nokey f abc
+        HINCRBY nokey f abc
+        SET str v
+        HINCRBY str f 1
+        HINCRBY str f abc
+        HINCRBYFLOAT str f 1
+        HINCRBYFLOAT str f abc
+        HINCRBYFLOAT str f inf
+        HINCRBY h n
+        HINCRBYFLOAT h f
+    """,
+    "hscan_options": """
+        HSET h alpha 1 beta 2 gamma 3 alps 4
+        HSCAN h 0
+        HSCAN h 0 MATCH al*
+        HSCAN h 0 match *a
+        HSCAN h 0 COUNT 1
+        HSCAN h 0 COUNT 1 MATCH b*
+        HSCAN h 5
+        HSCAN h 0 MATCH nothing*
+        HSCAN h 0 COUNT 0
+        HSCAN h 0 COUNT -1
+        HSCAN h 0 COUNT abc
+        HSCAN h 0 TYPE string
+        HSCAN h 0 MATCH
+        HSCAN h 0 FOO bar
+        HSCAN h abc
+        HSCAN h -1
+        HSCAN nokey 0
+        HSCAN nokey 0 FOO
+        HSCAN nokey abc
+        SET s v
+        HSCAN s 0
+        HSCAN s 0 FOO
+        HSCAN s abc
+        HSCAN h
+    """,
     "wrong_types": """
         !list l
         !set st
@@ -520,6 +649,31 @@ SCENARIOS: dict[str, str] = {
         SET ok \x01
         BITOP OR st ok
         TYPE st
+        HGET l f
+        HSET l f v
+        HSET l f
+        HSETNX l f v
+        HMGET l f
+        HDEL l f
+        HLEN l
+        HEXISTS l f
+        HSTRLEN l f
+        HGETALL l
+        HKEYS l
+        HVALS l
+        HINCRBY l f 1
+        HINCRBY l f abc
+        HINCRBYFLOAT l f 1
+        HINCRBYFLOAT l f abc
+        HSCAN l 0
+        HSCAN l abc
+        HGET h f
+        HGETALL h
+        HSET h g w
+        HGETALL h
+        GET h
+        APPEND h x
+        BITCOUNT h
         SETRANGE l 0 x
         SETRANGE l 0 ""
         SETRANGE l -1 x

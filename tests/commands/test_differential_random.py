@@ -22,7 +22,7 @@ from collections.abc import Callable
 import pytest
 
 from storage.interface import ValueType
-from tests.commands.differential import PTTL_TOLERANCE_MS, TTL_TOLERANCE_S, Differential, wall_ms
+from tests.commands.differential import PTTL_TOLERANCE_MS, Differential, wall_ms
 
 STEPS = 3000
 SEEDS = [int(s) for s in os.environ.get("EPAXOSDB_COMMANDS_SEED", "1 2 3").split()]
@@ -227,6 +227,52 @@ def _bitop(g: Generator) -> Request:
     return "exact", [b"BITOP", operation, g.key(), *sources]
 
 
+FIELDS = [b"f", b"g", b"h", b"", b"f2"]
+_FIELD_PATTERNS = [b"*", b"f*", b"?", b"[fg]", b"x*"]
+
+
+def _field(g: Generator) -> bytes:
+    return g.rng.choice(FIELDS)
+
+
+def _hset(name: bytes) -> Callable[[Generator], Request]:
+    def make(g: Generator) -> Request:
+        args = [name, g.key()]
+        for _ in range(g.rng.randint(1, 3)):
+            args += [_field(g), g.rng.choice(VALUES)]
+        return "exact", args
+
+    return make
+
+
+def _hsetnx(g: Generator) -> Request:
+    return "exact", [b"HSETNX", g.key(), _field(g), g.rng.choice(VALUES)]
+
+
+def _hash_field(name: bytes) -> Callable[[Generator], Request]:
+    return lambda g: ("exact", [name, g.key(), _field(g)])
+
+
+def _hash_fields(name: bytes) -> Callable[[Generator], Request]:
+    return lambda g: ("exact", [name, g.key(), *(_field(g) for _ in range(g.rng.randint(1, 3)))])
+
+
+def _hincr(g: Generator) -> Request:
+    if g.rng.random() < 0.5:
+        return "exact", [b"HINCRBY", g.key(), _field(g), g.rng.choice(INTEGERS)]
+    return "exact", [b"HINCRBYFLOAT", g.key(), _field(g), g.rng.choice(FLOATS)]
+
+
+def _hscan(g: Generator) -> Request:
+    options: list[bytes] = []
+    if g.rng.random() < 0.5:
+        options += [b"MATCH", g.rng.choice(_FIELD_PATTERNS)]
+    if g.rng.random() < 0.3:
+        options += [b"COUNT", g.rng.choice([b"1", b"10", b"0", b"abc"])]
+    cursor = g.rng.choice([b"0", b"0", b"0", b"abc"])  # a full iteration starts at 0
+    return "hscan", [b"HSCAN", g.key(), cursor, *options]
+
+
 def _rename(name: bytes) -> Callable[[Generator], Request]:
     return lambda g: ("exact", [name, g.key(), g.key()])
 
@@ -285,7 +331,14 @@ COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
     ("INCRBYFLOAT", _incrbyfloat), ("APPEND", _key_value(b"APPEND")),
     ("STRLEN", _one_key(b"STRLEN")), ("GETRANGE", _getrange), ("SETRANGE", _setrange),
     ("SETBIT", _setbit), ("GETBIT", _getbit), ("BITCOUNT", _bitcount), ("BITPOS", _bitpos),
-    ("BITOP", _bitop),
+    ("BITOP", _bitop), ("HSET", _hset(b"HSET")), ("HSET", _hset(b"HSET")),
+    ("HMSET", _hset(b"HMSET")), ("HSETNX", _hsetnx),
+    ("HGET", _hash_field(b"HGET")), ("HMGET", _hash_fields(b"HMGET")),
+    ("HDEL", _hash_fields(b"HDEL")), ("HEXISTS", _hash_field(b"HEXISTS")),
+    ("HSTRLEN", _hash_field(b"HSTRLEN")), ("HLEN", _one_key(b"HLEN")),
+    ("HGETALL", lambda g: ("pairs", [b"HGETALL", g.key()])),
+    ("HKEYS", lambda g: ("keys", [b"HKEYS", g.key()])),
+    ("HVALS", lambda g: ("keys", [b"HVALS", g.key()])), ("HINCRBY", _hincr), ("HSCAN", _hscan),
     ("TYPE", _one_key(b"TYPE")), ("RENAME", _rename(b"RENAME")),
     ("RENAMENX", _rename(b"RENAMENX")), ("EXPIRE", _expire), ("EXPIRE", _expire),
     ("TTL", _ttl), ("TTL", _ttl), ("PERSIST", _one_key(b"PERSIST")),
@@ -302,19 +355,8 @@ def replay(diff: Differential, seed: int, steps: int) -> None:
         context = f"[seed={seed} step={step} RESP{diff.protocol}]"
         if mode == "inject":
             diff.put_non_string(args[1], ValueType(int(args[2])))
-        elif mode == "ttl":
-            diff.check_ttl(*args, tolerance=TTL_TOLERANCE_S, context=context)
-        elif mode == "pttl":
-            diff.check_ttl(*args, tolerance=PTTL_TOLERANCE_MS, context=context)
-        elif mode == "keys":
-            diff.check_unordered(*args, context=context)
-        elif mode == "scan":
-            diff.check_scan(*args[2:], context=context)
-            diff.check(b"SCAN", b"0", *args[2:], b"COUNT", b"0", context=context)
-        elif mode == "random":
-            diff.check_randomkey(context=context)
         else:
-            diff.check(*args, context=context)
+            diff.check_request(mode, args, context=context)
     for key in KEYS:
         context = f"[seed={seed} final state of {key!r} RESP{diff.protocol}]"
         diff.check(b"TYPE", key, context=context)

@@ -16,6 +16,7 @@ from protocol.messages import Command
 from protocol.replies import OK, Error, Reply
 from storage.interface import Value, ValueType
 from storage.memory import MemoryStore
+from tests.commands.differential import injected_value
 from tests.commands.test_differential_random import Generator
 
 T0 = 1_700_000_000_000
@@ -43,7 +44,7 @@ def test_same_command_on_two_copies_of_a_state_gives_same_reply_and_state() -> N
         mode, args = generator.request()
         now = T0 + step * 997
         if mode == "inject":
-            put(store, args[1], Value(ValueType.HASH, 0, b"h"))
+            put(store, args[1], injected_value(ValueType(int(args[2]))))
             continue
         op = prepare(args, now)
         if isinstance(op, Error):
@@ -186,6 +187,11 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"persist": [b"k"], b"dbsize": [], b"flushdb": [], b"flushall": [], b"randomkey": [],
     b"setbit": [b"k", b"3", b"1"], b"getbit": [b"k", b"3"], b"bitcount": [b"k"],
     b"bitpos": [b"k", b"1"], b"bitop": [b"AND", b"d", b"k"],
+    b"hset": [b"h", b"f", b"v"], b"hmset": [b"h", b"f", b"v"], b"hsetnx": [b"h", b"f", b"v"],
+    b"hget": [b"h", b"f"], b"hmget": [b"h", b"f"], b"hdel": [b"h", b"f"],
+    b"hexists": [b"h", b"f"], b"hstrlen": [b"h", b"f"], b"hlen": [b"h"], b"hgetall": [b"h"],
+    b"hkeys": [b"h"], b"hvals": [b"h"], b"hincrby": [b"h", b"f", b"1"],
+    b"hincrbyfloat": [b"h", b"f", b"1"], b"hscan": [b"h", b"0"],
 }  # fmt: skip
 
 

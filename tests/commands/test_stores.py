@@ -16,6 +16,7 @@ from protocol.replies import Error, Reply
 from storage.interface import Store, Value, ValueType
 from storage.lmdb_store import LmdbStore
 from storage.memory import MemoryStore
+from tests.commands.differential import injected_value
 from tests.commands.test_differential_random import Generator
 
 T0 = 1_700_000_000_000
@@ -46,7 +47,7 @@ def test_memory_and_lmdb_stores_give_the_same_replies_and_state(tmp_path: Path) 
             mode, args = generator.request()
             if mode == "inject":
                 for store in (memory, lmdb):
-                    _put(store, args[1], Value(ValueType(int(args[2])), 0, b"x"))
+                    _put(store, args[1], injected_value(ValueType(int(args[2]))))
                 continue
             if step % 50 == 0:
                 sweep = _sweep_op(memory, now)

@@ -1,0 +1,292 @@
+"""Hash commands (Redis's t_hash.c): HSET, HGET, HDEL, HINCRBY, HSCAN and friends.
+
+A hash is one stored value of type HASH whose payload is its fields and
+values in insertion order (``encode_hash``): a field that is set again keeps
+its place, a deleted one that comes back goes last. That is the order Redis
+itself keeps for small hashes (its listpack encoding), so HGETALL, HKEYS,
+HVALS and HSCAN answer in the same order as Redis for them; for large ones
+Redis's order is its hash table's, which clients must not rely on anyway.
+Every write rewrites the whole value, so a write costs time in proportion
+to the hash's size: hashes of thousands of small fields are fine, a hash
+meant to hold millions of fields is not.
+
+As everywhere, the checks follow Redis 7.0's order: what Redis rejects
+before it looks the key up (an odd number of HSET arguments, a bad
+increment, a bad HSCAN cursor) is ``prepare``'s; the rest is the handler's.
+A hash never exists empty: deleting its last field deletes the key.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from fractions import Fraction
+
+import msgpack
+
+from protocol.replies import OK, Error, Map, Reply
+from storage.interface import KeyValueView, StorageError, Value, ValueType
+
+from . import errors, extended
+from .glob import matcher
+from .integers import LLONG_MAX, LLONG_MIN, ll_bytes, parse_cursor, parse_ll
+from .keyspace import parse_scan
+from .values import live
+
+HASH = ValueType.HASH
+HASH_NOT_INTEGER = Error("ERR hash value is not an integer")
+HASH_NOT_FLOAT = Error("ERR hash value is not a float")
+NAN_OR_INFINITY_ARGUMENT = Error("ERR value is NaN or Infinity")
+
+Fields = dict[bytes, bytes]
+
+
+def encode_hash(fields: Fields) -> bytes:
+    """The payload of a hash: msgpack of ``[field, value, field, value, ...]``."""
+    flat: list[bytes] = []
+    for field, value in fields.items():
+        flat.append(field)
+        flat.append(value)
+    return msgpack.packb(flat, use_bin_type=True)
+
+
+def decode_hash(payload: bytes) -> Fields:
+    """The fields of a stored hash; ``StorageError`` if the payload is not one."""
+    try:
+        flat = msgpack.unpackb(payload, raw=True, use_list=True)
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise StorageError(f"a stored hash does not decode: {exc}") from None
+    if (
+        type(flat) is not list
+        or len(flat) % 2
+        or not all(type(item) is bytes for item in flat)
+    ):
+        raise StorageError("a stored hash is not a list of field/value pairs")
+    fields = dict(zip(flat[::2], flat[1::2], strict=True))
+    if len(fields) * 2 != len(flat):
+        raise StorageError("a stored hash repeats a field")
+    return fields
+
+
+def _hash(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, Fields] | Error:
+    """The live value at ``key`` and its fields (empty when absent); WRONGTYPE otherwise."""
+    value = live(kv, key, now_ms)
+    if value is None:
+        return None, {}
+    if value.type != HASH:
+        return errors.WRONGTYPE
+    return value, decode_hash(value.payload)
+
+
+def _store(kv: KeyValueView, key: bytes, old: Value | None, fields: Fields) -> None:
+    """Write ``fields`` back, keeping the key's TTL; no fields left deletes the key."""
+    if not fields:
+        kv.delete(key)
+        return
+    kv.put(key, Value(HASH, 0 if old is None else old.expire_ms, encode_hash(fields)))
+
+
+# --- prepare -------------------------------------------------------------------
+
+
+def prepare_hset(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """HSET and HMSET: fields and values come in pairs (Redis's arity error otherwise)."""
+    if len(args) % 2:
+        return errors.wrong_arity(args[0].lower())
+    return (args[0].upper(), *args[1:])
+
+
+def prepare_hincrby(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    if parse_ll(args[3]) is None:
+        return errors.NOT_INTEGER
+    return (b"HINCRBY", args[1], args[2], args[3])
+
+
+def prepare_hincrbyfloat(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    increment = extended.parse(args[3])
+    if increment is None:
+        return errors.NOT_FLOAT
+    if isinstance(increment, float):  # inf or nan
+        return NAN_OR_INFINITY_ARGUMENT
+    return (b"HINCRBYFLOAT", args[1], args[2], args[3])
+
+
+def prepare_hscan(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """Only the cursor is checked before the key is looked up; the options after."""
+    if parse_cursor(args[2]) is None:
+        return errors.INVALID_CURSOR
+    return (b"HSCAN", *args[1:])
+
+
+# --- handlers ------------------------------------------------------------------
+
+
+def cmd_hset(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """HSET (the number of new fields) and HMSET (OK)."""
+    if len(args) < 4 or len(args) % 2:
+        return errors.wrong_arity(args[0].lower())
+    key = args[1]
+    found = _hash(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, fields = found
+    before = len(fields)
+    for i in range(2, len(args), 2):
+        fields[args[i]] = args[i + 1]
+    _store(kv, key, old, fields)
+    return OK if args[0] == b"HMSET" else len(fields) - before
+
+
+def cmd_hsetnx(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    key, field = args[1], args[2]
+    found = _hash(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, fields = found
+    if field in fields:
+        return 0
+    fields[field] = args[3]
+    _store(kv, key, old, fields)
+    return 1
+
+
+def cmd_hget(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _hash(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    return found[1].get(args[2])
+
+
+def cmd_hmget(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _hash(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    fields = found[1]
+    return [fields.get(field) for field in args[2:]]
+
+
+def cmd_hdel(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    key = args[1]
+    found = _hash(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, fields = found
+    deleted = 0
+    for field in args[2:]:
+        if fields.pop(field, None) is not None:
+            deleted += 1
+    if deleted:
+        _store(kv, key, old, fields)
+    return deleted
+
+
+def cmd_hexists(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _hash(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    return 1 if args[2] in found[1] else 0
+
+
+def cmd_hlen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _hash(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    return len(found[1])
+
+
+def cmd_hstrlen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _hash(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    return len(found[1].get(args[2], b""))
+
+
+def cmd_hgetall(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _hash(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    return Map(list(found[1].items()))
+
+
+def cmd_hkeys(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _hash(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    return list(found[1])
+
+
+def cmd_hvals(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _hash(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    return list(found[1].values())
+
+
+def cmd_hincrby(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    increment = parse_ll(args[3])
+    if increment is None:
+        return errors.NOT_INTEGER
+    key, field = args[1], args[2]
+    found = _hash(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, fields = found
+    current = 0
+    if field in fields:
+        parsed = parse_ll(fields[field])
+        if parsed is None:
+            return HASH_NOT_INTEGER
+        current = parsed
+    result = current + increment
+    if not LLONG_MIN <= result <= LLONG_MAX:
+        return errors.OVERFLOW
+    fields[field] = ll_bytes(result)
+    _store(kv, key, old, fields)
+    return result
+
+
+def cmd_hincrbyfloat(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """Long double arithmetic and formatting, as INCRBYFLOAT (see ``extended``)."""
+    increment = extended.parse(args[3])
+    if increment is None:
+        return errors.NOT_FLOAT
+    if isinstance(increment, float):
+        return NAN_OR_INFINITY_ARGUMENT
+    key, field = args[1], args[2]
+    found = _hash(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, fields = found
+    current = extended.parse(fields[field]) if field in fields else Fraction(0)
+    if current is None:
+        return HASH_NOT_FLOAT
+    total = extended.add(current, increment)
+    if total is None or isinstance(total, float):
+        return errors.NAN_OR_INFINITY
+    payload = extended.format_human(total)
+    fields[field] = payload
+    _store(kv, key, old, fields)
+    return payload
+
+
+def cmd_hscan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """Every field in one step, cursor 0 (what Redis does for a small hash).
+
+    COUNT is a hint Redis ignores for small hashes too; a full iteration
+    returning everything at once keeps SCAN's guarantee trivially."""
+    if parse_cursor(args[2]) is None:
+        return errors.INVALID_CURSOR
+    found = _hash(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    if found[0] is None:
+        return [b"0", []]
+    options = parse_scan(args[1:], allow_type=False)
+    if isinstance(options, Error):
+        return options
+    match = None if options.pattern is None else matcher(options.pattern)
+    items: list[Reply] = []
+    for field, value in found[1].items():
+        if match is None or match(field):
+            items.append(field)
+            items.append(value)
+    return [b"0", items]
