@@ -15,7 +15,8 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from storage.interface import KeyValueView, StorageError
+from epaxosdb.commands.hashes import decode_hash
+from storage.interface import KeyValueView, StorageError, ValueType
 from storage.lmdb_store import LmdbStore
 
 UNREADABLE_SHOWN = 10
@@ -77,7 +78,9 @@ def _read_every_key(kv: KeyValueView) -> tuple[int, list[tuple[bytes, str]]]:
     for key in kv.iter_keys():
         read += 1
         try:
-            kv.get(key)
+            value = kv.get(key)
+            if value is not None and value.type == ValueType.HASH:
+                decode_hash(value.payload)  # a record that parses can still hold a bad hash
         except StorageError as exc:
             unreadable.append((key, str(exc)))
     return read, unreadable

@@ -52,7 +52,7 @@ def encode_hash(fields: Fields) -> bytes:
 def decode_hash(payload: bytes) -> Fields:
     """The fields of a stored hash; ``StorageError`` if the payload is not one."""
     try:
-        flat = msgpack.unpackb(payload, raw=True, use_list=True)
+        flat = msgpack.unpackb(payload, raw=False, use_list=True)
     except (ValueError, msgpack.UnpackException) as exc:
         raise StorageError(f"a stored hash does not decode: {exc}") from None
     if (

@@ -1,0 +1,40 @@
+"""The stored form of a hash: what ``encode_hash`` writes, ``decode_hash`` reads back.
+
+Anything else in a HASH-typed record is damage, and damage must surface as a
+``StorageError`` (which stops a replica with one log line and is what
+``epaxosdb inspect --check`` names), never as a wrong reply or a crash.
+"""
+
+from __future__ import annotations
+
+import msgpack
+import pytest
+
+from epaxosdb.commands.hashes import decode_hash, encode_hash
+from storage.interface import StorageError
+
+
+def test_fields_round_trip_in_insertion_order() -> None:
+    fields = {b"z": b"1", b"": b"", b"a": b"\x00\xff" * 100, b"m": b"x"}
+    decoded = decode_hash(encode_hash(fields))
+    assert decoded == fields
+    assert list(decoded) == [b"z", b"", b"a", b"m"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\xc1",  # never used by msgpack
+        msgpack.packb([b"f"]),  # a field without its value
+        msgpack.packb({b"f": b"v"}),  # a map, not the flat list
+        msgpack.packb([b"f", 1]),  # a value that is not bytes
+        msgpack.packb(["f", "v"]),  # text, not bytes
+        msgpack.packb([b"f", b"v", b"f", b"w"]),  # a field twice
+        msgpack.packb([b"f", b"v"]) + b"\x00",  # trailing bytes
+    ],
+    ids=lambda p: p.hex()[:24] or "empty",
+)
+def test_a_payload_that_is_not_a_hash_is_a_storage_error(payload: bytes) -> None:
+    with pytest.raises(StorageError):
+        decode_hash(payload)
