@@ -18,7 +18,7 @@ A hash never exists empty: deleting its last field deletes the key.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from fractions import Fraction
 
 import msgpack
@@ -30,6 +30,7 @@ from . import errors, extended
 from .glob import matcher
 from .integers import LLONG_MAX, LLONG_MIN, ll_bytes, parse_cursor, parse_ll
 from .keyspace import parse_scan
+from .spec import Handler
 from .values import live
 
 HASH = ValueType.HASH
@@ -149,19 +150,25 @@ def cmd_hsetnx(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     return 1
 
 
-def cmd_hget(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _hash(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    return found[1].get(args[2])
+def _reading(answer: Callable[[Fields, tuple[bytes, ...]], Reply]) -> Handler:
+    """A read-only command: WRONGTYPE for another type, else ``answer`` from the fields
+    (none for a missing key)."""
+
+    def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+        found = _hash(kv, args[1], now_ms)
+        return found if isinstance(found, Error) else answer(found[1], args)
+
+    return handler
 
 
-def cmd_hmget(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _hash(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    fields = found[1]
-    return [fields.get(field) for field in args[2:]]
+cmd_hget = _reading(lambda fields, args: fields.get(args[2]))
+cmd_hmget = _reading(lambda fields, args: [fields.get(field) for field in args[2:]])
+cmd_hexists = _reading(lambda fields, args: 1 if args[2] in fields else 0)
+cmd_hlen = _reading(lambda fields, args: len(fields))
+cmd_hstrlen = _reading(lambda fields, args: len(fields.get(args[2], b"")))
+cmd_hgetall = _reading(lambda fields, args: Map(list(fields.items())))
+cmd_hkeys = _reading(lambda fields, args: list(fields))
+cmd_hvals = _reading(lambda fields, args: list(fields.values()))
 
 
 def cmd_hdel(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -177,48 +184,6 @@ def cmd_hdel(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     if deleted:
         _store(kv, key, old, fields)
     return deleted
-
-
-def cmd_hexists(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _hash(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    return 1 if args[2] in found[1] else 0
-
-
-def cmd_hlen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _hash(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    return len(found[1])
-
-
-def cmd_hstrlen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _hash(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    return len(found[1].get(args[2], b""))
-
-
-def cmd_hgetall(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _hash(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    return Map(list(found[1].items()))
-
-
-def cmd_hkeys(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _hash(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    return list(found[1])
-
-
-def cmd_hvals(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _hash(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    return list(found[1].values())
 
 
 def cmd_hincrby(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
