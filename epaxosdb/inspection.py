@@ -13,13 +13,20 @@ pointers lead outside the file crashes the process reading it (SIGBUS).
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from epaxosdb.commands.hashes import decode_hash
+from epaxosdb.commands.sets import decode_set
 from storage.interface import KeyValueView, StorageError, ValueType
 from storage.lmdb_store import LmdbStore
 
 UNREADABLE_SHOWN = 10
+_COLLECTIONS: dict[ValueType, Callable[[bytes], object]] = {
+    ValueType.HASH: decode_hash,
+    ValueType.SET: decode_set,
+}
+"""Value types whose payload has a structure of its own, and what reads it."""
 
 
 def inspect(data_dir: Path, *, check: bool) -> tuple[str, bool]:
@@ -79,8 +86,9 @@ def _read_every_key(kv: KeyValueView) -> tuple[int, list[tuple[bytes, str]]]:
         read += 1
         try:
             value = kv.get(key)
-            if value is not None and value.type == ValueType.HASH:
-                decode_hash(value.payload)  # a record that parses can still hold a bad hash
+            if value is not None and value.type in _COLLECTIONS:
+                # A record that parses can still hold a hash or set that does not.
+                _COLLECTIONS[value.type](value.payload)
         except StorageError as exc:
             unreadable.append((key, str(exc)))
     return read, unreadable

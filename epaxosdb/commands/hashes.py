@@ -27,9 +27,8 @@ from protocol.replies import OK, Error, Map, Reply
 from storage.interface import KeyValueView, StorageError, Value, ValueType
 
 from . import errors, extended
-from .glob import matcher
 from .integers import LLONG_MAX, LLONG_MIN, ll_bytes, parse_cursor, parse_ll
-from .keyspace import parse_scan
+from .keyspace import scan_collection
 from .spec import Handler
 from .values import live
 
@@ -234,10 +233,8 @@ def cmd_hincrbyfloat(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
 
 
 def cmd_hscan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    """Every field in one step, cursor 0 (what Redis does for a small hash).
-
-    COUNT is a hint Redis ignores for small hashes too; a full iteration
-    returning everything at once keeps SCAN's guarantee trivially."""
+    """The whole hash in one step (``scan_collection``); options are checked only once
+    the key turned out to hold a hash, as Redis does."""
     if parse_cursor(args[2]) is None:
         return errors.INVALID_CURSOR
     found = _hash(kv, args[1], now_ms)
@@ -245,13 +242,4 @@ def cmd_hscan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         return found
     if found[0] is None:
         return [b"0", []]
-    options = parse_scan(args[1:], allow_type=False)
-    if isinstance(options, Error):
-        return options
-    match = None if options.pattern is None else matcher(options.pattern)
-    items: list[Reply] = []
-    for field, value in found[1].items():
-        if match is None or match(field):
-            items.append(field)
-            items.append(value)
-    return [b"0", items]
+    return scan_collection(args, found[1].items())

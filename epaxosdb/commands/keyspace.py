@@ -11,7 +11,7 @@ yet; we count what a read would see).
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 
 from protocol.replies import OK, Error, Reply, SimpleString
 from storage.interface import KeyValueView
@@ -72,6 +72,23 @@ def parse_scan(args: Sequence[bytes], allow_type: bool = True) -> ScanOptions | 
             return errors.SYNTAX
         i += 2
     return ScanOptions(cursor, count, pattern, type_name)
+
+
+def scan_collection(args: Sequence[bytes], entries: Iterable[tuple[bytes, ...]]) -> Reply:
+    """HSCAN's or SSCAN's reply for a hash or set that exists: every entry in one step,
+    cursor 0 — what Redis does for a small one, and a full iteration for any.
+
+    ``args`` is the whole request (options from index 3); MATCH tests an entry's
+    first element (the field, or the member)."""
+    options = parse_scan(args[1:], allow_type=False)
+    if isinstance(options, Error):
+        return options
+    match = None if options.pattern is None else matcher(options.pattern)
+    items: list[Reply] = []
+    for entry in entries:
+        if match is None or match(entry[0]):
+            items.extend(entry)
+    return [b"0", items]
 
 
 def prepare_scan(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
@@ -180,7 +197,7 @@ def cmd_randomkey(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: 
     if kv.count() <= len(expired):
         return None
     for attempt in range(RANDOM_ATTEMPTS):
-        key = kv.random_key(_mix(seed + attempt))
+        key = kv.random_key(mix64(seed + attempt))
         if key is None:
             return None
         if key not in expired:
@@ -188,7 +205,7 @@ def cmd_randomkey(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: 
     return next((key for key in kv.iter_keys() if key not in expired), None)
 
 
-def _mix(value: int) -> int:
+def mix64(value: int) -> int:
     """splitmix64's finalizer: spreads consecutive seeds over 64 bits."""
     value = (value + 0x9E3779B97F4A7C15) & _MASK64
     value = ((value ^ (value >> 30)) * 0xBF58476D1CE4E5B9) & _MASK64

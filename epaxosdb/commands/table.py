@@ -16,7 +16,7 @@ from __future__ import annotations
 
 from typing import TypedDict, Unpack
 
-from . import bitmaps, counters, errors, expiry, hashes, keyspace, strings, watch
+from . import bitmaps, counters, errors, expiry, hashes, keyspace, sets, strings, watch
 from .spec import Arg, CommandSpec, Handler, KeySpec, Prepare
 
 
@@ -602,6 +602,154 @@ HASH_COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 
+_SET_ALGEBRA = "O(N) where N is the total number of elements in all given sets."
+_SET_INTERSECTION = (
+    "O(N*M) worst case where N is the cardinality of the smallest set and M is the number "
+    "of sets."
+)
+_MEMBERS = (_string("member", flags=MULTIPLE),)
+_STORE_KEYS = (_key("destination"), _key("key", 1, flags=MULTIPLE))
+
+
+def _set_row(
+    name: str,
+    arity: int,
+    flags: str,
+    handler: Handler,
+    key_specs: tuple[KeySpec, ...],
+    acl: str,
+    summary: str,
+    since: str,
+    arguments: tuple[Arg, ...],
+    complexity: str = "O(1)",
+    **rest: Unpack[_Extras],
+) -> CommandSpec:
+    """A row of the ``set`` group."""
+    return _generic_row(
+        name, arity, flags, handler, key_specs, acl, summary, since, arguments, complexity,
+        group="set", **rest,
+    )
+
+
+def _set_store_row(name: str, handler: Handler, dest_flags: tuple[str, ...], summary: str,
+                   complexity: str) -> CommandSpec:  # fmt: skip
+    """SINTERSTORE, SUNIONSTORE, SDIFFSTORE: a destination, then the sets."""
+    return _set_row(
+        name, -3, "write denyoom", handler,
+        (KeySpec(1, flags=dest_flags), KeySpec(2, -1, flags=("RO", "access"))),
+        "@write @set @slow", summary, "1.0.0", _STORE_KEYS, complexity,
+    )
+
+
+_ONE_SET = (KeySpec(1, flags=("RO", "access")),)
+_ONE_SET_PLAIN = (KeySpec(1, flags=("RO",)),)
+_SETS = (KeySpec(1, -1, flags=("RO", "access")),)
+
+SET_COMMANDS: tuple[CommandSpec, ...] = (
+    _set_row(
+        "sadd", -3, "write denyoom fast", sets.cmd_sadd, (KeySpec(1, flags=("RW", "insert")),),
+        "@write @set @fast", "Add one or more members to a set", "1.0.0", (_key(), *_MEMBERS),
+        "O(1) for each element added, so O(N) to add N elements when the command is called "
+        "with multiple arguments.",
+        history=(("2.4.0", "Accepts multiple `member` arguments."),),
+    ),
+    _set_row(
+        "scard", 2, "readonly fast", sets.cmd_scard, _ONE_SET_PLAIN,
+        "@read @set @fast", "Get the number of members in a set", "1.0.0", (_key(),),
+    ),
+    _set_row(
+        "sdiff", -2, "readonly", sets.cmd_sdiff, _SETS, "@read @set @slow",
+        "Subtract multiple sets", "1.0.0", _KEYS_MULTIPLE, _SET_ALGEBRA,
+        tips=("nondeterministic_output_order",),
+    ),
+    _set_store_row(
+        "sdiffstore", sets.cmd_sdiffstore, ("OW", "update"),
+        "Subtract multiple sets and store the resulting set in a key", _SET_ALGEBRA,
+    ),
+    _set_row(
+        "sinter", -2, "readonly", sets.cmd_sinter, _SETS, "@read @set @slow",
+        "Intersect multiple sets", "1.0.0", _KEYS_MULTIPLE, _SET_INTERSECTION,
+        tips=("nondeterministic_output_order",),
+    ),
+    _set_store_row(
+        "sinterstore", sets.cmd_sinterstore, ("RW", "update"),
+        "Intersect multiple sets and store the resulting set in a key", _SET_INTERSECTION,
+    ),
+    _set_row(
+        "sismember", 3, "readonly fast", sets.cmd_sismember, _ONE_SET_PLAIN,
+        "@read @set @fast", "Determine if a given value is a member of a set", "1.0.0",
+        (_key(), _string("member")),
+    ),
+    _set_row(
+        "smembers", 2, "readonly", sets.cmd_smembers, _ONE_SET, "@read @set @slow",
+        "Get all the members in a set", "1.0.0", (_key(),),
+        "O(N) where N is the set cardinality.",
+        tips=("nondeterministic_output_order",),
+    ),
+    _set_row(
+        "smismember", -3, "readonly fast", sets.cmd_smismember, _ONE_SET, "@read @set @fast",
+        "Returns the membership associated with the given elements for a set", "6.2.0",
+        (_key(), *_MEMBERS),
+        "O(N) where N is the number of elements being checked for membership",
+    ),
+    _set_row(
+        "smove", 4, "write fast", sets.cmd_smove,
+        (KeySpec(1, flags=("RW", "access", "delete")), KeySpec(2, flags=("RW", "insert"))),
+        "@write @set @fast", "Move a member from one set to another", "1.0.0",
+        (_key("source"), _key("destination", 1), _string("member")),
+    ),
+    _set_row(
+        "spop", -2, "write fast", sets.cmd_spop, (KeySpec(1, flags=("RW", "access", "delete")),),
+        "@write @set @fast", "Remove and return one or multiple random members from a set",
+        "1.0.0", (_key(), _integer("count", since="3.2.0", flags=OPTIONAL)),
+        "Without the count argument O(1), otherwise O(N) where N is the value of the passed "
+        "count.",
+        prepare=sets.prepare_spop,
+        history=(("3.2.0", "Added the `count` argument."),),
+        tips=("nondeterministic_output",),
+    ),
+    _set_row(
+        "srandmember", -2, "readonly", sets.cmd_srandmember, _ONE_SET, "@read @set @slow",
+        "Get one or multiple random members from a set", "1.0.0",
+        (_key(), _integer("count", since="2.6.0", flags=OPTIONAL)),
+        "Without the count argument O(1), otherwise O(N) where N is the absolute value of the "
+        "passed count.",
+        prepare=sets.prepare_srandmember,
+        history=(("2.6.0", "Added the optional `count` argument."),),
+        tips=("nondeterministic_output",),
+    ),
+    _set_row(
+        "srem", -3, "write fast", sets.cmd_srem, (KeySpec(1, flags=("RW", "delete")),),
+        "@write @set @fast", "Remove one or more members from a set", "1.0.0",
+        (_key(), *_MEMBERS), "O(N) where N is the number of members to be removed.",
+        history=(("2.4.0", "Accepts multiple `member` arguments."),),
+    ),
+    _set_row(
+        "sscan", -3, "readonly", sets.cmd_sscan, _ONE_SET, "@read @set @slow",
+        "Incrementally iterate Set elements", "2.8.0",
+        (
+            _key(),
+            _integer("cursor"),
+            Arg("pattern", "pattern", token="MATCH", flags=OPTIONAL),
+            _integer("count", token="COUNT", flags=OPTIONAL),
+        ),
+        "O(1) for every call. O(N) for a complete iteration, including enough command calls "
+        "for the cursor to return back to 0. N is the number of elements inside the "
+        "collection..",
+        prepare=sets.prepare_sscan,
+        tips=("nondeterministic_output",),
+    ),
+    _set_row(
+        "sunion", -2, "readonly", sets.cmd_sunion, _SETS, "@read @set @slow",
+        "Add multiple sets", "1.0.0", _KEYS_MULTIPLE, _SET_ALGEBRA,
+        tips=("nondeterministic_output_order",),
+    ),
+    _set_store_row(
+        "sunionstore", sets.cmd_sunionstore, ("OW", "update"),
+        "Add multiple sets and store the resulting set in a key", _SET_ALGEBRA,
+    ),
+)
+
 GENERIC_COMMANDS: tuple[CommandSpec, ...] = (
     _generic_row(
         "del", -2, "write", keyspace.cmd_del, (KeySpec(1, -1, flags=("RM", "delete")),),
@@ -1162,6 +1310,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *STRING_COMMANDS,
     *BITMAP_COMMANDS,
     *HASH_COMMANDS,
+    *SET_COMMANDS,
     *GENERIC_COMMANDS,
     *CONNECTION_COMMANDS,
     *INTERNAL_COMMANDS,

@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from epaxosdb.commands import command_reply, execute, is_read_only, prepare
 from epaxosdb.commands.hashes import encode_hash
+from epaxosdb.commands.sets import encode_set
 from protocol.messages import Command
 from protocol.replies import Error, Reply
 from protocol.resp import encode_reply
@@ -40,9 +41,11 @@ NON_STRING_SETUP: dict[ValueType, tuple[bytes, ...]] = {
 
 def injected_value(value_type: ValueType) -> Value:
     """What the model stores for ``NON_STRING_SETUP[value_type]``: a real hash ``{f: v}``
-    (hash commands read it), an opaque payload for the types epaxosdb does not have."""
+    or set ``{a}`` (their commands read them), an opaque payload for lists and sorted sets."""
     if value_type == ValueType.HASH:
         return Value(value_type, 0, encode_hash({b"f": b"v"}))
+    if value_type == ValueType.SET:
+        return Value(value_type, 0, encode_set([b"a"]))
     return Value(value_type, 0, b"opaque")
 
 
@@ -119,15 +122,18 @@ class Differential:
         ours = self._full_scan(self.ours, (b"SCAN",), options)
         assert theirs == ours, f"SCAN {options!r} differs {context}: {theirs} != {ours}"
 
-    def check_hscan(self, key: bytes, *options: bytes, context: str = "") -> None:
-        """A full HSCAN iteration returns the same field/value pairs on both sides.
+    def check_collection_scan(
+        self, name: bytes, key: bytes, *options: bytes, context: str = ""
+    ) -> None:
+        """A full HSCAN (field/value pairs) or SSCAN iteration returns the same on both sides.
 
-        Redis answers a small hash in one step and a large one (a value over 64
-        bytes makes it large) in several, in its hash table's order."""
-        command = (b"HSCAN", key)
-        theirs = self._full_scan(self.redis.call, command, options, pairs=True)
-        ours = self._full_scan(self.ours, command, options, pairs=True)
-        assert theirs == ours, f"HSCAN {key!r} {options!r} differs {context}: {theirs} != {ours}"
+        Redis answers a small hash or set in one step and a large one (a hash
+        value over 64 bytes, a set with a non-integer) in several, in its hash
+        table's order."""
+        command, pairs = (name, key), name == b"HSCAN"
+        theirs = self._full_scan(self.redis.call, command, options, pairs=pairs)
+        ours = self._full_scan(self.ours, command, options, pairs=pairs)
+        assert theirs == ours, f"{name!r} {key!r} {options!r} differs {context}: {theirs} != {ours}"
 
     def check_pairs(self, *args: bytes, context: str = "") -> None:
         """Same field/value pairs in any order (HGETALL: Redis's order is its hash table's
@@ -150,8 +156,8 @@ class Differential:
         elif mode == "scan":
             self.check_scan(*args[2:], context=context)
             self.check(b"SCAN", b"0", *args[2:], b"COUNT", b"0", context=context)
-        elif mode == "hscan":
-            self.check_hscan(args[1], *args[3:], context=context)
+        elif mode == "collection_scan":
+            self.check_collection_scan(args[0], args[1], *args[3:], context=context)
         elif mode == "random":
             self.check_randomkey(context=context)
         else:
@@ -183,7 +189,8 @@ class Differential:
         options: Sequence[bytes],
         pairs: bool = False,
     ) -> set[bytes] | set[tuple[bytes, bytes]]:
-        """Everything a SCAN-like iteration from cursor 0 returns (keys, or HSCAN's pairs);
+        """Everything a SCAN-like iteration from cursor 0 returns (keys or members, or
+        HSCAN's pairs);
         an error reply as ``{b"error:..."}``."""
         found: list[bytes] = []
         cursor = b"0"

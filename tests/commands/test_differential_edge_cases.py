@@ -611,6 +611,167 @@ SCENARIOS: dict[str, str] = {
         HSCAN s abc
         HSCAN h
     """,
+    "set_members": """
+        SADD s a b c
+        SADD s c d
+        SADD s a
+        set SMEMBERS s
+        SCARD s
+        SISMEMBER s a
+        SISMEMBER s z
+        SISMEMBER nosuch a
+        SMISMEMBER s a z b
+        SMISMEMBER nosuch a b
+        SREM s a z
+        SREM s z
+        SREM nosuch a
+        set SMEMBERS s
+        SREM s b c d
+        EXISTS s
+        SMEMBERS s
+        SCARD s
+        SMEMBERS nosuch
+        SADD n 3 1 2 -5 10
+        SMEMBERS n
+        SADD n 007
+        set SMEMBERS n
+        SADD t x
+        EXPIRE t 100
+        SADD t y
+        ttl TTL t
+        SREM t x
+        ttl TTL t
+        SADD e ""
+        SISMEMBER e ""
+        SADD s
+        SREM s
+        SMISMEMBER s
+        SISMEMBER s
+    """,
+    "set_algebra": """
+        SADD a 1 2 3 4
+        SADD b 3 4 5
+        SADD c 4 5 6
+        SINTER b a
+        SUNION c b a
+        SDIFF a c
+        set SINTER a b
+        set SINTER a b c
+        SINTER a nosuch
+        SINTER nosuch a
+        set SUNION a b c
+        set SUNION a nosuch
+        SUNION nosuch
+        set SDIFF a b
+        set SDIFF a b c
+        SDIFF nosuch a
+        set SDIFF a nosuch
+        SDIFF a a
+        SINTERSTORE d a b
+        set SMEMBERS d
+        SUNIONSTORE d a c
+        SCARD d
+        SDIFFSTORE d a b c
+        set SMEMBERS d
+        SET d x EX 100
+        SINTERSTORE d a b
+        TTL d
+        TYPE d
+        SDIFFSTORE d a a
+        EXISTS d
+        SUNIONSTORE d nosuch
+        EXISTS d
+        SINTERSTORE a a b
+        set SMEMBERS a
+        SET str x
+        SINTER a str
+        SINTER nosuch str
+        SUNION a str
+        SDIFF str a
+        SDIFF nosuch str
+        SINTERSTORE d a str
+        SUNIONSTORE d nosuch str
+        SDIFFSTORE d str
+        SINTERSTORE str a
+        TYPE str
+        SINTER
+        SINTERSTORE d
+    """,
+    "smove_spop_srandmember": """
+        SADD s a b
+        SMOVE s s a
+        SMOVE s s z
+        SMOVE s d a
+        SMEMBERS d
+        SMEMBERS s
+        SMOVE s d z
+        SMOVE nosuch d a
+        SMOVE s d b
+        EXISTS s
+        set SMEMBERS d
+        SET str x
+        SMOVE d str a
+        SMOVE str d a
+        SMOVE nosuch str a
+        SMOVE d str zz
+        SADD one only
+        SPOP one
+        EXISTS one
+        SPOP one
+        SPOP one 3
+        SADD p 1 2 3
+        set SPOP p 10
+        EXISTS p
+        SADD p 1 2 3
+        SPOP p 0
+        SCARD p
+        SPOP p -1
+        SPOP p abc
+        SPOP p 1 2
+        SPOP str
+        SPOP str 1
+        SPOP str abc
+        SPOP str 0
+        SPOP nosuch 0
+        SADD q x
+        SRANDMEMBER q
+        SRANDMEMBER q 5
+        SRANDMEMBER q -3
+        SRANDMEMBER q 0
+        set SRANDMEMBER p 3
+        set SRANDMEMBER p 100
+        SRANDMEMBER p abc
+        SRANDMEMBER p 1 2
+        SRANDMEMBER p -9223372036854775808
+        SRANDMEMBER nosuch
+        SRANDMEMBER nosuch 5
+        SRANDMEMBER nosuch -5
+        SRANDMEMBER str
+        SRANDMEMBER str 0
+        SRANDMEMBER str abc
+        SCARD p
+    """,
+    "sscan_options": """
+        SADD s alpha beta gamma alps
+        SSCAN s 0 MATCH alp?
+        SADD i 30 -2 100 7
+        SSCAN i 0
+        SSCAN i 5 MATCH 1*
+        SSCAN i 0 COUNT 1
+        SSCAN s 0 MATCH nothing*
+        SSCAN s 0 COUNT 0
+        SSCAN s 0 COUNT abc
+        SSCAN s 0 TYPE string
+        SSCAN s 0 MATCH
+        SSCAN s abc
+        SSCAN nokey 0
+        SSCAN nokey 0 FOO
+        SSCAN nokey abc
+        SET str v
+        SSCAN str 0
+        SSCAN str 0 FOO
+        SSCAN s
+    """,
     "wrong_types": """
         !list l
         !set st
@@ -667,6 +828,19 @@ SCENARIOS: dict[str, str] = {
         HINCRBYFLOAT l f abc
         HSCAN l 0
         HSCAN l abc
+        SADD h x
+        SREM h x
+        SMEMBERS h
+        SCARD h
+        SISMEMBER h x
+        SINTER st h
+        SPOP h
+        SSCAN h 0
+        SMEMBERS st
+        SADD st b
+        set SMEMBERS st
+        SCARD l
+        SMOVE st l a
         HGET h f
         HGETALL h
         HSET h g w

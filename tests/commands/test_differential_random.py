@@ -100,8 +100,8 @@ class Generator:
         while name == "FLUSH" and self.rng.random() < FLUSH_REDRAW:
             name, make = self.rng.choice(COMMANDS)
         mode, args = make(self)
-        if mode == "inject":
-            return mode, args
+        if mode == "inject" or args[0] in RANDOM_PICKS:
+            return mode, args  # a truncated SPOP picks at random: not comparable
         roll = self.rng.random()
         mutated = args
         if roll < 0.03:
@@ -114,6 +114,9 @@ class Generator:
             return mode, args
         if mutated[0] == b"SCAN" and mutated[1:2] == [b"0"]:
             return "scan", mutated
+        scan_without_cursor = mode == "collection_scan" and len(mutated) < 3
+        if mode in ORDER_FREE and mutated[0] == args[0] and not scan_without_cursor:
+            return mode, mutated  # still a reply whose order Redis does not fix
         return "exact", mutated
 
 
@@ -270,7 +273,56 @@ def _hscan(g: Generator) -> Request:
     if g.rng.random() < 0.3:
         options += [b"COUNT", g.rng.choice([b"1", b"10", b"0", b"abc"])]
     cursor = g.rng.choice([b"0", b"0", b"0", b"abc"])  # a full iteration starts at 0
-    return "hscan", [b"HSCAN", g.key(), cursor, *options]
+    return "collection_scan", [b"HSCAN", g.key(), cursor, *options]
+
+
+MEMBERS = [b"a", b"b", b"c", b"1", b"2", b"10", b"-3", b""]
+RANDOM_PICKS = (b"SPOP", b"SRANDMEMBER")
+ORDER_FREE = ("keys", "pairs", "collection_scan")
+
+
+def _members(g: Generator) -> list[bytes]:
+    return [g.rng.choice(MEMBERS) for _ in range(g.rng.randint(1, 3))]
+
+
+def _set_members(name: bytes) -> Callable[[Generator], Request]:
+    return lambda g: ("exact", [name, g.key(), *_members(g)])
+
+
+def _set_member(name: bytes) -> Callable[[Generator], Request]:
+    return lambda g: ("exact", [name, g.key(), g.rng.choice(MEMBERS)])
+
+
+def _set_algebra(g: Generator) -> Request:
+    name = g.rng.choice([b"SINTER", b"SUNION", b"SDIFF"])
+    if g.rng.random() < 0.4:
+        store = name + b"STORE"
+        return "exact", [store, g.key(), *(g.key() for _ in range(g.rng.randint(1, 3)))]
+    return "keys", [name, *(g.key() for _ in range(g.rng.randint(1, 3)))]
+
+
+def _spop(g: Generator) -> Request:
+    """Only what is deterministic: a pop of everything, a count Redis refuses, or none."""
+    count = g.rng.choice([b"1000", b"0", b"-1", b"abc"])
+    return "keys", [b"SPOP", g.key(), count]
+
+
+def _srandmember(g: Generator) -> Request:
+    """Deterministic forms only: all members (a count above the size), or a bad count."""
+    count = g.rng.choice([b"1000", b"0", b"abc"])
+    return "keys", [b"SRANDMEMBER", g.key(), count]
+
+
+def _smove(g: Generator) -> Request:
+    return "exact", [b"SMOVE", g.key(), g.key(), g.rng.choice(MEMBERS)]
+
+
+def _sscan(g: Generator) -> Request:
+    options: list[bytes] = []
+    if g.rng.random() < 0.5:
+        options += [b"MATCH", g.rng.choice([b"*", b"1*", b"?", b"[ab]", b"x*"])]
+    cursor = g.rng.choice([b"0", b"0", b"0", b"abc"])
+    return "collection_scan", [b"SSCAN", g.key(), cursor, *options]
 
 
 def _rename(name: bytes) -> Callable[[Generator], Request]:
@@ -338,7 +390,13 @@ COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
     ("HSTRLEN", _hash_field(b"HSTRLEN")), ("HLEN", _one_key(b"HLEN")),
     ("HGETALL", lambda g: ("pairs", [b"HGETALL", g.key()])),
     ("HKEYS", lambda g: ("keys", [b"HKEYS", g.key()])),
-    ("HVALS", lambda g: ("keys", [b"HVALS", g.key()])), ("HINCRBY", _hincr), ("HSCAN", _hscan),
+    ("HVALS", lambda g: ("keys", [b"HVALS", g.key()])),
+    ("SADD", _set_members(b"SADD")), ("SADD", _set_members(b"SADD")),
+    ("SREM", _set_members(b"SREM")), ("SMEMBERS", lambda g: ("keys", [b"SMEMBERS", g.key()])),
+    ("SISMEMBER", _set_member(b"SISMEMBER")), ("SMISMEMBER", _set_members(b"SMISMEMBER")),
+    ("SCARD", _one_key(b"SCARD")), ("SINTER", _set_algebra), ("SINTER", _set_algebra),
+    ("SPOP", _spop), ("SRANDMEMBER", _srandmember), ("SMOVE", _smove), ("SSCAN", _sscan),
+    ("HINCRBY", _hincr), ("HSCAN", _hscan),
     ("TYPE", _one_key(b"TYPE")), ("RENAME", _rename(b"RENAME")),
     ("RENAMENX", _rename(b"RENAMENX")), ("EXPIRE", _expire), ("EXPIRE", _expire),
     ("TTL", _ttl), ("TTL", _ttl), ("PERSIST", _one_key(b"PERSIST")),

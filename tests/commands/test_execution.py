@@ -192,6 +192,11 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"hexists": [b"h", b"f"], b"hstrlen": [b"h", b"f"], b"hlen": [b"h"], b"hgetall": [b"h"],
     b"hkeys": [b"h"], b"hvals": [b"h"], b"hincrby": [b"h", b"f", b"1"],
     b"hincrbyfloat": [b"h", b"f", b"1"], b"hscan": [b"h", b"0"],
+    b"sadd": [b"s", b"m"], b"srem": [b"s", b"m"], b"smembers": [b"s"], b"sismember": [b"s", b"m"],
+    b"smismember": [b"s", b"m"], b"scard": [b"s"], b"sinter": [b"s"], b"sunion": [b"s"],
+    b"sdiff": [b"s"], b"sinterstore": [b"d", b"s"], b"sunionstore": [b"d", b"s"],
+    b"sdiffstore": [b"d", b"s"], b"smove": [b"s", b"d", b"m"], b"spop": [b"s"],
+    b"srandmember": [b"s"], b"sscan": [b"s", b"0"],
 }  # fmt: skip
 
 

@@ -1,6 +1,6 @@
-"""The stored form of a hash: what ``encode_hash`` writes, ``decode_hash`` reads back.
+"""The stored form of a hash or a set: what ``encode_*`` writes, ``decode_*`` reads back.
 
-Anything else in a HASH-typed record is damage, and damage must surface as a
+Anything else in a HASH- or SET-typed record is damage, and damage must surface as a
 ``StorageError`` (which stops a replica with one log line and is what
 ``epaxosdb inspect --check`` names), never as a wrong reply or a crash.
 """
@@ -11,10 +11,11 @@ import msgpack
 import pytest
 
 from epaxosdb.commands.hashes import decode_hash, encode_hash
+from epaxosdb.commands.sets import decode_set, encode_set
 from storage.interface import StorageError
 
 
-def test_fields_round_trip_in_insertion_order() -> None:
+def test_hash_fields_round_trip_in_insertion_order() -> None:
     fields = {b"z": b"1", b"": b"", b"a": b"\x00\xff" * 100, b"m": b"x"}
     decoded = decode_hash(encode_hash(fields))
     assert decoded == fields
@@ -38,3 +39,26 @@ def test_fields_round_trip_in_insertion_order() -> None:
 def test_a_payload_that_is_not_a_hash_is_a_storage_error(payload: bytes) -> None:
     with pytest.raises(StorageError):
         decode_hash(payload)
+
+
+def test_set_members_round_trip_in_insertion_order() -> None:
+    members = [b"z", b"", b"\x00\xff" * 100, b"10"]
+    assert list(decode_set(encode_set(members))) == members
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\xc1",
+        msgpack.packb({b"m": None}),  # a map, not a list
+        msgpack.packb([b"m", 1]),  # a member that is not bytes
+        msgpack.packb(["m"]),  # text, not bytes
+        msgpack.packb([b"m", b"m"]),  # a member twice
+        msgpack.packb([b"m"]) + b"\x00",  # trailing bytes
+    ],
+    ids=lambda p: p.hex()[:24] or "empty",
+)
+def test_a_payload_that_is_not_a_set_is_a_storage_error(payload: bytes) -> None:
+    with pytest.raises(StorageError):
+        decode_set(payload)

@@ -1,0 +1,324 @@
+"""Set commands (Redis's t_set.c): SADD, SREM, SMEMBERS, the algebra, SPOP, SSCAN...
+
+A set is one stored value of type SET whose payload is its members in
+insertion order (``encode_set``). Redis does not promise an order for
+SMEMBERS and friends (small integer sets come sorted, others in hash table
+order), and clients do not rely on one. Like a hash, every write rewrites
+the whole set, so sets are for thousands of members, not millions.
+
+Random picks (SPOP, SRANDMEMBER) are deterministic: they draw from the
+command's seed (``keyspace.mix64``), so every replica that executes a SPOP
+removes the same members.
+
+The checks follow Redis 7.0's order: a bad SPOP/SRANDMEMBER count and extra
+arguments are refused before the key is looked up (``prepare``); WRONGTYPE
+comes next, from every key a multi-key command names, before anything else.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+
+import msgpack
+
+from protocol.replies import Error, Reply, Set
+from storage.interface import KeyValueView, StorageError, Value, ValueType
+
+from . import errors
+from .integers import parse_cursor, parse_ll
+from .keyspace import mix64, scan_collection
+from .spec import Handler
+from .values import live
+
+SET = ValueType.SET
+NOT_POSITIVE = Error("ERR value is out of range, must be positive")
+COUNT_RANGE = Error(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+)
+LONG_MAX = (1 << 63) - 1
+REPEATED_MEMBERS_MAX = 1_000_000
+"""SRANDMEMBER with a negative count returns that many members, repeats allowed. Redis
+streams them without a bound (a count of -2**63+1 takes it down); here a reply is
+built whole, so larger counts are refused with ``REPEATED_MEMBERS_TOO_MANY``."""
+REPEATED_MEMBERS_TOO_MANY = Error(
+    f"ERR count is out of range: at most {REPEATED_MEMBERS_MAX} members with repetitions"
+)
+
+Members = dict[bytes, None]
+"""Members in insertion order (a dict used as an ordered set)."""
+
+
+def encode_set(members: Iterable[bytes]) -> bytes:
+    """The payload of a set: msgpack of its members, as a list."""
+    return msgpack.packb(list(members), use_bin_type=True)
+
+
+def decode_set(payload: bytes) -> Members:
+    """The members of a stored set; ``StorageError`` if the payload is not one."""
+    try:
+        items = msgpack.unpackb(payload, raw=False, use_list=True)
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise StorageError(f"a stored set does not decode: {exc}") from None
+    if type(items) is not list or not all(type(item) is bytes for item in items):
+        raise StorageError("a stored set is not a list of members")
+    members = dict.fromkeys(items)
+    if len(members) != len(items):
+        raise StorageError("a stored set repeats a member")
+    return members
+
+
+INTSET_ENTRIES_MAX = 512
+"""``set-max-intset-entries``: Redis keeps a set of at most this many integers sorted."""
+
+
+def in_order(members: Iterable[bytes]) -> list[bytes]:
+    """Members in the order Redis lists them where it has one: a small set of integers
+    (an intset in Redis) ascending by value; any other set as inserted here (Redis:
+    its hash table's order, which nobody may rely on)."""
+    listed = list(members)
+    if len(listed) <= INTSET_ENTRIES_MAX:
+        numbers = [parse_ll(member) for member in listed]
+        integers = [n for n in numbers if n is not None]
+        if len(integers) == len(listed):  # canonical integers: distinct members, distinct values
+            return [member for _, member in sorted(zip(integers, listed, strict=True))]
+    return listed
+
+
+def _set(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, Members] | Error:
+    """The live value at ``key`` and its members (none when absent); WRONGTYPE otherwise."""
+    value = live(kv, key, now_ms)
+    if value is None:
+        return None, {}
+    if value.type != SET:
+        return errors.WRONGTYPE
+    return value, decode_set(value.payload)
+
+
+def _sets(kv: KeyValueView, keys: Sequence[bytes], now_ms: int) -> list[Members] | Error:
+    """The members of each key in turn (a missing key is empty); WRONGTYPE if any is not
+    a set — Redis looks at every key before it computes anything."""
+    out: list[Members] = []
+    for key in keys:
+        found = _set(kv, key, now_ms)
+        if isinstance(found, Error):
+            return found
+        out.append(found[1])
+    return out
+
+
+def _store(kv: KeyValueView, key: bytes, expire_ms: int, members: Iterable[bytes]) -> int:
+    """Write ``members`` (no members deletes the key); how many were written."""
+    payload = list(members)
+    if not payload:
+        kv.delete(key)
+        return 0
+    kv.put(key, Value(SET, expire_ms, encode_set(payload)))
+    return len(payload)
+
+
+def _pick(members: list[bytes], count: int, seed: int) -> list[bytes]:
+    """``count`` distinct members drawn with the command's seed (a partial shuffle)."""
+    picked = members[:]
+    for i in range(count):
+        j = i + mix64(seed + i) % (len(picked) - i)
+        picked[i], picked[j] = picked[j], picked[i]
+    return picked[:count]
+
+
+# --- prepare -------------------------------------------------------------------
+
+
+def prepare_spop(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    if len(args) > 3:
+        return errors.SYNTAX
+    if len(args) == 3:
+        count = parse_ll(args[2])
+        if count is None or count < 0:
+            return NOT_POSITIVE
+    return (b"SPOP", *args[1:])
+
+
+def prepare_srandmember(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    if len(args) > 3:
+        return errors.SYNTAX
+    if len(args) == 3:
+        count = parse_ll(args[2])
+        if count is None:
+            return errors.NOT_INTEGER
+        if count < -LONG_MAX:
+            return COUNT_RANGE
+        if -count > REPEATED_MEMBERS_MAX:
+            return REPEATED_MEMBERS_TOO_MANY
+    return (b"SRANDMEMBER", *args[1:])
+
+
+def prepare_sscan(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    if parse_cursor(args[2]) is None:
+        return errors.INVALID_CURSOR
+    return (b"SSCAN", *args[1:])
+
+
+# --- handlers ------------------------------------------------------------------
+
+
+def cmd_sadd(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    key = args[1]
+    found = _set(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, members = found
+    before = len(members)
+    members.update(dict.fromkeys(args[2:]))
+    if len(members) == before:
+        return 0
+    _store(kv, key, 0 if old is None else old.expire_ms, members)
+    return len(members) - before
+
+
+def cmd_srem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    key = args[1]
+    found = _set(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, members = found
+    before = len(members)
+    for member in args[2:]:
+        members.pop(member, 0)
+    if len(members) == before or old is None:
+        return 0
+    _store(kv, key, old.expire_ms, members)
+    return before - len(members)
+
+
+def _reading(answer: Callable[[Members, tuple[bytes, ...]], Reply]) -> Handler:
+    """A read-only command on one set: WRONGTYPE for another type, else ``answer``
+    from its members (none for a missing key)."""
+
+    def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+        found = _set(kv, args[1], now_ms)
+        return found if isinstance(found, Error) else answer(found[1], args)
+
+    return handler
+
+
+cmd_smembers = _reading(lambda members, args: Set(in_order(members)))
+cmd_sismember = _reading(lambda members, args: 1 if args[2] in members else 0)
+cmd_smismember = _reading(lambda members, args: [1 if m in members else 0 for m in args[2:]])
+cmd_scard = _reading(lambda members, args: len(members))
+
+
+def _intersection(sets: list[Members]) -> Iterable[bytes]:
+    smallest = min(sets, key=len)
+    return [m for m in smallest if all(m in s for s in sets)]
+
+
+def _union(sets: list[Members]) -> Iterable[bytes]:
+    union: Members = {}
+    for s in sets:
+        union.update(s)
+    return union
+
+
+def _difference(sets: list[Members]) -> Iterable[bytes]:
+    return [m for m in sets[0] if not any(m in s for s in sets[1:])]
+
+
+def _algebra(combine: Callable[[list[Members]], Iterable[bytes]]) -> tuple[Handler, Handler]:
+    """SINTER/SUNION/SDIFF and their STORE forms, from how they combine the sets."""
+
+    def read(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+        sets = _sets(kv, args[1:], now_ms)
+        return sets if isinstance(sets, Error) else Set(in_order(combine(sets)))
+
+    def store(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+        sets = _sets(kv, args[2:], now_ms)
+        if isinstance(sets, Error):
+            return sets
+        return _store(kv, args[1], 0, combine(sets))
+
+    return read, store
+
+
+cmd_sinter, cmd_sinterstore = _algebra(_intersection)
+cmd_sunion, cmd_sunionstore = _algebra(_union)
+cmd_sdiff, cmd_sdiffstore = _algebra(_difference)
+
+
+def cmd_smove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """Redis's order: a missing source is 0 before either type is checked."""
+    source, destination, member = args[1], args[2], args[3]
+    src = _set(kv, source, now_ms)
+    if not isinstance(src, Error) and src[0] is None:
+        return 0
+    dst = _set(kv, destination, now_ms)
+    if isinstance(src, Error):
+        return src
+    if isinstance(dst, Error):
+        return dst
+    old, members = src
+    assert old is not None
+    if source == destination:
+        return 1 if member in members else 0
+    if member not in members:
+        return 0
+    del members[member]
+    _store(kv, source, old.expire_ms, members)
+    dst_old, dst_members = dst
+    dst_members[member] = None
+    _store(kv, destination, 0 if dst_old is None else dst_old.expire_ms, dst_members)
+    return 1
+
+
+def cmd_spop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    count = parse_ll(args[2]) if len(args) == 3 else None
+    if len(args) == 3 and (count is None or count < 0):
+        return NOT_POSITIVE
+    key = args[1]
+    found = _set(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, members = found
+    if old is None:
+        return None if count is None else Set([])
+    if count == 0:
+        return Set([])
+    popped = _pick(list(members), min(1 if count is None else count, len(members)), seed)
+    for member in popped:
+        del members[member]
+    _store(kv, key, old.expire_ms, members)
+    return popped[0] if count is None else Set(in_order(popped))
+
+
+def cmd_srandmember(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    count = parse_ll(args[2]) if len(args) == 3 else None
+    if len(args) == 3:
+        if count is None:
+            return errors.NOT_INTEGER
+        if count < -LONG_MAX:
+            return COUNT_RANGE
+        if -count > REPEATED_MEMBERS_MAX:
+            return REPEATED_MEMBERS_TOO_MANY
+    found = _set(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    members = list(found[1])
+    if count is None:
+        return _pick(members, 1, seed)[0] if members else None
+    if count == 0 or not members:
+        return []
+    if count > 0:
+        distinct: list[Reply] = [*_pick(members, min(count, len(members)), seed)]
+        return distinct
+    return [members[mix64(seed + i) % len(members)] for i in range(-count)]
+
+
+def cmd_sscan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """The whole set in one step (``scan_collection``), options checked after the lookup."""
+    if parse_cursor(args[2]) is None:
+        return errors.INVALID_CURSOR
+    found = _set(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    if found[0] is None:
+        return [b"0", []]
+    return scan_collection(args, ((member,) for member in in_order(found[1])))
