@@ -217,3 +217,25 @@ def test_read_only_means_no_writes_in_access_and_runs_on_a_read_view(name: bytes
 def test_every_data_command_has_a_sample() -> None:
     data = {s.name for s in COMMANDS if s.handler is not None and "internal" not in s.flags}
     assert data == set(SAMPLE_ARGS)
+
+
+def test_spop_and_srandmember_pick_from_the_command_seed_alike_on_every_replica() -> None:
+    """Two replicas executing the same SPOP remove the same members; another command
+    (another seed) may pick others; SRANDMEMBER's picks follow the seed the same way."""
+    members = [b"m%d" % i for i in range(20)]
+    store = MemoryStore()
+    run(store, T0, (b"SADD", b"s", *members))
+    twin = store.clone()
+    assert run(store, T0, (b"SPOP", b"s", b"3"), cmd_id=7) == run(
+        twin, T0, (b"SPOP", b"s", b"3"), cmd_id=7
+    )
+    assert store.kv_items() == twin.kv_items()
+    assert run(store, T0, (b"SCARD", b"s")) == 17
+    picks = {
+        tuple(run(store, T0, (b"SRANDMEMBER", b"s", b"-4"), cmd_id=i))  # type: ignore[arg-type]
+        for i in range(10)
+    }
+    assert len(picks) > 1, "different commands should not all pick alike"
+    for i in range(10):
+        srandmember = (b"SRANDMEMBER", b"s", b"5")
+        assert run(store, T0, srandmember, cmd_id=i) == run(twin, T0, srandmember, cmd_id=i)
