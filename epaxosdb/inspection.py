@@ -17,6 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from epaxosdb.commands.hashes import decode_hash
+from epaxosdb.commands.lists import decode_list
 from epaxosdb.commands.sets import decode_set
 from storage.interface import KeyValueView, StorageError, ValueType
 from storage.lmdb_store import LmdbStore
@@ -25,6 +26,7 @@ UNREADABLE_SHOWN = 10
 _COLLECTIONS: dict[ValueType, Callable[[bytes], object]] = {
     ValueType.HASH: decode_hash,
     ValueType.SET: decode_set,
+    ValueType.LIST: decode_list,
 }
 """Value types whose payload has a structure of its own, and what reads it."""
 
@@ -87,7 +89,7 @@ def _read_every_key(kv: KeyValueView) -> tuple[int, list[tuple[bytes, str]]]:
         try:
             value = kv.get(key)
             if value is not None and value.type in _COLLECTIONS:
-                # A record that parses can still hold a hash or set that does not.
+                # A record that parses can still hold a hash, set or list that does not.
                 _COLLECTIONS[value.type](value.payload)
         except StorageError as exc:
             unreadable.append((key, str(exc)))

@@ -16,7 +16,18 @@ from __future__ import annotations
 
 from typing import TypedDict, Unpack
 
-from . import bitmaps, counters, errors, expiry, hashes, keyspace, sets, strings, watch
+from . import (
+    bitmaps,
+    counters,
+    errors,
+    expiry,
+    hashes,
+    keyspace,
+    lists,
+    sets,
+    strings,
+    watch,
+)
 from .spec import Arg, CommandSpec, Handler, KeySpec, Prepare
 
 
@@ -750,6 +761,165 @@ SET_COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 
+_ELEMENTS = (_key(), _string("element", flags=MULTIPLE))
+_PUSH_COMPLEXITY = (
+    "O(1) for each element added, so O(N) to add N elements when the command is called with "
+    "multiple arguments."
+)
+_SIDE = (_token("left", "LEFT"), _token("right", "RIGHT"))
+
+
+def _list_row(
+    name: str,
+    arity: int,
+    flags: str,
+    handler: Handler,
+    key_flags: tuple[str, ...],
+    acl: str,
+    summary: str,
+    since: str,
+    arguments: tuple[Arg, ...],
+    complexity: str = "O(1)",
+    **rest: Unpack[_Extras],
+) -> CommandSpec:
+    """A row of the ``list`` group with one key, at index 1."""
+    return _generic_row(
+        name, arity, flags, handler, (KeySpec(1, flags=key_flags),), acl, summary, since,
+        arguments, complexity, group="list", **rest,
+    )
+
+
+def _push_row(name: str, summary: str, since: str, history: tuple[str, str]) -> CommandSpec:
+    return _list_row(
+        name, -3, "write denyoom fast", lists.cmd_push, ("RW", "insert"),
+        "@write @list @fast", summary, since, _ELEMENTS, _PUSH_COMPLEXITY, history=(history,),
+    )
+
+
+def _pop_row(name: str, summary: str) -> CommandSpec:
+    return _list_row(
+        name, -2, "write fast", lists.cmd_pop, ("RW", "access", "delete"),
+        "@write @list @fast", summary, "1.0.0",
+        (_key(), _integer("count", since="6.2.0", flags=OPTIONAL)),
+        "O(N) where N is the number of elements returned",
+        prepare=lists.prepare_pop,
+        history=(("6.2.0", "Added the `count` argument."),),
+    )
+
+
+_MOVE_KEYS = (KeySpec(1, flags=("RW", "access", "delete")), KeySpec(2, flags=("RW", "insert")))
+
+LIST_COMMANDS: tuple[CommandSpec, ...] = (
+    _list_row(
+        "lindex", 3, "readonly", lists.cmd_lindex, ("RO", "access"), "@read @list @slow",
+        "Get an element from a list by its index", "1.0.0", (_key(), _integer("index")),
+        "O(N) where N is the number of elements to traverse to get to the element at index. "
+        "This makes asking for the first or the last element of the list O(1).",
+    ),
+    _list_row(
+        "linsert", 5, "write denyoom", lists.cmd_linsert, ("RW", "insert"), "@write @list @slow",
+        "Insert an element before or after another element in a list", "2.2.0",
+        (
+            _key(),
+            _oneof("where", _token("before", "BEFORE"), _token("after", "AFTER")),
+            _string("pivot"),
+            _string("element"),
+        ),
+        "O(N) where N is the number of elements to traverse before seeing the value pivot. "
+        "This means that inserting somewhere on the left end on the list (head) can be "
+        "considered O(1) and inserting somewhere on the right end (tail) is O(N).",
+        prepare=lists.prepare_linsert,
+    ),
+    _list_row(
+        "llen", 2, "readonly fast", lists.cmd_llen, ("RO",), "@read @list @fast",
+        "Get the length of a list", "1.0.0", (_key(),),
+    ),
+    _generic_row(
+        "lmove", 5, "write denyoom", lists.cmd_lmove, _MOVE_KEYS, "@write @list @slow",
+        "Pop an element from a list, push it to another list and return it", "6.2.0",
+        (
+            _key("source"),
+            _key("destination", 1),
+            _oneof("wherefrom", *_SIDE),
+            _oneof("whereto", *_SIDE),
+        ),
+        group="list",
+        prepare=lists.prepare_lmove,
+    ),
+    _pop_row("lpop", "Remove and get the first elements in a list"),
+    _list_row(
+        "lpos", -3, "readonly", lists.cmd_lpos, ("RO", "access"), "@read @list @slow",
+        "Return the index of matching elements on a list", "6.0.6",
+        (
+            _key(),
+            _string("element"),
+            _integer("rank", token="RANK", flags=OPTIONAL),
+            _integer("num-matches", token="COUNT", flags=OPTIONAL),
+            _integer("len", token="MAXLEN", flags=OPTIONAL),
+        ),
+        "O(N) where N is the number of elements in the list, for the average case. When "
+        "searching for elements near the head or the tail of the list, or when the MAXLEN "
+        "option is provided, the command may run in constant time.",
+        prepare=lists.prepare_lpos,
+    ),
+    _push_row(
+        "lpush", "Prepend one or multiple elements to a list", "1.0.0",
+        ("2.4.0", "Accepts multiple `element` arguments."),
+    ),
+    _push_row(
+        "lpushx", "Prepend an element to a list, only if the list exists", "2.2.0",
+        ("4.0.0", "Accepts multiple `element` arguments."),
+    ),
+    _list_row(
+        "lrange", 4, "readonly", lists.cmd_lrange, ("RO", "access"), "@read @list @slow",
+        "Get a range of elements from a list", "1.0.0",
+        (_key(), _integer("start"), _integer("stop")),
+        "O(S+N) where S is the distance of start offset from HEAD for small lists, from "
+        "nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the "
+        "specified range.",
+        prepare=lists.prepare_range,
+    ),
+    _list_row(
+        "lrem", 4, "write", lists.cmd_lrem, ("RW", "delete"), "@write @list @slow",
+        "Remove elements from a list", "1.0.0",
+        (_key(), _integer("count"), _string("element")),
+        "O(N+M) where N is the length of the list and M is the number of elements removed.",
+        prepare=lists.prepare_range,
+    ),
+    _list_row(
+        "lset", 4, "write denyoom", lists.cmd_lset, ("RW", "update"), "@write @list @slow",
+        "Set the value of an element in a list by its index", "1.0.0",
+        (_key(), _integer("index"), _string("element")),
+        "O(N) where N is the length of the list. Setting either the first or the last "
+        "element of the list is O(1).",
+    ),
+    _list_row(
+        "ltrim", 4, "write", lists.cmd_ltrim, ("RW", "delete"), "@write @list @slow",
+        "Trim a list to the specified range", "1.0.0",
+        (_key(), _integer("start"), _integer("stop")),
+        "O(N) where N is the number of elements to be removed by the operation.",
+        prepare=lists.prepare_range,
+    ),
+    _pop_row("rpop", "Remove and get the last elements in a list"),
+    _generic_row(
+        "rpoplpush", 3, "write denyoom", lists.cmd_lmove, _MOVE_KEYS, "@write @list @slow",
+        "Remove the last element in a list, prepend it to another list and return it",
+        "1.2.0", (_key("source"), _key("destination", 1)),
+        group="list",
+        doc_flags=("deprecated",),
+        deprecated_since="6.2.0",
+        replaced_by="`LMOVE` with the `RIGHT` and `LEFT` arguments",
+    ),
+    _push_row(
+        "rpush", "Append one or multiple elements to a list", "1.0.0",
+        ("2.4.0", "Accepts multiple `element` arguments."),
+    ),
+    _push_row(
+        "rpushx", "Append an element to a list, only if the list exists", "2.2.0",
+        ("4.0.0", "Accepts multiple `element` arguments."),
+    ),
+)
+
 GENERIC_COMMANDS: tuple[CommandSpec, ...] = (
     _generic_row(
         "del", -2, "write", keyspace.cmd_del, (KeySpec(1, -1, flags=("RM", "delete")),),
@@ -1311,6 +1481,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *BITMAP_COMMANDS,
     *HASH_COMMANDS,
     *SET_COMMANDS,
+    *LIST_COMMANDS,
     *GENERIC_COMMANDS,
     *CONNECTION_COMMANDS,
     *INTERNAL_COMMANDS,

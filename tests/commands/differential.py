@@ -17,6 +17,7 @@ from collections.abc import Callable, Sequence
 
 from epaxosdb.commands import command_reply, execute, is_read_only, prepare
 from epaxosdb.commands.hashes import encode_hash
+from epaxosdb.commands.lists import encode_list
 from epaxosdb.commands.sets import encode_set
 from protocol.messages import Command
 from protocol.replies import Error, Reply
@@ -40,12 +41,14 @@ NON_STRING_SETUP: dict[ValueType, tuple[bytes, ...]] = {
 
 
 def injected_value(value_type: ValueType) -> Value:
-    """What the model stores for ``NON_STRING_SETUP[value_type]``: a real hash ``{f: v}``
-    or set ``{a}`` (their commands read them), an opaque payload for lists and sorted sets."""
+    """What the model stores for ``NON_STRING_SETUP[value_type]``: a real hash ``{f: v}``,
+    set ``{a}`` or list ``[a]`` (their commands read them); an opaque sorted set."""
     if value_type == ValueType.HASH:
         return Value(value_type, 0, encode_hash({b"f": b"v"}))
     if value_type == ValueType.SET:
         return Value(value_type, 0, encode_set([b"a"]))
+    if value_type == ValueType.LIST:
+        return Value(value_type, 0, encode_list([b"a"]))
     return Value(value_type, 0, b"opaque")
 
 

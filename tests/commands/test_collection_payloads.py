@@ -1,6 +1,6 @@
-"""The stored form of a hash or a set: what ``encode_*`` writes, ``decode_*`` reads back.
+"""The stored form of a hash, set or list: what ``encode_*`` writes, ``decode_*`` reads.
 
-Anything else in a HASH- or SET-typed record is damage, and damage must surface as a
+Anything else in a HASH-, SET- or LIST-typed record is damage, and damage must surface as a
 ``StorageError`` (which stops a replica with one log line and is what
 ``epaxosdb inspect --check`` names), never as a wrong reply or a crash.
 """
@@ -11,6 +11,7 @@ import msgpack
 import pytest
 
 from epaxosdb.commands.hashes import decode_hash, encode_hash
+from epaxosdb.commands.lists import decode_list, encode_list
 from epaxosdb.commands.sets import decode_set, encode_set
 from storage.interface import StorageError
 
@@ -62,3 +63,18 @@ def test_set_members_round_trip_in_insertion_order() -> None:
 def test_a_payload_that_is_not_a_set_is_a_storage_error(payload: bytes) -> None:
     with pytest.raises(StorageError):
         decode_set(payload)
+
+
+def test_list_elements_round_trip_head_first_repeats_included() -> None:
+    elements = [b"a", b"", b"a", b"\x00\xff" * 100]
+    assert decode_list(encode_list(elements)) == elements
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [b"", b"\xc1", msgpack.packb({b"e": None}), msgpack.packb([b"e", 1]), msgpack.packb(["e"])],
+    ids=lambda p: p.hex()[:24] or "empty",
+)
+def test_a_payload_that_is_not_a_list_is_a_storage_error(payload: bytes) -> None:
+    with pytest.raises(StorageError):
+        decode_list(payload)

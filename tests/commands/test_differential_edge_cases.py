@@ -772,6 +772,154 @@ SCENARIOS: dict[str, str] = {
         SSCAN str 0 FOO
         SSCAN s
     """,
+    "list_push_pop_range": """
+        RPUSH l a b c
+        LPUSH l x y
+        LRANGE l 0 -1
+        LLEN l
+        LPUSHX nosuch a
+        RPUSHX nosuch a
+        EXISTS nosuch
+        LPUSHX l z
+        RPUSHX l w v
+        LRANGE l 0 -1
+        LRANGE l -3 -1
+        LRANGE l 2 1
+        LRANGE l -100 100
+        LRANGE l 5 100
+        LRANGE l 100 200
+        LRANGE l -1 -5
+        LRANGE l 0 -100
+        LRANGE l abc 1
+        LRANGE nosuch 0 -1
+        LRANGE nosuch abc 1
+        LPOP l
+        RPOP l
+        LPOP l 2
+        RPOP l 2
+        LRANGE l 0 -1
+        LPOP l 0
+        LPOP l -1
+        LPOP l abc
+        LPOP l 1 2
+        LPOP nosuch
+        LPOP nosuch 2
+        LPOP nosuch 0
+        RPOP l 100
+        EXISTS l
+        LPOP l
+        LPUSH t a
+        EXPIRE t 100
+        RPUSH t b
+        RPOP t
+        ttl TTL t
+        LPUSH l
+        LPOP
+    """,
+    "list_index_set_trim_rem_insert": """
+        RPUSH l a b c a b a
+        LINDEX l 0
+        LINDEX l -1
+        LINDEX l 6
+        LINDEX l -7
+        LINDEX l abc
+        LINDEX nosuch abc
+        LSET l 1 B
+        LSET l -1 Z
+        LSET l 6 x
+        LSET l -7 x
+        LSET l abc x
+        LSET nosuch abc x
+        LSET nosuch 0 x
+        LRANGE l 0 -1
+        LREM l 1 a
+        LRANGE l 0 -1
+        LREM l -1 a
+        LRANGE l 0 -1
+        LREM l 0 nothing
+        RPUSH l a a a
+        LREM l 0 a
+        LRANGE l 0 -1
+        LREM l abc a
+        LREM nosuch abc a
+        LREM nosuch 0 a
+        LINSERT l BEFORE B x
+        LINSERT l after B y
+        LINSERT l BEFORE nothing z
+        LINSERT l FOO B z
+        LINSERT nosuch BEFORE a b
+        LINSERT nosuch FOO a b
+        LRANGE l 0 -1
+        LTRIM l 1 -2
+        LRANGE l 0 -1
+        LTRIM l 5 1
+        EXISTS l
+        LTRIM nosuch 0 1
+        LTRIM nosuch abc 1
+        RPUSH m 1 2 3 4 5
+        LTRIM m -2 100
+        LRANGE m 0 -1
+        LTRIM m 0 -100
+        EXISTS m
+        LINDEX m
+        LSET m 0
+    """,
+    "lpos_and_lmove": """
+        RPUSH l a b c a b c a
+        LPOS l a
+        LPOS l c
+        LPOS l z
+        LPOS l a RANK 2
+        LPOS l a RANK -1
+        LPOS l a RANK -2
+        LPOS l a RANK 10
+        LPOS l a COUNT 0
+        LPOS l a COUNT 2
+        LPOS l a COUNT 2 RANK -1
+        LPOS l a COUNT 0 MAXLEN 4
+        LPOS l c MAXLEN 2
+        LPOS l a RANK 2 COUNT 5 MAXLEN 6
+        LPOS l z COUNT 3
+        LPOS l a RANK 0
+        LPOS l a RANK abc
+        LPOS l a COUNT -1
+        LPOS l a COUNT abc
+        LPOS l a MAXLEN -1
+        LPOS l a MAXLEN abc
+        LPOS l a FOO 1
+        LPOS l a RANK
+        LPOS l a RANK -9223372036854775808
+        LPOS l a RANK -9223372036854775808 COUNT 1
+        LPOS nosuch a
+        LPOS nosuch a COUNT 1
+        LPOS nosuch a RANK 0
+        RPUSH src 1 2 3
+        LMOVE src dst LEFT RIGHT
+        LMOVE src dst right left
+        LRANGE src 0 -1
+        LRANGE dst 0 -1
+        LMOVE src src LEFT RIGHT
+        LRANGE src 0 -1
+        LMOVE src dst LEFT LEFT
+        EXISTS src
+        LMOVE src dst LEFT LEFT
+        LMOVE dst dst FOO LEFT
+        LMOVE nosuch dst LEFT LEFT
+        RPOPLPUSH dst other
+        LRANGE dst 0 -1
+        LRANGE other 0 -1
+        RPOPLPUSH nosuch other
+        SET str x
+        LMOVE dst str LEFT LEFT
+        LMOVE str dst LEFT LEFT
+        LMOVE nosuch str LEFT LEFT
+        RPOPLPUSH str dst
+        RPUSH one x
+        EXPIRE one 100
+        LMOVE one one LEFT RIGHT
+        ttl TTL one
+        LMOVE src
+    """,
     "wrong_types": """
         !list l
         !set st
@@ -841,6 +989,30 @@ SCENARIOS: dict[str, str] = {
         set SMEMBERS st
         SCARD l
         SMOVE st l a
+        LPUSH st x
+        RPUSH h x
+        LPUSHX st x
+        LRANGE st 0 -1
+        LRANGE st abc 1
+        LLEN st
+        LINDEX st 0
+        LINDEX st abc
+        LSET st 0 x
+        LPOP st
+        LPOP st 0
+        RPOP h 1
+        LREM st 0 x
+        LTRIM st 0 1
+        LINSERT st BEFORE a b
+        LPOS st a
+        LPOS st a RANK 0
+        LMOVE st l LEFT LEFT
+        LRANGE l 0 -1
+        RPUSH l b
+        LRANGE l 0 -1
+        LMOVE l st LEFT LEFT
+        RPOPLPUSH l l
+        LRANGE l 0 -1
         HGET h f
         HGETALL h
         HSET h g w

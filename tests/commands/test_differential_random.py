@@ -325,6 +325,58 @@ def _sscan(g: Generator) -> Request:
     return "collection_scan", [b"SSCAN", g.key(), cursor, *options]
 
 
+ELEMENTS = [b"a", b"b", b"c", b"1", b""]
+_LIST_INDEXES = [b"0", b"1", b"-1", b"2", b"-3", b"10", b"abc"]
+
+
+def _push(g: Generator) -> Request:
+    name = g.rng.choice([b"LPUSH", b"RPUSH", b"LPUSH", b"RPUSH", b"LPUSHX", b"RPUSHX"])
+    return "exact", [name, g.key(), *(g.rng.choice(ELEMENTS) for _ in range(g.rng.randint(1, 3)))]
+
+
+def _pop(g: Generator) -> Request:
+    count = g.rng.choice([[], [], [b"2"], [b"0"], [b"10"], [b"-1"]])
+    return "exact", [g.rng.choice([b"LPOP", b"RPOP"]), g.key(), *count]
+
+
+def _list_range(g: Generator) -> Request:
+    name = g.rng.choice([b"LRANGE", b"LRANGE", b"LTRIM"])
+    return "exact", [name, g.key(), g.rng.choice(_LIST_INDEXES), g.rng.choice(_LIST_INDEXES)]
+
+
+def _list_index(g: Generator) -> Request:
+    if g.rng.random() < 0.5:
+        return "exact", [b"LINDEX", g.key(), g.rng.choice(_LIST_INDEXES)]
+    return "exact", [b"LSET", g.key(), g.rng.choice(_LIST_INDEXES), g.rng.choice(ELEMENTS)]
+
+
+def _lrem_linsert(g: Generator) -> Request:
+    if g.rng.random() < 0.5:
+        count = g.rng.choice([b"0", b"1", b"-1", b"2", b"abc"])
+        return "exact", [b"LREM", g.key(), count, g.rng.choice(ELEMENTS)]
+    where = g.rng.choice([b"BEFORE", b"after", b"FOO"])
+    return "exact", [b"LINSERT", g.key(), where, *(g.rng.choice(ELEMENTS) for _ in range(2))]
+
+
+def _lpos(g: Generator) -> Request:
+    options: list[bytes] = []
+    for name, values in (
+        (b"RANK", [b"1", b"2", b"-1", b"-2", b"0"]),
+        (b"COUNT", [b"0", b"1", b"2", b"-1"]),
+        (b"MAXLEN", [b"0", b"2", b"-1"]),
+    ):
+        if g.rng.random() < 0.3:
+            options += [name, g.rng.choice(values)]
+    return "exact", [b"LPOS", g.key(), g.rng.choice(ELEMENTS), *options]
+
+
+def _lmove(g: Generator) -> Request:
+    if g.rng.random() < 0.3:
+        return "exact", [b"RPOPLPUSH", g.key(), g.key()]
+    sides = [g.rng.choice([b"LEFT", b"RIGHT", b"left", b"UP"]) for _ in range(2)]
+    return "exact", [b"LMOVE", g.key(), g.key(), *sides]
+
+
 def _rename(name: bytes) -> Callable[[Generator], Request]:
     return lambda g: ("exact", [name, g.key(), g.key()])
 
@@ -397,6 +449,9 @@ COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
     ("SCARD", _one_key(b"SCARD")), ("SINTER", _set_algebra), ("SINTER", _set_algebra),
     ("SPOP", _spop), ("SRANDMEMBER", _srandmember), ("SMOVE", _smove), ("SSCAN", _sscan),
     ("HINCRBY", _hincr), ("HSCAN", _hscan),
+    ("LPUSH", _push), ("LPUSH", _push), ("LPOP", _pop), ("LRANGE", _list_range),
+    ("LINDEX", _list_index), ("LREM", _lrem_linsert), ("LPOS", _lpos), ("LMOVE", _lmove),
+    ("LLEN", _one_key(b"LLEN")),
     ("TYPE", _one_key(b"TYPE")), ("RENAME", _rename(b"RENAME")),
     ("RENAMENX", _rename(b"RENAMENX")), ("EXPIRE", _expire), ("EXPIRE", _expire),
     ("TTL", _ttl), ("TTL", _ttl), ("PERSIST", _one_key(b"PERSIST")),

@@ -197,6 +197,12 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"sdiff": [b"s"], b"sinterstore": [b"d", b"s"], b"sunionstore": [b"d", b"s"],
     b"sdiffstore": [b"d", b"s"], b"smove": [b"s", b"d", b"m"], b"spop": [b"s"],
     b"srandmember": [b"s"], b"sscan": [b"s", b"0"],
+    b"lpush": [b"l", b"e"], b"rpush": [b"l", b"e"], b"lpushx": [b"l", b"e"],
+    b"rpushx": [b"l", b"e"], b"lpop": [b"l"], b"rpop": [b"l"], b"llen": [b"l"],
+    b"lindex": [b"l", b"0"], b"lset": [b"l", b"0", b"e"], b"lrange": [b"l", b"0", b"-1"],
+    b"ltrim": [b"l", b"0", b"1"], b"lrem": [b"l", b"0", b"e"],
+    b"linsert": [b"l", b"BEFORE", b"p", b"e"], b"lpos": [b"l", b"e"],
+    b"lmove": [b"l", b"m", b"LEFT", b"RIGHT"], b"rpoplpush": [b"l", b"m"],
 }  # fmt: skip
 
 

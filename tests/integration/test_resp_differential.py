@@ -8,10 +8,10 @@ redis-server's, in RESP2 and in RESP3. TTL-like replies are compared within
 the tolerances of ``tests/commands/differential.py`` (the two servers read
 their clocks a few ms apart).
 
-epaxosdb has no lists or sorted sets, so the random generator's steps
-that plant a value of another type (those, or a ready-made hash or set) are
-skipped on *both* servers (they stay in step; hashes and sets still come from
-its HSET and SADD steps),
+epaxosdb has no sorted sets, so the random generator's steps that plant a
+value of another type (one, or a ready-made hash, set or list) are skipped on
+*both* servers (they stay in step; hashes, sets and lists still come from its
+HSET, SADD and LPUSH steps),
 and the two edge-case scenarios built around such values (``wrong_types``,
 ``scan_options``) are left to the in-process tests, which can fake them.
 """

@@ -1,0 +1,366 @@
+"""List commands (Redis's t_list.c), without the blocking ones: LPUSH, LRANGE, LPOS...
+
+A list is one stored value of type LIST whose payload is its elements, head
+first (``encode_list``). Like a hash or a set, every write rewrites the
+whole list, so lists are for thousands of elements, not millions — not for
+long queues. BLPOP, BRPOP, BLMOVE and friends are not here: a command that
+waits for another client's write has no place in a replicated log yet.
+
+Checks follow Redis 7.0's order, which differs between commands: LRANGE,
+LTRIM, LREM and LPOS parse their numbers before the key is looked up;
+LINDEX and LSET look the key up first (so ``LSET nokey abc x`` is ``no such
+key``, not a bad index). A list never exists empty.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+
+import msgpack
+
+from protocol.replies import OK, Error, NullArray, Reply
+from storage.interface import KeyValueView, StorageError, Value, ValueType
+
+from . import errors
+from .integers import LLONG_MIN, parse_ll
+from .values import live
+
+LIST = ValueType.LIST
+NOT_POSITIVE = Error("ERR value is out of range, must be positive")
+INDEX_OUT_OF_RANGE = Error("ERR index out of range")
+RANK_ZERO = Error(
+    "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
+    "or use negative to start from the end of the list"
+)
+COUNT_NEGATIVE = Error("ERR COUNT can't be negative")
+MAXLEN_NEGATIVE = Error("ERR MAXLEN can't be negative")
+
+_SIDES = {b"LEFT": 0, b"RIGHT": -1}
+
+
+def encode_list(elements: Sequence[bytes]) -> bytes:
+    """The payload of a list: msgpack of its elements, head first."""
+    return msgpack.packb(list(elements), use_bin_type=True)
+
+
+def decode_list(payload: bytes) -> list[bytes]:
+    """The elements of a stored list; ``StorageError`` if the payload is not one."""
+    try:
+        items = msgpack.unpackb(payload, raw=False, use_list=True)
+    except (ValueError, msgpack.UnpackException) as exc:
+        raise StorageError(f"a stored list does not decode: {exc}") from None
+    if type(items) is not list or not all(type(item) is bytes for item in items):
+        raise StorageError("a stored list is not a list of elements")
+    return items
+
+
+def _list(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, list[bytes]] | Error:
+    """The live value at ``key`` and its elements (none when absent); WRONGTYPE otherwise."""
+    value = live(kv, key, now_ms)
+    if value is None:
+        return None, []
+    if value.type != LIST:
+        return errors.WRONGTYPE
+    return value, decode_list(value.payload)
+
+
+def _store(kv: KeyValueView, key: bytes, old: Value | None, elements: list[bytes]) -> None:
+    """Write ``elements`` back, keeping the key's TTL; no elements deletes the key."""
+    if not elements:
+        kv.delete(key)
+        return
+    kv.put(key, Value(LIST, 0 if old is None else old.expire_ms, encode_list(elements)))
+
+
+def _side(raw: bytes) -> int | None:
+    """LEFT → 0 (the head), RIGHT → -1 (the tail), any case; ``None`` otherwise."""
+    return _SIDES.get(raw.upper())
+
+
+# --- prepare -------------------------------------------------------------------
+
+
+def prepare_pop(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """LPOP/RPOP: a second argument is a count, a third is an arity error."""
+    if len(args) > 3:
+        return errors.wrong_arity(args[0].lower())
+    if len(args) == 3:
+        count = parse_ll(args[2])
+        if count is None or count < 0:
+            return NOT_POSITIVE
+    return (args[0].upper(), *args[1:])
+
+
+def prepare_range(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """LRANGE, LTRIM and LREM parse their integers before they look the key up."""
+    name = args[0].upper()
+    numbers = (args[2],) if name == b"LREM" else (args[2], args[3])
+    if any(parse_ll(n) is None for n in numbers):
+        return errors.NOT_INTEGER
+    return (name, *args[1:])
+
+
+def prepare_linsert(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    if args[2].upper() not in (b"BEFORE", b"AFTER"):
+        return errors.SYNTAX
+    return (b"LINSERT", *args[1:])
+
+
+def prepare_lmove(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    if _side(args[3]) is None or _side(args[4]) is None:
+        return errors.SYNTAX
+    return (b"LMOVE", *args[1:])
+
+
+def _lpos_options(args: Sequence[bytes]) -> tuple[int, int, int] | Error:
+    """``(rank, count, maxlen)`` from LPOS's options (count -1: not given)."""
+    rank, count, maxlen = 1, -1, 0
+    i = 3
+    while i < len(args):
+        option = args[i].upper()
+        if i + 1 >= len(args) or option not in (b"RANK", b"COUNT", b"MAXLEN"):
+            return errors.SYNTAX
+        value = parse_ll(args[i + 1])
+        if option == b"RANK":
+            if value is None:
+                return errors.NOT_INTEGER
+            if value == 0:
+                return RANK_ZERO
+            rank = value
+        elif value is None or value < 0:
+            return COUNT_NEGATIVE if option == b"COUNT" else MAXLEN_NEGATIVE
+        elif option == b"COUNT":
+            count = value
+        else:
+            maxlen = value
+        i += 2
+    return rank, count, maxlen
+
+
+def prepare_lpos(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    options = _lpos_options(args)
+    if isinstance(options, Error):
+        return options
+    return (b"LPOS", *args[1:])
+
+
+# --- handlers ------------------------------------------------------------------
+
+
+def cmd_push(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """LPUSH, RPUSH, LPUSHX, RPUSHX: the new length (0 for an X form on a missing key)."""
+    name, key = args[0], args[1]
+    found = _list(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, elements = found
+    if old is None and name.endswith(b"X"):
+        return 0
+    if name.startswith(b"L"):
+        elements[:0] = reversed(args[2:])
+    else:
+        elements.extend(args[2:])
+    _store(kv, key, old, elements)
+    return len(elements)
+
+
+def cmd_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """LPOP and RPOP, with or without a count."""
+    count = parse_ll(args[2]) if len(args) == 3 else None
+    if len(args) == 3 and (count is None or count < 0):
+        return NOT_POSITIVE
+    key = args[1]
+    found = _list(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, elements = found
+    if old is None:
+        return None if count is None else NullArray()
+    if count == 0:
+        return []
+    take = 1 if count is None else min(count, len(elements))
+    if args[0] == b"LPOP":
+        popped, rest = elements[:take], elements[take:]
+    else:
+        popped, rest = elements[: -take - 1 : -1], elements[:-take]
+    _store(kv, key, old, rest)
+    return popped[0] if count is None else list[Reply](popped)
+
+
+def cmd_llen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _list(kv, args[1], now_ms)
+    return found if isinstance(found, Error) else len(found[1])
+
+
+def cmd_lindex(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    found = _list(kv, args[1], now_ms)
+    if isinstance(found, Error) or found[0] is None:
+        return found if isinstance(found, Error) else None
+    index = parse_ll(args[2])
+    if index is None:
+        return errors.NOT_INTEGER
+    elements = found[1]
+    return elements[index] if -len(elements) <= index < len(elements) else None
+
+
+def cmd_lset(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    key = args[1]
+    found = _list(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, elements = found
+    if old is None:
+        return errors.NO_SUCH_KEY
+    index = parse_ll(args[2])
+    if index is None:
+        return errors.NOT_INTEGER
+    if not -len(elements) <= index < len(elements):
+        return INDEX_OUT_OF_RANGE
+    elements[index] = args[3]
+    _store(kv, key, old, elements)
+    return OK
+
+
+def _span(length: int, start: int, end: int) -> tuple[int, int]:
+    """Redis's list range arithmetic: ``[start, end)`` after negative indexes and clipping."""
+    if start < 0:
+        start = length + start
+    if end < 0:
+        end = length + end
+    start = max(start, 0)
+    if start > end or start >= length:
+        return 0, 0
+    return start, min(end, length - 1) + 1
+
+
+def cmd_lrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    start, end = parse_ll(args[2]), parse_ll(args[3])
+    if start is None or end is None:
+        return errors.NOT_INTEGER
+    found = _list(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    elements = found[1]
+    first, stop = _span(len(elements), start, end)
+    return list[Reply](elements[first:stop])
+
+
+def cmd_ltrim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    start, end = parse_ll(args[2]), parse_ll(args[3])
+    if start is None or end is None:
+        return errors.NOT_INTEGER
+    key = args[1]
+    found = _list(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, elements = found
+    if old is not None:
+        first, stop = _span(len(elements), start, end)
+        _store(kv, key, old, elements[first:stop])
+    return OK
+
+
+def cmd_lrem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """Remove up to ``count`` matches from the head (negative: from the tail; 0: all)."""
+    count = parse_ll(args[2])
+    if count is None:
+        return errors.NOT_INTEGER
+    key, element = args[1], args[3]
+    found = _list(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, elements = found
+    limit = abs(count) if count else len(elements)
+    order = range(len(elements) - 1, -1, -1) if count < 0 else range(len(elements))
+    doomed: set[int] = set()
+    for i in order:
+        if len(doomed) == limit:
+            break
+        if elements[i] == element:
+            doomed.add(i)
+    if doomed:
+        _store(kv, key, old, [e for i, e in enumerate(elements) if i not in doomed])
+    return len(doomed)
+
+
+def cmd_linsert(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    where = args[2].upper()
+    if where not in (b"BEFORE", b"AFTER"):
+        return errors.SYNTAX
+    key, pivot, element = args[1], args[3], args[4]
+    found = _list(kv, key, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, elements = found
+    if old is None:
+        return 0
+    if pivot not in elements:
+        return -1
+    at = elements.index(pivot) + (where == b"AFTER")
+    elements.insert(at, element)
+    _store(kv, key, old, elements)
+    return len(elements)
+
+
+def cmd_lpos(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    options = _lpos_options(args)
+    if isinstance(options, Error):
+        return options
+    rank, count, maxlen = options
+    found = _list(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    old, elements = found
+    if old is None:
+        return [] if count != -1 else None
+    if rank == LLONG_MIN:  # Redis negates it and overflows: from the tail, and with
+        rank, count = -1, (count if count == -1 else 0)  # COUNT, every match
+    order = range(len(elements) - 1, -1, -1) if rank < 0 else range(len(elements))
+    skip = abs(rank) - 1
+    matches: list[Reply] = []
+    for scanned, i in enumerate(order):
+        if maxlen and scanned >= maxlen:
+            break
+        if elements[i] != args[2]:
+            continue
+        if skip:
+            skip -= 1
+            continue
+        matches.append(i)
+        if count == -1 or (count and len(matches) >= count):
+            break
+    if count == -1:
+        return matches[0] if matches else None
+    return matches
+
+
+def cmd_lmove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """LMOVE and RPOPLPUSH (RIGHT then LEFT). The destination's type is checked only
+    once the source turned out to hold an element, as Redis does."""
+    if args[0] == b"RPOPLPUSH":
+        source, destination, wherefrom, whereto = args[1], args[2], -1, 0
+    else:
+        source, destination = args[1], args[2]
+        side_from, side_to = _side(args[3]), _side(args[4])
+        if side_from is None or side_to is None:
+            return errors.SYNTAX
+        wherefrom, whereto = side_from, side_to
+    src = _list(kv, source, now_ms)
+    if isinstance(src, Error) or src[0] is None:
+        return src if isinstance(src, Error) else None
+    dst = _list(kv, destination, now_ms)
+    if isinstance(dst, Error):
+        return dst
+    old, elements = src
+    element = elements.pop(wherefrom)
+    if source == destination:  # a rotation: the list never goes empty, its TTL stays
+        dst_old, dst_elements = old, elements
+    else:
+        _store(kv, source, old, elements)
+        dst_old, dst_elements = dst
+    if whereto == 0:
+        dst_elements.insert(0, element)
+    else:
+        dst_elements.append(element)
+    _store(kv, destination, dst_old, dst_elements)
+    return element
