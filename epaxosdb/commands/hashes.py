@@ -18,19 +18,16 @@ A hash never exists empty: deleting its last field deletes the key.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+from collections.abc import Iterable, Sequence
 from fractions import Fraction
 
-import msgpack
-
 from protocol.replies import OK, Error, Map, Reply
-from storage.interface import KeyValueView, StorageError, Value, ValueType
+from storage.interface import KeyValueView, StorageError, ValueType
 
 from . import errors, extended
+from .containers import Kind, expire_of
 from .integers import LLONG_MAX, LLONG_MIN, ll_bytes, parse_cursor, parse_ll
 from .keyspace import scan_collection
-from .spec import Handler
-from .values import live
 
 HASH = ValueType.HASH
 HASH_NOT_INTEGER = Error("ERR hash value is not an integer")
@@ -40,49 +37,24 @@ NAN_OR_INFINITY_ARGUMENT = Error("ERR value is NaN or Infinity")
 Fields = dict[bytes, bytes]
 
 
-def encode_hash(fields: Fields) -> bytes:
-    """The payload of a hash: msgpack of ``[field, value, field, value, ...]``."""
-    flat: list[bytes] = []
-    for field, value in fields.items():
-        flat.append(field)
-        flat.append(value)
-    return msgpack.packb(flat, use_bin_type=True)
-
-
-def decode_hash(payload: bytes) -> Fields:
-    """The fields of a stored hash; ``StorageError`` if the payload is not one."""
-    try:
-        flat = msgpack.unpackb(payload, raw=False, use_list=True)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise StorageError(f"a stored hash does not decode: {exc}") from None
-    if (
-        type(flat) is not list
-        or len(flat) % 2
-        or not all(type(item) is bytes for item in flat)
-    ):
+def _fields(items: list[bytes]) -> Fields:
+    if len(items) % 2:
         raise StorageError("a stored hash is not a list of field/value pairs")
-    fields = dict(zip(flat[::2], flat[1::2], strict=True))
-    if len(fields) * 2 != len(flat):
+    fields = dict(zip(items[::2], items[1::2], strict=True))
+    if len(fields) * 2 != len(items):
         raise StorageError("a stored hash repeats a field")
     return fields
 
 
-def _hash(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, Fields] | Error:
-    """The live value at ``key`` and its fields (empty when absent); WRONGTYPE otherwise."""
-    value = live(kv, key, now_ms)
-    if value is None:
-        return None, {}
-    if value.type != HASH:
-        return errors.WRONGTYPE
-    return value, decode_hash(value.payload)
+def _flatten(fields: Fields) -> Iterable[bytes]:
+    for field, value in fields.items():
+        yield field
+        yield value
 
 
-def _store(kv: KeyValueView, key: bytes, old: Value | None, fields: Fields) -> None:
-    """Write ``fields`` back, keeping the key's TTL; no fields left deletes the key."""
-    if not fields:
-        kv.delete(key)
-        return
-    kv.put(key, Value(HASH, 0 if old is None else old.expire_ms, encode_hash(fields)))
+HASHES = Kind(HASH, "hash", _fields, _flatten)
+encode_hash = HASHES.encode
+decode_hash = HASHES.decode
 
 
 # --- prepare -------------------------------------------------------------------
@@ -125,54 +97,43 @@ def cmd_hset(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     if len(args) < 4 or len(args) % 2:
         return errors.wrong_arity(args[0].lower())
     key = args[1]
-    found = _hash(kv, key, now_ms)
+    found = HASHES.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, fields = found
     before = len(fields)
     for i in range(2, len(args), 2):
         fields[args[i]] = args[i + 1]
-    _store(kv, key, old, fields)
+    HASHES.store(kv, key, expire_of(old), fields)
     return OK if args[0] == b"HMSET" else len(fields) - before
 
 
 def cmd_hsetnx(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     key, field = args[1], args[2]
-    found = _hash(kv, key, now_ms)
+    found = HASHES.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, fields = found
     if field in fields:
         return 0
     fields[field] = args[3]
-    _store(kv, key, old, fields)
+    HASHES.store(kv, key, expire_of(old), fields)
     return 1
 
 
-def _reading(answer: Callable[[Fields, tuple[bytes, ...]], Reply]) -> Handler:
-    """A read-only command: WRONGTYPE for another type, else ``answer`` from the fields
-    (none for a missing key)."""
-
-    def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-        found = _hash(kv, args[1], now_ms)
-        return found if isinstance(found, Error) else answer(found[1], args)
-
-    return handler
-
-
-cmd_hget = _reading(lambda fields, args: fields.get(args[2]))
-cmd_hmget = _reading(lambda fields, args: [fields.get(field) for field in args[2:]])
-cmd_hexists = _reading(lambda fields, args: 1 if args[2] in fields else 0)
-cmd_hlen = _reading(lambda fields, args: len(fields))
-cmd_hstrlen = _reading(lambda fields, args: len(fields.get(args[2], b"")))
-cmd_hgetall = _reading(lambda fields, args: Map(list(fields.items())))
-cmd_hkeys = _reading(lambda fields, args: list(fields))
-cmd_hvals = _reading(lambda fields, args: list(fields.values()))
+cmd_hget = HASHES.reading(lambda fields, args: fields.get(args[2]))
+cmd_hmget = HASHES.reading(lambda fields, args: [fields.get(field) for field in args[2:]])
+cmd_hexists = HASHES.reading(lambda fields, args: 1 if args[2] in fields else 0)
+cmd_hlen = HASHES.reading(lambda fields, args: len(fields))
+cmd_hstrlen = HASHES.reading(lambda fields, args: len(fields.get(args[2], b"")))
+cmd_hgetall = HASHES.reading(lambda fields, args: Map(list(fields.items())))
+cmd_hkeys = HASHES.reading(lambda fields, args: list(fields))
+cmd_hvals = HASHES.reading(lambda fields, args: list(fields.values()))
 
 
 def cmd_hdel(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     key = args[1]
-    found = _hash(kv, key, now_ms)
+    found = HASHES.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, fields = found
@@ -181,7 +142,7 @@ def cmd_hdel(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
         if fields.pop(field, None) is not None:
             deleted += 1
     if deleted:
-        _store(kv, key, old, fields)
+        HASHES.store(kv, key, expire_of(old), fields)
     return deleted
 
 
@@ -190,7 +151,7 @@ def cmd_hincrby(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: in
     if increment is None:
         return errors.NOT_INTEGER
     key, field = args[1], args[2]
-    found = _hash(kv, key, now_ms)
+    found = HASHES.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, fields = found
@@ -204,7 +165,7 @@ def cmd_hincrby(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: in
     if not LLONG_MIN <= result <= LLONG_MAX:
         return errors.OVERFLOW
     fields[field] = ll_bytes(result)
-    _store(kv, key, old, fields)
+    HASHES.store(kv, key, expire_of(old), fields)
     return result
 
 
@@ -216,7 +177,7 @@ def cmd_hincrbyfloat(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
     if isinstance(increment, float):
         return NAN_OR_INFINITY_ARGUMENT
     key, field = args[1], args[2]
-    found = _hash(kv, key, now_ms)
+    found = HASHES.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, fields = found
@@ -228,7 +189,7 @@ def cmd_hincrbyfloat(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
         return errors.NAN_OR_INFINITY
     payload = extended.format_human(total)
     fields[field] = payload
-    _store(kv, key, old, fields)
+    HASHES.store(kv, key, expire_of(old), fields)
     return payload
 
 
@@ -237,7 +198,7 @@ def cmd_hscan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
     the key turned out to hold a hash, as Redis does."""
     if parse_cursor(args[2]) is None:
         return errors.INVALID_CURSOR
-    found = _hash(kv, args[1], now_ms)
+    found = HASHES.load(kv, args[1], now_ms)
     if isinstance(found, Error):
         return found
     if found[0] is None:

@@ -16,14 +16,12 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-import msgpack
-
 from protocol.replies import OK, Error, NullArray, Reply
-from storage.interface import KeyValueView, StorageError, Value, ValueType
+from storage.interface import KeyValueView, ValueType
 
 from . import errors
+from .containers import Kind, expire_of
 from .integers import LLONG_MIN, parse_ll
-from .values import live
 
 LIST = ValueType.LIST
 NOT_POSITIVE = Error("ERR value is out of range, must be positive")
@@ -38,38 +36,9 @@ MAXLEN_NEGATIVE = Error("ERR MAXLEN can't be negative")
 _SIDES = {b"LEFT": 0, b"RIGHT": -1}
 
 
-def encode_list(elements: Sequence[bytes]) -> bytes:
-    """The payload of a list: msgpack of its elements, head first."""
-    return msgpack.packb(list(elements), use_bin_type=True)
-
-
-def decode_list(payload: bytes) -> list[bytes]:
-    """The elements of a stored list; ``StorageError`` if the payload is not one."""
-    try:
-        items = msgpack.unpackb(payload, raw=False, use_list=True)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise StorageError(f"a stored list does not decode: {exc}") from None
-    if type(items) is not list or not all(type(item) is bytes for item in items):
-        raise StorageError("a stored list is not a list of elements")
-    return items
-
-
-def _list(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, list[bytes]] | Error:
-    """The live value at ``key`` and its elements (none when absent); WRONGTYPE otherwise."""
-    value = live(kv, key, now_ms)
-    if value is None:
-        return None, []
-    if value.type != LIST:
-        return errors.WRONGTYPE
-    return value, decode_list(value.payload)
-
-
-def _store(kv: KeyValueView, key: bytes, old: Value | None, elements: list[bytes]) -> None:
-    """Write ``elements`` back, keeping the key's TTL; no elements deletes the key."""
-    if not elements:
-        kv.delete(key)
-        return
-    kv.put(key, Value(LIST, 0 if old is None else old.expire_ms, encode_list(elements)))
+LISTS: Kind[list[bytes]] = Kind(LIST, "list", lambda items: items, lambda elements: elements)
+encode_list = LISTS.encode
+decode_list = LISTS.decode
 
 
 def _side(raw: bytes) -> int | None:
@@ -150,7 +119,7 @@ def prepare_lpos(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Erro
 def cmd_push(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """LPUSH, RPUSH, LPUSHX, RPUSHX: the new length (0 for an X form on a missing key)."""
     name, key = args[0], args[1]
-    found = _list(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, elements = found
@@ -160,7 +129,7 @@ def cmd_push(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
         elements[:0] = reversed(args[2:])
     else:
         elements.extend(args[2:])
-    _store(kv, key, old, elements)
+    LISTS.store(kv, key, expire_of(old), elements)
     return len(elements)
 
 
@@ -170,7 +139,7 @@ def cmd_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
     if len(args) == 3 and (count is None or count < 0):
         return NOT_POSITIVE
     key = args[1]
-    found = _list(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, elements = found
@@ -183,17 +152,17 @@ def cmd_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
         popped, rest = elements[:take], elements[take:]
     else:
         popped, rest = elements[: -take - 1 : -1], elements[:-take]
-    _store(kv, key, old, rest)
+    LISTS.store(kv, key, expire_of(old), rest)
     return popped[0] if count is None else list[Reply](popped)
 
 
 def cmd_llen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _list(kv, args[1], now_ms)
+    found = LISTS.load(kv, args[1], now_ms)
     return found if isinstance(found, Error) else len(found[1])
 
 
 def cmd_lindex(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _list(kv, args[1], now_ms)
+    found = LISTS.load(kv, args[1], now_ms)
     if isinstance(found, Error) or found[0] is None:
         return found if isinstance(found, Error) else None
     index = parse_ll(args[2])
@@ -205,7 +174,7 @@ def cmd_lindex(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
 
 def cmd_lset(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     key = args[1]
-    found = _list(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, elements = found
@@ -217,7 +186,7 @@ def cmd_lset(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     if not -len(elements) <= index < len(elements):
         return INDEX_OUT_OF_RANGE
     elements[index] = args[3]
-    _store(kv, key, old, elements)
+    LISTS.store(kv, key, expire_of(old), elements)
     return OK
 
 
@@ -237,7 +206,7 @@ def cmd_lrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     start, end = parse_ll(args[2]), parse_ll(args[3])
     if start is None or end is None:
         return errors.NOT_INTEGER
-    found = _list(kv, args[1], now_ms)
+    found = LISTS.load(kv, args[1], now_ms)
     if isinstance(found, Error):
         return found
     elements = found[1]
@@ -250,13 +219,13 @@ def cmd_ltrim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
     if start is None or end is None:
         return errors.NOT_INTEGER
     key = args[1]
-    found = _list(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, elements = found
     if old is not None:
         first, stop = _span(len(elements), start, end)
-        _store(kv, key, old, elements[first:stop])
+        LISTS.store(kv, key, expire_of(old), elements[first:stop])
     return OK
 
 
@@ -266,7 +235,7 @@ def cmd_lrem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     if count is None:
         return errors.NOT_INTEGER
     key, element = args[1], args[3]
-    found = _list(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, elements = found
@@ -279,7 +248,7 @@ def cmd_lrem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
         if elements[i] == element:
             doomed.add(i)
     if doomed:
-        _store(kv, key, old, [e for i, e in enumerate(elements) if i not in doomed])
+        LISTS.store(kv, key, expire_of(old), [e for i, e in enumerate(elements) if i not in doomed])
     return len(doomed)
 
 
@@ -288,7 +257,7 @@ def cmd_linsert(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: in
     if where not in (b"BEFORE", b"AFTER"):
         return errors.SYNTAX
     key, pivot, element = args[1], args[3], args[4]
-    found = _list(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, elements = found
@@ -298,7 +267,7 @@ def cmd_linsert(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: in
         return -1
     at = elements.index(pivot) + (where == b"AFTER")
     elements.insert(at, element)
-    _store(kv, key, old, elements)
+    LISTS.store(kv, key, expire_of(old), elements)
     return len(elements)
 
 
@@ -307,7 +276,7 @@ def cmd_lpos(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     if isinstance(options, Error):
         return options
     rank, count, maxlen = options
-    found = _list(kv, args[1], now_ms)
+    found = LISTS.load(kv, args[1], now_ms)
     if isinstance(found, Error):
         return found
     old, elements = found
@@ -345,10 +314,10 @@ def cmd_lmove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         if side_from is None or side_to is None:
             return errors.SYNTAX
         wherefrom, whereto = side_from, side_to
-    src = _list(kv, source, now_ms)
+    src = LISTS.load(kv, source, now_ms)
     if isinstance(src, Error) or src[0] is None:
         return src if isinstance(src, Error) else None
-    dst = _list(kv, destination, now_ms)
+    dst = LISTS.load(kv, destination, now_ms)
     if isinstance(dst, Error):
         return dst
     old, elements = src
@@ -356,11 +325,11 @@ def cmd_lmove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
     if source == destination:  # a rotation: the list never goes empty, its TTL stays
         dst_old, dst_elements = old, elements
     else:
-        _store(kv, source, old, elements)
+        LISTS.store(kv, source, expire_of(old), elements)
         dst_old, dst_elements = dst
     if whereto == 0:
         dst_elements.insert(0, element)
     else:
         dst_elements.append(element)
-    _store(kv, destination, dst_old, dst_elements)
+    LISTS.store(kv, destination, expire_of(dst_old), dst_elements)
     return element

@@ -19,16 +19,14 @@ from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
 
-import msgpack
-
 from protocol.replies import Error, Reply, Set
-from storage.interface import KeyValueView, StorageError, Value, ValueType
+from storage.interface import KeyValueView, StorageError, ValueType
 
 from . import errors
+from .containers import Kind, expire_of
 from .integers import parse_cursor, parse_ll
 from .keyspace import mix64, scan_collection
 from .spec import Handler
-from .values import live
 
 SET = ValueType.SET
 NOT_POSITIVE = Error("ERR value is out of range, must be positive")
@@ -48,23 +46,16 @@ Members = dict[bytes, None]
 """Members in insertion order (a dict used as an ordered set)."""
 
 
-def encode_set(members: Iterable[bytes]) -> bytes:
-    """The payload of a set: msgpack of its members, as a list."""
-    return msgpack.packb(list(members), use_bin_type=True)
-
-
-def decode_set(payload: bytes) -> Members:
-    """The members of a stored set; ``StorageError`` if the payload is not one."""
-    try:
-        items = msgpack.unpackb(payload, raw=False, use_list=True)
-    except (ValueError, msgpack.UnpackException) as exc:
-        raise StorageError(f"a stored set does not decode: {exc}") from None
-    if type(items) is not list or not all(type(item) is bytes for item in items):
-        raise StorageError("a stored set is not a list of members")
+def _members(items: list[bytes]) -> Members:
     members = dict.fromkeys(items)
     if len(members) != len(items):
         raise StorageError("a stored set repeats a member")
     return members
+
+
+SETS = Kind(SET, "set", _members, lambda members: members)
+encode_set = SETS.encode
+decode_set = SETS.decode
 
 
 INTSET_ENTRIES_MAX = 512
@@ -84,36 +75,16 @@ def in_order(members: Iterable[bytes]) -> list[bytes]:
     return listed
 
 
-def _set(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, Members] | Error:
-    """The live value at ``key`` and its members (none when absent); WRONGTYPE otherwise."""
-    value = live(kv, key, now_ms)
-    if value is None:
-        return None, {}
-    if value.type != SET:
-        return errors.WRONGTYPE
-    return value, decode_set(value.payload)
-
-
 def _sets(kv: KeyValueView, keys: Sequence[bytes], now_ms: int) -> list[Members] | Error:
     """The members of each key in turn (a missing key is empty); WRONGTYPE if any is not
     a set — Redis looks at every key before it computes anything."""
     out: list[Members] = []
     for key in keys:
-        found = _set(kv, key, now_ms)
+        found = SETS.load(kv, key, now_ms)
         if isinstance(found, Error):
             return found
         out.append(found[1])
     return out
-
-
-def _store(kv: KeyValueView, key: bytes, expire_ms: int, members: Iterable[bytes]) -> int:
-    """Write ``members`` (no members deletes the key); how many were written."""
-    payload = list(members)
-    if not payload:
-        kv.delete(key)
-        return 0
-    kv.put(key, Value(SET, expire_ms, encode_set(payload)))
-    return len(payload)
 
 
 def _pick(members: list[bytes], count: int, seed: int) -> list[bytes]:
@@ -163,7 +134,7 @@ def prepare_sscan(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Err
 
 def cmd_sadd(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     key = args[1]
-    found = _set(kv, key, now_ms)
+    found = SETS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, members = found
@@ -171,13 +142,13 @@ def cmd_sadd(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     members.update(dict.fromkeys(args[2:]))
     if len(members) == before:
         return 0
-    _store(kv, key, 0 if old is None else old.expire_ms, members)
+    SETS.store(kv, key, expire_of(old), members)
     return len(members) - before
 
 
 def cmd_srem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     key = args[1]
-    found = _set(kv, key, now_ms)
+    found = SETS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, members = found
@@ -186,25 +157,14 @@ def cmd_srem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
         members.pop(member, 0)
     if len(members) == before or old is None:
         return 0
-    _store(kv, key, old.expire_ms, members)
+    SETS.store(kv, key, old.expire_ms, members)
     return before - len(members)
 
 
-def _reading(answer: Callable[[Members, tuple[bytes, ...]], Reply]) -> Handler:
-    """A read-only command on one set: WRONGTYPE for another type, else ``answer``
-    from its members (none for a missing key)."""
-
-    def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-        found = _set(kv, args[1], now_ms)
-        return found if isinstance(found, Error) else answer(found[1], args)
-
-    return handler
-
-
-cmd_smembers = _reading(lambda members, args: Set(in_order(members)))
-cmd_sismember = _reading(lambda members, args: 1 if args[2] in members else 0)
-cmd_smismember = _reading(lambda members, args: [1 if m in members else 0 for m in args[2:]])
-cmd_scard = _reading(lambda members, args: len(members))
+cmd_smembers = SETS.reading(lambda members, args: Set(in_order(members)))
+cmd_sismember = SETS.reading(lambda members, args: 1 if args[2] in members else 0)
+cmd_smismember = SETS.reading(lambda members, args: [1 if m in members else 0 for m in args[2:]])
+cmd_scard = SETS.reading(lambda members, args: len(members))
 
 
 def _intersection(sets: list[Members]) -> Iterable[bytes]:
@@ -234,7 +194,7 @@ def _algebra(combine: Callable[[list[Members]], Iterable[bytes]]) -> tuple[Handl
         sets = _sets(kv, args[2:], now_ms)
         if isinstance(sets, Error):
             return sets
-        return _store(kv, args[1], 0, combine(sets))
+        return SETS.store(kv, args[1], 0, dict.fromkeys(combine(sets)))
 
     return read, store
 
@@ -247,10 +207,10 @@ cmd_sdiff, cmd_sdiffstore = _algebra(_difference)
 def cmd_smove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """Redis's order: a missing source is 0 before either type is checked."""
     source, destination, member = args[1], args[2], args[3]
-    src = _set(kv, source, now_ms)
+    src = SETS.load(kv, source, now_ms)
     if not isinstance(src, Error) and src[0] is None:
         return 0
-    dst = _set(kv, destination, now_ms)
+    dst = SETS.load(kv, destination, now_ms)
     if isinstance(src, Error):
         return src
     if isinstance(dst, Error):
@@ -262,10 +222,10 @@ def cmd_smove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
     if member not in members:
         return 0
     del members[member]
-    _store(kv, source, old.expire_ms, members)
+    SETS.store(kv, source, old.expire_ms, members)
     dst_old, dst_members = dst
     dst_members[member] = None
-    _store(kv, destination, 0 if dst_old is None else dst_old.expire_ms, dst_members)
+    SETS.store(kv, destination, expire_of(dst_old), dst_members)
     return 1
 
 
@@ -274,7 +234,7 @@ def cmd_spop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     if len(args) == 3 and (count is None or count < 0):
         return NOT_POSITIVE
     key = args[1]
-    found = _set(kv, key, now_ms)
+    found = SETS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, members = found
@@ -285,7 +245,7 @@ def cmd_spop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     popped = _pick(list(members), min(1 if count is None else count, len(members)), seed)
     for member in popped:
         del members[member]
-    _store(kv, key, old.expire_ms, members)
+    SETS.store(kv, key, old.expire_ms, members)
     return popped[0] if count is None else Set(in_order(popped))
 
 
@@ -298,7 +258,7 @@ def cmd_srandmember(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed
             return COUNT_RANGE
         if -count > REPEATED_MEMBERS_MAX:
             return REPEATED_MEMBERS_TOO_MANY
-    found = _set(kv, args[1], now_ms)
+    found = SETS.load(kv, args[1], now_ms)
     if isinstance(found, Error):
         return found
     members = list(found[1])
@@ -316,7 +276,7 @@ def cmd_sscan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
     """The whole set in one step (``scan_collection``), options checked after the lookup."""
     if parse_cursor(args[2]) is None:
         return errors.INVALID_CURSOR
-    found = _set(kv, args[1], now_ms)
+    found = SETS.load(kv, args[1], now_ms)
     if isinstance(found, Error):
         return found
     if found[0] is None:

@@ -14,6 +14,7 @@ COMMAND DOCS and COMMAND INFO byte for byte with redis-server 7.0.
 
 from __future__ import annotations
 
+from functools import partial
 from typing import TypedDict, Unpack
 
 from . import (
@@ -493,7 +494,8 @@ _FIELD_VALUE = _block("field_value", _string("field"), _string("value"), flags=M
 _WHOLE_HASH = "O(N) where N is the size of the hash."
 
 
-def _hash_row(
+def _one_key_row(
+    group: str,
     name: str,
     arity: int,
     flags: str,
@@ -506,11 +508,15 @@ def _hash_row(
     complexity: str = "O(1)",
     **rest: Unpack[_Extras],
 ) -> CommandSpec:
-    """A row of the ``hash`` group: one key, at index 1."""
+    """A row of a data-type group whose one key sits at index 1 (``arguments``: the rest)."""
     return _generic_row(
         name, arity, flags, handler, (KeySpec(1, flags=key_flags),), acl, summary, since,
-        (_key(), *arguments), complexity, group="hash", **rest,
+        (_key(), *arguments), complexity, group=group, **rest,
     )
+
+
+_hash_row = partial(_one_key_row, "hash")
+_list_row = partial(_one_key_row, "list")
 
 
 HASH_COMMANDS: tuple[CommandSpec, ...] = (
@@ -622,24 +628,7 @@ _MEMBERS = (_string("member", flags=MULTIPLE),)
 _STORE_KEYS = (_key("destination"), _key("key", 1, flags=MULTIPLE))
 
 
-def _set_row(
-    name: str,
-    arity: int,
-    flags: str,
-    handler: Handler,
-    key_specs: tuple[KeySpec, ...],
-    acl: str,
-    summary: str,
-    since: str,
-    arguments: tuple[Arg, ...],
-    complexity: str = "O(1)",
-    **rest: Unpack[_Extras],
-) -> CommandSpec:
-    """A row of the ``set`` group."""
-    return _generic_row(
-        name, arity, flags, handler, key_specs, acl, summary, since, arguments, complexity,
-        group="set", **rest,
-    )
+_set_row = partial(_generic_row, group="set")
 
 
 def _set_store_row(name: str, handler: Handler, dest_flags: tuple[str, ...], summary: str,
@@ -761,32 +750,12 @@ SET_COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 
-_ELEMENTS = (_key(), _string("element", flags=MULTIPLE))
+_ELEMENTS = (_string("element", flags=MULTIPLE),)
 _PUSH_COMPLEXITY = (
     "O(1) for each element added, so O(N) to add N elements when the command is called with "
     "multiple arguments."
 )
 _SIDE = (_token("left", "LEFT"), _token("right", "RIGHT"))
-
-
-def _list_row(
-    name: str,
-    arity: int,
-    flags: str,
-    handler: Handler,
-    key_flags: tuple[str, ...],
-    acl: str,
-    summary: str,
-    since: str,
-    arguments: tuple[Arg, ...],
-    complexity: str = "O(1)",
-    **rest: Unpack[_Extras],
-) -> CommandSpec:
-    """A row of the ``list`` group with one key, at index 1."""
-    return _generic_row(
-        name, arity, flags, handler, (KeySpec(1, flags=key_flags),), acl, summary, since,
-        arguments, complexity, group="list", **rest,
-    )
 
 
 def _push_row(name: str, summary: str, since: str, history: tuple[str, str]) -> CommandSpec:
@@ -800,7 +769,7 @@ def _pop_row(name: str, summary: str) -> CommandSpec:
     return _list_row(
         name, -2, "write fast", lists.cmd_pop, ("RW", "access", "delete"),
         "@write @list @fast", summary, "1.0.0",
-        (_key(), _integer("count", since="6.2.0", flags=OPTIONAL)),
+        (_integer("count", since="6.2.0", flags=OPTIONAL),),
         "O(N) where N is the number of elements returned",
         prepare=lists.prepare_pop,
         history=(("6.2.0", "Added the `count` argument."),),
@@ -812,7 +781,7 @@ _MOVE_KEYS = (KeySpec(1, flags=("RW", "access", "delete")), KeySpec(2, flags=("R
 LIST_COMMANDS: tuple[CommandSpec, ...] = (
     _list_row(
         "lindex", 3, "readonly", lists.cmd_lindex, ("RO", "access"), "@read @list @slow",
-        "Get an element from a list by its index", "1.0.0", (_key(), _integer("index")),
+        "Get an element from a list by its index", "1.0.0", (_integer("index"),),
         "O(N) where N is the number of elements to traverse to get to the element at index. "
         "This makes asking for the first or the last element of the list O(1).",
     ),
@@ -820,7 +789,6 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
         "linsert", 5, "write denyoom", lists.cmd_linsert, ("RW", "insert"), "@write @list @slow",
         "Insert an element before or after another element in a list", "2.2.0",
         (
-            _key(),
             _oneof("where", _token("before", "BEFORE"), _token("after", "AFTER")),
             _string("pivot"),
             _string("element"),
@@ -832,7 +800,7 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
     ),
     _list_row(
         "llen", 2, "readonly fast", lists.cmd_llen, ("RO",), "@read @list @fast",
-        "Get the length of a list", "1.0.0", (_key(),),
+        "Get the length of a list", "1.0.0", (),
     ),
     _generic_row(
         "lmove", 5, "write denyoom", lists.cmd_lmove, _MOVE_KEYS, "@write @list @slow",
@@ -851,7 +819,6 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
         "lpos", -3, "readonly", lists.cmd_lpos, ("RO", "access"), "@read @list @slow",
         "Return the index of matching elements on a list", "6.0.6",
         (
-            _key(),
             _string("element"),
             _integer("rank", token="RANK", flags=OPTIONAL),
             _integer("num-matches", token="COUNT", flags=OPTIONAL),
@@ -873,7 +840,7 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
     _list_row(
         "lrange", 4, "readonly", lists.cmd_lrange, ("RO", "access"), "@read @list @slow",
         "Get a range of elements from a list", "1.0.0",
-        (_key(), _integer("start"), _integer("stop")),
+        (_integer("start"), _integer("stop")),
         "O(S+N) where S is the distance of start offset from HEAD for small lists, from "
         "nearest end (HEAD or TAIL) for large lists; and N is the number of elements in the "
         "specified range.",
@@ -882,21 +849,21 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
     _list_row(
         "lrem", 4, "write", lists.cmd_lrem, ("RW", "delete"), "@write @list @slow",
         "Remove elements from a list", "1.0.0",
-        (_key(), _integer("count"), _string("element")),
+        (_integer("count"), _string("element")),
         "O(N+M) where N is the length of the list and M is the number of elements removed.",
         prepare=lists.prepare_range,
     ),
     _list_row(
         "lset", 4, "write denyoom", lists.cmd_lset, ("RW", "update"), "@write @list @slow",
         "Set the value of an element in a list by its index", "1.0.0",
-        (_key(), _integer("index"), _string("element")),
+        (_integer("index"), _string("element")),
         "O(N) where N is the length of the list. Setting either the first or the last "
         "element of the list is O(1).",
     ),
     _list_row(
         "ltrim", 4, "write", lists.cmd_ltrim, ("RW", "delete"), "@write @list @slow",
         "Trim a list to the specified range", "1.0.0",
-        (_key(), _integer("start"), _integer("stop")),
+        (_integer("start"), _integer("stop")),
         "O(N) where N is the number of elements to be removed by the operation.",
         prepare=lists.prepare_range,
     ),

@@ -1,0 +1,93 @@
+"""What hashes, sets and lists share: one typed value per key holding byte strings.
+
+Each is stored as one value whose payload is a msgpack list of byte strings
+(a hash flattens to ``[field, value, ...]``) and whose type tag says which
+it is. A ``Kind`` knows how to read one back from the store (WRONGTYPE for a
+key of another type, nothing for a missing or expired key), how to write it
+(keeping the key's TTL, deleting the key when it empties: Redis never keeps
+an empty hash, set or list), and how to turn damage into a ``StorageError``
+instead of a wrong reply.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable
+from typing import Generic, TypeVar
+
+import msgpack
+
+from protocol.replies import Error, Reply
+from storage.interface import KeyValueView, StorageError, Value, ValueType
+
+from . import errors
+from .spec import Handler
+from .values import live
+
+C = TypeVar("C")
+
+
+class Kind(Generic[C]):
+    """A container type: its tag, and how its contents ``C`` map to a list of byte strings.
+
+    ``from_items`` must raise ``StorageError`` for items no writer of ours could
+    have produced (a hash with an odd count, a set with a repeat)."""
+
+    def __init__(
+        self,
+        value_type: ValueType,
+        name: str,
+        from_items: Callable[[list[bytes]], C],
+        to_items: Callable[[C], Iterable[bytes]],
+    ) -> None:
+        self.value_type = value_type
+        self.name = name
+        self._from_items = from_items
+        self._to_items = to_items
+
+    def encode(self, contents: C) -> bytes:
+        return msgpack.packb(list(self._to_items(contents)), use_bin_type=True)
+
+    def decode(self, payload: bytes) -> C:
+        """The contents of a stored value; ``StorageError`` if the payload is not one."""
+        try:
+            items = msgpack.unpackb(payload, raw=False, use_list=True)
+        except (ValueError, msgpack.UnpackException) as exc:
+            raise StorageError(f"a stored {self.name} does not decode: {exc}") from None
+        if type(items) is not list or not all(type(item) is bytes for item in items):
+            raise StorageError(f"a stored {self.name} is not a list of byte strings")
+        return self._from_items(items)
+
+    def load(self, kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, C] | Error:
+        """The live value at ``key`` and its contents (empty when absent); WRONGTYPE for
+        a key of another type."""
+        value = live(kv, key, now_ms)
+        if value is None:
+            return None, self._from_items([])
+        if value.type != self.value_type:
+            return errors.WRONGTYPE
+        return value, self.decode(value.payload)
+
+    def store(self, kv: KeyValueView, key: bytes, expire_ms: int, contents: C) -> int:
+        """Write ``contents`` with ``expire_ms``; empty contents delete the key. Returns
+        how many items were written (for a hash: fields and values)."""
+        items = list(self._to_items(contents))
+        if not items:
+            kv.delete(key)
+            return 0
+        kv.put(key, Value(self.value_type, expire_ms, msgpack.packb(items, use_bin_type=True)))
+        return len(items)
+
+    def reading(self, answer: Callable[[C, tuple[bytes, ...]], Reply]) -> Handler:
+        """A read-only command on one key: WRONGTYPE for another type, else ``answer``
+        from the contents (empty for a missing key)."""
+
+        def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+            found = self.load(kv, args[1], now_ms)
+            return found if isinstance(found, Error) else answer(found[1], args)
+
+        return handler
+
+
+def expire_of(old: Value | None) -> int:
+    """The TTL a rewritten value keeps: its old one (none for a new key)."""
+    return 0 if old is None else old.expire_ms
