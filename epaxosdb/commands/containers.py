@@ -25,12 +25,23 @@ from .values import live
 
 C = TypeVar("C")
 
+RECENT_ENTRIES = 8
+RECENT_PAYLOAD_BYTES_MAX = 16 << 20
+
 
 class Kind(Generic[C]):
     """A container type: its tag, and how its contents ``C`` map to a list of byte strings.
 
     ``from_items`` must raise ``StorageError`` for items no writer of ours could
-    have produced (a hash with an odd count, a set with a repeat)."""
+    have produced (a hash with an odd count, a set with a repeat); ``copy``
+    makes an independent copy of contents (handlers change what they load).
+
+    Decoding is remembered for the few most recent payloads, by identity: a
+    command that rewrites a hot list, set or hash hands its new payload to the
+    view, and the next command on that key gets the very same ``bytes`` object
+    back — it then costs a copy instead of a decode and a check of every item.
+    Payloads are immutable and decoding is a pure function, so what is
+    remembered can never be stale."""
 
     def __init__(
         self,
@@ -38,17 +49,38 @@ class Kind(Generic[C]):
         name: str,
         from_items: Callable[[list[bytes]], C],
         to_items: Callable[[C], Iterable[bytes]],
+        copy: Callable[[C], C],
     ) -> None:
         self.value_type = value_type
         self.name = name
         self._from_items = from_items
         self._to_items = to_items
+        self._copy = copy
+        self._recent: dict[int, tuple[bytes, C]] = {}
+        """``id(payload)`` → (that payload, its contents); the payload is held so the id
+        cannot be reused by another object while the entry exists."""
 
     def encode(self, contents: C) -> bytes:
         return msgpack.packb(list(self._to_items(contents)), use_bin_type=True)
 
+    def _remember(self, payload: bytes, contents: C) -> None:
+        if len(payload) > RECENT_PAYLOAD_BYTES_MAX:
+            return
+        recent = self._recent
+        recent[id(payload)] = (payload, self._copy(contents))
+        if len(recent) > RECENT_ENTRIES:
+            recent.pop(next(iter(recent)), None)
+
     def decode(self, payload: bytes) -> C:
         """The contents of a stored value; ``StorageError`` if the payload is not one."""
+        hit = self._recent.get(id(payload))
+        if hit is not None and hit[0] is payload:
+            return self._copy(hit[1])
+        contents = self._decode(payload)
+        self._remember(payload, contents)
+        return contents
+
+    def _decode(self, payload: bytes) -> C:
         try:
             items = msgpack.unpackb(payload, raw=False, use_list=True)
         except (ValueError, msgpack.UnpackException) as exc:
@@ -74,7 +106,9 @@ class Kind(Generic[C]):
         if not items:
             kv.delete(key)
             return 0
-        kv.put(key, Value(self.value_type, expire_ms, msgpack.packb(items, use_bin_type=True)))
+        payload = msgpack.packb(items, use_bin_type=True)
+        kv.put(key, Value(self.value_type, expire_ms, payload))
+        self._remember(payload, contents)
         return len(items)
 
     def reading(self, answer: Callable[[C, tuple[bytes, ...]], Reply]) -> Handler:

@@ -52,7 +52,7 @@ def _flatten(fields: Fields) -> Iterable[bytes]:
         yield value
 
 
-HASHES = Kind(HASH, "hash", _fields, _flatten)
+HASHES = Kind(HASH, "hash", _fields, _flatten, dict)
 encode_hash = HASHES.encode
 decode_hash = HASHES.decode
 

@@ -36,7 +36,7 @@ MAXLEN_NEGATIVE = Error("ERR MAXLEN can't be negative")
 _SIDES = {b"LEFT": 0, b"RIGHT": -1}
 
 
-LISTS: Kind[list[bytes]] = Kind(LIST, "list", lambda items: items, lambda elements: elements)
+LISTS: Kind[list[bytes]] = Kind(LIST, "list", lambda items: items, lambda items: items, list)
 encode_list = LISTS.encode
 decode_list = LISTS.decode
 

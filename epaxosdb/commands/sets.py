@@ -53,7 +53,7 @@ def _members(items: list[bytes]) -> Members:
     return members
 
 
-SETS = Kind(SET, "set", _members, lambda members: members)
+SETS: Kind[Members] = Kind(SET, "set", _members, lambda members: members, dict)
 encode_set = SETS.encode
 decode_set = SETS.decode
 

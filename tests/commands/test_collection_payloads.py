@@ -78,3 +78,18 @@ def test_list_elements_round_trip_head_first_repeats_included() -> None:
 def test_a_payload_that_is_not_a_list_is_a_storage_error(payload: bytes) -> None:
     with pytest.raises(StorageError):
         decode_list(payload)
+
+
+def test_a_remembered_decode_is_a_copy_so_changing_it_changes_nothing_else() -> None:
+    """Handlers change what they load; the next load of the same payload must not see it."""
+    payload = encode_list([b"a"])
+    first = decode_list(payload)
+    first.append(b"b")
+    assert decode_list(payload) == [b"a"]
+    fields = decode_hash(encode_hash({b"f": b"v"}))
+    fields[b"g"] = b"w"
+    stored = encode_hash({b"f": b"v"})
+    assert decode_hash(stored) == {b"f": b"v"}
+    second = decode_hash(stored)
+    second.clear()
+    assert decode_hash(stored) == {b"f": b"v"}
