@@ -22,6 +22,7 @@ from .access import access_of, batch_access, command_access
 from .docs import command_reply
 from .execution import execute, is_read_only
 from .expiry import expired_sweep_op
+from .integers import parse_db_index
 from .proposal import prepare, resolve
 from .spec import Arg, CommandSpec, Handler, KeySpec
 from .table import COMMANDS, lookup
@@ -42,6 +43,7 @@ __all__ = [
     "expired_sweep_op",
     "is_read_only",
     "lookup",
+    "parse_db_index",
     "prepare",
     "prepare_queued",
     "queue_error",

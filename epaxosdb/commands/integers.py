@@ -10,6 +10,10 @@ from __future__ import annotations
 
 import re
 
+from protocol.replies import Error
+
+from . import errors
+
 LLONG_MAX = (1 << 63) - 1
 LLONG_MIN = -(1 << 63)
 ULONG_MAX = (1 << 64) - 1
@@ -57,3 +61,16 @@ def parse_cursor(raw: bytes) -> int | None:
 def ll_bytes(value: int) -> bytes:
     """Decimal bytes of an integer, as stored after INCR."""
     return b"%d" % value
+
+
+INT_MIN, INT_MAX = -(2**31), 2**31 - 1
+
+
+def parse_db_index(raw: bytes) -> int | Error:
+    """A database index as SELECT and COPY's DB read it: there is only database 0."""
+    index = parse_ll(raw)
+    if index is None:
+        return errors.NOT_INTEGER
+    if not INT_MIN <= index <= INT_MAX:
+        return errors.INT_RANGE
+    return index if index == 0 else errors.DB_OUT_OF_RANGE

@@ -18,7 +18,7 @@ from storage.interface import KeyValueView
 
 from . import errors
 from .glob import matcher
-from .integers import parse_cursor, parse_ll
+from .integers import parse_cursor, parse_db_index, parse_ll
 from .values import TYPE_NAMES, expired_keys, is_expired, live
 
 SCAN_COUNT_DEFAULT = 10
@@ -153,6 +153,41 @@ def cmd_rename(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
 
 def cmd_renamenx(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     return _rename(kv, args, now_ms, nx=True)
+
+
+def prepare_copy(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """COPY's options, then the same-key check: Redis does both before any lookup."""
+    i = 3
+    while i < len(args):
+        option = args[i].upper()
+        if option == b"DB" and i + 1 < len(args):
+            index = parse_db_index(args[i + 1])
+            if isinstance(index, Error):
+                return index
+            i += 2
+        elif option == b"REPLACE":
+            i += 1
+        else:
+            return errors.SYNTAX
+    if args[1] == args[2]:
+        return errors.SAME_OBJECT
+    return (b"COPY", *args[1:])
+
+
+def cmd_copy(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """The value and its TTL under a second name; 0 when the source is missing, or the
+    destination exists and REPLACE was not given."""
+    checked = prepare_copy(args, now_ms)
+    if isinstance(checked, Error):
+        return checked
+    value = live(kv, args[1], now_ms)
+    if value is None:
+        return 0
+    replace = any(arg.upper() == b"REPLACE" for arg in args[3:])
+    if not replace and live(kv, args[2], now_ms) is not None:
+        return 0
+    kv.put(args[2], value)
+    return 1
 
 
 def cmd_keys(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:

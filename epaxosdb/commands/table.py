@@ -932,6 +932,20 @@ GENERIC_COMMANDS: tuple[CommandSpec, ...] = (
         "@keyspace @read @fast", "Determine the type stored at key", "1.0.0", (_key(),),
     ),
     _generic_row(
+        "copy", -3, "write denyoom", keyspace.cmd_copy,
+        (KeySpec(1, flags=("RO", "access")), KeySpec(2, flags=("OW", "update"))),
+        "@keyspace @write @slow", "Copy a key", "6.2.0",
+        (
+            _key("source"),
+            _key("destination", 1),
+            _integer("destination-db", token="DB", flags=OPTIONAL),
+            _token("replace", "REPLACE", flags=OPTIONAL),
+        ),
+        "O(N) worst case for collections, where N is the number of nested items. O(1) for "
+        "string values.",
+        prepare=keyspace.prepare_copy,
+    ),
+    _generic_row(
         "rename", 3, "write", keyspace.cmd_rename,
         (KeySpec(1, flags=("RW", "access", "delete")), KeySpec(2, flags=("OW", "update"))),
         "@keyspace @write @slow", "Rename a key", "1.0.0", (_key(), _key("newkey", 1)),

@@ -153,10 +153,8 @@ def cmd_reset(conn: Connection, args: list[bytes]) -> Reply:
 
 
 def cmd_select(conn: Connection, args: list[bytes]) -> Reply:
-    index = _parse_int(args[1])
-    if index is None or not -(2**31) <= index < 2**31:
-        return NOT_INTEGER
-    return OK if index == 0 else DB_OUT_OF_RANGE
+    index = commands.parse_db_index(args[1])
+    return index if isinstance(index, Error) else OK
 
 
 def cmd_time(conn: Connection, args: list[bytes]) -> Reply:

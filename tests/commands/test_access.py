@@ -103,6 +103,7 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
         Access(reads=frozenset({b"a", b"b"}), writes=frozenset({b"d"})),
     ),
     ((b"BITOP", b"OR", b"a", b"a"), Access(writes=frozenset({b"a"}))),
+    ((b"COPY", b"a", b"b"), Access(reads=frozenset({b"a"}), writes=frozenset({b"b"}))),
     ((b"RENAME", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
     ((b"RENAMENX", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
     ((b"PEXPIREAT", b"k", b"5", b"NX"), Access(writes=frozenset({b"k"}))),

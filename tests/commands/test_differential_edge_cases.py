@@ -920,6 +920,40 @@ SCENARIOS: dict[str, str] = {
         ttl TTL one
         LMOVE src
     """,
+    "copy": """
+        SET a 1 EX 100
+        COPY a a
+        COPY a b
+        ttl TTL b
+        GET b
+        COPY a b
+        SET a 2
+        COPY a b REPLACE
+        GET b
+        TTL b
+        COPY a b DB 0
+        COPY a b DB 0 REPLACE
+        COPY a c DB abc
+        COPY a c DB 99999999999
+        COPY a c DB -2147483649
+        COPY a c DB
+        COPY a c FOO
+        COPY a c replace replace
+        COPY nokey c
+        COPY nokey nokey
+        COPY nokey c REPLACE
+        RPUSH l x y
+        COPY l b REPLACE
+        LRANGE b 0 -1
+        TYPE b
+        HSET h f v
+        COPY h h2
+        HGETALL h2
+        SADD s m
+        COPY s a REPLACE
+        SMEMBERS a
+        COPY a
+    """,
     "wrong_types": """
         !list l
         !set st

@@ -377,6 +377,11 @@ def _lmove(g: Generator) -> Request:
     return "exact", [b"LMOVE", g.key(), g.key(), *sides]
 
 
+def _copy(g: Generator) -> Request:
+    options = g.rng.choice([[], [], [b"REPLACE"], [b"DB", b"0"], [b"replace", b"DB", b"0"]])
+    return "exact", [b"COPY", g.key(), g.key(), *options]
+
+
 def _rename(name: bytes) -> Callable[[Generator], Request]:
     return lambda g: ("exact", [name, g.key(), g.key()])
 
@@ -453,7 +458,7 @@ COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
     ("LINDEX", _list_index), ("LREM", _lrem_linsert), ("LPOS", _lpos), ("LMOVE", _lmove),
     ("LLEN", _one_key(b"LLEN")),
     ("TYPE", _one_key(b"TYPE")), ("RENAME", _rename(b"RENAME")),
-    ("RENAMENX", _rename(b"RENAMENX")), ("EXPIRE", _expire), ("EXPIRE", _expire),
+    ("RENAMENX", _rename(b"RENAMENX")), ("COPY", _copy), ("EXPIRE", _expire), ("EXPIRE", _expire),
     ("TTL", _ttl), ("TTL", _ttl), ("PERSIST", _one_key(b"PERSIST")),
     ("DBSIZE", lambda g: ("exact", [b"DBSIZE"])), ("KEYS", _keys), ("SCAN", _scan),
     ("RANDOMKEY", lambda g: ("random", [b"RANDOMKEY"])), ("FLUSH", _flush),

@@ -203,6 +203,7 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"ltrim": [b"l", b"0", b"1"], b"lrem": [b"l", b"0", b"e"],
     b"linsert": [b"l", b"BEFORE", b"p", b"e"], b"lpos": [b"l", b"e"],
     b"lmove": [b"l", b"m", b"LEFT", b"RIGHT"], b"rpoplpush": [b"l", b"m"],
+    b"copy": [b"k", b"j"],
 }  # fmt: skip
 
 

@@ -64,6 +64,8 @@ SCENARIOS: list[bytes] = [
     # connection commands
     b"PING\r\nPING hi\r\nPING a b\r\nECHO\r\n",
     b"SELECT 0\r\nSELECT 1\r\nSELECT x\r\nSELECT -1\r\n",
+    b"SELECT 99999999999\r\nSELECT -2147483649\r\nSELECT 2147483647\r\n",
+    b"SET a 1\r\nCOPY a c DB 1\r\nCOPY a a DB 1\r\nCOPY nokey c DB 5\r\nCOPY a c DB 0\r\n",
     b"HELLO\r\nHELLO 2\r\nHELLO 3\r\nHELLO\r\nHELLO 2\r\n",
     b"HELLO 4\r\nHELLO 0\r\nHELLO x\r\nHELLO 3 FOO\r\nHELLO 3 AUTH default\r\n",
     b'HELLO 3 SETNAME "a b"\r\nHELLO 3 SETNAME me\r\nCLIENT GETNAME\r\n',
