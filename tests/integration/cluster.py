@@ -372,7 +372,8 @@ class ProcessCluster:
         )
 
     def snapshot(self, i: int) -> dict[bytes, bytes | None]:
-        """Every key of replica ``i`` and its value, by SCAN then GET (no writes meanwhile)."""
+        """Every key of replica ``i`` and its value, by SCAN then MGET (no writes meanwhile);
+        a list, set or hash (nil from MGET) as its contents (``_collection_value``)."""
         c = self._probe_client(i, socket_timeout=60.0)
         try:
             keys: set[bytes] = set()
@@ -390,7 +391,7 @@ class ProcessCluster:
                 chunk = ordered[start : start + 1000]
                 found = c.mget(chunk)
                 values.update(
-                    (k, None if v is None else _as_bytes(v))
+                    (k, _collection_value(c, k) if v is None else _as_bytes(v))
                     for k, v in zip(chunk, found, strict=True)
                 )
             return values
@@ -516,6 +517,22 @@ def _as_bytes(value: bytes | str) -> bytes:
     """redis-py is typed for both; these clients never decode responses."""
     assert isinstance(value, bytes), value
     return value
+
+
+def _collection_value(c: redis.Redis, key: bytes) -> bytes | None:
+    """A non-string key's contents as bytes, order-free where the type has no order
+    (``None``: the key went away, or holds a type epaxosdb does not have)."""
+    kind = _as_bytes(c.type(key))
+    if kind == b"list":
+        items = [_as_bytes(e) for e in c.lrange(key, 0, -1)]
+    elif kind == b"set":
+        items = sorted(_as_bytes(m) for m in c.smembers(key))
+    elif kind == b"hash":
+        pairs = c.hgetall(key).items()
+        items = [b"%s=%s" % (_as_bytes(f), _as_bytes(v)) for f, v in sorted(pairs)]
+    else:
+        return None
+    return kind + b":" + b"|".join(b"%d:%s" % (len(item), item) for item in items)
 
 
 def digest_of(snapshot: dict[bytes, bytes | None]) -> str:
