@@ -16,17 +16,15 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
-from epaxosdb.commands.hashes import decode_hash
-from epaxosdb.commands.lists import decode_list
-from epaxosdb.commands.sets import decode_set
+from epaxosdb.commands.hashes import HASHES
+from epaxosdb.commands.lists import LISTS
+from epaxosdb.commands.sets import SETS
 from storage.interface import KeyValueView, StorageError, ValueType
 from storage.lmdb_store import LmdbStore
 
 UNREADABLE_SHOWN = 10
 _COLLECTIONS: dict[ValueType, Callable[[bytes], object]] = {
-    ValueType.HASH: decode_hash,
-    ValueType.SET: decode_set,
-    ValueType.LIST: decode_list,
+    kind.value_type: kind.decode for kind in (HASHES, SETS, LISTS)
 }
 """Value types whose payload has a structure of its own, and what reads it."""
 

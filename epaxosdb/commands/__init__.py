@@ -12,7 +12,7 @@ The public API other layers code against:
 * ``expired_sweep_op(kv, now_ms, limit)`` — the internal op that deletes
   expired keys, proposed periodically by the runtime.
 * ``command_reply(args)`` — COMMAND and its sub-commands.
-* ``queue_error`` / ``prepare_queued`` — MULTI's queue-time checks.
+* ``queue_error`` / ``prepare_queued`` / ``refused_in_multi`` — MULTI's queue-time checks.
 * ``watchread_op(keys)`` / ``watchcheck_op(pairs)`` — WATCH as a replicated
   read of per-key digests, and the op that makes EXEC run only if none
   changed (see ``watch``).
@@ -26,7 +26,7 @@ from .integers import parse_db_index
 from .proposal import prepare, resolve
 from .spec import Arg, CommandSpec, Handler, KeySpec
 from .table import COMMANDS, lookup
-from .transactions import prepare_queued, queue_error
+from .transactions import prepare_queued, queue_error, refused_in_multi
 from .watch import watchcheck_op, watchread_op
 
 __all__ = [
@@ -47,6 +47,7 @@ __all__ = [
     "prepare",
     "prepare_queued",
     "queue_error",
+    "refused_in_multi",
     "resolve",
     "watchcheck_op",
     "watchread_op",

@@ -20,6 +20,8 @@ from protocol.replies import Error, Reply
 from storage.interface import KeyValueView, StorageError, Value, ValueType
 
 from . import errors
+from .integers import parse_cursor
+from .keyspace import scan_collection
 from .spec import Handler
 from .values import live
 
@@ -61,7 +63,7 @@ class Kind(Generic[C]):
         cannot be reused by another object while the entry exists."""
 
     def encode(self, contents: C) -> bytes:
-        return msgpack.packb(list(self._to_items(contents)), use_bin_type=True)
+        return _pack(list(self._to_items(contents)))
 
     def _remember(self, payload: bytes, contents: C) -> None:
         if len(payload) > RECENT_PAYLOAD_BYTES_MAX:
@@ -106,7 +108,7 @@ class Kind(Generic[C]):
         if not items:
             kv.delete(key)
             return 0
-        payload = msgpack.packb(items, use_bin_type=True)
+        payload = _pack(items)
         kv.put(key, Value(self.value_type, expire_ms, payload))
         self._remember(payload, contents)
         return len(items)
@@ -120,6 +122,27 @@ class Kind(Generic[C]):
             return found if isinstance(found, Error) else answer(found[1], args)
 
         return handler
+
+
+    def scanning(self, entries: Callable[[C], Iterable[tuple[bytes, ...]]]) -> Handler:
+        """HSCAN or SSCAN: a bad cursor first, then WRONGTYPE, then an empty step for a
+        missing key, then the options and the whole contents in one step
+        (``keyspace.scan_collection``) — Redis's order."""
+
+        def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+            if parse_cursor(args[2]) is None:
+                return errors.INVALID_CURSOR
+            found = self.load(kv, args[1], now_ms)
+            if isinstance(found, Error):
+                return found
+            old, contents = found
+            return [b"0", []] if old is None else scan_collection(args, entries(contents))
+
+        return handler
+
+
+def _pack(items: list[bytes]) -> bytes:
+    return msgpack.packb(items, use_bin_type=True)
 
 
 def expire_of(old: Value | None) -> int:

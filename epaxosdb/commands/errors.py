@@ -32,6 +32,8 @@ OFFSET_OUT_OF_RANGE = Error("ERR offset is out of range")
 STRING_TOO_LONG = Error("ERR string exceeds maximum allowed size (proto-max-bulk-len)")
 EXPIRE_NX_CONFLICT = Error("ERR NX and XX, GT or LT options at the same time are not compatible")
 EXPIRE_GT_LT_CONFLICT = Error("ERR GT and LT options at the same time are not compatible")
+NOT_POSITIVE = Error("ERR value is out of range, must be positive")
+"""``getPositiveLongFromObjectOrReply``: a count that is negative or not a number."""
 INT_RANGE = Error("ERR value is out of range, value must between -2147483648 and 2147483647")
 """``getIntFromObjectOrReply``: an integer that does not fit in a C ``int``."""
 DB_OUT_OF_RANGE = Error("ERR DB index is out of range")

@@ -26,8 +26,7 @@ from storage.interface import KeyValueView, StorageError, ValueType
 
 from . import errors, extended
 from .containers import Kind, expire_of
-from .integers import LLONG_MAX, LLONG_MIN, ll_bytes, parse_cursor, parse_ll
-from .keyspace import scan_collection
+from .integers import LLONG_MAX, LLONG_MIN, ll_bytes, parse_ll
 
 HASH = ValueType.HASH
 HASH_NOT_INTEGER = Error("ERR hash value is not an integer")
@@ -80,13 +79,6 @@ def prepare_hincrbyfloat(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...
     if isinstance(increment, float):  # inf or nan
         return NAN_OR_INFINITY_ARGUMENT
     return (b"HINCRBYFLOAT", args[1], args[2], args[3])
-
-
-def prepare_hscan(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-    """Only the cursor is checked before the key is looked up; the options after."""
-    if parse_cursor(args[2]) is None:
-        return errors.INVALID_CURSOR
-    return (b"HSCAN", *args[1:])
 
 
 # --- handlers ------------------------------------------------------------------
@@ -193,14 +185,4 @@ def cmd_hincrbyfloat(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
     return payload
 
 
-def cmd_hscan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    """The whole hash in one step (``scan_collection``); options are checked only once
-    the key turned out to hold a hash, as Redis does."""
-    if parse_cursor(args[2]) is None:
-        return errors.INVALID_CURSOR
-    found = HASHES.load(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    if found[0] is None:
-        return [b"0", []]
-    return scan_collection(args, found[1].items())
+cmd_hscan = HASHES.scanning(lambda fields: fields.items())

@@ -9,6 +9,7 @@ non-zero digit followed by digits, within the signed 64-bit range.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 
 from protocol.replies import Error
 
@@ -74,3 +75,12 @@ def parse_db_index(raw: bytes) -> int | Error:
     if not INT_MIN <= index <= INT_MAX:
         return errors.INT_RANGE
     return index if index == 0 else errors.DB_OUT_OF_RANGE
+
+
+def pop_count(args: Sequence[bytes]) -> int | Error | None:
+    """The optional count of LPOP, RPOP and SPOP (argument 2): ``None`` when absent,
+    ``NOT_POSITIVE`` unless it is a non-negative integer."""
+    if len(args) < 3:
+        return None
+    count = parse_ll(args[2])
+    return errors.NOT_POSITIVE if count is None or count < 0 else count

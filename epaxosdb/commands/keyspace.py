@@ -74,6 +74,14 @@ def parse_scan(args: Sequence[bytes], allow_type: bool = True) -> ScanOptions | 
     return ScanOptions(cursor, count, pattern, type_name)
 
 
+def prepare_collection_scan(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """HSCAN and SSCAN: only the cursor is checked before the key is looked up; the
+    options after (``scan_collection``)."""
+    if parse_cursor(args[2]) is None:
+        return errors.INVALID_CURSOR
+    return (args[0].upper(), *args[1:])
+
+
 def scan_collection(args: Sequence[bytes], entries: Iterable[tuple[bytes, ...]]) -> Reply:
     """HSCAN's or SSCAN's reply for a hash or set that exists: every entry in one step,
     cursor 0 — what Redis does for a small one, and a full iteration for any.

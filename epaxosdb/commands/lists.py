@@ -21,10 +21,9 @@ from storage.interface import KeyValueView, ValueType
 
 from . import errors
 from .containers import Kind, expire_of
-from .integers import LLONG_MIN, parse_ll
+from .integers import LLONG_MIN, parse_ll, pop_count
 
 LIST = ValueType.LIST
-NOT_POSITIVE = Error("ERR value is out of range, must be positive")
 INDEX_OUT_OF_RANGE = Error("ERR index out of range")
 RANK_ZERO = Error(
     "ERR RANK can't be zero: use 1 to start from the first match, 2 from the second ... "
@@ -53,10 +52,9 @@ def prepare_pop(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error
     """LPOP/RPOP: a second argument is a count, a third is an arity error."""
     if len(args) > 3:
         return errors.wrong_arity(args[0].lower())
-    if len(args) == 3:
-        count = parse_ll(args[2])
-        if count is None or count < 0:
-            return NOT_POSITIVE
+    count = pop_count(args)
+    if isinstance(count, Error):
+        return count
     return (args[0].upper(), *args[1:])
 
 
@@ -135,9 +133,9 @@ def cmd_push(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
 
 def cmd_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """LPOP and RPOP, with or without a count."""
-    count = parse_ll(args[2]) if len(args) == 3 else None
-    if len(args) == 3 and (count is None or count < 0):
-        return NOT_POSITIVE
+    count = pop_count(args)
+    if isinstance(count, Error):
+        return count
     key = args[1]
     found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):

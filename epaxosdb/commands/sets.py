@@ -24,16 +24,14 @@ from storage.interface import KeyValueView, StorageError, ValueType
 
 from . import errors
 from .containers import Kind, expire_of
-from .integers import parse_cursor, parse_ll
-from .keyspace import mix64, scan_collection
+from .integers import LLONG_MAX, parse_ll, pop_count
+from .keyspace import mix64
 from .spec import Handler
 
 SET = ValueType.SET
-NOT_POSITIVE = Error("ERR value is out of range, must be positive")
 COUNT_RANGE = Error(
     "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
 )
-LONG_MAX = (1 << 63) - 1
 REPEATED_MEMBERS_MAX = 1_000_000
 """SRANDMEMBER with a negative count returns that many members, repeats allowed. Redis
 streams them without a bound (a count of -2**63+1 takes it down); here a reply is
@@ -102,31 +100,33 @@ def _pick(members: list[bytes], count: int, seed: int) -> list[bytes]:
 def prepare_spop(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
     if len(args) > 3:
         return errors.SYNTAX
-    if len(args) == 3:
-        count = parse_ll(args[2])
-        if count is None or count < 0:
-            return NOT_POSITIVE
+    count = pop_count(args)
+    if isinstance(count, Error):
+        return count
     return (b"SPOP", *args[1:])
 
 
 def prepare_srandmember(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
     if len(args) > 3:
         return errors.SYNTAX
-    if len(args) == 3:
-        count = parse_ll(args[2])
-        if count is None:
-            return errors.NOT_INTEGER
-        if count < -LONG_MAX:
-            return COUNT_RANGE
-        if -count > REPEATED_MEMBERS_MAX:
-            return REPEATED_MEMBERS_TOO_MANY
+    count = _srandmember_count(args)
+    if isinstance(count, Error):
+        return count
     return (b"SRANDMEMBER", *args[1:])
 
 
-def prepare_sscan(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-    if parse_cursor(args[2]) is None:
-        return errors.INVALID_CURSOR
-    return (b"SSCAN", *args[1:])
+def _srandmember_count(args: Sequence[bytes]) -> int | Error | None:
+    """SRANDMEMBER's optional count: ``None`` when absent; negative allows repeats."""
+    if len(args) < 3:
+        return None
+    count = parse_ll(args[2])
+    if count is None:
+        return errors.NOT_INTEGER
+    if count < -LLONG_MAX:
+        return COUNT_RANGE
+    if -count > REPEATED_MEMBERS_MAX:
+        return REPEATED_MEMBERS_TOO_MANY
+    return count
 
 
 # --- handlers ------------------------------------------------------------------
@@ -230,9 +230,9 @@ def cmd_smove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
 
 
 def cmd_spop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    count = parse_ll(args[2]) if len(args) == 3 else None
-    if len(args) == 3 and (count is None or count < 0):
-        return NOT_POSITIVE
+    count = pop_count(args)
+    if isinstance(count, Error):
+        return count
     key = args[1]
     found = SETS.load(kv, key, now_ms)
     if isinstance(found, Error):
@@ -250,14 +250,9 @@ def cmd_spop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
 
 
 def cmd_srandmember(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    count = parse_ll(args[2]) if len(args) == 3 else None
-    if len(args) == 3:
-        if count is None:
-            return errors.NOT_INTEGER
-        if count < -LONG_MAX:
-            return COUNT_RANGE
-        if -count > REPEATED_MEMBERS_MAX:
-            return REPEATED_MEMBERS_TOO_MANY
+    count = _srandmember_count(args)
+    if isinstance(count, Error):
+        return count
     found = SETS.load(kv, args[1], now_ms)
     if isinstance(found, Error):
         return found
@@ -272,13 +267,4 @@ def cmd_srandmember(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed
     return [members[mix64(seed + i) % len(members)] for i in range(-count)]
 
 
-def cmd_sscan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    """The whole set in one step (``scan_collection``), options checked after the lookup."""
-    if parse_cursor(args[2]) is None:
-        return errors.INVALID_CURSOR
-    found = SETS.load(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    if found[0] is None:
-        return [b"0", []]
-    return scan_collection(args, ((member,) for member in in_order(found[1])))
+cmd_sscan = SETS.scanning(lambda members: ((member,) for member in in_order(members)))

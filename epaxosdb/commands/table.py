@@ -590,7 +590,7 @@ HASH_COMMANDS: tuple[CommandSpec, ...] = (
         "O(1) for every call. O(N) for a complete iteration, including enough command calls "
         "for the cursor to return back to 0. N is the number of elements inside the "
         "collection..",
-        prepare=hashes.prepare_hscan,
+        prepare=keyspace.prepare_collection_scan,
         tips=("nondeterministic_output",),
     ),
     _hash_row(
@@ -736,7 +736,7 @@ SET_COMMANDS: tuple[CommandSpec, ...] = (
         "O(1) for every call. O(N) for a complete iteration, including enough command calls "
         "for the cursor to return back to 0. N is the number of elements inside the "
         "collection..",
-        prepare=sets.prepare_sscan,
+        prepare=keyspace.prepare_collection_scan,
         tips=("nondeterministic_output",),
     ),
     _set_row(

@@ -27,13 +27,17 @@ from protocol.replies import Error
 
 from .errors import NOT_IN_MULTI, error_op
 from .proposal import prepare, resolve
+from .spec import CommandSpec
 
 
 def queue_error(args: Sequence[bytes]) -> Error | None:
     """The error Redis gives when ``args`` is queued inside MULTI, or ``None`` if it queues."""
     spec = resolve(args)
-    if isinstance(spec, Error):
-        return spec
+    return spec if isinstance(spec, Error) else refused_in_multi(spec)
+
+
+def refused_in_multi(spec: CommandSpec) -> Error | None:
+    """The error for a command that may not run inside MULTI (``no_multi``: SHUTDOWN)."""
     return NOT_IN_MULTI if "no_multi" in spec.flags else None
 
 

@@ -391,9 +391,9 @@ class Connection:
         if isinstance(spec, Error):
             self.multi_failed = in_multi
             self._answer(spec)
-        elif in_multi and "no_multi" in spec.flags:
+        elif in_multi and (refused := commands.refused_in_multi(spec)) is not None:
             self.multi_failed = True
-            self._answer(commands.errors.NOT_IN_MULTI)
+            self._answer(refused)
         elif not self.authenticated and "no_auth" not in spec.flags and self.registry.auth_required:
             self.multi_failed = in_multi
             self._answer(NOAUTH)
