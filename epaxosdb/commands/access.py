@@ -81,34 +81,27 @@ def batch_access(cmds: Sequence[Command]) -> Access:
     """The union of ``command_access`` over a batch, built in one pass.
 
     The core asks this once per instance, and an instance may batch hundreds
-    of commands: single-key commands add their key straight to the read or
-    write set instead of each building an ``Access`` of its own to be merged.
+    of commands, each of one op or (a MULTI, a client's pipeline) of many:
+    single-key ops add their key straight to the read or write set instead of
+    each building an ``Access`` of its own to be merged.
     """
-    if len(cmds) == 1:
-        return command_access(cmds[0])
+    if len(cmds) == 1 and len(cmds[0].ops) == 1:
+        return access_of(cmds[0].ops[0])
     union = AccessUnion()
     reads, writes = union.reads, union.writes
     single = _SINGLE_KEY
     for cmd in cmds:
-        ops = cmd.ops
-        if len(ops) == 1:
-            op = ops[0]
+        for op in cmd.ops:
             slot = single.get(op[0])
             if slot is not None:
                 index, is_write = slot
                 if index < len(op):
                     (writes if is_write else reads).add(op[index])
                 continue
-        union.add(command_access(cmd))
+            union.add(access_of(op))
     return union.access()
 
 
 def command_access(cmd: Command) -> Access:
     """The union of ``access_of`` over a command's ops (a MULTI touches all of them)."""
-    ops = cmd.ops
-    if len(ops) == 1:
-        return access_of(ops[0])
-    total = EMPTY_ACCESS
-    for op in ops:
-        total = total.union(access_of(op))
-    return total
+    return batch_access((cmd,))

@@ -6,6 +6,7 @@ Expected replies were observed on redis-server 7.0.15 (ecosystem.md §1, §3).
 from __future__ import annotations
 
 import os
+import time
 from collections.abc import Callable
 
 import pytest
@@ -13,7 +14,7 @@ import trio
 
 from epaxosdb.runtime.clients import ClientSettings
 from protocol.messages import Command
-from protocol.replies import Reply
+from protocol.replies import Error, Reply
 from protocol.resp import encode_request
 from tests.runtime.fakes import FakeBackend, RawClient, running_server
 
@@ -99,6 +100,65 @@ async def test_pipelined_replies_come_back_in_request_order() -> None:
         await client.send(requests + encode_request(["PING"]) + encode_request(["GET", "n"]))
         expected = b"".join(b":%d\r\n" % i for i in range(1, 201)) + b"+PONG\r\n$3\r\n200\r\n"
         assert await client.replies(202) == expected
+
+
+async def test_a_pipelined_run_of_data_commands_is_one_command_with_a_reply_per_request() -> None:
+    async with running_server() as server:
+        client = await RawClient.connect(server.port)
+        for warm_up in (["SET", "w", "0"], ["INCR", "w"], ["LPUSH", "l", "x"], ["GET", "w"]):
+            await client.call(*warm_up)  # the first use of a command name takes the long way
+        server.backend.submitted.clear()
+        await client.send(
+            encode_request(["SET", "a", "1"])
+            + encode_request(["INCR", "a"])
+            + encode_request(["SET", "b", "v", "EX", "0"])  # refused before proposal
+            + encode_request(["LPUSH", "a", "x"])  # WRONGTYPE when it runs
+            + encode_request(["GET", "a"])
+            + encode_request(["PING"])
+            + encode_request(["GET", "a"])
+        )
+        assert await client.replies(7) == (
+            b"+OK\r\n:2\r\n-ERR invalid expire time in 'set' command\r\n"
+            b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+            b"$1\r\n2\r\n+PONG\r\n$1\r\n2\r\n"
+        )
+        # A refused request or a connection command ends a run.
+        assert [cmd.ops for cmd in server.backend.submitted] == [
+            ((b"SET", b"a", b"1"), (b"INCR", b"a")),
+            ((b"LPUSH", b"a", b"x"), (b"GET", b"a")),
+            ((b"GET", b"a"),),
+        ]
+        assert [cmd.multi for cmd in server.backend.submitted] == [True, True, False]
+
+
+async def test_one_error_for_a_pipelined_run_answers_every_request_of_it() -> None:
+    uncertain = Error("UNCERTAIN outcome unknown")
+
+    class Undecided(FakeBackend):
+        def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+            self.submitted.append(cmd)
+            on_done(uncertain)
+
+    async with running_server(Undecided()) as server:
+        client = await RawClient.connect(server.port)
+        assert await client.call("INCR", "n") == b"-UNCERTAIN outcome unknown\r\n"
+        server.backend.submitted.clear()
+        await client.send(b"".join(encode_request(["INCR", "n"]) for _ in range(3)))
+        assert await client.replies(3) == b"-UNCERTAIN outcome unknown\r\n" * 3
+        assert len(server.backend.submitted) == 1
+
+
+async def test_a_clock_step_back_does_not_give_a_later_command_an_earlier_timestamp(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    wall_ns = [5_000 * 10**6]
+    monkeypatch.setattr(time, "time_ns", lambda: wall_ns[0])
+    async with running_server() as server:
+        client = await RawClient.connect(server.port)
+        for wall_ms in (5_000, 4_000, 6_000):
+            wall_ns[0] = wall_ms * 10**6
+            assert await client.call("INCR", "n") in (b":1\r\n", b":2\r\n", b":3\r\n")
+        assert [cmd.time_ms for cmd in server.backend.submitted] == [5_000, 5_000, 6_000]
 
 
 async def test_replies_keep_request_order_when_completions_arrive_reversed() -> None:
