@@ -19,12 +19,13 @@ from pathlib import Path
 from epaxosdb.commands.hashes import HASHES
 from epaxosdb.commands.lists import LISTS
 from epaxosdb.commands.sets import SETS
+from epaxosdb.commands.zsets import ZSETS
 from storage.interface import KeyValueView, StorageError, ValueType
 from storage.lmdb_store import LmdbStore
 
 UNREADABLE_SHOWN = 10
 _COLLECTIONS: dict[ValueType, Callable[[bytes], object]] = {
-    kind.value_type: kind.decode for kind in (HASHES, SETS, LISTS)
+    kind.value_type: kind.decode for kind in (HASHES, SETS, LISTS, ZSETS)
 }
 """Value types whose payload has a structure of its own, and what reads it."""
 

@@ -58,6 +58,15 @@ class Map:
 
 
 @dataclass(frozen=True, slots=True)
+class Pairs:
+    """``*n`` arrays of two in RESP3, a flat ``*2n`` array in RESP2: WITHSCORES replies
+    (member, score), which Redis 7 nests under RESP3 but, unlike a map, keeps ordered
+    and may repeat (ZRANDMEMBER with a negative count)."""
+
+    items: Sequence[tuple[Reply, Reply]]
+
+
+@dataclass(frozen=True, slots=True)
 class Set:
     """``~n`` in RESP3, an array in RESP2."""
 
@@ -98,6 +107,7 @@ Reply = (
     | Error
     | NullArray
     | Map
+    | Pairs
     | Set
     | Verbatim
     | BigNumber

@@ -84,6 +84,7 @@ from protocol.replies import (
     Error,
     Map,
     NullArray,
+    Pairs,
     Push,
     Reply,
     Set,
@@ -699,6 +700,14 @@ def _write_rare(out: bytearray, value: Reply, proto: int) -> None:
         for key, item in pairs:
             write_reply(out, key, proto)
             write_reply(out, item, proto)
+    elif isinstance(value, Pairs):
+        pairs = value.items
+        out += b"*%d\r\n" % (len(pairs) if resp3 else 2 * len(pairs))
+        for first, second in pairs:
+            if resp3:
+                out += b"*2\r\n"
+            write_reply(out, first, proto)
+            write_reply(out, second, proto)
     elif isinstance(value, Set):
         _write_aggregate(out, b"~" if resp3 else b"*", value.items, proto)
     elif isinstance(value, Push):

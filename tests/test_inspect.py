@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from epaxosdb.commands.hashes import encode_hash
+from epaxosdb.commands.zsets import encode_zset
 from epaxosdb.inspection import inspect
 from protocol.messages import NOOP, Ballot, InstanceId, InstanceRecord, Status
 from storage.interface import Value, ValueType
@@ -99,11 +100,14 @@ def test_inspect_check_names_a_hash_or_set_whose_payload_does_not_decode(tmp_pat
     store = LmdbStore.open(tmp_path, replica_id=1, cluster_id=b"\x01" * 16)
     good = Value(ValueType.HASH, 0, encode_hash({b"f": b"v"}))
     store.write(lambda txn: txn.put(b"good", good))
+    store.write(lambda txn: txn.put(b"goodz", Value(ValueType.ZSET, 0, encode_zset({b"m": 1.5}))))
     store.write(lambda txn: txn.put(b"bad", Value(ValueType.HASH, 0, b"\x93\xc4\x01f")))
     store.write(lambda txn: txn.put(b"badset", Value(ValueType.SET, 0, b"\x91\x01")))
+    store.write(lambda txn: txn.put(b"badz", Value(ValueType.ZSET, 0, b"\x92\xc4\x01m\xc4\x011")))
     store.close()
     report, ok = inspect(tmp_path, check=True)
     assert not ok
-    assert "check:           3 keys read, 2 unreadable" in report
+    assert "check:           5 keys read, 3 unreadable" in report
     assert "unreadable key bad: a stored hash" in report
     assert "unreadable key badset: a stored set" in report
+    assert "unreadable key badz: a stored sorted set has a score that is not 8 bytes" in report

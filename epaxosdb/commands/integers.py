@@ -59,6 +59,19 @@ def parse_cursor(raw: bytes) -> int | None:
     return (-value if negative else value) % (1 << 64)
 
 
+def index_span(length: int, start: int, end: int) -> tuple[int, int]:
+    """Redis's range arithmetic for LRANGE, LTRIM, ZRANGE and ZREMRANGEBYRANK: ``[start, end)``
+    after negative indexes and clipping (``0, 0`` for an empty range)."""
+    if start < 0:
+        start = length + start
+    if end < 0:
+        end = length + end
+    start = max(start, 0)
+    if start > end or start >= length:
+        return 0, 0
+    return start, min(end, length - 1) + 1
+
+
 def ll_bytes(value: int) -> bytes:
     """Decimal bytes of an integer, as stored after INCR."""
     return b"%d" % value

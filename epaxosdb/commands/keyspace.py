@@ -12,6 +12,7 @@ yet; we count what a read would see).
 from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
+from typing import TypeVar
 
 from protocol.replies import OK, Error, Reply, SimpleString
 from storage.interface import KeyValueView
@@ -246,6 +247,24 @@ def cmd_randomkey(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: 
         if key not in expired:
             return key
     return next((key for key in kv.iter_keys() if key not in expired), None)
+
+
+T = TypeVar("T")
+
+
+def pick_distinct(items: Sequence[T], count: int, seed: int) -> list[T]:
+    """``count`` distinct items drawn with the command's seed (a partial shuffle): SPOP,
+    SRANDMEMBER and ZRANDMEMBER with a positive count."""
+    picked = list(items)
+    for i in range(count):
+        j = i + mix64(seed + i) % (len(picked) - i)
+        picked[i], picked[j] = picked[j], picked[i]
+    return picked[:count]
+
+
+def pick_repeated(items: Sequence[T], count: int, seed: int) -> list[T]:
+    """``count`` items drawn with the command's seed, repeats allowed (a negative count)."""
+    return [items[mix64(seed + i) % len(items)] for i in range(count)]
 
 
 def mix64(value: int) -> int:

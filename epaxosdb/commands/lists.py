@@ -21,7 +21,7 @@ from storage.interface import KeyValueView, ValueType
 
 from . import errors
 from .containers import Kind, expire_of
-from .integers import LLONG_MIN, parse_ll, pop_count
+from .integers import LLONG_MIN, index_span, parse_ll, pop_count
 
 LIST = ValueType.LIST
 INDEX_OUT_OF_RANGE = Error("ERR index out of range")
@@ -188,18 +188,6 @@ def cmd_lset(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     return OK
 
 
-def _span(length: int, start: int, end: int) -> tuple[int, int]:
-    """Redis's list range arithmetic: ``[start, end)`` after negative indexes and clipping."""
-    if start < 0:
-        start = length + start
-    if end < 0:
-        end = length + end
-    start = max(start, 0)
-    if start > end or start >= length:
-        return 0, 0
-    return start, min(end, length - 1) + 1
-
-
 def cmd_lrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     start, end = parse_ll(args[2]), parse_ll(args[3])
     if start is None or end is None:
@@ -208,7 +196,7 @@ def cmd_lrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     if isinstance(found, Error):
         return found
     elements = found[1]
-    first, stop = _span(len(elements), start, end)
+    first, stop = index_span(len(elements), start, end)
     return list[Reply](elements[first:stop])
 
 
@@ -222,7 +210,7 @@ def cmd_ltrim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         return found
     old, elements = found
     if old is not None:
-        first, stop = _span(len(elements), start, end)
+        first, stop = index_span(len(elements), start, end)
         LISTS.store(kv, key, expire_of(old), elements[first:stop])
     return OK
 

@@ -25,7 +25,7 @@ from storage.interface import KeyValueView, StorageError, ValueType
 from . import errors
 from .containers import Kind, expire_of
 from .integers import LLONG_MAX, parse_ll, pop_count
-from .keyspace import mix64
+from .keyspace import pick_distinct, pick_repeated
 from .spec import Handler
 
 SET = ValueType.SET
@@ -83,15 +83,6 @@ def _sets(kv: KeyValueView, keys: Sequence[bytes], now_ms: int) -> list[Members]
             return found
         out.append(found[1])
     return out
-
-
-def _pick(members: list[bytes], count: int, seed: int) -> list[bytes]:
-    """``count`` distinct members drawn with the command's seed (a partial shuffle)."""
-    picked = members[:]
-    for i in range(count):
-        j = i + mix64(seed + i) % (len(picked) - i)
-        picked[i], picked[j] = picked[j], picked[i]
-    return picked[:count]
 
 
 # --- prepare -------------------------------------------------------------------
@@ -242,7 +233,7 @@ def cmd_spop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
         return None if count is None else Set([])
     if count == 0:
         return Set([])
-    popped = _pick(list(members), min(1 if count is None else count, len(members)), seed)
+    popped = pick_distinct(list(members), min(1 if count is None else count, len(members)), seed)
     for member in popped:
         del members[member]
     SETS.store(kv, key, old.expire_ms, members)
@@ -258,13 +249,13 @@ def cmd_srandmember(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed
         return found
     members = list(found[1])
     if count is None:
-        return _pick(members, 1, seed)[0] if members else None
+        return pick_distinct(members, 1, seed)[0] if members else None
     if count == 0 or not members:
         return []
     if count > 0:
-        distinct: list[Reply] = [*_pick(members, min(count, len(members)), seed)]
+        distinct: list[Reply] = [*pick_distinct(members, min(count, len(members)), seed)]
         return distinct
-    return [members[mix64(seed + i) % len(members)] for i in range(-count)]
+    return pick_repeated(members, -count, seed)
 
 
 cmd_sscan = SETS.scanning(lambda members: ((member,) for member in in_order(members)))

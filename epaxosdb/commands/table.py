@@ -28,6 +28,7 @@ from . import (
     sets,
     strings,
     watch,
+    zsets,
 )
 from .spec import Arg, CommandSpec, Handler, KeySpec, Prepare
 
@@ -491,6 +492,16 @@ BITMAP_COMMANDS: tuple[CommandSpec, ...] = (
 )
 
 _FIELD_VALUE = _block("field_value", _string("field"), _string("value"), flags=MULTIPLE)
+_COLLECTION_SCAN_ARGUMENTS = (
+    _integer("cursor"),
+    Arg("pattern", "pattern", token="MATCH", flags=OPTIONAL),
+    _integer("count", token="COUNT", flags=OPTIONAL),
+)
+"""HSCAN, SSCAN and ZSCAN's arguments after the key."""
+_COLLECTION_SCAN = (
+    "O(1) for every call. O(N) for a complete iteration, including enough command calls for "
+    "the cursor to return back to 0. N is the number of elements inside the collection.."
+)
 _WHOLE_HASH = "O(N) where N is the size of the hash."
 
 
@@ -582,14 +593,7 @@ HASH_COMMANDS: tuple[CommandSpec, ...] = (
     _hash_row(
         "hscan", -3, "readonly", hashes.cmd_hscan, ("RO", "access"),
         "@read @hash @slow", "Incrementally iterate hash fields and associated values", "2.8.0",
-        (
-            _integer("cursor"),
-            Arg("pattern", "pattern", token="MATCH", flags=OPTIONAL),
-            _integer("count", token="COUNT", flags=OPTIONAL),
-        ),
-        "O(1) for every call. O(N) for a complete iteration, including enough command calls "
-        "for the cursor to return back to 0. N is the number of elements inside the "
-        "collection..",
+        _COLLECTION_SCAN_ARGUMENTS, _COLLECTION_SCAN,
         prepare=keyspace.prepare_collection_scan,
         tips=("nondeterministic_output",),
     ),
@@ -727,15 +731,7 @@ SET_COMMANDS: tuple[CommandSpec, ...] = (
     _set_row(
         "sscan", -3, "readonly", sets.cmd_sscan, _ONE_SET, "@read @set @slow",
         "Incrementally iterate Set elements", "2.8.0",
-        (
-            _key(),
-            _integer("cursor"),
-            Arg("pattern", "pattern", token="MATCH", flags=OPTIONAL),
-            _integer("count", token="COUNT", flags=OPTIONAL),
-        ),
-        "O(1) for every call. O(N) for a complete iteration, including enough command calls "
-        "for the cursor to return back to 0. N is the number of elements inside the "
-        "collection..",
+        (_key(), *_COLLECTION_SCAN_ARGUMENTS), _COLLECTION_SCAN,
         prepare=keyspace.prepare_collection_scan,
         tips=("nondeterministic_output",),
     ),
@@ -747,6 +743,247 @@ SET_COMMANDS: tuple[CommandSpec, ...] = (
     _set_store_row(
         "sunionstore", sets.cmd_sunionstore, ("OW", "update"),
         "Add multiple sets and store the resulting set in a key", _SET_ALGEBRA,
+    ),
+)
+
+_zset_row = partial(_generic_row, group="sorted-set")
+_ZSET_READ = (KeySpec(1, flags=("RO", "access")),)
+_ZSET_REMOVE = (KeySpec(1, flags=("RW", "delete")),)
+_ZSET_POP = (KeySpec(1, flags=("RW", "access", "delete")),)
+_ZSET_LIMIT = _block(
+    "offset_count", _integer("offset"), _integer("count"), token="LIMIT", flags=OPTIONAL
+)
+_WITHSCORES = _token("withscores", "WITHSCORES", flags=OPTIONAL)
+_LEX_BOUNDS = (_key(), _string("min"), _string("max"))
+_SCORE_BOUNDS = (_key(), Arg("min", "double"), Arg("max", "double"))
+_ZSET_LOG_N = "O(log(N)) with N being the number of elements in the sorted set."
+_ZSET_RANGE = (
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
+    "elements returned."
+)
+_ZSET_RANGE_LIMIT = (
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
+    "elements being returned. If M is constant (e.g. always asking for the first 10 elements "
+    "with LIMIT), you can consider it O(log(N))."
+)
+_ZSET_REMOVED = (
+    "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
+    "elements removed by the operation."
+)
+_ZSET_POPPED = (
+    "O(log(N)*M) with N being the number of elements in the sorted set, and M being the "
+    "number of elements popped."
+)
+_ZSET_MULTIPLE = "Accepts multiple elements."
+
+
+def _zrange_row(name: str, summary: str, since: str, arguments: tuple[Arg, ...],
+                replacement: str, history: tuple[tuple[str, str], ...] = ()
+                ) -> CommandSpec:  # fmt: skip
+    """ZREVRANGE, ZRANGEBYSCORE, ZRANGEBYLEX and their REV forms: deprecated ZRANGE forms."""
+    return _zset_row(
+        name, -4, "readonly", zsets.cmd_zrange, _ZSET_READ, "@read @sortedset @slow", summary,
+        since, arguments, _ZSET_RANGE if name == "zrevrange" else _ZSET_RANGE_LIMIT,
+        prepare=zsets.prepare_range, doc_flags=("deprecated",), deprecated_since="6.2.0",
+        replaced_by=replacement, history=history,
+    )
+
+
+def _zremrange_row(name: str, summary: str, since: str, arguments: tuple[Arg, ...]) -> CommandSpec:
+    return _zset_row(
+        name, 4, "write", zsets.cmd_zremrange, _ZSET_REMOVE, "@write @sortedset @slow", summary,
+        since, arguments, _ZSET_REMOVED, prepare=zsets.prepare_zremrange,
+    )
+
+
+def _zpop_row(name: str, summary: str) -> CommandSpec:
+    return _zset_row(
+        name, -2, "write fast", zsets.cmd_zpop, _ZSET_POP, "@write @sortedset @fast", summary,
+        "5.0.0", (_key(), _integer("count", flags=OPTIONAL)), _ZSET_POPPED,
+        prepare=zsets.prepare_pop,
+    )
+
+
+SORTED_SET_COMMANDS: tuple[CommandSpec, ...] = (
+    _zset_row(
+        "zadd", -4, "write denyoom fast", zsets.cmd_zadd, (KeySpec(1, flags=("RW", "update")),),
+        "@write @sortedset @fast",
+        "Add one or more members to a sorted set, or update its score if it already exists",
+        "1.2.0",
+        (
+            _key(),
+            _oneof("condition", _token("nx", "NX"), _token("xx", "XX"), since="3.0.2",
+                   flags=OPTIONAL),
+            _oneof("comparison", _token("gt", "GT"), _token("lt", "LT"), since="6.2.0",
+                   flags=OPTIONAL),
+            _token("change", "CH", since="3.0.2", flags=OPTIONAL),
+            _token("increment", "INCR", since="3.0.2", flags=OPTIONAL),
+            _block("score_member", Arg("score", "double"), _string("member"), flags=MULTIPLE),
+        ),
+        "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
+        prepare=zsets.prepare_zadd,
+        history=(
+            ("2.4.0", _ZSET_MULTIPLE),
+            ("3.0.2", "Added the `XX`, `NX`, `CH` and `INCR` options."),
+            ("6.2.0", "Added the `GT` and `LT` options."),
+        ),
+    ),
+    _zset_row(
+        "zcard", 2, "readonly fast", zsets.cmd_zcard, (KeySpec(1, flags=("RO",)),),
+        "@read @sortedset @fast", "Get the number of members in a sorted set", "1.2.0", (_key(),),
+    ),
+    _zset_row(
+        "zcount", 4, "readonly fast", zsets.cmd_zcount, _ZSET_READ, "@read @sortedset @fast",
+        "Count the members in a sorted set with scores within the given values", "2.0.0",
+        _SCORE_BOUNDS, _ZSET_LOG_N,
+        prepare=zsets.prepare_count_range,
+    ),
+    _zset_row(
+        "zincrby", 4, "write denyoom fast", zsets.cmd_zadd,
+        (KeySpec(1, flags=("RW", "access", "update")),), "@write @sortedset @fast",
+        "Increment the score of a member in a sorted set", "1.2.0",
+        (_key(), _integer("increment"), _string("member")),
+        "O(log(N)) where N is the number of elements in the sorted set.",
+        prepare=zsets.prepare_zadd,
+    ),
+    _zset_row(
+        "zlexcount", 4, "readonly fast", zsets.cmd_zcount, _ZSET_READ, "@read @sortedset @fast",
+        "Count the number of members in a sorted set between a given lexicographical range",
+        "2.8.9", _LEX_BOUNDS, _ZSET_LOG_N,
+        prepare=zsets.prepare_count_range,
+    ),
+    _zset_row(
+        "zmscore", -3, "readonly fast", zsets.cmd_zmscore, _ZSET_READ, "@read @sortedset @fast",
+        "Get the score associated with the given members in a sorted set", "6.2.0",
+        (_key(), _string("member", flags=MULTIPLE)),
+        "O(N) where N is the number of members being requested.",
+    ),
+    _zpop_row("zpopmax", "Remove and return members with the highest scores in a sorted set"),
+    _zpop_row("zpopmin", "Remove and return members with the lowest scores in a sorted set"),
+    _zset_row(
+        "zrandmember", -2, "readonly", zsets.cmd_zrandmember, _ZSET_READ,
+        "@read @sortedset @slow", "Get one or multiple random elements from a sorted set", "6.2.0",
+        (_key(), _block("options", _integer("count"), _WITHSCORES, flags=OPTIONAL)),
+        "O(N) where N is the number of elements returned",
+        prepare=zsets.prepare_zrandmember,
+        tips=("nondeterministic_output",),
+    ),
+    _zset_row(
+        "zrange", -4, "readonly", zsets.cmd_zrange, _ZSET_READ, "@read @sortedset @slow",
+        "Return a range of members in a sorted set", "1.2.0",
+        (
+            _key(),
+            _string("start"),
+            _string("stop"),
+            _oneof("sortby", _token("byscore", "BYSCORE"), _token("bylex", "BYLEX"),
+                   since="6.2.0", flags=OPTIONAL),
+            _token("rev", "REV", since="6.2.0", flags=OPTIONAL),
+            Arg("offset_count", "block", token="LIMIT", since="6.2.0", flags=OPTIONAL,
+                arguments=_ZSET_LIMIT.arguments),
+            _WITHSCORES,
+        ),
+        _ZSET_RANGE,
+        prepare=zsets.prepare_range,
+        history=(("6.2.0", "Added the `REV`, `BYSCORE`, `BYLEX` and `LIMIT` options."),),
+    ),
+    _zrange_row(
+        "zrangebylex", "Return a range of members in a sorted set, by lexicographical range",
+        "2.8.9", (*_LEX_BOUNDS, _ZSET_LIMIT), "`ZRANGE` with the `BYLEX` argument",
+    ),
+    _zrange_row(
+        "zrangebyscore", "Return a range of members in a sorted set, by score", "1.0.5",
+        (
+            *_SCORE_BOUNDS,
+            _token("withscores", "WITHSCORES", since="2.0.0", flags=OPTIONAL),
+            _ZSET_LIMIT,
+        ),
+        "`ZRANGE` with the `BYSCORE` argument",
+        history=(("2.0.0", "Added the `WITHSCORES` modifier."),),
+    ),
+    _zset_row(
+        "zrangestore", -5, "write denyoom", zsets.cmd_zrangestore,
+        (KeySpec(1, flags=("OW", "update")), KeySpec(2, flags=("RO", "access"))),
+        "@write @sortedset @slow", "Store a range of members from sorted set into another key",
+        "6.2.0",
+        (
+            _key("dst"),
+            _key("src", 1),
+            _string("min"),
+            _string("max"),
+            _oneof("sortby", _token("byscore", "BYSCORE"), _token("bylex", "BYLEX"),
+                   flags=OPTIONAL),
+            _token("rev", "REV", flags=OPTIONAL),
+            _ZSET_LIMIT,
+        ),
+        "O(log(N)+M) with N being the number of elements in the sorted set and M the number of "
+        "elements stored into the destination key.",
+        prepare=zsets.prepare_range,
+    ),
+    _zset_row(
+        "zrank", 3, "readonly fast", zsets.cmd_zrank, _ZSET_READ, "@read @sortedset @fast",
+        "Determine the index of a member in a sorted set", "2.0.0",
+        (_key(), _string("member")), "O(log(N))",
+    ),
+    _zset_row(
+        "zrem", -3, "write fast", zsets.cmd_zrem, _ZSET_REMOVE, "@write @sortedset @fast",
+        "Remove one or more members from a sorted set", "1.2.0",
+        (_key(), _string("member", flags=MULTIPLE)),
+        "O(M*log(N)) with N being the number of elements in the sorted set and M the number of "
+        "elements to be removed.",
+        history=(("2.4.0", _ZSET_MULTIPLE),),
+    ),
+    _zremrange_row(
+        "zremrangebylex",
+        "Remove all members in a sorted set between the given lexicographical range", "2.8.9",
+        _LEX_BOUNDS,
+    ),
+    _zremrange_row(
+        "zremrangebyrank", "Remove all members in a sorted set within the given indexes",
+        "2.0.0", (_key(), _integer("start"), _integer("stop")),
+    ),
+    _zremrange_row(
+        "zremrangebyscore", "Remove all members in a sorted set within the given scores",
+        "1.2.0", _SCORE_BOUNDS,
+    ),
+    _zrange_row(
+        "zrevrange",
+        "Return a range of members in a sorted set, by index, with scores ordered from high to "
+        "low",
+        "1.2.0", (_key(), _integer("start"), _integer("stop"), _WITHSCORES),
+        "`ZRANGE` with the `REV` argument",
+    ),
+    _zrange_row(
+        "zrevrangebylex",
+        "Return a range of members in a sorted set, by lexicographical range, ordered from "
+        "higher to lower strings.",
+        "2.8.9", (_key(), _string("max"), _string("min"), _ZSET_LIMIT),
+        "`ZRANGE` with the `REV` and `BYLEX` arguments",
+    ),
+    _zrange_row(
+        "zrevrangebyscore",
+        "Return a range of members in a sorted set, by score, with scores ordered from high to "
+        "low",
+        "2.2.0",
+        (_key(), Arg("max", "double"), Arg("min", "double"), _WITHSCORES, _ZSET_LIMIT),
+        "`ZRANGE` with the `REV` and `BYSCORE` arguments",
+        history=(("2.1.6", "`min` and `max` can be exclusive."),),
+    ),
+    _zset_row(
+        "zrevrank", 3, "readonly fast", zsets.cmd_zrevrank, _ZSET_READ, "@read @sortedset @fast",
+        "Determine the index of a member in a sorted set, with scores ordered from high to low",
+        "2.0.0", (_key(), _string("member")), "O(log(N))",
+    ),
+    _zset_row(
+        "zscan", -3, "readonly", zsets.cmd_zscan, _ZSET_READ, "@read @sortedset @slow",
+        "Incrementally iterate sorted sets elements and associated scores", "2.8.0",
+        (_key(), *_COLLECTION_SCAN_ARGUMENTS), _COLLECTION_SCAN,
+        prepare=keyspace.prepare_collection_scan,
+        tips=("nondeterministic_output",),
+    ),
+    _zset_row(
+        "zscore", 3, "readonly fast", zsets.cmd_zscore, _ZSET_READ, "@read @sortedset @fast",
+        "Get the score associated with the given member in a sorted set", "1.2.0",
+        (_key(), _string("member")),
     ),
 )
 
@@ -1462,6 +1699,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *BITMAP_COMMANDS,
     *HASH_COMMANDS,
     *SET_COMMANDS,
+    *SORTED_SET_COMMANDS,
     *LIST_COMMANDS,
     *GENERIC_COMMANDS,
     *CONNECTION_COMMANDS,

@@ -19,6 +19,7 @@ from epaxosdb.commands import command_reply, execute, is_read_only, prepare
 from epaxosdb.commands.hashes import encode_hash
 from epaxosdb.commands.lists import encode_list
 from epaxosdb.commands.sets import encode_set
+from epaxosdb.commands.zsets import encode_zset
 from protocol.messages import Command
 from protocol.replies import Error, Reply
 from protocol.resp import encode_reply
@@ -42,14 +43,16 @@ NON_STRING_SETUP: dict[ValueType, tuple[bytes, ...]] = {
 
 def injected_value(value_type: ValueType) -> Value:
     """What the model stores for ``NON_STRING_SETUP[value_type]``: a real hash ``{f: v}``,
-    set ``{a}`` or list ``[a]`` (their commands read them); an opaque sorted set."""
+    set ``{a}``, list ``[a]`` or sorted set ``{a: 1}`` (their commands read them)."""
     if value_type == ValueType.HASH:
         return Value(value_type, 0, encode_hash({b"f": b"v"}))
     if value_type == ValueType.SET:
         return Value(value_type, 0, encode_set([b"a"]))
     if value_type == ValueType.LIST:
         return Value(value_type, 0, encode_list([b"a"]))
-    return Value(value_type, 0, b"opaque")
+    if value_type == ValueType.ZSET:
+        return Value(value_type, 0, encode_zset({b"a": 1.0}))
+    raise ValueError(f"no injected value for {value_type!r}")
 
 
 def wall_ms() -> int:
@@ -128,19 +131,19 @@ class Differential:
     def check_collection_scan(
         self, name: bytes, key: bytes, *options: bytes, context: str = ""
     ) -> None:
-        """A full HSCAN (field/value pairs) or SSCAN iteration returns the same on both sides.
+        """A full HSCAN or ZSCAN (pairs) or SSCAN iteration returns the same on both sides.
 
         Redis answers a small hash or set in one step and a large one (a hash
         value over 64 bytes, a set with a non-integer) in several, in its hash
         table's order."""
-        command, pairs = (name, key), name == b"HSCAN"
+        command, pairs = (name, key), name in (b"HSCAN", b"ZSCAN")
         theirs = self._full_scan(self.redis.call, command, options, pairs=pairs)
         ours = self._full_scan(self.ours, command, options, pairs=pairs)
         assert theirs == ours, f"{name!r} {key!r} {options!r} differs {context}: {theirs} != {ours}"
 
     def check_pairs(self, *args: bytes, context: str = "") -> None:
         """Same field/value pairs in any order (HGETALL: Redis's order is its hash table's
-        once a hash is large)."""
+        once a hash is large; ZRANDMEMBER WITHSCORES, whose RESP3 pairs are flattened)."""
         theirs, ours = self.both(*args)
         assert _canonical_pairs(theirs) == _canonical_pairs(ours), _mismatch(
             args, theirs, ours, context
@@ -228,8 +231,19 @@ def _canonical(raw: bytes) -> Parsed:
     return parsed
 
 
+def _flatten_pairs(parsed: Parsed) -> Parsed:
+    """A RESP3 array of two-element arrays as the flat array RESP2 has instead."""
+    items = parsed.value
+    if parsed.kind != "*" or not isinstance(items, list) or not items:
+        return parsed
+    if not all(item.kind == "*" and isinstance(item.value, list) and len(item.value) == 2
+               for item in items):  # fmt: skip
+        return parsed
+    return Parsed("*", [part for item in items for part in _items(item.value)])
+
+
 def _canonical_pairs(raw: bytes) -> Parsed | list[tuple[str, str]]:
-    parsed, _ = parse_reply(raw)
+    parsed = _flatten_pairs(parse_reply(raw)[0])
     if not isinstance(parsed.value, list):
         return parsed
     items = [repr(item) for item in parsed.value]

@@ -1,11 +1,15 @@
-"""The stored form of a hash, set or list: what ``encode_*`` writes, ``decode_*`` reads.
+"""The stored form of a hash, set, list or sorted set: what ``encode_*`` writes, ``decode_*``
+reads.
 
-Anything else in a HASH-, SET- or LIST-typed record is damage, and damage must surface as a
+Anything else in a HASH-, SET-, LIST- or ZSET-typed record is damage, and damage must surface as a
 ``StorageError`` (which stops a replica with one log line and is what
 ``epaxosdb inspect --check`` names), never as a wrong reply or a crash.
 """
 
 from __future__ import annotations
+
+import math
+import struct
 
 import msgpack
 import pytest
@@ -13,6 +17,7 @@ import pytest
 from epaxosdb.commands.hashes import decode_hash, encode_hash
 from epaxosdb.commands.lists import decode_list, encode_list
 from epaxosdb.commands.sets import decode_set, encode_set
+from epaxosdb.commands.zsets import decode_zset, encode_zset, ordered
 from storage.interface import StorageError
 
 
@@ -78,6 +83,42 @@ def test_list_elements_round_trip_head_first_repeats_included() -> None:
 def test_a_payload_that_is_not_a_list_is_a_storage_error(payload: bytes) -> None:
     with pytest.raises(StorageError):
         decode_list(payload)
+
+
+def test_sorted_set_scores_round_trip_bit_for_bit_in_score_then_member_order() -> None:
+    scores = {
+        b"z": 1.0, b"": -math.inf, b"a": 1.0, b"\x00\xff" * 100: math.inf,
+        b"tiny": 5e-324, b"third": 0.1 + 0.2, b"neg": -0.0, b"big": 1e300,
+    }  # fmt: skip
+    payload = encode_zset(scores)
+    decoded = decode_zset(payload)
+    assert decoded == scores
+    assert all(struct.pack(">d", decoded[m]) == struct.pack(">d", s) for m, s in scores.items())
+    stored_order = msgpack.unpackb(payload)[::2]
+    assert stored_order == [member for member, _ in ordered(scores)]
+    assert stored_order[:3] == [b"", b"neg", b"tiny"]
+
+
+@pytest.mark.parametrize(
+    "payload",
+    [
+        b"",
+        b"\xc1",
+        msgpack.packb([b"m"]),  # a member without its score
+        msgpack.packb({b"m": struct.pack(">d", 1.0)}),  # a map, not the flat list
+        msgpack.packb([b"m", 1.0]),  # a msgpack float, not 8 bytes
+        msgpack.packb([b"m", b"1"]),  # a score as text
+        msgpack.packb([b"m", struct.pack(">d", 1.0) + b"\x00"]),  # 9 bytes
+        msgpack.packb([b"m", struct.pack(">d", math.nan)]),  # NaN: no writer stores it
+        msgpack.packb(["m", struct.pack(">d", 1.0)]),  # text, not bytes
+        msgpack.packb([b"m", struct.pack(">d", 1.0), b"m", struct.pack(">d", 2.0)]),  # twice
+        msgpack.packb([b"m", struct.pack(">d", 1.0)]) + b"\x00",  # trailing bytes
+    ],
+    ids=lambda p: p.hex()[:24] or "empty",
+)
+def test_a_payload_that_is_not_a_sorted_set_is_a_storage_error(payload: bytes) -> None:
+    with pytest.raises(StorageError):
+        decode_zset(payload)
 
 
 def test_a_remembered_decode_is_a_copy_so_changing_it_changes_nothing_else() -> None:

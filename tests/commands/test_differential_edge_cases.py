@@ -772,6 +772,428 @@ SCENARIOS: dict[str, str] = {
         SSCAN str 0 FOO
         SSCAN s
     """,
+    "zadd_options_and_scores": """
+        ZADD z 1 a 2 b 3 c
+        ZADD z 1 a
+        ZRANGE z 0 -1 WITHSCORES
+        ZADD z CH 1 a 5 b 9 d
+        ZADD z NX 10 a 11 e
+        ZADD z XX 10 a 11 f
+        ZADD z XX CH 10 a 11 f
+        ZADD z GT CH 5 a 20 b
+        ZADD z LT CH 5 a 20 b
+        ZADD z XX GT CH 50 a
+        ZADD z xx lt ch 1 a 1 zz
+        ZRANGE z 0 -1 WITHSCORES
+        ZADD z INCR 2 a
+        ZADD z INCR -2.5 new
+        ZADD z NX INCR 1 a
+        ZADD z XX INCR 1 nope
+        ZADD z GT INCR -1 a
+        ZADD z LT INCR -1 a
+        ZADD nokey XX 1 a
+        ZADD nokey XX INCR 1 a
+        EXISTS nokey
+        ZADD z NX XX 1 a
+        ZADD z GT LT 1 a
+        ZADD z GT NX 1 a
+        ZADD z LT NX 1 a
+        ZADD z INCR 1 a 2 b
+        ZADD z NX XX 1 a 2
+        ZADD z INCR abc a
+        ZADD z 1 a 2
+        ZADD z 1 a abc b
+        ZADD z NX
+        ZADD z nx 1
+        ZADD z ch nx\x00junk 1 q
+        ZADD z CH CH 1 a
+        ZADD z FOO 1 a
+        ZADD z 1
+        ZADD z
+        ZADD s 1 a 2 b
+        ZADD s inf i -inf j +inf k 1e20 l 1.5 m -0 n 0x10 o 3.0e3 p -1e-320 q 1.1 r
+        ZRANGE s 0 -1 WITHSCORES
+        ZSCORE s n
+        ZSCORE s l
+        ZSCORE s r
+        ZSCORE s q
+        ZADD s nan x
+        ZADD s NaN x
+        ZADD s -nan x
+        ZADD s 1e400 x
+        ZADD s -1e400 x
+        ZADD s 1e-400 x
+        ZADD s "" x
+        ZADD s " 1" x
+        ZADD s "1 " x
+        ZADD s 1e x
+        ZADD s 0x x
+        ZADD s . x
+        ZADD s 1.5.5 x
+        ZADD s 1_0 x
+        ZADD s infinity x
+        ZADD s -INFINITY y
+        ZADD s 1\x00 x
+        ZADD s +.5 x
+        ZADD s 5. x
+        ZADD s 0X1P-2 x
+        ZADD s 0x1p99999 x
+        ZRANGE s 0 -1 WITHSCORES
+        ZADD s INCR -inf i
+        ZINCRBY s -inf i
+        ZINCRBY s inf j
+        ZSCORE s i
+        ZINCRBY s 1 m
+        ZINCRBY s -0 newzero
+        ZADD s INCR -0 newzero2
+        ZSCORE s newzero
+        ZINCRBY s 1e308 l
+        ZINCRBY s 1e308 big
+        ZINCRBY s 1e308 big
+        ZINCRBY s abc m
+        ZINCRBY s nx 1
+        ZINCRBY s 1 nx
+        ZINCRBY s xx m
+        ZINCRBY s ""
+        SET str v
+        ZADD str 1 a
+        ZADD str abc a
+        ZADD str NX XX 1 a
+        ZINCRBY str 1 a
+        ZINCRBY str abc a
+        ZADD e 1 a
+        EXPIRE e 100
+        ZADD e 2 b
+        ttl TTL e
+        ZINCRBY e 1 a
+        ttl TTL e
+    """,
+    "zset_reads": """
+        ZADD z 1 a 1 b 2 c 3 d -1 e
+        ZCARD z
+        ZCARD nokey
+        ZSCORE z a
+        ZSCORE z nope
+        ZSCORE nokey a
+        ZMSCORE z a nope e
+        ZMSCORE nokey a b
+        ZRANK z a
+        ZRANK z e
+        ZRANK z d
+        ZRANK z nope
+        ZRANK nokey a
+        ZREVRANK z a
+        ZREVRANK z d
+        ZREVRANK z nope
+        ZCOUNT z -inf +inf
+        ZCOUNT z 1 2
+        ZCOUNT z (1 2
+        ZCOUNT z (1 (2
+        ZCOUNT z 2 1
+        ZCOUNT z (1 (1
+        ZCOUNT z 1 1
+        ZCOUNT z "" ""
+        ZCOUNT z " 1" " 3"
+        ZCOUNT z ( (3
+        ZCOUNT z 1\x00abc 2
+        ZCOUNT z -1e400 1e400
+        ZCOUNT z abc 1
+        ZCOUNT z 1 abc
+        ZCOUNT z nan 1
+        ZCOUNT z "1 " 2
+        ZCOUNT z " " 2
+        ZCOUNT z [1 2
+        ZCOUNT nokey 1 2
+        ZCOUNT nokey abc 2
+        ZADD l 0 a 0 b 0 c 0 d 0 e 0 f
+        ZLEXCOUNT l - +
+        ZLEXCOUNT l [b [d
+        ZLEXCOUNT l (b (d
+        ZLEXCOUNT l (b +
+        ZLEXCOUNT l - (c
+        ZLEXCOUNT l [d [b
+        ZLEXCOUNT l + -
+        ZLEXCOUNT l - -
+        ZLEXCOUNT l [a [a
+        ZLEXCOUNT l (a [a
+        ZLEXCOUNT l [ +
+        ZLEXCOUNT l ( (z
+        ZLEXCOUNT l a c
+        ZLEXCOUNT l [a c
+        ZLEXCOUNT l "" +
+        ZLEXCOUNT l +x +
+        ZLEXCOUNT l -\x00x +
+        ZLEXCOUNT nokey - +
+        ZLEXCOUNT nokey a b
+        ZLEXCOUNT z - +
+        ZLEXCOUNT z [b [d
+        SET str v
+        ZCARD str
+        ZSCORE str a
+        ZMSCORE str a
+        ZRANK str a
+        ZREVRANK str a
+        ZCOUNT str 1 2
+        ZCOUNT str abc 2
+        ZLEXCOUNT str - +
+        ZLEXCOUNT str a b
+        ZSCORE z
+        ZMSCORE z
+        ZRANK z a b
+    """,
+    "zrange_forms": """
+        ZADD z 1 a 2 b 3 c 4 d 5 e 5 f
+        ZRANGE z 0 -1
+        ZRANGE z 0 -1 WITHSCORES
+        ZRANGE z 1 2
+        ZRANGE z -2 -1
+        ZRANGE z -100 100
+        ZRANGE z 3 1
+        ZRANGE z 10 20
+        ZRANGE z -1 -2
+        ZRANGE z 0 0 REV
+        ZRANGE z 0 1 rev
+        ZRANGE z 0 1 REV WITHSCORES
+        ZRANGE z a 1
+        ZRANGE z 0 1.5
+        ZRANGE z 0 1 LIMIT 0 1
+        ZRANGE z 0 1 LIMIT 0
+        ZRANGE z 0 1 FOO
+        ZRANGE z 0 1 REV REV
+        ZRANGE z 0 1 BYSCORE BYLEX
+        ZRANGE z 1 3 BYSCORE
+        ZRANGE z (1 3 BYSCORE
+        ZRANGE z 3 1 BYSCORE REV
+        ZRANGE z 3 (1 BYSCORE REV
+        ZRANGE z 1 3 BYSCORE REV
+        ZRANGE z -inf +inf BYSCORE LIMIT 1 2
+        ZRANGE z -inf +inf BYSCORE LIMIT 1 -1
+        ZRANGE z -inf +inf BYSCORE LIMIT -1 2
+        ZRANGE z -inf +inf BYSCORE LIMIT 0 0
+        ZRANGE z -inf +inf BYSCORE LIMIT 6 1
+        ZRANGE z -inf +inf BYSCORE LIMIT 5 10
+        ZRANGE z +inf -inf BYSCORE REV LIMIT 1 2
+        ZRANGE z +inf -inf BYSCORE REV LIMIT 1 2 WITHSCORES
+        ZRANGE z -inf +inf BYSCORE WITHSCORES LIMIT 0 3
+        ZRANGE z -inf +inf BYSCORE LIMIT a 1
+        ZRANGE z -inf +inf BYSCORE LIMIT 0 b
+        ZRANGE z abc 1 BYSCORE
+        ZRANGE z [a [c BYLEX
+        ZRANGE z - + BYLEX
+        ZRANGE z + - BYLEX REV
+        ZRANGE z - + BYLEX LIMIT 1 2
+        ZRANGE z - + BYLEX WITHSCORES
+        ZRANGE z a c BYLEX
+        ZRANGE z 0 -1 WITHSCORES BYLEX
+        ZRANGE z 0 1 LIMIT 0 1 BYSCORE
+        ZRANGE z 0 -1 withscores withscores
+        ZRANGE nokey 0 -1
+        ZRANGE nokey 0 -1 WITHSCORES
+        ZRANGE nokey a b
+        ZRANGE nokey 0 1 LIMIT 0 1
+        ZREVRANGE z 0 1
+        ZREVRANGE z 0 -1 WITHSCORES
+        ZREVRANGE z 0 1 REV
+        ZREVRANGE z 0 1 BYSCORE
+        ZREVRANGE z 0 1 LIMIT 0 1
+        ZREVRANGE z a 1
+        ZRANGEBYSCORE z 2 4
+        ZRANGEBYSCORE z 2 4 WITHSCORES
+        ZRANGEBYSCORE z (2 (5
+        ZRANGEBYSCORE z -inf +inf LIMIT 2 2
+        ZRANGEBYSCORE z -inf +inf WITHSCORES LIMIT 2 2
+        ZRANGEBYSCORE z -inf +inf LIMIT 2
+        ZRANGEBYSCORE z -inf +inf REV
+        ZRANGEBYSCORE z -inf +inf BYLEX
+        ZRANGEBYSCORE z a b
+        ZREVRANGEBYSCORE z 4 2
+        ZREVRANGEBYSCORE z 2 4
+        ZREVRANGEBYSCORE z +inf -inf LIMIT 1 3
+        ZREVRANGEBYSCORE z (5 -inf WITHSCORES
+        ZADD l 0 a 0 b 0 c 0 d 0 e
+        ZRANGEBYLEX l - +
+        ZRANGEBYLEX l [b (d
+        ZRANGEBYLEX l (b [d LIMIT 1 5
+        ZRANGEBYLEX l - + LIMIT -1 1
+        ZRANGEBYLEX l - + WITHSCORES
+        ZRANGEBYLEX l a b
+        ZREVRANGEBYLEX l + -
+        ZREVRANGEBYLEX l [d (a
+        ZREVRANGEBYLEX l [d (a LIMIT 1 1
+        ZREVRANGEBYLEX l - +
+        ZADD mixed 1 d 2 a 3 c 4 b 5 e
+        ZRANGEBYLEX mixed - +
+        ZRANGEBYLEX mixed [b [d
+        ZRANGEBYLEX mixed [b +
+        ZRANGEBYLEX mixed (a [c
+        ZRANGEBYLEX mixed [c [z LIMIT 1 2
+        ZREVRANGEBYLEX mixed [d [b
+        ZREVRANGEBYLEX mixed (e [a
+        ZLEXCOUNT mixed [b [d
+        ZLEXCOUNT mixed - (c
+        SET str v
+        ZRANGE str 0 -1
+        ZRANGE str a b
+        ZRANGE str 0 1 FOO
+        ZRANGEBYSCORE str 0 1
+        ZRANGEBYSCORE str a 1
+        ZRANGEBYLEX str - +
+        ZREVRANGE str 0 1
+        ZRANGE z 0
+        ZRANGEBYLEX l -
+    """,
+    "zrangestore": """
+        ZADD z 1 a 2 b 3 c
+        ZRANGESTORE d z 0 1
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d z 1 +inf BYSCORE LIMIT 1 5
+        ZRANGE d 0 -1 WITHSCORES
+        ZRANGESTORE d z [c - BYLEX REV
+        ZRANGE d 0 -1
+        ZRANGESTORE d z 0 -1 WITHSCORES
+        ZRANGESTORE d z 0 1 LIMIT 0 1
+        ZRANGESTORE d z 5 10
+        EXISTS d
+        ZRANGESTORE d nokey 0 -1
+        SET str v EX 100
+        ZRANGESTORE str z 0 0
+        TYPE str
+        TTL str
+        SET str v
+        ZRANGESTORE d str 0 -1
+        ZRANGESTORE str nokey 0 -1
+        EXISTS str
+        ZRANGESTORE z z 1 -1
+        ZRANGE z 0 -1 WITHSCORES
+        ZRANGESTORE d z a b
+        ZRANGESTORE d z 0
+    """,
+    "zrem_and_remrange": """
+        ZADD z 1 a 2 b 3 c 4 d 5 e
+        EXPIRE z 100
+        ZREM z a x
+        ZREM z x y
+        ZREM nokey a
+        ttl TTL z
+        ZREMRANGEBYRANK z 0 0
+        ZRANGE z 0 -1
+        ZREMRANGEBYRANK z -1 -1
+        ZREMRANGEBYRANK z 5 10
+        ZREMRANGEBYRANK z 1 0
+        ZREMRANGEBYRANK z a 1
+        ZREMRANGEBYRANK nokey 0 -1
+        ZREMRANGEBYRANK nokey a 1
+        ttl TTL z
+        ZADD z 1 a 2 b 5 e
+        ZREMRANGEBYSCORE z (1 2
+        ZREMRANGEBYSCORE z 10 20
+        ZREMRANGEBYSCORE z abc 1
+        ZREMRANGEBYSCORE nokey 1 2
+        ZRANGE z 0 -1
+        ZADD l 0 a 0 b 0 c 0 d
+        ZREMRANGEBYLEX l [b (d
+        ZREMRANGEBYLEX l a b
+        ZREMRANGEBYLEX nokey - +
+        ZRANGE l 0 -1
+        ZREMRANGEBYLEX l - +
+        EXISTS l
+        ZREMRANGEBYSCORE z -inf +inf
+        EXISTS z
+        ZADD z 1 a
+        ZREM z a
+        EXISTS z
+        SET str v
+        ZREM str a
+        ZREMRANGEBYRANK str 0 1
+        ZREMRANGEBYRANK str a 1
+        ZREMRANGEBYSCORE str 0 1
+        ZREMRANGEBYLEX str - +
+        ZREMRANGEBYLEX str a b
+        ZREM z
+        ZREMRANGEBYRANK z 0
+    """,
+    "zpop_zrandmember_zscan": """
+        ZADD z 1 a 2 b 3 c 4 d
+        EXPIRE z 100
+        ZPOPMIN z
+        ZPOPMAX z
+        ttl TTL z
+        ZPOPMIN z 1
+        ZPOPMIN z 0
+        ZPOPMIN z -1
+        ZPOPMIN z abc
+        ZPOPMIN z 1 2
+        ZPOPMAX z 10
+        EXISTS z
+        ZPOPMIN z
+        ZPOPMIN z 5
+        ZPOPMAX nokey abc
+        SET str v
+        ZPOPMIN str
+        ZPOPMIN str 0
+        ZPOPMIN str abc
+        ZADD one 7 only
+        ZRANDMEMBER one
+        ZRANDMEMBER one 3
+        ZRANDMEMBER one 3 WITHSCORES
+        ZRANDMEMBER one -3
+        ZRANDMEMBER one -2 WITHSCORES
+        ZRANDMEMBER one 0
+        ZRANDMEMBER one 0 WITHSCORES
+        ZADD r 1 a 2 b 3 c
+        set ZRANDMEMBER r 10
+        pairs ZRANDMEMBER r 10 WITHSCORES
+        ZRANDMEMBER r abc
+        ZRANDMEMBER r 1 FOO
+        ZRANDMEMBER r 1 WITHSCORES x
+        ZRANDMEMBER r -9223372036854775808
+        ZRANDMEMBER r 9223372036854775807 WITHSCORES
+        ZRANDMEMBER r -4611686018427387904 WITHSCORES
+        ZRANDMEMBER nokey
+        ZRANDMEMBER nokey 5
+        ZRANDMEMBER nokey -5 WITHSCORES
+        ZRANDMEMBER str
+        ZRANDMEMBER str 1
+        ZRANDMEMBER str abc
+        ZADD sc 1 alpha 2.5 beta 1e20 gamma -inf alps
+        ZSCAN sc 0
+        ZSCAN sc 0 MATCH alp*
+        ZSCAN sc 0 COUNT 1
+        ZSCAN sc 0 COUNT 0
+        ZSCAN sc abc
+        ZSCAN sc 0 FOO
+        ZSCAN nokey 0
+        ZSCAN nokey abc
+        ZSCAN str 0
+        ZSCAN str 0 FOO
+        ZSCAN sc
+    """,
+    "zset_wrong_types_and_keyspace": """
+        ZADD z 1 a
+        RPUSH l a
+        HSET h f v
+        ZSCORE z a
+        ZRANGE z 0 -1 WITHSCORES
+        ZADD z 2 b
+        ZRANGE z 0 -1
+        TYPE z
+        SET s v
+        GET z
+        SADD z x
+        LPUSH z x
+        HSET z f v
+        ZADD l 1 a
+        ZCARD h
+        ZRANGESTORE l z 0 -1
+        TYPE l
+        COPY z z2
+        ZRANGE z2 0 -1 WITHSCORES
+        RENAME z z3
+        ZCARD z3
+        scan TYPE zset
+        DEL z3
+        ZCARD z3
+    """,
     "list_push_pop_range": """
         RPUSH l a b c
         LPUSH l x y
@@ -1310,3 +1732,39 @@ SCENARIOS: dict[str, str] = {
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_replies_match_redis_byte_for_byte(diff: Differential, name: str) -> None:
     assert run(diff, SCENARIOS[name], name) > 0
+
+
+def test_large_sorted_sets_reply_like_redis(diff: Differential) -> None:
+    """Over 128 members (or one over 64 bytes) Redis switches to its skiplist encoding:
+    the same order, ranks, ranges and scan contents (ZSCAN then takes several steps)."""
+    pairs = [part for i in range(300) for part in (b"%d" % (i % 37), b"m%03d" % (i * 7 % 300))]
+    diff.check(b"ZADD", b"big", *pairs)
+    diff.check(b"ZADD", b"lex", *(part for i in range(150) for part in (b"0", b"w%d" % i)))
+    diff.check(b"ZADD", b"long", b"1", b"x" * 65, b"2", b"y", b"0.5", b"z")
+    diff.check(b"ZADD", b"big", b"INCR", b"2.5", b"m010")
+    for key in (b"big", b"lex", b"long"):
+        diff.check(b"ZRANGE", key, b"0", b"-1", b"WITHSCORES")
+        diff.check(b"ZRANGE", key, b"-5", b"-1", b"REV", b"WITHSCORES")
+        diff.check_collection_scan(b"ZSCAN", key)
+        diff.check_collection_scan(b"ZSCAN", key, b"MATCH", b"*1*")
+        diff.check_pairs(b"ZRANDMEMBER", key, b"1000", b"WITHSCORES")
+        diff.check(b"ZCARD", key)
+    for args in (
+        (b"ZRANK", b"big", b"m150"),
+        (b"ZREVRANK", b"big", b"m150"),
+        (b"ZCOUNT", b"big", b"(3", b"10"),
+        (b"ZRANGEBYSCORE", b"big", b"(35", b"+inf", b"LIMIT", b"2", b"5"),
+        (b"ZREVRANGEBYSCORE", b"big", b"+inf", b"(35", b"LIMIT", b"2", b"5"),
+        (b"ZRANGEBYLEX", b"lex", b"[w10", b"(w2"),
+        (b"ZREVRANGEBYLEX", b"lex", b"(w5", b"[w3", b"LIMIT", b"1", b"4"),
+        (b"ZLEXCOUNT", b"lex", b"(w1", b"+"),
+        (b"ZREMRANGEBYRANK", b"big", b"10", b"-100"),
+        (b"ZREMRANGEBYSCORE", b"big", b"(30", b"33"),
+        (b"ZREMRANGEBYLEX", b"lex", b"[w1", b"[w5"),
+        (b"ZRANGESTORE", b"dst", b"big", b"0", b"99"),
+        (b"ZCARD", b"dst"),
+    ):
+        diff.check(*args)
+    diff.check(b"ZPOPMAX", b"big", b"3")
+    diff.check(b"ZRANGE", b"big", b"0", b"-1", b"WITHSCORES")
+    diff.check(b"ZRANGE", b"lex", b"0", b"-1", b"WITHSCORES")

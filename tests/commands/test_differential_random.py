@@ -1,7 +1,8 @@
 """Seeded random command sequences, replayed against redis-server and compared reply by reply.
 
 The generator works over eight keys, mixes numeric and non-numeric values,
-injects lists/sets/hashes/sorted sets for WRONGTYPE, and throws in bad
+injects lists/sets/hashes/sorted sets for WRONGTYPE, builds sorted sets from a
+few members and scores (so ties, score updates and wrong types are common), and throws in bad
 arguments, bad options, wrong arity and unknown commands. A failure names
 the seed and the step; rerun one seed with ``EPAXOSDB_COMMANDS_SEED=<seed>``.
 
@@ -9,8 +10,9 @@ Timing never decides a reply: every relative TTL is at least 100 s and grows
 with the step number, so two expiries of one key never tie at millisecond
 resolution (a tie would make GT/LT depend on which clock ticked first);
 absolute deadlines are either long past or far ahead. TTL-like replies are
-compared within a tolerance, KEYS as a set, SCAN by a full iteration, and
-RANDOMKEY by "nil on both, or an existing key on both".
+compared within a tolerance, KEYS as a set, SCAN by a full iteration,
+RANDOMKEY by "nil on both, or an existing key on both", and everything else
+(member/score pairs too, nested under RESP3) byte for byte.
 """
 
 from __future__ import annotations
@@ -49,7 +51,8 @@ FLUSH_REDRAW = 0.9
 """Most FLUSH draws are redrawn, so the keyspace has time to fill up between flushes."""
 
 Request = tuple[str, list[bytes]]
-"""How to compare (``exact``, ``ttl``, ``pttl``, ``keys``, ``scan``, ``random``) and the request."""
+"""How to compare (``exact``, ``ttl``, ``pttl``, ``keys``, ``pairs``, ``scores``, ``scan``,
+``collection_scan``, ``random``) and the request."""
 
 
 class Generator:
@@ -277,7 +280,7 @@ def _hscan(g: Generator) -> Request:
 
 
 MEMBERS = [b"a", b"b", b"c", b"1", b"2", b"10", b"-3", b""]
-RANDOM_PICKS = (b"SPOP", b"SRANDMEMBER")
+RANDOM_PICKS = (b"SPOP", b"SRANDMEMBER", b"ZRANDMEMBER")
 ORDER_FREE = ("keys", "pairs", "collection_scan")
 
 
@@ -323,6 +326,132 @@ def _sscan(g: Generator) -> Request:
         options += [b"MATCH", g.rng.choice([b"*", b"1*", b"?", b"[ab]", b"x*"])]
     cursor = g.rng.choice([b"0", b"0", b"0", b"abc"])
     return "collection_scan", [b"SSCAN", g.key(), cursor, *options]
+
+
+ZKEYS = [b"z0", b"z1"]
+"""Keys only sorted-set commands use (with ``KEYS``): sorted sets there grow undisturbed."""
+SCORES = [b"0", b"1", b"1", b"2", b"-1", b"1.5", b"-0", b"inf", b"-inf", b"+inf", b"1e3", b"3.0"]
+BAD_SCORES = [b"abc", b"", b"nan", b" 1", b"0x10", b"1e400"]
+SCORE_BOUNDS = [
+    b"-inf", b"+inf", b"0", b"1", b"(1", b"2", b"(2", b"1.5", b"-1", b"abc", b"(", b"", b"inf",
+]  # fmt: skip
+LEX_BOUNDS = [b"-", b"+", b"[a", b"(a", b"[b", b"(c", b"[1", b"[", b"(", b"a", b"[10", b"(-3"]
+RANKS = [b"0", b"1", b"-1", b"2", b"-2", b"5", b"-10", b"abc"]
+ZADD_OPTIONS = [b"NX", b"XX", b"GT", b"LT", b"CH", b"INCR", b"nx", b"ch", b"incr"]
+
+
+def _zkey(g: Generator) -> bytes:
+    return g.rng.choice(ZKEYS) if g.rng.random() < 0.5 else g.key()
+
+
+def _score(g: Generator) -> bytes:
+    return g.rng.choice(BAD_SCORES if g.rng.random() < 0.08 else SCORES)
+
+
+def _score_member(g: Generator) -> list[bytes]:
+    return [_score(g), g.rng.choice(MEMBERS)]
+
+
+def _zadd(g: Generator) -> Request:
+    options = [g.rng.choice(ZADD_OPTIONS) for _ in range(g.rng.choice((0, 0, 0, 1, 1, 2)))]
+    pairs = [part for _ in range(g.rng.choice((1, 1, 2, 3, 4))) for part in _score_member(g)]
+    if g.rng.random() < 0.05:
+        pairs.append(_score(g))
+    return "exact", [b"ZADD", _zkey(g), *options, *pairs]
+
+
+def _zincrby(g: Generator) -> Request:
+    return "exact", [b"ZINCRBY", _zkey(g), *_score_member(g)]
+
+
+def _zset_member(g: Generator) -> Request:
+    name = g.rng.choice([b"ZSCORE", b"ZRANK", b"ZREVRANK"])
+    return "exact", [name, _zkey(g), g.rng.choice(MEMBERS)]
+
+
+def _zcard(g: Generator) -> Request:
+    return "exact", [b"ZCARD", _zkey(g)]
+
+
+def _zset_members(g: Generator) -> Request:
+    name = g.rng.choice([b"ZREM", b"ZREM", b"ZMSCORE"])
+    return "exact", [name, _zkey(g), *_members(g)]
+
+
+def _zcount(g: Generator) -> Request:
+    if g.rng.random() < 0.5:
+        return "exact", [b"ZCOUNT", _zkey(g), *g.rng.choices(SCORE_BOUNDS, k=2)]
+    return "exact", [b"ZLEXCOUNT", _zkey(g), *g.rng.choices(LEX_BOUNDS, k=2)]
+
+
+def _zrange_options(g: Generator, store: bool) -> list[bytes]:
+    options: list[bytes] = []
+    for option in (b"REV", b"LIMIT", b"WITHSCORES"):
+        if option == b"WITHSCORES" and store:
+            continue
+        if g.rng.random() < 0.3:
+            if option == b"LIMIT":
+                options += [b"LIMIT", *g.rng.choices([b"0", b"1", b"2", b"-1", b"abc"], k=2)]
+            else:
+                options.append(option)
+    g.rng.shuffle(options)
+    return options
+
+
+def _zrange_request(g: Generator, store: bool) -> list[bytes]:
+    """ZRANGE or ZRANGESTORE's bounds and options: by rank, score or lex, any order."""
+    by = g.rng.choice([b"", b"BYSCORE", b"BYLEX", b"bylex"])
+    bounds = {b"": RANKS, b"BYSCORE": SCORE_BOUNDS}.get(by, LEX_BOUNDS)
+    options = _zrange_options(g, store) + ([by] if by else [])
+    g.rng.shuffle(options)
+    return [*g.rng.choices(bounds, k=2), *options]
+
+
+def _zrange(g: Generator) -> Request:
+    """Every ZRANGE form; their order is Redis's and must match (``scores``: pairs nest
+    in RESP3)."""
+    form = g.rng.choice([b"ZRANGE", b"ZRANGE", b"ZREVRANGE", b"ZRANGEBYSCORE",
+                         b"ZREVRANGEBYSCORE", b"ZRANGEBYLEX", b"ZREVRANGEBYLEX"])  # fmt: skip
+    if form == b"ZRANGE":
+        return "exact", [form, _zkey(g), *_zrange_request(g, store=False)]
+    bounds = RANKS if form == b"ZREVRANGE" else LEX_BOUNDS if b"LEX" in form else SCORE_BOUNDS
+    options: list[bytes] = []
+    if g.rng.random() < 0.3 and b"LEX" not in form:
+        options.append(b"WITHSCORES")
+    if g.rng.random() < 0.3 and form != b"ZREVRANGE":
+        options += [b"LIMIT", *g.rng.choices([b"0", b"1", b"3", b"-1", b"abc"], k=2)]
+    return "exact", [form, _zkey(g), *g.rng.choices(bounds, k=2), *options]
+
+
+def _zrangestore(g: Generator) -> Request:
+    return "exact", [b"ZRANGESTORE", _zkey(g), _zkey(g), *_zrange_request(g, store=True)]
+
+
+def _zremrange(g: Generator) -> Request:
+    name = g.rng.choice([b"ZREMRANGEBYRANK", b"ZREMRANGEBYSCORE", b"ZREMRANGEBYLEX"])
+    bounds = {b"ZREMRANGEBYRANK": RANKS, b"ZREMRANGEBYSCORE": SCORE_BOUNDS}.get(name, LEX_BOUNDS)
+    return "exact", [name, _zkey(g), *g.rng.choices(bounds, k=2)]
+
+
+def _zpop(g: Generator) -> Request:
+    count = g.rng.choice([[], [], [b"1"], [b"2"], [b"0"], [b"10"], [b"-1"]])
+    return "exact", [g.rng.choice([b"ZPOPMIN", b"ZPOPMAX"]), _zkey(g), *count]
+
+
+def _zrandmember(g: Generator) -> Request:
+    """Deterministic forms only: all members (a count above the size), or a bad count."""
+    count = g.rng.choice([b"1000", b"1000", b"0", b"abc"])
+    if g.rng.random() < 0.5:
+        return "pairs", [b"ZRANDMEMBER", _zkey(g), count, b"WITHSCORES"]
+    return "keys", [b"ZRANDMEMBER", _zkey(g), count]
+
+
+def _zscan(g: Generator) -> Request:
+    options: list[bytes] = []
+    if g.rng.random() < 0.5:
+        options += [b"MATCH", g.rng.choice([b"*", b"1*", b"?", b"[ab]", b"x*"])]
+    cursor = g.rng.choice([b"0", b"0", b"0", b"abc"])
+    return "collection_scan", [b"ZSCAN", _zkey(g), cursor, *options]
 
 
 ELEMENTS = [b"a", b"b", b"c", b"1", b""]
@@ -457,6 +586,11 @@ COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
     ("LPUSH", _push), ("LPUSH", _push), ("LPOP", _pop), ("LRANGE", _list_range),
     ("LINDEX", _list_index), ("LREM", _lrem_linsert), ("LPOS", _lpos), ("LMOVE", _lmove),
     ("LLEN", _one_key(b"LLEN")),
+    ("ZADD", _zadd), ("ZADD", _zadd), ("ZADD", _zadd), ("ZINCRBY", _zincrby),
+    ("ZSCORE", _zset_member), ("ZREM", _zset_members),
+    ("ZCOUNT", _zcount), ("ZRANGE", _zrange), ("ZRANGE", _zrange), ("ZRANGE", _zrange),
+    ("ZRANGESTORE", _zrangestore), ("ZREMRANGEBYRANK", _zremrange), ("ZPOPMIN", _zpop),
+    ("ZRANDMEMBER", _zrandmember), ("ZSCAN", _zscan), ("ZCARD", _zcard),
     ("TYPE", _one_key(b"TYPE")), ("RENAME", _rename(b"RENAME")),
     ("RENAMENX", _rename(b"RENAMENX")), ("COPY", _copy), ("EXPIRE", _expire), ("EXPIRE", _expire),
     ("TTL", _ttl), ("TTL", _ttl), ("PERSIST", _one_key(b"PERSIST")),
@@ -475,12 +609,15 @@ def replay(diff: Differential, seed: int, steps: int) -> None:
             diff.put_non_string(args[1], ValueType(int(args[2])))
         else:
             diff.check_request(mode, args, context=context)
-    for key in KEYS:
+    for key in KEYS + ZKEYS:
         context = f"[seed={seed} final state of {key!r} RESP{diff.protocol}]"
         diff.check(b"TYPE", key, context=context)
         diff.check_ttl(b"PTTL", key, tolerance=PTTL_TOLERANCE_MS, context=context)
-        if diff.redis.call(b"TYPE", key) == b"+string\r\n":
+        kind = diff.redis.call(b"TYPE", key)
+        if kind == b"+string\r\n":
             diff.check(b"GET", key, context=context)
+        elif kind == b"+zset\r\n":
+            diff.check(b"ZRANGE", key, b"0", b"-1", b"WITHSCORES", context=context)
 
 
 @pytest.mark.parametrize("seed", SEEDS)

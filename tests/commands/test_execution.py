@@ -204,6 +204,16 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"linsert": [b"l", b"BEFORE", b"p", b"e"], b"lpos": [b"l", b"e"],
     b"lmove": [b"l", b"m", b"LEFT", b"RIGHT"], b"rpoplpush": [b"l", b"m"],
     b"copy": [b"k", b"j"],
+    b"zadd": [b"z", b"1", b"m"], b"zincrby": [b"z", b"1", b"m"], b"zcard": [b"z"],
+    b"zscore": [b"z", b"m"], b"zmscore": [b"z", b"m"], b"zrem": [b"z", b"m"],
+    b"zrank": [b"z", b"m"], b"zrevrank": [b"z", b"m"], b"zcount": [b"z", b"-inf", b"+inf"],
+    b"zlexcount": [b"z", b"-", b"+"], b"zrange": [b"z", b"0", b"-1", b"WITHSCORES"],
+    b"zrangestore": [b"d", b"z", b"0", b"-1"], b"zrevrange": [b"z", b"0", b"-1"],
+    b"zrangebyscore": [b"z", b"-inf", b"+inf"], b"zrevrangebyscore": [b"z", b"+inf", b"-inf"],
+    b"zrangebylex": [b"z", b"-", b"+"], b"zrevrangebylex": [b"z", b"+", b"-"],
+    b"zremrangebyrank": [b"z", b"0", b"1"], b"zremrangebyscore": [b"z", b"0", b"1"],
+    b"zremrangebylex": [b"z", b"-", b"+"], b"zpopmin": [b"z"], b"zpopmax": [b"z", b"2"],
+    b"zrandmember": [b"z", b"2", b"WITHSCORES"], b"zscan": [b"z", b"0"],
 }  # fmt: skip
 
 
@@ -224,6 +234,22 @@ def test_read_only_means_no_writes_in_access_and_runs_on_a_read_view(name: bytes
 def test_every_data_command_has_a_sample() -> None:
     data = {s.name for s in COMMANDS if s.handler is not None and "internal" not in s.flags}
     assert data == set(SAMPLE_ARGS)
+
+
+def test_zrandmember_picks_from_the_command_seed_alike_on_every_replica() -> None:
+    store = MemoryStore()
+    run(store, T0, (b"ZADD", b"z", *(part for i in range(20) for part in (b"%d" % i, b"m%d" % i))))
+    twin = store.clone()
+    picks = set()
+    for i in range(10):
+        for count in ([], [b"3"], [b"-4", b"WITHSCORES"]):
+            zrandmember = (b"ZRANDMEMBER", b"z", *count)
+            reply = run(store, T0, zrandmember, cmd_id=i)
+            assert reply == run(twin, T0, zrandmember, cmd_id=i)
+            picks.add(repr(reply))
+    assert len(picks) > 3, "different commands should not all pick alike"
+    distinct = run(store, T0, (b"ZRANDMEMBER", b"z", b"5"), cmd_id=3)
+    assert isinstance(distinct, list) and len(set(distinct)) == 5  # type: ignore[arg-type]
 
 
 def test_spop_and_srandmember_pick_from_the_command_seed_alike_on_every_replica() -> None:

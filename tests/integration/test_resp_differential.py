@@ -39,7 +39,8 @@ from tests.redis_server import Parsed, RawConnection, RedisServer, parse_reply
 RANDOM_STEPS = int(os.environ.get("EPAXOSDB_NETWORK_STEPS", "900"))
 RANDOM_SEEDS = [int(s) for s in os.environ.get("EPAXOSDB_NETWORK_SEEDS", "11").split()]
 NEEDS_OTHER_TYPES = {"wrong_types", "scan_options"}
-"""Edge-case scenarios that give keys list/set/hash/zset values, which epaxosdb cannot hold."""
+"""Edge-case scenarios that plant list/set/hash/zset values straight into the model's store
+(``put_non_string``), which a replica behind the network cannot be given that way."""
 NETWORK_SCENARIOS = sorted(set(SCENARIOS) - NEEDS_OTHER_TYPES)
 
 

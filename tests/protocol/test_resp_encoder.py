@@ -1,7 +1,8 @@
 """encode_reply: every reply type, spelled as Redis 7.0 spells it in RESP2 and RESP3.
 
 The expected bytes were read off a real redis-server 7.0.15 (ZSCORE for
-doubles, HELLO for maps, INFO for verbatim strings, EXEC for null arrays).
+doubles, HELLO for maps, ZRANGE WITHSCORES for pairs, INFO for verbatim
+strings, EXEC for null arrays).
 """
 
 from __future__ import annotations
@@ -17,6 +18,7 @@ from protocol.replies import (
     BigNumber,
     Error,
     Map,
+    Pairs,
     Push,
     Reply,
     Set,
@@ -57,6 +59,13 @@ CASES: list[tuple[str, Reply, bytes, bytes]] = [
         b"%2\r\n$1\r\na\r\n:1\r\n$1\r\nb\r\n*0\r\n",
     ),
     ("empty map", Map([]), b"*0\r\n", b"%0\r\n"),
+    (
+        "pairs (WITHSCORES)",
+        Pairs([(b"a", 1.0), (b"a", 2.5)]),
+        b"*4\r\n$1\r\na\r\n$1\r\n1\r\n$1\r\na\r\n$3\r\n2.5\r\n",
+        b"*2\r\n*2\r\n$1\r\na\r\n,1\r\n*2\r\n$1\r\na\r\n,2.5\r\n",
+    ),
+    ("empty pairs", Pairs([]), b"*0\r\n", b"*0\r\n"),
     ("set", Set([b"m"]), b"*1\r\n$1\r\nm\r\n", b"~1\r\n$1\r\nm\r\n"),
     (
         "verbatim",

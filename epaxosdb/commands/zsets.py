@@ -1,0 +1,631 @@
+"""Sorted-set commands (Redis's t_zset.c): ZADD, ZRANGE in all its forms, ZPOPMIN, ZSCAN...
+
+A sorted set is one stored value of type ZSET whose payload is its members
+and scores, flattened as ``[member, score, ...]`` in Redis's order (score,
+then member bytes); each score is the 8 bytes of a big-endian IEEE double,
+so what was stored is what comes back, bit for bit (``encode_zset``). Like
+a hash, every write rewrites the whole value: sorted sets are for thousands
+of members, not millions.
+
+Numbers follow Redis 7.0 exactly:
+
+* A score argument (ZADD, ZINCRBY) is read like ``strtod`` through Redis's
+  ``string2d``: hexadecimal and ``inf``/``-inf`` are accepted; NaN, leading
+  spaces, trailing bytes, overflow and underflow to zero are refused with
+  "value is not a valid float". A range bound (ZRANGEBYSCORE's ``min``) is
+  read by plain ``strtod`` instead: leading spaces and the empty string (0)
+  pass, overflow gives infinity, and text after a NUL byte is ignored.
+* Scores in replies are doubles (``%.17g``): a bulk string in RESP2, a RESP3
+  double otherwise; ZSCAN gives them as strings in both.
+* ``-0`` becomes ``0`` when stored, as in Redis's small-set encoding (its
+  listpack keeps scores as text and reads ``-0`` back as an integer); the
+  reply of the ZADD INCR or ZINCRBY that computed it still says ``-0``.
+
+Lexicographic ranges, and score ranges, are walked the way Redis walks its
+small-set encoding: from the first member at or above ``min`` while members
+stay at or below ``max``. For a set whose members all share a score this is
+plain lexicographic order; for one with mixed scores it reproduces Redis's
+(documented as unspecified) answers for sets of up to 128 members.
+
+Random picks (ZRANDMEMBER) draw from the command's seed, like SRANDMEMBER.
+
+What Redis checks before it looks the key up — options, numbers, ranges —
+is checked by ``prepare`` (and again by the handler, which shares the
+parser); WRONGTYPE comes after. A sorted set never exists empty.
+
+RESP3: Redis 7 answers WITHSCORES (and ZPOPMIN/ZPOPMAX with a count,
+ZRANDMEMBER WITHSCORES) with one two-element array per member, and RESP2
+with one flat array: the ``Pairs`` reply. ZPOPMIN without a count answers
+one flat ``[member, score]`` in both.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass
+from typing import TypeVar
+
+from protocol.replies import Error, Pairs, Reply
+from protocol.resp import format_double
+from storage.interface import KeyValueView, StorageError, ValueType
+
+from . import errors
+from .containers import Kind, expire_of
+from .integers import LLONG_MAX, index_span, parse_ll, pop_count
+from .keyspace import pick_distinct, pick_repeated
+from .sets import COUNT_RANGE, REPEATED_MEMBERS_MAX, REPEATED_MEMBERS_TOO_MANY
+from .spec import Handler, Prepare
+
+ZSET = ValueType.ZSET
+NAN_SCORE = Error("ERR resulting score is not a number (NaN)")
+NOT_FLOAT_RANGE = Error("ERR min or max is not a float")
+NOT_LEX_RANGE = Error("ERR min or max not valid string range item")
+XX_AND_NX = Error("ERR XX and NX options at the same time are not compatible")
+GT_LT_NX = Error("ERR GT, LT, and/or NX options at the same time are not compatible")
+INCR_PAIRS = Error("ERR INCR option supports a single increment-element pair")
+LIMIT_NEEDS_RANGE = Error(
+    "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
+)
+WITHSCORES_BYLEX = Error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
+VALUE_OUT_OF_RANGE = Error("ERR value is out of range")
+
+Scores = dict[bytes, float]
+"""Member → score; never in any particular order (``ordered`` sorts)."""
+Entry = tuple[bytes, float]
+
+_SCORE = struct.Struct(">d")
+R = TypeVar("R")
+
+
+def _scores(items: list[bytes]) -> Scores:
+    if len(items) % 2:
+        raise StorageError("a stored sorted set is not a list of member/score pairs")
+    scores: Scores = {}
+    for member, raw in zip(items[::2], items[1::2], strict=True):
+        if len(raw) != _SCORE.size:
+            raise StorageError("a stored sorted set has a score that is not 8 bytes")
+        (score,) = _SCORE.unpack(raw)
+        if math.isnan(score):
+            raise StorageError("a stored sorted set has a NaN score")
+        scores[member] = score
+    if len(scores) * 2 != len(items):
+        raise StorageError("a stored sorted set repeats a member")
+    return scores
+
+
+def ordered(scores: Scores) -> list[Entry]:
+    """Members with their scores in Redis's order: by score, ties by member bytes."""
+    return sorted(scores.items(), key=lambda entry: (entry[1], entry[0]))
+
+
+def _flatten(scores: Scores) -> Iterable[bytes]:
+    for member, score in ordered(scores):
+        yield member
+        yield _SCORE.pack(score)
+
+
+ZSETS: Kind[Scores] = Kind(ZSET, "sorted set", _scores, _flatten, dict)
+encode_zset = ZSETS.encode
+decode_zset = ZSETS.decode
+
+
+def _stored(score: float) -> float:
+    """The score Redis keeps: ``-0`` reads back as ``0`` (see the module docstring)."""
+    return score + 0.0
+
+
+def _with_scores(entries: Iterable[Entry]) -> Pairs:
+    """Member/score pairs: flat in RESP2, nested in RESP3 (see the module docstring)."""
+    return Pairs(list(entries))
+
+
+def _members(entries: Iterable[Entry], with_scores: bool) -> Reply:
+    if with_scores:
+        return _with_scores(entries)
+    return [member for member, _ in entries]
+
+
+# --- numbers -------------------------------------------------------------------
+
+_DECIMAL = re.compile(rb"[+-]?([0-9]*\.?[0-9]*)(?:[eE][+-]?[0-9]+)?")
+_HEX = re.compile(rb"[+-]?0[xX]([0-9a-fA-F]*\.?[0-9a-fA-F]*)(?:[pP][+-]?[0-9]+)?")
+_INFINITY = re.compile(rb"[+-]?(?:inf|infinity)", re.IGNORECASE)
+_C_SPACE = b" \t\n\v\f\r"
+
+
+def _strtod(text: bytes) -> tuple[float, bool] | None:
+    """What glibc's ``strtod`` makes of the whole of ``text``: the value and whether it
+    overflowed or underflowed to zero (``ERANGE``); ``None`` if ``text`` is not one
+    number from start to end, or is NaN."""
+    if _INFINITY.fullmatch(text):
+        return (-math.inf if text[:1] == b"-" else math.inf), False
+    match = _HEX.fullmatch(text)
+    if match is not None:
+        digits = match.group(1).replace(b".", b"")
+        if not digits:
+            return None
+        try:
+            value = float.fromhex(text.decode("ascii"))
+        except OverflowError:
+            return (-math.inf if text[:1] == b"-" else math.inf), True
+    else:
+        match = _DECIMAL.fullmatch(text)
+        if match is None:
+            return None
+        digits = match.group(1).replace(b".", b"")
+        if not digits:
+            return None
+        value = float(text)
+    if math.isinf(value):
+        return value, True
+    return value, value == 0 and digits.strip(b"0") != b""
+
+
+def parse_score(raw: bytes) -> float | None:
+    """A score as ``getDoubleFromObject`` reads it (``string2d``), or ``None``."""
+    if not raw or raw[0] in _C_SPACE:
+        return None
+    parsed = _strtod(raw)
+    if parsed is None or parsed[1]:
+        return None
+    return parsed[0]
+
+
+def _bound_value(raw: bytes) -> float | None:
+    """A range bound after its ``(`` as ``zslParseRange`` reads it (bare ``strtod``)."""
+    text = errors.c_string(raw)
+    if not text:
+        return 0.0
+    parsed = _strtod(text.lstrip(_C_SPACE))
+    return None if parsed is None else parsed[0]
+
+
+@dataclass(frozen=True, slots=True)
+class Range:
+    """A score or lexicographic range: which entries are at or above its ``min``, at or below
+    its ``max``, and whether it is empty whatever the set holds."""
+
+    gte_min: Callable[[Entry], bool]
+    lte_max: Callable[[Entry], bool]
+    empty: bool
+
+
+def _score_range(raw_min: bytes, raw_max: bytes) -> Range | Error:
+    """``zslParseRange``: ``(`` makes a bound exclusive."""
+    min_ex, max_ex = raw_min[:1] == b"(", raw_max[:1] == b"("
+    low = _bound_value(raw_min[1:] if min_ex else raw_min)
+    high = _bound_value(raw_max[1:] if max_ex else raw_max)
+    if low is None or high is None:
+        return NOT_FLOAT_RANGE
+
+    def gte_min(entry: Entry) -> bool:
+        return entry[1] > low if min_ex else entry[1] >= low
+
+    def lte_max(entry: Entry) -> bool:
+        return entry[1] < high if max_ex else entry[1] <= high
+
+    return Range(gte_min, lte_max, low > high or (low == high and (min_ex or max_ex)))
+
+
+LexBound = tuple[int, bytes]
+"""A lex bound as a sort key: ``-`` is ``(0, b"")``, a string ``(1, s)``, ``+`` ``(2, b"")``."""
+
+
+def _lex_bound(raw: bytes) -> tuple[LexBound, bool] | None:
+    """``zslParseLexRangeItem``: the bound and whether it is exclusive."""
+    head = raw[:1]
+    if head in (b"+", b"-"):
+        if errors.c_string(raw) != head:
+            return None
+        return ((2 if head == b"+" else 0), b""), True
+    if head in (b"(", b"["):
+        return (1, raw[1:]), head == b"("
+    return None
+
+
+def _lex_range(raw_min: bytes, raw_max: bytes) -> Range | Error:
+    low, high = _lex_bound(raw_min), _lex_bound(raw_max)
+    if low is None or high is None:
+        return NOT_LEX_RANGE
+    (low_key, min_ex), (high_key, max_ex) = low, high
+
+    def gte_min(entry: Entry) -> bool:
+        key = (1, entry[0])
+        return key > low_key if min_ex else key >= low_key
+
+    def lte_max(entry: Entry) -> bool:
+        key = (1, entry[0])
+        return key < high_key if max_ex else key <= high_key
+
+    empty = low_key > high_key or (low_key == high_key and (min_ex or max_ex))
+    return Range(gte_min, lte_max, empty)
+
+
+def _walk(
+    entries: list[Entry], span: Range, reverse: bool = False, offset: int = 0, limit: int = -1
+) -> list[Entry]:
+    """The entries a range selects, as Redis walks a small sorted set
+    (``zzlFirstInRange``/``zzlLastInRange``, then LIMIT's ``offset`` and ``limit``).
+
+    Forward: start at the first entry at or above ``min`` and go on while entries are at
+    or below ``max``; reverse the other way round. ``offset`` entries are skipped without
+    a check; a negative offset finds nothing, a negative limit means no limit."""
+    if span.empty or not entries or not span.gte_min(entries[-1]):
+        return []
+    if not span.lte_max(entries[0]) or offset < 0:
+        return []
+    if reverse:
+        indexes: Iterable[int] = range(len(entries) - 1, -1, -1)
+        starts, inside, step = span.lte_max, span.gte_min, -1
+    else:
+        indexes, starts, inside, step = range(len(entries)), span.gte_min, span.lte_max, 1
+    start = next((i for i in indexes if starts(entries[i])), None)
+    if start is None:
+        return []
+    out: list[Entry] = []
+    i = start + step * offset
+    while 0 <= i < len(entries) and limit != 0 and inside(entries[i]):
+        out.append(entries[i])
+        i += step
+        limit -= 1
+    return out
+
+
+# --- parsing requests ------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Zadd:
+    nx: bool
+    xx: bool
+    gt: bool
+    lt: bool
+    ch: bool
+    incr: bool
+    pairs: list[tuple[float, bytes]]
+
+
+_ZADD_FLAGS = (b"nx", b"xx", b"gt", b"lt", b"ch", b"incr")
+
+
+def _zadd_request(args: Sequence[bytes]) -> _Zadd | Error:
+    """ZADD's (and ZINCRBY's) options, pairs and scores, with Redis's checks in its order.
+    ZINCRBY is ZADD with INCR set: it parses options too (``ZINCRBY k nx 1`` is a syntax
+    error, not an increment of ``nx``)."""
+    flags = {b"incr"} if args[0].upper() == b"ZINCRBY" else set()
+    index = 2
+    while index < len(args):
+        option = errors.c_string(args[index]).lower()
+        if option not in _ZADD_FLAGS:
+            break
+        flags.add(option)
+        index += 1
+    rest = args[index:]
+    if not rest or len(rest) % 2:
+        return errors.SYNTAX
+    nx, xx, gt, lt = (flag in flags for flag in _ZADD_FLAGS[:4])
+    if nx and xx:
+        return XX_AND_NX
+    if (gt and nx) or (lt and nx) or (gt and lt):
+        return GT_LT_NX
+    if b"incr" in flags and len(rest) > 2:
+        return INCR_PAIRS
+    pairs: list[tuple[float, bytes]] = []
+    for i in range(0, len(rest), 2):
+        score = parse_score(rest[i])
+        if score is None:
+            return errors.NOT_FLOAT
+        pairs.append((score, rest[i + 1]))
+    return _Zadd(nx, xx, gt, lt, b"ch" in flags, b"incr" in flags, pairs)
+
+
+@dataclass(frozen=True, slots=True)
+class _RangeRequest:
+    """One ZRANGE-family request: the source key's index, and how to select and answer."""
+
+    key_index: int
+    by: str  # "rank", "score" or "lex"
+    reverse: bool
+    with_scores: bool
+    offset: int
+    limit: int
+    start: int
+    end: int
+    span: Range | None
+
+
+_RANGE_FORMS: dict[bytes, tuple[int, str | None, bool | None]] = {
+    b"ZRANGE": (1, None, None),
+    b"ZRANGESTORE": (2, None, None),
+    b"ZREVRANGE": (1, "rank", True),
+    b"ZRANGEBYSCORE": (1, "score", False),
+    b"ZREVRANGEBYSCORE": (1, "score", True),
+    b"ZRANGEBYLEX": (1, "lex", False),
+    b"ZREVRANGEBYLEX": (1, "lex", True),
+}
+"""Name → (index of the source key, fixed range type, fixed direction): what
+``zrangeGenericCommand`` is called with."""
+
+
+def _range_request(args: Sequence[bytes]) -> _RangeRequest | Error:
+    """``zrangeGenericCommand``'s steps 1 and 2: options, conflicts, then the range."""
+    name = args[0].upper()
+    key_index, by, reverse = _RANGE_FORMS[name]
+    store = name == b"ZRANGESTORE"
+    with_scores = False
+    offset, limit = 0, -1
+    j = key_index + 3
+    while j < len(args):
+        option = errors.c_string(args[j]).lower()
+        if not store and option == b"withscores":
+            with_scores = True
+        elif option == b"limit" and len(args) - j - 1 >= 2:
+            parsed_offset, parsed_limit = parse_ll(args[j + 1]), parse_ll(args[j + 2])
+            if parsed_offset is None or parsed_limit is None:
+                return errors.NOT_INTEGER
+            offset, limit = parsed_offset, parsed_limit
+            j += 2
+        elif reverse is None and option == b"rev":
+            reverse = True
+        elif by is None and option in (b"bylex", b"byscore"):
+            by = option[2:].decode()
+        else:
+            return errors.SYNTAX
+        j += 1
+    reverse = bool(reverse)
+    by = by or "rank"
+    if limit != -1 and by == "rank":
+        return LIMIT_NEEDS_RANGE
+    if with_scores and by == "lex":
+        return WITHSCORES_BYLEX
+    low, high = args[key_index + 1], args[key_index + 2]
+    if reverse and by != "rank":
+        low, high = high, low
+    if by == "rank":
+        start, end = parse_ll(low), parse_ll(high)
+        if start is None or end is None:
+            return errors.NOT_INTEGER
+        return _RangeRequest(key_index, by, reverse, with_scores, offset, limit, start, end, None)
+    span = _score_range(low, high) if by == "score" else _lex_range(low, high)
+    if isinstance(span, Error):
+        return span
+    return _RangeRequest(key_index, by, reverse, with_scores, offset, limit, 0, 0, span)
+
+
+def _select(request: _RangeRequest, scores: Scores) -> list[Entry]:
+    entries = ordered(scores)
+    if request.span is None:
+        if request.reverse:
+            entries.reverse()
+        first, stop = index_span(len(entries), request.start, request.end)
+        return entries[first:stop]
+    return _walk(entries, request.span, request.reverse, request.offset, request.limit)
+
+
+def _count_range(args: Sequence[bytes]) -> Range | Error:
+    """The range of ZCOUNT/ZREMRANGEBYSCORE (scores) or ZLEXCOUNT/ZREMRANGEBYLEX (lex)."""
+    parse = _lex_range if b"LEX" in args[0].upper() else _score_range
+    return parse(args[2], args[3])
+
+
+def _removal(args: Sequence[bytes]) -> Callable[[Scores], list[Entry]] | Error:
+    """What ZREMRANGEBYRANK/BYSCORE/BYLEX remove from a sorted set; their bounds are
+    checked before the key is looked up."""
+    if args[0].upper() == b"ZREMRANGEBYRANK":
+        start, end = parse_ll(args[2]), parse_ll(args[3])
+        if start is None or end is None:
+            return errors.NOT_INTEGER
+        return lambda scores: ordered(scores)[slice(*index_span(len(scores), start, end))]
+    span = _count_range(args)
+    if isinstance(span, Error):
+        return span
+    return lambda scores: _walk(ordered(scores), span)
+
+
+def _zpop_request(args: Sequence[bytes]) -> tuple[int | None, bool] | Error:
+    """ZPOPMIN/ZPOPMAX's optional count (a third argument is a syntax error first), and
+    whether members come from the top."""
+    if len(args) > 3:
+        return errors.SYNTAX
+    count = pop_count(args)
+    if isinstance(count, Error):
+        return count
+    return count, args[0].upper() == b"ZPOPMAX"
+
+
+def _zrandmember_request(args: Sequence[bytes]) -> tuple[int | None, bool] | Error:
+    """ZRANDMEMBER's count (``None`` when absent) and WITHSCORES, in ``zrandmemberCommand``'s
+    order; counts below ``-REPEATED_MEMBERS_MAX`` are refused as for SRANDMEMBER."""
+    if len(args) < 3:
+        return None, False
+    count = parse_ll(args[2])
+    if count is None:
+        return errors.NOT_INTEGER
+    if count < -LLONG_MAX:
+        return COUNT_RANGE
+    if len(args) > 4 or (len(args) == 4 and errors.c_string(args[3]).lower() != b"withscores"):
+        return errors.SYNTAX
+    with_scores = len(args) == 4
+    if with_scores and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
+        return VALUE_OUT_OF_RANGE
+    if -count > REPEATED_MEMBERS_MAX:
+        return REPEATED_MEMBERS_TOO_MANY
+    return count, with_scores
+
+
+def _preparing(parse: Callable[[Sequence[bytes]], object]) -> Prepare:
+    """A ``prepare`` that refuses what ``parse`` refuses and otherwise upper-cases the name."""
+
+    def prepare(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+        parsed = parse(args)
+        if isinstance(parsed, Error):
+            return parsed
+        return (args[0].upper(), *args[1:])
+
+    return prepare
+
+
+prepare_zadd = _preparing(_zadd_request)
+prepare_range = _preparing(_range_request)
+prepare_count_range = _preparing(_count_range)
+prepare_zremrange = _preparing(_removal)
+prepare_pop = _preparing(_zpop_request)
+prepare_zrandmember = _preparing(_zrandmember_request)
+
+
+# --- handlers ------------------------------------------------------------------
+
+
+Outcome = tuple[Reply, bool]
+"""A command's reply, and whether it changed the sorted set (which is then stored)."""
+
+
+def _command(
+    parse: Callable[[Sequence[bytes]], R | Error], run: Callable[[Scores, R, int], Outcome]
+) -> Handler:
+    """A command on the sorted set at ``args[1]``: what ``parse`` refuses first, WRONGTYPE
+    next, then ``run`` on the contents (empty for a missing key: a sorted set never exists
+    empty), the parsed request and the seed. A change is stored with the key's TTL; a
+    sorted set left empty deletes the key."""
+
+    def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+        request = parse(args)
+        if isinstance(request, Error):
+            return request
+        found = ZSETS.load(kv, args[1], now_ms)
+        if isinstance(found, Error):
+            return found
+        old, scores = found
+        reply, changed = run(scores, request, seed)
+        if changed:
+            ZSETS.store(kv, args[1], expire_of(old), scores)
+        return reply
+
+    return handler
+
+
+def _zadd(scores: Scores, request: _Zadd, seed: int) -> Outcome:
+    """ZADD and ZINCRBY (``zaddGenericCommand`` and ``zsetAdd``)."""
+    if not scores and request.xx:
+        return (None if request.incr else 0), False
+    added = updated = processed = 0
+    result = 0.0
+    for score, member in request.pairs:
+        current = scores.get(member)
+        if current is None:
+            if request.xx:
+                continue
+            added += 1
+        else:
+            if request.nx:
+                continue
+            if request.incr:
+                score += current
+                if math.isnan(score):
+                    return NAN_SCORE, False
+            if (request.lt and score >= current) or (request.gt and score <= current):
+                continue
+            if score != current:
+                updated += 1
+        scores[member] = _stored(score)
+        processed += 1
+        result = score
+    changed = bool(added or updated)
+    if request.incr:
+        return (result if processed else None), changed
+    return (added + updated if request.ch else added), changed
+
+
+def _zrem(scores: Scores, members: Sequence[bytes], seed: int) -> Outcome:
+    removed = sum(1 for member in members if scores.pop(member, None) is not None)
+    return removed, removed > 0
+
+
+def _zremrange(scores: Scores, select: Callable[[Scores], list[Entry]], seed: int) -> Outcome:
+    """ZREMRANGEBYRANK, ZREMRANGEBYSCORE, ZREMRANGEBYLEX: a missing key removes nothing."""
+    removed = select(scores)
+    for member, _ in removed:
+        del scores[member]
+    return len(removed), bool(removed)
+
+
+def _zpop(scores: Scores, request: tuple[int | None, bool], seed: int) -> Outcome:
+    """ZPOPMIN and ZPOPMAX: an empty array for a missing key or a count of 0."""
+    count, from_max = request
+    entries = ordered(scores)
+    if from_max:
+        entries.reverse()
+    popped = entries[: 1 if count is None else count]
+    for member, _ in popped:
+        del scores[member]
+    if count is None:  # one flat pair (or an empty array), in RESP3 as well
+        return [part for entry in popped for part in entry], bool(popped)
+    return _with_scores(popped), bool(popped)
+
+
+cmd_zadd = _command(_zadd_request, _zadd)
+cmd_zrem = _command(lambda args: args[2:], _zrem)
+cmd_zremrange = _command(_removal, _zremrange)
+cmd_zpop = _command(_zpop_request, _zpop)
+
+
+def _rank(scores: Scores, member: bytes, reverse: bool) -> Reply:
+    if member not in scores:
+        return None
+    rank = [m for m, _ in ordered(scores)].index(member)
+    return len(scores) - 1 - rank if reverse else rank
+
+
+cmd_zcard = ZSETS.reading(lambda scores, args: len(scores))
+cmd_zscore = ZSETS.reading(lambda scores, args: scores.get(args[2]))
+cmd_zmscore = ZSETS.reading(lambda scores, args: [scores.get(member) for member in args[2:]])
+cmd_zrank = ZSETS.reading(lambda scores, args: _rank(scores, args[2], reverse=False))
+cmd_zrevrank = ZSETS.reading(lambda scores, args: _rank(scores, args[2], reverse=True))
+cmd_zscan = ZSETS.scanning(
+    lambda scores: ((member, format_double(score)) for member, score in ordered(scores))
+)
+
+
+cmd_zcount = _command(
+    _count_range, lambda scores, span, seed: (len(_walk(ordered(scores), span)), False)
+)
+"""ZCOUNT and ZLEXCOUNT: the range is checked before the key is looked up."""
+cmd_zrange = _command(
+    _range_request,
+    lambda scores, request, seed: (_members(_select(request, scores), request.with_scores), False),
+)
+"""ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX."""
+
+
+def cmd_zrangestore(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """The selected members and scores replace the destination (any type, TTL dropped);
+    an empty selection deletes it."""
+    request = _range_request(args)
+    if isinstance(request, Error):
+        return request
+    found = ZSETS.load(kv, args[request.key_index], now_ms)
+    if isinstance(found, Error):
+        return found
+    selected = dict(_select(request, found[1]))
+    ZSETS.store(kv, args[1], 0, selected)
+    return len(selected)
+
+
+def _zrandmember(scores: Scores, request: tuple[int | None, bool], seed: int) -> Outcome:
+    count, with_scores = request
+    entries = ordered(scores)
+    if count is None:
+        return (pick_distinct(entries, 1, seed)[0][0] if entries else None), False
+    if count == 0 or not entries:
+        return [], False
+    if count < 0:
+        return _members(pick_repeated(entries, -count, seed), with_scores), False
+    if count >= len(entries):
+        return _members(entries, with_scores), False
+    return _members(pick_distinct(entries, count, seed), with_scores), False
+
+
+cmd_zrandmember = _command(_zrandmember_request, _zrandmember)
