@@ -12,6 +12,8 @@ The public API other layers code against:
 * ``expired_sweep_op(kv, now_ms, limit)`` — the internal op that deletes
   expired keys, proposed periodically by the runtime.
 * ``command_reply(args)`` — COMMAND and its sub-commands.
+* ``blocking_wait(op)`` — what a blocked BLPOP/BRPOP/BLMOVE/BRPOPLPUSH waits for
+  between its attempts (the waiting itself is the runtime's).
 * ``queue_error`` / ``prepare_queued`` / ``refused_in_multi`` — MULTI's queue-time checks.
 * ``watchread_op(keys)`` / ``watchcheck_op(pairs)`` — WATCH as a replicated
   read of per-key digests, and the op that makes EXEC run only if none
@@ -23,6 +25,7 @@ from .docs import command_reply
 from .execution import execute, is_read_only
 from .expiry import expired_sweep_op
 from .integers import parse_db_index
+from .lists import blocking_wait
 from .proposal import prepare, resolve
 from .spec import Arg, CommandSpec, Handler, KeySpec
 from .table import COMMANDS, lookup
@@ -37,6 +40,7 @@ __all__ = [
     "KeySpec",
     "access_of",
     "batch_access",
+    "blocking_wait",
     "command_access",
     "command_reply",
     "execute",

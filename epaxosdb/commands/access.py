@@ -6,6 +6,17 @@ FLUSHDB, FLUSHALL write every key). Keys come from the table's key specs, so
 RENAME writes both its keys and MSET writes every key but none of its
 values. A key both read and written counts as written.
 
+A command that counts its keys (``ZUNIONSTORE d 2 a b``, ``ZMPOP 1 k MIN``)
+names exactly the keys its count says. When the count is malformed (not an
+integer, below 1, more keys than arguments) the command will be refused by
+its handler and touches nothing, but a replica computes interference before
+anyone knows that, and every replica must compute the same answer: such an
+op is taken to name every argument from its first key to the end, with the
+keynum spec's flags (``_keys``). That is a superset of any keys the op could
+mean, it depends on the op alone, and it stays local: a refused command does
+not become keyspace-wide, so a client sending malformed counts cannot force
+every other command in flight onto the slow path.
+
 The consensus layer asks this for every proposed and every received
 command, so each command gets a small access function built once from its
 row: a constant for keyless and keyspace-wide commands, one tuple index for
@@ -18,7 +29,7 @@ from collections.abc import Callable, Sequence
 
 from protocol.messages import EMPTY_ACCESS, Access, AccessUnion, Command
 
-from .spec import CommandSpec
+from .spec import CommandSpec, KeySpec
 from .table import COMMANDS
 
 AccessOf = Callable[[tuple[bytes, ...]], Access]
@@ -26,6 +37,24 @@ AccessOf = Callable[[tuple[bytes, ...]], Access]
 _GLOBAL_READ = Access(global_read=True)
 _GLOBAL_WRITE = Access(global_write=True)
 _NOTHING: frozenset[bytes] = frozenset()
+
+
+def _single_key(spec: CommandSpec) -> bool:
+    """Whether the command's keys are one argument at a fixed position."""
+    specs = spec.key_specs
+    return len(specs) == 1 and specs[0].last == 0 and not specs[0].is_keynum
+
+
+def _keys(spec: CommandSpec, op: tuple[bytes, ...]) -> list[tuple[bytes, KeySpec]]:
+    """The keys of ``op`` with the spec that names each; a keynum spec whose count is
+    malformed names every argument from its first key on (see the module docstring)."""
+    found: list[tuple[bytes, KeySpec]] = []
+    for key_spec in spec.key_specs:
+        positions = key_spec.find(op)
+        if positions is None:
+            positions = key_spec.after_count(len(op))
+        found += [(op[i], key_spec) for i in positions]
+    return found
 
 
 def _builder(spec: CommandSpec) -> AccessOf:
@@ -36,7 +65,7 @@ def _builder(spec: CommandSpec) -> AccessOf:
     specs = spec.key_specs
     if not specs:
         return lambda op: EMPTY_ACCESS
-    if len(specs) == 1 and specs[0].last == 0:
+    if _single_key(spec):
         index = specs[0].begin
         if specs[0].writes:
             return lambda op: Access(_NOTHING, frozenset(op[index : index + 1]))
@@ -45,7 +74,7 @@ def _builder(spec: CommandSpec) -> AccessOf:
     def general(op: tuple[bytes, ...]) -> Access:
         reads: set[bytes] = set()
         writes: set[bytes] = set()
-        for key, key_spec in spec.keys(op):
+        for key, key_spec in _keys(spec, op):
             (writes if key_spec.writes else reads).add(key)
         return Access(frozenset(reads - writes), frozenset(writes))
 
@@ -57,10 +86,9 @@ _BUILDERS: dict[bytes, AccessOf] = {spec.upper: _builder(spec) for spec in COMMA
 
 def _single_key_slot(spec: CommandSpec) -> tuple[int, bool] | None:
     """``(argument index, writes)`` for a command with exactly one key, else ``None``."""
-    specs = spec.key_specs
-    if "keyspace" in spec.flags or len(specs) != 1 or specs[0].last != 0:
+    if "keyspace" in spec.flags or not _single_key(spec):
         return None
-    return specs[0].begin, specs[0].writes
+    return spec.key_specs[0].begin, spec.key_specs[0].writes
 
 
 _SINGLE_KEY: dict[bytes, tuple[int, bool]] = {

@@ -11,16 +11,16 @@ instead of a wrong reply.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Sequence
 from typing import Generic, TypeVar
 
 import msgpack
 
-from protocol.replies import Error, Reply
+from protocol.replies import NULL_ARRAY, Error, Reply
 from storage.interface import KeyValueView, StorageError, Value, ValueType
 
 from . import errors
-from .integers import parse_cursor
+from .integers import parse_cursor, parse_ll
 from .keyspace import scan_collection
 from .spec import Handler
 from .values import live
@@ -124,6 +124,29 @@ class Kind(Generic[C]):
         return handler
 
 
+    def pop_from_first(
+        self,
+        kv: KeyValueView,
+        keys: Sequence[bytes],
+        now_ms: int,
+        take: Callable[[C], list[Reply]],
+    ) -> Reply:
+        """ZMPOP and LMPOP: ``[key, take(contents)]`` for the first of ``keys`` that exists,
+        where ``take`` removes what it returns; what is left is stored with the key's TTL
+        (nothing left: the key is deleted). A key of another type met before it is
+        WRONGTYPE, keys after it are not looked at; no key at all is the null array."""
+        for key in keys:
+            found = self.load(kv, key, now_ms)
+            if isinstance(found, Error):
+                return found
+            old, contents = found
+            if old is None:
+                continue
+            taken = take(contents)
+            self.store(kv, key, old.expire_ms, contents)
+            return [key, taken]
+        return NULL_ARRAY
+
     def scanning(self, entries: Callable[[C], Iterable[tuple[bytes, ...]]]) -> Handler:
         """HSCAN or SSCAN: a bad cursor first, then WRONGTYPE, then an empty step for a
         missing key, then the options and the whole contents in one step
@@ -139,6 +162,32 @@ class Kind(Generic[C]):
             return [b"0", []] if old is None else scan_collection(args, entries(contents))
 
         return handler
+
+
+def mpop_request(args: Sequence[bytes], sides: tuple[bytes, bytes]) -> tuple[int, int, int] | Error:
+    """ZMPOP's and LMPOP's arguments (``numkeys key... where [COUNT count]``), checked in
+    ``zmpopGenericCommand``/``lmpopGenericCommand``'s order before any key is looked up:
+    the number of keys, the side (one of the lower-case ``sides``), one optional COUNT.
+    Returns the number of keys, the index of the side in ``sides`` and the count."""
+    numkeys = parse_ll(args[1])
+    if numkeys is None or numkeys < 1:
+        return errors.NUMKEYS_NOT_POSITIVE
+    where = 2 + numkeys
+    if where >= len(args):
+        return errors.SYNTAX
+    side = errors.c_string(args[where]).lower()
+    if side not in sides:
+        return errors.SYNTAX
+    count: int | None = None
+    j = where + 1
+    while j < len(args):
+        if count is not None or errors.c_string(args[j]).lower() != b"count" or j + 1 >= len(args):
+            return errors.SYNTAX
+        count = parse_ll(args[j + 1])
+        if count is None or count < 1:
+            return errors.COUNT_NOT_POSITIVE
+        j += 2
+    return numkeys, sides.index(side), 1 if count is None else count
 
 
 def _pack(items: list[bytes]) -> bytes:

@@ -16,6 +16,7 @@ from protocol.replies import Error, Map, Reply, Set, SimpleString
 
 from . import errors
 from .glob import matcher
+from .integers import atoi
 from .proposal import resolve
 from .spec import Arg, CommandSpec, KeySpec
 from .table import BY_NAME, COMMANDS
@@ -148,20 +149,17 @@ def _key_spec(spec: KeySpec) -> Reply:
     fields += [
         (b"flags", Set([SimpleString(f.encode()) for f in spec.flags])),
         (b"begin_search", Map([(b"type", b"index"), (b"spec", Map([(b"index", spec.begin)]))])),
-        (
-            b"find_keys",
-            Map(
-                [
-                    (b"type", b"range"),
-                    (
-                        b"spec",
-                        Map([(b"lastkey", spec.last), (b"keystep", spec.step), (b"limit", 0)]),
-                    ),
-                ]
-            ),
-        ),
+        (b"find_keys", _find_keys(spec)),
     ]
     return Map(fields)
+
+
+def _find_keys(spec: KeySpec) -> Reply:
+    if spec.keynumidx is not None:
+        found = [(b"keynumidx", spec.keynumidx), (b"firstkey", spec.firstkey)]
+        return Map([(b"type", b"keynum"), (b"spec", Map([*found, (b"keystep", spec.step)]))])
+    found = [(b"lastkey", spec.last), (b"keystep", spec.step), (b"limit", 0)]
+    return Map([(b"type", b"range"), (b"spec", Map(found))])
 
 
 def _argument(arg: Arg) -> Reply:
@@ -219,6 +217,8 @@ def _getkeys(command: Sequence[bytes], with_flags: bool) -> Reply:
     if not spec.arity_ok(len(command)):
         return Error("ERR Invalid number of arguments specified for command")
     keys = spec.keys(command)
+    if keys is None:
+        return _legacy_getkeys(spec, command, with_flags)
     if not keys:
         return Error("ERR Invalid arguments specified for command")
     if not with_flags:
@@ -227,6 +227,23 @@ def _getkeys(command: Sequence[bytes], with_flags: bool) -> Reply:
         [key, Set([SimpleString(f.encode()) for f in _key_flags(spec, key_spec, command)])]
         for key, key_spec in keys
     ]
+
+
+def _legacy_getkeys(spec: CommandSpec, command: Sequence[bytes], with_flags: bool) -> Reply:
+    """What Redis answers when a keynum spec cannot find the keys: it falls back to the
+    command's own key finder (``genericGetKeys``), which reads the count with ``atoi``
+    (so ``2x`` counts 2), lists the counted keys and then the destination, and gives
+    them no flags."""
+    keynum, keynumidx = next((s, s.keynumidx) for s in spec.key_specs if s.keynumidx is not None)
+    destinations = [s.begin for s in spec.key_specs if not s.is_keynum]
+    first = keynum.begin + keynum.firstkey
+    count = atoi(command[keynum.begin + keynumidx])
+    if count < 1 or count > (len(command) - first) // keynum.step:
+        return Error("ERR Invalid arguments specified for command")
+    positions = [*range(first, first + count * keynum.step, keynum.step), *destinations]
+    if not with_flags:
+        return [command[i] for i in positions]
+    return [[command[i], Set([])] for i in positions]
 
 
 def _key_flags(spec: CommandSpec, key_spec: KeySpec, command: Sequence[bytes]) -> tuple[str, ...]:

@@ -38,6 +38,12 @@ INT_RANGE = Error("ERR value is out of range, value must between -2147483648 and
 """``getIntFromObjectOrReply``: an integer that does not fit in a C ``int``."""
 DB_OUT_OF_RANGE = Error("ERR DB index is out of range")
 SAME_OBJECT = Error("ERR source and destination objects are the same")
+NUMKEYS_NOT_POSITIVE = Error("ERR numkeys should be greater than 0")
+"""SINTERCARD, ZMPOP, LMPOP: a key count that is not an integer of at least 1."""
+COUNT_NOT_POSITIVE = Error("ERR count should be greater than 0")
+"""ZMPOP and LMPOP's COUNT: not an integer of at least 1."""
+LIMIT_NEGATIVE = Error("ERR LIMIT can't be negative")
+"""SINTERCARD and ZINTERCARD's LIMIT: negative or not an integer."""
 NOT_IN_MULTI = Error("ERR Command not allowed inside a transaction")
 """A ``no_multi`` command (SHUTDOWN) after MULTI: refused, and EXEC then aborts."""
 EXEC_WRONG_ARITY = Error(

@@ -59,6 +59,22 @@ def parse_cursor(raw: bytes) -> int | None:
     return (-value if negative else value) % (1 << 64)
 
 
+_INT_SPAN = 1 << 32
+
+
+def atoi(raw: bytes) -> int:
+    """C's ``atoi`` as glibc has it, where Redis still uses it (COMMAND GETKEYS's fallback
+    key finder): ``strtol`` — leading spaces, a sign, digits up to the first other byte,
+    clamped to 64 bits, 0 for no digits — then cut to a 32-bit ``int``."""
+    text = errors.c_string(raw).lstrip(_ASCII_SPACE)
+    sign = -1 if text[:1] == b"-" else 1
+    if text[:1] in (b"+", b"-"):
+        text = text[1:]
+    digits = len(text) - len(text.lstrip(b"0123456789"))
+    value = max(min(sign * int(text[:digits] or b"0"), LLONG_MAX), LLONG_MIN) % _INT_SPAN
+    return value - _INT_SPAN if value >= _INT_SPAN // 2 else value
+
+
 def index_span(length: int, start: int, end: int) -> tuple[int, int]:
     """Redis's range arithmetic for LRANGE, LTRIM, ZRANGE and ZREMRANGEBYRANK: ``[start, end)``
     after negative indexes and clipping (``0, 0`` for an empty range)."""

@@ -195,6 +195,48 @@ cmd_sunion, cmd_sunionstore = _algebra(_union)
 cmd_sdiff, cmd_sdiffstore = _algebra(_difference)
 
 
+TOO_MANY_KEYS = Error("ERR Number of keys can't be greater than number of args")
+
+
+def _sintercard_request(args: Sequence[bytes]) -> tuple[int, int] | Error:
+    """SINTERCARD's key count and LIMIT (0: none), all checked before any key is looked up
+    (``sinterCardCommand``)."""
+    numkeys = parse_ll(args[1])
+    if numkeys is None or numkeys < 1:
+        return errors.NUMKEYS_NOT_POSITIVE
+    if numkeys > len(args) - 2:
+        return TOO_MANY_KEYS
+    limit = 0
+    j = 2 + numkeys
+    while j < len(args):
+        if errors.c_string(args[j]).lower() != b"limit" or j + 1 >= len(args):
+            return errors.SYNTAX
+        parsed = parse_ll(args[j + 1])
+        if parsed is None or parsed < 0:
+            return errors.LIMIT_NEGATIVE
+        limit = parsed
+        j += 2
+    return numkeys, limit
+
+
+def prepare_sintercard(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    request = _sintercard_request(args)
+    return request if isinstance(request, Error) else (b"SINTERCARD", *args[1:])
+
+
+def cmd_sintercard(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """The size of the intersection, counted up to LIMIT; WRONGTYPE from any key first."""
+    request = _sintercard_request(args)
+    if isinstance(request, Error):
+        return request
+    numkeys, limit = request
+    sets = _sets(kv, args[2 : 2 + numkeys], now_ms)
+    if isinstance(sets, Error):
+        return sets
+    size = len(list(_intersection(sets)))
+    return size if limit == 0 else min(size, limit)
+
+
 def cmd_smove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """Redis's order: a missing source is 0 before either type is checked."""
     source, destination, member = args[1], args[2], args[3]

@@ -9,6 +9,10 @@ that executes the command, against the key-value state).
 Key specs matter beyond COMMAND INFO: they are the interference relation of
 EPaxos. A key whose spec is ``RW``, ``OW`` or ``RM`` is written; ``RO`` only
 read. RENAME's destination is ``OW``, so RENAME writes both of its keys.
+
+Most specs are a range of argument positions. ZUNION, ZMPOP, SINTERCARD and
+their kin name their keys with a count instead (``ZUNION 2 a b WEIGHTS 1 2``):
+a ``keynum`` spec, whose keys depend on what the count argument says.
 """
 
 from __future__ import annotations
@@ -18,6 +22,8 @@ from dataclasses import dataclass, field
 
 from protocol.replies import Error, Reply
 from storage.interface import KeyValueView
+
+from .integers import parse_ll
 
 Handler = Callable[[KeyValueView, tuple[bytes, ...], int, int], Reply]
 """``handler(kv, op, now_ms, seed) -> reply``: pure, deterministic, no clock.
@@ -35,10 +41,15 @@ WRITE_KEY_FLAGS = frozenset({"RW", "OW", "RM"})
 
 @dataclass(frozen=True, slots=True)
 class KeySpec:
-    """Where keys sit in the arguments (Redis's ``begin_search: index`` + ``find_keys: range``).
+    """Where keys sit in the arguments: Redis's ``begin_search: index`` followed by
+    ``find_keys: range`` or, when ``keynumidx`` is set, ``find_keys: keynum``.
 
-    ``last`` is relative to ``begin``: 0 is one key, ``-1`` runs to the last
-    argument (``-2`` to the one before), ``n > 0`` takes ``n`` more arguments.
+    A range: ``last`` is relative to ``begin``: 0 is one key, ``-1`` runs to the
+    last argument (``-2`` to the one before), ``n > 0`` takes ``n`` more arguments.
+
+    A keynum: the number of keys is the argument at ``begin + keynumidx``, and
+    the keys start at ``begin + firstkey``, every ``step`` arguments (``last``
+    is unused).
     """
 
     begin: int
@@ -47,15 +58,42 @@ class KeySpec:
     flags: tuple[str, ...] = ("RO",)
     notes: str | None = None
     limit: int = 0
+    keynumidx: int | None = None
+    firstkey: int = 1
 
     @property
     def writes(self) -> bool:
         return not WRITE_KEY_FLAGS.isdisjoint(self.flags)
 
+    @property
+    def is_keynum(self) -> bool:
+        return self.keynumidx is not None
+
     def positions(self, argc: int) -> range:
-        """Indexes of the keys this spec finds in a command of ``argc`` arguments."""
+        """Indexes of the keys a range spec finds in a command of ``argc`` arguments."""
         end = self.begin + self.last if self.last >= 0 else argc + self.last
         return range(self.begin, min(end, argc - 1) + 1, self.step)
+
+    def find(self, args: Sequence[bytes]) -> range | None:
+        """Indexes of the keys this spec finds in ``args``; ``None`` when a keynum spec
+        cannot tell, because its count is missing, not an integer (``string2ll``), below 1,
+        or announces more keys than there are arguments from the first key on — what
+        Redis's ``getKeysUsingKeySpecs`` calls an invalid spec. The command itself
+        refuses such a call; callers choose their own fallback (COMMAND GETKEYS
+        Redis's, ``access_of`` a safe superset)."""
+        if self.keynumidx is None:
+            return self.positions(len(args))
+        at = self.begin + self.keynumidx
+        count = parse_ll(args[at]) if at < len(args) else None
+        first = self.begin + self.firstkey
+        if count is None or count < 1 or first + count > len(args):
+            return None
+        return range(first, first + count, self.step)
+
+    def after_count(self, argc: int) -> range:
+        """Every argument from a keynum spec's first key to the end: all the keys a call
+        could name, whatever its count says."""
+        return range(self.begin + self.firstkey, argc)
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,34 +147,50 @@ class CommandSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upper", self.name.upper())
+        if any(s.is_keynum for s in self.key_specs):
+            # Redis derives ``movablekeys`` from the specs (``populateCommandMovableKeys``).
+            object.__setattr__(self, "flags", self.flags | {"movablekeys"})
+
+    @property
+    def _range_specs(self) -> list[KeySpec]:
+        """The specs Redis's legacy key range is built from: keynum specs are left out."""
+        return [s for s in self.key_specs if not s.is_keynum]
 
     @property
     def first_key(self) -> int:
         """Redis's legacy ``first_key_pos`` (0 when the command takes no keys)."""
-        return min((s.begin for s in self.key_specs), default=0)
+        return min((s.begin for s in self._range_specs), default=0)
 
     @property
     def last_key(self) -> int:
         """Redis's legacy ``last_key_pos``: absolute, or negative counted from the end."""
-        if not self.key_specs:
+        ranges = self._range_specs
+        if not ranges:
             return 0
-        ends = [s.begin + s.last if s.last >= 0 else s.last for s in self.key_specs]
+        ends = [s.begin + s.last if s.last >= 0 else s.last for s in ranges]
         negative = [e for e in ends if e < 0]
         return min(negative) if negative else max(ends)
 
     @property
     def key_step(self) -> int:
-        if not self.key_specs:
+        ranges = self._range_specs
+        if not ranges:
             return 0
-        return self.key_specs[0].step if len(self.key_specs) == 1 else 1
+        return ranges[0].step if len(self.key_specs) == 1 else 1
 
     def arity_ok(self, argc: int) -> bool:
         return argc == self.arity if self.arity > 0 else argc >= -self.arity
 
-    def keys(self, args: Sequence[bytes]) -> list[tuple[bytes, KeySpec]]:
-        """Every key in ``args`` with the spec that found it, in argument order per spec."""
-        argc = len(args)
-        return [(args[i], spec) for spec in self.key_specs for i in spec.positions(argc)]
+    def keys(self, args: Sequence[bytes]) -> list[tuple[bytes, KeySpec]] | None:
+        """Every key in ``args`` with the spec that found it, in argument order per spec;
+        ``None`` when a keynum spec cannot tell (see ``KeySpec.find``)."""
+        found: list[tuple[bytes, KeySpec]] = []
+        for spec in self.key_specs:
+            positions = spec.find(args)
+            if positions is None:
+                return None
+            found += [(args[i], spec) for i in positions]
+        return found
 
     def subcommand(self, name: bytes) -> CommandSpec | None:
         wanted = self.name + b"|" + name.lower()

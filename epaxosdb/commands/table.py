@@ -633,6 +633,13 @@ _STORE_KEYS = (_key("destination"), _key("key", 1, flags=MULTIPLE))
 
 
 _set_row = partial(_generic_row, group="set")
+_NUMKEYS = _integer("numkeys")
+_COUNTED_KEYS = (_NUMKEYS, _key(flags=MULTIPLE))
+"""``numkeys key [key ...]``: the keys of a keynum spec."""
+_COUNTED_KEYS_READ = KeySpec(1, flags=("RO", "access"), keynumidx=0)
+_COUNTED_KEYS_POP = (KeySpec(1, flags=("RW", "access", "delete"), keynumidx=0),)
+_CARD_LIMIT = _integer("limit", token="LIMIT", flags=OPTIONAL)
+_MPOP_COUNT = _integer("count", token="COUNT", flags=OPTIONAL)
 
 
 def _set_store_row(name: str, handler: Handler, dest_flags: tuple[str, ...], summary: str,
@@ -674,6 +681,12 @@ SET_COMMANDS: tuple[CommandSpec, ...] = (
         "sinter", -2, "readonly", sets.cmd_sinter, _SETS, "@read @set @slow",
         "Intersect multiple sets", "1.0.0", _KEYS_MULTIPLE, _SET_INTERSECTION,
         tips=("nondeterministic_output_order",),
+    ),
+    _set_row(
+        "sintercard", -3, "readonly", sets.cmd_sintercard, (_COUNTED_KEYS_READ,),
+        "@read @set @slow", "Intersect multiple sets and return the cardinality of the result",
+        "7.0.0", (*_COUNTED_KEYS, _CARD_LIMIT), _SET_INTERSECTION,
+        prepare=sets.prepare_sintercard,
     ),
     _set_store_row(
         "sinterstore", sets.cmd_sinterstore, ("RW", "update"),
@@ -775,6 +788,42 @@ _ZSET_POPPED = (
     "number of elements popped."
 )
 _ZSET_MULTIPLE = "Accepts multiple elements."
+_ZSET_WEIGHTS = (
+    _integer("weight", token="WEIGHTS", flags=("optional", "multiple")),
+    _oneof("aggregate", _token("sum", "SUM"), _token("min", "MIN"), _token("max", "MAX"),
+           token="AGGREGATE", flags=OPTIONAL),
+)  # fmt: skip
+_ZSET_UNION = (
+    "O(N)+O(M{}log(M)) with N being the sum of the sizes of the input sorted sets, and M "
+    "being the number of elements in the resulting sorted set."
+)
+_ZSET_INTER = (
+    "O(N*K)+O(M*log(M)) worst case with N being the smallest input sorted set, K being the "
+    "number of input sorted sets and M being the number of elements in the resulting sorted "
+    "set."
+)
+_ZSET_DIFF = (
+    "O(L + (N-K)log(N)) worst case where L is the total number of elements in all the sets, N "
+    "is the size of the first set, and K is the size of the result set."
+)
+
+
+def _zalgebra_row(name: str, summary: str, since: str, options: tuple[Arg, ...],
+                  complexity: str) -> CommandSpec:  # fmt: skip
+    """ZUNION, ZINTER, ZDIFF (``numkeys key...``) and their STORE forms (a destination
+    first), all run by ``zsets.cmd_algebra``."""
+    if name.endswith("store"):
+        return _zset_row(
+            name, -4, "write denyoom", zsets.cmd_algebra,
+            (KeySpec(1, flags=("OW", "update")), KeySpec(2, flags=("RO", "access"), keynumidx=0)),
+            "@write @sortedset @slow", summary, since,
+            (_key("destination"), _NUMKEYS, _key(index=1, flags=MULTIPLE), *options), complexity,
+            prepare=zsets.prepare_algebra,
+        )
+    return _zset_row(
+        name, -3, "readonly", zsets.cmd_algebra, (_COUNTED_KEYS_READ,), "@read @sortedset @slow",
+        summary, since, (*_COUNTED_KEYS, *options), complexity, prepare=zsets.prepare_algebra,
+    )
 
 
 def _zrange_row(name: str, summary: str, since: str, arguments: tuple[Arg, ...],
@@ -838,6 +887,14 @@ SORTED_SET_COMMANDS: tuple[CommandSpec, ...] = (
         _SCORE_BOUNDS, _ZSET_LOG_N,
         prepare=zsets.prepare_count_range,
     ),
+    _zalgebra_row(
+        "zdiff", "Subtract multiple sorted sets", "6.2.0", (_WITHSCORES,), _ZSET_DIFF,
+    ),
+    _zalgebra_row(
+        "zdiffstore",
+        "Subtract multiple sorted sets and store the resulting sorted set in a new key", "6.2.0",
+        (), _ZSET_DIFF,
+    ),
     _zset_row(
         "zincrby", 4, "write denyoom fast", zsets.cmd_zadd,
         (KeySpec(1, flags=("RW", "access", "update")),), "@write @sortedset @fast",
@@ -845,6 +902,21 @@ SORTED_SET_COMMANDS: tuple[CommandSpec, ...] = (
         (_key(), _integer("increment"), _string("member")),
         "O(log(N)) where N is the number of elements in the sorted set.",
         prepare=zsets.prepare_zadd,
+    ),
+    _zalgebra_row(
+        "zinter", "Intersect multiple sorted sets", "6.2.0", (*_ZSET_WEIGHTS, _WITHSCORES),
+        _ZSET_INTER,
+    ),
+    _zalgebra_row(
+        "zintercard", "Intersect multiple sorted sets and return the cardinality of the result",
+        "7.0.0", (_CARD_LIMIT,),
+        "O(N*K) worst case with N being the smallest input sorted set, K being the number of "
+        "input sorted sets.",
+    ),
+    _zalgebra_row(
+        "zinterstore",
+        "Intersect multiple sorted sets and store the resulting sorted set in a new key",
+        "2.0.0", _ZSET_WEIGHTS, _ZSET_INTER,
     ),
     _zset_row(
         "zlexcount", 4, "readonly fast", zsets.cmd_zcount, _ZSET_READ, "@read @sortedset @fast",
@@ -857,6 +929,18 @@ SORTED_SET_COMMANDS: tuple[CommandSpec, ...] = (
         "Get the score associated with the given members in a sorted set", "6.2.0",
         (_key(), _string("member", flags=MULTIPLE)),
         "O(N) where N is the number of members being requested.",
+    ),
+    _zset_row(
+        "zmpop", -4, "write", zsets.cmd_zmpop, _COUNTED_KEYS_POP, "@write @sortedset @slow",
+        "Remove and return members with scores in a sorted set", "7.0.0",
+        (
+            *_COUNTED_KEYS,
+            _oneof("where", _token("min", "MIN"), _token("max", "MAX")),
+            _MPOP_COUNT,
+        ),
+        "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of "
+        "elements in the sorted set, and M being the number of elements popped.",
+        prepare=zsets.prepare_zmpop,
     ),
     _zpop_row("zpopmax", "Remove and return members with the highest scores in a sorted set"),
     _zpop_row("zpopmin", "Remove and return members with the lowest scores in a sorted set"),
@@ -985,6 +1069,15 @@ SORTED_SET_COMMANDS: tuple[CommandSpec, ...] = (
         "Get the score associated with the given member in a sorted set", "1.2.0",
         (_key(), _string("member")),
     ),
+    _zalgebra_row(
+        "zunion", "Add multiple sorted sets", "6.2.0", (*_ZSET_WEIGHTS, _WITHSCORES),
+        _ZSET_UNION.format("*"),
+    ),
+    _zalgebra_row(
+        "zunionstore",
+        "Add multiple sorted sets and store the resulting sorted set in a new key", "2.0.0",
+        _ZSET_WEIGHTS, _ZSET_UNION.format(" "),
+    ),
 )
 
 _ELEMENTS = (_string("element", flags=MULTIPLE),)
@@ -1014,8 +1107,55 @@ def _pop_row(name: str, summary: str) -> CommandSpec:
 
 
 _MOVE_KEYS = (KeySpec(1, flags=("RW", "access", "delete")), KeySpec(2, flags=("RW", "insert")))
+_TIMEOUT = Arg("timeout", "double")
+_TIMEOUT_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an integer."),)
+_BLOCKING_MOVE = (
+    "Pop an element from a list, push it to another list and return it; "
+    "or block until one is available"
+)
+
+
+def _blocking_pop_row(name: str, summary: str) -> CommandSpec:
+    return _generic_row(
+        name, -3, "write noscript blocking", lists.cmd_blocking_pop,
+        (KeySpec(1, -2, flags=("RW", "access", "delete")),), "@write @list @slow @blocking",
+        summary, "2.0.0", (_key(flags=MULTIPLE), _TIMEOUT),
+        "O(N) where N is the number of provided keys.",
+        group="list", prepare=lists.prepare_blocking, history=_TIMEOUT_HISTORY,
+    )
+
 
 LIST_COMMANDS: tuple[CommandSpec, ...] = (
+    _generic_row(
+        "blmove", 6, "write denyoom noscript blocking", lists.cmd_lmove, _MOVE_KEYS,
+        "@write @list @slow @blocking", _BLOCKING_MOVE, "6.2.0",
+        (
+            _key("source"),
+            _key("destination", 1),
+            _oneof("wherefrom", *_SIDE),
+            _oneof("whereto", *_SIDE),
+            _TIMEOUT,
+        ),
+        group="list",
+        prepare=lists.prepare_lmove,
+    ),
+    _blocking_pop_row(
+        "blpop", "Remove and get the first element in a list, or block until one is available"
+    ),
+    _blocking_pop_row(
+        "brpop", "Remove and get the last element in a list, or block until one is available"
+    ),
+    _generic_row(
+        "brpoplpush", 4, "write denyoom noscript blocking", lists.cmd_lmove, _MOVE_KEYS,
+        "@write @list @slow @blocking", _BLOCKING_MOVE, "2.2.0",
+        (_key("source"), _key("destination", 1), _TIMEOUT),
+        group="list",
+        prepare=lists.prepare_blocking,
+        history=_TIMEOUT_HISTORY,
+        doc_flags=("deprecated",),
+        deprecated_since="6.2.0",
+        replaced_by="`BLMOVE` with the `RIGHT` and `LEFT` arguments",
+    ),
     _list_row(
         "lindex", 3, "readonly", lists.cmd_lindex, ("RO", "access"), "@read @list @slow",
         "Get an element from a list by its index", "1.0.0", (_integer("index"),),
@@ -1050,6 +1190,15 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
         ),
         group="list",
         prepare=lists.prepare_lmove,
+    ),
+    _generic_row(
+        "lmpop", -4, "write", lists.cmd_lmpop, _COUNTED_KEYS_POP, "@write @list @slow",
+        "Pop elements from a list", "7.0.0",
+        (*_COUNTED_KEYS, _oneof("where", *_SIDE), _MPOP_COUNT),
+        "O(N+M) where N is the number of provided keys and M is the number of elements "
+        "returned.",
+        group="list",
+        prepare=lists.prepare_lmpop,
     ),
     _pop_row("lpop", "Remove and get the first elements in a list"),
     _list_row(
@@ -1496,6 +1645,21 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
                 "Controls whether commands sent by the client will alter the LRU/LFU of the "
                 "keys they access.", "7.2.0", "connection",
                 arguments=(_oneof("enabled", _token("on", "ON"), _token("off", "OFF")),),
+            ),
+            _sub(
+                "client", "unblock", -3, _SUB_ADMIN, "@admin @slow @dangerous @connection",
+                "Unblock a client blocked in a blocking command from a different connection",
+                "5.0.0", "connection",
+                complexity="O(log N) where N is the number of client connections",
+                arguments=(
+                    _integer("client-id"),
+                    _oneof(
+                        "timeout_error",
+                        _token("timeout", "TIMEOUT"),
+                        _token("error", "ERROR"),
+                        flags=OPTIONAL,
+                    ),
+                ),
             ),
             _sub("client", "help", 2, _SUB, "@slow @connection", _HELP, "5.0.0", "connection"),
         ),

@@ -53,11 +53,12 @@ from protocol.resp import format_double
 from storage.interface import KeyValueView, StorageError, ValueType
 
 from . import errors
-from .containers import Kind, expire_of
+from .containers import Kind, expire_of, mpop_request
 from .integers import LLONG_MAX, index_span, parse_ll, pop_count
 from .keyspace import pick_distinct, pick_repeated
-from .sets import COUNT_RANGE, REPEATED_MEMBERS_MAX, REPEATED_MEMBERS_TOO_MANY
+from .sets import COUNT_RANGE, REPEATED_MEMBERS_MAX, REPEATED_MEMBERS_TOO_MANY, SET, decode_set
 from .spec import Handler, Prepare
+from .values import live
 
 ZSET = ValueType.ZSET
 NAN_SCORE = Error("ERR resulting score is not a number (NaN)")
@@ -71,6 +72,7 @@ LIMIT_NEEDS_RANGE = Error(
 )
 WITHSCORES_BYLEX = Error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
 VALUE_OUT_OF_RANGE = Error("ERR value is out of range")
+WEIGHT_NOT_FLOAT = Error("ERR weight value is not a float")
 
 Scores = dict[bytes, float]
 """Member → score; never in any particular order (``ordered`` sorts)."""
@@ -552,15 +554,21 @@ def _zremrange(scores: Scores, select: Callable[[Scores], list[Entry]], seed: in
     return len(removed), bool(removed)
 
 
-def _zpop(scores: Scores, request: tuple[int | None, bool], seed: int) -> Outcome:
-    """ZPOPMIN and ZPOPMAX: an empty array for a missing key or a count of 0."""
-    count, from_max = request
+def _pop_entries(scores: Scores, count: int, from_max: bool) -> list[Entry]:
+    """Remove and return up to ``count`` members from the bottom (or top) of ``scores``."""
     entries = ordered(scores)
     if from_max:
         entries.reverse()
-    popped = entries[: 1 if count is None else count]
+    popped = entries[:count]
     for member, _ in popped:
         del scores[member]
+    return popped
+
+
+def _zpop(scores: Scores, request: tuple[int | None, bool], seed: int) -> Outcome:
+    """ZPOPMIN and ZPOPMAX: an empty array for a missing key or a count of 0."""
+    count, from_max = request
+    popped = _pop_entries(scores, 1 if count is None else count, from_max)
     if count is None:  # one flat pair (or an empty array), in RESP3 as well
         return [part for entry in popped for part in entry], bool(popped)
     return _with_scores(popped), bool(popped)
@@ -629,3 +637,208 @@ def _zrandmember(scores: Scores, request: tuple[int | None, bool], seed: int) ->
 
 
 cmd_zrandmember = _command(_zrandmember_request, _zrandmember)
+
+
+# --- several sorted sets: ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD, ZMPOP ----
+
+
+Aggregate = Callable[[float, float], float]
+
+
+def _aggregate_sum(total: float, value: float) -> float:
+    """SUM: inf + -inf is NaN, which Redis turns into 0."""
+    total += value
+    return 0.0 if math.isnan(total) else total
+
+
+_AGGREGATES: dict[bytes, Aggregate] = {
+    b"sum": _aggregate_sum,
+    b"min": lambda total, value: value if value < total else total,
+    b"max": lambda total, value: value if value > total else total,
+}
+"""``zunionInterAggregate``: a NaN ``value`` (a weight of 0 times an infinite score)
+never wins MIN or MAX, and makes a SUM 0."""
+
+_ALGEBRA: dict[bytes, tuple[int, str]] = {
+    b"ZUNION": (1, "union"),
+    b"ZINTER": (1, "inter"),
+    b"ZDIFF": (1, "diff"),
+    b"ZUNIONSTORE": (2, "union"),
+    b"ZINTERSTORE": (2, "inter"),
+    b"ZDIFFSTORE": (2, "diff"),
+    b"ZINTERCARD": (1, "card"),
+}
+"""Name → (index of ``numkeys``, operation): what ``zunionInterDiffGenericCommand`` is
+called with. A destination, when there is one, is argument 1."""
+
+
+@dataclass(frozen=True, slots=True)
+class _Algebra:
+    """One request of the ZUNION family: its inputs and options."""
+
+    keys: Sequence[bytes]
+    operation: str  # "union", "inter", "diff" or "card" (ZINTERCARD)
+    store: bool
+    options: Sequence[bytes]
+    weights: list[float]
+    aggregate: Aggregate
+    with_scores: bool
+    limit: int
+
+
+def _algebra_keys(args: Sequence[bytes]) -> _Algebra | Error:
+    """The checks made before any key is looked up: ``numkeys`` is an integer of at least
+    1 and no more than the arguments after it. Options come later (``_algebra_options``):
+    Redis looks at every input key — WRONGTYPE — before it reads them."""
+    name = args[0].upper()
+    at, operation = _ALGEBRA[name]
+    numkeys = parse_ll(args[at])
+    if numkeys is None:
+        return errors.NOT_INTEGER
+    if numkeys < 1:
+        command = errors.text(name.lower())
+        return Error(f"ERR at least 1 input key is needed for '{command}' command")
+    if numkeys > len(args) - at - 1:
+        return errors.SYNTAX
+    keys, options = args[at + 1 : at + 1 + numkeys], args[at + 1 + numkeys :]
+    weights = [1.0] * numkeys
+    return _Algebra(keys, operation, at == 2, options, weights, _aggregate_sum, False, 0)
+
+
+def _algebra_options(request: _Algebra) -> _Algebra | Error:
+    """WEIGHTS, AGGREGATE, WITHSCORES and LIMIT where each applies, in Redis's loop: an
+    option that is misspelt, misplaced or short of arguments is a syntax error, a later
+    WEIGHTS or AGGREGATE wins over an earlier one."""
+    options, numkeys = request.options, len(request.keys)
+    combines = request.operation in ("union", "inter")
+    weights, aggregate, with_scores, limit = list(request.weights), request.aggregate, False, 0
+    j = 0
+    while j < len(options):
+        remaining = len(options) - j
+        option = errors.c_string(options[j]).lower()
+        if combines and option == b"weights" and remaining > numkeys:
+            for i in range(numkeys):
+                weight = parse_score(options[j + 1 + i])
+                if weight is None:
+                    return WEIGHT_NOT_FLOAT
+                weights[i] = weight
+            j += 1 + numkeys
+        elif combines and option == b"aggregate" and remaining >= 2:
+            chosen = _AGGREGATES.get(errors.c_string(options[j + 1]).lower())
+            if chosen is None:
+                return errors.SYNTAX
+            aggregate = chosen
+            j += 2
+        elif option == b"withscores" and not request.store and request.operation != "card":
+            with_scores = True
+            j += 1
+        elif option == b"limit" and request.operation == "card" and remaining >= 2:
+            parsed = parse_ll(options[j + 1])
+            if parsed is None or parsed < 0:
+                return errors.LIMIT_NEGATIVE
+            limit = parsed
+            j += 2
+        else:
+            return errors.SYNTAX
+    return _Algebra(
+        request.keys, request.operation, request.store, options, weights, aggregate,
+        with_scores, limit,
+    )  # fmt: skip
+
+
+prepare_algebra = _preparing(_algebra_keys)
+
+
+def _sources(kv: KeyValueView, keys: Sequence[bytes], now_ms: int) -> list[Scores] | Error:
+    """The members and scores of each input in turn: a missing key is empty, a set counts
+    each member with score 1; any other type is WRONGTYPE."""
+    out: list[Scores] = []
+    for key in keys:
+        value = live(kv, key, now_ms)
+        if value is None:
+            out.append({})
+        elif value.type == ZSET:
+            out.append(decode_zset(value.payload))
+        elif value.type == SET:
+            out.append(dict.fromkeys(decode_set(value.payload), 1.0))
+        else:
+            return errors.WRONGTYPE
+    return out
+
+
+def _weighted(score: float, weight: float) -> float:
+    """A member's first score in a union or intersection: NaN (0 times infinity) is 0."""
+    value = weight * score
+    return 0.0 if math.isnan(value) else value
+
+
+def _combine(request: _Algebra, sources: list[Scores]) -> Scores:
+    """The members and scores a union, intersection or difference yields.
+
+    Union and intersection visit the inputs from the smallest to the largest (a stable
+    sort, like glibc's ``qsort``), as Redis does: the order in which floating-point
+    scores are added changes the last bits of a sum. A difference keeps the first input's
+    members that are in no other input, with their scores, weights ignored."""
+    if request.operation == "diff":
+        rest = sources[1:]
+        return {m: score for m, score in sources[0].items() if not any(m in o for o in rest)}
+    inputs = sorted(zip(sources, request.weights, strict=True), key=lambda pair: len(pair[0]))
+    aggregate = request.aggregate
+    if request.operation == "union":
+        union: Scores = {}
+        for scores, weight in inputs:
+            for member, score in scores.items():
+                value = _weighted(score, weight)
+                union[member] = aggregate(union[member], value) if member in union else value
+        return union
+    (smallest, first_weight), others = inputs[0], inputs[1:]
+    intersection: Scores = {}
+    for member, score in smallest.items():
+        total = _weighted(score, first_weight)
+        for scores, weight in others:
+            if member not in scores:
+                break
+            total = aggregate(total, scores[member] * weight)
+        else:
+            intersection[member] = total
+    return intersection
+
+
+def cmd_algebra(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """ZUNION, ZINTER, ZDIFF, their STORE forms and ZINTERCARD, in Redis's order: the key
+    count, WRONGTYPE from any input, then the options. A STORE form replaces the
+    destination (any type, TTL dropped) and deletes it when the result is empty."""
+    request = _algebra_keys(args)
+    if isinstance(request, Error):
+        return request
+    sources = _sources(kv, request.keys, now_ms)
+    if isinstance(sources, Error):
+        return sources
+    request = _algebra_options(request)
+    if isinstance(request, Error):
+        return request
+    result = _combine(request, sources)
+    if request.operation == "card":
+        return len(result) if request.limit == 0 else min(len(result), request.limit)
+    if request.store:
+        ZSETS.store(kv, args[1], 0, {member: _stored(s) for member, s in result.items()})
+        return len(result)
+    return _members(ordered(result), request.with_scores)
+
+
+_ZMPOP_SIDES = (b"min", b"max")
+prepare_zmpop = _preparing(lambda args: mpop_request(args, _ZMPOP_SIDES))
+
+
+def cmd_zmpop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """``[key, [[member, score], ...]]`` from the first key holding a sorted set — nested
+    in RESP2 too — or the null array (``Kind.pop_from_first``)."""
+    request = mpop_request(args, _ZMPOP_SIDES)
+    if isinstance(request, Error):
+        return request
+    numkeys, from_max, count = request
+
+    def take(scores: Scores) -> list[Reply]:
+        return [[member, score] for member, score in _pop_entries(scores, count, bool(from_max))]
+
+    return ZSETS.pop_from_first(kv, args[2 : 2 + numkeys], now_ms, take)

@@ -271,6 +271,8 @@ CLIENT_HELP = (
     "    Assign the name <name> to the current connection.",
     "SETINFO <LIB-NAME|LIB-VER> <value>",
     "    Set client library name or version, shown by CLIENT LIST and CLIENT INFO.",
+    "UNBLOCK <clientid> [TIMEOUT|ERROR]",
+    "    Unblock the specified blocked client.",
     "NO-EVICT (ON|OFF)",
     "    Protect current client connection from eviction.",
     "HELP",
@@ -288,6 +290,8 @@ _CLIENT_TYPES = {
 def client_info_line(conn: Connection, now: float) -> bytes:
     """One CLIENT LIST line, in Redis 7.2's field order (with ``lib-name``/``lib-ver``)."""
     flags = "x" if conn.multi is not None else ""
+    if conn.blocked:
+        flags += "b"
     if conn.no_evict:
         flags += "e"
     if conn.no_touch:
@@ -415,6 +419,32 @@ def cmd_client_kill(conn: Connection, args: list[bytes]) -> Reply:
         _kill(conn, other)
         killed += 1
     return killed
+
+
+UNBLOCKED = Error("UNBLOCKED client unblocked via CLIENT UNBLOCK")
+
+
+def cmd_client_unblock(conn: Connection, args: list[bytes]) -> Reply:
+    """CLIENT UNBLOCK id [TIMEOUT|ERROR]: 1 if that client was waiting in a blocking
+    command (it then gets the timeout reply, or the UNBLOCKED error — unless an attempt
+    in flight pops an element, which it then gets instead), else 0."""
+    client_id = _parse_int(args[2])
+    if client_id is None:
+        return NOT_INTEGER
+    reply: Reply | None = None
+    if len(args) == 4:
+        reason = args[3].lower()
+        if reason == b"error":
+            reply = UNBLOCKED
+        elif reason != b"timeout":
+            return Error("ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR")
+    elif len(args) > 4:
+        return SYNTAX_ERROR
+    other = conn.registry.clients.get(client_id)
+    if other is None or not other.blocked:
+        return 0
+    other.unblock(reply)
+    return 1
 
 
 def _kill(conn: Connection, victim: Connection) -> None:
@@ -696,7 +726,7 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
             ("connected_clients", len(registry.clients)),
             ("cluster_connections", 0),
             ("maxclients", settings.maxclients),
-            ("blocked_clients", 0),
+            ("blocked_clients", len(registry.blocked)),
             ("tracking_clients", 0),
             ("clients_in_timeout_table", 0),
         ],
@@ -825,6 +855,7 @@ HANDLERS: dict[bytes, Handler] = {
     b"client|info": cmd_client_info,
     b"client|list": cmd_client_list,
     b"client|kill": cmd_client_kill,
+    b"client|unblock": cmd_client_unblock,
     b"client|reply": cmd_client_reply,
     b"client|no-evict": cmd_client_no_evict,
     b"client|no-touch": cmd_client_no_touch,

@@ -39,6 +39,7 @@ from protocol.resp import RespLimits
 from protocol.resp import encode_reply as _encode_reply
 
 from .backend import Backend
+from .blocking import BlockedClients
 from .connection import Connection
 from .listeners import open_listeners
 
@@ -135,6 +136,8 @@ class ClientRegistry:
         self.batching_replies = False
         """Inside ``reply_batch``: completed replies wait for its end to be sent."""
         self._to_flush: list[Connection] = []
+        self.blocked = BlockedClients()
+        """Clients waiting in BLPOP and friends; the consensus loop reports changed keys."""
         self.shutdown_requested = trio.Event()
         """Set by SHUTDOWN; the replica's root task stops as on SIGTERM."""
         self.shutdown_reason = ""
@@ -268,7 +271,9 @@ class SocketIO:
                 raise trio.BrokenResourceError(str(error)) from error
             else:
                 self._drained = len(data) < max_bytes
-                await trio.lowlevel.checkpoint()
+                # Shielded: a cancellation here would drop ``data`` (a blocked
+                # client's read is cancelled when its command is answered).
+                await trio.lowlevel.cancel_shielded_checkpoint()
                 return data
         # A client that waits for its replies has sent nothing yet: wait for
         # readiness first rather than pay a recv that fails.

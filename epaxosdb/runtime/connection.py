@@ -57,6 +57,7 @@ dispatches nothing more, which keeps a pipelined client's requests in order.
 from __future__ import annotations
 
 import logging
+import math
 import time
 from collections.abc import Callable, KeysView
 from dataclasses import dataclass
@@ -77,6 +78,7 @@ from protocol.resp import NEED_DATA, RespParser, encode_reply
 
 from . import admin
 from .backend import Backend
+from .blocking import BlockedPop
 
 if TYPE_CHECKING:
     from .clients import ClientIO, ClientRegistry
@@ -163,6 +165,10 @@ class Connection:
         not record its keys."""
         self._watch_reads_pending = 0
         self._stalled: list[bytes] | None = None
+        self._blocked: BlockedPop | None = None
+        """A blocking command waiting between attempts (see ``blocking``): nothing more
+        is dispatched until it is answered, but reading goes on (end of input)."""
+        self._blocked_wait: trio.CancelScope | None = None
         """An EXEC dispatched while WATCH reads were pending, run once they are done."""
         self.multi: list[list[bytes]] | None = None
         self.multi_failed = False
@@ -219,8 +225,21 @@ class Connection:
                 reason = "killed"
         finally:
             self._dead = True
+            if self._blocked is not None:
+                self._blocked.stop()  # no more attempts; one in flight runs its course
+                registry.blocked.remove(self._blocked)
             registry.clients.pop(self.id, None)
             log.debug("client %d disconnected: %s", self.id, reason)
+
+    @property
+    def blocked(self) -> bool:
+        """Waiting in a blocking command (CLIENT LIST's ``b`` flag)."""
+        return self._blocked is not None
+
+    def unblock(self, reply: Reply | None) -> None:
+        """End a blocking command's wait (CLIENT UNBLOCK): the timeout reply, or ``reply``."""
+        if self._blocked is not None:
+            self._blocked.stop(reply)
 
     def kill(self) -> None:
         """Close at once, dropping unsent replies (CLIENT KILL from another client)."""
@@ -237,7 +256,7 @@ class Connection:
         stats = self._stats
         while True:
             try:
-                if self._dispatch_buffered():
+                if self._dispatch_buffered() and self._blocked is None:
                     if self._out and self._writer_idle and not self._send_busy:
                         # Replies that completed during this dispatch filled the limit,
                         # and the writer was not woken for them (we were dispatching).
@@ -269,7 +288,14 @@ class Connection:
                 # Replies that are ready go out now, from this task: cheaper
                 # than waking the writer, which is there for late completions.
                 await self._send_out()
-            data = await self._receive()
+            if self._blocked is not None:
+                data = await self._receive_blocked(self._blocked)
+                if data is None:
+                    continue  # answered, timed out, or time to retry
+                if not data:
+                    self._blocked.stop()  # the client is gone: no further attempts
+            else:
+                data = await self._receive()
             if data is None:
                 log.info(
                     "client %d (%s): idle for %ds; closing",
@@ -309,6 +335,55 @@ class Connection:
             return b""
         return None
 
+    async def _receive_blocked(self, blocked: BlockedPop) -> bytes | bytearray | None:
+        """Read on while ``blocked`` waits (a blocked client is not timed out for idleness);
+        ``None`` once it is answered (``_unblocked`` cancels the read) or its
+        ``wake_at`` time came (handled here). Cancelling ``receive`` loses no data."""
+        with trio.CancelScope(deadline=blocked.wake_at()) as scope:
+            self._blocked_wait = scope
+            try:
+                return await self.io.receive(self._receive_size)
+            except (trio.BrokenResourceError, trio.ClosedResourceError):
+                self._broken = True
+                return b""
+            finally:
+                self._blocked_wait = None
+        blocked.tick(trio.current_time())
+        return None
+
+    def _block(self, request: list[bytes]) -> None:
+        """Dispatch a blocking command outside MULTI: wait for an attempt that pops."""
+        now_ms = self._now_ms()
+        op = commands.prepare(request, now_ms)
+        if isinstance(op, Error):
+            self._answer(op)
+            return
+        wait = commands.blocking_wait(op)
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        backend = self.backend
+
+        def propose(on_done: Callable[[Reply], None]) -> None:
+            backend.submit(backend.stamp((op,), self._now_ms()), on_done)
+
+        timeout_s = wait.timeout_ms / 1000 if wait.timeout_ms else math.inf
+        blocked = BlockedPop(
+            wait.keys, propose, partial(self._unblocked, seq, self._reply_proto()), wait.empty,
+            wait.timed_out, trio.current_time() + timeout_s,
+        )
+        self._blocked = blocked
+        self.registry.blocked.add(blocked)
+        blocked.start()
+
+    def _unblocked(self, seq: int, proto: int, reply: Reply) -> None:
+        blocked = self._blocked
+        if blocked is not None:
+            self.registry.blocked.remove(blocked)
+            self._blocked = None
+        if self._blocked_wait is not None:
+            self._blocked_wait.cancel()  # the reader dispatches what came meanwhile
+        self._complete(seq, proto, reply)
+
     async def _wait_for_space(self) -> None:
         self._space = trio.Event()
         self._reader_waiting = True
@@ -338,6 +413,8 @@ class Connection:
         batch_first = batch_bytes = 0
         self._dispatching = True  # replies completed meanwhile are sent by the reader after
         try:
+            if self._blocked is not None:
+                return True
             if self._stalled is not None and not self._resume_stalled():
                 return True
             while not self._closing:
@@ -381,8 +458,8 @@ class Connection:
                     self._submit_batch(batch_first, batch, now_ms)
                     batch = []
                 self._dispatch_general(request)  # type: ignore[arg-type]
-                if self._stalled is not None:
-                    self._kick_writer()  # what is ready goes out while EXEC waits
+                if self._stalled is not None or self._blocked is not None:
+                    self._kick_writer()  # what is ready goes out while EXEC or BLPOP waits
                     return True
             return False
         finally:
@@ -469,6 +546,8 @@ class Connection:
                     reply = handler(self, request)
                     if not isinstance(reply, admin.NoReply):
                         self._answer(reply)
+            elif "blocking" in spec.flags:
+                self._block(request)
             else:
                 if not spec.subcommands and len(self._data_specs) < _DATA_SPECS_MAX:
                     self._data_specs[request[0]] = spec

@@ -55,6 +55,7 @@ from epaxosdb.node import (
     Effects,
     FlushPolicy,
     Outbox,
+    Prepared,
     apply_in_transaction,
     commit,
     needs_commit,
@@ -64,6 +65,7 @@ from protocol.replies import Error, Reply
 from storage.interface import KeyValueView, Store
 
 from .backend import InfoFields
+from .blocking import BlockedClients
 
 log = logging.getLogger("epaxosdb.loop")
 
@@ -193,6 +195,7 @@ class ConsensusLoop:
         command_timeout_s: float = 10.0,
         peers_connected: Callable[[], int] = lambda: 0,
         reply_batch: Callable[[], AbstractContextManager[None]] = nullcontext,
+        blocked: BlockedClients | None = None,
     ) -> None:
         self._core = core
         self._store = store
@@ -203,6 +206,8 @@ class ConsensusLoop:
         self._peers_connected = peers_connected
         self._reply_batch = reply_batch
         """Wraps the release of a turn's replies (``ClientRegistry.reply_batch``)."""
+        self._blocked = blocked
+        """Clients in BLPOP and friends, told which keys each turn wrote (``_wake_blocked``)."""
         self._next_id = incarnation << INCARNATION_SHIFT
         self._proposals: list[Command] = []
         self._inbox: list[Message] = []
@@ -441,6 +446,8 @@ class ConsensusLoop:
             t3 = time.perf_counter()
             self.apply_latency.add(t3 - t1)
             self._release(ready, outbox)
+            if self._blocked and ready.to_execute:
+                self._wake_blocked(ready, prepared)
             core.advance(ready)
             if durable:
                 core.executed_durable(durable)
@@ -482,6 +489,17 @@ class ConsensusLoop:
         for cmd, detail in outbox.failures:
             self._counters["handler_failures"] += 1
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
+
+    def _wake_blocked(self, ready: Ready, prepared: Prepared | None) -> None:
+        """Tell blocked clients which keys this turn's commands wrote: exactly those
+        (the turn's net writes) when it executed on a buffered view; when it ran in a
+        transaction that is not known, so every blocked client attempts once more."""
+        assert self._blocked is not None
+        if prepared is not None:
+            if prepared.writes:
+                self._blocked.changed(prepared.writes)
+        else:
+            self._blocked.changed_all()
 
     def _note_commits(self, committed: list[InstanceId]) -> None:
         """Commit latency of own instances: from the submission of their first command."""

@@ -123,6 +123,7 @@ async def serve_replica(
         command_timeout_s=cluster.command_timeout_s,
         peers_connected=peers.connected_count,
         reply_batch=registry.reply_batch,
+        blocked=registry.blocked,
     )
     settings = ClientSettings(
         requirepass=cluster.requirepass,

@@ -73,6 +73,10 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"LINSERT", b"k", b"BEFORE", b"p", b"e"), Access(writes=frozenset({b"k"}))),
     ((b"LMOVE", b"a", b"b", b"LEFT", b"RIGHT"), Access(writes=frozenset({b"a", b"b"}))),
     ((b"RPOPLPUSH", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"BLPOP", b"a", b"b", b"0"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"BRPOP", b"a", b"0.5"), Access(writes=frozenset({b"a"}))),
+    ((b"BLMOVE", b"a", b"b", b"LEFT", b"RIGHT", b"0"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"BRPOPLPUSH", b"a", b"b", b"0"), Access(writes=frozenset({b"a", b"b"}))),
     ((b"LLEN", b"k"), Access(reads=frozenset({b"k"}))),
     ((b"LINDEX", b"k", b"0"), Access(reads=frozenset({b"k"}))),
     ((b"LRANGE", b"k", b"0", b"-1"), Access(reads=frozenset({b"k"}))),
@@ -123,6 +127,26 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
         Access(reads=frozenset({b"k"}), writes=frozenset({b"d"})),
     ),
     ((b"ZRANGESTORE", b"k", b"k", b"0", b"1"), Access(writes=frozenset({b"k"}))),
+    # keynum key specs: the counted keys, and nothing the count leaves out
+    ((b"ZUNION", b"2", b"a", b"b", b"WITHSCORES"), Access(reads=frozenset({b"a", b"b"}))),
+    ((b"ZINTER", b"1", b"a", b"WEIGHTS", b"2"), Access(reads=frozenset({b"a"}))),
+    ((b"ZDIFF", b"2", b"a", b"a"), Access(reads=frozenset({b"a"}))),
+    (
+        (b"ZUNIONSTORE", b"d", b"2", b"a", b"b", b"WEIGHTS", b"1", b"2"),
+        Access(reads=frozenset({b"a", b"b"}), writes=frozenset({b"d"})),
+    ),
+    (
+        (b"ZINTERSTORE", b"d", b"1", b"a", b"AGGREGATE", b"MAX"),
+        Access(reads=frozenset({b"a"}), writes=frozenset({b"d"})),
+    ),
+    (
+        (b"ZDIFFSTORE", b"a", b"2", b"a", b"b"),
+        Access(reads=frozenset({b"b"}), writes=frozenset({b"a"})),
+    ),
+    ((b"ZINTERCARD", b"2", b"a", b"b", b"LIMIT", b"1"), Access(reads=frozenset({b"a", b"b"}))),
+    ((b"SINTERCARD", b"1", b"a", b"LIMIT", b"1"), Access(reads=frozenset({b"a"}))),
+    ((b"ZMPOP", b"2", b"a", b"b", b"MIN", b"COUNT", b"2"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"LMPOP", b"1", b"a", b"LEFT"), Access(writes=frozenset({b"a"}))),
     ((b"GETBIT", b"k", b"7"), Access(reads=frozenset({b"k"}))),
     ((b"BITCOUNT", b"k", b"0", b"-1", b"BIT"), Access(reads=frozenset({b"k"}))),
     ((b"BITPOS", b"k", b"1", b"0"), Access(reads=frozenset({b"k"}))),
@@ -245,3 +269,50 @@ def test_keys_a_command_changes_are_always_among_its_writes() -> None:
 
 def _execute(store: MemoryStore, cmd: Command) -> None:
     store.write(lambda txn: execute(txn, cmd))
+
+
+MALFORMED_COUNTS = [b"0", b"-1", b"abc", b"01", b"", b"1x", b"5", b"4294967297", b"9" * 30]
+"""Counts every keynum command refuses: not an integer, below 1, more keys than follow."""
+
+
+@pytest.mark.parametrize("count", MALFORMED_COUNTS)
+def test_a_malformed_key_count_names_every_argument_after_it(count: bytes) -> None:
+    """The command will be refused, but interference is decided before that and must be
+    a superset of anything the op could name: every argument from the first key on (see
+    ``access``'s docstring). The destination of a STORE form is still written."""
+    tail = (b"a", b"b", b"WEIGHTS", b"1")
+    everything = frozenset(tail)
+    assert access_of((b"ZUNION", count, *tail)) == Access(reads=everything)
+    assert access_of((b"zinterstore", b"d", count, *tail)) == Access(
+        reads=everything, writes=frozenset({b"d"})
+    )
+    assert access_of((b"ZINTERCARD", count, *tail)) == Access(reads=everything)
+    assert access_of((b"SINTERCARD", count, *tail)) == Access(reads=everything)
+    assert access_of((b"ZMPOP", count, b"a", b"MIN")) == Access(writes=frozenset({b"a", b"MIN"}))
+    assert access_of((b"LMPOP", count, b"a", b"b", b"LEFT")) == Access(
+        writes=frozenset({b"a", b"b", b"LEFT"})
+    )
+    for name in (b"ZUNION", b"ZUNIONSTORE", b"SINTERCARD", b"ZMPOP", b"LMPOP"):
+        refused = prepare([name, *([b"d"] if name.endswith(b"STORE") else []), count, *tail], 0)
+        assert isinstance(refused, Error), (name, count)
+
+
+@pytest.mark.parametrize(
+    "op",
+    [(b"ZUNION",), (b"ZUNIONSTORE", b"d"), (b"ZMPOP", b"1"), (b"lmpop",), (b"SINTERCARD", b"2")],
+    ids=repr,
+)
+def test_a_key_count_that_is_missing_or_names_nothing_does_not_crash(
+    op: tuple[bytes, ...],
+) -> None:
+    """Ops that never passed the arity check (a raw op from a peer) still get an access."""
+    expected = Access(writes=frozenset({b"d"})) if op[0] == b"ZUNIONSTORE" else Access()
+    assert access_of(op) == expected
+
+
+def test_a_well_formed_key_count_names_exactly_the_counted_keys() -> None:
+    """Options after the keys are not keys: ``WEIGHTS`` and ``MIN`` interfere with nothing."""
+    access = access_of((b"ZUNIONSTORE", b"d", b"1", b"a", b"WEIGHTS", b"2", b"AGGREGATE", b"MIN"))
+    assert access == Access(reads=frozenset({b"a"}), writes=frozenset({b"d"}))
+    cmds = [Command(1, 1, 0, ((b"ZMPOP", b"1", b"a", b"MIN"), (b"GET", b"MIN")), multi=True)]
+    assert batch_access(cmds) == Access(reads=frozenset({b"MIN"}), writes=frozenset({b"a"}))

@@ -1710,6 +1710,241 @@ SCENARIOS: dict[str, str] = {
         SCAN abc COUNT 0
         SCAN
     """,
+    "zset_algebra_numkeys_and_options": """
+        ZADD z1 1 a 2 b 3 c
+        ZADD z2 10 b 20 c 30 d
+        SET str v
+        RPUSH l a
+        ZUNIONSTORE d 0 z1
+        ZINTERSTORE d -1 z1
+        ZDIFFSTORE d x z1
+        ZUNION 01 z1
+        ZINTER 0 z1
+        ZDIFF -5 z1
+        ZINTERCARD 0 z1
+        ZUNIONSTORE d 3 z1 z2
+        ZUNION 3 z1
+        ZINTERCARD 2 z1
+        ZUNION 9223372036854775807 z1
+        ZUNION 9223372036854775808 z1
+        ZUNIONSTORE d 2 z1 str
+        ZUNIONSTORE d 2 z1 str WEIGHTS x
+        ZINTER 2 nosuch l AGGREGATE foo
+        ZDIFF 2 z1 str WITHSCORES
+        ZUNIONSTORE d 2 z1 z2 WEIGHTS x
+        ZUNIONSTORE d 2 z1 z2 WEIGHTS 1
+        ZUNIONSTORE d 2 z1 z2 WEIGHTS 1 nan
+        ZUNION 2 z1 z2 WEIGHTS 1 1e999
+        ZUNION 2 z1 z2 WEIGHTS 1 ""
+        ZUNION 2 z1 z2 WEIGHTS 1 \x201
+        ZUNION 2 z1 z2 WEIGHTS 1 2\x00
+        ZUNIONSTORE d 2 z1 z2 WEIGHTS 1 2 3
+        ZUNIONSTORE d 2 z1 z2 AGGREGATE foo
+        ZUNIONSTORE d 2 z1 z2 AGGREGATE
+        ZUNIONSTORE d 2 z1 z2 WITHSCORES
+        ZINTERSTORE d 2 z1 z2 WITHSCORES
+        ZDIFFSTORE d 2 z1 z2 WITHSCORES
+        ZDIFF 2 z1 z2 WEIGHTS 1 2
+        ZDIFF 2 z1 z2 AGGREGATE SUM
+        ZUNION 2 z1 z2 withscores WITHSCORES
+        ZUNION 2 z1 z2 WEIGHTS 1 2 weights 3 4 WITHSCORES
+        ZUNION 2 z1 z2 AGGREGATE min aggregate MAX WITHSCORES
+        ZINTER 2 z1 z2 aggregate\x00x max WITHSCORES
+        ZINTER 2 z1 z2 AGGREGATE sum\x00x WITHSCORES
+        ZUNION 1 z1 LIMIT 1
+        EXISTS d
+        ZUNIONSTORE
+        ZUNIONSTORE d 1
+        ZUNION 1
+        ZDIFF
+    """,
+    "zset_algebra_scores": """
+        ZADD p inf a -inf b 0 c 1 d
+        ZADD n -inf a inf b -0 c -1 d
+        SADD s a b x 7
+        ZUNION 2 p n WITHSCORES
+        ZUNION 2 p n WEIGHTS 0 1 WITHSCORES
+        ZUNION 2 p n WEIGHTS 0 0 WITHSCORES
+        ZUNION 2 p n AGGREGATE MIN WITHSCORES
+        ZUNION 2 p n AGGREGATE MAX WITHSCORES
+        ZINTER 2 p n WITHSCORES
+        ZINTER 2 p n WEIGHTS 0 1 WITHSCORES
+        ZINTER 2 p n WEIGHTS 1 0 WITHSCORES
+        ZINTER 2 p n WEIGHTS 1 0 AGGREGATE MIN WITHSCORES
+        ZINTER 2 p n WEIGHTS 1 0 AGGREGATE MAX WITHSCORES
+        ZINTER 2 p n WEIGHTS 0 1 AGGREGATE MAX WITHSCORES
+        ZINTER 2 p p WITHSCORES
+        ZINTER 2 p p AGGREGATE MIN WEIGHTS 1 0 WITHSCORES
+        ZUNION 1 p WEIGHTS -1 WITHSCORES
+        ZUNION 1 p WEIGHTS inf WITHSCORES
+        ZUNION 1 p WEIGHTS -inf WITHSCORES
+        ZUNION 2 p p WEIGHTS 1e308 1e308 WITHSCORES
+        ZUNION 1 p WEIGHTS 0x10 WITHSCORES
+        ZUNION 2 p s WITHSCORES
+        ZUNION 2 s p WEIGHTS 2.5 1 WITHSCORES
+        ZINTER 2 s p WITHSCORES
+        ZINTER 2 s s WEIGHTS 1 -1 AGGREGATE MIN WITHSCORES
+        ZDIFF 2 s p WITHSCORES
+        ZDIFF 2 p s WITHSCORES
+        ZUNION 1 s
+        ZADD f 0.1 a 0.2 b
+        ZADD g 0.2 a 0.3 b 0.4 c
+        ZADD h 0.3 a
+        ZUNION 3 f g h WITHSCORES
+        ZUNION 3 h g f WITHSCORES
+        ZINTER 3 g h f WITHSCORES
+        ZINTER 3 f g h WEIGHTS 0.7 1.3 0.1 WITHSCORES
+        ZUNION 3 f g h WEIGHTS 0.7 1.3 0.1 WITHSCORES
+        ZUNION 3 f g h WEIGHTS 0.7 1.3 0.1 AGGREGATE MIN
+        ZDIFF 2 g f WITHSCORES
+        ZDIFF 3 g nosuch f
+        ZDIFF 1 nosuch
+        ZDIFF 2 nosuch g
+        ZUNION 1 nosuch WITHSCORES
+        ZINTER 2 g nosuch WITHSCORES
+        ZINTER 1 g
+    """,
+    "zset_algebra_store": """
+        ZADD z1 1 a 2 b 3 c
+        ZADD z2 10 b 20 c 30 d
+        SADD s a x
+        SET d x EX 100
+        ZUNIONSTORE d 2 z1 z2
+        TTL d
+        TYPE d
+        ZRANGE d 0 -1 WITHSCORES
+        ZINTERSTORE d 2 z1 z2 WEIGHTS 2 1 AGGREGATE MAX
+        ZRANGE d 0 -1 WITHSCORES
+        ZDIFFSTORE d 2 z1 z2
+        ZRANGE d 0 -1 WITHSCORES
+        ZUNIONSTORE d 2 z1 s
+        ZRANGE d 0 -1 WITHSCORES
+        EXPIRE d 100
+        ZINTERSTORE d 2 z1 nosuch
+        EXISTS d
+        ZUNIONSTORE d 1 z1 WEIGHTS -1
+        ZRANGE d 0 -1 WITHSCORES
+        ZADD zero 0 m
+        ZUNIONSTORE d 1 zero WEIGHTS -1
+        ZSCORE d m
+        ZUNION 1 zero WEIGHTS -1 WITHSCORES
+        ZDIFFSTORE d 2 z1 z1
+        EXISTS d
+        ZUNIONSTORE z1 2 z1 z2
+        ZRANGE z1 0 -1 WITHSCORES
+        ZINTERSTORE z2 2 z1 z2 AGGREGATE MIN
+        ZRANGE z2 0 -1 WITHSCORES
+        ZDIFFSTORE s 1 s
+        TYPE s
+        SET str v
+        ZUNIONSTORE str 1 z1
+        TYPE str
+        ZUNIONSTORE z1 2 z1 str
+        ZRANGE z1 0 -1
+        ZADD gone 1 a
+        PEXPIREAT gone 1
+        ZUNION 2 gone z2 WITHSCORES
+        ZUNIONSTORE gone 1 gone
+        EXISTS gone
+    """,
+    "zintercard_and_sintercard": """
+        ZADD z1 1 a 2 b 3 c
+        ZADD z2 10 b 20 c 30 d
+        SADD s1 a b x
+        SADD s2 b x y
+        SET str v
+        ZINTERCARD x z1
+        ZINTERCARD 3 z1
+        ZINTERCARD 2 z1 z2
+        ZINTERCARD 2 z1 z2 LIMIT 1
+        ZINTERCARD 2 z1 z2 limit 0
+        ZINTERCARD 2 z1 z2 LIMIT 5 LIMIT 1
+        ZINTERCARD 2 z1 z2 LIMIT -1
+        ZINTERCARD 2 z1 z2 LIMIT x
+        ZINTERCARD 2 z1 z2 LIMIT
+        ZINTERCARD 2 z1 z2 WITHSCORES
+        ZINTERCARD 2 z1 z2 WEIGHTS 1 2
+        ZINTERCARD 2 z1 str LIMIT x
+        ZINTERCARD 2 z1 s1
+        ZINTERCARD 2 z1 nosuch
+        ZINTERCARD 1 z1 LIMIT 9223372036854775807
+        SINTERCARD 0 s1
+        SINTERCARD x s1
+        SINTERCARD -1 s1
+        SINTERCARD 01 s1
+        SINTERCARD 3 s1
+        SINTERCARD 2 s1 s2
+        SINTERCARD 2 s1 s2 LIMIT 1
+        SINTERCARD 2 s1 s2 LIMIT 0
+        SINTERCARD 2 s1 s1
+        SINTERCARD 1 s1 LIMIT 2 limit 1
+        SINTERCARD 2 s1 str
+        SINTERCARD 2 s1 z1
+        SINTERCARD 2 nosuch str
+        SINTERCARD 2 s1 nosuch
+        SINTERCARD 1 s1 LIMIT x
+        SINTERCARD 1 s1 LIMIT -1
+        SINTERCARD 1 s1 LIMIT
+        SINTERCARD 1 s1 FOO 1
+        SINTERCARD 1 str LIMIT x
+        SINTERCARD 1
+        SINTERCARD
+    """,
+    "zmpop": """
+        ZADD z1 1 a 2 b 3 c
+        ZADD z2 10 b 20 c
+        SET str v
+        ZMPOP 0 z1 MIN
+        ZMPOP x z1 MIN
+        ZMPOP -1 z1 MIN
+        ZMPOP 2 z1 MIN
+        ZMPOP 9223372036854775807 z1 MIN
+        ZMPOP 1 z1 FOO
+        ZMPOP 1 z1 MIN COUNT 0
+        ZMPOP 1 z1 MIN COUNT -1
+        ZMPOP 1 z1 MIN COUNT x
+        ZMPOP 1 z1 MIN COUNT
+        ZMPOP 1 z1 MIN COUNT 1 COUNT 1
+        ZMPOP 1 z1 MIN FOO
+        ZMPOP 1 str MIN COUNT 0
+        ZMPOP 1 nosuch MIN
+        ZMPOP 2 nosuch str MIN
+        EXPIRE z1 100
+        ZMPOP 2 nosuch z1 max COUNT 2
+        ttl TTL z1
+        ZMPOP 3 z1 str z2 min COUNT 5
+        EXISTS z1
+        ZMPOP 3 z1 str z2 min COUNT 5
+        ZMPOP 2 z2 str MIN COUNT 9223372036854775807
+        EXISTS z2
+        ZMPOP 1
+        ZMPOP 1 z1
+    """,
+    "lmpop": """
+        RPUSH l1 a b c
+        RPUSH l2 x y
+        SET str v
+        LMPOP 0 l1 LEFT
+        LMPOP x l1 LEFT
+        LMPOP 2 l1 LEFT
+        LMPOP 9223372036854775807 l1 LEFT
+        LMPOP 1 l1 FOO
+        LMPOP 1 l1 LEFT COUNT 0
+        LMPOP 1 l1 LEFT COUNT x
+        LMPOP 1 l1 LEFT COUNT
+        LMPOP 1 l1 LEFT COUNT 1 COUNT 1
+        LMPOP 2 nosuch str LEFT
+        EXPIRE l1 100
+        LMPOP 2 nosuch l1 RIGHT COUNT 2
+        ttl TTL l1
+        LRANGE l1 0 -1
+        LMPOP 3 l1 str l2 left COUNT 9
+        EXISTS l1
+        LMPOP 2 l1 l2 RIGHT
+        LMPOP 1 l2 LEFT COUNT 9223372036854775807
+        LMPOP 1 l2 LEFT
+        LMPOP 1
+    """,
     "expired_keys_are_invisible": """
         SET a 1 EX 100
         SET b 2

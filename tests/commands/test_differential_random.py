@@ -454,6 +454,68 @@ def _zscan(g: Generator) -> Request:
     return "collection_scan", [b"ZSCAN", _zkey(g), cursor, *options]
 
 
+NUMKEYS_MALFORMED = [b"0", b"-1", b"abc", b"01", b"9"]
+
+
+def _counted_keys(g: Generator, key: Callable[[Generator], bytes]) -> list[bytes]:
+    """``numkeys key...``; sometimes a count Redis refuses (0, not a number, too many)."""
+    keys = [key(g) for _ in range(g.rng.choice((1, 1, 2, 2, 3)))]
+    if g.rng.random() < 0.08:
+        return [g.rng.choice(NUMKEYS_MALFORMED), *keys]
+    return [b"%d" % len(keys), *keys]
+
+
+def _algebra_key(g: Generator) -> bytes:
+    """Mostly the sorted-set keys, sometimes any key (a set, a string: WRONGTYPE...)."""
+    return g.rng.choice(ZKEYS) if g.rng.random() < 0.75 else g.key()
+
+
+def _zalgebra(g: Generator) -> Request:
+    """ZUNION, ZINTER, ZDIFF, their STORE forms and ZINTERCARD over sorted sets, sets and
+    other types, with options in any order; now and then one the command does not take."""
+    name = g.rng.choice([b"ZUNION", b"ZINTER", b"ZDIFF", b"ZINTERCARD", b"zunion"])
+    store = name != b"ZINTERCARD" and g.rng.random() < 0.4
+    counted = _counted_keys(g, _algebra_key)
+    numkeys = len(counted) - 1
+    combines, card = name.upper() in (b"ZUNION", b"ZINTER"), name == b"ZINTERCARD"
+
+    def offered(applies: bool) -> bool:
+        return g.rng.random() < (0.5 if applies else 0.03)
+
+    options: list[list[bytes]] = []
+    if offered(combines):
+        weights = [g.rng.choice([*SCORES, b"0", b"2", b"0.5"]) for _ in range(numkeys)]
+        if g.rng.random() < 0.05:
+            weights[-1] = g.rng.choice(BAD_SCORES)
+        options.append([b"WEIGHTS", *weights])
+    if offered(combines):
+        options.append([b"AGGREGATE", g.rng.choice([b"SUM", b"min", b"MAX", b"MAX", b"foo"])])
+    if offered(not store and not card):
+        options.append([b"WITHSCORES"])
+    if offered(card):
+        options.append([b"LIMIT", g.rng.choice([b"0", b"1", b"2", b"1", b"-1", b"abc"])])
+    g.rng.shuffle(options)
+    tail = [part for option in options for part in option]
+    if store:
+        return "exact", [name + b"STORE", _zkey(g), *counted, *tail]
+    return "exact", [name, *counted, *tail]
+
+
+def _sintercard(g: Generator) -> Request:
+    limit = g.rng.choice([[], [], [b"LIMIT", b"1"], [b"LIMIT", b"0"], [b"LIMIT", b"-1"]])
+    return "exact", [b"SINTERCARD", *_counted_keys(g, Generator.key), *limit]
+
+
+def _mpop(g: Generator) -> Request:
+    """ZMPOP over sorted-set keys or LMPOP over the others, with or without COUNT."""
+    count = g.rng.choice([[], [], [b"COUNT", b"1"], [b"COUNT", b"2"], [b"COUNT", b"0"]])
+    if g.rng.random() < 0.5:
+        side = g.rng.choice([b"MIN", b"MAX", b"max", b"MIN", b"LEFT"])
+        return "exact", [b"ZMPOP", *_counted_keys(g, _algebra_key), side, *count]
+    side = g.rng.choice([b"LEFT", b"RIGHT", b"right", b"LEFT", b"MIN"])
+    return "exact", [b"LMPOP", *_counted_keys(g, Generator.key), side, *count]
+
+
 ELEMENTS = [b"a", b"b", b"c", b"1", b""]
 _LIST_INDEXES = [b"0", b"1", b"-1", b"2", b"-3", b"10", b"abc"]
 
@@ -591,6 +653,8 @@ COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
     ("ZCOUNT", _zcount), ("ZRANGE", _zrange), ("ZRANGE", _zrange), ("ZRANGE", _zrange),
     ("ZRANGESTORE", _zrangestore), ("ZREMRANGEBYRANK", _zremrange), ("ZPOPMIN", _zpop),
     ("ZRANDMEMBER", _zrandmember), ("ZSCAN", _zscan), ("ZCARD", _zcard),
+    ("ZUNION", _zalgebra), ("ZUNION", _zalgebra), ("SINTERCARD", _sintercard),
+    ("ZMPOP", _mpop),
     ("TYPE", _one_key(b"TYPE")), ("RENAME", _rename(b"RENAME")),
     ("RENAMENX", _rename(b"RENAMENX")), ("COPY", _copy), ("EXPIRE", _expire), ("EXPIRE", _expire),
     ("TTL", _ttl), ("TTL", _ttl), ("PERSIST", _one_key(b"PERSIST")),

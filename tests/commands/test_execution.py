@@ -203,6 +203,8 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"ltrim": [b"l", b"0", b"1"], b"lrem": [b"l", b"0", b"e"],
     b"linsert": [b"l", b"BEFORE", b"p", b"e"], b"lpos": [b"l", b"e"],
     b"lmove": [b"l", b"m", b"LEFT", b"RIGHT"], b"rpoplpush": [b"l", b"m"],
+    b"blpop": [b"l", b"m", b"0"], b"brpop": [b"l", b"0"],
+    b"blmove": [b"l", b"m", b"LEFT", b"RIGHT", b"0"], b"brpoplpush": [b"l", b"m", b"0"],
     b"copy": [b"k", b"j"],
     b"zadd": [b"z", b"1", b"m"], b"zincrby": [b"z", b"1", b"m"], b"zcard": [b"z"],
     b"zscore": [b"z", b"m"], b"zmscore": [b"z", b"m"], b"zrem": [b"z", b"m"],
@@ -214,6 +216,11 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"zremrangebyrank": [b"z", b"0", b"1"], b"zremrangebyscore": [b"z", b"0", b"1"],
     b"zremrangebylex": [b"z", b"-", b"+"], b"zpopmin": [b"z"], b"zpopmax": [b"z", b"2"],
     b"zrandmember": [b"z", b"2", b"WITHSCORES"], b"zscan": [b"z", b"0"],
+    b"zunion": [b"2", b"z", b"s", b"WITHSCORES"], b"zinter": [b"1", b"z"],
+    b"zdiff": [b"2", b"z", b"s"], b"zunionstore": [b"d", b"2", b"z", b"s", b"WEIGHTS", b"1", b"2"],
+    b"zinterstore": [b"d", b"1", b"z", b"AGGREGATE", b"MAX"], b"zdiffstore": [b"d", b"1", b"z"],
+    b"zintercard": [b"2", b"z", b"s", b"LIMIT", b"1"], b"sintercard": [b"1", b"s"],
+    b"zmpop": [b"2", b"z", b"y", b"MIN", b"COUNT", b"2"], b"lmpop": [b"1", b"l", b"LEFT"],
 }  # fmt: skip
 
 

@@ -23,10 +23,13 @@ import trio
 
 from epaxosdb import commands
 from epaxosdb.runtime.backend import InfoFields
+from epaxosdb.runtime.blocking import BlockedClients
 from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, serve_clients
 from protocol.messages import Command
 from protocol.replies import Error, Reply
 from protocol.resp import encode_request
+from storage.buffered import BufferedView, NeedsTransaction
+from storage.interface import Txn
 from storage.memory import MemoryStore
 from tests.redis_server import Incomplete, parse_reply
 
@@ -40,6 +43,8 @@ class FakeBackend:
     hold: bool = False
     store: MemoryStore = field(default_factory=MemoryStore)
     submitted: list[Command] = field(default_factory=list)
+    blocked: BlockedClients | None = None
+    """Set by ``running_server``: the front end's blocked clients, told of every write."""
     held: list[tuple[Command, Callable[[Reply], None]]] = field(default_factory=list)
     _next_id: int = 0
     _held_changed: trio.Event = field(default_factory=trio.Event)
@@ -61,7 +66,24 @@ class FakeBackend:
             on_done(self.execute(cmd))
 
     def execute(self, cmd: Command) -> Reply:
-        return self.store.write(lambda txn: commands.execute(txn, cmd))
+        """Run ``cmd`` and, as the consensus loop does, tell blocked clients what it wrote."""
+
+        def run(txn: Txn) -> tuple[Reply, list[bytes] | None]:
+            view = BufferedView(txn, ())
+            try:
+                reply = commands.execute(view, cmd)
+            except NeedsTransaction:
+                return commands.execute(txn, cmd), None
+            txn.apply_writes(view.writes)
+            return reply, list(view.writes)
+
+        reply, written = self.store.write(run)
+        if self.blocked is not None:
+            if written is None:
+                self.blocked.changed_all()
+            elif written:
+                self.blocked.changed(written)
+        return reply
 
     async def wait_held(self, count: int) -> None:
         """Until ``count`` commands are held (bounded by the caller's timeout)."""
@@ -106,6 +128,7 @@ async def running_server(
     """``serve_clients`` on 127.0.0.1 and an OS-assigned port, stopped on exit."""
     backend = backend if backend is not None else FakeBackend()
     registry = ClientRegistry(settings)
+    backend.blocked = registry.blocked
     async with trio.open_nursery() as nursery:
         port = await nursery.start(partial(serve_clients, backend, registry=registry))
         try:

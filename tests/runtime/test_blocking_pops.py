@@ -1,0 +1,320 @@
+"""BLPOP, BRPOP, BLMOVE and BRPOPLPUSH: a client waits at its replica for a push.
+
+The front end over a ``FakeBackend``, which, like the consensus loop, tells
+the blocked clients which keys each executed command wrote. Expected bytes
+are Redis 7.0's (the null array of a timed-out BLPOP, and of a
+timed-out BLMOVE too).
+"""
+
+from __future__ import annotations
+
+import math
+import random
+from collections.abc import Callable, Iterable
+
+import trio
+import trio.testing
+
+from epaxosdb import commands
+from epaxosdb.commands.lists import LISTS
+from epaxosdb.core.config import ReplicaConfig
+from epaxosdb.core.replica import Replica
+from epaxosdb.runtime.blocking import BlockedClients, BlockedPop
+from epaxosdb.runtime.loop import ConsensusLoop
+from protocol.replies import NULL_ARRAY, Reply
+from protocol.resp import encode_request
+from storage.interface import Value, ValueType
+from storage.memory import MemoryStore
+from tests.runtime.fakes import FakeBackend, RawClient, Server, running_server
+
+WAIT_S = 10.0
+
+
+async def _blocked(server: Server, count: int) -> None:
+    """Until ``count`` clients are blocked (bounded by ``WAIT_S``)."""
+    with trio.fail_after(WAIT_S):
+        while len(server.registry.blocked) != count:
+            await trio.testing.wait_all_tasks_blocked(cushion=0.001)
+
+
+async def test_a_push_from_another_client_wakes_a_blpop_with_the_element() -> None:
+    async with running_server() as server:
+        waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        await waiter.send(encode_request(["BLPOP", "empty", "jobs", "0"]))
+        await _blocked(server, 1)
+        assert await pusher.call("RPUSH", "jobs", "j1", "j2") == b":2\r\n"
+        assert await waiter.replies(1) == b"*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n"
+        assert await pusher.call("LRANGE", "jobs", "0", "-1") == b"*1\r\n$2\r\nj2\r\n"
+        assert len(server.registry.blocked) == 0
+
+
+async def test_a_list_that_has_elements_answers_at_once_from_the_first_such_key() -> None:
+    async with running_server() as server:
+        client = await RawClient.connect(server.port)
+        await client.call("RPUSH", "b", "1", "2")
+        await client.call("RPUSH", "c", "x")
+        assert await client.call("BRPOP", "a", "b", "c", "0") == b"*2\r\n$1\r\nb\r\n$1\r\n2\r\n"
+
+
+async def test_the_timeout_answers_the_null_array() -> None:
+    async with running_server() as server:
+        client = await RawClient.connect(server.port)
+        start = trio.current_time()
+        assert await client.call("BLPOP", "none", "0.05") == b"*-1\r\n"
+        assert await client.call("BLMOVE", "none", "d", "LEFT", "RIGHT", "0.05") == b"*-1\r\n"
+        assert await client.call("BRPOPLPUSH", "none", "d", "0.05") == b"*-1\r\n"
+        assert trio.current_time() - start >= 0.15
+        await client.call("HELLO", "3")
+        assert await client.call("BRPOP", "none", "0.01") == b"_\r\n"
+
+
+async def test_blocked_clients_are_served_first_come_first_served() -> None:
+    async with running_server() as server:
+        first, second = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        pusher = await RawClient.connect(server.port)
+        await first.send(encode_request(["BLPOP", "q", "0"]))
+        await _blocked(server, 1)
+        await second.send(encode_request(["BLPOP", "q", "0"]))
+        await _blocked(server, 2)
+        await pusher.call("RPUSH", "q", "one")
+        assert await first.replies(1) == b"*2\r\n$1\r\nq\r\n$3\r\none\r\n"
+        await _blocked(server, 1)
+        await pusher.call("RPUSH", "q", "two")
+        assert await second.replies(1) == b"*2\r\n$1\r\nq\r\n$3\r\ntwo\r\n"
+
+
+async def test_blmove_waits_then_moves_the_element() -> None:
+    async with running_server() as server:
+        waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        await waiter.send(encode_request(["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]))
+        await _blocked(server, 1)
+        await pusher.call("LPUSH", "src", "e")
+        assert await waiter.replies(1) == b"$1\r\ne\r\n"
+        assert await pusher.call("LRANGE", "dst", "0", "-1") == b"*1\r\n$1\r\ne\r\n"
+        assert await pusher.call("EXISTS", "src") == b":0\r\n"
+
+
+async def test_requests_pipelined_behind_a_blocked_command_wait_for_it() -> None:
+    async with running_server() as server:
+        waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        await waiter.send(
+            encode_request(["BLPOP", "q", "0"])
+            + encode_request(["PING"])
+            + encode_request(["LLEN", "q"])
+        )
+        await _blocked(server, 1)
+        await pusher.call("RPUSH", "q", "a", "b")
+        assert await waiter.replies(3) == b"*2\r\n$1\r\nq\r\n$1\r\na\r\n+PONG\r\n:1\r\n"
+
+
+async def test_a_client_that_goes_away_while_blocked_pops_nothing() -> None:
+    async with running_server() as server:
+        waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        await waiter.send(encode_request(["BLPOP", "q", "0"]))
+        await _blocked(server, 1)
+        await waiter.aclose()
+        await _blocked(server, 0)
+        await pusher.call("RPUSH", "q", "kept")
+        assert await pusher.call("LRANGE", "q", "0", "-1") == b"*1\r\n$4\r\nkept\r\n"
+
+
+async def test_an_attempt_in_flight_when_the_timeout_passes_still_delivers_its_element() -> None:
+    backend = FakeBackend(hold=True)
+    async with running_server(backend) as server:
+        waiter = await RawClient.connect(server.port)
+        await waiter.send(encode_request(["BLPOP", "q", "0.05"]))
+        with trio.fail_after(WAIT_S):
+            await backend.wait_held(1)  # the first attempt, not yet executed
+        await trio.sleep(0.1)  # the timeout passes while it is in flight
+        backend.store.write(lambda txn: txn.put(b"q", _list_of(b"late")))
+        assert backend.release() == 1
+        assert await waiter.replies(1) == b"*2\r\n$1\r\nq\r\n$4\r\nlate\r\n"
+
+
+async def test_inside_multi_a_blocking_pop_does_not_block() -> None:
+    async with running_server() as server:
+        client = await RawClient.connect(server.port)
+        await client.call("MULTI")
+        assert await client.call("BLPOP", "q", "0") == b"+QUEUED\r\n"
+        assert await client.call("BLMOVE", "q", "d", "LEFT", "LEFT", "0") == b"+QUEUED\r\n"
+        assert await client.call("EXEC") == b"*2\r\n*-1\r\n$-1\r\n"
+        assert len(server.registry.blocked) == 0
+
+
+async def test_bad_timeouts_and_wrong_types_answer_at_once() -> None:
+    async with running_server() as server:
+        client = await RawClient.connect(server.port)
+        await client.call("SET", "s", "x")
+        assert await client.call("BLPOP", "q", "-1") == b"-ERR timeout is negative\r\n"
+        assert await client.call("BLPOP", "q", "x") == (
+            b"-ERR timeout is not a float or out of range\r\n"
+        )
+        assert await client.call("BLPOP", "q", "s", "0") == (
+            b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+        )
+        assert len(server.registry.blocked) == 0
+
+
+async def test_info_and_client_list_show_a_blocked_client() -> None:
+    async with running_server() as server:
+        waiter, other = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        await waiter.send(encode_request(["BLPOP", "q", "0"]))
+        await _blocked(server, 1)
+        assert b"blocked_clients:1\r\n" in await other.call("INFO", "clients")
+        listing = await other.call("CLIENT", "LIST")
+        assert b" flags=b " in listing and b"cmd=blpop" in listing
+        await other.call("RPUSH", "q", "x")
+        await waiter.replies(1)
+        assert b"blocked_clients:0\r\n" in await other.call("INFO", "clients")
+
+
+async def test_client_unblock_ends_a_wait_with_the_timeout_reply_or_an_error() -> None:
+    async with running_server() as server:
+        waiter, admin = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        waiter_id = int((await waiter.call("CLIENT", "ID"))[1:-2])
+        assert await admin.call("CLIENT", "UNBLOCK", str(waiter_id)) == b":0\r\n"
+        await waiter.send(encode_request(["BLPOP", "q", "0"]))
+        await _blocked(server, 1)
+        assert await admin.call("CLIENT", "UNBLOCK", str(waiter_id)) == b":1\r\n"
+        assert await waiter.replies(1) == b"*-1\r\n"
+        await waiter.send(encode_request(["BLMOVE", "q", "d", "LEFT", "LEFT", "0"]))
+        await _blocked(server, 1)
+        assert await admin.call("CLIENT", "UNBLOCK", str(waiter_id), "error") == b":1\r\n"
+        assert await waiter.replies(1) == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
+        assert await admin.call("CLIENT", "UNBLOCK", "1", "FOO") == (
+            b"-ERR CLIENT UNBLOCK reason should be TIMEOUT or ERROR\r\n"
+        )
+        assert await admin.call("CLIENT", "UNBLOCK", "x") == (
+            b"-ERR value is not an integer or out of range\r\n"
+        )
+        assert await admin.call("CLIENT", "UNBLOCK", "999") == b":0\r\n"
+
+
+def _list_of(*elements: bytes) -> Value:
+    return Value(ValueType.LIST, 0, LISTS.encode(list(elements)))
+
+
+async def test_many_blocked_clients_each_get_one_element_and_none_is_lost() -> None:
+    async with running_server() as server:
+        waiters = [await RawClient.connect(server.port) for _ in range(8)]
+        pusher = await RawClient.connect(server.port)
+        for waiter in waiters:
+            await waiter.send(encode_request(["BRPOP", "q", "0"]))
+        await _blocked(server, len(waiters))
+        await pusher.call("LPUSH", "q", *(f"e{i}" for i in range(10)))
+        got = []
+        for waiter in waiters:
+            reply = await waiter.replies(1)
+            got.append(reply.rsplit(b"\r\n", 2)[-2])
+        assert len(set(got)) == len(waiters)
+        assert await pusher.call("LLEN", "q") == b":2\r\n"
+
+
+class _Recorder(BlockedClients):
+    """Stands for the front end's blocked clients: records what the loop reports."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.changes: list[set[bytes] | None] = []
+
+    def __len__(self) -> int:
+        return 1  # someone is always waiting, so the loop always reports
+
+    def changed(self, keys: Iterable[bytes]) -> None:
+        self.changes.append(set(keys))
+
+    def changed_all(self) -> None:
+        self.changes.append(None)
+
+
+async def test_the_consensus_loop_reports_the_keys_each_turn_wrote() -> None:
+    recorder = _Recorder()
+    core = Replica(ReplicaConfig(1, (1,)), rng=random.Random(1), access=commands.command_access)
+    loop = ConsensusLoop(
+        core, MemoryStore(), incarnation=1, send=lambda dst, msg: None, tick_interval_s=0.01,
+        blocked=recorder,
+    )
+
+    async def call(*op: bytes) -> None:
+        done = trio.Event()
+        loop.submit(loop.stamp((op,), 1_700_000_000_000), lambda reply: done.set())
+        with trio.fail_after(WAIT_S):
+            await done.wait()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loop.run)
+        await call(b"LPUSH", b"q", b"a")
+        await call(b"GET", b"x")
+        await call(b"BLPOP", b"empty", b"0")  # finds nothing: writes nothing
+        await call(b"DBSIZE")  # runs in a transaction: what changed is not tracked
+        nursery.cancel_scope.cancel()
+    assert recorder.changes == [{b"q"}, None]
+
+
+class _Attempts:
+    """Blocked pops whose attempts the test answers by hand, in one ``BlockedClients``."""
+
+    def __init__(self) -> None:
+        self.clients = BlockedClients()
+        self.pending: list[tuple[str, Callable[[Reply], None]]] = []
+        self.replies: dict[str, Reply] = {}
+
+    def block(self, name: str, *keys: bytes) -> BlockedPop:
+        def finish(reply: Reply) -> None:
+            self.replies[name] = reply
+            self.clients.remove(blocked)
+
+        blocked = BlockedPop(
+            keys, lambda on_done: self.pending.append((name, on_done)), finish,
+            NULL_ARRAY, NULL_ARRAY, math.inf,
+        )
+        self.clients.add(blocked)
+        blocked.start()
+        return blocked
+
+    def answer(self, reply: Reply = NULL_ARRAY) -> str:
+        """Answer the oldest attempt in flight; whose it was."""
+        name, on_done = self.pending.pop(0)
+        on_done(reply)
+        return name
+
+
+async def test_a_client_that_leaves_owing_a_wake_up_passes_it_to_the_next() -> None:
+    attempts = _Attempts()
+    first = attempts.block("first", b"k")
+    attempts.block("second", b"k")
+    assert [attempts.answer(), attempts.answer()] == ["first", "second"]  # both found nothing
+    attempts.clients.changed([b"k"])  # a push: the first in line attempts
+    attempts.clients.changed([b"k"])  # another, while that attempt is in flight
+    first.stop()  # the first client goes away before its attempt comes back
+    assert attempts.answer() == "first"  # empty: the first push went to another replica
+    assert attempts.replies == {"first": NULL_ARRAY}
+    assert [name for name, _ in attempts.pending] == ["second"]  # the second push is not lost
+
+
+async def test_a_client_that_owes_nothing_wakes_no_one_when_it_leaves() -> None:
+    attempts = _Attempts()
+    first = attempts.block("first", b"k")
+    attempts.block("second", b"k")
+    attempts.answer(), attempts.answer()
+    first.stop()  # a timeout, with no change reported
+    assert attempts.replies == {"first": NULL_ARRAY}
+    assert attempts.pending == []  # no attempt, so no replicated write, for nothing
+
+
+async def test_a_pop_from_one_of_several_keys_wakes_the_next_client_on_the_others() -> None:
+    async with running_server() as server:
+        both, second = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        pusher = await RawClient.connect(server.port)
+        await both.send(encode_request(["BLPOP", "k1", "k2", "0"]))
+        await _blocked(server, 1)
+        await second.send(encode_request(["BLPOP", "k2", "0"]))
+        await _blocked(server, 2)
+        await pusher.send(
+            encode_request(["MULTI"])
+            + encode_request(["RPUSH", "k2", "b"])
+            + encode_request(["RPUSH", "k1", "a"])
+            + encode_request(["EXEC"])
+        )
+        assert await both.replies(1) == b"*2\r\n$2\r\nk1\r\n$1\r\na\r\n"
+        assert await second.replies(1) == b"*2\r\n$2\r\nk2\r\n$1\r\nb\r\n"
