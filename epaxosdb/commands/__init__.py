@@ -12,7 +12,7 @@ The public API other layers code against:
 * ``expired_sweep_op(kv, now_ms, limit)`` — the internal op that deletes
   expired keys, proposed periodically by the runtime.
 * ``command_reply(args)`` — COMMAND and its sub-commands.
-* ``blocking_wait(op)`` — what a blocked BLPOP/BRPOP/BLMOVE/BRPOPLPUSH waits for
+* ``blocking_wait(op)`` — what a blocked BLPOP, BZPOPMIN, BLMPOP... waits for
   between its attempts (the waiting itself is the runtime's).
 * ``queue_error`` / ``prepare_queued`` / ``refused_in_multi`` — MULTI's queue-time checks.
 * ``watchread_op(keys)`` / ``watchcheck_op(pairs)`` — WATCH as a replicated
@@ -21,11 +21,11 @@ The public API other layers code against:
 """
 
 from .access import access_of, batch_access, command_access
+from .blocking import blocking_wait
 from .docs import command_reply
 from .execution import execute, is_read_only
 from .expiry import expired_sweep_op
 from .integers import parse_db_index
-from .lists import blocking_wait
 from .proposal import prepare, resolve
 from .spec import Arg, CommandSpec, Handler, KeySpec
 from .table import COMMANDS, lookup

@@ -131,10 +131,12 @@ class Kind(Generic[C]):
         now_ms: int,
         take: Callable[[C], list[Reply]],
     ) -> Reply:
-        """ZMPOP and LMPOP: ``[key, take(contents)]`` for the first of ``keys`` that exists,
-        where ``take`` removes what it returns; what is left is stored with the key's TTL
-        (nothing left: the key is deleted). A key of another type met before it is
-        WRONGTYPE, keys after it are not looked at; no key at all is the null array."""
+        """ZMPOP, LMPOP and the blocking pops from several keys (BLPOP, BZPOPMIN,
+        BZMPOP...): ``[key, *take(contents)]`` for the first of ``keys`` that exists, where
+        ``take`` removes what it returns (the reply's items after the key); what is left is
+        stored with the key's TTL (nothing left: the key is deleted). A key of another type
+        met before it is WRONGTYPE, keys after it are not looked at; no key at all is the
+        null array."""
         for key in keys:
             found = self.load(kv, key, now_ms)
             if isinstance(found, Error):
@@ -144,7 +146,7 @@ class Kind(Generic[C]):
                 continue
             taken = take(contents)
             self.store(kv, key, old.expire_ms, contents)
-            return [key, taken]
+            return [key, *taken]
         return NULL_ARRAY
 
     def scanning(self, entries: Callable[[C], Iterable[tuple[bytes, ...]]]) -> Handler:
@@ -164,15 +166,24 @@ class Kind(Generic[C]):
         return handler
 
 
-def mpop_request(args: Sequence[bytes], sides: tuple[bytes, bytes]) -> tuple[int, int, int] | Error:
+BLOCKING_MPOPS = frozenset({b"BZMPOP", b"BLMPOP"})
+"""The blocking forms of ZMPOP and LMPOP, whose ``timeout`` comes before ``numkeys``."""
+
+
+def mpop_request(
+    args: Sequence[bytes], sides: tuple[bytes, bytes]
+) -> tuple[Sequence[bytes], int, int] | Error:
     """ZMPOP's and LMPOP's arguments (``numkeys key... where [COUNT count]``), checked in
     ``zmpopGenericCommand``/``lmpopGenericCommand``'s order before any key is looked up:
     the number of keys, the side (one of the lower-case ``sides``), one optional COUNT.
-    Returns the number of keys, the index of the side in ``sides`` and the count."""
-    numkeys = parse_ll(args[1])
+    BZMPOP and BLMPOP have the same after their timeout, which Redis checks only once
+    these passed (``blocking.prepare_blocking_mpop``). Returns the keys, the index of
+    the side in ``sides`` and the count."""
+    at = 2 if args[0].upper() in BLOCKING_MPOPS else 1
+    numkeys = parse_ll(args[at])
     if numkeys is None or numkeys < 1:
         return errors.NUMKEYS_NOT_POSITIVE
-    where = 2 + numkeys
+    where = at + 1 + numkeys
     if where >= len(args):
         return errors.SYNTAX
     side = errors.c_string(args[where]).lower()
@@ -187,7 +198,7 @@ def mpop_request(args: Sequence[bytes], sides: tuple[bytes, bytes]) -> tuple[int
         if count is None or count < 1:
             return errors.COUNT_NOT_POSITIVE
         j += 2
-    return numkeys, sides.index(side), 1 if count is None else count
+    return args[at + 1 : where], sides.index(side), 1 if count is None else count
 
 
 def _pack(items: list[bytes]) -> bytes:

@@ -5,12 +5,13 @@ first (``encode_list``). Like a hash or a set, every write rewrites the
 whole list, so lists are for thousands of elements, not millions — not for
 long queues.
 
-The blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH) execute here as what
-Redis runs inside MULTI: pop if a list has an element, else answer the
-timeout reply (null) and change nothing. The waiting happens at the
+The blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) execute here
+as what Redis runs inside MULTI: pop if a list has an element, else answer
+the timeout reply (null) and change nothing. The waiting happens at the
 client's replica, between such attempts (``epaxosdb.runtime.blocking``);
 the log only ever holds attempts, so a pop is decided by the same
-deterministic execution on every replica.
+deterministic execution on every replica. Their timeout, and what a blocked
+client waits for, are shared with the sorted sets' (``blocking``).
 
 Checks follow Redis 7.0's order, which differs between commands: LRANGE,
 LTRIM, LREM and LPOS parse their numbers before the key is looked up;
@@ -20,16 +21,15 @@ key``, not a bad index). A list never exists empty.
 
 from __future__ import annotations
 
-import math
 from collections.abc import Sequence
-from typing import NamedTuple
 
 from protocol.replies import OK, Error, NullArray, Reply
 from storage.interface import KeyValueView, ValueType
 
-from . import errors, extended
+from . import errors
+from .blocking import prepare_blocking, prepare_blocking_mpop
 from .containers import Kind, expire_of, mpop_request
-from .integers import LLONG_MAX, LLONG_MIN, index_span, parse_ll, pop_count
+from .integers import LLONG_MIN, index_span, parse_ll, pop_count
 
 LIST = ValueType.LIST
 INDEX_OUT_OF_RANGE = Error("ERR index out of range")
@@ -86,55 +86,6 @@ def prepare_lmove(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Err
     if _side(args[3]) is None or _side(args[4]) is None:
         return errors.SYNTAX
     return prepare_blocking(args, now_ms) if len(args) == 6 else (b"LMOVE", *args[1:])
-
-
-TIMEOUT_NOT_FLOAT = Error("ERR timeout is not a float or out of range")
-TIMEOUT_NEGATIVE = Error("ERR timeout is negative")
-
-
-def parse_timeout(raw: bytes) -> int | Error:
-    """A blocking command's timeout in ms (0: wait forever), read as Redis 7.0 reads it:
-    ``strtold`` seconds, times 1000, cast to ``long long`` — a value beyond that type
-    (infinity included) casts to its minimum on x86-64, so it counts as negative."""
-    seconds = extended.parse(raw)
-    if seconds is None:
-        return TIMEOUT_NOT_FLOAT
-    if isinstance(seconds, float):
-        return TIMEOUT_NEGATIVE
-    ms = math.trunc(seconds * 1000)
-    if ms < 0 or ms > LLONG_MAX:
-        return TIMEOUT_NEGATIVE
-    return ms
-
-
-class BlockingWait(NamedTuple):
-    """What a blocked BLPOP, BRPOP, BLMOVE or BRPOPLPUSH waits for between attempts."""
-
-    keys: tuple[bytes, ...]
-    """The keys whose change may let an attempt pop."""
-    empty: Reply
-    """What an attempt that found nothing answers (what it answers inside MULTI)."""
-    timed_out: Reply
-    """The reply when the wait times out: the null array, for all four."""
-    timeout_ms: int
-    """0: wait for ever."""
-
-
-def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait:
-    """The wait of a prepared blocking op (``prepare_blocking`` accepted its timeout)."""
-    timeout = parse_timeout(op[-1])
-    assert not isinstance(timeout, Error), "prepare_blocking refused this op"
-    if op[0] in (b"BLPOP", b"BRPOP"):
-        return BlockingWait(op[1:-1], NullArray(), NullArray(), timeout)
-    return BlockingWait((op[1],), None, NullArray(), timeout)
-
-
-def prepare_blocking(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-    """BLPOP, BRPOP, BLMOVE, BRPOPLPUSH: a bad timeout is refused before anything runs."""
-    timeout = parse_timeout(args[-1])
-    if isinstance(timeout, Error):
-        return timeout
-    return (args[0].upper(), *args[1:])
 
 
 def _lpos_options(args: Sequence[bytes]) -> tuple[int, int, int] | Error:
@@ -216,17 +167,12 @@ def cmd_blocking_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
     """BLPOP and BRPOP, one attempt: ``[key, element]`` from the first key (in argument
     order) holding a list, WRONGTYPE for a key of another type met before it, else the
     null array, which is also the reply when the wait times out."""
-    head = args[0] == b"BLPOP"
-    for key in args[1:-1]:
-        found = LISTS.load(kv, key, now_ms)
-        if isinstance(found, Error):
-            return found
-        old, elements = found
-        if old is not None:
-            element = elements.pop(0 if head else -1)
-            LISTS.store(kv, key, expire_of(old), elements)
-            return [key, element]
-    return NullArray()
+    end = 0 if args[0] == b"BLPOP" else -1
+
+    def take(elements: list[bytes]) -> list[Reply]:
+        return [elements.pop(end)]
+
+    return LISTS.pop_from_first(kv, args[1:-1], now_ms, take)
 
 
 def cmd_llen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -406,13 +352,17 @@ def prepare_lmpop(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Err
     return request if isinstance(request, Error) else (b"LMPOP", *args[1:])
 
 
+prepare_blmpop = prepare_blocking_mpop(_LMPOP_SIDES)
+
+
 def cmd_lmpop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    """``[key, [element, ...]]``: up to COUNT elements from the first key holding a list
+    """LMPOP, and one attempt of BLMPOP (its timeout plays no part here): ``[key,
+    [element, ...]]``, up to COUNT elements from the first key holding a list
     (``mpopGenericCommand``), or the null array (``Kind.pop_from_first``)."""
     request = mpop_request(args, _LMPOP_SIDES)
     if isinstance(request, Error):
         return request
-    numkeys, from_tail, count = request
+    keys, from_tail, count = request
 
     def take(elements: list[bytes]) -> list[Reply]:
         if from_tail:
@@ -421,6 +371,6 @@ def cmd_lmpop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         else:
             popped = elements[:count]
             del elements[:count]
-        return list[Reply](popped)
+        return [list[Reply](popped)]
 
-    return LISTS.pop_from_first(kv, args[2 : 2 + numkeys], now_ms, take)
+    return LISTS.pop_from_first(kv, keys, now_ms, take)

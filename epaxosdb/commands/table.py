@@ -19,6 +19,7 @@ from typing import TypedDict, Unpack
 
 from . import (
     bitmaps,
+    blocking,
     counters,
     errors,
     expiry,
@@ -637,9 +638,42 @@ _NUMKEYS = _integer("numkeys")
 _COUNTED_KEYS = (_NUMKEYS, _key(flags=MULTIPLE))
 """``numkeys key [key ...]``: the keys of a keynum spec."""
 _COUNTED_KEYS_READ = KeySpec(1, flags=("RO", "access"), keynumidx=0)
-_COUNTED_KEYS_POP = (KeySpec(1, flags=("RW", "access", "delete"), keynumidx=0),)
 _CARD_LIMIT = _integer("limit", token="LIMIT", flags=OPTIONAL)
 _MPOP_COUNT = _integer("count", token="COUNT", flags=OPTIONAL)
+_TIMEOUT = Arg("timeout", "double")
+_TIMEOUT_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an integer."),)
+
+
+def _mpop_row(name: str, handler: Handler, group: str, summary: str, where: Arg,
+              complexity: str, prepare: Prepare) -> CommandSpec:  # fmt: skip
+    """ZMPOP and LMPOP (``numkeys key... where [COUNT count]``), and their blocking forms
+    BZMPOP and BLMPOP, which take a ``timeout`` first (so their keys begin one later)."""
+    block = name.startswith("b")
+    category = "@sortedset" if group == "sorted-set" else f"@{group}"
+    return _generic_row(
+        name, -5 if block else -4, "write blocking" if block else "write", handler,
+        (KeySpec(2 if block else 1, flags=("RW", "access", "delete"), keynumidx=0),),
+        f"@write {category} @slow" + (" @blocking" if block else ""), summary, "7.0.0",
+        ((_TIMEOUT,) if block else ()) + (*_COUNTED_KEYS, where, _MPOP_COUNT), complexity,
+        group=group, prepare=prepare,
+    )
+
+
+def _blocking_pop_row(name: str, summary: str) -> CommandSpec:
+    """BLPOP and BRPOP, BZPOPMIN and BZPOPMAX: ``key [key ...] timeout``."""
+    if name.startswith("bz"):
+        flags, handler, acl = "fast", zsets.cmd_bzpop, "@write @sortedset @fast @blocking"
+        since, complexity, group = "5.0.0", _ZSET_LOG_N, "sorted-set"
+    else:
+        flags, handler, acl = "", lists.cmd_blocking_pop, "@write @list @slow @blocking"
+        since, complexity = "2.0.0", "O(N) where N is the number of provided keys."
+        group = "list"
+    return _generic_row(
+        name, -3, f"write noscript blocking {flags}", handler,
+        (KeySpec(1, -2, flags=("RW", "access", "delete")),), acl, summary, since,
+        (_key(flags=MULTIPLE), _TIMEOUT), complexity,
+        group=group, prepare=blocking.prepare_blocking, history=_TIMEOUT_HISTORY,
+    )
 
 
 def _set_store_row(name: str, handler: Handler, dest_flags: tuple[str, ...], summary: str,
@@ -853,7 +887,29 @@ def _zpop_row(name: str, summary: str) -> CommandSpec:
     )
 
 
+_ZSET_WHERE = _oneof("where", _token("min", "MIN"), _token("max", "MAX"))
+_ZMPOP_COMPLEXITY = (
+    "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of "
+    "elements in the sorted set, and M being the number of elements popped."
+)
+
 SORTED_SET_COMMANDS: tuple[CommandSpec, ...] = (
+    _mpop_row(
+        "bzmpop", zsets.cmd_zmpop, "sorted-set",
+        "Remove and return members with scores in a sorted set or block until one is "
+        "available",
+        _ZSET_WHERE, _ZMPOP_COMPLEXITY, zsets.prepare_bzmpop,
+    ),
+    _blocking_pop_row(
+        "bzpopmax",
+        "Remove and return the member with the highest score from one or more sorted sets, "
+        "or block until one is available",
+    ),
+    _blocking_pop_row(
+        "bzpopmin",
+        "Remove and return the member with the lowest score from one or more sorted sets, "
+        "or block until one is available",
+    ),
     _zset_row(
         "zadd", -4, "write denyoom fast", zsets.cmd_zadd, (KeySpec(1, flags=("RW", "update")),),
         "@write @sortedset @fast",
@@ -930,17 +986,10 @@ SORTED_SET_COMMANDS: tuple[CommandSpec, ...] = (
         (_key(), _string("member", flags=MULTIPLE)),
         "O(N) where N is the number of members being requested.",
     ),
-    _zset_row(
-        "zmpop", -4, "write", zsets.cmd_zmpop, _COUNTED_KEYS_POP, "@write @sortedset @slow",
-        "Remove and return members with scores in a sorted set", "7.0.0",
-        (
-            *_COUNTED_KEYS,
-            _oneof("where", _token("min", "MIN"), _token("max", "MAX")),
-            _MPOP_COUNT,
-        ),
-        "O(K) + O(M*log(N)) where K is the number of provided keys, N being the number of "
-        "elements in the sorted set, and M being the number of elements popped.",
-        prepare=zsets.prepare_zmpop,
+    _mpop_row(
+        "zmpop", zsets.cmd_zmpop, "sorted-set",
+        "Remove and return members with scores in a sorted set", _ZSET_WHERE, _ZMPOP_COMPLEXITY,
+        zsets.prepare_zmpop,
     ),
     _zpop_row("zpopmax", "Remove and return members with the highest scores in a sorted set"),
     _zpop_row("zpopmin", "Remove and return members with the lowest scores in a sorted set"),
@@ -1086,6 +1135,10 @@ _PUSH_COMPLEXITY = (
     "multiple arguments."
 )
 _SIDE = (_token("left", "LEFT"), _token("right", "RIGHT"))
+_LIST_WHERE = _oneof("where", *_SIDE)
+_LMPOP_COMPLEXITY = (
+    "O(N+M) where N is the number of provided keys and M is the number of elements returned."
+)
 
 
 def _push_row(name: str, summary: str, since: str, history: tuple[str, str]) -> CommandSpec:
@@ -1107,22 +1160,10 @@ def _pop_row(name: str, summary: str) -> CommandSpec:
 
 
 _MOVE_KEYS = (KeySpec(1, flags=("RW", "access", "delete")), KeySpec(2, flags=("RW", "insert")))
-_TIMEOUT = Arg("timeout", "double")
-_TIMEOUT_HISTORY = (("6.0.0", "`timeout` is interpreted as a double instead of an integer."),)
 _BLOCKING_MOVE = (
     "Pop an element from a list, push it to another list and return it; "
     "or block until one is available"
 )
-
-
-def _blocking_pop_row(name: str, summary: str) -> CommandSpec:
-    return _generic_row(
-        name, -3, "write noscript blocking", lists.cmd_blocking_pop,
-        (KeySpec(1, -2, flags=("RW", "access", "delete")),), "@write @list @slow @blocking",
-        summary, "2.0.0", (_key(flags=MULTIPLE), _TIMEOUT),
-        "O(N) where N is the number of provided keys.",
-        group="list", prepare=lists.prepare_blocking, history=_TIMEOUT_HISTORY,
-    )
 
 
 LIST_COMMANDS: tuple[CommandSpec, ...] = (
@@ -1139,6 +1180,11 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
         group="list",
         prepare=lists.prepare_lmove,
     ),
+    _mpop_row(
+        "blmpop", lists.cmd_lmpop, "list",
+        "Pop elements from a list, or block until one is available", _LIST_WHERE,
+        _LMPOP_COMPLEXITY, lists.prepare_blmpop,
+    ),
     _blocking_pop_row(
         "blpop", "Remove and get the first element in a list, or block until one is available"
     ),
@@ -1150,7 +1196,7 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
         "@write @list @slow @blocking", _BLOCKING_MOVE, "2.2.0",
         (_key("source"), _key("destination", 1), _TIMEOUT),
         group="list",
-        prepare=lists.prepare_blocking,
+        prepare=blocking.prepare_blocking,
         history=_TIMEOUT_HISTORY,
         doc_flags=("deprecated",),
         deprecated_since="6.2.0",
@@ -1191,14 +1237,9 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
         group="list",
         prepare=lists.prepare_lmove,
     ),
-    _generic_row(
-        "lmpop", -4, "write", lists.cmd_lmpop, _COUNTED_KEYS_POP, "@write @list @slow",
-        "Pop elements from a list", "7.0.0",
-        (*_COUNTED_KEYS, _oneof("where", *_SIDE), _MPOP_COUNT),
-        "O(N+M) where N is the number of provided keys and M is the number of elements "
-        "returned.",
-        group="list",
-        prepare=lists.prepare_lmpop,
+    _mpop_row(
+        "lmpop", lists.cmd_lmpop, "list", "Pop elements from a list", _LIST_WHERE,
+        _LMPOP_COMPLEXITY, lists.prepare_lmpop,
     ),
     _pop_row("lpop", "Remove and get the first elements in a list"),
     _list_row(

@@ -36,7 +36,13 @@ parser); WRONGTYPE comes after. A sorted set never exists empty.
 RESP3: Redis 7 answers WITHSCORES (and ZPOPMIN/ZPOPMAX with a count,
 ZRANDMEMBER WITHSCORES) with one two-element array per member, and RESP2
 with one flat array: the ``Pairs`` reply. ZPOPMIN without a count answers
-one flat ``[member, score]`` in both.
+one flat ``[member, score]`` in both, BZPOPMIN one flat ``[key, member,
+score]``.
+
+The blocking pops (BZPOPMIN, BZPOPMAX, BZMPOP) execute here as one attempt
+each, what Redis runs inside MULTI: pop if a sorted set has a member, else
+answer the null array and change nothing. The waiting between attempts is
+the front end's, as for BLPOP (``blocking``, ``epaxosdb.runtime.blocking``).
 """
 
 from __future__ import annotations
@@ -53,6 +59,7 @@ from protocol.resp import format_double
 from storage.interface import KeyValueView, StorageError, ValueType
 
 from . import errors
+from .blocking import prepare_blocking_mpop
 from .containers import Kind, expire_of, mpop_request
 from .integers import LLONG_MAX, index_span, parse_ll, pop_count
 from .keyspace import pick_distinct, pick_repeated
@@ -580,6 +587,19 @@ cmd_zremrange = _command(_removal, _zremrange)
 cmd_zpop = _command(_zpop_request, _zpop)
 
 
+def cmd_bzpop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """BZPOPMIN and BZPOPMAX, one attempt (the timeout, last, plays no part here): ``[key,
+    member, score]`` — one flat array, in RESP3 too — from the first key holding a sorted
+    set, WRONGTYPE for a key of another type met before it, else the null array, which is
+    also the reply when the wait times out (``Kind.pop_from_first``)."""
+    from_max = args[0] == b"BZPOPMAX"
+
+    def take(scores: Scores) -> list[Reply]:
+        return list[Reply](_pop_entries(scores, 1, from_max)[0])
+
+    return ZSETS.pop_from_first(kv, args[1:-1], now_ms, take)
+
+
 def _rank(scores: Scores, member: bytes, reverse: bool) -> Reply:
     if member not in scores:
         return None
@@ -828,17 +848,19 @@ def cmd_algebra(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: in
 
 _ZMPOP_SIDES = (b"min", b"max")
 prepare_zmpop = _preparing(lambda args: mpop_request(args, _ZMPOP_SIDES))
+prepare_bzmpop = prepare_blocking_mpop(_ZMPOP_SIDES)
 
 
 def cmd_zmpop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    """``[key, [[member, score], ...]]`` from the first key holding a sorted set — nested
-    in RESP2 too — or the null array (``Kind.pop_from_first``)."""
+    """ZMPOP, and one attempt of BZMPOP (its timeout plays no part here): ``[key,
+    [[member, score], ...]]`` from the first key holding a sorted set — nested in RESP2
+    too — or the null array (``Kind.pop_from_first``)."""
     request = mpop_request(args, _ZMPOP_SIDES)
     if isinstance(request, Error):
         return request
-    numkeys, from_max, count = request
+    keys, from_max, count = request
 
     def take(scores: Scores) -> list[Reply]:
-        return [[member, score] for member, score in _pop_entries(scores, count, bool(from_max))]
+        return [[[member, score] for member, score in _pop_entries(scores, count, bool(from_max))]]
 
-    return ZSETS.pop_from_first(kv, args[2 : 2 + numkeys], now_ms, take)
+    return ZSETS.pop_from_first(kv, keys, now_ms, take)

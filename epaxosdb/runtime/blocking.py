@@ -1,10 +1,10 @@
-"""Blocked clients: BLPOP and friends wait at their replica, never in the log.
+"""Blocked clients: BLPOP, BZPOPMIN and friends wait at their replica, never in the log.
 
 A blocking pop cannot sit in the replicated log waiting for a push: every
 replica executes the log in one order, and no command may stall the ones
 behind it. So the log only ever holds *attempts*. An attempt is the blocking
-command executed as Redis runs it inside MULTI — it pops if a list holds an
-element and otherwise answers the timeout reply and changes nothing — and,
+command executed as Redis runs it inside MULTI — it pops if a list or sorted
+set holds an element and otherwise answers "empty" and changes nothing — and,
 like every write, it executes identically on every replica, so exactly one
 attempt gets each element. Between attempts the client waits here, at the
 replica it is connected to.

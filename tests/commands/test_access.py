@@ -147,6 +147,10 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"SINTERCARD", b"1", b"a", b"LIMIT", b"1"), Access(reads=frozenset({b"a"}))),
     ((b"ZMPOP", b"2", b"a", b"b", b"MIN", b"COUNT", b"2"), Access(writes=frozenset({b"a", b"b"}))),
     ((b"LMPOP", b"1", b"a", b"LEFT"), Access(writes=frozenset({b"a"}))),
+    ((b"BZPOPMIN", b"a", b"b", b"0"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"BZPOPMAX", b"a", b"1.5"), Access(writes=frozenset({b"a"}))),
+    ((b"BZMPOP", b"0", b"2", b"a", b"b", b"MAX"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"BLMPOP", b"5", b"1", b"a", b"RIGHT", b"COUNT", b"2"), Access(writes=frozenset({b"a"}))),
     ((b"GETBIT", b"k", b"7"), Access(reads=frozenset({b"k"}))),
     ((b"BITCOUNT", b"k", b"0", b"-1", b"BIT"), Access(reads=frozenset({b"k"}))),
     ((b"BITPOS", b"k", b"1", b"0"), Access(reads=frozenset({b"k"}))),
@@ -295,6 +299,9 @@ def test_a_malformed_key_count_names_every_argument_after_it(count: bytes) -> No
     for name in (b"ZUNION", b"ZUNIONSTORE", b"SINTERCARD", b"ZMPOP", b"LMPOP"):
         refused = prepare([name, *([b"d"] if name.endswith(b"STORE") else []), count, *tail], 0)
         assert isinstance(refused, Error), (name, count)
+    for name, side in ((b"BZMPOP", b"MIN"), (b"BLMPOP", b"LEFT")):  # the timeout comes first
+        assert access_of((name, b"0", count, b"a", side)) == Access(writes=frozenset({b"a", side}))
+        assert isinstance(prepare([name, b"0", count, b"a", side], 0), Error), (name, count)
 
 
 @pytest.mark.parametrize(

@@ -221,6 +221,9 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"zinterstore": [b"d", b"1", b"z", b"AGGREGATE", b"MAX"], b"zdiffstore": [b"d", b"1", b"z"],
     b"zintercard": [b"2", b"z", b"s", b"LIMIT", b"1"], b"sintercard": [b"1", b"s"],
     b"zmpop": [b"2", b"z", b"y", b"MIN", b"COUNT", b"2"], b"lmpop": [b"1", b"l", b"LEFT"],
+    b"bzpopmin": [b"z", b"y", b"0"], b"bzpopmax": [b"z", b"0.5"],
+    b"bzmpop": [b"0", b"2", b"z", b"y", b"MAX", b"COUNT", b"2"],
+    b"blmpop": [b"1.5", b"1", b"l", b"RIGHT"],
 }  # fmt: skip
 
 

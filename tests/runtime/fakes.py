@@ -20,6 +20,7 @@ from dataclasses import dataclass, field
 from functools import partial
 
 import trio
+import trio.testing
 
 from epaxosdb import commands
 from epaxosdb.runtime.backend import InfoFields
@@ -135,6 +136,13 @@ async def running_server(
             yield Server(port, registry, backend)
         finally:
             nursery.cancel_scope.cancel()
+
+
+async def until_blocked(server: Server, count: int) -> None:
+    """Until ``count`` clients wait in a blocking command (bounded by ``IO_TIMEOUT_S``)."""
+    with trio.fail_after(IO_TIMEOUT_S):
+        while len(server.registry.blocked) != count:
+            await trio.testing.wait_all_tasks_blocked(cushion=0.001)
 
 
 def reply_ends(data: bytes) -> list[int]:

@@ -13,7 +13,6 @@ import random
 from collections.abc import Callable, Iterable
 
 import trio
-import trio.testing
 
 from epaxosdb import commands
 from epaxosdb.commands.lists import LISTS
@@ -25,23 +24,16 @@ from protocol.replies import NULL_ARRAY, Reply
 from protocol.resp import encode_request
 from storage.interface import Value, ValueType
 from storage.memory import MemoryStore
-from tests.runtime.fakes import FakeBackend, RawClient, Server, running_server
+from tests.runtime.fakes import FakeBackend, RawClient, running_server, until_blocked
 
 WAIT_S = 10.0
-
-
-async def _blocked(server: Server, count: int) -> None:
-    """Until ``count`` clients are blocked (bounded by ``WAIT_S``)."""
-    with trio.fail_after(WAIT_S):
-        while len(server.registry.blocked) != count:
-            await trio.testing.wait_all_tasks_blocked(cushion=0.001)
 
 
 async def test_a_push_from_another_client_wakes_a_blpop_with_the_element() -> None:
     async with running_server() as server:
         waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
         await waiter.send(encode_request(["BLPOP", "empty", "jobs", "0"]))
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         assert await pusher.call("RPUSH", "jobs", "j1", "j2") == b":2\r\n"
         assert await waiter.replies(1) == b"*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n"
         assert await pusher.call("LRANGE", "jobs", "0", "-1") == b"*1\r\n$2\r\nj2\r\n"
@@ -73,12 +65,12 @@ async def test_blocked_clients_are_served_first_come_first_served() -> None:
         first, second = await RawClient.connect(server.port), await RawClient.connect(server.port)
         pusher = await RawClient.connect(server.port)
         await first.send(encode_request(["BLPOP", "q", "0"]))
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         await second.send(encode_request(["BLPOP", "q", "0"]))
-        await _blocked(server, 2)
+        await until_blocked(server, 2)
         await pusher.call("RPUSH", "q", "one")
         assert await first.replies(1) == b"*2\r\n$1\r\nq\r\n$3\r\none\r\n"
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         await pusher.call("RPUSH", "q", "two")
         assert await second.replies(1) == b"*2\r\n$1\r\nq\r\n$3\r\ntwo\r\n"
 
@@ -87,7 +79,7 @@ async def test_blmove_waits_then_moves_the_element() -> None:
     async with running_server() as server:
         waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
         await waiter.send(encode_request(["BLMOVE", "src", "dst", "RIGHT", "LEFT", "0"]))
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         await pusher.call("LPUSH", "src", "e")
         assert await waiter.replies(1) == b"$1\r\ne\r\n"
         assert await pusher.call("LRANGE", "dst", "0", "-1") == b"*1\r\n$1\r\ne\r\n"
@@ -102,7 +94,7 @@ async def test_requests_pipelined_behind_a_blocked_command_wait_for_it() -> None
             + encode_request(["PING"])
             + encode_request(["LLEN", "q"])
         )
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         await pusher.call("RPUSH", "q", "a", "b")
         assert await waiter.replies(3) == b"*2\r\n$1\r\nq\r\n$1\r\na\r\n+PONG\r\n:1\r\n"
 
@@ -111,9 +103,9 @@ async def test_a_client_that_goes_away_while_blocked_pops_nothing() -> None:
     async with running_server() as server:
         waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
         await waiter.send(encode_request(["BLPOP", "q", "0"]))
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         await waiter.aclose()
-        await _blocked(server, 0)
+        await until_blocked(server, 0)
         await pusher.call("RPUSH", "q", "kept")
         assert await pusher.call("LRANGE", "q", "0", "-1") == b"*1\r\n$4\r\nkept\r\n"
 
@@ -159,7 +151,7 @@ async def test_info_and_client_list_show_a_blocked_client() -> None:
     async with running_server() as server:
         waiter, other = await RawClient.connect(server.port), await RawClient.connect(server.port)
         await waiter.send(encode_request(["BLPOP", "q", "0"]))
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         assert b"blocked_clients:1\r\n" in await other.call("INFO", "clients")
         listing = await other.call("CLIENT", "LIST")
         assert b" flags=b " in listing and b"cmd=blpop" in listing
@@ -174,11 +166,11 @@ async def test_client_unblock_ends_a_wait_with_the_timeout_reply_or_an_error() -
         waiter_id = int((await waiter.call("CLIENT", "ID"))[1:-2])
         assert await admin.call("CLIENT", "UNBLOCK", str(waiter_id)) == b":0\r\n"
         await waiter.send(encode_request(["BLPOP", "q", "0"]))
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         assert await admin.call("CLIENT", "UNBLOCK", str(waiter_id)) == b":1\r\n"
         assert await waiter.replies(1) == b"*-1\r\n"
         await waiter.send(encode_request(["BLMOVE", "q", "d", "LEFT", "LEFT", "0"]))
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         assert await admin.call("CLIENT", "UNBLOCK", str(waiter_id), "error") == b":1\r\n"
         assert await waiter.replies(1) == b"-UNBLOCKED client unblocked via CLIENT UNBLOCK\r\n"
         assert await admin.call("CLIENT", "UNBLOCK", "1", "FOO") == (
@@ -200,7 +192,7 @@ async def test_many_blocked_clients_each_get_one_element_and_none_is_lost() -> N
         pusher = await RawClient.connect(server.port)
         for waiter in waiters:
             await waiter.send(encode_request(["BRPOP", "q", "0"]))
-        await _blocked(server, len(waiters))
+        await until_blocked(server, len(waiters))
         await pusher.call("LPUSH", "q", *(f"e{i}" for i in range(10)))
         got = []
         for waiter in waiters:
@@ -307,9 +299,9 @@ async def test_a_pop_from_one_of_several_keys_wakes_the_next_client_on_the_other
         both, second = await RawClient.connect(server.port), await RawClient.connect(server.port)
         pusher = await RawClient.connect(server.port)
         await both.send(encode_request(["BLPOP", "k1", "k2", "0"]))
-        await _blocked(server, 1)
+        await until_blocked(server, 1)
         await second.send(encode_request(["BLPOP", "k2", "0"]))
-        await _blocked(server, 2)
+        await until_blocked(server, 2)
         await pusher.send(
             encode_request(["MULTI"])
             + encode_request(["RPUSH", "k2", "b"])

@@ -1,0 +1,109 @@
+"""What the blocking pops share: their timeout, and what a blocked client waits for.
+
+BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP (lists) and BZPOPMIN, BZPOPMAX,
+BZMPOP (sorted sets) execute as one *attempt* each: the command as Redis
+runs it inside MULTI, which pops if it can and otherwise answers "empty"
+and changes nothing. The waiting between attempts is the front end's
+(``epaxosdb.runtime.blocking``); what it needs to know about a command —
+which keys to watch, which reply means "nothing popped", what to answer
+when the time is up, and how long that is — is ``blocking_wait``'s answer,
+so the runtime never looks inside the arguments itself.
+
+The timeout is checked by ``prepare``, before anything is proposed, in the
+place Redis checks it: first for the commands that take it last, only after
+``numkeys``, the side and COUNT for BZMPOP and BLMPOP, which take it first.
+"""
+
+from __future__ import annotations
+
+import math
+from collections.abc import Sequence
+from typing import NamedTuple
+
+from protocol.replies import NULL_ARRAY, Error, Reply
+
+from . import extended
+from .containers import BLOCKING_MPOPS, mpop_request
+from .integers import LLONG_MAX, parse_ll
+from .spec import Prepare
+
+TIMEOUT_NOT_FLOAT = Error("ERR timeout is not a float or out of range")
+TIMEOUT_NEGATIVE = Error("ERR timeout is negative")
+
+_ONE_SOURCE = frozenset({b"BLMOVE", b"BRPOPLPUSH"})
+"""``source destination ... timeout``: only the source can let an attempt move an element,
+and an attempt that finds it empty answers LMOVE's null bulk string."""
+
+
+def parse_timeout(raw: bytes) -> int | Error:
+    """A blocking command's timeout in ms (0: wait forever), read as Redis 7.0 reads it:
+    ``strtold`` seconds, times 1000, cast to ``long long`` — a value beyond that type
+    (infinity included) casts to its minimum on x86-64, so it counts as negative."""
+    seconds = extended.parse(raw)
+    if seconds is None:
+        return TIMEOUT_NOT_FLOAT
+    if isinstance(seconds, float):
+        return TIMEOUT_NEGATIVE
+    ms = math.trunc(seconds * 1000)
+    if ms < 0 or ms > LLONG_MAX:
+        return TIMEOUT_NEGATIVE
+    return ms
+
+
+class BlockingWait(NamedTuple):
+    """What a blocked command waits for between attempts."""
+
+    keys: tuple[bytes, ...]
+    """The keys whose change may let an attempt pop."""
+    empty: Reply
+    """What an attempt that found nothing answers (what it answers inside MULTI)."""
+    timed_out: Reply
+    """The reply when the wait times out: the null array, for every blocking command."""
+    timeout_ms: int
+    """0: wait for ever."""
+
+
+def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait:
+    """The wait of a prepared blocking op (its ``prepare`` accepted its timeout and, for
+    BZMPOP and BLMPOP, its ``numkeys``)."""
+    name = op[0]
+    empty: Reply = NULL_ARRAY
+    if name in BLOCKING_MPOPS:  # timeout numkeys key... where [COUNT count]
+        raw_timeout = op[1]
+        numkeys = parse_ll(op[2])
+        assert numkeys is not None, "prepare_blocking_mpop refused this op"
+        keys = op[3 : 3 + numkeys]
+    elif name in _ONE_SOURCE:
+        raw_timeout, keys, empty = op[-1], (op[1],), None
+    else:  # BLPOP, BRPOP, BZPOPMIN, BZPOPMAX: key... timeout
+        raw_timeout, keys = op[-1], op[1:-1]
+    timeout = parse_timeout(raw_timeout)
+    assert not isinstance(timeout, Error), "prepare refused this op"
+    return BlockingWait(keys, empty, NULL_ARRAY, timeout)
+
+
+def prepare_blocking(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BZPOPMIN, BZPOPMAX: a bad timeout (their last
+    argument) is refused before anything runs."""
+    timeout = parse_timeout(args[-1])
+    if isinstance(timeout, Error):
+        return timeout
+    return (args[0].upper(), *args[1:])
+
+
+def prepare_blocking_mpop(sides: tuple[bytes, bytes]) -> Prepare:
+    """The ``prepare`` of BZMPOP or BLMPOP (sides ``min``/``max`` or ``left``/``right``):
+    ``numkeys``, the side and COUNT as ZMPOP/LMPOP check them, then the timeout — the
+    order of ``zmpopGenericCommand``/``lmpopGenericCommand``, which parse the timeout
+    only when they are about to block."""
+
+    def prepare(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+        request = mpop_request(args, sides)
+        if isinstance(request, Error):
+            return request
+        timeout = parse_timeout(args[1])
+        if isinstance(timeout, Error):
+            return timeout
+        return (args[0].upper(), *args[1:])
+
+    return prepare
