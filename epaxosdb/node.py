@@ -33,7 +33,7 @@ from dataclasses import dataclass, field
 from epaxosdb import commands
 from epaxosdb.core.ready import Ready
 from protocol.messages import Command, InstanceId, Message, ReplicaId
-from protocol.replies import Error, Reply
+from protocol.replies import Error, Published, Reply
 from storage.buffered import BufferedView, NeedsTransaction, Writes
 from storage.interface import KeyValueView, StorageError, Store, Txn, Value
 
@@ -45,6 +45,9 @@ class Outbox:
     """Replies to commands proposed at this replica, in execution order."""
     failures: list[tuple[Command, str]] = field(default_factory=list)
     """Commands whose handler raised (a bug): answered with an error, logged by the driver."""
+    published: list[Published] = field(default_factory=list)
+    """Messages the step's PUBLISHes (anyone's) posted, in execution order: the driver
+    delivers them to its subscribers and fills in their ``receivers``."""
 
 
 @dataclass(slots=True)
@@ -114,6 +117,7 @@ def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None
     # a buffered attempt abandoned): start clean.
     out.replies.clear()
     out.failures.clear()
+    out.published.clear()
     execute, is_read_only, reply_to = commands.execute, commands.is_read_only, out.replies.append
     for ex in ready.to_execute:
         for cmd in ex.cmds:
@@ -127,6 +131,10 @@ def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None
             except Exception as exc:  # a handler bug must not take the replica down
                 reply, detail = _handler_failure(exc)
                 out.failures.append((cmd, detail))
+            if type(reply) is Published:
+                out.published.append(reply)
+            elif cmd.multi and type(reply) is list:
+                out.published += [item for item in reply if type(item) is Published]
             if mine:
                 reply_to((cmd, reply))
 

@@ -66,6 +66,28 @@ class Pairs:
     items: Sequence[tuple[Reply, Reply]]
 
 
+@dataclass(slots=True)
+class Published:
+    """PUBLISH's reply, ``:receivers``: how many subscriptions got the message.
+
+    Only the runtime knows that, once it has delivered ``message`` on
+    ``channel`` to its subscribers, which it does when the command executes;
+    until then (and for a driver with no subscribers) it is 0. The one reply
+    value that is filled in after the handler returned."""
+
+    channel: bytes
+    message: bytes
+    receivers: int = 0
+
+
+@dataclass(frozen=True, slots=True)
+class ReplySequence:
+    """Several top-level replies to one request, written back to back (SUBSCRIBE a b
+    answers one confirmation per channel)."""
+
+    items: Sequence[Reply]
+
+
 @dataclass(frozen=True, slots=True)
 class Set:
     """``~n`` in RESP3, an array in RESP2."""
@@ -108,6 +130,8 @@ Reply = (
     | NullArray
     | Map
     | Pairs
+    | Published
+    | ReplySequence
     | Set
     | Verbatim
     | BigNumber

@@ -85,8 +85,10 @@ from protocol.replies import (
     Map,
     NullArray,
     Pairs,
+    Published,
     Push,
     Reply,
+    ReplySequence,
     Set,
     SimpleString,
     Verbatim,
@@ -708,6 +710,11 @@ def _write_rare(out: bytearray, value: Reply, proto: int) -> None:
                 out += b"*2\r\n"
             write_reply(out, first, proto)
             write_reply(out, second, proto)
+    elif isinstance(value, Published):
+        out += b":%d\r\n" % value.receivers
+    elif isinstance(value, ReplySequence):
+        for item in value.items:
+            write_reply(out, item, proto)
     elif isinstance(value, Set):
         _write_aggregate(out, b"~" if resp3 else b"*", value.items, proto)
     elif isinstance(value, Push):

@@ -2,7 +2,8 @@
 
 Two commands interfere when they share a key and one of them writes it, or
 when one is keyspace-wide (KEYS, SCAN, DBSIZE, RANDOMKEY read every key;
-FLUSHDB, FLUSHALL write every key). Keys come from the table's key specs, so
+FLUSHDB, FLUSHALL write every key), or when they PUBLISH to one channel
+(``pubsub.channel_key``). Keys come from the table's key specs, so
 RENAME writes both its keys and MSET writes every key but none of its
 values. A key both read and written counts as written.
 
@@ -29,6 +30,7 @@ from collections.abc import Callable, Sequence
 
 from protocol.messages import EMPTY_ACCESS, Access, AccessUnion, Command
 
+from .pubsub import channel_key
 from .spec import CommandSpec, KeySpec
 from .table import COMMANDS
 
@@ -62,6 +64,8 @@ def _builder(spec: CommandSpec) -> AccessOf:
     if "keyspace" in spec.flags:
         constant = _GLOBAL_WRITE if spec.is_write else _GLOBAL_READ
         return lambda op: constant
+    if spec.publishes:
+        return lambda op: Access(_NOTHING, frozenset((channel_key(op[1]),)))
     specs = spec.key_specs
     if not specs:
         return lambda op: EMPTY_ACCESS
@@ -86,7 +90,7 @@ _BUILDERS: dict[bytes, AccessOf] = {spec.upper: _builder(spec) for spec in COMMA
 
 def _single_key_slot(spec: CommandSpec) -> tuple[int, bool] | None:
     """``(argument index, writes)`` for a command with exactly one key, else ``None``."""
-    if "keyspace" in spec.flags or not _single_key(spec):
+    if "keyspace" in spec.flags or spec.publishes or not _single_key(spec):
         return None
     return spec.key_specs[0].begin, spec.key_specs[0].writes
 

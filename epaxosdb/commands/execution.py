@@ -24,8 +24,8 @@ from .watch import WATCHCHECK, unchanged
 _HANDLERS: dict[bytes, Handler] = {
     spec.upper: spec.handler for spec in COMMANDS if spec.handler is not None
 }
-_WRITES: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if spec.is_write)
-_READS: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if not spec.is_write)
+_WRITES: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if spec.runs_everywhere)
+_READS: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if not spec.runs_everywhere)
 
 
 def execute(kv: KeyValueView, cmd: Command) -> Reply:
@@ -64,7 +64,8 @@ def execute(kv: KeyValueView, cmd: Command) -> Reply:
 
 
 def is_read_only(cmd: Command) -> bool:
-    """True when no op of ``cmd`` can change the state (only its proposer executes it)."""
+    """True when no op of ``cmd`` can change the state or publish (only its proposer
+    executes it)."""
     for op in cmd.ops:
         name = op[0]
         if name in _WRITES or (name not in _READS and name.upper() in _WRITES):

@@ -202,3 +202,13 @@ class CommandSpec:
     @property
     def is_write(self) -> bool:
         return "write" in self.flags
+
+    @property
+    def publishes(self) -> bool:
+        """PUBLISH: replicated and executed everywhere like a write, though it writes no key."""
+        return "pubsub" in self.flags and self.handler is not None
+
+    @property
+    def runs_everywhere(self) -> bool:
+        """Whether every replica must execute it (else only the one whose client asked)."""
+        return self.is_write or self.publishes

@@ -26,6 +26,7 @@ from . import (
     hashes,
     keyspace,
     lists,
+    pubsub,
     sets,
     strings,
     watch,
@@ -1861,6 +1862,92 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
 
 # fmt: on
 
+_CHANNELS = _string("channel", flags=(*OPTIONAL, *MULTIPLE))
+_PATTERN = Arg("pattern", "pattern")
+
+
+def _subscription_row(name: str, arity: int, summary: str, complexity: str,
+                      arguments: tuple[Arg, ...]) -> CommandSpec:
+    return _connection_row(
+        name, arity, "pubsub noscript loading stale", "@pubsub @slow", summary, "2.0.0",
+        group="pubsub", complexity=complexity, arguments=arguments,
+    )
+
+
+def _pubsub_sub(name: str, arity: int, summary: str, since: str, complexity: str = "O(1)",
+                arguments: tuple[Arg, ...] = ()) -> CommandSpec:
+    return _sub(
+        "pubsub", name, arity, ("pubsub", *_SUB), "@pubsub @slow", summary, since, "pubsub",
+        complexity=complexity, arguments=arguments,
+    )
+
+
+PUBSUB_COMMANDS: tuple[CommandSpec, ...] = (
+    _generic_row(
+        "publish", 3, "pubsub loading stale fast", pubsub.cmd_publish, (), "@pubsub @fast",
+        "Post a message to a channel", "2.0.0",
+        (_string("channel"), _string("message")),
+        "O(N+M) where N is the number of clients subscribed to the receiving channel and M "
+        "is the total number of subscribed patterns (by any client).",
+        group="pubsub",
+    ),
+    _subscription_row(
+        "subscribe", -2, "Listen for messages published to the given channels",
+        "O(N) where N is the number of channels to subscribe to.",
+        (_string("channel", flags=MULTIPLE),),
+    ),
+    _subscription_row(
+        "unsubscribe", -1, "Stop listening for messages posted to the given channels",
+        "O(N) where N is the number of clients already subscribed to a channel.",
+        (_CHANNELS,),
+    ),
+    _subscription_row(
+        "psubscribe", -2, "Listen for messages published to channels matching the given patterns",
+        "O(N) where N is the number of patterns the client is already subscribed to.",
+        (_block("pattern", _PATTERN, flags=MULTIPLE),),
+    ),
+    _subscription_row(
+        "punsubscribe", -1,
+        "Stop listening for messages posted to channels matching the given patterns",
+        "O(N+M) where N is the number of patterns the client is already subscribed and M is "
+        "the number of total patterns subscribed in the system (by any client).",
+        (Arg("pattern", "pattern", flags=(*OPTIONAL, *MULTIPLE)),),
+    ),
+    _connection_row(
+        "pubsub", -2, "", "@slow", "A container for Pub/Sub commands", "2.8.0",
+        group="pubsub", complexity="Depends on subcommand.",
+        subcommands=(
+            _pubsub_sub(
+                "channels", -2, "List active channels", "2.8.0",
+                "O(N) where N is the number of active channels, and assuming constant time "
+                "pattern matching (relatively short channels and patterns)",
+                (Arg("pattern", "pattern", flags=OPTIONAL),),
+            ),
+            _pubsub_sub(
+                "numpat", 2, "Get the count of unique patterns pattern subscriptions", "2.8.0",
+            ),
+            _pubsub_sub(
+                "numsub", -2, "Get the count of subscribers for channels", "2.8.0",
+                "O(N) for the NUMSUB subcommand, where N is the number of requested channels",
+                (_CHANNELS,),
+            ),
+            _pubsub_sub(
+                "shardchannels", -2, "List active shard channels", "7.0.0",
+                "O(N) where N is the number of active shard channels, and assuming constant "
+                "time pattern matching (relatively short shard channels).",
+                (Arg("pattern", "pattern", flags=OPTIONAL),),
+            ),
+            _pubsub_sub(
+                "shardnumsub", -2, "Get the count of subscribers for shard channels", "7.0.0",
+                "O(N) for the SHARDNUMSUB subcommand, where N is the number of requested shard "
+                "channels",
+                (_string("shardchannel", flags=(*OPTIONAL, *MULTIPLE)),),
+            ),
+            _sub("pubsub", "help", 2, _SUB, "@slow", _HELP, "6.2.0", "pubsub"),
+        ),
+    ),
+)
+
 INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name=expiry.SWEEP.lower(),
@@ -1908,6 +1995,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *LIST_COMMANDS,
     *GENERIC_COMMANDS,
     *CONNECTION_COMMANDS,
+    *PUBSUB_COMMANDS,
     *INTERNAL_COMMANDS,
 )
 """Every command, in the order COMMAND lists them."""

@@ -27,7 +27,16 @@ from typing import TYPE_CHECKING, Final
 
 from epaxosdb import commands
 from epaxosdb.commands.glob import stringmatch
-from protocol.replies import OK, PONG, Error, Map, Reply, SimpleString, Verbatim
+from protocol.replies import (
+    OK,
+    PONG,
+    Error,
+    Map,
+    Reply,
+    ReplySequence,
+    SimpleString,
+    Verbatim,
+)
 
 from .backend import InfoFields
 
@@ -110,6 +119,8 @@ def check_password(registry: ClientRegistry, username: bytes, password: bytes) -
 def cmd_ping(conn: Connection, args: list[bytes]) -> Reply:
     if len(args) > 2:
         return Error("ERR wrong number of arguments for 'ping' command")
+    if conn.proto == 2 and conn.subscriptions:
+        return [b"pong", b"" if len(args) == 1 else args[1]]  # a subscriber's PING
     return PONG if len(args) == 1 else args[1]
 
 
@@ -214,7 +225,7 @@ def cmd_hello(conn: Connection, args: list[bytes]) -> Reply:
             return BAD_CLIENT_NAME
         conn.name = name
     if version:
-        conn.proto = version
+        conn.set_protocol(version)
     return hello_reply(conn)
 
 
@@ -278,18 +289,21 @@ CLIENT_HELP = (
     "HELP",
     "    Print this help.",
 )
-_CLIENT_TYPES = {
-    b"normal": True,
-    b"master": False,
-    b"replica": False,
-    b"slave": False,
-    b"pubsub": False,
-}
+_CLIENT_TYPES = {b"normal", b"master", b"replica", b"slave", b"pubsub"}
+"""CLIENT LIST/KILL TYPE values; no client of ours is a master or a replica."""
+
+
+def _client_type(conn: Connection) -> bytes:
+    """A client with a subscription is of type ``pubsub``, any other ``normal`` (Redis's
+    ``getClientType`` for a server without replication)."""
+    return b"pubsub" if conn.subscriptions else b"normal"
 
 
 def client_info_line(conn: Connection, now: float) -> bytes:
     """One CLIENT LIST line, in Redis 7.2's field order (with ``lib-name``/``lib-ver``)."""
-    flags = "x" if conn.multi is not None else ""
+    flags = "P" if conn.subscriptions else ""
+    if conn.multi is not None:
+        flags += "x"
     if conn.blocked:
         flags += "b"
     if conn.no_evict:
@@ -300,7 +314,8 @@ def client_info_line(conn: Connection, now: float) -> bytes:
     return (
         f"id={conn.id} addr={conn.addr} laddr={conn.laddr} fd={conn.fd} "
         f"name={conn.name.decode('latin-1')} age={int(now - conn.created)} "
-        f"idle={int(now - conn.last_interaction)} flags={flags or 'N'} db=0 sub=0 psub=0 "
+        f"idle={int(now - conn.last_interaction)} flags={flags or 'N'} db=0 "
+        f"sub={len(conn.channels)} psub={len(conn.patterns)} "
         f"ssub=0 multi={-1 if conn.multi is None else len(conn.multi)} qbuf={qbuf} "
         f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs={conn.registry.settings.receive_size} "
         f"rbp={qbuf} obl={conn.output_pending()} oll=0 omem=0 tot-mem={qbuf} events=r "
@@ -348,11 +363,10 @@ def cmd_client_list(conn: Connection, args: list[bytes]) -> Reply:
     registry = conn.registry
     selected: Iterable[Connection] = list(registry.clients.values())
     if len(args) == 4 and args[2].lower() == b"type":
-        kind = _CLIENT_TYPES.get(args[3].lower())
-        if kind is None:
+        kind = args[3].lower()
+        if kind not in _CLIENT_TYPES:
             return Error(f"ERR Unknown client type '{_c_text(args[3])}'")
-        if not kind:
-            selected = []
+        selected = [c for c in selected if _client_type(c) == kind]
     elif len(args) >= 4 and args[2].lower() == b"id":
         ids = [_parse_int(raw) for raw in args[3:]]
         if any(i is None or i <= 0 for i in ids):
@@ -379,7 +393,7 @@ def cmd_client_kill(conn: Connection, args: list[bytes]) -> Reply:
     wanted_id: int | None = None
     addr: str | None = None
     laddr: str | None = None
-    normal_ok = True
+    kind: bytes | None = None
     skip_me = True
     for position in range(2, len(args), 2):
         option, value = args[position].lower(), args[position + 1]
@@ -392,10 +406,9 @@ def cmd_client_kill(conn: Connection, args: list[bytes]) -> Reply:
         elif option == b"laddr":
             laddr = value.decode("latin-1")
         elif option == b"type":
-            kind = _CLIENT_TYPES.get(value.lower())
-            if kind is None:
+            kind = value.lower()
+            if kind not in _CLIENT_TYPES:
                 return Error(f"ERR Unknown client type '{_c_text(value)}'")
-            normal_ok = normal_ok and kind
         elif option == b"user":
             if value != DEFAULT_USER:
                 return Error(f"ERR No such user '{_c_text(value)}'")
@@ -410,7 +423,7 @@ def cmd_client_kill(conn: Connection, args: list[bytes]) -> Reply:
     for other in list(registry.clients.values()):
         if (
             (other is conn and skip_me)
-            or not normal_ok
+            or (kind is not None and _client_type(other) != kind)
             or (wanted_id is not None and other.id != wanted_id)
             or (addr is not None and other.addr != addr)
             or (laddr is not None and other.laddr != laddr)
@@ -488,6 +501,65 @@ def cmd_client_no_touch(conn: Connection, args: list[bytes]) -> Reply:
 
 def cmd_client_help(conn: Connection, args: list[bytes]) -> Reply:
     return [SimpleString(line.encode()) for line in CLIENT_HELP]
+
+
+# --- pub/sub ------------------------------------------------------------------------
+# SUBSCRIBE and friends answer one confirmation per channel or pattern; PUBLISH is
+# replicated (epaxosdb.commands.pubsub) and delivered by the consensus loop.
+
+PUBSUB_HELP = (
+    "PUBSUB <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "CHANNELS [<pattern>]",
+    "    Return the currently active channels matching a <pattern> (default: '*').",
+    "NUMPAT",
+    "    Return number of subscriptions to patterns.",
+    "NUMSUB [<channel> ...]",
+    "    Return the number of subscribers for the specified channels, excluding",
+    "    pattern subscriptions(default: no channels).",
+    "SHARDCHANNELS [<pattern>]",
+    "    Return the currently active shard level channels matching a <pattern> (default: '*').",
+    "SHARDNUMSUB [<shardchannel> ...]",
+    "    Return the number of subscribers for the specified shard level channel(s)",
+    "HELP",
+    "    Prints this help.",
+)
+
+
+def cmd_subscribe(conn: Connection, args: list[bytes]) -> Reply:
+    return ReplySequence([conn.subscribe(channel) for channel in args[1:]])
+
+
+def cmd_psubscribe(conn: Connection, args: list[bytes]) -> Reply:
+    return ReplySequence([conn.psubscribe(pattern) for pattern in args[1:]])
+
+
+def cmd_unsubscribe(conn: Connection, args: list[bytes]) -> Reply:
+    """The named channels, or every channel; a client with none gets one reply."""
+    channels: list[bytes | None] = [*(args[1:] or conn.channels)] or [None]
+    return ReplySequence([conn.unsubscribe(channel) for channel in channels])
+
+
+def cmd_punsubscribe(conn: Connection, args: list[bytes]) -> Reply:
+    patterns: list[bytes | None] = [*(args[1:] or conn.patterns)] or [None]
+    return ReplySequence([conn.punsubscribe(pattern) for pattern in patterns])
+
+
+def cmd_pubsub(conn: Connection, args: list[bytes]) -> Reply:
+    """PUBSUB CHANNELS/NUMSUB/NUMPAT about this replica's subscribers; the shard forms
+    answer for no shard channels (SSUBSCRIBE is not supported)."""
+    subscriptions = conn.registry.subscriptions
+    sub = args[1].lower()
+    if sub == b"channels":
+        return list[Reply](subscriptions.channels(args[2] if len(args) > 2 else None))
+    if sub == b"numsub":
+        return [part for channel in args[2:] for part in (channel, subscriptions.count(channel))]
+    if sub == b"numpat":
+        return subscriptions.pattern_count()
+    if sub == b"shardchannels":
+        return []
+    if sub == b"shardnumsub":
+        return [part for channel in args[2:] for part in (channel, 0)]
+    return [SimpleString(line.encode()) for line in PUBSUB_HELP]
 
 
 def cmd_command(conn: Connection, args: list[bytes]) -> Reply:
@@ -760,8 +832,8 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
             ("rejected_connections", stats.rejected_connections),
             ("expired_keys", 0),
             ("evicted_keys", 0),
-            ("pubsub_channels", 0),
-            ("pubsub_patterns", 0),
+            ("pubsub_channels", registry.subscriptions.channel_count()),
+            ("pubsub_patterns", registry.subscriptions.pattern_count()),
             ("total_error_replies", stats.error_replies),
         ],
         "Replication": [
@@ -860,6 +932,16 @@ HANDLERS: dict[bytes, Handler] = {
     b"client|no-evict": cmd_client_no_evict,
     b"client|no-touch": cmd_client_no_touch,
     b"client|help": cmd_client_help,
+    b"subscribe": cmd_subscribe,
+    b"unsubscribe": cmd_unsubscribe,
+    b"psubscribe": cmd_psubscribe,
+    b"punsubscribe": cmd_punsubscribe,
+    b"pubsub|channels": cmd_pubsub,
+    b"pubsub|numsub": cmd_pubsub,
+    b"pubsub|numpat": cmd_pubsub,
+    b"pubsub|shardchannels": cmd_pubsub,
+    b"pubsub|shardnumsub": cmd_pubsub,
+    b"pubsub|help": cmd_pubsub,
     b"command": cmd_command,
     b"command|count": cmd_command,
     b"command|docs": cmd_command,

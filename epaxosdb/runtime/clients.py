@@ -42,6 +42,7 @@ from .backend import Backend
 from .blocking import BlockedClients
 from .connection import Connection
 from .listeners import open_listeners
+from .pubsub import Subscriptions
 
 if TYPE_CHECKING:
     from epaxosdb.commands import CommandSpec
@@ -136,6 +137,8 @@ class ClientRegistry:
         self.batching_replies = False
         """Inside ``reply_batch``: completed replies wait for its end to be sent."""
         self._to_flush: list[Connection] = []
+        self.subscriptions = Subscriptions()
+        """Pub/sub subscriptions; the consensus loop delivers what PUBLISH posted."""
         self.blocked = BlockedClients()
         """Clients waiting in BLPOP and friends; the consensus loop reports changed keys."""
         self.shutdown_requested = trio.Event()

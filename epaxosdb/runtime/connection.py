@@ -73,7 +73,7 @@ from protocol.errors import (
     QueryBufferLimitExceeded,
     RespProtocolError,
 )
-from protocol.replies import OK, QUEUED, Error, Reply
+from protocol.replies import OK, QUEUED, Error, Push, Reply
 from protocol.resp import NEED_DATA, RespParser, encode_reply
 
 from . import admin
@@ -84,6 +84,21 @@ if TYPE_CHECKING:
     from .clients import ClientIO, ClientRegistry
 
 log = logging.getLogger("epaxosdb.clients")
+
+PUBSUB_OUTPUT_MAX = 32 * 1024 * 1024
+"""Unread pub/sub output after which a subscriber is closed (Redis: 32mb hard limit)."""
+_SUBSCRIBED_MODE = frozenset(
+    {b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ping", b"quit", b"reset"}
+)
+"""What a RESP2 client with a subscription may send (its connection carries messages)."""
+
+
+def subscribed_mode_refusal(name: bytes) -> Error:
+    return Error(
+        f"ERR Can't execute '{name.decode('latin-1')}': only (P|S)SUBSCRIBE / "
+        "(P|S)UNSUBSCRIBE / PING / QUIT / RESET are allowed in this context"
+    )
+
 
 PIPELINE_OPS_MAX = 256
 PIPELINE_BYTES_MAX = 64 * 1024
@@ -172,6 +187,9 @@ class Connection:
         """An EXEC dispatched while WATCH reads were pending, run once they are done."""
         self.multi: list[list[bytes]] | None = None
         self.multi_failed = False
+        self.channels: dict[bytes, None] = {}
+        self.patterns: dict[bytes, None] = {}
+        """Pub/sub subscriptions, in the order they were made (see ``pubsub``)."""
         self._skip_this = False
         self._skip_next = False
         self._plain = True  # no MULTI, no pending AUTH, replies on: the hot path applies
@@ -228,6 +246,7 @@ class Connection:
             if self._blocked is not None:
                 self._blocked.stop()  # no more attempts; one in flight runs its course
                 registry.blocked.remove(self._blocked)
+            self.unsubscribe_all()
             registry.clients.pop(self.id, None)
             log.debug("client %d disconnected: %s", self.id, reason)
 
@@ -529,6 +548,9 @@ class Connection:
         elif not self.authenticated and "no_auth" not in spec.flags and self.registry.auth_required:
             self.multi_failed = in_multi
             self._answer(NOAUTH)
+        elif self._subscribed_mode() and spec.name.split(b"|")[0] not in _SUBSCRIBED_MODE:
+            self.multi_failed = in_multi
+            self._answer(subscribed_mode_refusal(spec.name))
         elif "loading" not in spec.flags and self.backend.loading:
             self.multi_failed = in_multi
             self._answer(LOADING)
@@ -627,6 +649,11 @@ class Connection:
         self._flush_seq = seq
         if self._reader_waiting:
             self._space.set()  # fewer replies pending: the reader may go on
+        self._send_soon()
+
+    def _send_soon(self) -> None:
+        """What was just added to the output goes out: at the end of the reply batch, or
+        by the writer, or by the reader once it is done dispatching."""
         if not self._dispatching and self._writer_idle and not self._send_busy:
             if self.registry.batching_replies and not self._closing:
                 if not self._flush_queued:
@@ -635,6 +662,78 @@ class Connection:
                 return
             self._writer_idle = False  # woken once; it marks itself idle again
             self._wake.set()
+
+    # --- pub/sub ----------------------------------------------------------------
+
+    @property
+    def subscriptions(self) -> int:
+        return len(self.channels) + len(self.patterns)
+
+    def subscribe(self, channel: bytes) -> Reply:
+        if channel not in self.channels:
+            self.channels[channel] = None
+            self.registry.subscriptions.subscribe(self, channel)
+        self._refresh_plain()
+        return Push([b"subscribe", channel, self.subscriptions])
+
+    def unsubscribe(self, channel: bytes | None) -> Reply:
+        """One channel (``None``: the reply to an UNSUBSCRIBE with nothing to undo)."""
+        if channel is not None and channel in self.channels:
+            del self.channels[channel]
+            self.registry.subscriptions.unsubscribe(self, channel)
+        self._refresh_plain()
+        return Push([b"unsubscribe", channel, self.subscriptions])
+
+    def psubscribe(self, pattern: bytes) -> Reply:
+        if pattern not in self.patterns:
+            self.patterns[pattern] = None
+            self.registry.subscriptions.psubscribe(self, pattern)
+        self._refresh_plain()
+        return Push([b"psubscribe", pattern, self.subscriptions])
+
+    def punsubscribe(self, pattern: bytes | None) -> Reply:
+        if pattern is not None and pattern in self.patterns:
+            del self.patterns[pattern]
+            self.registry.subscriptions.punsubscribe(self, pattern)
+        self._refresh_plain()
+        return Push([b"punsubscribe", pattern, self.subscriptions])
+
+    def unsubscribe_all(self) -> None:
+        """Drop every subscription without a reply (RESET, the connection ending)."""
+        subscriptions = self.registry.subscriptions
+        for channel in self.channels:
+            subscriptions.unsubscribe(self, channel)
+        for pattern in self.patterns:
+            subscriptions.punsubscribe(self, pattern)
+        self.channels.clear()
+        self.patterns.clear()
+        self._refresh_plain()
+
+    def deliver_message(self, channel: bytes, message: bytes) -> None:
+        self._push(Push([b"message", channel, message]))
+
+    def deliver_pmessage(self, pattern: bytes, channel: bytes, message: bytes) -> None:
+        self._push(Push([b"pmessage", pattern, channel, message]))
+
+    def _push(self, message: Push) -> None:
+        """Out-of-band data: after the replies already in the output, ahead of those still
+        pending — the message was published while those commands ran. A subscriber
+        that does not read is closed once ``PUBSUB_OUTPUT_MAX`` bytes wait for it
+        (Redis's ``client-output-buffer-limit pubsub`` hard limit)."""
+        if self._dead or self._closing:
+            return
+        self._out += encode_reply(message, self.proto)
+        if len(self._out) + self._sending > PUBSUB_OUTPUT_MAX:
+            log.warning(
+                "client %d (%s): closing: %d bytes of pub/sub messages not read "
+                "(client-output-buffer-limit pubsub)",
+                self.id,
+                self.addr,
+                len(self._out) + self._sending,
+            )
+            self.kill()
+            return
+        self._send_soon()
 
     def flush_completed(self) -> None:
         """The end of a reply batch (``ClientRegistry.reply_batch``): send what completed.
@@ -733,7 +832,12 @@ class Connection:
             and not self.reply_off
             and not self._skip_this
             and (self.authenticated or not self.registry.auth_required)
+            and not self._subscribed_mode()
         )
+
+    def _subscribed_mode(self) -> bool:
+        """RESP2 with a subscription: only the commands of ``_SUBSCRIBED_MODE`` may run."""
+        return self.proto == 2 and bool(self.channels or self.patterns)
 
     def refresh_auth(self) -> None:
         """The password setting changed: recompute what this client may do."""
@@ -756,6 +860,11 @@ class Connection:
             self._skip_next = True
         self._refresh_plain()
 
+    def set_protocol(self, version: int) -> None:
+        """HELLO's protocol switch: a RESP3 subscriber may run any command."""
+        self.proto = version
+        self._refresh_plain()
+
     def reset(self) -> None:
         """RESET: back to a fresh connection's state (Redis's ``clearClientConnectionState``)."""
         self.multi = None
@@ -767,6 +876,7 @@ class Connection:
         self.no_touch = False
         self.reply_off = False
         self._skip_this = self._skip_next = False
+        self.unsubscribe_all()
         self.set_authenticated(not self.registry.auth_required)
 
     def statistics(self) -> ConnectionStatistics:

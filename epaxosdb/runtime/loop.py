@@ -61,11 +61,12 @@ from epaxosdb.node import (
     needs_commit,
 )
 from protocol.messages import Command, InstanceId, Message, ReplicaId, payload_bytes
-from protocol.replies import Error, Reply
+from protocol.replies import Error, Published, Reply
 from storage.interface import KeyValueView, Store
 
 from .backend import InfoFields
 from .blocking import BlockedClients
+from .pubsub import Subscriptions
 
 log = logging.getLogger("epaxosdb.loop")
 
@@ -196,6 +197,7 @@ class ConsensusLoop:
         peers_connected: Callable[[], int] = lambda: 0,
         reply_batch: Callable[[], AbstractContextManager[None]] = nullcontext,
         blocked: BlockedClients | None = None,
+        subscriptions: Subscriptions | None = None,
     ) -> None:
         self._core = core
         self._store = store
@@ -207,6 +209,8 @@ class ConsensusLoop:
         self._reply_batch = reply_batch
         """Wraps the release of a turn's replies (``ClientRegistry.reply_batch``)."""
         self._blocked = blocked
+        self._subscriptions = subscriptions
+        """Pub/sub subscribers on this replica: PUBLISH delivers to them as it executes."""
         """Clients in BLPOP and friends, told which keys each turn wrote (``_wake_blocked``)."""
         self._next_id = incarnation << INCARNATION_SHIFT
         self._proposals: list[Command] = []
@@ -478,9 +482,11 @@ class ConsensusLoop:
         for dst, m in outbox.messages:
             self._send(dst, m)
         self._note_commits(ready.committed)
-        if outbox.replies:
+        if outbox.replies or outbox.published:
             waiting = self._waiting
             with self._reply_batch():
+                if outbox.published:
+                    self._deliver(outbox.published)
                 for cmd, reply in outbox.replies:
                     waiter = waiting.pop(cmd.id, None)
                     if waiter is not None:
@@ -489,6 +495,18 @@ class ConsensusLoop:
         for cmd, detail in outbox.failures:
             self._counters["handler_failures"] += 1
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
+
+    def _deliver(self, published: list[Published]) -> None:
+        """Hand what this turn's PUBLISHes posted to this replica's subscribers, in
+        execution order, before any reply of the turn (as Redis does); a PUBLISH's
+        reply is then the number of receivers. Not while catching up (see
+        ``pubsub``): those messages were posted long ago."""
+        subscriptions = self._subscriptions
+        if not subscriptions or self._core.loading:
+            return
+        publish = subscriptions.publish
+        for message in published:
+            message.receivers = publish(message.channel, message.message)
 
     def _wake_blocked(self, ready: Ready, prepared: Prepared | None) -> None:
         """Tell blocked clients which keys this turn's commands wrote: exactly those

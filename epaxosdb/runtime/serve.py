@@ -124,6 +124,7 @@ async def serve_replica(
         peers_connected=peers.connected_count,
         reply_batch=registry.reply_batch,
         blocked=registry.blocked,
+        subscriptions=registry.subscriptions,
     )
     settings = ClientSettings(
         requirepass=cluster.requirepass,

@@ -14,6 +14,7 @@ from epaxosdb.commands import (
     execute,
     prepare,
 )
+from epaxosdb.commands.pubsub import channel_key
 from epaxosdb.core.conflicts import batch_access as union_of_accesses
 from protocol.messages import Access, Command
 from protocol.replies import Error
@@ -21,6 +22,8 @@ from storage.memory import MemoryStore
 from tests.commands.test_differential_random import Generator
 
 EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
+    # PUBLISH orders by channel, in a key space of its own (``pubsub.channel_key``).
+    ((b"PUBLISH", b"news", b"hi"), Access(writes=frozenset({channel_key(b"news")}))),
     ((b"GET", b"k"), Access(reads=frozenset({b"k"}))),
     ((b"SET", b"k", b"v", b"GET"), Access(writes=frozenset({b"k"}))),
     ((b"SETNX", b"k", b"v"), Access(writes=frozenset({b"k"}))),

@@ -13,7 +13,7 @@ from epaxosdb.commands import (
     prepare,
 )
 from protocol.messages import Command
-from protocol.replies import OK, Error, Reply
+from protocol.replies import OK, Error, Published, Reply
 from storage.interface import Value, ValueType
 from storage.memory import MemoryStore
 from tests.commands.differential import injected_value
@@ -115,6 +115,14 @@ def test_sweep_is_an_internal_write_no_client_can_send() -> None:
     assert command_access(cmd).writes == {b"k"}
 
 
+def test_publish_runs_on_every_replica_changes_nothing_and_answers_what_to_deliver() -> None:
+    store = MemoryStore()
+    cmd = Command(origin=1, id=1, time_ms=T0, ops=((b"PUBLISH", b"ch", b"hello"),))
+    assert not is_read_only(cmd)  # every replica delivers to its own subscribers
+    assert run(store, T0, (b"PUBLISH", b"ch", b"hello")) == Published(b"ch", b"hello")
+    assert store.kv_items() == []
+
+
 def test_randomkey_is_a_function_of_state_and_command_identity() -> None:
     store = MemoryStore()
     for i in range(50):
@@ -174,6 +182,7 @@ def test_stored_non_string_values_are_typed() -> None:
 
 
 SAMPLE_ARGS: dict[bytes, list[bytes]] = {
+    b"publish": [b"ch", b"m"],
     b"get": [b"k"], b"set": [b"k", b"v"], b"setnx": [b"k", b"v"], b"setex": [b"k", b"1", b"v"],
     b"psetex": [b"k", b"1", b"v"], b"getset": [b"k", b"v"], b"getdel": [b"k"], b"getex": [b"k"],
     b"mget": [b"k"], b"mset": [b"k", b"v"], b"msetnx": [b"k", b"v"], b"del": [b"k"],

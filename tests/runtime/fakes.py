@@ -26,8 +26,9 @@ from epaxosdb import commands
 from epaxosdb.runtime.backend import InfoFields
 from epaxosdb.runtime.blocking import BlockedClients
 from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, serve_clients
+from epaxosdb.runtime.pubsub import Subscriptions
 from protocol.messages import Command
-from protocol.replies import Error, Reply
+from protocol.replies import Error, Published, Reply
 from protocol.resp import encode_request
 from storage.buffered import BufferedView, NeedsTransaction
 from storage.interface import Txn
@@ -45,6 +46,7 @@ class FakeBackend:
     store: MemoryStore = field(default_factory=MemoryStore)
     submitted: list[Command] = field(default_factory=list)
     blocked: BlockedClients | None = None
+    subscriptions: Subscriptions | None = None
     """Set by ``running_server``: the front end's blocked clients, told of every write."""
     held: list[tuple[Command, Callable[[Reply], None]]] = field(default_factory=list)
     _next_id: int = 0
@@ -67,7 +69,8 @@ class FakeBackend:
             on_done(self.execute(cmd))
 
     def execute(self, cmd: Command) -> Reply:
-        """Run ``cmd`` and, as the consensus loop does, tell blocked clients what it wrote."""
+        """Run ``cmd`` and, as the consensus loop does, deliver what it published and tell
+        blocked clients what it wrote."""
 
         def run(txn: Txn) -> tuple[Reply, list[bytes] | None]:
             view = BufferedView(txn, ())
@@ -79,6 +82,10 @@ class FakeBackend:
             return reply, list(view.writes)
 
         reply, written = self.store.write(run)
+        if self.subscriptions is not None:
+            for item in reply if type(reply) is list else [reply]:
+                if type(item) is Published:
+                    item.receivers = self.subscriptions.publish(item.channel, item.message)
         if self.blocked is not None:
             if written is None:
                 self.blocked.changed_all()
@@ -130,6 +137,7 @@ async def running_server(
     backend = backend if backend is not None else FakeBackend()
     registry = ClientRegistry(settings)
     backend.blocked = registry.blocked
+    backend.subscriptions = registry.subscriptions
     async with trio.open_nursery() as nursery:
         port = await nursery.start(partial(serve_clients, backend, registry=registry))
         try:

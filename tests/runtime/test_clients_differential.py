@@ -85,6 +85,22 @@ SCENARIOS: list[bytes] = [
     b"QUIT\r\n",
     b"QUIT x\r\n",
     b"RESET\r\nRESET x\r\nTIME x\r\n",
+    # pub/sub (each scenario ends unsubscribed, so that the sentinel ECHO may run)
+    b"SUBSCRIBE a b\r\nPING\r\nPING hi\r\nGET x\r\nCLIENT ID\r\nSUBSCRIBE a\r\n"
+    b"UNSUBSCRIBE a c\r\nUNSUBSCRIBE b\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\n",
+    b"PSUBSCRIBE p* q?\r\nPUNSUBSCRIBE x\r\nPUNSUBSCRIBE p*\r\nSUBSCRIBE c\r\n"
+    b"PUNSUBSCRIBE q?\r\nUNSUBSCRIBE c\r\n",
+    b"HELLO 3\r\nSUBSCRIBE ch\r\nPSUBSCRIBE c*\r\nPUBLISH ch hello\r\nPUBLISH other x\r\n"
+    b"GET k\r\nPING\r\nPUBSUB NUMSUB ch nochan\r\nPUBSUB NUMPAT\r\nPUBSUB CHANNELS\r\n"
+    b"PUBSUB CHANNELS c*\r\nPUBSUB CHANNELS z*\r\nUNSUBSCRIBE ch\r\nPUNSUBSCRIBE c*\r\n",
+    b"PUBSUB\r\nPUBSUB FOO\r\nPUBSUB HELP\r\nPUBSUB NUMSUB\r\nPUBSUB SHARDCHANNELS\r\n"
+    b"PUBSUB SHARDNUMSUB a\r\nPUBLISH\r\nPUBLISH a\r\nPUBLISH nobody hears\r\n"
+    b"SUBSCRIBE\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\n",
+    # (A message published inside the subscriber's own EXEC lands in the middle of
+    # Redis's EXEC reply, and before it here: clients cannot tell which command's.)
+    b"MULTI\r\nSUBSCRIBE a\r\nEXEC\r\nUNSUBSCRIBE\r\n",
+    b"SUBSCRIBE a\r\nRESET\r\nPING\r\n",
+    b"HELLO 3\r\nSUBSCRIBE a\r\nHELLO 2\r\nGET x\r\nHELLO 3\r\nGET x\r\nUNSUBSCRIBE\r\n",
     # transactions
     b"EXEC\r\nDISCARD\r\nMULTI\r\nMULTI\r\nDISCARD\r\n",
     b"MULTI\r\nMULTI\r\nWATCH a\r\nEXEC\r\n",

@@ -1,0 +1,98 @@
+"""Who listens to what on this replica, and delivery of what PUBLISH posted.
+
+SUBSCRIBE and PSUBSCRIBE are local to the replica a client is connected to;
+PUBLISH goes through the log and every replica executes it, delivering to
+its own subscribers (``epaxosdb.commands.pubsub``). So a subscriber on any
+replica receives what is published through any replica, and all the
+subscribers of one channel receive its messages in the same order.
+
+PUBLISH answers how many subscriptions got the message *on the replica the
+publisher used* — the count Redis gives is its server's, and no replica
+knows the others' subscribers (Redis Cluster answers the same way).
+
+A replica that is catching up (``loading``) executes commands that were
+published long ago; it delivers none of them: pub/sub is fire and forget,
+and a message arriving minutes late would surprise more than one missed.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from typing import Protocol
+
+from epaxosdb.commands.glob import matcher
+
+
+class Subscriber(Protocol):
+    """What delivery needs of a connection."""
+
+    def deliver_message(self, channel: bytes, message: bytes) -> None: ...
+
+    def deliver_pmessage(self, pattern: bytes, channel: bytes, message: bytes) -> None: ...
+
+
+class Subscriptions:
+    """Channel and pattern subscriptions of one front end's clients."""
+
+    def __init__(self) -> None:
+        self._channels: dict[bytes, dict[Subscriber, None]] = {}
+        self._patterns: dict[bytes, tuple[Callable[[bytes], bool], dict[Subscriber, None]]] = {}
+
+    def __bool__(self) -> bool:
+        return bool(self._channels or self._patterns)
+
+    def subscribe(self, client: Subscriber, channel: bytes) -> None:
+        self._channels.setdefault(channel, {})[client] = None
+
+    def unsubscribe(self, client: Subscriber, channel: bytes) -> None:
+        clients = self._channels.get(channel)
+        if clients is not None:
+            clients.pop(client, None)
+            if not clients:
+                del self._channels[channel]
+
+    def psubscribe(self, client: Subscriber, pattern: bytes) -> None:
+        entry = self._patterns.get(pattern)
+        if entry is None:
+            entry = self._patterns[pattern] = (matcher(pattern), {})
+        entry[1][client] = None
+
+    def punsubscribe(self, client: Subscriber, pattern: bytes) -> None:
+        entry = self._patterns.get(pattern)
+        if entry is not None:
+            entry[1].pop(client, None)
+            if not entry[1]:
+                del self._patterns[pattern]
+
+    def publish(self, channel: bytes, message: bytes) -> int:
+        """Deliver to every subscription that matches; how many there were."""
+        receivers = 0
+        clients = self._channels.get(channel)
+        if clients:
+            for client in list(clients):
+                client.deliver_message(channel, message)
+            receivers += len(clients)
+        for pattern, (matches, pattern_clients) in list(self._patterns.items()):
+            if matches(channel):
+                for client in list(pattern_clients):
+                    client.deliver_pmessage(pattern, channel, message)
+                receivers += len(pattern_clients)
+        return receivers
+
+    def channels(self, pattern: bytes | None = None) -> list[bytes]:
+        """Channels with at least one subscriber (PUBSUB CHANNELS), matching ``pattern``."""
+        if pattern is None:
+            return list(self._channels)
+        matches = matcher(pattern)
+        return [channel for channel in self._channels if matches(channel)]
+
+    def count(self, channel: bytes) -> int:
+        """Subscribers of ``channel``, not counting patterns (PUBSUB NUMSUB)."""
+        return len(self._channels.get(channel, ()))
+
+    def pattern_count(self) -> int:
+        """Distinct patterns with a subscriber (PUBSUB NUMPAT, INFO pubsub_patterns)."""
+        return len(self._patterns)
+
+    def channel_count(self) -> int:
+        return len(self._channels)
