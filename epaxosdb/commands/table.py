@@ -1549,6 +1549,13 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
         "Reset the connection", "6.2.0",
     ),
     _connection_row(
+        "wait", 3, "noscript", "@slow @connection",
+        "Wait for the synchronous replication of all the write commands sent in the context "
+        "of the current connection", "3.0.0", group="generic",
+        arguments=(_integer("numreplicas"), _integer("timeout")),
+        tips=("request_policy:all_shards", "response_policy:agg_min"),
+    ),
+    _connection_row(
         "select", 2, "loading stale fast", "@fast @connection",
         "Change the selected database for the current connection", "1.0.0",
         arguments=(_integer("index"),),

@@ -163,6 +163,24 @@ def cmd_reset(conn: Connection, args: list[bytes]) -> Reply:
     return RESET_REPLY
 
 
+def cmd_wait(conn: Connection, args: list[bytes]) -> Reply:
+    """WAIT numreplicas timeout: how many other replicas hold every write this client had
+    acknowledged — at once, without waiting.
+
+    A write is acknowledged only once a quorum made it durable: this replica and at
+    least ``F = (N-1) // 2`` others (F+1 of N), so F is always true, and it is all a
+    replica can promise without asking the others. A client that asks for more gets F
+    at once, as it would from Redis once its timeout ran out."""
+    if _parse_int(args[1]) is None:
+        return NOT_INTEGER
+    timeout = _parse_int(args[2])
+    if timeout is None:
+        return Error("ERR timeout is not an integer or out of range")
+    if timeout < 0:
+        return Error("ERR timeout is negative")
+    return (conn.backend.replicas - 1) // 2
+
+
 def cmd_select(conn: Connection, args: list[bytes]) -> Reply:
     index = commands.parse_db_index(args[1])
     return index if isinstance(index, Error) else OK
@@ -916,6 +934,7 @@ HANDLERS: dict[bytes, Handler] = {
     b"quit": cmd_quit,
     b"reset": cmd_reset,
     b"select": cmd_select,
+    b"wait": cmd_wait,
     b"time": cmd_time,
     b"shutdown": cmd_shutdown,
     b"auth": cmd_auth,

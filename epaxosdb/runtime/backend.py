@@ -24,6 +24,11 @@ class Backend(Protocol):
     def replica_id(self) -> int: ...
 
     @property
+    def replicas(self) -> int:
+        """How many replicas the cluster has (WAIT's answer follows from it)."""
+        ...
+
+    @property
     def loading(self) -> bool:
         """True while the replica replays its log or catches up; data commands get -LOADING."""
         ...

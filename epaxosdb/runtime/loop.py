@@ -253,6 +253,10 @@ class ConsensusLoop:
         return self._me
 
     @property
+    def replicas(self) -> int:
+        return self._core.config.n
+
+    @property
     def loading(self) -> bool:
         return self._core.loading
 

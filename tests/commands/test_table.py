@@ -8,7 +8,7 @@ from epaxosdb.commands.docs import PUBLIC
 CONNECTION_NAMES = {
     b"hello", b"ping", b"echo", b"quit", b"reset", b"select", b"auth", b"client", b"command",
     b"config", b"info", b"time", b"shutdown", b"multi", b"exec", b"discard", b"watch", b"unwatch",
-    b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"pubsub",
+    b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"pubsub", b"wait",
 }  # fmt: skip
 KEYSPACE_NAMES = {b"flushall", b"flushdb", b"keys", b"scan", b"dbsize", b"randomkey"}
 

@@ -89,3 +89,4 @@ def _messages(pubsub: redis.client.PubSub, count: int) -> list[bytes]:
         if item is not None and item["type"] in ("message", "pmessage"):
             got.append(item["data"])
     return got
+

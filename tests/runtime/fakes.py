@@ -41,6 +41,7 @@ LOADING = Error("LOADING Redis is loading the dataset in memory")
 @dataclass
 class FakeBackend:
     replica_id: int = 1
+    replicas: int = 1
     loading: bool = False
     hold: bool = False
     store: MemoryStore = field(default_factory=MemoryStore)

@@ -85,6 +85,9 @@ SCENARIOS: list[bytes] = [
     b"QUIT\r\n",
     b"QUIT x\r\n",
     b"RESET\r\nRESET x\r\nTIME x\r\n",
+    # WAIT: a single replica has no other replica to count
+    b"WAIT\r\nWAIT 1\r\nWAIT x x\r\nWAIT x 0\r\nWAIT 1 x\r\nWAIT 1 -1\r\nWAIT 0 0\r\n"
+    b"WAIT -1 0\r\nSET waited v\r\nWAIT 1 1\r\nDEL waited\r\n",
     # pub/sub (each scenario ends unsubscribed, so that the sentinel ECHO may run)
     b"SUBSCRIBE a b\r\nPING\r\nPING hi\r\nGET x\r\nCLIENT ID\r\nSUBSCRIBE a\r\n"
     b"UNSUBSCRIBE a c\r\nUNSUBSCRIBE b\r\nUNSUBSCRIBE\r\nPUNSUBSCRIBE\r\n",
