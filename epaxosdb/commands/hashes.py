@@ -12,8 +12,13 @@ meant to hold millions of fields is not.
 
 As everywhere, the checks follow Redis 7.0's order: what Redis rejects
 before it looks the key up (an odd number of HSET arguments, a bad
-increment, a bad HSCAN cursor) is ``prepare``'s; the rest is the handler's.
-A hash never exists empty: deleting its last field deletes the key.
+increment, a bad HSCAN cursor, a bad HRANDFIELD count) is ``prepare``'s; the
+rest is the handler's. A hash never exists empty: deleting its last field
+deletes the key.
+
+HRANDFIELD picks from the command's seed, like SRANDMEMBER and ZRANDMEMBER
+(whose parsing and reply it shares: ``keyspace.random_pairs_request``), so
+every replica that runs it picks alike; WITHVALUES pairs nest under RESP3.
 """
 
 from __future__ import annotations
@@ -27,6 +32,7 @@ from storage.interface import KeyValueView, StorageError, ValueType
 from . import errors, extended
 from .containers import Kind, expire_of
 from .integers import LLONG_MAX, LLONG_MIN, ll_bytes, parse_ll
+from .keyspace import random_pairs_reply, random_pairs_request
 
 HASH = ValueType.HASH
 HASH_NOT_INTEGER = Error("ERR hash value is not an integer")
@@ -64,6 +70,14 @@ def prepare_hset(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Erro
     if len(args) % 2:
         return errors.wrong_arity(args[0].lower())
     return (args[0].upper(), *args[1:])
+
+
+def prepare_hrandfield(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """HRANDFIELD's count and WITHVALUES are refused before the key is looked up."""
+    request = random_pairs_request(args, b"withvalues")
+    if isinstance(request, Error):
+        return request
+    return (b"HRANDFIELD", *args[1:])
 
 
 def prepare_hincrby(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
@@ -186,3 +200,15 @@ def cmd_hincrbyfloat(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
 
 
 cmd_hscan = HASHES.scanning(lambda fields: fields.items())
+
+
+def cmd_hrandfield(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """Fields (with WITHVALUES, field/value pairs) picked with the command's seed; a
+    count covering the whole hash returns it in its stored order, as Redis does."""
+    request = random_pairs_request(args, b"withvalues")
+    if isinstance(request, Error):
+        return request
+    found = HASHES.load(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    return random_pairs_reply(list(found[1].items()), request, seed)

@@ -14,12 +14,12 @@ from __future__ import annotations
 from collections.abc import Iterable, Sequence
 from typing import TypeVar
 
-from protocol.replies import OK, Error, Reply, SimpleString
+from protocol.replies import OK, Error, Pairs, Reply, SimpleString
 from storage.interface import KeyValueView
 
 from . import errors
 from .glob import matcher
-from .integers import parse_cursor, parse_db_index, parse_ll
+from .integers import LLONG_MAX, parse_cursor, parse_db_index, parse_ll
 from .values import TYPE_NAMES, expired_keys, is_expired, live
 
 SCAN_COUNT_DEFAULT = 10
@@ -28,6 +28,22 @@ RANDOM_ATTEMPTS = 100
 
 _MASK64 = (1 << 64) - 1
 NONE_TYPE = SimpleString(b"none")
+
+COUNT_RANGE = Error(
+    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
+)
+"""SRANDMEMBER, ZRANDMEMBER and HRANDFIELD read their count from -LLONG_MAX up."""
+REPEATED_MEMBERS_MAX = 1_000_000
+"""SRANDMEMBER, ZRANDMEMBER and HRANDFIELD with a negative count return that many picks,
+repeats allowed. Redis streams them without a bound (a count of -2**63+1 takes it down);
+here a reply is built whole, so larger counts are refused with
+``REPEATED_MEMBERS_TOO_MANY``."""
+REPEATED_MEMBERS_TOO_MANY = Error(
+    f"ERR count is out of range: at most {REPEATED_MEMBERS_MAX} members with repetitions"
+)
+PAIRS_COUNT_RANGE = Error("ERR value is out of range")
+"""ZRANDMEMBER WITHSCORES and HRANDFIELD WITHVALUES: a count whose double (a reply of two
+items per pick) could overflow, beyond +-LLONG_MAX/2."""
 
 
 class ScanOptions:
@@ -265,6 +281,51 @@ def pick_distinct(items: Sequence[T], count: int, seed: int) -> list[T]:
 def pick_repeated(items: Sequence[T], count: int, seed: int) -> list[T]:
     """``count`` items drawn with the command's seed, repeats allowed (a negative count)."""
     return [items[mix64(seed + i) % len(items)] for i in range(count)]
+
+
+def random_pairs_request(args: Sequence[bytes], option: bytes) -> tuple[int | None, bool] | Error:
+    """ZRANDMEMBER's and HRANDFIELD's count (``None`` when absent) and whether ``option``
+    (lower-case ``withscores``, ``withvalues``) follows it. ``zrandmemberCommand`` and
+    ``hrandfieldCommand`` check alike and before the key is looked up, in this order;
+    counts below ``-REPEATED_MEMBERS_MAX`` are refused as for SRANDMEMBER."""
+    if len(args) < 3:
+        return None, False
+    count = parse_ll(args[2])
+    if count is None:
+        return errors.NOT_INTEGER
+    if count < -LLONG_MAX:
+        return COUNT_RANGE
+    if len(args) > 4 or (len(args) == 4 and errors.c_string(args[3]).lower() != option):
+        return errors.SYNTAX
+    with_pairs = len(args) == 4
+    if with_pairs and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
+        return PAIRS_COUNT_RANGE
+    if -count > REPEATED_MEMBERS_MAX:
+        return REPEATED_MEMBERS_TOO_MANY
+    return count, with_pairs
+
+
+def random_pairs_reply(
+    entries: Sequence[tuple[bytes, Reply]], request: tuple[int | None, bool], seed: int
+) -> Reply:
+    """ZRANDMEMBER's and HRANDFIELD's reply from ``entries`` (member/score, field/value)
+    and their parsed ``request``: one name (nil when there are none) without a count;
+    with one, the names or, with the option, ``Pairs`` (nested under RESP3, as Redis 7
+    does). A negative count allows repeats; a count that covers every entry returns them
+    all in their stored order, as Redis does; a smaller one distinct picks."""
+    count, with_pairs = request
+    if count is None:
+        return pick_distinct(entries, 1, seed)[0][0] if entries else None
+    picked: list[tuple[bytes, Reply]] = []
+    if count < 0 and entries:
+        picked = pick_repeated(entries, -count, seed)
+    elif count >= len(entries):
+        picked = list(entries)
+    elif count > 0:
+        picked = pick_distinct(entries, count, seed)
+    if with_pairs:
+        return Pairs(picked)
+    return [name for name, _ in picked]
 
 
 def mix64(value: int) -> int:

@@ -25,20 +25,16 @@ from storage.interface import KeyValueView, StorageError, ValueType
 from . import errors
 from .containers import Kind, expire_of
 from .integers import LLONG_MAX, parse_ll, pop_count
-from .keyspace import pick_distinct, pick_repeated
+from .keyspace import (
+    COUNT_RANGE,
+    REPEATED_MEMBERS_MAX,
+    REPEATED_MEMBERS_TOO_MANY,
+    pick_distinct,
+    pick_repeated,
+)
 from .spec import Handler
 
 SET = ValueType.SET
-COUNT_RANGE = Error(
-    "ERR value is out of range, value must between -9223372036854775807 and 9223372036854775807"
-)
-REPEATED_MEMBERS_MAX = 1_000_000
-"""SRANDMEMBER with a negative count returns that many members, repeats allowed. Redis
-streams them without a bound (a count of -2**63+1 takes it down); here a reply is
-built whole, so larger counts are refused with ``REPEATED_MEMBERS_TOO_MANY``."""
-REPEATED_MEMBERS_TOO_MANY = Error(
-    f"ERR count is out of range: at most {REPEATED_MEMBERS_MAX} members with repetitions"
-)
 
 Members = dict[bytes, None]
 """Members in insertion order (a dict used as an ordered set)."""

@@ -25,6 +25,7 @@ from . import (
     expiry,
     hashes,
     keyspace,
+    lcs,
     lists,
     pubsub,
     sets,
@@ -425,6 +426,19 @@ STRING_COMMANDS: tuple[CommandSpec, ...] = (
         ),
         prepare=strings.prepare_setrange,
     ),
+    _string_row(
+        "lcs", -3, "readonly", lcs.cmd_lcs, KeySpec(1, 1, flags=("RO", "access")),
+        "@read @string @slow", "Find longest common substring", "7.0.0",
+        (
+            _key("key1"),
+            _key("key2"),
+            _token("len", "LEN", flags=OPTIONAL),
+            _token("idx", "IDX", flags=OPTIONAL),
+            _integer("len", token="MINMATCHLEN", flags=OPTIONAL),
+            _token("withmatchlen", "WITHMATCHLEN", flags=OPTIONAL),
+        ),
+        complexity="O(N*M) where N and M are the lengths of s1 and s2, respectively",
+    ),
 )
 
 _BIT_INDEX_UNIT = _oneof(
@@ -591,6 +605,19 @@ HASH_COMMANDS: tuple[CommandSpec, ...] = (
         doc_flags=("deprecated",),
         deprecated_since="4.0.0",
         replaced_by="`HSET` with multiple field-value pairs",
+    ),
+    _hash_row(
+        "hrandfield", -2, "readonly", hashes.cmd_hrandfield, ("RO", "access"),
+        "@read @hash @slow", "Get one or multiple random fields from a hash", "6.2.0",
+        (
+            _block(
+                "options", _integer("count"),
+                _token("withvalues", "WITHVALUES", flags=OPTIONAL), flags=OPTIONAL,
+            ),
+        ),
+        "O(N) where N is the number of fields returned",
+        prepare=hashes.prepare_hrandfield,
+        tips=("nondeterministic_output",),
     ),
     _hash_row(
         "hscan", -3, "readonly", hashes.cmd_hscan, ("RO", "access"),

@@ -61,9 +61,9 @@ from storage.interface import KeyValueView, StorageError, ValueType
 from . import errors
 from .blocking import prepare_blocking_mpop
 from .containers import Kind, expire_of, mpop_request
-from .integers import LLONG_MAX, index_span, parse_ll, pop_count
-from .keyspace import pick_distinct, pick_repeated
-from .sets import COUNT_RANGE, REPEATED_MEMBERS_MAX, REPEATED_MEMBERS_TOO_MANY, SET, decode_set
+from .integers import index_span, parse_ll, pop_count
+from .keyspace import random_pairs_reply, random_pairs_request
+from .sets import SET, decode_set
 from .spec import Handler, Prepare
 from .values import live
 
@@ -78,7 +78,6 @@ LIMIT_NEEDS_RANGE = Error(
     "ERR syntax error, LIMIT is only supported in combination with either BYSCORE or BYLEX"
 )
 WITHSCORES_BYLEX = Error("ERR syntax error, WITHSCORES not supported in combination with BYLEX")
-VALUE_OUT_OF_RANGE = Error("ERR value is out of range")
 WEIGHT_NOT_FLOAT = Error("ERR weight value is not a float")
 
 Scores = dict[bytes, float]
@@ -446,23 +445,8 @@ def _zpop_request(args: Sequence[bytes]) -> tuple[int | None, bool] | Error:
 
 
 def _zrandmember_request(args: Sequence[bytes]) -> tuple[int | None, bool] | Error:
-    """ZRANDMEMBER's count (``None`` when absent) and WITHSCORES, in ``zrandmemberCommand``'s
-    order; counts below ``-REPEATED_MEMBERS_MAX`` are refused as for SRANDMEMBER."""
-    if len(args) < 3:
-        return None, False
-    count = parse_ll(args[2])
-    if count is None:
-        return errors.NOT_INTEGER
-    if count < -LLONG_MAX:
-        return COUNT_RANGE
-    if len(args) > 4 or (len(args) == 4 and errors.c_string(args[3]).lower() != b"withscores"):
-        return errors.SYNTAX
-    with_scores = len(args) == 4
-    if with_scores and not -(LLONG_MAX // 2) <= count <= LLONG_MAX // 2:
-        return VALUE_OUT_OF_RANGE
-    if -count > REPEATED_MEMBERS_MAX:
-        return REPEATED_MEMBERS_TOO_MANY
-    return count, with_scores
+    """ZRANDMEMBER's count and WITHSCORES, checked as HRANDFIELD's count and WITHVALUES."""
+    return random_pairs_request(args, b"withscores")
 
 
 def _preparing(parse: Callable[[Sequence[bytes]], object]) -> Prepare:
@@ -643,17 +627,8 @@ def cmd_zrangestore(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed
 
 
 def _zrandmember(scores: Scores, request: tuple[int | None, bool], seed: int) -> Outcome:
-    count, with_scores = request
-    entries = ordered(scores)
-    if count is None:
-        return (pick_distinct(entries, 1, seed)[0][0] if entries else None), False
-    if count == 0 or not entries:
-        return [], False
-    if count < 0:
-        return _members(pick_repeated(entries, -count, seed), with_scores), False
-    if count >= len(entries):
-        return _members(entries, with_scores), False
-    return _members(pick_distinct(entries, count, seed), with_scores), False
+    """Picks from the members in Redis's order, which a count covering them all returns."""
+    return random_pairs_reply(ordered(scores), request, seed), False
 
 
 cmd_zrandmember = _command(_zrandmember_request, _zrandmember)

@@ -315,6 +315,70 @@ SCENARIOS: dict[str, str] = {
         APPEND s
         SETRANGE s 0
     """,
+    "lcs": """
+        MSET key1 ohmytext key2 mynewtext
+        LCS key1 key2
+        LCS key2 key1
+        LCS key1 key2 LEN
+        LCS key1 key2 IDX
+        LCS key1 key2 idx
+        LCS key1 key2 IDX WITHMATCHLEN
+        LCS key1 key2 IDX MINMATCHLEN 4
+        LCS key1 key2 IDX MINMATCHLEN 4 WITHMATCHLEN
+        LCS key1 key2 WITHMATCHLEN IDX MINMATCHLEN 2 MINMATCHLEN 5
+        LCS key1 key2 IDX MINMATCHLEN -5
+        LCS key1 key2 IDX MINMATCHLEN 100
+        LCS key1 key2 IDX IDX
+        LCS key1 key2 LEN LEN WITHMATCHLEN MINMATCHLEN 3
+        LCS key1 key2 MINMATCHLEN 3
+        LCS key1 key2 IDX\\x00junk
+        LCS key1 key1 IDX WITHMATCHLEN
+        # Several ranges, one that reaches both strings' first bytes, ties in the walk.
+        MSET a abcabcXabc b zabcYabcab
+        LCS a b IDX WITHMATCHLEN
+        LCS b a IDX WITHMATCHLEN
+        MSET a aaaa b aa
+        LCS a b IDX WITHMATCHLEN
+        LCS b a IDX WITHMATCHLEN
+        MSET a abcd b dcba
+        LCS a b
+        LCS a b IDX
+        MSET a \\x00\\xff\\x00x b x\\x00\\xff
+        LCS a b IDX WITHMATCHLEN
+        LCS a b
+        SET nums 12345
+        SET nums2 -2345
+        LCS nums nums2 IDX
+        # Missing and empty strings are empty; expired keys are missing.
+        LCS key1 nokey
+        LCS nokey key1 IDX WITHMATCHLEN
+        LCS nokey nokey2 LEN
+        SET empty ""
+        LCS empty key1 IDX
+        SET gone abc PX 100000
+        PEXPIREAT gone 1
+        LCS gone key1 LEN
+        # Errors, in Redis's order: the types first, then the options, then LEN with IDX.
+        LCS key1 key2 LEN IDX
+        LCS key1 key2 IDX FOO LEN
+        LCS key1 key2 LEN IDX MINMATCHLEN abc
+        LCS key1 key2 MINMATCHLEN abc
+        LCS key1 key2 MINMATCHLEN 1.5 IDX
+        LCS key1 key2 MINMATCHLEN ""
+        LCS key1 key2 MINMATCHLEN 9223372036854775808
+        LCS key1 key2 MINMATCHLEN
+        LCS key1 key2 IDX MINMATCHLEN
+        LCS key1 key2 FOO
+        LCS key1 key2 WITHSCORES
+        !hash h
+        LCS key1 h
+        LCS h key1 FOO
+        LCS nokey h LEN IDX
+        !list l
+        LCS l l
+        LCS key1
+        LCS
+    """,
     "setbit_getbit": """
         SETBIT b 7 1
         GET b
@@ -610,6 +674,65 @@ SCENARIOS: dict[str, str] = {
         HSCAN s 0 FOO
         HSCAN s abc
         HSCAN h
+    """,
+    "hrandfield": """
+        # Replies that do not depend on the pick: one field, a count covering the hash
+        # (its insertion order in both), a count of 0, errors in Redis's order.
+        HSET one f v
+        HRANDFIELD one
+        HRANDFIELD one 3
+        HRANDFIELD one 3 WITHVALUES
+        HRANDFIELD one -3
+        HRANDFIELD one -2 WITHVALUES
+        HRANDFIELD one -1 withvalues
+        HRANDFIELD one 1 WITHVALUES\\x00junk
+        HRANDFIELD one 0
+        HRANDFIELD one 0 WITHVALUES
+        HSET h a 1 b 2 c 3 "" empty
+        HRANDFIELD h 4
+        HRANDFIELD h 100 WITHVALUES
+        HDEL h b
+        HSET h b again
+        HRANDFIELD h 9223372036854775807
+        HRANDFIELD h 4611686018427387903 WITHVALUES
+        # A value over 64 bytes: Redis's hash table encoding, whose order is its own.
+        HSET big a 1 b 2 c 3
+        HSET big long xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+        set HRANDFIELD big 4
+        pairs HRANDFIELD big 1000 WITHVALUES
+        HRANDFIELD big 0 WITHVALUES
+        HRANDFIELD h abc
+        HRANDFIELD h ""
+        HRANDFIELD h 1.5
+        HRANDFIELD h 1 FOO
+        HRANDFIELD h 1 WITHSCORES
+        HRANDFIELD h 1 WITHVALUES x
+        HRANDFIELD h abc FOO
+        HRANDFIELD h -9223372036854775808
+        HRANDFIELD h -9223372036854775808 WITHVALUES
+        HRANDFIELD h 4611686018427387904 WITHVALUES
+        HRANDFIELD h -4611686018427387904 WITHVALUES
+        HRANDFIELD h -4611686018427387903 FOO
+        HRANDFIELD nokey
+        HRANDFIELD nokey 5
+        HRANDFIELD nokey -5 WITHVALUES
+        HRANDFIELD nokey 0
+        HRANDFIELD nokey abc
+        HRANDFIELD nokey 1 FOO
+        HRANDFIELD nokey 4611686018427387904 WITHVALUES
+        SET str v
+        HRANDFIELD str
+        HRANDFIELD str 0
+        HRANDFIELD str -1 WITHVALUES
+        HRANDFIELD str abc
+        HRANDFIELD str 1 FOO
+        !zset z
+        HRANDFIELD z 1
+        HSET gone f v
+        PEXPIREAT gone 1
+        HRANDFIELD gone
+        HRANDFIELD gone -2 WITHVALUES
+        HRANDFIELD
     """,
     "set_members": """
         SADD s a b c

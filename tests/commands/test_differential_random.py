@@ -233,6 +233,17 @@ def _bitop(g: Generator) -> Request:
     return "exact", [b"BITOP", operation, g.key(), *sources]
 
 
+_LCS_OPTIONS = [
+    [], [], [b"LEN"], [b"IDX"], [b"IDX"], [b"IDX", b"WITHMATCHLEN"],
+    [b"idx", b"MINMATCHLEN", b"2"], [b"IDX", b"MINMATCHLEN", b"abc"], [b"LEN", b"IDX"],
+    [b"MINMATCHLEN"], [b"FOO"],
+]  # fmt: skip
+
+
+def _lcs(g: Generator) -> Request:
+    return "exact", [b"LCS", g.key(), g.key(), *g.rng.choice(_LCS_OPTIONS)]
+
+
 FIELDS = [b"f", b"g", b"h", b"", b"f2"]
 _FIELD_PATTERNS = [b"*", b"f*", b"?", b"[fg]", b"x*"]
 
@@ -280,7 +291,7 @@ def _hscan(g: Generator) -> Request:
 
 
 MEMBERS = [b"a", b"b", b"c", b"1", b"2", b"10", b"-3", b""]
-RANDOM_PICKS = (b"SPOP", b"SRANDMEMBER", b"ZRANDMEMBER")
+RANDOM_PICKS = (b"SPOP", b"SRANDMEMBER", b"ZRANDMEMBER", b"HRANDFIELD")
 ORDER_FREE = ("keys", "pairs", "collection_scan")
 
 
@@ -438,12 +449,20 @@ def _zpop(g: Generator) -> Request:
     return "exact", [g.rng.choice([b"ZPOPMIN", b"ZPOPMAX"]), _zkey(g), *count]
 
 
-def _zrandmember(g: Generator) -> Request:
-    """Deterministic forms only: all members (a count above the size), or a bad count."""
-    count = g.rng.choice([b"1000", b"1000", b"0", b"abc"])
-    if g.rng.random() < 0.5:
-        return "pairs", [b"ZRANDMEMBER", _zkey(g), count, b"WITHSCORES"]
-    return "keys", [b"ZRANDMEMBER", _zkey(g), count]
+def _random_pairs(
+    name: bytes, option: bytes, key: Callable[[Generator], bytes]
+) -> Callable[[Generator], Request]:
+    """ZRANDMEMBER and HRANDFIELD, deterministic forms only: every member or field (a
+    count above the size), or a bad count; with ``option`` (WITHSCORES, WITHVALUES) the
+    pairs, compared in any order."""
+
+    def make(g: Generator) -> Request:
+        count = g.rng.choice([b"1000", b"1000", b"0", b"abc"])
+        if g.rng.random() < 0.5:
+            return "pairs", [name, key(g), count, option]
+        return "keys", [name, key(g), count]
+
+    return make
 
 
 def _zscan(g: Generator) -> Request:
@@ -645,6 +664,8 @@ COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
     ("SCARD", _one_key(b"SCARD")), ("SINTER", _set_algebra), ("SINTER", _set_algebra),
     ("SPOP", _spop), ("SRANDMEMBER", _srandmember), ("SMOVE", _smove), ("SSCAN", _sscan),
     ("HINCRBY", _hincr), ("HSCAN", _hscan),
+    ("HRANDFIELD", _random_pairs(b"HRANDFIELD", b"WITHVALUES", lambda g: g.key())),
+    ("LCS", _lcs), ("LCS", _lcs),
     ("LPUSH", _push), ("LPUSH", _push), ("LPOP", _pop), ("LRANGE", _list_range),
     ("LINDEX", _list_index), ("LREM", _lrem_linsert), ("LPOS", _lpos), ("LMOVE", _lmove),
     ("LLEN", _one_key(b"LLEN")),
@@ -652,7 +673,8 @@ COMMANDS: list[tuple[str, Callable[[Generator], Request]]] = [
     ("ZSCORE", _zset_member), ("ZREM", _zset_members),
     ("ZCOUNT", _zcount), ("ZRANGE", _zrange), ("ZRANGE", _zrange), ("ZRANGE", _zrange),
     ("ZRANGESTORE", _zrangestore), ("ZREMRANGEBYRANK", _zremrange), ("ZPOPMIN", _zpop),
-    ("ZRANDMEMBER", _zrandmember), ("ZSCAN", _zscan), ("ZCARD", _zcard),
+    ("ZRANDMEMBER", _random_pairs(b"ZRANDMEMBER", b"WITHSCORES", _zkey)), ("ZSCAN", _zscan),
+    ("ZCARD", _zcard),
     ("ZUNION", _zalgebra), ("ZUNION", _zalgebra), ("SINTERCARD", _sintercard),
     ("ZMPOP", _mpop),
     ("TYPE", _one_key(b"TYPE")), ("RENAME", _rename(b"RENAME")),

@@ -12,6 +12,7 @@ from epaxosdb.commands import (
     is_read_only,
     prepare,
 )
+from epaxosdb.commands.keyspace import REPEATED_MEMBERS_TOO_MANY
 from protocol.messages import Command
 from protocol.replies import OK, Error, Published, Reply
 from storage.interface import Value, ValueType
@@ -190,6 +191,7 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"incrby": [b"k", b"1"], b"decrby": [b"k", b"1"], b"incrbyfloat": [b"k", b"1"],
     b"append": [b"k", b"v"], b"strlen": [b"k"], b"getrange": [b"k", b"0", b"1"],
     b"setrange": [b"k", b"0", b"v"], b"keys": [b"*"], b"scan": [b"0"], b"type": [b"k"],
+    b"lcs": [b"k", b"j", b"IDX"],
     b"rename": [b"k", b"j"], b"renamenx": [b"k", b"j"], b"expire": [b"k", b"1"],
     b"pexpire": [b"k", b"1"], b"expireat": [b"k", b"1"], b"pexpireat": [b"k", b"1"],
     b"expiretime": [b"k"], b"pexpiretime": [b"k"], b"ttl": [b"k"], b"pttl": [b"k"],
@@ -201,6 +203,7 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"hexists": [b"h", b"f"], b"hstrlen": [b"h", b"f"], b"hlen": [b"h"], b"hgetall": [b"h"],
     b"hkeys": [b"h"], b"hvals": [b"h"], b"hincrby": [b"h", b"f", b"1"],
     b"hincrbyfloat": [b"h", b"f", b"1"], b"hscan": [b"h", b"0"],
+    b"hrandfield": [b"h", b"-3", b"WITHVALUES"],
     b"sadd": [b"s", b"m"], b"srem": [b"s", b"m"], b"smembers": [b"s"], b"sismember": [b"s", b"m"],
     b"smismember": [b"s", b"m"], b"scard": [b"s"], b"sinter": [b"s"], b"sunion": [b"s"],
     b"sdiff": [b"s"], b"sinterstore": [b"d", b"s"], b"sunionstore": [b"d", b"s"],
@@ -255,20 +258,30 @@ def test_every_data_command_has_a_sample() -> None:
     assert data == set(SAMPLE_ARGS)
 
 
-def test_zrandmember_picks_from_the_command_seed_alike_on_every_replica() -> None:
+@pytest.mark.parametrize(
+    ("fill", "name", "option"),
+    [(b"ZADD", b"ZRANDMEMBER", b"WITHSCORES"), (b"HSET", b"HRANDFIELD", b"WITHVALUES")],
+)
+def test_zrandmember_and_hrandfield_pick_from_the_command_seed_alike_on_every_replica(
+    fill: bytes, name: bytes, option: bytes
+) -> None:
+    """Same command, same picks on every replica; other commands pick otherwise; the
+    repeated picks are capped before the command is proposed (``REPEATED_MEMBERS_MAX``)."""
     store = MemoryStore()
-    run(store, T0, (b"ZADD", b"z", *(part for i in range(20) for part in (b"%d" % i, b"m%d" % i))))
+    run(store, T0, (fill, b"z", *(part for i in range(20) for part in (b"%d" % i, b"m%d" % i))))
     twin = store.clone()
     picks = set()
     for i in range(10):
-        for count in ([], [b"3"], [b"-4", b"WITHSCORES"]):
-            zrandmember = (b"ZRANDMEMBER", b"z", *count)
-            reply = run(store, T0, zrandmember, cmd_id=i)
-            assert reply == run(twin, T0, zrandmember, cmd_id=i)
+        for count in ([], [b"3"], [b"-4", option]):
+            op = (name, b"z", *count)
+            reply = run(store, T0, op, cmd_id=i)
+            assert reply == run(twin, T0, op, cmd_id=i)
             picks.add(repr(reply))
     assert len(picks) > 3, "different commands should not all pick alike"
-    distinct = run(store, T0, (b"ZRANDMEMBER", b"z", b"5"), cmd_id=3)
+    distinct = run(store, T0, (name, b"z", b"5"), cmd_id=3)
     assert isinstance(distinct, list) and len(set(distinct)) == 5  # type: ignore[arg-type]
+    assert prepare([name, b"z", b"-1000000", option], T0) == (name, b"z", b"-1000000", option)
+    assert prepare([name, b"z", b"-1000001"], T0) == REPEATED_MEMBERS_TOO_MANY
 
 
 def test_spop_and_srandmember_pick_from_the_command_seed_alike_on_every_replica() -> None:
