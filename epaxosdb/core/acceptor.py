@@ -8,6 +8,7 @@ answered with the vote already cast (P27); nothing moves a status backwards.
 from __future__ import annotations
 
 from protocol.messages import (
+    EMPTY_ACCESS,
     Accept,
     AcceptReply,
     PreAccept,
@@ -39,15 +40,20 @@ class Acceptor(ReplicaState):
                 )
             return
         self._promise(x, m.ballot)
-        self._set_payload(x, m.cmds)
-        seq, deps = self._index.attributes(self._instance_access(x), m.seq, m.deps)
         if x.status == Status.ACCEPTED:
             # A recovery re-running phase 1 at a higher ballot (its quorum saw no
             # ACCEPTED vote, so ours was not chosen and never will be). Promise and
-            # answer, but keep the accepted vote: status never moves backwards.
+            # answer, but keep the accepted vote — status, and payload with it: a vote
+            # is (payload, seq, deps) at vbal, and taking this PreAccept's batch into a
+            # NO-OP vote made a vote no leader ever proposed, which a later recovery
+            # then committed with the NO-OP's empty deps (seed 2246).
+            access = self._batch_access_fn(m.cmds) if m.cmds else EMPTY_ACCESS
+            seq, deps = self._index.attributes(access, m.seq, m.deps)
             self._persist(x)
             self._send(m.sender, PreAcceptReply(self.me, m.inst, m.ballot, True, seq, deps, False))
             return
+        self._set_payload(x, m.cmds)
+        seq, deps = self._index.attributes(self._instance_access(x), m.seq, m.deps)
         x.eq = seq == m.seq and deps == m.deps
         x.status = Status.PREACCEPTED
         x.seq, x.deps = seq, deps

@@ -53,12 +53,15 @@ class Leading:
         "phase",
         "preaccept_replies",
         "prepare_replies",
+        "retransmitted",
     )
 
     def __init__(self, ballot: Ballot, phase: Phase, now: int) -> None:
         self.ballot = ballot
         self.phase = phase
         self.last_send = now
+        self.retransmitted = False
+        """The current phase's messages went out again: its replies time nothing (Karn)."""
         self.fast_deadline: int | None = None
         self.orig_seq = 0
         self.orig_deps: Deps = ()

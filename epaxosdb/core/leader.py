@@ -120,6 +120,7 @@ class Leader(ReplicaState):
 
     def _retransmit(self, x: Instance, lead: Leading) -> None:
         lead.last_send = self.now
+        lead.retransmitted = True
         assert x.cmds is not None or lead.phase is Phase.PREPARE
         if lead.phase is Phase.PREACCEPT:
             assert x.cmds is not None

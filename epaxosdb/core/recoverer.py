@@ -81,4 +81,5 @@ class Recoverer(ReplicaState):
             lead.preaccept_replies = {}
             lead.orig_seq, lead.orig_deps = seq, deps
             lead.last_send = self.now
+            lead.retransmitted = False
             self._broadcast(PreAccept(self.me, x.id, lead.ballot, d.cmds, seq, deps))

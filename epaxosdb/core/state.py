@@ -87,6 +87,10 @@ class ReplicaState:
         self._leading: set[InstanceId] = set()
         self._watch: dict[InstanceId, int] = {}
         """Uncommitted instances this replica does not drive → tick at which to recover."""
+        self._srtt8: int | None = None
+        self._rttvar4 = 0
+        """Round trips to peers, in ticks (8× the smoothed mean, 4× the mean deviation, as
+        Jacobson's estimator keeps them in integers): see ``_recovery_delay``."""
 
         self._committed_upto = [-1] * self._n
         self._known_max = [-1] * self._n
@@ -180,10 +184,16 @@ class ReplicaState:
     def _recovery_delay(self, x: Instance | None = None) -> int:
         """Ticks to wait before recovering: randomized, and doubling with every
         recovery of the same instance seen so far, so that duelling recoverers
-        spread out until one of them has time to finish (Paxos's back-off)."""
+        spread out until one of them has time to finish (Paxos's back-off).
+
+        Never less than two round-trip timeouts as this replica measures them: a
+        leader needs two round trips to commit on the slow path, and recovering
+        sooner than that takes over instances whose leaders are merely far away —
+        with a ``recovery_ticks`` below the network's round trip every instance
+        was recovered, by several replicas at once, and commits crawled."""
         c = self.config
         attempts = 0 if x is None else min(x.recovery_attempts, 6)
-        base = c.recovery_ticks << attempts
+        base = max(c.recovery_ticks, 2 * self.round_trip_timeout()) << attempts
         return base + self._rng.randint(0, (base >> 1) + c.recovery_jitter_ticks)
 
     def _touch(self, x: Instance) -> None:
@@ -263,8 +273,23 @@ class ReplicaState:
             return None
         if m.ballot != x.lead.ballot:
             return None
+        if not x.lead.retransmitted:
+            self._sample_round_trip(self.now - x.lead.last_send)
         self._touch(x)
         return x, x.lead
+
+    def _sample_round_trip(self, ticks: int) -> None:
+        """Fold one request-to-reply time into the estimate (Jacobson/Karels)."""
+        if self._srtt8 is None:
+            self._srtt8, self._rttvar4 = ticks << 3, ticks << 1
+            return
+        delta = ticks - (self._srtt8 >> 3)
+        self._srtt8 += delta
+        self._rttvar4 += abs(delta) - (self._rttvar4 >> 2)
+
+    def round_trip_timeout(self) -> int:
+        """Smoothed round trip plus four deviations: how long a reply may fairly take."""
+        return 0 if self._srtt8 is None else (self._srtt8 >> 3) + self._rttvar4
 
     def _begin_accept(self, x: Instance, cmds: tuple[Command, ...], seq: int, deps: Deps) -> None:
         lead = x.lead
@@ -273,6 +298,7 @@ class ReplicaState:
         lead.fast_deadline = None
         lead.accept_oks = set()
         lead.last_send = self.now
+        lead.retransmitted = False
         self._set_payload(x, cmds)
         x.status = Status.ACCEPTED
         x.seq, x.deps = seq, deps

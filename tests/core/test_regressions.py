@@ -53,6 +53,23 @@ def test_a_recovery_preaccept_keeps_an_accepted_vote_and_raises_only_the_promise
     assert replies and replies[-1].ok
 
 
+def test_a_recovery_preaccept_leaves_an_accepted_no_op_vote_whole() -> None:
+    """Seed 2246, N=3 (found with the skipped-NO-OP executor variant patched in, which
+    only changed the schedule): an acceptor holding a NO-OP accepted at round 2 took the
+    batch of a round-3 recovery PreAccept into that vote, keeping the NO-OP's empty deps.
+    A later recovery committed the batch with those deps — two interfering instances,
+    neither depending on the other (visibility). A vote is payload and attributes."""
+    r = Replica(ReplicaConfig(1, (1, 2, 3)), rng=random.Random(0), access=access)
+    iid = InstanceId(2, 0)
+    r.step(Accept(3, iid, Ballot(0, 2, 3), (), 0, (-1, -1, -1)))  # a NO-OP, at round 2
+    r.step(PreAccept(2, iid, Ballot(0, 3, 2), (set_cmd(2, "k"),), 8, (1, 4, 0)))
+    x = r.instances[iid]
+    assert (x.status, x.cmds, x.seq, x.deps) == (Status.ACCEPTED, (), 0, (-1, -1, -1))
+    assert x.vbal == Ballot(0, 2, 3) and x.bal == Ballot(0, 3, 2)
+    (record,) = [rec for rec in r.ready().to_persist if rec.id == iid]
+    assert record.cmds == () and record.vbal == Ballot(0, 2, 3)
+
+
 def test_duelling_recoverers_back_off_exponentially() -> None:
     """Seed 35, N=5: recoverers whose timeout was shorter than a round trip kept
     pre-empting each other forever. Each recovery seen doubles the next wait."""
@@ -64,6 +81,23 @@ def test_duelling_recoverers_back_off_exponentially() -> None:
         x.recovery_attempts = attempts
         waits.append(min(r._recovery_delay(x) for _ in range(200)))
     assert waits == [10, 20, 40, 80]
+
+
+def test_a_replica_waits_two_measured_round_trips_before_recovering() -> None:
+    """Seed 300085, N=5: with ``recovery_ticks`` (15) far below the network's round trip
+    (up to ~80 ticks), every instance was recovered by several replicas while its leader
+    was still waiting for replies, and commits crawled past the liveness budget. A
+    leader's replies time its round trips; recovery waits at least two timeouts."""
+    h = Harness(3, recovery_ticks=5, recovery_jitter_ticks=0, retransmit_ticks=1000)
+    fresh = min(h.replica(2)._recovery_delay() for _ in range(50))
+    h.propose(1, set_cmd(1, "k"))
+    h.tick(40)  # the PreAccepts take 40 ticks to be answered (no retransmission yet)
+    h.deliver(of(PreAccept))
+    h.deliver(of(PreAcceptReply))
+    leader = h.replica(1)
+    assert leader.round_trip_timeout() >= 40
+    assert fresh == 5  # nothing measured: the configured wait
+    assert min(leader._recovery_delay() for _ in range(50)) >= 2 * leader.round_trip_timeout()
 
 
 def test_four_replicas_recovering_one_instance_at_once_converge() -> None:
@@ -93,10 +127,10 @@ def test_four_replicas_recovering_one_instance_at_once_converge() -> None:
     h.assert_agreement()
 
 
-def test_an_accepted_no_op_blocks_execution_until_it_commits() -> None:
-    """Seed 1909, N=3: a replica held a dependency as a NO-OP accepted at a ballot that
-    lost; the instance then committed as its original batch, which interferes. The
-    executor skipped the uncommitted NO-OP as "empty" and ran the dependant first."""
+def accepted_no_op_then_dependant() -> tuple[Harness, InstanceId, InstanceId]:
+    """p2 holds instance (1, 0) as a NO-OP accepted at a ballot that lost, while the
+    others commit it as its original write and then commit (3, 0), a write to the same
+    key that depends on it; p2 has just been told only of (3, 0)'s commit."""
     h = Harness(3)
     first = InstanceId(1, 0)
     h.propose(1, set_cmd(1, "k"))
@@ -127,6 +161,14 @@ def test_an_accepted_no_op_blocks_execution_until_it_commits() -> None:
     assert set(h.committed(second)) == {1, 3}
     assert h.committed(second)[3].deps[0] >= 0
     h.deliver(to(2, Commit))
+    return h, first, second
+
+
+def test_an_accepted_no_op_blocks_execution_until_it_commits() -> None:
+    """Seed 1909, N=3: a replica held a dependency as a NO-OP accepted at a ballot that
+    lost; the instance then committed as its original batch, which interferes. The
+    executor skipped the uncommitted NO-OP as "empty" and ran the dependant first."""
+    h, first, second = accepted_no_op_then_dependant()
     assert h.executed[2] == [], "ran the dependant of an uncommitted NO-OP"
     h.stabilize(rounds=2000, tick_every=5)
     assert [iid for iid, _ in h.executed[2]] == [first, second]
