@@ -23,7 +23,7 @@ from storage.interface import ValueType
 from tests.commands.differential import PTTL_TOLERANCE_MS, TTL_TOLERANCE_S, Differential, wall_ms
 
 _NOW = re.compile(r"\{(now|now_s)([+-]\d+)?\}")
-_TYPES = {
+TYPE_LINES = {
     "!list": ValueType.LIST,
     "!set": ValueType.SET,
     "!hash": ValueType.HASH,
@@ -56,8 +56,8 @@ def run(diff: Differential, script: str, name: str) -> int:
             continue
         mode, _, rest = line.partition(" ")
         context = f"[{name} line {number}, RESP{diff.protocol}]"
-        if mode in _TYPES:
-            diff.put_non_string(words(rest)[0], _TYPES[mode])
+        if mode in TYPE_LINES:
+            diff.put_non_string(words(rest)[0], TYPE_LINES[mode])
             continue
         if mode == "ttl":
             diff.check_ttl(*words(rest), tolerance=TTL_TOLERANCE_S, context=context)

@@ -28,8 +28,8 @@ from tests.commands.differential import (
     PTTL_TOLERANCE_MS,
     Differential,
 )
+from tests.commands.script import TYPE_LINES, words
 from tests.commands.script import run as run_script
-from tests.commands.script import words
 from tests.commands.test_differential_edge_cases import SCENARIOS
 from tests.commands.test_differential_random import KEYS, Generator
 from tests.commands.test_differential_transactions import TRANSACTIONS
@@ -38,9 +38,14 @@ from tests.redis_server import Parsed, RawConnection, RedisServer, parse_reply
 
 RANDOM_STEPS = int(os.environ.get("EPAXOSDB_NETWORK_STEPS", "900"))
 RANDOM_SEEDS = [int(s) for s in os.environ.get("EPAXOSDB_NETWORK_SEEDS", "11").split()]
-NEEDS_OTHER_TYPES = {"wrong_types", "scan_options"}
+NEEDS_OTHER_TYPES = {
+    name
+    for name, script in SCENARIOS.items()
+    if any(line.strip().split(" ", 1)[0] in TYPE_LINES for line in script.splitlines())
+}
 """Edge-case scenarios that plant list/set/hash/zset values straight into the model's store
-(``put_non_string``), which a replica behind the network cannot be given that way."""
+(a ``!list k`` line: ``put_non_string``), which a replica behind the network cannot be given
+that way."""
 NETWORK_SCENARIOS = sorted(set(SCENARIOS) - NEEDS_OTHER_TYPES)
 
 
