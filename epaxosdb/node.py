@@ -131,12 +131,20 @@ def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None
             except Exception as exc:  # a handler bug must not take the replica down
                 reply, detail = _handler_failure(exc)
                 out.failures.append((cmd, detail))
-            if type(reply) is Published:
-                out.published.append(reply)
-            elif cmd.multi and type(reply) is list:
-                out.published += [item for item in reply if type(item) is Published]
+            if type(reply) is Published or (cmd.multi and type(reply) is list):
+                out.published += publications(reply)
             if mine:
                 reply_to((cmd, reply))
+
+
+def publications(reply: Reply) -> list[Published]:
+    """What a command's reply says it published: PUBLISH's own reply, or the PUBLISHes
+    among a MULTI's (or a pipelined run's) replies."""
+    if type(reply) is Published:
+        return [reply]
+    if type(reply) is list:
+        return [item for item in reply if type(item) is Published]
+    return []
 
 
 def prepare_ready(

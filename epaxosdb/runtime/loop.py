@@ -455,7 +455,7 @@ class ConsensusLoop:
             self.apply_latency.add(t3 - t1)
             self._release(ready, outbox)
             if self._blocked and ready.to_execute:
-                self._wake_blocked(ready, prepared)
+                self._wake_blocked(prepared)
             core.advance(ready)
             if durable:
                 core.executed_durable(durable)
@@ -512,7 +512,7 @@ class ConsensusLoop:
         for message in published:
             message.receivers = publish(message.channel, message.message)
 
-    def _wake_blocked(self, ready: Ready, prepared: Prepared | None) -> None:
+    def _wake_blocked(self, prepared: Prepared | None) -> None:
         """Tell blocked clients which keys this turn's commands wrote: exactly those
         (the turn's net writes) when it executed on a buffered view; when it ran in a
         transaction that is not known, so every blocked client attempts once more."""

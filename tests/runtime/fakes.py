@@ -23,12 +23,13 @@ import trio
 import trio.testing
 
 from epaxosdb import commands
+from epaxosdb.node import publications
 from epaxosdb.runtime.backend import InfoFields
 from epaxosdb.runtime.blocking import BlockedClients
 from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, serve_clients
 from epaxosdb.runtime.pubsub import Subscriptions
 from protocol.messages import Command
-from protocol.replies import Error, Published, Reply
+from protocol.replies import Error, Reply
 from protocol.resp import encode_request
 from storage.buffered import BufferedView, NeedsTransaction
 from storage.interface import Txn
@@ -84,9 +85,8 @@ class FakeBackend:
 
         reply, written = self.store.write(run)
         if self.subscriptions is not None:
-            for item in reply if type(reply) is list else [reply]:
-                if type(item) is Published:
-                    item.receivers = self.subscriptions.publish(item.channel, item.message)
+            for message in publications(reply):
+                message.receivers = self.subscriptions.publish(message.channel, message.message)
         if self.blocked is not None:
             if written is None:
                 self.blocked.changed_all()
