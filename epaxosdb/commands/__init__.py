@@ -15,6 +15,7 @@ The public API other layers code against:
 * ``blocking_wait(op)`` — what a blocked BLPOP, BZPOPMIN, BLMPOP... waits for
   between its attempts (the waiting itself is the runtime's).
 * ``queue_error`` / ``prepare_queued`` / ``refused_in_multi`` — MULTI's queue-time checks.
+* ``script_compile_error(body)`` — why a Lua script does not compile (SCRIPT LOAD).
 * ``watchread_op(keys)`` / ``watchcheck_op(pairs)`` — WATCH as a replicated
   read of per-key digests, and the op that makes EXEC run only if none
   changed (see ``watch``).
@@ -27,6 +28,7 @@ from .execution import execute, is_read_only
 from .expiry import expired_sweep_op
 from .integers import parse_db_index
 from .proposal import prepare, resolve
+from .scripting import compile_error as script_compile_error
 from .spec import Arg, CommandSpec, Handler, KeySpec
 from .table import COMMANDS, lookup
 from .transactions import prepare_queued, queue_error, refused_in_multi
@@ -53,6 +55,7 @@ __all__ = [
     "queue_error",
     "refused_in_multi",
     "resolve",
+    "script_compile_error",
     "watchcheck_op",
     "watchread_op",
 ]

@@ -217,9 +217,10 @@ def _getkeys(command: Sequence[bytes], with_flags: bool) -> Reply:
     if not spec.arity_ok(len(command)):
         return Error("ERR Invalid number of arguments specified for command")
     keys = spec.keys(command)
+    optional = "no_mandatory_keys" in spec.flags
     if keys is None:
-        return _legacy_getkeys(spec, command, with_flags)
-    if not keys:
+        return [] if optional else _legacy_getkeys(spec, command, with_flags)
+    if not keys and not optional:
         return Error("ERR Invalid arguments specified for command")
     if not with_flags:
         return [key for key, _ in keys]

@@ -60,6 +60,9 @@ class KeySpec:
     limit: int = 0
     keynumidx: int | None = None
     firstkey: int = 1
+    zero_keys: bool = False
+    """A keynum spec whose count may be 0: EVAL's keys are optional (Redis's
+    ``no_mandatory_keys``), ZUNION's are not."""
 
     @property
     def writes(self) -> bool:
@@ -76,17 +79,17 @@ class KeySpec:
 
     def find(self, args: Sequence[bytes]) -> range | None:
         """Indexes of the keys this spec finds in ``args``; ``None`` when a keynum spec
-        cannot tell, because its count is missing, not an integer (``string2ll``), below 1,
-        or announces more keys than there are arguments from the first key on — what
-        Redis's ``getKeysUsingKeySpecs`` calls an invalid spec. The command itself
-        refuses such a call; callers choose their own fallback (COMMAND GETKEYS
-        Redis's, ``access_of`` a safe superset)."""
+        cannot tell, because its count is missing, not an integer (``string2ll``), below 1
+        (below 0 with ``zero_keys``), or announces more keys than there are arguments
+        from the first key on — what Redis's ``getKeysUsingKeySpecs`` calls an invalid
+        spec. The command itself refuses such a call; callers choose their own fallback
+        (COMMAND GETKEYS Redis's, ``access_of`` a safe superset)."""
         if self.keynumidx is None:
             return self.positions(len(args))
         at = self.begin + self.keynumidx
         count = parse_ll(args[at]) if at < len(args) else None
         first = self.begin + self.firstkey
-        if count is None or count < 1 or first + count > len(args):
+        if count is None or count < (0 if self.zero_keys else 1) or first + count > len(args):
             return None
         return range(first, first + count, self.step)
 
@@ -116,7 +119,8 @@ class CommandSpec:
     """One command: everything the front end, the consensus layer and COMMAND need.
 
     ``flags`` holds Redis's command flags (``write``, ``readonly``, ``fast``,
-    ``denyoom``...) plus three of ours: ``keyspace`` (touches the whole
+    ``denyoom``...) plus four of ours: ``replicated`` (executed by every replica
+    though Redis does not flag it ``write``: EVAL), ``keyspace`` (touches the whole
     keyspace: interferes with every write), ``connection`` (answered by the
     front end, never replicated; ``handler`` is ``None``) and ``internal``
     (proposed by replicas themselves, unknown to clients and to COMMAND).
@@ -210,5 +214,7 @@ class CommandSpec:
 
     @property
     def runs_everywhere(self) -> bool:
-        """Whether every replica must execute it (else only the one whose client asked)."""
-        return self.is_write or self.publishes
+        """Whether every replica must execute it (else only the one whose client asked):
+        writes, PUBLISH, and EVAL (``replicated``: Redis flags no script as a write,
+        since what it does depends on the script)."""
+        return self.is_write or self.publishes or "replicated" in self.flags

@@ -28,6 +28,7 @@ from . import (
     lcs,
     lists,
     pubsub,
+    scripting,
     sets,
     strings,
     watch,
@@ -1982,6 +1983,105 @@ PUBSUB_COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 
+_FLUSH_MODE_62 = _oneof(
+    "async", _token("async", "ASYNC"), _token("sync", "SYNC"), since="6.2.0", flags=OPTIONAL
+)
+_SCRIPT_KEYS_NOTE = "We cannot tell how the keys will be used so we assume the worst, "
+
+
+def _eval_row(name: str, summary: str, since: str, source: Arg, read_only: bool) -> CommandSpec:
+    """EVAL, EVALSHA and their read-only forms: ``script|sha1 numkeys key... arg...``.
+
+    EVALSHA is answered by the front end, which looks the script up in its
+    replica's cache and proposes it as EVAL (the cache is not replicated)."""
+    by_body = source.name == "script"
+    key_flags = ("RO", "access") if read_only else ("RW", "access", "update")
+    note = _SCRIPT_KEYS_NOTE + ("RO and ACCESS" if read_only else "RW and UPDATE")
+    flags = "noscript stale skip_monitor no_mandatory_keys"
+    if read_only:
+        flags = "readonly " + flags
+    elif by_body:
+        flags += " replicated"
+    if not by_body:
+        flags += " connection"
+    handler = scripting.cmd_eval_ro if read_only else scripting.cmd_eval
+    return CommandSpec(
+        name=name.encode(),
+        arity=-3,
+        flags=_flags(flags),
+        handler=handler if by_body else None,
+        prepare=scripting.prepare_eval if by_body else None,
+        key_specs=(
+            KeySpec(
+                2, flags=key_flags, notes=note if by_body else None, keynumidx=0, zero_keys=True
+            ),
+        ),
+        acl_categories=("@slow", "@scripting"),
+        summary=summary,
+        since=since,
+        group="scripting",
+        complexity="Depends on the script that is executed.",
+        arguments=(
+            source,
+            _integer("numkeys"),
+            _key(flags=(*OPTIONAL, *MULTIPLE)),
+            _string("arg", flags=(*OPTIONAL, *MULTIPLE)),
+        ),
+    )
+
+
+def _script_sub(name: str, arity: int, flags: tuple[str, ...], summary: str, since: str,
+                complexity: str, arguments: tuple[Arg, ...] = (),
+                **rest: Unpack[_Extras]) -> CommandSpec:
+    return _sub(
+        "script", name, arity, flags, "@slow @scripting", summary, since, "scripting",
+        complexity=complexity, arguments=arguments, **rest,
+    )
+
+
+_RUN = "Execute a Lua script server side"
+_RUN_RO = "Execute a read-only Lua script server side"
+SCRIPTING_COMMANDS: tuple[CommandSpec, ...] = (
+    _eval_row("eval", _RUN, "2.6.0", _string("script"), read_only=False),
+    _eval_row("evalsha", _RUN, "2.6.0", _string("sha1"), read_only=False),
+    _eval_row("eval_ro", _RUN_RO, "7.0.0", _string("script"), read_only=True),
+    _eval_row("evalsha_ro", _RUN_RO, "7.0.0", _string("sha1"), read_only=True),
+    _connection_row(
+        "script", -2, "", "@slow", "A container for Lua scripts management commands",
+        "2.6.0", group="scripting", complexity="Depends on subcommand.",
+        subcommands=(
+            _script_sub(
+                "flush", -2, ("noscript",), "Remove all the scripts from the script cache.",
+                "2.6.0", "O(N) with N being the number of scripts in cache",
+                (_FLUSH_MODE_62,),
+                history=(("6.2.0", "Added the `ASYNC` and `SYNC` flushing mode modifiers."),),
+                tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
+            ),
+            _script_sub(
+                "kill", 2, ("noscript", "allow_busy"), "Kill the script currently in execution.",
+                "2.6.0", "O(1)",
+                tips=("request_policy:all_shards", "response_policy:one_succeeded"),
+            ),
+            _script_sub(
+                "exists", -3, ("noscript",), "Check existence of scripts in the script cache.",
+                "2.6.0",
+                "O(N) with N being the number of scripts to check (so checking a single "
+                "script is an O(1) operation).",
+                (_string("sha1", flags=MULTIPLE),),
+                tips=("request_policy:all_shards", "response_policy:agg_logical_and"),
+            ),
+            _script_sub(
+                "load", 3, ("noscript", "stale"),
+                "Load the specified Lua script into the script cache.", "2.6.0",
+                "O(N) with N being the length in bytes of the script body.",
+                (_string("script"),),
+                tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
+            ),
+            _script_sub("help", 2, _SUB, _HELP, "5.0.0", "O(1)"),
+        ),
+    ),
+)
+
 INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
         name=expiry.SWEEP.lower(),
@@ -2030,6 +2130,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *GENERIC_COMMANDS,
     *CONNECTION_COMMANDS,
     *PUBSUB_COMMANDS,
+    *SCRIPTING_COMMANDS,
     *INTERNAL_COMMANDS,
 )
 """Every command, in the order COMMAND lists them."""

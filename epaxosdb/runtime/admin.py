@@ -580,6 +580,62 @@ def cmd_pubsub(conn: Connection, args: list[bytes]) -> Reply:
     return [SimpleString(line.encode()) for line in PUBSUB_HELP]
 
 
+# --- scripts --------------------------------------------------------------------
+
+SCRIPT_HELP = (
+    "SCRIPT <subcommand> [<arg> [value] [opt] ...]. Subcommands are:",
+    "EXISTS <sha1> [<sha1> ...]",
+    "    Return information about the existence of the scripts in the script cache.",
+    "FLUSH [ASYNC|SYNC]",
+    "    Flush the Lua scripts cache. Very dangerous on replicas.",
+    "    When called without the optional mode argument, the behavior is determined by the",
+    "    lazyfree-lazy-user-flush configuration directive. Valid modes are:",
+    "    * ASYNC: Asynchronously flush the scripts cache.",
+    "    * SYNC: Synchronously flush the scripts cache.",
+    "KILL",
+    "    Kill the currently executing Lua script.",
+    "LOAD <script>",
+    "    Load a script into the scripts cache without executing it.",
+    "HELP",
+    "    Prints this help.",
+)
+SCRIPT_FLUSH_OPTION = Error("ERR SCRIPT FLUSH only support SYNC|ASYNC option")
+
+
+def cmd_script(conn: Connection, args: list[bytes]) -> Reply:
+    """SCRIPT LOAD/EXISTS/FLUSH/KILL/HELP, about this replica's cache (``scripts``).
+
+    KILL always answers NOTBUSY: a script runs inside the replicated loop's
+    turn and is bounded by its instruction budget, so none is ever left
+    running for a client to stop."""
+    scripts = conn.registry.scripts
+    sub = args[1].lower()
+    if sub == b"load":
+        failure = commands.script_compile_error(args[2])
+        if failure is not None:
+            return Error(f"ERR Error compiling script (new function): {failure}")
+        return scripts.load(args[2])
+    if sub == b"exists":
+        return [int(scripts.get(sha) is not None) for sha in args[2:]]
+    if sub == b"flush":
+        if len(args) > 3 or (len(args) == 3 and args[2].lower() not in (b"async", b"sync")):
+            return SCRIPT_FLUSH_OPTION
+        scripts.flush()
+        return OK
+    if sub == b"kill":
+        return commands.scripting.NOT_BUSY
+    return [SimpleString(line.encode()) for line in SCRIPT_HELP]
+
+
+def cmd_evalsha(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    """EVALSHA and EVALSHA_RO: the cached script proposed as EVAL (see ``scripts``)."""
+    expanded = conn.expand_script(args)
+    if isinstance(expanded, Error):
+        return expanded
+    conn.submit_request(expanded)
+    return NO_REPLY
+
+
 def cmd_command(conn: Connection, args: list[bytes]) -> Reply:
     return commands.command_reply(args)
 
@@ -961,6 +1017,13 @@ HANDLERS: dict[bytes, Handler] = {
     b"pubsub|shardchannels": cmd_pubsub,
     b"pubsub|shardnumsub": cmd_pubsub,
     b"pubsub|help": cmd_pubsub,
+    b"script|load": cmd_script,
+    b"script|exists": cmd_script,
+    b"script|flush": cmd_script,
+    b"script|kill": cmd_script,
+    b"script|help": cmd_script,
+    b"evalsha": cmd_evalsha,
+    b"evalsha_ro": cmd_evalsha,
     b"command": cmd_command,
     b"command|count": cmd_command,
     b"command|docs": cmd_command,

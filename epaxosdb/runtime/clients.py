@@ -43,6 +43,7 @@ from .blocking import BlockedClients
 from .connection import Connection
 from .listeners import open_listeners
 from .pubsub import Subscriptions
+from .scripts import ScriptCache
 
 if TYPE_CHECKING:
     from epaxosdb.commands import CommandSpec
@@ -137,6 +138,8 @@ class ClientRegistry:
         self.batching_replies = False
         """Inside ``reply_batch``: completed replies wait for its end to be sent."""
         self._to_flush: list[Connection] = []
+        self.scripts = ScriptCache()
+        """Lua scripts by SHA1 for EVALSHA (this replica's own, as in Redis)."""
         self.subscriptions = Subscriptions()
         """Pub/sub subscriptions; the consensus loop delivers what PUBLISH posted."""
         self.blocked = BlockedClients()

@@ -571,7 +571,9 @@ class Connection:
             elif "blocking" in spec.flags:
                 self._block(request)
             else:
-                if not spec.subcommands and len(self._data_specs) < _DATA_SPECS_MAX:
+                if spec.group == "scripting":
+                    self._script_evaluated(request[1])
+                elif not spec.subcommands and len(self._data_specs) < _DATA_SPECS_MAX:
                     self._data_specs[request[0]] = spec
                 self._submit_one(request)
         self._after_command()
@@ -586,6 +588,23 @@ class Connection:
             return self._last_ms
         self._last_ms = now_ms
         return now_ms
+
+    def _script_evaluated(self, body: bytes) -> None:
+        """EVAL makes its script available to EVALSHA on this replica, as in Redis (EVAL
+        never takes the pipelined fast path, so every one passes here)."""
+        if commands.script_compile_error(body) is None:
+            self.registry.scripts.evaluated(body)
+
+    def expand_script(self, args: list[bytes]) -> list[bytes] | Error:
+        """EVALSHA's request as the EVAL that runs it, or ``NOSCRIPT``."""
+        body = self.registry.scripts.get(args[1])
+        if body is None:
+            return commands.scripting.NO_SCRIPT
+        return [b"EVAL_RO" if args[0].lower() == b"evalsha_ro" else b"EVAL", body, *args[2:]]
+
+    def submit_request(self, request: list[bytes]) -> None:
+        """Propose a data command on behalf of a connection command (EVALSHA)."""
+        self._submit_one(request)
 
     def _submit_one(self, request: list[bytes]) -> None:
         now_ms = self._now_ms()
@@ -995,6 +1014,12 @@ class Connection:
         op_places: list[int] = []
         for args in queued:
             spec = commands.resolve(args)
+            if not isinstance(spec, Error) and spec.name in (b"evalsha", b"evalsha_ro"):
+                expanded = self.expand_script(args)
+                if isinstance(expanded, Error):
+                    replies.append(expanded)
+                    continue
+                args, spec = expanded, commands.resolve(expanded)
             if not isinstance(spec, Error) and "connection" in spec.flags:
                 handler = _LOCAL_HANDLERS.get(spec.name)
                 reply = handler(self, args) if handler is not None else None

@@ -188,6 +188,10 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"WATCHREAD", b"a", b"b"), Access(reads=frozenset({b"a", b"b"}))),
     ((b"WATCHCHECK", b"a", b"d1", b"b", b"d2"), Access(reads=frozenset({b"a", b"b"}))),
     ((b"PING",), Access()),
+    ((b"EVAL", b"return 1", b"2", b"a", b"b", b"x"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"EVAL", b"return 1", b"0", b"x"), Access()),
+    ((b"EVAL", b"return 1", b"-1", b"a"), Access(writes=frozenset({b"a"}))),
+    ((b"EVAL_RO", b"return 1", b"1", b"a", b"x"), Access(reads=frozenset({b"a"}))),
 ]
 
 

@@ -236,6 +236,8 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"bzpopmin": [b"z", b"y", b"0"], b"bzpopmax": [b"z", b"0.5"],
     b"bzmpop": [b"0", b"2", b"z", b"y", b"MAX", b"COUNT", b"2"],
     b"blmpop": [b"1.5", b"1", b"l", b"RIGHT"],
+    b"eval": [b"return redis.call('SET', KEYS[1], ARGV[1])", b"1", b"k", b"v"],
+    b"eval_ro": [b"return redis.call('GET', KEYS[1])", b"1", b"k"],
 }  # fmt: skip
 
 

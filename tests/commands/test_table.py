@@ -9,6 +9,7 @@ CONNECTION_NAMES = {
     b"hello", b"ping", b"echo", b"quit", b"reset", b"select", b"auth", b"client", b"command",
     b"config", b"info", b"time", b"shutdown", b"multi", b"exec", b"discard", b"watch", b"unwatch",
     b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"pubsub", b"wait",
+    b"evalsha", b"evalsha_ro", b"script",
 }  # fmt: skip
 KEYSPACE_NAMES = {b"flushall", b"flushdb", b"keys", b"scan", b"dbsize", b"randomkey"}
 
@@ -32,12 +33,14 @@ def test_keyspace_wide_commands_are_exactly_those_that_touch_every_key() -> None
     assert all(not s.key_specs for s in COMMANDS if "keyspace" in s.flags)
 
 
-def test_every_data_command_is_either_a_write_or_read_only_or_publish() -> None:
+def test_every_data_command_is_a_write_or_read_only_or_publish_or_a_script() -> None:
     for spec in COMMANDS:
         if "connection" not in spec.flags:
-            kinds = ["write" in spec.flags, "readonly" in spec.flags, spec.publishes]
+            replicated = "replicated" in spec.flags
+            kinds = ["write" in spec.flags, "readonly" in spec.flags, spec.publishes, replicated]
             assert kinds.count(True) == 1, spec.name
     assert [s.name for s in COMMANDS if s.publishes] == [b"publish"]
+    assert [s.name for s in COMMANDS if "replicated" in s.flags] == [b"eval"]
 
 
 def test_internal_commands_are_hidden_from_clients_and_command() -> None:

@@ -1,0 +1,508 @@
+"""Lua scripts: EVAL and EVAL_RO, run inside one replicated command.
+
+Redis since 5.0 replicates what a script *did*; epaxosdb replicates the script
+itself, as Redis did before it: every replica that executes the command runs
+the script against its own copy of the state, so every replica must compute
+the same thing. What makes that hold:
+
+* A fresh Lua 5.1 state per call (lupa): nothing a script leaves behind
+  reaches the next one, on this replica or any other.
+* Only the pure parts of Lua's library reach the script (``string``,
+  ``table``, ``math``, the base functions that neither load code nor reach
+  outside); no ``os``, ``io``, ``debug``, ``loadstring``, ``coroutine``.
+  Reading or creating an undeclared global is an error, as in Redis.
+* ``math.random`` draws from a generator seeded by the command's identity,
+  ``redis.call('TIME')`` answers the command's timestamp, and ``tostring`` of
+  a table or a function says only its type (Lua would print its address).
+* Bounded work, counted the same everywhere: a budget of Lua instructions
+  (a count hook), of ``redis.call``s and of Lua memory. A script that runs out fails with an
+  error on every replica instead of stalling the cluster.
+* Interference is decided before the script runs, from the keys it declares
+  (``numkeys key...``), so a script may only touch declared keys: a call
+  naming any other key fails — what Redis Cluster also asks of scripts —
+  and commands over the whole keyspace (KEYS, SCAN, FLUSHALL...), blocking
+  commands and PUBLISH are refused inside scripts.
+
+One caveat is left to the script's author, as Redis's documentation left it
+before 5.0: iterating with ``pairs`` over a table keyed by tables or functions
+visits them in an order that depends on memory addresses.
+
+Errors follow Redis 7.0's texts (``... script: <sha1>, on @user_script:<line>.``).
+"""
+
+from __future__ import annotations
+
+import functools
+import hashlib
+import math
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass
+from typing import Any
+
+from lupa import lua51
+
+from protocol.replies import (
+    BigNumber,
+    Error,
+    Map,
+    NullArray,
+    Pairs,
+    Reply,
+    Set,
+    SimpleString,
+    Verbatim,
+)
+from protocol.resp import format_double
+from storage.interface import KeyValueView
+
+from . import errors
+from .integers import LLONG_MAX, LLONG_MIN, parse_ll
+from .spec import CommandSpec
+
+INSTRUCTIONS_MAX = 200_000_000
+"""Lua VM instructions one script may run: about half a second of a tight Lua loop on
+the development machine, while every replica's loop waits for the script."""
+CALLS_MAX = 200_000
+"""``redis.call``s one script may make: each runs Python and the instruction budget does
+not count it (200,000 SETs take about a second here)."""
+HOOK_EVERY = 10_000
+"""The count hook fires every this many instructions (its cost is per firing)."""
+MEMORY_MAX = 256 << 20
+"""Bytes of Lua memory one script may hold."""
+NESTING_MAX = 200
+"""Deepest table a script's reply may nest (a table that contains itself is refused)."""
+
+REDIS_VERSION = b"7.0.15"
+REDIS_VERSION_NUM = 0x07000F
+
+NEGATIVE_KEYS = Error("ERR Number of keys can't be negative")
+TOO_MANY_KEYS = Error("ERR Number of keys can't be greater than number of args")
+NO_SCRIPT = Error("NOSCRIPT No matching script. Please use EVAL.")
+NOT_BUSY = Error("NOTBUSY No scripts in execution right now.")
+
+UNKNOWN_COMMAND = "ERR Unknown Redis command called from script"
+WRONG_ARITY = "ERR Wrong number of args calling Redis command from script"
+NOT_ALLOWED = "ERR This Redis command is not allowed from script"
+BAD_ARGUMENT = "ERR Lua redis lib command arguments must be strings or integers"
+NO_ARGUMENTS = "ERR Please specify at least one argument for this redis lib call"
+WRITE_IN_READ_ONLY = "ERR Write commands are not allowed from read-only scripts."
+UNDECLARED_KEY = (
+    "ERR Script attempted to access a key not declared in its KEYS (epaxosdb orders a "
+    "script by the keys it declares, so it may touch only those)"
+)
+WHOLE_KEYSPACE = (
+    "ERR This Redis command is not allowed from script (it reads or writes the whole "
+    "keyspace, beyond the keys the script declares)"
+)
+BUDGET_EXCEEDED = f"ERR Script exceeded the limit of {INSTRUCTIONS_MAX} Lua instructions"
+CALLS_EXCEEDED = f"ERR Script exceeded the limit of {CALLS_MAX} calls of Redis commands"
+RESP3_UNSUPPORTED = "ERR epaxosdb scripts receive RESP2 replies only (redis.setresp(2))"
+
+_RUNNER = r"""
+local body, env, budget, every = ...
+local f, compile_error = loadstring(body, "@user_script")
+if not f then return "compile", compile_error end
+setfenv(f, env)
+local fired, stopped = 0, nil
+local getinfo = debug.getinfo
+local function refuse()
+  -- Once stopped, every instruction of the script fails, even under its own pcall;
+  -- this chunk's instructions (the error handler, the code after xpcall) still run.
+  if getinfo(2, "S").source == "@user_script" then error(stopped, 0) end
+end
+function STOP(reason)  -- also called from Python, when the script used up its calls
+  stopped = reason
+  debug.sethook(refuse, "", 1)
+end
+debug.sethook(function()
+  fired = fired + 1
+  if fired * every >= budget then
+    STOP(BUDGET)
+    refuse()
+  end
+end, "", every)
+local function where(e)
+  -- The script's line the error left from. ``return redis.call(...)`` is a tail
+  -- call, which drops the script's frame (Redis's redis.call is a C function and
+  -- keeps it): a tail call is its block's last statement, most often the script's.
+  local line = LAST_LINE
+  for level = 2, 64 do
+    local info = debug.getinfo(level, "Sl")
+    if not info then break end
+    if info.source == "@user_script" then line = info.currentline break end
+  end
+  return {e, line}
+end
+local ok, result = xpcall(f, where)
+debug.sethook()
+if stopped then return "budget", stopped end
+if ok then return "ok", result end
+return "error", result
+"""
+
+_SANDBOX = r"""
+local env, call_py, random_py, seed_py, tostring_raw, keys, argv, budget_text = ...
+local redis = {}
+redis.call = function(...)
+  local status, value = call_py(...)
+  if status == 1 then return value end
+  error(value, 0)
+end
+redis.pcall = function(...)
+  local status, value = call_py(...)
+  if status == 1 then return value end
+  if status == 2 then error(value, 0) end  -- fatal: not for the script to catch
+  return {err = value}
+end
+redis.error_reply = function(e)
+  if type(e) ~= "string" then error("wrong number or type of arguments", 2) end
+  if e:sub(1, 1) == "-" then e = e:sub(2) end
+  if not e:find(" ", 1, true) then e = "ERR " .. e end  -- every error needs a code
+  return {err = (e:gsub("[\r\n]+$", ""))}
+end
+redis.status_reply = function(s)
+  if type(s) ~= "string" then error("wrong number or type of arguments", 2) end
+  return {ok = s}
+end
+redis.sha1hex = SHA1HEX
+redis.log = function() end
+redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
+redis.setresp = function(v)
+  if v ~= 2 then error(RESP3, 2) end
+end
+redis.set_repl = function() end
+redis.replicate_commands = function() return true end
+redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA = 0, 1, 2, 2
+redis.REPL_ALL = 3
+redis.breakpoint = function() return false end
+redis.debug = function() end
+redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = VERSION, VERSION_NUM
+
+local function copy(t)
+  local c = {}
+  for k, v in pairs(t) do c[k] = v end
+  return c
+end
+local m = copy(math)
+m.random = function(low, high)
+  local r = random_py()
+  if low == nil then return r end
+  if high == nil then low, high = 1, low end
+  if low > high then error("bad argument to 'random' (interval is empty)", 2) end
+  return math.floor(r * (high - low + 1)) + low
+end
+m.randomseed = function(s) seed_py(s) end
+
+local names = {
+  "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "rawset",
+  "select", "setmetatable", "getmetatable", "tonumber", "type", "unpack", "xpcall",
+}
+for _, name in ipairs(names) do env[name] = _G[name] end
+env.tostring = function(v)
+  local t = type(v)
+  if (t == "table" or t == "function" or t == "userdata" or t == "thread")
+      and not (getmetatable(v) and getmetatable(v).__tostring) then
+    return t
+  end
+  return tostring_raw(v)
+end
+env.string, env.table, env.math = copy(string), copy(table), m
+env.redis, env.KEYS, env.ARGV = redis, keys, argv
+env._G = env
+setmetatable(env, {
+  __index = function(_, name)
+    error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+  end,
+  __newindex = function() error("Attempt to modify a readonly table", 2) end,
+})
+"""
+
+
+def sha1_hex(body: bytes) -> bytes:
+    """The script's name in the cache and in error texts (lower-case hex)."""
+    return hashlib.sha1(body).hexdigest().encode()
+
+
+def _runtime() -> Any:
+    return lua51.LuaRuntime(
+        encoding=None,
+        register_eval=False,
+        register_builtins=False,
+        unpack_returned_tuples=True,
+        max_memory=MEMORY_MAX,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def compile_error(body: bytes) -> str | None:
+    """Lua's message if ``body`` does not compile (pure, hence cached by body)."""
+    lua = _runtime()
+    result = lua.eval("function(body) local f, e = loadstring(body, '@user_script') return e end")(
+        body
+    )
+    return None if result is None else errors.text(result)
+
+
+def prepare_eval(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """EVAL/EVAL_RO at the proposer: the key count, and a script that compiles."""
+    count = parse_ll(args[2])
+    if count is None:
+        return errors.NOT_INTEGER
+    if count < 0:
+        return NEGATIVE_KEYS
+    if count > len(args) - 3:
+        return TOO_MANY_KEYS
+    failure = compile_error(args[1])
+    if failure is not None:
+        return Error(f"ERR Error compiling script (new function): {failure}")
+    return (args[0].upper(), *args[1:])
+
+
+def cmd_eval(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    return run_script(kv, op, now_ms, seed, read_only=False)
+
+
+def cmd_eval_ro(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    return run_script(kv, op, now_ms, seed, read_only=True)
+
+
+@dataclass
+class _Call:
+    """One script's view of the keyspace: what ``redis.call`` checks and runs against."""
+
+    kv: KeyValueView
+    now_ms: int
+    seed: int
+    read_only: bool
+    declared: frozenset[bytes]
+    lua: Any
+    rng: random.Random
+    calls: int = 0
+    last_error: bytes | None = None
+    fatal: Exception | None = None
+
+    def __call__(self, *values: object) -> tuple[int, object]:
+        if self.fatal is not None:
+            return 2, b"ERR script aborted"
+        outcome = self._run(values)
+        if isinstance(outcome, Error):
+            message = outcome.text.encode("utf-8", "surrogateescape")
+            self.last_error = message
+            return (2 if self.fatal is not None else 0), message
+        return 1, outcome
+
+    def _run(self, values: Sequence[object]) -> object:
+        self.calls += 1
+        if self.calls > CALLS_MAX:
+            # Like the instruction budget, and for the same reason: a script must not be
+            # able to catch it and go on (each call costs Python time Lua does not count).
+            self.lua.globals().STOP(CALLS_EXCEEDED.encode())
+            return Error(CALLS_EXCEEDED)
+        if not values:
+            return Error(NO_ARGUMENTS)
+        args: list[bytes] = []
+        for value in values:
+            arg = _argument(value)
+            if arg is None:
+                return Error(BAD_ARGUMENT)
+            args.append(arg)
+        from .proposal import resolve  # the table imports this module
+
+        spec = resolve(args)
+        if isinstance(spec, Error):
+            if spec.text.startswith("ERR wrong number"):
+                return Error(WRONG_ARITY)
+            return Error(UNKNOWN_COMMAND)
+        refusal = self._refusal(spec, args)
+        if refusal is not None:
+            return refusal
+        if spec.handler is None:
+            return self._connection_command(spec, args)
+        op = spec.prepare(args, self.now_ms) if spec.prepare else (spec.upper, *args[1:])
+        if isinstance(op, Error):
+            return op
+        try:
+            reply = spec.handler(self.kv, op, self.now_ms, (self.seed << 24) + self.calls)
+        except Exception as exc:  # storage trouble, NeedsTransaction, a handler bug
+            self.fatal = exc
+            return Error("ERR script aborted")
+        if type(reply) is Error:
+            return reply
+        return _to_lua(self.lua, reply)
+
+    def _refusal(self, spec: CommandSpec, args: Sequence[bytes]) -> Error | None:
+        flags = spec.flags
+        if "keyspace" in flags:
+            return Error(WHOLE_KEYSPACE)
+        if spec.handler is None and spec.name not in _CONNECTION_IN_SCRIPTS:
+            return Error(NOT_ALLOWED)
+        if "noscript" in flags or "blocking" in flags or spec.publishes:
+            return Error(NOT_ALLOWED)
+        if self.read_only and spec.runs_everywhere:
+            return Error(WRITE_IN_READ_ONLY)
+        found = spec.keys(args)
+        if found is None:  # a malformed key count: every argument it could have named
+            named = [args[i] for s in spec.key_specs for i in s.after_count(len(args))]
+        else:
+            named = [key for key, _ in found]
+        if not self.declared.issuperset(named):
+            return Error(UNDECLARED_KEY)
+        return None
+
+    def _connection_command(self, spec: CommandSpec, args: Sequence[bytes]) -> object:
+        if spec.name == b"time":
+            seconds, millis = divmod(self.now_ms, 1000)
+            return self.lua.table_from([str(seconds).encode(), str(millis * 1000).encode()])
+        if spec.name == b"echo":
+            return args[1]
+        if len(args) == 1:  # PING
+            return self.lua.table_from({b"ok": b"PONG"})
+        if len(args) == 2:
+            return args[1]
+        return Error(WRONG_ARITY)
+
+
+_CONNECTION_IN_SCRIPTS = frozenset({b"ping", b"echo", b"time"})
+
+
+def _argument(value: object) -> bytes | None:
+    """A Lua value as a command argument: strings as they are, numbers as Redis prints
+    them (``%.17g``), anything else refused."""
+    if type(value) is bytes:
+        return value
+    if type(value) is int or type(value) is float:
+        return b"%.17g" % float(value)
+    return None
+
+
+def _to_lua(lua: Any, reply: Reply) -> object:
+    """A command's reply as Lua sees it (Redis's RESP2 conversion)."""
+    if reply is None or type(reply) is NullArray:
+        return False
+    if type(reply) is bool:
+        return int(reply)
+    if type(reply) is int or type(reply) is bytes:
+        return reply
+    if type(reply) is float:
+        return format_double(reply)
+    if type(reply) is SimpleString:
+        return lua.table_from({b"ok": reply.text})
+    if type(reply) is Error:
+        return lua.table_from({b"err": reply.text.encode("utf-8", "surrogateescape")})
+    if type(reply) is list or type(reply) is tuple or type(reply) is Set:
+        items = reply.items if type(reply) is Set else reply
+        return lua.table_from([_to_lua(lua, item) for item in items])  # type: ignore[union-attr]
+    if type(reply) is Map or type(reply) is Pairs:
+        flat: list[object] = []
+        for key, value in reply.items:
+            flat += (_to_lua(lua, key), _to_lua(lua, value))
+        return lua.table_from(flat)
+    if type(reply) is Verbatim:
+        return reply.text
+    if type(reply) is BigNumber:
+        return str(reply.value).encode()
+    return False
+
+
+def _from_lua(value: object, depth: int = 0) -> Reply:
+    """A script's result as a reply (Redis's Lua to RESP2 conversion)."""
+    if value is None or value is False:
+        return None
+    if value is True:
+        return 1
+    if type(value) is bytes:
+        return value
+    if type(value) is int or type(value) is float:
+        number = float(value) if type(value) is float else value
+        if isinstance(number, float) and not math.isfinite(number):
+            return LLONG_MIN
+        whole = int(number)
+        return whole if LLONG_MIN <= whole <= LLONG_MAX else LLONG_MIN
+    if lua51.lua_type(value) != "table":
+        return None
+    if depth >= NESTING_MAX:
+        return Error("ERR reached lua stack limit")
+    table: Any = value
+    err = table[b"err"]
+    if type(err) is bytes:
+        return Error(errors.text(err))
+    ok = table[b"ok"]
+    if type(ok) is bytes:
+        return SimpleString(ok.replace(b"\r", b" ").replace(b"\n", b" "))
+    items: list[Reply] = []
+    index = 1
+    while (item := table[index]) is not None:
+        items.append(_from_lua(item, depth + 1))
+        index += 1
+    return items
+
+
+def run_script(
+    kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int, *, read_only: bool
+) -> Reply:
+    body = op[1]
+    count = int(op[2])
+    keys, argv = op[3 : 3 + count], op[3 + count :]
+    sha = sha1_hex(body).decode()
+    lua = _runtime()
+    rng = random.Random(seed)
+    call = _Call(kv, now_ms, seed, read_only, frozenset(keys), lua, rng)
+    lua_globals = lua.globals()
+    lua_globals.BUDGET = BUDGET_EXCEEDED.encode()
+    lua_globals.RESP3 = RESP3_UNSUPPORTED.encode()
+    lua_globals.VERSION = REDIS_VERSION
+    lua_globals.VERSION_NUM = REDIS_VERSION_NUM
+    lua_globals.SHA1HEX = _sha1hex_for_lua
+    lua_globals.LAST_LINE = body.rstrip(b"\r\n").count(b"\n") + 1
+    env = lua.table()
+    lua.execute(
+        _SANDBOX,
+        env,
+        call,
+        rng.random,
+        _reseed(rng),
+        lua_globals.tostring,
+        lua.table_from(keys),
+        lua.table_from(argv),
+    )
+    status, result = lua.execute(_RUNNER, body, env, INSTRUCTIONS_MAX, HOOK_EVERY)
+    if call.fatal is not None:
+        # Storage trouble or a step that needs a transaction (``node._execute`` handles
+        # both), or a handler bug (the command's error reply, logged): whatever the
+        # script did after it, it is not the script's to decide.
+        raise call.fatal
+    if status == b"ok":
+        return _from_lua(result)
+    if status == b"compile":
+        return Error(f"ERR Error compiling script (new function): {errors.text(result)}")
+    if status == b"budget":
+        return Error(f"{errors.text(result)} script: {sha}, on @user_script:0.")
+    return _script_error(result, call.last_error, sha)
+
+
+def _script_error(raised: Any, from_call: bytes | None, sha: str) -> Error:
+    """The reply to an error that left the script: ``{value, line}`` from the runner."""
+    value, line = (raised[1], raised[2]) if lua51.lua_type(raised) == "table" else (raised, 0)
+    if lua51.lua_type(value) == "table" and type(value[b"err"]) is bytes:
+        text = errors.text(value[b"err"])
+    elif type(value) is bytes:
+        text = errors.text(value) if value == from_call else "ERR " + errors.text(value)
+    else:
+        text = f"ERR {value!r}"
+    if not isinstance(line, int):
+        line = 0
+    return Error(f"{text} script: {sha}, on @user_script:{line}.")
+
+
+def _sha1hex_for_lua(value: object) -> bytes:
+    if type(value) is bytes:
+        return sha1_hex(value)
+    return sha1_hex(_argument(value) or b"")
+
+
+def _reseed(rng: random.Random) -> Callable[[object], None]:
+    def reseed(value: object) -> None:
+        rng.seed(_argument(value) or b"")
+
+    return reseed

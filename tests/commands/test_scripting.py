@@ -1,0 +1,227 @@
+"""EVAL and EVAL_RO: replies against redis-server 7.0, and what keeps replicas identical.
+
+The differential cases compare the encoded replies byte for byte, error texts
+included (``... script: <sha1>, on @user_script:<line>.``). The rest check what
+replicating a script instead of its effects requires: a fresh sandbox per call,
+randomness and time from the command, bounded work, and only declared keys.
+"""
+
+from __future__ import annotations
+
+import pytest
+
+from epaxosdb.commands import execute, prepare, scripting
+from protocol.messages import Command
+from protocol.replies import Error, Reply, SimpleString
+from storage.buffered import NeedsTransaction
+from storage.interface import KeyValueView
+from storage.memory import MemoryStore
+from tests.commands.differential import Differential, Model
+
+SAME_AS_REDIS: list[tuple[bytes, ...]] = [
+    (b"SET", b"s", b"str"),
+    (b"EVAL", b"return redis.call('INCR', KEYS[1])", b"1", b"s"),
+    (b"EVAL", b"return redis.pcall('INCR', KEYS[1])", b"1", b"s"),
+    (b"EVAL", b"local ok, e = pcall(redis.call, 'INCR', KEYS[1]); return e", b"1", b"s"),
+    (b"EVAL", b"local v = redis.call('HGETALL', KEYS[1])\nreturn v", b"1", b"s"),
+    (b"EVAL", b"return error('boom')", b"0"),
+    (b"EVAL", b"error('x', 0)", b"0"),
+    (b"EVAL", b"error({err='CUSTOM thing'})", b"0"),
+    (b"EVAL", b"\n\nreturn x", b"0"),
+    (b"EVAL", b"x = 1", b"0"),
+    (b"EVAL", b"return 1 +", b"0"),
+    (b"EVAL", b"return 1", b"-1"),
+    (b"EVAL", b"return 1", b"2", b"a"),
+    (b"EVAL", b"return 1", b"x"),
+    (b"EVAL", b"return {1,2,3.7,'a',nil,5}", b"0"),
+    (b"EVAL", b"return {1,{2,{3}},'x'}", b"0"),
+    (b"EVAL", b"return true", b"0"),
+    (b"EVAL", b"return false", b"0"),
+    (b"EVAL", b"return nil", b"0"),
+    (b"EVAL", b"return 3.99", b"0"),
+    (b"EVAL", b"return -3.99", b"0"),
+    (b"EVAL", b"return 2^63", b"0"),
+    (b"EVAL", b"return 0/0", b"0"),
+    (b"EVAL", b"return {err='My Error'}", b"0"),
+    (b"EVAL", b"return {1, {err='x y'}, {ok='fine'}}", b"0"),
+    (b"EVAL", b"return redis.error_reply('E2 bad')", b"0"),
+    (b"EVAL", b"return redis.error_reply('inner')", b"0"),
+    (b"EVAL", b"return redis.error_reply('-dash x')", b"0"),
+    (b"EVAL", b"return redis.status_reply('FINE')", b"0"),
+    (b"EVAL", b"return redis.sha1hex('abc')", b"0"),
+    (b"EVAL", b"return redis.call('nosuch')", b"0"),
+    (b"EVAL", b"return redis.pcall('nosuch')", b"0"),
+    (b"EVAL", b"return redis.call('get')", b"0"),
+    (b"EVAL", b"return redis.call('SET', 'a', {})", b"0"),
+    (b"EVAL", b"return redis.call('blpop', KEYS[1], 0)", b"1", b"q"),
+    (b"EVAL", b"return redis.call('eval', 'return 1', 0)", b"0"),
+    (b"EVAL_RO", b"return redis.call('set', KEYS[1], 1)", b"1", b"a"),
+    (b"EVAL", b"return redis.call('ping')", b"0"),
+    (b"EVAL", b"return redis.call('get', KEYS[1])", b"1", b"missing"),
+    (b"EVAL", b"return tostring(redis.call('get', KEYS[1]))", b"1", b"missing"),
+    (b"EVAL", b"return redis.call('set', KEYS[1], 3.5)", b"1", b"k"),
+    (b"GET", b"k"),
+    (b"EVAL", b"return redis.call('set', KEYS[1], 1e20)", b"1", b"k"),
+    (b"GET", b"k"),
+    (b"EVAL", b"return redis.call('set', KEYS[1], 0.1)", b"1", b"k"),
+    (b"GET", b"k"),
+    (b"EVAL", b"return redis.call('set', KEYS[1], 'v', 'EX', 0)", b"1", b"k"),
+    (b"EVAL", b"return redis.call('zadd', KEYS[1], 1, 'a', 2.5, 'b')", b"1", b"z"),
+    (b"EVAL", b"return redis.call('zrange', KEYS[1], 0, -1, 'withscores')", b"1", b"z"),
+    (b"EVAL", b"return redis.call('zscore', KEYS[1], 'b')", b"1", b"z"),
+    (b"EVAL", b"return redis.call('hset', KEYS[1], 'f', 'v')", b"1", b"h"),
+    (b"EVAL", b"return redis.call('hgetall', KEYS[1])", b"1", b"h"),
+    (b"EVAL", b"return redis.call('incrbyfloat', KEYS[1], '1.5')", b"1", b"f"),
+    (b"EVAL", b"return ARGV", b"0", b"a", b"b"),
+    (b"EVAL", b"return #KEYS + #ARGV", b"2", b"a", b"b", b"c"),
+    (b"EVAL", b"return string.format('%d-%s', 5, 'z') .. table.concat({'a', 'b'}, ',')", b"0"),
+    (b"EVAL", b"return type(os)", b"0"),
+    (b"EVAL", b"return redis.call('exists', KEYS[1], KEYS[2])", b"2", b"s", b"zz"),
+    (b"EVAL", b"redis.call('del', KEYS[1]) return redis.call('exists', KEYS[1])", b"1", b"s"),
+    (b"EVAL_RO", b"return redis.call('get', KEYS[1])", b"1", b"k"),
+]
+
+
+def test_eval_replies_like_redis(diff: Differential) -> None:
+    for args in SAME_AS_REDIS:
+        diff.check(*args)
+
+
+def run(model: Model, body: bytes, *keys_then_args: bytes, numkeys: int = 1) -> Reply:
+    return model.call([b"EVAL", body, str(numkeys).encode(), *keys_then_args])
+
+
+def test_a_script_may_touch_only_the_keys_it_declares() -> None:
+    model = Model()
+    reply = run(model, b"return redis.call('SET', 'other', 'v')", b"declared")
+    assert isinstance(reply, Error) and reply.text.startswith(scripting.UNDECLARED_KEY)
+    assert model.call([b"EXISTS", b"other"]) == 0
+    # Keys of every kind of key spec are checked: RENAME's second key, MSET's pairs.
+    reply = run(model, b"return redis.call('MSET', KEYS[1], 1, 'other', 2)", b"a")
+    assert isinstance(reply, Error) and reply.text.startswith(scripting.UNDECLARED_KEY)
+    assert run(model, b"return redis.call('MSET', KEYS[1], 1, KEYS[2], 2)", b"a", b"b", numkeys=2)
+    assert model.call([b"MGET", b"a", b"b"]) == [b"1", b"2"]
+
+
+@pytest.mark.parametrize(
+    "call",
+    [b"'KEYS', '*'", b"'SCAN', 0", b"'DBSIZE'", b"'FLUSHALL'", b"'RANDOMKEY'"],
+)
+def test_commands_over_the_whole_keyspace_are_refused_in_scripts(call: bytes) -> None:
+    reply = run(Model(), b"return redis.call(" + call + b")", b"k")
+    assert isinstance(reply, Error) and reply.text.startswith(scripting.WHOLE_KEYSPACE)
+
+
+def test_publish_and_connection_commands_are_refused_in_scripts() -> None:
+    model = Model()
+    for call in (b"'PUBLISH', KEYS[1], 'm'", b"'CLIENT', 'ID'", b"'SUBSCRIBE', KEYS[1]"):
+        reply = run(model, b"return redis.call(" + call + b")", b"k")
+        assert isinstance(reply, Error) and reply.text.startswith(scripting.NOT_ALLOWED), call
+
+
+def test_time_in_a_script_is_the_commands_timestamp() -> None:
+    model = Model()
+    reply = model.call([b"EVAL", b"return redis.call('TIME')", b"0"], now_ms=1_700_000_123_456)
+    assert reply == [b"1700000123", b"456000"]
+
+
+def _execute(store: MemoryStore, body: bytes, cmd_id: int, *keys: bytes) -> Reply:
+    op = prepare([b"EVAL", body, str(len(keys)).encode(), *keys], 1_000)
+    assert not isinstance(op, Error)
+    cmd = Command(origin=1, id=cmd_id, time_ms=1_000, ops=(op,))
+    return store.write(lambda txn: execute(txn, cmd))
+
+
+def test_math_random_is_the_same_on_every_replica_and_new_for_each_command() -> None:
+    body = b"local v = math.random(1000000) redis.call('SET', KEYS[1], v) return v"
+    first, second = MemoryStore(), MemoryStore()
+    assert _execute(first, body, 7, b"k") == _execute(second, body, 7, b"k")
+    draws = {_execute(first, body, cmd_id, b"k") for cmd_id in range(8, 20)}
+    assert len(draws) > 1
+
+
+def test_tostring_of_a_table_does_not_reveal_its_address() -> None:
+    assert run(Model(), b"return tostring({})", numkeys=0) == b"table"
+    assert run(Model(), b"return tostring(function() end)", numkeys=0) == b"function"
+
+
+def test_nothing_survives_from_one_script_to_the_next() -> None:
+    model = Model()
+    assert run(model, b"string.leak = 1 return 1", numkeys=0) == 1
+    assert run(model, b"return string.leak", numkeys=0) is None
+    assert isinstance(run(model, b"leak = 1", numkeys=0), Error)
+
+
+def test_a_script_that_never_ends_fails_on_its_instruction_budget() -> None:
+    forever = b"while true do pcall(function() while true do end end) end"
+    for body in (b"while true do end", forever):
+        reply = run(Model(), body, numkeys=0)
+        assert isinstance(reply, Error) and reply.text.startswith(scripting.BUDGET_EXCEEDED), body
+
+
+def test_a_script_that_allocates_without_end_fails_on_its_memory_limit() -> None:
+    reply = run(Model(), b"return string.rep('x', 1e9)", numkeys=0)
+    assert isinstance(reply, Error) and "not enough memory" in reply.text
+
+
+def test_a_table_that_contains_itself_is_not_a_reply() -> None:
+    reply = run(Model(), b"local t = {} t[1] = t return t", numkeys=0)
+    assert isinstance(reply, list)
+    depth = 0
+    while isinstance(reply, list):
+        reply, depth = reply[0], depth + 1
+    assert reply == Error("ERR reached lua stack limit") and depth == scripting.NESTING_MAX
+
+
+class _NeedsTransactionView:
+    """A view whose reads ask for a transaction, like a buffered view does."""
+
+    def get(self, key: bytes) -> None:
+        raise NeedsTransaction("test")
+
+    def __getattr__(self, name: str) -> object:
+        raise NeedsTransaction(name)
+
+
+def test_a_step_that_needs_a_transaction_leaves_the_script_even_through_pcall() -> None:
+    body = b"pcall(redis.call, 'GET', KEYS[1]) return redis.pcall('GET', KEYS[1])"
+    view: KeyValueView = _NeedsTransactionView()  # type: ignore[assignment]
+    with pytest.raises(NeedsTransaction):
+        scripting.cmd_eval(view, (b"EVAL", body, b"1", b"k"), 0, 1)
+
+
+def test_a_script_that_does_not_compile_is_refused_before_it_is_proposed() -> None:
+    op = prepare([b"EVAL", b"return +", b"0"], 0)
+    assert isinstance(op, Error) and op.text.startswith("ERR Error compiling script")
+
+
+def test_eval_runs_on_every_replica_and_eval_ro_only_where_it_was_sent() -> None:
+    from epaxosdb.commands import is_read_only
+
+    def cmd(name: bytes) -> Command:
+        return Command(1, 1, 0, ((name, b"return 1", b"0"),))
+
+    assert not is_read_only(cmd(b"EVAL"))
+    assert is_read_only(cmd(b"EVAL_RO"))
+
+
+def test_status_replies_and_pcall_errors_convert_both_ways() -> None:
+    model = Model()
+    assert run(model, b"return redis.call('SET', KEYS[1], 'v')", b"k") == SimpleString(b"OK")
+    reply = run(model, b"local e = redis.pcall('INCR', KEYS[1]) return e.err", b"k")
+    assert reply == b"ERR value is not an integer or out of range"
+
+
+def test_a_script_that_calls_commands_without_end_fails_on_its_call_budget(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(scripting, "CALLS_MAX", 1_000)
+    model = Model()
+    for body, key in (
+        (b"for i = 1, 1e9 do redis.call('INCR', KEYS[1]) end", b"n"),
+        (b"for i = 1, 1e9 do redis.pcall('INCR', KEYS[1]) end", b"m"),
+        (b"for i = 1, 1e9 do pcall(redis.call, 'INCR', KEYS[1]) end", b"o"),
+    ):
+        reply = model.call([b"EVAL", body, b"1", key])
+        assert isinstance(reply, Error) and reply.text.startswith(scripting.CALLS_EXCEEDED), body
+        assert model.call([b"GET", key]) == b"1000"
