@@ -888,6 +888,7 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
             ("maxmemory", 0),
             ("maxmemory_human", "0B"),
             ("maxmemory_policy", "noeviction"),
+            ("number_of_cached_scripts", len(conn.registry.scripts)),
         ],
         "Persistence": [
             ("loading", int(conn.backend.loading)),

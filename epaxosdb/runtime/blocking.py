@@ -77,6 +77,7 @@ class BlockedPop:
         self._notified = False
         """A change was reported after the last attempt started (see ``owes_wake_up``)."""
         self._popped = False
+        self._attempts = 0
         self.done = False
 
     def start(self) -> None:
@@ -126,6 +127,7 @@ class BlockedPop:
             self._end(self._stop_reply)
 
     def _attempt(self) -> None:
+        self._attempts += 1
         self._in_flight = True
         self._changed = self._notified = False
         self._retry_at = trio.current_time() + RETRY_INTERVAL_S
@@ -135,13 +137,20 @@ class BlockedPop:
         self._in_flight = False
         if self.done:
             return
-        if reply != self._empty:  # an element, an error, or an unknown outcome
+        if reply != self._empty and not self._wrong_type_since(reply):
+            # an element, an error, or an unknown outcome
             self._popped = type(reply) is not Error
             self._end(reply)
         elif self._stopping:
             self._end(self._stop_reply)
         elif self._changed:
             self._attempt()
+
+    def _wrong_type_since(self, reply: Reply) -> bool:
+        """A key turned into another type while the client waited: as in Redis 7.0 it
+        goes on waiting (only the first attempt answers WRONGTYPE). Such an attempt
+        changed nothing: a command that meets a wrong type stops before any write."""
+        return self._attempts > 1 and type(reply) is Error and reply.code == "WRONGTYPE"
 
     def _end(self, reply: Reply) -> None:
         self.done = True

@@ -147,6 +147,23 @@ async def test_bad_timeouts_and_wrong_types_answer_at_once() -> None:
         assert len(server.registry.blocked) == 0
 
 
+async def test_a_key_that_turns_into_another_type_keeps_the_client_waiting() -> None:
+    """Redis 7.0: only the first attempt answers WRONGTYPE; a waiting client whose key
+    becomes a string waits on, and pops once the key is a list again."""
+    async with running_server() as server:
+        waiter, other = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        await waiter.send(encode_request(["BLPOP", "q", "0"]))
+        await until_blocked(server, 1)
+        assert await other.call("SET", "q", "text") == b"+OK\r\n"
+        # The SET wakes it and its attempt meets the string: no reply comes.
+        with trio.move_on_after(0.5) as waited:
+            await waiter.replies(1)
+        assert waited.cancelled_caught and len(server.registry.blocked) == 1
+        await other.call("DEL", "q")
+        await other.call("RPUSH", "q", "x")
+        assert await waiter.replies(1) == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
+
+
 async def test_info_and_client_list_show_a_blocked_client() -> None:
     async with running_server() as server:
         waiter, other = await RawClient.connect(server.port), await RawClient.connect(server.port)
