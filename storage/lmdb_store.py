@@ -138,17 +138,18 @@ class _LmdbView:
     """One LMDB transaction seen as a Txn (writable) or a KeyValueView (read-only)."""
 
     def __init__(self, txn: lmdb.Transaction[bytes], dbs: _Dbs, *, writable: bool) -> None:
-        self._txn = txn
+        self._txn: lmdb.Transaction[bytes] | None = txn
         self._dbs = dbs
         self._writable = writable
-        self._open = True
         self.map_full = False
 
     def _finish(self) -> None:
-        self._open = False
+        """Let go of the transaction: a view something still holds afterwards (a cycle
+        only the collector frees) must not keep it, and with it a reader slot, alive."""
+        self._txn = None
 
     def _live(self) -> lmdb.Transaction[bytes]:
-        if not self._open:
+        if self._txn is None:
             raise StorageError("this transaction has finished; use the txn only inside fn")
         return self._txn
 
@@ -327,7 +328,7 @@ class _LmdbView:
 
     def _groups_from(self, position: int) -> Iterator[keyspace.Group]:
         """Hash groups from ``position`` on; each sorted by full key (long keys may not be)."""
-        txn = self._txn
+        txn = self._live()
         try:
             with txn.cursor(db=self._dbs.kv) as cursor:
                 if not cursor.set_range(position_prefix(position)):

@@ -271,7 +271,7 @@ def cmd_eval_ro(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int)
 class _Call:
     """One script's view of the keyspace: what ``redis.call`` checks and runs against."""
 
-    kv: KeyValueView
+    kv: KeyValueView | None
     now_ms: int
     seed: int
     read_only: bool
@@ -281,6 +281,11 @@ class _Call:
     calls: int = 0
     last_error: bytes | None = None
     fatal: Exception | None = None
+
+    def release(self) -> None:
+        """The script is over: let go of the view and the Lua state."""
+        self.kv = None
+        self.lua = None
 
     def __call__(self, *values: object) -> tuple[int, object]:
         if self.fatal is not None:
@@ -322,6 +327,7 @@ class _Call:
         op = spec.prepare(args, self.now_ms) if spec.prepare else (spec.upper, *args[1:])
         if isinstance(op, Error):
             return op
+        assert self.kv is not None, "called after the script ended"
         try:
             reply = spec.handler(self.kv, op, self.now_ms, (self.seed << 24) + self.calls)
         except Exception as exc:  # storage trouble, NeedsTransaction, a handler bug
@@ -466,7 +472,13 @@ def run_script(
         lua.table_from(keys),
         lua.table_from(argv),
     )
-    status, result = lua.execute(_RUNNER, body, env, INSTRUCTIONS_MAX, HOOK_EVERY)
+    try:
+        status, result = lua.execute(_RUNNER, body, env, INSTRUCTIONS_MAX, HOOK_EVERY)
+    finally:
+        # The Lua state holds ``call`` and ``call`` holds the state: a cycle that only
+        # the cyclic collector would free, and with it the view ``kv`` and whatever it
+        # holds (an LMDB read transaction, whose reader slot is scarce).
+        call.release()
     if call.fatal is not None:
         # Storage trouble or a step that needs a transaction (``node._execute`` handles
         # both), or a handler bug (the command's error reply, logged): whatever the

@@ -377,6 +377,7 @@ class Connection:
         if isinstance(op, Error):
             self._answer(op)
             return
+        self._proposing(op)
         wait = commands.blocking_wait(op)
         seq = self._next_seq
         self._next_seq = seq + 1
@@ -571,9 +572,8 @@ class Connection:
             elif "blocking" in spec.flags:
                 self._block(request)
             else:
-                if spec.group == "scripting":
-                    self._script_evaluated(request[1])
-                elif not spec.subcommands and len(self._data_specs) < _DATA_SPECS_MAX:
+                cacheable = spec.group != "scripting" and not spec.subcommands
+                if cacheable and len(self._data_specs) < _DATA_SPECS_MAX:
                     self._data_specs[request[0]] = spec
                 self._submit_one(request)
         self._after_command()
@@ -589,11 +589,12 @@ class Connection:
         self._last_ms = now_ms
         return now_ms
 
-    def _script_evaluated(self, body: bytes) -> None:
-        """EVAL makes its script available to EVALSHA on this replica, as in Redis (EVAL
-        never takes the pipelined fast path, so every one passes here)."""
-        if commands.script_compile_error(body) is None:
-            self.registry.scripts.evaluated(body)
+    def _proposing(self, op: tuple[bytes, ...]) -> None:
+        """An EVAL being proposed makes its script available to EVALSHA on this replica,
+        as in Redis (EVAL never takes the pipelined fast path: every one passes here,
+        or through EXEC)."""
+        if op[0] in _EVALS:
+            self.registry.scripts.evaluated(op[1])
 
     def expand_script(self, args: list[bytes]) -> list[bytes] | Error:
         """EVALSHA's request as the EVAL that runs it, or ``NOSCRIPT``."""
@@ -612,6 +613,7 @@ class Connection:
         if isinstance(op, Error):
             self._answer(op)
             return
+        self._proposing(op)
         cmd = self.backend.stamp((op,), now_ms)
         seq = self._next_seq
         self._next_seq = seq + 1
@@ -1029,6 +1031,7 @@ class Connection:
             if isinstance(op, Error):
                 replies.append(op)
             else:
+                self._proposing(op)
                 op_places.append(len(replies))
                 ops.append(op)
                 replies.append(None)
@@ -1067,6 +1070,8 @@ def _transaction_handlers() -> dict[bytes, LocalHandler]:
         b"unwatch": Connection.cmd_unwatch,
     }
 
+
+_EVALS = frozenset({b"EVAL", b"EVAL_RO"})
 
 _LOCAL_HANDLERS: dict[bytes, LocalHandler] = {**admin.HANDLERS, **_transaction_handlers()}
 """Full command name → handler of every connection-local command."""
