@@ -99,50 +99,17 @@ BUDGET_EXCEEDED = f"ERR Script exceeded the limit of {INSTRUCTIONS_MAX} Lua inst
 CALLS_EXCEEDED = f"ERR Script exceeded the limit of {CALLS_MAX} calls of Redis commands"
 RESP3_UNSUPPORTED = "ERR epaxosdb scripts receive RESP2 replies only (redis.setresp(2))"
 
-_RUNNER = r"""
-local body, env, budget, every = ...
-local f, compile_error = loadstring(body, "@user_script")
-if not f then return "compile", compile_error end
-setfenv(f, env)
-local fired, stopped = 0, nil
-local getinfo = debug.getinfo
-local function refuse()
-  -- Once stopped, every instruction of the script fails, even under its own pcall;
-  -- this chunk's instructions (the error handler, the code after xpcall) still run.
-  if getinfo(2, "S").source == "@user_script" then error(stopped, 0) end
+_CHUNK = r"""
+-- Builds the sandbox and runs the script in it: one chunk, compiled once per process
+-- and loaded as bytecode into each call's fresh Lua state (see ``_bytecode``).
+local code, numkeys, call_py, random_py, seed_py, sha1hex, budget, every, last_line,
+      budget_text, resp3_text, version, version_num = ...
+local rest = {select(14, ...)}
+local keys, argv = {}, {}
+for i = 1, #rest do
+  if i <= numkeys then keys[i] = rest[i] else argv[i - numkeys] = rest[i] end
 end
-function STOP(reason)  -- also called from Python, when the script used up its calls
-  stopped = reason
-  debug.sethook(refuse, "", 1)
-end
-debug.sethook(function()
-  fired = fired + 1
-  if fired * every >= budget then
-    STOP(BUDGET)
-    refuse()
-  end
-end, "", every)
-local function where(e)
-  -- The script's line the error left from. ``return redis.call(...)`` is a tail
-  -- call, which drops the script's frame (Redis's redis.call is a C function and
-  -- keeps it): a tail call is its block's last statement, most often the script's.
-  local line = LAST_LINE
-  for level = 2, 64 do
-    local info = debug.getinfo(level, "Sl")
-    if not info then break end
-    if info.source == "@user_script" then line = info.currentline break end
-  end
-  return {e, line}
-end
-local ok, result = xpcall(f, where)
-debug.sethook()
-if stopped then return "budget", stopped end
-if ok then return "ok", result end
-return "error", result
-"""
 
-_SANDBOX = r"""
-local env, call_py, random_py, seed_py, tostring_raw, keys, argv, budget_text = ...
 local redis = {}
 redis.call = function(...)
   local status, value = call_py(...)
@@ -165,11 +132,11 @@ redis.status_reply = function(s)
   if type(s) ~= "string" then error("wrong number or type of arguments", 2) end
   return {ok = s}
 end
-redis.sha1hex = SHA1HEX
+redis.sha1hex = sha1hex
 redis.log = function() end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.setresp = function(v)
-  if v ~= 2 then error(RESP3, 2) end
+  if v ~= 2 then error(resp3_text, 2) end
 end
 redis.set_repl = function() end
 redis.replicate_commands = function() return true end
@@ -177,7 +144,7 @@ redis.REPL_NONE, redis.REPL_AOF, redis.REPL_SLAVE, redis.REPL_REPLICA = 0, 1, 2,
 redis.REPL_ALL = 3
 redis.breakpoint = function() return false end
 redis.debug = function() end
-redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = VERSION, VERSION_NUM
+redis.REDIS_VERSION, redis.REDIS_VERSION_NUM = version, version_num
 
 local function copy(t)
   local c = {}
@@ -194,11 +161,13 @@ m.random = function(low, high)
 end
 m.randomseed = function(s) seed_py(s) end
 
+local env = {}
 local names = {
   "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "rawset",
   "select", "setmetatable", "getmetatable", "tonumber", "type", "unpack", "xpcall",
 }
 for _, name in ipairs(names) do env[name] = _G[name] end
+local tostring_raw = tostring
 env.tostring = function(v)
   local t = type(v)
   if (t == "table" or t == "function" or t == "userdata" or t == "thread")
@@ -216,7 +185,54 @@ setmetatable(env, {
   end,
   __newindex = function() error("Attempt to modify a readonly table", 2) end,
 })
+
+local f = loadstring(code)  -- the script's bytecode, from ``_compiled``
+setfenv(f, env)
+local fired, stopped = 0, nil
+local getinfo = debug.getinfo
+local function refuse()
+  -- Once stopped, every instruction of the script fails, even under its own pcall;
+  -- this chunk's instructions (the error handler, the code after xpcall) still run.
+  if getinfo(2, "S").source == "@user_script" then error(stopped, 0) end
+end
+function STOP(reason)  -- also called from Python, when the script used up its calls
+  stopped = reason
+  debug.sethook(refuse, "", 1)
+end
+debug.sethook(function()
+  fired = fired + 1
+  if fired * every >= budget then
+    STOP(budget_text)
+    refuse()
+  end
+end, "", every)
+local function where(e)
+  -- The script's line the error left from. ``return redis.call(...)`` is a tail
+  -- call, which drops the script's frame (Redis's redis.call is a C function and
+  -- keeps it): a tail call is its block's last statement, most often the script's.
+  local line = last_line
+  for level = 2, 64 do
+    local info = getinfo(level, "Sl")
+    if not info then break end
+    if info.source == "@user_script" then line = info.currentline break end
+  end
+  return {e, line}
+end
+local ok, result = xpcall(f, where)
+debug.sethook()
+if stopped then return "budget", stopped end
+if ok then return "ok", result end
+return "error", result
 """
+
+
+@functools.cache
+def _bytecode() -> bytes:
+    """``_CHUNK`` compiled once: loading bytecode into each call's fresh state costs a
+    fraction of compiling the source again."""
+    dump = _runtime().eval("function(src) return string.dump(loadstring(src, '=epaxosdb')) end")
+    code: bytes = dump(_CHUNK.encode())
+    return code
 
 
 def sha1_hex(body: bytes) -> bytes:
@@ -234,14 +250,35 @@ def _runtime() -> Any:
     )
 
 
+BINARY_CHUNK_ERROR = "user_script:1: unexpected symbol near 'char(27)'"
+"""What Redis answers for a body that starts like Lua bytecode: it is read as text.
+Loading bytecode would skip the compiler's checks (a way out of any sandbox)."""
+
+
 @functools.lru_cache(maxsize=256)
-def compile_error(body: bytes) -> str | None:
-    """Lua's message if ``body`` does not compile (pure, hence cached by body)."""
-    lua = _runtime()
-    result = lua.eval("function(body) local f, e = loadstring(body, '@user_script') return e end")(
-        body
+def _compiled(body: bytes) -> tuple[bytes | None, str | None]:
+    """``(bytecode, None)`` for a script that compiles, ``(None, Lua's message)`` else.
+
+    Pure, hence cached by body: each call's fresh Lua state loads the bytecode,
+    which costs a fraction of compiling the source again."""
+    if body[:1] == b"\x1b":
+        return None, BINARY_CHUNK_ERROR
+    compile_chunk = _runtime().eval(
+        "function(body)"
+        "  local f, e = loadstring(body, '@user_script')"
+        "  if f then return string.dump(f), false end"
+        "  return false, e "
+        "end"
     )
-    return None if result is None else errors.text(result)
+    code, failure = compile_chunk(body)
+    if code is False:
+        return None, errors.text(failure)
+    return code, None
+
+
+def compile_error(body: bytes) -> str | None:
+    """Lua's message if ``body`` does not compile."""
+    return _compiled(body)[1]
 
 
 def prepare_eval(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
@@ -451,29 +488,30 @@ def run_script(
     count = int(op[2])
     keys, argv = op[3 : 3 + count], op[3 + count :]
     sha = sha1_hex(body).decode()
+    code, failure = _compiled(body)
+    if code is None:
+        return Error(f"ERR Error compiling script (new function): {failure}")
     lua = _runtime()
     rng = random.Random(seed)
     call = _Call(kv, now_ms, seed, read_only, frozenset(keys), lua, rng)
-    lua_globals = lua.globals()
-    lua_globals.BUDGET = BUDGET_EXCEEDED.encode()
-    lua_globals.RESP3 = RESP3_UNSUPPORTED.encode()
-    lua_globals.VERSION = REDIS_VERSION
-    lua_globals.VERSION_NUM = REDIS_VERSION_NUM
-    lua_globals.SHA1HEX = _sha1hex_for_lua
-    lua_globals.LAST_LINE = body.rstrip(b"\r\n").count(b"\n") + 1
-    env = lua.table()
-    lua.execute(
-        _SANDBOX,
-        env,
-        call,
-        rng.random,
-        _reseed(rng),
-        lua_globals.tostring,
-        lua.table_from(keys),
-        lua.table_from(argv),
-    )
     try:
-        status, result = lua.execute(_RUNNER, body, env, INSTRUCTIONS_MAX, HOOK_EVERY)
+        status, result = lua.globals().loadstring(_bytecode())(
+            code,
+            count,
+            call,
+            rng.random,
+            _reseed(rng),
+            _sha1hex_for_lua,
+            INSTRUCTIONS_MAX,
+            HOOK_EVERY,
+            body.rstrip(b"\r\n").count(b"\n") + 1,
+            BUDGET_EXCEEDED.encode(),
+            RESP3_UNSUPPORTED.encode(),
+            REDIS_VERSION,
+            REDIS_VERSION_NUM,
+            *keys,
+            *argv,
+        )
     finally:
         # The Lua state holds ``call`` and ``call`` holds the state: a cycle that only
         # the cyclic collector would free, and with it the view ``kv`` and whatever it
@@ -486,8 +524,6 @@ def run_script(
         raise call.fatal
     if status == b"ok":
         return _from_lua(result)
-    if status == b"compile":
-        return Error(f"ERR Error compiling script (new function): {errors.text(result)}")
     if status == b"budget":
         return Error(f"{errors.text(result)} script: {sha}, on @user_script:0.")
     return _script_error(result, call.last_error, sha)

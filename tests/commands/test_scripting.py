@@ -225,3 +225,11 @@ def test_a_script_that_calls_commands_without_end_fails_on_its_call_budget(
         reply = model.call([b"EVAL", body, b"1", key])
         assert isinstance(reply, Error) and reply.text.startswith(scripting.CALLS_EXCEEDED), body
         assert model.call([b"GET", key]) == b"1000"
+
+
+def test_a_body_that_is_lua_bytecode_is_read_as_text_and_refused(diff: Differential) -> None:
+    """Loading bytecode would skip the compiler's checks (a classic way out of Lua
+    sandboxes): like Redis, the body is compiled as source and fails on its first byte."""
+    dumped = b"\x1bLuaQ\x00\x01\x04\x08\x04\x08\x00"
+    diff.check(b"EVAL", dumped, b"0")
+    diff.check(b"EVAL", b"\x1bjunk", b"0")
