@@ -13,41 +13,19 @@ from __future__ import annotations
 import hashlib
 import re
 import time
-from collections.abc import Callable
-from typing import TypeVar
 
 import pytest
 import redis
-import trio
-from redis.backoff import NoBackoff
 from redis.exceptions import LockError, LockNotOwnedError, NoScriptError
 from redis.lock import Lock
-from redis.retry import Retry
 
 from tests.runtime.fakes import RawClient, running_server
-
-T = TypeVar("T")
-SOCKET_TIMEOUT_S = 10.0
+from tests.runtime.test_clients_redis_py import client, in_thread
 
 INCR_SCRIPT = "return redis.call('INCRBY', KEYS[1], ARGV[1])"
 INCR_SHA = hashlib.sha1(INCR_SCRIPT.encode()).hexdigest()
 NOSCRIPT = b"-NOSCRIPT No matching script. Please use EVAL.\r\n"
 UNKNOWN_SHA = "0123456789abcdef0123456789abcdef01234567"
-
-
-def client(port: int, protocol: int = 3) -> redis.Redis:
-    return redis.Redis(
-        host="127.0.0.1",
-        port=port,
-        protocol=protocol,
-        socket_timeout=SOCKET_TIMEOUT_S,
-        socket_connect_timeout=SOCKET_TIMEOUT_S,
-        retry=Retry(NoBackoff(), 0),
-    )
-
-
-async def in_thread(fn: Callable[[], T]) -> T:
-    return await trio.to_thread.run_sync(fn)
 
 
 def bulk(value: bytes) -> bytes:
@@ -97,7 +75,7 @@ async def test_evalsha_of_an_unknown_sha_answers_noscript() -> None:
             await raw.aclose()
 
         def scenario() -> None:
-            r = client(server.port)
+            r = client(server.port, 3)
             try:
                 message = re.escape("No matching script. Please use EVAL.")
                 with pytest.raises(NoScriptError, match=message):
@@ -114,7 +92,7 @@ async def test_eval_makes_its_script_available_to_evalsha_and_script_exists() ->
     async with running_server() as server:
 
         def scenario() -> None:
-            r = client(server.port)
+            r = client(server.port, 3)
             try:
                 assert r.script_exists(sha) == [False]
                 with pytest.raises(NoScriptError):
@@ -257,7 +235,7 @@ async def test_script_kill_answers_notbusy() -> None:
             await raw.aclose()
 
         def scenario() -> None:
-            r = client(server.port)
+            r = client(server.port, 3)
             try:
                 with pytest.raises(redis.ResponseError, match=r"^NOTBUSY No scripts in execution"):
                     r.script_kill()
@@ -490,7 +468,7 @@ async def test_eval_ro_refuses_a_write_and_leaves_the_key_alone() -> None:
             await raw.aclose()
 
         def scenario() -> None:
-            r = client(server.port)
+            r = client(server.port, 3)
             try:
                 with pytest.raises(redis.ResponseError, match="not allowed from read-only"):
                     r.eval_ro("return redis.call('DEL', KEYS[1])", 1, "k")
