@@ -492,7 +492,7 @@ def run_script(
     if code is None:
         return Error(f"ERR Error compiling script (new function): {failure}")
     lua = _runtime()
-    rng = random.Random(seed)
+    rng = _generator(seed)
     call = _Call(kv, now_ms, seed, read_only, frozenset(keys), lua, rng)
     try:
         status, result = lua.globals().loadstring(_bytecode())(
@@ -541,6 +541,11 @@ def _script_error(raised: Any, from_call: bytes | None, sha: str) -> Error:
     if not isinstance(line, int):
         line = 0
     return Error(f"{text} script: {sha}, on @user_script:{line}.")
+
+
+def _generator(seed: int) -> random.Random:
+    """``math.random``'s source: seeded by the command, so every replica draws alike."""
+    return random.Random(seed)
 
 
 def _sha1hex_for_lua(value: object) -> bytes:

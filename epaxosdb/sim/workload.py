@@ -28,6 +28,18 @@ TICK_MS = 10
 
 KINDS = ("GET", "SET", "INCR", "DEL", "SETNX", "GETSET", "APPEND", "MSET", "SETNX_OPT", "GETDEL")
 
+GETSET_SCRIPT = (
+    b"local old = redis.call('GET', KEYS[1])\n"
+    b"local now = redis.call('TIME')\n"
+    b"local at = now[1] * 1000 + 1000000000 + math.random(1000000)\n"
+    b"redis.call('SET', KEYS[1], ARGV[1], 'PXAT', at)\n"
+    b"return old\n"
+)
+"""GETSET as a Lua script, sent by odd-numbered clients: what the history records is a
+GETSET, and what every replica stores includes an expiry drawn from the script's
+``TIME`` and ``math.random`` (days away: it never expires in a run), so a script that
+ran differently on two replicas leaves unequal states, which ``final`` compares."""
+
 
 @dataclass(frozen=True, slots=True)
 class WorkloadProfile:
@@ -160,6 +172,10 @@ class Workload:
             v = self._value(c)
             args = [b"SET", key, v, b"NX"]
             spec = [(key, "SET", (v, "NX"))]
+        elif kind == "GETSET" and c.id % 2:
+            v = self._value(c)
+            args = [b"EVAL", GETSET_SCRIPT, b"1", key, v]
+            spec = [(key, kind, (v,))]
         elif kind in ("SET", "SETNX", "GETSET", "APPEND"):
             v = self._value(c)
             args = [kind.encode(), key, v]
