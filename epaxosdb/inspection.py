@@ -19,13 +19,14 @@ from pathlib import Path
 from epaxosdb.commands.hashes import HASHES
 from epaxosdb.commands.lists import LISTS
 from epaxosdb.commands.sets import SETS
+from epaxosdb.commands.streams import STREAMS
 from epaxosdb.commands.zsets import ZSETS
 from storage.interface import KeyValueView, StorageError, ValueType
 from storage.lmdb_store import LmdbStore
 
 UNREADABLE_SHOWN = 10
 _COLLECTIONS: dict[ValueType, Callable[[bytes], object]] = {
-    kind.value_type: kind.decode for kind in (HASHES, SETS, LISTS, ZSETS)
+    kind.value_type: kind.decode for kind in (HASHES, SETS, LISTS, ZSETS, STREAMS)
 }
 """Value types whose payload has a structure of its own, and what reads it."""
 
@@ -88,7 +89,7 @@ def _read_every_key(kv: KeyValueView) -> tuple[int, list[tuple[bytes, str]]]:
         try:
             value = kv.get(key)
             if value is not None and value.type in _COLLECTIONS:
-                # A record that parses can still hold a hash, set or list that does not.
+                # A record that parses can still hold a collection that does not.
                 _COLLECTIONS[value.type](value.payload)
         except StorageError as exc:
             unreadable.append((key, str(exc)))

@@ -66,6 +66,15 @@ class Pairs:
     items: Sequence[tuple[Reply, Reply]]
 
 
+@dataclass(frozen=True, slots=True)
+class NestedMap:
+    """``%n`` in RESP3 like a ``Map``, but in RESP2 an array of ``[key, value]`` arrays
+    instead of a flat one: XREAD's reply (one pair per stream with news; a stream named
+    twice appears twice)."""
+
+    items: Sequence[tuple[Reply, Reply]]
+
+
 @dataclass(slots=True)
 class Published:
     """PUBLISH's reply, ``:receivers``: how many subscriptions got the message.
@@ -130,6 +139,7 @@ Reply = (
     | NullArray
     | Map
     | Pairs
+    | NestedMap
     | Published
     | ReplySequence
     | Set

@@ -83,6 +83,7 @@ from protocol.replies import (
     BigNumber,
     Error,
     Map,
+    NestedMap,
     NullArray,
     Pairs,
     Published,
@@ -710,6 +711,14 @@ def _write_rare(out: bytearray, value: Reply, proto: int) -> None:
                 out += b"*2\r\n"
             write_reply(out, first, proto)
             write_reply(out, second, proto)
+    elif isinstance(value, NestedMap):
+        pairs = value.items
+        out += b"%%%d\r\n" % len(pairs) if resp3 else b"*%d\r\n" % len(pairs)
+        for key, item in pairs:
+            if not resp3:
+                out += b"*2\r\n"
+            write_reply(out, key, proto)
+            write_reply(out, item, proto)
     elif isinstance(value, Published):
         out += b":%d\r\n" % value.receivers
     elif isinstance(value, ReplySequence):

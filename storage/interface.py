@@ -48,6 +48,7 @@ class ValueType(IntEnum):
     HASH = 2
     SET = 3
     ZSET = 4
+    STREAM = 5
 
 
 class Value(NamedTuple):

@@ -96,7 +96,7 @@ def test_inspect_check_names_the_keys_whose_records_are_unreadable(tmp_path: Pat
     assert done.returncode == 1 and "unreadable key victim" in done.stdout, done
 
 
-def test_inspect_check_names_a_hash_or_set_whose_payload_does_not_decode(tmp_path: Path) -> None:
+def test_inspect_check_names_a_collection_whose_payload_does_not_decode(tmp_path: Path) -> None:
     store = LmdbStore.open(tmp_path, replica_id=1, cluster_id=b"\x01" * 16)
     good = Value(ValueType.HASH, 0, encode_hash({b"f": b"v"}))
     store.write(lambda txn: txn.put(b"good", good))
@@ -104,10 +104,12 @@ def test_inspect_check_names_a_hash_or_set_whose_payload_does_not_decode(tmp_pat
     store.write(lambda txn: txn.put(b"bad", Value(ValueType.HASH, 0, b"\x93\xc4\x01f")))
     store.write(lambda txn: txn.put(b"badset", Value(ValueType.SET, 0, b"\x91\x01")))
     store.write(lambda txn: txn.put(b"badz", Value(ValueType.ZSET, 0, b"\x92\xc4\x01m\xc4\x011")))
+    store.write(lambda txn: txn.put(b"badstream", Value(ValueType.STREAM, 0, b"\x93\x01")))
     store.close()
     report, ok = inspect(tmp_path, check=True)
     assert not ok
-    assert "check:           5 keys read, 3 unreadable" in report
+    assert "check:           6 keys read, 4 unreadable" in report
+    assert "unreadable key badstream: " in report
     assert "unreadable key bad: a stored hash" in report
     assert "unreadable key badset: a stored set" in report
     assert "unreadable key badz: a stored sorted set has a score that is not 8 bytes" in report

@@ -8,14 +8,17 @@ RENAME writes both its keys and MSET writes every key but none of its
 values. A key both read and written counts as written.
 
 A command that counts its keys (``ZUNIONSTORE d 2 a b``, ``ZMPOP 1 k MIN``)
-names exactly the keys its count says. When the count is malformed (not an
-integer, below 1, more keys than arguments) the command will be refused by
-its handler and touches nothing, but a replica computes interference before
-anyone knows that, and every replica must compute the same answer: such an
-op is taken to name every argument from its first key to the end, with the
-keynum spec's flags (``_keys``). That is a superset of any keys the op could
-mean, it depends on the op alone, and it stays local: a refused command does
-not become keyspace-wide, so a client sending malformed counts cannot force
+names exactly the keys its count says; XREAD names the keys after its
+``STREAMS`` keyword (the first half of what follows it), not its IDs. When
+the count is malformed (not an integer, below 1, more keys than arguments)
+the command will be refused by its handler and touches nothing, but a
+replica computes interference before anyone knows that, and every replica
+must compute the same answer: such an op is taken to name every argument
+from its first key to the end, with the keynum spec's flags (``_keys``), and
+an XREAD whose ``STREAMS`` has a single argument after it, every argument
+after its name. That is a superset of any keys the op could mean, it
+depends on the op alone, and it stays local: a refused command does not
+become keyspace-wide, so a client sending malformed counts cannot force
 every other command in flight onto the slow path.
 
 The consensus layer asks this for every proposed and every received
@@ -44,7 +47,7 @@ _NOTHING: frozenset[bytes] = frozenset()
 def _single_key(spec: CommandSpec) -> bool:
     """Whether the command's keys are one argument at a fixed position."""
     specs = spec.key_specs
-    return len(specs) == 1 and specs[0].last == 0 and not specs[0].is_keynum
+    return len(specs) == 1 and specs[0].last == 0 and specs[0].is_legacy_range
 
 
 def _keys(spec: CommandSpec, op: tuple[bytes, ...]) -> list[tuple[bytes, KeySpec]]:

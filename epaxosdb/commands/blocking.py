@@ -1,13 +1,15 @@
-"""What the blocking pops share: their timeout, and what a blocked client waits for.
+"""What the blocking commands share: their timeout, and what a blocked client waits for.
 
-BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP (lists) and BZPOPMIN, BZPOPMAX,
-BZMPOP (sorted sets) execute as one *attempt* each: the command as Redis
-runs it inside MULTI, which pops if it can and otherwise answers "empty"
-and changes nothing. The waiting between attempts is the front end's
-(``epaxosdb.runtime.blocking``); what it needs to know about a command —
-which keys to watch, which reply means "nothing popped", what to answer
-when the time is up, and how long that is — is ``blocking_wait``'s answer,
-so the runtime never looks inside the arguments itself.
+BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP (lists), BZPOPMIN, BZPOPMAX,
+BZMPOP (sorted sets) and XREAD BLOCK (streams) execute as one *attempt*
+each: the command as Redis runs it inside MULTI, which pops (or reads) if it
+can and otherwise answers "empty" and changes nothing. The waiting between
+attempts is the front end's (``epaxosdb.runtime.blocking``); what it needs to
+know about a command — whether it waits at all (XREAD without BLOCK does
+not), which keys to watch, which reply means "nothing popped", what to
+answer when the time is up, how long that is, and whether an attempt takes
+what it finds (a pop) or only reads it (XREAD) — is ``blocking_wait``'s
+answer, so the runtime never looks inside the arguments itself.
 
 The timeout is checked by ``prepare``, before anything is proposed, in the
 place Redis checks it: first for the commands that take it last, only after
@@ -22,7 +24,7 @@ from typing import NamedTuple
 
 from protocol.replies import NULL_ARRAY, Error, Reply
 
-from . import extended
+from . import extended, streams
 from .containers import BLOCKING_MPOPS, mpop_request
 from .integers import LLONG_MAX, parse_ll
 from .spec import Prepare
@@ -61,12 +63,22 @@ class BlockingWait(NamedTuple):
     """The reply when the wait times out: the null array, for every blocking command."""
     timeout_ms: int
     """0: wait for ever."""
+    consumes: bool = True
+    """Whether an attempt takes what it finds (a pop), so that one write should wake one
+    waiter; XREAD only reads, and every reader of a written stream is woken."""
 
 
-def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait:
+def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait | None:
     """The wait of a prepared blocking op (its ``prepare`` accepted its timeout and, for
-    BZMPOP and BLMPOP, its ``numkeys``)."""
+    BZMPOP and BLMPOP, its ``numkeys``); ``None`` for an XREAD without BLOCK, which
+    runs once like any read."""
     name = op[0]
+    if name == b"XREAD":
+        read = streams.read_wait(op)
+        if read is None:
+            return None
+        keys, timeout_ms = read
+        return BlockingWait(keys, NULL_ARRAY, NULL_ARRAY, timeout_ms, consumes=False)
     empty: Reply = NULL_ARRAY
     if name in BLOCKING_MPOPS:  # timeout numkeys key... where [COUNT count]
         raw_timeout = op[1]

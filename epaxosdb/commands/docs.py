@@ -148,17 +148,27 @@ def _key_spec(spec: KeySpec) -> Reply:
         fields.append((b"notes", spec.notes.encode()))
     fields += [
         (b"flags", Set([SimpleString(f.encode()) for f in spec.flags])),
-        (b"begin_search", Map([(b"type", b"index"), (b"spec", Map([(b"index", spec.begin)]))])),
+        (b"begin_search", _begin_search(spec)),
         (b"find_keys", _find_keys(spec)),
     ]
     return Map(fields)
+
+
+def _begin_search(spec: KeySpec) -> Reply:
+    if spec.keyword is not None:
+        search: list[tuple[Reply, Reply]] = [
+            (b"keyword", spec.keyword.encode()),
+            (b"startfrom", spec.begin),
+        ]
+        return Map([(b"type", b"keyword"), (b"spec", Map(search))])
+    return Map([(b"type", b"index"), (b"spec", Map([(b"index", spec.begin)]))])
 
 
 def _find_keys(spec: KeySpec) -> Reply:
     if spec.keynumidx is not None:
         found = [(b"keynumidx", spec.keynumidx), (b"firstkey", spec.firstkey)]
         return Map([(b"type", b"keynum"), (b"spec", Map([*found, (b"keystep", spec.step)]))])
-    found = [(b"lastkey", spec.last), (b"keystep", spec.step), (b"limit", 0)]
+    found = [(b"lastkey", spec.last), (b"keystep", spec.step), (b"limit", spec.limit)]
     return Map([(b"type", b"range"), (b"spec", Map(found))])
 
 
@@ -234,8 +244,15 @@ def _legacy_getkeys(spec: CommandSpec, command: Sequence[bytes], with_flags: boo
     """What Redis answers when a keynum spec cannot find the keys: it falls back to the
     command's own key finder (``genericGetKeys``), which reads the count with ``atoi``
     (so ``2x`` counts 2), lists the counted keys and then the destination, and gives
-    them no flags."""
-    keynum, keynumidx = next((s, s.keynumidx) for s in spec.key_specs if s.keynumidx is not None)
+    them no flags.
+
+    XREAD's keyword spec is invalid only when ``STREAMS`` is the argument before the last;
+    its own key finder (``xreadGetKeys``) then finds no keys either (one argument after
+    ``STREAMS`` is an unbalanced list): Redis's "invalid arguments"."""
+    found = next(((s, s.keynumidx) for s in spec.key_specs if s.keynumidx is not None), None)
+    if found is None:
+        return Error("ERR Invalid arguments specified for command")
+    keynum, keynumidx = found
     destinations = [s.begin for s in spec.key_specs if not s.is_keynum]
     first = keynum.begin + keynum.firstkey
     count = atoi(command[keynum.begin + keynumidx])

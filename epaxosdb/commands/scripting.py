@@ -46,6 +46,7 @@ from protocol.replies import (
     BigNumber,
     Error,
     Map,
+    NestedMap,
     NullArray,
     Pairs,
     Reply,
@@ -84,6 +85,7 @@ NOT_BUSY = Error("NOTBUSY No scripts in execution right now.")
 UNKNOWN_COMMAND = "ERR Unknown Redis command called from script"
 WRONG_ARITY = "ERR Wrong number of args calling Redis command from script"
 NOT_ALLOWED = "ERR This Redis command is not allowed from script"
+XREAD_BLOCK = "ERR XREAD command is not allowed with BLOCK option from scripts"
 BAD_ARGUMENT = "ERR Lua redis lib command arguments must be strings or integers"
 NO_ARGUMENTS = "ERR Please specify at least one argument for this redis lib call"
 WRITE_IN_READ_ONLY = "ERR Write commands are not allowed from read-only scripts."
@@ -364,6 +366,8 @@ class _Call:
         op = spec.prepare(args, self.now_ms) if spec.prepare else (spec.upper, *args[1:])
         if isinstance(op, Error):
             return op
+        if "blocking" in spec.flags and _waits(op):  # XREAD without BLOCK reads once
+            return Error(XREAD_BLOCK if spec.name == b"xread" else NOT_ALLOWED)
         assert self.kv is not None, "called after the script ended"
         try:
             reply = spec.handler(self.kv, op, self.now_ms, (self.seed << 24) + self.calls)
@@ -380,7 +384,7 @@ class _Call:
             return Error(WHOLE_KEYSPACE)
         if spec.handler is None and spec.name not in _CONNECTION_IN_SCRIPTS:
             return Error(NOT_ALLOWED)
-        if "noscript" in flags or "blocking" in flags or spec.publishes:
+        if "noscript" in flags or spec.publishes:
             return Error(NOT_ALLOWED)
         if self.read_only and spec.runs_everywhere:
             return Error(WRITE_IN_READ_ONLY)
@@ -407,6 +411,12 @@ class _Call:
 
 
 _CONNECTION_IN_SCRIPTS = frozenset({b"ping", b"echo", b"time"})
+
+
+def _waits(op: tuple[bytes, ...]) -> bool:
+    from .blocking import blocking_wait  # it reads the table's modules; this is one
+
+    return blocking_wait(op) is not None
 
 
 def _argument(value: object) -> bytes | None:
@@ -441,6 +451,10 @@ def _to_lua(lua: Any, reply: Reply) -> object:
         for key, value in reply.items:
             flat += (_to_lua(lua, key), _to_lua(lua, value))
         return lua.table_from(flat)
+    if type(reply) is NestedMap:  # XREAD: RESP2 gives one [key, value] array per pair
+        return lua.table_from(
+            [lua.table_from([_to_lua(lua, k), _to_lua(lua, v)]) for k, v in reply.items]
+        )
     if type(reply) is Verbatim:
         return reply.text
     if type(reply) is BigNumber:

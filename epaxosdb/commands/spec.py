@@ -12,7 +12,9 @@ read. RENAME's destination is ``OW``, so RENAME writes both of its keys.
 
 Most specs are a range of argument positions. ZUNION, ZMPOP, SINTERCARD and
 their kin name their keys with a count instead (``ZUNION 2 a b WEIGHTS 1 2``):
-a ``keynum`` spec, whose keys depend on what the count argument says.
+a ``keynum`` spec, whose keys depend on what the count argument says. XREAD's
+keys follow a keyword (``XREAD COUNT 5 STREAMS a b 0 0``): a ``keyword`` spec,
+whose keys start after the first argument that spells it.
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from dataclasses import dataclass, field
 from protocol.replies import Error, Reply
 from storage.interface import KeyValueView
 
+from .errors import c_string
 from .integers import parse_ll
 
 Handler = Callable[[KeyValueView, tuple[bytes, ...], int, int], Reply]
@@ -41,15 +44,24 @@ WRITE_KEY_FLAGS = frozenset({"RW", "OW", "RM"})
 
 @dataclass(frozen=True, slots=True)
 class KeySpec:
-    """Where keys sit in the arguments: Redis's ``begin_search: index`` followed by
-    ``find_keys: range`` or, when ``keynumidx`` is set, ``find_keys: keynum``.
+    """Where keys sit in the arguments: Redis's ``begin_search: index`` (or, when
+    ``keyword`` is set, ``begin_search: keyword``) followed by ``find_keys: range`` or,
+    when ``keynumidx`` is set, ``find_keys: keynum``.
 
     A range: ``last`` is relative to ``begin``: 0 is one key, ``-1`` runs to the
     last argument (``-2`` to the one before), ``n > 0`` takes ``n`` more arguments.
+    With a ``limit`` (only with ``last == -1``), the range covers the first
+    ``1/limit`` of what follows its start: XREAD's keys are the first half of the
+    arguments after ``STREAMS``, its IDs the second half.
 
     A keynum: the number of keys is the argument at ``begin + keynumidx``, and
     the keys start at ``begin + firstkey``, every ``step`` arguments (``last``
     is unused).
+
+    A keyword search: ``begin`` is Redis's ``startfrom``; the range starts right after
+    the first argument that equals ``keyword`` (case-insensitively, up to a NUL), looked
+    for from ``startfrom`` up to the argument before the last (from ``argc + startfrom``
+    down to argument 1 when ``startfrom`` is negative).
     """
 
     begin: int
@@ -63,6 +75,9 @@ class KeySpec:
     zero_keys: bool = False
     """A keynum spec whose count may be 0: EVAL's keys are optional (Redis's
     ``no_mandatory_keys``), ZUNION's are not."""
+    keyword: str | None = None
+    """Set for ``begin_search: keyword`` (XREAD's ``STREAMS``); ``begin`` is then its
+    ``startfrom``."""
 
     @property
     def writes(self) -> bool:
@@ -71,6 +86,12 @@ class KeySpec:
     @property
     def is_keynum(self) -> bool:
         return self.keynumidx is not None
+
+    @property
+    def is_legacy_range(self) -> bool:
+        """An ``index`` search with a ``range``: what Redis's legacy key range (first key,
+        last key, step) can describe. Any other spec makes a command ``movablekeys``."""
+        return self.keynumidx is None and self.keyword is None
 
     def positions(self, argc: int) -> range:
         """Indexes of the keys a range spec finds in a command of ``argc`` arguments."""
@@ -81,9 +102,12 @@ class KeySpec:
         """Indexes of the keys this spec finds in ``args``; ``None`` when a keynum spec
         cannot tell, because its count is missing, not an integer (``string2ll``), below 1
         (below 0 with ``zero_keys``), or announces more keys than there are arguments
-        from the first key on — what Redis's ``getKeysUsingKeySpecs`` calls an invalid
-        spec. The command itself refuses such a call; callers choose their own fallback
-        (COMMAND GETKEYS Redis's, ``access_of`` a safe superset)."""
+        from the first key on, or when a keyword spec's range runs outside the arguments
+        — what Redis's ``getKeysUsingKeySpecs`` calls an invalid spec. The command itself
+        refuses such a call; callers choose their own fallback (COMMAND GETKEYS Redis's,
+        ``access_of`` a safe superset). A keyword that is not there names no key."""
+        if self.keyword is not None:
+            return self._after_keyword(args)
         if self.keynumidx is None:
             return self.positions(len(args))
         at = self.begin + self.keynumidx
@@ -94,9 +118,37 @@ class KeySpec:
         return range(first, first + count, self.step)
 
     def after_count(self, argc: int) -> range:
-        """Every argument from a keynum spec's first key to the end: all the keys a call
-        could name, whatever its count says."""
+        """Every argument from a keynum spec's first key to the end (for a keyword spec:
+        from where its search starts): all the keys a call could name, whatever its count
+        or keyword says."""
+        if self.keyword is not None:
+            return range(self.begin if self.begin > 0 else 1, argc)
         return range(self.begin + self.firstkey, argc)
+
+    def _after_keyword(self, args: Sequence[bytes]) -> range | None:
+        """``getKeysUsingKeySpecs`` for ``begin_search: keyword`` and ``find_keys: range``."""
+        argc = len(args)
+        start = self.begin if self.begin > 0 else argc + self.begin
+        end, step = (argc - 1, 1) if self.begin > 0 else (0, -1)
+        wanted = (self.keyword or "").lower().encode()
+        first = 0
+        i = start
+        while i != end and 1 <= i < argc:
+            if c_string(args[i]).lower() == wanted:
+                first = i + 1
+                break
+            i += step
+        if not first:
+            return range(0)
+        if self.last >= 0:
+            last = first + self.last
+        elif not self.limit:
+            last = argc + self.last
+        else:
+            last = first + (argc - first) // self.limit + self.last
+        if last >= argc or last < first or first >= argc:
+            return None
+        return range(first, last + 1, self.step)
 
 
 @dataclass(frozen=True, slots=True)
@@ -151,14 +203,15 @@ class CommandSpec:
 
     def __post_init__(self) -> None:
         object.__setattr__(self, "upper", self.name.upper())
-        if any(s.is_keynum for s in self.key_specs):
+        if any(not s.is_legacy_range for s in self.key_specs):
             # Redis derives ``movablekeys`` from the specs (``populateCommandMovableKeys``).
             object.__setattr__(self, "flags", self.flags | {"movablekeys"})
 
     @property
     def _range_specs(self) -> list[KeySpec]:
-        """The specs Redis's legacy key range is built from: keynum specs are left out."""
-        return [s for s in self.key_specs if not s.is_keynum]
+        """The specs Redis's legacy key range is built from: keynum and keyword specs are
+        left out."""
+        return [s for s in self.key_specs if s.is_legacy_range]
 
     @property
     def first_key(self) -> int:

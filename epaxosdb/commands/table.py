@@ -30,6 +30,7 @@ from . import (
     pubsub,
     scripting,
     sets,
+    streams,
     strings,
     watch,
     zsets,
@@ -1343,6 +1344,124 @@ LIST_COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 
+_STREAM_TRIM_ARGUMENTS = (
+    _oneof(
+        "strategy", _token("maxlen", "MAXLEN"), _token("minid", "MINID", since="6.2.0")
+    ),
+    _oneof("operator", _token("equal", "="), _token("approximately", "~"), flags=OPTIONAL),
+    _string("threshold"),
+    _integer("count", token="LIMIT", since="6.2.0", flags=OPTIONAL),
+)
+_STREAM_RANGE_COMPLEXITY = (
+    "O(N) with N being the number of elements {}returned. If N is constant (e.g. always "
+    "asking for the first 10 elements with COUNT), you can consider it O(1)."
+)
+_STREAM_RANGE_HISTORY = (("6.2.0", "Added exclusive ranges."),)
+_STREAM_COUNT = _integer("count", token="COUNT", flags=OPTIONAL)
+_stream_row = partial(_one_key_row, "stream")
+
+STREAM_COMMANDS: tuple[CommandSpec, ...] = (
+    _generic_row(
+        "xadd", -5, "write denyoom fast", streams.cmd_xadd,
+        (
+            KeySpec(
+                1, flags=("RW", "update"),
+                notes="UPDATE instead of INSERT because of the optional trimming feature",
+            ),
+        ),
+        "@write @stream @fast", "Appends a new entry to a stream", "5.0.0",
+        (
+            _key(),
+            _token("nomkstream", "NOMKSTREAM", since="6.2.0", flags=OPTIONAL),
+            _block("trim", *_STREAM_TRIM_ARGUMENTS, flags=OPTIONAL),
+            _oneof("id_or_auto", _token("auto_id", "*"), _string("id")),
+            _block("field_value", _string("field"), _string("value"), flags=MULTIPLE),
+        ),
+        "O(1) when adding a new entry, O(N) when trimming where N being the number of entries "
+        "evicted.",
+        group="stream",
+        prepare=streams.prepare_xadd,
+        history=(
+            (
+                "6.2.0",
+                "Added the `NOMKSTREAM` option, `MINID` trimming strategy and the `LIMIT` "
+                "option.",
+            ),
+            ("7.0.0", "Added support for the `<ms>-*` explicit ID form."),
+        ),
+        tips=("nondeterministic_output",),
+    ),
+    _stream_row(
+        "xdel", -3, "write fast", streams.cmd_xdel, ("RW", "delete"), "@write @stream @fast",
+        "Removes the specified entries from the stream. Returns the number of items actually "
+        "deleted, that may be different from the number of IDs passed in case certain IDs do "
+        "not exist.",
+        "5.0.0", (_string("id", flags=MULTIPLE),),
+        "O(1) for each single item to delete in the stream, regardless of the stream size.",
+    ),
+    _stream_row(
+        "xlen", 2, "readonly fast", streams.cmd_xlen, ("RO",), "@read @stream @fast",
+        "Return the number of entries in a stream", "5.0.0",
+    ),
+    _stream_row(
+        "xrange", -4, "readonly", streams.cmd_xrange, ("RO", "access"), "@read @stream @slow",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval",
+        "5.0.0", (_string("start"), _string("end"), _STREAM_COUNT),
+        _STREAM_RANGE_COMPLEXITY.format("being "),
+        prepare=streams.prepare_xrange,
+        history=_STREAM_RANGE_HISTORY,
+    ),
+    _generic_row(
+        "xread", -4, "readonly blocking", streams.cmd_xread,
+        (
+            KeySpec(
+                1, -1, flags=("RO", "access"), limit=2, keyword="STREAMS",
+            ),
+        ),
+        "@read @stream @slow @blocking",
+        "Return never seen elements in multiple streams, with IDs greater than the ones "
+        "reported by the caller for each stream. Can block.",
+        "5.0.0",
+        (
+            _STREAM_COUNT,
+            _integer("milliseconds", token="BLOCK", flags=OPTIONAL),
+            _block(
+                "streams", _key(flags=MULTIPLE), _string("id", flags=MULTIPLE),
+                token="STREAMS",
+            ),
+        ),
+        "For each stream mentioned: O(N) with N being the number of elements being returned, "
+        "it means that XREAD-ing with a fixed COUNT is O(1). Note that when the BLOCK option "
+        "is used, XADD will pay O(M) time in order to serve the M clients blocked on the "
+        "stream getting new data.",
+        group="stream",
+        prepare=streams.prepare_xread,
+    ),
+    _stream_row(
+        "xrevrange", -4, "readonly", streams.cmd_xrange, ("RO", "access"),
+        "@read @stream @slow",
+        "Return a range of elements in a stream, with IDs matching the specified IDs interval, "
+        "in reverse order (from greater to smaller IDs) compared to XRANGE",
+        "5.0.0", (_string("end"), _string("start"), _STREAM_COUNT),
+        _STREAM_RANGE_COMPLEXITY.format(""),
+        prepare=streams.prepare_xrange,
+        history=_STREAM_RANGE_HISTORY,
+    ),
+    _generic_row(
+        "xtrim", -4, "write", streams.cmd_xtrim, (KeySpec(1, flags=("RW", "delete")),),
+        "@write @stream @slow",
+        "Trims the stream to (approximately if '~' is passed) a certain size", "5.0.0",
+        (_key(), _block("trim", *_STREAM_TRIM_ARGUMENTS)),
+        "O(N), with N being the number of evicted entries. Constant times are very small "
+        "however, since entries are organized in macro nodes containing multiple entries "
+        "that can be released with a single deallocation.",
+        group="stream",
+        prepare=streams.prepare_xtrim,
+        history=(("6.2.0", "Added the `MINID` trimming strategy and the `LIMIT` option."),),
+        tips=("nondeterministic_output",),
+    ),
+)
+
 GENERIC_COMMANDS: tuple[CommandSpec, ...] = (
     _generic_row(
         "del", -2, "write", keyspace.cmd_del, (KeySpec(1, -1, flags=("RM", "delete")),),
@@ -2127,6 +2246,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *SET_COMMANDS,
     *SORTED_SET_COMMANDS,
     *LIST_COMMANDS,
+    *STREAM_COMMANDS,
     *GENERIC_COMMANDS,
     *CONNECTION_COMMANDS,
     *PUBSUB_COMMANDS,

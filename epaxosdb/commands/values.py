@@ -20,6 +20,7 @@ TYPE_NAMES: dict[int, bytes] = {
     ValueType.HASH: b"hash",
     ValueType.SET: b"set",
     ValueType.ZSET: b"zset",
+    ValueType.STREAM: b"stream",
 }
 
 

@@ -26,6 +26,11 @@ ran in one transaction does not say which keys it wrote: every blocked
 client attempts once.) As a last safety net each blocked client also
 retries every ``RETRY_INTERVAL_S``.
 
+XREAD BLOCK waits the same way, but its attempts only read: one XADD may
+serve every client reading that stream, so a change wakes every *reader*
+waiting on the key (``BlockedPop.consumes`` is false for them), besides the
+first client waiting to pop from it, and a reader never owes a wake-up.
+
 The timeout is the client's: when it passes with no attempt in flight the
 client gets the timeout reply. With an attempt in flight, the attempt's
 outcome wins — if it popped, dropping its reply would lose the element. The
@@ -61,8 +66,11 @@ class BlockedPop:
         empty: Reply,
         timed_out: Reply,
         deadline: float,
+        consumes: bool = True,
     ) -> None:
         self.keys = keys
+        self.consumes = consumes
+        """Whether an attempt takes what it finds (BLPOP) or only reads it (XREAD)."""
         self._propose = propose
         self._finish = finish
         self._empty = empty
@@ -102,8 +110,9 @@ class BlockedPop:
     def owes_wake_up(self) -> bool:
         """Whether the clients behind this one on its keys must be told of a change when
         it leaves: it was told of one it did not act on, or it popped from one key of
-        several (the others may hold elements too)."""
-        return self._notified or (self._popped and len(self.keys) > 1)
+        several (the others may hold elements too). A reader took nothing, and the
+        others waiting were told of the change as it was."""
+        return self.consumes and (self._notified or (self._popped and len(self.keys) > 1))
 
     def key_changed(self) -> None:
         """One of the keys may have gained an element: attempt (again)."""
@@ -162,15 +171,22 @@ class BlockedClients:
 
     def __init__(self) -> None:
         self._by_key: dict[bytes, dict[BlockedPop, None]] = {}
+        """Clients waiting to pop, per key, in arrival order."""
+        self._readers_by_key: dict[bytes, dict[BlockedPop, None]] = {}
+        """Clients waiting to read (XREAD BLOCK), per key: a change wakes them all."""
         self._all: set[BlockedPop] = set()
 
     def __len__(self) -> int:
         return len(self._all)
 
+    def _index(self, blocked: BlockedPop) -> dict[bytes, dict[BlockedPop, None]]:
+        return self._by_key if blocked.consumes else self._readers_by_key
+
     def add(self, blocked: BlockedPop) -> None:
         self._all.add(blocked)
+        index = self._index(blocked)
         for key in blocked.keys:
-            self._by_key.setdefault(key, {})[blocked] = None
+            index.setdefault(key, {})[blocked] = None
 
     def remove(self, blocked: BlockedPop) -> None:
         """Forget ``blocked`` (it may have been removed already), passing on the wake-up
@@ -178,24 +194,34 @@ class BlockedClients:
         if blocked not in self._all:
             return
         self._all.discard(blocked)
+        index = self._index(blocked)
         for key in blocked.keys:
-            waiting = self._by_key[key]
+            waiting = index.get(key)
+            if waiting is None:
+                continue  # a key named twice (XREAD STREAMS s s 0 0)
             waiting.pop(blocked, None)
             if not waiting:
-                del self._by_key[key]
+                del index[key]
         if blocked.owes_wake_up:
             self.changed(blocked.keys)
 
     def changed(self, keys: Iterable[bytes]) -> None:
-        """Keys that executed commands wrote: wake the first client waiting on each."""
-        by_key = self._by_key
+        """Keys that executed commands wrote: wake the first client waiting to pop from
+        each, and every client waiting to read it."""
+        by_key, readers_by_key = self._by_key, self._readers_by_key
         for key in keys:
             waiting = by_key.get(key)
             if waiting:
                 next(iter(waiting)).key_changed()
+            if readers_by_key:
+                readers = readers_by_key.get(key)
+                if readers:
+                    for reader in list(readers):
+                        reader.key_changed()
 
     def changed_all(self) -> None:
         """Some keys changed, which ones is not known: every blocked client attempts."""
-        for waiting in list(self._by_key.values()):
-            for blocked in list(waiting):
-                blocked.key_changed()
+        for index in (self._by_key, self._readers_by_key):
+            for waiting in list(index.values()):
+                for blocked in list(waiting):
+                    blocked.key_changed()

@@ -371,7 +371,8 @@ class Connection:
         return None
 
     def _block(self, request: list[bytes]) -> None:
-        """Dispatch a blocking command outside MULTI: wait for an attempt that pops."""
+        """Dispatch a blocking command outside MULTI: wait for an attempt that pops (or, for
+        XREAD BLOCK, reads something). An XREAD without BLOCK runs once, as any read."""
         now_ms = self._now_ms()
         op = commands.prepare(request, now_ms)
         if isinstance(op, Error):
@@ -379,6 +380,9 @@ class Connection:
             return
         self._proposing(op)
         wait = commands.blocking_wait(op)
+        if wait is None:
+            self._submit_op(op, now_ms)
+            return
         seq = self._next_seq
         self._next_seq = seq + 1
         backend = self.backend
@@ -389,7 +393,7 @@ class Connection:
         timeout_s = wait.timeout_ms / 1000 if wait.timeout_ms else math.inf
         blocked = BlockedPop(
             wait.keys, propose, partial(self._unblocked, seq, self._reply_proto()), wait.empty,
-            wait.timed_out, trio.current_time() + timeout_s,
+            wait.timed_out, trio.current_time() + timeout_s, consumes=wait.consumes,
         )
         self._blocked = blocked
         self.registry.blocked.add(blocked)
@@ -614,6 +618,10 @@ class Connection:
             self._answer(op)
             return
         self._proposing(op)
+        self._submit_op(op, now_ms)
+
+    def _submit_op(self, op: tuple[bytes, ...], now_ms: int) -> None:
+        """Propose one prepared op; its reply takes the next place in request order."""
         cmd = self.backend.stamp((op,), now_ms)
         seq = self._next_seq
         self._next_seq = seq + 1

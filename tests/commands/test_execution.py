@@ -176,6 +176,7 @@ def test_stored_non_string_values_are_typed() -> None:
         (ValueType.SET, b"set"),
         (ValueType.HASH, b"hash"),
         (ValueType.ZSET, b"zset"),
+        (ValueType.STREAM, b"stream"),
     ]:
         put(store, b"k", Value(value_type, 0, b"x"))
         reply = run(store, T0, (b"TYPE", b"k"))
@@ -236,6 +237,10 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"bzpopmin": [b"z", b"y", b"0"], b"bzpopmax": [b"z", b"0.5"],
     b"bzmpop": [b"0", b"2", b"z", b"y", b"MAX", b"COUNT", b"2"],
     b"blmpop": [b"1.5", b"1", b"l", b"RIGHT"],
+    b"xadd": [b"x", b"MAXLEN", b"~", b"10", b"*", b"f", b"v"], b"xdel": [b"x", b"1-1"],
+    b"xtrim": [b"x", b"MINID", b"5"], b"xlen": [b"x"], b"xrange": [b"x", b"-", b"+"],
+    b"xrevrange": [b"x", b"+", b"-", b"COUNT", b"1"],
+    b"xread": [b"COUNT", b"1", b"BLOCK", b"10", b"STREAMS", b"x", b"k", b"0", b"0-1"],
     b"eval": [b"return redis.call('SET', KEYS[1], ARGV[1])", b"1", b"k", b"v"],
     b"eval_ro": [b"return redis.call('GET', KEYS[1])", b"1", b"k"],
 }  # fmt: skip

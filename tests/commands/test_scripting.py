@@ -79,6 +79,9 @@ SAME_AS_REDIS: list[tuple[bytes, ...]] = [
     (b"EVAL", b"return redis.call('exists', KEYS[1], KEYS[2])", b"2", b"s", b"zz"),
     (b"EVAL", b"redis.call('del', KEYS[1]) return redis.call('exists', KEYS[1])", b"1", b"s"),
     (b"EVAL_RO", b"return redis.call('get', KEYS[1])", b"1", b"k"),
+    (b"EVAL", b"return redis.call('XADD', KEYS[1], '1-1', 'f', 'v')", b"1", b"st"),
+    (b"EVAL", b"return redis.call('XREAD', 'STREAMS', KEYS[1], '0')", b"1", b"st"),
+    (b"EVAL", b"return redis.call('XREAD', 'BLOCK', 0, 'STREAMS', KEYS[1], '0')", b"1", b"st"),
 ]
 
 

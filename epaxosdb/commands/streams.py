@@ -1,0 +1,712 @@
+"""Stream commands (Redis's t_stream.c), without consumer groups: XADD, XRANGE, XREVRANGE,
+XLEN, XDEL, XTRIM and XREAD.
+
+A stream is one stored value of type STREAM (``encode_stream``): a header — the last
+ID the stream ever handed out, the largest ID XDEL removed, and how many entries were
+ever added — then each entry's ID and its field/value pairs, in ID order. The header
+outlives the entries: a stream emptied by XDEL or XTRIM still exists (Redis keeps an
+empty stream, unlike an empty list), and its IDs never go backwards. Like every other
+collection here, each write rewrites the whole value: streams are for short logs (RQ
+keeps 10 results per job), not for millions of entries.
+
+IDs are Redis's ``<ms>-<seq>`` pairs of unsigned 64-bit numbers, read as
+``streamGenericParseIDOrReply`` reads them: up to 127 bytes, cut at a NUL, split at the
+first ``-``, each half through ``string2ull`` (``string2ll``, then ``strtoull``, which
+also takes leading spaces, a ``+`` and leading zeros). ``-`` and ``+`` stand for the
+smallest and largest IDs where a range allows them; a missing sequence is 0 at the start
+of a range and the largest sequence at its end.
+
+Determinism. Every replica executes every XADD, so an automatic ID (``*``) cannot come
+from a clock: it comes from the command's timestamp ``now_ms``, with Redis's rule —
+``now_ms-0`` when that is past the last ID's milliseconds, else the last ID plus one.
+Every replica computes the same ID, and IDs only grow.
+
+Trimming (MAXLEN, MINID). ``=`` trims exactly, as Redis does. ``~`` lets Redis trim
+less: it drops only whole nodes of its radix tree (100 entries or 4 KB each), so a
+short stream is often not trimmed at all. Here ``~`` trims exactly like ``=``, at most
+LIMIT entries (10,000 when no LIMIT is given, Redis's default; ``LIMIT 0``: no limit).
+The stream then never holds more than asked, but XTRIM ``~`` may count more removed
+entries than Redis would for the same stream.
+
+XREAD answers at once (one attempt): the entries after each given ID, or the null
+array when no stream has any. ``BLOCK`` is the front end's (``blocking``): it repeats
+the attempt whenever a stream it reads is written. ``$`` ("only what arrives from
+now on") is fine without BLOCK — nothing is newer than the last entry — but refused
+with it: the stream's last ID at the time of the call would have to be pinned by the
+replica that proposes the wait, which only a replicated read could tell it.
+
+RESP3: XREAD answers a map (stream → entries), RESP2 an array of ``[stream, entries]``
+pairs (``NestedMap``); everything else is the same in both.
+"""
+
+from __future__ import annotations
+
+import struct
+from collections.abc import Callable, Iterable, Sequence
+from dataclasses import dataclass, field
+
+from protocol.replies import NULL_ARRAY, Error, NestedMap, Reply
+from storage.interface import KeyValueView, StorageError, Value, ValueType
+
+from . import errors
+from .containers import Kind, expire_of
+from .integers import parse_ll
+from .spec import Prepare
+from .values import live
+
+STREAM = ValueType.STREAM
+U64_MAX = (1 << 64) - 1
+
+StreamId = tuple[int, int]
+"""``(ms, seq)``: tuples compare as Redis compares IDs."""
+MIN_ID: StreamId = (0, 0)
+MAX_ID: StreamId = (U64_MAX, U64_MAX)
+
+INVALID_ID = Error("ERR Invalid stream ID specified as stream command argument")
+ID_NOT_GREATER = Error(
+    "ERR The ID specified in XADD is equal or smaller than the target stream top item"
+)
+ID_ZERO = Error("ERR The ID specified in XADD must be greater than 0-0")
+EXHAUSTED = Error(
+    "ERR The stream has exhausted the last possible ID, unable to add more items"
+)
+MAXLEN_NEGATIVE = Error("ERR The MAXLEN argument must be >= 0.")
+LIMIT_NEGATIVE = Error("ERR The LIMIT argument must be >= 0.")
+TWO_STRATEGIES = Error(
+    "ERR syntax error, MAXLEN and MINID options at the same time are not compatible"
+)
+LIMIT_WITHOUT_STRATEGY = Error(
+    "ERR syntax error, LIMIT cannot be used without specifying a trimming strategy"
+)
+LIMIT_WITHOUT_APPROX = Error("ERR syntax error, LIMIT cannot be used without the special ~ option")
+XTRIM_WITHOUT_STRATEGY = Error("ERR syntax error, XTRIM must be called with a trimming strategy")
+INVALID_START = Error("ERR invalid start ID for the interval")
+INVALID_END = Error("ERR invalid end ID for the interval")
+UNBALANCED = Error(
+    "ERR Unbalanced XREAD list of streams: for each stream key an ID or '$' must be specified."
+)
+GROUP_OPTION = Error(
+    "ERR The GROUP option is only supported by XREADGROUP. You called XREAD instead."
+)
+NOACK_OPTION = Error(
+    "ERR The NOACK option is only supported by XREADGROUP. You called XREAD instead."
+)
+GREATER_THAN_ID = Error(
+    "ERR The > ID can be specified only when calling XREADGROUP using the GROUP <group> "
+    "<consumer> option."
+)
+TIMEOUT_NOT_INTEGER = Error("ERR timeout is not an integer or out of range")
+TIMEOUT_NEGATIVE = Error("ERR timeout is negative")
+DOLLAR_WITH_BLOCK = Error(
+    "ERR XREAD BLOCK with the $ ID is not supported by this server: block with the ID of "
+    "the last entry you read instead (XREVRANGE key + - COUNT 1 gives the newest)"
+)
+
+APPROX_LIMIT_DEFAULT = 100 * 100
+"""What ``~`` may trim without LIMIT: 100 times ``stream-node-max-entries`` (100)."""
+ID_LENGTH_MAX = 127
+"""The longest ID argument Redis parses (its buffer is 128 bytes with the NUL)."""
+
+
+# --- the stored value ------------------------------------------------------------
+
+
+@dataclass(slots=True)
+class Stream:
+    """A stream's entries (ID → flat field/value pairs, in ID order) and its history."""
+
+    entries: dict[StreamId, tuple[bytes, ...]] = field(default_factory=dict)
+    last_id: StreamId = MIN_ID
+    """The largest ID ever added (entries deleted or trimmed since included)."""
+    max_deleted: StreamId = MIN_ID
+    """The largest ID XDEL removed (Redis's ``max_deleted_entry_id``)."""
+    entries_added: int = 0
+    """Every entry ever added (Redis's ``entries_added``)."""
+
+    def copy(self) -> Stream:
+        return Stream(dict(self.entries), self.last_id, self.max_deleted, self.entries_added)
+
+
+_HEADER = struct.Struct(">QQQQQ")
+_ENTRY = struct.Struct(">QQI")
+
+
+def _stream_items(stream: Stream) -> Iterable[bytes]:
+    """``[header, (entry header, field, value, ...) per entry]``; an entry header is its
+    ID and its number of pairs."""
+    yield _HEADER.pack(*stream.last_id, *stream.max_deleted, stream.entries_added)
+    for (ms, seq), pairs in stream.entries.items():
+        yield _ENTRY.pack(ms, seq, len(pairs) // 2)
+        yield from pairs
+
+
+def _stream_from_items(items: list[bytes]) -> Stream:
+    """The inverse of ``_stream_items``, refusing anything no writer of ours produces."""
+    if not items or len(items[0]) != _HEADER.size:
+        raise StorageError("a stored stream has no header")
+    last_ms, last_seq, deleted_ms, deleted_seq, added = _HEADER.unpack(items[0])
+    stream = Stream({}, (last_ms, last_seq), (deleted_ms, deleted_seq), added)
+    previous: StreamId | None = None
+    at = 1
+    while at < len(items):
+        if len(items[at]) != _ENTRY.size:
+            raise StorageError("a stored stream has an entry without its header")
+        ms, seq, count = _ENTRY.unpack(items[at])
+        entry_id = (ms, seq)
+        end = at + 1 + 2 * count
+        if count < 1 or end > len(items):
+            raise StorageError("a stored stream has an entry with a wrong number of fields")
+        if previous is not None and entry_id <= previous:
+            raise StorageError("a stored stream's entries are not in ID order")
+        stream.entries[entry_id] = tuple(items[at + 1 : end])
+        previous, at = entry_id, end
+    if previous is not None and previous > stream.last_id:
+        raise StorageError("a stored stream has an entry after its last ID")
+    if stream.max_deleted > stream.last_id or added < len(stream.entries):
+        raise StorageError("a stored stream's header does not fit its entries")
+    return stream
+
+
+class _Streams(Kind[Stream]):
+    """``Kind`` for streams: a missing key reads as a new, empty stream (whose payload
+    would still have a header, so an empty payload is damage, not a stream)."""
+
+    def load(
+        self, kv: KeyValueView, key: bytes, now_ms: int
+    ) -> tuple[Value | None, Stream] | Error:
+        value = live(kv, key, now_ms)
+        if value is None:
+            return None, Stream()
+        if value.type != STREAM:
+            return errors.WRONGTYPE
+        return value, self.decode(value.payload)
+
+
+STREAMS = _Streams(STREAM, "stream", _stream_from_items, _stream_items, Stream.copy)
+encode_stream = STREAMS.encode
+decode_stream = STREAMS.decode
+
+
+# --- IDs ---------------------------------------------------------------------------
+
+_C_SPACE = b" \t\n\v\f\r"
+
+
+def _strtoull(text: bytes) -> int | None:
+    """glibc's ``strtoull`` in base 10 over all of ``text``: leading spaces and one sign
+    are taken, ``-n`` wraps around 2**64, and a value beyond 64 bits is refused."""
+    body = text.lstrip(_C_SPACE)
+    negative = body[:1] == b"-"
+    if body[:1] in (b"+", b"-"):
+        body = body[1:]
+    if not body.isdigit():
+        return None
+    value = int(body)
+    if value > U64_MAX:
+        return None
+    return -value % (1 << 64) if negative else value
+
+
+def _string2ull(text: bytes) -> int | None:
+    """Redis's ``string2ull``: ``string2ll`` first (a negative number is refused), then
+    ``strtoull`` for what it does not take."""
+    value = parse_ll(text)
+    if value is not None:
+        return None if value < 0 else value
+    return _strtoull(text)
+
+
+def parse_id(
+    raw: bytes, missing_seq: int = 0, strict: bool = True, auto_seq: bool = False
+) -> tuple[StreamId, bool] | None:
+    """``streamGenericParseIDOrReply``: the ID and whether its sequence was given (``False``
+    only for XADD's ``<ms>-*``, allowed by ``auto_seq``), or ``None`` if invalid. ``strict``
+    refuses ``-`` and ``+``."""
+    if len(raw) > ID_LENGTH_MAX:
+        return None
+    text = errors.c_string(raw)
+    if text in (b"-", b"+"):
+        return None if strict else ((MIN_ID if text == b"-" else MAX_ID), True)
+    ms_text, dash, seq_text = text.partition(b"-")
+    ms = _string2ull(ms_text)
+    if ms is None:
+        return None
+    if not dash:
+        return (ms, missing_seq), True
+    if auto_seq and seq_text == b"*":
+        return (ms, 0), False
+    seq = _string2ull(seq_text)
+    return None if seq is None else ((ms, seq), True)
+
+
+def _strict_id(raw: bytes) -> StreamId | None:
+    parsed = parse_id(raw)
+    return None if parsed is None else parsed[0]
+
+
+def _next(entry_id: StreamId) -> StreamId | None:
+    """``streamIncrID``: the ID right after, ``None`` after the last possible one."""
+    ms, seq = entry_id
+    if seq < U64_MAX:
+        return ms, seq + 1
+    return None if ms == U64_MAX else (ms + 1, 0)
+
+
+def _previous(entry_id: StreamId) -> StreamId | None:
+    """``streamDecrID``: the ID right before, ``None`` before 0-0."""
+    ms, seq = entry_id
+    if seq > 0:
+        return ms, seq - 1
+    return None if ms == 0 else (ms - 1, U64_MAX)
+
+
+def format_id(entry_id: StreamId) -> bytes:
+    return b"%d-%d" % entry_id
+
+
+def _entry_replies(entries: Iterable[tuple[StreamId, tuple[bytes, ...]]]) -> list[Reply]:
+    return [[format_id(entry_id), list(pairs)] for entry_id, pairs in entries]
+
+
+# --- XADD and XTRIM's options ----------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Trim:
+    """A trimming strategy: keep at most ``maxlen`` entries, or none below ``minid``;
+    remove at most ``limit`` entries (0: no limit)."""
+
+    maxlen: int | None
+    minid: StreamId | None
+    approx: bool
+    limit: int
+
+
+@dataclass(frozen=True, slots=True)
+class _Add:
+    trim: Trim | None
+    nomkstream: bool
+    entry_id: StreamId | None
+    """``None``: ``*``."""
+    seq_given: bool
+    pairs: tuple[bytes, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class _Options:
+    trim: Trim | None
+    nomkstream: bool
+    idpos: int
+    """Where XADD's ID is (``len(args)`` when there is none)."""
+    entry_id: StreamId | None
+    seq_given: bool
+
+
+def _options(args: Sequence[bytes], xadd: bool) -> _Options | Error:
+    """``streamParseAddOrTrimArgsOrReply``: its loop — the trimming strategy, LIMIT,
+    ``NOMKSTREAM`` and, for XADD, the ID, which ends the options — then its checks, in
+    its order."""
+    maxlen: int | None = None
+    minid: StreamId | None = None
+    approx = False
+    limit = 0
+    limit_given = nomkstream = False
+    strategy = b""
+    entry_id: StreamId | None = None
+    seq_given = True
+    i = 2
+    while i < len(args):
+        more = len(args) - 1 - i
+        option = errors.c_string(args[i])
+        lowered = option.lower()
+        if xadd and option == b"*":
+            break
+        if lowered in (b"maxlen", b"minid") and more:
+            if strategy:
+                return TWO_STRATEGIES
+            following = errors.c_string(args[i + 1])
+            approx = more >= 2 and following == b"~"
+            if more >= 2 and following in (b"~", b"="):
+                i += 1
+            if lowered == b"maxlen":
+                maxlen = parse_ll(args[i + 1])
+                if maxlen is None:
+                    return errors.NOT_INTEGER
+                if maxlen < 0:
+                    return MAXLEN_NEGATIVE
+            else:
+                minid = _strict_id(args[i + 1])
+                if minid is None:
+                    return INVALID_ID
+            strategy = lowered
+            i += 1
+        elif lowered == b"limit" and more:
+            parsed = parse_ll(args[i + 1])
+            if parsed is None:
+                return errors.NOT_INTEGER
+            if parsed < 0:
+                return LIMIT_NEGATIVE
+            limit, limit_given = parsed, True
+            i += 1
+        elif xadd and lowered == b"nomkstream":
+            nomkstream = True
+        elif xadd:  # the ID, or something that is not one
+            found = parse_id(args[i], auto_seq=True)
+            if found is None:
+                return INVALID_ID
+            entry_id, seq_given = found
+            break
+        else:
+            return errors.SYNTAX
+        i += 1
+    if limit and not strategy:
+        return LIMIT_WITHOUT_STRATEGY
+    if not xadd and not strategy:
+        return XTRIM_WITHOUT_STRATEGY
+    if limit_given and not approx:
+        return LIMIT_WITHOUT_APPROX
+    if not limit_given and approx:
+        limit = APPROX_LIMIT_DEFAULT
+    trim = Trim(maxlen, minid, approx, limit) if strategy else None
+    return _Options(trim, nomkstream, i, entry_id, seq_given)
+
+
+def _add_request(args: Sequence[bytes]) -> _Add | Error:
+    """XADD's checks before the key is looked up, in ``xaddCommand``'s order: options and
+    the ID, then the field/value pairs (an odd count is an arity error), then ``0-0``."""
+    options = _options(args, xadd=True)
+    if isinstance(options, Error):
+        return options
+    pairs = tuple(args[options.idpos + 1 :])
+    if len(pairs) < 2 or len(pairs) % 2:
+        return errors.wrong_arity(b"xadd")
+    entry_id = options.entry_id
+    if entry_id == MIN_ID and options.seq_given:
+        return ID_ZERO
+    return _Add(options.trim, options.nomkstream, entry_id, options.seq_given, pairs)
+
+
+def _trim_request(args: Sequence[bytes]) -> Trim | Error:
+    options = _options(args, xadd=False)
+    if isinstance(options, Error):
+        return options
+    assert options.trim is not None, "XTRIM without a strategy is an error"
+    return options.trim
+
+
+def trim(stream: Stream, request: Trim) -> int:
+    """Remove the oldest entries beyond MAXLEN, or below MINID, at most ``limit`` of them
+    (``~`` trims like ``=``: see the module docstring). Returns how many were removed."""
+    entries = stream.entries
+    if request.maxlen is not None:
+        excess = max(len(entries) - request.maxlen, 0)
+    else:
+        minid = request.minid
+        assert minid is not None
+        excess = 0
+        for entry_id in entries:
+            if entry_id >= minid:
+                break
+            excess += 1
+    if request.limit:
+        excess = min(excess, request.limit)
+    for entry_id in list(entries)[:excess]:
+        del entries[entry_id]
+    return excess
+
+
+def _new_id(stream: Stream, request: _Add, now_ms: int) -> StreamId | Error:
+    """The ID XADD gives its entry (``streamAppendItem``), the clock being ``now_ms``."""
+    last = stream.last_id
+    if request.entry_id is None:
+        if now_ms > last[0]:
+            return now_ms, 0
+        following = _next(last)
+        assert following is not None, "an exhausted stream was refused before"
+        return following
+    ms, seq = request.entry_id
+    if not request.seq_given:
+        if ms == last[0]:
+            if last[1] == U64_MAX:
+                return ID_NOT_GREATER
+            seq = last[1] + 1
+        else:
+            seq = 0
+    if (ms, seq) <= last:
+        return ID_NOT_GREATER
+    return ms, seq
+
+
+def _preparing(parse: Callable[[Sequence[bytes]], object]) -> Prepare:
+    """A ``prepare`` that refuses what ``parse`` refuses and otherwise upper-cases the name."""
+
+    def prepare(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+        parsed = parse(args)
+        if isinstance(parsed, Error):
+            return parsed
+        return (args[0].upper(), *args[1:])
+
+    return prepare
+
+
+def cmd_xadd(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """The new entry's ID; a missing key with NOMKSTREAM answers the null bulk string and
+    creates nothing. The entry is added, then the stream trimmed."""
+    request = _add_request(args)
+    if isinstance(request, Error):
+        return request
+    found = STREAMS.load(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    old, stream = found
+    if old is None and request.nomkstream:
+        return None
+    if stream.last_id == MAX_ID:
+        return EXHAUSTED
+    entry_id = _new_id(stream, request, now_ms)
+    if isinstance(entry_id, Error):
+        return entry_id
+    stream.entries[entry_id] = request.pairs
+    stream.last_id = entry_id
+    stream.entries_added += 1
+    if request.trim is not None:
+        trim(stream, request.trim)
+    STREAMS.store(kv, args[1], expire_of(old), stream)
+    return format_id(entry_id)
+
+
+def cmd_xtrim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """How many entries were removed (0 for a missing key); the stream stays, even empty."""
+    request = _trim_request(args)
+    if isinstance(request, Error):
+        return request
+    found = STREAMS.load(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    old, stream = found
+    if old is None:
+        return 0
+    removed = trim(stream, request)
+    if removed:
+        STREAMS.store(kv, args[1], old.expire_ms, stream)
+    return removed
+
+
+def cmd_xdel(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """How many of the IDs were entries. The key is looked up first (a missing one answers
+    0 whatever the IDs), then every ID is checked before any is deleted."""
+    found = STREAMS.load(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    old, stream = found
+    if old is None:
+        return 0
+    ids: list[StreamId] = []
+    for raw in args[2:]:
+        entry_id = _strict_id(raw)
+        if entry_id is None:
+            return INVALID_ID
+        ids.append(entry_id)
+    deleted = 0
+    for entry_id in ids:
+        if stream.entries.pop(entry_id, None) is not None:
+            deleted += 1
+            stream.max_deleted = max(stream.max_deleted, entry_id)
+    if deleted:
+        STREAMS.store(kv, args[1], old.expire_ms, stream)
+    return deleted
+
+
+cmd_xlen = STREAMS.reading(lambda stream, args: len(stream.entries))
+
+
+# --- XRANGE, XREVRANGE ---------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class _Range:
+    start: StreamId
+    end: StreamId
+    count: int
+    """-1: no COUNT; 0 (also for a negative COUNT): the null array for an existing key."""
+    reverse: bool
+
+
+def _interval_bound(raw: bytes, missing_seq: int) -> tuple[StreamId, bool] | None:
+    """``streamParseIntervalIDOrReply``: an ID, ``-``/``+``, or ``(`` and a strict ID
+    (exclusive)."""
+    if len(raw) > 1 and raw[:1] == b"(":
+        parsed = parse_id(raw[1:], missing_seq)
+        return None if parsed is None else (parsed[0], True)
+    parsed = parse_id(raw, missing_seq, strict=False)
+    return None if parsed is None else (parsed[0], False)
+
+
+def _range_request(args: Sequence[bytes]) -> _Range | Error:
+    """``xrangeGenericCommand``'s checks, all before the key is looked up."""
+    reverse = args[0].upper() == b"XREVRANGE"
+    raw_start, raw_end = (args[3], args[2]) if reverse else (args[2], args[3])
+    start = _interval_bound(raw_start, 0)
+    if start is None:
+        return INVALID_ID
+    first: StreamId | None = start[0]
+    if start[1]:
+        first = _next(start[0])
+        if first is None:
+            return INVALID_START
+    end = _interval_bound(raw_end, U64_MAX)
+    if end is None:
+        return INVALID_ID
+    last: StreamId | None = end[0]
+    if end[1]:
+        last = _previous(end[0])
+        if last is None:
+            return INVALID_END
+    assert first is not None and last is not None
+    count = -1
+    j = 4
+    while j < len(args):
+        if errors.c_string(args[j]).lower() == b"count" and j + 1 < len(args):
+            parsed = parse_ll(args[j + 1])
+            if parsed is None:
+                return errors.NOT_INTEGER
+            count = max(parsed, 0)
+            j += 2
+        else:
+            return errors.SYNTAX
+    return _Range(first, last, count, reverse)
+
+
+def cmd_xrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """XRANGE and XREVRANGE: entries from ``start`` to ``end`` (both included), oldest
+    first or newest first, at most COUNT of them."""
+    request = _range_request(args)
+    if isinstance(request, Error):
+        return request
+    found = STREAMS.load(kv, args[1], now_ms)
+    if isinstance(found, Error):
+        return found
+    old, stream = found
+    if old is None:
+        return []
+    if request.count == 0:
+        return NULL_ARRAY
+    start, end = request.start, request.end
+    selected = [(i, pairs) for i, pairs in stream.entries.items() if start <= i <= end]
+    if request.reverse:
+        selected.reverse()
+    if request.count > 0:
+        selected = selected[: request.count]
+    return _entry_replies(selected)
+
+
+# --- XREAD ---------------------------------------------------------------------------
+
+
+@dataclass(frozen=True, slots=True)
+class Read:
+    """An XREAD request: ``timeout_ms`` is ``None`` without BLOCK (0: wait for ever)."""
+
+    timeout_ms: int | None
+    count: int
+    """0: no limit."""
+    keys: Sequence[bytes]
+    ids: Sequence[bytes]
+
+
+def read_request(args: Sequence[bytes]) -> Read | Error:
+    """``xreadCommand``'s option loop and its checks, before any key is looked up."""
+    timeout: int | None = None
+    count = 0
+    i = 1
+    while i < len(args):
+        more = len(args) - i - 1
+        option = errors.c_string(args[i]).lower()
+        if option == b"block" and more:
+            i += 1
+            timeout = parse_ll(args[i])
+            if timeout is None:
+                return TIMEOUT_NOT_INTEGER
+            if timeout < 0:
+                return TIMEOUT_NEGATIVE
+        elif option == b"count" and more:
+            i += 1
+            parsed = parse_ll(args[i])
+            if parsed is None:
+                return errors.NOT_INTEGER
+            count = max(parsed, 0)
+        elif option == b"streams" and more:
+            listed = args[i + 1 :]
+            if len(listed) % 2:
+                return UNBALANCED
+            half = len(listed) // 2
+            return Read(timeout, count, listed[:half], listed[half:])
+        elif option == b"group" and more >= 2:
+            return GROUP_OPTION
+        elif option == b"noack":
+            return NOACK_OPTION
+        else:
+            return errors.SYNTAX
+        i += 1
+    return errors.SYNTAX
+
+
+def prepare_xread(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+    """The options are checked here; IDs only at execution, where Redis checks each after
+    its stream's type. ``$`` is refused with BLOCK (see the module docstring)."""
+    request = read_request(args)
+    if isinstance(request, Error):
+        return request
+    if request.timeout_ms is not None and any(errors.c_string(i) == b"$" for i in request.ids):
+        return DOLLAR_WITH_BLOCK
+    return (b"XREAD", *args[1:])
+
+
+def cmd_xread(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """One XREAD attempt (BLOCK plays no part here): for each stream with entries after
+    its ID, the stream and those entries (at most COUNT); the null array when none has
+    any. Each stream's type is checked before its ID is read, in order; ``$`` is the
+    stream's last ID."""
+    request = read_request(args)
+    if isinstance(request, Error):
+        return request
+    wanted: list[tuple[bytes, Stream, StreamId]] = []
+    for key, raw in zip(request.keys, request.ids, strict=True):
+        found = STREAMS.load(kv, key, now_ms)
+        if isinstance(found, Error):
+            return found
+        stream = found[1]
+        token = errors.c_string(raw)
+        if token == b"$":
+            after = stream.last_id
+        elif token == b">":
+            return GREATER_THAN_ID
+        else:
+            parsed = _strict_id(raw)
+            if parsed is None:
+                return INVALID_ID
+            after = parsed
+        wanted.append((key, stream, after))
+    served: list[tuple[Reply, Reply]] = []
+    for key, stream, after in wanted:
+        news = [(i, pairs) for i, pairs in stream.entries.items() if i > after]
+        if news:
+            if request.count:
+                news = news[: request.count]
+            served.append((key, _entry_replies(news)))
+    return NestedMap(served) if served else NULL_ARRAY
+
+
+def read_wait(op: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], int] | None:
+    """The keys a prepared XREAD BLOCK waits on and its timeout in ms; ``None`` without
+    BLOCK (it answers at once)."""
+    request = read_request(op)
+    assert not isinstance(request, Error), "prepare_xread refused this op"
+    if request.timeout_ms is None:
+        return None
+    return tuple(request.keys), request.timeout_ms
+
+
+prepare_xadd = _preparing(_add_request)
+prepare_xtrim = _preparing(_trim_request)
+prepare_xrange = _preparing(_range_request)
