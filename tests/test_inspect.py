@@ -7,6 +7,7 @@ import sys
 from pathlib import Path
 
 from epaxosdb.commands.hashes import encode_hash
+from epaxosdb.commands.streams import Consumer, Group, Pending, Stream, encode_stream
 from epaxosdb.commands.zsets import encode_zset
 from epaxosdb.inspection import inspect
 from protocol.messages import NOOP, Ballot, InstanceId, InstanceRecord, Status
@@ -105,11 +106,20 @@ def test_inspect_check_names_a_collection_whose_payload_does_not_decode(tmp_path
     store.write(lambda txn: txn.put(b"badset", Value(ValueType.SET, 0, b"\x91\x01")))
     store.write(lambda txn: txn.put(b"badz", Value(ValueType.ZSET, 0, b"\x92\xc4\x01m\xc4\x011")))
     store.write(lambda txn: txn.put(b"badstream", Value(ValueType.STREAM, 0, b"\x93\x01")))
+    grouped = Stream(
+        {(1, 1): (b"f", b"v")}, (1, 1), (0, 0), 1,
+        {b"g": Group((1, 1), 1, {(1, 1): Pending(b"c", 5, 2)}, {b"c": Consumer(5)})},
+    )  # fmt: skip
+    payload = encode_stream(grouped)
+    store.write(lambda txn: txn.put(b"goodgroups", Value(ValueType.STREAM, 0, payload)))
+    damaged_group = payload[:-3] + b"\xff\xff\xff"  # the pending entry names no consumer
+    store.write(lambda txn: txn.put(b"badgroup", Value(ValueType.STREAM, 0, damaged_group)))
     store.close()
     report, ok = inspect(tmp_path, check=True)
     assert not ok
-    assert "check:           6 keys read, 4 unreadable" in report
+    assert "check:           8 keys read, 5 unreadable" in report
     assert "unreadable key badstream: " in report
+    assert "unreadable key badgroup: a stored stream has a pending entry of no consumer" in report
     assert "unreadable key bad: a stored hash" in report
     assert "unreadable key badset: a stored set" in report
     assert "unreadable key badz: a stored sorted set has a score that is not 8 bytes" in report

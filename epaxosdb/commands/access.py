@@ -88,7 +88,25 @@ def _builder(spec: CommandSpec) -> AccessOf:
     return general
 
 
-_BUILDERS: dict[bytes, AccessOf] = {spec.upper: _builder(spec) for spec in COMMANDS}
+def _container_builder(spec: CommandSpec) -> AccessOf:
+    """XGROUP and XINFO: the access of the sub-command their op names (``op[1]``)."""
+    builders = {sub.upper.partition(b"|")[2]: _builder(sub) for sub in spec.subcommands}
+
+    def access(op: tuple[bytes, ...]) -> Access:
+        builder = builders.get(op[1].upper()) if len(op) > 1 else None
+        return EMPTY_ACCESS if builder is None else builder(op)
+
+    return access
+
+
+_BUILDERS: dict[bytes, AccessOf] = {
+    spec.upper: (
+        _container_builder(spec)
+        if any(sub.handler is not None for sub in spec.subcommands)
+        else _builder(spec)
+    )
+    for spec in COMMANDS
+}
 
 
 def _single_key_slot(spec: CommandSpec) -> tuple[int, bool] | None:

@@ -1,15 +1,17 @@
 """What the blocking commands share: their timeout, and what a blocked client waits for.
 
 BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP (lists), BZPOPMIN, BZPOPMAX,
-BZMPOP (sorted sets) and XREAD BLOCK (streams) execute as one *attempt*
+BZMPOP (sorted sets), XREAD BLOCK and XREADGROUP BLOCK (streams) execute as one *attempt*
 each: the command as Redis runs it inside MULTI, which pops (or reads) if it
 can and otherwise answers "empty" and changes nothing. The waiting between
 attempts is the front end's (``epaxosdb.runtime.blocking``); what it needs to
 know about a command — whether it waits at all (XREAD without BLOCK does
 not), which keys to watch, which reply means "nothing popped", what to
-answer when the time is up, how long that is, and whether an attempt takes
-what it finds (a pop) or only reads it (XREAD) — is ``blocking_wait``'s
-answer, so the runtime never looks inside the arguments itself.
+answer when the time is up, how long that is, whether an attempt takes
+what it finds (a pop, XREADGROUP) or only reads it (XREAD), and which op the
+attempts after the first propose (XREADGROUP's differ: see ``groups``) — is
+``blocking_wait``'s answer, so the runtime never looks inside the arguments
+itself.
 
 The timeout is checked by ``prepare``, before anything is proposed, in the
 place Redis checks it: first for the commands that take it last, only after
@@ -24,7 +26,7 @@ from typing import NamedTuple
 
 from protocol.replies import NULL_ARRAY, Error, Reply
 
-from . import extended, streams
+from . import extended, groups, streams
 from .containers import BLOCKING_MPOPS, mpop_request
 from .integers import LLONG_MAX, parse_ll
 from .spec import Prepare
@@ -66,12 +68,14 @@ class BlockingWait(NamedTuple):
     consumes: bool = True
     """Whether an attempt takes what it finds (a pop), so that one write should wake one
     waiter; XREAD only reads, and every reader of a written stream is woken."""
+    retry: tuple[bytes, ...] | None = None
+    """The op of every attempt after the first (``None``: the same op)."""
 
 
 def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait | None:
     """The wait of a prepared blocking op (its ``prepare`` accepted its timeout and, for
-    BZMPOP and BLMPOP, its ``numkeys``); ``None`` for an XREAD without BLOCK, which
-    runs once like any read."""
+    BZMPOP and BLMPOP, its ``numkeys``); ``None`` for an XREAD or XREADGROUP without
+    BLOCK, which runs once like any other command."""
     name = op[0]
     if name == b"XREAD":
         read = streams.read_wait(op)
@@ -79,6 +83,12 @@ def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait | None:
             return None
         keys, timeout_ms = read
         return BlockingWait(keys, NULL_ARRAY, NULL_ARRAY, timeout_ms, consumes=False)
+    if name == b"XREADGROUP":
+        group_read = groups.readgroup_wait(op)
+        if group_read is None:
+            return None
+        keys, timeout_ms, retry = group_read
+        return BlockingWait(keys, NULL_ARRAY, NULL_ARRAY, timeout_ms, retry=retry)
     empty: Reply = NULL_ARRAY
     if name in BLOCKING_MPOPS:  # timeout numkeys key... where [COUNT count]
         raw_timeout = op[1]

@@ -17,15 +17,46 @@ from protocol.replies import NULL_ARRAY, Reply
 from storage.interface import KeyValueView
 
 from . import errors
-from .spec import Handler
+from .spec import CommandSpec, Handler
 from .table import COMMANDS
 from .watch import WATCHCHECK, unchanged
+
+
+def _sub_name(sub: CommandSpec) -> bytes:
+    return sub.upper.partition(b"|")[2]
+
+
+_CONTAINERS: dict[bytes, dict[bytes, CommandSpec]] = {
+    spec.upper: {_sub_name(sub): sub for sub in spec.subcommands}
+    for spec in COMMANDS
+    if any(sub.handler is not None for sub in spec.subcommands)
+}
+"""XGROUP and XINFO: containers whose sub-commands are data commands. Their ops are
+``(CONTAINER, sub, ...)``: the sub-command in any case."""
+
+
+def _container_handler(subs: dict[bytes, CommandSpec]) -> Handler:
+    handlers = {name: sub.handler for name, sub in subs.items() if sub.handler is not None}
+
+    def handler(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+        sub = handlers.get(op[1].upper()) if len(op) > 1 else None
+        return errors.unknown_command(op) if sub is None else sub(kv, op, now_ms, seed)
+
+    return handler
+
 
 _HANDLERS: dict[bytes, Handler] = {
     spec.upper: spec.handler for spec in COMMANDS if spec.handler is not None
 }
+_HANDLERS.update({name: _container_handler(subs) for name, subs in _CONTAINERS.items()})
 _WRITES: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if spec.runs_everywhere)
-_READS: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if not spec.runs_everywhere)
+_READS: frozenset[bytes] = frozenset(
+    spec.upper for spec in COMMANDS if not spec.runs_everywhere and spec.upper not in _CONTAINERS
+)
+_SUB_WRITES: dict[bytes, frozenset[bytes]] = {
+    name: frozenset(sub_name for sub_name, sub in subs.items() if sub.runs_everywhere)
+    for name, subs in _CONTAINERS.items()
+}
 
 
 def execute(kv: KeyValueView, cmd: Command) -> Reply:
@@ -69,5 +100,8 @@ def is_read_only(cmd: Command) -> bool:
     for op in cmd.ops:
         name = op[0]
         if name in _WRITES or (name not in _READS and name.upper() in _WRITES):
+            return False
+        sub_writes = _SUB_WRITES.get(name.upper()) if name not in _READS else None
+        if sub_writes and len(op) > 1 and op[1].upper() in sub_writes:
             return False
     return True

@@ -85,7 +85,7 @@ NOT_BUSY = Error("NOTBUSY No scripts in execution right now.")
 UNKNOWN_COMMAND = "ERR Unknown Redis command called from script"
 WRONG_ARITY = "ERR Wrong number of args calling Redis command from script"
 NOT_ALLOWED = "ERR This Redis command is not allowed from script"
-XREAD_BLOCK = "ERR XREAD command is not allowed with BLOCK option from scripts"
+XREAD_BLOCK = "ERR {} command is not allowed with BLOCK option from scripts"
 BAD_ARGUMENT = "ERR Lua redis lib command arguments must be strings or integers"
 NO_ARGUMENTS = "ERR Please specify at least one argument for this redis lib call"
 WRITE_IN_READ_ONLY = "ERR Write commands are not allowed from read-only scripts."
@@ -367,7 +367,7 @@ class _Call:
         if isinstance(op, Error):
             return op
         if "blocking" in spec.flags and _waits(op):  # XREAD without BLOCK reads once
-            return Error(XREAD_BLOCK if spec.name == b"xread" else NOT_ALLOWED)
+            return Error(NOT_ALLOWED)
         assert self.kv is not None, "called after the script ended"
         try:
             reply = spec.handler(self.kv, op, self.now_ms, (self.seed << 24) + self.calls)
@@ -388,6 +388,9 @@ class _Call:
             return Error(NOT_ALLOWED)
         if self.read_only and spec.runs_everywhere:
             return Error(WRITE_IN_READ_ONLY)
+        if spec.name in (b"xread", b"xreadgroup") and _blocks_first(args, spec.name):
+            # Refused where Redis's option loop meets BLOCK, with the name as spelled.
+            return Error(XREAD_BLOCK.format(errors.text(errors.c_string(args[0]))))
         found = spec.keys(args)
         if found is None:  # a malformed key count: every argument it could have named
             named = [args[i] for s in spec.key_specs for i in s.after_count(len(args))]
@@ -411,6 +414,28 @@ class _Call:
 
 
 _CONNECTION_IN_SCRIPTS = frozenset({b"ping", b"echo", b"time"})
+
+
+def _blocks_first(args: Sequence[bytes], name: bytes) -> bool:
+    """Whether ``xreadCommand``'s option loop reaches a BLOCK (which a script may not use)
+    before an option it refuses (COUNT's value is the only one checked on the way; GROUP
+    and NOACK are refused by XREAD)."""
+    group = name == b"xreadgroup"
+    i = 1
+    while i < len(args):
+        more = len(args) - i - 1
+        option = errors.c_string(args[i]).lower()
+        if option == b"block" and more:
+            return True
+        if option == b"count" and more and parse_ll(args[i + 1]) is not None:
+            i += 2
+        elif option == b"group" and more >= 2 and group:
+            i += 3
+        elif option == b"noack" and group:
+            i += 1
+        else:
+            return False  # STREAMS ends the options; anything else is an error first
+    return False
 
 
 def _waits(op: tuple[bytes, ...]) -> bool:

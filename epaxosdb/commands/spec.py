@@ -78,10 +78,13 @@ class KeySpec:
     keyword: str | None = None
     """Set for ``begin_search: keyword`` (XREAD's ``STREAMS``); ``begin`` is then its
     ``startfrom``."""
+    written: bool = False
+    """Written though Redis flags the keys ``RO``: XREADGROUP moves its groups' last
+    delivered IDs and fills their pending entries lists, so for EPaxos it writes them."""
 
     @property
     def writes(self) -> bool:
-        return not WRITE_KEY_FLAGS.isdisjoint(self.flags)
+        return self.written or not WRITE_KEY_FLAGS.isdisjoint(self.flags)
 
     @property
     def is_keynum(self) -> bool:

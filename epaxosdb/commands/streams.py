@@ -1,13 +1,15 @@
-"""Stream commands (Redis's t_stream.c), without consumer groups: XADD, XRANGE, XREVRANGE,
-XLEN, XDEL, XTRIM and XREAD.
+"""Stream commands (Redis's t_stream.c): XADD, XRANGE, XREVRANGE, XLEN, XDEL, XTRIM and
+XREAD, and the stored value consumer groups share (their commands: ``groups``).
 
 A stream is one stored value of type STREAM (``encode_stream``): a header — the last
 ID the stream ever handed out, the largest ID XDEL removed, and how many entries were
-ever added — then each entry's ID and its field/value pairs, in ID order. The header
+ever added — then each entry's ID and its field/value pairs, in ID order, then its
+consumer groups, if it has any (the header then also counts the entries and the groups;
+a stream without groups is stored as streams were before groups existed). The header
 outlives the entries: a stream emptied by XDEL or XTRIM still exists (Redis keeps an
-empty stream, unlike an empty list), and its IDs never go backwards. Like every other
-collection here, each write rewrites the whole value: streams are for short logs (RQ
-keeps 10 results per job), not for millions of entries.
+empty stream, unlike an empty list), and its IDs never go backwards but by XSETID. Like
+every other collection here, each write rewrites the whole value: streams are for short
+logs (RQ keeps 10 results per job), not for millions of entries.
 
 IDs are Redis's ``<ms>-<seq>`` pairs of unsigned 64-bit numbers, read as
 ``streamGenericParseIDOrReply`` reads them: up to 127 bytes, cut at a NUL, split at the
@@ -111,44 +113,196 @@ ID_LENGTH_MAX = 127
 # --- the stored value ------------------------------------------------------------
 
 
+INVALID_ENTRIES_READ = -1
+"""A group's ``entries_read`` when it is not known (Redis's ``SCG_INVALID_ENTRIES_READ``)."""
+
+
+@dataclass(slots=True)
+class Pending:
+    """One entry of a group's pending entries list (Redis's ``streamNACK``): who it was
+    delivered to last, when (the delivering command's timestamp) and how many times."""
+
+    consumer: bytes
+    delivery_time: int
+    delivery_count: int
+
+
+@dataclass(slots=True)
+class Consumer:
+    """A consumer of a group; its pending entries are the group's whose ``consumer`` it is."""
+
+    seen_time: int
+    """The timestamp of the last command that read or claimed for it."""
+
+
+@dataclass(slots=True)
+class Group:
+    """A consumer group (Redis's ``streamCG``). ``pel`` is in ID order and ``consumers`` in
+    name order (the orders of Redis's radix trees), so every replica encodes one group the
+    same way."""
+
+    last_id: StreamId
+    entries_read: int = INVALID_ENTRIES_READ
+    pel: dict[StreamId, Pending] = field(default_factory=dict)
+    consumers: dict[bytes, Consumer] = field(default_factory=dict)
+
+    def copy(self) -> Group:
+        return Group(
+            self.last_id,
+            self.entries_read,
+            {
+                i: Pending(p.consumer, p.delivery_time, p.delivery_count)
+                for i, p in self.pel.items()
+            },
+            {name: Consumer(c.seen_time) for name, c in self.consumers.items()},
+        )
+
+
 @dataclass(slots=True)
 class Stream:
-    """A stream's entries (ID → flat field/value pairs, in ID order) and its history."""
+    """A stream's entries (ID → flat field/value pairs, in ID order), its history, and its
+    consumer groups (in name order)."""
 
     entries: dict[StreamId, tuple[bytes, ...]] = field(default_factory=dict)
     last_id: StreamId = MIN_ID
-    """The largest ID ever added (entries deleted or trimmed since included)."""
+    """The largest ID ever added (entries deleted or trimmed since included), or what
+    XSETID set."""
     max_deleted: StreamId = MIN_ID
     """The largest ID XDEL removed (Redis's ``max_deleted_entry_id``)."""
     entries_added: int = 0
     """Every entry ever added (Redis's ``entries_added``)."""
+    groups: dict[bytes, Group] = field(default_factory=dict)
 
     def copy(self) -> Stream:
-        return Stream(dict(self.entries), self.last_id, self.max_deleted, self.entries_added)
+        groups = {name: group.copy() for name, group in self.groups.items()}
+        return Stream(
+            dict(self.entries), self.last_id, self.max_deleted, self.entries_added, groups
+        )
+
+    @property
+    def first_id(self) -> StreamId:
+        """Redis's ``first_id``: the first entry's ID, 0-0 when there is none."""
+        return next(iter(self.entries), MIN_ID)
+
+    @property
+    def top_id(self) -> StreamId | None:
+        """The last entry's ID (``streamLastValidID``), ``None`` when there is none."""
+        return next(reversed(self.entries), None) if self.entries else None
 
 
 _HEADER = struct.Struct(">QQQQQ")
+"""A stream without groups: last ID, largest deleted ID, entries ever added."""
+_HEADER_GROUPS = struct.Struct(">QQQQQQI")
+"""A stream with groups: the same, then how many entries and how many groups follow."""
 _ENTRY = struct.Struct(">QQI")
+_GROUP = struct.Struct(">QQqII")
+"""A group: its last delivered ID, ``entries_read``, how many consumers and pending entries;
+its name follows, then each consumer (``_CONSUMER`` and its name), then each pending entry."""
+_CONSUMER = struct.Struct(">q")
+_PENDING = struct.Struct(">QQqqI")
+"""A pending entry: its ID, delivery time, delivery count and its consumer's index in the
+group's consumers."""
 
 
 def _stream_items(stream: Stream) -> Iterable[bytes]:
-    """``[header, (entry header, field, value, ...) per entry]``; an entry header is its
-    ID and its number of pairs."""
-    yield _HEADER.pack(*stream.last_id, *stream.max_deleted, stream.entries_added)
+    """``[header, (entry header, field, value, ...) per entry, groups...]``; an entry header
+    is its ID and its number of pairs. A stream without groups has the shorter header and
+    nothing after its entries (the form streams had before groups existed)."""
+    if stream.groups:
+        yield _HEADER_GROUPS.pack(
+            *stream.last_id,
+            *stream.max_deleted,
+            stream.entries_added,
+            len(stream.entries),
+            len(stream.groups),
+        )
+    else:
+        yield _HEADER.pack(*stream.last_id, *stream.max_deleted, stream.entries_added)
     for (ms, seq), pairs in stream.entries.items():
         yield _ENTRY.pack(ms, seq, len(pairs) // 2)
         yield from pairs
+    for name, group in stream.groups.items():
+        yield _GROUP.pack(
+            *group.last_id, group.entries_read, len(group.consumers), len(group.pel)
+        )
+        yield name
+        index: dict[bytes, int] = {}
+        for position, (consumer_name, consumer) in enumerate(group.consumers.items()):
+            index[consumer_name] = position
+            yield _CONSUMER.pack(consumer.seen_time)
+            yield consumer_name
+        for (ms, seq), pending in group.pel.items():
+            yield _PENDING.pack(
+                ms, seq, pending.delivery_time, pending.delivery_count, index[pending.consumer]
+            )
+
+
+def _item(items: list[bytes], at: int, shape: struct.Struct, what: str) -> tuple[int, ...]:
+    if at >= len(items) or len(items[at]) != shape.size:
+        raise StorageError(f"a stored stream has {what} without its header")
+    return shape.unpack(items[at])
+
+
+def _name(items: list[bytes], at: int, previous: bytes | None, what: str) -> bytes:
+    if at >= len(items):
+        raise StorageError(f"a stored stream has {what} without its name")
+    name = items[at]
+    if previous is not None and name <= previous:
+        raise StorageError(f"a stored stream's {what}s are not in name order")
+    return name
+
+
+def _groups_from_items(items: list[bytes], at: int, count: int) -> dict[bytes, Group]:
+    groups: dict[bytes, Group] = {}
+    previous: bytes | None = None
+    for _ in range(count):
+        ms, seq, entries_read, consumers, pending = _item(items, at, _GROUP, "a group")
+        if entries_read < INVALID_ENTRIES_READ:
+            raise StorageError("a stored stream has a group with a negative entries_read")
+        name = previous = _name(items, at + 1, previous, "group")
+        group = Group((ms, seq), entries_read)
+        at += 2
+        names: list[bytes] = []
+        for _ in range(consumers):
+            (seen,) = _item(items, at, _CONSUMER, "a consumer")
+            consumer = _name(items, at + 1, names[-1] if names else None, "consumer")
+            names.append(consumer)
+            group.consumers[consumer] = Consumer(seen)
+            at += 2
+        last: StreamId | None = None
+        for _ in range(pending):
+            p_ms, p_seq, time, deliveries, owner = _item(items, at, _PENDING, "a pending entry")
+            if last is not None and (p_ms, p_seq) <= last:
+                raise StorageError("a stored stream's pending entries are not in ID order")
+            if owner >= len(names):
+                raise StorageError("a stored stream has a pending entry of no consumer")
+            last = (p_ms, p_seq)
+            group.pel[last] = Pending(names[owner], time, deliveries)
+            at += 1
+        groups[name] = group
+    if at != len(items):
+        raise StorageError("a stored stream has items after its groups")
+    return groups
 
 
 def _stream_from_items(items: list[bytes]) -> Stream:
     """The inverse of ``_stream_items``, refusing anything no writer of ours produces."""
-    if not items or len(items[0]) != _HEADER.size:
+    if not items or len(items[0]) not in (_HEADER.size, _HEADER_GROUPS.size):
         raise StorageError("a stored stream has no header")
-    last_ms, last_seq, deleted_ms, deleted_seq, added = _HEADER.unpack(items[0])
+    entry_count: int | None = None
+    group_count = 0
+    if len(items[0]) == _HEADER.size:
+        last_ms, last_seq, deleted_ms, deleted_seq, added = _HEADER.unpack(items[0])
+    else:
+        last_ms, last_seq, deleted_ms, deleted_seq, added, entry_count, group_count = (
+            _HEADER_GROUPS.unpack(items[0])
+        )
+        if not group_count:
+            raise StorageError("a stored stream's header announces no groups")
     stream = Stream({}, (last_ms, last_seq), (deleted_ms, deleted_seq), added)
     previous: StreamId | None = None
     at = 1
-    while at < len(items):
+    while at < len(items) and (entry_count is None or len(stream.entries) < entry_count):
         if len(items[at]) != _ENTRY.size:
             raise StorageError("a stored stream has an entry without its header")
         ms, seq, count = _ENTRY.unpack(items[at])
@@ -160,9 +314,13 @@ def _stream_from_items(items: list[bytes]) -> Stream:
             raise StorageError("a stored stream's entries are not in ID order")
         stream.entries[entry_id] = tuple(items[at + 1 : end])
         previous, at = entry_id, end
+    if entry_count is not None:
+        if len(stream.entries) != entry_count:
+            raise StorageError("a stored stream has fewer entries than its header says")
+        stream.groups = _groups_from_items(items, at, group_count)
     if previous is not None and previous > stream.last_id:
         raise StorageError("a stored stream has an entry after its last ID")
-    if stream.max_deleted > stream.last_id or added < len(stream.entries):
+    if added < len(stream.entries):
         raise StorageError("a stored stream's header does not fit its entries")
     return stream
 
@@ -239,12 +397,12 @@ def parse_id(
     return None if seq is None else ((ms, seq), True)
 
 
-def _strict_id(raw: bytes) -> StreamId | None:
+def strict_id(raw: bytes) -> StreamId | None:
     parsed = parse_id(raw)
     return None if parsed is None else parsed[0]
 
 
-def _next(entry_id: StreamId) -> StreamId | None:
+def next_id(entry_id: StreamId) -> StreamId | None:
     """``streamIncrID``: the ID right after, ``None`` after the last possible one."""
     ms, seq = entry_id
     if seq < U64_MAX:
@@ -252,7 +410,7 @@ def _next(entry_id: StreamId) -> StreamId | None:
     return None if ms == U64_MAX else (ms + 1, 0)
 
 
-def _previous(entry_id: StreamId) -> StreamId | None:
+def previous_id(entry_id: StreamId) -> StreamId | None:
     """``streamDecrID``: the ID right before, ``None`` before 0-0."""
     ms, seq = entry_id
     if seq > 0:
@@ -264,7 +422,7 @@ def format_id(entry_id: StreamId) -> bytes:
     return b"%d-%d" % entry_id
 
 
-def _entry_replies(entries: Iterable[tuple[StreamId, tuple[bytes, ...]]]) -> list[Reply]:
+def entry_replies(entries: Iterable[tuple[StreamId, tuple[bytes, ...]]]) -> list[Reply]:
     return [[format_id(entry_id), list(pairs)] for entry_id, pairs in entries]
 
 
@@ -335,7 +493,7 @@ def _options(args: Sequence[bytes], xadd: bool) -> _Options | Error:
                 if maxlen < 0:
                     return MAXLEN_NEGATIVE
             else:
-                minid = _strict_id(args[i + 1])
+                minid = strict_id(args[i + 1])
                 if minid is None:
                     return INVALID_ID
             strategy = lowered
@@ -421,7 +579,7 @@ def _new_id(stream: Stream, request: _Add, now_ms: int) -> StreamId | Error:
     if request.entry_id is None:
         if now_ms > last[0]:
             return now_ms, 0
-        following = _next(last)
+        following = next_id(last)
         assert following is not None, "an exhausted stream was refused before"
         return following
     ms, seq = request.entry_id
@@ -503,7 +661,7 @@ def cmd_xdel(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
         return 0
     ids: list[StreamId] = []
     for raw in args[2:]:
-        entry_id = _strict_id(raw)
+        entry_id = strict_id(raw)
         if entry_id is None:
             return INVALID_ID
         ids.append(entry_id)
@@ -532,7 +690,7 @@ class _Range:
     reverse: bool
 
 
-def _interval_bound(raw: bytes, missing_seq: int) -> tuple[StreamId, bool] | None:
+def interval_bound(raw: bytes, missing_seq: int) -> tuple[StreamId, bool] | None:
     """``streamParseIntervalIDOrReply``: an ID, ``-``/``+``, or ``(`` and a strict ID
     (exclusive)."""
     if len(raw) > 1 and raw[:1] == b"(":
@@ -546,20 +704,20 @@ def _range_request(args: Sequence[bytes]) -> _Range | Error:
     """``xrangeGenericCommand``'s checks, all before the key is looked up."""
     reverse = args[0].upper() == b"XREVRANGE"
     raw_start, raw_end = (args[3], args[2]) if reverse else (args[2], args[3])
-    start = _interval_bound(raw_start, 0)
+    start = interval_bound(raw_start, 0)
     if start is None:
         return INVALID_ID
     first: StreamId | None = start[0]
     if start[1]:
-        first = _next(start[0])
+        first = next_id(start[0])
         if first is None:
             return INVALID_START
-    end = _interval_bound(raw_end, U64_MAX)
+    end = interval_bound(raw_end, U64_MAX)
     if end is None:
         return INVALID_ID
     last: StreamId | None = end[0]
     if end[1]:
-        last = _previous(end[0])
+        last = previous_id(end[0])
         if last is None:
             return INVALID_END
     assert first is not None and last is not None
@@ -597,7 +755,7 @@ def cmd_xrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
         selected.reverse()
     if request.count > 0:
         selected = selected[: request.count]
-    return _entry_replies(selected)
+    return entry_replies(selected)
 
 
 # --- XREAD ---------------------------------------------------------------------------
@@ -605,19 +763,29 @@ def cmd_xrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
 
 @dataclass(frozen=True, slots=True)
 class Read:
-    """An XREAD request: ``timeout_ms`` is ``None`` without BLOCK (0: wait for ever)."""
+    """An XREAD or XREADGROUP request: ``timeout_ms`` is ``None`` without BLOCK (0: wait for
+    ever); ``group`` and ``consumer`` are XREADGROUP's (``None`` for XREAD)."""
 
     timeout_ms: int | None
     count: int
     """0: no limit."""
     keys: Sequence[bytes]
     ids: Sequence[bytes]
+    group: bytes | None = None
+    consumer: bytes | None = None
+    noack: bool = False
 
 
-def read_request(args: Sequence[bytes]) -> Read | Error:
+MISSING_GROUP = Error("ERR Missing GROUP option for XREADGROUP")
+
+
+def read_request(args: Sequence[bytes], xreadgroup: bool = False) -> Read | Error:
     """``xreadCommand``'s option loop and its checks, before any key is looked up."""
     timeout: int | None = None
     count = 0
+    group: bytes | None = None
+    consumer: bytes | None = None
+    noack = False
     i = 1
     while i < len(args):
         more = len(args) - i - 1
@@ -639,12 +807,19 @@ def read_request(args: Sequence[bytes]) -> Read | Error:
             listed = args[i + 1 :]
             if len(listed) % 2:
                 return UNBALANCED
+            if xreadgroup and group is None:
+                return MISSING_GROUP
             half = len(listed) // 2
-            return Read(timeout, count, listed[:half], listed[half:])
+            return Read(timeout, count, listed[:half], listed[half:], group, consumer, noack)
         elif option == b"group" and more >= 2:
-            return GROUP_OPTION
+            if not xreadgroup:
+                return GROUP_OPTION
+            group, consumer = args[i + 1], args[i + 2]
+            i += 2
         elif option == b"noack":
-            return NOACK_OPTION
+            if not xreadgroup:
+                return NOACK_OPTION
+            noack = True
         else:
             return errors.SYNTAX
         i += 1
@@ -682,7 +857,7 @@ def cmd_xread(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         elif token == b">":
             return GREATER_THAN_ID
         else:
-            parsed = _strict_id(raw)
+            parsed = strict_id(raw)
             if parsed is None:
                 return INVALID_ID
             after = parsed
@@ -693,7 +868,7 @@ def cmd_xread(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         if news:
             if request.count:
                 news = news[: request.count]
-            served.append((key, _entry_replies(news)))
+            served.append((key, entry_replies(news)))
     return NestedMap(served) if served else NULL_ARRAY
 
 

@@ -14,8 +14,11 @@ COMMAND DOCS and COMMAND INFO byte for byte with redis-server 7.0.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from functools import partial
 from typing import TypedDict, Unpack
+
+from protocol.replies import Error
 
 from . import (
     bitmaps,
@@ -23,6 +26,7 @@ from . import (
     counters,
     errors,
     expiry,
+    groups,
     hashes,
     keyspace,
     lcs,
@@ -251,6 +255,68 @@ def _sub(
         complexity=complexity,
         arguments=arguments,
         **rest,
+    )
+
+
+def _sub_prepare(container: str) -> Prepare:
+    """A data sub-command's ``prepare``: the op is ``(CONTAINER, sub, ...)``, the sub-command
+    as the client spelled it (Redis quotes it so in errors); the container's handler in
+    ``execution`` dispatches on it, case-insensitively."""
+    head = container.upper().encode()
+
+    def prepare(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+        return (head, *args[1:])
+
+    return prepare
+
+
+def _data_sub(
+    container: str,
+    name: str,
+    arity: int,
+    flags: str,
+    handler: Handler,
+    key_specs: tuple[KeySpec, ...],
+    acl: str,
+    summary: str,
+    since: str,
+    complexity: str = "O(1)",
+    arguments: tuple[Arg, ...] = (),
+    **rest: Unpack[_Extras],
+) -> CommandSpec:
+    """A sub-command executed like any data command (XGROUP CREATE, XINFO STREAM)."""
+    extras: _Extras = {"prepare": _sub_prepare(container), **rest}
+    return CommandSpec(
+        name=f"{container}|{name}".encode(),
+        arity=arity,
+        flags=_flags(flags),
+        handler=handler,
+        key_specs=key_specs,
+        acl_categories=tuple(acl.split()),
+        summary=summary,
+        since=since,
+        group="stream",
+        complexity=complexity,
+        arguments=arguments,
+        **extras,
+    )
+
+
+def _data_container(
+    name: str, summary: str, since: str, group: str, subcommands: tuple[CommandSpec, ...]
+) -> CommandSpec:
+    """XGROUP, XINFO: a container whose sub-commands are data commands (no flags of its
+    own; ``resolve`` always hands on to a sub-command)."""
+    return CommandSpec(
+        name=name.encode(),
+        arity=-2,
+        flags=frozenset(),
+        acl_categories=("@slow",),
+        summary=summary,
+        since=since,
+        group=group,
+        complexity="Depends on subcommand.",
+        subcommands=subcommands,
     )
 
 
@@ -1462,6 +1528,217 @@ STREAM_COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 
+_GROUP_KEY = (_key(), _string("groupname"))
+_GROUP_CONSUMER = (*_GROUP_KEY, _string("consumername"))
+_GROUP_ID = _oneof("id", _string("id"), _token("new_id", "$"))
+_ENTRIES_READ = _integer("entries_read", token="ENTRIESREAD", flags=OPTIONAL)
+_ADDS_GROUPS = KeySpec(2, flags=("RW", "insert"))
+_CHANGES_GROUP = KeySpec(2, flags=("RW", "update"))
+_DROPS_FROM_GROUP = KeySpec(2, flags=("RW", "delete"))
+_READS_GROUPS = KeySpec(2, flags=("RO", "access"))
+_GROUP_ACL = "@write @stream @slow"
+_XREADGROUP_KEYS = (
+    KeySpec(4, -1, flags=("RO", "access"), limit=2, keyword="STREAMS", written=True),
+)
+_INFO_ACL = "@read @stream @slow"
+
+STREAM_GROUP_COMMANDS: tuple[CommandSpec, ...] = (
+    _generic_row(
+        "xack", -4, "write fast", groups.cmd_xack, (KeySpec(1, flags=("RW", "update")),),
+        "@write @stream @fast",
+        "Marks a pending message as correctly processed, effectively removing it from the "
+        "pending entries list of the consumer group. Return value of the command is the number "
+        "of messages successfully acknowledged, that is, the IDs we were actually able to "
+        "resolve in the PEL.",
+        "5.0.0", (_key(), _string("group"), _string("id", flags=MULTIPLE)),
+        "O(1) for each message ID processed.", group="stream",
+    ),
+    _generic_row(
+        "xautoclaim", -6, "write fast", groups.cmd_xautoclaim,
+        (KeySpec(1, flags=("RW", "delete")),), "@write @stream @fast",
+        "Changes (or acquires) ownership of messages in a consumer group, as if the messages "
+        "were delivered to the specified consumer.",
+        "6.2.0",
+        (
+            _key(), _string("group"), _string("consumer"), _string("min-idle-time"),
+            _string("start"), _integer("count", token="COUNT", flags=OPTIONAL),
+            _token("justid", "JUSTID", flags=OPTIONAL),
+        ),
+        "O(1) if COUNT is small.", group="stream",
+        prepare=groups.prepare_xautoclaim,
+        history=(
+            (
+                "7.0.0",
+                "Added an element to the reply array, containing deleted entries the command "
+                "cleared from the PEL",
+            ),
+        ),
+        tips=("nondeterministic_output",),
+    ),
+    _generic_row(
+        "xclaim", -6, "write fast", groups.cmd_xclaim, (KeySpec(1, flags=("RW", "update")),),
+        "@write @stream @fast",
+        "Changes (or acquires) ownership of a message in a consumer group, as if the message "
+        "was delivered to the specified consumer.",
+        "5.0.0",
+        (
+            _key(), _string("group"), _string("consumer"), _string("min-idle-time"),
+            _string("id", flags=MULTIPLE), _integer("ms", token="IDLE", flags=OPTIONAL),
+            Arg("unix-time-milliseconds", "unix-time", token="TIME", flags=OPTIONAL),
+            _integer("count", token="RETRYCOUNT", flags=OPTIONAL),
+            _token("force", "FORCE", flags=OPTIONAL), _token("justid", "JUSTID", flags=OPTIONAL),
+            _string("id", token="LASTID", flags=OPTIONAL),
+        ),
+        "O(log N) with N being the number of messages in the PEL of the consumer group.",
+        group="stream",
+        tips=("nondeterministic_output",),
+    ),
+    _data_container(
+        "xgroup", "A container for consumer groups commands", "5.0.0", "stream",
+        (
+            _data_sub(
+                "xgroup", "create", -5, "write denyoom", groups.cmd_xgroup_create,
+                (_ADDS_GROUPS,), _GROUP_ACL, "Create a consumer group.", "5.0.0",
+                arguments=(
+                    *_GROUP_KEY, _GROUP_ID, _token("mkstream", "MKSTREAM", flags=OPTIONAL),
+                    _ENTRIES_READ,
+                ),
+                history=(("7.0.0", "Added the `entries_read` named argument."),),
+            ),
+            _data_sub(
+                "xgroup", "createconsumer", 5, "write denyoom", groups.cmd_xgroup_createconsumer,
+                (_ADDS_GROUPS,), _GROUP_ACL, "Create a consumer in a consumer group.", "6.2.0",
+                arguments=_GROUP_CONSUMER,
+            ),
+            _data_sub(
+                "xgroup", "delconsumer", 5, "write", groups.cmd_xgroup_delconsumer,
+                (_DROPS_FROM_GROUP,), _GROUP_ACL, "Delete a consumer from a consumer group.",
+                "5.0.0", arguments=_GROUP_CONSUMER,
+            ),
+            _data_sub(
+                "xgroup", "destroy", 4, "write", groups.cmd_xgroup_destroy,
+                (_DROPS_FROM_GROUP,), _GROUP_ACL, "Destroy a consumer group.", "5.0.0",
+                "O(N) where N is the number of entries in the group's pending entries list "
+                "(PEL).",
+                arguments=_GROUP_KEY,
+            ),
+            _data_sub(
+                "xgroup", "setid", -5, "write", groups.cmd_xgroup_setid, (_CHANGES_GROUP,),
+                _GROUP_ACL, "Set a consumer group to an arbitrary last delivered ID value.",
+                "5.0.0", arguments=(*_GROUP_KEY, _GROUP_ID, _ENTRIES_READ),
+                history=(("7.0.0", "Added the optional `entries_read` argument."),),
+            ),
+            _data_sub(
+                "xgroup", "help", 2, "loading stale", groups.cmd_xgroup_help, (),
+                "@stream @slow", _HELP, "5.0.0",
+            ),
+        ),
+    ),
+    _data_container(
+        "xinfo", "A container for stream introspection commands", "5.0.0", "stream",
+        (
+            _data_sub(
+                "xinfo", "consumers", 4, "readonly", groups.cmd_xinfo_consumers,
+                (_READS_GROUPS,), _INFO_ACL, "List the consumers in a consumer group", "5.0.0",
+                arguments=_GROUP_KEY, tips=("nondeterministic_output",),
+            ),
+            _data_sub(
+                "xinfo", "groups", 3, "readonly", groups.cmd_xinfo_groups, (_READS_GROUPS,),
+                _INFO_ACL, "List the consumer groups of a stream", "5.0.0",
+                arguments=(_key(),),
+                history=(("7.0.0", "Added the `entries-read` and `lag` fields"),),
+            ),
+            _data_sub(
+                "xinfo", "stream", -3, "readonly", groups.cmd_xinfo_stream, (_READS_GROUPS,),
+                _INFO_ACL, "Get information about a stream", "5.0.0",
+                arguments=(
+                    _key(),
+                    _block(
+                        "full", _integer("count", token="COUNT", flags=OPTIONAL),
+                        token="FULL", flags=OPTIONAL,
+                    ),
+                ),
+                history=(
+                    ("6.0.0", "Added the `FULL` modifier."),
+                    (
+                        "7.0.0",
+                        "Added the `max-deleted-entry-id`, `entries-added`, "
+                        "`recorded-first-entry-id`, `entries-read` and `lag` fields",
+                    ),
+                ),
+            ),
+            _data_sub(
+                "xinfo", "help", 2, "loading stale", groups.cmd_xinfo_help, (),
+                "@stream @slow", _HELP, "5.0.0",
+            ),
+        ),
+    ),
+    _generic_row(
+        "xpending", -3, "readonly", groups.cmd_xpending, (KeySpec(1, flags=("RO", "access")),),
+        "@read @stream @slow",
+        "Return information and entries from a stream consumer group pending entries list, "
+        "that are messages fetched but never acknowledged.",
+        "5.0.0",
+        (
+            _key(), _string("group"),
+            _block(
+                "filters",
+                _integer("min-idle-time", token="IDLE", since="6.2.0", flags=OPTIONAL),
+                _string("start"), _string("end"), _integer("count"),
+                _string("consumer", flags=OPTIONAL),
+                flags=OPTIONAL,
+            ),
+        ),
+        "O(N) with N being the number of elements returned, so asking for a small fixed number "
+        "of entries per call is O(1). O(M), where M is the total number of entries scanned when "
+        "used with the IDLE filter. When the command returns just the summary and the list of "
+        "consumers is small, it runs in O(1) time; otherwise, an additional O(N) time for "
+        "iterating every consumer.",
+        group="stream",
+        prepare=groups.prepare_xpending,
+        history=(("6.2.0", "Added the `IDLE` option and exclusive range intervals."),),
+        tips=("nondeterministic_output",),
+    ),
+    _generic_row(
+        "xreadgroup", -7, "write blocking", groups.cmd_xreadgroup, _XREADGROUP_KEYS,
+        "@write @stream @slow @blocking",
+        "Return new entries from a stream using a consumer group, or access the history of the "
+        "pending entries for a given consumer. Can block.",
+        "5.0.0",
+        (
+            _block("group_consumer", _string("group"), _string("consumer"), token="GROUP"),
+            _STREAM_COUNT,
+            _integer("milliseconds", token="BLOCK", flags=OPTIONAL),
+            _token("noack", "NOACK", flags=OPTIONAL),
+            _block(
+                "streams", _key(flags=MULTIPLE), _string("id", flags=MULTIPLE),
+                token="STREAMS",
+            ),
+        ),
+        "For each stream mentioned: O(M) with M being the number of elements returned. If M is "
+        "constant (e.g. always asking for the first 10 elements with COUNT), you can consider "
+        "it O(1). On the other side when XREADGROUP blocks, XADD will pay the O(N) time in "
+        "order to serve the N clients blocked on the stream getting new data.",
+        group="stream",
+        prepare=groups.prepare_xreadgroup,
+    ),
+    _generic_row(
+        "xsetid", -3, "write denyoom fast", groups.cmd_xsetid,
+        (KeySpec(1, flags=("RW", "update")),), "@write @stream @fast",
+        "An internal command for replicating stream values", "5.0.0",
+        (
+            _key(), _string("last-id"),
+            _integer("entries_added", token="ENTRIESADDED", since="7.0.0", flags=OPTIONAL),
+            _string(
+                "max_deleted_entry_id", token="MAXDELETEDID", since="7.0.0", flags=OPTIONAL
+            ),
+        ),
+        group="stream",
+        prepare=groups.prepare_xsetid,
+        history=(("7.0.0", "Added the `entries_added` and `max_deleted_entry_id` arguments."),),
+    ),
+)
+
 GENERIC_COMMANDS: tuple[CommandSpec, ...] = (
     _generic_row(
         "del", -2, "write", keyspace.cmd_del, (KeySpec(1, -1, flags=("RM", "delete")),),
@@ -2203,6 +2480,15 @@ SCRIPTING_COMMANDS: tuple[CommandSpec, ...] = (
 
 INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
     CommandSpec(
+        name=groups.RETRY.lower(),
+        arity=-7,
+        flags=_flags("write internal"),
+        handler=groups.cmd_xreadgroup_retry,
+        key_specs=_XREADGROUP_KEYS,
+        summary="XREADGROUP BLOCK's attempts after the first (``groups``)",
+        group="stream",
+    ),
+    CommandSpec(
         name=expiry.SWEEP.lower(),
         arity=-1,
         flags=_flags("write internal"),
@@ -2247,6 +2533,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *SORTED_SET_COMMANDS,
     *LIST_COMMANDS,
     *STREAM_COMMANDS,
+    *STREAM_GROUP_COMMANDS,
     *GENERIC_COMMANDS,
     *CONNECTION_COMMANDS,
     *PUBSUB_COMMANDS,

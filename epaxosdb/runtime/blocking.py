@@ -30,6 +30,11 @@ XREAD BLOCK waits the same way, but its attempts only read: one XADD may
 serve every client reading that stream, so a change wakes every *reader*
 waiting on the key (``BlockedPop.consumes`` is false for them), besides the
 first client waiting to pop from it, and a reader never owes a wake-up.
+XREADGROUP BLOCK consumes like a pop (an entry delivered to one consumer of
+a group is not delivered to another), and its attempt writes the stream, so
+a client of another group is woken next. A wait that ends in an error (the
+stream or the group is gone) passes its wake-up on: every client waiting on
+that stream learns of it, as Redis unblocks them all.
 
 The timeout is the client's: when it passes with no attempt in flight the
 client gets the timeout reply. With an attempt in flight, the attempt's
@@ -85,6 +90,8 @@ class BlockedPop:
         self._notified = False
         """A change was reported after the last attempt started (see ``owes_wake_up``)."""
         self._popped = False
+        self._failed = False
+        """The wait ended with an error (a deleted stream, a destroyed group)."""
         self._attempts = 0
         self.done = False
 
@@ -109,10 +116,13 @@ class BlockedPop:
     @property
     def owes_wake_up(self) -> bool:
         """Whether the clients behind this one on its keys must be told of a change when
-        it leaves: it was told of one it did not act on, or it popped from one key of
-        several (the others may hold elements too). A reader took nothing, and the
-        others waiting were told of the change as it was."""
-        return self.consumes and (self._notified or (self._popped and len(self.keys) > 1))
+        it leaves: it was told of one it did not act on, it popped from one key of
+        several (the others may hold elements too), or its wait ended in an error (which
+        may end theirs too). A reader took nothing, and the others waiting were told of
+        the change as it was."""
+        return self.consumes and (
+            self._notified or self._failed or (self._popped and len(self.keys) > 1)
+        )
 
     def key_changed(self) -> None:
         """One of the keys may have gained an element: attempt (again)."""
@@ -149,6 +159,7 @@ class BlockedPop:
         if reply != self._empty and not self._wrong_type_since(reply):
             # an element, an error, or an unknown outcome
             self._popped = type(reply) is not Error
+            self._failed = not self._popped
             self._end(reply)
         elif self._stopping:
             self._end(self._stop_reply)

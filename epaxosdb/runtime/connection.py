@@ -387,8 +387,12 @@ class Connection:
         self._next_seq = seq + 1
         backend = self.backend
 
+        attempt_op = op
+
         def propose(on_done: Callable[[Reply], None]) -> None:
-            backend.submit(backend.stamp((op,), self._now_ms()), on_done)
+            nonlocal attempt_op
+            backend.submit(backend.stamp((attempt_op,), self._now_ms()), on_done)
+            attempt_op = wait.retry or op  # XREADGROUP marks its later attempts
 
         timeout_s = wait.timeout_ms / 1000 if wait.timeout_ms else math.inf
         blocked = BlockedPop(
@@ -576,7 +580,7 @@ class Connection:
             elif "blocking" in spec.flags:
                 self._block(request)
             else:
-                cacheable = spec.group != "scripting" and not spec.subcommands
+                cacheable = spec.group != "scripting" and b"|" not in spec.name
                 if cacheable and len(self._data_specs) < _DATA_SPECS_MAX:
                     self._data_specs[request[0]] = spec
                 self._submit_one(request)

@@ -31,6 +31,9 @@ TTL_TOLERANCE_S = 1
 """TTL rounds to the nearest second at two slightly different instants."""
 PTTL_TOLERANCE_MS = 500
 """Both sides read their clocks a few ms apart; a loaded machine stretches that."""
+TIMES_TOLERANCE_MS = 500
+"""The same for consumer groups' idle, seen and delivery times."""
+TIME_KEYS = frozenset({b"idle", b"seen-time", b"delivery-time"})
 
 NON_STRING_SETUP: dict[ValueType, tuple[bytes, ...]] = {
     ValueType.LIST: (b"RPUSH", b"<key>", b"a"),
@@ -121,6 +124,15 @@ class Differential:
         assert theirs[:1] == ours[:1] == b":", message
         a, b = int(theirs[1:-2]), int(ours[1:-2])
         assert a >= 0 and b >= 0 and abs(a - b) <= tolerance, message
+
+    def check_times(self, *args: bytes, context: str = "") -> None:
+        """Same reply but for the times in it (consumer groups' idle and delivery times,
+        read from two clocks), which may differ by ``TIMES_TOLERANCE_MS`` (``_times_agree``)."""
+        theirs, ours = self.both(*args)
+        if theirs == ours:
+            return
+        message = _mismatch(args, theirs, ours, context)
+        assert _times_agree(parse_reply(theirs)[0], parse_reply(ours)[0]), message
 
     def check_scan(self, *options: bytes, context: str = "") -> None:
         """A full SCAN iteration with ``options`` returns the same key set on both sides."""
@@ -252,3 +264,35 @@ def _canonical_pairs(raw: bytes) -> Parsed | list[tuple[str, str]]:
 
 def _mismatch(args: Sequence[bytes], theirs: bytes, ours: bytes, context: str) -> str:
     return f"{context} {list(args)!r}:\n  redis:    {theirs!r}\n  epaxosdb: {ours!r}"
+
+
+def _times_agree(theirs: Parsed, ours: Parsed) -> bool:
+    """Equal replies, except that an integer in a time's place may differ by up to
+    ``TIMES_TOLERANCE_MS``: the value after a ``TIME_KEYS`` field of an XINFO map, the
+    third of an XPENDING entry or of a group's pending entry in XINFO STREAM FULL
+    (``[id, consumer, time, count]``), the second of a consumer's (``[id, time, count]``)."""
+    if theirs.kind != ours.kind:
+        return False
+    if not isinstance(theirs.value, list) or not isinstance(ours.value, list):
+        return theirs == ours
+    items, others = theirs.value, ours.value
+    if len(items) != len(others):
+        return False
+    timed = _time_positions(items)
+    for index, (a, b) in enumerate(zip(items, others, strict=True)):
+        if index in timed and a.kind == b.kind == ":":
+            assert isinstance(a.value, bytes) and isinstance(b.value, bytes)
+            if abs(int(a.value) - int(b.value)) > TIMES_TOLERANCE_MS:
+                return False
+        elif not _times_agree(a, b):
+            return False
+    return True
+
+
+def _time_positions(items: list[Parsed]) -> set[int]:
+    kinds = "".join(item.kind for item in items)
+    if kinds == "$$::":
+        return {2}
+    if kinds == "$::":
+        return {1}
+    return {i + 1 for i, item in enumerate(items) if item.kind == "$" and item.value in TIME_KEYS}

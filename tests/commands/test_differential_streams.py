@@ -1,4 +1,5 @@
-"""Streams against redis-server 7.0: XADD, XRANGE, XREVRANGE, XLEN, XDEL, XTRIM, XREAD.
+"""Streams against redis-server 7.0: XADD, XRANGE, XREVRANGE, XLEN, XDEL, XTRIM, XREAD
+(consumer groups: ``test_differential_groups.py``).
 
 Every scenario uses explicit IDs, so both sides hold the same entries and every reply
 is compared byte for byte, in RESP2 and RESP3 (``tests/commands/script.py``). What
@@ -515,26 +516,6 @@ SCENARIOS: dict[str, str] = {
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_streams_match_redis(diff: Differential, name: str) -> None:
     assert run(diff, SCENARIOS[name], name) > 0
-
-
-CONSUMER_GROUP_COMMANDS = [
-    [b"XGROUP", b"CREATE", b"s", b"g", b"$"],
-    [b"XREADGROUP", b"GROUP", b"g", b"c", b"STREAMS", b"s", b">"],
-    [b"XACK", b"s", b"g", b"1-1"],
-    [b"XPENDING", b"s", b"g"],
-    [b"XCLAIM", b"s", b"g", b"c", b"0", b"1-1"],
-    [b"XAUTOCLAIM", b"s", b"g", b"c", b"0", b"0"],
-    [b"XINFO", b"STREAM", b"s"],
-    [b"XSETID", b"s", b"5-5"],
-]
-
-
-def test_consumer_group_commands_are_unknown_here(diff: Differential) -> None:
-    """Out of scope: each is refused as an unknown command (Redis runs them)."""
-    diff.check(b"XADD", b"s", b"1-1", b"a", b"1")
-    for args in CONSUMER_GROUP_COMMANDS:
-        reply = diff.ours(*args)
-        assert reply.startswith(b"-ERR unknown command '" + args[0] + b"'"), reply
 
 
 TRANSACTIONS: dict[str, list[str]] = {

@@ -241,6 +241,15 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"xtrim": [b"x", b"MINID", b"5"], b"xlen": [b"x"], b"xrange": [b"x", b"-", b"+"],
     b"xrevrange": [b"x", b"+", b"-", b"COUNT", b"1"],
     b"xread": [b"COUNT", b"1", b"BLOCK", b"10", b"STREAMS", b"x", b"k", b"0", b"0-1"],
+    b"xreadgroup": [b"GROUP", b"g", b"c", b"BLOCK", b"10", b"STREAMS", b"x", b"k", b">", b"0"],
+    b"xack": [b"x", b"g", b"1-1"], b"xpending": [b"x", b"g", b"IDLE", b"5", b"-", b"+", b"10"],
+    b"xclaim": [b"x", b"g", b"c", b"0", b"1-1", b"FORCE"], b"xsetid": [b"x", b"1-1"],
+    b"xautoclaim": [b"x", b"g", b"c", b"0", b"0", b"COUNT", b"5"],
+    b"xgroup|create": [b"x", b"g", b"$", b"MKSTREAM"], b"xgroup|setid": [b"x", b"g", b"0"],
+    b"xgroup|destroy": [b"x", b"g"], b"xgroup|createconsumer": [b"x", b"g", b"c"],
+    b"xgroup|delconsumer": [b"x", b"g", b"c"], b"xgroup|help": [],
+    b"xinfo|stream": [b"x", b"FULL"], b"xinfo|groups": [b"x"], b"xinfo|consumers": [b"x", b"g"],
+    b"xinfo|help": [],
     b"eval": [b"return redis.call('SET', KEYS[1], ARGV[1])", b"1", b"k", b"v"],
     b"eval_ro": [b"return redis.call('GET', KEYS[1])", b"1", b"k"],
 }  # fmt: skip
@@ -248,7 +257,7 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
 
 @pytest.mark.parametrize("name", sorted(SAMPLE_ARGS))
 def test_read_only_means_no_writes_in_access_and_runs_on_a_read_view(name: bytes) -> None:
-    op = prepare([name, *SAMPLE_ARGS[name]], T0)
+    op = prepare([*name.split(b"|"), *SAMPLE_ARGS[name]], T0)  # xgroup|create: XGROUP CREATE
     assert not isinstance(op, Error)
     cmd = Command(origin=1, id=1, time_ms=T0, ops=(op,))
     assert is_read_only(cmd) == command_access(cmd).read_only
@@ -261,7 +270,8 @@ def test_read_only_means_no_writes_in_access_and_runs_on_a_read_view(name: bytes
 
 
 def test_every_data_command_has_a_sample() -> None:
-    data = {s.name for s in COMMANDS if s.handler is not None and "internal" not in s.flags}
+    specs = [*COMMANDS, *(sub for spec in COMMANDS for sub in spec.subcommands)]
+    data = {s.name for s in specs if s.handler is not None and "internal" not in s.flags}
     assert data == set(SAMPLE_ARGS)
 
 

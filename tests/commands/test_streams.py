@@ -181,7 +181,6 @@ def _header(last: tuple[int, int], deleted: tuple[int, int] = (0, 0), added: int
         msgpack.packb([_header((5, 5)), _entry(2, 1, 1), b"f", b"v", _entry(1, 1, 1), b"f", b"v"]),
         msgpack.packb([_header((5, 5)), _entry(1, 1, 1), b"f", b"v", _entry(1, 1, 1), b"f", b"v"]),
         msgpack.packb([_header((1, 0)), _entry(1, 1, 1), b"f", b"v"]),  # after the last ID
-        msgpack.packb([_header((1, 0), (2, 0)), _entry(1, 0, 1), b"f", b"v"]),
         msgpack.packb([_header((5, 5), added=0), _entry(1, 1, 1), b"f", b"v"]),
         msgpack.packb([_header((5, 5)), _entry(1, 1, 1), b"f", 1]),  # not bytes
         msgpack.packb([_header((5, 5)), _entry(1, 1, 1), b"f", b"v"]) + b"\x00",

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from epaxosdb.commands import COMMANDS, command_reply, lookup
+from epaxosdb.commands import COMMANDS, CommandSpec, command_reply, lookup
 from epaxosdb.commands.docs import PUBLIC
 
 CONNECTION_NAMES = {
@@ -22,10 +22,24 @@ def test_names_are_lower_case_and_unique() -> None:
         assert all(sub.name.startswith(spec.name + b"|") for sub in spec.subcommands)
 
 
+DATA_CONTAINERS = {b"xgroup", b"xinfo"}
+"""Containers whose sub-commands are data commands: the container has neither a handler
+nor flags (``resolve`` always hands on to a sub-command), each sub-command has both."""
+
+
+def _data_specs() -> list[CommandSpec]:
+    """Every row that executes, the sub-commands of data containers instead of them."""
+    subs = [sub for spec in COMMANDS if spec.name in DATA_CONTAINERS for sub in spec.subcommands]
+    return [spec for spec in COMMANDS if spec.name not in DATA_CONTAINERS] + subs
+
+
 def test_connection_commands_have_no_handler_and_all_others_have_one() -> None:
-    for spec in COMMANDS:
+    for spec in _data_specs():
         assert ("connection" in spec.flags) == (spec.name in CONNECTION_NAMES), spec.name
         assert (spec.handler is None) == ("connection" in spec.flags), spec.name
+    for spec in COMMANDS:
+        if any(sub.handler is not None for sub in spec.subcommands):
+            assert spec.name in DATA_CONTAINERS and spec.handler is None and not spec.flags
 
 
 def test_keyspace_wide_commands_are_exactly_those_that_touch_every_key() -> None:
@@ -34,8 +48,10 @@ def test_keyspace_wide_commands_are_exactly_those_that_touch_every_key() -> None
 
 
 def test_every_data_command_is_a_write_or_read_only_or_publish_or_a_script() -> None:
-    for spec in COMMANDS:
-        if "connection" not in spec.flags:
+    for spec in _data_specs():
+        if spec.name.endswith(b"|help"):  # XGROUP HELP, XINFO HELP: neither, so reads
+            assert not spec.runs_everywhere
+        elif "connection" not in spec.flags:
             replicated = "replicated" in spec.flags
             kinds = ["write" in spec.flags, "readonly" in spec.flags, spec.publishes, replicated]
             assert kinds.count(True) == 1, spec.name
@@ -45,7 +61,9 @@ def test_every_data_command_is_a_write_or_read_only_or_publish_or_a_script() -> 
 
 def test_internal_commands_are_hidden_from_clients_and_command() -> None:
     internal = [s for s in COMMANDS if "internal" in s.flags]
-    assert {s.name for s in internal} == {b"delexpired", b"errorreply", b"watchread", b"watchcheck"}
+    assert {s.name for s in internal} == {
+        b"delexpired", b"errorreply", b"watchread", b"watchcheck", b"xreadgroup_retry"
+    }
     assert all(lookup(s.name) is None for s in internal)
     assert command_reply([b"COMMAND", b"COUNT"]) == len(COMMANDS) - len(internal) == len(PUBLIC)
     listed = command_reply([b"COMMAND", b"LIST"])

@@ -226,3 +226,46 @@ async def test_redis_benchmark_runs_its_default_string_tests_without_errors() ->
         assert "Error" not in output and "WARNING" not in done.stderr.decode()
         for test in ("PING_INLINE", "PING_MBULK", "SET", "GET", "INCR", "MSET"):
             assert f"{test}:" in output or f"{test} " in output
+
+
+@pytest.mark.parametrize("protocol", [2, 3])
+async def test_redis_py_runs_a_consumer_group_workflow(protocol: int) -> None:
+    """redis-py parses every consumer-group reply it has a parser for (XINFO's maps,
+    XPENDING's summary, XAUTOCLAIM's three parts) in both protocols."""
+    async with running_server() as server:
+
+        def scenario() -> None:
+            r = client(server.port, protocol)
+            try:
+                assert r.xgroup_create("jobs", "workers", id="$", mkstream=True) is True
+                r.xadd("jobs", {"n": "1"}, id="1-1")
+                r.xadd("jobs", {"n": "2"}, id="2-1")
+                read = r.xreadgroup("workers", "alice", {"jobs": ">"}, count=1)
+                if protocol == 2:
+                    assert read == [[b"jobs", [(b"1-1", {b"n": b"1"})]]]
+                else:
+                    assert read == {b"jobs": [[(b"1-1", {b"n": b"1"})]]}
+                assert r.xpending("jobs", "workers") == {
+                    "pending": 1, "min": b"1-1", "max": b"1-1",
+                    "consumers": [{"name": b"alice", "pending": 1}],
+                }  # fmt: skip
+                entries = r.xpending_range("jobs", "workers", "-", "+", 10)
+                summary = [(e["message_id"], e["consumer"], e["times_delivered"]) for e in entries]
+                assert summary == [(b"1-1", b"alice", 1)]
+                claimed = r.xautoclaim("jobs", "workers", "bob", 0, "0-0", justid=True)
+                assert claimed == [b"1-1"]  # redis-py keeps only the IDs with JUSTID
+                assert r.xack("jobs", "workers", "1-1") == 1
+                (group,) = r.xinfo_groups("jobs")
+                assert group["name"] == b"workers" and group["pending"] == 0
+                assert group["lag"] == 1 and group["entries-read"] == 1
+                names = {c["name"] for c in r.xinfo_consumers("jobs", "workers")}
+                assert names == {b"alice", b"bob"}
+                info = r.xinfo_stream("jobs")
+                assert info["length"] == 2 and info["groups"] == 1
+                assert info["first-entry"] == (b"1-1", {b"n": b"1"})
+                full = r.xinfo_stream("jobs", full=True)
+                assert full["groups"][0]["name"] == b"workers"
+            finally:
+                r.close()
+
+        await in_thread(scenario)
