@@ -61,6 +61,7 @@ from .streams import (
     previous_id,
     read_request,
     strict_id,
+    strict_ids,
 )
 
 RETRY = b"XREADGROUP_RETRY"
@@ -592,12 +593,9 @@ def cmd_xack(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     group = stream.groups.get(args[2]) if old is not None else None
     if group is None:
         return 0
-    ids: list[StreamId] = []
-    for raw in args[3:]:
-        entry_id = strict_id(raw)
-        if entry_id is None:
-            return INVALID_ID
-        ids.append(entry_id)
+    ids = strict_ids(args[3:])
+    if isinstance(ids, Error):
+        return ids
     acked = 0
     for entry_id in ids:
         if group.pel.pop(entry_id, None) is not None:

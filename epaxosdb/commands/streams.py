@@ -402,6 +402,18 @@ def strict_id(raw: bytes) -> StreamId | None:
     return None if parsed is None else parsed[0]
 
 
+def strict_ids(raw: Sequence[bytes]) -> list[StreamId] | Error:
+    """Every argument as an ID, or the invalid-ID error if one is not (XDEL, XACK check
+    them all before acting on any)."""
+    ids: list[StreamId] = []
+    for arg in raw:
+        entry_id = strict_id(arg)
+        if entry_id is None:
+            return INVALID_ID
+        ids.append(entry_id)
+    return ids
+
+
 def next_id(entry_id: StreamId) -> StreamId | None:
     """``streamIncrID``: the ID right after, ``None`` after the last possible one."""
     ms, seq = entry_id
@@ -659,12 +671,9 @@ def cmd_xdel(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     old, stream = found
     if old is None:
         return 0
-    ids: list[StreamId] = []
-    for raw in args[2:]:
-        entry_id = strict_id(raw)
-        if entry_id is None:
-            return INVALID_ID
-        ids.append(entry_id)
+    ids = strict_ids(args[2:])
+    if isinstance(ids, Error):
+        return ids
     deleted = 0
     for entry_id in ids:
         if stream.entries.pop(entry_id, None) is not None:

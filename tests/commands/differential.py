@@ -15,7 +15,7 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from epaxosdb.commands import command_reply, execute, is_read_only, prepare
+from epaxosdb.commands import command_reply, execute, is_read_only, prepare, prepare_queued
 from epaxosdb.commands.hashes import encode_hash
 from epaxosdb.commands.lists import encode_list
 from epaxosdb.commands.sets import encode_set
@@ -104,6 +104,29 @@ class Differential:
     def both(self, *args: bytes) -> tuple[bytes, bytes]:
         """Redis's raw reply and ours."""
         return self.redis.call(*args), self.ours(*args)
+
+    def ours_exec(self, queued: Sequence[Sequence[bytes]]) -> bytes:
+        """The model's EXEC of ``queued``, as the front end builds it: each command
+        prepared with one timestamp, all proposed as one MULTI command."""
+        now = wall_ms()
+        ops = []
+        for args in queued:
+            op = prepare_queued(args, now)
+            assert not isinstance(op, Error), args
+            ops.append(op)
+        cmd = Command(origin=1, id=self.model.next_id, time_ms=now, ops=tuple(ops), multi=True)
+        return encode_reply(self.model.run(cmd), self.protocol)
+
+    def check_exec(self, lines: Sequence[Sequence[bytes]]) -> None:
+        """Each command queues on redis-server (and passes the front end's queue-time
+        check), and EXEC answers the same on both sides."""
+        from epaxosdb.commands import queue_error
+
+        assert self.redis.call(b"MULTI") == b"+OK\r\n"
+        for args in lines:
+            assert self.redis.call(*args) == b"+QUEUED\r\n", args
+            assert queue_error(args) is None, args
+        assert self.ours_exec(lines) == self.redis.call(b"EXEC")
 
     def check(self, *args: bytes, context: str = "") -> bytes:
         theirs, ours = self.both(*args)

@@ -13,11 +13,7 @@ from __future__ import annotations
 
 import pytest
 
-from epaxosdb.commands import prepare_queued, queue_error
-from protocol.messages import Command
-from protocol.replies import Error
-from protocol.resp import encode_reply
-from tests.commands.differential import Differential, wall_ms
+from tests.commands.differential import Differential
 from tests.commands.script import run, words
 
 SCENARIOS: dict[str, str] = {
@@ -703,22 +699,7 @@ TRANSACTIONS: dict[str, list[str]] = {
 @pytest.mark.parametrize("name", sorted(TRANSACTIONS))
 def test_group_commands_inside_multi_match_redis(diff: Differential, name: str) -> None:
     """What the front end does with MULTI: queue-time checks, then one command of all ops."""
-    assert diff.redis.call(b"MULTI") == b"+OK\r\n"
-    queued: list[list[bytes]] = []
-    for line in TRANSACTIONS[name]:
-        args = words(line)
-        assert diff.redis.call(*args) == b"+QUEUED\r\n", line
-        assert queue_error(args) is None, line
-        queued.append(args)
-    theirs = diff.redis.call(b"EXEC")
-    now = wall_ms()
-    ops = []
-    for args in queued:
-        op = prepare_queued(args, now)
-        assert not isinstance(op, Error), args
-        ops.append(op)
-    cmd = Command(origin=1, id=diff.model.next_id, time_ms=now, ops=tuple(ops), multi=True)
-    assert encode_reply(diff.model.run(cmd), diff.protocol) == theirs
+    diff.check_exec([words(line) for line in TRANSACTIONS[name]])
 
 
 SCRIPTS = [

@@ -11,11 +11,10 @@ from __future__ import annotations
 import pytest
 
 from epaxosdb.commands import prepare_queued, queue_error
-from protocol.messages import Command
 from protocol.replies import Error
 from protocol.resp import encode_reply
 from storage.interface import ValueType
-from tests.commands.differential import Differential, wall_ms
+from tests.commands.differential import Differential
 from tests.commands.script import words
 
 TRANSACTIONS: dict[str, list[str]] = {
@@ -100,14 +99,7 @@ def _run(diff: Differential, lines: list[str]) -> None:
     if aborted:
         assert theirs.startswith(b"-EXECABORT Transaction discarded because of previous errors.")
         return
-    now = wall_ms()
-    ops = []
-    for args in queued:
-        op = prepare_queued(args, now)
-        assert not isinstance(op, Error), args
-        ops.append(op)
-    cmd = Command(origin=1, id=diff.model.next_id, time_ms=now, ops=tuple(ops), multi=True)
-    ours = encode_reply(diff.model.run(cmd), diff.protocol)
+    ours = diff.ours_exec(queued)
     assert _same_but_ttls(ours, theirs), f"\n{theirs!r}\n{ours!r}"
 
 

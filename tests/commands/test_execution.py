@@ -30,6 +30,27 @@ def run(store: MemoryStore, time_ms: int, *ops: tuple[bytes, ...], cmd_id: int =
     return store.write(lambda txn: execute(txn, cmd))
 
 
+def changed_keys_within_writes(store: MemoryStore, requests: list[tuple[int, list[bytes]]]) -> int:
+    """Run each ``(time, args)`` request that prepares; check that every key whose value
+    changed is among its op's declared writes (what EPaxos orders it by), and that a
+    read-only op changed nothing. Returns how many key changes were seen."""
+    changed_total = 0
+    for step, (now, args) in enumerate(requests):
+        op = prepare(args, now)
+        if isinstance(op, Error):
+            continue
+        cmd = Command(origin=1, id=step, time_ms=now, ops=(op,))
+        before = dict(store.kv_items())
+        run(store, now, op, cmd_id=step)
+        after = dict(store.kv_items())
+        changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        access = command_access(cmd)
+        assert changed <= access.writes, (args, changed, access)
+        assert not is_read_only(cmd) or not changed, args
+        changed_total += len(changed)
+    return changed_total
+
+
 def string(payload: bytes, expire_ms: int = 0) -> Value:
     return Value(ValueType.STRING, expire_ms, payload)
 
