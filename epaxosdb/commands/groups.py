@@ -40,6 +40,7 @@ from storage.interface import KeyValueView, Value
 
 from . import errors
 from .integers import LLONG_MAX, parse_ll
+from .spec import preparing
 from .streams import (
     INVALID_END,
     INVALID_ENTRIES_READ,
@@ -442,12 +443,8 @@ def cmd_xgroup_help(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed
 # --- XREADGROUP -----------------------------------------------------------------------
 
 
-def prepare_xreadgroup(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-    """Options are checked here; keys, groups and IDs at execution, in Redis's order."""
-    request = read_request(args, xreadgroup=True)
-    if isinstance(request, Error):
-        return request
-    return (b"XREADGROUP", *args[1:])
+prepare_xreadgroup = preparing(lambda args: read_request(args, xreadgroup=True))
+"""Options are checked here; keys, groups and IDs at execution, in Redis's order."""
 
 
 Op = tuple[bytes, ...]
@@ -655,11 +652,7 @@ def _pending_request(args: Sequence[bytes]) -> _PendingRange | Error | None:
     return _PendingRange(first, last, max(count, 0), min_idle, consumer)
 
 
-def prepare_xpending(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-    request = _pending_request(args)
-    if isinstance(request, Error):
-        return request
-    return (b"XPENDING", *args[1:])
+prepare_xpending = preparing(_pending_request)
 
 
 def cmd_xpending(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -668,13 +661,10 @@ def cmd_xpending(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: i
     request = _pending_request(args)
     if isinstance(request, Error):
         return request
-    found = STREAMS.load(kv, args[1], now_ms)
+    found = _group_of(kv, args, now_ms)
     if isinstance(found, Error):
         return found
-    old, stream = found
-    group = stream.groups.get(args[2]) if old is not None else None
-    if group is None:
-        return _no_group(args[1], args[2])
+    group = found[2]
     if request is None:
         if not group.pel:
             return [0, None, None, NULL_ARRAY]
@@ -890,11 +880,7 @@ def _autoclaim_request(args: Sequence[bytes]) -> _AutoClaim | Error:
     return _AutoClaim(max(min_idle, 0), start, count, justid)
 
 
-def prepare_xautoclaim(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-    request = _autoclaim_request(args)
-    if isinstance(request, Error):
-        return request
-    return (b"XAUTOCLAIM", *args[1:])
+prepare_xautoclaim = preparing(_autoclaim_request)
 
 
 def cmd_xautoclaim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -987,11 +973,7 @@ def _setid_request(args: Sequence[bytes]) -> _SetId | Error:
     return _SetId(last_id, entries_added, max_deleted)
 
 
-def prepare_xsetid(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-    request = _setid_request(args)
-    if isinstance(request, Error):
-        return request
-    return (b"XSETID", *args[1:])
+prepare_xsetid = preparing(_setid_request)
 
 
 def cmd_xsetid(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -1000,12 +982,10 @@ def cmd_xsetid(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     request = _setid_request(args)
     if isinstance(request, Error):
         return request
-    found = STREAMS.load(kv, args[1], now_ms)
+    found = _existing(kv, args[1], now_ms)
     if isinstance(found, Error):
         return found
     old, stream = found
-    if old is None:
-        return errors.NO_SUCH_KEY
     top = stream.top_id
     if top is not None:
         if request.last_id < top:
@@ -1024,12 +1004,18 @@ def cmd_xsetid(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
 # --- XINFO ----------------------------------------------------------------------------
 
 
-def _xinfo_stream_of(kv: KeyValueView, key: bytes, now_ms: int) -> Stream | Error:
+def _existing(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value, Stream] | Error:
+    """The stream at ``key``: WRONGTYPE, or ``ERR no such key`` when there is none."""
     found = STREAMS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
     old, stream = found
-    return errors.NO_SUCH_KEY if old is None else stream
+    return errors.NO_SUCH_KEY if old is None else (old, stream)
+
+
+def _xinfo_stream_of(kv: KeyValueView, key: bytes, now_ms: int) -> Stream | Error:
+    found = _existing(kv, key, now_ms)
+    return found if isinstance(found, Error) else found[1]
 
 
 def cmd_xinfo_help(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:

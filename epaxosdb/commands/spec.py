@@ -42,6 +42,19 @@ Prepare = Callable[[Sequence[bytes], int], "tuple[bytes, ...] | Error"]
 WRITE_KEY_FLAGS = frozenset({"RW", "OW", "RM"})
 
 
+def preparing(parse: Callable[[Sequence[bytes]], object]) -> Prepare:
+    """A ``prepare`` that refuses what ``parse`` refuses (an ``Error``) and otherwise
+    upper-cases the name: for commands whose whole check is a request parser."""
+
+    def prepare(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+        parsed = parse(args)
+        if isinstance(parsed, Error):
+            return parsed
+        return (args[0].upper(), *args[1:])
+
+    return prepare
+
+
 @dataclass(frozen=True, slots=True)
 class KeySpec:
     """Where keys sit in the arguments: Redis's ``begin_search: index`` (or, when

@@ -44,7 +44,7 @@ pairs (``NestedMap``); everything else is the same in both.
 from __future__ import annotations
 
 import struct
-from collections.abc import Callable, Iterable, Sequence
+from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from protocol.replies import NULL_ARRAY, Error, NestedMap, Reply
@@ -53,7 +53,7 @@ from storage.interface import KeyValueView, StorageError, Value, ValueType
 from . import errors
 from .containers import Kind, expire_of
 from .integers import parse_ll
-from .spec import Prepare
+from .spec import preparing
 from .values import live
 
 STREAM = ValueType.STREAM
@@ -607,18 +607,6 @@ def _new_id(stream: Stream, request: _Add, now_ms: int) -> StreamId | Error:
     return ms, seq
 
 
-def _preparing(parse: Callable[[Sequence[bytes]], object]) -> Prepare:
-    """A ``prepare`` that refuses what ``parse`` refuses and otherwise upper-cases the name."""
-
-    def prepare(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-        parsed = parse(args)
-        if isinstance(parsed, Error):
-            return parsed
-        return (args[0].upper(), *args[1:])
-
-    return prepare
-
-
 def cmd_xadd(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """The new entry's ID; a missing key with NOMKSTREAM answers the null bulk string and
     creates nothing. The entry is added, then the stream trimmed."""
@@ -891,6 +879,6 @@ def read_wait(op: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], int] | None:
     return tuple(request.keys), request.timeout_ms
 
 
-prepare_xadd = _preparing(_add_request)
-prepare_xtrim = _preparing(_trim_request)
-prepare_xrange = _preparing(_range_request)
+prepare_xadd = preparing(_add_request)
+prepare_xtrim = preparing(_trim_request)
+prepare_xrange = preparing(_range_request)

@@ -64,7 +64,7 @@ from .containers import Kind, expire_of, mpop_request
 from .integers import index_span, parse_ll, pop_count
 from .keyspace import random_pairs_reply, random_pairs_request
 from .sets import SET, decode_set
-from .spec import Handler, Prepare
+from .spec import Handler, preparing
 from .values import live
 
 ZSET = ValueType.ZSET
@@ -449,24 +449,12 @@ def _zrandmember_request(args: Sequence[bytes]) -> tuple[int | None, bool] | Err
     return random_pairs_request(args, b"withscores")
 
 
-def _preparing(parse: Callable[[Sequence[bytes]], object]) -> Prepare:
-    """A ``prepare`` that refuses what ``parse`` refuses and otherwise upper-cases the name."""
-
-    def prepare(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-        parsed = parse(args)
-        if isinstance(parsed, Error):
-            return parsed
-        return (args[0].upper(), *args[1:])
-
-    return prepare
-
-
-prepare_zadd = _preparing(_zadd_request)
-prepare_range = _preparing(_range_request)
-prepare_count_range = _preparing(_count_range)
-prepare_zremrange = _preparing(_removal)
-prepare_pop = _preparing(_zpop_request)
-prepare_zrandmember = _preparing(_zrandmember_request)
+prepare_zadd = preparing(_zadd_request)
+prepare_range = preparing(_range_request)
+prepare_count_range = preparing(_count_range)
+prepare_zremrange = preparing(_removal)
+prepare_pop = preparing(_zpop_request)
+prepare_zrandmember = preparing(_zrandmember_request)
 
 
 # --- handlers ------------------------------------------------------------------
@@ -741,7 +729,7 @@ def _algebra_options(request: _Algebra) -> _Algebra | Error:
     )  # fmt: skip
 
 
-prepare_algebra = _preparing(_algebra_keys)
+prepare_algebra = preparing(_algebra_keys)
 
 
 def _sources(kv: KeyValueView, keys: Sequence[bytes], now_ms: int) -> list[Scores] | Error:
@@ -822,7 +810,7 @@ def cmd_algebra(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: in
 
 
 _ZMPOP_SIDES = (b"min", b"max")
-prepare_zmpop = _preparing(lambda args: mpop_request(args, _ZMPOP_SIDES))
+prepare_zmpop = preparing(lambda args: mpop_request(args, _ZMPOP_SIDES))
 prepare_bzmpop = prepare_blocking_mpop(_ZMPOP_SIDES)
 
 
