@@ -332,6 +332,32 @@ class Heartbeat:
     executed: Deps
 
 
+@dataclass(frozen=True, slots=True)
+class JoinRequest:
+    """A replica started on an empty data directory asks to join (``core.joining``).
+
+    It may be new, or a replacement for one that lost its disk and with it every
+    vote it made; until the answers say which, it votes on nothing."""
+
+    sender: ReplicaId
+
+
+@dataclass(frozen=True, slots=True)
+class JoinReply:
+    """What a member knows that bounds a joining replica's forgotten past.
+
+    ``next_instance`` is the number the responder's next own instance will get
+    (the joiner's predecessor can only have voted on lower ones of its row);
+    ``your_highest`` the highest instance of the *joiner's* row it has heard of;
+    ``pristine`` says it has never held an instance, executed or deleted one.
+    """
+
+    sender: ReplicaId
+    next_instance: int
+    your_highest: int
+    pristine: bool
+
+
 Message = (
     PreAccept
     | PreAcceptReply
@@ -343,4 +369,6 @@ Message = (
     | SyncRequest
     | SyncReply
     | Heartbeat
+    | JoinRequest
+    | JoinReply
 )

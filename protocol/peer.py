@@ -30,11 +30,14 @@ from protocol.messages import (
     Heartbeat,
     InstanceId,
     InstanceRecord,
+    JoinReply,
+    JoinRequest,
     Message,
     PreAccept,
     PreAcceptReply,
     Prepare,
     PrepareReply,
+    ReplicaId,
     Status,
     SyncReply,
     SyncRequest,
@@ -185,7 +188,43 @@ def _unpack_commit(v: object) -> Commit:
     return _unpack_commit_fields(f)
 
 
-_Codec = tuple[int, type, Callable[[Any], _Fields], Callable[[tuple[Any, ...]], Message], int]
+@dataclass(frozen=True, slots=True)
+class SnapshotFetch:
+    """A joining replica asks for bytes of a peer's snapshot file (``runtime.snapshots``).
+
+    ``transfer`` 0 asks the peer to take a new snapshot; otherwise it names the
+    snapshot the first part came with, and ``offset`` is where to go on."""
+
+    sender: ReplicaId
+    transfer: int
+    offset: int
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotPart:
+    """Bytes ``offset`` to ``offset + len(data)`` of a ``total``-byte snapshot file.
+
+    ``transfer`` 0: the peer does not know the snapshot asked for (it expired,
+    or the peer restarted), so the joiner starts a new one."""
+
+    sender: ReplicaId
+    transfer: int
+    offset: int
+    total: int
+    data: bytes
+
+
+PeerFrame = Message | SnapshotFetch | SnapshotPart
+"""What travels between replicas: the core's messages, and snapshot transfers."""
+
+
+def _bytes(v: object) -> bytes:
+    if type(v) is not bytes:
+        raise PeerProtocolError("expected binary data")
+    return v
+
+
+_Codec = tuple[int, type, Callable[[Any], _Fields], Callable[[tuple[Any, ...]], PeerFrame], int]
 
 MESSAGE_CODECS: Final[tuple[_Codec, ...]] = (
     (
@@ -271,19 +310,41 @@ MESSAGE_CODECS: Final[tuple[_Codec, ...]] = (
         lambda f: Heartbeat(_int(f[0]), _unpack_deps(f[1])),
         2,
     ),
+    (11, JoinRequest, lambda m: [m.sender], lambda f: JoinRequest(_int(f[0])), 1),
+    (
+        12,
+        JoinReply,
+        lambda m: [m.sender, m.next_instance, m.your_highest, m.pristine],
+        lambda f: JoinReply(_int(f[0]), _int(f[1]), _int(f[2]), _bool(f[3])),
+        4,
+    ),
+    (
+        13,
+        SnapshotFetch,
+        lambda m: [m.sender, m.transfer, m.offset],
+        lambda f: SnapshotFetch(_int(f[0]), _int(f[1]), _int(f[2])),
+        3,
+    ),
+    (
+        14,
+        SnapshotPart,
+        lambda m: [m.sender, m.transfer, m.offset, m.total, m.data],
+        lambda f: SnapshotPart(_int(f[0]), _int(f[1]), _int(f[2]), _int(f[3]), _bytes(f[4])),
+        5,
+    ),
 )
 
 _BY_TYPE: Final = {cls: (tag, pack) for tag, cls, pack, _, _ in MESSAGE_CODECS}
 _BY_TAG: Final = {tag: (unpack, arity) for tag, _, _, unpack, arity in MESSAGE_CODECS}
 
 
-def encode_message(m: Message) -> bytes:
+def encode_message(m: PeerFrame) -> bytes:
     """The msgpack body of a message (no frame header)."""
     tag, pack = _BY_TYPE[type(m)]
     return msgpack.packb([tag, *pack(m)], use_bin_type=True)
 
 
-def decode_message(body: bytes) -> Message:
+def decode_message(body: bytes) -> PeerFrame:
     """Rebuild a message from its body; ``PeerProtocolError`` on anything malformed."""
     try:
         v = msgpack.unpackb(body, use_list=False, raw=False, strict_map_key=True)
@@ -406,6 +467,9 @@ class Hello:
     ``next_instance`` the number its next own instance will get, so that peers
     notice a replica that came back without the votes it made: on a new
     directory, or on an old copy of its own (``epaxosdb.runtime.identities``).
+    ``joining`` says the sender started on an empty directory and votes on
+    nothing until it has rebuilt its state (``epaxosdb.core.joining``), which
+    is what makes a new directory acceptable.
     """
 
     cluster_id: bytes
@@ -416,13 +480,14 @@ class Hello:
     incarnation: int = 0
     run: bytes = b""
     next_instance: int = 0
+    joining: bool = False
 
 
 def encode_hello(h: Hello) -> bytes:
     return msgpack.packb(
         [
             HELLO_TAG, h.cluster_id, h.replica_id, h.nonce, h.proof, h.data_dir,
-            h.incarnation, h.run, h.next_instance,
+            h.incarnation, h.run, h.next_instance, h.joining,
         ],
         use_bin_type=True,
     )  # fmt: skip
@@ -434,7 +499,7 @@ def decode_hello(body: bytes) -> Hello:
     except Exception as exc:
         raise PeerProtocolError(f"undecodable handshake: {exc}") from None
     t = _tuple(v)
-    if len(t) != 9 or type(t[0]) is not int or t[0] != HELLO_TAG:
+    if len(t) != 10 or type(t[0]) is not int or t[0] != HELLO_TAG:
         raise PeerProtocolError("expected a handshake frame")
     for field_ in (t[1], t[3], t[4], t[5], t[7]):
         if type(field_) is not bytes:
@@ -443,4 +508,6 @@ def decode_hello(body: bytes) -> Hello:
     for name, value in (("incarnation", incarnation), ("next instance", next_instance)):
         if not 0 <= value < 1 << 63:
             raise PeerProtocolError(f"{name} {value} is out of range")
-    return Hello(t[1], _int(t[2]), t[3], t[4], t[5], incarnation, t[7], next_instance)
+    return Hello(
+        t[1], _int(t[2]), t[3], t[4], t[5], incarnation, t[7], next_instance, _bool(t[9])
+    )

@@ -667,6 +667,22 @@ class LmdbStore:
                 view._finish()
                 txn.abort()
 
+    def copy_to(self, directory: Path) -> int:
+        """Write a consistent, compacted copy of the environment into ``directory``.
+
+        LMDB copies from one read transaction, so the copy is one committed state
+        while writers go on (a joining peer's snapshot, ``runtime.snapshots``).
+        ``directory`` must not hold a data file yet. Returns the copy's size in
+        bytes. Blocking: call it from a worker thread."""
+        self._check_usable()
+        directory.mkdir(parents=True, exist_ok=True)
+        with self._gate.reading():
+            try:
+                self._env.copy(str(directory), compact=True)
+            except lmdb.Error as exc:
+                raise _translate(exc, "copying the store") from exc
+        return (directory / DATA_FILE_NAME).stat().st_size
+
     def load(self) -> Recovered:
         """Every stored instance in id order (EXECUTED where marked) and the metadata."""
         return self._reading(self._load)

@@ -21,7 +21,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from protocol.messages import Command, InstanceId, InstanceRecord, Message, ReplicaId
+from protocol.messages import Command, Deps, InstanceId, InstanceRecord, Message, ReplicaId
 
 
 @dataclass(frozen=True, slots=True)
@@ -30,6 +30,19 @@ class Executed:
 
     inst: InstanceId
     cmds: tuple[Command, ...]
+
+
+@dataclass(frozen=True, slots=True)
+class SnapshotWanted:
+    """A joining replica asks its driver for a peer's state (``core.joining``).
+
+    The driver copies one of ``sources`` (peers that hold data; try them in
+    order) into the store — its key-value state, its committed instances, its
+    GC watermark — with ``bound`` as ``META_JOIN_BOUND``, then restores the
+    replica from the store."""
+
+    bound: Deps
+    sources: tuple[ReplicaId, ...]
 
 
 @dataclass(slots=True)
@@ -42,6 +55,8 @@ class Ready:
     """Instances that committed at this replica during this step (for metrics)."""
     to_delete: list[InstanceId] = field(default_factory=list)
     """Instances every replica has executed: delete them (log GC), in the same transaction."""
+    snapshot: SnapshotWanted | None = None
+    """Set while a joining replica waits for a snapshot (asked again now and then)."""
 
     def __bool__(self) -> bool:
         return bool(

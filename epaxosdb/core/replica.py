@@ -47,6 +47,8 @@ from protocol.messages import (
     Heartbeat,
     InstanceId,
     InstanceRecord,
+    JoinReply,
+    JoinRequest,
     Message,
     PreAccept,
     PreAcceptReply,
@@ -63,11 +65,13 @@ from .catchup import CatchUp
 from .collector import LogCollector
 from .config import ReplicaConfig
 from .instance import Instance, Phase
+from .joining import Joiner, decode_bound
 from .leader import Leader
 from .ready import Executed, Ready
 from .recoverer import Recoverer
 from .state import (
     META_GC_WATERMARK,
+    META_JOIN_BOUND,
     META_NEXT_INSTANCE,
     AccessFn,
     BatchAccessFn,
@@ -106,7 +110,7 @@ class ReplicaStatistics:
     gc_watermarks: tuple[int, ...]
 
 
-class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
+class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
     """One replica of the cluster: the public face of the state machine."""
 
     @classmethod
@@ -124,11 +128,26 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
 
         The conflict index is rebuilt from the records; own unfinished
         instances are recovered at a new ballot, never resumed at ballot 0;
-        instance numbers continue after the highest one ever used.
+        instance numbers continue after the highest one ever used. A replica
+        with nothing at all on disk, or one restored from a snapshot and not
+        caught up to its join bound yet, joins (``joining``) before it votes.
         """
         r = cls(config, rng=rng, access=access, batch_access=batch_access)
         r._messages.clear()
-        next_index = int(meta.get(META_NEXT_INSTANCE, b"0"))
+        records = list(records)
+        next_index = int(meta.get(META_NEXT_INSTANCE) or b"0")
+        bound = decode_bound(meta.get(META_JOIN_BOUND, b""), r._n)
+        fresh = not records and next_index == 0 and not meta.get(META_GC_WATERMARK)
+        if r._n > 1 and fresh and bound is None:
+            r._joining = True
+            r._join_tick()
+            return r
+        if bound is not None:
+            r._join_bound = bound
+            next_index = max(next_index, bound[r._pos[r.me]] + 1)
+            for p in range(r._n):
+                r._known_max[p] = max(r._known_max[p], bound[p])
+            r._join_tick()
         for rec in records:
             if len(rec.deps) != r._n or rec.id.replica not in r._pos:
                 raise ValueError(f"record {rec.id} does not fit this cluster's configuration")
@@ -140,7 +159,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
             if x.id.replica == r.me:
                 next_index = max(next_index, x.id.index + 1)
         r._next_index = next_index
-        if META_GC_WATERMARK in meta:
+        if meta.get(META_GC_WATERMARK):
             gc = [int(x) for x in meta[META_GC_WATERMARK].decode().split(",")]
             if len(gc) != r._n:
                 raise ValueError("the stored GC watermark does not fit this cluster")
@@ -206,6 +225,27 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
                 continue
             if now - lead.last_send >= self.config.retransmit_ticks:
                 self._retransmit(x, lead)
+        voting = self._voting()
+        if self._joining:
+            if now - self._last_sync_tick >= self.config.sync_interval_ticks:
+                self._last_sync_tick = now
+                self._join_tick()
+            return
+        if voting:
+            self._arm_recoveries()
+        if now - self._last_sync_tick >= self.config.sync_interval_ticks:
+            self._periodic_sync()
+            if not voting:
+                self._join_tick()
+        if now - self._last_gc_tick >= self.config.gc_interval_ticks:
+            self._last_gc_tick = now
+            if self._peers:
+                self._broadcast(Heartbeat(self.me, tuple(self._durable_wm)))
+            self._collect_garbage()
+
+    def _arm_recoveries(self) -> None:
+        """Recover what blocks execution, and what waited long enough (``_watch``)."""
+        now = self.now
         for b in self._executor.blockers():
             if b not in self._watch and b not in self._leading:
                 self._watch[b] = now + self._recovery_delay(self.instances.get(b))
@@ -221,19 +261,13 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
                         continue
                     self._start_recovery(x)
                     budget -= 1
-        if now - self._last_sync_tick >= self.config.sync_interval_ticks:
-            self._periodic_sync()
-        if now - self._last_gc_tick >= self.config.gc_interval_ticks:
-            self._last_gc_tick = now
-            if self._peers:
-                self._broadcast(Heartbeat(self.me, tuple(self._durable_wm)))
-            self._collect_garbage()
 
     def recover(self, iid: InstanceId) -> None:
         """Start explicit Prepare for ``iid`` now, instead of waiting for a timer.
 
-        Ticks normally decide this; tests and operators may force it."""
-        if iid.index > self._gc_wm[self._pos[iid.replica]]:
+        Ticks normally decide this; tests and operators may force it. A joining
+        replica recovers nothing: its own promises would stand for forgotten ones."""
+        if self._voting() and iid.index > self._gc_wm[self._pos[iid.replica]]:
             self._start_recovery(self._get(iid))
 
     def step(self, m: Message) -> None:
@@ -241,6 +275,8 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
             self._stats["invalid_messages"] += 1
             return
         if self._collected(m):
+            return
+        if not self._voting() and not self._may_learn(m):
             return
         match m:
             case PreAccept():
@@ -264,9 +300,27 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
             case Heartbeat():
                 self._peer_executed[m.sender] = m.executed
                 self._learn_of_executed(m.executed)
+            case JoinRequest():
+                self._on_join_request(m)
+            case JoinReply():
+                self._on_join_reply(m)
+
+    def _may_learn(self, m: Message) -> bool:
+        """What a joining replica takes in (``joining``): no request for a vote or a
+        promise, unless the instance is committed here and the answer is that
+        fact; and before its snapshot nothing but the join exchange, since it
+        must not execute anything onto an empty state."""
+        if self._joining:
+            return isinstance(m, JoinRequest | JoinReply)
+        if isinstance(m, PreAccept | Accept | Prepare):
+            x = self.instances.get(m.inst)
+            return x is not None and x.committed
+        return True
 
     def ready(self) -> Ready:
-        self._flush_proposals()
+        voting = self._voting()
+        if voting:
+            self._flush_proposals()
         executed = self._executor.run()
         to_execute = []
         for x in executed:
@@ -278,8 +332,10 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
             to_execute.append(Executed(x.id, cmds))
             if x.id.replica == self.me:
                 self._own_unexecuted.discard(x.id.index)
-        if executed:
+        if executed and voting:
             self._flush_proposals()
+        if self._join_bound is not None:
+            self._check_joined()
         records = []
         for x in self._dirty.values():
             rec = x.record()
@@ -298,7 +354,9 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
             to_execute=to_execute,
             committed=self._committed_now,
             to_delete=self._to_delete,
+            snapshot=self._snapshot_wanted,
         )
+        self._snapshot_wanted = None
         self._to_delete = []
         self._dirty = {}
         self._meta = {}
@@ -325,7 +383,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
         sync; those are fine arriving less often, so a driver may slow its
         ticks down then (the runtime does: an idle replica sleeps).
         """
-        if self._proposals or self._loading or self._executor.blocked_count():
+        if self._proposals or self.loading or self._executor.blocked_count():
             return True
         return any(
             known > committed
@@ -334,7 +392,24 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
 
     @property
     def loading(self) -> bool:
-        return self._loading
+        """Not serving clients: catching up after a restart, or joining (not voting)."""
+        return self._loading or not self._voting()
+
+    @property
+    def joining(self) -> bool:
+        """Started on an empty directory and not yet a voting member (``joining``)."""
+        return not self._voting()
+
+    @property
+    def join_state(self) -> str:
+        """Where joining stands, for logs and INFO ("" once a voting member)."""
+        if self._join_bound is not None:
+            return "catching up to the join bound " + ",".join(map(str, self._join_bound))
+        if not self._joining:
+            return ""
+        if self._join_bound_found is not None:
+            return "waiting for a snapshot"
+        return f"asking every peer ({len(self._join_replies)} of {len(self._peers)} answered)"
 
     @property
     def executed_watermarks(self) -> tuple[int, ...]:
@@ -396,7 +471,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector):
             proposals_waiting=len(self._proposals),
             own_unexecuted=len(self._own_unexecuted),
             invalid_messages=s["invalid_messages"],
-            loading=self._loading,
+            loading=self.loading,
             loading_progress=self._loading_progress(),
             instances_in_memory=len(self.instances),
             conflict_index_keys=len(self._index),

@@ -23,6 +23,8 @@ from protocol.messages import (
     Deps,
     Heartbeat,
     InstanceId,
+    JoinReply,
+    JoinRequest,
     Message,
     PreAccept,
     PreAcceptReply,
@@ -37,12 +39,16 @@ from .config import ReplicaConfig
 from .conflicts import ConflictIndex, batch_access
 from .execution import Executor
 from .instance import Instance, Leading, Phase
+from .ready import SnapshotWanted
 
 AccessFn = Callable[[Command], Access]
 BatchAccessFn = Callable[[Sequence[Command]], Access]
 
 META_NEXT_INSTANCE = "next_instance"
 META_GC_WATERMARK = "gc_watermark"
+META_JOIN_BOUND = "join_bound"
+"""Set by a snapshot install, cleared once the replica has every commit up to it
+(``joining``); empty means none."""
 
 _EMPTY = Access()
 
@@ -106,6 +112,16 @@ class ReplicaState:
         self._peer_executed: dict[ReplicaId, Deps] = {}
         self._to_delete: list[InstanceId] = []
         self._last_gc_tick = 0
+
+        self._joining = False
+        """Started on an empty directory and not yet told whether the cluster is new
+        (``joining``): votes on nothing, proposes nothing."""
+        self._join_replies: dict[ReplicaId, JoinReply] = {}
+        self._join_bound_found: Deps | None = None
+        self._join_bound: list[int] | None = None
+        """Restored from a snapshot: no votes until every instance up to here is
+        committed here."""
+        self._snapshot_wanted: SnapshotWanted | None = None
 
         self._loading = self._n > 1
         self._sync_heard: dict[ReplicaId, Deps] = {}
@@ -235,6 +251,10 @@ class ReplicaState:
             return False
         if isinstance(m, Heartbeat):
             return len(m.executed) == self._n
+        if isinstance(m, JoinRequest):
+            return True
+        if isinstance(m, JoinReply):
+            return m.next_instance >= 0 and m.your_highest >= -1
         if isinstance(m, SyncRequest | SyncReply):
             if len(m.committed) != self._n:
                 return False

@@ -1,12 +1,16 @@
-"""Which data directory each peer runs on: a replica that lost its votes may not rejoin.
+"""Which data directory each peer runs on: a replica that lost votes is not trusted.
 
 A replica's votes and promises live in its data directory. Started again on an
 empty directory, it has forgotten them — to EPaxos that is a failure on top of
 any other, and trusting its votes again could let a recovery undo a commit.
-So every data directory gets a random id when it is created, replicas show it
-in the peer handshake, and each replica remembers, durably, the id every peer
-first showed it. A peer that later shows another id is refused, with a log line
-that says why, until its old directory is back.
+Such a replica knows it: it says it is *joining* in the handshake, votes on
+nothing until it has rebuilt what its predecessor could have voted for
+(``epaxosdb.core.joining``), and its peers accept its new directory with a
+warning. Every data directory gets a random id when it is created, replicas
+show it in the peer handshake, and each replica remembers, durably, the id
+every peer showed it last. A peer that shows another id *without* joining (a
+directory that holds something, but not its own) is refused, with a log line
+that says why, until its own directory is back.
 
 An old *copy* of the right directory (a backup restored) has the same id and
 the same hazard: it forgot every vote made after the copy. Two checks catch
@@ -81,6 +85,8 @@ class Identity:
     incarnation: int
     run: bytes
     next_instance: int = 0
+    joining: bool = False
+    """Started on an empty directory, voting on nothing until rebuilt (``core.joining``)."""
 
 
 class PeerIdentities:
@@ -92,11 +98,13 @@ class PeerIdentities:
         *,
         next_instance: Callable[[], int] = lambda: 0,
         highest_known: Callable[[int], int] = lambda peer: -1,
+        joining: Callable[[], bool] = lambda: False,
     ) -> None:
-        """``next_instance`` and ``highest_known`` read the core (``Replica``'s methods)."""
+        """``next_instance``, ``highest_known`` and ``joining`` read the core."""
         self._store = store
         self._mine = mine
         self._next_instance = next_instance
+        self._joining = joining
         self._highest_known = highest_known
         self._dirs: dict[int, bytes] = {}
         self._runs: dict[int, tuple[int, bytes]] = {}
@@ -111,13 +119,19 @@ class PeerIdentities:
     @property
     def mine(self) -> Identity:
         """What this replica shows now (its next instance number moves on as it proposes)."""
-        return replace(self._mine, next_instance=self._next_instance())
+        return replace(self._mine, next_instance=self._next_instance(), joining=self._joining())
 
     def is_new(self, peer: int, shown: Identity) -> bool:
         """Whether ``peer`` shows a directory or a run for the first time (then ``remember``).
 
-        Raises ``PeerIdentityError`` when what it shows means it forgot votes."""
+        Raises ``PeerIdentityError`` when what it shows means it forgot votes — unless
+        it is joining: then it knows it forgot them and votes on nothing until it
+        has rebuilt what its predecessor could have voted for."""
         known_dir = self._dirs.get(peer)
+        if shown.joining:
+            return known_dir != shown.data_dir or self._runs.get(peer) != (
+                shown.incarnation, shown.run
+            )
         if known_dir is not None and known_dir != shown.data_dir:
             raise PeerIdentityError(
                 f"replica {peer} is running on another data directory than it had before "
@@ -155,7 +169,14 @@ class PeerIdentities:
             txn.set_meta(_run_key(peer), run)
 
         self._store.write(write)
-        if self._dirs.get(peer) != shown.data_dir:
+        if self._dirs.get(peer) not in (None, shown.data_dir):
+            log.warning(
+                "replica %d lost its data directory and joins again on %s…: it votes on "
+                "nothing until it has rebuilt its state from a peer's snapshot",
+                peer,
+                shown.data_dir.hex()[:12],
+            )
+        elif self._dirs.get(peer) != shown.data_dir:
             log.info(
                 "replica %d runs on data directory %s… (incarnation %d)",
                 peer,

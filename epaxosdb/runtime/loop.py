@@ -48,7 +48,7 @@ from dataclasses import dataclass
 import trio
 
 from epaxosdb import commands
-from epaxosdb.core.ready import Ready
+from epaxosdb.core.ready import Ready, SnapshotWanted
 from epaxosdb.core.replica import Replica
 from epaxosdb.node import (
     DeferredApply,
@@ -198,8 +198,12 @@ class ConsensusLoop:
         reply_batch: Callable[[], AbstractContextManager[None]] = nullcontext,
         blocked: BlockedClients | None = None,
         subscriptions: Subscriptions | None = None,
+        want_snapshot: Callable[[SnapshotWanted], None] | None = None,
     ) -> None:
         self._core = core
+        self._next_core: Replica | None = None
+        self._want_snapshot = want_snapshot
+        """Where a joining core's ``Ready.snapshot`` goes (``runtime.snapshots``)."""
         self._store = store
         self._me = core.me
         self._send = send
@@ -312,6 +316,7 @@ class ConsensusLoop:
                 ("peers_connected", self._peers_connected()),
                 ("executed_watermarks", ",".join(str(x) for x in wm)),
                 ("loading", int(s.loading)),
+                ("joining", int(self._core.joining)),
                 ("loading_progress", round(s.loading_progress, 4)),
                 ("loop_turns", self._counters["turns"]),
                 ("loop_ticks", self._counters["ticks"]),
@@ -333,6 +338,15 @@ class ConsensusLoop:
         }
 
     # --- inputs from peers and the clock ---------------------------------------------
+
+    @property
+    def core(self) -> Replica:
+        return self._core
+
+    def replace_core(self, core: Replica) -> None:
+        """Run ``core`` from the next turn on (restored after a snapshot install)."""
+        self._next_core = core
+        self._wake.set()
 
     def deliver(self, msg: Message) -> None:
         self._inbox.append(msg)
@@ -405,6 +419,10 @@ class ConsensusLoop:
         while True:
             await self._wake.wait()
             self._wake = trio.Event()
+            if self._next_core is not None:
+                core = self._core = self._next_core
+                self._next_core = None
+                log.info("restored from the snapshot; catching up before voting")
             self._counters["turns"] += 1
             t0 = time.perf_counter()
             if self._proposals:
@@ -419,6 +437,8 @@ class ConsensusLoop:
                 core.tick()
                 self._expire_waiters()
             ready = core.ready()
+            if ready.snapshot is not None and self._want_snapshot is not None:
+                self._want_snapshot(ready.snapshot)
             t1 = time.perf_counter()
             # Once a turn has executed commands it must also commit them: a shutdown
             # waits for the turn, so deferred effects only ever belong to turns whose
@@ -561,10 +581,14 @@ class ConsensusLoop:
             if now - self._last_progress_log >= 1.0:
                 self._last_progress_log = now
                 s = self._core.statistics()
-                log.info(
-                    "catching up: %.1f%% (executed %d, blocked %d)",
-                    100 * s.loading_progress,
-                    s.instances_executed,
-                    s.blocked_instances,
-                )
+                joining = self._core.join_state
+                if joining:
+                    log.info("joining the cluster: %s", joining)
+                else:
+                    log.info(
+                        "catching up: %.1f%% (executed %d, blocked %d)",
+                        100 * s.loading_progress,
+                        s.instances_executed,
+                        s.blocked_instances,
+                    )
         self._was_loading = loading

@@ -34,12 +34,13 @@ from dataclasses import dataclass
 import trio
 
 from epaxosdb.clusterfile import ClusterConfig
-from protocol.messages import Message, ReplicaId
+from protocol.messages import ReplicaId
 from protocol.peer import (
     FRAME_SIZE_MAX,
     HANDSHAKE_FRAME_MAX,
     FrameDecoder,
     Hello,
+    PeerFrame,
     PeerProtocolError,
     decode_hello,
     decode_message,
@@ -92,12 +93,15 @@ class _Link:
 
 def _hello(cid: bytes, me: ReplicaId, nonce: bytes, proof: bytes, mine: Identity) -> Hello:
     return Hello(
-        cid, me, nonce, proof, mine.data_dir, mine.incarnation, mine.run, mine.next_instance
-    )
+        cid, me, nonce, proof, mine.data_dir, mine.incarnation, mine.run, mine.next_instance,
+        mine.joining,
+    )  # fmt: skip
 
 
 def _identity(hello: Hello) -> Identity:
-    return Identity(hello.data_dir, hello.incarnation, hello.run, hello.next_instance)
+    return Identity(
+        hello.data_dir, hello.incarnation, hello.run, hello.next_instance, hello.joining
+    )
 
 
 class PeerNetwork:
@@ -105,7 +109,7 @@ class PeerNetwork:
         self,
         me: ReplicaId,
         cluster: ClusterConfig,
-        deliver: Callable[[Message], None],
+        deliver: Callable[[PeerFrame], None],
         identities: PeerIdentities,
         *,
         frame_size_max: int = FRAME_SIZE_MAX,
@@ -119,13 +123,13 @@ class PeerNetwork:
         self._handshake_timeout_s = handshake_timeout_s
         self._links = {r.id: _Link(r.id) for r in cluster.replicas if r.id != me}
         self._rng = random.Random()
-        self._last_msg: Message | None = None
+        self._last_msg: PeerFrame | None = None
         self._last_frame = b""
         self._c = {"sent": 0, "received": 0, "full": 0, "down": 0, "rejected": 0, "errors": 0}
 
     # --- the consensus loop's side -------------------------------------------------
 
-    def send(self, dst: ReplicaId, msg: Message) -> None:
+    def send(self, dst: ReplicaId, msg: PeerFrame) -> None:
         link = self._links.get(dst)
         if link is None:
             return

@@ -19,16 +19,18 @@ from pathlib import Path
 
 import trio
 
-from epaxosdb import commands
+from epaxosdb import commands, snapshot
 from epaxosdb.clusterfile import ClusterConfig, ReplicaEntry
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
+from protocol.peer import PeerFrame, SnapshotFetch, SnapshotPart
 from storage.lmdb_store import LmdbStore
 
 from .clients import ClientRegistry, ClientSettings, serve_clients
 from .identities import Identity, PeerIdentities, data_dir_id, new_run_id
 from .loop import ConsensusLoop
 from .peers import PeerNetwork
+from .snapshots import SnapshotTransfers, clear_leftovers
 
 log = logging.getLogger("epaxosdb.serve")
 
@@ -44,6 +46,20 @@ class OpenReplica:
     core: Replica
     incarnation: int
     data_dir_id: bytes
+    config: ReplicaConfig
+
+
+def restore_core(store: LmdbStore, config: ReplicaConfig) -> Replica:
+    """The core as the store describes it (at start-up, and after a snapshot install)."""
+    recovered = store.load()
+    return Replica.restore(
+        config,
+        recovered.records,
+        recovered.meta,
+        rng=random.Random(os.urandom(16)),
+        access=commands.command_access,
+        batch_access=commands.batch_access,
+    )
 
 
 def open_replica(
@@ -61,28 +77,24 @@ def open_replica(
 
         store.write(bump)
         dir_id = data_dir_id(store)
-        recovered = store.load()
+        clear_leftovers(data_dir)
+        if snapshot.discard_incomplete(store):
+            log.warning("discarded a snapshot whose install was interrupted: joining again")
         config = ReplicaConfig(replica_id, cluster.ids, **core_settings)  # type: ignore[arg-type]
-        core = Replica.restore(
-            config,
-            recovered.records,
-            recovered.meta,
-            rng=random.Random(os.urandom(16)),
-            access=commands.command_access,
-            batch_access=commands.batch_access,
-        )
+        core = restore_core(store, config)
     except BaseException:
         store.close()
         raise
     log.info(
-        "replica %d of %d opened %s: incarnation %d, %d instances on disk",
+        "replica %d of %d opened %s: incarnation %d, %d instances in memory%s",
         replica_id,
         len(cluster.ids),
         data_dir,
         incarnation,
-        len(recovered.records),
+        len(core.instances),
+        ": empty, joining the cluster" if core.joining else "",
     )
-    return OpenReplica(cluster, replica_id, data_dir, store, core, incarnation, dir_id)
+    return OpenReplica(cluster, replica_id, data_dir, store, core, incarnation, dir_id, config)
 
 
 async def serve_replica(
@@ -98,21 +110,36 @@ async def serve_replica(
     entry = cluster.replica(me)
     loop: ConsensusLoop | None = None
 
-    def deliver(msg: object) -> None:
+    def deliver(msg: PeerFrame) -> None:
         assert loop is not None
-        loop.deliver(msg)  # type: ignore[arg-type]
+        if isinstance(msg, SnapshotFetch):
+            transfers.on_fetch(msg)
+        elif isinstance(msg, SnapshotPart):
+            transfers.on_part(msg)
+        else:
+            loop.deliver(msg)
+
+    def core() -> Replica:
+        return opened.core if loop is None else loop.core
+
+    def installed() -> None:
+        assert loop is not None
+        loop.replace_core(restore_core(opened.store, opened.config))
 
     others = [r for r in cluster.ids if r != me]
     mine = Identity(opened.data_dir_id, opened.incarnation, new_run_id())
-    core = opened.core
     identities = PeerIdentities(
         opened.store,
         mine,
         others,
-        next_instance=lambda: core.next_instance,
-        highest_known=core.highest_known,
+        next_instance=lambda: core().next_instance,
+        highest_known=lambda peer: core().highest_known(peer),
+        joining=lambda: core().joining,
     )
     peers = PeerNetwork(me, cluster, deliver, identities)
+    transfers = SnapshotTransfers(
+        me, cluster.ids.index(me), opened.store, opened.data_dir, peers.send, installed
+    )
     registry = ClientRegistry()
     loop = ConsensusLoop(
         opened.core,
@@ -125,6 +152,7 @@ async def serve_replica(
         reply_batch=registry.reply_batch,
         blocked=registry.blocked,
         subscriptions=registry.subscriptions,
+        want_snapshot=transfers.want,
     )
     settings = ClientSettings(
         requirepass=cluster.requirepass,
@@ -132,7 +160,9 @@ async def serve_replica(
         config_file=str(cluster.path or ""),
     )
     try:
-        await _serve(loop, peers, registry, settings, entry, me, client_host, task_status)
+        await _serve(
+            loop, peers, transfers, registry, settings, entry, me, client_host, task_status
+        )
     finally:
         # A clean stop (SIGTERM) writes what was deferred, so a restart has nothing to redo.
         with trio.CancelScope(shield=True):
@@ -142,6 +172,7 @@ async def serve_replica(
 async def _serve(
     loop: ConsensusLoop,
     peers: PeerNetwork,
+    transfers: SnapshotTransfers,
     registry: ClientRegistry,
     settings: ClientSettings,
     entry: ReplicaEntry,
@@ -150,6 +181,7 @@ async def _serve(
     task_status: trio.TaskStatus[int],
 ) -> None:
     async with trio.open_nursery() as nursery:
+        await nursery.start(transfers.run)
         await nursery.start(peers.serve)
         nursery.start_soon(loop.run)
         nursery.start_soon(loop.run_ticker)

@@ -100,6 +100,9 @@ class Checkers:
         self._volatile: dict[ReplicaId, list[_Execution]] = {r: [] for r in self.replica_ids}
         """Per replica, executions whose marks are not durable yet, oldest first: what a
         crash undoes (the replica then executes those instances again)."""
+        self._wiped: set[ReplicaId] = set()
+        self._empty: set[ReplicaId] = set()
+        """Wiped and not yet restored from a snapshot."""
         self._collected: set[InstanceId] = set()
         """Instances some replica deleted: every replica had executed them, so anything
         committed afterwards runs after them everywhere, dependency or not."""
@@ -241,15 +244,27 @@ class Checkers:
                            f"{m.ballot} before persisting its own vote ({rec})")
             if isinstance(m, PreAccept) and m.ballot.is_initial() and m.inst.replica == r:
                 first = self._b0_batches.setdefault(m.inst, m.cmds)
-                if first != m.cmds:
+                if first != m.cmds and self._reused_after_wipe(r, m.inst):
+                    self._b0_batches[m.inst] = m.cmds
+                elif first != m.cmds:
                     self._fail("instance uniqueness", f"replica {r} proposed two batches in "
                                f"{m.inst}: {_ids(first)} and {_ids(m.cmds)}")
 
+    def _reused_after_wipe(self, r: ReplicaId, inst: InstanceId) -> bool:
+        """A replica that lost its disk may number an instance again that nobody else
+        ever stored: no vote was cast for the first batch, so nothing can have chosen it."""
+        if r not in self._wiped or inst in self.committed:
+            return False
+        return all(inst not in disk for q, disk in self.disks.items() if q != r)
+
     def on_delete(self, r: ReplicaId, ids: Iterable[InstanceId]) -> None:
-        """GC safety: an instance is deleted only once every replica has executed it."""
+        """GC safety: an instance is deleted only once every replica has executed it.
+
+        A replica that lost its disk gets what was deleted from its snapshot, which
+        ``on_snapshot`` checks."""
         for iid in ids:
             for other, done in self._executed_insts.items():
-                if iid not in done:
+                if iid not in done and other not in self._empty:
                     self._fail("gc safety", f"replica {r} deleted {iid} before replica {other} "
                                "executed it")
             self._collected.add(iid)
@@ -300,6 +315,40 @@ class Checkers:
             for key in written:
                 counts[key] -= 1
         self._volatile[r] = []
+
+    def on_wipe(self, r: ReplicaId) -> None:
+        """``r`` lost its disk: it holds nothing and has executed nothing any more."""
+        self._wiped.add(r)
+        self._empty.add(r)
+        self.disks[r] = {}
+        self._executed_insts[r] = set()
+        self._executed_cmds[r] = set()
+        self._write_count[r] = {}
+        self._volatile[r] = []
+
+    def on_snapshot(self, r: ReplicaId, source: ReplicaId) -> None:
+        """``r`` installed ``source``'s durable state: its committed records, and exactly
+        the executions whose effects had reached ``source``'s store."""
+        self.disks[r] = {
+            i: rec for i, rec in self.disks[source].items() if rec.status >= Status.COMMITTED
+        }
+        volatile = self._volatile[source]
+        undone = {inst for inst, _, _ in volatile}
+        self._executed_insts[r] = self._executed_insts[source] - undone
+        self._executed_cmds[r] = self._executed_cmds[source] - {
+            c for _, cmds, _ in volatile for c in cmds
+        }
+        counts = dict(self._write_count[source])
+        for _, _, written in volatile:
+            for key in written:
+                counts[key] -= 1
+        self._write_count[r] = counts
+        self._volatile[r] = []
+        self._empty.discard(r)
+        missing = self._collected - self._executed_insts[r]
+        if missing:
+            self._fail("gc safety", f"replica {r} installed a snapshot of replica {source} "
+                       f"without {sorted(missing)[:3]}, which were deleted")
 
     def _check_dependencies_ran(
         self, r: ReplicaId, x: InstanceRecord, done: set[InstanceId], batch: set[InstanceId]

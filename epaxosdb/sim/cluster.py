@@ -23,9 +23,9 @@ from __future__ import annotations
 import random
 from dataclasses import dataclass
 
-from epaxosdb import commands
+from epaxosdb import commands, snapshot
 from epaxosdb.core.config import ReplicaConfig
-from epaxosdb.core.ready import Ready
+from epaxosdb.core.ready import Ready, SnapshotWanted
 from epaxosdb.core.replica import Replica
 from epaxosdb.node import DeferredApply, FlushPolicy, Outbox
 from protocol.messages import InstanceId, ReplicaId
@@ -45,6 +45,9 @@ class FaultProfile:
     """Share of crashes that lose the step's unpersisted work (the rest lose only messages)."""
     minority_only: bool = True
     """Keep at least a majority up, so the cluster can make progress during the safety phase."""
+    wipe_share: float = 0.0
+    """Share of crashes that also lose the disk: the replica restarts empty and joins
+    again from a peer's snapshot (``core.joining``). One replica at a time."""
 
     @classmethod
     def random(cls, rng: random.Random) -> FaultProfile:
@@ -53,6 +56,7 @@ class FaultProfile:
             restart_ticks_max=rng.choice((20, 100, 400)),
             crash_before_persist=rng.random(),
             minority_only=rng.random() < 0.8,
+            wipe_share=rng.choice((0.0, 0.0, 0.2, 0.5)),
         )
 
 
@@ -145,6 +149,8 @@ class SimNode:
     apply: DeferredApply
     down_until: int = 0
     crashes: int = 0
+    amnesiac: bool = False
+    """Lost its disk and has not become a voting member again."""
 
 
 @dataclass
@@ -153,6 +159,8 @@ class ClusterStatistics:
     crashes: int = 0
     restarts: int = 0
     messages: int = 0
+    wipes: int = 0
+    snapshots: int = 0
 
 
 class SimCluster:
@@ -239,6 +247,28 @@ class SimCluster:
         core.advance(ready)
         if durable:
             core.executed_durable(durable)
+        node = self.nodes[r]
+        if node.amnesiac and not core.joining:
+            node.amnesiac = False
+        if ready.snapshot is not None:
+            self._install_snapshot(r, ready.snapshot)
+
+    def _install_snapshot(self, r: ReplicaId, wanted: SnapshotWanted) -> None:
+        """Copy the first live source's durable state, as the runtime transfers its file."""
+        source = next((s for s in wanted.sources if self.nodes[s].core is not None), None)
+        if source is None:
+            return  # asked again later
+        store = self.nodes[source].store
+        snapshot.install(
+            self.nodes[r].store,
+            snapshot.snapshot_of(store),
+            wanted.bound,
+            self.ids.index(r),
+        )
+        self.checkers.on_snapshot(r, source)
+        self.stats.snapshots += 1
+        self.nodes[r].apply = self._applier(r, self.nodes[r].store)
+        self.restart(r)
 
     def _apply(self, r: ReplicaId, ready: Ready, idle: bool) -> tuple[Outbox, list[InstanceId]]:
         """Apply one step and tell the checkers what became durable and what ran; also
@@ -285,6 +315,20 @@ class SimCluster:
             core = self._core(r)
             self._apply(r, core.ready(), idle=not core.wants_ticks())
             self.crash(r)
+        if self._rng.random() < faults.wipe_share and not any(
+            n.amnesiac for n in self.nodes.values()
+        ):
+            self.wipe(r)
+
+    def wipe(self, r: ReplicaId) -> None:
+        """A crashed replica's disk is gone: it comes back on an empty one."""
+        node = self.nodes[r]
+        assert node.core is None
+        node.store = MemoryStore()
+        node.apply = self._applier(r, node.store)
+        node.amnesiac = True
+        self.checkers.on_wipe(r)
+        self.stats.wipes += 1
 
     def crash(self, r: ReplicaId) -> None:
         """The process dies: everything but its store is lost, deferred effects included."""

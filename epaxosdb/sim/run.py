@@ -183,6 +183,8 @@ def _check_converged(cluster: SimCluster) -> None:
 def _counters(cluster: SimCluster) -> dict[str, int]:
     out: dict[str, int] = {
         "crashes": cluster.stats.crashes,
+        "wipes": cluster.stats.wipes,
+        "snapshots": cluster.stats.snapshots,
         "messages": cluster.stats.messages,
         "ops_completed": cluster.workload.stats.completed,
         "ops_lost": cluster.workload.stats.lost,

@@ -15,7 +15,10 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from epaxosdb.core.config import ReplicaConfig
+from epaxosdb.core.joining import encode_bound
+from epaxosdb.core.ready import SnapshotWanted
 from epaxosdb.core.replica import Replica
+from epaxosdb.core.state import META_GC_WATERMARK, META_JOIN_BOUND, META_NEXT_INSTANCE
 from protocol.messages import (
     Access,
     Command,
@@ -139,6 +142,25 @@ class Harness:
             self.marks_pending[r] += [ex.inst for ex in ready.to_execute]
         else:
             rep.executed_durable(ex.inst for ex in ready.to_execute)  # marked in the same step
+        if ready.snapshot is not None:
+            self.install_snapshot(r, ready.snapshot)
+
+    def install_snapshot(self, r: ReplicaId, wanted: SnapshotWanted) -> None:
+        """What ``epaxosdb.snapshot.install`` does, on these dict disks: the first live
+        source's committed records and GC watermark, then a restart with the bound."""
+        source = next((s for s in wanted.sources if self.replicas[s] is not None), None)
+        if source is None:
+            return
+        theirs = self.disks[source]
+        disk = self.disks[r] = Disk()
+        disk.records = {i: x for i, x in theirs.records.items() if x.status >= Status.COMMITTED}
+        disk.executed = {i for i in theirs.executed if i in disk.records}
+        disk.meta = {
+            META_GC_WATERMARK: theirs.meta.get(META_GC_WATERMARK, b""),
+            META_NEXT_INSTANCE: str(wanted.bound[self.ids.index(r)] + 1).encode(),
+            META_JOIN_BOUND: encode_bound(wanted.bound),
+        }
+        self.restart(r)
 
     def process_all(self) -> None:
         for r in self.ids:

@@ -29,6 +29,9 @@ def test_proposals_are_batched_by_bytes_and_a_large_command_goes_alone() -> None
 
 def test_a_sync_reply_is_bounded_by_bytes_and_catch_up_still_completes() -> None:
     h = Harness(3, sync_bytes_max=100)
+    first = set_cmd(3, "before")
+    h.propose(3, first)  # something on disk: replica 3 restarts, rather than joining anew
+    h.stabilize()
     h.crash(3)
     cmds = [set_cmd(1, f"k{i}", VALUE) for i in range(6)]
     for c in cmds:
@@ -40,4 +43,4 @@ def test_a_sync_reply_is_bounded_by_bytes_and_catch_up_still_completes() -> None
     carried = [len(m.commits) for m in replies if m.commits]
     assert carried and max(carried) == 2  # 60 + 60 bytes passes the budget of 100
     assert any(m.more for m in replies)
-    assert [c for _, c in h.executed[3]] == cmds
+    assert [c for _, c in h.executed[3]] == [first, *cmds]

@@ -179,6 +179,9 @@ def test_a_loading_replica_resumes_a_catch_up_whose_chain_of_replies_broke() -> 
     loading replica asked again only when a reply said "more", so one lost follow-up
     left it loading forever. The periodic sync now asks again while it lags."""
     h = Harness(3, sync_batch_max=2, sync_interval_ticks=5)
+    first = set_cmd(3, "before")
+    h.propose(3, first)  # something on disk: replica 3 restarts, rather than joining anew
+    h.stabilize()
     h.crash(3)
     cmds = [set_cmd(1, f"k{i}") for i in range(6)]
     for c in cmds:
@@ -191,4 +194,4 @@ def test_a_loading_replica_resumes_a_catch_up_whose_chain_of_replies_broke() -> 
     assert h.replica(3).loading
     h.stabilize(rounds=400, tick_every=2)
     assert not h.replica(3).loading
-    assert [c for _, c in h.executed[3]] == cmds
+    assert [c for _, c in h.executed[3]] == [first, *cmds]

@@ -2,7 +2,8 @@
 
 Client threads, each with its own connection to one replica (retries off),
 run GET / SET (unique values) / INCR on a few keys while a nemesis kills
-and restarts, or stops and continues, one replica at a time (always a
+and restarts, stops and continues, or kills and restarts on an empty data
+directory (it rebuilds from a peer) one replica at a time (always a
 minority, always restored before the next fault). Every operation is
 recorded Jepsen-style and checked with ``epaxosdb.sim.linearizability``:
 
@@ -21,6 +22,7 @@ from __future__ import annotations
 
 import os
 import random
+import shutil
 import threading
 import time
 from collections import Counter
@@ -135,7 +137,13 @@ def nemesis(cluster: ProcessCluster, log: list[str]) -> None:
     for round_ in range(FAULT_ROUNDS):
         time.sleep(HEALTHY_S)
         victim = rng.choice(list(cluster))
-        if round_ % 2 == 0:
+        if round_ % 3 == 2:
+            log.append(f"kill -9 replica {victim} and delete its data directory")
+            cluster.kill9(victim)
+            shutil.rmtree(cluster.replicas[victim].data_dir)
+            time.sleep(FAULT_S)
+            cluster.restart(victim)  # it joins again from a peer's snapshot
+        elif round_ % 3 == 0:
             log.append(f"kill -9 replica {victim}")
             cluster.kill9(victim)
             time.sleep(FAULT_S)

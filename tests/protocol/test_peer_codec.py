@@ -43,6 +43,8 @@ from protocol.messages import (
     Commit,
     Heartbeat,
     InstanceId,
+    JoinReply,
+    JoinRequest,
     Message,
     PreAccept,
     PreAcceptReply,
@@ -59,7 +61,10 @@ from protocol.peer import (
     MESSAGE_CODECS,
     FrameDecoder,
     Hello,
+    PeerFrame,
     PeerProtocolError,
+    SnapshotFetch,
+    SnapshotPart,
     decode_hello,
     decode_message,
     encode_frame,
@@ -69,7 +74,7 @@ from protocol.peer import (
 
 T = TypeVar("T")
 
-MESSAGE_TYPES: tuple[type[Any], ...] = typing.get_args(Message)
+MESSAGE_TYPES: tuple[type[Any], ...] = typing.get_args(PeerFrame)
 
 FAST = settings(max_examples=60, deadline=None)
 THOROUGH = settings(max_examples=100, deadline=None, suppress_health_check=[HealthCheck.too_slow])
@@ -113,6 +118,10 @@ MESSAGE_STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     SyncRequest: st.builds(SyncRequest, ints, deps, st.lists(inst_ids, max_size=4).map(tuple)),
     SyncReply: st.builds(SyncReply, ints, deps, st.lists(commits, max_size=3).map(tuple), bools),
     Heartbeat: st.builds(Heartbeat, ints, deps),
+    JoinRequest: st.builds(JoinRequest, ints),
+    JoinReply: st.builds(JoinReply, ints, ints, ints, bools),
+    SnapshotFetch: st.builds(SnapshotFetch, ints, ints, ints),
+    SnapshotPart: st.builds(SnapshotPart, ints, ints, ints, ints, st.binary(max_size=64)),
 }
 messages: st.SearchStrategy[Any] = st.one_of(*MESSAGE_STRATEGIES.values())
 

@@ -94,3 +94,19 @@ def test_what_a_replica_shows_follows_its_instance_count() -> None:
     assert ids.mine.next_instance == 0
     count[0] = 41
     assert ids.mine == Identity(data_dir_id(store), 3, b"me", next_instance=41)
+
+
+def test_a_joining_peer_on_a_new_directory_is_accepted_and_its_directory_remembered() -> None:
+    """It lost its disk and says so: it votes on nothing until rebuilt (``core.joining``),
+    so its new directory is taken, and later starts on that directory are ordinary."""
+    store = MemoryStore()
+    ids = identities(store)
+    meet(ids, 2, Identity(OLD_DIR, 7, b"run-a", next_instance=40))
+    joining = Identity(NEW_DIR, 1, b"run-b", next_instance=0, joining=True)
+    assert ids.is_new(2, joining)
+    ids.remember(2, joining)
+    again = identities(store)
+    assert not again.is_new(2, Identity(NEW_DIR, 1, b"run-b", joining=True))
+    assert again.is_new(2, Identity(NEW_DIR, 2, b"run-c", next_instance=41))
+    with pytest.raises(PeerIdentityError, match="another data directory"):
+        again.is_new(2, Identity(OLD_DIR, 8, b"run-d", next_instance=41))

@@ -1,0 +1,134 @@
+"""Joining: a replica on an empty data directory, new or replacing one that lost its disk.
+
+A replica's votes live on its disk. One that comes back on an empty directory
+has forgotten them, and trusting it at once can undo a commit: a PreAccept it
+answers without knowing an instance its predecessor voted for lets two
+interfering commands commit without seeing each other (quorum intersection
+held only through the forgotten vote), and a Prepare it answers with "nothing"
+can make a recovery choose another value for a chosen instance. So an empty
+replica starts as a *joiner* that votes on nothing, proposes nothing and
+recovers nothing; it only learns.
+
+1. It asks every peer (``JoinRequest``). Each answers with its next own
+   instance number, the highest instance of the joiner's row it has heard of
+   (as an instance, or as a dependency of one: seed 316), and whether it has
+   never held anything (*pristine*).
+2. If F peers are pristine before any answers otherwise, the cluster is new:
+   the joiner is a member at once (every replica of a new cluster starts so).
+3. Otherwise it waits for *every* peer. Its predecessor can only have voted
+   on instances below each peer's next number, and made none of its own above
+   the highest any peer heard of (an instance nobody else saw has no vote but
+   its owner's and was never committed). That vector is the *join bound*.
+   The joiner asks the driver for a snapshot of one non-pristine peer
+   (``Ready.snapshot``): its key-value state and committed instances. The
+   driver installs it with the bound (``META_JOIN_BOUND``) and restores the
+   replica from its store.
+4. Restored with a bound, it still votes on nothing until every instance up
+   to the bound is committed here (learnt by catch-up). From then on its
+   conflict index holds everything its predecessor could have voted for, so
+   its votes mean what they say. Its own row continues above the bound.
+
+Peers help: a ``JoinRequest`` resets what they believe the joiner executed
+(so log GC waits for its new reports instead of trusting its predecessor's)
+and makes them recover the joiner's unfinished instances up to the highest
+they know, holes included, since nobody else will (the predecessor is gone).
+
+The one case this cannot see: a replacement whose F first answers come from
+peers that never held anything, while the data lives on others — a cluster
+in which a majority never ran while the lost replica served.
+"""
+
+from __future__ import annotations
+
+from protocol.messages import Deps, InstanceId, JoinReply, JoinRequest
+
+from .ready import SnapshotWanted
+from .state import META_JOIN_BOUND, ReplicaState
+
+JOIN_RECOVERIES_MAX = 256
+"""Instances of a joiner's row a peer arms for recovery per ``JoinRequest``."""
+
+
+def encode_bound(bound: Deps) -> bytes:
+    return ",".join(map(str, bound)).encode()
+
+
+def decode_bound(raw: bytes, n: int) -> list[int] | None:
+    """The stored join bound (``None``: none, the replica is a full member)."""
+    if not raw:
+        return None
+    bound = [int(x) for x in raw.decode().split(",")]
+    if len(bound) != n:
+        raise ValueError("the stored join bound does not fit this cluster")
+    return bound
+
+
+class Joiner(ReplicaState):
+    def _voting(self) -> bool:
+        """Whether this replica's votes may count: not while it joins (see the module)."""
+        return not self._joining and self._join_bound is None
+
+    def _join_tick(self) -> None:
+        """Ask again (lost messages, peers down) and check whether joining is over."""
+        if self._joining and self._join_bound_found is not None:
+            self._snapshot_wanted = self._snapshot_request(self._join_bound_found)
+            return
+        for peer in self._peers:
+            if self._join_bound is not None or peer not in self._join_replies:
+                self._send(peer, JoinRequest(self.me))
+
+    def _on_join_request(self, m: JoinRequest) -> None:
+        p = self._pos[m.sender]
+        self._peer_executed[m.sender] = self._no_deps
+        # An instance of the joiner's row can be known here only as a dependency: its
+        # predecessor voted on our instance after making it, and its PreAccept was lost.
+        row_top = max([self._known_max[p], *(x.deps[p] for x in self.instances.values())])
+        armed = 0
+        for j in range(self._committed_upto[p] + 1, row_top + 1):
+            if armed >= JOIN_RECOVERIES_MAX:
+                break
+            iid = InstanceId(m.sender, j)
+            x = self.instances.get(iid)
+            if iid in self._watch or (x is not None and (x.committed or x.lead is not None)):
+                continue
+            self._watch[iid] = self.now + self._recovery_delay(x)
+            armed += 1
+        pristine = (
+            self._next_index == 0
+            and not self.instances
+            and all(k < 0 for k in self._known_max)
+            and all(g < 0 for g in self._gc_wm)
+        )
+        self._send(m.sender, JoinReply(self.me, self._next_index, row_top, pristine))
+
+    def _on_join_reply(self, m: JoinReply) -> None:
+        if not self._joining or self._join_bound_found is not None:
+            return
+        self._join_replies[m.sender] = m
+        replies = self._join_replies.values()
+        if all(r.pristine for r in replies) and len(self._join_replies) >= self._f:
+            self._joining = False
+            return
+        if len(self._join_replies) < len(self._peers):
+            return
+        bound = [-1] * self._n
+        own = self._pos[self.me]
+        for r in replies:
+            bound[self._pos[r.sender]] = r.next_instance - 1
+            bound[own] = max(bound[own], r.your_highest)
+        self._join_bound_found = tuple(bound)
+        self._snapshot_wanted = self._snapshot_request(self._join_bound_found)
+
+    def _snapshot_request(self, bound: Deps) -> SnapshotWanted:
+        holders = [r.sender for r in self._join_replies.values() if not r.pristine]
+        self._rng.shuffle(holders)
+        return SnapshotWanted(bound, tuple(holders))
+
+    def _check_joined(self) -> None:
+        """A restored joiner becomes a voter once it has every commit up to its bound."""
+        bound = self._join_bound
+        if bound is None:
+            return
+        if all(self._committed_upto[p] >= bound[p] for p in range(self._n)):
+            self._join_bound = None
+            self._meta[META_JOIN_BOUND] = b""

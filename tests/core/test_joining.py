@@ -1,0 +1,155 @@
+"""A replica on an empty disk joins before it votes (``epaxosdb.core.joining``).
+
+Scenarios on the hand-driven harness: what a replacement for a replica that
+lost its disk may and may not do while it rebuilds, when it becomes a member,
+and that a new cluster's replicas need no snapshot at all.
+"""
+
+from __future__ import annotations
+
+import random
+
+from epaxosdb.core.replica import Replica
+from protocol.messages import (
+    Commit,
+    InstanceId,
+    JoinReply,
+    JoinRequest,
+    PreAccept,
+    PreAcceptReply,
+    Prepare,
+)
+from tests.core.harness import Disk, Harness, access, from_, set_cmd, to
+
+
+def lose_disk(h: Harness, r: int) -> None:
+    """Replica ``r`` crashes and comes back on an empty disk."""
+    h.crash(r)
+    h.disks[r] = Disk()
+    h.restart(r)
+
+
+def settle(h: Harness, rounds: int = 400) -> None:
+    h.stabilize(rounds=rounds, tick_every=3)
+
+
+def test_a_replacement_votes_on_nothing_until_it_has_every_commit_up_to_its_join_bound() -> None:
+    h = Harness(3)
+    for i in range(5):
+        h.propose(1 + i % 3, set_cmd(1 + i % 3, "k", str(i)))
+        h.stabilize()
+    lose_disk(h, 3)
+    assert h.replica(3).joining and h.replica(3).loading
+    h.propose(1, set_cmd(1, "k", "while-joining"))
+    h.deliver(to(3, PreAccept))
+    assert not [e for e in h.wire if e.src == 3 and isinstance(e.msg, PreAcceptReply)]
+    settle(h)
+    rep = h.replica(3)
+    assert not rep.joining and not rep.loading
+    h.assert_agreement()
+    assert rep.executed(InstanceId(1, 2))
+    assert rep.next_instance == 1, "it never numbers again an instance its predecessor used"
+    h.propose(3, set_cmd(3, "k", "after"))
+    settle(h)
+    assert set(h.committed(InstanceId(3, rep.next_instance - 1))) == {1, 2, 3}
+
+
+def test_a_replacement_answers_no_prepare_for_an_instance_it_does_not_know_committed() -> None:
+    """Its "nothing here" would be a lie about its predecessor's vote."""
+    h = Harness(3)
+    h.propose(1, set_cmd(1, "a"))
+    h.stabilize()
+    lose_disk(h, 3)
+    settle(h)  # a member again
+    h.crash(3)
+    h.disks[3] = Disk()
+    h.propose(2, set_cmd(2, "b"))
+    h.drop(to(3))
+    h.restart(3)  # joining again, and 2.1 is not committed there
+    assert h.replica(3).joining
+    h.replica(1).recover(InstanceId(2, 1))
+    h.process(1)
+    assert h.deliver(to(3, Prepare)) == 1
+    assert not [e for e in h.wire if e.src == 3 and e.dst == 1 and not isinstance(e.msg, JoinReply)
+                and getattr(e.msg, "inst", None) == InstanceId(2, 1)]
+
+
+def test_a_replacement_waits_for_every_peer_before_it_rebuilds() -> None:
+    """Its predecessor may have voted on instances only the missing peer knows of."""
+    h = Harness(3)
+    for i in range(3):
+        h.propose(1, set_cmd(1, f"k{i}"))
+        h.stabilize()
+    h.crash(2)
+    lose_disk(h, 3)
+    settle(h, 200)
+    assert h.replica(3).joining
+    assert "1 of 2 answered" in h.replica(3).join_state
+    h.restart(2)
+    settle(h)
+    assert not h.replica(3).joining
+    assert h.replica(3).executed(InstanceId(1, 2))
+
+
+def test_the_join_bound_counts_an_instance_known_only_as_a_dependency() -> None:
+    """Seed 316: the predecessor made an instance whose PreAccept was lost, then voted on
+    a peer's conflicting instance with it as a dependency. No peer has the instance; a
+    committed instance names it. The replacement must not number another one so."""
+    h = Harness(3)
+    h.propose(3, set_cmd(3, "x", "lost"))
+    assert h.drop(from_(3, PreAccept)) == 2
+    h.propose(1, set_cmd(1, "x", "seen"))
+    assert h.drop(to(2, PreAccept)) == 1  # so replica 3's vote decides the attributes
+    h.deliver(to(3, PreAccept))
+    h.deliver(from_(3, PreAcceptReply))
+    h.crash(3)  # its PreAccept for 3.0 never reached anyone
+    h.tick(5, only=[1, 2])
+    h.stabilize()
+    committed = h.committed(InstanceId(1, 0))
+    assert committed and next(iter(committed.values())).deps[2] == 0
+    h.disks[3] = Disk()
+    h.restart(3)
+    settle(h)
+    rep = h.replica(3)
+    assert not rep.joining
+    assert rep.next_instance >= 1
+    assert set(h.committed(InstanceId(3, 0))) == {1, 2, 3}  # the hole was filled (a NO-OP)
+    h.assert_agreement()
+
+
+def test_a_new_cluster_joins_without_a_snapshot() -> None:
+    """Every replica of a new cluster starts empty; pristine answers make them members."""
+    h = Harness(3)
+    for r in h.ids:
+        h.crash(r)
+        h.disks[r] = Disk()
+    for r in h.ids:
+        h.replicas[r] = Replica.restore(
+            h.config(r), [], {}, rng=random.Random(r), access=access
+        )
+        assert h.replicas[r].joining  # type: ignore[union-attr]
+    h.process_all()
+    settle(h)
+    assert not any(h.replica(r).joining for r in h.ids)
+    assert all(h.replica(r).next_instance == 0 for r in h.ids)
+    h.propose(2, set_cmd(2, "k"))
+    settle(h)
+    assert set(h.committed(InstanceId(2, 0))) == {1, 2, 3}
+
+
+def test_a_joiner_does_not_take_a_commit_onto_its_empty_state() -> None:
+    h = Harness(3)
+    h.propose(1, set_cmd(1, "k", "1"))
+    h.stabilize()
+    lose_disk(h, 3)
+    assert h.drop(to(2, JoinRequest)) == 1  # so replica 3 stays a joiner without a snapshot
+    ran_before = len(h.executed[3])
+    h.propose(1, set_cmd(1, "k", "2"))
+    h.stabilize()
+    assert len(h.committed(InstanceId(1, 1))) == 2
+    assert any(isinstance(e.msg, Commit) and e.dst == 3 for e in h.history)
+    rep = h.replica(3)
+    assert rep.joining
+    assert rep.instances == {}
+    assert len(h.executed[3]) == ran_before
+    assert h.disks[3].records == {}

@@ -1,0 +1,139 @@
+"""A replica whose data directory is lost comes back on an empty one and rebuilds.
+
+It votes on nothing until it has learnt everything its predecessor could
+have voted for (``epaxosdb.core.joining``): it asks every peer, takes a
+snapshot of one (``epaxosdb.runtime.snapshots``), catches up, and then serves
+the same data as the others — while they keep serving writes throughout.
+"""
+
+from __future__ import annotations
+
+import shutil
+import threading
+import time
+from collections.abc import Callable
+
+import pytest
+import redis
+
+from tests.integration.cluster import ProcessCluster
+
+REBUILD_S = 60.0
+SAME_DATA_S = 60.0
+STILL_LOADING_S = 3.0
+LOAD_WRITES_MAX = 20_000
+JOINS_AGAIN = "replica 2 lost its data directory and joins again"
+
+
+def logged_by(cluster: ProcessCluster, i: int, line: str) -> bool:
+    return line in cluster.replicas[i].log_path.read_text(errors="replace")
+
+
+def lose_data_directory(cluster: ProcessCluster, i: int) -> None:
+    cluster.kill9(i)
+    shutil.rmtree(cluster.replicas[i].data_dir)
+
+
+class Writer(threading.Thread):
+    """SETs through one replica until stopped; remembers every acknowledged write."""
+
+    def __init__(self, cluster: ProcessCluster, i: int) -> None:
+        super().__init__(daemon=True)
+        self._client = cluster.client(i, socket_timeout=15.0)
+        self.acknowledged: dict[bytes, bytes] = {}
+        self.errors: list[str] = []
+        self._halt = threading.Event()
+
+    def run(self) -> None:
+        for n in range(LOAD_WRITES_MAX):
+            if self._halt.is_set():
+                break
+            key, value = f"load:{n}".encode(), str(n).encode()
+            try:
+                if self._client.set(key, value):
+                    self.acknowledged[key] = value
+            except redis.RedisError as exc:
+                self.errors.append(repr(exc))
+                time.sleep(0.05)
+
+    def stop(self) -> None:
+        self._halt.set()
+        self.join(timeout=30)
+        self._client.close()
+
+
+def test_a_replica_that_lost_its_disk_rebuilds_under_load_and_loses_nothing(
+    make_cluster: Callable[[int], ProcessCluster],
+) -> None:
+    cluster = make_cluster(3)
+    before = {f"k:{n}".encode(): str(n).encode() for n in range(3000)}
+    with cluster.client(1) as c:
+        pipe = c.pipeline(transaction=False)
+        for k, v in before.items():
+            pipe.set(k, v)
+        pipe.set("expiring", "soon", ex=3600)
+        pipe.rpush("list", "a", "b", "c")
+        pipe.hset("hash", mapping={"f": "1", "g": "2"})
+        pipe.execute()
+    lose_data_directory(cluster, 2)
+    with cluster.client(3) as c:
+        assert c.set("while-gone", "yes")
+
+    writer = Writer(cluster, 3)
+    writer.start()
+    try:
+        cluster.restart(2)  # an empty data directory
+        cluster.wait_serving(2, REBUILD_S)
+    finally:
+        writer.stop()
+    assert writer.acknowledged, f"no write succeeded during the rebuild: {writer.errors[:3]}"
+    cluster.wait_same_data(SAME_DATA_S)
+
+    with cluster.client(2) as c2:
+        assert [c2.get(k) for k in before] == list(before.values())
+        assert c2.get("while-gone") == b"yes"
+        keys = list(writer.acknowledged)
+        assert c2.mget(keys) == [writer.acknowledged[k] for k in keys]
+        assert 0 < c2.ttl("expiring") <= 3600
+        assert c2.lrange("list", 0, -1) == [b"a", b"b", b"c"]
+        assert c2.hgetall("hash") == {b"f": b"1", b"g": b"2"}
+        assert c2.set("from-the-replacement", "1")
+    with cluster.client(1) as c1:
+        assert c1.get("from-the-replacement") == b"1"
+    assert cluster.info(2)["joining"] == 0
+    assert logged_by(cluster, 2, "installed the snapshot")
+    assert logged_by(cluster, 1, JOINS_AGAIN) and logged_by(cluster, 3, JOINS_AGAIN)
+
+    # Its new directory is its own now: an ordinary restart is not refused.
+    cluster.terminate(2)
+    cluster.restart(2)
+    cluster.wait_serving(2, REBUILD_S)
+    with cluster.client(2) as c2:
+        assert c2.get("from-the-replacement") == b"1"
+
+
+def test_a_replacement_waits_for_every_peer_and_serves_nothing_meanwhile(
+    make_cluster: Callable[[int], ProcessCluster],
+) -> None:
+    """Its predecessor may have voted on instances that only the missing peer knows."""
+    cluster = make_cluster(3)
+    with cluster.client(1) as c:
+        for n in range(100):
+            assert c.set(f"k:{n}", n)
+    cluster.terminate(3)
+    lose_data_directory(cluster, 2)
+    cluster.restart(2)
+    deadline = time.monotonic() + STILL_LOADING_S
+    with cluster.client(2) as c2:
+        while time.monotonic() < deadline:
+            with pytest.raises(redis.BusyLoadingError):
+                c2.get("k:1")
+            time.sleep(0.5)
+    assert cluster.info(2)["joining"] == 1
+    assert not logged_by(cluster, 2, "installed the snapshot")
+
+    cluster.restart(3)
+    cluster.wait_serving(2, REBUILD_S)
+    cluster.wait_same_data(SAME_DATA_S)
+    with cluster.client(2) as c2:
+        assert c2.get("k:99") == b"99"
