@@ -415,6 +415,17 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
     def executed_watermarks(self) -> tuple[int, ...]:
         return tuple(self._executor.watermarks)
 
+    def gc_waits_for(self) -> tuple[ReplicaId, ...]:
+        """Peers that hold log GC back here: silent so far, or behind this replica in
+        some row. A replica that stays down keeps every instance since in memory and
+        on disk everywhere (GC never deletes what it may still have to execute)."""
+        own = self._durable_wm
+        return tuple(
+            peer for peer in self._peers
+            if (e := self._peer_executed.get(peer)) is None
+            or any(e[p] < own[p] for p in range(self._n))
+        )  # fmt: skip
+
     @property
     def gc_watermarks(self) -> tuple[int, ...]:
         """Per row: instances up to here were executed everywhere and deleted here."""

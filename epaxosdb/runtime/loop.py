@@ -71,6 +71,10 @@ from .pubsub import Subscriptions
 log = logging.getLogger("epaxosdb.loop")
 
 LOADING = Error("LOADING Redis is loading the dataset in memory")
+GROWTH_WARNING_INSTANCES = 100_000
+"""Instances held in memory (log not yet collected) above which GC's laggard is named."""
+GROWTH_WARNING_EVERY_S = 60.0
+GROWTH_CHECK_TURNS = 1024
 INCARNATION_SHIFT = 40
 """Command ids are ``incarnation << 40 | counter``: unique across restarts."""
 
@@ -245,6 +249,7 @@ class ConsensusLoop:
         """Effects the transaction being committed writes (INFO counts them meanwhile)."""
         self._was_loading = core.loading
         self._last_progress_log = 0.0
+        self._last_growth_warning = 0.0
         self._idle_sleep: trio.CancelScope | None = None
         """The ticker's sleep while the replica is idle (see ``run_ticker``)."""
         self._quiet_ticks = 0
@@ -310,6 +315,7 @@ class ConsensusLoop:
                 ("instances_in_memory", s.instances_in_memory),
                 ("conflict_index_keys", s.conflict_index_keys),
                 ("gc_watermarks", ",".join(str(x) for x in s.gc_watermarks)),
+                ("gc_waits_for", ",".join(str(x) for x in self._core.gc_waits_for())),
                 ("blocked_instances", s.blocked_instances),
                 ("proposals_waiting", s.proposals_waiting),
                 ("commands_in_flight", len(self._waiting)),
@@ -486,6 +492,8 @@ class ConsensusLoop:
             busy["apply_s"] += t3 - t2
             busy["release_s"] += t4 - t3
             self._log_loading()
+            if self._counters["turns"] % GROWTH_CHECK_TURNS == 0:
+                self._warn_log_growth()
             self._end_idle_sleep()
             if self._proposals or self._inbox or self._ticks_due or core.has_pending_proposals():
                 self._wake.set()
@@ -568,6 +576,24 @@ class ConsensusLoop:
             waiter = self._waiting.pop(cid)
             self._counters["uncertain"] += 1
             waiter.on_done(outcome_unknown(self._timeout_s))
+
+    def _warn_log_growth(self) -> None:
+        """Say who holds log GC back once the log held in memory grows large."""
+        now = time.monotonic()
+        if now - self._last_growth_warning < GROWTH_WARNING_EVERY_S:
+            return
+        held = len(self._core.instances)
+        if held < GROWTH_WARNING_INSTANCES:
+            return
+        waits_for = self._core.gc_waits_for()
+        if waits_for:
+            self._last_growth_warning = now
+            log.warning(
+                "%d instances held: log GC waits for replica %s; bring it back (one that "
+                "lost its disk rebuilds when started on an empty data directory)",
+                held,
+                ", ".join(map(str, waits_for)),
+            )
 
     def _log_loading(self) -> None:
         loading = self._core.loading

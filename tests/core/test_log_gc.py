@@ -56,9 +56,11 @@ def test_gc_waits_for_a_replica_that_is_down() -> None:
     settle(h, 40)
     assert h.replica(1).gc_watermarks == (-1, -1, -1)
     assert len(h.replica(1).instances) == 6
+    assert h.replica(1).gc_waits_for() == (3,)
     h.restart(3)
     settle(h, 60)
     assert h.replica(1).gc_watermarks[0] == 5
+    assert h.replica(1).gc_waits_for() == ()
     assert all(h.replica(r).executed(InstanceId(1, 5)) for r in h.ids)
 
 
