@@ -13,8 +13,9 @@ recovers nothing; it only learns.
    instance number, the highest instance of the joiner's row it has heard of
    (as an instance, or as a dependency of one: seed 316), and whether it has
    never held anything (*pristine*).
-2. If F peers are pristine before any answers otherwise, the cluster is new:
-   the joiner is a member at once (every replica of a new cluster starts so).
+2. If every peer is pristine — or F are, none said otherwise, and the rest
+   stayed silent for a few sync intervals — the cluster is new: the joiner is
+   a member at once (every replica of a new cluster starts so).
 3. Otherwise it waits for *every* peer. Its predecessor can only have voted
    on instances below each peer's next number, and made none of its own above
    the highest any peer heard of (an instance nobody else saw has no vote but
@@ -33,9 +34,10 @@ Peers help: a ``JoinRequest`` resets what they believe the joiner executed
 and makes them recover the joiner's unfinished instances up to the highest
 they know, holes included, since nobody else will (the predecessor is gone).
 
-The one case this cannot see: a replacement whose F first answers come from
-peers that never held anything, while the data lives on others — a cluster
-in which a majority never ran while the lost replica served.
+The one case this cannot see: a replacement that hears only from F peers that
+never held anything, while the data lives on others that are down — a
+cluster in which a majority never ran while the lost replica served, and
+whose serving replicas are down when it comes back.
 """
 
 from __future__ import annotations
@@ -45,6 +47,9 @@ from protocol.messages import Deps, InstanceId, JoinReply, JoinRequest
 from .ready import SnapshotWanted
 from .state import META_JOIN_BOUND, ReplicaState
 
+PRISTINE_WAIT_SYNCS = 3
+"""Sync intervals a joiner waits for every peer before it believes F pristine answers:
+a peer that holds data and is up gets to say so."""
 JOIN_RECOVERIES_MAX = 256
 """Instances of a joiner's row a peer arms for recovery per ``JoinRequest``."""
 
@@ -73,6 +78,10 @@ class Joiner(ReplicaState):
         if self._joining and self._join_bound_found is not None:
             self._snapshot_wanted = self._snapshot_request(self._join_bound_found)
             return
+        if self._joining:
+            self._decide_join()
+            if not self._joining or self._join_bound_found is not None:
+                return
         for peer in self._peers:
             if self._join_bound is not None or peer not in self._join_replies:
                 self._send(peer, JoinRequest(self.me))
@@ -105,11 +114,19 @@ class Joiner(ReplicaState):
         if not self._joining or self._join_bound_found is not None:
             return
         self._join_replies[m.sender] = m
+        self._decide_join()
+
+    def _decide_join(self) -> None:
         replies = self._join_replies.values()
-        if all(r.pristine for r in replies) and len(self._join_replies) >= self._f:
-            self._joining = False
+        heard_all = len(self._join_replies) == len(self._peers)
+        if (
+            all(r.pristine for r in replies)
+            and len(self._join_replies) >= self._f
+            and (heard_all or self.now >= PRISTINE_WAIT_SYNCS * self.config.sync_interval_ticks)
+        ):
+            self._joining = False  # a new cluster
             return
-        if len(self._join_replies) < len(self._peers):
+        if not heard_all:
             return
         bound = [-1] * self._n
         own = self._pos[self.me]

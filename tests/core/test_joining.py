@@ -153,3 +153,38 @@ def test_a_joiner_does_not_take_a_commit_onto_its_empty_state() -> None:
     assert rep.instances == {}
     assert len(h.executed[3]) == ran_before
     assert h.disks[3].records == {}
+
+
+def test_a_pristine_answer_does_not_settle_it_while_a_peer_holding_data_may_still_answer() -> None:
+    """A replacement hearing first from a peer that never held anything (it never ran)
+    must not take the cluster for a new one while the peer that served can answer."""
+    h = Harness(3)
+    h.crash(1)  # replica 1 never holds anything
+    h.propose(2, set_cmd(2, "k"))
+    h.stabilize()
+    h.tick(5, only=[2, 3])
+    h.stabilize()
+    assert set(h.committed(InstanceId(2, 0))) == {2, 3}
+    h.restart(1)  # empty: a pristine joiner
+    lose_disk(h, 3)
+    assert h.deliver(lambda e: e.src == 3 and e.dst == 1 and isinstance(e.msg, JoinRequest))
+    assert h.deliver(lambda e: e.src == 1 and e.dst == 3 and isinstance(e.msg, JoinReply))
+    assert h.replica(3).joining, "one pristine answer is not yet a new cluster"
+    settle(h)
+    assert not h.replica(3).joining
+    assert h.replica(3).executed(InstanceId(2, 0))
+    h.assert_agreement()
+
+
+def test_a_new_cluster_starts_without_a_replica_that_never_comes() -> None:
+    h = Harness(3)
+    for r in h.ids:
+        h.crash(r)
+        h.disks[r] = Disk()
+    for r in (1, 2):
+        h.restart(r)
+    settle(h, 300)
+    assert not h.replica(1).joining and not h.replica(2).joining
+    h.propose(1, set_cmd(1, "k"))
+    settle(h)
+    assert set(h.committed(InstanceId(1, 0))) == {1, 2}
