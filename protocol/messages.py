@@ -348,14 +348,17 @@ class JoinReply:
 
     ``next_instance`` is the number the responder's next own instance will get
     (the joiner's predecessor can only have voted on lower ones of its row);
-    ``your_highest`` the highest instance of the *joiner's* row it has heard of;
-    ``pristine`` says it has never held an instance, executed or deleted one.
+    ``known`` the highest instance of each row it has heard of, as an instance
+    or as a dependency (position-indexed like ``deps``); ``pristine`` says it
+    has never held an instance, executed or deleted one; ``joining`` that it
+    is rebuilding itself, so its knowledge does not count.
     """
 
     sender: ReplicaId
     next_instance: int
-    your_highest: int
+    known: Deps
     pristine: bool
+    joining: bool
 
 
 Message = (

@@ -314,9 +314,11 @@ MESSAGE_CODECS: Final[tuple[_Codec, ...]] = (
     (
         12,
         JoinReply,
-        lambda m: [m.sender, m.next_instance, m.your_highest, m.pristine],
-        lambda f: JoinReply(_int(f[0]), _int(f[1]), _int(f[2]), _bool(f[3])),
-        4,
+        lambda m: [m.sender, m.next_instance, m.known, m.pristine, m.joining],
+        lambda f: JoinReply(
+            _int(f[0]), _int(f[1]), _unpack_deps(f[2]), _bool(f[3]), _bool(f[4])
+        ),
+        5,
     ),
     (
         13,

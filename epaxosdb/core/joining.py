@@ -17,13 +17,16 @@ recovers nothing; it only learns.
    stayed silent for a few sync intervals — the cluster is new: the joiner is
    a member at once (every replica of a new cluster starts so).
 3. Otherwise it waits for *every* peer. Its predecessor can only have voted
-   on instances below each peer's next number, and made none of its own above
-   the highest any peer heard of (an instance nobody else saw has no vote but
-   its owner's and was never committed). That vector is the *join bound*.
-   The joiner asks the driver for a snapshot of one non-pristine peer
-   (``Ready.snapshot``): its key-value state and committed instances. The
-   driver installs it with the bound (``META_JOIN_BOUND``) and restores the
-   replica from its store.
+   on instances below each member's next number, and made none of its own
+   above the highest any member heard of (an instance nobody else saw has no
+   vote but its owner's and was never committed). That vector is the *join
+   bound*. Peers that are joining too answer, but only members count: with at
+   most F replicas rebuilding at once, every committed instance had a vote
+   from a member, which knows it; with more, the joiner waits (their
+   forgotten votes may be all a commit had). The joiner asks the driver for a
+   snapshot of one member that holds data (``Ready.snapshot``): its key-value
+   state and committed instances. The driver installs it with the bound
+   (``META_JOIN_BOUND``) and restores the replica from its store.
 4. Restored with a bound, it still votes on nothing until every instance up
    to the bound is committed here (learnt by catch-up). From then on its
    conflict index holds everything its predecessor could have voted for, so
@@ -89,9 +92,14 @@ class Joiner(ReplicaState):
     def _on_join_request(self, m: JoinRequest) -> None:
         p = self._pos[m.sender]
         self._peer_executed[m.sender] = self._no_deps
-        # An instance of the joiner's row can be known here only as a dependency: its
-        # predecessor voted on our instance after making it, and its PreAccept was lost.
-        row_top = max([self._known_max[p], *(x.deps[p] for x in self.instances.values())])
+        # An instance can be known here only as a dependency: its owner voted on one of
+        # ours after making it, and its PreAccept was lost (seed 316).
+        known = list(self._known_max)
+        for inst in self.instances.values():
+            for q, d in enumerate(inst.deps):
+                if d > known[q]:
+                    known[q] = d
+        row_top = known[p]
         armed = 0
         for j in range(self._committed_upto[p] + 1, row_top + 1):
             if armed >= JOIN_RECOVERIES_MAX:
@@ -108,7 +116,8 @@ class Joiner(ReplicaState):
             and all(k < 0 for k in self._known_max)
             and all(g < 0 for g in self._gc_wm)
         )
-        self._send(m.sender, JoinReply(self.me, self._next_index, row_top, pristine))
+        reply = JoinReply(self.me, self._next_index, tuple(known), pristine, not self._voting())
+        self._send(m.sender, reply)
 
     def _on_join_reply(self, m: JoinReply) -> None:
         if not self._joining or self._join_bound_found is not None:
@@ -117,7 +126,7 @@ class Joiner(ReplicaState):
         self._decide_join()
 
     def _decide_join(self) -> None:
-        replies = self._join_replies.values()
+        replies = list(self._join_replies.values())
         heard_all = len(self._join_replies) == len(self._peers)
         if (
             all(r.pristine for r in replies)
@@ -128,16 +137,28 @@ class Joiner(ReplicaState):
             return
         if not heard_all:
             return
-        bound = [-1] * self._n
-        own = self._pos[self.me]
-        for r in replies:
+        members = [r for r in replies if not r.joining]
+        if len(replies) - len(members) + 1 > self._f:
+            # More replicas rebuild at once than the cluster tolerates: a commit may have
+            # had only their forgotten votes. Ask the joiners again later, in case they
+            # became members meanwhile (they cannot have, if they wait on us alike).
+            for r in replies:
+                if r.joining:
+                    del self._join_replies[r.sender]
+            return
+        # A member's own row ends below its next number; a joiner's row, and ours, end
+        # at the highest instance any member knows of (made by the predecessor, voted
+        # on by a member if it was ever committed).
+        bound = [max(r.known[q] for r in members) for q in range(self._n)]
+        for r in members:
             bound[self._pos[r.sender]] = r.next_instance - 1
-            bound[own] = max(bound[own], r.your_highest)
         self._join_bound_found = tuple(bound)
         self._snapshot_wanted = self._snapshot_request(self._join_bound_found)
 
     def _snapshot_request(self, bound: Deps) -> SnapshotWanted:
-        holders = [r.sender for r in self._join_replies.values() if not r.pristine]
+        holders = [
+            r.sender for r in self._join_replies.values() if not (r.pristine or r.joining)
+        ]
         self._rng.shuffle(holders)
         return SnapshotWanted(bound, tuple(holders))
 

@@ -123,14 +123,17 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
         rng: random.Random,
         access: AccessFn,
         batch_access: BatchAccessFn | None = None,
+        new_disk: bool = False,
     ) -> Replica:
         """Rebuild a replica from its durable state alone (brief §5.4).
 
         The conflict index is rebuilt from the records; own unfinished
         instances are recovered at a new ballot, never resumed at ballot 0;
         instance numbers continue after the highest one ever used. A replica
-        with nothing at all on disk, or one restored from a snapshot and not
-        caught up to its join bound yet, joins (``joining``) before it votes.
+        on a ``new_disk`` (created by this start, so it may replace one that
+        lost its own) that holds nothing yet, or one restored from a snapshot
+        and not caught up to its join bound, joins (``joining``) before it
+        votes. One that ran on this disk before and holds nothing never voted.
         """
         r = cls(config, rng=rng, access=access, batch_access=batch_access)
         r._messages.clear()
@@ -138,7 +141,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
         next_index = int(meta.get(META_NEXT_INSTANCE) or b"0")
         bound = decode_bound(meta.get(META_JOIN_BOUND, b""), r._n)
         fresh = not records and next_index == 0 and not meta.get(META_GC_WATERMARK)
-        if r._n > 1 and fresh and bound is None:
+        if r._n > 1 and fresh and new_disk and bound is None:
             r._joining = True
             r._join_tick()
             return r

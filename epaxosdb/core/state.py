@@ -254,7 +254,7 @@ class ReplicaState:
         if isinstance(m, JoinRequest):
             return True
         if isinstance(m, JoinReply):
-            return m.next_instance >= 0 and m.your_highest >= -1
+            return m.next_instance >= 0 and len(m.known) == self._n
         if isinstance(m, SyncRequest | SyncReply):
             if len(m.committed) != self._n:
                 return False

@@ -49,8 +49,10 @@ class OpenReplica:
     config: ReplicaConfig
 
 
-def restore_core(store: LmdbStore, config: ReplicaConfig) -> Replica:
-    """The core as the store describes it (at start-up, and after a snapshot install)."""
+def restore_core(store: LmdbStore, config: ReplicaConfig, *, new_disk: bool = False) -> Replica:
+    """The core as the store describes it (at start-up, and after a snapshot install).
+
+    ``new_disk``: the data directory was created by this start (its first incarnation)."""
     recovered = store.load()
     return Replica.restore(
         config,
@@ -59,6 +61,7 @@ def restore_core(store: LmdbStore, config: ReplicaConfig) -> Replica:
         rng=random.Random(os.urandom(16)),
         access=commands.command_access,
         batch_access=commands.batch_access,
+        new_disk=new_disk,
     )
 
 
@@ -78,10 +81,13 @@ def open_replica(
         store.write(bump)
         dir_id = data_dir_id(store)
         clear_leftovers(data_dir)
-        if snapshot.discard_incomplete(store):
+        # A directory whose snapshot install broke off holds none of its own votes: it is as
+        # new as an empty one.
+        discarded = snapshot.discard_incomplete(store)
+        if discarded:
             log.warning("discarded a snapshot whose install was interrupted: joining again")
         config = ReplicaConfig(replica_id, cluster.ids, **core_settings)  # type: ignore[arg-type]
-        core = restore_core(store, config)
+        core = restore_core(store, config, new_disk=incarnation == 1 or discarded)
     except BaseException:
         store.close()
         raise

@@ -46,8 +46,9 @@ class FaultProfile:
     minority_only: bool = True
     """Keep at least a majority up, so the cluster can make progress during the safety phase."""
     wipe_share: float = 0.0
-    """Share of crashes that also lose the disk: the replica restarts empty and joins
-    again from a peer's snapshot (``core.joining``). One replica at a time."""
+    """Share of crashes that also lose the disk: the replica restarts on a new, empty
+    one and joins again from a peer's snapshot (``core.joining``). At most F replicas
+    are without their disk at once, what the protocol tolerates."""
 
     @classmethod
     def random(cls, rng: random.Random) -> FaultProfile:
@@ -315,9 +316,8 @@ class SimCluster:
             core = self._core(r)
             self._apply(r, core.ready(), idle=not core.wants_ticks())
             self.crash(r)
-        if self._rng.random() < faults.wipe_share and not any(
-            n.amnesiac for n in self.nodes.values()
-        ):
+        rebuilding = sum(n.amnesiac for n in self.nodes.values())
+        if self._rng.random() < faults.wipe_share and rebuilding < (len(self.ids) - 1) // 2:
             self.wipe(r)
 
     def wipe(self, r: ReplicaId) -> None:
@@ -354,7 +354,7 @@ class SimCluster:
         node.core = Replica.restore(
             self._config(r), recovered.records, recovered.meta,
             rng=self._new_rng(), access=commands.command_access,
-            batch_access=commands.batch_access,
+            batch_access=commands.batch_access, new_disk=node.amnesiac,
         )
         self.stats.restarts += 1
 

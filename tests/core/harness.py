@@ -95,6 +95,8 @@ class Harness:
         self.marks_deferred: set[ReplicaId] = set()
         """Replicas whose executed marks wait in ``marks_pending`` (a deferring driver)."""
         self.marks_pending: dict[ReplicaId, list[InstanceId]] = {r: [] for r in self.ids}
+        self.new_disks: set[ReplicaId] = set()
+        """Replicas whose disk was replaced (``lose_disk``): they join when restarted."""
         self.history: list[Envelope] = []
         """Every message any replica ever released, in order."""
         for r in self.ids:
@@ -225,8 +227,16 @@ class Harness:
         self.replicas[r] = Replica.restore(
             self.config(r), disk.load(), dict(disk.meta),
             rng=random.Random(self.rng.random()), access=access,
+            new_disk=r in self.new_disks,
         )
         self.process(r)
+
+    def lose_disk(self, r: ReplicaId) -> None:
+        """Replica ``r`` crashes and its disk is replaced by a new, empty one."""
+        if self.replicas[r] is not None:
+            self.crash(r)
+        self.disks[r] = Disk()
+        self.new_disks.add(r)
 
     # --- observing ------------------------------------------------------------
 

@@ -7,9 +7,6 @@ and that a new cluster's replicas need no snapshot at all.
 
 from __future__ import annotations
 
-import random
-
-from epaxosdb.core.replica import Replica
 from protocol.messages import (
     Commit,
     InstanceId,
@@ -19,13 +16,12 @@ from protocol.messages import (
     PreAcceptReply,
     Prepare,
 )
-from tests.core.harness import Disk, Harness, access, from_, set_cmd, to
+from tests.core.harness import Harness, from_, set_cmd, to
 
 
 def lose_disk(h: Harness, r: int) -> None:
-    """Replica ``r`` crashes and comes back on an empty disk."""
-    h.crash(r)
-    h.disks[r] = Disk()
+    """Replica ``r`` crashes and comes back on a new, empty disk."""
+    h.lose_disk(r)
     h.restart(r)
 
 
@@ -61,8 +57,7 @@ def test_a_replacement_answers_no_prepare_for_an_instance_it_does_not_know_commi
     h.stabilize()
     lose_disk(h, 3)
     settle(h)  # a member again
-    h.crash(3)
-    h.disks[3] = Disk()
+    h.lose_disk(3)
     h.propose(2, set_cmd(2, "b"))
     h.drop(to(3))
     h.restart(3)  # joining again, and 2.1 is not committed there
@@ -102,12 +97,11 @@ def test_the_join_bound_counts_an_instance_known_only_as_a_dependency() -> None:
     assert h.drop(to(2, PreAccept)) == 1  # so replica 3's vote decides the attributes
     h.deliver(to(3, PreAccept))
     h.deliver(from_(3, PreAcceptReply))
-    h.crash(3)  # its PreAccept for 3.0 never reached anyone
+    h.lose_disk(3)  # its PreAccept for 3.0 never reached anyone
     h.tick(5, only=[1, 2])
     h.stabilize()
     committed = h.committed(InstanceId(1, 0))
     assert committed and next(iter(committed.values())).deps[2] == 0
-    h.disks[3] = Disk()
     h.restart(3)
     settle(h)
     rep = h.replica(3)
@@ -121,14 +115,10 @@ def test_a_new_cluster_joins_without_a_snapshot() -> None:
     """Every replica of a new cluster starts empty; pristine answers make them members."""
     h = Harness(3)
     for r in h.ids:
-        h.crash(r)
-        h.disks[r] = Disk()
+        h.lose_disk(r)
     for r in h.ids:
-        h.replicas[r] = Replica.restore(
-            h.config(r), [], {}, rng=random.Random(r), access=access
-        )
-        assert h.replicas[r].joining  # type: ignore[union-attr]
-    h.process_all()
+        h.restart(r)
+        assert h.replica(r).joining
     settle(h)
     assert not any(h.replica(r).joining for r in h.ids)
     assert all(h.replica(r).next_instance == 0 for r in h.ids)
@@ -179,8 +169,7 @@ def test_a_pristine_answer_does_not_settle_it_while_a_peer_holding_data_may_stil
 def test_a_new_cluster_starts_without_a_replica_that_never_comes() -> None:
     h = Harness(3)
     for r in h.ids:
-        h.crash(r)
-        h.disks[r] = Disk()
+        h.lose_disk(r)
     for r in (1, 2):
         h.restart(r)
     settle(h, 300)
@@ -188,3 +177,31 @@ def test_a_new_cluster_starts_without_a_replica_that_never_comes() -> None:
     h.propose(1, set_cmd(1, "k"))
     settle(h)
     assert set(h.committed(InstanceId(1, 0))) == {1, 2}
+
+
+def test_an_empty_replica_on_the_disk_it_ran_on_never_voted_and_restarts_as_a_member() -> None:
+    """Only a new disk may stand for a lost one: a replica that crashed before it stored
+    anything forgot no vote, and another replica rebuilding meanwhile counts on it."""
+    h = Harness(3)
+    h.crash(1)
+    h.propose(2, set_cmd(2, "k"))
+    h.tick(5, only=[2, 3])
+    h.stabilize()
+    h.restart(1)
+    assert not h.replica(1).joining
+    lose_disk(h, 3)
+    settle(h)
+    assert not h.replica(3).joining
+    assert h.replica(3).executed(InstanceId(2, 0)) and h.replica(1).executed(InstanceId(2, 0))
+
+
+def test_more_replicas_rebuilding_than_the_cluster_tolerates_wait() -> None:
+    """Two of three replicas on new disks: a commit may have had only their forgotten
+    votes, so neither trusts the other; they wait (the operator's data is at risk)."""
+    h = Harness(3)
+    h.propose(1, set_cmd(1, "k"))
+    h.stabilize()
+    lose_disk(h, 2)
+    lose_disk(h, 3)
+    settle(h, 300)
+    assert h.replica(2).joining and h.replica(3).joining

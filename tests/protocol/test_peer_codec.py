@@ -119,7 +119,7 @@ MESSAGE_STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     SyncReply: st.builds(SyncReply, ints, deps, st.lists(commits, max_size=3).map(tuple), bools),
     Heartbeat: st.builds(Heartbeat, ints, deps),
     JoinRequest: st.builds(JoinRequest, ints),
-    JoinReply: st.builds(JoinReply, ints, ints, ints, bools),
+    JoinReply: st.builds(JoinReply, ints, ints, deps, bools, bools),
     SnapshotFetch: st.builds(SnapshotFetch, ints, ints, ints),
     SnapshotPart: st.builds(SnapshotPart, ints, ints, ints, ints, st.binary(max_size=64)),
 }
