@@ -205,7 +205,8 @@ class SnapshotPart:
     """Bytes ``offset`` to ``offset + len(data)`` of a ``total``-byte snapshot file.
 
     ``transfer`` 0: the peer does not know the snapshot asked for (it expired,
-    or the peer restarted), so the joiner starts a new one."""
+    or the peer restarted), so the joiner starts a new one; with ``total`` -1,
+    the peer has none to give (it is rebuilding itself): ask another."""
 
     sender: ReplicaId
     transfer: int

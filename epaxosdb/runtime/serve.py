@@ -144,7 +144,13 @@ async def serve_replica(
     )
     peers = PeerNetwork(me, cluster, deliver, identities)
     transfers = SnapshotTransfers(
-        me, cluster.ids.index(me), opened.store, opened.data_dir, peers.send, installed
+        me,
+        cluster.ids.index(me),
+        opened.store,
+        opened.data_dir,
+        peers.send,
+        installed,
+        rebuilding=lambda: core().joining,
     )
     registry = ClientRegistry()
     loop = ConsensusLoop(

@@ -51,6 +51,8 @@ IDLE_EXPIRY_S = 120.0
 OUTGOING_MAX = 2
 """Copies kept at once; a new request replaces the least recently used."""
 RETRY_PAUSE_S = 2.0
+REFUSED = -1
+"""``SnapshotPart.total`` of a source that has no snapshot to give (it is joining)."""
 OUT_DIR = "snapshot-out"
 IN_DIR = "snapshot-in"
 
@@ -96,14 +98,17 @@ class SnapshotTransfers:
         data_dir: Path,
         send: Callable[[ReplicaId, PeerFrame], None],
         installed: Callable[[], None],
+        rebuilding: Callable[[], bool],
     ) -> None:
-        """``installed`` is called once a snapshot is in the store (restore the core)."""
+        """``installed`` is called once a snapshot is in the store (restore the core);
+        ``rebuilding`` says whether this replica is joining itself (then it serves none)."""
         self._me = me
         self._position = own_position
         self._store = store
         self._dir = data_dir
         self._send = send
         self._installed = installed
+        self._rebuilding = rebuilding
         self._nursery: trio.Nursery | None = None
         self._outgoing: dict[int, _Outgoing] = {}
         self._copying = False
@@ -128,6 +133,10 @@ class SnapshotTransfers:
 
     async def _serve(self, m: SnapshotFetch) -> None:
         transfer, offset = m.transfer, m.offset
+        if self._rebuilding():
+            # It answered the joiner as a member, then lost its own disk: it has nothing.
+            self._send(m.sender, SnapshotPart(self._me, 0, 0, REFUSED, b""))
+            return
         if transfer == 0:
             if self._copying:
                 return  # one copy at a time; the joiner asks again
@@ -207,6 +216,8 @@ class SnapshotTransfers:
             self._send(source, SnapshotFetch(self._me, transfer, offset))
             timeout = FIRST_PART_TIMEOUT_S if transfer == 0 else PART_TIMEOUT_S
             part = await self._next_part(source, transfer, offset, timeout)
+            if part is not None and part.total == REFUSED:
+                raise _TransferFailed(f"replica {source} is rebuilding itself")
             if part is None or part.transfer == 0:
                 failures += 1
                 if failures >= ATTEMPTS_PER_PART:

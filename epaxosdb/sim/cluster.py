@@ -21,7 +21,7 @@ Everything is drawn from one seed, so a run replays exactly.
 from __future__ import annotations
 
 import random
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from epaxosdb import commands, snapshot
 from epaxosdb.core.config import ReplicaConfig
@@ -57,7 +57,6 @@ class FaultProfile:
             restart_ticks_max=rng.choice((20, 100, 400)),
             crash_before_persist=rng.random(),
             minority_only=rng.random() < 0.8,
-            wipe_share=rng.choice((0.0, 0.0, 0.2, 0.5)),
         )
 
 
@@ -122,13 +121,15 @@ class SimProfile:
 
     @classmethod
     def random(cls, rng: random.Random, replicas: int) -> SimProfile:
-        return cls(
-            replicas=replicas,
-            network=NetworkProfile.random(rng),
-            faults=FaultProfile.random(rng),
-            workload=WorkloadProfile.random(rng, replicas),
-            core=CoreProfile.random(rng),
-        )
+        network = NetworkProfile.random(rng)
+        faults = FaultProfile.random(rng)
+        workload = WorkloadProfile.random(rng, replicas)
+        core = CoreProfile.random(rng)
+        # Drawn last, and used only when positive, so that a seed without lost disks
+        # replays the schedule it had before disks could be lost.
+        faults = replace(faults, wipe_share=rng.choice((0.0, 0.0, 0.2, 0.5)))
+        return cls(replicas=replicas, network=network, faults=faults, workload=workload,
+                   core=core)
 
     @classmethod
     def quiet(cls, replicas: int, **workload: object) -> SimProfile:
@@ -255,8 +256,12 @@ class SimCluster:
             self._install_snapshot(r, ready.snapshot)
 
     def _install_snapshot(self, r: ReplicaId, wanted: SnapshotWanted) -> None:
-        """Copy the first live source's durable state, as the runtime transfers its file."""
-        source = next((s for s in wanted.sources if self.nodes[s].core is not None), None)
+        """Copy the first source's durable state, as the runtime transfers its file: one
+        that is up and a member (it may have lost its own disk since it answered)."""
+        source = next(
+            (s for s in wanted.sources if (c := self.nodes[s].core) is not None and not c.joining),
+            None,
+        )
         if source is None:
             return  # asked again later
         store = self.nodes[source].store
@@ -317,7 +322,11 @@ class SimCluster:
             self._apply(r, core.ready(), idle=not core.wants_ticks())
             self.crash(r)
         rebuilding = sum(n.amnesiac for n in self.nodes.values())
-        if self._rng.random() < faults.wipe_share and rebuilding < (len(self.ids) - 1) // 2:
+        if (
+            faults.wipe_share > 0
+            and self._rng.random() < faults.wipe_share
+            and rebuilding < (len(self.ids) - 1) // 2
+        ):
             self.wipe(r)
 
     def wipe(self, r: ReplicaId) -> None:

@@ -150,7 +150,10 @@ class Harness:
     def install_snapshot(self, r: ReplicaId, wanted: SnapshotWanted) -> None:
         """What ``epaxosdb.snapshot.install`` does, on these dict disks: the first live
         source's committed records and GC watermark, then a restart with the bound."""
-        source = next((s for s in wanted.sources if self.replicas[s] is not None), None)
+        source = next(
+            (s for s in wanted.sources if (c := self.replicas[s]) is not None and not c.joining),
+            None,
+        )
         if source is None:
             return
         theirs = self.disks[source]

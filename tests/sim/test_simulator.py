@@ -19,13 +19,14 @@ from epaxosdb.sim.run import profile_for, run
 PINNED = Path(__file__).with_name("pinned_seeds.txt")
 
 
-def pinned() -> list[tuple[int, int, int]]:
+def pinned() -> list[tuple[int, int, int, bool]]:
+    """``(seed, replicas, steps, wipes)`` for every line of ``pinned_seeds.txt``."""
     out = []
     for line in PINNED.read_text().splitlines():
-        line = line.split("#", 1)[0].strip()
-        if line:
-            seed, replicas, steps = (int(x) for x in line.split())
-            out.append((seed, replicas, steps))
+        fields = line.split("#", 1)[0].split()
+        if fields:
+            seed, replicas, steps = (int(x) for x in fields[:3])
+            out.append((seed, replicas, steps, fields[3:] != ["no-wipes"]))
     return out
 
 
@@ -54,8 +55,11 @@ def test_byte_budgets_that_split_every_batch_and_sync_reply_run_clean() -> None:
 
 def test_every_pinned_seed_runs_clean() -> None:
     assert pinned(), "the pinned seeds file is empty"
-    for seed, replicas, steps in pinned():
-        result = run(seed, replicas=replicas, steps=steps)
+    for seed, replicas, steps, wipes in pinned():
+        profile = profile_for(seed, replicas)
+        if not wipes:
+            profile = replace(profile, faults=replace(profile.faults, wipe_share=0.0))
+        result = run(seed, replicas=replicas, steps=steps, profile=profile)
         assert result.ok, f"{result.summary()}\n  replay: {result.replay}"
 
 

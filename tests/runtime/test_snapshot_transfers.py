@@ -1,0 +1,109 @@
+"""Snapshot transfers between two replicas' runtimes, in one process (``runtime.snapshots``).
+
+Two ``SnapshotTransfers`` wired back to back: the joiner pulls the source's
+LMDB copy part by part (parts made small here, so there are many) and installs
+it; a source that is rebuilding itself refuses, and the joiner tries the next.
+"""
+
+from __future__ import annotations
+
+from pathlib import Path
+
+import pytest
+import trio
+
+from epaxosdb.core.ready import SnapshotWanted
+from epaxosdb.core.state import META_JOIN_BOUND
+from epaxosdb.runtime import snapshots
+from epaxosdb.runtime.snapshots import SnapshotTransfers
+from protocol.messages import ReplicaId
+from protocol.peer import PeerFrame, SnapshotFetch, SnapshotPart
+from storage.interface import Txn, Value, ValueType
+from storage.lmdb_store import LmdbStore
+
+CLUSTER = b"transfer-test"
+DONE_S = 30.0
+
+
+def open_store(path: Path, replica: int) -> LmdbStore:
+    return LmdbStore.open(path, replica_id=replica, cluster_id=CLUSTER)
+
+
+class Pair:
+    """Replica 1 (the joiner) and replicas 2 and 3 (sources), each with its transfers."""
+
+    def __init__(self, tmp: Path, rebuilding: set[int]) -> None:
+        self.stores = {r: open_store(tmp / f"data-{r}", r) for r in (1, 2, 3)}
+        self.installed = trio.Event()
+        self.sent: list[tuple[int, int, PeerFrame]] = []
+        self.ends = {
+            r: SnapshotTransfers(
+                r, r - 1, self.stores[r], tmp / f"data-{r}",
+                lambda dst, m, src=r: self.send(src, dst, m),
+                self.installed.set if r == 1 else (lambda: None),
+                rebuilding=lambda r=r: r in rebuilding,
+            )
+            for r in (1, 2, 3)
+        }  # fmt: skip
+
+    def send(self, src: ReplicaId, dst: ReplicaId, m: PeerFrame) -> None:
+        self.sent.append((src, dst, m))
+        end = self.ends[dst]
+        if isinstance(m, SnapshotFetch):
+            end.on_fetch(m)
+        elif isinstance(m, SnapshotPart):
+            end.on_part(m)
+
+    def close(self) -> None:
+        for store in self.stores.values():
+            store.close()
+
+
+def fill(store: LmdbStore, keys: int) -> None:
+    def write(txn: Txn) -> None:
+        for n in range(keys):
+            txn.put(b"key:%05d" % n, Value(ValueType.STRING, 0, b"v" * 100))
+
+    store.write(write)
+
+
+async def fetch(pair: Pair, sources: tuple[int, ...]) -> None:
+    async with trio.open_nursery() as nursery:
+        for end in pair.ends.values():
+            await nursery.start(end.run)
+        pair.ends[1].want(SnapshotWanted((4, 9, 2), sources))
+        with trio.fail_after(DONE_S):
+            await pair.installed.wait()
+        nursery.cancel_scope.cancel()
+
+
+def test_a_joiner_pulls_a_peers_copy_part_by_part_and_installs_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(snapshots, "PART_BYTES", 16 << 10)
+    pair = Pair(tmp_path, rebuilding=set())
+    try:
+        fill(pair.stores[2], 2000)
+        trio.run(fetch, pair, (2,))
+        joiner = pair.stores[1]
+        assert joiner.kv_items() == pair.stores[2].kv_items()
+        assert joiner.get_meta(META_JOIN_BOUND) == b"4,9,2"
+        parts = [m for _, dst, m in pair.sent if dst == 1 and isinstance(m, SnapshotPart)]
+        assert len(parts) > 5 and parts[-1].offset + len(parts[-1].data) == parts[-1].total
+        assert not (tmp_path / "data-1" / snapshots.IN_DIR).exists()
+    finally:
+        pair.close()
+
+
+def test_a_source_rebuilding_itself_refuses_and_the_joiner_takes_the_next(
+    tmp_path: Path,
+) -> None:
+    pair = Pair(tmp_path, rebuilding={2})
+    try:
+        fill(pair.stores[3], 50)
+        trio.run(fetch, pair, (2, 3))
+        assert len(pair.stores[1].kv_items()) == 50
+        refusals = [m for src, _, m in pair.sent if src == 2 and isinstance(m, SnapshotPart)]
+        assert refusals and all(m.total == snapshots.REFUSED for m in refusals)
+    finally:
+        pair.close()
