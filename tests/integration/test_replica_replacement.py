@@ -134,6 +134,32 @@ def test_a_replacement_waits_for_every_peer_and_serves_nothing_meanwhile(
 
     cluster.restart(3)
     cluster.wait_serving(2, REBUILD_S)
+    cluster.wait_serving(3, REBUILD_S)
     cluster.wait_same_data(SAME_DATA_S)
     with cluster.client(2) as c2:
         assert c2.get("k:99") == b"99"
+
+
+def test_two_of_five_replicas_that_lost_their_disks_rebuild_at_once(
+    make_cluster: Callable[[int], ProcessCluster],
+) -> None:
+    """Up to F replicas may rebuild together: every commit had a vote from one of the
+    three members, which all answer."""
+    cluster = make_cluster(5)
+    with cluster.client(1) as c:
+        for n in range(500):
+            assert c.set(f"k:{n}", n)
+    lose_data_directory(cluster, 2)
+    lose_data_directory(cluster, 5)
+    with cluster.client(3) as c:
+        assert c.set("while-gone", "yes")
+    cluster.restart(2)
+    cluster.restart(5)
+    cluster.wait_serving(2, REBUILD_S)
+    cluster.wait_serving(5, REBUILD_S)
+    cluster.wait_same_data(SAME_DATA_S)
+    with cluster.client(5) as c5:
+        assert c5.get("while-gone") == b"yes"
+        assert c5.set("from-5", "1")
+    with cluster.client(2) as c2:
+        assert c2.get("k:499") == b"499" and c2.get("from-5") == b"1"
