@@ -94,11 +94,7 @@ class Joiner(ReplicaState):
         self._peer_executed[m.sender] = self._no_deps
         # An instance can be known here only as a dependency: its owner voted on one of
         # ours after making it, and its PreAccept was lost (seed 316).
-        known = list(self._known_max)
-        for inst in self.instances.values():
-            for q, d in enumerate(inst.deps):
-                if d > known[q]:
-                    known[q] = d
+        known = [max(k, d) for k, d in zip(self._known_max, self._deps_top, strict=True)]
         row_top = known[p]
         armed = 0
         for j in range(self._committed_upto[p] + 1, row_top + 1):

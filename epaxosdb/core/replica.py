@@ -159,6 +159,9 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
             if x.cmds is not None:
                 r._add_to_index(x)
             r._note_known(x.id)
+            for p, d in enumerate(x.deps):
+                if d > r._deps_top[p]:
+                    r._deps_top[p] = d
             if x.id.replica == r.me:
                 next_index = max(next_index, x.id.index + 1)
         r._next_index = next_index
@@ -340,7 +343,11 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
         if self._join_bound is not None:
             self._check_joined()
         records = []
+        deps_top = self._deps_top
         for x in self._dirty.values():
+            for p, d in enumerate(x.deps):
+                if d > deps_top[p]:
+                    deps_top[p] = d
             rec = x.record()
             if rec.status == Status.EXECUTED:
                 rec = InstanceRecord(

@@ -100,6 +100,9 @@ class ReplicaState:
 
         self._committed_upto = [-1] * self._n
         self._known_max = [-1] * self._n
+        self._deps_top = [-1] * self._n
+        """Per row: the highest instance any stored instance depends on (what a joiner's
+        bound must cover: ``joining``); kept up as records are written, never lowered."""
         self._last_sync_tick = 0
         self._last_sync_committed: list[int] = [-1] * self._n
 
