@@ -85,7 +85,7 @@ def _batches(items: Iterable[_T], size: int) -> Iterator[list[_T]]:
 
 def install(store: Store, snapshot: Snapshot, bound: Deps, own_position: int) -> None:
     """Replace everything the store holds with ``snapshot``, joining with ``bound``."""
-    discard(store)
+    discard(store, incomplete=True)
 
     def put_keys(batch: list[tuple[bytes, Value]]) -> None:
         def write(txn: Txn) -> None:
@@ -121,12 +121,13 @@ def install(store: Store, snapshot: Snapshot, bound: Deps, own_position: int) ->
     store.write(finish)
 
 
-def discard(store: Store) -> None:
-    """Empty the store of state and instances, marked incomplete until an install ends."""
+def discard(store: Store, *, incomplete: bool) -> None:
+    """Empty the store of state and instances; ``incomplete``: an install follows, and
+    a start that finds the mark discards again."""
     ids = [r.id for r in store.load().records]
 
     def wipe(txn: Txn) -> None:
-        txn.set_meta(META_SNAPSHOT_INCOMPLETE, b"1")
+        txn.set_meta(META_SNAPSHOT_INCOMPLETE, b"1" if incomplete else b"")
         txn.clear()
         txn.delete_instances(ids)
         for name in _CONSENSUS_META:
@@ -139,6 +140,5 @@ def discard_incomplete(store: Store) -> bool:
     """On start: throw away a half-installed snapshot (then the replica joins again)."""
     if not store.get_meta(META_SNAPSHOT_INCOMPLETE):
         return False
-    discard(store)
-    store.write(lambda txn: txn.set_meta(META_SNAPSHOT_INCOMPLETE, b""))
+    discard(store, incomplete=False)
     return True

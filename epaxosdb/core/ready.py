@@ -61,4 +61,5 @@ class Ready:
     def __bool__(self) -> bool:
         return bool(
             self.to_persist or self.meta or self.messages or self.to_execute or self.to_delete
+            or self.snapshot is not None
         )

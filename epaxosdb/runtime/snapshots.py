@@ -114,7 +114,6 @@ class SnapshotTransfers:
         self._copying = False
         self._fetching = False
         self._parts_in, self._parts_out = trio.open_memory_channel[SnapshotPart](16)
-        self.stats = {"served_parts": 0, "fetched_bytes": 0, "installed": 0}
 
     async def run(self, task_status: trio.TaskStatus[None] = trio.TASK_STATUS_IGNORED) -> None:
         """Own the transfer tasks; runs until cancelled."""
@@ -161,7 +160,6 @@ class SnapshotTransfers:
         out.last_used = trio.current_time()
         data = await trio.to_thread.run_sync(_read_part, out.path / DATA_FILE_NAME, offset)
         self._send(m.sender, SnapshotPart(self._me, transfer, offset, out.size, data))
-        self.stats["served_parts"] += 1
         if offset + len(data) >= out.size:
             log.info("sent replica %d a snapshot of %d bytes", m.sender, out.size)
 
@@ -196,7 +194,6 @@ class SnapshotTransfers:
                         log.warning("snapshot from replica %d failed: %s", source, exc)
                         continue
                     await trio.to_thread.run_sync(self._install, path, wanted)
-                    self.stats["installed"] += 1
                     self._installed()
                     return
                 await trio.sleep(min(RETRY_PAUSE_S * (attempt + 1), 30.0))
@@ -230,7 +227,6 @@ class SnapshotTransfers:
                 transfer, total = part.transfer, part.total
             await trio.to_thread.run_sync(_append, path, offset, part.data)
             offset += len(part.data)
-            self.stats["fetched_bytes"] += len(part.data)
             if not part.data and offset < total:
                 raise _TransferFailed("the source's snapshot ended early")
             if total and offset * 10 // total > reported:
