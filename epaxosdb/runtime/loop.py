@@ -606,11 +606,11 @@ class ConsensusLoop:
             now = time.monotonic()
             if now - self._last_progress_log >= 1.0:
                 self._last_progress_log = now
-                s = self._core.statistics()
                 joining = self._core.join_state
                 if joining:
                     log.info("joining the cluster: %s", joining)
                 else:
+                    s = self._core.statistics()
                     log.info(
                         "catching up: %.1f%% (executed %d, blocked %d)",
                         100 * s.loading_progress,
