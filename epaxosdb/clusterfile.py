@@ -30,10 +30,16 @@ DEFAULT_TICK_MS = 10
 CORE_SETTINGS = (
     "batch_max", "inflight_max", "fast_wait_ticks", "retransmit_ticks", "learn_ticks",
     "recovery_ticks", "recovery_jitter_ticks", "recoveries_max", "sync_interval_ticks",
-    "sync_batch_max", "batch_bytes_max", "sync_bytes_max",
+    "sync_batch_max", "batch_bytes_max", "sync_bytes_max", "leave_behind_instances",
 )
 """``[cluster]`` keys passed to every replica's core (``ReplicaConfig`` fields, in ticks)."""
-RUNTIME_SETTINGS = ("command_timeout_ms",)
+RUNTIME_SETTINGS = ("command_timeout_ms", "leave_behind_ms")
+DEFAULT_LEAVE_BEHIND_MS = 300_000
+DEFAULT_LEAVE_BEHIND_INSTANCES = 50_000
+"""A replica silent for five minutes, once a peer holds 50,000 instances of log it has
+not executed, is left behind and rebuilds from a snapshot when it returns
+(``core.laggards``): short outages catch up from the log, long ones do not make
+every other replica keep the log without end. ``leave_behind_ms = 0`` turns it off."""
 
 
 class ClusterFileError(ValueError):
@@ -82,7 +88,15 @@ class ClusterConfig:
     """The cluster file this came from (``load_cluster``); INFO reports it as ``config_file``."""
 
     def core_settings(self) -> dict[str, int]:
-        return {k: v for k, v in self.settings.items() if k in CORE_SETTINGS}  # type: ignore[misc]
+        settings = {"leave_behind_instances": DEFAULT_LEAVE_BEHIND_INSTANCES}
+        for name, value in self.settings.items():
+            if name in CORE_SETTINGS:
+                assert isinstance(value, int)
+                settings[name] = value
+        leave_ms = self.settings.get("leave_behind_ms", DEFAULT_LEAVE_BEHIND_MS)
+        assert isinstance(leave_ms, int)
+        settings["leave_behind_ticks"] = -(-leave_ms // self.tick_ms)  # rounded up
+        return settings
 
     @property
     def command_timeout_s(self) -> float:

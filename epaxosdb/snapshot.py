@@ -27,7 +27,12 @@ from itertools import islice
 from typing import TypeVar
 
 from epaxosdb.core.joining import encode_bound
-from epaxosdb.core.state import META_GC_WATERMARK, META_JOIN_BOUND, META_NEXT_INSTANCE
+from epaxosdb.core.state import (
+    META_GC_FLOOR,
+    META_GC_WATERMARK,
+    META_JOIN_BOUND,
+    META_NEXT_INSTANCE,
+)
 from protocol.messages import Deps, InstanceRecord, Status
 from storage.interface import KeyValueView, Store, Txn, Value
 
@@ -36,7 +41,7 @@ INSTALL_BATCH = 10_000
 """Keys, or instances, per install transaction."""
 
 _T = TypeVar("_T")
-_CONSENSUS_META = (META_NEXT_INSTANCE, META_GC_WATERMARK, META_JOIN_BOUND)
+_CONSENSUS_META = (META_NEXT_INSTANCE, META_GC_WATERMARK, META_JOIN_BOUND, META_GC_FLOOR)
 
 
 @dataclass(frozen=True, slots=True)
@@ -47,6 +52,9 @@ class Snapshot:
     """Committed instances only; EXECUTED where the key-value state includes them."""
     kv: Iterable[tuple[bytes, Value]]
     gc_watermark: bytes
+    gc_floor: bytes = b""
+    """The source's GC floor (``core.laggards``): a peer it left behind may still lack
+    what it deleted, so the joiner's attributes must reach the floor as its own do."""
 
 
 def snapshot_of(store: Store) -> Snapshot:
@@ -56,7 +64,13 @@ def snapshot_of(store: Store) -> Snapshot:
     simulator between steps; the runtime reads a private copy of the file)."""
     recovered = store.load()
     records = [r for r in recovered.records if r.status >= Status.COMMITTED]
-    return Snapshot(records, _items(store), recovered.meta.get(META_GC_WATERMARK) or b"")
+    meta = recovered.meta
+    return Snapshot(
+        records,
+        _items(store),
+        meta.get(META_GC_WATERMARK) or b"",
+        meta.get(META_GC_FLOOR) or b"",
+    )
 
 
 def _items(store: Store) -> Iterator[tuple[bytes, Value]]:
@@ -114,6 +128,7 @@ def install(store: Store, snapshot: Snapshot, bound: Deps, own_position: int) ->
         # The snapshot holds no instance of this replica's row above the bound: the
         # bound is the highest one any peer, the snapshot's source included, knew.
         txn.set_meta(META_GC_WATERMARK, snapshot.gc_watermark)
+        txn.set_meta(META_GC_FLOOR, snapshot.gc_floor)
         txn.set_meta(META_NEXT_INSTANCE, str(bound[own_position] + 1).encode())
         txn.set_meta(META_JOIN_BOUND, encode_bound(bound))
         txn.set_meta(META_SNAPSHOT_INCOMPLETE, b"")

@@ -311,13 +311,17 @@ class SyncReply:
 
     ``committed`` is the responder's own contiguous committed watermark per
     row, which tells a restarted replica how far it must catch up; ``more``
-    says the responder stopped at its batch limit.
+    says the responder stopped at its batch limit. ``collected`` is its log GC
+    watermark (empty while it is not a voting member): below it the responder
+    can give nothing, which tells a replica that was left behind that it must
+    rebuild from a snapshot (``core.laggards``).
     """
 
     sender: ReplicaId
     committed: Deps
     commits: tuple[Commit, ...]
     more: bool
+    collected: Deps = ()
 
 
 @dataclass(frozen=True, slots=True)

@@ -297,12 +297,15 @@ MESSAGE_CODECS: Final[tuple[_Codec, ...]] = (
     (
         9,
         SyncReply,
-        lambda m: [m.sender, m.committed, [_pack_commit_fields(c) for c in m.commits], m.more],
+        lambda m: [
+            m.sender, m.committed, [_pack_commit_fields(c) for c in m.commits], m.more,
+            m.collected,
+        ],
         lambda f: SyncReply(
             _int(f[0]), _unpack_deps(f[1]), tuple(_unpack_commit(c) for c in _tuple(f[2])),
-            _bool(f[3]),
+            _bool(f[3]), _unpack_deps(f[4]),
         ),
-        4,
+        5,
     ),
     (
         10,

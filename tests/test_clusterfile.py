@@ -58,8 +58,14 @@ def test_the_cluster_id_depends_on_membership_not_on_listing_order() -> None:
 
 def test_core_settings_reach_the_replica_and_unknown_ones_are_refused() -> None:
     cluster = parse_cluster(_three(batch_max=32, command_timeout_ms=500))
-    assert cluster.core_settings() == {"batch_max": 32}
+    assert cluster.core_settings() == {
+        "batch_max": 32,
+        "leave_behind_instances": 50_000,
+        "leave_behind_ticks": 30_000,
+    }
     assert cluster.command_timeout_s == 0.5
+    quick = parse_cluster(_three(tick_ms=7, leave_behind_ms=100, leave_behind_instances=0))
+    assert quick.core_settings() == {"leave_behind_instances": 0, "leave_behind_ticks": 15}
     with pytest.raises(ClusterFileError, match="unknown \\[cluster\\] setting 'batch_size'"):
         parse_cluster(_three(batch_size=32))
     with pytest.raises(ClusterFileError, match="batch_max must be a non-negative integer"):

@@ -17,10 +17,10 @@ from protocol.messages import (
     payload_bytes,
 )
 
-from .state import ReplicaState
+from .laggards import Laggards
 
 
-class CatchUp(ReplicaState):
+class CatchUp(Laggards):
     def _periodic_sync(self) -> None:
         self._last_sync_tick = self.now
         if not self._peers:
@@ -97,7 +97,10 @@ class CatchUp(ReplicaState):
                     size += payload_bytes(x.cmds or ())
             if more:
                 break
-        self._send(m.sender, SyncReply(self.me, tuple(self._committed_upto), tuple(commits), more))
+        reply = SyncReply(
+            self.me, tuple(self._committed_upto), tuple(commits), more, self._collected_here()
+        )
+        self._send(m.sender, reply)
 
     def _on_sync_reply(self, m: SyncReply) -> None:
         for c in m.commits:
@@ -110,6 +113,7 @@ class CatchUp(ReplicaState):
                     self._sync_target[p] = m.committed[p]
         if m.more:
             self._send(m.sender, self._sync_request(()))
+        self._note_collected(m)
 
     def _check_loaded(self) -> None:
         if len(self._sync_heard) < self._f:

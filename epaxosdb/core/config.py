@@ -64,6 +64,15 @@ class ReplicaConfig:
     """How often a replica gossips its executed watermarks and deletes what every replica
     has executed (log GC)."""
 
+    leave_behind_ticks: int = 0
+    """A peer this replica has heard nothing from for this long stops holding back log
+    GC (0: never): the log it would need is deleted, and when it returns it rebuilds
+    from a snapshot (``laggards``). At most F peers are left behind at once."""
+
+    leave_behind_instances: int = 0
+    """...and only while this replica holds at least this many instances: below it, a
+    silent peer can still catch up from the log, which is cheaper than a snapshot."""
+
     fast_path_eq_rule: bool = True
     """N=3 only: fast-commit only on a reply that left the attributes unchanged
     (rule (a) of brief §2.4). Turning it off is a deliberately broken variant used
@@ -89,6 +98,9 @@ class ReplicaConfig:
                      "gc_interval_ticks", "batch_bytes_max", "sync_bytes_max"):
             if getattr(self, name) < 1:
                 raise ValueError(f"{name} must be at least 1")
+        for name in ("leave_behind_ticks", "leave_behind_instances"):
+            if getattr(self, name) < 0:
+                raise ValueError(f"{name} must not be negative")
         n = len(ids)
         f = (n - 1) // 2
         object.__setattr__(self, "replica_ids", ids)

@@ -74,7 +74,7 @@ def decode_bound(raw: bytes, n: int) -> list[int] | None:
 class Joiner(ReplicaState):
     def _voting(self) -> bool:
         """Whether this replica's votes may count: not while it joins (see the module)."""
-        return not self._joining and self._join_bound is None
+        return not (self._joining or self._rejoin) and self._join_bound is None
 
     def _join_tick(self) -> None:
         """Ask again (lost messages, peers down) and check whether joining is over."""
@@ -152,11 +152,12 @@ class Joiner(ReplicaState):
         self._snapshot_wanted = self._snapshot_request(self._join_bound_found)
 
     def _snapshot_request(self, bound: Deps) -> SnapshotWanted:
-        holders = [
-            r.sender for r in self._join_replies.values() if not (r.pristine or r.joining)
-        ]
+        holders = [r for r in self._join_replies.values() if not (r.pristine or r.joining)]
         self._rng.shuffle(holders)
-        return SnapshotWanted(bound, tuple(holders))
+        # The peer that knows most first: it has least to catch up, and one that was
+        # left behind (``laggards``) without knowing it yet knows least.
+        holders.sort(key=lambda r: sum(r.known), reverse=True)
+        return SnapshotWanted(bound, tuple(r.sender for r in holders))
 
     def _check_joined(self) -> None:
         """A restored joiner becomes a voter once it has every commit up to its bound."""

@@ -45,14 +45,17 @@ class Leader(ReplicaState):
             self._start_instance(tuple(batch))
 
     def _start_instance(self, cmds: tuple[Command, ...]) -> None:
-        index = self._next_index
-        self._next_index += 1
+        # Past any number of this row seen anywhere: normally a no-op, but a replica
+        # that rebuilt may learn of its predecessor's instances after its join bound.
+        own = self._pos[self.me]
+        index = max(self._next_index, self._known_max[own] + 1, self._deps_top[own] + 1)
+        self._next_index = index + 1
         self._meta[META_NEXT_INSTANCE] = str(self._next_index).encode()
         iid = InstanceId(self.me, index)
         x = self.instances[iid] = Instance(iid, self._n, self.now)
         self._note_known(iid)
         x.cmds = cmds
-        seq, deps = self._index.attributes(self._instance_access(x), 0, self._no_deps)
+        seq, deps = self._attributes(self._instance_access(x), 0, self._no_deps)
         b0 = Ballot.initial(self.me)
         x.status = Status.PREACCEPTED
         x.seq, x.deps = seq, deps
@@ -77,6 +80,7 @@ class Leader(ReplicaState):
         if found is not None:
             x, lead = found
             lead.preaccept_replies[m.sender] = m
+            self._note_deps(m.deps)
             self._finish_preaccept(x, timed_out=False)
 
     def _finish_preaccept(self, x: Instance, *, timed_out: bool) -> None:

@@ -57,9 +57,13 @@ class Ready:
     """Instances every replica has executed: delete them (log GC), in the same transaction."""
     snapshot: SnapshotWanted | None = None
     """Set while a joining replica waits for a snapshot (asked again now and then)."""
+    rejoin: bool = False
+    """This replica was left behind (``laggards``): every peer deleted instances it
+    never committed. After this Ready the driver discards the store's state and
+    restores the replica as one on a new disk, which joins again from a snapshot."""
 
     def __bool__(self) -> bool:
         return bool(
             self.to_persist or self.meta or self.messages or self.to_execute or self.to_delete
-            or self.snapshot is not None
+            or self.snapshot is not None or self.rejoin
         )

@@ -49,6 +49,7 @@ class Recoverer(ReplicaState):
         if found is not None:
             x, lead = found
             lead.prepare_replies[m.sender] = m
+            self._note_deps(m.deps)
             self._finish_prepare(x)
 
     def _finish_prepare(self, x: Instance) -> None:
@@ -70,7 +71,7 @@ class Recoverer(ReplicaState):
             self._begin_accept(x, d.cmds, d.seq, d.deps)
         else:
             self._set_payload(x, d.cmds)
-            seq, deps = self._index.attributes(self._instance_access(x), d.seq, d.deps)
+            seq, deps = self._attributes(self._instance_access(x), d.seq, d.deps)
             x.status = Status.PREACCEPTED
             x.seq, x.deps = seq, deps
             x.vbal = lead.ballot

@@ -66,10 +66,12 @@ from .collector import LogCollector
 from .config import ReplicaConfig
 from .instance import Instance, Phase
 from .joining import Joiner, decode_bound
+from .laggards import decode_floor
 from .leader import Leader
 from .ready import Executed, Ready
 from .recoverer import Recoverer
 from .state import (
+    META_GC_FLOOR,
     META_GC_WATERMARK,
     META_JOIN_BOUND,
     META_NEXT_INSTANCE,
@@ -159,12 +161,12 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
             if x.cmds is not None:
                 r._add_to_index(x)
             r._note_known(x.id)
-            for p, d in enumerate(x.deps):
-                if d > r._deps_top[p]:
-                    r._deps_top[p] = d
+            r._note_deps(x.deps)
             if x.id.replica == r.me:
                 next_index = max(next_index, x.id.index + 1)
         r._next_index = next_index
+        r._floor = decode_floor(meta.get(META_GC_FLOOR, b""), r._n)
+        r._floor_active = any(f >= 0 for f in r._floor)
         if meta.get(META_GC_WATERMARK):
             gc = [int(x) for x in meta[META_GC_WATERMARK].decode().split(",")]
             if len(gc) != r._n:
@@ -280,6 +282,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
         if not self._valid(m):
             self._stats["invalid_messages"] += 1
             return
+        self._heard_at[m.sender] = self.now
         if self._collected(m):
             return
         if not self._voting() and not self._may_learn(m):
@@ -343,11 +346,8 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
         if self._join_bound is not None:
             self._check_joined()
         records = []
-        deps_top = self._deps_top
         for x in self._dirty.values():
-            for p, d in enumerate(x.deps):
-                if d > deps_top[p]:
-                    deps_top[p] = d
+            self._note_deps(x.deps)
             rec = x.record()
             if rec.status == Status.EXECUTED:
                 rec = InstanceRecord(
@@ -365,6 +365,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
             committed=self._committed_now,
             to_delete=self._to_delete,
             snapshot=self._snapshot_wanted,
+            rejoin=self._rejoin,
         )
         self._snapshot_wanted = None
         self._to_delete = []
@@ -413,6 +414,8 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
     @property
     def join_state(self) -> str:
         """Where joining stands, for logs and INFO ("" once a voting member)."""
+        if self._rejoin:
+            return "left behind by every peer: rebuilding"
         if self._join_bound is not None:
             return "catching up to the join bound " + ",".join(map(str, self._join_bound))
         if not self._joining:
@@ -427,14 +430,20 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
 
     def gc_waits_for(self) -> tuple[ReplicaId, ...]:
         """Peers that hold log GC back here: silent so far, or behind this replica in
-        some row. A replica that stays down keeps every instance since in memory and
-        on disk everywhere (GC never deletes what it may still have to execute)."""
+        some row, and not left behind (``laggards``). Until a peer is left behind,
+        every instance since it went away stays in memory and on disk here."""
         own = self._durable_wm
         return tuple(
             peer for peer in self._peers
-            if (e := self._peer_executed.get(peer)) is None
-            or any(e[p] < own[p] for p in range(self._n))
+            if peer not in self._left_behind
+            and ((e := self._peer_executed.get(peer)) is None
+                 or any(e[p] < own[p] for p in range(self._n)))
         )  # fmt: skip
+
+    @property
+    def gc_floor(self) -> tuple[int, ...]:
+        """Per row: what a peer left behind may lack (``laggards``); all -1 when none."""
+        return tuple(self._floor)
 
     @property
     def gc_watermarks(self) -> tuple[int, ...]:

@@ -49,6 +49,9 @@ META_GC_WATERMARK = "gc_watermark"
 META_JOIN_BOUND = "join_bound"
 """Set by a snapshot install, cleared once the replica has every commit up to it
 (``joining``); empty means none."""
+META_GC_FLOOR = "gc_floor"
+"""Per row, the highest instance deleted while a peer that had not executed it was
+left behind (``laggards``); empty while every peer has executed everything deleted."""
 
 _EMPTY = Access()
 
@@ -101,8 +104,8 @@ class ReplicaState:
         self._committed_upto = [-1] * self._n
         self._known_max = [-1] * self._n
         self._deps_top = [-1] * self._n
-        """Per row: the highest instance any stored instance depends on (what a joiner's
-        bound must cover: ``joining``); kept up as records are written, never lowered."""
+        """Per row: the highest instance any stored instance, or any reply tallied here,
+        depends on (what a joiner's bound must cover: ``joining``); never lowered."""
         self._last_sync_tick = 0
         self._last_sync_committed: list[int] = [-1] * self._n
 
@@ -115,6 +118,18 @@ class ReplicaState:
         self._peer_executed: dict[ReplicaId, Deps] = {}
         self._to_delete: list[InstanceId] = []
         self._last_gc_tick = 0
+
+        self._heard_at: dict[ReplicaId, int] = {q: 0 for q in self._peers}
+        """Per peer: the tick of its latest message (a long silence leaves it behind)."""
+        self._left_behind: frozenset[ReplicaId] = frozenset()
+        """Peers the latest log GC did not wait for (``laggards``)."""
+        self._floor = [-1] * self._n
+        """``META_GC_FLOOR``: what a peer left behind may lack; new attributes reach it."""
+        self._floor_active = False
+        self._peer_logs: dict[ReplicaId, tuple[Deps, Deps]] = {}
+        """Per voting peer: its committed and GC watermarks, as its latest SyncReply said."""
+        self._rejoin = False
+        """Every peer deleted instances this replica never committed: it must rebuild."""
 
         self._joining = False
         """Started on an empty directory and not yet told whether the cluster is new
@@ -190,6 +205,35 @@ class ReplicaState:
         if x.cmds:
             self._index.add(self._pos[x.id.replica], x.id.index, self._instance_access(x), x.seq)
 
+    def _note_deps(self, deps: Deps) -> None:
+        """A vote names these dependencies: what a joiner's bound must cover (seed 379,
+        N=5: a laggard's own instance was known to a peer only through the deps of a
+        reply it held while answering the laggard's JoinRequest)."""
+        top = self._deps_top
+        for p, d in enumerate(deps):
+            if d > top[p]:
+                top[p] = d
+
+    def _attributes(
+        self, access: Access, seq: int, deps: Deps, asker: ReplicaId | None = None
+    ) -> tuple[int, Deps]:
+        """``(seq, deps)`` for ``access`` as this replica sees it, for a command it leads
+        (``asker`` None) or votes on for ``asker``.
+
+        While peers are left behind (``laggards``), the deps reach at least the GC
+        floor when this replica leads, or when the asker may lack what was deleted:
+        the conflict index no longer names the deleted instances, and a replica that
+        never executed them must not execute this command before them."""
+        seq, deps = self._index.attributes(access, seq, deps)
+        if self._floor_active and (asker is None or self._behind(asker)):
+            deps = tuple([d if d >= f else f for d, f in zip(deps, self._floor, strict=True)])
+        return seq, deps
+
+    def _behind(self, peer: ReplicaId) -> bool:
+        """Whether ``peer`` may lack instances deleted here (below the GC floor)."""
+        executed = self._peer_executed.get(peer)
+        return executed is None or any(e < f for e, f in zip(executed, self._floor, strict=True))
+
     def _set_payload(self, x: Instance, cmds: tuple[Command, ...]) -> None:
         if x.cmds != cmds:
             if x.cmds is not None and cmds and x.cmds:
@@ -262,7 +306,9 @@ class ReplicaState:
             if len(m.committed) != self._n:
                 return False
             if isinstance(m, SyncReply):
-                return all(self._valid(c) for c in m.commits)
+                return len(m.collected) in (0, self._n) and all(
+                    self._valid(c) for c in m.commits
+                )
             return all(i.replica in pos and i.index >= 0 for i in m.wanted)
         inst = m.inst
         if inst.replica not in pos or inst.index < 0:

@@ -165,6 +165,12 @@ def outcome_unknown(timeout_s: float) -> Error:
     )
 
 
+REBUILDING = Error(
+    "UNCERTAIN outcome unknown: this replica was left behind and is rebuilding from a "
+    "snapshot; the command may still take effect"
+)
+
+
 @dataclass(slots=True)
 class _Waiter:
     on_done: Callable[[Reply], None]
@@ -203,11 +209,15 @@ class ConsensusLoop:
         blocked: BlockedClients | None = None,
         subscriptions: Subscriptions | None = None,
         want_snapshot: Callable[[SnapshotWanted], None] | None = None,
+        rebuild: Callable[[], Replica] | None = None,
     ) -> None:
         self._core = core
         self._next_core: Replica | None = None
         self._want_snapshot = want_snapshot
         """Where a joining core's ``Ready.snapshot`` goes (``runtime.snapshots``)."""
+        self._rebuild = rebuild
+        """For a core that was left behind (``Ready.rejoin``): discards the store's state
+        and returns the core restored as on a new disk (blocking)."""
         self._store = store
         self._me = core.me
         self._send = send
@@ -316,6 +326,7 @@ class ConsensusLoop:
                 ("conflict_index_keys", s.conflict_index_keys),
                 ("gc_watermarks", ",".join(str(x) for x in s.gc_watermarks)),
                 ("gc_waits_for", ",".join(str(x) for x in self._core.gc_waits_for())),
+                ("gc_left_behind", ",".join(str(x) for x in sorted(self._core.left_behind))),
                 ("blocked_instances", s.blocked_instances),
                 ("proposals_waiting", s.proposals_waiting),
                 ("commands_in_flight", len(self._waiting)),
@@ -485,6 +496,8 @@ class ConsensusLoop:
             core.advance(ready)
             if durable:
                 core.executed_durable(durable)
+            if ready.rejoin and self._rebuild is not None:
+                core = self._core = await self._rebuild_left_behind(self._rebuild)
             t4 = time.perf_counter()
             busy = self._busy
             busy["core_s"] += t1 - t0
@@ -497,6 +510,24 @@ class ConsensusLoop:
             self._end_idle_sleep()
             if self._proposals or self._inbox or self._ticks_due or core.has_pending_proposals():
                 self._wake.set()
+
+    async def _rebuild_left_behind(self, rebuild: Callable[[], Replica]) -> Replica:
+        """Discard this replica's state and join again (``core.laggards``).
+
+        Deferred effects belong to the state thrown away; commands waiting for a
+        reply may still execute elsewhere, so their outcome is unknown."""
+        log.warning(
+            "left behind: every peer deleted log entries this replica never got; "
+            "discarding its state to rebuild from a peer's snapshot"
+        )
+        self._apply = DeferredApply(self._store, self._me, FlushPolicy())
+        with trio.CancelScope(shield=True):
+            core = await trio.to_thread.run_sync(rebuild)
+        waiting, self._waiting = self._waiting, {}
+        for waiter in waiting.values():
+            self._counters["uncertain"] += 1
+            waiter.on_done(REBUILDING)
+        return core
 
     def flush_deferred(self) -> None:
         """Write the deferred key-value effects now (clean shutdown: nothing to redo after).

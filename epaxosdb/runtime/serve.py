@@ -132,6 +132,11 @@ async def serve_replica(
         assert loop is not None
         loop.replace_core(restore_core(opened.store, opened.config))
 
+    def rebuild() -> Replica:
+        # Marked incomplete: a restart before the snapshot is in discards again and joins.
+        snapshot.discard(opened.store, incomplete=True)
+        return restore_core(opened.store, opened.config, new_disk=True)
+
     others = [r for r in cluster.ids if r != me]
     mine = Identity(opened.data_dir_id, opened.incarnation, new_run_id())
     identities = PeerIdentities(
@@ -165,6 +170,7 @@ async def serve_replica(
         blocked=registry.blocked,
         subscriptions=registry.subscriptions,
         want_snapshot=transfers.want,
+        rebuild=rebuild,
     )
     settings = ClientSettings(
         requirepass=cluster.requirepass,

@@ -106,6 +106,8 @@ class Checkers:
         self._collected: set[InstanceId] = set()
         """Instances some replica deleted: every replica had executed them, so anything
         committed afterwards runs after them everywhere, dependency or not."""
+        self._lacking: dict[InstanceId, set[ReplicaId]] = {}
+        """Per deleted instance: replicas left behind without it when it was deleted."""
 
     # --- helpers --------------------------------------------------------------
 
@@ -188,8 +190,8 @@ class Checkers:
                     for j in lst[start:]:
                         d = self.committed[InstanceId(row, j)]
                         self.stats.visibility_pairs += 1
-                        if d.id in self._collected:
-                            continue
+                        if d.id in self._collected and not self._lacking.get(d.id):
+                            continue  # every replica ran d, g runs after it everywhere
                         if d.id != g.id and g.id.index > d.deps[gp]:
                             self._fail(
                                 "visibility",
@@ -257,16 +259,26 @@ class Checkers:
             return False
         return all(inst not in disk for q, disk in self.disks.items() if q != r)
 
-    def on_delete(self, r: ReplicaId, ids: Iterable[InstanceId]) -> None:
-        """GC safety: an instance is deleted only once every replica has executed it.
+    def on_delete(
+        self, r: ReplicaId, ids: Iterable[InstanceId], left_behind: frozenset[ReplicaId]
+    ) -> None:
+        """GC safety: an instance is deleted only once every replica has executed it,
+        but those ``r`` left behind (at most F: ``core.laggards``).
 
         A replica that lost its disk gets what was deleted from its snapshot, which
-        ``on_snapshot`` checks."""
+        ``on_snapshot`` checks. One left behind may never get it: that it then runs
+        nothing out of order is what the execution checks see."""
+        if len(left_behind) > (len(self.replica_ids) - 1) // 2:
+            self._fail("gc safety", f"replica {r} left {sorted(left_behind)} behind, more than F")
         for iid in ids:
+            lacking = self._lacking.setdefault(iid, set())
             for other, done in self._executed_insts.items():
-                if iid not in done and other not in self._empty:
+                if iid in done or other in self._empty:
+                    continue
+                if other not in left_behind:
                     self._fail("gc safety", f"replica {r} deleted {iid} before replica {other} "
                                "executed it")
+                lacking.add(other)
             self._collected.add(iid)
 
     # --- execution --------------------------------------------------------------
@@ -295,6 +307,9 @@ class Checkers:
             self._check_dependencies_ran(r, rec, done, batch)
             written = self._check_order(r, rec)
             done.add(ex.inst)
+            lacking = self._lacking.get(ex.inst)
+            if lacking:
+                lacking.discard(r)
             self._volatile[r].append((ex.inst, cmd_keys, written))
 
     def on_flush(self, r: ReplicaId, executed: Iterable[InstanceId]) -> None:
@@ -320,6 +335,8 @@ class Checkers:
         """``r`` lost its disk: it holds nothing and has executed nothing any more."""
         self._wiped.add(r)
         self._empty.add(r)
+        for lacking in self._lacking.values():
+            lacking.discard(r)
         self.disks[r] = {}
         self._executed_insts[r] = set()
         self._executed_cmds[r] = set()
@@ -345,7 +362,14 @@ class Checkers:
         self._write_count[r] = counts
         self._volatile[r] = []
         self._empty.discard(r)
-        missing = self._collected - self._executed_insts[r]
+        # A source that was left behind (and does not know yet) may lack deleted
+        # instances; the joiner then lacks them too, as its source did.
+        missing = set()
+        for i in self._collected - self._executed_insts[r]:
+            if source in self._lacking.get(i, ()):
+                self._lacking[i].add(r)
+            else:
+                missing.add(i)
         if missing:
             self._fail("gc safety", f"replica {r} installed a snapshot of replica {source} "
                        f"without {sorted(missing)[:3]}, which were deleted")

@@ -77,6 +77,9 @@ class CoreProfile:
     batch_bytes_max: int = 16 << 20
     sync_bytes_max: int = 64 << 20
     """Byte budgets (not drawn from the seed; tests shrink them to split every batch)."""
+    leave_behind_ticks: int = 0
+    leave_behind_instances: int = 0
+    """Leaving silent peers behind (``core.laggards``); drawn last, see ``SimProfile``."""
 
     @classmethod
     def random(cls, rng: random.Random) -> CoreProfile:
@@ -108,6 +111,8 @@ class CoreProfile:
             gc_interval_ticks=self.gc_interval_ticks,
             batch_bytes_max=self.batch_bytes_max,
             sync_bytes_max=self.sync_bytes_max,
+            leave_behind_ticks=self.leave_behind_ticks,
+            leave_behind_instances=self.leave_behind_instances,
         )
 
 
@@ -128,6 +133,17 @@ class SimProfile:
         # Drawn last, and used only when positive, so that a seed without lost disks
         # replays the schedule it had before disks could be lost.
         faults = replace(faults, wipe_share=rng.choice((0.0, 0.0, 0.2, 0.5)))
+        # Likewise for leaving silent peers behind. A replica that rejoins counts
+        # against the F that may rebuild at once, which the simulator keeps to by
+        # counting the disks it wipes; a rejoin it cannot foresee, so seeds that
+        # wipe disks do not leave peers behind.
+        leave_ticks = rng.choice((0, 0, 60, 200))
+        if leave_ticks and not faults.wipe_share:
+            core = replace(
+                core,
+                leave_behind_ticks=leave_ticks,
+                leave_behind_instances=rng.choice((0, 10, 50)),
+            )
         return cls(replicas=replicas, network=network, faults=faults, workload=workload,
                    core=core)
 
@@ -163,6 +179,7 @@ class ClusterStatistics:
     messages: int = 0
     wipes: int = 0
     snapshots: int = 0
+    rejoins: int = 0
 
 
 class SimCluster:
@@ -254,6 +271,25 @@ class SimCluster:
             node.amnesiac = False
         if ready.snapshot is not None:
             self._install_snapshot(r, ready.snapshot)
+        if ready.rejoin:
+            self._rejoin(r)
+
+    def _rejoin(self, r: ReplicaId) -> None:
+        """A replica left behind by every peer discards its state and joins again, as the
+        runtime does: its store emptied (what it had executed and voted is gone), the
+        core restored as on a new disk. Commands it was serving get no reply."""
+        node = self.nodes[r]
+        # The runtime sends the new core's JoinRequests on the connections the old one
+        # used, after its last messages: a peer answers knowing them. This network
+        # reorders, so the old messages are dropped instead, as a broken connection would.
+        self.network.crash(r)
+        snapshot.discard(node.store, incomplete=True)
+        node.apply = self._applier(r, node.store)
+        node.amnesiac = True
+        self.checkers.on_wipe(r)
+        self.workload.on_lost(r, self.now)
+        self.stats.rejoins += 1
+        self.restart(r)
 
     def _install_snapshot(self, r: ReplicaId, wanted: SnapshotWanted) -> None:
         """Copy the first source's durable state, as the runtime transfers its file: one
@@ -288,7 +324,7 @@ class SimCluster:
         checkers.on_persist(r, ready.to_persist)
         checkers.on_execute(r, ready.to_execute)
         checkers.on_flush(r, durable)
-        checkers.on_delete(r, ready.to_delete)
+        checkers.on_delete(r, ready.to_delete, self._core(r).gc_passes)
         return outbox, durable
 
     def _release(self, r: ReplicaId, outbox: Outbox) -> None:

@@ -185,6 +185,7 @@ def _counters(cluster: SimCluster) -> dict[str, int]:
         "crashes": cluster.stats.crashes,
         "wipes": cluster.stats.wipes,
         "snapshots": cluster.stats.snapshots,
+        "rejoins": cluster.stats.rejoins,
         "messages": cluster.stats.messages,
         "ops_completed": cluster.workload.stats.completed,
         "ops_lost": cluster.workload.stats.lost,

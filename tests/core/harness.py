@@ -18,7 +18,12 @@ from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.joining import encode_bound
 from epaxosdb.core.ready import SnapshotWanted
 from epaxosdb.core.replica import Replica
-from epaxosdb.core.state import META_GC_WATERMARK, META_JOIN_BOUND, META_NEXT_INSTANCE
+from epaxosdb.core.state import (
+    META_GC_FLOOR,
+    META_GC_WATERMARK,
+    META_JOIN_BOUND,
+    META_NEXT_INSTANCE,
+)
 from protocol.messages import (
     Access,
     Command,
@@ -97,6 +102,8 @@ class Harness:
         self.marks_pending: dict[ReplicaId, list[InstanceId]] = {r: [] for r in self.ids}
         self.new_disks: set[ReplicaId] = set()
         """Replicas whose disk was replaced (``lose_disk``): they join when restarted."""
+        self.rejoined: list[ReplicaId] = []
+        """Replicas that were left behind and discarded their state (``Ready.rejoin``)."""
         self.history: list[Envelope] = []
         """Every message any replica ever released, in order."""
         for r in self.ids:
@@ -146,6 +153,10 @@ class Harness:
             rep.executed_durable(ex.inst for ex in ready.to_execute)  # marked in the same step
         if ready.snapshot is not None:
             self.install_snapshot(r, ready.snapshot)
+        if ready.rejoin:
+            self.rejoined.append(r)
+            self.lose_disk(r)  # what the runtime's discard leaves: an empty store
+            self.restart(r)
 
     def install_snapshot(self, r: ReplicaId, wanted: SnapshotWanted) -> None:
         """What ``epaxosdb.snapshot.install`` does, on these dict disks: the first live
@@ -162,6 +173,7 @@ class Harness:
         disk.executed = {i for i in theirs.executed if i in disk.records}
         disk.meta = {
             META_GC_WATERMARK: theirs.meta.get(META_GC_WATERMARK, b""),
+            META_GC_FLOOR: theirs.meta.get(META_GC_FLOOR, b""),
             META_NEXT_INSTANCE: str(wanted.bound[self.ids.index(r)] + 1).encode(),
             META_JOIN_BOUND: encode_bound(wanted.bound),
         }

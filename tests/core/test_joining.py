@@ -205,3 +205,19 @@ def test_more_replicas_rebuilding_than_the_cluster_tolerates_wait() -> None:
     lose_disk(h, 3)
     settle(h, 300)
     assert h.replica(2).joining and h.replica(3).joining
+
+
+def test_a_replica_never_numbers_an_instance_of_its_row_it_has_seen_elsewhere() -> None:
+    """Found by the simulator (seed 379, N=5): a replica that rebuilt learnt of its
+    predecessor's instance 17 — recovered by a peer as a NO-OP — only after its join
+    bound (16) was fixed, because the peer that knew of it had it only in the deps of
+    a reply it was tallying; it then proposed a new batch as instance 17. Both ends
+    are closed: tallied deps count in the bound, and a new instance is numbered past
+    anything of its row seen."""
+    h = Harness(3)
+    noop = Commit(1, InstanceId(3, 5), (), 0, (-1, -1, -1))
+    h.replica(3).step(noop)
+    h.process(3)
+    h.propose(3, set_cmd(3, "k"))
+    mine = [i for i in h.replica(3).instances if i.replica == 3]
+    assert sorted(i.index for i in mine) == [5, 6]

@@ -76,12 +76,13 @@ def cluster3(
 def make_cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[int], ProcessCluster]]:
-    """Start private clusters of any size; all are closed when the test ends."""
+    """Start private clusters of any size (``[cluster]`` settings as keywords); all are
+    closed when the test ends."""
     started: list[ProcessCluster] = []
 
-    def make(n: int) -> ProcessCluster:
+    def make(n: int, **settings: object) -> ProcessCluster:
         cluster = ProcessCluster.start(
-            n, tmp_path_factory.mktemp(f"cluster{n}"), cluster_settings=SETTINGS
+            n, tmp_path_factory.mktemp(f"cluster{n}"), cluster_settings={**SETTINGS, **settings}
         )
         started.append(cluster)
         _register(request.config, cluster)

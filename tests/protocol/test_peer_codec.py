@@ -116,7 +116,10 @@ MESSAGE_STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
         bools,
     ),
     SyncRequest: st.builds(SyncRequest, ints, deps, st.lists(inst_ids, max_size=4).map(tuple)),
-    SyncReply: st.builds(SyncReply, ints, deps, st.lists(commits, max_size=3).map(tuple), bools),
+    SyncReply: st.builds(
+        SyncReply, ints, deps, st.lists(commits, max_size=3).map(tuple), bools,
+        st.one_of(st.just(()), deps),
+    ),
     Heartbeat: st.builds(Heartbeat, ints, deps),
     JoinRequest: st.builds(JoinRequest, ints),
     JoinReply: st.builds(JoinReply, ints, ints, deps, bools, bools),

@@ -1,0 +1,120 @@
+"""Laggards: a replica that stays away does not make its peers keep the log forever.
+
+Log GC deletes what every replica has executed, so one replica that is down
+(or cut off) would make the others keep, in memory and on disk, every
+instance from then on. Instead a peer silent for ``leave_behind_ticks``, once
+this replica holds ``leave_behind_instances`` instances, is *left behind*: GC
+stops waiting for it. At most F peers are left behind at once, so a majority
+still executed everything deleted.
+
+What a left-behind replica lacks can be named by nobody any more, so two
+things keep it from acting on a log with holes:
+
+* **The GC floor.** Deleted instances leave the conflict index, so a command
+  proposed afterwards need not depend on them; a replica that never executed
+  them could run it first. So while a peer may lack them, attributes reach
+  the floor — the highest instance deleted with someone left behind — when
+  this replica leads a command, and when it votes for a peer that may lack
+  them (``ReplicaState._attributes``). The laggard then blocks on the first
+  hole below the floor instead of running anything past it. Once every peer
+  reports having executed up to the floor, it is dropped.
+* **Rejoining.** ``SyncReply`` carries the sender's GC watermark. When every
+  peer, voting, has deleted an instance this replica never committed, no one
+  can ever give it: it asks its driver to discard its state and start again
+  as a replica on a new disk (``Ready.rejoin`` → ``joining``), which takes a
+  snapshot. Its forgotten votes are covered as a lost disk's are; that
+  counts against the F replicas that may rebuild at once, which is why it
+  waits until *every* peer has said so and is a voting member.
+"""
+
+from __future__ import annotations
+
+from protocol.messages import Deps, ReplicaId, SyncReply
+
+from .state import META_GC_FLOOR, ReplicaState
+
+
+def encode_floor(floor: list[int]) -> bytes:
+    return ",".join(map(str, floor)).encode() if any(f >= 0 for f in floor) else b""
+
+
+def decode_floor(raw: bytes, n: int) -> list[int]:
+    if not raw:
+        return [-1] * n
+    floor = [int(x) for x in raw.decode().split(",")]
+    if len(floor) != n:
+        raise ValueError("the stored GC floor does not fit this cluster")
+    return floor
+
+
+class Laggards(ReplicaState):
+    def _laggards(self) -> frozenset[ReplicaId]:
+        """The peers log GC leaves behind now: silent long enough, at most F of them."""
+        cfg = self.config
+        if cfg.leave_behind_ticks <= 0 or len(self.instances) < cfg.leave_behind_instances:
+            return frozenset()
+        now = self.now
+        silent = frozenset(
+            q for q in self._peers if now - self._heard_at[q] >= cfg.leave_behind_ticks
+        )
+        return silent if len(silent) <= self._f else frozenset()
+
+    def _raise_floor(self, target: list[int], behind: frozenset[ReplicaId]) -> None:
+        """GC deletes up to ``target`` without waiting for the peers ``behind``."""
+        floor = self._floor
+        executed = [self._peer_executed.get(q, self._no_deps) for q in behind]
+        raised = False
+        for p, t in enumerate(target):
+            lacking = min(e[p] for e in executed)
+            if t > self._gc_wm[p] and t > floor[p] and t > lacking:
+                floor[p] = t
+                raised = True
+        if raised:
+            self._floor_active = True
+            self._meta[META_GC_FLOOR] = encode_floor(floor)
+
+    def _drop_floor_if_caught_up(self) -> None:
+        """Every peer executed everything deleted: commands need not reach the floor."""
+        if not self._floor_active or len(self._peer_executed) < len(self._peers):
+            return
+        if any(self._behind(q) for q in self._peers):
+            return
+        self._floor = [-1] * self._n
+        self._floor_active = False
+        self._meta[META_GC_FLOOR] = b""
+
+    def _note_collected(self, m: SyncReply) -> None:
+        """A peer told what it deleted and committed: can anyone still give what this
+        replica lacks? If every peer has deleted, or never had, the next instance of
+        some row, and one of them deleted it, nobody ever will: rejoin. (Two laggards
+        cannot give each other what they both lack: seed 66, N=5.)"""
+        if m.collected:
+            self._peer_logs[m.sender] = (m.committed, m.collected)
+        else:
+            self._peer_logs.pop(m.sender, None)  # not voting: it has no say
+        if self._rejoin or self._joining or len(self._peer_logs) < len(self._peers):
+            return
+        logs = self._peer_logs.values()
+        for p in range(self._n):
+            j = self._committed_upto[p] + 1
+            gone = any(collected[p] >= j for _, collected in logs)
+            if gone and not any(c[p] < j <= committed[p] for committed, c in logs):
+                self._rejoin = True
+                return
+
+    def _collected_here(self) -> Deps:
+        """What a ``SyncReply`` says was deleted here (nothing while not voting)."""
+        voting = not (self._joining or self._rejoin) and self._join_bound is None
+        return tuple(self._gc_wm) if voting else ()
+
+    @property
+    def left_behind(self) -> frozenset[ReplicaId]:
+        """Peers that may lack instances deleted here: left behind and not rebuilt yet."""
+        if not self._floor_active:
+            return frozenset()
+        return frozenset(q for q in self._peers if self._behind(q))
+
+    @property
+    def gc_passes(self) -> frozenset[ReplicaId]:
+        """The peers the latest log GC did not wait for (at most F)."""
+        return self._left_behind

@@ -1,0 +1,195 @@
+"""Laggards: a peer that stays away is left behind by log GC, and rebuilds on return.
+
+Scenario tests for ``epaxosdb.core.laggards``: when GC stops waiting for a
+silent peer, what keeps that peer from running anything past the instances it
+will never get (the GC floor), and how it finds out it must rebuild.
+"""
+
+from __future__ import annotations
+
+from dataclasses import replace
+
+import pytest
+
+from epaxosdb.core.laggards import Laggards
+from protocol.messages import Commit, InstanceId, SyncReply
+from tests.core.harness import Harness, set_cmd
+
+
+def settle(h: Harness, ticks: int) -> None:
+    for _ in range(ticks):
+        h.deliver()
+        h.tick()
+    h.deliver()
+
+
+def cluster(n: int = 3, **config: object) -> Harness:
+    settings: dict[str, object] = {
+        "gc_interval_ticks": 5,
+        "sync_interval_ticks": 10,
+        "leave_behind_ticks": 30,
+        "leave_behind_instances": 0,
+    }
+    settings.update(config)
+    return Harness(n, **settings)
+
+
+def write_while_away(h: Harness, away: tuple[int, ...], count: int = 6) -> None:
+    """Replica 1 writes k0/k1 while ``away`` hear nothing, long enough to be left behind."""
+    for i in range(count):
+        h.propose(1, set_cmd(1, f"k{i % 2}", f"v{i}"))
+        h.deliver()
+    for _ in range(60):
+        h.drop(lambda e: e.src in away or e.dst in away)
+        h.deliver()
+        h.tick(only=[r for r in h.ids if r not in away])
+
+
+def test_a_silent_peer_is_left_behind_once_the_log_is_large_enough() -> None:
+    h = cluster()
+    h.crash(3)
+    write_while_away(h, (3,))
+    r1 = h.replica(1)
+    assert r1.left_behind == {3}
+    assert r1.gc_watermarks[0] == 5, "replica 2 executed everything: that is enough"
+    assert len(r1.instances) == 0
+    assert r1.gc_waits_for() == ()
+    assert r1.gc_floor[0] == 5, "what replica 3 lacks"
+
+
+def test_below_the_instance_threshold_the_log_is_kept_for_a_silent_peer() -> None:
+    h = cluster(leave_behind_instances=7)
+    h.crash(3)
+    write_while_away(h, (3,))
+    r1 = h.replica(1)
+    assert r1.left_behind == frozenset()
+    assert r1.gc_watermarks == (-1, -1, -1)
+    assert r1.gc_waits_for() == (3,)
+    assert r1.gc_floor == (-1, -1, -1)
+
+
+def test_a_left_behind_replica_rebuilds_on_return_and_serves_again() -> None:
+    h = cluster()
+    h.crash(3)
+    write_while_away(h, (3,))
+    h.restart(3)
+    settle(h, 200)
+    assert h.rejoined == [3]
+    assert not [iid for iid, _ in h.executed[3] if iid.replica == 1 and iid.index < 6], (
+        "it ran none of what it lacked: it got their effects with the snapshot"
+    )
+    r3 = h.replica(3)
+    assert not r3.joining and not r3.loading
+    assert all(r3.executed(InstanceId(1, i)) for i in range(6))
+    after = set_cmd(3, "k0", "after")
+    h.propose(3, after)
+    settle(h, 20)
+    assert all((after.origin, after.id) in h.executed_ids(r) for r in h.ids)
+    h.assert_agreement()
+    settle(h, 20)
+    assert h.replica(1).gc_floor == (-1, -1, -1), "everyone executed what was deleted"
+
+
+def run_past_what_the_laggard_lacks(h: Harness) -> tuple[InstanceId, list[object]]:
+    """Replica 3 is cut off (alive) while replica 1 writes k0 and collects past it; then
+    a new write to k0 commits and its Commit reaches replica 3 before anything else."""
+    write_while_away(h, (3,))
+    assert h.replica(1).gc_passes == {3}
+    executed_before = list(h.executed[3])
+    late = set_cmd(1, "k0", "late")
+    h.propose(1, late)
+    while h.deliver(lambda e: e.dst != 3):
+        pass
+    commit = next(e for e in h.wire if isinstance(e.msg, Commit) and e.dst == 3)
+    h.deliver(lambda e: e is commit)
+    return commit.msg.inst, h.executed[3][len(executed_before):]
+
+
+def test_a_laggard_runs_nothing_past_the_writes_it_lacks() -> None:
+    """The floor: k0's earlier writes left the conflict index when they were deleted, so
+    only the floor makes the late write depend on them; replica 3 has never seen them."""
+    h = cluster()
+    late, ran = run_past_what_the_laggard_lacks(h)
+    assert h.replica(1).record(late).deps[0] >= 4, "the late write reaches the floor"
+    assert ran == [], "replica 3 waits for the writes it lacks instead of running it"
+
+
+def test_without_the_floor_the_laggard_runs_a_write_out_of_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The scenario above can fail: with no floor, replica 3 runs the late write to k0
+    before the five earlier ones, which it will never get."""
+    monkeypatch.setattr(Laggards, "_raise_floor", lambda self, target, behind: None)
+    h = cluster()
+    late, ran = run_past_what_the_laggard_lacks(h)
+    assert [iid for iid, _ in ran] == [late]
+    assert not h.replica(3).executed(InstanceId(1, 4))
+
+
+def test_a_laggard_a_peer_still_holds_the_log_for_catches_up_without_rebuilding() -> None:
+    h = cluster()
+    rep2 = h.replica(2)
+    rep2.config = replace(rep2.config, leave_behind_ticks=0)  # replica 2 keeps waiting
+    h.crash(3)
+    write_while_away(h, (3,))
+    assert h.replica(1).left_behind == {3}
+    assert h.replica(2).gc_waits_for() == (3,)
+    h.restart(3)
+    settle(h, 200)
+    assert h.rejoined == []
+    assert all(h.replica(3).executed(InstanceId(1, i)) for i in range(6))
+
+
+def test_two_laggards_that_lack_the_same_instances_both_rebuild() -> None:
+    """Found by the simulator (seed 66, N=5): two replicas left behind each waited for
+    the other to say it had deleted what they both lacked. A peer that never had an
+    instance cannot give it either."""
+    h = cluster(5)
+    h.crash(4)
+    h.crash(5)
+    write_while_away(h, (4, 5))
+    assert h.replica(1).left_behind == {4, 5}
+    h.restart(4)
+    h.restart(5)
+    settle(h, 400)
+    assert sorted(set(h.rejoined)) == [4, 5]
+    for r in (4, 5):
+        assert not h.replica(r).loading
+        assert all(h.replica(r).executed(InstanceId(1, i)) for i in range(6))
+    h.assert_agreement()
+
+
+def test_no_more_than_f_peers_are_left_behind() -> None:
+    h = cluster(3)
+    h.crash(2)
+    h.crash(3)
+    for i in range(6):
+        h.propose(1, set_cmd(1, f"k{i}"))
+    for _ in range(60):
+        h.deliver()
+        h.tick(only=[1])
+    assert h.replica(1).left_behind == frozenset()
+    assert h.replica(1).gc_watermarks == (-1, -1, -1)
+
+
+def test_gc_waits_again_for_a_laggard_that_talks_until_it_has_rebuilt() -> None:
+    """Once it talks it is no longer silent: GC goes no further than it has executed
+    (nothing, here) while it cannot yet rebuild (its sync replies are lost)."""
+    h = cluster()
+    h.crash(3)
+    write_while_away(h, (3,))
+    gc = h.replica(1).gc_watermarks
+    h.restart(3)
+    for i in range(6):
+        h.propose(1, set_cmd(1, "k2", f"w{i}"))
+    for _ in range(60):
+        h.drop(lambda e: e.dst == 3 and isinstance(e.msg, SyncReply))
+        h.deliver()
+        h.tick()
+    r1 = h.replica(1)
+    assert h.rejoined == []
+    assert r1.gc_passes == frozenset()
+    assert r1.left_behind == {3}, "it still lacks what was deleted"
+    assert r1.gc_waits_for() == (3,)
+    assert r1.gc_watermarks == gc
+    assert r1.executed(InstanceId(1, 11))
