@@ -42,11 +42,15 @@ def pytest_runtest_makereport(
             report.sections.append((f"replica logs ({cluster.directory})", cluster.logs()))
 
 
-def _cluster(
-    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory, n: int
+def module_cluster(
+    request: pytest.FixtureRequest,
+    tmp_path_factory: pytest.TempPathFactory,
+    n: int,
+    **settings: object,
 ) -> Iterator[ProcessCluster]:
+    """A cluster for a module-scoped fixture (``[cluster]`` settings as keywords)."""
     cluster = ProcessCluster.start(
-        n, tmp_path_factory.mktemp(f"cluster{n}"), cluster_settings=SETTINGS
+        n, tmp_path_factory.mktemp(f"cluster{n}"), cluster_settings={**SETTINGS, **settings}
     )
     _register(request.config, cluster)
     try:
@@ -61,7 +65,7 @@ def cluster1(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProcessCluster]:
     """One replica process, shared by the module's tests."""
-    yield from _cluster(request, tmp_path_factory, 1)
+    yield from module_cluster(request, tmp_path_factory, 1)
 
 
 @pytest.fixture(scope="module")
@@ -69,7 +73,7 @@ def cluster3(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[ProcessCluster]:
     """Three replica processes, shared by the module's tests."""
-    yield from _cluster(request, tmp_path_factory, 3)
+    yield from module_cluster(request, tmp_path_factory, 3)
 
 
 @pytest.fixture

@@ -4,7 +4,10 @@ Client threads, each with its own connection to one replica (retries off),
 run GET / SET (unique values) / INCR on a few keys while a nemesis kills
 and restarts, stops and continues, or kills and restarts on an empty data
 directory (it rebuilds from a peer) one replica at a time (always a
-minority, always restored before the next fault). Every operation is
+minority, always restored before the next fault). The cluster leaves a
+replica silent for ``LEAVE_BEHIND_MS`` behind (``core.laggards``), shorter
+than a fault, so a victim often comes back to find the log it missed
+deleted, and rebuilds from a snapshot while the clients go on. Every operation is
 recorded Jepsen-style and checked with ``epaxosdb.sim.linearizability``:
 
 * a reply is a completed operation over [call, return];
@@ -26,6 +29,7 @@ import shutil
 import threading
 import time
 from collections import Counter
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 import pytest
@@ -34,6 +38,7 @@ import redis
 from epaxosdb.sim.linearizability import UNKNOWN, Operation, Verdict, check
 from protocol.replies import OK
 from tests.integration.cluster import ProcessCluster
+from tests.integration.conftest import module_cluster
 
 SEED = int(os.environ.get("EPAXOSDB_NEMESIS_SEED", "0")) or random.randrange(1, 1 << 30)
 CLIENTS = 6
@@ -47,6 +52,7 @@ HEALTHY_S = 1.5
 CLIENT_TIMEOUT_S = 12.0
 """Longer than the replica's 10 s deadline, so its UNCERTAIN reply can be seen."""
 SERVE_AGAIN_S = 60.0
+LEAVE_BEHIND_MS = 1500
 CHECK_STEPS_MAX_PER_KEY = 2_000_000
 
 DEFINITE_FAILURES = ("LOADING",)
@@ -158,6 +164,24 @@ def nemesis(cluster: ProcessCluster, log: list[str]) -> None:
 
 
 @pytest.fixture(scope="module")
+def cluster3(
+    request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
+) -> Iterator[ProcessCluster]:
+    """This module's three replicas: quick to leave a silent one behind."""
+    yield from module_cluster(
+        request, tmp_path_factory, 3, leave_behind_ms=LEAVE_BEHIND_MS, leave_behind_instances=0
+    )
+
+
+def rebuilds(cluster: ProcessCluster) -> int:
+    """How often a replica found itself left behind and rebuilt (from the logs)."""
+    return sum(
+        r.log_path.read_text(errors="replace").count("left behind: every peer deleted")
+        for r in cluster.replicas.values()
+    )
+
+
+@pytest.fixture(scope="module")
 def faulty_history(cluster3: ProcessCluster) -> tuple[History, list[str]]:
     """The history of one nemesis run (shared by the check and the stale-read test)."""
     history = History()
@@ -182,6 +206,7 @@ def faulty_history(cluster3: ProcessCluster) -> tuple[History, list[str]]:
         reader = cluster3.client(i, socket_timeout=CLIENT_TIMEOUT_S)
         for key in REGISTERS + COUNTERS:
             run_operation(reader, history, 100 + i, key, "GET", ())
+    faults.append(f"{rebuilds(cluster3)} rebuilds of a replica left behind")
     return history, faults
 
 
