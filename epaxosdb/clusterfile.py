@@ -34,12 +34,14 @@ CORE_SETTINGS = (
 )
 """``[cluster]`` keys passed to every replica's core (``ReplicaConfig`` fields, in ticks)."""
 RUNTIME_SETTINGS = ("command_timeout_ms", "leave_behind_ms")
-DEFAULT_LEAVE_BEHIND_MS = 300_000
-DEFAULT_LEAVE_BEHIND_INSTANCES = 50_000
-"""A replica silent for five minutes, once a peer holds 50,000 instances of log it has
-not executed, is left behind and rebuilds from a snapshot when it returns
-(``core.laggards``): short outages catch up from the log, long ones do not make
-every other replica keep the log without end. ``leave_behind_ms = 0`` turns it off."""
+DEFAULT_LEAVE_BEHIND_MS = 60_000
+DEFAULT_LEAVE_BEHIND_INSTANCES = 10_000
+"""A replica silent for a minute, once a peer holds 10,000 instances, is left behind
+and rebuilds from a snapshot when it returns (``core.laggards``): short outages, and
+long ones under a light load, catch up from the log; a long one under a heavy load
+costs its peers at most about a minute of log in memory and on disk (an instance
+batches many commands, so a count alone would not bound that). ``leave_behind_ms =
+0`` turns it off."""
 
 
 class ClusterFileError(ValueError):

@@ -60,8 +60,8 @@ def test_core_settings_reach_the_replica_and_unknown_ones_are_refused() -> None:
     cluster = parse_cluster(_three(batch_max=32, command_timeout_ms=500))
     assert cluster.core_settings() == {
         "batch_max": 32,
-        "leave_behind_instances": 50_000,
-        "leave_behind_ticks": 30_000,
+        "leave_behind_instances": 10_000,
+        "leave_behind_ticks": 6_000,
     }
     assert cluster.command_timeout_s == 0.5
     quick = parse_cluster(_three(tick_ms=7, leave_behind_ms=100, leave_behind_instances=0))

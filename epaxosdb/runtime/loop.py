@@ -258,6 +258,7 @@ class ConsensusLoop:
         self._flushing: Effects | None = None
         """Effects the transaction being committed writes (INFO counts them meanwhile)."""
         self._was_loading = core.loading
+        self._left_behind_seen: frozenset[ReplicaId] = frozenset()
         self._last_progress_log = 0.0
         self._last_growth_warning = 0.0
         self._idle_sleep: trio.CancelScope | None = None
@@ -505,6 +506,7 @@ class ConsensusLoop:
             busy["apply_s"] += t3 - t2
             busy["release_s"] += t4 - t3
             self._log_loading()
+            self._log_left_behind()
             if self._counters["turns"] % GROWTH_CHECK_TURNS == 0:
                 self._warn_log_growth()
             self._end_idle_sleep()
@@ -607,6 +609,21 @@ class ConsensusLoop:
             waiter = self._waiting.pop(cid)
             self._counters["uncertain"] += 1
             waiter.on_done(outcome_unknown(self._timeout_s))
+
+    def _log_left_behind(self) -> None:
+        """Say when log GC starts and stops passing a silent replica (``core.laggards``)."""
+        now = self._core.left_behind
+        if now == self._left_behind_seen:
+            return
+        for peer in sorted(now - self._left_behind_seen):
+            log.warning(
+                "replica %d left behind: silent too long, so its log is no longer kept for "
+                "it; it rebuilds from a snapshot when it returns",
+                peer,
+            )
+        for peer in sorted(self._left_behind_seen - now):
+            log.info("replica %d has everything deleted while it was left behind", peer)
+        self._left_behind_seen = now
 
     def _warn_log_growth(self) -> None:
         """Say who holds log GC back once the log held in memory grows large."""

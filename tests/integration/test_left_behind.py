@@ -56,6 +56,7 @@ def test_a_replica_down_for_long_is_left_behind_and_rebuilds_on_return(
     cluster.restart(3)  # its old data directory, every vote and commit it had
     cluster.wait_serving(3, REBUILD_S)
     cluster.wait_same_data(SAME_DATA_S)
+    assert logged_by(cluster, 1, "replica 3 left behind: silent too long")
     assert logged_by(cluster, 3, "left behind: every peer deleted log entries")
     assert logged_by(cluster, 3, "installed the snapshot")
     with cluster.client(3) as c3:
@@ -70,6 +71,7 @@ def test_a_replica_down_for_long_is_left_behind_and_rebuilds_on_return(
     while left_behind(cluster, 1) or left_behind(cluster, 2):
         assert time.monotonic() < deadline, "replica 3 executed everything deleted: not behind"
         time.sleep(0.2)
+    assert logged_by(cluster, 2, "replica 3 has everything deleted while it was left behind")
     # An ordinary restart after the rebuild is an ordinary restart.
     cluster.terminate(3)
     cluster.restart(3)
