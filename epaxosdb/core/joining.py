@@ -92,6 +92,9 @@ class Joiner(ReplicaState):
     def _on_join_request(self, m: JoinRequest) -> None:
         p = self._pos[m.sender]
         self._peer_executed[m.sender] = self._no_deps
+        # It rebuilds: what it said of its log is void, and until it votes again it has
+        # no say in whether this replica must rebuild too (``laggards``; seed 398).
+        self._peer_logs.pop(m.sender, None)
         # An instance can be known here only as a dependency: its owner voted on one of
         # ours after making it, and its PreAccept was lost (seed 316).
         known = [max(k, d) for k, d in zip(self._known_max, self._deps_top, strict=True)]

@@ -18,13 +18,14 @@ things keep it from acting on a log with holes:
   them (``ReplicaState._attributes``). The laggard then blocks on the first
   hole below the floor instead of running anything past it. Once every peer
   reports having executed up to the floor, it is dropped.
-* **Rejoining.** ``SyncReply`` carries the sender's GC watermark. When every
-  peer, voting, has deleted an instance this replica never committed, no one
-  can ever give it: it asks its driver to discard its state and start again
-  as a replica on a new disk (``Ready.rejoin`` → ``joining``), which takes a
+* **Rejoining.** ``SyncReply`` carries the sender's GC watermark. When the
+  next instance of some row that this replica lacks has been deleted by a
+  peer and every other peer has deleted it too or never had it, no one can
+  ever give it: the replica asks its driver to discard its state and start
+  again as one on a new disk (``Ready.rejoin`` → ``joining``), which takes a
   snapshot. Its forgotten votes are covered as a lost disk's are; that
   counts against the F replicas that may rebuild at once, which is why it
-  waits until *every* peer has said so and is a voting member.
+  decides only on the word of *every* peer, each a voting member.
 """
 
 from __future__ import annotations

@@ -107,7 +107,8 @@ class Checkers:
         """Instances some replica deleted: every replica had executed them, so anything
         committed afterwards runs after them everywhere, dependency or not."""
         self._lacking: dict[InstanceId, set[ReplicaId]] = {}
-        """Per deleted instance: replicas left behind without it when it was deleted."""
+        """Per deleted instance: replicas left behind without it on disk when it was
+        deleted, until they have it there (a snapshot from one of them lacks it too)."""
 
     # --- helpers --------------------------------------------------------------
 
@@ -270,15 +271,18 @@ class Checkers:
         nothing out of order is what the execution checks see."""
         if len(left_behind) > (len(self.replica_ids) - 1) // 2:
             self._fail("gc safety", f"replica {r} left {sorted(left_behind)} behind, more than F")
+        ids = list(ids)
+        volatile = {q: {v[0] for v in vs} for q, vs in self._volatile.items()} if ids else {}
         for iid in ids:
             lacking = self._lacking.setdefault(iid, set())
             for other, done in self._executed_insts.items():
-                if iid in done or other in self._empty:
+                if other in self._empty:
                     continue
-                if other not in left_behind:
+                if iid not in done and other not in left_behind:
                     self._fail("gc safety", f"replica {r} deleted {iid} before replica {other} "
                                "executed it")
-                lacking.add(other)
+                if other in left_behind and (iid not in done or iid in volatile[other]):
+                    lacking.add(other)  # a crash may still undo an execution not on disk
             self._collected.add(iid)
 
     # --- execution --------------------------------------------------------------
@@ -307,9 +311,6 @@ class Checkers:
             self._check_dependencies_ran(r, rec, done, batch)
             written = self._check_order(r, rec)
             done.add(ex.inst)
-            lacking = self._lacking.get(ex.inst)
-            if lacking:
-                lacking.discard(r)
             self._volatile[r].append((ex.inst, cmd_keys, written))
 
     def on_flush(self, r: ReplicaId, executed: Iterable[InstanceId]) -> None:
@@ -320,6 +321,10 @@ class Checkers:
         durable = set(executed)
         if durable:
             self._volatile[r] = [v for v in self._volatile[r] if v[0] not in durable]
+            for inst in durable:
+                lacking = self._lacking.get(inst)
+                if lacking:
+                    lacking.discard(r)
 
     def on_crash(self, r: ReplicaId) -> None:
         """Forget executions the crash undid: the replica will run them again."""

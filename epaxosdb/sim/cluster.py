@@ -133,12 +133,9 @@ class SimProfile:
         # Drawn last, and used only when positive, so that a seed without lost disks
         # replays the schedule it had before disks could be lost.
         faults = replace(faults, wipe_share=rng.choice((0.0, 0.0, 0.2, 0.5)))
-        # Likewise for leaving silent peers behind. A replica that rejoins counts
-        # against the F that may rebuild at once, which the simulator keeps to by
-        # counting the disks it wipes; a rejoin it cannot foresee, so seeds that
-        # wipe disks do not leave peers behind.
+        # Likewise for leaving silent peers behind (``core.laggards``).
         leave_ticks = rng.choice((0, 0, 60, 200))
-        if leave_ticks and not faults.wipe_share:
+        if leave_ticks:
             core = replace(
                 core,
                 leave_behind_ticks=leave_ticks,
@@ -362,8 +359,14 @@ class SimCluster:
             faults.wipe_share > 0
             and self._rng.random() < faults.wipe_share
             and rebuilding < (len(self.ids) - 1) // 2
+            and not self._may_rejoin()
         ):
             self.wipe(r)
+
+    def _may_rejoin(self) -> bool:
+        """Whether some replica was left behind and may still rebuild: it will count
+        against the F that may rebuild at once, so no disk is lost meanwhile."""
+        return any(self._core(r).left_behind for r in self.live())
 
     def wipe(self, r: ReplicaId) -> None:
         """A crashed replica's disk is gone: it comes back on an empty one."""

@@ -193,3 +193,27 @@ def test_gc_waits_again_for_a_laggard_that_talks_until_it_has_rebuilt() -> None:
     assert r1.gc_waits_for() == (3,)
     assert r1.gc_watermarks == gc
     assert r1.executed(InstanceId(1, 11))
+
+
+def test_a_laggard_does_not_rebuild_on_the_word_of_a_peer_that_rebuilds_since() -> None:
+    """Found by the simulator (seed 398, N=3): a laggard decided to rebuild on a sync
+    reply its peer sent before that peer lost its disk; two of three replicas then
+    rebuilt at once and each waited for the other for ever. A JoinRequest voids what
+    its sender said of its log, until it votes again."""
+    h = cluster()
+    h.crash(3)
+    write_while_away(h, (3,))
+    h.restart(3)  # asks both peers for their commits (and, now, their GC watermarks)
+    h.deliver(lambda e: e.dst == 2 and e.src == 3)
+    h.deliver(lambda e: e.dst == 3 and e.src == 2)  # replica 2's word arrives...
+    h.lose_disk(2)
+    h.restart(2)  # ...and replica 2 starts rebuilding: its JoinRequest follows
+    h.deliver(lambda e: e.dst == 3 and e.src == 2)
+    h.deliver(lambda e: e.dst == 1 and e.src == 3)
+    h.deliver(lambda e: e.dst == 3 and e.src == 1)  # replica 1: "deleted"
+    assert h.rejoined == [], "replica 3 waits for replica 2 to vote again"
+    settle(h, 400)
+    assert h.rejoined == [3], "then rebuilds, one replica at a time"
+    for r in h.ids:
+        assert not h.replica(r).loading
+        assert all(h.replica(r).executed(InstanceId(1, i)) for i in range(6))
