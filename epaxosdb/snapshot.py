@@ -26,12 +26,12 @@ from dataclasses import dataclass, replace
 from itertools import islice
 from typing import TypeVar
 
-from epaxosdb.core.joining import encode_bound
 from epaxosdb.core.state import (
     META_GC_FLOOR,
     META_GC_WATERMARK,
     META_JOIN_BOUND,
     META_NEXT_INSTANCE,
+    encode_rows,
 )
 from protocol.messages import Deps, InstanceRecord, Status
 from storage.interface import KeyValueView, Store, Txn, Value
@@ -130,7 +130,7 @@ def install(store: Store, snapshot: Snapshot, bound: Deps, own_position: int) ->
         txn.set_meta(META_GC_WATERMARK, snapshot.gc_watermark)
         txn.set_meta(META_GC_FLOOR, snapshot.gc_floor)
         txn.set_meta(META_NEXT_INSTANCE, str(bound[own_position] + 1).encode())
-        txn.set_meta(META_JOIN_BOUND, encode_bound(bound))
+        txn.set_meta(META_JOIN_BOUND, encode_rows(bound))
         txn.set_meta(META_SNAPSHOT_INCOMPLETE, b"")
 
     store.write(finish)

@@ -15,7 +15,7 @@ from protocol.messages import (
 )
 
 from .laggards import Laggards
-from .state import META_GC_WATERMARK
+from .state import META_GC_WATERMARK, encode_rows
 
 
 class LogCollector(Laggards):
@@ -49,4 +49,4 @@ class LogCollector(Laggards):
                 self._to_delete.append(x.id)
             if target[p] > self._gc_wm[p]:
                 self._gc_wm[p] = target[p]
-                self._meta[META_GC_WATERMARK] = ",".join(map(str, self._gc_wm)).encode()
+                self._meta[META_GC_WATERMARK] = encode_rows(self._gc_wm)

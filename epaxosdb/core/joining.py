@@ -57,25 +57,7 @@ JOIN_RECOVERIES_MAX = 256
 """Instances of a joiner's row a peer arms for recovery per ``JoinRequest``."""
 
 
-def encode_bound(bound: Deps) -> bytes:
-    return ",".join(map(str, bound)).encode()
-
-
-def decode_bound(raw: bytes, n: int) -> list[int] | None:
-    """The stored join bound (``None``: none, the replica is a full member)."""
-    if not raw:
-        return None
-    bound = [int(x) for x in raw.decode().split(",")]
-    if len(bound) != n:
-        raise ValueError("the stored join bound does not fit this cluster")
-    return bound
-
-
 class Joiner(ReplicaState):
-    def _voting(self) -> bool:
-        """Whether this replica's votes may count: not while it joins (see the module)."""
-        return not (self._joining or self._rejoin) and self._join_bound is None
-
     def _join_tick(self) -> None:
         """Ask again (lost messages, peers down) and check whether joining is over."""
         if self._joining and self._join_bound_found is not None:

@@ -32,20 +32,7 @@ from __future__ import annotations
 
 from protocol.messages import Deps, ReplicaId, SyncReply
 
-from .state import META_GC_FLOOR, ReplicaState
-
-
-def encode_floor(floor: list[int]) -> bytes:
-    return ",".join(map(str, floor)).encode() if any(f >= 0 for f in floor) else b""
-
-
-def decode_floor(raw: bytes, n: int) -> list[int]:
-    if not raw:
-        return [-1] * n
-    floor = [int(x) for x in raw.decode().split(",")]
-    if len(floor) != n:
-        raise ValueError("the stored GC floor does not fit this cluster")
-    return floor
+from .state import META_GC_FLOOR, ReplicaState, encode_rows
 
 
 class Laggards(ReplicaState):
@@ -62,7 +49,7 @@ class Laggards(ReplicaState):
 
     def _raise_floor(self, target: list[int], behind: frozenset[ReplicaId]) -> None:
         """GC deletes up to ``target`` without waiting for the peers ``behind``."""
-        floor = self._floor
+        floor = self._floor if self._floor is not None else [-1] * self._n
         executed = [self._peer_executed.get(q, self._no_deps) for q in behind]
         raised = False
         for p, t in enumerate(target):
@@ -71,18 +58,18 @@ class Laggards(ReplicaState):
                 floor[p] = t
                 raised = True
         if raised:
-            self._floor_active = True
-            self._meta[META_GC_FLOOR] = encode_floor(floor)
+            self._floor = floor
+            self._meta[META_GC_FLOOR] = encode_rows(floor)
 
     def _drop_floor_if_caught_up(self) -> None:
         """Every peer executed everything deleted: commands need not reach the floor."""
-        if not self._floor_active or len(self._peer_executed) < len(self._peers):
+        floor = self._floor
+        if floor is None or len(self._peer_executed) < len(self._peers):
             return
-        if any(self._behind(q) for q in self._peers):
+        if any(self._behind(q, floor) for q in self._peers):
             return
-        self._floor = [-1] * self._n
-        self._floor_active = False
-        self._meta[META_GC_FLOOR] = b""
+        self._floor = None
+        self._meta[META_GC_FLOOR] = encode_rows(None)
 
     def _note_collected(self, m: SyncReply) -> None:
         """A peer told what it deleted and committed: can anyone still give what this
@@ -105,15 +92,15 @@ class Laggards(ReplicaState):
 
     def _collected_here(self) -> Deps:
         """What a ``SyncReply`` says was deleted here (nothing while not voting)."""
-        voting = not (self._joining or self._rejoin) and self._join_bound is None
-        return tuple(self._gc_wm) if voting else ()
+        return tuple(self._gc_wm) if self._voting() else ()
 
     @property
     def left_behind(self) -> frozenset[ReplicaId]:
         """Peers that may lack instances deleted here: left behind and not rebuilt yet."""
-        if not self._floor_active:
+        floor = self._floor
+        if floor is None:
             return frozenset()
-        return frozenset(q for q in self._peers if self._behind(q))
+        return frozenset(q for q in self._peers if self._behind(q, floor))
 
     @property
     def gc_passes(self) -> frozenset[ReplicaId]:

@@ -65,8 +65,7 @@ from .catchup import CatchUp
 from .collector import LogCollector
 from .config import ReplicaConfig
 from .instance import Instance, Phase
-from .joining import Joiner, decode_bound
-from .laggards import decode_floor
+from .joining import Joiner
 from .leader import Leader
 from .ready import Executed, Ready
 from .recoverer import Recoverer
@@ -78,6 +77,7 @@ from .state import (
     AccessFn,
     BatchAccessFn,
     SafetyViolation,
+    decode_rows,
 )
 
 __all__ = ["AccessFn", "BatchAccessFn", "Replica", "ReplicaStatistics", "SafetyViolation"]
@@ -141,7 +141,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
         r._messages.clear()
         records = list(records)
         next_index = int(meta.get(META_NEXT_INSTANCE) or b"0")
-        bound = decode_bound(meta.get(META_JOIN_BOUND, b""), r._n)
+        bound = decode_rows(meta.get(META_JOIN_BOUND), r._n, "join bound")
         fresh = not records and next_index == 0 and not meta.get(META_GC_WATERMARK)
         if r._n > 1 and fresh and new_disk and bound is None:
             r._joining = True
@@ -165,12 +165,9 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
             if x.id.replica == r.me:
                 next_index = max(next_index, x.id.index + 1)
         r._next_index = next_index
-        r._floor = decode_floor(meta.get(META_GC_FLOOR, b""), r._n)
-        r._floor_active = any(f >= 0 for f in r._floor)
-        if meta.get(META_GC_WATERMARK):
-            gc = [int(x) for x in meta[META_GC_WATERMARK].decode().split(",")]
-            if len(gc) != r._n:
-                raise ValueError("the stored GC watermark does not fit this cluster")
+        r._floor = decode_rows(meta.get(META_GC_FLOOR), r._n, "GC floor")
+        gc = decode_rows(meta.get(META_GC_WATERMARK), r._n, "GC watermark")
+        if gc is not None:
             r._gc_wm = gc
             for p in range(r._n):
                 r._durable_wm[p] = max(r._durable_wm[p], gc[p])
@@ -443,7 +440,7 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
     @property
     def gc_floor(self) -> tuple[int, ...]:
         """Per row: what a peer left behind may lack (``laggards``); all -1 when none."""
-        return tuple(self._floor)
+        return tuple(self._floor) if self._floor is not None else self._no_deps
 
     @property
     def gc_watermarks(self) -> tuple[int, ...]:

@@ -56,6 +56,21 @@ left behind (``laggards``); empty while every peer has executed everything delet
 _EMPTY = Access()
 
 
+def encode_rows(rows: Sequence[int] | None) -> bytes:
+    """A per-row vector as stored in the metadata (``None``: empty)."""
+    return b"" if rows is None else ",".join(map(str, rows)).encode()
+
+
+def decode_rows(raw: bytes | None, n: int, what: str) -> list[int] | None:
+    """A stored per-row vector (``None`` when empty); ``what`` names it in the error."""
+    if not raw:
+        return None
+    rows = [int(x) for x in raw.decode().split(",")]
+    if len(rows) != n:
+        raise ValueError(f"the stored {what} does not fit this cluster")
+    return rows
+
+
 class SafetyViolation(AssertionError):
     """The core saw two different committed values for one instance: stop, loudly."""
 
@@ -123,9 +138,8 @@ class ReplicaState:
         """Per peer: the tick of its latest message (a long silence leaves it behind)."""
         self._left_behind: frozenset[ReplicaId] = frozenset()
         """Peers the latest log GC did not wait for (``laggards``)."""
-        self._floor = [-1] * self._n
+        self._floor: list[int] | None = None
         """``META_GC_FLOOR``: what a peer left behind may lack; new attributes reach it."""
-        self._floor_active = False
         self._peer_logs: dict[ReplicaId, tuple[Deps, Deps]] = {}
         """Per voting peer: its committed and GC watermarks, as its latest SyncReply said."""
         self._rejoin = False
@@ -225,14 +239,20 @@ class ReplicaState:
         the conflict index no longer names the deleted instances, and a replica that
         never executed them must not execute this command before them."""
         seq, deps = self._index.attributes(access, seq, deps)
-        if self._floor_active and (asker is None or self._behind(asker)):
-            deps = tuple([d if d >= f else f for d, f in zip(deps, self._floor, strict=True)])
+        floor = self._floor
+        if floor is not None and (asker is None or self._behind(asker, floor)):
+            deps = tuple([d if d >= f else f for d, f in zip(deps, floor, strict=True)])
         return seq, deps
 
-    def _behind(self, peer: ReplicaId) -> bool:
-        """Whether ``peer`` may lack instances deleted here (below the GC floor)."""
+    def _behind(self, peer: ReplicaId, floor: list[int]) -> bool:
+        """Whether ``peer`` may lack instances deleted here (below the GC ``floor``)."""
         executed = self._peer_executed.get(peer)
-        return executed is None or any(e < f for e, f in zip(executed, self._floor, strict=True))
+        return executed is None or any(e < f for e, f in zip(executed, floor, strict=True))
+
+    def _voting(self) -> bool:
+        """Whether this replica's votes may count: not while it joins or rebuilds
+        (``joining``, ``laggards``)."""
+        return not (self._joining or self._rejoin) and self._join_bound is None
 
     def _set_payload(self, x: Instance, cmds: tuple[Command, ...]) -> None:
         if x.cmds != cmds:

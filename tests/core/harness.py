@@ -15,7 +15,6 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field, replace
 
 from epaxosdb.core.config import ReplicaConfig
-from epaxosdb.core.joining import encode_bound
 from epaxosdb.core.ready import SnapshotWanted
 from epaxosdb.core.replica import Replica
 from epaxosdb.core.state import (
@@ -23,6 +22,7 @@ from epaxosdb.core.state import (
     META_GC_WATERMARK,
     META_JOIN_BOUND,
     META_NEXT_INSTANCE,
+    encode_rows,
 )
 from protocol.messages import (
     Access,
@@ -175,7 +175,7 @@ class Harness:
             META_GC_WATERMARK: theirs.meta.get(META_GC_WATERMARK, b""),
             META_GC_FLOOR: theirs.meta.get(META_GC_FLOOR, b""),
             META_NEXT_INSTANCE: str(wanted.bound[self.ids.index(r)] + 1).encode(),
-            META_JOIN_BOUND: encode_bound(wanted.bound),
+            META_JOIN_BOUND: encode_rows(wanted.bound),
         }
         self.restart(r)
 

@@ -449,6 +449,19 @@ class ProcessCluster:
     def logs(self) -> str:
         return "\n".join(self.log_tail(i) for i in self.replicas)
 
+    def log_count(self, i: int, text: str) -> int:
+        """How many times replica ``i`` has logged ``text`` (across its restarts)."""
+        return self.replicas[i].log_path.read_text(errors="replace").count(text)
+
+    def logged(self, i: int, text: str) -> bool:
+        return self.log_count(i, text) > 0
+
+    def wait_rebuilt(self, ids: tuple[int, ...], timeout_s: float) -> None:
+        """Until every replica in ``ids`` serves, then until all hold the same data."""
+        for i in ids:
+            self.wait_serving(i, timeout_s)
+        self.wait_same_data(timeout_s)
+
     # --- shutdown ------------------------------------------------------------------
 
     def close(self, check: bool = True) -> None:

@@ -22,14 +22,11 @@ REFUSED_S = 30.0
 SERVE_AGAIN_S = 60.0
 
 
-def logged_by(cluster: ProcessCluster, i: int, line: str) -> bool:
-    return line in cluster.replicas[i].log_path.read_text(errors="replace")
-
 
 def wait_logged_by_peers(cluster: ProcessCluster, line: str) -> None:
     """Until replicas 1 and 3 have both logged ``line`` about replica 2."""
     for i in (1, 3):
-        wait_until(lambda i=i: logged_by(cluster, i, line), REFUSED_S, f"{i} logging {line!r}")
+        wait_until(lambda i=i: cluster.logged(i, line), REFUSED_S, f"{i} logging {line!r}")
 
 
 def three_acquainted(make_cluster: Callable[[int], ProcessCluster]) -> ProcessCluster:

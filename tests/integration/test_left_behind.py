@@ -21,9 +21,6 @@ REBUILD_S = 60.0
 SAME_DATA_S = 60.0
 
 
-def logged_by(cluster: ProcessCluster, i: int, line: str) -> bool:
-    return line in cluster.replicas[i].log_path.read_text(errors="replace")
-
 
 def left_behind(cluster: ProcessCluster, i: int) -> str:
     return str(cluster.info(i).get("gc_left_behind", ""))
@@ -54,11 +51,10 @@ def test_a_replica_down_for_long_is_left_behind_and_rebuilds_on_return(
         assert held < len(written), "the log written while replica 3 was down was deleted"
 
     cluster.restart(3)  # its old data directory, every vote and commit it had
-    cluster.wait_serving(3, REBUILD_S)
-    cluster.wait_same_data(SAME_DATA_S)
-    assert logged_by(cluster, 1, "replica 3 left behind: silent too long")
-    assert logged_by(cluster, 3, "left behind: every peer deleted log entries")
-    assert logged_by(cluster, 3, "installed the snapshot")
+    cluster.wait_rebuilt((3,), REBUILD_S)
+    assert cluster.logged(1, "replica 3 left behind: silent too long")
+    assert cluster.logged(3, "left behind: every peer deleted log entries")
+    assert cluster.logged(3, "installed the snapshot")
     with cluster.client(3) as c3:
         keys = list(written)
         assert c3.mget(keys) == [written[k] for k in keys]
@@ -71,7 +67,7 @@ def test_a_replica_down_for_long_is_left_behind_and_rebuilds_on_return(
     while left_behind(cluster, 1) or left_behind(cluster, 2):
         assert time.monotonic() < deadline, "replica 3 executed everything deleted: not behind"
         time.sleep(0.2)
-    assert logged_by(cluster, 2, "replica 3 has everything deleted while it was left behind")
+    assert cluster.logged(2, "replica 3 has everything deleted while it was left behind")
     # An ordinary restart after the rebuild is an ordinary restart.
     cluster.terminate(3)
     cluster.restart(3)

@@ -175,10 +175,7 @@ def cluster3(
 
 def rebuilds(cluster: ProcessCluster) -> int:
     """How often a replica found itself left behind and rebuilt (from the logs)."""
-    return sum(
-        r.log_path.read_text(errors="replace").count("left behind: every peer deleted")
-        for r in cluster.replicas.values()
-    )
+    return sum(cluster.log_count(i, "left behind: every peer deleted") for i in cluster)
 
 
 @pytest.fixture(scope="module")

@@ -25,9 +25,6 @@ LOAD_WRITES_MAX = 20_000
 JOINS_AGAIN = "replica 2 lost its data directory and joins again"
 
 
-def logged_by(cluster: ProcessCluster, i: int, line: str) -> bool:
-    return line in cluster.replicas[i].log_path.read_text(errors="replace")
-
 
 def lose_data_directory(cluster: ProcessCluster, i: int) -> None:
     cluster.kill9(i)
@@ -101,8 +98,8 @@ def test_a_replica_that_lost_its_disk_rebuilds_under_load_and_loses_nothing(
     with cluster.client(1) as c1:
         assert c1.get("from-the-replacement") == b"1"
     assert cluster.info(2)["joining"] == 0
-    assert logged_by(cluster, 2, "installed the snapshot")
-    assert logged_by(cluster, 1, JOINS_AGAIN) and logged_by(cluster, 3, JOINS_AGAIN)
+    assert cluster.logged(2, "installed the snapshot")
+    assert cluster.logged(1, JOINS_AGAIN) and cluster.logged(3, JOINS_AGAIN)
 
     # Its new directory is its own now: an ordinary restart is not refused.
     cluster.terminate(2)
@@ -130,12 +127,10 @@ def test_a_replacement_waits_for_every_peer_and_serves_nothing_meanwhile(
                 c2.get("k:1")
             time.sleep(0.5)
     assert cluster.info(2)["joining"] == 1
-    assert not logged_by(cluster, 2, "installed the snapshot")
+    assert not cluster.logged(2, "installed the snapshot")
 
     cluster.restart(3)
-    cluster.wait_serving(2, REBUILD_S)
-    cluster.wait_serving(3, REBUILD_S)
-    cluster.wait_same_data(SAME_DATA_S)
+    cluster.wait_rebuilt((2, 3), REBUILD_S)
     with cluster.client(2) as c2:
         assert c2.get("k:99") == b"99"
 
@@ -155,9 +150,7 @@ def test_two_of_five_replicas_that_lost_their_disks_rebuild_at_once(
         assert c.set("while-gone", "yes")
     cluster.restart(2)
     cluster.restart(5)
-    cluster.wait_serving(2, REBUILD_S)
-    cluster.wait_serving(5, REBUILD_S)
-    cluster.wait_same_data(SAME_DATA_S)
+    cluster.wait_rebuilt((2, 5), REBUILD_S)
     with cluster.client(5) as c5:
         assert c5.get("while-gone") == b"yes"
         assert c5.set("from-5", "1")
