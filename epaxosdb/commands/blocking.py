@@ -9,9 +9,16 @@ know about a command — whether it waits at all (XREAD without BLOCK does
 not), which keys to watch, which reply means "nothing popped", what to
 answer when the time is up, how long that is, whether an attempt takes
 what it finds (a pop, XREADGROUP) or only reads it (XREAD), and which op the
-attempts after the first propose (XREADGROUP's differ: see ``groups``) — is
-``blocking_wait``'s answer, so the runtime never looks inside the arguments
-itself.
+attempts after the first propose — is ``blocking_wait``'s answer, so the
+runtime never looks inside the arguments itself.
+
+The attempts after the first are internal twins of the command (``BLPOP_RETRY``...,
+``retry_handler``; XREADGROUP has its own, see ``groups``), because Redis serves a
+blocked client differently from how it runs the command: a key that turned into
+another type while the client waited is passed over, not answered with WRONGTYPE
+(the client keeps waiting on it, and is served from another of its keys that gets
+an element), while BLMOVE's *destination* of another type still ends the wait with
+WRONGTYPE once the source has an element — which stays in the source.
 
 The timeout is checked by ``prepare``, before anything is proposed, in the
 place Redis checks it: first for the commands that take it last, only after
@@ -25,11 +32,12 @@ from collections.abc import Sequence
 from typing import NamedTuple
 
 from protocol.replies import NULL_ARRAY, Error, Reply
+from storage.interface import KeyValueView, ValueType
 
 from . import extended, groups, streams
 from .containers import BLOCKING_MPOPS, mpop_request
 from .integers import LLONG_MAX, parse_ll
-from .spec import Prepare
+from .spec import Handler, Prepare
 
 TIMEOUT_NOT_FLOAT = Error("ERR timeout is not a float or out of range")
 TIMEOUT_NEGATIVE = Error("ERR timeout is negative")
@@ -41,14 +49,19 @@ and an attempt that finds it empty answers LMOVE's null bulk string."""
 
 def parse_timeout(raw: bytes) -> int | Error:
     """A blocking command's timeout in ms (0: wait forever), read as Redis 7.0 reads it:
-    ``strtold`` seconds, times 1000, cast to ``long long`` — a value beyond that type
-    (infinity included) casts to its minimum on x86-64, so it counts as negative."""
+    ``strtold`` seconds, times 1000 as ``long double``, rounded *up* (``ceill``) and cast
+    to ``long long`` — a value beyond that type (infinity included) casts to its minimum
+    on x86-64, so it counts as negative. Rounding up matters: ``0.0001`` is 1 ms, not 0,
+    which would mean waiting for ever."""
     seconds = extended.parse(raw)
     if seconds is None:
         return TIMEOUT_NOT_FLOAT
     if isinstance(seconds, float):
         return TIMEOUT_NEGATIVE
-    ms = math.trunc(seconds * 1000)
+    product = extended.round_long_double(seconds * 1000)
+    if isinstance(product, float):
+        return TIMEOUT_NEGATIVE
+    ms = math.ceil(product)
     if ms < 0 or ms > LLONG_MAX:
         return TIMEOUT_NEGATIVE
     return ms
@@ -82,7 +95,10 @@ def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait | None:
         if read is None:
             return None
         keys, timeout_ms = read
-        return BlockingWait(keys, NULL_ARRAY, NULL_ARRAY, timeout_ms, consumes=False)
+        return BlockingWait(
+            keys, NULL_ARRAY, NULL_ARRAY, timeout_ms, consumes=False,
+            retry=(retry_name(name), *op[1:]),
+        )
     if name == b"XREADGROUP":
         group_read = groups.readgroup_wait(op)
         if group_read is None:
@@ -101,7 +117,70 @@ def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait | None:
         raw_timeout, keys = op[-1], op[1:-1]
     timeout = parse_timeout(raw_timeout)
     assert not isinstance(timeout, Error), "prepare refused this op"
-    return BlockingWait(keys, empty, NULL_ARRAY, timeout)
+    return BlockingWait(keys, empty, NULL_ARRAY, timeout, retry=(retry_name(name), *op[1:]))
+
+
+RETRY_SUFFIX = b"_RETRY"
+
+SOURCE_TYPES: dict[bytes, ValueType] = {
+    b"BLPOP": ValueType.LIST,
+    b"BRPOP": ValueType.LIST,
+    b"BLMPOP": ValueType.LIST,
+    b"BLMOVE": ValueType.LIST,
+    b"BRPOPLPUSH": ValueType.LIST,
+    b"BZPOPMIN": ValueType.ZSET,
+    b"BZPOPMAX": ValueType.ZSET,
+    b"BZMPOP": ValueType.ZSET,
+    b"XREAD": ValueType.STREAM,
+}
+"""The blocking commands whose later attempts are twins (``retry_handler``), and the
+type of value each waits for."""
+
+
+def retry_name(name: bytes) -> bytes:
+    """The op name of a blocked command's attempts after the first (``BLPOP_RETRY``)."""
+    return name + RETRY_SUFFIX
+
+
+def retry_handler(name: bytes, handler: Handler) -> Handler:
+    """The handler of ``name``'s later attempts: ``handler`` run on the op without its
+    source keys that now hold another type (with their IDs, for XREAD), or the
+    command's "nothing yet" when no source key is left (see the module docstring)."""
+    wanted = SOURCE_TYPES[name]
+
+    def passed_over(kv: KeyValueView, key: bytes, now_ms: int) -> bool:
+        value = kv.get(key)
+        live = value is not None and not (value.expire_ms and value.expire_ms <= now_ms)
+        return live and value is not None and value.type != wanted
+
+    def retry(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+        if name in _ONE_SOURCE:
+            if passed_over(kv, args[1], now_ms):
+                return None
+            return handler(kv, (name, *args[1:]), now_ms, seed)
+        if name in BLOCKING_MPOPS:  # timeout numkeys key... rest
+            numkeys = parse_ll(args[2])
+            assert numkeys is not None, "prepare_blocking_mpop refused this op"
+            keys, rest = args[3 : 3 + numkeys], args[3 + numkeys :]
+            kept = [k for k in keys if not passed_over(kv, k, now_ms)]
+            op = (name, args[1], str(len(kept)).encode(), *kept, *rest)
+        elif name == b"XREAD":  # options... STREAMS key... id...
+            request = streams.read_request(args)
+            assert not isinstance(request, Error), "prepare_xread refused this op"
+            start = len(args) - 2 * len(request.keys)
+            pairs = [
+                (k, i)
+                for k, i in zip(request.keys, request.ids, strict=True)
+                if not passed_over(kv, k, now_ms)
+            ]
+            kept = [k for k, _ in pairs]
+            op = (name, *args[1:start], *kept, *(i for _, i in pairs))
+        else:  # key... timeout
+            kept = [k for k in args[1:-1] if not passed_over(kv, k, now_ms)]
+            op = (name, *kept, args[-1])
+        return handler(kv, op, now_ms, seed) if kept else NULL_ARRAY
+
+    return retry
 
 
 def prepare_blocking(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:

@@ -2478,7 +2478,28 @@ SCRIPTING_COMMANDS: tuple[CommandSpec, ...] = (
     ),
 )
 
+def _retry_row(spec: CommandSpec) -> CommandSpec:
+    """The internal twin a blocked client's later attempts propose (``blocking``)."""
+    assert spec.handler is not None
+    return CommandSpec(
+        name=blocking.retry_name(spec.upper).lower(),
+        arity=spec.arity,
+        flags=(spec.flags - {"blocking", "movablekeys"}) | {"internal"},
+        handler=blocking.retry_handler(spec.upper, spec.handler),
+        key_specs=spec.key_specs,
+        summary=f"{spec.upper.decode()}'s attempts after the first (``blocking``)",
+        group=spec.group,
+    )
+
+
+BLOCKING_RETRY_COMMANDS: tuple[CommandSpec, ...] = tuple(
+    _retry_row(spec)
+    for spec in (*LIST_COMMANDS, *SORTED_SET_COMMANDS, *STREAM_COMMANDS)
+    if spec.upper in blocking.SOURCE_TYPES
+)
+
 INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
+    *BLOCKING_RETRY_COMMANDS,
     CommandSpec(
         name=groups.RETRY.lower(),
         arity=-7,

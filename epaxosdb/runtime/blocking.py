@@ -156,7 +156,7 @@ class BlockedPop:
         self._in_flight = False
         if self.done:
             return
-        if reply != self._empty and not self._wrong_type_since(reply):
+        if reply != self._empty:
             # an element, an error, or an unknown outcome
             self._popped = type(reply) is not Error
             self._failed = not self._popped
@@ -165,12 +165,6 @@ class BlockedPop:
             self._end(self._stop_reply)
         elif self._changed:
             self._attempt()
-
-    def _wrong_type_since(self, reply: Reply) -> bool:
-        """A key turned into another type while the client waited: as in Redis 7.0 it
-        goes on waiting (only the first attempt answers WRONGTYPE). Such an attempt
-        changed nothing: a command that meets a wrong type stops before any write."""
-        return self._attempts > 1 and type(reply) is Error and reply.code == "WRONGTYPE"
 
     def _end(self, reply: Reply) -> None:
         self.done = True

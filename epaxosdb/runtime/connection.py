@@ -392,7 +392,7 @@ class Connection:
         def propose(on_done: Callable[[Reply], None]) -> None:
             nonlocal attempt_op
             backend.submit(backend.stamp((attempt_op,), self._now_ms()), on_done)
-            attempt_op = wait.retry or op  # XREADGROUP marks its later attempts
+            attempt_op = wait.retry or op  # later attempts are twins (commands.blocking)
 
         timeout_s = wait.timeout_ms / 1000 if wait.timeout_ms else math.inf
         blocked = BlockedPop(

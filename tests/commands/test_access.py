@@ -14,6 +14,7 @@ from epaxosdb.commands import (
     execute,
     prepare,
 )
+from epaxosdb.commands.blocking import SOURCE_TYPES, retry_name
 from epaxosdb.commands.pubsub import channel_key
 from epaxosdb.core.conflicts import batch_access as union_of_accesses
 from protocol.messages import Access, Command
@@ -242,6 +243,11 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"EVAL", b"return 1", b"0", b"x"), Access()),
     ((b"EVAL", b"return 1", b"-1", b"a"), Access(writes=frozenset({b"a"}))),
     ((b"EVAL_RO", b"return 1", b"1", b"a", b"x"), Access(reads=frozenset({b"a"}))),
+]
+EXPECTED += [  # a blocked command's later attempts (its twin) touch what it touches
+    ((retry_name(op[0]), *op[1:]), access)
+    for op, access in list(EXPECTED)
+    if op[0] in SOURCE_TYPES
 ]
 
 

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from epaxosdb.commands import COMMANDS, CommandSpec, command_reply, lookup
+from epaxosdb.commands.blocking import SOURCE_TYPES
 from epaxosdb.commands.docs import PUBLIC
 
 CONNECTION_NAMES = {
@@ -62,7 +63,8 @@ def test_every_data_command_is_a_write_or_read_only_or_publish_or_a_script() -> 
 def test_internal_commands_are_hidden_from_clients_and_command() -> None:
     internal = [s for s in COMMANDS if "internal" in s.flags]
     assert {s.name for s in internal} == {
-        b"delexpired", b"errorreply", b"watchread", b"watchcheck", b"xreadgroup_retry"
+        b"delexpired", b"errorreply", b"watchread", b"watchcheck", b"xreadgroup_retry",
+        *(name.lower() + b"_retry" for name in SOURCE_TYPES),  # blocked clients' attempts
     }
     assert all(lookup(s.name) is None for s in internal)
     assert command_reply([b"COMMAND", b"COUNT"]) == len(COMMANDS) - len(internal) == len(PUBLIC)

@@ -164,6 +164,68 @@ async def test_a_key_that_turns_into_another_type_keeps_the_client_waiting() -> 
         assert await waiter.replies(1) == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
 
 
+async def test_a_waiting_client_is_served_from_another_key_when_one_turned_into_a_string() -> None:
+    """The key that changed type is passed over, not answered with WRONGTYPE: a push to
+    another of the client's keys serves it (Redis serves the key that got the push)."""
+    async with running_server() as server:
+        waiter, other = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        await waiter.send(encode_request(["BLPOP", "k1", "k2", "0"]))
+        await until_blocked(server, 1)
+        assert await other.call("SET", "k1", "text") == b"+OK\r\n"
+        assert await other.call("RPUSH", "k2", "x") == b":1\r\n"
+        with trio.fail_after(WAIT_S):
+            assert await waiter.replies(1) == b"*2\r\n$2\r\nk2\r\n$1\r\nx\r\n"
+        assert await other.call("GET", "k1") == b"$4\r\ntext\r\n"
+
+
+async def test_a_sorted_set_and_a_stream_waiter_pass_over_a_key_of_another_type() -> None:
+    async with running_server() as server:
+        zwaiter, xwaiter, other = [await RawClient.connect(server.port) for _ in range(3)]
+        await zwaiter.send(encode_request(["BZPOPMIN", "z1", "z2", "0"]))
+        await xwaiter.send(encode_request(["XREAD", "BLOCK", "0", "STREAMS", "s1", "s2", "0", "0"]))
+        await until_blocked(server, 2)
+        await other.call("SET", "z1", "text")
+        await other.call("SET", "s1", "text")
+        await other.call("ZADD", "z2", "1", "m")
+        await other.call("XADD", "s2", "1-1", "f", "v")
+        with trio.fail_after(WAIT_S):
+            assert await zwaiter.replies(1) == b"*3\r\n$2\r\nz2\r\n$1\r\nm\r\n$1\r\n1\r\n"
+            assert await xwaiter.replies(1) == (
+                b"*1\r\n*2\r\n$2\r\ns2\r\n*1\r\n*2\r\n$3\r\n1-1\r\n*2\r\n$1\r\nf\r\n$1\r\nv\r\n"
+            )
+
+
+async def test_blmove_to_a_destination_of_another_type_ends_the_wait_with_wrongtype() -> None:
+    """Redis answers the blocked client WRONGTYPE once the source has an element, and
+    puts the element back: nothing is lost."""
+    async with running_server() as server:
+        waiter, other = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        await other.call("SET", "dst", "text")
+        blmove = ["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"]
+        for request in (blmove, ["BRPOPLPUSH", "src", "dst", "0"]):
+            await waiter.send(encode_request(request))
+            await until_blocked(server, 1)
+            await other.call("RPUSH", "src", "x")
+            with trio.fail_after(WAIT_S):
+                assert await waiter.replies(1) == (
+                    b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+                )
+            assert await other.call("LRANGE", "src", "0", "-1") == b"*1\r\n$1\r\nx\r\n"
+            await other.call("DEL", "src")
+            await until_blocked(server, 0)
+
+
+async def test_a_timeout_below_a_millisecond_times_out_instead_of_waiting_for_ever() -> None:
+    """Redis rounds the timeout up to whole milliseconds: 0.0001 s is 1 ms, not 0 (for ever)."""
+    async with running_server() as server:
+        client = await RawClient.connect(server.port)
+        with trio.fail_after(WAIT_S):
+            for timeout in ("0.001", "0.0009", "0.0001"):
+                assert await client.call("BLPOP", "none", timeout) == b"*-1\r\n"
+                assert await client.call("BZPOPMIN", "none", timeout) == b"*-1\r\n"
+                assert await client.call("BRPOPLPUSH", "none", "d", timeout) == b"*-1\r\n"
+
+
 async def test_info_and_client_list_show_a_blocked_client() -> None:
     async with running_server() as server:
         waiter, other = await RawClient.connect(server.port), await RawClient.connect(server.port)
