@@ -678,8 +678,30 @@ def _config_table(registry: ClientRegistry) -> dict[str, Callable[[], str]]:
         "hz": lambda: "10",
         "cluster-enabled": lambda: "no",
         "replica-read-only": lambda: "yes",
+        "slave-read-only": lambda: "yes",
         "loglevel": lambda: "notice",
+        "notify-keyspace-events": lambda: "",
     }
+
+
+_IMMUTABLE_IN_REDIS = frozenset({"databases", "io-threads", "cluster-enabled"})
+"""Parameters Redis cannot change at run time either: its own error text."""
+
+_FIXED_BECAUSE = {
+    "bind": "the cluster file sets it",
+    "port": "the cluster file sets it",
+    "save": "every write is fsynced before it is acknowledged",
+    "appendonly": "every write is fsynced before it is acknowledged",
+    "appendfsync": "every write is fsynced before it is acknowledged",
+    "maxmemory": "epaxosdb does not evict keys",
+    "maxmemory-policy": "epaxosdb does not evict keys",
+    "notify-keyspace-events": "keyspace notifications are not supported",
+}
+"""Why a parameter epaxosdb reports but cannot change keeps its value (see
+``cmd_config_set``); those not named here are simply fixed."""
+
+RESERVED_FDS = 32
+"""File descriptors kept beside the clients' (Redis's ``CONFIG_MIN_RESERVED_FDS``)."""
 
 
 def _set_int(
@@ -701,13 +723,45 @@ def _set_int(
     return setter
 
 
+def _set_maxclients(registry: ClientRegistry, raw: bytes) -> str | None:
+    """As Redis does: raise this process's open-file limit to fit the clients, or refuse
+    when the hard limit does not allow it."""
+    problem = _set_int("maxclients", 1, 2**32 - 1, memory=False)(registry, raw)
+    if problem is not None:
+        return problem
+    wanted = registry.settings.maxclients + RESERVED_FDS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if hard != resource.RLIM_INFINITY and wanted > hard:
+        return (
+            "The operating system is not able to handle the specified number of clients, "
+            f"try with {max(hard - RESERVED_FDS, 1)}"
+        )
+    if soft != resource.RLIM_INFINITY and wanted > soft:
+        try:
+            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
+        except (ValueError, OSError):
+            return (
+                "The operating system is not able to handle the specified number of "
+                f"clients, try with {max(soft - RESERVED_FDS, 1)}"
+            )
+    return None
+
+
+def _unchanged(current: str, raw: bytes) -> bool:
+    """Whether CONFIG SET would leave a parameter as it is (``yes``/``YES``, ``0``/``0mb``)."""
+    if raw.decode("latin-1").lower() == current.lower():
+        return True
+    value = _memory(raw)
+    return value is not None and value == _memory(current.encode())
+
+
 def _set_requirepass(registry: ClientRegistry, raw: bytes) -> str | None:
     registry.settings.requirepass = raw.decode("utf-8", "surrogateescape")
     return None
 
 
 _CONFIG_SETTERS: dict[str, Callable[[ClientRegistry, bytes], str | None]] = {
-    "maxclients": _set_int("maxclients", 1, 2**32 - 1, memory=False),
+    "maxclients": _set_maxclients,
     "timeout": _set_int("timeout", 0, 2**31 - 1, memory=False),
     "proto-max-bulk-len": _set_int("proto_max_bulk_len", 1024 * 1024, 2**63 - 1, memory=True),
     "client-query-buffer-limit": _set_int(
@@ -738,7 +792,8 @@ def cmd_config_set(conn: Connection, args: list[bytes]) -> Reply:
         return SYNTAX_ERROR
     registry = conn.registry
     table = _config_table(registry)
-    changes: list[tuple[str, bytes]] = []
+    changes: list[tuple[str, int]] = []
+    named: set[str] = set()
     for position in range(2, len(args), 2):
         name = args[position].lower().decode("latin-1")
         if name not in table:
@@ -746,12 +801,22 @@ def cmd_config_set(conn: Connection, args: list[bytes]) -> Reply:
                 f"ERR Unknown option or number of arguments for CONFIG SET - "
                 f"'{_c_text(args[position])}'"
             )
-        if name not in _CONFIG_SETTERS:
+        problem = None
+        if name in _IMMUTABLE_IN_REDIS:
+            problem = "can't set immutable config"
+        elif name in named:
+            problem = "duplicate parameter"
+        elif name not in _CONFIG_SETTERS and not _unchanged(table[name](), args[position + 1]):
+            reason = _FIXED_BECAUSE.get(name, "epaxosdb does not change it")
+            problem = f"it stays '{table[name]()}' here: {reason}"
+        if problem is not None:
             return Error(
-                f"ERR CONFIG SET failed (possibly related to argument '{name}')"
-                " - can't set immutable config"
+                "ERR CONFIG SET failed (possibly related to argument "
+                f"'{_c_text(args[position])}') - {problem}"
             )
-        changes.append((name, args[position + 1]))
+        named.add(name)
+        if name in _CONFIG_SETTERS:
+            changes.append((name, position))
     saved = (
         registry.settings.maxclients,
         registry.settings.timeout,
@@ -759,14 +824,15 @@ def cmd_config_set(conn: Connection, args: list[bytes]) -> Reply:
         registry.settings.client_query_buffer_limit,
         registry.settings.requirepass,
     )
-    for name, value in changes:
-        problem = _CONFIG_SETTERS[name](registry, value)
+    for name, position in changes:
+        problem = _CONFIG_SETTERS[name](registry, args[position + 1])
         if problem is not None:
             s = registry.settings
             (s.maxclients, s.timeout, s.proto_max_bulk_len, s.client_query_buffer_limit,
              s.requirepass) = saved  # fmt: skip
             return Error(
-                f"ERR CONFIG SET failed (possibly related to argument '{name}') - {problem}"
+                "ERR CONFIG SET failed (possibly related to argument "
+                f"'{_c_text(args[position])}') - {problem}"
             )
     registry.settings_changed()
     return OK

@@ -6,6 +6,7 @@ redis-benchmark's CONFIG GET), so the shapes follow Redis 7.0.
 
 from __future__ import annotations
 
+import resource
 import time
 
 import hiredis
@@ -131,6 +132,9 @@ async def test_config_get_answers_what_benchmarks_and_tools_ask() -> None:
         assert await client.call("CONFIG", "GET", "save") == b"%1\r\n$4\r\nsave\r\n$0\r\n\r\n"
 
 
+FSYNCED = "fsynced before it is acknowledged"
+
+
 @pytest.mark.parametrize(
     ("args", "reply"),
     [
@@ -140,13 +144,22 @@ async def test_config_get_answers_what_benchmarks_and_tools_ask() -> None:
             ["proto-max-bulk-len", "10"],
             "argument must be between 1048576 and 9223372036854775807 inclusive",
         ),
-        (["port", "1"], "can't set immutable config"),
+        (["databases", "1"], "can't set immutable config"),
+        (["Timeout", "0", "TIMEOUT", "1"], "duplicate parameter"),
+        (["maxmemory-policy", "lru"], "it stays 'noeviction' here: epaxosdb does not evict keys"),
+        (["appendonly", "no"], f"it stays 'yes' here: every write is {FSYNCED}"),
+        (
+            ["maxclients", str(2**32 - 1)],
+            f"The operating system is not able to handle the specified number of clients, "
+            f"try with {resource.getrlimit(resource.RLIMIT_NOFILE)[1] - 32}",
+        ),
     ],
 )
 async def test_config_set_refuses_bad_values_with_redis_texts(args: list[str], reply: str) -> None:
     async with running_server() as server:
         client = await RawClient.connect(server.port)
-        expected = f"-ERR CONFIG SET failed (possibly related to argument '{args[0]}') - {reply}"
+        typed = args[-2]  # the argument Redis names: the last one checked
+        expected = f"-ERR CONFIG SET failed (possibly related to argument '{typed}') - {reply}"
         assert await client.call("CONFIG", "SET", *args) == expected.encode() + b"\r\n"
         assert await client.call("CONFIG", "SET", "nope", "1") == (
             b"-ERR Unknown option or number of arguments for CONFIG SET - 'nope'\r\n"
@@ -154,6 +167,21 @@ async def test_config_set_refuses_bad_values_with_redis_texts(args: list[str], r
         assert await client.call("CONFIG", "SET", "timeout", "0", "maxclients") == (
             b"-ERR syntax error\r\n"
         )
+
+
+async def test_config_set_of_a_fixed_parameter_to_its_value_is_accepted() -> None:
+    """Test set-ups say ``CONFIG SET save ""`` or ``appendonly yes``: what epaxosdb does
+    anyway is no error."""
+    async with running_server() as server:
+        client = await RawClient.connect(server.port)
+        fixed = [("save", ""), ("appendonly", "YES"), ("maxmemory", "0mb")]
+        for name, value in [*fixed, ("notify-keyspace-events", ""), ("slave-read-only", "yes")]:
+            assert await client.call("CONFIG", "SET", name, value) == b"+OK\r\n", name
+        assert await client.call("CONFIG", "SET", "save", "", "timeout", "5") == b"+OK\r\n"
+        assert server.registry.settings.timeout == 5
+        assert decode(await client.call("CONFIG", "GET", "slave-read-only")) == [
+            b"slave-read-only", b"yes"
+        ]
 
 
 async def test_config_set_changes_limits_and_resetstat_zeroes_counters() -> None:
