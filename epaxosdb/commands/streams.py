@@ -72,6 +72,9 @@ ID_ZERO = Error("ERR The ID specified in XADD must be greater than 0-0")
 EXHAUSTED = Error(
     "ERR The stream has exhausted the last possible ID, unable to add more items"
 )
+SEQUENCE_EXHAUSTED = Error("ERR Elements are too large to be stored")
+"""``<ms>-*`` when the stream's last ID has that ``ms`` and the largest sequence number
+(Redis's ``EDOM`` from ``streamAppendItem``)."""
 MAXLEN_NEGATIVE = Error("ERR The MAXLEN argument must be >= 0.")
 LIMIT_NEGATIVE = Error("ERR The LIMIT argument must be >= 0.")
 TWO_STRATEGIES = Error(
@@ -598,7 +601,7 @@ def _new_id(stream: Stream, request: _Add, now_ms: int) -> StreamId | Error:
     if not request.seq_given:
         if ms == last[0]:
             if last[1] == U64_MAX:
-                return ID_NOT_GREATER
+                return SEQUENCE_EXHAUSTED
             seq = last[1] + 1
         else:
             seq = 0

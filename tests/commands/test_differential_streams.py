@@ -74,6 +74,9 @@ SCENARIOS: dict[str, str] = {
         XADD o 10-18446744073709551615 a 1
         XADD o 11-* a 1
         XADD o 9-* a 1
+        XADD o 10-* a 1
+        XADD p 10-18446744073709551615 a 1
+        XADD p 10-* a 1
         XRANGE m - +
         XRANGE o - +
     """,
