@@ -124,17 +124,21 @@ redis.pcall = function(...)
   if status == 2 then error(value, 0) end  -- fatal: not for the script to catch
   return {err = value}
 end
+local bad_arguments = {err = "ERR wrong number or type of arguments"}  -- returned, not raised
 redis.error_reply = function(e)
-  if type(e) ~= "string" then error("wrong number or type of arguments", 2) end
+  if type(e) ~= "string" then return bad_arguments end
   if e:sub(1, 1) == "-" then e = e:sub(2) end
   if not e:find(" ", 1, true) then e = "ERR " .. e end  -- every error needs a code
   return {err = (e:gsub("[\r\n]+$", ""))}
 end
 redis.status_reply = function(s)
-  if type(s) ~= "string" then error("wrong number or type of arguments", 2) end
+  if type(s) ~= "string" then return bad_arguments end
   return {ok = s}
 end
-redis.sha1hex = sha1hex
+redis.sha1hex = function(...)
+  if select("#", ...) ~= 1 then error("wrong number of arguments", 0) end
+  return sha1hex(...)
+end
 redis.log = function() end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.setresp = function(v)
@@ -178,7 +182,10 @@ env.tostring = function(v)
   end
   return tostring_raw(v)
 end
-env.string, env.table, env.math = copy(string), copy(table), m
+-- ``string`` itself, not a copy: it is what strings' metatable indexes (``s:upper()``),
+-- and the state is the call's own, so a script that changes it changes nothing after.
+env.string, env.table, env.math = string, copy(table), m
+env._VERSION = _VERSION
 env.redis, env.KEYS, env.ARGV = redis, keys, argv
 env._G = env
 setmetatable(env, {
@@ -406,14 +413,22 @@ class _Call:
             return self.lua.table_from([str(seconds).encode(), str(millis * 1000).encode()])
         if spec.name == b"echo":
             return args[1]
+        if spec.name == b"select":  # only database 0 exists (SELECT's own checks)
+            index = parse_ll(args[1])
+            if index is None:
+                return errors.NOT_INTEGER
+            if index != 0:
+                return Error(DB_OUT_OF_RANGE)
+            return self.lua.table_from({b"ok": b"OK"})
         if len(args) == 1:  # PING
             return self.lua.table_from({b"ok": b"PONG"})
         if len(args) == 2:
             return args[1]
-        return Error(WRONG_ARITY)
+        return errors.wrong_arity(b"ping")
 
 
-_CONNECTION_IN_SCRIPTS = frozenset({b"ping", b"echo", b"time"})
+_CONNECTION_IN_SCRIPTS = frozenset({b"ping", b"echo", b"time", b"select"})
+DB_OUT_OF_RANGE = "ERR DB index is out of range"
 
 
 def _blocks_first(args: Sequence[bytes], name: bytes) -> bool:
@@ -575,6 +590,8 @@ def _script_error(raised: Any, from_call: bytes | None, sha: str) -> Error:
         text = errors.text(value[b"err"])
     elif type(value) is bytes:
         text = errors.text(value) if value == from_call else "ERR " + errors.text(value)
+    elif value is None:
+        text = "ERR nil"  # error() or error(nil), as Lua's tostring says it
     else:
         text = f"ERR {value!r}"
     if not isinstance(line, int):

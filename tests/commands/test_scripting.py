@@ -82,6 +82,16 @@ SAME_AS_REDIS: list[tuple[bytes, ...]] = [
     (b"EVAL", b"return redis.call('XADD', KEYS[1], '1-1', 'f', 'v')", b"1", b"st"),
     (b"EVAL", b"return redis.call('XREAD', 'STREAMS', KEYS[1], '0')", b"1", b"st"),
     (b"EVAL", b"return redis.call('XREAD', 'BLOCK', 0, 'STREAMS', KEYS[1], '0')", b"1", b"st"),
+    (b"EVAL", b"return _VERSION", b"0"),
+    (b"EVAL", b"return getmetatable('').__index == string", b"0"),
+    (b"EVAL", b"return redis.sha1hex()", b"0"),
+    (b"EVAL", b"return redis.sha1hex(1, 2)", b"0"),
+    (b"EVAL", b"error()", b"0"),
+    (b"EVAL", b"return redis.status_reply()", b"0"),
+    (b"EVAL", b"return redis.error_reply(1)", b"0"),
+    (b"EVAL", b"return redis.pcall('ping', 'a', 'b')", b"0"),
+    (b"EVAL", b"return redis.call('select', 0)", b"0"),
+    (b"EVAL", b"return redis.pcall('select', 'x')", b"0"),
 ]
 
 
