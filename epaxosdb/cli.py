@@ -7,6 +7,7 @@ by another process, data dir of another replica or cluster, a port in use).
 
 from __future__ import annotations
 
+import faulthandler
 import logging
 import sys
 import time
@@ -56,6 +57,9 @@ def _refuse_optimized() -> None:
 def main() -> None:
     """A replicated, linearizable key-value database that speaks the Redis protocol."""
     _refuse_optimized()
+    # A fault in C code — a damaged LMDB page read through the map (SIGBUS, SIGSEGV) —
+    # kills the process; this leaves at least the stacks of every thread on stderr.
+    faulthandler.enable()
 
 
 @main.command()

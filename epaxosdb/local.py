@@ -44,6 +44,17 @@ def cluster_file(replicas: int, port: int, data_dir: Path) -> Path:
                 f"{data_dir} holds a {len(existing.replicas)}-replica cluster; run with "
                 f"--replicas {len(existing.replicas)} or choose another --data-dir"
             )
+        ports = [(r.id, r.client.port, r.peer.port) for r in existing.replicas]
+        if ports != [(i, port + i - 1, port + 1000 + i - 1) for i in range(1, replicas + 1)]:
+            # The cluster's identity comes from its file: other ports make another
+            # cluster, which the replicas' data directories would refuse. The file stays
+            # as it is (a cluster may be running from it).
+            first = existing.replicas[0].client.port
+            raise SystemExit(
+                f"{data_dir} holds a cluster on client ports from {first} (see {path}); "
+                f"run with --port {first} or choose another --data-dir"
+            )
+        return path
     path.write_text(text)
     return path
 

@@ -30,6 +30,7 @@ from epaxosdb.core.state import (
     META_GC_FLOOR,
     META_GC_WATERMARK,
     META_JOIN_BOUND,
+    META_JOINING,
     META_NEXT_INSTANCE,
     encode_rows,
 )
@@ -138,11 +139,13 @@ def install(store: Store, snapshot: Snapshot, bound: Deps, own_position: int) ->
 
 def discard(store: Store, *, incomplete: bool) -> None:
     """Empty the store of state and instances; ``incomplete``: an install follows, and
-    a start that finds the mark discards again."""
+    a start that finds the mark discards again. Either way the directory is new again
+    (``META_JOINING``) until the replica has joined."""
     ids = [r.id for r in store.load().records]
 
     def wipe(txn: Txn) -> None:
         txn.set_meta(META_SNAPSHOT_INCOMPLETE, b"1" if incomplete else b"")
+        txn.set_meta(META_JOINING, b"1")  # nothing left to vote with: join again
         txn.clear()
         txn.delete_instances(ids)
         for name in _CONSENSUS_META:

@@ -474,6 +474,7 @@ class LmdbStore:
             existed = _check_data_file(data_dir)
             env = _open_env(data_dir, map_size=map_size if not existed else 0, readonly=False)
             try:
+                _check_length(env, data_dir)
                 if env.info()["map_size"] < map_size:
                     env.set_mapsize(map_size)
                 env.reader_check()
@@ -512,6 +513,7 @@ class LmdbStore:
         _check_data_file(data_dir)
         env = _open_env(data_dir, map_size=0, readonly=True)
         try:
+            _check_length(env, data_dir)
             handles = []
             for name in DB_NAMES:
                 try:
@@ -836,6 +838,25 @@ def _check_data_file(data_dir: Path) -> bool:
             "Remove the data dir to start from scratch under a new identity."
         )
     return True
+
+
+def _check_length(env: lmdb.Environment, data_dir: Path) -> None:
+    """Refuse a ``data.mdb`` shorter than the pages its last commit uses (cut short by a
+    full disk, a bad copy, a truncation): LMDB maps the file, and reading a page past its
+    end kills the process with SIGBUS, without a word, wherever that read happens."""
+    data_file = data_dir / DATA_FILE_NAME
+    needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
+    try:
+        size = data_file.stat().st_size
+    except OSError as exc:
+        raise StorageError(f"cannot stat {data_file}: {exc}") from exc
+    if size < needed:
+        env.close()
+        raise StorageError(
+            f"{data_file} is truncated: {size} bytes, but its last commit uses {needed}; "
+            "restore the file, or remove the data dir so that the replica rebuilds from "
+            "its peers"
+        )
 
 
 def _open_env(data_dir: Path, *, map_size: int, readonly: bool) -> lmdb.Environment:

@@ -48,7 +48,7 @@ from __future__ import annotations
 from protocol.messages import Deps, InstanceId, JoinReply, JoinRequest
 
 from .ready import SnapshotWanted
-from .state import META_JOIN_BOUND, ReplicaState
+from .state import META_JOIN_BOUND, META_JOINING, ReplicaState
 
 PRISTINE_WAIT_SYNCS = 3
 """Sync intervals a joiner waits for every peer before it believes F pristine answers:
@@ -115,6 +115,7 @@ class Joiner(ReplicaState):
             and (heard_all or self.now >= PRISTINE_WAIT_SYNCS * self.config.sync_interval_ticks)
         ):
             self._joining = False  # a new cluster
+            self._meta[META_JOINING] = b""
             return
         if not heard_all:
             return
@@ -152,3 +153,4 @@ class Joiner(ReplicaState):
         if all(self._committed_upto[p] >= bound[p] for p in range(self._n)):
             self._join_bound = None
             self._meta[META_JOIN_BOUND] = b""
+            self._meta[META_JOINING] = b""

@@ -103,6 +103,14 @@ class Laggards(ReplicaState):
         return frozenset(q for q in self._peers if self._behind(q, floor))
 
     @property
+    def known_left_behind(self) -> frozenset[ReplicaId]:
+        """``left_behind`` less the peers that have not reported since this replica
+        started: what logs and INFO name. A replica restored from a snapshot inherits
+        its source's floor before any peer has told it anything, and ``left_behind``
+        (rightly, for its votes) counts them all until they do."""
+        return frozenset(q for q in self.left_behind if q in self._peer_executed)
+
+    @property
     def gc_passes(self) -> frozenset[ReplicaId]:
         """The peers the latest log GC did not wait for (at most F)."""
         return self._left_behind

@@ -73,6 +73,7 @@ from .state import (
     META_GC_FLOOR,
     META_GC_WATERMARK,
     META_JOIN_BOUND,
+    META_JOINING,
     META_NEXT_INSTANCE,
     AccessFn,
     BatchAccessFn,
@@ -143,10 +144,14 @@ class Replica(Leader, Acceptor, Recoverer, CatchUp, LogCollector, Joiner):
         next_index = int(meta.get(META_NEXT_INSTANCE) or b"0")
         bound = decode_rows(meta.get(META_JOIN_BOUND), r._n, "join bound")
         fresh = not records and next_index == 0 and not meta.get(META_GC_WATERMARK)
+        new_disk = new_disk or bool(meta.get(META_JOINING))
         if r._n > 1 and fresh and new_disk and bound is None:
             r._joining = True
+            r._meta[META_JOINING] = b"1"
             r._join_tick()
             return r
+        if bound is None and meta.get(META_JOINING):
+            r._meta[META_JOINING] = b""  # a one-replica cluster: nobody to join
         if bound is not None:
             r._join_bound = bound
             next_index = max(next_index, bound[r._pos[r.me]] + 1)

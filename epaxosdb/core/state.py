@@ -49,6 +49,12 @@ META_GC_WATERMARK = "gc_watermark"
 META_JOIN_BOUND = "join_bound"
 """Set by a snapshot install, cleared once the replica has every commit up to it
 (``joining``); empty means none."""
+META_JOINING = "joining"
+"""``b"1"`` on a data directory that must join before it votes (``joining``): written
+when the directory is created — by the driver, in the same transaction as anything
+else it first writes there — and cleared only once the replica is a member. A new
+directory stays new however often the replica starts on it before then: a second
+start must not take it for a member that simply never voted."""
 META_GC_FLOOR = "gc_floor"
 """Per row, the highest instance deleted while a peer that had not executed it was
 left behind (``laggards``); empty while every peer has executed everything deleted."""

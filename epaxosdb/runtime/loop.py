@@ -327,7 +327,7 @@ class ConsensusLoop:
                 ("conflict_index_keys", s.conflict_index_keys),
                 ("gc_watermarks", ",".join(str(x) for x in s.gc_watermarks)),
                 ("gc_waits_for", ",".join(str(x) for x in self._core.gc_waits_for())),
-                ("gc_left_behind", ",".join(str(x) for x in sorted(self._core.left_behind))),
+                ("gc_left_behind", ",".join(str(x) for x in sorted(self._core.known_left_behind))),
                 ("blocked_instances", s.blocked_instances),
                 ("proposals_waiting", s.proposals_waiting),
                 ("commands_in_flight", len(self._waiting)),
@@ -612,7 +612,7 @@ class ConsensusLoop:
 
     def _log_left_behind(self) -> None:
         """Say when log GC starts and stops passing a silent replica (``core.laggards``)."""
-        now = self._core.left_behind
+        now = self._core.known_left_behind
         if now == self._left_behind_seen:
             return
         for peer in sorted(now - self._left_behind_seen):

@@ -23,6 +23,7 @@ from epaxosdb import commands, snapshot
 from epaxosdb.clusterfile import ClusterConfig, ReplicaEntry
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
+from epaxosdb.core.state import META_JOINING
 from protocol.peer import PeerFrame, SnapshotFetch, SnapshotPart
 from storage.lmdb_store import LmdbStore
 
@@ -77,6 +78,8 @@ def open_replica(
 
         def bump(txn: object) -> None:
             txn.set_meta(META_INCARNATION, str(incarnation).encode())  # type: ignore[attr-defined]
+            if incarnation == 1:  # new until it has joined, however often it starts
+                txn.set_meta(META_JOINING, b"1")  # type: ignore[attr-defined]
 
         store.write(bump)
         dir_id = data_dir_id(store)
@@ -87,7 +90,7 @@ def open_replica(
         if discarded:
             log.warning("discarded a snapshot whose install was interrupted: joining again")
         config = ReplicaConfig(replica_id, cluster.ids, **core_settings)  # type: ignore[arg-type]
-        core = restore_core(store, config, new_disk=incarnation == 1 or discarded)
+        core = restore_core(store, config, new_disk=discarded)
     except BaseException:
         store.close()
         raise

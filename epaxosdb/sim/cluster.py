@@ -27,6 +27,7 @@ from epaxosdb import commands, snapshot
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.ready import Ready, SnapshotWanted
 from epaxosdb.core.replica import Replica
+from epaxosdb.core.state import META_JOINING
 from epaxosdb.node import DeferredApply, FlushPolicy, Outbox
 from protocol.messages import InstanceId, ReplicaId
 from storage.memory import MemoryStore
@@ -373,6 +374,9 @@ class SimCluster:
         node = self.nodes[r]
         assert node.core is None
         node.store = MemoryStore()
+        # As the runtime creates a data directory: marked new until the replica has
+        # joined, so every restart before then joins again (the store says so, not us).
+        node.store.write(lambda txn: txn.set_meta(META_JOINING, b"1"))
         node.apply = self._applier(r, node.store)
         node.amnesiac = True
         self.checkers.on_wipe(r)
@@ -402,7 +406,7 @@ class SimCluster:
         node.core = Replica.restore(
             self._config(r), recovered.records, recovered.meta,
             rng=self._new_rng(), access=commands.command_access,
-            batch_access=commands.batch_access, new_disk=node.amnesiac,
+            batch_access=commands.batch_access,
         )
         self.stats.restarts += 1
 

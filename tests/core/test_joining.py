@@ -7,6 +7,7 @@ and that a new cluster's replicas need no snapshot at all.
 
 from __future__ import annotations
 
+from epaxosdb.core.state import META_JOINING
 from protocol.messages import (
     Commit,
     InstanceId,
@@ -84,6 +85,32 @@ def test_a_replacement_waits_for_every_peer_before_it_rebuilds() -> None:
     settle(h)
     assert not h.replica(3).joining
     assert h.replica(3).executed(InstanceId(1, 2))
+
+
+def test_a_replacement_restarted_before_it_has_joined_joins_again_as_its_disk_says() -> None:
+    """The disk, not the driver, remembers that it is new: the runtime once took a second
+    start on a joiner's directory for a member's restart, and acknowledged writes were
+    lost (found by a QA run; ``tests/integration/test_replica_replacement.py``)."""
+    h = Harness(3)
+    for i in range(3):
+        h.propose(1, set_cmd(1, f"k{i}"))
+        h.stabilize()
+    h.crash(2)
+    lose_disk(h, 3)
+    settle(h, 200)
+    assert h.replica(3).joining
+    h.crash(3)
+    h.new_disks.discard(3)  # a driver that knows only that this is not the first start
+    h.restart(3)
+    assert h.replica(3).joining
+    h.restart(2)
+    settle(h)
+    assert not h.replica(3).joining
+    assert h.replica(3).executed(InstanceId(1, 2))
+    assert not h.disks[3].meta.get(META_JOINING), "a member's disk is no longer new"
+    h.crash(3)
+    h.restart(3)
+    assert not h.replica(3).joining
 
 
 def test_the_join_bound_counts_an_instance_known_only_as_a_dependency() -> None:

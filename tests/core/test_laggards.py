@@ -57,6 +57,24 @@ def test_a_silent_peer_is_left_behind_once_the_log_is_large_enough() -> None:
     assert r1.gc_floor[0] == 5, "what replica 3 lacks"
 
 
+def test_a_restarted_replica_names_as_left_behind_only_peers_that_reported_lacking() -> None:
+    """Restored with a GC floor (from its disk, or a snapshot's), it has heard from
+    nobody: every peer may lack what was deleted, so its attributes reach the floor for
+    all of them, but logs and INFO name only peers whose reports say so (a QA run saw a
+    rebuilt replica name both its peers as left behind for a second)."""
+    h = cluster()
+    h.crash(3)
+    write_while_away(h, (3,))
+    h.crash(1)
+    h.restart(1)
+    r1 = h.replica(1)
+    assert r1.gc_floor[0] == 5
+    assert r1.left_behind == {2, 3} and r1.known_left_behind == frozenset()
+    settle(h, 20)  # replica 2 reports what it executed; replica 3 is still down
+    r1 = h.replica(1)
+    assert r1.left_behind == {3} and r1.known_left_behind == frozenset()
+
+
 def test_below_the_instance_threshold_the_log_is_kept_for_a_silent_peer() -> None:
     h = cluster(leave_behind_instances=7)
     h.crash(3)

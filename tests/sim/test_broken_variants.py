@@ -26,7 +26,7 @@ from epaxosdb.core.laggards import Laggards
 from epaxosdb.core.ready import Ready
 from epaxosdb.core.recovery import Action, Decision, decide
 from epaxosdb.core.replica import Replica
-from epaxosdb.core.state import META_JOIN_BOUND
+from epaxosdb.core.state import META_JOIN_BOUND, META_JOINING
 from epaxosdb.node import DeferredApply, Effects, Outbox
 from epaxosdb.sim import cluster as sim_cluster
 from epaxosdb.sim.run import RunResult, run
@@ -265,6 +265,28 @@ def test_a_replica_on_an_empty_disk_trusted_at_once_is_caught(
     monkeypatch.setattr(Replica, "restore", classmethod(trusting))
     caught = first_failures(20, [3, 5], SAFETY)
     assert caught, "no seed caught a replica that forgot its votes voting again"
+
+
+def test_a_restart_that_forgets_its_directory_is_new_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A replacement that starts again before it has joined must join again: its disk
+    says so (``META_JOINING``). A restart that ignores the mark — what the runtime did,
+    judging a directory new only on its first start — lets it vote with nothing. Caught
+    within 20 seeds (N=3 and N=5); seed 8 (N=3) was the first when this was written."""
+    original = Replica.restore.__func__  # type: ignore[attr-defined]
+
+    def forgetful(
+        cls: type[Replica], config: object, records: object, meta: dict[str, bytes],
+        **kwargs: object,
+    ) -> Replica:  # fmt: skip
+        meta = {k: v for k, v in meta.items() if k != META_JOINING}
+        r: Replica = original(cls, config, records, meta, **kwargs)
+        return r
+
+    monkeypatch.setattr(Replica, "restore", classmethod(forgetful))
+    caught = first_failures(20, [3, 5], SAFETY)
+    assert caught, "no seed caught a replacement restarted as a member before it joined"
 
 
 def test_a_replacement_voting_before_it_reached_its_join_bound_is_caught(

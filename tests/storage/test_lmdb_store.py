@@ -279,6 +279,23 @@ def test_an_empty_data_file_is_refused_rather_than_started_over(tmp_path: Path) 
         LmdbStore.open(tmp_path, replica_id=1)
 
 
+def test_a_truncated_data_file_is_refused_instead_of_crashing_the_process(
+    tmp_path: Path,
+) -> None:
+    """Reading a mapped page past the file's end is SIGBUS: the process would die
+    without a word (found by a QA run: ``serve`` and ``inspect --check`` exited -7)."""
+    with LmdbStore.open(tmp_path) as store:
+        store.write(lambda txn: [txn.put(b"k%d" % i, blob(i, 1000)) for i in range(2000)])
+    data_file = tmp_path / DATA_FILE_NAME
+    size = data_file.stat().st_size
+    with data_file.open("r+b") as f:
+        f.truncate(size // 2)
+    for opening in (LmdbStore.open, LmdbStore.open_readonly):
+        with pytest.raises(StorageError, match="truncated") as refused:
+            opening(tmp_path)
+        assert not isinstance(refused.value, DataDirLocked)
+
+
 def test_a_data_file_with_corrupt_meta_pages_is_refused(tmp_path: Path) -> None:
     with LmdbStore.open(tmp_path) as store:
         store.write(lambda txn: txn.put(b"k", blob(0, 100)))
