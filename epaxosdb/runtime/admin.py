@@ -329,6 +329,7 @@ def client_info_line(conn: Connection, now: float) -> bytes:
     if conn.no_touch:
         flags += "T"
     qbuf = conn.parser.buffered
+    omem = conn.output_pending()
     return (
         f"id={conn.id} addr={conn.addr} laddr={conn.laddr} fd={conn.fd} "
         f"name={conn.name.decode('latin-1')} age={int(now - conn.created)} "
@@ -336,7 +337,7 @@ def client_info_line(conn: Connection, now: float) -> bytes:
         f"sub={len(conn.channels)} psub={len(conn.patterns)} "
         f"ssub=0 multi={-1 if conn.multi is None else len(conn.multi)} qbuf={qbuf} "
         f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs={conn.registry.settings.receive_size} "
-        f"rbp={qbuf} obl={conn.output_pending()} oll=0 omem=0 tot-mem={qbuf} events=r "
+        f"rbp={qbuf} obl={omem} oll=0 omem={omem} tot-mem={qbuf + omem} events=r "
         f"cmd={conn.last_command.decode('latin-1')} user=default redir=-1 resp={conn.proto} "
         f"lib-name={conn.lib_name.decode('latin-1')} lib-ver={conn.lib_ver.decode('latin-1')}\n"
     ).encode("latin-1")
@@ -681,6 +682,9 @@ def _config_table(registry: ClientRegistry) -> dict[str, Callable[[], str]]:
         "slave-read-only": lambda: "yes",
         "loglevel": lambda: "notice",
         "notify-keyspace-events": lambda: "",
+        "client-output-buffer-limit": lambda: (
+            f"normal {s.output_buffer_max} 0 0 slave 0 0 0 pubsub {s.pubsub_output_max} 0 0"
+        ),
     }
 
 

@@ -10,12 +10,15 @@ one process (as in tests) never share state.
 
 Limits come from Redis's directives and defaults (``maxclients`` 10000,
 ``proto-max-bulk-len`` 512 MB, ``client-query-buffer-limit`` 1 GB,
-``timeout`` 0 = never) plus two of ours that bound a single connection's
-memory and give backpressure: at most ``replies_pending_max`` commands
-whose replies are not yet written, and ``output_pending_max`` bytes of
-replies not yet sent. When either is reached the connection stops reading,
-so a client that never reads its replies is eventually blocked by TCP, and
-nobody else notices.
+``timeout`` 0 = never) plus two that bound a single connection's memory.
+``replies_pending_max`` commands may be in flight (dispatched, reply not yet
+written): at that many the connection stops reading, so TCP pushes back on
+the client. Replies waiting to be *sent* do not stop it: a client may send
+its whole pipeline before it reads a reply (redis-py does), and waiting for
+it to read first would deadlock both sides. They are bounded instead by
+``output_buffer_max`` (Redis's ``client-output-buffer-limit normal`` hard
+limit; Redis has none by default): a client that leaves more than that
+unread is closed, and nobody else notices.
 """
 
 from __future__ import annotations
@@ -71,7 +74,10 @@ class ClientSettings:
     timeout: int = 0
     """Seconds a client may stay idle before it is closed; 0 is never."""
     replies_pending_max: int = 1024
-    output_pending_max: int = 1024 * 1024
+    output_buffer_max: int = 1024 * 1024 * 1024
+    """Bytes of replies a client may leave unread before it is closed (see above)."""
+    pubsub_output_max: int = 32 * 1024 * 1024
+    """The same for a subscriber's messages (Redis's ``pubsub`` hard limit, 32 MB)."""
     receive_size: int = 64 * 1024
 
     tcp_port: int = 0

@@ -26,9 +26,12 @@ A command that fails its argument checks, or any other request, ends the
 run; its reply keeps its place in the request order either way.
 
 Backpressure: the reader stops parsing (and so stops reading, and TCP pushes
-back on the client) while ``replies_pending_max`` replies are outstanding
-or ``output_pending_max`` bytes wait to be sent. A client that never reads,
-or sends a byte a second, only ever blocks its own two tasks.
+back on the client) while ``replies_pending_max`` commands are in flight.
+Replies waiting to be sent do not stop it — a client that sends its whole
+pipeline before reading would wait for us while we waited for it — but past
+``output_buffer_max`` unsent bytes the client is closed (``clients``). A
+client that never reads, or sends a byte a second, only ever costs its own
+two tasks.
 
 Every reply carries the protocol version in force when its command was
 dispatched (a ``HELLO 3`` pipelined after a GET must not change how that
@@ -85,8 +88,6 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("epaxosdb.clients")
 
-PUBSUB_OUTPUT_MAX = 32 * 1024 * 1024
-"""Unread pub/sub output after which a subscriber is closed (Redis: 32mb hard limit)."""
 _SUBSCRIBED_MODE = frozenset(
     {b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ping", b"quit", b"reset"}
 )
@@ -196,7 +197,8 @@ class Connection:
         self._data_specs = registry.data_specs
         self._stats = registry.stats
         self._replies_pending_max = settings.replies_pending_max
-        self._output_pending_max = settings.output_pending_max
+        self._output_buffer_max = settings.output_buffer_max
+        self._pubsub_output_max = settings.pubsub_output_max
         self._receive_size = settings.receive_size
         # Reply ordering: requests get consecutive sequence numbers; replies
         # are appended to _out in that order, early ones wait in _early.
@@ -303,10 +305,12 @@ class Connection:
                 return "internal error"
             if self._closing:
                 return "closed"
-            if self._out and not self._send_busy:
-                # Replies that are ready go out now, from this task: cheaper
-                # than waking the writer, which is there for late completions.
-                await self._send_out()
+            if self._out and not self._send_busy and not self._send_now():
+                # Replies that are ready go out now, from this task, as far as the
+                # socket takes them (cheaper than waking the writer, which is there
+                # for late completions). The rest is the writer's: this task reads
+                # on, since the client may read only once it has sent everything.
+                self._kick_writer()
             if self._blocked is not None:
                 data = await self._receive_blocked(self._blocked)
                 if data is None:
@@ -434,8 +438,8 @@ class Connection:
         complete = self._complete
         now_ms = self._now_ms()
         loading = backend.loading
-        output_max = self._output_pending_max
         processed = 0
+        last = None
         budget = 0
         batch: list[tuple[bytes, ...]] = []
         batch_first = batch_bytes = 0
@@ -446,7 +450,7 @@ class Connection:
             if self._stalled is not None and not self._resume_stalled():
                 return True
             while not self._closing:
-                if budget <= 0 or len(self._out) + self._sending >= output_max:
+                if budget <= 0:
                     budget = self._room()
                     if budget <= 0:
                         return True
@@ -460,6 +464,7 @@ class Connection:
                     arity = spec.arity
                     if argc == arity if arity > 0 else argc >= -arity:
                         processed += 1
+                        last = spec
                         prepare = spec.prepare
                         if prepare is None:
                             request[0] = spec.upper  # type: ignore[index]
@@ -485,6 +490,7 @@ class Connection:
                 if batch:
                     self._submit_batch(batch_first, batch, now_ms)
                     batch = []
+                last = None  # it names itself
                 self._dispatch_general(request)  # type: ignore[arg-type]
                 if self._stalled is not None or self._blocked is not None:
                     self._kick_writer()  # what is ready goes out while EXEC or BLPOP waits
@@ -495,6 +501,8 @@ class Connection:
                 self._submit_batch(batch_first, batch, now_ms)
             self._dispatching = False
             self._stats.commands_processed += processed
+            if last is not None:
+                self.last_command = last.name  # CLIENT LIST's cmd=
 
     def _submit_batch(self, first: int, ops: list[tuple[bytes, ...]], now_ms: int) -> None:
         """Propose a run of pipelined data commands, requests ``first``, ``first + 1``...,
@@ -536,9 +544,8 @@ class Connection:
             self._wake.set()
 
     def _room(self) -> int:
-        """How many more requests may be dispatched before backpressure applies."""
-        if len(self._out) + self._sending >= self._output_pending_max:
-            return 0
+        """How many more requests may be dispatched before backpressure applies: only
+        commands in flight count (see the module docstring)."""
         return self._replies_pending_max - (self._next_seq - self._flush_seq)
 
     def _dispatch_general(self, request: list[bytes]) -> None:
@@ -682,7 +689,22 @@ class Connection:
         self._flush_seq = seq
         if self._reader_waiting:
             self._space.set()  # fewer replies pending: the reader may go on
+        if len(out) + self._sending > self._output_buffer_max:
+            self._overflowed()
+            return
         self._send_soon()
+
+    def _overflowed(self) -> None:
+        """Too many replies left unread: close at once (Redis's output buffer limit)."""
+        log.warning(
+            "client %d (%s) closed: %d bytes of replies left unread (over the %d-byte "
+            "output buffer limit)",
+            self.id, self.addr, self.output_pending(), self._output_buffer_max,
+        )  # fmt: skip
+        self._dead = True
+        self._out = bytearray()
+        self._early.clear()
+        self.kill()
 
     def _send_soon(self) -> None:
         """What was just added to the output goes out: at the end of the reply batch, or
@@ -751,12 +773,12 @@ class Connection:
     def _push(self, message: Push) -> None:
         """Out-of-band data: after the replies already in the output, ahead of those still
         pending — the message was published while those commands ran. A subscriber
-        that does not read is closed once ``PUBSUB_OUTPUT_MAX`` bytes wait for it
+        that does not read is closed once ``pubsub_output_max`` bytes wait for it
         (Redis's ``client-output-buffer-limit pubsub`` hard limit)."""
         if self._dead or self._closing:
             return
         self._out += encode_reply(message, self.proto)
-        if len(self._out) + self._sending > PUBSUB_OUTPUT_MAX:
+        if len(self._out) + self._sending > self._pubsub_output_max:
             log.warning(
                 "client %d (%s): closing: %d bytes of pub/sub messages not read "
                 "(client-output-buffer-limit pubsub)",

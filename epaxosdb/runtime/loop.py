@@ -158,7 +158,14 @@ def _commits_inline(ready: Ready, flush: Effects | None) -> bool:
     return True
 
 
-def outcome_unknown(timeout_s: float) -> Error:
+def outcome_unknown(timeout_s: float, read_only: bool = False) -> Error:
+    """The reply to a command that did not execute in time: it may still commit, so it
+    is never reported as failed (a read changes nothing either way: retry it)."""
+    if read_only:
+        return Error(
+            f"UNCERTAIN the read did not execute within {timeout_s:g}s (the replica could "
+            "not reach a quorum, or is overloaded); it changed nothing: retry it"
+        )
     return Error(
         f"UNCERTAIN outcome unknown: the command was proposed but did not execute within "
         f"{timeout_s:g}s; it may still take effect"
@@ -176,6 +183,7 @@ class _Waiter:
     on_done: Callable[[Reply], None]
     submitted: float
     deadline: float
+    cmd: Command
 
 
 class LatencyWindow:
@@ -291,7 +299,7 @@ class ConsensusLoop:
             on_done(LOADING)
             return
         now = time.monotonic()
-        self._waiting[cmd.id] = _Waiter(on_done, now, now + self._timeout_s)
+        self._waiting[cmd.id] = _Waiter(on_done, now, now + self._timeout_s, cmd)
         self._proposals.append(cmd)
         self._quiet_ticks = 0
         self._wake.set()
@@ -608,7 +616,8 @@ class ConsensusLoop:
         for cid in expired:
             waiter = self._waiting.pop(cid)
             self._counters["uncertain"] += 1
-            waiter.on_done(outcome_unknown(self._timeout_s))
+            read_only = commands.is_read_only(waiter.cmd)
+            waiter.on_done(outcome_unknown(self._timeout_s, read_only))
 
     def _log_left_behind(self) -> None:
         """Say when log GC starts and stops passing a silent replica (``core.laggards``)."""

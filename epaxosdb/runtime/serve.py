@@ -106,6 +106,25 @@ def open_replica(
     return OpenReplica(cluster, replica_id, data_dir, store, core, incarnation, dir_id, config)
 
 
+def _warn_without_secret(cluster: ClusterConfig) -> None:
+    """The peer handshake proves the cluster secret; without one, anybody who reaches a
+    peer port can pose as a replica — and, claiming a new data directory, make its peers
+    refuse the real one until an operator steps in. Fine on one machine's loopback."""
+    if cluster.secret:
+        return
+    exposed = [r.peer.host for r in cluster.replicas if not _loopback(r.peer.host)]
+    if exposed:
+        log.warning(
+            "no [cluster] secret: anyone who can reach a peer port (%s) can pose as a "
+            "replica and cut it off from the others; set secret in the cluster file",
+            ", ".join(sorted(set(exposed))),
+        )
+
+
+def _loopback(host: str) -> bool:
+    return host == "localhost" or host == "::1" or host.startswith("127.")
+
+
 async def serve_replica(
     opened: OpenReplica,
     *,
@@ -141,6 +160,7 @@ async def serve_replica(
         return restore_core(opened.store, opened.config, new_disk=True)
 
     others = [r for r in cluster.ids if r != me]
+    _warn_without_secret(cluster)
     mine = Identity(opened.data_dir_id, opened.incarnation, new_run_id())
     identities = PeerIdentities(
         opened.store,

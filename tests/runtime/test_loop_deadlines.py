@@ -86,3 +86,29 @@ async def test_commands_past_their_deadline_get_uncertain_in_order_and_later_one
         assert isinstance(reply, Error) and reply.text.startswith("UNCERTAIN outcome unknown")
     fields = dict(loop.info_sections()["EPaxos"])
     assert fields["uncertain_replies"] == 4 and fields["commands_in_flight"] == 0
+
+
+async def test_a_read_past_its_deadline_is_told_it_changed_nothing() -> None:
+    """A read cannot "still take effect": its UNCERTAIN says to retry it instead (a QA
+    run met the write's wording on an MGET that waited behind a huge MSET)."""
+    loop = isolated_loop()
+    replies: list[Reply] = []
+    both = trio.Event()
+
+    def done(reply: Reply) -> None:
+        replies.append(reply)
+        if len(replies) == 2:
+            both.set()
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loop.run)
+        nursery.start_soon(loop.run_ticker)
+        loop.submit(loop.stamp(((b"MGET", b"a", b"b"),), 1_700_000_000_000), done)
+        loop.submit(loop.stamp(((b"INCR", b"a"),), 1_700_000_000_000), done)
+        with trio.fail_after(10 * TIMEOUT_S):
+            await both.wait()
+        nursery.cancel_scope.cancel()
+    read, write = replies
+    assert isinstance(read, Error) and read.code == "UNCERTAIN"
+    assert "changed nothing: retry it" in read.text and "may still take effect" not in read.text
+    assert isinstance(write, Error) and write.text.endswith("it may still take effect")

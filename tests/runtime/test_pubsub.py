@@ -9,14 +9,13 @@ from __future__ import annotations
 
 import random
 
-import pytest
 import trio
 import trio.testing
 
 from epaxosdb import commands
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
-from epaxosdb.runtime import connection as connection_module
+from epaxosdb.runtime.clients import ClientSettings
 from epaxosdb.runtime.loop import ConsensusLoop
 from epaxosdb.runtime.pubsub import Subscriptions
 from protocol.replies import Published, Reply
@@ -85,11 +84,8 @@ async def test_client_list_and_info_show_subscriptions() -> None:
         assert b"pubsub_channels:2\r\n" in stats and b"pubsub_patterns:1\r\n" in stats
 
 
-async def test_a_subscriber_that_does_not_read_is_closed_and_others_go_on(
-    monkeypatch: pytest.MonkeyPatch,
-) -> None:
-    monkeypatch.setattr(connection_module, "PUBSUB_OUTPUT_MAX", 256 * 1024)
-    async with running_server() as server:
+async def test_a_subscriber_that_does_not_read_is_closed_and_others_go_on() -> None:
+    async with running_server(settings=ClientSettings(pubsub_output_max=256 * 1024)) as server:
         slow, fast, publisher = [await RawClient.connect(server.port) for _ in range(3)]
         await slow.call("SUBSCRIBE", "ch")
         await fast.call("SUBSCRIBE", "ch")
