@@ -355,7 +355,7 @@ def decode_message(body: bytes) -> PeerFrame:
     try:
         v = msgpack.unpackb(body, use_list=False, raw=False, strict_map_key=True)
     except Exception as exc:  # msgpack raises a variety of types on garbage
-        raise PeerProtocolError(f"undecodable message: {exc}") from None
+        raise PeerProtocolError(f"undecodable message: {exc!r}") from None
     t = _tuple(v)
     if not t:
         raise PeerProtocolError("empty message")
@@ -433,7 +433,7 @@ def decode_record(data: bytes) -> InstanceRecord:
     try:
         v = msgpack.unpackb(data, use_list=False, raw=False)
     except Exception as exc:
-        raise PeerProtocolError(f"undecodable record: {exc}") from None
+        raise PeerProtocolError(f"undecodable record: {exc!r}") from None
     f = _tuple(v)
     if len(f) != 8:
         raise PeerProtocolError("an instance record has 8 fields")
@@ -451,7 +451,7 @@ def decode_command(data: bytes) -> Command:
     try:
         v = msgpack.unpackb(data, use_list=False, raw=False)
     except Exception as exc:
-        raise PeerProtocolError(f"undecodable command: {exc}") from None
+        raise PeerProtocolError(f"undecodable command: {exc!r}") from None
     return _unpack_command(v)
 
 
@@ -503,7 +503,7 @@ def decode_hello(body: bytes) -> Hello:
     try:
         v = msgpack.unpackb(body, use_list=False, raw=False)
     except Exception as exc:
-        raise PeerProtocolError(f"undecodable handshake: {exc}") from None
+        raise PeerProtocolError(f"undecodable handshake: {exc!r}") from None
     t = _tuple(v)
     if len(t) != 10 or type(t[0]) is not int or t[0] != HELLO_TAG:
         raise PeerProtocolError("expected a handshake frame")

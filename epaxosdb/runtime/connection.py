@@ -286,7 +286,9 @@ class Connection:
                     await self._wait_for_space()
                     continue
             except RespProtocolError as error:
-                log.warning("client %d (%s): %s; closing", self.id, self.addr, error.text)
+                # Redis logs these at its verbose level: a client that keeps sending
+                # garbage must not flood the log.
+                log.debug("client %d (%s): %s; closing", self.id, self.addr, error.text)
                 self._answer(Error(error.text))
                 self._closing = True
             except CrossProtocolRequest:
