@@ -70,8 +70,9 @@ def test_a_replacement_answers_no_prepare_for_an_instance_it_does_not_know_commi
                 and getattr(e.msg, "inst", None) == InstanceId(2, 1)]
 
 
-def test_a_replacement_waits_for_every_peer_before_it_rebuilds() -> None:
-    """Its predecessor may have voted on instances only the missing peer knows of."""
+def joining_while_replica_2_is_down() -> Harness:
+    """Replica 1 wrote three instances; replica 3 lost its disk while replica 2 is down,
+    so it cannot finish joining."""
     h = Harness(3)
     for i in range(3):
         h.propose(1, set_cmd(1, f"k{i}"))
@@ -80,6 +81,12 @@ def test_a_replacement_waits_for_every_peer_before_it_rebuilds() -> None:
     lose_disk(h, 3)
     settle(h, 200)
     assert h.replica(3).joining
+    return h
+
+
+def test_a_replacement_waits_for_every_peer_before_it_rebuilds() -> None:
+    """Its predecessor may have voted on instances only the missing peer knows of."""
+    h = joining_while_replica_2_is_down()
     assert "1 of 2 answered" in h.replica(3).join_state
     h.restart(2)
     settle(h)
@@ -91,14 +98,7 @@ def test_a_replacement_restarted_before_it_has_joined_joins_again_as_its_disk_sa
     """The disk, not the driver, remembers that it is new: the runtime once took a second
     start on a joiner's directory for a member's restart, and acknowledged writes were
     lost (found by a QA run; ``tests/integration/test_replica_replacement.py``)."""
-    h = Harness(3)
-    for i in range(3):
-        h.propose(1, set_cmd(1, f"k{i}"))
-        h.stabilize()
-    h.crash(2)
-    lose_disk(h, 3)
-    settle(h, 200)
-    assert h.replica(3).joining
+    h = joining_while_replica_2_is_down()
     h.crash(3)
     h.new_disks.discard(3)  # a driver that knows only that this is not the first start
     h.restart(3)

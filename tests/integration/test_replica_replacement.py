@@ -27,6 +27,17 @@ OPENED_EMPTY = ": empty, joining the cluster"
 
 
 
+def assert_still_joining(cluster: ProcessCluster, i: int) -> None:
+    """Replica ``i`` answers nothing but ``-LOADING`` for a while, and says it joins."""
+    deadline = time.monotonic() + STILL_LOADING_S
+    with cluster.client(i) as c:
+        while time.monotonic() < deadline:
+            with pytest.raises(redis.BusyLoadingError):
+                c.get("k:1")
+            time.sleep(0.5)
+    assert cluster.info(i)["joining"] == 1
+
+
 def lose_data_directory(cluster: ProcessCluster, i: int) -> None:
     cluster.kill9(i)
     shutil.rmtree(cluster.replicas[i].data_dir)
@@ -121,13 +132,7 @@ def test_a_replacement_waits_for_every_peer_and_serves_nothing_meanwhile(
     cluster.terminate(3)
     lose_data_directory(cluster, 2)
     cluster.restart(2)
-    deadline = time.monotonic() + STILL_LOADING_S
-    with cluster.client(2) as c2:
-        while time.monotonic() < deadline:
-            with pytest.raises(redis.BusyLoadingError):
-                c2.get("k:1")
-            time.sleep(0.5)
-    assert cluster.info(2)["joining"] == 1
+    assert_still_joining(cluster, 2)
     assert not cluster.logged(2, "installed the snapshot")
 
     cluster.restart(3)
@@ -159,13 +164,7 @@ def test_a_replacement_restarted_before_it_has_joined_joins_again(
     joins = cluster.log_count(3, OPENED_EMPTY)
     cluster.terminate(3)
     cluster.restart(3)
-    deadline = time.monotonic() + STILL_LOADING_S
-    with cluster.client(3) as c3:
-        while time.monotonic() < deadline:
-            with pytest.raises(redis.BusyLoadingError):
-                c3.get("X")
-            time.sleep(0.5)
-    assert cluster.info(3)["joining"] == 1
+    assert_still_joining(cluster, 3)
     assert cluster.log_count(3, OPENED_EMPTY) == joins + 1
 
     cluster.restart(1)
