@@ -361,6 +361,10 @@ async def handle_client(
             io.close()
     except (trio.BrokenResourceError, trio.ClosedResourceError):
         pass
+    except Exception:
+        # A bug in serving one client must cost that client its connection, not every
+        # client the replica: the consensus loop ignores the replies of a dead connection.
+        log.exception("a client connection failed (a bug); closing only that connection")
     finally:
         await trio.aclose_forcefully(stream)
 

@@ -314,11 +314,14 @@ class Connection:
                 # on, since the client may read only once it has sent everything.
                 self._kick_writer()
             if self._blocked is not None:
-                data = await self._receive_blocked(self._blocked)
+                blocked = self._blocked
+                data = await self._receive_blocked(blocked)
                 if data is None:
                     continue  # answered, timed out, or time to retry
                 if not data:
-                    self._blocked.stop()  # the client is gone: no further attempts
+                    # The client is gone: no further attempts. (It may have been answered
+                    # meanwhile: an answer can land while the read's result is on its way.)
+                    blocked.stop()
             else:
                 data = await self._receive()
             if data is None:

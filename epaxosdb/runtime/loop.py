@@ -267,6 +267,8 @@ class ConsensusLoop:
         """Effects the transaction being committed writes (INFO counts them meanwhile)."""
         self._was_loading = core.loading
         self._left_behind_seen: frozenset[ReplicaId] = frozenset()
+        self._catching_up = False
+        """The current turn started while the core was loading (see ``_deliver``)."""
         self._last_progress_log = 0.0
         self._last_growth_warning = 0.0
         self._idle_sleep: trio.CancelScope | None = None
@@ -451,6 +453,9 @@ class ConsensusLoop:
                 log.info("restored from the snapshot; catching up before voting")
             self._counters["turns"] += 1
             t0 = time.perf_counter()
+            # A turn that starts catching up delivers none of its messages, even the turn
+            # whose executions end the catching up: they were published long ago.
+            self._catching_up = core.loading
             if self._proposals:
                 proposals, self._proposals = self._proposals, []
                 core.propose(proposals)
@@ -575,7 +580,7 @@ class ConsensusLoop:
         reply is then the number of receivers. Not while catching up (see
         ``pubsub``): those messages were posted long ago."""
         subscriptions = self._subscriptions
-        if not subscriptions or self._core.loading:
+        if not subscriptions or self._catching_up or self._core.loading:
             return
         publish = subscriptions.publish
         for message in published:

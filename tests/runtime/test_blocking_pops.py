@@ -13,12 +13,15 @@ import random
 from collections.abc import Callable, Iterable
 
 import trio
+import trio.lowlevel
 
 from epaxosdb import commands
 from epaxosdb.commands.lists import LISTS
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
 from epaxosdb.runtime.blocking import BlockedClients, BlockedPop
+from epaxosdb.runtime.clients import ClientRegistry
+from epaxosdb.runtime.connection import Connection
 from epaxosdb.runtime.loop import ConsensusLoop
 from protocol.replies import NULL_ARRAY, Reply
 from protocol.resp import encode_request
@@ -389,3 +392,47 @@ async def test_a_pop_from_one_of_several_keys_wakes_the_next_client_on_the_other
         )
         assert await both.replies(1) == b"*2\r\n$2\r\nk1\r\n$1\r\na\r\n"
         assert await second.replies(1) == b"*2\r\n$2\r\nk2\r\n$1\r\nb\r\n"
+
+
+class _HangsUpAsItIsAnswered:
+    """A client connection that sends BLPOP, then hangs up just as the BLPOP is answered:
+    the answer lands while the read that saw the end of input is on its way back."""
+
+    def __init__(self, backend: FakeBackend) -> None:
+        self._backend = backend
+        self._requests = [encode_request(["BLPOP", "q", "0"])]
+        self.sent = bytearray()
+
+    async def receive(self, max_bytes: int) -> bytes:
+        await trio.lowlevel.checkpoint()
+        if self._requests:
+            return self._requests.pop()
+        with trio.fail_after(WAIT_S):
+            await self._backend.wait_held(1)  # the BLPOP's first attempt
+        self._backend.store.write(lambda txn: txn.put(b"q", _list_of(b"x")))
+        self._backend.release()  # it pops: the wait ends before this read returns
+        return b""
+
+    async def send_all(self, data: bytes | bytearray) -> None:
+        self.sent += data
+
+    def try_send(self, data: bytes | bytearray) -> int:
+        self.sent += data
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
+async def test_a_client_that_hangs_up_as_its_wait_is_answered_only_ends_its_connection() -> None:
+    """The end of input came with no wait left to stop: the replica process used to die
+    of it (an AttributeError in the reader; found by a QA run with redis-py asyncio
+    consumers cancelling BLPOP in ``wait_for``)."""
+    backend = FakeBackend(hold=True)
+    io = _HangsUpAsItIsAnswered(backend)
+    registry = ClientRegistry()
+    backend.blocked = registry.blocked
+    with trio.fail_after(WAIT_S):
+        await Connection(io, registry, backend).run()
+    assert bytes(io.sent) == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
+    assert len(registry.blocked) == 0 and not registry.clients

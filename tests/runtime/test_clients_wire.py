@@ -13,6 +13,7 @@ import pytest
 import trio
 
 from epaxosdb.runtime.clients import ClientSettings
+from epaxosdb.runtime.connection import Connection
 from protocol.messages import Command
 from protocol.replies import Error, Reply
 from protocol.resp import encode_request
@@ -413,4 +414,22 @@ async def test_an_unencodable_reply_becomes_an_error_reply() -> None:
         client = await RawClient.connect(server.port)
         reply = await client.call("GET", "odd")
         assert reply.startswith(b"-ERR internal error")
+        assert await client.call("PING") == b"+PONG\r\n"
+
+
+async def test_a_bug_in_one_connection_closes_that_connection_not_the_server(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Whatever escapes a connection's tasks is logged and ends that connection only."""
+    original = Connection._write_loop
+
+    async def broken_writer(self: Connection) -> None:
+        raise RuntimeError("a planted bug")
+
+    async with running_server() as server:
+        monkeypatch.setattr(Connection, "_write_loop", broken_writer)
+        doomed = await RawClient.connect(server.port)
+        assert await doomed.until_closed() == b""
+        monkeypatch.setattr(Connection, "_write_loop", original)
+        client = await RawClient.connect(server.port)
         assert await client.call("PING") == b"+PONG\r\n"
