@@ -13,7 +13,8 @@ The public API other layers code against:
   expired keys, proposed periodically by the runtime.
 * ``command_reply(args)`` — COMMAND and its sub-commands.
 * ``blocking_wait(op)`` — what a blocked BLPOP, BZPOPMIN, BLMPOP... waits for
-  between its attempts (the waiting itself is the runtime's).
+  between its attempts (the waiting itself is the runtime's); ``undo_pop(op,
+  reply)`` — the op that puts back what an attempt popped for a client gone.
 * ``queue_error`` / ``prepare_queued`` / ``refused_in_multi`` — MULTI's queue-time checks.
 * ``script_compile_error(body)`` — why a Lua script does not compile (SCRIPT LOAD).
 * ``watchread_op(keys)`` / ``watchcheck_op(pairs)`` — WATCH as a replicated
@@ -22,7 +23,7 @@ The public API other layers code against:
 """
 
 from .access import access_of, batch_access, command_access
-from .blocking import blocking_wait
+from .blocking import blocking_wait, undo_pop
 from .docs import command_reply
 from .execution import execute, is_read_only
 from .expiry import expired_sweep_op
@@ -56,6 +57,7 @@ __all__ = [
     "refused_in_multi",
     "resolve",
     "script_compile_error",
+    "undo_pop",
     "watchcheck_op",
     "watchread_op",
 ]

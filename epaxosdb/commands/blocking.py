@@ -120,6 +120,45 @@ def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait | None:
     return BlockingWait(keys, empty, NULL_ARRAY, timeout, retry=(retry_name(name), *op[1:]))
 
 
+def undo_pop(op: tuple[bytes, ...], reply: Reply) -> tuple[bytes, ...] | None:
+    """The op that puts back what one attempt of the blocking pop ``op`` took, for a
+    client that left before it could be told; ``None`` when it took nothing, or when
+    nothing is lost (BLMOVE moved the element, XREADGROUP keeps its entries pending).
+
+    Elements go back to the end they came from, in their order; sorted set members
+    with their scores, unless a member was added again meanwhile (``ZADD NX``)."""
+    if type(reply) is not list or len(reply) < 2 or type(reply[0]) is not bytes:
+        return None
+    name, key = op[0], reply[0]
+    if name in (b"BLPOP", b"BRPOP") and type(reply[1]) is bytes:
+        return (b"LPUSH" if name == b"BLPOP" else b"RPUSH", key, reply[1])
+    if name in (b"BZPOPMIN", b"BZPOPMAX") and len(reply) == 3:
+        return (b"ZADD", key, b"NX", _score(reply[2]), _member(reply[1]))
+    items = reply[1]
+    if type(items) is not list or not items:
+        return None
+    if name == b"BLMPOP":
+        numkeys = parse_ll(op[2])
+        assert numkeys is not None, "prepare_blocking_mpop refused this op"
+        left = op[3 + numkeys].upper() == b"LEFT"
+        return (b"LPUSH" if left else b"RPUSH", key, *(_member(e) for e in reversed(items)))
+    if name == b"BZMPOP":
+        pairs = [(_score(entry[1]), _member(entry[0])) for entry in items if type(entry) is list]
+        return (b"ZADD", key, b"NX", *(part for pair in pairs for part in pair))
+    return None
+
+
+def _member(value: Reply) -> bytes:
+    assert type(value) is bytes, f"a popped element is bytes, got {value!r}"
+    return value
+
+
+def _score(value: Reply) -> bytes:
+    """A popped score as ZADD reads it back exactly (``repr`` of a double round-trips)."""
+    assert type(value) is float, f"a popped score is a double, got {value!r}"
+    return repr(value).encode()
+
+
 RETRY_SUFFIX = b"_RETRY"
 
 SOURCE_TYPES: dict[bytes, ValueType] = {

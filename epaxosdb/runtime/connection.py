@@ -88,6 +88,10 @@ if TYPE_CHECKING:
 
 log = logging.getLogger("epaxosdb.clients")
 
+
+def _ignore_reply(reply: Reply) -> None:
+    """The reply to an op nobody waits for (putting back what a gone client popped)."""
+
 _SUBSCRIBED_MODE = frozenset(
     {b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ping", b"quit", b"reset"}
 )
@@ -219,6 +223,8 @@ class Connection:
         self._closing = False
         self._broken = False
         self._dead = False
+        self._left_while_blocked = False
+        """The client hung up while it waited in a blocking command (``_unblocked``)."""
         self._scope = trio.CancelScope()
         self._refresh_plain()
 
@@ -319,8 +325,10 @@ class Connection:
                 if data is None:
                     continue  # answered, timed out, or time to retry
                 if not data:
-                    # The client is gone: no further attempts. (It may have been answered
-                    # meanwhile: an answer can land while the read's result is on its way.)
+                    # The client is gone: no further attempts, and what one in flight
+                    # pops goes back (``_unblocked``). It may have been answered meanwhile:
+                    # an answer can land while the read's result is on its way.
+                    self._left_while_blocked = not blocked.done
                     blocked.stop()
             else:
                 data = await self._receive()
@@ -405,21 +413,38 @@ class Connection:
 
         timeout_s = wait.timeout_ms / 1000 if wait.timeout_ms else math.inf
         blocked = BlockedPop(
-            wait.keys, propose, partial(self._unblocked, seq, self._reply_proto()), wait.empty,
+            wait.keys, propose, partial(self._unblocked, seq, self._reply_proto(), op), wait.empty,
             wait.timed_out, trio.current_time() + timeout_s, consumes=wait.consumes,
         )
         self._blocked = blocked
         self.registry.blocked.add(blocked)
         blocked.start()
 
-    def _unblocked(self, seq: int, proto: int, reply: Reply) -> None:
+    def _unblocked(self, seq: int, proto: int, op: tuple[bytes, ...], reply: Reply) -> None:
         blocked = self._blocked
         if blocked is not None:
             self.registry.blocked.remove(blocked)
             self._blocked = None
         if self._blocked_wait is not None:
             self._blocked_wait.cancel()  # the reader dispatches what came meanwhile
+        if self._dead or self._left_while_blocked:
+            proto = SILENT  # nobody to tell (Redis too forgets a client that hung up)
+            self._put_back(op, reply)
         self._complete(seq, proto, reply)
+
+    def _put_back(self, op: tuple[bytes, ...], reply: Reply) -> None:
+        """An attempt in flight when the client hung up (or was killed) popped: propose
+        the op that puts the elements back, as if the client had taken nothing — which
+        it did not, since it never got them."""
+        undo = commands.undo_pop(op, reply)
+        if undo is None:
+            return
+        backend = self.backend
+        backend.submit(backend.stamp((undo,), self._now_ms()), _ignore_reply)
+        log.info(
+            "client %d (%s) left while its %s was popping: %d element(s) put back",
+            self.id, self.addr, op[0].decode("latin-1"), len(undo) - 2,
+        )  # fmt: skip
 
     async def _wait_for_space(self) -> None:
         self._space = trio.Event()

@@ -12,6 +12,7 @@ import math
 import random
 from collections.abc import Callable, Iterable
 
+import pytest
 import trio
 import trio.lowlevel
 
@@ -436,3 +437,74 @@ async def test_a_client_that_hangs_up_as_its_wait_is_answered_only_ends_its_conn
         await Connection(io, registry, backend).run()
     assert bytes(io.sent) == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
     assert len(registry.blocked) == 0 and not registry.clients
+
+
+class _HangsUpWhileItsAttemptIsInFlight:
+    """A client connection that sends one blocking pop, then hangs up while the pop's first
+    attempt is on its way through consensus (held by the backend)."""
+
+    def __init__(self, backend: FakeBackend, request: list[str]) -> None:
+        self._backend = backend
+        self._requests = [encode_request(request)]
+        self.sent = bytearray()
+
+    async def receive(self, max_bytes: int) -> bytes:
+        await trio.lowlevel.checkpoint()
+        if self._requests:
+            return self._requests.pop()
+        with trio.fail_after(WAIT_S):
+            await self._backend.wait_held(1)
+        return b""
+
+    async def send_all(self, data: bytes | bytearray) -> None:
+        self.sent += data
+
+    def try_send(self, data: bytes | bytearray) -> int:
+        self.sent += data
+        return len(data)
+
+    def close(self) -> None:
+        pass
+
+
+@pytest.mark.parametrize(
+    ("setup", "request_", "check", "expected"),
+    [
+        (["RPUSH", "q", "a", "b", "c"], ["BLPOP", "q", "0"], ["LRANGE", "q", "0", "-1"],
+         [b"a", b"b", b"c"]),
+        (["RPUSH", "q", "a", "b", "c"], ["BRPOP", "q", "0"], ["LRANGE", "q", "0", "-1"],
+         [b"a", b"b", b"c"]),
+        (["RPUSH", "q", "a", "b", "c"], ["BLMPOP", "0", "1", "q", "RIGHT", "COUNT", "2"],
+         ["LRANGE", "q", "0", "-1"], [b"a", b"b", b"c"]),
+        (["ZADD", "z", "1.5", "m", "2", "n"], ["BZPOPMIN", "z", "0"],
+         ["ZMSCORE", "z", "m", "n"], [1.5, 2.0]),
+        (["ZADD", "z", "1.5", "m", "2", "n"], ["BZMPOP", "0", "1", "z", "MAX", "COUNT", "2"],
+         ["ZMSCORE", "z", "m", "n"], [1.5, 2.0]),
+    ],
+)  # fmt: skip
+async def test_what_an_attempt_pops_for_a_client_that_hung_up_is_put_back(
+    setup: list[str], request_: list[str], check: list[str], expected: list[bytes | float]
+) -> None:
+    """The client never got it, so it takes nothing with it (a QA run lost elements to
+    consumers that cancel their BLPOP on a client-side timeout)."""
+    backend = FakeBackend(hold=True)
+    registry = ClientRegistry()
+    backend.blocked = registry.blocked
+
+    def run(words: list[str]) -> Reply:
+        op = tuple(w.encode() for w in words)
+        return backend.execute(backend.stamp((op,), 1_700_000_000_000))
+
+    io = _HangsUpWhileItsAttemptIsInFlight(backend, request_)
+    with trio.fail_after(WAIT_S):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(Connection(io, registry, backend).run)
+            await backend.wait_held(1)
+            await trio.testing.wait_all_tasks_blocked()  # the reader has seen the hang-up
+            run(setup)
+            assert backend.release() == 1  # the attempt pops for nobody
+            await backend.wait_held(1)  # what puts it back
+            backend.hold = False
+            assert backend.release() == 1
+    assert run(check) == expected
+    assert bytes(io.sent) == b"", "nothing was sent to a client that hung up"
