@@ -103,7 +103,8 @@ def run_local(replicas: int, port: int, data_dir: Path, log_level: str) -> int:
         _stop_all(procs)
         return 1
     if not stopping:
-        lines = [f"epaxosdb: {replicas} replicas running, data in {data_dir}"]
+        noun = "replica" if replicas == 1 else "replicas"
+        lines = [f"epaxosdb: {replicas} {noun} running, data in {data_dir}"]
         for i in range(1, replicas + 1):
             lines.append(f"  replica {i}:  redis-cli -p {port + i - 1}    (pid {procs[i].pid})")
         lines.append("Ctrl-C stops the cluster; running it again recovers the data.")

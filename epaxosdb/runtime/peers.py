@@ -224,6 +224,10 @@ class PeerNetwork:
                 if isinstance(exc, PeerIdentityError):
                     self._c["rejected"] += 1
                     log.warning("refusing replica %d: %s", link.peer, exc)
+                elif isinstance(exc, PeerProtocolError):
+                    # Not a peer that is down: one that answers and refuses, or is not
+                    # ours. Said once per (growing) back-off, so it cannot flood the log.
+                    log.warning("handshake with replica %d failed: %s", link.peer, exc)
                 else:
                     log.debug("dialing replica %d failed: %s", link.peer, exc)
                 await trio.sleep(backoff * (0.5 + self._rng.random()))
@@ -258,14 +262,19 @@ class PeerNetwork:
 
     # --- handshake ---------------------------------------------------------------------
 
-    async def _read_frame(self, stream: trio.SocketStream, decoder: FrameDecoder) -> bytes:
+    async def _read_frame(
+        self,
+        stream: trio.SocketStream,
+        decoder: FrameDecoder,
+        hung_up: str = "peer closed the connection during the handshake",
+    ) -> bytes:
         while True:
             frame = decoder.next_frame()
             if frame is not None:
                 return frame
             data = await stream.receive_some(4096)
             if not data:
-                raise PeerProtocolError("peer closed the connection during the handshake")
+                raise PeerProtocolError(hung_up)
             decoder.feed(data)
 
     async def _dial_handshake(
@@ -275,7 +284,14 @@ class PeerNetwork:
         nonce = os.urandom(16)
         me = self._identities.mine
         await stream.send_all(encode_frame(encode_hello(_hello(cid, self._me, nonce, b"", me))))
-        reply = decode_hello(await self._read_frame(stream, decoder))
+        reply = decode_hello(
+            await self._read_frame(
+                stream, decoder,
+                hung_up=f"replica {peer} closed the connection without answering: it "
+                "refuses this replica (its log says why: another cluster file, or this "
+                "data directory is not the one this replica last ran on)",
+            )
+        )  # fmt: skip
         if reply.cluster_id != cid:
             raise PeerProtocolError("the peer belongs to another cluster")
         if reply.replica_id != peer:
@@ -306,7 +322,14 @@ class PeerNetwork:
         proof = _proof(secret, b"A%d" % self._me, hello.nonce, cid)
         hello_back = _hello(cid, self._me, nonce, proof, self._identities.mine)
         await stream.send_all(encode_frame(encode_hello(hello_back)))
-        final = decode_hello(await self._read_frame(stream, decoder))
+        final = decode_hello(
+            await self._read_frame(
+                stream, decoder,
+                hung_up=f"replica {peer} closed the connection after this replica proved "
+                "the cluster secret: it refuses this replica (do both cluster files hold "
+                "the same secret? its log says why)",
+            )
+        )  # fmt: skip
         expected = _proof(secret, b"D%d" % peer, nonce, cid)
         if final.replica_id != peer or not hmac.compare_digest(final.proof, expected):
             raise PeerProtocolError(f"replica {peer} failed to prove the cluster secret")

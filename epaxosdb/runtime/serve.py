@@ -237,7 +237,10 @@ async def _serve(
                 task_status=task_status,
             )
         )
-        log.info("replica %d ready: clients on %s:%d", me, client_host or entry.client.host, port)
+        log.info(
+            "replica %d listening: clients on %s:%d (data commands answer -LOADING until it "
+            "has caught up)", me, client_host or entry.client.host, port,
+        )  # fmt: skip
         task_status.started(port)
         await registry.shutdown_requested.wait()
         log.info("%s: shutting down", registry.shutdown_reason)

@@ -178,3 +178,28 @@ def test_a_rejected_peer_connection_is_logged_with_its_reason(cluster3: ProcessC
         assert line is not None
         reason = line.split(f"127.0.0.1:{port}:", 1)[1].strip()
         assert reason, f"the {name} connection was rejected without a reason: {line!r}"
+
+
+def test_a_peer_that_hangs_up_after_the_proof_is_logged_as_refusing(
+    cluster3: ProcessCluster,
+) -> None:
+    """What a replica whose cluster secret differs sees: its peer reads its proof and hangs
+    up. Its log must point at the secret (it said only "closed during the handshake")."""
+    s = socket.create_connection(("127.0.0.1", cluster3.peer_port(3)))
+    try:
+        # Joining on a new directory: answered (then judged again once it proves the
+        # secret, which it never does here).
+        hello = Hello(
+            cluster3.cluster_id, 1, os.urandom(16), b"", os.urandom(16), 1, b"r", 0, True
+        )
+        s.sendall(encode_frame(encode_hello(hello)))
+        s.settimeout(CLOSE_TIMEOUT_S)
+        assert s.recv(HANDSHAKE_FRAME_MAX), "replica 3 answers the handshake"
+    finally:
+        s.close()
+    expected = "closed the connection after this replica proved the cluster secret"
+    wait_until(lambda: cluster3.logged(3, expected), CLOSE_TIMEOUT_S, "the refusal logged")
+    assert "same secret" in next(
+        ln for ln in cluster3.log_tail(3, 200).splitlines() if expected in ln
+    )
+    assert_cluster_unharmed(cluster3, "hung-up")
