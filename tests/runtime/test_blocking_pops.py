@@ -395,13 +395,18 @@ async def test_a_pop_from_one_of_several_keys_wakes_the_next_client_on_the_other
         assert await second.replies(1) == b"*2\r\n$2\r\nk2\r\n$1\r\nb\r\n"
 
 
-class _HangsUpAsItIsAnswered:
-    """A client connection that sends BLPOP, then hangs up just as the BLPOP is answered:
-    the answer lands while the read that saw the end of input is on its way back."""
+class _ClientThatHangsUp:
+    """A client connection that sends one blocking pop, then hangs up once the pop's first
+    attempt is on its way through consensus (held by the backend) — or, with
+    ``answered_first``, just as that attempt pops: the answer then lands while the read
+    that saw the end of input is on its way back."""
 
-    def __init__(self, backend: FakeBackend) -> None:
+    def __init__(
+        self, backend: FakeBackend, request: list[str], *, answered_first: bool = False
+    ) -> None:
         self._backend = backend
-        self._requests = [encode_request(["BLPOP", "q", "0"])]
+        self._requests = [encode_request(request)]
+        self._answered_first = answered_first
         self.sent = bytearray()
 
     async def receive(self, max_bytes: int) -> bytes:
@@ -409,9 +414,10 @@ class _HangsUpAsItIsAnswered:
         if self._requests:
             return self._requests.pop()
         with trio.fail_after(WAIT_S):
-            await self._backend.wait_held(1)  # the BLPOP's first attempt
-        self._backend.store.write(lambda txn: txn.put(b"q", _list_of(b"x")))
-        self._backend.release()  # it pops: the wait ends before this read returns
+            await self._backend.wait_held(1)  # the first attempt
+        if self._answered_first:
+            self._backend.store.write(lambda txn: txn.put(b"q", _list_of(b"x")))
+            self._backend.release()  # it pops: the wait ends before this read returns
         return b""
 
     async def send_all(self, data: bytes | bytearray) -> None:
@@ -430,41 +436,13 @@ async def test_a_client_that_hangs_up_as_its_wait_is_answered_only_ends_its_conn
     of it (an AttributeError in the reader; found by a QA run with redis-py asyncio
     consumers cancelling BLPOP in ``wait_for``)."""
     backend = FakeBackend(hold=True)
-    io = _HangsUpAsItIsAnswered(backend)
+    io = _ClientThatHangsUp(backend, ["BLPOP", "q", "0"], answered_first=True)
     registry = ClientRegistry()
     backend.blocked = registry.blocked
     with trio.fail_after(WAIT_S):
         await Connection(io, registry, backend).run()
     assert bytes(io.sent) == b"*2\r\n$1\r\nq\r\n$1\r\nx\r\n"
     assert len(registry.blocked) == 0 and not registry.clients
-
-
-class _HangsUpWhileItsAttemptIsInFlight:
-    """A client connection that sends one blocking pop, then hangs up while the pop's first
-    attempt is on its way through consensus (held by the backend)."""
-
-    def __init__(self, backend: FakeBackend, request: list[str]) -> None:
-        self._backend = backend
-        self._requests = [encode_request(request)]
-        self.sent = bytearray()
-
-    async def receive(self, max_bytes: int) -> bytes:
-        await trio.lowlevel.checkpoint()
-        if self._requests:
-            return self._requests.pop()
-        with trio.fail_after(WAIT_S):
-            await self._backend.wait_held(1)
-        return b""
-
-    async def send_all(self, data: bytes | bytearray) -> None:
-        self.sent += data
-
-    def try_send(self, data: bytes | bytearray) -> int:
-        self.sent += data
-        return len(data)
-
-    def close(self) -> None:
-        pass
 
 
 @pytest.mark.parametrize(
@@ -495,7 +473,7 @@ async def test_what_an_attempt_pops_for_a_client_that_hung_up_is_put_back(
         op = tuple(w.encode() for w in words)
         return backend.execute(backend.stamp((op,), 1_700_000_000_000))
 
-    io = _HangsUpWhileItsAttemptIsInFlight(backend, request_)
+    io = _ClientThatHangsUp(backend, request_)
     with trio.fail_after(WAIT_S):
         async with trio.open_nursery() as nursery:
             nursery.start_soon(Connection(io, registry, backend).run)
