@@ -16,7 +16,8 @@ The public API other layers code against:
   between its attempts (the waiting itself is the runtime's); ``undo_pop(op,
   reply)`` — the op that puts back what an attempt popped for a client gone.
 * ``queue_error`` / ``prepare_queued`` / ``refused_in_multi`` — MULTI's queue-time checks.
-* ``script_compile_error(body)`` — why a Lua script does not compile (SCRIPT LOAD).
+* ``script_compile_error(body)`` — the error a script gets (a bad shebang, a Lua compile
+  error) from EVAL and SCRIPT LOAD, or ``None``.
 * ``watchread_op(keys)`` / ``watchcheck_op(pairs)`` — WATCH as a replicated
   read of per-key digests, and the op that makes EXEC run only if none
   changed (see ``watch``).

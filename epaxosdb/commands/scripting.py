@@ -38,7 +38,7 @@ import math
 import random
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from lupa import lua51
 
@@ -285,9 +285,65 @@ def _compiled(body: bytes) -> tuple[bytes | None, str | None]:
     return code, None
 
 
-def compile_error(body: bytes) -> str | None:
-    """Lua's message if ``body`` does not compile."""
-    return _compiled(body)[1]
+SHEBANG_FLAGS = frozenset(
+    {b"no-writes", b"allow-oom", b"allow-stale", b"no-cluster", b"allow-cross-slot-keys"}
+)
+"""The flags Redis 7.0 accepts in ``#!lua flags=...``; only ``no-writes`` changes what a
+script may do here (the others are about memory limits, stale replicas and Redis
+Cluster, which epaxosdb does not have)."""
+WRITE_FLAG_WITH_RO = Error("ERR Can not execute a script with write flag using *_ro command.")
+
+
+class _Script(NamedTuple):
+    code: bytes
+    """The compiled chunk (``_compiled``)."""
+    no_writes: bool | None
+    """``flags=no-writes`` in its shebang; ``None`` without a shebang (EVAL_RO may run
+    such a script, which is then read-only; a shebang without ``no-writes`` says it
+    writes)."""
+
+
+@functools.lru_cache(maxsize=256)
+def _loaded(body: bytes) -> _Script | Error:
+    """A script as EVAL runs it: its shebang line read, the rest compiled; or the error
+    reply EVAL and SCRIPT LOAD give for it."""
+    source, flags = body, None
+    if body.startswith(b"#!"):
+        shebang = _shebang(body)
+        if isinstance(shebang, Error):
+            return shebang
+        source, flags = shebang
+    code, failure = _compiled(source)
+    if code is None:
+        return Error(f"ERR Error compiling script (new function): {failure}")
+    return _Script(code, None if flags is None else b"no-writes" in flags)
+
+
+def _shebang(body: bytes) -> tuple[bytes, frozenset[bytes]] | Error:
+    """``#!lua [flags=f1,f2...]`` on the first line: the flags, and the source with that
+    line left empty (so Lua's line numbers stay the script's)."""
+    end = body.find(b"\n")
+    if end < 0:
+        return Error("ERR Invalid script shebang")
+    engine, *options = body[:end].split()
+    if engine != b"#!lua":
+        return Error(f"ERR Unexpected engine in script shebang: {errors.text(engine)}")
+    flags: set[bytes] = set()
+    for option in options:
+        if not option.startswith(b"flags="):
+            return Error(f"ERR Unknown lua shebang option: {errors.text(option)}")
+        for flag in option[len(b"flags=") :].split(b","):
+            if flag and flag not in SHEBANG_FLAGS:
+                return Error(f"ERR Unexpected flag in script shebang: {errors.text(flag)}")
+            flags.add(flag)
+    return body[end:], frozenset(flags)
+
+
+def compile_error(body: bytes) -> Error | None:
+    """The error reply for a script EVAL would refuse (a bad shebang, Lua's compile
+    error), or ``None``."""
+    loaded = _loaded(body)
+    return loaded if isinstance(loaded, Error) else None
 
 
 def prepare_eval(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
@@ -299,10 +355,13 @@ def prepare_eval(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Erro
         return NEGATIVE_KEYS
     if count > len(args) - 3:
         return TOO_MANY_KEYS
-    failure = compile_error(args[1])
-    if failure is not None:
-        return Error(f"ERR Error compiling script (new function): {failure}")
-    return (args[0].upper(), *args[1:])
+    loaded = _loaded(args[1])
+    if isinstance(loaded, Error):
+        return loaded
+    name = args[0].upper()
+    if name == b"EVAL_RO" and loaded.no_writes is False:
+        return WRITE_FLAG_WITH_RO
+    return (name, *args[1:])
 
 
 def cmd_eval(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -542,12 +601,15 @@ def run_script(
     count = int(op[2])
     keys, argv = op[3 : 3 + count], op[3 + count :]
     sha = sha1_hex(body).decode()
-    code, failure = _compiled(body)
-    if code is None:
-        return Error(f"ERR Error compiling script (new function): {failure}")
+    script = _loaded(body)
+    if isinstance(script, Error):
+        return script
+    if read_only and script.no_writes is False:
+        return WRITE_FLAG_WITH_RO
+    code = script.code
     lua = _runtime()
     rng = _generator(seed)
-    call = _Call(kv, now_ms, seed, read_only, frozenset(keys), lua, rng)
+    call = _Call(kv, now_ms, seed, read_only or bool(script.no_writes), frozenset(keys), lua, rng)
     try:
         status, result = lua.globals().loadstring(_bytecode())(
             code,

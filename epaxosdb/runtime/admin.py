@@ -612,9 +612,9 @@ def cmd_script(conn: Connection, args: list[bytes]) -> Reply:
     scripts = conn.registry.scripts
     sub = args[1].lower()
     if sub == b"load":
-        failure = commands.script_compile_error(args[2])
-        if failure is not None:
-            return Error(f"ERR Error compiling script (new function): {failure}")
+        refused = commands.script_compile_error(args[2])
+        if refused is not None:
+            return refused
         return scripts.load(args[2])
     if sub == b"exists":
         return [int(scripts.get(sha) is not None) for sha in args[2:]]

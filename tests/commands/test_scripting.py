@@ -92,6 +92,19 @@ SAME_AS_REDIS: list[tuple[bytes, ...]] = [
     (b"EVAL", b"return redis.pcall('ping', 'a', 'b')", b"0"),
     (b"EVAL", b"return redis.call('select', 0)", b"0"),
     (b"EVAL", b"return redis.pcall('select', 'x')", b"0"),
+    # Redis 7.0 shebangs: flags, and errors that keep the script's line numbers.
+    (b"EVAL", b"#!lua flags=no-writes\nreturn redis.call('set', KEYS[1], 'v')", b"1", b"k"),
+    (b"EVAL", b"#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", b"1", b"k"),
+    (b"EVAL", b"#!lua\nreturn 1", b"0"),
+    (b"EVAL", b"#!lua flags=no-writes,allow-oom\nreturn 2", b"0"),
+    (b"EVAL", b"#!lua  flags=\nreturn 3", b"0"),
+    (b"EVAL", b"#!lua flags=bogus\nreturn 1", b"0"),
+    (b"EVAL", b"#!lua name=x\nreturn 1", b"0"),
+    (b"EVAL", b"#!python\nreturn 1", b"0"),
+    (b"EVAL", b"#!lua flags=no-writes", b"0"),
+    (b"EVAL", b"#!lua flags=no-writes\n\nerror('boom')", b"0"),
+    (b"EVAL_RO", b"#!lua\nreturn redis.call('get', KEYS[1])", b"1", b"k"),
+    (b"EVAL_RO", b"#!lua flags=no-writes\nreturn redis.call('get', KEYS[1])", b"1", b"k"),
 ]
 
 

@@ -122,6 +122,9 @@ async def test_eval_of_a_script_that_does_not_compile_is_not_cached() -> None:
             assert reply.startswith(b"-ERR Error compiling script (new function): user_script:1:")
             assert await raw.call("SCRIPT", "EXISTS", sha) == b"*1\r\n:0\r\n"
             assert await raw.call("EVALSHA", sha, "0") == NOSCRIPT
+            assert await raw.call("SCRIPT", "LOAD", "#!lua flags=bogus\nreturn 1") == (
+                b"-ERR Unexpected flag in script shebang: bogus\r\n"
+            )
         finally:
             await raw.aclose()
 
