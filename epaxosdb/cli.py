@@ -10,6 +10,7 @@ from __future__ import annotations
 import contextlib
 import faulthandler
 import logging
+import shutil
 import sys
 import time
 from pathlib import Path
@@ -44,6 +45,18 @@ def setup_logging(level: str, replica: int | None = None) -> None:
     root = logging.getLogger()
     root.handlers[:] = [handler]
     root.setLevel(level.upper())
+
+
+def _free_space(directory: Path) -> str:
+    """How full the data dir's filesystem is: LMDB often reports a full disk as an I/O
+    error, so the storage failure line says it plainly."""
+    try:
+        usage = shutil.disk_usage(directory)
+    except OSError:
+        return "free space unknown"
+    if usage.free < 1024 * 1024:
+        return f"its disk is FULL: {usage.free} bytes free"
+    return f"{usage.free // (1024 * 1024)} MB free on its disk"
 
 
 def _refuse_optimized() -> None:
@@ -113,10 +126,11 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
         code = EXIT_FAILURE
     except StorageError as exc:
         log.critical(
-            "storage failure, stopping: %s (the data dir holds every transaction that "
+            "storage failure, stopping: %s (%s; the data dir holds every transaction that "
             "committed; check the disk for space and errors, and the data with "
             "'epaxosdb inspect --check --data-dir %s', then start the replica again)",
             exc,
+            _free_space(directory),
             directory,
         )
         code = EXIT_FAILURE

@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from pathlib import Path
+from types import SimpleNamespace
+
 import pytest
 from click.testing import CliRunner
 
@@ -23,3 +26,15 @@ def test_simulate_refuses_bad_arguments_with_a_usage_error(args: list[str], mess
     result = CliRunner().invoke(main, ["simulate", *args])
     assert result.exit_code == 2, result.output
     assert message in result.output
+
+
+def test_a_storage_failure_says_when_the_disk_is_full(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """LMDB often reports a full disk as an I/O error; the stop line says it plainly."""
+    from epaxosdb import cli
+
+    assert "MB free on its disk" in cli._free_space(tmp_path)
+    full = SimpleNamespace(total=1, used=1, free=0)
+    monkeypatch.setattr(cli.shutil, "disk_usage", lambda path: full)
+    assert cli._free_space(tmp_path) == "its disk is FULL: 0 bytes free"

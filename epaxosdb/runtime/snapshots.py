@@ -38,6 +38,7 @@ from epaxosdb import snapshot
 from epaxosdb.core.ready import SnapshotWanted
 from protocol.messages import ReplicaId
 from protocol.peer import PeerFrame, SnapshotFetch, SnapshotPart
+from storage.interface import StorageError
 from storage.lmdb_store import DATA_FILE_NAME, LmdbStore
 
 log = logging.getLogger("epaxosdb.snapshots")
@@ -148,7 +149,18 @@ class SnapshotTransfers:
                 transfer = random.getrandbits(62) + 1
                 path = self._dir / OUT_DIR / f"{transfer:x}"
                 log.info("taking a snapshot for replica %d", m.sender)
-                size = await trio.to_thread.run_sync(self._store.copy_to, path)
+                try:
+                    size = await trio.to_thread.run_sync(self._store.copy_to, path)
+                except (StorageError, OSError) as exc:
+                    # The copy, not the store, failed (most often: no room for it beside
+                    # the data). This replica serves on; the joiner asks another peer.
+                    await trio.to_thread.run_sync(shutil.rmtree, path, True)
+                    log.warning(
+                        "cannot take a snapshot for replica %d: %s (the copy needs as much "
+                        "free disk as the data it copies)", m.sender, exc,
+                    )  # fmt: skip
+                    self._send(m.sender, SnapshotPart(self._me, 0, 0, REFUSED, b""))
+                    return
             finally:
                 self._copying = False
             self._outgoing[transfer] = _Outgoing(path, size, trio.current_time())
@@ -214,7 +226,10 @@ class SnapshotTransfers:
             timeout = FIRST_PART_TIMEOUT_S if transfer == 0 else PART_TIMEOUT_S
             part = await self._next_part(source, transfer, offset, timeout)
             if part is not None and part.total == REFUSED:
-                raise _TransferFailed(f"replica {source} is rebuilding itself")
+                raise _TransferFailed(
+                    f"replica {source} cannot give one now (it is rebuilding itself, or "
+                    "could not take a copy: its log says which)"
+                )
             if part is None or part.transfer == 0:
                 failures += 1
                 if failures >= ATTEMPTS_PER_PART:
@@ -225,7 +240,16 @@ class SnapshotTransfers:
             failures = 0
             if transfer == 0:
                 transfer, total = part.transfer, part.total
-            await trio.to_thread.run_sync(_append, path, offset, part.data)
+            try:
+                await trio.to_thread.run_sync(_append, path, offset, part.data)
+            except OSError as exc:
+                # No room for the copy (or a failing disk): let the space go at once, and
+                # try again later — freeing space needs no restart.
+                await trio.to_thread.run_sync(shutil.rmtree, directory, True)
+                raise _TransferFailed(
+                    f"cannot write the snapshot into {directory}: {exc} (it needs as much "
+                    "free disk as the source's data)"
+                ) from None
             offset += len(part.data)
             if not part.data and offset < total:
                 raise _TransferFailed("the source's snapshot ended early")

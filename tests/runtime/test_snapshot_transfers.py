@@ -107,3 +107,60 @@ def test_a_source_rebuilding_itself_refuses_and_the_joiner_takes_the_next(
         assert refusals and all(m.total == snapshots.REFUSED for m in refusals)
     finally:
         pair.close()
+
+
+def test_a_source_that_cannot_take_a_copy_serves_on_and_the_joiner_takes_the_next(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """No room for the copy is the copy's failure, not the store's: the source used to
+    stop (a storage failure), taking the cluster's write quorum with it while the joiner
+    still rebuilt (found by a QA run on a full disk)."""
+    pair = Pair(tmp_path, rebuilding=set())
+    original = LmdbStore.copy_to
+
+    def full_disk(store: LmdbStore, directory: Path) -> int:
+        if store is pair.stores[2]:
+            directory.mkdir(parents=True)
+            (directory / "data.mdb").write_bytes(b"partial")
+            raise OSError(28, "No space left on device")
+        return original(store, directory)
+
+    monkeypatch.setattr(LmdbStore, "copy_to", full_disk)
+    try:
+        fill(pair.stores[2], 50)
+        fill(pair.stores[3], 50)
+        trio.run(fetch, pair, (2, 3))
+        assert len(pair.stores[1].kv_items()) == 50
+        refusals = [m for src, _, m in pair.sent if src == 2 and isinstance(m, SnapshotPart)]
+        assert refusals and all(m.total == snapshots.REFUSED for m in refusals)
+        assert not any((tmp_path / "data-2" / snapshots.OUT_DIR).iterdir()), "space freed"
+        pair.stores[2].write(lambda txn: txn.put(b"after", Value(ValueType.STRING, 0, b"1")))
+    finally:
+        pair.close()
+
+
+def test_a_joiner_without_room_for_the_snapshot_frees_it_and_tries_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Its disk full mid-download: the partial copy goes and the transfer is retried,
+    instead of the process dying with a traceback (found by a QA run)."""
+    monkeypatch.setattr(snapshots, "PART_BYTES", 16 << 10)
+    monkeypatch.setattr(snapshots, "RETRY_PAUSE_S", 0.01)
+    failures = iter([OSError(28, "No space left on device")])
+    original = snapshots._append
+
+    def append(path: Path, offset: int, data: bytes) -> None:
+        if offset > 0:
+            failure = next(failures, None)
+            if failure is not None:
+                raise failure
+        original(path, offset, data)
+
+    monkeypatch.setattr(snapshots, "_append", append)
+    pair = Pair(tmp_path, rebuilding=set())
+    try:
+        fill(pair.stores[2], 2000)
+        trio.run(fetch, pair, (2,))
+        assert pair.stores[1].kv_items() == pair.stores[2].kv_items()
+    finally:
+        pair.close()
