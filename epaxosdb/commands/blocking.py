@@ -106,11 +106,8 @@ def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait | None:
         keys, timeout_ms, retry = group_read
         return BlockingWait(keys, NULL_ARRAY, NULL_ARRAY, timeout_ms, retry=retry)
     empty: Reply = NULL_ARRAY
-    if name in BLOCKING_MPOPS:  # timeout numkeys key... where [COUNT count]
-        raw_timeout = op[1]
-        numkeys = parse_ll(op[2])
-        assert numkeys is not None, "prepare_blocking_mpop refused this op"
-        keys = op[3 : 3 + numkeys]
+    if name in BLOCKING_MPOPS:
+        raw_timeout, (keys, _) = op[1], _mpop_keys(op)
     elif name in _ONE_SOURCE:
         raw_timeout, keys, empty = op[-1], (op[1],), None
     else:  # BLPOP, BRPOP, BZPOPMIN, BZPOPMAX: key... timeout
@@ -138,14 +135,20 @@ def undo_pop(op: tuple[bytes, ...], reply: Reply) -> tuple[bytes, ...] | None:
     if type(items) is not list or not items:
         return None
     if name == b"BLMPOP":
-        numkeys = parse_ll(op[2])
-        assert numkeys is not None, "prepare_blocking_mpop refused this op"
-        left = op[3 + numkeys].upper() == b"LEFT"
+        left = _mpop_keys(op)[1][0].upper() == b"LEFT"
         return (b"LPUSH" if left else b"RPUSH", key, *(_member(e) for e in reversed(items)))
     if name == b"BZMPOP":
         pairs = [(_score(entry[1]), _member(entry[0])) for entry in items if type(entry) is list]
         return (b"ZADD", key, b"NX", *(part for pair in pairs for part in pair))
     return None
+
+
+def _mpop_keys(op: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
+    """A prepared BLMPOP or BZMPOP (``name timeout numkeys key... where [COUNT n]``): its
+    keys, and what follows them."""
+    numkeys = parse_ll(op[2])
+    assert numkeys is not None, "prepare_blocking_mpop refused this op"
+    return op[3 : 3 + numkeys], op[3 + numkeys :]
 
 
 def _member(value: Reply) -> bytes:
@@ -189,18 +192,17 @@ def retry_handler(name: bytes, handler: Handler) -> Handler:
 
     def passed_over(kv: KeyValueView, key: bytes, now_ms: int) -> bool:
         value = kv.get(key)
-        live = value is not None and not (value.expire_ms and value.expire_ms <= now_ms)
-        return live and value is not None and value.type != wanted
+        if value is None or (value.expire_ms and value.expire_ms <= now_ms):
+            return False  # missing or expired: nothing to pass over, just empty
+        return value.type != wanted
 
     def retry(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
         if name in _ONE_SOURCE:
             if passed_over(kv, args[1], now_ms):
                 return None
             return handler(kv, (name, *args[1:]), now_ms, seed)
-        if name in BLOCKING_MPOPS:  # timeout numkeys key... rest
-            numkeys = parse_ll(args[2])
-            assert numkeys is not None, "prepare_blocking_mpop refused this op"
-            keys, rest = args[3 : 3 + numkeys], args[3 + numkeys :]
+        if name in BLOCKING_MPOPS:
+            keys, rest = _mpop_keys(args)
             kept = [k for k in keys if not passed_over(kv, k, now_ms)]
             op = (name, args[1], str(len(kept)).encode(), *kept, *rest)
         elif name == b"XREAD":  # options... STREAMS key... id...

@@ -736,19 +736,21 @@ def _set_maxclients(registry: ClientRegistry, raw: bytes) -> str | None:
     wanted = registry.settings.maxclients + RESERVED_FDS
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
     if hard != resource.RLIM_INFINITY and wanted > hard:
-        return (
-            "The operating system is not able to handle the specified number of clients, "
-            f"try with {max(hard - RESERVED_FDS, 1)}"
-        )
+        return _clients_fit(hard)
     if soft != resource.RLIM_INFINITY and wanted > soft:
         try:
             resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
         except (ValueError, OSError):
-            return (
-                "The operating system is not able to handle the specified number of "
-                f"clients, try with {max(soft - RESERVED_FDS, 1)}"
-            )
+            return _clients_fit(soft)
     return None
+
+
+def _clients_fit(open_files: int) -> str:
+    """Redis's refusal of a ``maxclients`` the open-file limit cannot hold."""
+    return (
+        "The operating system is not able to handle the specified number of clients, "
+        f"try with {max(open_files - RESERVED_FDS, 1)}"
+    )
 
 
 def _unchanged(current: str, raw: bytes) -> bool:

@@ -580,7 +580,7 @@ class ConsensusLoop:
         reply is then the number of receivers. Not while catching up (see
         ``pubsub``): those messages were posted long ago."""
         subscriptions = self._subscriptions
-        if not subscriptions or self._catching_up or self._core.loading:
+        if not subscriptions or self._catching_up:
             return
         publish = subscriptions.publish
         for message in published:

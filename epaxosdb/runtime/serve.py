@@ -50,10 +50,11 @@ class OpenReplica:
     config: ReplicaConfig
 
 
-def restore_core(store: LmdbStore, config: ReplicaConfig, *, new_disk: bool = False) -> Replica:
-    """The core as the store describes it (at start-up, and after a snapshot install).
-
-    ``new_disk``: the data directory was created by this start (its first incarnation)."""
+def restore_core(store: LmdbStore, config: ReplicaConfig) -> Replica:
+    """The core as the store describes it (at start-up, after a snapshot install, and
+    after discarding a left-behind replica's state). Whether it must join first is the
+    store's to say (``META_JOINING``: set when the directory is created and whenever
+    its state is discarded)."""
     recovered = store.load()
     return Replica.restore(
         config,
@@ -62,7 +63,6 @@ def restore_core(store: LmdbStore, config: ReplicaConfig, *, new_disk: bool = Fa
         rng=random.Random(os.urandom(16)),
         access=commands.command_access,
         batch_access=commands.batch_access,
-        new_disk=new_disk,
     )
 
 
@@ -85,12 +85,12 @@ def open_replica(
         dir_id = data_dir_id(store)
         clear_leftovers(data_dir)
         # A directory whose snapshot install broke off holds none of its own votes: it is as
-        # new as an empty one.
+        # new as an empty one (discarding marks it joining).
         discarded = snapshot.discard_incomplete(store)
         if discarded:
             log.warning("discarded a snapshot whose install was interrupted: joining again")
         config = ReplicaConfig(replica_id, cluster.ids, **core_settings)  # type: ignore[arg-type]
-        core = restore_core(store, config, new_disk=discarded)
+        core = restore_core(store, config)
     except BaseException:
         store.close()
         raise
@@ -157,7 +157,7 @@ async def serve_replica(
     def rebuild() -> Replica:
         # Marked incomplete: a restart before the snapshot is in discards again and joins.
         snapshot.discard(opened.store, incomplete=True)
-        return restore_core(opened.store, opened.config, new_disk=True)
+        return restore_core(opened.store, opened.config)
 
     others = [r for r in cluster.ids if r != me]
     _warn_without_secret(cluster)
