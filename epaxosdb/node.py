@@ -35,7 +35,7 @@ from epaxosdb.core.ready import Ready
 from protocol.messages import Command, InstanceId, Message, ReplicaId
 from protocol.replies import Error, Published, Reply
 from storage.buffered import BufferedView, NeedsTransaction, Writes
-from storage.interface import KeyValueView, StorageError, Store, Txn, Value
+from storage.interface import NO_EXPIRY, KeyValueView, StorageError, Store, Txn, Value
 
 
 @dataclass(slots=True)
@@ -58,6 +58,8 @@ class Prepared:
     writes: Writes
     """The step's net key-value effect (``None``: the key was deleted)."""
     outbox: Outbox
+    writes_floor: int = NO_EXPIRY
+    """A lower bound of the nonzero expiries in ``writes`` (``BufferedView.writes_floor``)."""
 
 
 @dataclass(slots=True)
@@ -73,15 +75,20 @@ class Effects:
     executed: list[InstanceId] = field(default_factory=list)
     payload_bytes: int = 0
     """Rough size of the values in ``writes`` (for a caller that bounds what it holds)."""
+    expiry_floor: int = NO_EXPIRY
+    """A lower bound of the nonzero expiries in ``writes``: lets later steps, which read
+    ``writes`` back through a ``BufferedView``, skip expiry checks cheaply."""
 
     @classmethod
     def of(cls, prepared: Prepared) -> Effects:
-        return cls(prepared.writes, [ex.inst for ex in prepared.ready.to_execute])
+        inst = [ex.inst for ex in prepared.ready.to_execute]
+        return cls(prepared.writes, inst, expiry_floor=prepared.writes_floor)
 
     def add(self, prepared: Prepared) -> None:
         """Fold a later step in: its writes win over earlier ones for the same key."""
         writes = prepared.writes
         self.writes.update(writes)
+        self.expiry_floor = min(self.expiry_floor, prepared.writes_floor)
         self.executed.extend(ex.inst for ex in prepared.ready.to_execute)
         for value in writes.values():
             if value is not None:
@@ -119,12 +126,15 @@ def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None
     out.failures.clear()
     out.published.clear()
     execute, is_read_only, reply_to = commands.execute, commands.is_read_only, out.replies.append
+    settle_expiry_of = commands.settle_expiry_of
     for ex in ready.to_execute:
         for cmd in ex.cmds:
             mine = cmd.origin == me
-            if not mine and is_read_only(cmd):
-                continue
             try:
+                if not mine and is_read_only(cmd):
+                    # Its handlers run at its proposer; what it found expired goes here too.
+                    settle_expiry_of(kv, cmd)
+                    continue
                 reply = execute(kv, cmd)
             except (NeedsTransaction, StorageError):
                 raise
@@ -152,24 +162,26 @@ def prepare_ready(
     ready: Ready,
     me: ReplicaId,
     pending: Sequence[Mapping[bytes, Value | None]] = (),
+    pending_floor: int | None = None,
 ) -> Prepared | None:
     """Execute ``ready``'s commands outside any write transaction; ``None`` if they cannot be.
 
     ``pending`` holds the net effects of earlier steps that were prepared but
     are not committed yet, newest first; the caller must commit this step
-    after them. Nothing is written here.
+    after them (``pending_floor``: a lower bound of their nonzero expiries, if
+    known). Nothing is written here.
     """
     out = Outbox(messages=ready.messages)
     if not ready.to_execute:
         return Prepared(ready, {}, out)
 
     def run(base: KeyValueView) -> Prepared | None:
-        view = BufferedView(base, pending)
+        view = BufferedView(base, pending, pending_floor)
         try:
             _execute(view, ready, me, out)
         except NeedsTransaction:
             return None
-        return Prepared(ready, view.writes, out)
+        return Prepared(ready, view.writes, out, view.writes_floor)
 
     return store.read(run)
 
@@ -318,7 +330,9 @@ class DeferredApply:
         steps under load only carry votes, and flushing on such steps would write
         a few thousand keys at a time instead of ``policy.keys_max``."""
         unflushed = self.unflushed
-        prepared = prepare_ready(self._store, ready, self._me, (unflushed.writes,))
+        prepared = prepare_ready(
+            self._store, ready, self._me, (unflushed.writes,), unflushed.expiry_floor
+        )
         if prepared is not None:
             unflushed.add(prepared)
             policy = self.policy

@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from storage.interface import KeyValueView, Value
+from storage.interface import NO_EXPIRY, KeyValueView, Value
 from storage.values import check_key, check_value
 
 Writes = dict[bytes, Value | None]
@@ -48,13 +48,25 @@ class NeedsTransaction(Exception):
 class BufferedView:
     """A ``KeyValueView`` over ``base`` plus not-yet-committed writes; see the module doc."""
 
-    __slots__ = ("_base", "_pending", "writes")
+    __slots__ = ("_base", "_outer_floor", "_pending", "_pending_floor", "writes", "writes_floor")
 
-    def __init__(self, base: KeyValueView, pending: Sequence[Mapping[bytes, Value | None]]) -> None:
+    def __init__(
+        self,
+        base: KeyValueView,
+        pending: Sequence[Mapping[bytes, Value | None]],
+        pending_floor: int | None = None,
+    ) -> None:
+        """``pending_floor``, when the caller knows it, is a lower bound of the nonzero
+        expiries among ``pending``'s values (else it is found by reading them all)."""
         self._base = base
         self._pending = pending
         self.writes: Writes = {}
         """This view's own net effect, what ``Txn.apply_writes`` is given."""
+        self.writes_floor = NO_EXPIRY
+        """The lowest nonzero expiry this view has put (a bound for ``writes``)."""
+        self._pending_floor = pending_floor
+        self._outer_floor: int | None = None
+        """``base``'s and ``pending``'s floor, found by the first ``expiry_floor`` call."""
 
     def get(self, key: bytes) -> Value | None:
         check_key(key)
@@ -70,6 +82,9 @@ class BufferedView:
         check_key(key)
         check_value(value)
         self.writes[key] = value
+        expire_ms = value.expire_ms
+        if expire_ms and expire_ms < self.writes_floor:
+            self.writes_floor = expire_ms
 
     def delete(self, key: bytes) -> bool:
         if self.get(key) is None:
@@ -91,6 +106,23 @@ class BufferedView:
 
     def expiring(self, before_ms: int, limit: int) -> list[bytes]:
         raise NeedsTransaction("expiring")
+
+    def expiry_floor(self) -> int:
+        outer = self._outer_floor
+        if outer is None:  # the first call: the base is a snapshot, so its floor holds
+            pending = self._pending_floor
+            if pending is None:
+                pending = min(
+                    (
+                        value.expire_ms
+                        for layer in self._pending
+                        for value in layer.values()
+                        if value is not None and value.expire_ms
+                    ),
+                    default=NO_EXPIRY,
+                )
+            outer = self._outer_floor = min(self._base.expiry_floor(), pending)
+        return min(outer, self.writes_floor)
 
     def clear(self) -> None:
         raise NeedsTransaction("clear")

@@ -76,6 +76,10 @@ class SchemaMismatch(StorageError):
     """The data directory was written by an incompatible version, or for another replica."""
 
 
+NO_EXPIRY = 1 << 63
+"""``expiry_floor`` of a state in which no key has an expiry: later than any deadline."""
+
+
 class KeyValueView(Protocol):
     """The key-value state as command handlers see it, inside one transaction."""
 
@@ -111,6 +115,16 @@ class KeyValueView(Protocol):
 
     def expiring(self, before_ms: int, limit: int) -> list[bytes]:
         """Up to ``limit`` keys whose ``expire_ms`` is nonzero and ``<= before_ms``."""
+        ...
+
+    def expiry_floor(self) -> int:
+        """A lower bound of every stored key's nonzero ``expire_ms`` (``NO_EXPIRY`` if none).
+
+        Cheap, and answerable without the whole keyspace: so a command can tell
+        that none of its keys can be expired without reading them. It may be
+        lower than the true minimum (a view may not forget a deleted key's
+        deadline), never higher.
+        """
         ...
 
     def clear(self) -> None:

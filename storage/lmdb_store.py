@@ -49,6 +49,7 @@ from storage import keyspace
 from storage.buffered import counts_with
 from storage.datadir import DataDirLock
 from storage.interface import (
+    NO_EXPIRY,
     SCHEMA_VERSION,
     KeyValueView,
     Recovered,
@@ -285,6 +286,14 @@ class _LmdbView:
     def random_key(self, seed: int) -> bytes | None:
         self._live()
         return keyspace.random_key(self._groups_from, seed)
+
+    def expiry_floor(self) -> int:
+        txn = self._live()
+        try:
+            with txn.cursor(db=self._dbs.expires) as cursor:
+                return expiry_of(cursor.key()) if cursor.first() else NO_EXPIRY
+        except lmdb.Error as exc:
+            raise self._fail(exc, "reading the expiry index") from exc
 
     def expiring(self, before_ms: int, limit: int) -> list[bytes]:
         keyspace.check_limit(limit)

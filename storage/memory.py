@@ -24,7 +24,15 @@ from typing import TypeVar
 from protocol.messages import InstanceId, InstanceRecord, Status
 from storage import keyspace
 from storage.buffered import counts_with
-from storage.interface import KeyValueView, Recovered, StorageError, Txn, Value, key_hash
+from storage.interface import (
+    NO_EXPIRY,
+    KeyValueView,
+    Recovered,
+    StorageError,
+    Txn,
+    Value,
+    key_hash,
+)
 from storage.keys import check_meta_name, instance_key
 from storage.values import check_key, check_value
 
@@ -172,6 +180,10 @@ class _MemoryView:
                 break
             keys.append(key)
         return keys
+
+    def expiry_floor(self) -> int:
+        expiry = self._check_open().expiry
+        return expiry[0][0] if expiry else NO_EXPIRY
 
     def clear(self) -> None:
         state = self._check_writable()

@@ -8,7 +8,8 @@ The public API other layers code against:
 * ``access_of(op)`` / ``command_access(cmd)`` / ``batch_access(cmds)`` — keys
   read and written: what EPaxos uses to decide interference.
 * ``execute(kv, cmd)`` — run a committed command against a ``KeyValueView``.
-* ``is_read_only(cmd)`` — whether only the proposer needs to execute it.
+* ``is_read_only(cmd)`` — whether only the proposer needs to run its handlers
+  (the others ``settle_expiry_of(kv, cmd)``: delete what it found expired).
 * ``expired_sweep_op(kv, now_ms, limit)`` — the internal op that deletes
   expired keys, proposed periodically by the runtime.
 * ``command_reply(args)`` — COMMAND and its sub-commands.
@@ -26,7 +27,7 @@ The public API other layers code against:
 from .access import access_of, batch_access, command_access
 from .blocking import blocking_wait, undo_pop
 from .docs import command_reply
-from .execution import execute, is_read_only
+from .execution import execute, is_read_only, settle_expiry_of
 from .expiry import expired_sweep_op
 from .integers import parse_db_index
 from .proposal import prepare, resolve
@@ -58,6 +59,7 @@ __all__ = [
     "refused_in_multi",
     "resolve",
     "script_compile_error",
+    "settle_expiry_of",
     "undo_pop",
     "watchcheck_op",
     "watchread_op",

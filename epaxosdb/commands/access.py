@@ -122,6 +122,13 @@ _SINGLE_KEY: dict[bytes, tuple[int, bool]] = {
 """The one key of GET, SET, INCR...: what nearly every batch is made of."""
 
 
+def single_key_slot(name: bytes) -> int | None:
+    """The argument index of the one key of the op named ``name`` (as proposed, in
+    upper case), or ``None`` when it names none or several."""
+    slot = _SINGLE_KEY.get(name)
+    return None if slot is None else slot[0]
+
+
 def access_of(op: tuple[bytes, ...]) -> Access:
     """The keys one normalized op reads and writes (an unknown op touches nothing)."""
     builder = _BUILDERS.get(op[0]) or _BUILDERS.get(op[0].upper())

@@ -4,8 +4,24 @@ Execution is a pure function of (state, command): handlers read no clock —
 ``cmd.time_ms`` is "now" for every expiry decision — and no global random
 source — RANDOMKEY seeds from ``(cmd.origin, cmd.id)``. So every replica
 that executes a write ends in the same state with the same reply. Read-only
-commands run only at the replica that proposed them; they never modify the
-store, not even to drop an expired key.
+commands' handlers run only at the replica that proposed them.
+
+Time must not run backwards along the agreed order of a key. Each command
+is judged against its own proposer's clock, and consensus may order a
+command stamped a few milliseconds earlier (a PERSIST sent just before the
+deadline, through one replica) after one stamped later (a GET through
+another, which found the key expired). If the key were still stored, the
+PERSIST would find it alive and keep it: the GET said the key was gone,
+then it is back, with no write in between — not linearizable. So before
+an op runs, every key it names that is expired at its timestamp is deleted
+(``settle_expiry``), reads included, and at every replica, read-only
+commands included: a key that one command in the order saw expired is gone
+for every command after it, whatever their stamps. This is Redis's lazy
+expiry (a master that finds a key expired on access deletes it and
+replicates the DEL), made part of the replicated state machine. Commands
+whose outcome cannot depend on whether a key expired (a plain SET, MSET,
+DEL, FLUSHALL...) skip it: their result and final state are the same
+either way.
 
 This is the hot path: one dict lookup and one call per op.
 """
@@ -17,8 +33,11 @@ from protocol.replies import NULL_ARRAY, Reply
 from storage.interface import KeyValueView
 
 from . import errors
+from .access import access_of, single_key_slot
+from .expiry import SWEEP
 from .spec import CommandSpec, Handler
 from .table import COMMANDS
+from .values import is_expired
 from .watch import WATCHCHECK, unchanged
 
 
@@ -59,6 +78,60 @@ _SUB_WRITES: dict[bytes, frozenset[bytes]] = {
 }
 
 
+_BLIND: frozenset[bytes] = frozenset(
+    (b"SETEX", b"PSETEX", b"MSET", b"DEL", b"UNLINK", b"FLUSHDB", b"FLUSHALL", SWEEP)
+).union(spec.upper for spec in COMMANDS if spec.publishes)
+"""Ops whose reply and effect do not depend on whether a key they name is expired
+(they overwrite or delete it regardless, or name no key), plus ``DELEXPIRED``,
+whose reply counts the expired keys it deletes itself. A plain ``SET k v`` is
+blind too; with options it is not (``XX``, ``NX``, ``GET``, ``KEEPTTL`` look)."""
+
+
+def _drop_if_expired(kv: KeyValueView, key: bytes, now_ms: int) -> None:
+    value = kv.get(key)
+    if value is not None and is_expired(value, now_ms):
+        kv.delete(key)
+
+
+def settle_expiry(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int) -> None:
+    """Delete what ``op`` would find expired at ``now_ms``: each key it names, or —
+    for a keyspace-wide op (KEYS, SCAN, DBSIZE, RANDOMKEY) — every key. See the
+    module docstring for why; every replica runs this for every op, in order."""
+    name = op[0]
+    if name in _BLIND or (name == b"SET" and len(op) == 3) or kv.expiry_floor() > now_ms:
+        return
+    slot = single_key_slot(name)
+    if slot is not None:
+        if slot < len(op):
+            _drop_if_expired(kv, op[slot], now_ms)
+        return
+    if name.upper() in _BLIND:
+        return
+    access = access_of(op)
+    if access.global_read or access.global_write:
+        for key in kv.expiring(now_ms, kv.count()):
+            kv.delete(key)
+        return
+    for key in access.reads:
+        _drop_if_expired(kv, key, now_ms)
+    for key in access.writes:
+        _drop_if_expired(kv, key, now_ms)
+
+
+def settle_expiry_of(kv: KeyValueView, cmd: Command) -> None:
+    """``settle_expiry`` for every op of ``cmd``, before any of them runs.
+
+    A MULTI settles all its ops up front, whether or not its WATCH check lets
+    them run, so that a read-only command another replica proposed — whose
+    handlers run only there — is settled here by this call alone, with the
+    same effect. (No handler stores a value already expired at its own
+    time, so settling up front and settling op by op agree.)
+    """
+    now_ms = cmd.time_ms
+    for op in cmd.ops:
+        settle_expiry(kv, op, now_ms)
+
+
 def execute(kv: KeyValueView, cmd: Command) -> Reply:
     """Run ``cmd.ops`` in order; a MULTI replies with the list of its ops' replies.
 
@@ -76,8 +149,10 @@ def execute(kv: KeyValueView, cmd: Command) -> Reply:
         handler = _HANDLERS.get(op[0]) or _HANDLERS.get(op[0].upper())
         if handler is None:
             return errors.unknown_command(op)
+        settle_expiry(kv, op, now_ms)
         return handler(kv, op, now_ms, seed)
     ops = cmd.ops
+    settle_expiry_of(kv, cmd)
     first = 0
     if ops and ops[0][0] == WATCHCHECK:
         if not unchanged(kv, ops[0], now_ms):
@@ -96,7 +171,7 @@ def execute(kv: KeyValueView, cmd: Command) -> Reply:
 
 def is_read_only(cmd: Command) -> bool:
     """True when no op of ``cmd`` can change the state or publish (only its proposer
-    executes it)."""
+    runs its handlers; the others only ``settle_expiry_of`` it)."""
     for op in cmd.ops:
         name = op[0]
         if name in _WRITES or (name not in _READS and name.upper() in _WRITES):

@@ -15,7 +15,14 @@ from __future__ import annotations
 import time
 from collections.abc import Callable, Sequence
 
-from epaxosdb.commands import command_reply, execute, is_read_only, prepare, prepare_queued
+from epaxosdb.commands import (
+    command_reply,
+    execute,
+    is_read_only,
+    prepare,
+    prepare_queued,
+    settle_expiry_of,
+)
 from epaxosdb.commands.hashes import encode_hash
 from epaxosdb.commands.lists import encode_list
 from epaxosdb.commands.sets import encode_set
@@ -23,7 +30,7 @@ from epaxosdb.commands.zsets import encode_zset
 from protocol.messages import Command
 from protocol.replies import Error, Reply
 from protocol.resp import encode_reply
-from storage.interface import Value, ValueType
+from storage.interface import Store, Value, ValueType
 from storage.memory import MemoryStore
 from tests.redis_server import Parsed, RawConnection, parse_reply
 
@@ -62,6 +69,16 @@ def wall_ms() -> int:
     return time.time_ns() // 1_000_000
 
 
+
+def execute_like_a_replica(store: Store, cmd: Command) -> Reply:
+    """Execute ``cmd`` as its proposer does. A read-only command's handlers run on a
+    view that refuses writes — which proves they write nothing — after
+    ``settle_expiry_of`` has deleted, in a write, the keys it finds expired."""
+    if is_read_only(cmd):
+        store.write(lambda txn: settle_expiry_of(txn, cmd))
+        return store.read(lambda kv: execute(kv, cmd))
+    return store.write(lambda txn: execute(txn, cmd))
+
 class Model:
     """epaxosdb's command layer over a MemoryStore, driven like a replica drives it."""
 
@@ -80,9 +97,7 @@ class Model:
 
     def run(self, cmd: Command) -> Reply:
         self.next_id += 1
-        if is_read_only(cmd):
-            return self.store.read(lambda kv: execute(kv, cmd))
-        return self.store.write(lambda txn: execute(txn, cmd))
+        return execute_like_a_replica(self.store, cmd)
 
     def put(self, key: bytes, value: Value) -> None:
         self.store.write(lambda txn: txn.put(key, value))

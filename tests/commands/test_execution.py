@@ -11,6 +11,7 @@ from epaxosdb.commands import (
     expired_sweep_op,
     is_read_only,
     prepare,
+    settle_expiry_of,
 )
 from epaxosdb.commands.keyspace import REPEATED_MEMBERS_TOO_MANY
 from protocol.messages import Command
@@ -25,15 +26,15 @@ T0 = 1_700_000_000_000
 
 def run(store: MemoryStore, time_ms: int, *ops: tuple[bytes, ...], cmd_id: int = 1) -> Reply:
     cmd = Command(origin=1, id=cmd_id, time_ms=time_ms, ops=ops, multi=len(ops) > 1)
-    if is_read_only(cmd):
-        return store.read(lambda kv: execute(kv, cmd))
     return store.write(lambda txn: execute(txn, cmd))
 
 
 def changed_keys_within_writes(store: MemoryStore, requests: list[tuple[int, list[bytes]]]) -> int:
     """Run each ``(time, args)`` request that prepares; check that every key whose value
-    changed is among its op's declared writes (what EPaxos orders it by), and that a
-    read-only op changed nothing. Returns how many key changes were seen."""
+    changed is among its op's declared writes (what EPaxos orders it by) — except
+    keys it found expired and deleted (``settle_expiry``), which must be among the
+    keys it names — and that a read-only op changed nothing else. Returns how many
+    key changes were seen."""
     changed_total = 0
     for step, (now, args) in enumerate(requests):
         op = prepare(args, now)
@@ -44,9 +45,12 @@ def changed_keys_within_writes(store: MemoryStore, requests: list[tuple[int, lis
         run(store, now, op, cmd_id=step)
         after = dict(store.kv_items())
         changed = {k for k in before.keys() | after.keys() if before.get(k) != after.get(k)}
+        settled = {k for k in changed if k not in after and 0 < before[k].expire_ms <= now}
         access = command_access(cmd)
-        assert changed <= access.writes, (args, changed, access)
-        assert not is_read_only(cmd) or not changed, args
+        assert access.global_write or changed - settled <= access.writes, (args, changed, access)
+        everywhere = access.global_read or access.global_write
+        assert everywhere or settled <= access.reads | access.writes, (args, settled, access)
+        assert not is_read_only(cmd) or changed == settled, args
         changed_total += len(changed)
     return changed_total
 
@@ -83,18 +87,81 @@ def test_expiry_is_judged_against_the_command_timestamp() -> None:
     assert run(store, T0 + 999, (b"GET", b"k")) == b"v"
     assert run(store, T0 + 500, (b"PTTL", b"k")) == 500
     assert run(store, T0 + 500, (b"TTL", b"k")) == 1
+    assert run(store, T0 + 999, (b"DBSIZE",)) == 1
     assert run(store, T0 + 1000, (b"GET", b"k")) is None
     assert run(store, T0 + 1000, (b"EXISTS", b"k")) == 0
     assert run(store, T0 + 1000, (b"DBSIZE",)) == 0
-    assert run(store, T0 + 999, (b"DBSIZE",)) == 1
+    # Once a command in the order found it expired, it stays gone for earlier stamps.
+    assert run(store, T0 + 999, (b"DBSIZE",)) == 0
 
 
-def test_reads_of_expired_keys_leave_them_stored() -> None:
+@pytest.mark.parametrize(
+    "op",
+    [
+        (b"GET", b"k"),
+        (b"TTL", b"k"),
+        (b"EXISTS", b"j", b"k"),
+        (b"KEYS", b"*"),
+        (b"SCAN", b"0"),
+        (b"RANDOMKEY",),
+        (b"DBSIZE",),
+        (b"PERSIST", b"k"),
+        (b"SET", b"k", b"w", b"XX"),
+    ],
+)
+def test_a_command_that_finds_a_key_expired_deletes_it(op: tuple[bytes, ...]) -> None:
     store = MemoryStore()
     put(store, b"k", string(b"v", T0))
-    for op in [(b"GET", b"k"), (b"TTL", b"k"), (b"KEYS", b"*"), (b"SCAN", b"0"), (b"RANDOMKEY",)]:
-        run(store, T0 + 1, op)
+    put(store, b"other", string(b"x", T0 + 10))
+    run(store, T0 + 1, op)
+    assert store.kv_items() == [(b"other", string(b"x", T0 + 10))]
+
+
+def test_a_persist_ordered_after_a_read_that_found_the_key_expired_finds_nothing() -> None:
+    """The race QA found: a PERSIST stamped before the deadline, ordered after a GET
+    stamped after it. The key must stay gone, as the GET reported."""
+    store = MemoryStore()
+    put(store, b"k", string(b"v", T0))
+    assert run(store, T0 + 2, (b"GET", b"k")) is None
+    assert run(store, T0 - 2, (b"PERSIST", b"k")) == 0
+    assert run(store, T0 - 2, (b"EXPIRE", b"k", b"100")) == 0
+    assert run(store, T0 - 2, (b"GET", b"k")) is None
+    assert store.kv_items() == []
+
+
+def test_a_key_not_yet_expired_at_the_command_time_stays() -> None:
+    store = MemoryStore()
+    put(store, b"k", string(b"v", T0))
+    assert run(store, T0 - 1, (b"GET", b"k")) == b"v"
+    assert run(store, T0 - 1, (b"KEYS", b"*")) == [b"k"]
     assert store.kv_items() == [(b"k", string(b"v", T0))]
+
+
+@pytest.mark.parametrize(
+    "ops",
+    [
+        ((b"GET", b"k"),),
+        ((b"MGET", b"j", b"k"),),
+        ((b"WATCHCHECK", b"j", b"stale-digest"), (b"GET", b"k")),
+        ((b"DBSIZE",),),
+    ],
+)
+def test_a_read_only_command_settles_expiry_at_every_replica(
+    ops: tuple[tuple[bytes, ...], ...],
+) -> None:
+    """Its handlers run only at its proposer; the others delete what it found expired
+    (``settle_expiry_of``) and end in the same state — a MULTI whose WATCH check
+    fails included."""
+    cmd = Command(origin=1, id=1, time_ms=T0 + 1, ops=ops, multi=len(ops) > 1)
+    assert is_read_only(cmd)
+    proposer, other = MemoryStore(), MemoryStore()
+    for store in (proposer, other):
+        put(store, b"j", string(b"x", T0))
+        put(store, b"k", string(b"v", T0))
+    proposer.write(lambda txn: execute(txn, cmd))
+    other.write(lambda txn: settle_expiry_of(txn, cmd))
+    assert proposer.kv_items() == other.kv_items()
+    assert b"k" not in dict(other.kv_items())
 
 
 def test_writes_treat_expired_keys_as_absent() -> None:

@@ -10,22 +10,19 @@ from __future__ import annotations
 
 from pathlib import Path
 
-from epaxosdb.commands import execute, expired_sweep_op, is_read_only, prepare
+from epaxosdb.commands import expired_sweep_op, prepare
 from protocol.messages import Command
-from protocol.replies import Error, Reply
+from protocol.replies import Error
 from storage.interface import Store, Value, ValueType
 from storage.lmdb_store import LmdbStore
 from storage.memory import MemoryStore
+from tests.commands.differential import execute_like_a_replica as run
 from tests.commands.differential import injected_value
 from tests.commands.test_differential_random import Generator
 
 T0 = 1_700_000_000_000
 
 
-def _run(store: Store, cmd: Command) -> Reply:
-    if is_read_only(cmd):
-        return store.read(lambda kv: execute(kv, cmd))
-    return store.write(lambda txn: execute(txn, cmd))
 
 
 def _put(store: Store, key: bytes, value: Value) -> None:
@@ -49,7 +46,7 @@ def test_memory_and_lmdb_stores_give_the_same_replies_and_state(tmp_path: Path) 
                 for store in (memory, lmdb):
                     _put(store, args[1], injected_value(ValueType(int(args[2]))))
                 continue
-            if step % 50 == 0:
+            if step % 3 == 0:
                 sweep = _sweep_op(memory, now)
                 assert sweep == _sweep_op(lmdb, now)
                 if sweep is None:
@@ -61,7 +58,7 @@ def test_memory_and_lmdb_stores_give_the_same_replies_and_state(tmp_path: Path) 
             if isinstance(op, Error):
                 continue
             cmd = Command(origin=2, id=step, time_ms=now, ops=(op,))
-            assert _run(memory, cmd) == _run(lmdb, cmd), (step, op)
+            assert run(memory, cmd) == run(lmdb, cmd), (step, op)
         assert memory.kv_items() == lmdb.kv_items()
         assert swept > 0
     finally:

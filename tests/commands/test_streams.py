@@ -141,8 +141,8 @@ def test_a_stream_keeps_its_ttl_and_type_through_rewrites() -> None:
     call(store, b"XDEL", b"s", b"1-1")
     value = store.read(lambda kv: kv.get(b"s"))
     assert value is not None and value.expire_ms == T0 + 10_000
-    assert call(store, b"XLEN", b"s", time_ms=T0 + 10_000) == 0  # expired: gone
     assert call(store, b"TYPE", b"s").text == b"stream"  # type: ignore[union-attr]
+    assert call(store, b"XLEN", b"s", time_ms=T0 + 10_000) == 0  # expired: gone
 
 
 def test_the_stored_form_round_trips_entries_and_history() -> None:

@@ -8,19 +8,20 @@ import pytest
 
 from epaxosdb.commands import (
     command_access,
-    execute,
     is_read_only,
     lookup,
     prepare,
+    settle_expiry_of,
     watchcheck_op,
     watchread_op,
 )
 from epaxosdb.commands.values import live
 from epaxosdb.commands.watch import ABSENT, DIGEST_SIZE, digest
 from protocol.messages import Access, Command
-from protocol.replies import NULL_ARRAY, OK, Error, Reply
+from protocol.replies import NULL_ARRAY, OK, Error
 from storage.interface import Value, ValueType
 from storage.memory import MemoryStore
+from tests.commands.differential import execute_like_a_replica as run
 
 T0 = 1_700_000_000_000
 KEYS = [b"a", b"b", b"c"]
@@ -34,11 +35,6 @@ def digest_at(store: MemoryStore, key: bytes, now_ms: int = T0) -> bytes:
     return store.read(lambda kv: digest(kv, key, now_ms))
 
 
-def run(store: MemoryStore, cmd: Command) -> Reply:
-    """Execute like a replica: read-only commands through a view that refuses writes."""
-    if is_read_only(cmd):
-        return store.read(lambda kv: execute(kv, cmd))
-    return store.write(lambda txn: execute(txn, cmd))
 
 
 def watch(store: MemoryStore, time_ms: int, *keys: bytes) -> list[tuple[bytes, bytes]]:
@@ -235,9 +231,13 @@ def test_two_copies_of_a_state_decide_every_check_the_same_way() -> None:
         now = T0 + step * 7
         roll = rng.random()
         if roll < 0.2:
-            # Only the proposer runs the read; its reply travels in the check op.
+            # Only the proposer runs the read; its reply travels in the check op. The
+            # others delete what it found expired.
             keys = rng.sample(KEYS, rng.randint(1, len(KEYS)))
-            pending, seen = watch(store, now, *keys), logical(store, keys, now)
+            seen = logical(store, keys, now)
+            pending = watch(store, now, *keys)
+            read = Command(1, 1, now, (watchread_op(keys),))
+            twin.write(lambda txn: settle_expiry_of(txn, read))  # noqa: B023
             continue
         if roll < 0.45 and pending:
             cmd = guarded(now, pending, (b"INCR", rng.choice(KEYS)), (b"GET", rng.choice(KEYS)))

@@ -181,3 +181,23 @@ def store_write(store: CheckedStore, ops: list[Op]) -> list[object]:
         return run_ops(txn, ops)
 
     return store.write(fn)
+
+
+@pytest.mark.parametrize("given", [True, False])
+def test_expiry_floor_covers_the_store_pending_and_own_writes(opened: Opened, given: bool) -> None:
+    """A bound no higher than any deadline the view can show; ``pending``'s either given
+    by the caller or read from it."""
+    opened.store.write(lambda t: t.put(b"stored", string(b"", 500)))
+    pending: Writes = {b"gone": None, b"p": string(b"", 300), b"q": string(b"", 0)}
+
+    def floors(base: KeyValueView) -> list[int]:
+        view = BufferedView(base, [pending], 300 if given else None)
+        seen = [view.expiry_floor()]
+        view.put(b"own", string(b"", 40))
+        seen.append(view.expiry_floor())
+        view.put(b"own", string(b"", 0))  # a bound: it need not rise again
+        seen.append(view.expiry_floor())
+        return seen
+
+    assert opened.store.read(floors) == [300, 40, 40]
+    assert opened.store.read(lambda base: BufferedView(base, []).expiry_floor()) == 500

@@ -15,6 +15,7 @@ from hypothesis import strategies as st
 
 from protocol.messages import Ballot, Command, InstanceId, InstanceRecord, Status
 from storage.interface import (
+    NO_EXPIRY,
     StorageError,
     Txn,
     Value,
@@ -761,3 +762,20 @@ def test_memory_and_lmdb_stores_agree_on_order_scan_pages_random_keys_and_expiry
             )
 
         assert observe(memory) == observe(lmdb_store)
+
+
+def test_expiry_floor_is_the_earliest_deadline_stored(opened: Opened) -> None:
+    def floor() -> int:
+        return opened.store.read(lambda v: v.expiry_floor())
+
+    assert floor() == NO_EXPIRY
+    put_all(opened.store, {b"never": string(b"", 0), b"late": string(b"", 300)})
+    assert floor() == 300
+    put_all(opened.store, {b"past": string(b"", -5), b"early": string(b"", 100)})
+    assert floor() == -5
+    opened.store.write(lambda t: t.delete(b"past"))
+    put_all(opened.store, {b"early": string(b"", 0)})
+    assert floor() == 300
+    opened.reopen()
+    assert floor() == 300
+    assert opened.store.write(lambda t: (t.put(b"now", string(b"", 7)), t.expiry_floor())[1]) == 7

@@ -12,11 +12,13 @@ replies, of a replica that applied every turn in one transaction.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 
 import pytest
 
 from epaxosdb import commands
 from epaxosdb.core.config import ReplicaConfig
+from epaxosdb.core.ready import Executed, Ready
 from epaxosdb.core.replica import Replica
 from epaxosdb.node import (
     Effects,
@@ -25,8 +27,9 @@ from epaxosdb.node import (
     commit,
     prepare_ready,
 )
-from protocol.messages import Command
+from protocol.messages import Command, InstanceId
 from protocol.replies import OK, Reply
+from storage.interface import Store, Value, ValueType
 from tests.storage.conftest import CheckedStore, FreshStore, Opened
 
 CONFIG = ReplicaConfig(1, (1,))
@@ -151,3 +154,26 @@ def test_a_keyspace_wide_command_runs_in_its_transaction_after_the_deferred_effe
     assert [reply for _, reply in out.replies] == [1, 1, OK]
     assert {key for key, _ in store.kv_items()} == {b"b", b"c"}
     assert restored(store).ready().to_execute == []
+
+
+@pytest.mark.parametrize("apply", [apply_ready, apply_in_transaction])
+@pytest.mark.parametrize(
+    "op", [(b"GET", b"a"), (b"MGET", b"a", b"b"), (b"TTL", b"a"), (b"DBSIZE",)]
+)
+def test_a_read_another_replica_proposed_deletes_what_it_found_expired_here_too(
+    fresh_store: FreshStore, apply: Callable[[Store, Ready, int], object], op: tuple[bytes, ...]
+) -> None:
+    """Only the proposer runs a read's handler, but the key it found expired must be
+    gone at every replica, or a later command stamped before the deadline would find
+    it alive at some replicas and not at others."""
+    now = 1_700_000_000_000
+    read = Command(1, 1, now, (op,), False)
+    ready = Ready(to_execute=[Executed(InstanceId(1, 1), (read,))])
+    states = []
+    for me in (1, 2):
+        with fresh_store() as store:
+            store.write(lambda txn: txn.put(b"a", Value(ValueType.STRING, now - 1, b"old")))
+            store.write(lambda txn: txn.put(b"b", Value(ValueType.STRING, now + 1, b"new")))
+            apply(store, ready, me)
+            states.append(store.kv_items())
+    assert states[0] == states[1] == [(b"b", Value(ValueType.STRING, now + 1, b"new"))]
