@@ -34,6 +34,7 @@ class SimpleString:
     text: bytes
 
 
+
 @dataclass(frozen=True, slots=True)
 class Error:
     """``-text``; ``text`` starts with the error code (``ERR``, ``WRONGTYPE``...)."""
@@ -152,3 +153,8 @@ OK = SimpleString(b"OK")
 PONG = SimpleString(b"PONG")
 QUEUED = SimpleString(b"QUEUED")
 NULL_ARRAY = NullArray()
+
+
+def help_reply(lines: Sequence[str]) -> list[Reply]:
+    """A ``... HELP`` reply: one simple string per line, as Redis's ``addReplyHelp``."""
+    return [SimpleString(line.encode()) for line in lines]

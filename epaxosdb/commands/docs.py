@@ -12,7 +12,7 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from protocol.replies import Error, Map, Reply, Set, SimpleString
+from protocol.replies import Error, Map, Reply, Set, SimpleString, help_reply
 
 from . import errors
 from .glob import matcher
@@ -79,7 +79,7 @@ def command_reply(args: Sequence[bytes]) -> Reply:
     if name in (b"command|getkeys", b"command|getkeysandflags"):
         return _getkeys(args[2:], with_flags=name == b"command|getkeysandflags")
     if name == b"command|help":
-        return [SimpleString(line.encode()) for line in HELP_LINES]
+        return help_reply(HELP_LINES)
     return errors.unknown_command(args)
 
 

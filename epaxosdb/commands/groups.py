@@ -35,7 +35,15 @@ from collections.abc import Sequence
 from dataclasses import dataclass
 from typing import TypeVar
 
-from protocol.replies import NULL_ARRAY, OK, Error, Map, NestedMap, Reply, SimpleString
+from protocol.replies import (
+    NULL_ARRAY,
+    OK,
+    Error,
+    Map,
+    NestedMap,
+    Reply,
+    help_reply,
+)
 from storage.interface import KeyValueView, Value
 
 from . import errors
@@ -178,10 +186,6 @@ def _int64(value: int) -> int:
 
 def _is_dollar(raw: bytes) -> bool:
     return errors.c_string(raw) == b"$"
-
-
-def _help(lines: tuple[str, ...]) -> Reply:
-    return [SimpleString(line.encode()) for line in lines]
 
 
 K = TypeVar("K", StreamId, bytes)
@@ -437,7 +441,7 @@ def cmd_xgroup_delconsumer(
 
 
 def cmd_xgroup_help(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    return _help(XGROUP_HELP)
+    return help_reply(XGROUP_HELP)
 
 
 # --- XREADGROUP -----------------------------------------------------------------------
@@ -1019,7 +1023,7 @@ def _xinfo_stream_of(kv: KeyValueView, key: bytes, now_ms: int) -> Stream | Erro
 
 
 def cmd_xinfo_help(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    return _help(XINFO_HELP)
+    return help_reply(XINFO_HELP)
 
 
 def cmd_xinfo_consumers(

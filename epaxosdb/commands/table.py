@@ -31,6 +31,7 @@ from . import (
     keyspace,
     lcs,
     lists,
+    memory,
     pubsub,
     scripting,
     sets,
@@ -282,9 +283,11 @@ def _data_sub(
     since: str,
     complexity: str = "O(1)",
     arguments: tuple[Arg, ...] = (),
+    group: str = "stream",
     **rest: Unpack[_Extras],
 ) -> CommandSpec:
-    """A sub-command executed like any data command (XGROUP CREATE, XINFO STREAM)."""
+    """A sub-command executed like any data command (XGROUP CREATE, XINFO STREAM,
+    MEMORY USAGE)."""
     extras: _Extras = {"prepare": _sub_prepare(container), **rest}
     return CommandSpec(
         name=f"{container}|{name}".encode(),
@@ -295,7 +298,7 @@ def _data_sub(
         acl_categories=tuple(acl.split()),
         summary=summary,
         since=since,
-        group="stream",
+        group=group,
         complexity=complexity,
         arguments=arguments,
         **extras,
@@ -1928,6 +1931,22 @@ GENERIC_COMMANDS: tuple[CommandSpec, ...] = (
     _generic_row(
         "persist", 2, "write fast", expiry.cmd_persist, (_RW_TTL,),
         "@keyspace @write @fast", "Remove the expiration from a key", "2.2.0", (_key(),),
+    ),
+    _data_container(
+        "memory", "A container for memory diagnostics commands", "4.0.0", "server",
+        (
+            _data_sub(
+                "memory", "usage", -3, "readonly", memory.cmd_memory_usage,
+                (KeySpec(2, flags=("RO",)),), "@read @slow", "Estimate the memory usage of a key",
+                "4.0.0", "O(N) where N is the number of samples.",
+                arguments=(_key(), _integer("count", token="SAMPLES", flags=OPTIONAL)),
+                group="server",
+            ),
+            _data_sub(
+                "memory", "help", 2, "loading stale", memory.cmd_memory_help, (), "@slow", _HELP,
+                "4.0.0", group="server",
+            ),
+        ),
     ),
 )
 

@@ -36,6 +36,7 @@ from protocol.replies import (
     ReplySequence,
     SimpleString,
     Verbatim,
+    help_reply,
 )
 
 from .backend import InfoFields
@@ -519,7 +520,7 @@ def cmd_client_no_touch(conn: Connection, args: list[bytes]) -> Reply:
 
 
 def cmd_client_help(conn: Connection, args: list[bytes]) -> Reply:
-    return [SimpleString(line.encode()) for line in CLIENT_HELP]
+    return help_reply(CLIENT_HELP)
 
 
 # --- pub/sub ------------------------------------------------------------------------
@@ -578,7 +579,7 @@ def cmd_pubsub(conn: Connection, args: list[bytes]) -> Reply:
         return []
     if sub == b"shardnumsub":
         return [part for channel in args[2:] for part in (channel, 0)]
-    return [SimpleString(line.encode()) for line in PUBSUB_HELP]
+    return help_reply(PUBSUB_HELP)
 
 
 # --- scripts --------------------------------------------------------------------
@@ -625,7 +626,7 @@ def cmd_script(conn: Connection, args: list[bytes]) -> Reply:
         return OK
     if sub == b"kill":
         return commands.scripting.NOT_BUSY
-    return [SimpleString(line.encode()) for line in SCRIPT_HELP]
+    return help_reply(SCRIPT_HELP)
 
 
 def cmd_evalsha(conn: Connection, args: list[bytes]) -> Reply | NoReply:
@@ -871,7 +872,7 @@ CONFIG_HELP = (
 
 
 def cmd_config_help(conn: Connection, args: list[bytes]) -> Reply:
-    return [SimpleString(line.encode()) for line in CONFIG_HELP]
+    return help_reply(CONFIG_HELP)
 
 
 # --- INFO ---------------------------------------------------------------------

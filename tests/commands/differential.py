@@ -163,6 +163,16 @@ class Differential:
         a, b = int(theirs[1:-2]), int(ours[1:-2])
         assert a >= 0 and b >= 0 and abs(a - b) <= tolerance, message
 
+    def check_size(self, *args: bytes, context: str = "") -> None:
+        """A positive integer on both (MEMORY USAGE: sizes of two different stores), or the
+        same bytes (nil, an error)."""
+        theirs, ours = self.both(*args)
+        if theirs == ours:
+            return
+        message = _mismatch(args, theirs, ours, context)
+        assert theirs[:1] == ours[:1] == b":", message
+        assert int(theirs[1:-2]) > 0 and int(ours[1:-2]) > 0, message
+
     def check_times(self, *args: bytes, context: str = "") -> None:
         """Same reply but for the times in it (consumer groups' idle and delivery times,
         read from two clocks), which may differ by ``TIMES_TOLERANCE_MS`` (``_times_agree``)."""

@@ -11,6 +11,7 @@ argument and Python escapes work inside a word (``\\x00``, ``\\r\\n``).
 * ``random`` — RANDOMKEY: nil on both, or an existing key on both;
 * ``pairs`` — the same field/value (member/score) pairs in any order;
 * ``times`` — the same reply but for idle and delivery times, within a tolerance;
+* ``size`` — a positive integer on both, or the same reply (MEMORY USAGE);
 * ``!list k`` (``!set``, ``!hash``, ``!zset``) — give ``k`` a value of that type.
 
 Anything else is compared byte for byte.
@@ -74,6 +75,8 @@ def run(diff: Differential, script: str, name: str) -> int:
             diff.check_pairs(*words(rest), context=context)
         elif mode == "times":
             diff.check_times(*words(rest), context=context)
+        elif mode == "size":
+            diff.check_size(*words(rest), context=context)
         else:
             diff.check(*words(line), context=context)
         compared += 1

@@ -207,6 +207,8 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"XINFO", b"Groups", b"s"), Access(reads=frozenset({b"s"}))),
     ((b"XINFO", b"CONSUMERS", b"s", b"g"), Access(reads=frozenset({b"s"}))),
     ((b"XINFO", b"HELP"), Access()),
+    ((b"MEMORY", b"USAGE", b"k", b"SAMPLES", b"5"), Access(reads=frozenset({b"k"}))),
+    ((b"MEMORY", b"help"), Access()),
     ((b"GETBIT", b"k", b"7"), Access(reads=frozenset({b"k"}))),
     ((b"BITCOUNT", b"k", b"0", b"-1", b"BIT"), Access(reads=frozenset({b"k"}))),
     ((b"BITPOS", b"k", b"1", b"0"), Access(reads=frozenset({b"k"}))),

@@ -14,6 +14,28 @@ from tests.commands.differential import Differential
 from tests.commands.script import run
 
 SCENARIOS: dict[str, str] = {
+    "memory_usage": """
+        SET k v
+        size MEMORY USAGE k
+        size MEMORY USAGE k SAMPLES 0
+        size MEMORY usage k samples 5 SAMPLES 1
+        !list l
+        size MEMORY USAGE l
+        SET t v PX 100000
+        size MEMORY USAGE t
+        MEMORY USAGE missing
+        MEMORY USAGE missing SAMPLES 1
+        MEMORY USAGE k SAMPLES
+        MEMORY USAGE k SAMPLES x
+        MEMORY USAGE k SAMPLES -1
+        MEMORY USAGE k SAMPLES 99999999999999999999
+        MEMORY USAGE k FOO 1
+        MEMORY USAGE missing FOO
+        MEMORY USAGE
+        # MEMORY HELP lists only the sub-commands epaxosdb has (USAGE, HELP).
+        MEMORY HELP extra
+        MEMORY
+    """,
     "set_conditions_and_get": """
         SET k v
         SET k v NX

@@ -338,6 +338,7 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"xgroup|delconsumer": [b"x", b"g", b"c"], b"xgroup|help": [],
     b"xinfo|stream": [b"x", b"FULL"], b"xinfo|groups": [b"x"], b"xinfo|consumers": [b"x", b"g"],
     b"xinfo|help": [],
+    b"memory|usage": [b"k", b"SAMPLES", b"0"], b"memory|help": [],
     b"eval": [b"return redis.call('SET', KEYS[1], ARGV[1])", b"1", b"k", b"v"],
     b"eval_ro": [b"return redis.call('GET', KEYS[1])", b"1", b"k"],
 }  # fmt: skip

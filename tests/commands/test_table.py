@@ -23,7 +23,7 @@ def test_names_are_lower_case_and_unique() -> None:
         assert all(sub.name.startswith(spec.name + b"|") for sub in spec.subcommands)
 
 
-DATA_CONTAINERS = {b"xgroup", b"xinfo"}
+DATA_CONTAINERS = {b"xgroup", b"xinfo", b"memory"}
 """Containers whose sub-commands are data commands: the container has neither a handler
 nor flags (``resolve`` always hands on to a sub-command), each sub-command has both."""
 
@@ -50,7 +50,7 @@ def test_keyspace_wide_commands_are_exactly_those_that_touch_every_key() -> None
 
 def test_every_data_command_is_a_write_or_read_only_or_publish_or_a_script() -> None:
     for spec in _data_specs():
-        if spec.name.endswith(b"|help"):  # XGROUP HELP, XINFO HELP: neither, so reads
+        if spec.name.endswith(b"|help"):  # XGROUP, XINFO, MEMORY HELP: neither, so reads
             assert not spec.runs_everywhere
         elif "connection" not in spec.flags:
             replicated = "replicated" in spec.flags
