@@ -35,7 +35,10 @@ from __future__ import annotations
 import dataclasses
 import operator
 import os
+import signal
 import struct
+import subprocess
+import sys
 import threading
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
@@ -849,23 +852,61 @@ def _check_data_file(data_dir: Path) -> bool:
     return True
 
 
+_WALK_SCRIPT = """
+import sys, lmdb
+env = lmdb.open(sys.argv[1], readonly=True, lock=False, max_dbs=64, subdir=True)
+with env.begin(buffers=True) as txn:
+    names = [bytes(name) for name, _ in txn.cursor()]
+    for name in names:
+        db = env.open_db(name, txn=txn, create=False)
+        for _, value in txn.cursor(db=db):
+            bytes(value[-1:])
+"""
+"""Read every page a ``data.mdb`` references: each database's B-tree, through a cursor,
+and the last byte of every value (a long value's overflow pages run to its end)."""
+
+_WALK_TIMEOUT_S = 600.0
+
+
 def _check_length(env: lmdb.Environment, data_dir: Path) -> None:
-    """Refuse a ``data.mdb`` shorter than the pages its last commit uses (cut short by a
-    full disk, a bad copy, a truncation): LMDB maps the file, and reading a page past its
-    end kills the process with SIGBUS, without a word, wherever that read happens."""
+    """Refuse a ``data.mdb`` cut short (a full disk, a bad copy, a truncation): LMDB maps
+    the file, and reading a page past its end kills the process with SIGBUS, without a
+    word, wherever that read happens.
+
+    A file shorter than its last commit's page count is not proof: LMDB counts pages a
+    transaction allocated and freed again before committing, and never writes them, so
+    a healthy file may end a few pages early. Only then (rarely, and so it may be slow)
+    is every page the file references read, in a child process that SIGBUS can kill
+    without taking this one with it.
+    """
     data_file = data_dir / DATA_FILE_NAME
     needed = (env.info()["last_pgno"] + 1) * env.stat()["psize"]
     try:
         size = data_file.stat().st_size
     except OSError as exc:
         raise StorageError(f"cannot stat {data_file}: {exc}") from exc
-    if size < needed:
-        env.close()
-        raise StorageError(
-            f"{data_file} is truncated: {size} bytes, but its last commit uses {needed}; "
-            "restore the file, or remove the data dir so that the replica rebuilds from "
-            "its peers"
+    if size >= needed:
+        return
+    try:
+        walk = subprocess.run(
+            [sys.executable, "-c", _WALK_SCRIPT, str(data_dir)],
+            capture_output=True,
+            timeout=_WALK_TIMEOUT_S,
+            check=False,
         )
+    except (OSError, subprocess.TimeoutExpired) as exc:
+        raise StorageError(f"cannot check {data_file}, which ends early: {exc}") from exc
+    if walk.returncode == 0:
+        return
+    env.close()
+    if walk.returncode == -signal.SIGBUS:
+        raise StorageError(
+            f"{data_file} is truncated: {size} bytes, but its last commit uses {needed} and "
+            "pages it needs are missing; restore the file, or remove the data dir so that "
+            "the replica rebuilds from its peers"
+        )
+    detail = walk.stderr.decode(errors="replace").strip().splitlines()[-1:] or ["no output"]
+    raise StorageError(f"{data_file} could not be read through: {detail[0]}")
 
 
 def _open_env(data_dir: Path, *, map_size: int, readonly: bool) -> lmdb.Environment:

@@ -9,9 +9,9 @@ from collections.abc import Callable
 from .run import RunResult, run
 
 
-def _one(job: tuple[int, int, int]) -> RunResult:
-    seed, replicas, steps = job
-    return run(seed, replicas=replicas, steps=steps)
+def _one(job: tuple[int, int, int, int]) -> RunResult:
+    seed, replicas, steps, expiring_keys = job
+    return run(seed, replicas=replicas, steps=steps, expiring_keys=expiring_keys)
 
 
 def run_many(
@@ -22,9 +22,10 @@ def run_many(
     jobs: int = 1,
     verbose: bool = False,
     echo: Callable[[str], None] = print,
+    expiring_keys: int = 0,
 ) -> list[RunResult]:
     """Run every (seed, size); print each failure with its replay line; return the failures."""
-    work = [(seed, n, steps) for n in sizes for seed in seeds]
+    work = [(seed, n, steps, expiring_keys) for n in sizes for seed in seeds]
     started = time.perf_counter()
     failures: list[RunResult] = []
     total_steps = 0

@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import random
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 from epaxosdb.core.replica import SafetyViolation
 
@@ -35,12 +35,14 @@ class RunResult:
     operations: int = 0
     linearizability: str = ""
     counters: dict[str, int] = field(default_factory=dict)
+    expiring_keys: int = 0
 
     @property
     def replay(self) -> str:
+        extra = f" --expiring-keys {self.expiring_keys}" if self.expiring_keys else ""
         return (
             f"epaxosdb simulate --seed {self.seed} --replicas {self.replicas} "
-            f"--steps {self.steps}"
+            f"--steps {self.steps}{extra}"
         )
 
     def summary(self) -> str:
@@ -68,10 +70,14 @@ def run(
     liveness_ticks: int = 6000,
     profile: SimProfile | None = None,
     check_history: bool = True,
+    expiring_keys: int = 0,
 ) -> RunResult:
+    """One seeded run; ``expiring_keys`` adds TTL traffic (``Workload._expiring``)."""
     started = time.perf_counter()
     profile = profile or profile_for(seed, replicas)
-    result = RunResult(seed, replicas, steps, ok=False)
+    if expiring_keys:
+        profile = replace(profile, workload=replace(profile.workload, expiring_keys=expiring_keys))
+    result = RunResult(seed, replicas, steps, ok=False, expiring_keys=expiring_keys)
     cluster = SimCluster(profile, seed)
     try:
         for _ in range(steps):

@@ -54,6 +54,10 @@ class WorkloadProfile:
     probability and to a key never used before otherwise (``keys`` is then ignored)."""
     home_replicas: bool = False
     """Clients stay with one replica (client i with replica i mod N) instead of roaming."""
+    expiring_keys: int = 0
+    """When positive, also send traffic on this many keys of their own that get TTLs of a
+    few ticks (see ``Workload._expiring``). Off unless asked for, so that every seed
+    replays the schedule it had before this traffic existed."""
 
     @classmethod
     def random(cls, rng: random.Random, n: int) -> WorkloadProfile:
@@ -107,6 +111,10 @@ class Workload:
         self.proposed: dict[tuple[ReplicaId, int], Command] = {}
         self.stats = WorkloadStatistics()
         self.stopped = False
+        self._ttl_rng = random.Random(rng.random()) if profile.expiring_keys else None
+        self._ttl_keys = [f"t{i}".encode() for i in range(profile.expiring_keys)]
+        self._ttl_waiting: tuple[int, ReplicaId, int] | None = None
+        """The TTL command in flight: its id, replica and when to stop waiting for it."""
         self.healed_at: int | None = None
         """Set when the liveness phase starts: commands issued later never time out on
         the client side, so the run converges only once every one of them completed
@@ -140,7 +148,56 @@ class Workload:
                 self.proposed[(cmd.origin, cmd.id)] = cmd
                 self.stats.issued += 1
                 out.append((replica, cmd))
+        if self._ttl_rng is not None:
+            out += self._expiring(now, replicas, self._ttl_rng)
         return out
+
+    def _expiring(
+        self, now: int, replicas: list[ReplicaId], rng: random.Random
+    ) -> list[tuple[ReplicaId, Command]]:
+        """Fire-and-forget commands on keys that expire a few ticks after they are set.
+
+        Their replies are not checked (the history model has no expiry), but what
+        they leave must be the same on every replica, which ``final`` compares:
+        whether a key is expired depends on each command's own timestamp, and a
+        command that finds a key expired deletes it at every replica, a read
+        included, though a read's handler runs only where it was proposed. A
+        replica that skipped that, or judged expiry by its own clock, would keep
+        a key the others deleted. Drawn from their own generator, so the checked
+        clients' choices stay the same with or without them; sent one at a time,
+        like a client's, so that they cannot pile up faster than the cluster
+        commits them.
+        """
+        waiting = self._ttl_waiting
+        if waiting is not None:
+            if now < waiting[2]:
+                return []
+            self._ttl_waiting = None  # it timed out: go on
+        if rng.random() >= 0.5:
+            return []
+        key = rng.choice(self._ttl_keys)
+        ttl_ms = b"%d" % (rng.randint(1, 6) * TICK_MS)
+        args = rng.choice(
+            (
+                [b"SET", key, b"v", b"PX", ttl_ms],
+                [b"SET", key, b"w", b"XX", b"PX", ttl_ms],
+                [b"PEXPIRE", key, ttl_ms],
+                [b"PERSIST", key],
+                [b"GET", key],
+                [b"PTTL", key],
+                [b"MGET", *self._ttl_keys],
+                [b"EXISTS", key],
+                [b"DBSIZE"],
+            )
+        )
+        op = commands.prepare(args, now * TICK_MS)
+        if isinstance(op, Error):
+            raise AssertionError(f"the workload built an invalid command {args!r}: {op.text}")
+        cmd = Command(rng.choice(replicas), self._next_id, now * TICK_MS, (op,))
+        self._next_id += 1
+        self.proposed[(cmd.origin, cmd.id)] = cmd
+        self._ttl_waiting = (cmd.id, cmd.origin, now + self.profile.timeout_ticks)
+        return [(cmd.origin, cmd)]
 
     def _key(self) -> bytes:
         conflict = self.profile.conflict
@@ -194,6 +251,9 @@ class Workload:
     # --- outcomes -------------------------------------------------------------
 
     def on_reply(self, cmd: Command, reply: Reply, now: int) -> None:
+        if self._ttl_waiting is not None and self._ttl_waiting[0] == cmd.id:
+            self._ttl_waiting = None
+            return
         c = self._by_id.pop(cmd.id, None)
         if c is None or c.pending is None or c.pending.cmd.id != cmd.id:
             return  # a reply to an abandoned (timed-out) request
@@ -208,6 +268,8 @@ class Workload:
 
     def on_lost(self, replica: ReplicaId, now: int) -> None:
         """The replica crashed: its clients never learn their outcome."""
+        if self._ttl_waiting is not None and self._ttl_waiting[1] == replica:
+            self._ttl_waiting = None
         for c in self._clients:
             if c.pending is not None and c.pending.replica == replica:
                 self._abandon(c, now)

@@ -16,6 +16,7 @@ from collections.abc import Callable
 
 import pytest
 
+from epaxosdb import commands
 from epaxosdb.commands import scripting
 from epaxosdb.core import recoverer as recoverer_module
 from epaxosdb.core.conflicts import ConflictIndex
@@ -36,9 +37,11 @@ from tests.core.test_regressions import accepted_no_op_then_dependant
 STEPS = 1500
 
 
-def first_failures(seeds: int, sizes: list[int], invariants: set[str]) -> list[RunResult]:
+def first_failures(
+    seeds: int, sizes: list[int], invariants: set[str], expiring_keys: int = 0
+) -> list[RunResult]:
     """Run seeds in order (two worker processes) until one fails with one of ``invariants``."""
-    jobs = [(seed, n, STEPS) for seed in range(seeds) for n in sizes]
+    jobs = [(seed, n, STEPS, expiring_keys) for seed in range(seeds) for n in sizes]
     with multiprocessing.get_context("fork").Pool(2) as pool:
         for result in pool.imap(_run_one, jobs):
             if not result.ok and result.invariant in invariants:
@@ -47,9 +50,9 @@ def first_failures(seeds: int, sizes: list[int], invariants: set[str]) -> list[R
     return []
 
 
-def _run_one(job: tuple[int, int, int]) -> RunResult:
-    seed, replicas, steps = job
-    return run(seed, replicas=replicas, steps=steps)
+def _run_one(job: tuple[int, int, int, int]) -> RunResult:
+    seed, replicas, steps, expiring_keys = job
+    return run(seed, replicas=replicas, steps=steps, expiring_keys=expiring_keys)
 
 
 def test_one_ballot_instead_of_bal_and_vbal_is_caught(monkeypatch: pytest.MonkeyPatch) -> None:
@@ -316,3 +319,17 @@ def test_leaving_peers_behind_without_a_gc_floor_is_caught(
     monkeypatch.setattr(Laggards, "_raise_floor", lambda self, target, behind: None)
     caught = first_failures(20, [3, 5], SAFETY)
     assert caught, "no seed caught commands that skip what a laggard lacks"
+
+
+def test_a_read_whose_expiry_is_settled_only_where_it_ran_is_caught(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """A read-only command's handler runs only at its proposer, where a key it finds
+    expired is deleted; the other replicas must delete it too (``settle_expiry_of``),
+    or a later command stamped before the deadline finds it alive there and not at the
+    proposer. With TTL traffic (``--expiring-keys``), skipping that on the other
+    replicas leaves unequal states: caught within 10 seeds (N=3 and N=5); seed 0 (N=3)
+    was the first when this test was written."""
+    monkeypatch.setattr(commands, "settle_expiry_of", lambda kv, cmd: None)
+    caught = first_failures(10, [3, 5], {"execution consistency"}, expiring_keys=3)
+    assert caught, "no seed caught reads settling expiry only at their proposer"

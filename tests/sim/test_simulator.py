@@ -36,6 +36,15 @@ def test_two_hundred_seeds_of_two_thousand_steps_run_clean_for_three_and_five_re
     assert not failures, "\n".join(lines)
 
 
+def test_seeds_with_keys_expiring_mid_run_leave_every_replica_equal() -> None:
+    """TTL traffic of a few ticks (``Workload._expiring``): every replica must delete
+    exactly the keys that some command in the agreed order found expired."""
+    lines: list[str] = []
+    failures = run_many(list(range(25)), [3, 5], 2000, jobs=2, echo=lines.append,
+                        expiring_keys=3)
+    assert not failures, "\n".join(lines)
+
+
 def test_seven_replicas_run_clean() -> None:
     lines: list[str] = []
     failures = run_many(list(range(12)), [7], 2000, jobs=2, echo=lines.append)
