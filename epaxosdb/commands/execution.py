@@ -128,6 +128,8 @@ def settle_expiry_of(kv: KeyValueView, cmd: Command) -> None:
     time, so settling up front and settling op by op agree.)
     """
     now_ms = cmd.time_ms
+    if kv.expiry_floor() > now_ms:
+        return  # nothing stored can be expired yet: the common case, checked once
     for op in cmd.ops:
         settle_expiry(kv, op, now_ms)
 

@@ -44,6 +44,7 @@ from collections import deque
 from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
+from functools import partial
 
 import trio
 
@@ -62,6 +63,7 @@ from epaxosdb.node import (
 )
 from protocol.messages import Command, InstanceId, Message, ReplicaId, payload_bytes
 from protocol.replies import Error, Published, Reply
+from storage.buffered import Writes
 from storage.interface import KeyValueView, Store
 
 from .backend import InfoFields
@@ -110,6 +112,14 @@ CPU per request (tools/bench_acceptance.py)."""
 
 SWEEP_INTERVAL_S = 1.0
 SWEEP_KEYS_MAX = 256
+SWEEP_WAIT_S = 5.0
+"""How long a sweep that found a full batch waits for it to execute before looking
+again (an answer normally comes in milliseconds; a replica without a quorum gets
+none until the command times out)."""
+
+
+def _set_on_reply(event: trio.Event, reply: Reply) -> None:
+    event.set()
 
 
 def tune_garbage_collector() -> None:
@@ -310,10 +320,7 @@ class ConsensusLoop:
 
     def info_sections(self) -> Mapping[str, InfoFields]:
         s = self._core.statistics()
-        pending = [self._apply.unflushed.writes]
-        if self._flushing is not None:
-            pending.append(self._flushing.writes)
-        keys, expires = self._store.key_counts(pending)
+        keys, expires = self._store.key_counts(self._pending_writes())
         keyspace: InfoFields = [("db0", f"keys={keys},expires={expires},avg_ttl=0")] if keys else []
         wm = self._core.executed_watermarks
         return {
@@ -424,19 +431,49 @@ class ConsensusLoop:
             self._idle_sleep.cancel()
 
     async def run_sweeper(self) -> None:
-        """Propose deletion of expired keys now and then, so that expiry is replicated."""
+        """Propose deletion of expired keys now and then, so that expiry is replicated.
+
+        Every second; and while a look finds a full batch, again as soon as that
+        batch has executed, so that keys expiring by the hundred thousand leave in
+        seconds rather than minutes. Until they leave, every command that names
+        one deletes it first (``commands.execution``), and a keyspace-wide one
+        deletes them all in one go: sweeping them early keeps that cost off
+        clients."""
         while True:
             await trio.sleep(SWEEP_INTERVAL_S)
-            if self._core.loading:
-                continue
-            now_ms = int(time.time() * 1000)
+            while not self._core.loading:
+                now_ms = int(time.time() * 1000)
+                pending = self._pending_writes()
+                # The store lags the deferred effects: a key swept a moment ago may still
+                # be listed there. Look far enough to get past every such key.
+                limit = SWEEP_KEYS_MAX + sum(map(len, pending))
 
-            def find(kv: KeyValueView, now_ms: int = now_ms) -> tuple[bytes, ...] | None:
-                return commands.expired_sweep_op(kv, now_ms, SWEEP_KEYS_MAX)
+                def find(
+                    kv: KeyValueView, now_ms: int = now_ms, limit: int = limit
+                ) -> tuple[bytes, ...] | None:
+                    return commands.expired_sweep_op(kv, now_ms, limit)
 
-            op = await trio.to_thread.run_sync(self._store.read, find)
-            if op is not None:
-                self.submit(self.stamp((op,), now_ms), lambda _reply: None)
+                op = await trio.to_thread.run_sync(self._store.read, find)
+                if op is None:
+                    break
+                listed = len(op) - 1
+                keys = [k for k in op[1:] if not any(layer.get(k, 1) is None for layer in pending)]
+                if not keys:
+                    break
+                op = (op[0], *keys[:SWEEP_KEYS_MAX])
+                executed = trio.Event()
+                self.submit(self.stamp((op,), now_ms), partial(_set_on_reply, executed))
+                if listed < limit and len(keys) <= SWEEP_KEYS_MAX:
+                    break  # that was every expired key
+                with trio.move_on_after(SWEEP_WAIT_S):
+                    await executed.wait()
+
+    def _pending_writes(self) -> list[Writes]:
+        """Key-value effects executed but not yet in the store, newest first."""
+        pending = [self._apply.unflushed.writes]
+        if self._flushing is not None:
+            pending.append(self._flushing.writes)
+        return pending
 
     # --- the loop ----------------------------------------------------------------------
 
