@@ -90,9 +90,11 @@ class Effects:
         self.writes.update(writes)
         self.expiry_floor = min(self.expiry_floor, prepared.writes_floor)
         self.executed.extend(ex.inst for ex in prepared.ready.to_execute)
+        size = 0
         for value in writes.values():
             if value is not None:
-                self.payload_bytes += len(value.payload)
+                size += len(value.payload)
+        self.payload_bytes += size
 
     def __bool__(self) -> bool:
         return bool(self.writes or self.executed)

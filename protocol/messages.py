@@ -15,8 +15,11 @@ kept apart everywhere, including on disk (pitfall P25).
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import IntEnum
+from itertools import chain
+from operator import attrgetter
 from typing import NamedTuple
 
 ReplicaId = int
@@ -93,18 +96,28 @@ class Command(NamedTuple):
 def command_bytes(cmd: Command) -> int:
     """Argument bytes one command carries.
 
-    Plain loops: this runs for every proposal, and for a command of a few
-    arguments they cost half of what a generator expression does."""
-    n = 0
-    for op in cmd.ops:
-        for arg in op:
+    A plain loop for one op: for a command of a few arguments it costs half of
+    what a generator expression does; a command of many ops (a MULTI, a client's
+    pipelined run) is summed in C instead."""
+    ops = cmd.ops
+    if len(ops) == 1:
+        n = 0
+        for arg in ops[0]:
             n += len(arg)
-    return n
+        return n
+    return sum(map(len, _chain(ops)))
 
 
-def payload_bytes(cmds: tuple[Command, ...]) -> int:
-    """Argument bytes a batch carries: what its messages' size grows with."""
-    return sum(map(command_bytes, cmds))
+def payload_bytes(cmds: Iterable[Command]) -> int:
+    """Argument bytes a batch carries: what its messages' size grows with.
+
+    Summed in C, with no Python step per command or argument (and no copy): this
+    runs for every batch proposed and persisted."""
+    return sum(map(len, _chain(_chain(map(_ops, cmds)))))
+
+
+_chain = chain.from_iterable
+_ops = attrgetter("ops")
 
 
 NOOP: tuple[Command, ...] = ()

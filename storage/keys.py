@@ -37,6 +37,9 @@ keys (<= 444 bytes) under LMDB's 511-byte limit."""
 
 _HASH = struct.Struct(">I")
 _pack_hash = _HASH.pack
+pack_kv_hash = _pack_hash
+"""``kv_key`` of a key of at most ``SHORT_KEY_MAX`` bytes is ``pack_kv_hash(zlib.crc32(key))
++ key`` (batch writers inline it)."""
 _crc32 = zlib.crc32
 _EXPIRY = struct.Struct(">Q")
 _INSTANCE = struct.Struct(">IQ")

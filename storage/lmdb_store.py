@@ -40,6 +40,7 @@ import struct
 import subprocess
 import sys
 import threading
+import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
 from typing import TypeVar, cast
@@ -60,9 +61,11 @@ from storage.interface import (
     StorageError,
     Txn,
     Value,
+    ValueType,
 )
 from storage.keys import (
     RESERVED_META_PREFIX,
+    SHORT_KEY_MAX,
     check_meta_name,
     expiry_group,
     expiry_key,
@@ -73,12 +76,16 @@ from storage.keys import (
     is_long_form,
     kv_key,
     kv_key_of_expiry,
+    pack_kv_hash,
     position_prefix,
     short_form_key,
 )
 from storage.resize_gate import ResizeGate
 from storage.stats import StoreStats
 from storage.values import (
+    EXPIRE_MS_MAX,
+    EXPIRE_MS_MIN,
+    PLAIN_HEADERS,
     check_key,
     check_value,
     decode_value,
@@ -172,9 +179,14 @@ class _LmdbView:
     # --- key-value state -----------------------------------------------------
 
     def get(self, key: bytes) -> Value | None:
-        check_key(key)
-        txn = self._live()
-        stored = kv_key(key)
+        # ``check_key``, ``_live`` and ``kv_key`` inlined for the common case: every
+        # read a command makes comes here.
+        if type(key) is not bytes:
+            check_key(key)
+        txn = self._txn
+        if txn is None:
+            txn = self._live()
+        stored = pack_kv_hash(zlib.crc32(key)) + key if len(key) <= SHORT_KEY_MAX else kv_key(key)
         try:
             record = txn.get(stored, db=self._dbs.kv)
         except lmdb.Error as exc:
@@ -234,16 +246,34 @@ class _LmdbView:
         puts: list[tuple[bytes, bytes]] = []
         new_expiries: dict[bytes, int] = {}
         deletes: list[bytes] = []
+        # This runs for every key a flush writes: ``check_key``, ``kv_key``,
+        # ``check_value`` and ``encode_value`` are inlined for short keys and plain
+        # values, and called for anything else (so errors stay theirs).
+        pack_hash, crc32, plain = pack_kv_hash, zlib.crc32, PLAIN_HEADERS
         for key, value in writes.items():
-            check_key(key)
-            stored = kv_key(key)
+            if type(key) is not bytes:
+                check_key(key)
+            short = len(key) <= SHORT_KEY_MAX
+            stored = pack_hash(crc32(key)) + key if short else kv_key(key)
             if value is None:
                 deletes.append(stored)
                 continue
-            check_value(value)
-            puts.append((stored, encode_value(value, key if is_long_form(stored) else None)))
-            if value.expire_ms:
-                new_expiries[stored] = value.expire_ms
+            if not (
+                type(value) is Value
+                and type(value.type) is ValueType
+                and type(value.expire_ms) is int
+                and type(value.payload) is bytes
+                and EXPIRE_MS_MIN <= value.expire_ms <= EXPIRE_MS_MAX
+            ):
+                check_value(value)
+            expire_ms = value.expire_ms
+            if expire_ms:
+                new_expiries[stored] = expire_ms
+                puts.append((stored, encode_value(value, None if short else key)))
+            elif short:
+                puts.append((stored, plain[value.type] + value.payload))
+            else:
+                puts.append((stored, encode_value(value, key)))
         puts.sort(key=_first)
         try:
             if txn.stat(expires_db)["entries"] == 0:

@@ -28,8 +28,17 @@ _HEADER = struct.Struct(">Bq")
 _KEY_LEN = struct.Struct(">I")
 _LONG_KEY_FLAG = 0x80
 _TAGS = frozenset(int(t) for t in ValueType)
+_HEADER_SIZE = _HEADER.size
+_unpack_header = _HEADER.unpack_from
+_PLAIN_TYPES = {int(t): t for t in ValueType}
+"""Tags without the long-key flag, to their type."""
+_new_value = tuple.__new__
+"""``Value(...)`` without NamedTuple's Python-level ``__new__``."""
 _PLAIN_HEADERS = {t: _HEADER.pack(t, 0) for t in ValueType}
 """Headers of values without expiry, by type: most writes, so packed once."""
+PLAIN_HEADERS = _PLAIN_HEADERS
+"""``encode_value(value, None)`` of a value without expiry is ``PLAIN_HEADERS[value.type]
++ value.payload`` (batch writers inline it)."""
 
 
 def check_key(key: object) -> None:
@@ -76,6 +85,13 @@ def encode_value(value: Value, full_key: bytes | None) -> bytes:
 
 def decode_value(record: bytes) -> tuple[Value, bytes | None]:
     """``(value, full key or None)``; ``StorageError`` if the record is not one of ours."""
+    if len(record) >= _HEADER_SIZE:
+        # The common case first: a short key's record (no full key inside), whose tag
+        # ``_PLAIN_TYPES`` knows; anything else is parsed (and refused) below.
+        tag, expire_ms = _unpack_header(record)
+        value_type = _PLAIN_TYPES.get(tag)
+        if value_type is not None:
+            return _new_value(Value, (value_type, expire_ms, record[_HEADER_SIZE:])), None
     value_type, expire_ms, key_span = _parse_header(record)
     if key_span is None:
         return Value(value_type, expire_ms, record[_HEADER.size :]), None

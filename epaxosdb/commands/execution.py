@@ -161,13 +161,16 @@ def execute(kv: KeyValueView, cmd: Command) -> Reply:
             return NULL_ARRAY
         first = 1
     replies: list[Reply] = []
+    reply = replies.append
+    handlers = _HANDLERS
+    seed <<= 16  # each op's seed is this plus its index
     for index in range(first, len(ops)):
         op = ops[index]
-        handler = _HANDLERS.get(op[0]) or _HANDLERS.get(op[0].upper())
+        handler = handlers.get(op[0]) or handlers.get(op[0].upper())
         if handler is None:
-            replies.append(errors.unknown_command(op))
+            reply(errors.unknown_command(op))
         else:
-            replies.append(handler(kv, op, now_ms, (seed << 16) + index))
+            reply(handler(kv, op, now_ms, seed + index))
     return replies
 
 

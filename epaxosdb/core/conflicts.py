@@ -93,13 +93,24 @@ class ConflictIndex:
         ``below`` (the executed-everywhere watermark): nothing can be ordered against
         them any more, since every replica has already executed them."""
         keys = self._keys
-        for key in (*access.writes, *access.reads):
-            e = keys.get(key)
-            # map(le, ...) compares the rows in C, and stops at the end of ``below``
-            # (the first n entries: the latest access of each row). This runs for
-            # every key of every collected instance.
-            if e is not None and all(map(le, e, below)):
-                del keys[key]
+        get = keys.get
+        if self._n == 1:
+            # One row: the comparison below is of the first entries alone.
+            b = below[0]
+            for group in (access.writes, access.reads):
+                for key in group:
+                    e = get(key)
+                    if e is not None and e[0] <= b:
+                        del keys[key]
+            return
+        for group in (access.writes, access.reads):
+            for key in group:
+                e = get(key)
+                # map(le, ...) compares the rows in C, and stops at the end of ``below``
+                # (the first n entries: the latest access of each row). This runs for
+                # every key of every collected instance.
+                if e is not None and all(map(le, e, below)):
+                    del keys[key]
 
     def add(self, position: int, index: int, access: Access, seq: int) -> None:
         """Record that instance ``index`` of row ``position`` touches ``access`` with ``seq``."""
@@ -121,15 +132,20 @@ class ConflictIndex:
                 self._row_global_read[p] = index
             self._seq_global_read = max(self._seq_global_read, seq)
         keys = self._keys
+        get = keys.get
         n = self._n
         fresh = self._fresh
         pw, seq_any, seq_write = n + p, 2 * n, 2 * n + 1
+        if access.writes:
+            # A key new to the index (most are) gets a copy of this entry.
+            written = fresh.copy()
+            written[p] = written[pw] = index
+            written[seq_any] = written[seq_write] = seq
+            new_entry = written.copy
         for key in access.writes:
-            e = keys.get(key)
+            e = get(key)
             if e is None:
-                e = keys[key] = fresh.copy()
-                e[p] = e[pw] = index
-                e[seq_any] = e[seq_write] = seq
+                keys[key] = new_entry()
                 continue
             if index > e[p]:
                 e[p] = index
@@ -140,7 +156,7 @@ class ConflictIndex:
             if seq > e[seq_write]:
                 e[seq_write] = seq
         for key in access.reads:
-            e = keys.get(key)
+            e = get(key)
             if e is None:
                 e = keys[key] = fresh.copy()
                 e[p] = index

@@ -84,6 +84,7 @@ class Instance:
         "deps",
         "eq",
         "id",
+        "indexed_seq",
         "lead",
         "max_round_seen",
         "progress_tick",
@@ -104,6 +105,9 @@ class Instance:
         self.vbal: Ballot = ZERO_BALLOT
         self.eq = False
         self.access: Access | None = None
+        self.indexed_seq: int | None = None
+        """The ``seq`` this instance's ``access`` was last added to the conflict index
+        with (``None``: not since ``access`` was last set): adding it again changes nothing."""
         self.lead: Leading | None = None
         self.max_round_seen = 0
         self.progress_tick = now

@@ -10,6 +10,8 @@ instances are unexecuted at once (admission control, which bounds SCCs).
 
 from __future__ import annotations
 
+from itertools import islice
+
 from protocol.messages import (
     Accept,
     AcceptReply,
@@ -23,6 +25,7 @@ from protocol.messages import (
     ReplicaId,
     Status,
     command_bytes,
+    payload_bytes,
 )
 
 from .instance import Instance, Leading, Phase
@@ -35,6 +38,12 @@ class Leader(ReplicaState):
         cfg = self.config
         proposals = self._proposals
         while proposals and len(self._own_unexecuted) < cfg.inflight_max:
+            take = min(len(proposals), cfg.batch_max)
+            if payload_bytes(islice(proposals, take)) <= cfg.batch_bytes_max:
+                # What the loop below takes when the bytes do not stop it (the usual case),
+                # sized in one call instead of one per command.
+                self._start_instance(tuple([proposals.popleft() for _ in range(take)]))
+                continue
             batch: list[Command] = [proposals.popleft()]
             size = command_bytes(batch[0])
             while proposals and len(batch) < cfg.batch_max:

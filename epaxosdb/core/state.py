@@ -222,8 +222,11 @@ class ReplicaState:
         return acc
 
     def _add_to_index(self, x: Instance) -> None:
-        if x.cmds:
+        # The index keeps maxima, so adding the same (access, index, seq) twice is a
+        # no-op: a commit that keeps the pre-accepted attributes skips it.
+        if x.cmds and x.indexed_seq != x.seq:
             self._index.add(self._pos[x.id.replica], x.id.index, self._instance_access(x), x.seq)
+            x.indexed_seq = x.seq
 
     def _note_deps(self, deps: Deps) -> None:
         """A vote names these dependencies: what a joiner's bound must cover (seed 379,
@@ -267,6 +270,7 @@ class ReplicaState:
             had = x.cmds is not None
             x.cmds = cmds
             x.access = None
+            x.indexed_seq = None
             if not had:
                 self._executor.payload_known(x.id)
 
@@ -442,6 +446,7 @@ class ReplicaState:
         if x.cmds != cmds:
             x.cmds = cmds
             x.access = None
+            x.indexed_seq = None
         x.seq, x.deps = seq, deps
         x.status = Status.COMMITTED
         x.commit_tick = self.now

@@ -118,6 +118,9 @@ WATCH_IN_MULTI = Error("ERR WATCH inside MULTI is not allowed")
 INTERNAL_ERROR = Error("ERR internal error: the reply could not be encoded (see the server log)")
 
 _OK_LINE = b"+OK\r\n"
+_NULL2 = encode_reply(None, 2)
+_NULL3 = encode_reply(None, 3)
+"""A missing value (GET of a key that does not exist) in RESP2 and RESP3."""
 _CRLF = b"\r\n"
 
 SILENT: Final = 0
@@ -479,6 +482,9 @@ class Connection:
                 return True
             if self._stalled is not None and not self._resume_stalled():
                 return True
+            # Whether data commands may take the pipelined path: ``loading`` is read once
+            # per run, and only a connection command (below) changes ``_plain``.
+            fast = self._plain and not loading
             while not self._closing:
                 if budget <= 0:
                     budget = self._room()
@@ -489,7 +495,7 @@ class Connection:
                 if request is NEED_DATA:
                     return False
                 spec = data_specs.get(request[0])  # type: ignore[index]
-                if spec is not None and self._plain and not loading:
+                if spec is not None and fast:
                     argc = len(request)  # type: ignore[arg-type]
                     arity = spec.arity
                     if argc == arity if arity > 0 else argc >= -arity:
@@ -512,7 +518,8 @@ class Connection:
                         if not batch:
                             batch_first, batch_bytes = seq, 0
                         batch.append(op)  # type: ignore[arg-type]
-                        batch_bytes += sum(map(len, op))  # type: ignore[arg-type]
+                        for arg in op:  # type: ignore[union-attr]
+                            batch_bytes += len(arg)
                         if len(batch) >= PIPELINE_OPS_MAX or batch_bytes >= PIPELINE_BYTES_MAX:
                             self._submit_batch(batch_first, batch, now_ms)
                             batch = []
@@ -522,6 +529,7 @@ class Connection:
                     batch = []
                 last = None  # it names itself
                 self._dispatch_general(request)  # type: ignore[arg-type]
+                fast = self._plain and not loading
                 if self._stalled is not None or self._blocked is not None:
                     self._kick_writer()  # what is ready goes out while EXEC or BLPOP waits
                     return True
@@ -550,14 +558,63 @@ class Connection:
 
     def _complete_batch(self, first: int, n: int, proto: int, reply: Reply) -> None:
         """Each op's reply in its place; one error for the whole run (LOADING, outcome
-        unknown) answers every op of it."""
+        unknown) answers every op of it.
+
+        A run whose replies go out now (nothing before it is still missing) is
+        written in one go: what ``_complete`` does per reply, done once for the
+        run — an all-``OK`` run (pipelined SETs) is one multiplied line."""
         complete = self._complete
         if type(reply) is list and len(reply) == n:
+            if first == self._flush_seq and not self._dead:
+                self._write_run(first, n, proto, reply)
+                return
             for seq, item in enumerate(reply, first):
                 complete(seq, proto, item)
         else:
             for seq in range(first, first + n):
                 complete(seq, proto, reply)
+
+    def _write_run(self, first: int, n: int, proto: int, replies: list[Reply]) -> None:
+        """``_complete`` for replies ``first`` .. ``first + n - 1`` when ``first`` is the
+        next to be written: the same bytes, counters and wake-ups, once per run."""
+        out = self._out
+        for reply in replies:
+            if reply is not OK:
+                break
+        else:  # every reply is OK (a run of SETs): one line, n times
+            if proto:
+                out += _OK_LINE * n
+            replies = []
+        for reply in replies:
+            if reply is OK:
+                if proto:
+                    out += _OK_LINE
+            elif type(reply) is bytes:
+                if proto:
+                    out += b"$%d\r\n" % len(reply)
+                    out += reply
+                    out += _CRLF
+            elif reply is None:
+                if proto:
+                    out += _NULL2 if proto == 2 else _NULL3
+            else:
+                if type(reply) is Error:
+                    self._count_error(reply)
+                if proto:
+                    out += self._encode(reply, proto)
+        seq = first + n
+        early = self._early
+        if early:
+            while seq in early:
+                out += early.pop(seq)
+                seq += 1
+        self._flush_seq = seq
+        if self._reader_waiting:
+            self._space.set()  # fewer replies pending: the reader may go on
+        if len(out) + self._sending > self._output_buffer_max:
+            self._overflowed()
+            return
+        self._send_soon()
 
     def _resume_stalled(self) -> bool:
         """Dispatch the stalled EXEC if its WATCH reads are done; ``False`` if it still waits."""

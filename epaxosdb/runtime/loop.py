@@ -45,6 +45,7 @@ from collections.abc import Callable, Mapping
 from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
+from itertools import chain
 
 import trio
 
@@ -110,6 +111,8 @@ redis-benchmark -P 16 SET against one replica, side by side over 3 rounds with
 the old limit of 64, went from 43,375 to 49,591 ops/s and 21.5 to 18.4 us of
 CPU per request (tools/bench_acceptance.py)."""
 
+_chain = chain.from_iterable
+
 SWEEP_INTERVAL_S = 1.0
 SWEEP_KEYS_MAX = 256
 SWEEP_WAIT_S = 5.0
@@ -156,16 +159,10 @@ def _commits_inline(ready: Ready, flush: Effects | None) -> bool:
     """
     if flush or ready.to_delete:
         return False
-    count = size = 0
-    for record in ready.to_persist:
-        if record.cmds:
-            count += len(record.cmds)
-            if count > INLINE_COMMIT_COMMANDS_MAX:
-                return False
-            size += payload_bytes(record.cmds)
-            if size > INLINE_COMMIT_BYTES_MAX:
-                return False
-    return True
+    batches = [record.cmds for record in ready.to_persist if record.cmds]
+    if sum(map(len, batches)) > INLINE_COMMIT_COMMANDS_MAX:
+        return False
+    return payload_bytes(_chain(batches)) <= INLINE_COMMIT_BYTES_MAX
 
 
 def outcome_unknown(timeout_s: float, read_only: bool = False) -> Error:
