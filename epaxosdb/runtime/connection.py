@@ -602,19 +602,7 @@ class Connection:
                     self._count_error(reply)
                 if proto:
                     out += self._encode(reply, proto)
-        seq = first + n
-        early = self._early
-        if early:
-            while seq in early:
-                out += early.pop(seq)
-                seq += 1
-        self._flush_seq = seq
-        if self._reader_waiting:
-            self._space.set()  # fewer replies pending: the reader may go on
-        if len(out) + self._sending > self._output_buffer_max:
-            self._overflowed()
-            return
-        self._send_soon()
+        self._written_up_to(first + n)
 
     def _resume_stalled(self) -> bool:
         """Dispatch the stalled EXEC if its WATCH reads are done; ``False`` if it still waits."""
@@ -767,7 +755,12 @@ class Connection:
                 self._count_error(reply)
             if proto:
                 out += self._encode(reply, proto)
-        seq += 1
+        self._written_up_to(seq + 1)
+
+    def _written_up_to(self, seq: int) -> None:
+        """Every reply before ``seq`` is in the output buffer: add those after it that
+        completed early, then send (or close a client past its output limit)."""
+        out = self._out
         early = self._early
         if early:
             while seq in early:
