@@ -407,10 +407,15 @@ class ProcessCluster:
 
         Polled, because commands that were proposed but never acknowledged
         (indeterminate) may still be executing when the first snapshot is
-        taken. On timeout the message lists the keys that differ.
+        taken. On timeout the message lists the keys that differ. Every replica
+        compared must serve first: one just restarted answers ``-LOADING`` to SCAN
+        until it has caught up (a test that restarted one and waited only for the
+        others failed that way under load).
         """
         ids = list(self.replicas) if replicas is None else replicas
         deadline = time.monotonic() + timeout_s
+        for i in ids:
+            self.wait_serving(i, max(0.5, deadline - time.monotonic()))
         while True:
             snapshots = {i: self.snapshot(i) for i in ids}
             digests = {i: digest_of(snap) for i, snap in snapshots.items()}
