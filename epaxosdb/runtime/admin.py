@@ -1004,7 +1004,15 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
         ],
         "Cluster": [("cluster_enabled", 0)],
         "Keyspace": [],
-        "Commandstats": [],
+        "Commandstats": [
+            (
+                f"cmdstat_{name.decode()}",
+                f"calls={c.calls},usec={int(c.usec)},"
+                f"usec_per_call={c.usec / c.calls if c.calls else 0.0:.2f},"
+                f"rejected_calls={c.rejected},failed_calls={c.failed}",
+            )
+            for name, c in sorted(stats.commands.items())
+        ],
         "Latencystats": [],
     }
 

@@ -29,7 +29,7 @@ import secrets
 import socket
 import sys
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from functools import partial
@@ -37,7 +37,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import trio
 
-from protocol.replies import Error
+from protocol.replies import Error, Reply
 from protocol.resp import RespLimits
 from protocol.resp import encode_reply as _encode_reply
 
@@ -96,6 +96,23 @@ class ClientSettings:
 
 
 @dataclass(slots=True)
+class CommandStats:
+    """One command's line of INFO ``commandstats``.
+
+    ``usec`` is what a client of a replicated database waits for: from dispatch
+    to reply for a data command (consensus and fsync included; Redis counts
+    only its CPU time, having nothing else to wait for), the run time of a
+    connection command; a blocking command's wait for data is not counted,
+    as in Redis. ``rejected`` were refused before running (NOAUTH, LOADING,
+    MULTI and subscriber-mode refusals); ``failed`` ran and replied an error."""
+
+    calls: int = 0
+    usec: float = 0.0
+    rejected: int = 0
+    failed: int = 0
+
+
+@dataclass(slots=True)
 class ServerStats:
     """Counters behind INFO's Stats section; ``CONFIG RESETSTAT`` zeroes them."""
 
@@ -106,6 +123,43 @@ class ServerStats:
     net_output_bytes: int = 0
     error_replies: int = 0
     errors_by_code: dict[str, int] = field(default_factory=dict)
+    commands: dict[bytes, CommandStats] = field(default_factory=dict)
+    """By command name as COMMAND lists it (``get``, ``client|setname``)."""
+
+    def command(self, name: bytes) -> CommandStats:
+        stats = self.commands.get(name)
+        if stats is None:
+            stats = self.commands[name] = CommandStats()
+        return stats
+
+    def count_run(self, names: list[bytes], started: float, replies: Sequence[Reply]) -> None:
+        """Calls of ``names`` dispatched together at ``started`` (``time.perf_counter``)
+        and answered now, ``replies[i]`` to ``names[i]``.
+
+        Runs of one command (a pipeline of SETs) update its line once: this runs for
+        every pipelined run, and names are the table's own objects, so ``is`` tells."""
+        usec = (time.perf_counter() - started) * 1e6
+        name = names[0]
+        calls = failed = 0
+        for other, reply in zip(names, replies, strict=True):
+            if other is not name:
+                self._add(name, calls, failed, usec)
+                name, calls, failed = other, 0, 0
+            calls += 1
+            if type(reply) is Error:
+                failed += 1
+        self._add(name, calls, failed, usec)
+
+    def _add(self, name: bytes, calls: int, failed: int, usec: float) -> None:
+        stats = self.commands.get(name)
+        if stats is None:
+            stats = self.commands[name] = CommandStats()
+        stats.calls += calls
+        stats.usec += usec * calls
+        stats.failed += failed
+
+    def count_call(self, name: bytes, started: float, reply: Reply) -> None:
+        self.count_run([name], started, (reply,))
 
     def reset(self) -> None:
         self.connections_received = 0
@@ -115,6 +169,7 @@ class ServerStats:
         self.net_output_bytes = 0
         self.error_replies = 0
         self.errors_by_code.clear()
+        self.commands.clear()
 
 
 @dataclass(frozen=True, slots=True)

@@ -390,19 +390,23 @@ class Connection:
         blocked.tick(trio.current_time())
         return None
 
-    def _block(self, request: list[bytes]) -> None:
+    def _block(self, request: list[bytes], name: bytes) -> None:
         """Dispatch a blocking command outside MULTI: wait for an attempt that pops (or, for
-        XREAD BLOCK, reads something). An XREAD without BLOCK runs once, as any read."""
+        XREAD BLOCK, reads something). An XREAD without BLOCK runs once, as any read.
+        A call that waits counts in INFO commandstats when dispatched, without its wait."""
+        started = time.perf_counter()
         now_ms = self._now_ms()
         op = commands.prepare(request, now_ms)
         if isinstance(op, Error):
+            self._stats.count_call(name, started, op)
             self._answer(op)
             return
         self._proposing(op)
         wait = commands.blocking_wait(op)
         if wait is None:
-            self._submit_op(op, now_ms)
+            self._submit_op(op, now_ms, name, started)
             return
+        self._stats.count_call(name, started, None)
         seq = self._next_seq
         self._next_seq = seq + 1
         backend = self.backend
@@ -475,6 +479,7 @@ class Connection:
         last = None
         budget = 0
         batch: list[tuple[bytes, ...]] = []
+        names: list[bytes] = []  # the command of each op in ``batch`` (INFO commandstats)
         batch_first = batch_bytes = 0
         self._dispatching = True  # replies completed meanwhile are sent by the reader after
         try:
@@ -511,22 +516,24 @@ class Connection:
                         self._next_seq = seq + 1
                         if type(op) is Error:
                             if batch:
-                                self._submit_batch(batch_first, batch, now_ms)
-                                batch = []
+                                self._submit_batch(batch_first, batch, names, now_ms)
+                                batch, names = [], []
+                            self._stats.count_call(spec.name, time.perf_counter(), op)
                             complete(seq, self.proto, op)
                             continue
                         if not batch:
                             batch_first, batch_bytes = seq, 0
                         batch.append(op)  # type: ignore[arg-type]
+                        names.append(spec.name)
                         for arg in op:  # type: ignore[union-attr]
                             batch_bytes += len(arg)
                         if len(batch) >= PIPELINE_OPS_MAX or batch_bytes >= PIPELINE_BYTES_MAX:
-                            self._submit_batch(batch_first, batch, now_ms)
-                            batch = []
+                            self._submit_batch(batch_first, batch, names, now_ms)
+                            batch, names = [], []
                         continue
                 if batch:
-                    self._submit_batch(batch_first, batch, now_ms)
-                    batch = []
+                    self._submit_batch(batch_first, batch, names, now_ms)
+                    batch, names = [], []
                 last = None  # it names itself
                 self._dispatch_general(request)  # type: ignore[arg-type]
                 fast = self._plain and not loading
@@ -536,27 +543,32 @@ class Connection:
             return False
         finally:
             if batch:
-                self._submit_batch(batch_first, batch, now_ms)
+                self._submit_batch(batch_first, batch, names, now_ms)
             self._dispatching = False
             self._stats.commands_processed += processed
             if last is not None:
                 self.last_command = last.name  # CLIENT LIST's cmd=
 
-    def _submit_batch(self, first: int, ops: list[tuple[bytes, ...]], now_ms: int) -> None:
+    def _submit_batch(
+        self, first: int, ops: list[tuple[bytes, ...]], names: list[bytes], now_ms: int
+    ) -> None:
         """Propose a run of pipelined data commands, requests ``first``, ``first + 1``...,
-        as one command (see the module docstring)."""
+        as one command (see the module docstring); ``names`` are their commands'."""
         n = len(ops)
         backend = self.backend
+        started = time.perf_counter()
         if n == 1:
-            on_done = partial(self._complete, first, self.proto)
+            on_done = partial(self._complete_counted, first, self.proto, names[0], started)
             backend.submit(backend.stamp((ops[0],), now_ms), on_done)
             return
         backend.submit(
             backend.stamp(tuple(ops), now_ms, True),
-            partial(self._complete_batch, first, n, self.proto),
+            partial(self._complete_batch, first, n, self.proto, names, started),
         )
 
-    def _complete_batch(self, first: int, n: int, proto: int, reply: Reply) -> None:
+    def _complete_batch(
+        self, first: int, n: int, proto: int, names: list[bytes], started: float, reply: Reply
+    ) -> None:
         """Each op's reply in its place; one error for the whole run (LOADING, outcome
         unknown) answers every op of it.
 
@@ -565,14 +577,23 @@ class Connection:
         run — an all-``OK`` run (pipelined SETs) is one multiplied line."""
         complete = self._complete
         if type(reply) is list and len(reply) == n:
+            self._stats.count_run(names, started, reply)
             if first == self._flush_seq and not self._dead:
                 self._write_run(first, n, proto, reply)
                 return
             for seq, item in enumerate(reply, first):
                 complete(seq, proto, item)
         else:
+            self._stats.count_run(names, started, [reply] * n)
             for seq in range(first, first + n):
                 complete(seq, proto, reply)
+
+    def _complete_counted(
+        self, seq: int, proto: int, name: bytes, started: float, reply: Reply
+    ) -> None:
+        """``_complete`` for a data command, counted in INFO commandstats."""
+        self._stats.count_call(name, started, reply)
+        self._complete(seq, proto, reply)
 
     def _write_run(self, first: int, n: int, proto: int, replies: list[Reply]) -> None:
         """``_complete`` for replies ``first`` .. ``first + n - 1`` when ``first`` is the
@@ -635,16 +656,16 @@ class Connection:
             self._answer(spec)
         elif in_multi and (refused := commands.refused_in_multi(spec)) is not None:
             self.multi_failed = True
-            self._answer(refused)
+            self._reject(spec.name, refused)
         elif not self.authenticated and "no_auth" not in spec.flags and self.registry.auth_required:
             self.multi_failed = in_multi
-            self._answer(NOAUTH)
+            self._reject(spec.name, NOAUTH)
         elif self._subscribed_mode() and spec.name.split(b"|")[0] not in _SUBSCRIBED_MODE:
             self.multi_failed = in_multi
-            self._answer(subscribed_mode_refusal(spec.name))
+            self._reject(spec.name, subscribed_mode_refusal(spec.name))
         elif "loading" not in spec.flags and self.backend.loading:
             self.multi_failed = in_multi
-            self._answer(LOADING)
+            self._reject(spec.name, LOADING)
         elif in_multi and spec.name not in _RUN_IN_MULTI:
             self.multi.append(request)  # type: ignore[union-attr]
             self._answer(QUEUED)
@@ -656,17 +677,26 @@ class Connection:
                 if handler is None:
                     self._answer(commands.errors.unknown_command(request))
                 else:
+                    started = time.perf_counter()
                     reply = handler(self, request)
-                    if not isinstance(reply, admin.NoReply):
+                    if isinstance(reply, admin.NoReply):
+                        self._stats.count_call(spec.name, started, None)
+                    else:
+                        self._stats.count_call(spec.name, started, reply)
                         self._answer(reply)
             elif "blocking" in spec.flags:
-                self._block(request)
+                self._block(request, spec.name)
             else:
                 cacheable = spec.group != "scripting" and b"|" not in spec.name
                 if cacheable and len(self._data_specs) < _DATA_SPECS_MAX:
                     self._data_specs[request[0]] = spec
-                self._submit_one(request)
+                self._submit_one(request, spec.name)
         self._after_command()
+
+    def _reject(self, name: bytes, refusal: Error) -> None:
+        """Refuse a command before it runs (INFO commandstats' ``rejected_calls``)."""
+        self._stats.command(name).rejected += 1
+        self._answer(refusal)
 
     def _now_ms(self) -> int:
         """The timestamp of the next command: the wall clock, but never earlier than the
@@ -694,24 +724,35 @@ class Connection:
         return [b"EVAL_RO" if args[0].lower() == b"evalsha_ro" else b"EVAL", body, *args[2:]]
 
     def submit_request(self, request: list[bytes]) -> None:
-        """Propose a data command on behalf of a connection command (EVALSHA)."""
-        self._submit_one(request)
+        """Propose a data command on behalf of a connection command (EVALSHA, which is
+        counted as itself)."""
+        self._submit_one(request, None)
 
-    def _submit_one(self, request: list[bytes]) -> None:
+    def _submit_one(self, request: list[bytes], name: bytes | None) -> None:
+        """Prepare and propose a data command; ``name`` is the command to count it as."""
+        started = time.perf_counter()
         now_ms = self._now_ms()
         op = commands.prepare(request, now_ms)
         if isinstance(op, Error):
+            if name is not None:
+                self._stats.count_call(name, started, op)
             self._answer(op)
             return
         self._proposing(op)
-        self._submit_op(op, now_ms)
+        self._submit_op(op, now_ms, name, started)
 
-    def _submit_op(self, op: tuple[bytes, ...], now_ms: int) -> None:
+    def _submit_op(
+        self, op: tuple[bytes, ...], now_ms: int, name: bytes | None, started: float
+    ) -> None:
         """Propose one prepared op; its reply takes the next place in request order."""
         cmd = self.backend.stamp((op,), now_ms)
         seq = self._next_seq
         self._next_seq = seq + 1
-        self.backend.submit(cmd, partial(self._complete, seq, self._reply_proto()))
+        proto = self._reply_proto()
+        if name is None:
+            self.backend.submit(cmd, partial(self._complete, seq, proto))
+        else:
+            self.backend.submit(cmd, partial(self._complete_counted, seq, proto, name, started))
 
     def _after_command(self) -> None:
         # CLIENT REPLY SKIP silences the command after it, not itself.

@@ -19,6 +19,7 @@ from epaxosdb.runtime.admin import client_info_line
 from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, StreamIO
 from epaxosdb.runtime.connection import Connection
 from protocol.replies import OK, Error
+from protocol.resp import encode_request
 from tests.runtime.fakes import FakeBackend, RawClient, running_server
 
 
@@ -104,6 +105,42 @@ async def test_error_replies_are_counted_by_code() -> None:
         assert sections["Errorstats"] == {"errorstat_ERR": "count=2"}
         assert sections["Stats"]["total_error_replies"] == "2"
         assert server.registry.statistics().total_error_replies == 2
+
+
+def commandstats(text: str) -> dict[str, dict[str, float]]:
+    """INFO commandstats as ``{"get": {"calls": 2.0, "usec": ..., ...}}``."""
+    out = {}
+    for name, fields in info_fields(text).get("Commandstats", {}).items():
+        pairs = (field.split("=") for field in fields.split(","))
+        out[name.removeprefix("cmdstat_")] = {key: float(value) for key, value in pairs}
+    return out
+
+
+async def test_commandstats_count_calls_failures_and_refusals_per_command() -> None:
+    """Pipelined runs and single commands, connection commands, argument errors found
+    when proposing, errors found when executing, and commands refused before running
+    (NOAUTH) each land on their command's line; CONFIG RESETSTAT empties it."""
+    async with running_server(settings=ClientSettings(requirepass="pw")) as server:
+        client = await RawClient.connect(server.port)
+        await client.call("GET", "k")  # NOAUTH: rejected
+        await client.call("AUTH", "pw")
+        pipelined = b"".join(encode_request(("SET", f"k{i}", "v")) for i in range(5))
+        await client.send(pipelined + encode_request(("GET", "k1")) + encode_request(("GET", "k2")))
+        await client.replies(7)
+        await client.call("INCR", "k1")  # not an integer: fails when it runs
+        await client.call("SET", "k", "v", "EX", "0")  # refused when proposed
+        await client.call("CLIENT", "SETNAME", "me")
+        stats = commandstats(bulk_text(await client.call("INFO", "commandstats")))
+        # INFO itself is counted once it has answered, as in Redis.
+        assert {name: line["calls"] for name, line in stats.items()} == {
+            "auth": 1, "client|setname": 1, "get": 2, "incr": 1, "set": 6,
+        }, stats
+        assert stats["get"]["rejected_calls"] == 1 and stats["get"]["failed_calls"] == 0
+        assert stats["set"]["failed_calls"] == 1 and stats["incr"]["failed_calls"] == 1
+        assert stats["set"]["usec"] > 0 and stats["set"]["usec_per_call"] > 0
+        await client.call("CONFIG", "RESETSTAT")
+        after = commandstats(bulk_text(await client.call("INFO", "commandstats")))
+        assert set(after) == {"config|resetstat"}, after
 
 
 async def test_config_get_answers_what_benchmarks_and_tools_ask() -> None:
