@@ -226,7 +226,7 @@ def run_benchmark(
     cpu = cpu_seconds(server.proc.pid) - before
     main_cpu = cpu_seconds(server.proc.pid, server.proc.pid) - main_before
     rows = list(csv.DictReader(io.StringIO(out)))
-    (row,) = rows
+    row = rows[-1]  # LRANGE_* runs are preceded by the LPUSH that fills their list
     extra: dict[str, float] = {}
     if info_before:
         after = server.info("epaxos")

@@ -1,12 +1,13 @@
 """What hashes, sets and lists share: one typed value per key holding byte strings.
 
 Each is stored as one value whose payload is a msgpack list of byte strings
-(a hash flattens to ``[field, value, ...]``) and whose type tag says which
-it is. A ``Kind`` knows how to read one back from the store (WRONGTYPE for a
-key of another type, nothing for a missing or expired key), how to write it
-(keeping the key's TTL, deleting the key when it empties: Redis never keeps
-an empty hash, set or list), and how to turn damage into a ``StorageError``
-instead of a wrong reply.
+(a hash flattens to ``[field, value, ...]``; a list adds a table of lengths,
+``packed_list``) and whose type tag says which it is. A ``Kind`` knows how
+to read one back from the store (WRONGTYPE for a key of another type,
+nothing for a missing or expired key), how to write it (keeping the key's
+TTL, deleting the key when it empties: Redis never keeps an empty hash, set
+or list), and how to turn damage into a ``StorageError`` instead of a wrong
+reply.
 """
 
 from __future__ import annotations
@@ -63,7 +64,12 @@ class Kind(Generic[C]):
         cannot be reused by another object while the entry exists."""
 
     def encode(self, contents: C) -> bytes:
-        return _pack(list(self._to_items(contents)))
+        return self._encode_items(list(self._to_items(contents)))
+
+    def _encode_items(self, items: list[bytes]) -> bytes:
+        """The payload for these items (a kind with a form of its own overrides this and
+        ``_decode``)."""
+        return _pack(items)
 
     def _remember(self, payload: bytes, contents: C) -> None:
         if len(payload) > RECENT_PAYLOAD_BYTES_MAX:
@@ -91,14 +97,21 @@ class Kind(Generic[C]):
             raise StorageError(f"a stored {self.name} is not a list of byte strings")
         return self._from_items(items)
 
+    def value(self, kv: KeyValueView, key: bytes, now_ms: int) -> Value | Error | None:
+        """The live value at ``key``, not decoded; WRONGTYPE for a key of another type."""
+        value = live(kv, key, now_ms)
+        if value is not None and value.type != self.value_type:
+            return errors.WRONGTYPE
+        return value
+
     def load(self, kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, C] | Error:
         """The live value at ``key`` and its contents (empty when absent); WRONGTYPE for
         a key of another type."""
-        value = live(kv, key, now_ms)
+        value = self.value(kv, key, now_ms)
         if value is None:
             return None, self._from_items([])
-        if value.type != self.value_type:
-            return errors.WRONGTYPE
+        if isinstance(value, Error):
+            return value
         return value, self.decode(value.payload)
 
     def store(self, kv: KeyValueView, key: bytes, expire_ms: int, contents: C) -> int:
@@ -108,7 +121,7 @@ class Kind(Generic[C]):
         if not items:
             kv.delete(key)
             return 0
-        payload = _pack(items)
+        payload = self._encode_items(items)
         kv.put(key, Value(self.value_type, expire_ms, payload))
         self._remember(payload, contents)
         return len(items)
@@ -131,8 +144,9 @@ class Kind(Generic[C]):
         now_ms: int,
         take: Callable[[C], list[Reply]],
     ) -> Reply:
-        """ZMPOP, LMPOP and the blocking pops from several keys (BLPOP, BZPOPMIN,
-        BZMPOP...): ``[key, *take(contents)]`` for the first of ``keys`` that exists, where
+        """ZMPOP and the blocking pops of sorted sets from several keys (BZPOPMIN,
+        BZMPOP...; lists have their own, ``lists._pop_from_first``): ``[key,
+        *take(contents)]`` for the first of ``keys`` that exists, where
         ``take`` removes what it returns (the reply's items after the key); what is left is
         stored with the key's TTL (nothing left: the key is deleted). A key of another type
         met before it is WRONGTYPE, keys after it are not looked at; no key at all is the

@@ -1,9 +1,11 @@
 """List commands (Redis's t_list.c): LPUSH, LRANGE, LPOS, LMOVE, BLPOP...
 
 A list is one stored value of type LIST whose payload is its elements, head
-first (``encode_list``). Like a hash or a set, every write rewrites the
-whole list, so lists are for thousands of elements, not millions — not for
-long queues.
+first, in the form of ``packed_list``: pushes and pops at either end, LLEN,
+LINDEX, LRANGE, LSET and LTRIM work on slices of the stored bytes, so a long
+queue costs a copy of its bytes per change, not a decode and encode of every
+element. LREM, LINSERT and LPOS decode the whole list (they are O(N) in
+Redis too).
 
 The blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) execute here
 as what Redis runs inside MULTI: pop if a list has an element, else answer
@@ -23,13 +25,14 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from protocol.replies import OK, Error, NullArray, Reply
-from storage.interface import KeyValueView, ValueType
+from protocol.replies import NULL_ARRAY, OK, Error, NullArray, Reply
+from storage.interface import KeyValueView, Value, ValueType
 
-from . import errors
+from . import errors, packed_list
 from .blocking import prepare_blocking, prepare_blocking_mpop
 from .containers import Kind, expire_of, mpop_request
 from .integers import LLONG_MIN, index_span, parse_ll, pop_count
+from .packed_list import Packed
 
 LIST = ValueType.LIST
 INDEX_OUT_OF_RANGE = Error("ERR index out of range")
@@ -43,9 +46,54 @@ MAXLEN_NEGATIVE = Error("ERR MAXLEN can't be negative")
 _SIDES = {b"LEFT": 0, b"RIGHT": -1}
 
 
-LISTS: Kind[list[bytes]] = Kind(LIST, "list", lambda items: items, lambda items: items, list)
+class _ListKind(Kind[list[bytes]]):
+    """Lists in ``packed_list``'s form, for the commands that need every element."""
+
+    def _encode_items(self, items: list[bytes]) -> bytes:
+        return packed_list.pack(items)
+
+    def _decode(self, payload: bytes) -> list[bytes]:
+        return packed_list.unpack(payload)
+
+
+LISTS = _ListKind(LIST, "list", lambda items: items, lambda items: items, list)
 encode_list = LISTS.encode
 decode_list = LISTS.decode
+
+
+def _packed(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value, Packed] | Error | None:
+    """The live list at ``key`` and its parsed form; WRONGTYPE for another type."""
+    value = LISTS.value(kv, key, now_ms)
+    if value is None or isinstance(value, Error):
+        return value
+    return value, packed_list.view(value.payload)
+
+
+def _put(kv: KeyValueView, key: bytes, expire_ms: int, payload: bytes | None) -> None:
+    """Store a list's new form (``None``: it emptied, so the key goes)."""
+    if payload is None:
+        kv.delete(key)
+    else:
+        kv.put(key, Value(LIST, expire_ms, payload))
+
+
+def _pushed(found: tuple[Value, Packed] | None, elements: Sequence[bytes], head: bool) -> bytes:
+    """The list ``found`` (``None``: a new one) with ``elements`` added at the head or the
+    tail, in the order given."""
+    if found is None:
+        return packed_list.pack(elements)
+    packed = found[1]
+    return packed_list.insert(packed, 0 if head else packed.length, elements)
+
+
+def _popped(packed: Packed, take: int, tail: bool) -> tuple[list[bytes], bytes | None]:
+    """``take`` elements off one end — nearest the end first — and what is left."""
+    if tail:
+        start = packed.length - take
+        taken = packed_list.items(packed, start, packed.length)
+        taken.reverse()
+        return taken, packed_list.splice(packed, start, packed.length, ())
+    return packed_list.items(packed, 0, take), packed_list.splice(packed, 0, take, ())
 
 
 def _side(raw: bytes) -> int | None:
@@ -126,18 +174,15 @@ def prepare_lpos(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Erro
 def cmd_push(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """LPUSH, RPUSH, LPUSHX, RPUSHX: the new length (0 for an X form on a missing key)."""
     name, key = args[0], args[1]
-    found = LISTS.load(kv, key, now_ms)
+    found = _packed(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    old, elements = found
-    if old is None and name.endswith(b"X"):
+    if found is None and name.endswith(b"X"):
         return 0
-    if name.startswith(b"L"):
-        elements[:0] = reversed(args[2:])
-    else:
-        elements.extend(args[2:])
-    LISTS.store(kv, key, expire_of(old), elements)
-    return len(elements)
+    head = name.startswith(b"L")
+    elements = args[:1:-1] if head else args[2:]  # LPUSH a b c leaves c at the head
+    _put(kv, key, expire_of(found and found[0]), _pushed(found, elements, head))
+    return len(elements) + (0 if found is None else found[1].length)
 
 
 def cmd_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -146,20 +191,17 @@ def cmd_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
     if isinstance(count, Error):
         return count
     key = args[1]
-    found = LISTS.load(kv, key, now_ms)
+    found = _packed(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    old, elements = found
-    if old is None:
+    if found is None:
         return None if count is None else NullArray()
     if count == 0:
         return []
-    take = 1 if count is None else min(count, len(elements))
-    if args[0] == b"LPOP":
-        popped, rest = elements[:take], elements[take:]
-    else:
-        popped, rest = elements[: -take - 1 : -1], elements[:-take]
-    LISTS.store(kv, key, expire_of(old), rest)
+    old, packed = found
+    take = 1 if count is None else min(count, packed.length)
+    popped, rest = _popped(packed, take, args[0] == b"RPOP")
+    _put(kv, key, old.expire_ms, rest)
     return popped[0] if count is None else list[Reply](popped)
 
 
@@ -167,45 +209,65 @@ def cmd_blocking_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
     """BLPOP and BRPOP, one attempt: ``[key, element]`` from the first key (in argument
     order) holding a list, WRONGTYPE for a key of another type met before it, else the
     null array, which is also the reply when the wait times out."""
-    end = 0 if args[0] == b"BLPOP" else -1
+    found = _pop_from_first(kv, args[1:-1], now_ms, 1, args[0] == b"BRPOP")
+    return found if isinstance(found, (Error, NullArray)) else [found[0], found[1][0]]
 
-    def take(elements: list[bytes]) -> list[Reply]:
-        return [elements.pop(end)]
 
-    return LISTS.pop_from_first(kv, args[1:-1], now_ms, take)
+def _pop_from_first(
+    kv: KeyValueView, keys: Sequence[bytes], now_ms: int, count: int, tail: bool
+) -> tuple[bytes, list[bytes]] | Error | NullArray:
+    """Up to ``count`` elements popped from the first of ``keys`` holding a list, with
+    that key; a key of another type met before it is WRONGTYPE, keys after it are not
+    looked at; no list at all is the null array (``Kind.pop_from_first``'s rule)."""
+    for key in keys:
+        found = _packed(kv, key, now_ms)
+        if isinstance(found, Error):
+            return found
+        if found is None:
+            continue
+        old, packed = found
+        popped, rest = _popped(packed, min(count, packed.length), tail)
+        _put(kv, key, old.expire_ms, rest)
+        return key, popped
+    return NULL_ARRAY
 
 
 def cmd_llen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = LISTS.load(kv, args[1], now_ms)
-    return found if isinstance(found, Error) else len(found[1])
+    found = _packed(kv, args[1], now_ms)
+    if found is None or isinstance(found, Error):
+        return 0 if found is None else found
+    return found[1].length
 
 
 def cmd_lindex(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = LISTS.load(kv, args[1], now_ms)
-    if isinstance(found, Error) or found[0] is None:
-        return found if isinstance(found, Error) else None
+    found = _packed(kv, args[1], now_ms)
+    if found is None or isinstance(found, Error):
+        return found
     index = parse_ll(args[2])
     if index is None:
         return errors.NOT_INTEGER
-    elements = found[1]
-    return elements[index] if -len(elements) <= index < len(elements) else None
+    packed = found[1]
+    if index < 0:
+        index += packed.length
+    return packed_list.items(packed, index, index + 1)[0] if 0 <= index < packed.length else None
 
 
 def cmd_lset(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     key = args[1]
-    found = LISTS.load(kv, key, now_ms)
+    found = _packed(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    old, elements = found
-    if old is None:
+    if found is None:
         return errors.NO_SUCH_KEY
     index = parse_ll(args[2])
     if index is None:
         return errors.NOT_INTEGER
-    if not -len(elements) <= index < len(elements):
+    old, packed = found
+    if index < 0:
+        index += packed.length
+    if not 0 <= index < packed.length:
         return INDEX_OUT_OF_RANGE
-    elements[index] = args[3]
-    LISTS.store(kv, key, expire_of(old), elements)
+    _put(kv, key, old.expire_ms, packed_list.splice(packed, index, index + 1, (args[3],)))
     return OK
 
 
@@ -213,12 +275,12 @@ def cmd_lrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     start, end = parse_ll(args[2]), parse_ll(args[3])
     if start is None or end is None:
         return errors.NOT_INTEGER
-    found = LISTS.load(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    elements = found[1]
-    first, stop = index_span(len(elements), start, end)
-    return list[Reply](elements[first:stop])
+    found = _packed(kv, args[1], now_ms)
+    if found is None or isinstance(found, Error):
+        return [] if found is None else found
+    packed = found[1]
+    first, stop = index_span(packed.length, start, end)
+    return list[Reply](packed_list.items(packed, first, stop))
 
 
 def cmd_ltrim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -226,13 +288,14 @@ def cmd_ltrim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
     if start is None or end is None:
         return errors.NOT_INTEGER
     key = args[1]
-    found = LISTS.load(kv, key, now_ms)
+    found = _packed(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    old, elements = found
-    if old is not None:
-        first, stop = index_span(len(elements), start, end)
-        LISTS.store(kv, key, expire_of(old), elements[first:stop])
+    if found is not None:
+        old, packed = found
+        first, stop = index_span(packed.length, start, end)
+        if (first, stop) != (0, packed.length):
+            _put(kv, key, old.expire_ms, packed_list.keep(packed, first, stop))
     return OK
 
 
@@ -322,25 +385,22 @@ def cmd_lmove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         if side_from is None or side_to is None:
             return errors.SYNTAX
         wherefrom, whereto = side_from, side_to
-    src = LISTS.load(kv, source, now_ms)
-    if isinstance(src, Error) or src[0] is None:
-        return src if isinstance(src, Error) else None
-    dst = LISTS.load(kv, destination, now_ms)
+    src = _packed(kv, source, now_ms)
+    if src is None or isinstance(src, Error):
+        return src
+    dst = _packed(kv, destination, now_ms)
     if isinstance(dst, Error):
         return dst
-    old, elements = src
-    element = elements.pop(wherefrom)
+    old, packed = src
+    popped, rest = _popped(packed, 1, wherefrom == -1)
+    expire_ms = expire_of(dst and dst[0])
     if source == destination:  # a rotation: the list never goes empty, its TTL stays
-        dst_old, dst_elements = old, elements
+        dst = None if rest is None else (old, packed_list.parse(rest))
+        expire_ms = old.expire_ms
     else:
-        LISTS.store(kv, source, expire_of(old), elements)
-        dst_old, dst_elements = dst
-    if whereto == 0:
-        dst_elements.insert(0, element)
-    else:
-        dst_elements.append(element)
-    LISTS.store(kv, destination, expire_of(dst_old), dst_elements)
-    return element
+        _put(kv, source, old.expire_ms, rest)
+    _put(kv, destination, expire_ms, _pushed(dst, popped, whereto == 0))
+    return popped[0]
 
 
 _LMPOP_SIDES = (b"left", b"right")
@@ -358,19 +418,10 @@ prepare_blmpop = prepare_blocking_mpop(_LMPOP_SIDES)
 def cmd_lmpop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """LMPOP, and one attempt of BLMPOP (its timeout plays no part here): ``[key,
     [element, ...]]``, up to COUNT elements from the first key holding a list
-    (``mpopGenericCommand``), or the null array (``Kind.pop_from_first``)."""
+    (``mpopGenericCommand``), or the null array."""
     request = mpop_request(args, _LMPOP_SIDES)
     if isinstance(request, Error):
         return request
     keys, from_tail, count = request
-
-    def take(elements: list[bytes]) -> list[Reply]:
-        if from_tail:
-            popped = elements[: -count - 1 : -1]
-            del elements[len(elements) - len(popped) :]
-        else:
-            popped = elements[:count]
-            del elements[:count]
-        return [list[Reply](popped)]
-
-    return LISTS.pop_from_first(kv, keys, now_ms, take)
+    found = _pop_from_first(kv, keys, now_ms, count, bool(from_tail))
+    return found if isinstance(found, (Error, NullArray)) else [found[0], list[Reply](found[1])]

@@ -1431,6 +1431,42 @@ SCENARIOS: dict[str, str] = {
         LINDEX m
         LSET m 0
     """,
+    # Lists long enough to change msgpack's array header (16 elements) and elements long
+    # enough to change its bin header (256 bytes), worked on at both ends and in between.
+    "long_lists": f"""
+        RPUSH q {" ".join(str(i) for i in range(20))}
+        LPUSH q {"h" * 300} {"g" * 255} {"f" * 256}
+        LLEN q
+        LINDEX q 0
+        LINDEX q 2
+        LINDEX q -1
+        LINDEX q 22
+        LRANGE q 1 4
+        LRANGE q -3 -1
+        LSET q 1 {"s" * 70000}
+        LSET q -2 short
+        LRANGE q 0 2
+        RPOP q 3
+        LPOP q 2
+        LMPOP 1 q RIGHT COUNT 17
+        LRANGE q 0 -1
+        RPUSH r {" ".join(str(i) for i in range(40))}
+        LTRIM r 5 -10
+        LRANGE r 0 -1
+        LTRIM r -3 -1
+        LRANGE r 0 -1
+        RPOPLPUSH r r
+        LMOVE r r LEFT RIGHT
+        LRANGE r 0 -1
+        BRPOP nosuch r 0
+        BLPOP r 0
+        LINSERT r BEFORE 39 x
+        LREM r 0 x
+        LPOS r 39
+        LRANGE r 0 -1
+        LPOP r 5
+        EXISTS r
+    """,
     "lpos_and_lmove": """
         RPUSH l a b c a b c a
         LPOS l a

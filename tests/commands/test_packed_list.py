@@ -1,0 +1,136 @@
+"""``packed_list``: the stored form of a list, and the end operations that avoid a decode.
+
+Each operation is checked against a plain Python list doing the same, over
+element sizes on both sides of msgpack's header-width steps (255/256 and
+65535/65536 bytes) and lengths on both sides of the array header's (15/16).
+"""
+
+from __future__ import annotations
+
+import random
+
+import msgpack
+import pytest
+
+from epaxosdb.commands import lists, packed_list
+from epaxosdb.commands.spec import Handler
+from protocol.replies import Reply
+from storage.interface import StorageError, Value, ValueType
+from storage.memory import MemoryStore
+
+_SIZES = (0, 1, 3, 15, 255, 256, 300, 65535, 65536, 70000)
+
+
+def _element(rng: random.Random) -> bytes:
+    size = rng.choice(_SIZES) if rng.random() < 0.2 else rng.randrange(0, 12)
+    return bytes([rng.randrange(256)]) * size
+
+
+def _check(payload: bytes | None, model: list[bytes]) -> None:
+    if not model:
+        assert payload is None
+        return
+    assert payload is not None
+    assert packed_list.unpack(payload) == model
+    assert payload == packed_list.pack(model), "the same list is always stored the same way"
+
+
+@pytest.mark.parametrize("seed", range(12))
+def test_end_operations_agree_with_a_python_list(seed: int) -> None:
+    rng = random.Random(seed)
+    model = [_element(rng) for _ in range(rng.randrange(1, 40))]
+    payload: bytes | None = packed_list.pack(model)
+    for _ in range(150):
+        if payload is None:
+            model = [_element(rng)]
+            payload = packed_list.pack(model)
+        packed = packed_list.parse(payload)
+        assert packed.length == len(model)
+        start = rng.randrange(len(model) + 1)
+        stop = rng.randrange(start, len(model) + 1)
+        assert packed_list.items(packed, start, stop) == model[start:stop]
+        operation = rng.randrange(3)
+        if operation == 0:
+            added = [_element(rng) for _ in range(rng.randrange(0, 4))]
+            payload = packed_list.splice(packed, start, stop, added)
+            model[start:stop] = added
+        elif operation == 1:
+            added = [_element(rng) for _ in range(rng.randrange(1, 4))]
+            payload = packed_list.insert(packed, start, added)
+            model[start:start] = added
+        else:
+            payload = packed_list.keep(packed, start, stop)
+            model = model[start:stop]
+        _check(payload, model)
+
+
+def test_array_header_widths_at_their_steps() -> None:
+    for length in (15, 16, 65535, 65536):
+        model = [b""] * length
+        payload = packed_list.pack(model)
+        packed = packed_list.parse(payload)
+        assert packed.length == length
+        grown = packed_list.insert(packed, length, [b"x"])
+        _check(grown, [*model, b"x"])
+        _check(packed_list.splice(packed, 0, 1, ()), model[1:])
+
+
+def test_the_older_form_is_read_and_converted() -> None:
+    model = [b"a", b"", b"b" * 300]
+    older = msgpack.packb(model, use_bin_type=True)
+    assert packed_list.unpack(older) == model
+    packed = packed_list.view(older)
+    assert packed.payload == packed_list.pack(model)
+    assert packed_list.items(packed, 1, 3) == model[1:]
+
+
+def _damaged() -> list[bytes]:
+    good = packed_list.pack([b"abc", b"de", b"f"])
+    table = len(good) - 12
+    wrong_length = bytearray(good)
+    wrong_length[table] = 4  # "abc" claims 4 bytes
+    too_long = bytearray(good)
+    too_long[table + 4] = 200  # "de" claims more than the value holds
+    return [
+        b"",
+        b"\xc1",
+        b"\xc1\x90",  # an empty list is never stored
+        b"\xc1\xc0" + good[2:],  # no array header
+        good[:-1],  # a length cut short
+        good[:5],  # records cut short
+        bytes(wrong_length),
+        bytes(too_long),
+        b"\xc1" + msgpack.packb([b"a", 1]) + b"\x01\x00\x00\x00\x01\x00\x00\x00",  # not bytes
+    ]
+
+
+@pytest.mark.parametrize("payload", _damaged(), ids=lambda p: p.hex()[:24] or "empty")
+def test_a_damaged_list_is_a_storage_error(payload: bytes) -> None:
+    with pytest.raises(StorageError):
+        packed = packed_list.view(payload)
+        packed_list.items(packed, 0, packed.length)
+
+
+def test_a_list_stored_in_the_older_form_answers_and_is_rewritten_at_its_first_change() -> None:
+    store = MemoryStore()
+    older = msgpack.packb([b"a", b"b", b"c"], use_bin_type=True)
+    store.write(lambda txn: txn.put(b"q", Value(ValueType.LIST, 0, older)))
+    handlers: dict[bytes, Handler] = {
+        b"LLEN": lists.cmd_llen,
+        b"LINDEX": lists.cmd_lindex,
+        b"LRANGE": lists.cmd_lrange,
+        b"RPOP": lists.cmd_pop,
+        b"LPUSH": lists.cmd_push,
+    }
+
+    def run(*args: bytes) -> Reply:
+        return store.write(lambda txn: handlers[args[0]](txn, args, 1, 0))
+
+    assert run(b"LLEN", b"q") == 3
+    assert run(b"LINDEX", b"q", b"-1") == b"c"
+    assert run(b"LRANGE", b"q", b"0", b"-1") == [b"a", b"b", b"c"]
+    assert store.read(lambda view: view.get(b"q")) == Value(ValueType.LIST, 0, older)
+    assert run(b"RPOP", b"q") == b"c"
+    assert run(b"LPUSH", b"q", b"z") == 3
+    stored = store.read(lambda view: view.get(b"q"))
+    assert stored is not None and stored.payload == packed_list.pack([b"z", b"a", b"b"])
