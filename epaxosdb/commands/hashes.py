@@ -25,6 +25,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Sequence
 from fractions import Fraction
+from itertools import chain
 
 from protocol.replies import OK, Error, Map, Reply
 from storage.interface import KeyValueView, StorageError, ValueType
@@ -52,9 +53,8 @@ def _fields(items: list[bytes]) -> Fields:
 
 
 def _flatten(fields: Fields) -> Iterable[bytes]:
-    for field, value in fields.items():
-        yield field
-        yield value
+    """``field, value, field, value...``: chained in C, since every write of a hash does it."""
+    return chain.from_iterable(fields.items())
 
 
 HASHES = Kind(HASH, "hash", _fields, _flatten, dict)
