@@ -8,10 +8,15 @@ from collections.abc import Callable
 
 from .run import RunResult, run
 
+Job = tuple[int, int, int, int, int]
+"""``(seed, replicas, steps, expiring_keys, list_keys)``."""
 
-def _one(job: tuple[int, int, int, int]) -> RunResult:
-    seed, replicas, steps, expiring_keys = job
-    return run(seed, replicas=replicas, steps=steps, expiring_keys=expiring_keys)
+
+def run_job(job: Job) -> RunResult:
+    seed, replicas, steps, expiring_keys, list_keys = job
+    return run(
+        seed, replicas=replicas, steps=steps, expiring_keys=expiring_keys, list_keys=list_keys
+    )
 
 
 def run_many(
@@ -23,18 +28,19 @@ def run_many(
     verbose: bool = False,
     echo: Callable[[str], None] = print,
     expiring_keys: int = 0,
+    list_keys: int = 0,
 ) -> list[RunResult]:
     """Run every (seed, size); print each failure with its replay line; return the failures."""
-    work = [(seed, n, steps, expiring_keys) for n in sizes for seed in seeds]
+    work = [(seed, n, steps, expiring_keys, list_keys) for n in sizes for seed in seeds]
     started = time.perf_counter()
     failures: list[RunResult] = []
     total_steps = 0
     if jobs > 1:
         with multiprocessing.get_context("fork").Pool(jobs) as pool:
-            results = pool.imap_unordered(_one, work, chunksize=4)
+            results = pool.imap_unordered(run_job, work, chunksize=4)
             failures, total_steps = _collect(results, verbose, echo)
     else:
-        failures, total_steps = _collect(map(_one, work), verbose, echo)
+        failures, total_steps = _collect(map(run_job, work), verbose, echo)
     wall = time.perf_counter() - started
     echo(
         f"{len(work)} runs ({len(seeds)} seeds x sizes {sizes}, {steps} steps each): "

@@ -36,10 +36,12 @@ class RunResult:
     linearizability: str = ""
     counters: dict[str, int] = field(default_factory=dict)
     expiring_keys: int = 0
+    list_keys: int = 0
 
     @property
     def replay(self) -> str:
         extra = f" --expiring-keys {self.expiring_keys}" if self.expiring_keys else ""
+        extra += f" --list-keys {self.list_keys}" if self.list_keys else ""
         return (
             f"epaxosdb simulate --seed {self.seed} --replicas {self.replicas} "
             f"--steps {self.steps}{extra}"
@@ -71,13 +73,18 @@ def run(
     profile: SimProfile | None = None,
     check_history: bool = True,
     expiring_keys: int = 0,
+    list_keys: int = 0,
 ) -> RunResult:
-    """One seeded run; ``expiring_keys`` adds TTL traffic (``Workload._expiring``)."""
+    """One seeded run; ``expiring_keys`` adds TTL traffic, ``list_keys`` list traffic
+    (``workload.ttl_command``, ``workload.list_command``)."""
     started = time.perf_counter()
     profile = profile or profile_for(seed, replicas)
-    if expiring_keys:
-        profile = replace(profile, workload=replace(profile.workload, expiring_keys=expiring_keys))
-    result = RunResult(seed, replicas, steps, ok=False, expiring_keys=expiring_keys)
+    if expiring_keys or list_keys:
+        workload = replace(profile.workload, expiring_keys=expiring_keys, list_keys=list_keys)
+        profile = replace(profile, workload=workload)
+    result = RunResult(
+        seed, replicas, steps, ok=False, expiring_keys=expiring_keys, list_keys=list_keys
+    )
     cluster = SimCluster(profile, seed)
     try:
         for _ in range(steps):

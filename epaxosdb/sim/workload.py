@@ -14,6 +14,7 @@ checker accepts either outcome.
 from __future__ import annotations
 
 import random
+from collections.abc import Callable
 from dataclasses import dataclass
 
 from epaxosdb import commands
@@ -56,8 +57,11 @@ class WorkloadProfile:
     """Clients stay with one replica (client i with replica i mod N) instead of roaming."""
     expiring_keys: int = 0
     """When positive, also send traffic on this many keys of their own that get TTLs of a
-    few ticks (see ``Workload._expiring``). Off unless asked for, so that every seed
+    few ticks (see ``ttl_command``). Off unless asked for, so that every seed
     replays the schedule it had before this traffic existed."""
+    list_keys: int = 0
+    """When positive, also send list commands on this many keys of their own (see
+    ``list_command``); off unless asked for, like ``expiring_keys``."""
 
     @classmethod
     def random(cls, rng: random.Random, n: int) -> WorkloadProfile:
@@ -68,6 +72,95 @@ class WorkloadProfile:
             timeout_ticks=rng.choice((150, 400, 1000)),
             weights=tuple(rng.randint(0, 10) + (10 if k in ("GET", "SET") else 0) for k in KINDS),
         )
+
+
+def ttl_command(rng: random.Random, keys: list[bytes]) -> list[bytes]:
+    """A command on keys that expire a few ticks after they are set.
+
+    Whether a key is expired depends on each command's own timestamp, and a
+    command that finds a key expired deletes it at every replica, a read
+    included, though a read's handler runs only where it was proposed. A
+    replica that skipped that, or judged expiry by its own clock, would keep a
+    key the others deleted.
+    """
+    key = rng.choice(keys)
+    ttl_ms = b"%d" % (rng.randint(1, 6) * TICK_MS)
+    return rng.choice(
+        (
+            [b"SET", key, b"v", b"PX", ttl_ms],
+            [b"SET", key, b"w", b"XX", b"PX", ttl_ms],
+            [b"PEXPIRE", key, ttl_ms],
+            [b"PERSIST", key],
+            [b"GET", key],
+            [b"PTTL", key],
+            [b"MGET", *keys],
+            [b"EXISTS", key],
+            [b"DBSIZE"],
+        )
+    )
+
+
+def list_command(rng: random.Random, keys: list[bytes]) -> list[bytes]:
+    """A list command: pushes outnumber pops, so lists grow past the sizes where their
+    stored form changes (16 elements; elements of 256 bytes and more), and commands
+    that move elements between lists make two lists' orders depend on each other."""
+    key, other = rng.choice(keys), rng.choice(keys)
+
+    def elements(most: int) -> list[bytes]:
+        return [
+            b"%d" % rng.randrange(1000) * (300 if rng.random() < 0.1 else 1)
+            for _ in range(rng.randint(1, most))
+        ]
+
+    def index() -> bytes:
+        return b"%d" % rng.randint(-40, 40)
+
+    def side() -> bytes:
+        return rng.choice((b"LEFT", b"RIGHT"))
+
+    count = b"%d" % rng.randint(1, 3)
+    kind = rng.choices(_LIST_KINDS, weights=_LIST_WEIGHTS)[0]
+    if kind in (b"LPUSH", b"RPUSH"):
+        return [kind, key, *elements(4)]
+    if kind in (b"LPOP", b"RPOP"):
+        return [kind, key, count] if rng.random() < 0.5 else [kind, key]
+    if kind == b"LMOVE":
+        return [kind, key, other, side(), side()]
+    if kind == b"RPOPLPUSH":
+        return [kind, key, other]
+    if kind == b"LMPOP":
+        return [kind, b"2", key, other, side().lower(), b"COUNT", count]
+    if kind == b"LSET":
+        return [kind, key, index(), *elements(1)]
+    if kind == b"LTRIM":
+        return [kind, key, b"%d" % rng.randint(0, 2), b"%d" % rng.randint(-3, 60)]
+    if kind == b"LINSERT":
+        return [kind, key, rng.choice((b"BEFORE", b"AFTER")), *elements(1), *elements(1)]
+    if kind == b"LREM":
+        return [kind, key, b"%d" % rng.randint(-2, 2), *elements(1)]
+    if kind == b"LINDEX":
+        return [kind, key, index()]
+    if kind == b"PEXPIRE":
+        return [kind, key, b"%d" % rng.randint(1, 2000)]
+    return [kind, key, index(), index()]  # LRANGE
+
+
+_LIST_KINDS = (
+    b"LPUSH", b"RPUSH", b"LPOP", b"RPOP", b"LMOVE", b"RPOPLPUSH", b"LMPOP", b"LSET",
+    b"LTRIM", b"LINSERT", b"LREM", b"LINDEX", b"PEXPIRE", b"LRANGE",
+)  # fmt: skip
+_LIST_WEIGHTS = (30, 30, 6, 6, 5, 5, 3, 4, 2, 3, 3, 4, 1, 4)
+
+
+@dataclass(slots=True)
+class _SideStream:
+    """Unchecked traffic on keys of its own: its generator, keys, and what to send."""
+
+    rng: random.Random
+    keys: list[bytes]
+    build: Callable[[random.Random, list[bytes]], list[bytes]]
+    waiting: tuple[int, ReplicaId, int] | None = None
+    """The command in flight: its id, replica and when to stop waiting for it."""
 
 
 @dataclass(slots=True)
@@ -111,10 +204,17 @@ class Workload:
         self.proposed: dict[tuple[ReplicaId, int], Command] = {}
         self.stats = WorkloadStatistics()
         self.stopped = False
-        self._ttl_rng = random.Random(rng.random()) if profile.expiring_keys else None
-        self._ttl_keys = [f"t{i}".encode() for i in range(profile.expiring_keys)]
-        self._ttl_waiting: tuple[int, ReplicaId, int] | None = None
-        """The TTL command in flight: its id, replica and when to stop waiting for it."""
+        self._side = [
+            _SideStream(random.Random(rng.random()), [f"{prefix}{i}".encode() for i in range(n)],
+                        build)
+            for prefix, n, build in (
+                ("t", profile.expiring_keys, ttl_command),
+                ("l", profile.list_keys, list_command),
+            )
+            if n
+        ]  # fmt: skip
+        """Unchecked traffic besides the clients' (``_side_commands``); each stream's
+        generator is drawn only when it is asked for, so seeds replay as before."""
         self.healed_at: int | None = None
         """Set when the liveness phase starts: commands issued later never time out on
         the client side, so the run converges only once every one of them completed
@@ -148,55 +248,35 @@ class Workload:
                 self.proposed[(cmd.origin, cmd.id)] = cmd
                 self.stats.issued += 1
                 out.append((replica, cmd))
-        if self._ttl_rng is not None:
-            out += self._expiring(now, replicas, self._ttl_rng)
+        for stream in self._side:
+            out += self._side_commands(stream, now, replicas)
         return out
 
-    def _expiring(
-        self, now: int, replicas: list[ReplicaId], rng: random.Random
+    def _side_commands(
+        self, stream: _SideStream, now: int, replicas: list[ReplicaId]
     ) -> list[tuple[ReplicaId, Command]]:
-        """Fire-and-forget commands on keys that expire a few ticks after they are set.
+        """Fire-and-forget commands of one side stream, one in flight at a time, like a
+        client's, so that they cannot pile up faster than the cluster commits them.
 
-        Their replies are not checked (the history model has no expiry), but what
-        they leave must be the same on every replica, which ``final`` compares:
-        whether a key is expired depends on each command's own timestamp, and a
-        command that finds a key expired deletes it at every replica, a read
-        included, though a read's handler runs only where it was proposed. A
-        replica that skipped that, or judged expiry by its own clock, would keep
-        a key the others deleted. Drawn from their own generator, so the checked
-        clients' choices stay the same with or without them; sent one at a time,
-        like a client's, so that they cannot pile up faster than the cluster
-        commits them.
+        Their replies are not checked (the history model knows only registers), but
+        what they leave must be the same on every replica, which ``final`` compares.
         """
-        waiting = self._ttl_waiting
+        waiting = stream.waiting
         if waiting is not None:
             if now < waiting[2]:
                 return []
-            self._ttl_waiting = None  # it timed out: go on
+            stream.waiting = None  # it timed out: go on
+        rng = stream.rng
         if rng.random() >= 0.5:
             return []
-        key = rng.choice(self._ttl_keys)
-        ttl_ms = b"%d" % (rng.randint(1, 6) * TICK_MS)
-        args = rng.choice(
-            (
-                [b"SET", key, b"v", b"PX", ttl_ms],
-                [b"SET", key, b"w", b"XX", b"PX", ttl_ms],
-                [b"PEXPIRE", key, ttl_ms],
-                [b"PERSIST", key],
-                [b"GET", key],
-                [b"PTTL", key],
-                [b"MGET", *self._ttl_keys],
-                [b"EXISTS", key],
-                [b"DBSIZE"],
-            )
-        )
+        args = stream.build(rng, stream.keys)
         op = commands.prepare(args, now * TICK_MS)
         if isinstance(op, Error):
             raise AssertionError(f"the workload built an invalid command {args!r}: {op.text}")
         cmd = Command(rng.choice(replicas), self._next_id, now * TICK_MS, (op,))
         self._next_id += 1
         self.proposed[(cmd.origin, cmd.id)] = cmd
-        self._ttl_waiting = (cmd.id, cmd.origin, now + self.profile.timeout_ticks)
+        stream.waiting = (cmd.id, cmd.origin, now + self.profile.timeout_ticks)
         return [(cmd.origin, cmd)]
 
     def _key(self) -> bytes:
@@ -251,9 +331,10 @@ class Workload:
     # --- outcomes -------------------------------------------------------------
 
     def on_reply(self, cmd: Command, reply: Reply, now: int) -> None:
-        if self._ttl_waiting is not None and self._ttl_waiting[0] == cmd.id:
-            self._ttl_waiting = None
-            return
+        for stream in self._side:
+            if stream.waiting is not None and stream.waiting[0] == cmd.id:
+                stream.waiting = None
+                return
         c = self._by_id.pop(cmd.id, None)
         if c is None or c.pending is None or c.pending.cmd.id != cmd.id:
             return  # a reply to an abandoned (timed-out) request
@@ -268,8 +349,9 @@ class Workload:
 
     def on_lost(self, replica: ReplicaId, now: int) -> None:
         """The replica crashed: its clients never learn their outcome."""
-        if self._ttl_waiting is not None and self._ttl_waiting[1] == replica:
-            self._ttl_waiting = None
+        for stream in self._side:
+            if stream.waiting is not None and stream.waiting[1] == replica:
+                stream.waiting = None
         for c in self._clients:
             if c.pending is not None and c.pending.replica == replica:
                 self._abandon(c, now)

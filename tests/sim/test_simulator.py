@@ -45,6 +45,15 @@ def test_seeds_with_keys_expiring_mid_run_leave_every_replica_equal() -> None:
     assert not failures, "\n".join(lines)
 
 
+def test_seeds_with_list_traffic_leave_every_replica_equal() -> None:
+    """List commands on lists that grow past the sizes where their stored form changes,
+    moved between lists, trimmed and expired (``workload.list_command``): every replica
+    must hold the same lists, byte for byte, whatever the faults."""
+    lines: list[str] = []
+    failures = run_many(list(range(25)), [3, 5], 2000, jobs=2, echo=lines.append, list_keys=3)
+    assert not failures, "\n".join(lines)
+
+
 def test_seven_replicas_run_clean() -> None:
     lines: list[str] = []
     failures = run_many(list(range(12)), [7], 2000, jobs=2, echo=lines.append)
