@@ -33,6 +33,10 @@ from collections.abc import Iterator, Mapping, Sequence
 from storage.interface import NO_EXPIRY, KeyValueView, Value, ValueType
 from storage.values import EXPIRE_MS_MAX, EXPIRE_MS_MIN, check_key, check_value
 
+LARGE_VALUE_BYTES = 16 << 10
+"""Values from this size on are read from the base once per view (``BufferedView._large``);
+smaller ones cost less to read again than to remember."""
+
 Writes = dict[bytes, Value | None]
 """A batch's net effect on the key-value state: final value per key, ``None`` = deleted."""
 
@@ -48,7 +52,15 @@ class NeedsTransaction(Exception):
 class BufferedView:
     """A ``KeyValueView`` over ``base`` plus not-yet-committed writes; see the module doc."""
 
-    __slots__ = ("_base", "_outer_floor", "_pending", "_pending_floor", "writes", "writes_floor")
+    __slots__ = (
+        "_base",
+        "_large",
+        "_outer_floor",
+        "_pending",
+        "_pending_floor",
+        "writes",
+        "writes_floor",
+    )
 
     def __init__(
         self,
@@ -67,6 +79,10 @@ class BufferedView:
         self._pending_floor = pending_floor
         self._outer_floor: int | None = None
         """``base``'s and ``pending``'s floor, found by the first ``expiry_floor`` call."""
+        self._large: dict[bytes, Value] = {}
+        """Large values read from ``base``, kept for the view's life: ``base`` is one
+        snapshot, so they cannot change, and a batch of reads of one long list or big
+        string then copies it out of the store once instead of once per command."""
 
     def get(self, key: bytes) -> Value | None:
         if type(key) is not bytes:
@@ -77,7 +93,13 @@ class BufferedView:
         for layer in self._pending:
             if key in layer:
                 return layer[key]
-        return self._base.get(key)
+        large = self._large.get(key)
+        if large is not None:
+            return large
+        value = self._base.get(key)
+        if value is not None and len(value.payload) >= LARGE_VALUE_BYTES:
+            self._large[key] = value
+        return value
 
     def put(self, key: bytes, value: Value) -> None:
         # ``check_key`` and ``check_value``'s common case, inlined: this runs for every

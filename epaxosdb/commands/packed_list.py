@@ -108,6 +108,19 @@ def view(payload: bytes) -> Packed:
     return parse(pack(unpack(payload)))
 
 
+def contents_bytes(payload: bytes) -> bytes | memoryview:
+    """The part of a stored list that says what it holds, the same in either form: the
+    msgpack array, which the older form stored alone and this one stores whole too.
+
+    What a value's digest must cover (``watch.digest``): replicas that changed a
+    list under different versions of epaxosdb — one upgraded before the others —
+    hold it in different forms, and must still agree on whether it changed."""
+    if payload[:1] != _MARK:
+        return payload
+    packed = parse(payload)
+    return memoryview(payload)[1 : packed.end]
+
+
 def unpack(payload: bytes) -> list[bytes]:
     """Every element, head first, from a value in either form."""
     if payload[:1] == _MARK:

@@ -28,8 +28,11 @@ changes from present to absent, so the transaction aborts, as in Redis 7.0
 then deleted stays absent, and nothing aborts, as in Redis.
 
 Digests depend only on the stored ``Value`` and the command's timestamp,
-never on which replica computes them: every replica holds the same bytes
-for the same key at the same point of the order.
+never on which replica computes them: every replica holds the same value
+for the same key at the same point of the order. The same value, though not
+always the same bytes: a list changed by a replica already upgraded to its
+current stored form and by one that was not differs in form only, so a
+list's digest covers what both forms share (``packed_list.contents_bytes``).
 """
 
 from __future__ import annotations
@@ -39,8 +42,9 @@ import struct
 from collections.abc import Iterable, Sequence
 
 from protocol.replies import Reply
-from storage.interface import KeyValueView
+from storage.interface import KeyValueView, ValueType
 
+from . import packed_list
 from .values import live
 
 WATCHREAD = b"WATCHREAD"
@@ -70,7 +74,10 @@ def digest(kv: KeyValueView, key: bytes, now_ms: int) -> bytes:
     if value is None:
         return ABSENT
     hasher = hashlib.blake2b(_HEADER.pack(value.type, value.expire_ms), digest_size=DIGEST_SIZE)
-    hasher.update(value.payload)
+    if value.type == ValueType.LIST:
+        hasher.update(packed_list.contents_bytes(value.payload))
+    else:
+        hasher.update(value.payload)
     return hasher.digest()
 
 

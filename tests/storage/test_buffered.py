@@ -14,7 +14,7 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from storage.buffered import BufferedView, NeedsTransaction, Writes
+from storage.buffered import LARGE_VALUE_BYTES, BufferedView, NeedsTransaction, Writes
 from storage.interface import KeyValueView, StorageError, Txn, Value, ValueType
 from tests.storage.conftest import CheckedStore, FreshStore, Opened
 
@@ -201,3 +201,35 @@ def test_expiry_floor_covers_the_store_pending_and_own_writes(opened: Opened, gi
 
     assert opened.store.read(floors) == [300, 40, 40]
     assert opened.store.read(lambda base: BufferedView(base, []).expiry_floor()) == 500
+
+
+class _CountingView:
+    """A base that counts its reads (and otherwise passes them on)."""
+
+    def __init__(self, base: KeyValueView) -> None:
+        self.base = base
+        self.reads = 0
+
+    def get(self, key: bytes) -> Value | None:
+        self.reads += 1
+        return self.base.get(key)
+
+
+def test_a_large_value_is_read_from_the_store_once_per_view_and_own_writes_still_win(
+    opened: Opened,
+) -> None:
+    large = string(b"x" * LARGE_VALUE_BYTES)
+    opened.store.write(lambda t: (t.put(b"big", large), t.put(b"small", string(b"s"))))
+
+    def run(base: KeyValueView) -> tuple[int, int]:
+        counting = _CountingView(base)
+        view = BufferedView(counting, [])  # type: ignore[arg-type]
+        assert all(view.get(b"big") == large for _ in range(5))
+        big_reads = counting.reads
+        assert all(view.get(b"small") == string(b"s") for _ in range(3))
+        view.put(b"big", string(b"replaced"))
+        assert view.get(b"big") == string(b"replaced")
+        assert view.delete(b"big") and view.get(b"big") is None
+        return big_reads, counting.reads - big_reads
+
+    assert opened.store.read(run) == (1, 3)
