@@ -67,6 +67,7 @@ from protocol.replies import Error, Published, Reply
 from storage.buffered import Writes
 from storage.interface import KeyValueView, Store
 
+from .allocator import release_free_memory
 from .backend import InfoFields
 from .blocking import BlockedClients
 from .pubsub import Subscriptions
@@ -398,6 +399,8 @@ class ConsensusLoop:
         while True:
             self._quiet_ticks = 0 if self._wants_ticks() else self._quiet_ticks + 1
             idle = self._quiet_ticks > IDLE_AFTER_TICKS
+            if self._quiet_ticks == IDLE_AFTER_TICKS + 1:
+                release_free_memory()  # once per idle spell: what a burst freed goes back
             next_at += self._tick_s * (IDLE_TICK_EVERY if idle else 1)
             with trio.CancelScope() as scope:
                 self._idle_sleep = scope if idle else None
