@@ -30,6 +30,9 @@ C = TypeVar("C")
 
 RECENT_ENTRIES = 8
 RECENT_PAYLOAD_BYTES_MAX = 16 << 20
+CONTENT_MATCH_MIN = 512
+"""Payloads shorter than this are decoded again rather than compared with remembered
+ones: for them a decode costs about what looking for a match would."""
 
 
 class Kind(Generic[C]):
@@ -39,12 +42,17 @@ class Kind(Generic[C]):
     have produced (a hash with an odd count, a set with a repeat); ``copy``
     makes an independent copy of contents (handlers change what they load).
 
-    Decoding is remembered for the few most recent payloads, by identity: a
-    command that rewrites a hot list, set or hash hands its new payload to the
-    view, and the next command on that key gets the very same ``bytes`` object
-    back — it then costs a copy instead of a decode and a check of every item.
-    Payloads are immutable and decoding is a pure function, so what is
-    remembered can never be stale."""
+    Decoding is remembered for the few most recently used payloads. By
+    identity first: a command that rewrites a hot list, set or hash hands its
+    new payload to the view, and the next command on that key gets the very
+    same ``bytes`` object back. Then, for payloads of ``CONTENT_MATCH_MIN``
+    bytes and more, by content: a value read from LMDB is a new object at every
+    read, and comparing it with the few remembered payloads of its length costs
+    a memcmp, against a decode and a check of every item. Payloads are
+    immutable and decoding is a pure function, so what is remembered can never
+    be stale. Handlers that change what they load get a copy (``decode``);
+    read-only ones (``reading``) get the remembered contents themselves
+    (``decode_shared``), and must not change them."""
 
     def __init__(
         self,
@@ -60,8 +68,9 @@ class Kind(Generic[C]):
         self._to_items = to_items
         self._copy = copy
         self._recent: dict[int, tuple[bytes, C]] = {}
-        """``id(payload)`` → (that payload, its contents); the payload is held so the id
-        cannot be reused by another object while the entry exists."""
+        """``id(payload)`` → (that payload, its contents), least recently used first; the
+        payload is held so the id cannot be reused by another object while the entry
+        exists."""
 
     def encode(self, contents: C) -> bytes:
         return self._encode_items(list(self._to_items(contents)))
@@ -72,18 +81,42 @@ class Kind(Generic[C]):
         return _pack(items)
 
     def _remember(self, payload: bytes, contents: C) -> None:
+        """Remember ``contents`` as ``payload``'s (the caller must not change them after)."""
         if len(payload) > RECENT_PAYLOAD_BYTES_MAX:
             return
         recent = self._recent
-        recent[id(payload)] = (payload, self._copy(contents))
+        recent[id(payload)] = (payload, contents)
         if len(recent) > RECENT_ENTRIES:
             recent.pop(next(iter(recent)), None)
 
+    def _remembered(self, payload: bytes) -> C | None:
+        recent = self._recent
+        hit = recent.get(id(payload))
+        if hit is None or hit[0] is not payload:
+            if len(payload) < CONTENT_MATCH_MIN:
+                return None
+            hit = next((entry for entry in recent.values() if entry[0] == payload), None)
+            if hit is None:
+                return None
+        recent.pop(id(hit[0]))
+        recent[id(hit[0])] = hit  # most recently used last
+        return hit[1]
+
     def decode(self, payload: bytes) -> C:
-        """The contents of a stored value; ``StorageError`` if the payload is not one."""
-        hit = self._recent.get(id(payload))
-        if hit is not None and hit[0] is payload:
-            return self._copy(hit[1])
+        """The contents of a stored value, the caller's to change; ``StorageError`` if the
+        payload is not one."""
+        remembered = self._remembered(payload)
+        if remembered is not None:
+            return self._copy(remembered)
+        contents = self._decode(payload)
+        self._remember(payload, self._copy(contents))
+        return contents
+
+    def decode_shared(self, payload: bytes) -> C:
+        """``decode`` for a reader that changes nothing: no copy."""
+        remembered = self._remembered(payload)
+        if remembered is not None:
+            return remembered
         contents = self._decode(payload)
         self._remember(payload, contents)
         return contents
@@ -97,6 +130,10 @@ class Kind(Generic[C]):
             raise StorageError(f"a stored {self.name} is not a list of byte strings")
         return self._from_items(items)
 
+    def empty(self) -> C:
+        """What a missing key reads as."""
+        return self._from_items([])
+
     def value(self, kv: KeyValueView, key: bytes, now_ms: int) -> Value | Error | None:
         """The live value at ``key``, not decoded; WRONGTYPE for a key of another type."""
         value = live(kv, key, now_ms)
@@ -109,7 +146,7 @@ class Kind(Generic[C]):
         a key of another type."""
         value = self.value(kv, key, now_ms)
         if value is None:
-            return None, self._from_items([])
+            return None, self.empty()
         if isinstance(value, Error):
             return value
         return value, self.decode(value.payload)
@@ -123,7 +160,7 @@ class Kind(Generic[C]):
             return 0
         payload = self._encode_items(items)
         kv.put(key, Value(self.value_type, expire_ms, payload))
-        self._remember(payload, contents)
+        self._remember(payload, self._copy(contents))
         return len(items)
 
     def reading(self, answer: Callable[[C, tuple[bytes, ...]], Reply]) -> Handler:
@@ -131,8 +168,12 @@ class Kind(Generic[C]):
         from the contents (empty for a missing key)."""
 
         def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-            found = self.load(kv, args[1], now_ms)
-            return found if isinstance(found, Error) else answer(found[1], args)
+            value = self.value(kv, args[1], now_ms)
+            if value is None:
+                return answer(self.empty(), args)
+            if isinstance(value, Error):
+                return value
+            return answer(self.decode_shared(value.payload), args)
 
         return handler
 

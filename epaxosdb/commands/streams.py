@@ -48,13 +48,12 @@ from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
 
 from protocol.replies import NULL_ARRAY, Error, NestedMap, Reply
-from storage.interface import KeyValueView, StorageError, Value, ValueType
+from storage.interface import KeyValueView, StorageError, ValueType
 
 from . import errors
 from .containers import Kind, expire_of
 from .integers import parse_ll
 from .spec import preparing
-from .values import live
 
 STREAM = ValueType.STREAM
 U64_MAX = (1 << 64) - 1
@@ -333,15 +332,8 @@ class _Streams(Kind[Stream]):
     """``Kind`` for streams: a missing key reads as a new, empty stream (whose payload
     would still have a header, so an empty payload is damage, not a stream)."""
 
-    def load(
-        self, kv: KeyValueView, key: bytes, now_ms: int
-    ) -> tuple[Value | None, Stream] | Error:
-        value = live(kv, key, now_ms)
-        if value is None:
-            return None, Stream()
-        if value.type != STREAM:
-            return errors.WRONGTYPE
-        return value, self.decode(value.payload)
+    def empty(self) -> Stream:
+        return Stream()
 
 
 STREAMS = _Streams(STREAM, "stream", _stream_from_items, _stream_items, Stream.copy)

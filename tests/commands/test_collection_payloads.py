@@ -14,9 +14,10 @@ import struct
 import msgpack
 import pytest
 
+from epaxosdb.commands.containers import CONTENT_MATCH_MIN
 from epaxosdb.commands.hashes import decode_hash, encode_hash
 from epaxosdb.commands.lists import decode_list, encode_list
-from epaxosdb.commands.sets import decode_set, encode_set
+from epaxosdb.commands.sets import SETS, decode_set, encode_set
 from epaxosdb.commands.zsets import decode_zset, encode_zset, ordered
 from storage.interface import StorageError
 
@@ -134,3 +135,47 @@ def test_a_remembered_decode_is_a_copy_so_changing_it_changes_nothing_else() -> 
     second = decode_hash(stored)
     second.clear()
     assert decode_hash(stored) == {b"f": b"v"}
+
+
+def _counting_decodes(monkeypatch: pytest.MonkeyPatch) -> list[bytes]:
+    decoded: list[bytes] = []
+    original = SETS._decode
+
+    def counting(payload: bytes) -> dict[bytes, None]:
+        decoded.append(payload)
+        return original(payload)
+
+    monkeypatch.setattr(SETS, "_decode", counting)
+    return decoded
+
+
+def test_a_payload_read_again_as_a_new_object_is_matched_by_content_not_decoded_again(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """LMDB hands out a new ``bytes`` object at every read of a key: a large set read by
+    one command after another must not be decoded every time."""
+    decoded = _counting_decodes(monkeypatch)
+    payload = encode_set([b"member:%d" % i for i in range(CONTENT_MATCH_MIN)])
+    again = bytes(bytearray(payload))  # equal, but another object
+    assert again is not payload
+    assert SETS.decode_shared(payload) is SETS.decode_shared(again)
+    assert len(decoded) == 1
+    other = bytearray(payload)
+    other[-1] = ord("x")  # same length, one byte different: another set
+    assert decode_set(bytes(other)) != decode_set(payload)
+    assert len(decoded) == 2
+
+
+def test_small_payloads_are_decoded_again_and_shared_contents_are_not_copied(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    decoded = _counting_decodes(monkeypatch)
+    small = encode_set([b"a", b"b"])
+    assert len(small) < CONTENT_MATCH_MIN
+    SETS.decode_shared(small)
+    SETS.decode_shared(bytes(bytearray(small)))
+    assert len(decoded) == 2
+    shared = SETS.decode_shared(small)
+    assert SETS.decode_shared(small) is shared  # the same object: readers must not change it
+    owned = SETS.decode(small)
+    assert owned is not shared and owned == shared
