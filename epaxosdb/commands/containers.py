@@ -98,7 +98,7 @@ class Kind(Generic[C]):
             hit = next((entry for entry in recent.values() if entry[0] == payload), None)
             if hit is None:
                 return None
-        recent.pop(id(hit[0]))
+        recent.pop(id(hit[0]), None)
         recent[id(hit[0])] = hit  # most recently used last
         return hit[1]
 
