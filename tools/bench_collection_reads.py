@@ -1,4 +1,4 @@
-"""Reads of one large set or hash through the replica's execution path, per command.
+"""Reads of one large set, hash or sorted set through the replica's execution path, per command.
 
 Each batch of commands runs on a ``BufferedView`` over a fresh LMDB read
 transaction, as a replica's turn does, so every batch reads the value out of
@@ -18,7 +18,7 @@ import sys
 _MEASURE = r"""
 import json, statistics, sys, tempfile, time
 sys.path.insert(0, ".")
-from epaxosdb.commands import hashes, sets
+from epaxosdb.commands import hashes, sets, zsets
 from storage.buffered import BufferedView
 from storage.interface import Value, ValueType
 from storage.lmdb_store import LmdbStore
@@ -30,13 +30,20 @@ for size in (1_000, 100_000):
     store.write(lambda t: t.put(b"s", Value(ValueType.SET, 0, sets.encode_set(members))))
     fields = {m: b"v" * 16 for m in members}
     store.write(lambda t: t.put(b"h", Value(ValueType.HASH, 0, hashes.encode_hash(fields))))
-    cases = (("SISMEMBER", sets.cmd_sismember, b"s"), ("HGET", hashes.cmd_hget, b"h"))
-    for name, handler, key in cases:
+    scores = {m: float(i % 977) for i, m in enumerate(members)}
+    store.write(lambda t: t.put(b"z", Value(ValueType.ZSET, 0, zsets.encode_zset(scores))))
+    cases = (
+        ("SISMEMBER", sets.cmd_sismember, (b"s", b"member:7")),
+        ("HGET", hashes.cmd_hget, (b"h", b"member:7")),
+        ("ZREVRANGE", zsets.cmd_zrange, (b"z", b"0", b"9", b"WITHSCORES")),
+        ("ZRANK", zsets.cmd_zrank, (b"z", b"member:7")),
+    )
+    for name, handler, args in cases:
         def batch(base):
             view = BufferedView(base, ())
             started = time.perf_counter()
             for i in range(10):
-                handler(view, (name.encode(), key, b"member:%d" % i), 1, 0)
+                handler(view, (name.encode(), *args), 1, i)
             return (time.perf_counter() - started) / 10
         out[f"{name} {size}"] = statistics.median(store.read(batch) for _ in range(15))
 store.close()

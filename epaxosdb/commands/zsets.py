@@ -115,6 +115,37 @@ def ordered(scores: Scores) -> list[Entry]:
     return [(member, score) for score, member in _by_score(scores)]
 
 
+_ORDERED_REMEMBERED = 8
+_ordered: dict[int, tuple[Scores, list[Entry], dict[bytes, int]]] = {}
+"""``id(scores)`` → (those scores, ``ordered(scores)``, ranks filled on demand), for
+contents shared by read-only commands (``Kind.decode_shared``), which nobody changes:
+a leaderboard read again and again is sorted once, not at every ZRANGE."""
+
+
+def _ordered_entry(scores: Scores) -> tuple[Scores, list[Entry], dict[bytes, int]]:
+    hit = _ordered.get(id(scores))
+    if hit is None or hit[0] is not scores:
+        hit = (scores, ordered(scores), {})
+        _ordered[id(scores)] = hit
+        if len(_ordered) > _ORDERED_REMEMBERED:
+            _ordered.pop(next(iter(_ordered)), None)
+    return hit
+
+
+def ordered_shared(scores: Scores) -> list[Entry]:
+    """``ordered`` of contents nobody changes (``Kind.decode_shared``), remembered; the
+    list returned is shared too, and must not be changed either."""
+    return _ordered_entry(scores)[1]
+
+
+def _rank_shared(scores: Scores, member: bytes) -> int:
+    """The 0-based rank of a member of ``scores`` (shared contents) in Redis's order."""
+    _, entries, ranks = _ordered_entry(scores)
+    if not ranks:
+        ranks.update((m, i) for i, (m, _) in enumerate(entries))
+    return ranks[member]
+
+
 def _flatten(scores: Scores) -> Iterable[bytes]:
     """``member, score, member, score...`` in order, each score as 8 big-endian bytes."""
     by_score = _by_score(scores)
@@ -412,13 +443,12 @@ def _range_request(args: Sequence[bytes]) -> _RangeRequest | Error:
     return _RangeRequest(key_index, by, reverse, with_scores, offset, limit, 0, 0, span)
 
 
-def _select(request: _RangeRequest, scores: Scores) -> list[Entry]:
-    entries = ordered(scores)
+def _select(request: _RangeRequest, entries: list[Entry]) -> list[Entry]:
+    """The entries a range request picks from ``entries`` (in Redis's order, unchanged)."""
     if request.span is None:
-        if request.reverse:
-            entries.reverse()
-        first, stop = index_span(len(entries), request.start, request.end)
-        return entries[first:stop]
+        n = len(entries)
+        first, stop = index_span(n, request.start, request.end)
+        return entries[n - stop : n - first][::-1] if request.reverse else entries[first:stop]
     return _walk(entries, request.span, request.reverse, request.offset, request.limit)
 
 
@@ -582,9 +612,10 @@ def cmd_bzpop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
 
 
 def _rank(scores: Scores, member: bytes, reverse: bool) -> Reply:
+    """ZRANK/ZREVRANK on shared contents (``Kind.reading``)."""
     if member not in scores:
         return None
-    rank = [m for m, _ in ordered(scores)].index(member)
+    rank = _rank_shared(scores, member)
     return len(scores) - 1 - rank if reverse else rank
 
 
@@ -598,13 +629,34 @@ cmd_zscan = ZSETS.scanning(
 )
 
 
-cmd_zcount = _command(
-    _count_range, lambda scores, span, seed: (len(_walk(ordered(scores), span)), False)
+def _reading_command(
+    parse: Callable[[Sequence[bytes]], R | Error], answer: Callable[[Scores, R, int], Reply]
+) -> Handler:
+    """``_command`` for a command that changes nothing: ``answer`` gets the contents
+    shared, uncopied (``Kind.decode_shared``), and must not change them."""
+
+    def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+        request = parse(args)
+        if isinstance(request, Error):
+            return request
+        value = ZSETS.value(kv, args[1], now_ms)
+        if isinstance(value, Error):
+            return value
+        scores = ZSETS.empty() if value is None else ZSETS.decode_shared(value.payload)
+        return answer(scores, request, seed)
+
+    return handler
+
+
+cmd_zcount = _reading_command(
+    _count_range, lambda scores, span, seed: len(_walk(ordered_shared(scores), span))
 )
 """ZCOUNT and ZLEXCOUNT: the range is checked before the key is looked up."""
-cmd_zrange = _command(
+cmd_zrange = _reading_command(
     _range_request,
-    lambda scores, request, seed: (_members(_select(request, scores), request.with_scores), False),
+    lambda scores, request, seed: _members(
+        _select(request, ordered_shared(scores)), request.with_scores
+    ),
 )
 """ZRANGE, ZREVRANGE, ZRANGEBYSCORE, ZREVRANGEBYSCORE, ZRANGEBYLEX, ZREVRANGEBYLEX."""
 
@@ -618,17 +670,17 @@ def cmd_zrangestore(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed
     found = ZSETS.load(kv, args[request.key_index], now_ms)
     if isinstance(found, Error):
         return found
-    selected = dict(_select(request, found[1]))
+    selected = dict(_select(request, ordered(found[1])))
     ZSETS.store(kv, args[1], 0, selected)
     return len(selected)
 
 
-def _zrandmember(scores: Scores, request: tuple[int | None, bool], seed: int) -> Outcome:
+def _zrandmember(scores: Scores, request: tuple[int | None, bool], seed: int) -> Reply:
     """Picks from the members in Redis's order, which a count covering them all returns."""
-    return random_pairs_reply(ordered(scores), request, seed), False
+    return random_pairs_reply(ordered_shared(scores), request, seed)
 
 
-cmd_zrandmember = _command(_zrandmember_request, _zrandmember)
+cmd_zrandmember = _reading_command(_zrandmember_request, _zrandmember)
 
 
 # --- several sorted sets: ZUNION, ZINTER, ZDIFF, their STORE forms, ZINTERCARD, ZMPOP ----
