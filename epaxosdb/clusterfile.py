@@ -31,6 +31,7 @@ CORE_SETTINGS = (
     "batch_max", "inflight_max", "fast_wait_ticks", "retransmit_ticks", "learn_ticks",
     "recovery_ticks", "recovery_jitter_ticks", "recoveries_max", "sync_interval_ticks",
     "sync_batch_max", "batch_bytes_max", "sync_bytes_max", "leave_behind_instances",
+    "leave_behind_bytes",
 )
 """``[cluster]`` keys passed to every replica's core (``ReplicaConfig`` fields, in ticks)."""
 RUNTIME_SETTINGS = ("command_timeout_ms", "leave_behind_ms")
@@ -42,6 +43,9 @@ long ones under a light load, catch up from the log; a long one under a heavy lo
 costs its peers at most about a minute of log in memory and on disk (an instance
 batches many commands, so a count alone would not bound that). ``leave_behind_ms =
 0`` turns it off."""
+DEFAULT_LEAVE_BEHIND_BYTES = 256 << 20
+"""...or once the instances a peer holds carry 256 MiB of command arguments: with large
+values 10,000 instances can be tens of gigabytes, all of it in memory."""
 
 
 class ClusterFileError(ValueError):
@@ -90,7 +94,10 @@ class ClusterConfig:
     """The cluster file this came from (``load_cluster``); INFO reports it as ``config_file``."""
 
     def core_settings(self) -> dict[str, int]:
-        settings = {"leave_behind_instances": DEFAULT_LEAVE_BEHIND_INSTANCES}
+        settings = {
+            "leave_behind_instances": DEFAULT_LEAVE_BEHIND_INSTANCES,
+            "leave_behind_bytes": DEFAULT_LEAVE_BEHIND_BYTES,
+        }
         for name, value in self.settings.items():
             if name in CORE_SETTINGS:
                 assert isinstance(value, int)

@@ -61,11 +61,18 @@ def test_core_settings_reach_the_replica_and_unknown_ones_are_refused() -> None:
     assert cluster.core_settings() == {
         "batch_max": 32,
         "leave_behind_instances": 10_000,
+        "leave_behind_bytes": 256 << 20,
         "leave_behind_ticks": 6_000,
     }
     assert cluster.command_timeout_s == 0.5
-    quick = parse_cluster(_three(tick_ms=7, leave_behind_ms=100, leave_behind_instances=0))
-    assert quick.core_settings() == {"leave_behind_instances": 0, "leave_behind_ticks": 15}
+    quick = parse_cluster(
+        _three(tick_ms=7, leave_behind_ms=100, leave_behind_instances=0, leave_behind_bytes=0)
+    )
+    assert quick.core_settings() == {
+        "leave_behind_instances": 0,
+        "leave_behind_bytes": 0,
+        "leave_behind_ticks": 15,
+    }
     with pytest.raises(ClusterFileError, match="unknown \\[cluster\\] setting 'batch_size'"):
         parse_cluster(_three(batch_size=32))
     with pytest.raises(ClusterFileError, match="batch_max must be a non-negative integer"):

@@ -3,8 +3,9 @@
 Log GC deletes what every replica has executed, so one replica that is down
 (or cut off) would make the others keep, in memory and on disk, every
 instance from then on. Instead a peer silent for ``leave_behind_ticks``, once
-this replica holds ``leave_behind_instances`` instances, is *left behind*: GC
-stops waiting for it. At most F peers are left behind at once, so a majority
+this replica holds ``leave_behind_instances`` instances (or instances whose
+commands add up to ``leave_behind_bytes``), is *left behind*: GC stops
+waiting for it. At most F peers are left behind at once, so a majority
 still executed everything deleted.
 
 What a left-behind replica lacks can be named by nobody any more, so two
@@ -30,22 +31,36 @@ things keep it from acting on a log with holes:
 
 from __future__ import annotations
 
-from protocol.messages import Deps, ReplicaId, SyncReply
+from protocol.messages import Deps, ReplicaId, SyncReply, payload_bytes
 
 from .state import META_GC_FLOOR, ReplicaState, encode_rows
 
 
 class Laggards(ReplicaState):
     def _laggards(self) -> frozenset[ReplicaId]:
-        """The peers log GC leaves behind now: silent long enough, at most F of them."""
+        """The peers log GC leaves behind now: silent long enough, at most F of them,
+        once the log held for them is large enough."""
         cfg = self.config
-        if cfg.leave_behind_ticks <= 0 or len(self.instances) < cfg.leave_behind_instances:
+        if cfg.leave_behind_ticks <= 0:
             return frozenset()
         now = self.now
         silent = frozenset(
             q for q in self._peers if now - self._heard_at[q] >= cfg.leave_behind_ticks
         )
-        return silent if len(silent) <= self._f else frozenset()
+        if not silent or len(silent) > self._f:
+            return frozenset()
+        if len(self.instances) >= cfg.leave_behind_instances:
+            return silent
+        if cfg.leave_behind_bytes and self._held_bytes() >= cfg.leave_behind_bytes:
+            return silent
+        return frozenset()
+
+    def _held_bytes(self) -> int:
+        """Argument bytes of the commands in the instances held: counted only while a
+        peer is silent, once per GC round (a pass over the log, in C per instance)."""
+        return sum(
+            payload_bytes(x.cmds) for x in self.instances.values() if x.cmds is not None
+        )
 
     def _raise_floor(self, target: list[int], behind: frozenset[ReplicaId]) -> None:
         """GC deletes up to ``target`` without waiting for the peers ``behind``."""

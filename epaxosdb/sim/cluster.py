@@ -80,6 +80,7 @@ class CoreProfile:
     """Byte budgets (not drawn from the seed; tests shrink them to split every batch)."""
     leave_behind_ticks: int = 0
     leave_behind_instances: int = 0
+    leave_behind_bytes: int = 0
     """Leaving silent peers behind (``core.laggards``); drawn last, see ``SimProfile``."""
 
     @classmethod
@@ -114,6 +115,7 @@ class CoreProfile:
             sync_bytes_max=self.sync_bytes_max,
             leave_behind_ticks=self.leave_behind_ticks,
             leave_behind_instances=self.leave_behind_instances,
+            leave_behind_bytes=self.leave_behind_bytes,
         )
 
 
@@ -142,6 +144,8 @@ class SimProfile:
                 leave_behind_ticks=leave_ticks,
                 leave_behind_instances=rng.choice((0, 10, 50)),
             )
+            # Drawn after the rest, so that the draws above replay as before.
+            core = replace(core, leave_behind_bytes=rng.choice((0, 0, 400)))
         return cls(replicas=replicas, network=network, faults=faults, workload=workload,
                    core=core)
 

@@ -86,6 +86,25 @@ def test_below_the_instance_threshold_the_log_is_kept_for_a_silent_peer() -> Non
     assert r1.gc_floor == (-1, -1, -1)
 
 
+@pytest.mark.parametrize(("bytes_max", "left"), [(20, {3}), (10_000, set())])
+def test_below_the_instance_threshold_a_log_heavy_in_bytes_leaves_a_silent_peer_behind(
+    bytes_max: int, left: set[int]
+) -> None:
+    """Six small SETs are under seven instances but over 20 bytes of arguments: with
+    large values a count of instances would let the log held grow without bound."""
+    h = cluster(leave_behind_instances=7, leave_behind_bytes=bytes_max)
+    h.crash(3)
+    write_while_away(h, (3,))
+    r1 = h.replica(1)
+    assert r1.left_behind == left
+    if left:
+        assert len(r1.instances) == 0, "collected without waiting for replica 3"
+        assert r1.gc_floor[0] == 5, "what replica 3 lacks"
+    else:
+        assert r1.gc_watermarks == (-1, -1, -1)
+        assert r1.gc_floor == (-1, -1, -1)
+
+
 def test_a_left_behind_replica_rebuilds_on_return_and_serves_again() -> None:
     h = cluster()
     h.crash(3)
