@@ -93,9 +93,9 @@ class BufferedView:
         for layer in self._pending:
             if key in layer:
                 return layer[key]
-        large = self._large.get(key)
-        if large is not None:
-            return large
+        large = self._large
+        if large and key in large:
+            return large[key]
         value = self._base.get(key)
         if value is not None and len(value.payload) >= LARGE_VALUE_BYTES:
             self._large[key] = value

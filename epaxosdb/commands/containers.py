@@ -168,15 +168,18 @@ class Kind(Generic[C]):
         from the contents (empty for a missing key)."""
 
         def handler(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-            value = self.value(kv, args[1], now_ms)
-            if value is None:
-                return answer(self.empty(), args)
-            if isinstance(value, Error):
-                return value
-            return answer(self.decode_shared(value.payload), args)
+            contents = self.load_shared(kv, args[1], now_ms)
+            return contents if isinstance(contents, Error) else answer(contents, args)
 
         return handler
 
+    def load_shared(self, kv: KeyValueView, key: bytes, now_ms: int) -> C | Error:
+        """``load``'s contents for a reader that changes nothing (``decode_shared``):
+        empty for a missing key, WRONGTYPE for a key of another type."""
+        value = self.value(kv, key, now_ms)
+        if value is None or isinstance(value, Error):
+            return self.empty() if value is None else value
+        return self.decode_shared(value.payload)
 
     def pop_from_first(
         self,

@@ -18,6 +18,7 @@ from collections.abc import Sequence
 
 from protocol.replies import OK, Error, Reply
 from storage.interface import KeyValueView, Value
+from storage.values import new_value
 
 from . import errors
 from .integers import LLONG_MAX, ll_bytes, parse_ll
@@ -100,11 +101,6 @@ def absolute_expiry(name: bytes, flags: int, raw: bytes, now_ms: int) -> int | E
     if value > LLONG_MAX:
         return errors.invalid_expire(name)
     return value
-
-
-_new_value = tuple.__new__
-"""``Value(...)`` without the Python-level ``__new__`` NamedTuple gives it (half the cost),
-for the plain SET every pipelined write is: ``_new_value(Value, (type, expire_ms, payload))``."""
 
 
 # --- prepare steps -----------------------------------------------------------
@@ -201,12 +197,12 @@ def cmd_get(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
 def cmd_set(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     key = args[1]
     if len(args) == 3:
-        kv.put(key, _new_value(Value, (STRING, 0, args[2])))
+        kv.put(key, new_value(Value, (STRING, 0, args[2])))
         return OK
     if len(args) == 5 and args[3] == b"PXAT":  # what prepare makes of SET EX/PX/SETEX
         deadline = parse_ll(args[4])
         if deadline is not None and deadline > now_ms:
-            kv.put(key, _new_value(Value, (STRING, deadline, args[2])))
+            kv.put(key, new_value(Value, (STRING, deadline, args[2])))
             return OK
     parsed = parse_options(args, for_getex=False)
     if isinstance(parsed, Error):

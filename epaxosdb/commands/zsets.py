@@ -639,11 +639,8 @@ def _reading_command(
         request = parse(args)
         if isinstance(request, Error):
             return request
-        value = ZSETS.value(kv, args[1], now_ms)
-        if isinstance(value, Error):
-            return value
-        scores = ZSETS.empty() if value is None else ZSETS.decode_shared(value.payload)
-        return answer(scores, request, seed)
+        scores = ZSETS.load_shared(kv, args[1], now_ms)
+        return scores if isinstance(scores, Error) else answer(scores, request, seed)
 
     return handler
 

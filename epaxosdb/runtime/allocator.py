@@ -47,7 +47,8 @@ def keep_large_allocations_in_heap() -> bool:
     if path is None:
         return False
     try:
-        mallopt = ctypes.CDLL(path).mallopt
+        libc = ctypes.CDLL(path)
+        mallopt, malloc_trim = libc.mallopt, libc.malloc_trim
     except (OSError, AttributeError):
         return False
     mallopt.argtypes = (ctypes.c_int, ctypes.c_int)
@@ -59,10 +60,10 @@ def keep_large_allocations_in_heap() -> bool:
     if not applied:
         log.warning("glibc refused the allocator settings for large values; using its defaults")
         return False
+    malloc_trim.argtypes = (ctypes.c_size_t,)
+    malloc_trim.restype = ctypes.c_int
     global _malloc_trim
-    _malloc_trim = ctypes.CDLL(path).malloc_trim
-    _malloc_trim.argtypes = (ctypes.c_size_t,)
-    _malloc_trim.restype = ctypes.c_int
+    _malloc_trim = malloc_trim
     return True
 
 

@@ -151,9 +151,7 @@ class ServerStats:
         self._add(name, calls, failed, usec)
 
     def _add(self, name: bytes, calls: int, failed: int, usec: float) -> None:
-        stats = self.commands.get(name)
-        if stats is None:
-            stats = self.commands[name] = CommandStats()
+        stats = self.command(name)
         stats.calls += calls
         stats.usec += usec * calls
         stats.failed += failed
