@@ -30,7 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
 
-from storage.interface import NO_EXPIRY, KeyValueView, Value, ValueType
+from storage.interface import NO_EXPIRY, KeyValueView, Value, ValueHeader, ValueType, header_of
 from storage.values import EXPIRE_MS_MAX, EXPIRE_MS_MIN, check_key, check_value
 
 LARGE_VALUE_BYTES = 16 << 10
@@ -101,6 +101,19 @@ class BufferedView:
             self._large[key] = value
         return value
 
+    def header(self, key: bytes) -> ValueHeader | None:
+        check_key(key)
+        if self._mentions(key):
+            value = self.get(key)
+            return None if value is None else header_of(value)
+        return self._base.header(key)
+
+    def _mentions(self, key: bytes) -> bool:
+        """Whether ``get(key)`` would answer from this view rather than from ``base``."""
+        return (
+            key in self.writes or key in self._large or any(key in layer for layer in self._pending)
+        )
+
     def put(self, key: bytes, value: Value) -> None:
         # ``check_key`` and ``check_value``'s common case, inlined: this runs for every
         # write a command makes; anything else goes to them to be refused.
@@ -120,7 +133,7 @@ class BufferedView:
             self.writes_floor = expire_ms
 
     def delete(self, key: bytes) -> bool:
-        if self.get(key) is None:
+        if self.header(key) is None:
             return False
         self.writes[key] = None
         return True

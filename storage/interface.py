@@ -59,6 +59,22 @@ class Value(NamedTuple):
     payload: bytes
 
 
+class ValueHeader(NamedTuple):
+    """What a value is without its payload: enough for EXISTS, TYPE, TTL and STRLEN.
+
+    Reading it does not copy the payload, so asking about a 64 MB value costs
+    what asking about a small one does."""
+
+    type: ValueType
+    expire_ms: int
+    size: int
+    """The payload's length in bytes."""
+
+
+def header_of(value: Value) -> ValueHeader:
+    return ValueHeader(value.type, value.expire_ms, len(value.payload))
+
+
 def key_hash(key: bytes) -> int:
     """The 32-bit position of a key in scan order (CRC-32: fast, stable everywhere)."""
     return zlib.crc32(key)
@@ -85,6 +101,10 @@ class KeyValueView(Protocol):
 
     def get(self, key: bytes) -> Value | None:
         """The stored value, expired or not; ``None`` when the key is absent."""
+        ...
+
+    def header(self, key: bytes) -> ValueHeader | None:
+        """``get(key)``'s type, expiry and payload size, without copying the payload."""
         ...
 
     def put(self, key: bytes, value: Value) -> None: ...

@@ -43,7 +43,7 @@ import threading
 import zlib
 from collections.abc import Callable, Iterable, Iterator, Mapping, Sequence
 from pathlib import Path
-from typing import TypeVar, cast
+from typing import TypeVar, Union, cast
 
 import lmdb
 
@@ -61,6 +61,7 @@ from storage.interface import (
     StorageError,
     Txn,
     Value,
+    ValueHeader,
     ValueType,
 )
 from storage.keys import (
@@ -88,6 +89,8 @@ from storage.values import (
     PLAIN_HEADERS,
     check_key,
     check_value,
+    decode_header,
+    decode_mapped,
     decode_value,
     encode_value,
     record_expire_ms,
@@ -139,6 +142,14 @@ class _Dbs:
         return [getattr(self, f.name) for f in dataclasses.fields(self)]
 
 
+_AnyTxn = Union["lmdb.Transaction[bytes]", "lmdb.Transaction[memoryview]"]
+"""A transaction begun with or without ``buffers=True``."""
+
+
+def _digest_clash() -> StorageError:
+    return StorageError("two long keys share a SHA-256 digest and prefix; refusing to guess")
+
+
 def _translate(exc: lmdb.Error, doing: str) -> StorageError:
     if isinstance(exc, lmdb.MapFullError):
         return _MapFull(f"LMDB map full while {doing}: {exc}")
@@ -148,10 +159,16 @@ def _translate(exc: lmdb.Error, doing: str) -> StorageError:
 class _LmdbView:
     """One LMDB transaction seen as a Txn (writable) or a KeyValueView (read-only)."""
 
-    def __init__(self, txn: lmdb.Transaction[bytes], dbs: _Dbs, *, writable: bool) -> None:
-        self._txn: lmdb.Transaction[bytes] | None = txn
+    def __init__(self, txn: _AnyTxn, dbs: _Dbs, *, writable: bool, mapped: bool = False) -> None:
+        """``mapped``: the read-only ``txn`` was begun with ``buffers=True``, so what it
+        reads is a memoryview into the map, valid only while it lives. The key-value
+        methods copy what they return out of it, ``header`` and ``get`` no more than
+        they need; the rest want a copying transaction (``_live_copying``). Write
+        transactions never are mapped (their buffers die at the next write)."""
+        self._txn: _AnyTxn | None = txn
         self._dbs = dbs
         self._writable = writable
+        self._mapped = mapped
         self.map_full = False
 
     def _finish(self) -> None:
@@ -159,16 +176,21 @@ class _LmdbView:
         only the collector frees) must not keep it, and with it a reader slot, alive."""
         self._txn = None
 
-    def _live(self) -> lmdb.Transaction[bytes]:
+    def _live(self) -> _AnyTxn:
         if self._txn is None:
             raise StorageError("this transaction has finished; use the txn only inside fn")
         return self._txn
 
     def _live_writable(self) -> lmdb.Transaction[bytes]:
-        txn = self._live()
         if not self._writable:
             raise StorageError("read() gives a read-only view; change state with write()")
-        return txn
+        return self._live_copying()
+
+    def _live_copying(self) -> lmdb.Transaction[bytes]:
+        txn = self._live()
+        if self._mapped:
+            raise StorageError("this view reads in place; it only answers key-value reads")
+        return cast("lmdb.Transaction[bytes]", txn)
 
     def _fail(self, exc: lmdb.Error, doing: str) -> StorageError:
         error = _translate(exc, doing)
@@ -193,10 +215,27 @@ class _LmdbView:
             raise self._fail(exc, "reading a key") from exc
         if record is None:
             return None
-        value, full_key = decode_value(record)
+        if type(record) is memoryview:
+            value, full_key = decode_mapped(record)
+        else:
+            value, full_key = decode_value(record)
         if full_key is not None and full_key != key:
-            raise StorageError("two long keys share a SHA-256 digest and prefix; refusing to guess")
+            raise _digest_clash()
         return value
+
+    def header(self, key: bytes) -> ValueHeader | None:
+        check_key(key)
+        txn = self._live()
+        try:
+            record = txn.get(kv_key(key), db=self._dbs.kv)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "reading a key") from exc
+        if record is None:
+            return None
+        header, full_key = decode_header(record)
+        if full_key is not None and full_key != key:
+            raise _digest_clash()
+        return header
 
     def put(self, key: bytes, value: Value) -> None:
         check_key(key)
@@ -324,7 +363,7 @@ class _LmdbView:
         txn = self._live()
         try:
             with txn.cursor(db=self._dbs.expires) as cursor:
-                return expiry_of(cursor.key()) if cursor.first() else NO_EXPIRY
+                return expiry_of(bytes(cursor.key())) if cursor.first() else NO_EXPIRY
         except lmdb.Error as exc:
             raise self._fail(exc, "reading the expiry index") from exc
 
@@ -338,7 +377,8 @@ class _LmdbView:
         group_id = b""
         try:
             with txn.cursor(db=self._dbs.expires) as cursor:
-                for index_key in cursor.iternext(values=False):
+                for mapped_key in cursor.iternext(values=False):
+                    index_key = bytes(mapped_key)
                     if expiry_of(index_key) > before_ms:
                         break
                     if expiry_group(index_key) != group_id:
@@ -360,13 +400,13 @@ class _LmdbView:
         except lmdb.Error as exc:
             raise self._fail(exc, "clearing the keyspace") from exc
 
-    def _full_key(self, txn: lmdb.Transaction[bytes], stored: bytes) -> bytes:
+    def _full_key(self, txn: _AnyTxn, stored: bytes) -> bytes:
         if not is_long_form(stored):
             return short_form_key(stored)
         record = txn.get(stored, db=self._dbs.kv)
         if record is None:
             raise StorageError("the expiry index names a key that is not stored")
-        return record_full_key(record)
+        return bytes(record_full_key(record))
 
     def _groups_from(self, position: int) -> Iterator[keyspace.Group]:
         """Hash groups from ``position`` on; each sorted by full key (long keys may not be)."""
@@ -378,14 +418,14 @@ class _LmdbView:
                 current = b""
                 keys: list[bytes] = []
                 while True:
-                    stored = cursor.key()
+                    stored = bytes(cursor.key())
                     prefix = hash_prefix(stored)
                     if prefix != current:
                         if keys:
                             yield int.from_bytes(current, "big"), sorted(keys)
                         current, keys = prefix, []
                     if is_long_form(stored):
-                        keys.append(record_full_key(cursor.value()))
+                        keys.append(bytes(record_full_key(cursor.value())))
                     else:
                         keys.append(short_form_key(stored))
                     if not cursor.next():
@@ -433,7 +473,7 @@ class _LmdbView:
     def get_meta(self, name: str) -> bytes | None:
         check_meta_name(name, internal=True)
         try:
-            return self._live().get(name.encode(), db=self._dbs.meta)
+            return self._live_copying().get(name.encode(), db=self._dbs.meta)
         except lmdb.Error as exc:
             raise self._fail(exc, "reading metadata") from exc
 
@@ -691,20 +731,23 @@ class LmdbStore:
         self._gate.exclusive(resize)
 
     def read(self, fn: Callable[[KeyValueView], T]) -> T:
-        """Run ``fn`` against a read-only snapshot of the committed key-value state."""
-        return self._reading(lambda view: fn(view))
+        """Run ``fn`` against a read-only snapshot of the committed key-value state.
 
-    def _reading(self, fn: Callable[[_LmdbView], T]) -> T:
+        Its transaction reads in place (``buffers=True``): a value is copied out of
+        the map once, and a header without its payload."""
+        return self._reading(lambda view: fn(view), mapped=True)
+
+    def _reading(self, fn: Callable[[_LmdbView], T], *, mapped: bool = False) -> T:
         self._check_usable()
         if self._writer == threading.get_ident():
             # It would see the state before this write, unlike the txn fn was given.
             raise StorageError("read from the store inside write(); use the txn you were given")
         with self._gate.reading():
             try:
-                txn = self._env.begin()
+                txn: _AnyTxn = self._env.begin(buffers=True) if mapped else self._env.begin()
             except lmdb.Error as exc:
                 raise _translate(exc, "beginning a read transaction") from exc
-            view = _LmdbView(txn, self._dbs, writable=False)
+            view = _LmdbView(txn, self._dbs, writable=False, mapped=mapped)
             try:
                 return fn(view)
             finally:
@@ -732,7 +775,7 @@ class LmdbStore:
         return self._reading(self._load)
 
     def _load(self, view: _LmdbView) -> Recovered:
-        txn, dbs = view._live(), self._dbs
+        txn, dbs = view._live_copying(), self._dbs
         try:
             with txn.cursor(db=dbs.executed) as cursor:
                 executed = set(cursor.iternext(values=False))
@@ -758,7 +801,7 @@ class LmdbStore:
 
     def key_counts(self, pending: Sequence[Mapping[bytes, Value | None]] = ()) -> tuple[int, int]:
         def counts(view: _LmdbView) -> tuple[int, int]:
-            txn, dbs = view._live(), self._dbs
+            txn, dbs = view._live_copying(), self._dbs
             try:
                 keys, expiring = txn.stat(dbs.kv)["entries"], txn.stat(dbs.expires)["entries"]
             except lmdb.Error as exc:
@@ -787,7 +830,7 @@ class LmdbStore:
         return self._reading(self._stats)
 
     def _stats(self, view: _LmdbView) -> StoreStats:
-        txn, dbs = view._live(), self._dbs
+        txn, dbs = view._live_copying(), self._dbs
         try:
             with txn.cursor(db=dbs.executed) as cursor:
                 executed = set(cursor.iternext(values=False))

@@ -31,6 +31,8 @@ from storage.interface import (
     StorageError,
     Txn,
     Value,
+    ValueHeader,
+    header_of,
     key_hash,
 )
 from storage.keys import check_meta_name, instance_key
@@ -130,6 +132,10 @@ class _MemoryView:
     def get(self, key: bytes) -> Value | None:
         check_key(key)
         return self._check_open().kv.get(key)
+
+    def header(self, key: bytes) -> ValueHeader | None:
+        value = self.get(key)
+        return None if value is None else header_of(value)
 
     def put(self, key: bytes, value: Value) -> None:
         check_key(key)

@@ -19,7 +19,7 @@ from __future__ import annotations
 
 import struct
 
-from storage.interface import StorageError, Value, ValueType
+from storage.interface import StorageError, Value, ValueHeader, ValueType
 
 EXPIRE_MS_MIN = -(1 << 63)
 EXPIRE_MS_MAX = (1 << 63) - 1
@@ -101,12 +101,40 @@ def decode_value(record: bytes) -> tuple[Value, bytes | None]:
     return Value(value_type, expire_ms, record[key_end:]), record[key_start:key_end]
 
 
+def decode_mapped(record: memoryview) -> tuple[Value, bytes | None]:
+    """``decode_value`` of a record still in LMDB's map: its payload is copied out once.
+
+    (``decode_value`` of a copied record copies the payload a second time, which
+    for a 64 MB value is most of what reading it costs.)"""
+    if len(record) >= _HEADER_SIZE:  # the common case first, as in ``decode_value``
+        tag, expire_ms = _unpack_header(record)
+        value_type = _PLAIN_TYPES.get(tag)
+        if value_type is not None:
+            return new_value(Value, (value_type, expire_ms, record[_HEADER_SIZE:].tobytes())), None
+    value_type, expire_ms, key_span = _parse_header(record)
+    if key_span is None:
+        return Value(value_type, expire_ms, record[_HEADER_SIZE:].tobytes()), None
+    key_start, key_end = key_span
+    payload = record[key_end:].tobytes()
+    return Value(value_type, expire_ms, payload), record[key_start:key_end].tobytes()
+
+
+def decode_header(record: bytes | memoryview) -> tuple[ValueHeader, bytes | None]:
+    """The header of a record and its full key (long keys only), without the payload."""
+    value_type, expire_ms, key_span = _parse_header(record)
+    if key_span is None:
+        return ValueHeader(value_type, expire_ms, len(record) - _HEADER_SIZE), None
+    key_start, key_end = key_span
+    full_key = bytes(record[key_start:key_end])
+    return ValueHeader(value_type, expire_ms, len(record) - key_end), full_key
+
+
 def record_expire_ms(record: bytes) -> int:
     """The expiry of a record without copying its payload (for index upkeep)."""
     return _parse_header(record)[1]
 
 
-def record_full_key(record: bytes) -> bytes:
+def record_full_key(record: bytes | memoryview) -> bytes | memoryview:
     """The full key kept inside a long key's record, without copying the payload."""
     key_span = _parse_header(record)[2]
     if key_span is None:
@@ -114,7 +142,7 @@ def record_full_key(record: bytes) -> bytes:
     return record[key_span[0] : key_span[1]]
 
 
-def _parse_header(record: bytes) -> tuple[ValueType, int, tuple[int, int] | None]:
+def _parse_header(record: bytes | memoryview) -> tuple[ValueType, int, tuple[int, int] | None]:
     if len(record) < _HEADER.size:
         raise StorageError(f"corrupt value record: {len(record)} bytes is shorter than a header")
     tag, expire_ms = _HEADER.unpack_from(record)

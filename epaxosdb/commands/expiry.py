@@ -20,7 +20,7 @@ from storage.interface import KeyValueView
 
 from . import errors
 from .integers import LLONG_MAX, ll_bytes, parse_ll
-from .values import is_expired, live
+from .values import is_expired, live, live_header
 
 EXPIRE_NX, EXPIRE_XX, EXPIRE_GT, EXPIRE_LT = 1, 2, 4, 8
 _EXPIRE_OPTIONS = {b"NX": EXPIRE_NX, b"XX": EXPIRE_XX, b"GT": EXPIRE_GT, b"LT": EXPIRE_LT}
@@ -115,12 +115,12 @@ def _time_to_live(
     kv: KeyValueView, key: bytes, now_ms: int, milliseconds: bool, absolute: bool
 ) -> Reply:
     """``ttlGenericCommand``: -2 for no key, -1 for no expiry; seconds round to nearest."""
-    value = live(kv, key, now_ms)
-    if value is None:
+    header = live_header(kv, key, now_ms)
+    if header is None:
         return -2
-    if not value.expire_ms:
+    if not header.expire_ms:
         return -1
-    remaining = max(value.expire_ms if absolute else value.expire_ms - now_ms, 0)
+    remaining = max(header.expire_ms if absolute else header.expire_ms - now_ms, 0)
     return remaining if milliseconds else (remaining + 500) // 1000
 
 

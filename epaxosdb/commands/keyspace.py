@@ -20,7 +20,7 @@ from storage.interface import KeyValueView
 from . import errors
 from .glob import matcher
 from .integers import LLONG_MAX, parse_cursor, parse_db_index, parse_ll
-from .values import TYPE_NAMES, expired_keys, is_expired, live
+from .values import TYPE_NAMES, expired_keys, live, live_header
 
 SCAN_COUNT_DEFAULT = 10
 RANDOM_ATTEMPTS = 100
@@ -136,25 +136,25 @@ def cmd_del(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
     """DEL and UNLINK: count keys that existed; expired ones are removed but not counted."""
     deleted = 0
     for key in args[1:]:
-        value = kv.get(key)
-        if value is None:
+        header = kv.header(key)
+        if header is None:
             continue
         kv.delete(key)
-        if not is_expired(value, now_ms):
+        if not (header.expire_ms and header.expire_ms <= now_ms):
             deleted += 1
     return deleted
 
 
 def cmd_exists(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """EXISTS and TOUCH: a key named twice counts twice."""
-    return sum(1 for key in args[1:] if live(kv, key, now_ms) is not None)
+    return sum(1 for key in args[1:] if live_header(kv, key, now_ms) is not None)
 
 
 def cmd_type(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    value = live(kv, args[1], now_ms)
-    if value is None:
+    header = live_header(kv, args[1], now_ms)
+    if header is None:
         return NONE_TYPE
-    return SimpleString(TYPE_NAMES[value.type])
+    return SimpleString(TYPE_NAMES[header.type])
 
 
 def _rename(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, nx: bool) -> Reply:
@@ -164,7 +164,7 @@ def _rename(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, nx: bool) ->
         return errors.NO_SUCH_KEY
     if source == target:
         return 0 if nx else OK
-    if nx and live(kv, target, now_ms) is not None:
+    if nx and live_header(kv, target, now_ms) is not None:
         return 0
     kv.put(target, value)
     kv.delete(source)
@@ -209,7 +209,7 @@ def cmd_copy(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     if value is None:
         return 0
     replace = any(arg.upper() == b"REPLACE" for arg in args[3:])
-    if not replace and live(kv, args[2], now_ms) is not None:
+    if not replace and live_header(kv, args[2], now_ms) is not None:
         return 0
     kv.put(args[2], value)
     return 1
@@ -232,10 +232,10 @@ def cmd_scan(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     for key in batch:
         if match is not None and not match(key):
             continue
-        value = live(kv, key, now_ms)
-        if value is None:
+        header = live_header(kv, key, now_ms)
+        if header is None:
             continue
-        if options.type_name is not None and TYPE_NAMES[value.type] != options.type_name:
+        if options.type_name is not None and TYPE_NAMES[header.type] != options.type_name:
             continue
         keys.append(key)
     return [b"%d" % next_cursor, keys]

@@ -58,11 +58,11 @@ def cmd_memory_usage(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
             return errors.SYNTAX
         index += 2
     key = args[2]
-    value = kv.get(key)
-    if value is None:
+    header = kv.header(key)
+    if header is None:
         return None
-    size = _HASH_BYTES + len(key) + _VALUE_HEADER_BYTES + len(value.payload) + _ENTRY_BYTES
-    if value.expire_ms:
+    size = _HASH_BYTES + len(key) + _VALUE_HEADER_BYTES + header.size + _ENTRY_BYTES
+    if header.expire_ms:
         size += _EXPIRY_ENTRY_BYTES + _HASH_BYTES + len(key)
     return size
 

@@ -17,12 +17,12 @@ from __future__ import annotations
 from collections.abc import Sequence
 
 from protocol.replies import OK, Error, Reply
-from storage.interface import KeyValueView, Value
+from storage.interface import KeyValueView, Value, ValueHeader
 from storage.values import new_value
 
 from . import errors
 from .integers import LLONG_MAX, ll_bytes, parse_ll
-from .values import STRING, STRING_LENGTH_MAX, live
+from .values import STRING, STRING_LENGTH_MAX, live, live_header
 
 # Option bits of SET and GETEX, as in Redis's OBJ_* flags.
 NX, XX, GET, KEEPTTL, PERSIST = 1, 2, 4, 8, 16
@@ -214,12 +214,15 @@ def cmd_set(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
         if isinstance(at, Error):
             return at
         expire_ms = at
-    old = live(kv, key, now_ms)
     reply: Reply = OK
+    old: Value | ValueHeader | None
     if flags & GET:
+        old = live(kv, key, now_ms)
         if old is not None and old.type != STRING:
             return errors.WRONGTYPE
         reply = None if old is None else old.payload
+    else:
+        old = live_header(kv, key, now_ms)
     if (flags & NX and old is not None) or (flags & XX and old is None):
         return reply if flags & GET else None
     if flags & KEEPTTL and old is not None:
@@ -232,7 +235,7 @@ def cmd_set(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
 
 
 def cmd_setnx(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    if live(kv, args[1], now_ms) is not None:
+    if live_header(kv, args[1], now_ms) is not None:
         return 0
     kv.put(args[1], Value(STRING, 0, args[2]))
     return 1
@@ -300,7 +303,7 @@ def cmd_msetnx(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     if len(args) % 2 == 0:
         return errors.wrong_arity(b"msetnx")
     for i in range(1, len(args), 2):
-        if live(kv, args[i], now_ms) is not None:
+        if live_header(kv, args[i], now_ms) is not None:
             return 0
     for i in range(1, len(args), 2):
         kv.put(args[i], Value(STRING, 0, args[i + 1]))
@@ -323,12 +326,12 @@ def cmd_append(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
 
 
 def cmd_strlen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    value = live(kv, args[1], now_ms)
-    if value is None:
+    header = live_header(kv, args[1], now_ms)
+    if header is None:
         return 0
-    if value.type != STRING:
+    if header.type != STRING:
         return errors.WRONGTYPE
-    return len(value.payload)
+    return header.size
 
 
 def cmd_getrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:

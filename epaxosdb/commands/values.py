@@ -8,7 +8,7 @@ the proposing replica runs a read, and every replica must keep the same state.
 
 from __future__ import annotations
 
-from storage.interface import KeyValueView, Value, ValueType
+from storage.interface import KeyValueView, Value, ValueHeader, ValueType
 
 STRING = ValueType.STRING
 STRING_LENGTH_MAX = 512 * 1024 * 1024
@@ -32,7 +32,16 @@ def live(kv: KeyValueView, key: bytes, now_ms: int) -> Value | None:
     return value
 
 
-def is_expired(value: Value, now_ms: int) -> bool:
+def live_header(kv: KeyValueView, key: bytes, now_ms: int) -> ValueHeader | None:
+    """``live``'s answer without the payload, for handlers that need only the type, the
+    expiry or the size: EXISTS or TTL of a 64 MB value does not copy it."""
+    header = kv.header(key)
+    if header is None or (header.expire_ms and header.expire_ms <= now_ms):
+        return None
+    return header
+
+
+def is_expired(value: Value | ValueHeader, now_ms: int) -> bool:
     return value.expire_ms != 0 and value.expire_ms <= now_ms
 
 

@@ -15,7 +15,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from storage.buffered import LARGE_VALUE_BYTES, BufferedView, NeedsTransaction, Writes
-from storage.interface import KeyValueView, StorageError, Txn, Value, ValueType
+from storage.interface import KeyValueView, StorageError, Txn, Value, ValueHeader, ValueType
 from tests.storage.conftest import CheckedStore, FreshStore, Opened
 
 
@@ -233,3 +233,44 @@ def test_a_large_value_is_read_from_the_store_once_per_view_and_own_writes_still
         return big_reads, counting.reads - big_reads
 
     assert opened.store.read(run) == (1, 3)
+
+
+class _HeadersOnly:
+    """A base whose payloads must not be read: ``get`` fails, ``header`` answers."""
+
+    def __init__(self, base: KeyValueView) -> None:
+        self.base = base
+
+    def get(self, key: bytes) -> Value | None:
+        raise AssertionError(f"the payload of {key!r} was read")
+
+    def header(self, key: bytes) -> ValueHeader | None:
+        return self.base.header(key)
+
+
+def test_headers_and_deletes_come_from_the_newest_layer_without_reading_base_payloads(
+    opened: Opened,
+) -> None:
+    stored = {b"base": string(b"x" * 1000, 7), b"old": string(b"o"), b"gone": string(b"g")}
+    opened.store.write(lambda t: [t.put(k, v) for k, v in stored.items()])
+    pending: list[Writes] = [{b"old": Value(ValueType.LIST, 3, b"abcd"), b"gone": None}]
+
+    def run(base: KeyValueView) -> list[ValueHeader | bool | None]:
+        view = BufferedView(_HeadersOnly(base), pending)  # type: ignore[arg-type]
+        view.put(b"own", string(b"12345", 9))
+        seen: list[ValueHeader | bool | None] = [
+            view.header(k) for k in (b"base", b"old", b"gone", b"own", b"absent")
+        ]
+        seen += [view.delete(b"base"), view.delete(b"absent"), view.header(b"base")]
+        return seen
+
+    assert opened.store.read(run) == [
+        ValueHeader(ValueType.STRING, 7, 1000),
+        ValueHeader(ValueType.LIST, 3, 4),
+        None,
+        ValueHeader(ValueType.STRING, 9, 5),
+        None,
+        True,
+        False,
+        None,
+    ]

@@ -19,6 +19,7 @@ from storage.interface import (
     StorageError,
     Txn,
     Value,
+    ValueHeader,
     ValueType,
     key_hash,
 )
@@ -125,6 +126,41 @@ def test_a_put_value_is_read_back_with_its_type_expiry_and_payload(opened: Opene
         got = get(opened.store, key)
         assert got == value
         assert got is not None and got.type is value.type
+
+
+def test_a_header_is_the_type_expiry_and_payload_size_of_what_get_reads(opened: Opened) -> None:
+    values = {
+        b"s": Value(ValueType.STRING, 0, b"hello"),
+        b"l": Value(ValueType.LIST, 1_700_000_000_123, b"\x00\x01list"),
+        b"empty": Value(ValueType.HASH, -5, b""),
+        b"big": Value(ValueType.STRING, 9, bytes(range(256)) * 4096),
+        LONG_1000: Value(ValueType.ZSET, 77, b"z" * 300),
+    }
+    put_all(opened.store, values)
+    for key, value in values.items():
+        expected = ValueHeader(value.type, value.expire_ms, len(value.payload))
+        assert opened.store.read(lambda v, k=key: v.header(k)) == expected
+        assert opened.store.write(lambda t, k=key: t.header(k)) == expected
+    assert opened.store.read(lambda v: v.header(b"absent")) is None
+    assert opened.store.read(lambda v: v.header(LONG_1000[:-1] + b"?")) is None
+    with pytest.raises(TypeError):
+        opened.store.read(lambda v: v.header("str"))  # type: ignore[arg-type]
+
+
+def test_values_read_are_plain_bytes_that_outlive_the_read(opened: Opened) -> None:
+    """LMDB's read view reads in place (``buffers=True``): what it returns must be
+    copied out of the map, or it would change under the caller with the next write."""
+    big = Value(ValueType.STRING, 0, b"x" * 100_000)
+    put_all(opened.store, {b"big": big, LONG_1000: string(b"long", 5), b"small": string(b"s")})
+    got = opened.store.read(lambda v: (v.get(b"big"), v.get(LONG_1000), v.get(b"small")))
+    keys = opened.store.read(lambda v: [*v.iter_keys(), *v.expiring(10, 10), v.random_key(0)])
+    put_all(opened.store, {b"big": string(b"other"), LONG_1000: string(b"changed")})
+    opened.store.write(lambda t: t.clear())
+    assert got == (big, string(b"long", 5), string(b"s"))
+    assert all(type(value.payload) is bytes for value in got if value is not None)
+    assert sorted(keys[:3]) == sorted([b"big", LONG_1000, b"small"])
+    assert keys[3] == LONG_1000 and keys[4] in keys[:3]
+    assert all(type(key) is bytes for key in keys)
 
 
 def test_get_of_a_missing_key_is_none(opened: Opened) -> None:
