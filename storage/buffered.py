@@ -29,13 +29,24 @@ the same way on either path.
 from __future__ import annotations
 
 from collections.abc import Iterator, Mapping, Sequence
+from typing import TypeVar
 
-from storage.interface import NO_EXPIRY, KeyValueView, Value, ValueHeader, ValueType, header_of
+from storage.interface import (
+    NO_EXPIRY,
+    KeyValueView,
+    Reader,
+    Value,
+    ValueHeader,
+    ValueType,
+    header_of,
+)
 from storage.values import EXPIRE_MS_MAX, EXPIRE_MS_MIN, check_key, check_value
 
 LARGE_VALUE_BYTES = 16 << 10
 """Values from this size on are read from the base once per view (``BufferedView._large``);
 smaller ones cost less to read again than to remember."""
+
+T = TypeVar("T")
 
 Writes = dict[bytes, Value | None]
 """A batch's net effect on the key-value state: final value per key, ``None`` = deleted."""
@@ -107,6 +118,13 @@ class BufferedView:
             value = self.get(key)
             return None if value is None else header_of(value)
         return self._base.header(key)
+
+    def read_in_place(self, key: bytes, reader: Reader[T]) -> T | None:
+        check_key(key)
+        if self._mentions(key):
+            value = self.get(key)
+            return None if value is None else reader(header_of(value), value.payload)
+        return self._base.read_in_place(key, reader)
 
     def _mentions(self, key: bytes) -> bool:
         """Whether ``get(key)`` would answer from this view rather than from ``base``."""

@@ -75,6 +75,13 @@ def header_of(value: Value) -> ValueHeader:
     return ValueHeader(value.type, value.expire_ms, len(value.payload))
 
 
+Payload = bytes | memoryview
+"""A payload as ``KeyValueView.read_in_place`` lends it: a slice of a 64 MB list or
+string costs what the slice does, not a copy of the whole value."""
+
+Reader = Callable[[ValueHeader, Payload], T]
+
+
 def key_hash(key: bytes) -> int:
     """The 32-bit position of a key in scan order (CRC-32: fast, stable everywhere)."""
     return zlib.crc32(key)
@@ -105,6 +112,14 @@ class KeyValueView(Protocol):
 
     def header(self, key: bytes) -> ValueHeader | None:
         """``get(key)``'s type, expiry and payload size, without copying the payload."""
+        ...
+
+    def read_in_place(self, key: bytes, reader: Reader[T]) -> T | None:
+        """``reader(header, payload)`` of the stored value, expired or not, where it is
+        stored; ``None`` when the key is absent.
+
+        ``payload`` may be a view into the store's memory map, valid only during the
+        call: ``reader`` copies out (``bytes(...)``) whatever it returns or keeps."""
         ...
 
     def put(self, key: bytes, value: Value) -> None: ...

@@ -56,6 +56,7 @@ from storage.interface import (
     NO_EXPIRY,
     SCHEMA_VERSION,
     KeyValueView,
+    Reader,
     Recovered,
     SchemaMismatch,
     StorageError,
@@ -224,6 +225,19 @@ class _LmdbView:
         return value
 
     def header(self, key: bytes) -> ValueHeader | None:
+        found = self._record_header(key)
+        return None if found is None else found[0]
+
+    def read_in_place(self, key: bytes, reader: Reader[T]) -> T | None:
+        found = self._record_header(key)
+        if found is None:
+            return None
+        header, record = found
+        # A view even of a copied record: the payload is not copied again.
+        return reader(header, memoryview(record)[len(record) - header.size :])
+
+    def _record_header(self, key: bytes) -> tuple[ValueHeader, bytes | memoryview] | None:
+        """The record stored for ``key`` (in place in a mapped view) and its header."""
         check_key(key)
         txn = self._live()
         try:
@@ -235,7 +249,7 @@ class _LmdbView:
         header, full_key = decode_header(record)
         if full_key is not None and full_key != key:
             raise _digest_clash()
-        return header
+        return header, record
 
     def put(self, key: bytes, value: Value) -> None:
         check_key(key)

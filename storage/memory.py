@@ -27,6 +27,7 @@ from storage.buffered import counts_with
 from storage.interface import (
     NO_EXPIRY,
     KeyValueView,
+    Reader,
     Recovered,
     StorageError,
     Txn,
@@ -136,6 +137,10 @@ class _MemoryView:
     def header(self, key: bytes) -> ValueHeader | None:
         value = self.get(key)
         return None if value is None else header_of(value)
+
+    def read_in_place(self, key: bytes, reader: Reader[T]) -> T | None:
+        value = self.get(key)
+        return None if value is None else reader(header_of(value), value.payload)
 
     def put(self, key: bytes, value: Value) -> None:
         check_key(key)

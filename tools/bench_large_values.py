@@ -29,6 +29,7 @@ COMMANDS: list[tuple[str, ...]] = [
     ("TTL", "big"),
     ("STRLEN", "big"),
     ("GETRANGE", "big", "0", "9"),
+    ("GETBIT", "big", "100"),
     ("GET", "big"),
     ("DEL", "absent", "big-copy"),
 ]

@@ -12,13 +12,14 @@ the lookup, so their range errors stay in the handlers.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from protocol.replies import Error, Reply
-from storage.interface import KeyValueView, Value
+from storage.interface import KeyValueView, Payload, Value
 
 from . import errors
 from .integers import parse_ll
-from .values import STRING, live
+from .values import STRING, live, read_live
 
 BIT_OFFSET = Error("ERR bit offset is not an integer or out of range")
 BIT_VALUE = Error("ERR bit is not an integer or out of range")
@@ -106,9 +107,10 @@ def cmd_getbit(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     offset = _bit_offset(args[2])
     if offset is None:
         return BIT_OFFSET
-    payload = _string(kv, args[1], now_ms)
-    if payload is None or isinstance(payload, Error):
-        return payload if payload is not None else 0
+    return read_live(kv, args[1], now_ms, STRING, partial(_bit_at, offset), 0)
+
+
+def _bit_at(offset: int, payload: Payload) -> int:
     byte = offset >> 3
     if byte >= len(payload):
         return 0

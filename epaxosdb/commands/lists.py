@@ -24,15 +24,17 @@ key``, not a bad index). A list never exists empty.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from protocol.replies import NULL_ARRAY, OK, Error, NullArray, Reply
-from storage.interface import KeyValueView, Value, ValueType
+from storage.interface import KeyValueView, Payload, Value, ValueType
 
 from . import errors, packed_list
 from .blocking import prepare_blocking, prepare_blocking_mpop
 from .containers import Kind, expire_of, mpop_request
 from .integers import LLONG_MIN, index_span, parse_ll, pop_count
 from .packed_list import Packed
+from .values import read_live
 
 LIST = ValueType.LIST
 INDEX_OUT_OF_RANGE = Error("ERR index out of range")
@@ -232,21 +234,27 @@ def _pop_from_first(
     return NULL_ARRAY
 
 
+# LLEN, LINDEX and LRANGE read the list where it is stored (``read_live``): they cost
+# what the elements they name do, not a copy of the whole list.
+
+
 def cmd_llen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _packed(kv, args[1], now_ms)
-    if found is None or isinstance(found, Error):
-        return 0 if found is None else found
-    return found[1].length
+    return read_live(kv, args[1], now_ms, LIST, _length, 0)
+
+
+def _length(payload: Payload) -> int:
+    return packed_list.view(payload).length
 
 
 def cmd_lindex(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    found = _packed(kv, args[1], now_ms)
-    if found is None or isinstance(found, Error):
-        return found
-    index = parse_ll(args[2])
+    return read_live(kv, args[1], now_ms, LIST, partial(_element, parse_ll(args[2])), None)
+
+
+def _element(index: int | None, payload: Payload) -> Reply:
+    """LINDEX: the index is judged only once the key is known to hold a list, as in Redis."""
     if index is None:
         return errors.NOT_INTEGER
-    packed = found[1]
+    packed = packed_list.view(payload)
     if index < 0:
         index += packed.length
     return packed_list.items(packed, index, index + 1)[0] if 0 <= index < packed.length else None
@@ -275,10 +283,11 @@ def cmd_lrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     start, end = parse_ll(args[2]), parse_ll(args[3])
     if start is None or end is None:
         return errors.NOT_INTEGER
-    found = _packed(kv, args[1], now_ms)
-    if found is None or isinstance(found, Error):
-        return [] if found is None else found
-    packed = found[1]
+    return read_live(kv, args[1], now_ms, LIST, partial(_elements, start, end), [])
+
+
+def _elements(start: int, end: int, payload: Payload) -> list[Reply]:
+    packed = packed_list.view(payload)
     first, stop = index_span(packed.length, start, end)
     return list[Reply](packed_list.items(packed, first, stop))
 

@@ -34,7 +34,7 @@ from typing import NamedTuple
 
 import msgpack
 
-from storage.interface import StorageError
+from storage.interface import Payload, StorageError
 
 MARK = 0xC1
 _MARK = b"\xc1"
@@ -51,7 +51,8 @@ if array("I").itemsize != 4:  # pragma: no cover - every platform CPython suppor
 class Packed(NamedTuple):
     """A parsed list value: where its records and its lengths are."""
 
-    payload: bytes
+    payload: Payload
+    """The stored value: bytes, or a view of it where it is stored (a read in place)."""
     length: int
     """How many elements."""
     body: int
@@ -81,7 +82,7 @@ def pack(elements: Sequence[bytes]) -> bytes:
     return b"".join((_MARK, msgpack.packb(list(elements), use_bin_type=True), table))
 
 
-def parse(payload: bytes) -> Packed:
+def parse(payload: Payload) -> Packed:
     """Where the parts of a value in this form are; ``StorageError`` if it is not one."""
     size = len(payload)
     if size < 2 or payload[0] != MARK:
@@ -101,7 +102,7 @@ def parse(payload: bytes) -> Packed:
     return Packed(payload, count, body, end)
 
 
-def view(payload: bytes) -> Packed:
+def view(payload: Payload) -> Packed:
     """``parse`` for a value in either form: one in the older form is converted first."""
     if payload[:1] == _MARK:
         return parse(payload)
@@ -121,7 +122,7 @@ def contents_bytes(payload: bytes) -> bytes | memoryview:
     return memoryview(payload)[1 : packed.end]
 
 
-def unpack(payload: bytes) -> list[bytes]:
+def unpack(payload: Payload) -> list[bytes]:
     """Every element, head first, from a value in either form."""
     if payload[:1] == _MARK:
         packed = parse(payload)

@@ -15,14 +15,15 @@ relative expiries, which they resolve against the command's timestamp.
 from __future__ import annotations
 
 from collections.abc import Sequence
+from functools import partial
 
 from protocol.replies import OK, Error, Reply
-from storage.interface import KeyValueView, Value, ValueHeader
+from storage.interface import KeyValueView, Payload, Value, ValueHeader
 from storage.values import new_value
 
 from . import errors
 from .integers import LLONG_MAX, ll_bytes, parse_ll
-from .values import STRING, STRING_LENGTH_MAX, live, live_header
+from .values import STRING, STRING_LENGTH_MAX, live, live_header, read_live
 
 # Option bits of SET and GETEX, as in Redis's OBJ_* flags.
 NX, XX, GET, KEEPTTL, PERSIST = 1, 2, 4, 8, 16
@@ -338,12 +339,11 @@ def cmd_getrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: i
     start, end = parse_ll(args[2]), parse_ll(args[3])
     if start is None or end is None:
         return errors.NOT_INTEGER
-    value = live(kv, args[1], now_ms)
-    if value is None:
-        return b""
-    if value.type != STRING:
-        return errors.WRONGTYPE
-    payload = value.payload
+    return read_live(kv, args[1], now_ms, STRING, partial(_range_of, start, end), b"")
+
+
+def _range_of(start: int, end: int, payload: Payload) -> bytes:
+    """GETRANGE's bytes of ``payload``, copied out of it."""
     length = len(payload)
     if start < 0 and end < 0 and start > end:
         return b""
@@ -354,7 +354,7 @@ def cmd_getrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: i
     end = min(end, length - 1)
     if start > end or length == 0:
         return b""
-    return payload[start : end + 1]
+    return bytes(payload[start : end + 1])
 
 
 def cmd_setrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:

@@ -8,7 +8,15 @@ the proposing replica runs a read, and every replica must keep the same state.
 
 from __future__ import annotations
 
-from storage.interface import KeyValueView, Value, ValueHeader, ValueType
+from collections.abc import Callable
+from typing import TypeVar
+
+from protocol.replies import Error
+from storage.interface import KeyValueView, Payload, Value, ValueHeader, ValueType
+
+from . import errors
+
+R = TypeVar("R")
 
 STRING = ValueType.STRING
 STRING_LENGTH_MAX = 512 * 1024 * 1024
@@ -39,6 +47,32 @@ def live_header(kv: KeyValueView, key: bytes, now_ms: int) -> ValueHeader | None
     if header is None or (header.expire_ms and header.expire_ms <= now_ms):
         return None
     return header
+
+
+def read_live(
+    kv: KeyValueView,
+    key: bytes,
+    now_ms: int,
+    value_type: ValueType,
+    reader: Callable[[Payload], R],
+    absent: R,
+) -> R | Error:
+    """``reader(payload)`` of the live value at ``key`` where it is stored, not copied:
+    ``absent`` when the key is missing or expired, WRONGTYPE for another type.
+
+    For reads of a part of a large value (GETRANGE, LRANGE near an end), which
+    then cost what the part does. ``reader`` copies out what it returns (see
+    ``KeyValueView.read_in_place``)."""
+
+    def checked(header: ValueHeader, payload: Payload) -> tuple[R | Error]:
+        if is_expired(header, now_ms):
+            return (absent,)
+        if header.type != value_type:
+            return (errors.WRONGTYPE,)
+        return (reader(payload),)
+
+    found = kv.read_in_place(key, checked)
+    return absent if found is None else found[0]
 
 
 def is_expired(value: Value | ValueHeader, now_ms: int) -> bool:

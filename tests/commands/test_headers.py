@@ -1,26 +1,30 @@
-"""Commands that ask only what a key is (its type, expiry or size) do not read its payload.
+"""Commands that ask what a key is, or read a part of it, do not copy its payload.
 
 EXISTS, TYPE, TTL or STRLEN of a 64 MB value once copied all of it out of
-LMDB, on every replica, for every call. They now read the value's header
-(``KeyValueView.header``); these tests run them over a view whose ``get``
-fails for the large key, so a handler that goes back to reading the payload
-fails here.
+LMDB, on every replica, for every call, and GETRANGE, GETBIT, LLEN, LINDEX
+and LRANGE did too. They now read the value's header
+(``KeyValueView.header``) or the part they need where it is stored
+(``read_in_place``); these tests run them over a view whose ``get`` fails
+for the large keys, so a handler that goes back to copying them fails here.
 """
 
 from __future__ import annotations
 
 from collections.abc import Iterator
+from typing import TypeVar
 
 import pytest
 
-from epaxosdb.commands import execute, prepare
+from epaxosdb.commands import errors, execute, packed_list, prepare
 from protocol.messages import Command
 from protocol.replies import Error, Reply, SimpleString
-from storage.interface import KeyValueView, Txn, Value, ValueHeader, ValueType
+from storage.interface import KeyValueView, Reader, Txn, Value, ValueHeader, ValueType
 from storage.memory import MemoryStore
 
+T = TypeVar("T")
 T0 = 1_700_000_000_000
 BIG = b"big"
+LIST = b"biglist"
 
 
 class _PayloadForbidden:
@@ -30,12 +34,15 @@ class _PayloadForbidden:
         self._txn = txn
 
     def get(self, key: bytes) -> Value | None:
-        if key == BIG:
-            raise AssertionError("the payload of the large key was read")
+        if key in (BIG, LIST):
+            raise AssertionError(f"the payload of {key!r} was copied")
         return self._txn.get(key)
 
     def header(self, key: bytes) -> ValueHeader | None:
         return self._txn.header(key)
+
+    def read_in_place(self, key: bytes, reader: Reader[T]) -> T | None:
+        return self._txn.read_in_place(key, reader)
 
     def put(self, key: bytes, value: Value) -> None:
         self._txn.put(key, value)
@@ -79,7 +86,9 @@ def store() -> MemoryStore:
     store = MemoryStore()
     big = Value(ValueType.STRING, T0 + 10_500, b"x" * 1_000_000)
     small = Value(ValueType.STRING, 0, b"s")
-    store.write(lambda txn: (txn.put(BIG, big), txn.put(b"small", small)))
+    elements = [b"element:%d" % i for i in range(50_000)]
+    biglist = Value(ValueType.LIST, 0, packed_list.pack(elements))
+    store.write(lambda txn: (txn.put(BIG, big), txn.put(b"small", small), txn.put(LIST, biglist)))
     return store
 
 
@@ -101,6 +110,18 @@ def store() -> MemoryStore:
         ((b"RENAMENX", b"small", BIG), 0),
         ((b"COPY", b"small", BIG), 0),
         ((b"SCAN", b"0", b"TYPE", b"string", b"COUNT", b"10"), [b"0", sorted([BIG, b"small"])]),
+        ((b"GETRANGE", BIG, b"-3", b"-1"), b"xxx"),
+        ((b"GETRANGE", LIST, b"0", b"1"), errors.WRONGTYPE),
+        ((b"GETBIT", BIG, b"1"), 1),
+        ((b"GETBIT", BIG, b"7"), 0),
+        ((b"GETBIT", BIG, b"8000000"), 0),
+        ((b"LLEN", LIST), 50_000),
+        ((b"LLEN", BIG), errors.WRONGTYPE),
+        ((b"LINDEX", LIST, b"-1"), b"element:49999"),
+        ((b"LINDEX", LIST, b"x"), errors.NOT_INTEGER),
+        ((b"LINDEX", b"none", b"x"), None),
+        ((b"LRANGE", LIST, b"1", b"2"), [b"element:1", b"element:2"]),
+        ((b"LRANGE", LIST, b"-1", b"100000"), [b"element:49999"]),
     ],
     ids=lambda value: b" ".join(value[:2]).decode() if isinstance(value, tuple) else None,
 )
@@ -122,7 +143,7 @@ def test_set_xx_and_del_replace_a_large_value_without_reading_it(store: MemorySt
     assert store.read(lambda kv: kv.get(BIG)) == Value(ValueType.STRING, T0 + 10_500, b"new")
     store.write(lambda txn: txn.put(BIG, Value(ValueType.STRING, 0, b"y" * 100_000)))
     assert _run(store, b"DEL", BIG, b"small", b"none") == 2
-    assert store.kv_items() == []
+    assert [key for key, _ in store.kv_items()] == [LIST]
 
 
 def test_an_expired_large_value_is_absent_and_deleted_uncounted_without_being_read(

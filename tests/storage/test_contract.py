@@ -147,6 +147,28 @@ def test_a_header_is_the_type_expiry_and_payload_size_of_what_get_reads(opened: 
         opened.store.read(lambda v: v.header("str"))  # type: ignore[arg-type]
 
 
+def test_read_in_place_lends_the_reader_the_header_and_payload_of_what_get_reads(
+    opened: Opened,
+) -> None:
+    values = {
+        b"s": Value(ValueType.STRING, 0, b"hello"),
+        b"big": Value(ValueType.LIST, 9, bytes(range(256)) * 4096),
+        LONG_1000: Value(ValueType.ZSET, 77, b"z" * 300),
+    }
+    put_all(opened.store, values)
+
+    def reader(header: ValueHeader, payload: bytes | memoryview) -> tuple[ValueHeader, bytes]:
+        return header, bytes(payload[:3]) + bytes(payload[-3:])
+
+    for key, value in values.items():
+        header = ValueHeader(value.type, value.expire_ms, len(value.payload))
+        expected = (header, value.payload[:3] + value.payload[-3:])
+        assert opened.store.read(lambda v, k=key: v.read_in_place(k, reader)) == expected
+        assert opened.store.write(lambda t, k=key: t.read_in_place(k, reader)) == expected
+    assert opened.store.read(lambda v: v.read_in_place(b"absent", reader)) is None
+    assert opened.store.read(lambda v: v.read_in_place(LONG_1000[:-1] + b"?", reader)) is None
+
+
 def test_values_read_are_plain_bytes_that_outlive_the_read(opened: Opened) -> None:
     """LMDB's read view reads in place (``buffers=True``): what it returns must be
     copied out of the map, or it would change under the caller with the next write."""

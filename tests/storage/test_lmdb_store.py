@@ -332,8 +332,29 @@ def test_a_corrupt_value_record_is_reported_on_read(tmp_path: Path) -> None:
     image = data_file.read_bytes()
     assert encoded in image
     data_file.write_bytes(image.replace(encoded, b"\x7f" + encoded[1:]))
-    with LmdbStore.open(tmp_path) as store, pytest.raises(StorageError, match="type tag"):
-        store.read(lambda view: view.get(b"k"))
+    with LmdbStore.open(tmp_path) as store:
+        for read in (
+            lambda view: view.get(b"k"),
+            lambda view: view.header(b"k"),
+            lambda view: view.read_in_place(b"k", lambda header, payload: None),
+        ):
+            with pytest.raises(StorageError, match="type tag"):
+                store.read(read)
+            with pytest.raises(StorageError, match="type tag"):
+                store.write(read)
+
+
+def test_the_read_view_lends_payloads_in_place_and_copies_them_once_for_get(
+    tmp_path: Path,
+) -> None:
+    """What makes reading a part of a 64 MB value cheap: ``read`` runs in a transaction
+    begun with ``buffers=True``; ``get`` still returns bytes of its own."""
+    with LmdbStore.open(tmp_path) as store:
+        store.write(lambda txn: txn.put(b"k", Value(ValueType.LIST, 0, b"payload")))
+        lent = store.read(lambda view: view.read_in_place(b"k", lambda h, p: type(p)))
+        got = store.read(lambda view: view.get(b"k"))
+    assert lent is memoryview
+    assert got is not None and type(got.payload) is bytes and got.payload == b"payload"
 
 
 def test_a_data_dir_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
