@@ -25,7 +25,7 @@ The public API other layers code against:
 """
 
 from .access import access_of, batch_access, command_access
-from .blocking import blocking_wait, undo_pop
+from .blocking import blocking_wait, undo_pop, undo_summary
 from .docs import command_reply
 from .execution import execute, is_read_only, settle_expiry_of
 from .expiry import expired_sweep_op
@@ -61,6 +61,7 @@ __all__ = [
     "script_compile_error",
     "settle_expiry_of",
     "undo_pop",
+    "undo_summary",
     "watchcheck_op",
     "watchread_op",
 ]

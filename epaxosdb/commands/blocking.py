@@ -143,6 +143,13 @@ def undo_pop(op: tuple[bytes, ...], reply: Reply) -> tuple[bytes, ...] | None:
     return None
 
 
+def undo_summary(undo: tuple[bytes, ...]) -> str:
+    """What an ``undo_pop`` op puts back, for the log: ``2 element(s)``, ``1 member(s)``."""
+    if undo[0] == b"ZADD":  # ZADD key NX score member...
+        return f"{(len(undo) - 3) // 2} member(s)"
+    return f"{len(undo) - 2} element(s)"
+
+
 def _mpop_keys(op: tuple[bytes, ...]) -> tuple[tuple[bytes, ...], tuple[bytes, ...]]:
     """A prepared BLMPOP or BZMPOP (``name timeout numkeys key... where [COUNT n]``): its
     keys, and what follows them."""

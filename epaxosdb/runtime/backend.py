@@ -44,7 +44,12 @@ class Backend(Protocol):
         """
         ...
 
-    def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: Callable[[Reply], None],
+        on_late: Callable[[Reply], None] | None = None,
+    ) -> None:
         """Propose ``cmd``; call ``on_done(reply)`` once it has executed here.
 
         Does not block. ``on_done`` is called exactly once, from the trio run
@@ -53,6 +58,12 @@ class Backend(Protocol):
         exceptions: ``-LOADING`` while loading, and a distinct "outcome
         unknown" error when the command may still commit. Commands submitted
         in order by one connection are proposed in that order.
+
+        ``on_late(reply)`` is called if ``cmd`` does execute here after all, once
+        ``on_done`` was told its outcome was unknown (a blocking pop puts back what
+        such an attempt popped: its client was never given it). Not if this replica
+        rebuilt its state meanwhile, nor for a command still unexecuted after
+        ``LATE_OUTCOMES_MAX`` others were told the same.
         """
         ...
 

@@ -277,6 +277,11 @@ class ClientIO(Protocol):
         Raises ``OSError`` when the connection is broken."""
         ...
 
+    def hung_up(self) -> bool:
+        """Whether the client has ended its input or broken the connection, as far as can
+        be told now without waiting (and without taking anything it sent)."""
+        ...
+
     def close(self) -> None: ...
 
 
@@ -295,6 +300,10 @@ class StreamIO:
     def try_send(self, data: bytes | bytearray) -> int:
         """A stream has no non-blocking send: every reply goes through ``send_all``."""
         return 0
+
+    def hung_up(self) -> bool:
+        """A stream cannot be asked without reading from it: the reader finds out."""
+        return False
 
     def close(self) -> None:
         """The stream itself is closed by ``handle_client``."""
@@ -370,6 +379,16 @@ class SocketIO:
             return self._sock.send(data)
         except BlockingIOError:
             return 0
+
+    def hung_up(self) -> bool:
+        """A peek at the socket: end of input, or an error such as a reset. Data waiting
+        means the client is still there (what it sent stays for the reader)."""
+        try:
+            return self._sock.recv(1, socket.MSG_PEEK) == b""
+        except BlockingIOError:
+            return False
+        except OSError:
+            return True
 
     def close(self) -> None:
         self._sock.detach()

@@ -192,6 +192,12 @@ class _Waiter:
     submitted: float
     deadline: float
     cmd: Command
+    on_late: Callable[[Reply], None] | None = None
+
+
+LATE_OUTCOMES_MAX = 100_000
+"""``on_late`` callbacks kept for commands answered "outcome unknown" (``Backend.submit``):
+the oldest go first, so a replica cut off for days holds a bounded number."""
 
 
 class LatencyWindow:
@@ -255,6 +261,8 @@ class ConsensusLoop:
         """Commands awaiting their reply, in submission order: every command gets the same
         timeout, so this is also deadline order, and the expired ones are its first entries
         (no second structure holding an entry per command for the whole timeout)."""
+        self._late: dict[int, Callable[[Reply], None]] = {}
+        """``on_late`` of commands answered "outcome unknown", oldest first."""
         self.commit_latency = LatencyWindow()
         self._counters = {
             "turns": 0,
@@ -304,12 +312,17 @@ class ConsensusLoop:
         self._next_id += 1
         return Command(self._me, self._next_id, time_ms, ops, multi)
 
-    def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: Callable[[Reply], None],
+        on_late: Callable[[Reply], None] | None = None,
+    ) -> None:
         if self._core.loading:
             on_done(LOADING)
             return
         now = time.monotonic()
-        self._waiting[cmd.id] = _Waiter(on_done, now, now + self._timeout_s, cmd)
+        self._waiting[cmd.id] = _Waiter(on_done, now, now + self._timeout_s, cmd, on_late)
         self._proposals.append(cmd)
         self._quiet_ticks = 0
         self._wake.set()
@@ -576,6 +589,7 @@ class ConsensusLoop:
         with trio.CancelScope(shield=True):
             core = await trio.to_thread.run_sync(rebuild)
         waiting, self._waiting = self._waiting, {}
+        self._late = {}  # what they did is in the snapshot, never executed here
         for waiter in waiting.values():
             self._counters["uncertain"] += 1
             waiter.on_done(REBUILDING)
@@ -607,6 +621,10 @@ class ConsensusLoop:
                     if waiter is not None:
                         self._counters["replies"] += 1
                         waiter.on_done(reply)
+                    elif self._late:
+                        on_late = self._late.pop(cmd.id, None)
+                        if on_late is not None:
+                            on_late(reply)
         for cmd, detail in outbox.failures:
             self._counters["handler_failures"] += 1
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
@@ -660,6 +678,11 @@ class ConsensusLoop:
             self._counters["uncertain"] += 1
             read_only = commands.is_read_only(waiter.cmd)
             waiter.on_done(outcome_unknown(self._timeout_s, read_only))
+            if waiter.on_late is not None:
+                late = self._late
+                late[cid] = waiter.on_late
+                if len(late) > LATE_OUTCOMES_MAX:
+                    del late[next(iter(late))]
 
     def _log_left_behind(self) -> None:
         """Say when log GC starts and stops passing a silent replica (``core.laggards``)."""

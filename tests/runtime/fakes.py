@@ -51,6 +51,8 @@ class FakeBackend:
     subscriptions: Subscriptions | None = None
     """Set by ``running_server``: the front end's blocked clients, told of every write."""
     held: list[tuple[Command, Callable[[Reply], None]]] = field(default_factory=list)
+    late: dict[int, Callable[[Reply], None]] = field(default_factory=dict)
+    """``on_late`` of held commands, by command id (see ``release_uncertain``)."""
     _next_id: int = 0
     _held_changed: trio.Event = field(default_factory=trio.Event)
 
@@ -60,12 +62,19 @@ class FakeBackend:
         self._next_id += 1
         return Command(self.replica_id, self._next_id, time_ms, ops, multi)
 
-    def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: Callable[[Reply], None],
+        on_late: Callable[[Reply], None] | None = None,
+    ) -> None:
         self.submitted.append(cmd)
         if self.loading:
             on_done(LOADING)
         elif self.hold:
             self.held.append((cmd, on_done))
+            if on_late is not None:
+                self.late[cmd.id] = on_late
             self._held_changed.set()
         else:
             on_done(self.execute(cmd))
@@ -107,6 +116,19 @@ class FakeBackend:
         for on_done, reply in reversed(results) if reverse else results:
             on_done(reply)
         return len(results)
+
+    def release_uncertain(self, uncertain: Error) -> int:
+        """As the consensus loop does when quorum is lost, then found again: answer every
+        held command ``uncertain``, then execute them, telling ``on_late`` the reply."""
+        held, self.held = self.held, []
+        for _, on_done in held:
+            on_done(uncertain)
+        for cmd, _ in held:
+            reply = self.execute(cmd)
+            on_late = self.late.pop(cmd.id, None)
+            if on_late is not None:
+                on_late(reply)
+        return len(held)
 
     def info_sections(self) -> Mapping[str, InfoFields]:
         keys = self.store.read(lambda kv: kv.count())

@@ -24,7 +24,7 @@ from epaxosdb.runtime.blocking import BlockedClients, BlockedPop
 from epaxosdb.runtime.clients import ClientRegistry
 from epaxosdb.runtime.connection import Connection
 from epaxosdb.runtime.loop import ConsensusLoop
-from protocol.replies import NULL_ARRAY, Reply
+from protocol.replies import NULL_ARRAY, Error, Reply
 from protocol.resp import encode_request
 from storage.interface import Value, ValueType
 from storage.memory import MemoryStore
@@ -427,8 +427,26 @@ class _ClientThatHangsUp:
         self.sent += data
         return len(data)
 
+    def hung_up(self) -> bool:
+        return False  # only the reader finds out, here
+
     def close(self) -> None:
         pass
+
+
+class _ClientGoneUnread(_ClientThatHangsUp):
+    """A client that sends one blocking pop and leaves, but whose end of input the reader
+    has not seen yet: only a look at the socket (``hung_up``) tells."""
+
+    async def receive(self, max_bytes: int) -> bytes:
+        await trio.lowlevel.checkpoint()
+        if self._requests:
+            return self._requests.pop()
+        await trio.sleep_forever()
+        raise AssertionError("unreachable")
+
+    def hung_up(self) -> bool:
+        return not self._requests
 
 
 async def test_a_client_that_hangs_up_as_its_wait_is_answered_only_ends_its_connection() -> None:
@@ -486,3 +504,43 @@ async def test_what_an_attempt_pops_for_a_client_that_hung_up_is_put_back(
             assert backend.release() == 1
     assert run(check) == expected
     assert bytes(io.sent) == b"", "nothing was sent to a client that hung up"
+
+
+async def test_a_pop_for_a_client_gone_before_its_reader_noticed_is_put_back() -> None:
+    """The end of input can arrive in the same scheduler pass as the pop's reply: the
+    reply would go to a closed socket (a QA run lost 20 elements in 150 such hang-ups)."""
+    backend = FakeBackend(hold=True)
+    registry = ClientRegistry()
+    backend.blocked = registry.blocked
+    io = _ClientGoneUnread(backend, ["BLPOP", "q", "0"])
+    with trio.fail_after(WAIT_S):
+        async with trio.open_nursery() as nursery:
+            nursery.start_soon(Connection(io, registry, backend).run)
+            await backend.wait_held(1)
+            backend.store.write(lambda txn: txn.put(b"q", _list_of(b"x")))
+            assert backend.release() == 1  # the attempt pops; the client is gone
+            await backend.wait_held(1)  # what puts it back
+            backend.hold = False
+            assert backend.release() == 1
+            nursery.cancel_scope.cancel()
+    assert backend.execute(backend.stamp(((b"LRANGE", b"q", b"0", b"-1"),), 1)) == [b"x"]
+    assert bytes(io.sent) == b""
+
+
+async def test_a_pop_whose_client_was_told_its_outcome_is_unknown_is_put_back() -> None:
+    """Quorum lost: the attempt's client gets UNCERTAIN and stops waiting; when quorum
+    returns the attempt executes after all, and what it pops was given to nobody."""
+    uncertain = Error("UNCERTAIN outcome unknown")
+    backend = FakeBackend(hold=True)
+    async with running_server(backend) as server:
+        client = await RawClient.connect(server.port)
+        await client.send(encode_request(["BLPOP", "q", "0"]))
+        with trio.fail_after(WAIT_S):
+            await backend.wait_held(1)
+            backend.store.write(lambda txn: txn.put(b"q", _list_of(b"x")))
+            assert backend.release_uncertain(uncertain) == 1
+            assert await client.replies(1) == b"-UNCERTAIN outcome unknown\r\n"
+            await backend.wait_held(1)  # what puts it back
+        backend.hold = False
+        assert backend.release() == 1
+        assert await client.call("LRANGE", "q", "0", "-1") == b"*1\r\n$1\r\nx\r\n"

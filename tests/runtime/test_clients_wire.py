@@ -136,7 +136,12 @@ async def test_one_error_for_a_pipelined_run_answers_every_request_of_it() -> No
     uncertain = Error("UNCERTAIN outcome unknown")
 
     class Undecided(FakeBackend):
-        def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+        def submit(
+            self,
+            cmd: Command,
+            on_done: Callable[[Reply], None],
+            on_late: Callable[[Reply], None] | None = None,
+        ) -> None:
             self.submitted.append(cmd)
             on_done(uncertain)
 
@@ -388,7 +393,12 @@ async def test_closed_connections_leave_no_file_descriptors_behind() -> None:
 class _FaultyBackend(FakeBackend):
     """Raises on ``GET boom`` and replies a value RESP cannot carry on ``GET odd``."""
 
-    def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: Callable[[Reply], None],
+        on_late: Callable[[Reply], None] | None = None,
+    ) -> None:
         key = cmd.ops[0][1] if len(cmd.ops[0]) > 1 else b""
         if key == b"boom":
             raise RuntimeError("backend bug")

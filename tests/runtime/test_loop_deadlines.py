@@ -10,6 +10,7 @@ from __future__ import annotations
 
 import random
 import time
+from collections.abc import Callable
 
 import trio
 
@@ -112,3 +113,59 @@ async def test_a_read_past_its_deadline_is_told_it_changed_nothing() -> None:
     assert isinstance(read, Error) and read.code == "UNCERTAIN"
     assert "changed nothing: retry it" in read.text and "may still take effect" not in read.text
     assert isinstance(write, Error) and write.text.endswith("it may still take effect")
+
+
+async def test_a_command_answered_uncertain_that_executes_later_reaches_its_late_callback() -> None:
+    """What lets a blocking pop put back what an attempt popped after its client was told
+    "outcome unknown" (a QA run saw the element vanish once quorum came back)."""
+    connected = False
+    loops: dict[int, ConsensusLoop] = {}
+
+    def send_from(src: int) -> Callable[[int, object], None]:
+        def send(dst: int, msg: object) -> None:
+            if connected:
+                loops[dst].deliver(msg)  # type: ignore[arg-type]
+
+        return send
+
+    for me in (1, 2, 3):
+        core = Replica(
+            ReplicaConfig(me, (1, 2, 3)), rng=random.Random(me), access=commands.command_access
+        )
+        core.step(SyncReply(1 + me % 3, (-1, -1, -1), (), False))
+        core.advance(core.ready())
+        loops[me] = ConsensusLoop(
+            core,
+            MemoryStore(),
+            incarnation=1,
+            send=send_from(me),
+            tick_interval_s=TICK_S,
+            command_timeout_s=TIMEOUT_S,
+        )
+    done: list[Reply] = []
+    late: list[Reply] = []
+    got_done, got_late = trio.Event(), trio.Event()
+
+    def on_done(reply: Reply) -> None:
+        done.append(reply)
+        got_done.set()
+
+    def on_late(reply: Reply) -> None:
+        late.append(reply)
+        got_late.set()
+
+    async with trio.open_nursery() as nursery:
+        for loop in loops.values():
+            nursery.start_soon(loop.run)
+            nursery.start_soon(loop.run_ticker)
+        cmd = loops[1].stamp(((b"INCR", b"n"),), 1_700_000_000_000)
+        loops[1].submit(cmd, on_done, on_late)
+        with trio.fail_after(10 * TIMEOUT_S):
+            await got_done.wait()
+        assert late == []
+        connected = True
+        with trio.fail_after(60):
+            await got_late.wait()
+        nursery.cancel_scope.cancel()
+    assert isinstance(done[0], Error) and done[0].code == "UNCERTAIN"
+    assert late == [1]

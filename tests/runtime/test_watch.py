@@ -254,7 +254,12 @@ class FailingWatchBackend(FakeBackend):
 
     failure: Error = UNCERTAIN
 
-    def submit(self, cmd: Command, on_done: Callable[[Reply], None]) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: Callable[[Reply], None],
+        on_late: Callable[[Reply], None] | None = None,
+    ) -> None:
         if cmd.ops[0][0] == WATCHREAD:
             self.submitted.append(cmd)
             on_done(self.failure)
