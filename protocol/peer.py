@@ -45,9 +45,15 @@ from protocol.messages import (
 
 FRAME_HEADER = struct.Struct(">I")
 
-FRAME_SIZE_MAX: Final = (1 << 30) + (1 << 20)
-"""Largest frame accepted by default: a client request may be up to 1 GB (Redis's
-client-query-buffer-limit), and a batch holding it must still fit in one frame."""
+COMMAND_BYTES_MAX: Final = 1 << 30
+"""Most bytes one replicated command may take in a frame: the front end bounds a client
+request (client-query-buffer-limit, at most this) and a MULTI's queued requests by it,
+counted as RESP sends them, which is never less than msgpack's encoding."""
+
+FRAME_SIZE_MAX: Final = COMMAND_BYTES_MAX + (1 << 20)
+"""Largest frame accepted by default: one command of ``COMMAND_BYTES_MAX`` (a request of
+up to 1 GB, Redis's client-query-buffer-limit) and the message around it. An instance
+with a command that large holds no other (``batch_bytes_max``), nor does a sync reply."""
 
 
 class PeerProtocolError(Exception):
@@ -401,10 +407,9 @@ class FrameDecoder:
             return None
         body = bytes(buf[4 : 4 + size])
         del buf[: 4 + size]
-        if len(buf) >= 4:
-            (nxt,) = FRAME_HEADER.unpack_from(buf)
-            if nxt > self._frame_size_max:
-                raise PeerProtocolError(f"frame of {nxt} bytes exceeds {self._frame_size_max}")
+        # The next frame's size is judged when it is asked for (or fed more): it may be
+        # meant for another decoder, as the first message after a handshake is, which
+        # arrives with the last handshake frame and is no handshake frame (``remaining``).
         return body
 
     @property

@@ -602,7 +602,10 @@ class RespParser:
             else:
                 with memoryview(buf) as view:
                     args.append(view[pos : pos + size].tobytes())
-            collected += size
+            # With its framing ("$<size>\r\n...\r\n"), as Redis's query buffer holds it:
+            # so one request of at most ``client_query_buffer_limit`` bytes always fits in
+            # one replicated command, however many arguments it has (``COMMAND_BYTES_MAX``).
+            collected += size + 5 + len(b"%d" % size)
             pos += size + 2
             size = -1
             left -= 1

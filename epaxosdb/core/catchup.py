@@ -17,6 +17,7 @@ from protocol.messages import (
     payload_bytes,
 )
 
+from .instance import Instance
 from .laggards import Laggards
 
 
@@ -73,13 +74,23 @@ class CatchUp(Laggards):
         def full() -> bool:
             return len(commits) >= cfg.sync_batch_max or size >= cfg.sync_bytes_max
 
+        def room_for(x: Instance) -> int | None:
+            """``x``'s bytes if it fits beside what the reply holds (the first always
+            does): with one more large instance the reply could outgrow the peer frame."""
+            extra = payload_bytes(x.cmds or ())
+            return extra if not commits or size + extra <= cfg.sync_bytes_max else None
+
+        more = False
         for iid in m.wanted:
             x = self.instances.get(iid)
             if x is not None and x.committed and iid not in seen and not full():
+                extra = room_for(x)
+                if extra is None:
+                    more = True
+                    break
                 commits.append(self._commit_msg(x))
-                size += payload_bytes(x.cmds or ())
+                size += extra
                 seen.add(iid)
-        more = False
         scan_budget = cfg.sync_batch_max * 4
         for p, row in enumerate(self._rows):
             j = m.committed[p] + 1
@@ -93,8 +104,12 @@ class CatchUp(Laggards):
                 j += 1
                 x = self.instances.get(iid)
                 if x is not None and x.committed and iid not in seen:
+                    extra = room_for(x)
+                    if extra is None:
+                        more = True
+                        break
                     commits.append(self._commit_msg(x))
-                    size += payload_bytes(x.cmds or ())
+                    size += extra
             if more:
                 break
         reply = SyncReply(

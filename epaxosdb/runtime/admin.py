@@ -27,6 +27,7 @@ from typing import TYPE_CHECKING, Final
 
 from epaxosdb import commands
 from epaxosdb.commands.glob import stringmatch
+from protocol.peer import COMMAND_BYTES_MAX
 from protocol.replies import (
     OK,
     PONG,
@@ -771,8 +772,9 @@ _CONFIG_SETTERS: dict[str, Callable[[ClientRegistry, bytes], str | None]] = {
     "maxclients": _set_maxclients,
     "timeout": _set_int("timeout", 0, 2**31 - 1, memory=False),
     "proto-max-bulk-len": _set_int("proto_max_bulk_len", 1024 * 1024, 2**63 - 1, memory=True),
+    # A request must fit in one replicated command (``COMMAND_BYTES_MAX``); Redis allows more.
     "client-query-buffer-limit": _set_int(
-        "client_query_buffer_limit", 1024 * 1024, 2**63 - 1, memory=True
+        "client_query_buffer_limit", 1024 * 1024, COMMAND_BYTES_MAX, memory=True
     ),
     "requirepass": _set_requirepass,
 }

@@ -76,6 +76,7 @@ from protocol.errors import (
     QueryBufferLimitExceeded,
     RespProtocolError,
 )
+from protocol.peer import COMMAND_BYTES_MAX
 from protocol.replies import OK, QUEUED, Error, Push, Reply
 from protocol.resp import NEED_DATA, RespParser, encode_reply
 
@@ -114,6 +115,13 @@ EXECABORT = Error("EXECABORT Transaction discarded because of previous errors.")
 EXEC_WITHOUT_MULTI = Error("ERR EXEC without MULTI")
 DISCARD_WITHOUT_MULTI = Error("ERR DISCARD without MULTI")
 MULTI_NESTED = Error("ERR MULTI calls can not be nested")
+TRANSACTION_TOO_LARGE = Error(
+    f"ERR transaction too large: its queued commands would exceed {COMMAND_BYTES_MAX} bytes,"
+    " the most one replicated command may carry"
+)
+_RESP_BYTES_PER_ARG = 6
+"""What a queued request counts per argument besides its bytes: RESP's least (``$0`` and
+two line ends), and more than msgpack spends on it and its share of the op's header."""
 WATCH_IN_MULTI = Error("ERR WATCH inside MULTI is not allowed")
 INTERNAL_ERROR = Error("ERR internal error: the reply could not be encoded (see the server log)")
 
@@ -195,6 +203,8 @@ class Connection:
         """An EXEC dispatched while WATCH reads were pending, run once they are done."""
         self.multi: list[list[bytes]] | None = None
         self.multi_failed = False
+        self.multi_bytes = 0
+        """The queued requests' size as RESP sent them: EXEC replicates them as one command."""
         self.channels: dict[bytes, None] = {}
         self.patterns: dict[bytes, None] = {}
         """Pub/sub subscriptions, in the order they were made (see ``pubsub``)."""
@@ -680,8 +690,14 @@ class Connection:
             self.multi_failed = in_multi
             self._reject(spec.name, LOADING)
         elif in_multi and spec.name not in _RUN_IN_MULTI:
-            self.multi.append(request)  # type: ignore[union-attr]
-            self._answer(QUEUED)
+            size = self.multi_bytes + sum(map(len, request)) + _RESP_BYTES_PER_ARG * len(request)
+            if size > COMMAND_BYTES_MAX:
+                self.multi_failed = True
+                self._reject(spec.name, TRANSACTION_TOO_LARGE)
+            else:
+                self.multi_bytes = size
+                self.multi.append(request)  # type: ignore[union-attr]
+                self._answer(QUEUED)
         else:
             self._stats.commands_processed += 1
             self.last_command = spec.name
@@ -1086,6 +1102,7 @@ class Connection:
             return MULTI_NESTED
         self.multi = []
         self.multi_failed = False
+        self.multi_bytes = 0
         self._refresh_plain()
         return OK
 
@@ -1165,10 +1182,12 @@ class Connection:
         With watched keys the command starts with a ``WATCHCHECK`` op and is
         submitted even when nothing data-bearing was queued, because only
         the replicated check can say whether the reply is the array or the
-        null array. Queued connection commands (PING, CLIENT SETNAME...) are
-        still run here when EXEC is dispatched: if the check then aborts,
-        their replies are dropped with the rest, but a side effect such as a
-        new client name stays (Redis would not have run them).
+        null array. Queued connection commands (PING, CLIENT SETNAME,
+        SUBSCRIBE, HELLO...) run here: at once without watched keys, and only
+        once the check has let the transaction run with them, since an
+        aborted one must leave the connection as it was (a QA run found a
+        client subscribed, renamed or switched to RESP3 by a transaction
+        that had answered it was discarded).
         """
         queued = self.multi
         if queued is None:
@@ -1182,6 +1201,7 @@ class Connection:
         ops: list[tuple[bytes, ...]] = []
         replies: list[Reply] = []  # in queue order; the ops' places are filled at completion
         op_places: list[int] = []
+        deferred: list[tuple[int, LocalHandler, list[bytes]]] = []  # (place, handler, args)
         for args in queued:
             spec = commands.resolve(args)
             if not isinstance(spec, Error) and spec.name in (b"evalsha", b"evalsha_ro"):
@@ -1192,6 +1212,10 @@ class Connection:
                 args, spec = expanded, commands.resolve(expanded)
             if not isinstance(spec, Error) and "connection" in spec.flags:
                 handler = _LOCAL_HANDLERS.get(spec.name)
+                if handler is not None and watched:
+                    deferred.append((len(replies), handler, args))
+                    replies.append(None)
+                    continue
                 reply = handler(self, args) if handler is not None else None
                 replies.append(None if isinstance(reply, admin.NoReply) else reply)
                 continue
@@ -1213,11 +1237,18 @@ class Connection:
         if len(ops) == len(replies):
             self.backend.submit(cmd, partial(self._complete, seq, proto))
         else:
-            self.backend.submit(cmd, partial(self._complete_exec, seq, proto, replies, op_places))
+            done = partial(self._complete_exec, seq, proto, replies, op_places, deferred)
+            self.backend.submit(cmd, done)
         return admin.NO_REPLY
 
     def _complete_exec(
-        self, seq: int, proto: int, replies: list[Reply], op_places: list[int], reply: Reply
+        self,
+        seq: int,
+        proto: int,
+        replies: list[Reply],
+        op_places: list[int],
+        deferred: list[tuple[int, LocalHandler, list[bytes]]],
+        reply: Reply,
     ) -> None:
         if not isinstance(reply, list) or len(reply) != len(op_places):
             # The transaction as a whole failed (-LOADING...) or a watched key changed (null).
@@ -1226,6 +1257,11 @@ class Connection:
         merged = list(replies)
         for place, op_reply in zip(op_places, reply, strict=True):
             merged[place] = op_reply
+        if deferred and not self._dead:
+            for place, handler, args in deferred:
+                local = handler(self, args)
+                merged[place] = None if isinstance(local, admin.NoReply) else local
+            proto = self._reply_proto()  # as it is now (HELLO 3, CLIENT REPLY OFF...)
         self._complete(seq, proto, merged)
 
 

@@ -613,3 +613,18 @@ def test_a_hello_whose_tag_is_not_an_integer_is_rejected() -> None:
     tree = unpack(encode_hello(Hello(b"c", 1, b"n", b"", b"d")))
     with pytest.raises(PeerProtocolError):
         decode_hello(pack([float(HELLO_TAG), *tree[1:]]))
+
+
+def test_a_handshake_decoder_hands_a_larger_first_message_on_instead_of_refusing_it() -> None:
+    """The dialer's first message can share a read with its last handshake frame; the
+    handshake decoder's small limit is not that message's (a QA run saw a restarted
+    replica dropped with "frame of 1156 bytes exceeds 1024", then reconnect)."""
+    handshake, message = b"h" * 100, b"m" * 5000
+    decoder = FrameDecoder(frame_size_max=1024)
+    decoder.feed(encode_frame(handshake) + encode_frame(message)[:3000])
+    assert decoder.next_frame() == handshake
+    rest = FrameDecoder()
+    rest.feed(decoder.remaining())
+    assert rest.next_frame() is None
+    rest.feed(encode_frame(message)[3000:])
+    assert rest.next_frame() == message

@@ -301,11 +301,13 @@ def test_an_unauthenticated_client_may_buffer_only_1mb() -> None:
             parser.feed(b"y" * 60000)
 
 
-def test_buffered_counts_a_partial_request_and_its_collected_arguments() -> None:
+def test_buffered_counts_a_partial_request_and_its_collected_arguments_with_framing() -> None:
+    """As Redis's query buffer holds them: so a request within client-query-buffer-limit
+    fits in one replicated command however many arguments it has."""
     parser = RespParser(use_hiredis=False)
     parser.feed(b"*3\r\n$3\r\nSET\r\n$1\r\nk\r\n$10\r\nabc")
     assert parser.next_request() is NEED_DATA
-    assert parser.buffered == len(b"SET") + len(b"k") + len(b"abc")
+    assert parser.buffered == len(b"$3\r\nSET\r\n$1\r\nk\r\n") + len(b"abc")
     parser.feed(b"defghij\r\n")
     assert parser.next_request() == [b"SET", b"k", b"abcdefghij"]
     assert parser.buffered == 0

@@ -181,6 +181,10 @@ FSYNCED = "fsynced before it is acknowledged"
             ["proto-max-bulk-len", "10"],
             "argument must be between 1048576 and 9223372036854775807 inclusive",
         ),
+        (  # one request must fit in one replicated command (Redis allows more)
+            ["client-query-buffer-limit", "2gb"],
+            "argument must be between 1048576 and 1073741824 inclusive",
+        ),
         (["databases", "1"], "can't set immutable config"),
         (["Timeout", "0", "TIMEOUT", "1"], "duplicate parameter"),
         (["maxmemory-policy", "lru"], "it stays 'noeviction' here: epaxosdb does not evict keys"),

@@ -8,6 +8,9 @@ in a transaction are answered by the front end and merged in order.
 
 from __future__ import annotations
 
+import pytest
+
+from epaxosdb.runtime import connection
 from epaxosdb.runtime.clients import ClientSettings
 from protocol.resp import encode_request
 from tests.runtime.fakes import FakeBackend, RawClient, running_server
@@ -163,3 +166,26 @@ async def test_exec_reply_waits_for_the_backend_and_keeps_order() -> None:
         assert await client.replies(6) == (
             b"+OK\r\n+OK\r\n+QUEUED\r\n+QUEUED\r\n*2\r\n:2\r\n+PONG\r\n$1\r\n2\r\n"
         )
+
+
+async def test_a_transaction_larger_than_one_replicated_command_may_be_is_refused_at_queue_time(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """EXEC replicates the queue as one command, which must fit in a peer frame: a QA
+    run's 3 x 360 MB MULTI was refused by every peer, again and again, and wedged its
+    replica until a restart. Each request counts its bytes and 6 per argument."""
+    monkeypatch.setattr(connection, "COMMAND_BYTES_MAX", 100)
+    backend = FakeBackend()
+    async with running_server(backend) as server:
+        client = await RawClient.connect(server.port)
+        assert await client.call("MULTI") == b"+OK\r\n"
+        assert await client.call("SET", "a", "x" * 20) == b"+QUEUED\r\n"  # 24 + 18 = 42
+        assert await client.call("SET", "b", "y" * 20) == b"+QUEUED\r\n"  # 84
+        refused = await client.call("SET", "c", "z")  # 84 + 5 + 18 = 107 > 100
+        assert refused.startswith(b"-ERR transaction too large")
+        before = len(backend.submitted)
+        assert await client.call("EXEC") == EXECABORT
+        assert len(backend.submitted) == before
+        assert await client.call("MULTI") == b"+OK\r\n"  # a new transaction starts afresh
+        assert await client.call("SET", "a", "x" * 20) == b"+QUEUED\r\n"
+        assert await client.call("EXEC") == b"*1\r\n+OK\r\n"

@@ -204,6 +204,47 @@ async def test_exec_after_another_client_changed_a_watched_key_is_null_like_redi
     assert ours.endswith(b"+QUEUED\r\n" + null + b"$7\r\nchanged\r\n")
 
 
+async def aborted_transaction_of_connection_commands(port: int, proto: int) -> bytes:
+    """An aborted EXEC queued CLIENT SETNAME, SUBSCRIBE and HELLO: none of them may take
+    effect (a QA run found the client renamed, subscribed, and switched protocol)."""
+    watcher, other = await connect(port, proto), await connect(port, proto)
+    try:
+        await watcher.call("FLUSHALL")
+        await watcher.call("SET", "k", "0")
+        out = await pipeline(watcher, ("WATCH", "k"))
+        out += await other.call("SET", "k", "changed")
+        out += await pipeline(
+            watcher,
+            ("MULTI",),
+            ("CLIENT", "SETNAME", "aborted"),
+            ("SUBSCRIBE", "chan"),
+            ("HELLO", "3" if proto == 2 else "2"),
+            ("EXEC",),
+            ("CLIENT", "GETNAME"),
+            ("GET", "k"),
+        )
+        out += await pipeline(watcher, ("WATCH", "k"), ("MULTI",))
+        out += await pipeline(watcher, ("CLIENT", "SETNAME", "kept"), ("PING",), ("EXEC",))
+        out += await pipeline(watcher, ("CLIENT", "GETNAME"))
+        return out
+    finally:
+        await watcher.aclose()
+        await other.aclose()
+
+
+@pytest.mark.parametrize("proto", [2, 3], ids=["RESP2", "RESP3"])
+async def test_an_aborted_exec_leaves_the_connection_as_it_was_like_redis(
+    proto: int, reference: RedisServer
+) -> None:
+    async with running_server() as server:
+        ours = await aborted_transaction_of_connection_commands(server.port, proto)
+    theirs = await aborted_transaction_of_connection_commands(reference.port, proto)
+    assert ours == theirs
+    null = b"*-1\r\n" if proto == 2 else b"_\r\n"
+    assert null + (b"$-1\r\n" if proto == 2 else b"_\r\n") + b"$7\r\nchanged\r\n" in ours
+    assert ours.endswith(b"$4\r\nkept\r\n")
+
+
 # --- what is replicated -------------------------------------------------------------
 
 
