@@ -108,7 +108,9 @@ def subscribed_mode_refusal(name: bytes) -> Error:
 
 PIPELINE_OPS_MAX = 256
 PIPELINE_BYTES_MAX = 64 * 1024
-"""Bounds of one pipelined run proposed as a command: its ops, its argument bytes."""
+"""Bounds of one pipelined run proposed as a command: its ops, its argument bytes (each
+argument with ``_RESP_BYTES_PER_ARG``, so that empty ones count too: a run plus the
+request that ends it must fit in one replicated command, ``COMMAND_BYTES_MAX``)."""
 NOAUTH = Error("NOAUTH Authentication required.")
 LOADING = Error("LOADING Redis is loading the dataset in memory")
 EXECABORT = Error("EXECABORT Transaction discarded because of previous errors.")
@@ -549,7 +551,7 @@ class Connection:
                         batch.append(op)  # type: ignore[arg-type]
                         names.append(spec.name)
                         for arg in op:  # type: ignore[union-attr]
-                            batch_bytes += len(arg)
+                            batch_bytes += len(arg) + _RESP_BYTES_PER_ARG
                         if len(batch) >= PIPELINE_OPS_MAX or batch_bytes >= PIPELINE_BYTES_MAX:
                             self._submit_batch(batch_first, batch, names, now_ms)
                             batch, names = [], []
