@@ -2,7 +2,9 @@
 
 Exit codes: 0 clean shutdown; 1 a runtime failure (storage error, safety
 tripwire); 2 bad usage or a refused start (bad cluster file, data dir locked
-by another process, data dir of another replica or cluster, a port in use).
+by another process, data dir of another replica or cluster, a data dir path
+that cannot be a directory or cannot be written, a data dir whose data file
+is missing or empty, a port in use).
 """
 
 from __future__ import annotations
@@ -78,11 +80,20 @@ def main() -> None:
         faulthandler.enable()
 
 
+def _data_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> Path | None:
+    """``--data-dir ""`` would be the current directory (``Path("")`` is ``.``): refused."""
+    if value is None:
+        return None
+    if not value.strip():
+        raise click.BadParameter("the data dir path is empty")
+    return Path(value)
+
+
 @main.command()
 @click.option("--config", "config_path", required=True, type=click.Path(path_type=Path),
               help="The cluster file (TOML).")
 @click.option("--id", "replica_id", required=True, type=int, help="This replica's id.")
-@click.option("--data-dir", type=click.Path(path_type=Path), default=None,
+@click.option("--data-dir", type=click.Path(), default=None, callback=_data_dir,
               help="Overrides the replica's data_dir from the cluster file.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
@@ -93,7 +104,13 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
     from epaxosdb.runtime.allocator import keep_large_allocations_in_heap
     from epaxosdb.runtime.listeners import ListenError
     from epaxosdb.runtime.serve import open_replica, run_process
-    from storage.interface import DataDirLocked, SchemaMismatch, StorageError
+    from storage.interface import (
+        ClusterMismatch,
+        DataDirLocked,
+        DataDirRefused,
+        SchemaMismatch,
+        StorageError,
+    )
 
     setup_logging(log_level, replica_id)
     log = logging.getLogger("epaxosdb")
@@ -110,7 +127,15 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
         sys.exit(EXIT_REFUSED)
     try:
         opened = open_replica(cluster, replica_id, directory, **cluster.core_settings())
-    except (DataDirLocked, SchemaMismatch) as exc:
+    except ClusterMismatch as exc:
+        log.error(
+            "%s: the cluster id is derived from the cluster file (its replica ids and peer "
+            "addresses, unless [cluster] id names it), so changing any of them, even moving "
+            "a port, makes another cluster; start it with the cluster file this data dir "
+            "was created with, or on an empty data dir", exc,
+        )  # fmt: skip
+        sys.exit(EXIT_REFUSED)
+    except (DataDirLocked, SchemaMismatch, DataDirRefused) as exc:
         log.error("%s", exc)
         sys.exit(EXIT_REFUSED)
     except (StorageError, ValueError) as exc:
@@ -146,17 +171,23 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
               help="How many replicas to run.")
 @click.option("--port", default=6379, show_default=True, type=int,
               help="Client port of replica 1; replica i listens on PORT+i-1, peers on +1000.")
-@click.option("--data-dir", default=Path("epaxosdb-data"), show_default=True,
-              type=click.Path(path_type=Path),
+@click.option("--data-dir", default="epaxosdb-data", show_default=True,
+              type=click.Path(), callback=_data_dir,
               help="Where replica i keeps its data (DIR/i) and the cluster file.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def local(replicas: str, port: int, data_dir: Path, log_level: str) -> None:
+def local(replicas: str, port: int, data_dir: Path | None, log_level: str) -> None:
     """Run a whole cluster on this machine, one process per replica (Ctrl-C stops all)."""
-    from epaxosdb.local import run_local
+    assert data_dir is not None  # it has a default
+    from epaxosdb.local import LocalRefused, run_local
 
     setup_logging(log_level)
-    sys.exit(run_local(int(replicas), port, data_dir, log_level))
+    try:
+        code = run_local(int(replicas), port, data_dir, log_level)
+    except LocalRefused as exc:
+        logging.getLogger("epaxosdb.local").error("%s", exc)
+        sys.exit(EXIT_REFUSED)
+    sys.exit(code)
 
 
 def _cluster_sizes(ctx: click.Context, param: click.Parameter, value: str) -> list[int]:

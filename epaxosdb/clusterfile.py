@@ -16,6 +16,10 @@ The cluster id — checked in every peer handshake and stored in every data
 directory — is derived from the replica ids and peer addresses (or given as
 ``[cluster] id``), so a replica never talks to, or loads the log of, another
 cluster by mistake.
+
+Every key is checked: an unknown table or key (a typo such as ``dat_dir``) is
+refused rather than ignored, and each ``[cluster]`` setting must be an integer
+(not a boolean) within ``SETTING_RANGES``.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ import hashlib
 import tomllib
 from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import TypeGuard
 
 DEFAULT_TICK_MS = 10
 
@@ -35,6 +40,33 @@ CORE_SETTINGS = (
 )
 """``[cluster]`` keys passed to every replica's core (``ReplicaConfig`` fields, in ticks)."""
 RUNTIME_SETTINGS = ("command_timeout_ms", "leave_behind_ms")
+_TICKS_MAX = 1_000_000
+"""About 3 hours at the default tick, 11 days at the longest: longer is a typo."""
+SETTING_RANGES: dict[str, tuple[int, int]] = {
+    "batch_max": (1, 1_000_000),
+    "inflight_max": (1, 100_000),
+    "fast_wait_ticks": (0, _TICKS_MAX),
+    "retransmit_ticks": (1, _TICKS_MAX),
+    "learn_ticks": (0, _TICKS_MAX),
+    "recovery_ticks": (1, _TICKS_MAX),
+    "recovery_jitter_ticks": (0, _TICKS_MAX),
+    "recoveries_max": (1, 100_000),
+    "sync_interval_ticks": (1, _TICKS_MAX),
+    "sync_batch_max": (1, 1_000_000),
+    "batch_bytes_max": (1, 1 << 30),
+    "sync_bytes_max": (1, 1 << 30),
+    "leave_behind_instances": (0, 1_000_000_000),
+    "leave_behind_bytes": (0, 1 << 50),
+    "command_timeout_ms": (1, 86_400_000),
+    "leave_behind_ms": (0, 30 * 86_400_000),
+}
+"""The values each ``[cluster]`` setting accepts (inclusive): what the core needs at least
+(a zero batch or retransmit interval would never propose or resend), and bounds well past
+any sensible setting that keep a typo from reaching the replicas (byte bounds stay within
+the 1 GiB peer frame)."""
+REPLICA_KEYS = ("id", "client", "peer", "data_dir")
+CLUSTER_KEYS = ("secret", "tick_ms", "id", "requirepass")
+TABLES = ("cluster", "replica")
 DEFAULT_LEAVE_BEHIND_MS = 60_000
 DEFAULT_LEAVE_BEHIND_INSTANCES = 10_000
 """A replica silent for a minute, once a peer holds 10,000 instances, is left behind
@@ -129,7 +161,17 @@ def derive_cluster_id(replicas: tuple[ReplicaEntry, ...]) -> bytes:
     return hashlib.sha256(text.encode()).digest()[:16]
 
 
+def _integer(value: object) -> TypeGuard[int]:
+    return isinstance(value, int) and not isinstance(value, bool)  # TOML true is not 1
+
+
 def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterConfig:
+    unknown = [name for name in data if name not in TABLES]
+    if unknown:
+        raise ClusterFileError(
+            f"unknown table or key {unknown[0]!r} in the cluster file "
+            "(it holds [cluster] and [[replica]] tables)"
+        )
     raw = data.get("replica")
     if not isinstance(raw, list) or not raw:
         raise ClusterFileError("the cluster file needs at least one [[replica]] table")
@@ -138,13 +180,22 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
         if not isinstance(item, dict):
             raise ClusterFileError(f"[[replica]] #{i + 1} is not a table")
         rid = item.get("id")
-        if not isinstance(rid, int) or isinstance(rid, bool) or not 0 < rid < 256:
+        if not _integer(rid) or not 0 < rid < 256:
             raise ClusterFileError(f"[[replica]] #{i + 1}: id must be an integer 1..255")
+        extra_keys = [k for k in item if k not in REPLICA_KEYS]
+        if extra_keys:
+            raise ClusterFileError(
+                f"replica {rid}: unknown key {extra_keys[0]!r} (known: {', '.join(REPLICA_KEYS)})"
+            )
         data_dir = item.get("data_dir")
         path: Path | None = None
         if data_dir is not None:
             if not isinstance(data_dir, str):
                 raise ClusterFileError(f"replica {rid}: data_dir must be a string")
+            if not data_dir.strip():
+                raise ClusterFileError(
+                    f"replica {rid}: data_dir is empty (leave it out, or name a directory)"
+                )
             path = Path(data_dir)
             if base is not None and not path.is_absolute():
                 path = base / path
@@ -173,7 +224,7 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
     requirepass = cluster.get("requirepass", "")
     if not isinstance(secret, str) or not isinstance(requirepass, str):
         raise ClusterFileError("[cluster] secret and requirepass are strings")
-    if not isinstance(tick_ms, int) or not 1 <= tick_ms <= 1000:
+    if not _integer(tick_ms) or not 1 <= tick_ms <= 1000:
         raise ClusterFileError("[cluster] tick_ms is an integer between 1 and 1000")
     given_id = cluster.get("id")
     if given_id is not None and not isinstance(given_id, str):
@@ -181,14 +232,14 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
     cluster_id = (
         hashlib.sha256(given_id.encode()).digest()[:16] if given_id else derive_cluster_id(replicas)
     )
-    known = ("secret", "tick_ms", "id", "requirepass")
-    extra = {k: v for k, v in cluster.items() if k not in known}
+    extra = {k: v for k, v in cluster.items() if k not in CLUSTER_KEYS}
     for name, value in extra.items():
-        if name not in CORE_SETTINGS + RUNTIME_SETTINGS:
-            allowed = ", ".join(known + CORE_SETTINGS + RUNTIME_SETTINGS)
+        if name not in SETTING_RANGES:
+            allowed = ", ".join(CLUSTER_KEYS + CORE_SETTINGS + RUNTIME_SETTINGS)
             raise ClusterFileError(f"unknown [cluster] setting {name!r} (known: {allowed})")
-        if not isinstance(value, int) or isinstance(value, bool) or value < 0:
-            raise ClusterFileError(f"[cluster] {name} must be a non-negative integer")
+        low, high = SETTING_RANGES[name]
+        if not _integer(value) or not low <= value <= high:
+            raise ClusterFileError(f"[cluster] {name} must be an integer from {low} to {high}")
     return ClusterConfig(replicas, cluster_id, secret.encode(), tick_ms, requirepass, extra)
 
 

@@ -3,17 +3,26 @@
 Replica ``i`` serves clients on ``port + i - 1`` and peers on ``port + 1000 +
 i - 1``; its data lives in ``<data-dir>/<i>``; the generated cluster file is
 ``<data-dir>/cluster.toml``. Running it again on the same data dir recovers
-the data. Ctrl-C (SIGINT) or SIGTERM stops every replica cleanly.
+the data. Ctrl-C (SIGINT), SIGTERM or SIGHUP (its terminal closed) stops every
+replica cleanly; if ``local`` dies without stopping them (``kill -9``), each
+replica is sent SIGTERM by the kernel (Linux: ``PR_SET_PDEATHSIG``).
+
+Before writing or starting anything it refuses ports past 65535 and ports
+another process listens on (an earlier ``local`` still running, say, whose
+replicas would otherwise answer this one's PINGs).
 """
 
 from __future__ import annotations
 
+import ctypes
 import logging
+import os
 import signal
 import socket
 import subprocess
 import sys
 import time
+from collections.abc import Callable
 from pathlib import Path
 
 from epaxosdb.clusterfile import ClusterFileError, load_cluster, render_cluster
@@ -24,39 +33,94 @@ READY_TIMEOUT_S = 60.0
 STOP_TIMEOUT_S = 20.0
 
 
+PEER_PORT_OFFSET = 1000
+
+
+class LocalRefused(SystemExit):
+    """A start refused before anything was written or started; the CLI exits 2."""
+
+
+def ports(replicas: int, port: int) -> list[int]:
+    """Every port the cluster listens on: client ports, then peer ports."""
+    clients = [port + i for i in range(replicas)]
+    return clients + [p + PEER_PORT_OFFSET for p in clients]
+
+
+def check_port_range(replicas: int, port: int) -> None:
+    """Refuse a ``--port`` whose client or peer ports fall outside 1..65535."""
+    highest = port + PEER_PORT_OFFSET + replicas - 1
+    if port < 1 or highest > 65535:
+        raise LocalRefused(
+            f"--port {port} does not fit: {replicas} replicas listen on client ports "
+            f"{port}-{port + replicas - 1} and peer ports {port + PEER_PORT_OFFSET}-{highest}, "
+            f"and ports end at 65535 (use --port {65535 - PEER_PORT_OFFSET - replicas + 1} "
+            "or lower)"
+        )
+
+
+def ports_in_use(replicas: int, port: int) -> list[tuple[int, str]]:
+    """The ports of the cluster that cannot be listened on now, with the reason.
+
+    The test binds 127.0.0.1 as the replicas will (with ``SO_REUSEADDR``, as trio's
+    listeners do: a port left in TIME_WAIT by a stopped cluster is free, a port
+    something listens on — on 127.0.0.1 or on every address — is not)."""
+    busy = []
+    for p in ports(replicas, port):
+        with socket.socket(socket.AF_INET, socket.SOCK_STREAM) as probe:
+            probe.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+            try:
+                probe.bind(("127.0.0.1", p))
+            except OSError as exc:
+                busy.append((p, exc.strerror or str(exc)))
+    return busy
+
+
 def cluster_file(replicas: int, port: int, data_dir: Path) -> Path:
     """Write (or check) the cluster file for a local cluster of ``replicas``."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    check_port_range(replicas, port)
+    _check_existing(replicas, port, data_dir)
     path = data_dir / "cluster.toml"
+    if path.exists():
+        return path
     text = render_cluster(
         [
-            (i, f"127.0.0.1:{port + i - 1}", f"127.0.0.1:{port + 1000 + i - 1}", str(i))
+            (i, f"127.0.0.1:{port + i - 1}",
+             f"127.0.0.1:{port + PEER_PORT_OFFSET + i - 1}", str(i))
             for i in range(1, replicas + 1)
         ]
-    )
+    )  # fmt: skip
+    data_dir.mkdir(parents=True, exist_ok=True)
+    path.write_text(text)
+    return path
+
+
+def _check_existing(replicas: int, port: int, data_dir: Path) -> None:
+    """Refuse a data dir whose cluster file describes another cluster (it is kept)."""
+    path = data_dir / "cluster.toml"
     if path.exists():
         try:
             existing = load_cluster(path)
         except ClusterFileError as exc:
-            raise SystemExit(f"{path} exists but is not a valid cluster file: {exc}") from None
+            raise LocalRefused(
+                f"{path} exists but is not a valid cluster file: {exc} (delete it if no "
+                "cluster runs from it)"
+            ) from None
         if len(existing.replicas) != replicas:
-            raise SystemExit(
+            raise LocalRefused(
                 f"{data_dir} holds a {len(existing.replicas)}-replica cluster; run with "
                 f"--replicas {len(existing.replicas)} or choose another --data-dir"
             )
-        ports = [(r.id, r.client.port, r.peer.port) for r in existing.replicas]
-        if ports != [(i, port + i - 1, port + 1000 + i - 1) for i in range(1, replicas + 1)]:
+        have = [(r.id, r.client.port, r.peer.port) for r in existing.replicas]
+        want = [(i, port + i - 1, port + PEER_PORT_OFFSET + i - 1) for i in range(1, replicas + 1)]
+        if have != want:
             # The cluster's identity comes from its file: other ports make another
             # cluster, which the replicas' data directories would refuse. The file stays
             # as it is (a cluster may be running from it).
             first = existing.replicas[0].client.port
-            raise SystemExit(
+            raise LocalRefused(
                 f"{data_dir} holds a cluster on client ports from {first} (see {path}); "
                 f"run with --port {first} or choose another --data-dir"
             )
-        return path
-    path.write_text(text)
-    return path
 
 
 def answers_ping(port: int) -> bool:
@@ -68,8 +132,43 @@ def answers_ping(port: int) -> bool:
         return False
 
 
+PR_SET_PDEATHSIG = 1
+
+
+def _die_with_parent() -> Callable[[], None] | None:
+    """A ``preexec_fn`` that has the kernel send the child SIGTERM when ``local`` dies,
+    however it dies (Linux only; elsewhere ``None``). The child runs in its own
+    session, out of reach of the terminal's signals, so nothing else would."""
+    if not sys.platform.startswith("linux"):
+        return None
+    try:
+        prctl = ctypes.CDLL(None, use_errno=True).prctl  # resolved before the fork
+    except (OSError, AttributeError):
+        return None
+    parent = os.getpid()
+
+    def preexec() -> None:
+        if prctl(PR_SET_PDEATHSIG, signal.SIGTERM, 0, 0, 0) != 0:
+            raise OSError(ctypes.get_errno(), "prctl(PR_SET_PDEATHSIG) failed")
+        if os.getppid() != parent:  # local died before the prctl: nobody would tell us
+            os.kill(os.getpid(), signal.SIGTERM)
+
+    return preexec
+
+
 def run_local(replicas: int, port: int, data_dir: Path, log_level: str) -> int:
     data_dir = data_dir.resolve()
+    check_port_range(replicas, port)
+    _check_existing(replicas, port, data_dir)
+    busy = ports_in_use(replicas, port)
+    if busy:
+        listed = ", ".join(f"{p} ({reason})" for p, reason in busy)
+        raise LocalRefused(
+            f"cannot start: ports {listed} are not free (another epaxosdb local, or another "
+            "server, listens on them); stop it, or choose other ports with --port (this "
+            f"cluster needs client ports {port}-{port + replicas - 1} and peer ports "
+            f"{port + PEER_PORT_OFFSET}-{port + PEER_PORT_OFFSET + replicas - 1})"
+        )
     config = cluster_file(replicas, port, data_dir)
     procs: dict[int, subprocess.Popen[bytes]] = {}
     stopping = False
@@ -78,13 +177,15 @@ def run_local(replicas: int, port: int, data_dir: Path, log_level: str) -> int:
         nonlocal stopping
         stopping = True
 
-    signal.signal(signal.SIGTERM, stop)
-    signal.signal(signal.SIGINT, stop)
+    for signum in (signal.SIGTERM, signal.SIGINT, signal.SIGHUP):
+        signal.signal(signum, stop)
+    preexec = _die_with_parent()
     for i in range(1, replicas + 1):
         procs[i] = subprocess.Popen(
             [sys.executable, "-m", "epaxosdb", "serve", "--config", str(config), "--id", str(i),
              "--log-level", log_level],
             start_new_session=True,  # Ctrl-C reaches us; we stop the replicas in order
+            preexec_fn=preexec,
         )
     deadline = time.monotonic() + READY_TIMEOUT_S
     ready: set[int] = set()
@@ -114,13 +215,18 @@ def run_local(replicas: int, port: int, data_dir: Path, log_level: str) -> int:
         for i, p in procs.items():
             if p.poll() is not None and i not in reported:
                 reported.add(i)
-                log.warning(
-                    "replica %d exited with code %d; the others keep serving. Start it "
-                    "again (it recovers from its data dir) with: "
-                    "%s -m epaxosdb serve --config %s --id %d",
-                    i, p.returncode, sys.executable, config, i,
+                running = replicas - len(reported)
+                others = (
+                    f"{running} other {'replica keeps' if running == 1 else 'replicas keep'} "
+                    "serving" if running else "no replica is running any more"
                 )
+                log.warning(
+                    "replica %d exited with code %d; %s. Start it again (it recovers from "
+                    "its data dir) with: %s -m epaxosdb serve --config %s --id %d",
+                    i, p.returncode, others, sys.executable, config, i,
+                )  # fmt: skip
         if len(reported) == replicas:
+            log.error("every replica has exited; stopping")
             return 1
         time.sleep(0.2)
     return _stop_all(procs)

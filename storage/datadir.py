@@ -16,7 +16,7 @@ import fcntl
 import os
 from pathlib import Path
 
-from storage.interface import DataDirLocked, StorageError
+from storage.interface import DataDirLocked, DataDirRefused, StorageError
 
 LOCK_FILE_NAME = "LOCK"
 
@@ -35,7 +35,10 @@ class DataDirLock:
         try:
             fd = os.open(lock_path, os.O_RDWR | os.O_CREAT | os.O_CLOEXEC, 0o644)
         except OSError as exc:
-            raise StorageError(f"cannot open lock file {lock_path}: {exc}") from exc
+            # Not writable (a read-only mount, permissions): nothing was opened or changed.
+            raise DataDirRefused(
+                f"cannot open lock file {lock_path}: {exc.strerror or exc}"
+            ) from exc
         try:
             fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
         except BlockingIOError:

@@ -99,6 +99,16 @@ class SchemaMismatch(StorageError):
     """The data directory was written by an incompatible version, or for another replica."""
 
 
+class ClusterMismatch(SchemaMismatch):
+    """The data directory was written for another cluster (another cluster id)."""
+
+
+class DataDirRefused(StorageError):
+    """The data directory cannot be used as it is, and opening it changed nothing: its path
+    is not a directory or cannot be created or written, or it holds the remains of a store
+    whose data file is missing or empty (starting over there would forget every vote)."""
+
+
 NO_EXPIRY = 1 << 63
 """``expiry_floor`` of a state in which no key has an expiry: later than any deadline."""
 

@@ -51,10 +51,12 @@ from protocol.messages import InstanceId, InstanceRecord, Status
 from protocol.peer import PeerProtocolError, decode_record, encode_record
 from storage import keyspace
 from storage.buffered import counts_with
-from storage.datadir import DataDirLock
+from storage.datadir import LOCK_FILE_NAME, DataDirLock
 from storage.interface import (
     NO_EXPIRY,
     SCHEMA_VERSION,
+    ClusterMismatch,
+    DataDirRefused,
     KeyValueView,
     Reader,
     Recovered,
@@ -551,7 +553,10 @@ class LmdbStore:
         ``replica_id``/``cluster_id`` are recorded on first use and checked on
         every later open (``None`` skips the check). Raises ``DataDirLocked``
         if another process (or another open store) holds the dir,
-        ``SchemaMismatch`` for a foreign schema or identity, ``StorageError``
+        ``SchemaMismatch`` for a foreign schema or identity (``ClusterMismatch``
+        for another cluster's), ``DataDirRefused`` for a path that cannot be a data
+        dir and for one whose ``data.mdb`` is empty, or missing beside the files a
+        store leaves (an empty or missing directory is a new store), ``StorageError``
         for anything else that is not a healthy epaxosdb data dir.
         """
         if replica_id is not None and (type(replica_id) is not int or replica_id < 0):
@@ -560,14 +565,16 @@ class LmdbStore:
             raise TypeError(f"cluster_id must be bytes, got {type(cluster_id).__name__}")
         map_size = max(map_size, MAP_SIZE_MIN)
         map_size_max = max(map_size_max, map_size)
+        if not os.fspath(path):
+            raise DataDirRefused("the data dir path is empty (Path('') would be '.')")
         data_dir = Path(path)
-        try:
-            data_dir.mkdir(parents=True, exist_ok=True)
-        except OSError as exc:
-            raise StorageError(f"cannot create data dir {data_dir}: {exc}") from exc
+        _make_data_dir(data_dir)
+        lock_existed = (data_dir / LOCK_FILE_NAME).exists()
         lock = DataDirLock.acquire(data_dir)
         try:
             existed = _check_data_file(data_dir)
+            if not existed:
+                _refuse_remains(data_dir, lock_existed)
             env = _open_env(data_dir, map_size=map_size if not existed else 0, readonly=False)
             try:
                 _check_length(env, data_dir)
@@ -843,6 +850,25 @@ class LmdbStore:
         """Sizes and identity for ``epaxosdb inspect``; works on a read-only open."""
         return self._reading(self._stats)
 
+    def reusable_bytes(self) -> int:
+        """About how much of the data file holds no live page: room that LMDB fills again
+        before the file grows (deleted keys, collected log entries). An estimate from page
+        counts — pages freed since the oldest reader began are not reusable yet — for
+        judging whether the disk is full (``runtime.diskspace``)."""
+
+        def count(view: _LmdbView) -> int:
+            txn = view._live_copying()
+            try:
+                env_stat = self._env.stat()
+                stats = [env_stat, *(txn.stat(db) for db in self._dbs.all())]
+                last_pgno = self._env.info()["last_pgno"]
+            except lmdb.Error as exc:
+                raise _translate(exc, "reading statistics") from exc
+            live = sum(s["branch_pages"] + s["leaf_pages"] + s["overflow_pages"] for s in stats)
+            return max(last_pgno + 1 - 2 - live, 0) * env_stat["psize"]  # 2: the meta pages
+
+        return self._reading(count)
+
     def _stats(self, view: _LmdbView) -> StoreStats:
         txn, dbs = view._live_copying(), self._dbs
         try:
@@ -932,11 +958,52 @@ def _check_data_file(data_dir: Path) -> bool:
     if not data_file.is_file():
         raise StorageError(f"{data_file} is not a regular file")
     if size == 0:
-        raise StorageError(
+        raise DataDirRefused(
             f"{data_file} is empty (truncated?); refusing to start a new replica over it. "
             "Remove the data dir to start from scratch under a new identity."
         )
     return True
+
+
+LMDB_LOCK_FILE_NAME = "lock.mdb"
+
+
+def _make_data_dir(data_dir: Path) -> None:
+    """Create the data dir (and its parents) if needed; refuse a path that cannot be one."""
+    if data_dir.exists() and not data_dir.is_dir():
+        raise DataDirRefused(
+            f"cannot create data dir {data_dir}: it exists and is not a directory"
+        )
+    try:
+        data_dir.mkdir(parents=True, exist_ok=True)
+    except NotADirectoryError:
+        raise DataDirRefused(
+            f"cannot create data dir {data_dir}: part of its path is a file, not a directory"
+        ) from None
+    except OSError as exc:
+        raise DataDirRefused(f"cannot create data dir {data_dir}: {exc.strerror or exc}") from None
+
+
+def _refuse_remains(data_dir: Path, lock_existed: bool) -> None:
+    """Refuse a data dir whose ``data.mdb`` is gone but whose companions are still there.
+
+    LMDB would create an empty environment, and the replica would start as new: with
+    peers it rebuilds, alone it has silently lost everything. Losing the data file is
+    an accident (a bad clean-up, a partial restore) until the operator says otherwise,
+    by emptying the directory — what the README's replacement procedure starts from.
+    """
+    found = [LOCK_FILE_NAME] if lock_existed else []
+    if (data_dir / LMDB_LOCK_FILE_NAME).exists():
+        found.append(LMDB_LOCK_FILE_NAME)
+    if not found:
+        return
+    raise DataDirRefused(
+        f"data dir {data_dir} has no {DATA_FILE_NAME}, but holds {' and '.join(found)} of a "
+        f"store that ran there: its data file is missing (deleted or moved?); refusing to "
+        f"start an empty replica over it. Put {DATA_FILE_NAME} back, or, to start this "
+        "replica over deliberately (it rebuilds from its peers; a 1-replica cluster starts "
+        "empty), empty the directory."
+    )
 
 
 _WALK_SCRIPT = """
@@ -1060,7 +1127,7 @@ def _initialise(
                 view._put_meta(_META_CLUSTER, cluster_id)
                 stored_cluster = cluster_id
             elif stored_cluster != cluster_id:
-                raise SchemaMismatch(
+                raise ClusterMismatch(
                     f"data dir {data_dir} belongs to cluster {stored_cluster.hex()}, "
                     f"not cluster {cluster_id.hex()}"
                 )

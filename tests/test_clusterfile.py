@@ -75,8 +75,57 @@ def test_core_settings_reach_the_replica_and_unknown_ones_are_refused() -> None:
     }
     with pytest.raises(ClusterFileError, match="unknown \\[cluster\\] setting 'batch_size'"):
         parse_cluster(_three(batch_size=32))
-    with pytest.raises(ClusterFileError, match="batch_max must be a non-negative integer"):
+    with pytest.raises(ClusterFileError, match="batch_max must be an integer from 1 to"):
         parse_cluster(_three(batch_max="32"))
+
+
+def test_an_unknown_table_or_replica_key_is_refused_naming_it() -> None:
+    """A typo must not be ignored: ``[clustr] secret = ...`` would leave the cluster without
+    its secret, ``dat_dir`` every replica without its data dir (a QA run)."""
+    misspelt = _three()
+    misspelt["clustr"] = {"secret": "x"}
+    with pytest.raises(ClusterFileError, match="unknown table or key 'clustr'"):
+        parse_cluster(misspelt)
+    typo = _three()
+    typo["replica"][1]["dat_dir"] = "x"  # type: ignore[index]
+    with pytest.raises(ClusterFileError, match="replica 2: unknown key 'dat_dir'"):
+        parse_cluster(typo)
+
+
+@pytest.mark.parametrize(
+    ("setting", "value", "message"),
+    [
+        ("tick_ms", True, "tick_ms is an integer between 1 and 1000"),
+        ("batch_max", True, "batch_max must be an integer from 1 to 1000000"),
+        ("command_timeout_ms", 0, "command_timeout_ms must be an integer from 1 to"),
+        ("batch_max", 0, "batch_max must be an integer from 1 to"),
+        ("inflight_max", 0, "inflight_max must be an integer from 1 to"),
+        ("retransmit_ticks", 0, "retransmit_ticks must be an integer from 1 to"),
+        ("batch_max", 99999999999999999999, "batch_max must be an integer from 1 to 1000000"),
+        ("leave_behind_bytes", -1, "leave_behind_bytes must be an integer from 0 to"),
+        ("sync_bytes_max", (1 << 30) + 1, "sync_bytes_max must be an integer from 1 to"),
+    ],
+)
+def test_a_setting_must_be_an_integer_within_its_range(
+    setting: str, value: object, message: str
+) -> None:
+    with pytest.raises(ClusterFileError, match=message):
+        parse_cluster(_three(**{setting: value}))
+
+
+def test_settings_at_the_ends_of_their_ranges_are_accepted() -> None:
+    lowest = parse_cluster(_three(leave_behind_ms=0, fast_wait_ticks=0, batch_max=1))
+    assert lowest.core_settings()["batch_max"] == 1
+    highest = parse_cluster(_three(batch_max=1_000_000, command_timeout_ms=86_400_000))
+    assert highest.command_timeout_s == 86_400
+
+
+def test_an_empty_data_dir_in_the_cluster_file_is_refused() -> None:
+    """``data_dir = ""`` would be the cluster file's own directory."""
+    data = _three()
+    data["replica"][0]["data_dir"] = ""  # type: ignore[index]
+    with pytest.raises(ClusterFileError, match="replica 1: data_dir is empty"):
+        parse_cluster(data)
 
 
 @pytest.mark.parametrize(
@@ -134,3 +183,21 @@ def test_serve_exits_with_a_clear_message_on_a_bad_cluster_file_or_unknown_id(
         assert done.returncode == EXIT_REFUSED, done.stderr
         assert expected in done.stderr
         assert "Traceback" not in done.stderr
+
+
+def test_serve_refuses_a_zero_batch_max_as_a_cluster_file_error(tmp_path: Path) -> None:
+    """It used to reach the core and stop the start as a data dir failure (exit 1)."""
+    path = tmp_path / "cluster.toml"
+    path.write_text(
+        render_cluster([(1, "127.0.0.1:1", "127.0.0.1:2", "d")]).replace(
+            "tick_ms = 10", "tick_ms = 10\nbatch_max = 0"
+        )
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "epaxosdb", "serve", "--config", str(path), "--id", "1"],
+        capture_output=True, text=True, timeout=60,
+    )
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert "batch_max must be an integer from 1 to" in done.stderr
+    assert "cannot open data dir" not in done.stderr and "Traceback" not in done.stderr
+    assert not (tmp_path / "d").exists(), "nothing is created for a refused cluster file"

@@ -14,6 +14,11 @@ the same thing. What makes that hold:
 * ``math.random`` draws from a generator seeded by the command's identity,
   ``redis.call('TIME')`` answers the command's timestamp, and ``tostring`` of
   a table or a function says only its type (Lua would print its address).
+* ``pairs``, ``next`` and ``table.foreach`` refuse a table with a key that is not
+  a string, a number or a boolean: a table, a function... sits in the table where
+  its address puts it, so the walk's order would differ between replicas. The
+  whole table is checked when a walk starts, before its first key is handed out,
+  so every replica fails at the same point, whatever its order.
 * Bounded work, counted the same everywhere: a budget of Lua instructions
   (a count hook), of ``redis.call``s and of Lua memory. A script that runs out fails with an
   error on every replica instead of stalling the cluster.
@@ -23,9 +28,10 @@ the same thing. What makes that hold:
   and commands over the whole keyspace (KEYS, SCAN, FLUSHALL...), blocking
   commands and PUBLISH are refused inside scripts.
 
-One caveat is left to the script's author, as Redis's documentation left it
-before 5.0: iterating with ``pairs`` over a table keyed by tables or functions
-visits them in an order that depends on memory addresses.
+One caveat is left to the script's author: a table that *held* a key refused above
+(removed before the walk) may have had its other keys moved by it, where that key's
+address put it, and the walk then sees no such key but an order that may differ.
+Lua also leaves undefined a walk during which the script adds a key to the table.
 
 Errors follow Redis 7.0's texts (``... script: <sha1>, on @user_script:<line>.``).
 """
@@ -99,14 +105,19 @@ WHOLE_KEYSPACE = (
 )
 BUDGET_EXCEEDED = f"ERR Script exceeded the limit of {INSTRUCTIONS_MAX} Lua instructions"
 CALLS_EXCEEDED = f"ERR Script exceeded the limit of {CALLS_MAX} calls of Redis commands"
-RESP3_UNSUPPORTED = "ERR epaxosdb scripts receive RESP2 replies only (redis.setresp(2))"
+RESP3_UNSUPPORTED = "epaxosdb scripts receive RESP2 replies only (redis.setresp(2))"
+UNORDERED_KEYS = (
+    "ERR Script attempted pairs/next over a table with keys that are not strings, numbers "
+    "or booleans (their order follows memory addresses, which differ between replicas)"
+)
+_UNORDERED_KEYS = UNORDERED_KEYS.encode()
 
 _CHUNK = r"""
 -- Builds the sandbox and runs the script in it: one chunk, compiled once per process
 -- and loaded as bytecode into each call's fresh Lua state (see ``_bytecode``).
 local code, numkeys, call_py, random_py, seed_py, sha1hex, budget, every, last_line,
-      budget_text, resp3_text, version, version_num = ...
-local rest = {select(14, ...)}
+      budget_text, resp3_text, version, version_num, unordered_text, guards_code = ...
+local rest = {select(16, ...)}
 local keys, argv = {}, {}
 for i = 1, #rest do
   if i <= numkeys then keys[i] = rest[i] else argv[i - numkeys] = rest[i] end
@@ -169,7 +180,7 @@ m.randomseed = function(s) seed_py(s) end
 
 local env = {}
 local names = {
-  "assert", "error", "ipairs", "next", "pairs", "pcall", "rawequal", "rawget", "rawset",
+  "assert", "error", "ipairs", "pcall", "rawequal", "rawget", "rawset",
   "select", "setmetatable", "getmetatable", "tonumber", "type", "unpack", "xpcall",
 }
 for _, name in ipairs(names) do env[name] = _G[name] end
@@ -185,6 +196,16 @@ end
 -- ``string`` itself, not a copy: it is what strings' metatable indexes (``s:upper()``),
 -- and the state is the call's own, so a script that changes it changes nothing after.
 env.string, env.table, env.math = string, copy(table), m
+-- ``pairs``, ``next`` and ``table.foreach`` are ``_GUARDS``'s, loaded by the first of
+-- them a script calls: every call loads this chunk, so what a script does not use should
+-- cost it little (a function more here costs about a microsecond).
+local guards
+for name, library in pairs({next = env, pairs = env, foreach = env.table}) do
+  library[name] = function(...)
+    guards = guards or loadstring(guards_code)(unordered_text, last_line)
+    return guards[name](...)
+  end
+end
 env._VERSION = _VERSION
 env.redis, env.KEYS, env.ARGV = redis, keys, argv
 env._G = env
@@ -233,6 +254,93 @@ if stopped then return "budget", stopped end
 if ok then return "ok", result end
 return "error", result
 """
+
+
+_GUARDS = r"""
+-- ``next`` walks a table in the order of its slots, where a key that is not a string,
+-- a number or a boolean sits by its address: an order that differs between replicas.
+-- A walk (``next(t)``, ``pairs(t)``) first checks every key of the table, so it fails
+-- before it hands out any key, at the same point everywhere; its steps then check only
+-- the keys they take and give. A step from a key in a table no walk has checked
+-- (``next(t, k)`` out of the blue) checks the table first.
+local unordered_text, last_line = ...
+local next, type, getinfo = next, type, debug.getinfo
+local ordered = {string = true, number = true, boolean = true}
+local checked = setmetatable({}, {__mode = "k"})  -- tables whose walk has begun
+local guards = {}
+
+local function argument_error(name, n, expected, ...)
+  -- Lua's own words for a bad argument (``luaL_argerror``), at the line of the call.
+  -- The sandbox's stub tail-calls what it guards, which leaves a tail-call mark where
+  -- the stub was: past it is the script's frame (or a C caller such as pcall, which
+  -- Lua names "?"), whose line the error gets; the name the script called the stub by
+  -- went with the stub's frame (``local p = pairs; p(1)`` says 'pairs', Lua 'p'). Two
+  -- marks or more: the script tail-called the stub, dropping its own frame (its last
+  -- line then, as ``where`` says).
+  local level = 3
+  while getinfo(level, "S") and getinfo(level, "S").what == "tail" do level = level + 1 end
+  local caller = getinfo(level, "S")
+  if level == 3 then  -- called straight from the script (the iterator ``pairs`` gives)
+    name = getinfo(2, "n").name or "?"
+  elseif level == 4 and caller and caller.what == "C" then
+    name = "?"
+  end
+  local got = select("#", ...) < n and "no value" or type((select(n, ...)))
+  local text = ("bad argument #%d to '%s' (%s expected, got %s)"):format(n, name, expected, got)
+  if level > 4 then error(("user_script:%d: %s"):format(last_line, text), 0) end
+  error(text, level)
+end
+
+local function step(t, k)
+  if k == nil or not checked[t] then
+    if type(t) ~= "table" then argument_error("next", 1, "table", t) end
+    for key in next, t do
+      if not ordered[type(key)] then error(unordered_text, 0) end
+    end
+    checked[t] = true
+  end
+  if k ~= nil and not ordered[type(k)] then
+    error(unordered_text, 0)  -- a key the script kept, which may have left t since
+  end
+  local key, value = next(t, k)
+  if key == nil then
+    checked[t] = nil  -- the walk is over: a later step out of the blue checks again
+    return nil
+  end
+  if not ordered[type(key)] then error(unordered_text, 0) end  -- added during the walk
+  return key, value
+end
+
+function guards.next(...)
+  if type((...)) ~= "table" then argument_error("next", 1, "table", ...) end
+  return step(...)
+end
+
+function guards.pairs(...)
+  if type((...)) ~= "table" then argument_error("pairs", 1, "table", ...) end
+  return step, (...), nil
+end
+
+function guards.foreach(...)
+  local t, f = ...
+  if type(t) ~= "table" then argument_error("foreach", 1, "table", ...) end
+  if type(f) ~= "function" then argument_error("foreach", 2, "function", ...) end
+  for k, v in step, t do
+    v = f(k, v)
+    if v ~= nil then return v end
+  end
+end
+
+return guards
+"""
+
+
+@functools.cache
+def _guards() -> bytes:
+    """``_GUARDS`` compiled once, loaded only by a script that walks a table."""
+    dump = _runtime().eval("function(src) return string.dump(loadstring(src, '=epaxosdb')) end")
+    code: bytes = dump(_GUARDS.encode())
+    return code
 
 
 @functools.cache
@@ -625,6 +733,8 @@ def run_script(
             RESP3_UNSUPPORTED.encode(),
             REDIS_VERSION,
             REDIS_VERSION_NUM,
+            _UNORDERED_KEYS,
+            _guards(),
             *keys,
             *argv,
         )
@@ -651,7 +761,9 @@ def _script_error(raised: Any, from_call: bytes | None, sha: str) -> Error:
     if lua51.lua_type(value) == "table" and type(value[b"err"]) is bytes:
         text = errors.text(value[b"err"])
     elif type(value) is bytes:
-        text = errors.text(value) if value == from_call else "ERR " + errors.text(value)
+        # Errors from redis.call and the sandbox's refusals carry their code already.
+        own = value in (from_call, _UNORDERED_KEYS)
+        text = errors.text(value) if own else "ERR " + errors.text(value)
     elif value is None:
         text = "ERR nil"  # error() or error(nil), as Lua's tostring says it
     else:

@@ -43,7 +43,7 @@ from protocol.replies import (
 from .backend import InfoFields
 
 if TYPE_CHECKING:
-    from .clients import ClientRegistry
+    from .clients import ClientRegistry, ClientSettings
     from .connection import Connection
 
 
@@ -745,6 +745,31 @@ def _set_maxclients(registry: ClientRegistry, raw: bytes) -> str | None:
         except (ValueError, OSError):
             return _clients_fit(soft)
     return None
+
+
+def fit_maxclients(settings: ClientSettings) -> str | None:
+    """At start, as Redis does: raise the open-file limit to hold ``maxclients`` clients
+    beside ``RESERVED_FDS``, as far as the hard limit allows, and lower ``maxclients`` to
+    what it holds. Otherwise a client past the limit would not get Redis's max-clients
+    error but an ``accept`` failing with EMFILE, retried ten times a second (QA, with
+    ``ulimit -n 200``). Returns the warning to log when ``maxclients`` was lowered."""
+    wanted = settings.maxclients + RESERVED_FDS
+    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return None
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+        soft = target
+    except (ValueError, OSError):
+        pass
+    if soft >= wanted:
+        return None
+    settings.maxclients = max(soft - RESERVED_FDS, 1)
+    return (
+        f"the open-file limit is {soft} and cannot be raised to {wanted}: maxclients is"
+        f" {settings.maxclients} instead of {wanted - RESERVED_FDS} (raise it with ulimit -n)"
+    )
 
 
 def _clients_fit(open_files: int) -> str:

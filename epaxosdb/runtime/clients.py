@@ -193,6 +193,9 @@ class ClientRegistry:
         self.started_monotonic = time.monotonic()
         self.data_specs: dict[bytes, CommandSpec] = {}
         """Raw command name → spec of a plain data command: the hot path's lookup cache."""
+        self.writes_refused: Error | None = None
+        """Set while the data dir's disk is nearly full (``diskspace``): the reply to a
+        client's write."""
         self._next_id = 0
         self.batching_replies = False
         """Inside ``reply_batch``: completed replies wait for its end to be sent."""

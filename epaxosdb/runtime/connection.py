@@ -83,8 +83,11 @@ from protocol.resp import NEED_DATA, RespParser, encode_reply
 from . import admin
 from .backend import Backend
 from .blocking import BlockedPop
+from .diskspace import FREES_SPACE
 
 if TYPE_CHECKING:
+    from epaxosdb.commands.spec import CommandSpec
+
     from .clients import ClientIO, ClientRegistry
 
 log = logging.getLogger("epaxosdb.clients")
@@ -499,7 +502,8 @@ class Connection:
         backend = self.backend
         complete = self._complete
         now_ms = self._now_ms()
-        loading = backend.loading
+        # Loading, or writes refused (``diskspace``): every request takes the general path.
+        loading = backend.loading or self.registry.writes_refused is not None
         processed = 0
         last = None
         budget = 0
@@ -691,6 +695,9 @@ class Connection:
         elif "loading" not in spec.flags and self.backend.loading:
             self.multi_failed = in_multi
             self._reject(spec.name, LOADING)
+        elif (refusal := self._write_refusal(spec)) is not None:
+            self.multi_failed = in_multi
+            self._reject(spec.name, refusal)
         elif in_multi and spec.name not in _RUN_IN_MULTI:
             size = self.multi_bytes + sum(map(len, request)) + _RESP_BYTES_PER_ARG * len(request)
             if size > COMMAND_BYTES_MAX:
@@ -723,6 +730,13 @@ class Connection:
                     self._data_specs[request[0]] = spec
                 self._submit_one(request, spec.name)
         self._after_command()
+
+    def _write_refusal(self, spec: CommandSpec) -> Error | None:
+        """``-MISCONF`` for a write while the disk is nearly full (``diskspace``)."""
+        refusal = self.registry.writes_refused
+        if refusal is None or not spec.runs_everywhere or spec.publishes:
+            return None
+        return None if spec.name.split(b"|")[0] in FREES_SPACE else refusal
 
     def _reject(self, name: bytes, refusal: Error) -> None:
         """Refuse a command before it runs (INFO commandstats' ``rejected_calls``)."""

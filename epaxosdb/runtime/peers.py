@@ -61,8 +61,49 @@ SEND_CHUNK_MAX = 4 << 20
 """Most bytes written by one ``send_all``: keeps one slow peer from holding huge buffers."""
 RECEIVE_CHUNK = 256 << 10
 HANDSHAKE_TIMEOUT_S = 5.0
+SILENT_LOG_BURST = 10
+SILENT_LOG_WINDOW_S = 60.0
+"""Connections rejected for silence (no handshake in time) are logged one by one up to
+``SILENT_LOG_BURST`` per ``SILENT_LOG_WINDOW_S``, then counted and summed up in one line
+at most once per window: anybody who reaches a peer port can open thousands."""
 DIAL_BACKOFF_MIN_S = 0.05
 DIAL_BACKOFF_MAX_S = 2.0
+
+
+class LogThrottle:
+    """Lets ``burst`` events a window be logged one by one and counts the rest, to be
+    summed up by ``take_summary`` a window after the first of them (so at most once a
+    window)."""
+
+    def __init__(self, burst: int, window_s: float, clock: Callable[[], float]) -> None:
+        self.burst = burst
+        self.window_s = window_s
+        self._clock = clock
+        self._window_start = -window_s
+        self._logged = 0
+        self._suppressed = 0
+        self._first_suppressed = 0.0
+
+    def allow(self) -> bool:
+        """One more event: whether to log it (otherwise it is counted)."""
+        now = self._clock()
+        if now - self._window_start >= self.window_s:
+            self._window_start, self._logged = now, 0
+        if self._logged < self.burst:
+            self._logged += 1
+            return True
+        if not self._suppressed:
+            self._first_suppressed = now
+        self._suppressed += 1
+        return False
+
+    def take_summary(self) -> int:
+        """The events not logged since the last summary, once a window has passed since
+        the first of them (0 otherwise: nothing to say yet)."""
+        if not self._suppressed or self._clock() - self._first_suppressed < self.window_s:
+            return 0
+        count, self._suppressed = self._suppressed, 0
+        return count
 
 
 def _proof(secret: bytes, who: bytes, nonce: bytes, cluster_id: bytes) -> bytes:
@@ -126,6 +167,7 @@ class PeerNetwork:
         self._last_msg: PeerFrame | None = None
         self._last_frame = b""
         self._c = {"sent": 0, "received": 0, "full": 0, "down": 0, "rejected": 0, "errors": 0}
+        self._silent = LogThrottle(SILENT_LOG_BURST, SILENT_LOG_WINDOW_S, trio.current_time)
 
     # --- the consensus loop's side -------------------------------------------------
 
@@ -173,6 +215,7 @@ class PeerNetwork:
                 nursery.start_soon(self._sender, link)
                 if link.peer > self._me:
                     nursery.start_soon(self._dialer, link)
+            nursery.start_soon(self._summarise_silent)
             await nursery.start(trio.serve_listeners, self._accept, listeners)
             log.info("peer listener on %s:%d", entry.peer.host, port)
             task_status.started(port)
@@ -250,15 +293,32 @@ class PeerNetwork:
             OSError,
         ) as exc:
             self._c["rejected"] += 1
+            silent = isinstance(exc, trio.TooSlowError)
             reason = (
                 f"no handshake within {self._handshake_timeout_s:g}s"
-                if isinstance(exc, trio.TooSlowError)
+                if silent
                 else str(exc) or type(exc).__name__
             )
-            log.warning("rejected a peer connection from %s: %s", _remote(stream), reason)
+            if not silent or self._silent.allow():
+                log.warning("rejected a peer connection from %s: %s", _remote(stream), reason)
+            self._log_silent_summary()
             await trio.aclose_forcefully(stream)
             return
         await self._run_connection(self._links[peer], stream, decoder)
+
+    async def _summarise_silent(self) -> None:
+        while True:
+            await trio.sleep(self._silent.window_s)
+            self._log_silent_summary()
+
+    def _log_silent_summary(self) -> None:
+        count = self._silent.take_summary()
+        if count:
+            log.warning(
+                "rejected %d more peer connections with no handshake within %gs (more than "
+                "%d a %gs are not logged one by one)",
+                count, self._handshake_timeout_s, self._silent.burst, self._silent.window_s,
+            )  # fmt: skip
 
     # --- handshake ---------------------------------------------------------------------
 

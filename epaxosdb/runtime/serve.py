@@ -27,7 +27,9 @@ from epaxosdb.core.state import META_JOINING
 from protocol.peer import PeerFrame, SnapshotFetch, SnapshotPart
 from storage.lmdb_store import LmdbStore
 
+from . import admin
 from .clients import ClientRegistry, ClientSettings, serve_clients
+from .diskspace import DiskSpace, watch_disk
 from .identities import Identity, PeerIdentities, data_dir_id, new_run_id
 from .loop import ConsensusLoop
 from .peers import PeerNetwork
@@ -69,8 +71,9 @@ def restore_core(store: LmdbStore, config: ReplicaConfig) -> Replica:
 def open_replica(
     cluster: ClusterConfig, replica_id: int, data_dir: Path, **core_settings: int
 ) -> OpenReplica:
-    """Open (or create) the data dir and rebuild the core from it alone."""
-    data_dir.mkdir(parents=True, exist_ok=True)
+    """Open (or create) the data dir and rebuild the core from it alone.
+
+    A path that cannot be a data dir is ``DataDirRefused`` (the store creates it)."""
     store = LmdbStore.open(data_dir, replica_id=replica_id, cluster_id=cluster.cluster_id)
     try:
         previous = int(store.get_meta(META_INCARNATION) or b"0")
@@ -200,9 +203,13 @@ async def serve_replica(
         tcp_port=client_port if client_port is not None else entry.client.port,
         config_file=str(cluster.path or ""),
     )
+    lowered = admin.fit_maxclients(settings)
+    if lowered is not None:
+        log.warning("%s", lowered)
+    disk = DiskSpace(opened.data_dir, reusable=opened.store.reusable_bytes)
     try:
         await _serve(
-            loop, peers, transfers, registry, settings, entry, me, client_host, task_status
+            loop, peers, transfers, registry, settings, entry, me, client_host, disk, task_status
         )
     finally:
         # A clean stop (SIGTERM) writes what was deferred, so a restart has nothing to redo.
@@ -219,6 +226,7 @@ async def _serve(
     entry: ReplicaEntry,
     me: int,
     client_host: str | None,
+    disk: DiskSpace,
     task_status: trio.TaskStatus[int],
 ) -> None:
     async with trio.open_nursery() as nursery:
@@ -227,6 +235,7 @@ async def _serve(
         nursery.start_soon(loop.run)
         nursery.start_soon(loop.run_ticker)
         nursery.start_soon(loop.run_sweeper)
+        nursery.start_soon(watch_disk, disk, registry)
         port: int = await nursery.start(
             lambda task_status: serve_clients(
                 loop,

@@ -145,6 +145,15 @@ def test_publish_and_connection_commands_are_refused_in_scripts() -> None:
         assert isinstance(reply, Error) and reply.text.startswith(scripting.NOT_ALLOWED), call
 
 
+def test_asking_for_resp3_in_a_script_is_refused_with_one_error_code() -> None:
+    """Was ``ERR user_script:1: ERR epaxosdb...`` (QA): the code once, as Lua errors read."""
+    reply = run(Model(), b"redis.setresp(3) return 1", numkeys=0)
+    assert isinstance(reply, Error)
+    assert reply.text.startswith("ERR user_script:1: " + scripting.RESP3_UNSUPPORTED)
+    assert reply.text.count("ERR") == 1
+    assert run(Model(), b"redis.setresp(2) return 1", numkeys=0) == 1
+
+
 def test_time_in_a_script_is_the_commands_timestamp() -> None:
     model = Model()
     reply = model.call([b"EVAL", b"return redis.call('TIME')", b"0"], now_ms=1_700_000_123_456)
@@ -259,3 +268,113 @@ def test_a_body_that_is_lua_bytecode_is_read_as_text_and_refused(diff: Different
     dumped = b"\x1bLuaQ\x00\x01\x04\x08\x04\x08\x00"
     diff.check(b"EVAL", dumped, b"0")
     diff.check(b"EVAL", b"\x1bjunk", b"0")
+
+
+WALKS_SAME_AS_REDIS: list[bytes] = [
+    # Keys that are strings, numbers or booleans sit where their hash puts them, the same
+    # in every Lua 5.1: the walks give Redis's order.
+    b"local t = {a=1, b=2, c=3, d=4, e=5, [1]=1, [2]=2, [7]=7, [2.5]=0, [-1]=9, [true]=1,"
+    b" [false]=0} local o = {} for k in pairs(t) do o[#o+1] = tostring(k) end"
+    b" return table.concat(o, ',')",
+    b"local t = {} for i = 1, 40 do t['k'..i] = i t[i * 7] = i end t.k3 = nil local o = {}"
+    b" local k = next(t) while k do o[#o+1] = tostring(k) k = next(t, k) end"
+    b" return table.concat(o, ',')",
+    b"local t = {x=1, y=2, z=3} local o = {} for k in pairs(t) do for k2, v in pairs(t) do"
+    b" o[#o+1] = k .. k2 .. v end end return table.concat(o, ',')",
+    b"local o = {} table.foreach({x=1, y=2, [10]=3}, function(k, v) o[#o+1] = tostring(k) end)"
+    b" return table.concat(o, ',')",
+    b"return table.foreach({a=1, b=2, c=3}, function(k, v) if v == 2 then return k end end)",
+    b"return {next({})}",
+    b"return next({}, 'x')",
+    # Lua's own errors for what is not a table, at the script's line.
+    b"local x = pairs()",
+    b"local x = pairs(nil)",
+    b"\nlocal x = next(5)",
+    b"return next()",
+    b"return {pcall(pairs, 1)}",
+    b"local f = pairs({})\nlocal x = f(nil)",
+    b"local x = table.foreach({})",
+    b"return table.foreach({}, 1)",
+]
+
+
+def test_walks_over_strings_numbers_and_booleans_go_as_in_redis(diff: Differential) -> None:
+    for body in WALKS_SAME_AS_REDIS:
+        diff.check(b"EVAL", body, b"0")
+
+
+UNORDERED_WALKS = [
+    b"local t = {} for i = 1, 10 do t[{}] = i end\n"
+    b"for _ in pairs(t) do redis.call('INCR', KEYS[1]) end",
+    b"local t = {a=1, b=2, c=3} t[function() end] = 4\n"
+    b"for _ in pairs(t) do redis.call('INCR', KEYS[1]) end",
+    b"local t = {a=1, b=2, c=3, [{}]=4}\nlocal k = next(t) while k ~= nil do"
+    b" redis.call('INCR', KEYS[1]) k = next(t, k) end",
+    b"local t = {a=1, b=2, [{}]=3}\n"
+    b"table.foreach(t, function() redis.call('INCR', KEYS[1]) end)",
+]
+
+
+@pytest.mark.parametrize("body", UNORDERED_WALKS)
+def test_a_walk_over_keys_that_are_tables_or_functions_fails_before_its_first_key(
+    body: bytes,
+) -> None:
+    """Their order is their addresses, which differ between replicas: the whole table is
+    checked before the walk hands out a key, so no replica runs a step of the loop."""
+    model = Model()
+    reply = run(model, body, b"n")
+    assert isinstance(reply, Error) and reply.text.startswith(scripting.UNORDERED_KEYS)
+    assert reply.text.endswith(", on @user_script:2.")  # the loop's line
+    assert model.call([b"GET", b"n"]) is None
+
+
+def test_a_step_that_could_land_anywhere_in_such_a_table_fails_too() -> None:
+    for body in (
+        b"local t = {a=1, b=2, [{}]=3} return next(t, 'a')",  # no walk began: checked first
+        b"local k = {} local t = {a=1, [k]=2} return next(t, k)",
+        b"local k = {} local t = {a=1, b=2, [k]=3} t[k] = nil for _ in pairs(t) do end"
+        b" return next(t, k)",  # a key that has left the table: Lua goes on from its slot
+        b"local f = pairs({}) return f({[{}]=1})",  # the iterator pairs gives is guarded too
+    ):
+        reply = run(Model(), body, numkeys=0)
+        assert isinstance(reply, Error) and reply.text.startswith(scripting.UNORDERED_KEYS), body
+
+
+def test_a_script_may_catch_the_refusal_and_go_on() -> None:
+    body = b"local ok, e = pcall(pairs({}), {[{}] = 1}) return {tostring(ok), e}"
+    assert run(Model(), body, numkeys=0) == [b"false", scripting.UNORDERED_KEYS.encode()]
+
+
+def test_a_walk_comes_out_the_same_in_every_fresh_sandbox() -> None:
+    """Each replica runs the script in a Lua state of its own, where tables and functions
+    sit at other addresses: the outcome of a walk must not depend on them."""
+    keyed_by_tables = (
+        b"local t = {} for i = 1, 20 do t[{}] = i end local o = {}"
+        b" local ok, e = pcall(function() for _, v in pairs(t) do o[#o+1] = v end end)"
+        b" return {tostring(ok), table.concat(o, ','), e}"
+    )
+    keyed_by_strings = (
+        b"local t, o = {}, {} for i = 1, 50 do t['k' .. i] = i t[i + 0.5] = i end"
+        b" for k in pairs(t) do o[#o+1] = tostring(k) end return table.concat(o, ',')"
+    )
+    for body in (keyed_by_tables, keyed_by_strings):
+        replies = [_execute(MemoryStore(), body, 7) for _ in range(10)]
+        assert all(reply == replies[0] for reply in replies), body
+    assert replies[0] != b""
+    assert _execute(MemoryStore(), keyed_by_tables, 7) == [
+        b"false",
+        b"",  # not one value before the error
+        scripting.UNORDERED_KEYS.encode(),
+    ]
+
+
+def test_pairs_and_next_in_loops_give_what_lua_gives() -> None:
+    body = (
+        b"local t = {a=1, b=2, c=3, [1]=10, [true]=100} local s, n = 0, 0"
+        b" for k, v in pairs(t) do for k2, v2 in pairs(t) do n = n + 1 end s = s + v end"
+        b" local k, v = next(t) local m = 0 while k ~= nil do m = m + v k, v = next(t, k) end"
+        b" local f = table.foreach(t, function(k, v) if v == 10 then return k end end)"
+        b" for k in pairs(t) do t[k] = nil end"  # clearing fields while walking is allowed
+        b" return {s, n, m, f, next(t) == nil}"
+    )
+    assert run(Model(), body, numkeys=0) == [116, 25, 116, 1, 1]

@@ -30,12 +30,12 @@ STOP_TIMEOUT_S = 40.0
 PORT_ATTEMPTS = 200
 
 
-def free_base_port() -> int:
-    """A base port whose three client ports and three peer ports (+1000) are all free."""
+def free_base_port(replicas: int = REPLICAS) -> int:
+    """A base port whose client ports and peer ports (+1000) are all free."""
     rng = random.Random()
     for _ in range(PORT_ATTEMPTS):
         base = rng.randrange(20_000, 40_000)
-        ports = [base + i for i in range(REPLICAS)] + [base + 1000 + i for i in range(REPLICAS)]
+        ports = [base + i for i in range(replicas)] + [base + 1000 + i for i in range(replicas)]
         if all(port_is_free(p) for p in ports):
             return base
     raise RuntimeError("no free range of ports for epaxosdb local")
@@ -44,13 +44,14 @@ def free_base_port() -> int:
 class LocalCluster:
     """One ``epaxosdb local`` process and the replica pids it reported (for clean-up)."""
 
-    def __init__(self, base: int, data_dir: Path, log: Path) -> None:
+    def __init__(self, base: int, data_dir: Path, log: Path, replicas: int = REPLICAS) -> None:
         self.base = base
         self.log = log
+        self.replicas = replicas
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "epaxosdb", "local", "--port", str(base),
-                 "--data-dir", str(data_dir)],
+                 "--data-dir", str(data_dir), "--replicas", str(replicas)],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
@@ -61,17 +62,20 @@ class LocalCluster:
     def wait_ready(self) -> None:
         def all_pong() -> bool:
             assert self.process.poll() is None, f"epaxosdb local exited\n{self.output()}"
-            return all(ping_raw(self.base + i).startswith(b"+PONG") for i in range(REPLICAS))
+            return all(
+                ping_raw(self.base + i).startswith(b"+PONG") for i in range(self.replicas)
+            )
 
         wait_until(all_pong, START_TIMEOUT_S, f"epaxosdb local answering PING\n{self.output()}")
-        for i in range(REPLICAS):
+        wait_until(lambda: "running, data in" in self.output(), 30, "the start-up banner")
+        for i in range(self.replicas):
             info = redis_cli(self.base + i, "INFO", "server").stdout.decode()
             pid = next(ln for ln in info.splitlines() if ln.startswith("process_id:"))
             self.replica_pids.append(int(pid.split(":")[1]))
 
-    def interrupt(self) -> int:
+    def interrupt(self, signum: int = signal.SIGINT) -> int:
         """Ctrl-C: SIGINT to ``local``; returns its exit code (bounded wait)."""
-        self.process.send_signal(signal.SIGINT)
+        self.process.send_signal(signum)
         return self.process.wait(STOP_TIMEOUT_S)
 
     def output(self) -> str:
@@ -176,3 +180,63 @@ def test_a_replica_killed_under_local_can_be_started_again_with_the_command_it_l
         restarted.send_signal(signal.SIGTERM)
         assert restarted.wait(STOP_TIMEOUT_S) == 0
     assert cluster.interrupt() == 0, cluster.output()
+
+
+def test_sighup_to_local_stops_every_replica_cleanly(
+    tmp_path: Path, local_runs: list[LocalCluster]
+) -> None:
+    """Closing the terminal sends SIGHUP; ``local`` died of it and left its replicas
+    running as orphans (a QA run)."""
+    cluster = LocalCluster(free_base_port(1), tmp_path / "data", tmp_path / "local.log", 1)
+    local_runs.append(cluster)
+    cluster.wait_ready()
+    assert cluster.interrupt(signal.SIGHUP) == 0, cluster.output()
+    for pid in cluster.replica_pids:
+        wait_until(partial(_gone, pid), 10, f"replica pid {pid} gone after SIGHUP")
+    assert "stopped cleanly" in cluster.output()
+
+
+def test_replicas_die_with_local_when_it_is_killed_with_sigkill(
+    tmp_path: Path, local_runs: list[LocalCluster]
+) -> None:
+    """No handler runs on SIGKILL: the kernel tells each replica (PR_SET_PDEATHSIG), which
+    then stops as on SIGTERM."""
+    cluster = LocalCluster(free_base_port(), tmp_path / "data", tmp_path / "local.log")
+    local_runs.append(cluster)
+    cluster.wait_ready()
+    cluster.process.kill()
+    cluster.process.wait(STOP_TIMEOUT_S)
+    for pid in cluster.replica_pids:
+        wait_until(partial(_gone, pid), STOP_TIMEOUT_S, f"replica pid {pid} gone with local")
+    assert cluster.output().count("stopped cleanly") == REPLICAS, cluster.output()
+
+
+def test_local_says_so_when_every_replica_has_exited(
+    tmp_path: Path, local_runs: list[LocalCluster]
+) -> None:
+    """It said "the others keep serving" about the last one too."""
+    cluster = LocalCluster(free_base_port(1), tmp_path / "data", tmp_path / "local.log", 1)
+    local_runs.append(cluster)
+    cluster.wait_ready()
+    os.kill(cluster.replica_pids[0], signal.SIGKILL)
+    assert cluster.process.wait(STOP_TIMEOUT_S) == 1, cluster.output()
+    assert "no replica is running any more" in cluster.output()
+    assert "keep serving" not in cluster.output() and "keeps serving" not in cluster.output()
+
+
+def test_a_second_local_on_the_ports_of_a_running_one_is_refused(
+    tmp_path: Path, local_runs: list[LocalCluster]
+) -> None:
+    """The running cluster used to answer the second one's PINGs: it announced replicas
+    that were in fact exiting on a port in use."""
+    base = free_base_port(1)
+    first = LocalCluster(base, tmp_path / "first", tmp_path / "first.log", 1)
+    local_runs.append(first)
+    first.wait_ready()
+    second = LocalCluster(base, tmp_path / "second", tmp_path / "second.log", 1)
+    local_runs.append(second)
+    assert second.process.wait(STOP_TIMEOUT_S) == 2, second.output()
+    assert "are not free" in second.output() and "running" not in second.output()
+    assert not (tmp_path / "second").exists()
+    assert ping_raw(base).startswith(b"+PONG")
+    assert first.interrupt() == 0, first.output()

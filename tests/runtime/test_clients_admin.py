@@ -356,3 +356,30 @@ async def test_client_no_touch_handler_is_ready_for_its_table_row() -> None:
         "ERR syntax error"
     )
     await client_side.aclose()
+
+
+def test_maxclients_is_lowered_at_start_to_what_the_open_file_limit_holds(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """Else a client past the limit meets EMFILE in accept, retried ten times a second,
+    instead of Redis's max-clients error (QA, with ``ulimit -n 200``)."""
+    limits = {"soft": 200, "hard": 200}
+
+    def getrlimit(which: int) -> tuple[int, int]:
+        return limits["soft"], limits["hard"]
+
+    def setrlimit(which: int, values: tuple[int, int]) -> None:
+        if values[0] > limits["hard"]:
+            raise ValueError("not allowed")
+        limits["soft"] = values[0]
+
+    monkeypatch.setattr(resource, "getrlimit", getrlimit)
+    monkeypatch.setattr(resource, "setrlimit", setrlimit)
+    settings = ClientSettings()
+    warning = admin.fit_maxclients(settings)
+    assert settings.maxclients == 200 - admin.RESERVED_FDS
+    assert warning is not None and "ulimit -n" in warning
+    limits.update(soft=100, hard=20_000)
+    settings = ClientSettings()
+    assert admin.fit_maxclients(settings) is None  # raised, as far as it needs
+    assert limits["soft"] == settings.maxclients + admin.RESERVED_FDS == 10_032

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import errno
 import os
 import selectors
 import signal
@@ -18,7 +19,9 @@ import storage.lmdb_store as lmdb_store_module
 from protocol.messages import Ballot, Command, InstanceId, InstanceRecord, Status
 from protocol.peer import encode_record
 from storage.interface import (
+    ClusterMismatch,
     DataDirLocked,
+    DataDirRefused,
     SchemaMismatch,
     StorageError,
     Txn,
@@ -364,6 +367,64 @@ def test_a_data_dir_path_that_is_a_file_is_refused(tmp_path: Path) -> None:
         LmdbStore.open(not_a_dir)
 
 
+def test_a_data_dir_path_that_cannot_be_a_directory_is_refused_and_nothing_is_created(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """``serve`` turns these into one line and exit 2 (a QA run saw tracebacks)."""
+    a_file = tmp_path / "file"
+    a_file.write_bytes(b"x")
+    with pytest.raises(DataDirRefused, match="it exists and is not a directory"):
+        LmdbStore.open(a_file)
+    with pytest.raises(DataDirRefused, match="part of its path is a file, not a directory"):
+        LmdbStore.open(a_file / "sub")
+    assert a_file.read_bytes() == b"x"
+    with pytest.raises(DataDirRefused, match="the data dir path is empty"):
+        LmdbStore.open("")
+
+    def read_only(self: Path, *args: object, **kwargs: object) -> None:
+        raise OSError(errno.EROFS, os.strerror(errno.EROFS), str(self))
+
+    monkeypatch.setattr(Path, "mkdir", read_only)
+    with pytest.raises(DataDirRefused, match=r"cannot create data dir .*: Read-only file system"):
+        LmdbStore.open(tmp_path / "new")
+
+
+def test_a_data_dir_whose_data_file_is_missing_beside_the_others_is_refused(
+    tmp_path: Path,
+) -> None:
+    """LMDB would start an empty store over it: in a 1-replica cluster, every key lost
+    without a word (a QA run). Starting over is the operator's call: emptying the dir."""
+    with LmdbStore.open(tmp_path, replica_id=1) as store:
+        put(store, b"k", blob(0, 8))
+    leftovers = sorted(p.name for p in tmp_path.iterdir() if p.name != DATA_FILE_NAME)
+    (tmp_path / DATA_FILE_NAME).unlink()
+    with pytest.raises(DataDirRefused, match=r"has no data\.mdb.*empty the directory"):
+        LmdbStore.open(tmp_path, replica_id=1)
+    assert sorted(p.name for p in tmp_path.iterdir()) == leftovers, "nothing was created"
+    for name in leftovers:  # either companion alone gives it away
+        only = tmp_path / f"only-{name}"
+        only.mkdir()
+        (only / name).write_bytes(b"")
+        with pytest.raises(DataDirRefused, match=f"holds {name} of a store"):
+            LmdbStore.open(only, replica_id=1)
+        assert not (only / DATA_FILE_NAME).exists()
+
+
+def test_an_emptied_or_new_data_dir_starts_a_new_store(tmp_path: Path) -> None:
+    """What the README's replacement of a replica starts from must keep working."""
+    emptied = tmp_path / "emptied"
+    with LmdbStore.open(emptied, replica_id=1) as store:
+        put(store, b"k", blob(0, 8))
+    for leftover in emptied.iterdir():
+        leftover.unlink()
+    with LmdbStore.open(emptied, replica_id=1) as store:
+        assert store.read(lambda view: view.count()) == 0
+    with LmdbStore.open(tmp_path / "new" / "nested", replica_id=1) as store:
+        assert store.replica_id == 1
+    with LmdbStore.open(tmp_path / "new" / "nested", replica_id=1) as store:
+        assert store.replica_id == 1, "and it opens again once it exists"
+
+
 # --- schema and identity -----------------------------------------------------------
 
 
@@ -392,7 +453,7 @@ def test_a_data_dir_of_another_replica_is_refused(tmp_path: Path) -> None:
 
 def test_a_data_dir_of_another_cluster_is_refused(tmp_path: Path) -> None:
     LmdbStore.open(tmp_path, replica_id=1, cluster_id=b"\x01\x02").close()
-    with pytest.raises(SchemaMismatch, match="belongs to cluster 0102, not cluster 0a0b"):
+    with pytest.raises(ClusterMismatch, match="belongs to cluster 0102, not cluster 0a0b"):
         LmdbStore.open(tmp_path, replica_id=1, cluster_id=b"\x0a\x0b")
 
 
@@ -528,3 +589,17 @@ def test_a_data_file_ending_before_its_last_page_number_opens_when_nothing_is_mi
     for opening in (LmdbStore.open, LmdbStore.open_readonly):
         with opening(tmp_path) as store:
             assert store.read(lambda kv: kv.get(b"k199")) == blob(199, 1000)
+
+
+def test_pages_freed_by_deletes_count_as_reusable_room_in_the_data_file(tmp_path: Path) -> None:
+    """LMDB never shrinks its file but fills freed pages first: what a replica short of
+    disk counts as free besides the filesystem's (``runtime.diskspace``)."""
+    big = Value(ValueType.STRING, 0, b"x" * 100_000)
+    with LmdbStore.open(tmp_path) as store:
+        store.write(lambda txn: [txn.put(b"k%d" % i, big) for i in range(50)])
+        before = store.reusable_bytes()
+        store.write(lambda txn: [txn.delete(b"k%d" % i) for i in range(50)])
+        store.write(lambda txn: txn.put(b"small", Value(ValueType.STRING, 0, b"s")))
+        after = store.reusable_bytes()
+    assert before < 1_000_000
+    assert after > 4_000_000

@@ -1,0 +1,87 @@
+"""Silent connections to the peer port are logged a few at a time, then summed up.
+
+Anybody who reaches a peer port can open thousands of connections that never
+say anything; a QA run's 3,000 logged 3,000 warnings. Other rejections (a bad
+proof, another cluster) are rarer and each says something different: they
+stay one line each.
+"""
+
+from __future__ import annotations
+
+import logging
+from collections.abc import Callable
+from typing import cast
+
+import pytest
+import trio
+
+from epaxosdb.clusterfile import Address, ClusterConfig, ReplicaEntry
+from epaxosdb.runtime import peers
+from epaxosdb.runtime.identities import PeerIdentities
+from epaxosdb.runtime.peers import LogThrottle, PeerNetwork
+
+SILENT = 25
+DEADLINE_S = 20.0
+
+
+def test_the_throttle_lets_a_burst_through_then_counts_and_sums_up_once_a_window() -> None:
+    now = [1000.0]
+    throttle = LogThrottle(3, 10.0, lambda: now[0])
+    assert [throttle.allow() for _ in range(5)] == [True, True, True, False, False]
+    assert throttle.take_summary() == 0, "summed up a window after the first one held back"
+    now[0] += 5.0
+    assert throttle.allow() is False
+    assert throttle.take_summary() == 0
+    now[0] += 5.0
+    assert throttle.take_summary() == 3
+    assert throttle.take_summary() == 0, "nothing left to say"
+    assert [throttle.allow() for _ in range(4)] == [True, True, True, False], "a new window"
+    now[0] += 9.0
+    assert throttle.allow() is False
+    assert throttle.take_summary() == 0
+    now[0] += 1.0
+    assert throttle.take_summary() == 2
+
+
+async def _until(condition: Callable[[], bool]) -> None:
+    """Poll ``condition`` (the caller bounds the time)."""
+    while True:
+        if condition():
+            return
+        await trio.sleep(0.05)
+
+
+def _cluster() -> ClusterConfig:
+    # Replica 3 dials nobody (the lower id dials); its own peer port comes from the OS.
+    replicas = tuple(
+        ReplicaEntry(i, Address("127.0.0.1", 1), Address("127.0.0.1", 0 if i == 3 else 2), None)
+        for i in (1, 2, 3)
+    )
+    return ClusterConfig(replicas, b"c" * 16)
+
+
+async def test_many_silent_peer_connections_log_a_few_lines_and_a_count(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(peers, "SILENT_LOG_WINDOW_S", 1.0)
+    caplog.set_level(logging.WARNING, logger="epaxosdb.peers")
+    network = PeerNetwork(
+        3, _cluster(), lambda msg: None, cast(PeerIdentities, None), handshake_timeout_s=0.05
+    )
+    with trio.fail_after(DEADLINE_S):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(network.serve)
+            streams = [await trio.open_tcp_stream("127.0.0.1", port) for _ in range(SILENT)]
+            await _until(lambda: network.statistics().rejected_connections == SILENT)
+            # The summariser task speaks a window after the first connection held back.
+            await _until(lambda: any("more peer" in r.getMessage() for r in caplog.records))
+            nursery.cancel_scope.cancel()
+    for stream in streams:
+        await stream.aclose()
+    messages = [r.getMessage() for r in caplog.records]
+    one_by_one = [m for m in messages if m.startswith("rejected a peer connection from")]
+    assert len(one_by_one) == peers.SILENT_LOG_BURST
+    assert all("no handshake within 0.05s" in m for m in one_by_one)
+    summaries = [m for m in messages if "more peer connections" in m]
+    assert sum(int(m.split()[1]) for m in summaries) == SILENT - peers.SILENT_LOG_BURST
+    assert summaries[0].startswith(f"rejected {SILENT - peers.SILENT_LOG_BURST} more peer ")
