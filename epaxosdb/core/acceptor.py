@@ -48,12 +48,12 @@ class Acceptor(ReplicaState):
             # NO-OP vote made a vote no leader ever proposed, which a later recovery
             # then committed with the NO-OP's empty deps (seed 2246).
             access = self._batch_access_fn(m.cmds) if m.cmds else EMPTY_ACCESS
-            seq, deps = self._attributes(access, m.seq, m.deps, m.sender)
+            seq, deps = self._attributes(access, m.seq, m.deps)
             self._persist(x)
             self._send(m.sender, PreAcceptReply(self.me, m.inst, m.ballot, True, seq, deps, False))
             return
         self._set_payload(x, m.cmds)
-        seq, deps = self._attributes(self._instance_access(x), m.seq, m.deps, m.sender)
+        seq, deps = self._attributes(self._instance_access(x), m.seq, m.deps)
         x.eq = seq == m.seq and deps == m.deps
         x.status = Status.PREACCEPTED
         x.seq, x.deps = seq, deps

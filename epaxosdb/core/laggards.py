@@ -14,11 +14,12 @@ things keep it from acting on a log with holes:
 * **The GC floor.** Deleted instances leave the conflict index, so a command
   proposed afterwards need not depend on them; a replica that never executed
   them could run it first. So while a peer may lack them, attributes reach
-  the floor — the highest instance deleted with someone left behind — when
-  this replica leads a command, and when it votes for a peer that may lack
-  them (``ReplicaState._attributes``). The laggard then blocks on the first
-  hole below the floor instead of running anything past it. Once every peer
-  reports having executed up to the floor, it is dropped.
+  the floor — the highest instance deleted with someone left behind —
+  whenever this replica leads a command or votes for one, whoever leads it:
+  the laggard executes every command (``ReplicaState._attributes``; seed
+  20435). The laggard then blocks on the first hole below the floor instead
+  of running anything past it. Once every peer reports having executed up to
+  the floor, it is dropped.
 * **Rejoining.** ``SyncReply`` carries the sender's GC watermark. When the
   next instance of some row that this replica lacks has been deleted by a
   peer and every other peer has deleted it too or never had it, no one can

@@ -237,19 +237,20 @@ class ReplicaState:
             if d > top[p]:
                 top[p] = d
 
-    def _attributes(
-        self, access: Access, seq: int, deps: Deps, asker: ReplicaId | None = None
-    ) -> tuple[int, Deps]:
+    def _attributes(self, access: Access, seq: int, deps: Deps) -> tuple[int, Deps]:
         """``(seq, deps)`` for ``access`` as this replica sees it, for a command it leads
-        (``asker`` None) or votes on for ``asker``.
+        or votes on.
 
         While peers are left behind (``laggards``), the deps reach at least the GC
-        floor when this replica leads, or when the asker may lack what was deleted:
-        the conflict index no longer names the deleted instances, and a replica that
-        never executed them must not execute this command before them."""
+        floor, whoever asks: the conflict index no longer names the deleted
+        instances, and every replica executes this command, a laggard that never
+        executed them included, which must not run it before them. (Raising them only
+        when leading, or voting for a peer that may lack them, was not enough, seed
+        20435, N=3: a vote for a leader that had executed 2.3 left 2.3 out of 1.34's
+        deps, while the laggard held 2.3 unexecuted and could have run 1.34 first.)"""
         seq, deps = self._index.attributes(access, seq, deps)
         floor = self._floor
-        if floor is not None and (asker is None or self._behind(asker, floor)):
+        if floor is not None:
             deps = tuple([d if d >= f else f for d, f in zip(deps, floor, strict=True)])
         return seq, deps
 

@@ -12,8 +12,8 @@ from dataclasses import replace
 import pytest
 
 from epaxosdb.core.laggards import Laggards
-from protocol.messages import Commit, InstanceId, SyncReply
-from tests.core.harness import Harness, set_cmd
+from protocol.messages import Commit, InstanceId, Status, SyncReply
+from tests.core.harness import Envelope, Harness, set_cmd
 
 
 def settle(h: Harness, ticks: int) -> None:
@@ -254,3 +254,40 @@ def test_a_laggard_does_not_rebuild_on_the_word_of_a_peer_that_rebuilds_since() 
     for r in h.ids:
         assert not h.replica(r).loading
         assert all(h.replica(r).executed(InstanceId(1, i)) for i in range(6))
+
+
+def test_every_vote_reaches_the_floor_not_only_one_for_a_peer_that_may_lack_it() -> None:
+    """Seed 20435 (N=3) as a scenario. Replica 3 votes for replica 2's write y to k and
+    goes silent before y's commit reaches it; replicas 1 and 2 execute y, leave 3
+    behind and delete y, which leaves their conflict indexes. Replica 1's write x to k,
+    proposed before it heard of y, then gets replica 2's vote. When the floor raised
+    only a vote for a peer that might lack y (not replica 1), x committed without
+    depending on y, and replica 3, holding y unexecuted, could have run x first."""
+    h = cluster()
+    h.propose(1, set_cmd(1, "k", "x"))
+    (x,) = [iid for iid in h.replica(1).instances if iid.replica == 1]
+    h.drop(lambda e: e.src == 1)  # x's PreAccepts: nobody hears of x for now
+    h.propose(2, set_cmd(2, "k", "y"))
+    (y,) = [iid for iid in h.replica(2).instances if iid.replica == 2]
+    h.drop(lambda e: e.src == 2 and e.dst == 1)
+    h.deliver(lambda e: e.src == 2 and e.dst == 3)  # replica 3 votes for y
+    h.deliver(lambda e: e.src == 3 and e.dst == 2)  # y commits on the fast path
+    h.crash(3)
+    assert h.replica(2).record(y).status >= Status.COMMITTED
+
+    def not_about_x(e: Envelope) -> bool:
+        return getattr(e.msg, "inst", None) != x
+
+    for _ in range(80):  # replica 3 is left behind, and y deleted by 1 and 2
+        h.drop(lambda e: not not_about_x(e))
+        h.deliver(not_about_x)
+        h.tick(only=[1, 2])
+    assert y not in h.replica(1).instances and y not in h.replica(2).instances
+    assert h.replica(2).gc_floor[1] >= y.index
+    for _ in range(40):  # x's retransmitted PreAccept reaches replica 2, and x commits
+        if committed := h.committed(x):
+            break
+        h.deliver()
+        h.tick(only=[1, 2])
+    assert committed, "x committed with replicas 1 and 2"
+    assert all(rec.deps[1] >= y.index for rec in committed.values()), "x depends on y"
