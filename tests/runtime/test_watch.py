@@ -177,44 +177,60 @@ async def test_pipelined_watch_transactions_answer_byte_for_byte_like_redis(
     assert ours == theirs
 
 
-async def watch_then_other_client_writes(port: int, proto: int) -> bytes:
-    """WATCH/GET on one connection, a SET on another, then MULTI/SET/EXEC/GET on the first."""
+async def other_client_changes_k(
+    port: int, proto: int, before: list[Request], *after: list[Request]
+) -> bytes:
+    """``before`` pipelined on one connection, a SET of k on another, then each of
+    ``after`` pipelined on the first."""
     watcher, other = await connect(port, proto), await connect(port, proto)
     try:
         await watcher.call("FLUSHALL")
         await watcher.call("SET", "k", "0")
-        out = await pipeline(watcher, ("WATCH", "k"), ("GET", "k"))
+        out = await pipeline(watcher, *before)
         out += await other.call("SET", "k", "changed")
-        out += await pipeline(watcher, ("MULTI",), ("SET", "k", "mine"), ("EXEC",), ("GET", "k"))
+        for requests in after:
+            out += await pipeline(watcher, *requests)
         return out
     finally:
         await watcher.aclose()
         await other.aclose()
 
 
+async def like_redis(
+    reference: RedisServer, proto: int, before: list[Request], *after: list[Request]
+) -> bytes:
+    """Our replies to ``other_client_changes_k``, once they equal Redis's byte for byte."""
+    async with running_server() as server:
+        ours = await other_client_changes_k(server.port, proto, before, *after)
+    assert ours == await other_client_changes_k(reference.port, proto, before, *after)
+    return ours
+
+
 @pytest.mark.parametrize("proto", [2, 3], ids=["RESP2", "RESP3"])
 async def test_exec_after_another_client_changed_a_watched_key_is_null_like_redis(
     proto: int, reference: RedisServer
 ) -> None:
-    async with running_server() as server:
-        ours = await watch_then_other_client_writes(server.port, proto)
-    theirs = await watch_then_other_client_writes(reference.port, proto)
-    assert ours == theirs
+    ours = await like_redis(
+        reference,
+        proto,
+        [("WATCH", "k"), ("GET", "k")],
+        [("MULTI",), ("SET", "k", "mine"), ("EXEC",), ("GET", "k")],
+    )
     null = b"*-1\r\n" if proto == 2 else b"_\r\n"
     assert ours.endswith(b"+QUEUED\r\n" + null + b"$7\r\nchanged\r\n")
 
 
-async def aborted_transaction_of_connection_commands(port: int, proto: int) -> bytes:
+@pytest.mark.parametrize("proto", [2, 3], ids=["RESP2", "RESP3"])
+async def test_an_aborted_exec_leaves_the_connection_as_it_was_like_redis(
+    proto: int, reference: RedisServer
+) -> None:
     """An aborted EXEC queued CLIENT SETNAME, SUBSCRIBE and HELLO: none of them may take
     effect (a QA run found the client renamed, subscribed, and switched protocol)."""
-    watcher, other = await connect(port, proto), await connect(port, proto)
-    try:
-        await watcher.call("FLUSHALL")
-        await watcher.call("SET", "k", "0")
-        out = await pipeline(watcher, ("WATCH", "k"))
-        out += await other.call("SET", "k", "changed")
-        out += await pipeline(
-            watcher,
+    ours = await like_redis(
+        reference,
+        proto,
+        [("WATCH", "k")],
+        [
             ("MULTI",),
             ("CLIENT", "SETNAME", "aborted"),
             ("SUBSCRIBE", "chan"),
@@ -222,24 +238,11 @@ async def aborted_transaction_of_connection_commands(port: int, proto: int) -> b
             ("EXEC",),
             ("CLIENT", "GETNAME"),
             ("GET", "k"),
-        )
-        out += await pipeline(watcher, ("WATCH", "k"), ("MULTI",))
-        out += await pipeline(watcher, ("CLIENT", "SETNAME", "kept"), ("PING",), ("EXEC",))
-        out += await pipeline(watcher, ("CLIENT", "GETNAME"))
-        return out
-    finally:
-        await watcher.aclose()
-        await other.aclose()
-
-
-@pytest.mark.parametrize("proto", [2, 3], ids=["RESP2", "RESP3"])
-async def test_an_aborted_exec_leaves_the_connection_as_it_was_like_redis(
-    proto: int, reference: RedisServer
-) -> None:
-    async with running_server() as server:
-        ours = await aborted_transaction_of_connection_commands(server.port, proto)
-    theirs = await aborted_transaction_of_connection_commands(reference.port, proto)
-    assert ours == theirs
+        ],
+        [("WATCH", "k"), ("MULTI",)],
+        [("CLIENT", "SETNAME", "kept"), ("PING",), ("EXEC",)],
+        [("CLIENT", "GETNAME")],
+    )
     null = b"*-1\r\n" if proto == 2 else b"_\r\n"
     assert null + (b"$-1\r\n" if proto == 2 else b"_\r\n") + b"$7\r\nchanged\r\n" in ours
     assert ours.endswith(b"$4\r\nkept\r\n")
