@@ -19,6 +19,10 @@ InfoFields = Sequence[tuple[str, str | int | float]]
 """``key:value`` lines of one INFO section, in order."""
 
 
+OnReply = Callable[[Reply], None]
+"""What ``Backend.submit`` calls with a command's reply."""
+
+
 class Backend(Protocol):
     @property
     def replica_id(self) -> int: ...
@@ -44,12 +48,7 @@ class Backend(Protocol):
         """
         ...
 
-    def submit(
-        self,
-        cmd: Command,
-        on_done: Callable[[Reply], None],
-        on_late: Callable[[Reply], None] | None = None,
-    ) -> None:
+    def submit(self, cmd: Command, on_done: OnReply, on_late: OnReply | None = None) -> None:
         """Propose ``cmd``; call ``on_done(reply)`` once it has executed here.
 
         Does not block. ``on_done`` is called exactly once, from the trio run

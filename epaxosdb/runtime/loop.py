@@ -68,7 +68,7 @@ from storage.buffered import Writes
 from storage.interface import KeyValueView, Store
 
 from .allocator import release_free_memory
-from .backend import InfoFields
+from .backend import InfoFields, OnReply
 from .blocking import BlockedClients
 from .pubsub import Subscriptions
 
@@ -312,12 +312,7 @@ class ConsensusLoop:
         self._next_id += 1
         return Command(self._me, self._next_id, time_ms, ops, multi)
 
-    def submit(
-        self,
-        cmd: Command,
-        on_done: Callable[[Reply], None],
-        on_late: Callable[[Reply], None] | None = None,
-    ) -> None:
+    def submit(self, cmd: Command, on_done: OnReply, on_late: OnReply | None = None) -> None:
         if self._core.loading:
             on_done(LOADING)
             return

@@ -10,14 +10,15 @@ must be identical, in RESP2 and RESP3.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Iterator, Sequence
+from collections.abc import Iterator, Sequence
 from dataclasses import dataclass
 
 import pytest
 
 from epaxosdb.commands.watch import WATCHCHECK, WATCHREAD
+from epaxosdb.runtime.backend import OnReply
 from protocol.messages import Command
-from protocol.replies import Error, Reply
+from protocol.replies import Error
 from protocol.resp import encode_request
 from tests.redis_server import RedisServer
 from tests.runtime.fakes import FakeBackend, RawClient, running_server
@@ -298,12 +299,7 @@ class FailingWatchBackend(FakeBackend):
 
     failure: Error = UNCERTAIN
 
-    def submit(
-        self,
-        cmd: Command,
-        on_done: Callable[[Reply], None],
-        on_late: Callable[[Reply], None] | None = None,
-    ) -> None:
+    def submit(self, cmd: Command, on_done: OnReply, on_late: OnReply | None = None) -> None:
         if cmd.ops[0][0] == WATCHREAD:
             self.submitted.append(cmd)
             on_done(self.failure)
