@@ -49,7 +49,9 @@ def ports(replicas: int, port: int) -> list[int]:
 def check_port_range(replicas: int, port: int) -> None:
     """Refuse a ``--port`` whose client or peer ports fall outside 1..65535."""
     highest = port + PEER_PORT_OFFSET + replicas - 1
-    if port < 1 or highest > 65535:
+    if port < 1:
+        raise LocalRefused(f"--port {port} does not fit: ports start at 1")
+    if highest > 65535:
         raise LocalRefused(
             f"--port {port} does not fit: {replicas} replicas listen on client ports "
             f"{port}-{port + replicas - 1} and peer ports {port + PEER_PORT_OFFSET}-{highest}, "

@@ -956,7 +956,7 @@ def _check_data_file(data_dir: Path) -> bool:
     except OSError as exc:
         raise StorageError(f"cannot stat {data_file}: {exc}") from exc
     if not data_file.is_file():
-        raise StorageError(f"{data_file} is not a regular file")
+        raise DataDirRefused(f"{data_file} is not a regular file")
     if size == 0:
         raise DataDirRefused(
             f"{data_file} is empty (truncated?); refusing to start a new replica over it. "

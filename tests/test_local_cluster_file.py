@@ -35,8 +35,14 @@ def test_ports_past_65535_are_refused_before_anything_is_written(tmp_path: Path)
     """``local --port 65000`` wrote peer ports of 66000 into the file, and every later run on
     that data dir failed on it until the file was deleted (a QA run)."""
     data_dir = tmp_path / "new"
-    for replicas, port in ((3, 65000), (3, 64534), (1, 64536), (3, 0), (3, -5)):
-        with pytest.raises(LocalRefused, match="ports end at 65535"):
+    for replicas, port, why in (
+        (3, 65000, "ports end at 65535"),
+        (3, 64534, "ports end at 65535"),
+        (1, 64536, "ports end at 65535"),
+        (3, 0, "ports start at 1"),
+        (3, -5, "ports start at 1"),
+    ):
+        with pytest.raises(LocalRefused, match=why):
             cluster_file(replicas, port, data_dir)
         assert not data_dir.exists(), (replicas, port)
     check_port_range(3, 64533)  # peer ports 65533-65535: the last range that fits

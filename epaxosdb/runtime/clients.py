@@ -47,6 +47,7 @@ from .connection import Connection
 from .listeners import open_listeners
 from .pubsub import Subscriptions
 from .scripts import ScriptCache
+from .throttle import LogThrottle
 
 if TYPE_CHECKING:
     from epaxosdb.commands import CommandSpec
@@ -193,6 +194,8 @@ class ClientRegistry:
         self.started_monotonic = time.monotonic()
         self.data_specs: dict[bytes, CommandSpec] = {}
         """Raw command name → spec of a plain data command: the hot path's lookup cache."""
+        self.rejections = LogThrottle(10, 60.0, time.monotonic)
+        """Connections refused past ``maxclients``: a few logged, the rest counted."""
         self.writes_refused: Error | None = None
         """Set while the data dir's disk is nearly full (``diskspace``): the reply to a
         client's write."""
@@ -424,7 +427,10 @@ async def handle_client(
     try:
         if len(registry.clients) >= registry.settings.maxclients:
             registry.stats.rejected_connections += 1
-            log.warning("rejected a connection: max number of clients reached")
+            if registry.rejections.allow():
+                log.warning("rejected a connection: max number of clients reached")
+            if more := registry.rejections.take_summary():
+                log.warning("rejected %d more connections: max number of clients reached", more)
             with trio.move_on_after(1):
                 await stream.send_all(_encode_reply(MAX_CLIENTS_REACHED))
             return

@@ -433,3 +433,18 @@ async def test_a_bug_in_one_connection_closes_that_connection_not_the_server(
         monkeypatch.setattr(Connection, "_write_loop", original)
         client = await RawClient.connect(server.port)
         assert await client.call("PING") == b"+PONG\r\n"
+
+
+async def test_a_storm_of_refused_clients_logs_a_few_lines_not_one_each(
+    caplog: pytest.LogCaptureFixture,
+) -> None:
+    """QA: 332 refused connections wrote 332 warnings."""
+    async with running_server(settings=ClientSettings(maxclients=1)) as server:
+        first = await RawClient.connect(server.port)
+        assert await first.call("PING") == b"+PONG\r\n"
+        for _ in range(25):
+            extra = await RawClient.connect(server.port)
+            assert await extra.until_closed() == b"-ERR max number of clients reached\r\n"
+        assert server.registry.statistics().rejected_connections == 25
+    lines = [r for r in caplog.records if "max number of clients" in r.getMessage()]
+    assert len(lines) == 10

@@ -18,7 +18,8 @@ import trio
 from epaxosdb.clusterfile import Address, ClusterConfig, ReplicaEntry
 from epaxosdb.runtime import peers
 from epaxosdb.runtime.identities import PeerIdentities
-from epaxosdb.runtime.peers import LogThrottle, PeerNetwork
+from epaxosdb.runtime.peers import PeerNetwork
+from epaxosdb.runtime.throttle import LogThrottle
 
 SILENT = 25
 DEADLINE_S = 20.0

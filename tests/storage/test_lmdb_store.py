@@ -603,3 +603,12 @@ def test_pages_freed_by_deletes_count_as_reusable_room_in_the_data_file(tmp_path
         after = store.reusable_bytes()
     assert before < 1_000_000
     assert after > 4_000_000
+
+
+def test_a_data_file_that_is_a_directory_is_refused_as_an_unusable_data_dir(
+    tmp_path: Path,
+) -> None:
+    """One line and exit 2 at start (QA found exit 1): nothing was opened or changed."""
+    (tmp_path / DATA_FILE_NAME).mkdir()
+    with pytest.raises(DataDirRefused, match="is not a regular file"):
+        LmdbStore.open(tmp_path)
