@@ -27,7 +27,9 @@ things keep it from acting on a log with holes:
   again as one on a new disk (``Ready.rejoin`` → ``joining``), which takes a
   snapshot. Its forgotten votes are covered as a lost disk's are; that
   counts against the F replicas that may rebuild at once, which is why it
-  decides only on the word of *every* peer, each a voting member.
+  decides only on the word of *every* peer, each a voting member. A joiner
+  restored from a snapshot that lacks what the members since deleted has no
+  votes to forget, and starts over on the word of the members that answered.
 """
 
 from __future__ import annotations
@@ -96,7 +98,17 @@ class Laggards(ReplicaState):
             self._peer_logs[m.sender] = (m.committed, m.collected)
         else:
             self._peer_logs.pop(m.sender, None)  # not voting: it has no say
-        if self._rejoin or self._joining or len(self._peer_logs) < len(self._peers):
+        if self._rejoin or self._joining:
+            return
+        # A member rebuilds on the word of every peer: it forgets its votes. A joiner
+        # restored from a snapshot has none, so the word of the members that answered
+        # is enough, and it must not wait for the others: they may be joiners, or
+        # members that lack the same instances, waiting in turn for it to vote (seed
+        # 20689, N=5: two joiners and a restarted member lacked an instance the two
+        # other members had deleted, and each waited on the others for good).
+        if self._join_bound is None and len(self._peer_logs) < len(self._peers):
+            return
+        if not self._peer_logs:
             return
         logs = self._peer_logs.values()
         for p in range(self._n):
