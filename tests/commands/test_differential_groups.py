@@ -518,7 +518,7 @@ SCENARIOS: dict[str, str] = {
         XINFO STREAM s
         XSETID s 7-0 MAXDELETEDID 7-1
         XADD s 6-9 a 1
-        XADD s * a 1
+        XADD s 8-* a 1
         XSETID s 18446744073709551615-18446744073709551615
         XADD s * a 1
         XADD s 18446744073709551615-* a 1
