@@ -111,12 +111,9 @@ def decode_mapped(record: memoryview) -> tuple[Value, bytes | None]:
         value_type = _PLAIN_TYPES.get(tag)
         if value_type is not None:
             return new_value(Value, (value_type, expire_ms, record[_HEADER_SIZE:].tobytes())), None
-    value_type, expire_ms, key_span = _parse_header(record)
-    if key_span is None:
-        return Value(value_type, expire_ms, record[_HEADER_SIZE:].tobytes()), None
-    key_start, key_end = key_span
-    payload = record[key_end:].tobytes()
-    return Value(value_type, expire_ms, payload), record[key_start:key_end].tobytes()
+    header, full_key = decode_header(record)
+    payload = record[len(record) - header.size :].tobytes()
+    return Value(header.type, header.expire_ms, payload), full_key
 
 
 def decode_header(record: bytes | memoryview) -> tuple[ValueHeader, bytes | None]:

@@ -20,7 +20,7 @@ from storage.interface import KeyValueView
 from . import errors
 from .glob import matcher
 from .integers import LLONG_MAX, parse_cursor, parse_db_index, parse_ll
-from .values import TYPE_NAMES, expired_keys, live, live_header
+from .values import TYPE_NAMES, expired_keys, is_expired, live, live_header
 
 SCAN_COUNT_DEFAULT = 10
 RANDOM_ATTEMPTS = 100
@@ -140,7 +140,7 @@ def cmd_del(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
         if header is None:
             continue
         kv.delete(key)
-        if not (header.expire_ms and header.expire_ms <= now_ms):
+        if not is_expired(header, now_ms):
             deleted += 1
     return deleted
 

@@ -338,17 +338,19 @@ return guards
 @functools.cache
 def _guards() -> bytes:
     """``_GUARDS`` compiled once, loaded only by a script that walks a table."""
-    dump = _runtime().eval("function(src) return string.dump(loadstring(src, '=epaxosdb')) end")
-    code: bytes = dump(_GUARDS.encode())
-    return code
+    return _lua_bytecode(_GUARDS)
 
 
 @functools.cache
 def _bytecode() -> bytes:
     """``_CHUNK`` compiled once: loading bytecode into each call's fresh state costs a
     fraction of compiling the source again."""
+    return _lua_bytecode(_CHUNK)
+
+
+def _lua_bytecode(source: str) -> bytes:
     dump = _runtime().eval("function(src) return string.dump(loadstring(src, '=epaxosdb')) end")
-    code: bytes = dump(_CHUNK.encode())
+    code: bytes = dump(source.encode())
     return code
 
 

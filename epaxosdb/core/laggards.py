@@ -108,8 +108,6 @@ class Laggards(ReplicaState):
         # other members had deleted, and each waited on the others for good).
         if self._join_bound is None and len(self._peer_logs) < len(self._peers):
             return
-        if not self._peer_logs:
-            return
         logs = self._peer_logs.values()
         for p in range(self._n):
             j = self._committed_upto[p] + 1

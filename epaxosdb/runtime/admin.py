@@ -736,15 +736,22 @@ def _set_maxclients(registry: ClientRegistry, raw: bytes) -> str | None:
     if problem is not None:
         return problem
     wanted = registry.settings.maxclients + RESERVED_FDS
+    available = _open_files_toward(wanted)
+    return None if available >= wanted else _clients_fit(available)
+
+
+def _open_files_toward(wanted: int) -> int:
+    """Raise the soft open-file limit toward ``wanted`` as far as the hard limit allows;
+    the limit it is now (``wanted`` when unlimited)."""
     soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if hard != resource.RLIM_INFINITY and wanted > hard:
-        return _clients_fit(hard)
-    if soft != resource.RLIM_INFINITY and wanted > soft:
-        try:
-            resource.setrlimit(resource.RLIMIT_NOFILE, (wanted, hard))
-        except (ValueError, OSError):
-            return _clients_fit(soft)
-    return None
+    if soft == resource.RLIM_INFINITY or soft >= wanted:
+        return wanted
+    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
+    try:
+        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
+    except (ValueError, OSError):
+        return soft
+    return target
 
 
 def fit_maxclients(settings: ClientSettings) -> str | None:
@@ -754,20 +761,12 @@ def fit_maxclients(settings: ClientSettings) -> str | None:
     error but an ``accept`` failing with EMFILE, retried ten times a second (QA, with
     ``ulimit -n 200``). Returns the warning to log when ``maxclients`` was lowered."""
     wanted = settings.maxclients + RESERVED_FDS
-    soft, hard = resource.getrlimit(resource.RLIMIT_NOFILE)
-    if soft == resource.RLIM_INFINITY or soft >= wanted:
+    available = _open_files_toward(wanted)
+    if available >= wanted:
         return None
-    target = wanted if hard == resource.RLIM_INFINITY else min(wanted, hard)
-    try:
-        resource.setrlimit(resource.RLIMIT_NOFILE, (target, hard))
-        soft = target
-    except (ValueError, OSError):
-        pass
-    if soft >= wanted:
-        return None
-    settings.maxclients = max(soft - RESERVED_FDS, 1)
+    settings.maxclients = max(available - RESERVED_FDS, 1)
     return (
-        f"the open-file limit is {soft} and cannot be raised to {wanted}: maxclients is"
+        f"the open-file limit is {available} and cannot be raised to {wanted}: maxclients is"
         f" {settings.maxclients} instead of {wanted - RESERVED_FDS} (raise it with ulimit -n)"
     )
 
