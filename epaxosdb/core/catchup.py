@@ -47,6 +47,8 @@ class CatchUp(Laggards):
         self._last_sync_committed = list(self._committed_upto)
         if wanted or lagging:
             self._send(self._rng.choice(self._peers), self._sync_request(wanted))
+        for peer in self._words_wanted():
+            self._send(peer, self._sync_request(()))
 
     def _learn_of_executed(self, executed: tuple[int, ...]) -> None:
         """A peer executed instances up to ``executed``: they exist and are committed.

@@ -38,6 +38,9 @@ from protocol.messages import Deps, ReplicaId, SyncReply, payload_bytes
 
 from .state import META_GC_FLOOR, ReplicaState, encode_rows
 
+WORD_FRESH_SYNCS = 4
+"""Sync intervals a peer's word counts for when deciding to rebuild (``_fresh_words``)."""
+
 
 class Laggards(ReplicaState):
     def _laggards(self) -> frozenset[ReplicaId]:
@@ -95,26 +98,53 @@ class Laggards(ReplicaState):
         some row, and one of them deleted it, nobody ever will: rejoin. (Two laggards
         cannot give each other what they both lack: seed 66, N=5.)"""
         if m.collected:
-            self._peer_logs[m.sender] = (m.committed, m.collected)
+            self._peer_logs[m.sender] = (m.committed, m.collected, self.now)
         else:
             self._peer_logs.pop(m.sender, None)  # not voting: it has no say
         if self._rejoin or self._joining:
             return
+        logs = self._fresh_words()
         # A member rebuilds on the word of every peer: it forgets its votes. A joiner
         # restored from a snapshot has none, so the word of the members that answered
         # is enough, and it must not wait for the others: they may be joiners, or
         # members that lack the same instances, waiting in turn for it to vote (seed
         # 20689, N=5: two joiners and a restarted member lacked an instance the two
         # other members had deleted, and each waited on the others for good).
-        if self._join_bound is None and len(self._peer_logs) < len(self._peers):
+        if self._join_bound is None and len(logs) < len(self._peers):
             return
-        logs = self._peer_logs.values()
         for p in range(self._n):
             j = self._committed_upto[p] + 1
             gone = any(collected[p] >= j for _, collected in logs)
             if gone and not any(c[p] < j <= committed[p] for committed, c in logs):
                 self._rejoin = True
                 return
+
+    def _fresh_words(self) -> list[tuple[Deps, Deps]]:
+        """The peers' words recent enough to rebuild on.
+
+        "I never had it" is true only of the moment it was said: a word older than
+        the instance in question says nothing of it, and its sender may have lost
+        its disk since and be rebuilding too. Rebuilding on such a word made two of
+        three replicas rebuild at once, which the cluster waits out for good (seed
+        50043, N=3: a laggard counted a peer's word from before that peer executed,
+        and then lost, what the third replica deleted)."""
+        oldest = self.now - WORD_FRESH_SYNCS * self.config.sync_interval_ticks
+        return [(c, g) for c, g, at in self._peer_logs.values() if at >= oldest]
+
+    def _words_wanted(self) -> list[ReplicaId]:
+        """Peers to ask for a fresh word: a fresh one says an instance this replica
+        lacks was deleted, and a rebuild waits on theirs (``_fresh_words``)."""
+        if self._rejoin or self._joining:
+            return []
+        oldest = self.now - WORD_FRESH_SYNCS * self.config.sync_interval_ticks
+        fresh = {q for q, (_, _, at) in self._peer_logs.items() if at >= oldest}
+        upto = self._committed_upto
+        if not any(
+            g[p] > upto[p] for q, (_, g, _) in self._peer_logs.items() if q in fresh
+            for p in range(self._n)
+        ):
+            return []
+        return [q for q in self._peers if q not in fresh]
 
     def _collected_here(self) -> Deps:
         """What a ``SyncReply`` says was deleted here (nothing while not voting)."""

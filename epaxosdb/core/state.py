@@ -146,8 +146,9 @@ class ReplicaState:
         """Peers the latest log GC did not wait for (``laggards``)."""
         self._floor: list[int] | None = None
         """``META_GC_FLOOR``: what a peer left behind may lack; new attributes reach it."""
-        self._peer_logs: dict[ReplicaId, tuple[Deps, Deps]] = {}
-        """Per voting peer: its committed and GC watermarks, as its latest SyncReply said."""
+        self._peer_logs: dict[ReplicaId, tuple[Deps, Deps, int]] = {}
+        """Per voting peer: its committed and GC watermarks, as its latest SyncReply said,
+        and the tick that reply arrived (an old word may predate the peer's restart)."""
         self._rejoin = False
         """Every peer deleted instances this replica never committed: it must rebuild."""
 

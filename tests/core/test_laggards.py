@@ -256,6 +256,31 @@ def test_a_laggard_does_not_rebuild_on_the_word_of_a_peer_that_rebuilds_since() 
         assert all(h.replica(r).executed(InstanceId(1, i)) for i in range(6))
 
 
+def test_a_laggard_does_not_rebuild_on_a_word_older_than_what_it_lacks() -> None:
+    """Found by the simulator (seed 50043, N=3): replica 3 held replica 2's word from
+    the cluster's first ticks ("I never had anything"). Cut off, it missed writes that
+    replica 2 then executed, and replica 1 deleted; replica 2 lost its disk. On
+    replica 1's "deleted", replica 3 rebuilt on that old word, and with replica 2
+    rebuilding too, two of three waited on each other for good. A word counts only
+    while fresh (``Laggards._fresh_words``); the laggard asks for a new one."""
+    h = cluster()
+    settle(h, 15)  # every replica has every peer's word: nothing committed, nothing deleted
+    write_while_away(h, (3,))
+    assert h.replica(1).left_behind == {3}
+    h.lose_disk(2)
+    for _ in range(60):  # replica 3 is back in touch, with replica 1 only
+        h.deliver()
+        h.tick(only=[1, 3])
+    assert h.rejoined == [], "replica 2's word predates what replica 3 lacks"
+    h.restart(2)
+    settle(h, 600)
+    assert h.rejoined == [3], "replica 2 joins first, then replica 3 rebuilds"
+    for r in h.ids:
+        assert not h.replica(r).loading
+        assert all(h.replica(r).executed(InstanceId(1, i)) for i in range(6))
+    h.assert_agreement()
+
+
 def test_every_vote_reaches_the_floor_not_only_one_for_a_peer_that_may_lack_it() -> None:
     """Seed 20435 (N=3) as a scenario. Replica 3 votes for replica 2's write y to k and
     goes silent before y's commit reaches it; replicas 1 and 2 execute y, leave 3
