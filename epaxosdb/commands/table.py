@@ -28,6 +28,7 @@ from . import (
     expiry,
     groups,
     hashes,
+    hyperloglog,
     keyspace,
     lcs,
     lists,
@@ -575,6 +576,46 @@ BITMAP_COMMANDS: tuple[CommandSpec, ...] = (
         complexity="O(N)",
         group="bitmap",
         prepare=bitmaps.prepare_bitop,
+    ),
+)
+
+HYPERLOGLOG_COMMANDS: tuple[CommandSpec, ...] = (
+    _generic_row(
+        "pfadd", -2, "write denyoom fast", hyperloglog.cmd_pfadd,
+        (KeySpec(1, flags=("RW", "insert")),),
+        "@write @hyperloglog @fast",
+        "Adds the specified elements to the specified HyperLogLog.", "2.8.9",
+        (_key(), _string("element", flags=(*OPTIONAL, *MULTIPLE))),
+        complexity="O(1) to add every element.",
+        group="hyperloglog",
+    ),
+    _generic_row(
+        # ``replicated``: a single-key PFCOUNT stores the cardinality it computes in the
+        # value, so every replica runs it (see ``hyperloglog``); Redis flags it readonly.
+        "pfcount", -2, "readonly replicated", hyperloglog.cmd_pfcount,
+        (
+            KeySpec(
+                1, -1, flags=("RW", "access"),
+                notes="RW because it may change the internal representation of the key, "
+                "and propagate to replicas",
+            ),
+        ),
+        "@read @hyperloglog @slow",
+        "Return the approximated cardinality of the set(s) observed by the HyperLogLog at "
+        "key(s).", "2.8.9",
+        (_key(flags=MULTIPLE),),
+        complexity="O(1) with a very small average constant time when called with a single "
+        "key. O(N) with N being the number of keys, and much bigger constant times, when "
+        "called with multiple keys.",
+        group="hyperloglog",
+    ),
+    _generic_row(
+        "pfmerge", -2, "write denyoom", hyperloglog.cmd_pfmerge,
+        (KeySpec(1, flags=("RW", "access", "insert")), KeySpec(2, -1, flags=("RO", "access"))),
+        "@write @hyperloglog @slow", "Merge N different HyperLogLogs into a single one.", "2.8.9",
+        (_key("destkey"), _key("sourcekey", 1, flags=MULTIPLE)),
+        complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
+        group="hyperloglog",
     ),
 )
 
@@ -2568,6 +2609,7 @@ INTERNAL_COMMANDS: tuple[CommandSpec, ...] = (
 COMMANDS: tuple[CommandSpec, ...] = (
     *STRING_COMMANDS,
     *BITMAP_COMMANDS,
+    *HYPERLOGLOG_COMMANDS,
     *HASH_COMMANDS,
     *SET_COMMANDS,
     *SORTED_SET_COMMANDS,

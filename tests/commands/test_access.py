@@ -217,6 +217,13 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
         Access(reads=frozenset({b"a", b"b"}), writes=frozenset({b"d"})),
     ),
     ((b"BITOP", b"OR", b"a", b"a"), Access(writes=frozenset({b"a"}))),
+    ((b"PFADD", b"k", b"x", b"y"), Access(writes=frozenset({b"k"}))),
+    # PFCOUNT writes its cached cardinality: Redis's RW spec, for one key or several.
+    ((b"PFCOUNT", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
+    (
+        (b"PFMERGE", b"d", b"a", b"b"),
+        Access(reads=frozenset({b"a", b"b"}), writes=frozenset({b"d"})),
+    ),
     ((b"COPY", b"a", b"b"), Access(reads=frozenset({b"a"}), writes=frozenset({b"b"}))),
     ((b"RENAME", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
     ((b"RENAMENX", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),

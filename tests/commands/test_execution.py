@@ -287,6 +287,7 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"persist": [b"k"], b"dbsize": [], b"flushdb": [], b"flushall": [], b"randomkey": [],
     b"setbit": [b"k", b"3", b"1"], b"getbit": [b"k", b"3"], b"bitcount": [b"k"],
     b"bitpos": [b"k", b"1"], b"bitop": [b"AND", b"d", b"k"],
+    b"pfadd": [b"h", b"a"], b"pfcount": [b"h"], b"pfmerge": [b"h", b"k"],
     b"hset": [b"h", b"f", b"v"], b"hmset": [b"h", b"f", b"v"], b"hsetnx": [b"h", b"f", b"v"],
     b"hget": [b"h", b"f"], b"hmget": [b"h", b"f"], b"hdel": [b"h", b"f"],
     b"hexists": [b"h", b"f"], b"hstrlen": [b"h", b"f"], b"hlen": [b"h"], b"hgetall": [b"h"],
