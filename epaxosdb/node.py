@@ -27,7 +27,7 @@ runs them; every other replica just marks their instance executed.
 
 from __future__ import annotations
 
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from epaxosdb import commands
@@ -48,6 +48,19 @@ class Outbox:
     published: list[Published] = field(default_factory=list)
     """Messages the step's PUBLISHes (anyone's) posted, in execution order: the driver
     delivers them to its subscribers and fills in their ``receivers``."""
+    slow: list[tuple[Command, int, float]] = field(default_factory=list)
+    """Ops of this replica's commands that ran for at least the ``Stopwatch``'s
+    threshold: the command, the op's index in it, and its seconds (SLOWLOG)."""
+
+
+@dataclass(frozen=True, slots=True)
+class Stopwatch:
+    """How the runtime times its own clients' commands as they execute, op by op, for
+    SLOWLOG: its clock, and the threshold in seconds (negative: none is timed), read
+    once per step. The simulator gives none: its steps take no time that matters."""
+
+    clock: Callable[[], float]
+    threshold_s: Callable[[], float]
 
 
 @dataclass(slots=True)
@@ -111,7 +124,13 @@ def _handler_failure(exc: Exception) -> tuple[Reply, str]:
     return Error(f"ERR internal error while executing the command ({detail})"), detail
 
 
-def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None:
+def _execute(
+    kv: KeyValueView,
+    ready: Ready,
+    me: ReplicaId,
+    out: Outbox,
+    stopwatch: Stopwatch | None = None,
+) -> None:
     """Run the step's commands in order; collect replies to this replica's own.
 
     A handler bug becomes an error reply, deterministically everywhere, and
@@ -127,8 +146,10 @@ def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None
     out.replies.clear()
     out.failures.clear()
     out.published.clear()
+    out.slow.clear()
     execute, is_read_only, reply_to = commands.execute, commands.is_read_only, out.replies.append
     settle_expiry_of = commands.settle_expiry_of
+    threshold = stopwatch.threshold_s() if stopwatch is not None else -1.0
     for ex in ready.to_execute:
         for cmd in ex.cmds:
             mine = cmd.origin == me
@@ -137,7 +158,11 @@ def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None
                     # Its handlers run at its proposer; what it found expired goes here too.
                     settle_expiry_of(kv, cmd)
                     continue
-                reply = execute(kv, cmd)
+                if mine and threshold >= 0:
+                    assert stopwatch is not None
+                    reply = _execute_timed(kv, cmd, stopwatch.clock, threshold, out.slow)
+                else:
+                    reply = execute(kv, cmd)
             except (NeedsTransaction, StorageError):
                 raise
             except Exception as exc:  # a handler bug must not take the replica down
@@ -147,6 +172,34 @@ def _execute(kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox) -> None
                 out.published += publications(reply)
             if mine:
                 reply_to((cmd, reply))
+
+
+def _execute_timed(
+    kv: KeyValueView,
+    cmd: Command,
+    clock: Callable[[], float],
+    threshold: float,
+    slow: list[tuple[Command, int, float]],
+) -> Reply:
+    """``commands.execute`` with each op timed; the ops that reached ``threshold``
+    seconds go to ``slow``."""
+    started = clock()
+    if not cmd.multi:
+        reply = commands.execute(kv, cmd)
+        seconds = clock() - started
+        if seconds >= threshold:
+            slow.append((cmd, 0, seconds))
+        return reply
+    last = started
+
+    def lap(index: int) -> None:
+        nonlocal last
+        now = clock()
+        if now - last >= threshold:
+            slow.append((cmd, index, now - last))
+        last = now
+
+    return commands.execute(kv, cmd, lap)
 
 
 def publications(reply: Reply) -> list[Published]:
@@ -165,6 +218,7 @@ def prepare_ready(
     me: ReplicaId,
     pending: Sequence[Mapping[bytes, Value | None]] = (),
     pending_floor: int | None = None,
+    stopwatch: Stopwatch | None = None,
 ) -> Prepared | None:
     """Execute ``ready``'s commands outside any write transaction; ``None`` if they cannot be.
 
@@ -180,7 +234,7 @@ def prepare_ready(
     def run(base: KeyValueView) -> Prepared | None:
         view = BufferedView(base, pending, pending_floor)
         try:
-            _execute(view, ready, me, out)
+            _execute(view, ready, me, out, stopwatch)
         except NeedsTransaction:
             return None
         return Prepared(ready, view.writes, out, view.writes_floor)
@@ -237,7 +291,11 @@ def _apply_effects(txn: Txn, effects: Effects) -> None:
 
 
 def apply_in_transaction(
-    store: Store, ready: Ready, me: ReplicaId, before: Effects | None = None
+    store: Store,
+    ready: Ready,
+    me: ReplicaId,
+    before: Effects | None = None,
+    stopwatch: Stopwatch | None = None,
 ) -> Outbox:
     """Persist and execute ``ready`` inside one write transaction (any command may run).
 
@@ -253,7 +311,7 @@ def apply_in_transaction(
         _write_records(txn, ready)
         if before:
             _apply_effects(txn, before)
-        _execute(txn, ready, me, out)
+        _execute(txn, ready, me, out, stopwatch)
         if ready.to_execute:
             txn.mark_executed(ex.inst for ex in ready.to_execute)
         if ready.to_delete:
@@ -316,10 +374,18 @@ class DeferredApply:
     ``policy``. The simulator drives this class too, crashes included.
     """
 
-    def __init__(self, store: Store, me: ReplicaId, policy: FlushPolicy | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        me: ReplicaId,
+        policy: FlushPolicy | None = None,
+        stopwatch: Stopwatch | None = None,
+    ) -> None:
         self._store = store
         self._me = me
         self.policy = policy or FlushPolicy()
+        self.stopwatch = stopwatch
+        """Times this replica's commands for SLOWLOG (the runtime's; none in the simulator)."""
         self.unflushed = Effects()
         """Effects of executed steps that no transaction has been given yet."""
 
@@ -333,7 +399,12 @@ class DeferredApply:
         a few thousand keys at a time instead of ``policy.keys_max``."""
         unflushed = self.unflushed
         prepared = prepare_ready(
-            self._store, ready, self._me, (unflushed.writes,), unflushed.expiry_floor
+            self._store,
+            ready,
+            self._me,
+            (unflushed.writes,),
+            unflushed.expiry_floor,
+            self.stopwatch,
         )
         if prepared is not None:
             unflushed.add(prepared)
@@ -366,6 +437,7 @@ class DeferredApply:
         durable too)."""
         prepared, flush = self.prepare(ready, idle)
         if prepared is None:
-            return apply_in_transaction(self._store, ready, self._me, flush), flush, True
+            outbox = apply_in_transaction(self._store, ready, self._me, flush, self.stopwatch)
+            return outbox, flush, True
         commit(self._store, ready, flush)
         return prepared.outbox, flush, False

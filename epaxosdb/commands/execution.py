@@ -28,6 +28,8 @@ This is the hot path: one dict lookup and one call per op.
 
 from __future__ import annotations
 
+from collections.abc import Callable
+
 from protocol.messages import Command
 from protocol.replies import NULL_ARRAY, Reply
 from storage.interface import KeyValueView
@@ -134,8 +136,11 @@ def settle_expiry_of(kv: KeyValueView, cmd: Command) -> None:
         settle_expiry(kv, op, now_ms)
 
 
-def execute(kv: KeyValueView, cmd: Command) -> Reply:
+def execute(kv: KeyValueView, cmd: Command, lap: Callable[[int], None] | None = None) -> Reply:
     """Run ``cmd.ops`` in order; a MULTI replies with the list of its ops' replies.
+
+    ``lap(index)``, if given, is called after each op of a MULTI (or of a
+    pipelined run) has run: the runtime times them for SLOWLOG, op by op.
 
     A run-time error inside a MULTI is that item's reply; the other ops still
     run, as in Redis. A MULTI whose first op is ``WATCHCHECK`` (EXEC after
@@ -171,6 +176,8 @@ def execute(kv: KeyValueView, cmd: Command) -> Reply:
             reply(errors.unknown_command(op))
         else:
             reply(handler(kv, op, now_ms, seed + index))
+        if lap is not None:
+            lap(index)
     return replies
 
 

@@ -140,6 +140,7 @@ _KEY_VALUE = _block("key_value", _key(), _string("value"), flags=MULTIPLE)
 _KEYS_MULTIPLE = (_key(flags=MULTIPLE),)
 _SUB = ("loading", "stale")
 _SUB_ADMIN = ("admin", "noscript", "loading", "stale")
+_SLOWLOG_FLAGS = ("admin", "loading", "stale")
 _HELP = "Show helpful text about the different subcommands"
 
 
@@ -2289,6 +2290,35 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
                 "server",
             ),
             _sub("config", "help", 2, _SUB, "@slow", _HELP, "5.0.0", "server"),
+        ),
+    ),
+    _connection_row(
+        "slowlog", -2, "", "@slow", "A container for slow log commands", "2.2.12",
+        group="server", complexity="Depends on subcommand.",
+        subcommands=(
+            _sub(
+                "slowlog", "get", -2, _SLOWLOG_FLAGS, "@admin @slow @dangerous",
+                "Get the slow log's entries", "2.2.12", "server",
+                complexity="O(N) where N is the number of entries returned",
+                arguments=(_integer("count", flags=OPTIONAL),),
+                history=(("4.0.0", "Added client IP address, port and name to the reply."),),
+                tips=("request_policy:all_nodes", "nondeterministic_output"),
+            ),
+            _sub("slowlog", "help", 2, _SUB, "@slow", _HELP, "6.2.0", "server"),
+            _sub(
+                "slowlog", "reset", 2, _SLOWLOG_FLAGS, "@admin @slow @dangerous",
+                "Clear all entries from the slow log", "2.2.12", "server",
+                complexity="O(N) where N is the number of entries in the slowlog",
+                tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
+            ),
+            _sub(
+                "slowlog", "len", 2, _SLOWLOG_FLAGS, "@admin @slow @dangerous",
+                "Get the slow log's length", "2.2.12", "server",
+                tips=(
+                    "request_policy:all_nodes", "response_policy:agg_sum",
+                    "nondeterministic_output",
+                ),
+            ),
         ),
     ),
     _connection_row(

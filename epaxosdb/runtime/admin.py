@@ -40,6 +40,7 @@ from protocol.replies import (
     help_reply,
 )
 
+from . import slowlog
 from .backend import InfoFields
 
 if TYPE_CHECKING:
@@ -684,6 +685,8 @@ def _config_table(registry: ClientRegistry) -> dict[str, Callable[[], str]]:
         "slave-read-only": lambda: "yes",
         "loglevel": lambda: "notice",
         "notify-keyspace-events": lambda: "",
+        "slowlog-log-slower-than": lambda: str(registry.slowlog.threshold_us),
+        "slowlog-max-len": lambda: str(registry.slowlog.max_len),
         "client-output-buffer-limit": lambda: (
             f"normal {s.output_buffer_max} 0 0 slave 0 0 0 pubsub {s.pubsub_output_max} 0 0"
         ),
@@ -711,8 +714,14 @@ RESERVED_FDS = 32
 
 
 def _set_int(
-    name: str, low: int, high: int, memory: bool
+    name: str,
+    low: int,
+    high: int,
+    memory: bool,
+    owner: Callable[[ClientRegistry], object] = lambda registry: registry.settings,
 ) -> Callable[[ClientRegistry, bytes], str | None]:
+    """A CONFIG SET setter of the integer attribute ``name`` of ``owner(registry)``."""
+
     def setter(registry: ClientRegistry, raw: bytes) -> str | None:
         value = _memory(raw) if memory else _parse_int(raw)
         if value is None:
@@ -723,7 +732,7 @@ def _set_int(
             )
         if not low <= value <= high:
             return f"argument must be between {low} and {high} inclusive"
-        setattr(registry.settings, name, value)
+        setattr(owner(registry), name, value)
         return None
 
     return setter
@@ -801,6 +810,12 @@ _CONFIG_SETTERS: dict[str, Callable[[ClientRegistry, bytes], str | None]] = {
         "client_query_buffer_limit", 1024 * 1024, COMMAND_BYTES_MAX, memory=True
     ),
     "requirepass": _set_requirepass,
+    "slowlog-log-slower-than": _set_int(
+        "threshold_us", -1, 2**63 - 1, memory=False, owner=lambda registry: registry.slowlog
+    ),
+    "slowlog-max-len": _set_int(
+        "max_len", 0, 2**63 - 1, memory=False, owner=lambda registry: registry.slowlog
+    ),
 }
 
 
@@ -850,19 +865,16 @@ def cmd_config_set(conn: Connection, args: list[bytes]) -> Reply:
         named.add(name)
         if name in _CONFIG_SETTERS:
             changes.append((name, position))
+    s, slow = registry.settings, registry.slowlog
     saved = (
-        registry.settings.maxclients,
-        registry.settings.timeout,
-        registry.settings.proto_max_bulk_len,
-        registry.settings.client_query_buffer_limit,
-        registry.settings.requirepass,
-    )
+        s.maxclients, s.timeout, s.proto_max_bulk_len, s.client_query_buffer_limit,
+        s.requirepass, slow.threshold_us, slow.max_len,
+    )  # fmt: skip
     for name, position in changes:
         problem = _CONFIG_SETTERS[name](registry, args[position + 1])
         if problem is not None:
-            s = registry.settings
             (s.maxclients, s.timeout, s.proto_max_bulk_len, s.client_query_buffer_limit,
-             s.requirepass) = saved  # fmt: skip
+             s.requirepass, slow.threshold_us, slow.max_len) = saved  # fmt: skip
             return Error(
                 "ERR CONFIG SET failed (possibly related to argument "
                 f"'{_c_text(args[position])}') - {problem}"
@@ -1146,4 +1158,8 @@ HANDLERS: dict[bytes, Handler] = {
     b"config|rewrite": cmd_config_rewrite,
     b"config|help": cmd_config_help,
     b"info": cmd_info,
+    b"slowlog|get": slowlog.cmd_slowlog_get,
+    b"slowlog|len": slowlog.cmd_slowlog_len,
+    b"slowlog|reset": slowlog.cmd_slowlog_reset,
+    b"slowlog|help": slowlog.cmd_slowlog_help,
 }

@@ -23,6 +23,16 @@ OnReply = Callable[[Reply], None]
 """What ``Backend.submit`` calls with a command's reply."""
 
 
+class Client(Protocol):
+    """Who submitted a command, as SLOWLOG names it (a connection is one)."""
+
+    @property
+    def addr(self) -> str: ...
+
+    @property
+    def name(self) -> bytes: ...
+
+
 class Backend(Protocol):
     @property
     def replica_id(self) -> int: ...
@@ -48,7 +58,13 @@ class Backend(Protocol):
         """
         ...
 
-    def submit(self, cmd: Command, on_done: OnReply, on_late: OnReply | None = None) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: OnReply,
+        on_late: OnReply | None = None,
+        client: Client | None = None,
+    ) -> None:
         """Propose ``cmd``; call ``on_done(reply)`` once it has executed here.
 
         Does not block. ``on_done`` is called exactly once, from the trio run
@@ -63,6 +79,8 @@ class Backend(Protocol):
         such an attempt popped: its client was never given it). Not if this replica
         rebuilt its state meanwhile, nor for a command still unexecuted after
         ``LATE_OUTCOMES_MAX`` others were told the same.
+
+        ``client`` names who asked, should an op of ``cmd`` be slow (SLOWLOG).
         """
         ...
 

@@ -47,6 +47,7 @@ from .connection import Connection
 from .listeners import open_listeners
 from .pubsub import Subscriptions
 from .scripts import ScriptCache
+from .slowlog import SlowLog
 from .throttle import LogThrottle
 
 if TYPE_CHECKING:
@@ -188,7 +189,7 @@ class ClientRegistry:
     """Server-wide state shared by every connection of one front end."""
 
     def __init__(self, settings: ClientSettings | None = None) -> None:
-        self.settings = settings if settings is not None else ClientSettings()
+        self.settings: ClientSettings = settings if settings is not None else ClientSettings()
         self.stats = ServerStats()
         self.clients: dict[int, Connection] = {}
         self.started_monotonic = time.monotonic()
@@ -209,6 +210,8 @@ class ClientRegistry:
         """Pub/sub subscriptions; the consensus loop delivers what PUBLISH posted."""
         self.blocked = BlockedClients()
         """Clients waiting in BLPOP and friends; the consensus loop reports changed keys."""
+        self.slowlog: SlowLog = SlowLog()
+        """SLOWLOG: the consensus loop adds data commands, connections their own."""
         self.shutdown_requested = trio.Event()
         """Set by SHUTDOWN; the replica's root task stops as on SIGTERM."""
         self.shutdown_reason = ""

@@ -431,7 +431,7 @@ class Connection:
         def propose(on_done: Callable[[Reply], None]) -> None:
             nonlocal attempt_op
             cmd = backend.stamp((attempt_op,), self._now_ms())
-            backend.submit(cmd, on_done, partial(self._popped_late, op))
+            backend.submit(cmd, on_done, partial(self._popped_late, op), client=self)
             attempt_op = wait.retry or op  # later attempts are twins (commands.blocking)
 
         timeout_s = wait.timeout_ms / 1000 if wait.timeout_ms else math.inf
@@ -588,11 +588,12 @@ class Connection:
         started = time.perf_counter()
         if n == 1:
             on_done = partial(self._complete_counted, first, self.proto, names[0], started)
-            backend.submit(backend.stamp((ops[0],), now_ms), on_done)
+            backend.submit(backend.stamp((ops[0],), now_ms), on_done, client=self)
             return
         backend.submit(
             backend.stamp(tuple(ops), now_ms, True),
             partial(self._complete_batch, first, n, self.proto, names, started),
+            client=self,
         )
 
     def _complete_batch(
@@ -717,6 +718,7 @@ class Connection:
                 else:
                     started = time.perf_counter()
                     reply = handler(self, request)
+                    self._log_if_slow(spec, request, started)
                     if isinstance(reply, admin.NoReply):
                         self._stats.count_call(spec.name, started, None)
                     else:
@@ -730,6 +732,14 @@ class Connection:
                     self._data_specs[request[0]] = spec
                 self._submit_one(request, spec.name)
         self._after_command()
+
+    def _log_if_slow(self, spec: CommandSpec, request: list[bytes], started: float) -> None:
+        """SLOWLOG a connection command whose handler ran long (not AUTH or HELLO: their
+        arguments may hold a password)."""
+        seconds = time.perf_counter() - started
+        slowlog = self.registry.slowlog
+        if slowlog.slow(seconds) and "no_auth" not in spec.flags:
+            slowlog.add(request, seconds, self.addr, self.name, int(time.time()))
 
     def _write_refusal(self, spec: CommandSpec) -> Error | None:
         """``-MISCONF`` for a write while the disk is nearly full (``diskspace``)."""
@@ -795,9 +805,11 @@ class Connection:
         self._next_seq = seq + 1
         proto = self._reply_proto()
         if name is None:
-            self.backend.submit(cmd, partial(self._complete, seq, proto))
+            self.backend.submit(cmd, partial(self._complete, seq, proto), client=self)
         else:
-            self.backend.submit(cmd, partial(self._complete_counted, seq, proto, name, started))
+            self.backend.submit(
+                cmd, partial(self._complete_counted, seq, proto, name, started), client=self
+            )
 
     def _after_command(self) -> None:
         # CLIENT REPLY SKIP silences the command after it, not itself.
@@ -1251,10 +1263,10 @@ class Connection:
         self._next_seq = seq + 1
         proto = self._reply_proto()
         if len(ops) == len(replies):
-            self.backend.submit(cmd, partial(self._complete, seq, proto))
+            self.backend.submit(cmd, partial(self._complete, seq, proto), client=self)
         else:
             done = partial(self._complete_exec, seq, proto, replies, op_places, deferred)
-            self.backend.submit(cmd, done)
+            self.backend.submit(cmd, done, client=self)
         return admin.NO_REPLY
 
     def _complete_exec(

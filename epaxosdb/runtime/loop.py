@@ -58,6 +58,7 @@ from epaxosdb.node import (
     FlushPolicy,
     Outbox,
     Prepared,
+    Stopwatch,
     apply_in_transaction,
     commit,
     needs_commit,
@@ -68,9 +69,10 @@ from storage.buffered import Writes
 from storage.interface import KeyValueView, Store
 
 from .allocator import release_free_memory
-from .backend import InfoFields, OnReply
+from .backend import Client, InfoFields, OnReply
 from .blocking import BlockedClients
 from .pubsub import Subscriptions
+from .slowlog import SlowLog
 
 log = logging.getLogger("epaxosdb.loop")
 
@@ -193,6 +195,7 @@ class _Waiter:
     deadline: float
     cmd: Command
     on_late: Callable[[Reply], None] | None = None
+    client: Client | None = None
 
 
 LATE_OUTCOMES_MAX = 100_000
@@ -232,6 +235,7 @@ class ConsensusLoop:
         subscriptions: Subscriptions | None = None,
         want_snapshot: Callable[[SnapshotWanted], None] | None = None,
         rebuild: Callable[[], Replica] | None = None,
+        slowlog: SlowLog | None = None,
     ) -> None:
         self._core = core
         self._next_core: Replica | None = None
@@ -277,7 +281,12 @@ class ConsensusLoop:
         }
         self.apply_latency = LatencyWindow()
         self._busy = {"core_s": 0.0, "execute_s": 0.0, "apply_s": 0.0, "release_s": 0.0}
-        self._apply = DeferredApply(store, self._me, FlushPolicy())
+        self._slowlog = slowlog
+        """Where this replica's clients' slow ops go (``_log_slow``)."""
+        self._stopwatch = (
+            Stopwatch(time.perf_counter, slowlog.threshold_s) if slowlog is not None else None
+        )
+        self._apply = DeferredApply(store, self._me, FlushPolicy(), self._stopwatch)
         self._turn_open = False
         self._flushing: Effects | None = None
         """Effects the transaction being committed writes (INFO counts them meanwhile)."""
@@ -312,12 +321,20 @@ class ConsensusLoop:
         self._next_id += 1
         return Command(self._me, self._next_id, time_ms, ops, multi)
 
-    def submit(self, cmd: Command, on_done: OnReply, on_late: OnReply | None = None) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: OnReply,
+        on_late: OnReply | None = None,
+        client: Client | None = None,
+    ) -> None:
         if self._core.loading:
             on_done(LOADING)
             return
         now = time.monotonic()
-        self._waiting[cmd.id] = _Waiter(on_done, now, now + self._timeout_s, cmd, on_late)
+        self._waiting[cmd.id] = _Waiter(
+            on_done, now, now + self._timeout_s, cmd, on_late, client
+        )
         self._proposals.append(cmd)
         self._quiet_ticks = 0
         self._wake.set()
@@ -529,7 +546,7 @@ class ConsensusLoop:
                 durable = list(flush.executed) if flush else []
                 if prepared is None:
                     outbox = await trio.to_thread.run_sync(
-                        apply_in_transaction, self._store, ready, self._me, flush
+                        apply_in_transaction, self._store, ready, self._me, flush, self._stopwatch
                     )
                     durable += [ex.inst for ex in ready.to_execute]
                     self._counters["fsyncs"] += 1
@@ -580,7 +597,7 @@ class ConsensusLoop:
             "left behind: every peer deleted log entries this replica never got; "
             "discarding its state to rebuild from a peer's snapshot"
         )
-        self._apply = DeferredApply(self._store, self._me, FlushPolicy())
+        self._apply = DeferredApply(self._store, self._me, FlushPolicy(), self._stopwatch)
         with trio.CancelScope(shield=True):
             core = await trio.to_thread.run_sync(rebuild)
         waiting, self._waiting = self._waiting, {}
@@ -606,6 +623,8 @@ class ConsensusLoop:
         for dst, m in outbox.messages:
             self._send(dst, m)
         self._note_commits(ready.committed)
+        if outbox.slow:
+            self._log_slow(outbox.slow)
         if outbox.replies or outbox.published:
             waiting = self._waiting
             with self._reply_batch():
@@ -623,6 +642,19 @@ class ConsensusLoop:
         for cmd, detail in outbox.failures:
             self._counters["handler_failures"] += 1
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
+
+    def _log_slow(self, slow: list[tuple[Command, int, float]]) -> None:
+        """SLOWLOG the slow ops of commands a client still waits for (the expiry
+        sweeper's have no client; one answered "outcome unknown" has gone)."""
+        slowlog = self._slowlog
+        if slowlog is None:
+            return
+        now_s = int(time.time())
+        for cmd, index, seconds in slow:
+            waiter = self._waiting.get(cmd.id)
+            client = waiter.client if waiter is not None else None
+            if client is not None:
+                slowlog.add(cmd.ops[index], seconds, client.addr, client.name, now_s)
 
     def _deliver(self, published: list[Published]) -> None:
         """Hand what this turn's PUBLISHes posted to this replica's subscribers, in

@@ -197,6 +197,7 @@ async def serve_replica(
         subscriptions=registry.subscriptions,
         want_snapshot=transfers.want,
         rebuild=rebuild,
+        slowlog=registry.slowlog,
     )
     settings = ClientSettings(
         requirepass=cluster.requirepass,

@@ -24,7 +24,7 @@ import trio.testing
 
 from epaxosdb import commands
 from epaxosdb.node import publications
-from epaxosdb.runtime.backend import InfoFields, OnReply
+from epaxosdb.runtime.backend import Client, InfoFields, OnReply
 from epaxosdb.runtime.blocking import BlockedClients
 from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, serve_clients
 from epaxosdb.runtime.pubsub import Subscriptions
@@ -62,7 +62,13 @@ class FakeBackend:
         self._next_id += 1
         return Command(self.replica_id, self._next_id, time_ms, ops, multi)
 
-    def submit(self, cmd: Command, on_done: OnReply, on_late: OnReply | None = None) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: OnReply,
+        on_late: OnReply | None = None,
+        client: Client | None = None,
+    ) -> None:
         self.submitted.append(cmd)
         if self.loading:
             on_done(LOADING)

@@ -11,7 +11,7 @@ import time
 import pytest
 import trio
 
-from epaxosdb.runtime.backend import OnReply
+from epaxosdb.runtime.backend import Client, OnReply
 from epaxosdb.runtime.clients import ClientSettings
 from epaxosdb.runtime.connection import Connection
 from protocol.messages import Command
@@ -136,7 +136,13 @@ async def test_one_error_for_a_pipelined_run_answers_every_request_of_it() -> No
     uncertain = Error("UNCERTAIN outcome unknown")
 
     class Undecided(FakeBackend):
-        def submit(self, cmd: Command, on_done: OnReply, on_late: OnReply | None = None) -> None:
+        def submit(
+            self,
+            cmd: Command,
+            on_done: OnReply,
+            on_late: OnReply | None = None,
+            client: Client | None = None,
+        ) -> None:
             self.submitted.append(cmd)
             on_done(uncertain)
 
@@ -388,7 +394,13 @@ async def test_closed_connections_leave_no_file_descriptors_behind() -> None:
 class _FaultyBackend(FakeBackend):
     """Raises on ``GET boom`` and replies a value RESP cannot carry on ``GET odd``."""
 
-    def submit(self, cmd: Command, on_done: OnReply, on_late: OnReply | None = None) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: OnReply,
+        on_late: OnReply | None = None,
+        client: Client | None = None,
+    ) -> None:
         key = cmd.ops[0][1] if len(cmd.ops[0]) > 1 else b""
         if key == b"boom":
             raise RuntimeError("backend bug")

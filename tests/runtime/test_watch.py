@@ -16,7 +16,7 @@ from dataclasses import dataclass
 import pytest
 
 from epaxosdb.commands.watch import WATCHCHECK, WATCHREAD
-from epaxosdb.runtime.backend import OnReply
+from epaxosdb.runtime.backend import Client, OnReply
 from protocol.messages import Command
 from protocol.replies import Error
 from protocol.resp import encode_request
@@ -299,7 +299,13 @@ class FailingWatchBackend(FakeBackend):
 
     failure: Error = UNCERTAIN
 
-    def submit(self, cmd: Command, on_done: OnReply, on_late: OnReply | None = None) -> None:
+    def submit(
+        self,
+        cmd: Command,
+        on_done: OnReply,
+        on_late: OnReply | None = None,
+        client: Client | None = None,
+    ) -> None:
         if cmd.ops[0][0] == WATCHREAD:
             self.submitted.append(cmd)
             on_done(self.failure)
