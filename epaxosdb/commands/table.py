@@ -141,6 +141,7 @@ _KEYS_MULTIPLE = (_key(flags=MULTIPLE),)
 _SUB = ("loading", "stale")
 _SUB_ADMIN = ("admin", "noscript", "loading", "stale")
 _SLOWLOG_FLAGS = ("admin", "loading", "stale")
+_LATENCY_TIPS = ("nondeterministic_output", "request_policy:all_nodes", "response_policy:special")
 _HELP = "Show helpful text about the different subcommands"
 
 
@@ -2290,6 +2291,44 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
                 "server",
             ),
             _sub("config", "help", 2, _SUB, "@slow", _HELP, "5.0.0", "server"),
+        ),
+    ),
+    _connection_row(
+        "latency", -2, "", "@slow", "A container for latency diagnostics commands", "2.8.13",
+        group="server", complexity="Depends on subcommand.",
+        subcommands=(
+            _sub(
+                "latency", "histogram", -2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Return the cumulative distribution of latencies of a subset of commands or all.",
+                "7.0.0", "server",
+                complexity=(
+                    "O(N) where N is the number of commands with latency information being "
+                    "retrieved."
+                ),
+                arguments=(_string("command", flags=("optional", "multiple")),),
+                tips=_LATENCY_TIPS,
+            ),
+            _sub(
+                "latency", "latest", 2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Return the latest latency samples for all events.", "2.8.13", "server",
+                tips=_LATENCY_TIPS,
+            ),
+            _sub(
+                "latency", "help", 2, _SUB, "@slow",
+                "Show helpful text about the different subcommands.", "2.8.13", "server",
+            ),
+            _sub(
+                "latency", "reset", -2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Reset latency data for one or more events.", "2.8.13", "server",
+                arguments=(_string("event", flags=("optional", "multiple")),),
+                tips=("request_policy:all_nodes", "response_policy:all_succeeded"),
+            ),
+            _sub(
+                "latency", "history", 3, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Return timestamp-latency samples for the event.", "2.8.13", "server",
+                arguments=(_string("event"),),
+                tips=_LATENCY_TIPS,
+            ),
         ),
     ),
     _connection_row(

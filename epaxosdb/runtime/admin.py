@@ -40,7 +40,7 @@ from protocol.replies import (
     help_reply,
 )
 
-from . import slowlog
+from . import latency, slowlog
 from .backend import InfoFields
 
 if TYPE_CHECKING:
@@ -687,6 +687,11 @@ def _config_table(registry: ClientRegistry) -> dict[str, Callable[[], str]]:
         "notify-keyspace-events": lambda: "",
         "slowlog-log-slower-than": lambda: str(registry.slowlog.threshold_us),
         "slowlog-max-len": lambda: str(registry.slowlog.max_len),
+        "latency-monitor-threshold": lambda: str(registry.latency_monitor.threshold_ms),
+        "latency-tracking": lambda: "yes" if registry.stats.latency_tracking else "no",
+        "latency-tracking-info-percentiles": lambda: latency.format_percentiles(
+            registry.stats.latency_percentiles
+        ),
         "client-output-buffer-limit": lambda: (
             f"normal {s.output_buffer_max} 0 0 slave 0 0 0 pubsub {s.pubsub_output_max} 0 0"
         ),
@@ -801,6 +806,22 @@ def _set_requirepass(registry: ClientRegistry, raw: bytes) -> str | None:
     return None
 
 
+def _set_latency_tracking(registry: ClientRegistry, raw: bytes) -> str | None:
+    value = {b"yes": True, b"no": False}.get(raw.lower())
+    if value is None:
+        return "argument must be 'yes' or 'no'"
+    registry.stats.latency_tracking = value
+    return None
+
+
+def _set_percentiles(registry: ClientRegistry, raw: bytes) -> str | None:
+    parsed = latency.parse_percentiles(raw)
+    if isinstance(parsed, str):
+        return parsed
+    registry.stats.latency_percentiles = parsed
+    return None
+
+
 _CONFIG_SETTERS: dict[str, Callable[[ClientRegistry, bytes], str | None]] = {
     "maxclients": _set_maxclients,
     "timeout": _set_int("timeout", 0, 2**31 - 1, memory=False),
@@ -816,7 +837,13 @@ _CONFIG_SETTERS: dict[str, Callable[[ClientRegistry, bytes], str | None]] = {
     "slowlog-max-len": _set_int(
         "max_len", 0, 2**63 - 1, memory=False, owner=lambda registry: registry.slowlog
     ),
+    "latency-monitor-threshold": _set_int(
+        "threshold_ms", 0, 2**63 - 1, memory=False, owner=lambda registry: registry.latency_monitor
+    ),
+    "latency-tracking": _set_latency_tracking,
+    "latency-tracking-info-percentiles": _set_percentiles,
 }
+
 
 
 def cmd_config_get(conn: Connection, args: list[bytes]) -> Reply:
@@ -865,16 +892,20 @@ def cmd_config_set(conn: Connection, args: list[bytes]) -> Reply:
         named.add(name)
         if name in _CONFIG_SETTERS:
             changes.append((name, position))
-    s, slow = registry.settings, registry.slowlog
+    s, slow, stats, monitor = (
+        registry.settings, registry.slowlog, registry.stats, registry.latency_monitor
+    )
     saved = (
         s.maxclients, s.timeout, s.proto_max_bulk_len, s.client_query_buffer_limit,
-        s.requirepass, slow.threshold_us, slow.max_len,
+        s.requirepass, slow.threshold_us, slow.max_len, monitor.threshold_ms,
+        stats.latency_tracking, stats.latency_percentiles,
     )  # fmt: skip
     for name, position in changes:
         problem = _CONFIG_SETTERS[name](registry, args[position + 1])
         if problem is not None:
             (s.maxclients, s.timeout, s.proto_max_bulk_len, s.client_query_buffer_limit,
-             s.requirepass, slow.threshold_us, slow.max_len) = saved  # fmt: skip
+             s.requirepass, slow.threshold_us, slow.max_len, monitor.threshold_ms,
+             stats.latency_tracking, stats.latency_percentiles) = saved  # fmt: skip
             return Error(
                 "ERR CONFIG SET failed (possibly related to argument "
                 f"'{_c_text(args[position])}') - {problem}"
@@ -1051,7 +1082,14 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
             )
             for name, c in sorted(stats.commands.items())
         ],
-        "Latencystats": [],
+        "Latencystats": [
+            (
+                f"latency_percentiles_usec_{name.decode()}",
+                latency.info_line(c.latency, stats.latency_percentiles),
+            )
+            for name, c in stats.commands.items()
+            if c.latency.total
+        ],
     }
 
 
@@ -1162,4 +1200,9 @@ HANDLERS: dict[bytes, Handler] = {
     b"slowlog|len": slowlog.cmd_slowlog_len,
     b"slowlog|reset": slowlog.cmd_slowlog_reset,
     b"slowlog|help": slowlog.cmd_slowlog_help,
+    b"latency|histogram": latency.cmd_latency_histogram,
+    b"latency|latest": latency.cmd_latency_latest,
+    b"latency|history": latency.cmd_latency_history,
+    b"latency|reset": latency.cmd_latency_reset,
+    b"latency|help": latency.cmd_latency_help,
 }

@@ -44,6 +44,7 @@ from protocol.resp import encode_reply as _encode_reply
 from .backend import Backend
 from .blocking import BlockedClients
 from .connection import Connection
+from .latency import PERCENTILES_DEFAULT, LatencyHistogram, LatencyMonitor
 from .listeners import open_listeners
 from .pubsub import Subscriptions
 from .scripts import ScriptCache
@@ -112,6 +113,8 @@ class CommandStats:
     usec: float = 0.0
     rejected: int = 0
     failed: int = 0
+    latency: LatencyHistogram = field(default_factory=LatencyHistogram)
+    """The same waits as a distribution (INFO latencystats, LATENCY HISTOGRAM)."""
 
 
 @dataclass(slots=True)
@@ -127,6 +130,10 @@ class ServerStats:
     errors_by_code: dict[str, int] = field(default_factory=dict)
     commands: dict[bytes, CommandStats] = field(default_factory=dict)
     """By command name as COMMAND lists it (``get``, ``client|setname``)."""
+    latency_tracking: bool = True
+    """``latency-tracking``: whether calls also go into their command's histogram."""
+    latency_percentiles: tuple[float, ...] = PERCENTILES_DEFAULT
+    """``latency-tracking-info-percentiles``: what INFO latencystats prints."""
 
     def command(self, name: bytes) -> CommandStats:
         stats = self.commands.get(name)
@@ -157,6 +164,8 @@ class ServerStats:
         stats.calls += calls
         stats.usec += usec * calls
         stats.failed += failed
+        if self.latency_tracking:
+            stats.latency.record(usec, calls)
 
     def count_call(self, name: bytes, started: float, reply: Reply) -> None:
         self.count_run([name], started, (reply,))
@@ -212,6 +221,8 @@ class ClientRegistry:
         """Clients waiting in BLPOP and friends; the consensus loop reports changed keys."""
         self.slowlog: SlowLog = SlowLog()
         """SLOWLOG: the consensus loop adds data commands, connections their own."""
+        self.latency_monitor: LatencyMonitor = LatencyMonitor()
+        """LATENCY LATEST/HISTORY: commands timed as for SLOWLOG, and the loop's commits."""
         self.shutdown_requested = trio.Event()
         """Set by SHUTDOWN; the replica's root task stops as on SIGTERM."""
         self.shutdown_reason = ""

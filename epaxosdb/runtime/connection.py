@@ -735,11 +735,15 @@ class Connection:
 
     def _log_if_slow(self, spec: CommandSpec, request: list[bytes], started: float) -> None:
         """SLOWLOG a connection command whose handler ran long (not AUTH or HELLO: their
-        arguments may hold a password)."""
+        arguments may hold a password); the latency monitor sees it too."""
         seconds = time.perf_counter() - started
+        now_s = int(time.time())
+        self.registry.latency_monitor.add(
+            "fast-command" if "fast" in spec.flags else "command", seconds, now_s
+        )
         slowlog = self.registry.slowlog
         if slowlog.slow(seconds) and "no_auth" not in spec.flags:
-            slowlog.add(request, seconds, self.addr, self.name, int(time.time()))
+            slowlog.add(request, seconds, self.addr, self.name, now_s)
 
     def _write_refusal(self, spec: CommandSpec) -> Error | None:
         """``-MISCONF`` for a write while the disk is nearly full (``diskspace``)."""

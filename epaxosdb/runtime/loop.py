@@ -71,6 +71,7 @@ from storage.interface import KeyValueView, Store
 from .allocator import release_free_memory
 from .backend import Client, InfoFields, OnReply
 from .blocking import BlockedClients
+from .latency import LatencyMonitor, command_event, either_threshold_s
 from .pubsub import Subscriptions
 from .slowlog import SlowLog
 
@@ -236,6 +237,7 @@ class ConsensusLoop:
         want_snapshot: Callable[[SnapshotWanted], None] | None = None,
         rebuild: Callable[[], Replica] | None = None,
         slowlog: SlowLog | None = None,
+        latency_monitor: LatencyMonitor | None = None,
     ) -> None:
         self._core = core
         self._next_core: Replica | None = None
@@ -283,8 +285,12 @@ class ConsensusLoop:
         self._busy = {"core_s": 0.0, "execute_s": 0.0, "apply_s": 0.0, "release_s": 0.0}
         self._slowlog = slowlog
         """Where this replica's clients' slow ops go (``_log_slow``)."""
+        self._monitor = latency_monitor
+        """LATENCY's events: slow ops as for SLOWLOG, and each turn's commit."""
         self._stopwatch = (
-            Stopwatch(time.perf_counter, slowlog.threshold_s) if slowlog is not None else None
+            Stopwatch(time.perf_counter, self._timing_threshold_s)
+            if slowlog is not None or latency_monitor is not None
+            else None
         )
         self._apply = DeferredApply(store, self._me, FlushPolicy(), self._stopwatch)
         self._turn_open = False
@@ -566,6 +572,8 @@ class ConsensusLoop:
                 self._counters["flushed_keys"] += len(flush.writes)
             t3 = time.perf_counter()
             self.apply_latency.add(t3 - t1)
+            if self._monitor is not None:
+                self._monitor.add("commit", t3 - t2, int(time.time()))
             self._release(ready, outbox)
             if self._blocked and ready.to_execute:
                 self._wake_blocked(prepared)
@@ -643,18 +651,27 @@ class ConsensusLoop:
             self._counters["handler_failures"] += 1
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
 
+    def _timing_threshold_s(self) -> float:
+        """What the stopwatch reports: ops slow enough for SLOWLOG or for the monitor."""
+        return either_threshold_s(
+            self._slowlog.threshold_s() if self._slowlog is not None else -1.0,
+            self._monitor.threshold_s() if self._monitor is not None else -1.0,
+        )
+
     def _log_slow(self, slow: list[tuple[Command, int, float]]) -> None:
         """SLOWLOG the slow ops of commands a client still waits for (the expiry
-        sweeper's have no client; one answered "outcome unknown" has gone)."""
-        slowlog = self._slowlog
-        if slowlog is None:
-            return
+        sweeper's have no client; one answered "outcome unknown" has gone), and
+        give the monitor each op's time as a ``command`` or ``fast-command`` event."""
+        slowlog, monitor = self._slowlog, self._monitor
         now_s = int(time.time())
         for cmd, index, seconds in slow:
+            op = cmd.ops[index]
+            if monitor is not None:
+                monitor.add(command_event(op), seconds, now_s)
             waiter = self._waiting.get(cmd.id)
             client = waiter.client if waiter is not None else None
-            if client is not None:
-                slowlog.add(cmd.ops[index], seconds, client.addr, client.name, now_s)
+            if client is not None and slowlog is not None and slowlog.slow(seconds):
+                slowlog.add(op, seconds, client.addr, client.name, now_s)
 
     def _deliver(self, published: list[Published]) -> None:
         """Hand what this turn's PUBLISHes posted to this replica's subscribers, in

@@ -198,6 +198,7 @@ async def serve_replica(
         want_snapshot=transfers.want,
         rebuild=rebuild,
         slowlog=registry.slowlog,
+        latency_monitor=registry.latency_monitor,
     )
     settings = ClientSettings(
         requirepass=cluster.requirepass,
