@@ -121,6 +121,14 @@ class BigNumber:
 
 
 @dataclass(frozen=True, slots=True)
+class HumanDouble:
+    """A double Redis prints with digits of its own (``addReplyHumanLongDouble``, GEOPOS's
+    coordinates): a bulk string in RESP2, a RESP3 double (``,``) in RESP3."""
+
+    text: bytes
+
+
+@dataclass(frozen=True, slots=True)
 class Push:
     """``>n`` out-of-band data in RESP3 (pub/sub); an array in RESP2."""
 
@@ -146,6 +154,7 @@ Reply = (
     | Set
     | Verbatim
     | BigNumber
+    | HumanDouble
     | Push
 )
 

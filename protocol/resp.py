@@ -82,6 +82,7 @@ from protocol.errors import (
 from protocol.replies import (
     BigNumber,
     Error,
+    HumanDouble,
     Map,
     NestedMap,
     NullArray,
@@ -738,6 +739,11 @@ def _write_rare(out: bytearray, value: Reply, proto: int) -> None:
             raise LocalProtocolError(f"verbatim format must be 3 bytes, got {value.format!r}")
         if resp3:
             out += b"=%d\r\n%b:%b\r\n" % (len(value.text) + 4, value.format, value.text)
+        else:
+            out += b"$%d\r\n%b\r\n" % (len(value.text), value.text)
+    elif isinstance(value, HumanDouble):
+        if resp3:
+            out += b"," + value.text + _CRLF
         else:
             out += b"$%d\r\n%b\r\n" % (len(value.text), value.text)
     elif isinstance(value, BigNumber):

@@ -51,6 +51,7 @@ from lupa import lua51
 from protocol.replies import (
     BigNumber,
     Error,
+    HumanDouble,
     Map,
     NestedMap,
     NullArray,
@@ -668,6 +669,8 @@ def _to_lua(lua: Any, reply: Reply) -> object:
         return reply.text
     if type(reply) is BigNumber:
         return str(reply.value).encode()
+    if type(reply) is HumanDouble:
+        return reply.text
     return False
 
 

@@ -26,6 +26,7 @@ from . import (
     counters,
     errors,
     expiry,
+    geo,
     groups,
     hashes,
     hyperloglog,
@@ -1268,6 +1269,176 @@ SORTED_SET_COMMANDS: tuple[CommandSpec, ...] = (
         "zunionstore",
         "Add multiple sorted sets and store the resulting sorted set in a new key", "2.0.0",
         _ZSET_WEIGHTS, _ZSET_UNION.format(" "),
+    ),
+)
+
+_GEO_UNIT = _oneof(
+    "unit", _token("m", "M"), _token("km", "KM"), _token("ft", "FT"), _token("mi", "MI")
+)
+_GEO_WITH = tuple(
+    _token(name.lower(), name, flags=OPTIONAL) for name in ("WITHCOORD", "WITHDIST", "WITHHASH")
+)
+_GEO_ORDER = _oneof("order", _token("asc", "ASC"), _token("desc", "DESC"), flags=OPTIONAL)
+
+
+def _geo_count(any_since: str | None = None) -> Arg:
+    return _block(
+        "count", _integer("count", token="COUNT"),
+        _token("any", "ANY", since=any_since, flags=OPTIONAL), flags=OPTIONAL,
+    )
+
+
+_GEO_STORE = (
+    Arg("key", "key", key_spec_index=1, token="STORE", flags=OPTIONAL),
+    Arg("key", "key", key_spec_index=2, token="STOREDIST", flags=OPTIONAL),
+)
+_GEO_FROM = _oneof(
+    "from",
+    _string("member", token="FROMMEMBER"),
+    _block("longitude_latitude", Arg("longitude", "double"), Arg("latitude", "double"),
+           token="FROMLONLAT"),
+)
+_GEO_BY = _oneof(
+    "by",
+    _block("circle", Arg("radius", "double", token="BYRADIUS"), _GEO_UNIT),
+    _block("box", Arg("width", "double", token="BYBOX"), Arg("height", "double"), _GEO_UNIT),
+)
+_GEO_UPPERCASE_UNITS = ("7.0.0", "Added support for uppercase unit names.")
+_GEO_ANY = ("6.2.0", "Added the `ANY` option for `COUNT`.")
+_GEO_SEARCH = (
+    "O(N+log(M)) where N is the number of elements in the grid-aligned bounding box area "
+    "around the shape provided as the filter and M is the number of items inside the shape"
+)
+_GEO_RADIUS = (
+    "O(N+log(M)) where N is the number of elements inside the bounding box of the circular "
+    "area delimited by center and radius and M is the number of items inside the index."
+)
+_GEO_RADIUS_SUMMARY = (
+    "Query a sorted set representing a geospatial index to fetch members matching a given "
+    "maximum distance from a {}"
+)
+_GEO_POINT = (_key(), Arg("longitude", "double"), Arg("latitude", "double"))
+_GEO_MEMBER = (_key(), _string("member"))
+
+
+def _geo_row(
+    name: str,
+    arity: int,
+    flags: str,
+    handler: Handler,
+    key_specs: tuple[KeySpec, ...],
+    summary: str,
+    since: str,
+    arguments: tuple[Arg, ...],
+    complexity: str,
+    **rest: Unpack[_Extras],
+) -> CommandSpec:
+    """A row of the ``geo`` group: its ACL categories follow from read or write."""
+    acl = "@write @geo @slow" if "write" in flags.split() else "@read @geo @slow"
+    return _generic_row(
+        name, arity, flags, handler, key_specs, acl, summary, since, arguments, complexity,
+        group="geo", **rest,
+    )
+
+
+def _georadius_row(
+    name: str, at: str, since: str, head: tuple[Arg, ...], replaced_by: str,
+    any_since: str | None, history: tuple[tuple[str, str], ...],
+) -> CommandSpec:
+    """GEORADIUS, GEORADIUSBYMEMBER and their ``_RO`` forms (deprecated since 6.2.0): the
+    write forms take STORE and STOREDIST (keys found by keyword, ``geo.RADIUS_KEYS``)."""
+    read_only = name.endswith("_ro")
+    by_member = "bymember" in name
+    specs = geo.RADIUS_BYMEMBER_KEYS if by_member else geo.RADIUS_KEYS
+    return _geo_row(
+        name, -5 if by_member else -6, "readonly" if read_only else "write denyoom",
+        geo.cmd_search, specs[:1] if read_only else specs,
+        f"A read-only variant for {name[:-3].upper()}" if read_only
+        else _GEO_RADIUS_SUMMARY.format(at),
+        since,
+        (*head, Arg("radius", "double"), _GEO_UNIT, *_GEO_WITH, _geo_count(any_since),
+         _GEO_ORDER, *(() if read_only else _GEO_STORE)),
+        _GEO_RADIUS,
+        doc_flags=("deprecated",), deprecated_since="6.2.0", replaced_by=replaced_by,
+        history=history,
+    )
+
+
+GEO_COMMANDS: tuple[CommandSpec, ...] = (
+    _geo_row(
+        "geoadd", -5, "write denyoom", geo.cmd_geoadd, (KeySpec(1, flags=("RW", "update")),),
+        "Add one or more geospatial items in the geospatial index represented using a sorted "
+        "set", "3.2.0",
+        (
+            _key(),
+            _oneof("condition", _token("nx", "NX"), _token("xx", "XX"), since="6.2.0",
+                   flags=OPTIONAL),
+            _token("change", "CH", since="6.2.0", flags=OPTIONAL),
+            _block("longitude_latitude_member", Arg("longitude", "double"),
+                   Arg("latitude", "double"), _string("member"), flags=MULTIPLE),
+        ),
+        "O(log(N)) for each item added, where N is the number of elements in the sorted set.",
+        prepare=geo.prepare_geoadd,
+        history=(("6.2.0", "Added the `CH`, `NX` and `XX` options."),),
+    ),
+    _geo_row(
+        "geodist", -4, "readonly", geo.cmd_geodist, (_RO,),
+        "Returns the distance between two members of a geospatial index", "3.2.0",
+        (_key(), _string("member1"), _string("member2"),
+         Arg("unit", "oneof", flags=OPTIONAL, arguments=_GEO_UNIT.arguments)),
+        "O(log(N))",
+        prepare=geo.prepare_geodist,
+    ),
+    _geo_row(
+        "geohash", -2, "readonly", geo.cmd_geohash, (_RO,),
+        "Returns members of a geospatial index as standard geohash strings", "3.2.0",
+        (_key(), _string("member", flags=MULTIPLE)),
+        "O(log(N)) for each member requested, where N is the number of elements in the sorted "
+        "set.",
+    ),
+    _geo_row(
+        "geopos", -2, "readonly", geo.cmd_geopos, (_RO,),
+        "Returns longitude and latitude of members of a geospatial index", "3.2.0",
+        (_key(), _string("member", flags=MULTIPLE)),
+        "O(N) where N is the number of members requested.",
+    ),
+    _georadius_row(
+        "georadius", "point", "3.2.0", _GEO_POINT,
+        "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` argument", "6.2.0",
+        (_GEO_ANY, _GEO_UPPERCASE_UNITS),
+    ),
+    _georadius_row(
+        "georadiusbymember", "member", "3.2.0", _GEO_MEMBER,
+        "`GEOSEARCH` and `GEOSEARCHSTORE` with the `BYRADIUS` and `FROMMEMBER` arguments", None,
+        (_GEO_UPPERCASE_UNITS,),
+    ),
+    _georadius_row(
+        "georadiusbymember_ro", "member", "3.2.10", _GEO_MEMBER,
+        "`GEOSEARCH` with the `BYRADIUS` and `FROMMEMBER` arguments", None, (),
+    ),
+    _georadius_row(
+        "georadius_ro", "point", "3.2.10", _GEO_POINT,
+        "`GEOSEARCH` with the `BYRADIUS` argument", "6.2.0", (_GEO_ANY,),
+    ),
+    _geo_row(
+        "geosearch", -7, "readonly", geo.cmd_search, (_RO,),
+        "Query a sorted set representing a geospatial index to fetch members inside an area of "
+        "a box or a circle.", "6.2.0",
+        (_key(), _GEO_FROM, _GEO_BY, _GEO_ORDER, _geo_count(), *_GEO_WITH),
+        _GEO_SEARCH,
+        prepare=geo.prepare_geosearch,
+        history=(_GEO_UPPERCASE_UNITS,),
+    ),
+    _geo_row(
+        "geosearchstore", -8, "write denyoom", geo.cmd_search,
+        (KeySpec(1, flags=("OW", "update")), KeySpec(2, flags=("RO", "access"))),
+        "Query a sorted set representing a geospatial index to fetch members inside an area of "
+        "a box or a circle, and store the result in another key.", "6.2.0",
+        (_key("destination"), _key("source", 1), _GEO_FROM, _GEO_BY, _GEO_ORDER, _geo_count(),
+         _token("storedist", "STOREDIST", flags=OPTIONAL)),
+        _GEO_SEARCH,
+        prepare=geo.prepare_geosearch,
+        history=(_GEO_UPPERCASE_UNITS,),
     ),
 )
 
@@ -2682,6 +2853,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *HASH_COMMANDS,
     *SET_COMMANDS,
     *SORTED_SET_COMMANDS,
+    *GEO_COMMANDS,
     *LIST_COMMANDS,
     *STREAM_COMMANDS,
     *STREAM_GROUP_COMMANDS,

@@ -224,6 +224,43 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
         (b"PFMERGE", b"d", b"a", b"b"),
         Access(reads=frozenset({b"a", b"b"}), writes=frozenset({b"d"})),
     ),
+    ((b"GEOADD", b"g", b"1", b"2", b"m"), Access(writes=frozenset({b"g"}))),
+    ((b"GEOPOS", b"g", b"m", b"n"), Access(reads=frozenset({b"g"}))),
+    ((b"GEODIST", b"g", b"m", b"n", b"km"), Access(reads=frozenset({b"g"}))),
+    ((b"GEOHASH", b"g", b"m"), Access(reads=frozenset({b"g"}))),
+    (
+        (b"GEOSEARCH", b"g", b"FROMMEMBER", b"m", b"BYRADIUS", b"1", b"km"),
+        Access(reads=frozenset({b"g"})),
+    ),
+    (  # the op keeps the client's spelling of the name (GEOSEARCH quotes it in errors)
+        (b"geoSearchStore", b"d", b"g", b"FROMLONLAT", b"1", b"2", b"BYBOX", b"1", b"1", b"m"),
+        Access(reads=frozenset({b"g"}), writes=frozenset({b"d"})),
+    ),
+    ((b"GEORADIUS_RO", b"g", b"1", b"2", b"3", b"km", b"ASC"), Access(reads=frozenset({b"g"}))),
+    ((b"GEORADIUSBYMEMBER_RO", b"g", b"m", b"3", b"km"), Access(reads=frozenset({b"g"}))),
+    # GEORADIUS writes a destination found after its first STORE and first STOREDIST
+    # keyword (Redis's key specs); without either it reads only, though flagged write.
+    ((b"GEORADIUS", b"g", b"1", b"2", b"3", b"km"), Access(reads=frozenset({b"g"}))),
+    (
+        (b"GEORADIUS", b"g", b"1", b"2", b"3", b"km", b"COUNT", b"2", b"STORE", b"d"),
+        Access(reads=frozenset({b"g"}), writes=frozenset({b"d"})),
+    ),
+    (
+        (b"GEORADIUS", b"g", b"1", b"2", b"3", b"km", b"storedist", b"d", b"STORE", b"e"),
+        Access(reads=frozenset({b"g"}), writes=frozenset({b"d", b"e"})),
+    ),
+    (  # only the first STORE names a key: the handler refuses to write ``e`` (``geo``)
+        (b"GEORADIUS", b"g", b"1", b"2", b"3", b"km", b"STORE", b"d", b"STORE", b"e"),
+        Access(reads=frozenset({b"g"}), writes=frozenset({b"d"})),
+    ),
+    (  # a keyword as the last argument names nothing (the command is a syntax error)
+        (b"GEORADIUS", b"g", b"1", b"2", b"3", b"km", b"STORE"),
+        Access(reads=frozenset({b"g"})),
+    ),
+    (  # the search starts at the options: a unit or member spelled STORE is no keyword
+        (b"GEORADIUSBYMEMBER", b"g", b"STORE", b"3", b"km", b"STOREDIST", b"STORE"),
+        Access(reads=frozenset({b"g"}), writes=frozenset({b"STORE"})),
+    ),
     ((b"COPY", b"a", b"b"), Access(reads=frozenset({b"a"}), writes=frozenset({b"b"}))),
     ((b"RENAME", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
     ((b"RENAMENX", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),

@@ -83,4 +83,6 @@ def test_legacy_key_range_follows_key_specs() -> None:
     assert legacy(b"get") == (1, 1, 1)
     assert legacy(b"mset") == (1, -1, 2)
     assert legacy(b"rename") == (1, 2, 1)
+    assert legacy(b"geosearchstore") == (1, 2, 1)
+    assert legacy(b"georadius") == (1, 1, 1)  # STORE's key is found by keyword: not legacy
     assert legacy(b"keys") == (0, 0, 0)
