@@ -24,6 +24,7 @@ from . import (
     bitmaps,
     blocking,
     counters,
+    dump,
     errors,
     expiry,
     geo,
@@ -619,6 +620,51 @@ HYPERLOGLOG_COMMANDS: tuple[CommandSpec, ...] = (
         (_key("destkey"), _key("sourcekey", 1, flags=MULTIPLE)),
         complexity="O(N) to merge N HyperLogLogs, but with high constant times.",
         group="hyperloglog",
+    ),
+)
+
+_SERIALIZE_COMPLEXITY = (
+    "O(1) to access the key and additional O(N*M) to serialize it, where N is the number of "
+    "Redis objects composing the value and M their average size. For small string values the "
+    "time complexity is thus O(1)+O(1*M) where M is small, so simply O(1)."
+)
+
+DUMP_COMMANDS: tuple[CommandSpec, ...] = (
+    _generic_row(
+        "dump", 2, "readonly", dump.cmd_dump, (KeySpec(1, flags=("RO", "access")),),
+        "@keyspace @read @slow",
+        "Return a serialized version of the value stored at the specified key.", "2.6.0",
+        (_key(),),
+        complexity=_SERIALIZE_COMPLEXITY,
+        tips=("nondeterministic_output",),
+    ),
+    _generic_row(
+        "restore", -4, "write denyoom", dump.cmd_restore, (KeySpec(1, flags=("OW", "update")),),
+        "@keyspace @write @slow @dangerous",
+        "Create a key using the provided serialized value, previously obtained using DUMP.",
+        "2.6.0",
+        (
+            _key(),
+            _integer("ttl"),
+            _string("serialized-value"),
+            _token("replace", "REPLACE", since="3.0.0", flags=OPTIONAL),
+            _token("absttl", "ABSTTL", since="5.0.0", flags=OPTIONAL),
+            _integer("seconds", token="IDLETIME", since="5.0.0", flags=OPTIONAL),
+            _integer("frequency", token="FREQ", since="5.0.0", flags=OPTIONAL),
+        ),
+        complexity=(
+            "O(1) to create the new key and additional O(N*M) to reconstruct the serialized "
+            "value, where N is the number of Redis objects composing the value and M their "
+            "average size. For small string values the time complexity is thus O(1)+O(1*M) "
+            "where M is small, so simply O(1). However for sorted set values the complexity "
+            "is O(N*M*log(N)) because inserting values into sorted sets is O(log(N))."
+        ),
+        history=(
+            ("3.0.0", "Added the `REPLACE` modifier."),
+            ("5.0.0", "Added the `ABSTTL` modifier."),
+            ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
+        ),
+        prepare=dump.prepare_restore,
     ),
 )
 
@@ -2858,6 +2904,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *STREAM_COMMANDS,
     *STREAM_GROUP_COMMANDS,
     *GENERIC_COMMANDS,
+    *DUMP_COMMANDS,
     *CONNECTION_COMMANDS,
     *PUBSUB_COMMANDS,
     *SCRIPTING_COMMANDS,

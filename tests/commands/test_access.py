@@ -264,6 +264,8 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"COPY", b"a", b"b"), Access(reads=frozenset({b"a"}), writes=frozenset({b"b"}))),
     ((b"RENAME", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
     ((b"RENAMENX", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"DUMP", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"RESTORE", b"k", b"0", b"payload", b"REPLACE"), Access(writes=frozenset({b"k"}))),
     ((b"PEXPIREAT", b"k", b"5", b"NX"), Access(writes=frozenset({b"k"}))),
     ((b"EXPIRE", b"k", b"5"), Access(writes=frozenset({b"k"}))),
     ((b"PEXPIRE", b"k", b"5"), Access(writes=frozenset({b"k"}))),

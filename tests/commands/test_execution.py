@@ -308,6 +308,7 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"blpop": [b"l", b"m", b"0"], b"brpop": [b"l", b"0"],
     b"blmove": [b"l", b"m", b"LEFT", b"RIGHT", b"0"], b"brpoplpush": [b"l", b"m", b"0"],
     b"copy": [b"k", b"j"],
+    b"dump": [b"k"], b"restore": [b"k", b"0", b"\x00\x05hello\n\x00cr\xdfve4 \n", b"REPLACE"],
     b"zadd": [b"z", b"1", b"m"], b"zincrby": [b"z", b"1", b"m"], b"zcard": [b"z"],
     b"zscore": [b"z", b"m"], b"zmscore": [b"z", b"m"], b"zrem": [b"z", b"m"],
     b"zrank": [b"z", b"m"], b"zrevrank": [b"z", b"m"], b"zcount": [b"z", b"-inf", b"+inf"],
