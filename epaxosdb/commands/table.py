@@ -2578,6 +2578,11 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
         ),
     ),
     _connection_row(
+        "monitor", 1, "admin noscript loading stale", "@admin @slow @dangerous",
+        "Listen for all requests received by the server in real time", "1.0.0", group="server",
+        complexity="",
+    ),
+    _connection_row(
         "info", -1, "loading stale", "@slow @dangerous",
         "Get information and statistics about the server", "1.0.0", group="server",
         arguments=(_string("section", flags=("optional", "multiple")),),

@@ -161,6 +161,15 @@ def cmd_shutdown(conn: Connection, args: list[bytes]) -> Reply | NoReply:
     return NO_REPLY
 
 
+def cmd_monitor(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    """Start monitoring (``monitor``); a second MONITOR is ignored without a reply, as
+    in Redis."""
+    if conn.monitoring:
+        return NO_REPLY
+    conn.start_monitoring()
+    return OK
+
+
 def cmd_reset(conn: Connection, args: list[bytes]) -> Reply:
     conn.reset()
     return RESET_REPLY
@@ -1196,6 +1205,7 @@ HANDLERS: dict[bytes, Handler] = {
     b"config|rewrite": cmd_config_rewrite,
     b"config|help": cmd_config_help,
     b"info": cmd_info,
+    b"monitor": cmd_monitor,
     b"slowlog|get": slowlog.cmd_slowlog_get,
     b"slowlog|len": slowlog.cmd_slowlog_len,
     b"slowlog|reset": slowlog.cmd_slowlog_reset,

@@ -221,6 +221,8 @@ class ClientRegistry:
         """Clients waiting in BLPOP and friends; the consensus loop reports changed keys."""
         self.slowlog: SlowLog = SlowLog()
         """SLOWLOG: the consensus loop adds data commands, connections their own."""
+        self.monitors: set[Connection] = set()
+        """Clients in MONITOR mode (``monitor``)."""
         self.latency_monitor: LatencyMonitor = LatencyMonitor()
         """LATENCY LATEST/HISTORY: commands timed as for SLOWLOG, and the loop's commits."""
         self.shutdown_requested = trio.Event()

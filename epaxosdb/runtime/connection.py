@@ -80,7 +80,7 @@ from protocol.peer import COMMAND_BYTES_MAX
 from protocol.replies import OK, QUEUED, Error, Push, Reply
 from protocol.resp import NEED_DATA, RespParser, encode_reply
 
-from . import admin
+from . import admin, monitor
 from .backend import Backend
 from .blocking import BlockedPop
 from .diskspace import FREES_SPACE
@@ -216,6 +216,8 @@ class Connection:
         self._skip_this = False
         self._skip_next = False
         self._plain = True  # no MULTI, no pending AUTH, replies on: the hot path applies
+        self.monitoring = False
+        """In MONITOR mode: sent every command this replica's clients run (``monitor``)."""
         self._data_specs = registry.data_specs
         self._stats = registry.stats
         self._replies_pending_max = settings.replies_pending_max
@@ -273,6 +275,7 @@ class Connection:
                 self._blocked.stop()  # no more attempts; one in flight runs its course
                 registry.blocked.remove(self._blocked)
             self.unsubscribe_all()
+            registry.monitors.discard(self)
             registry.clients.pop(self.id, None)
             log.debug("client %d disconnected: %s", self.id, reason)
 
@@ -517,8 +520,9 @@ class Connection:
             if self._stalled is not None and not self._resume_stalled():
                 return True
             # Whether data commands may take the pipelined path: ``loading`` is read once
-            # per run, and only a connection command (below) changes ``_plain``.
-            fast = self._plain and not loading
+            # per run, and only a connection command (below) changes ``_plain``. While
+            # anyone MONITORs, every command goes the general way, which feeds them.
+            fast = self._plain and not loading and not self.registry.monitors
             while not self._closing:
                 if budget <= 0:
                     budget = self._room()
@@ -565,7 +569,7 @@ class Connection:
                     batch, names = [], []
                 last = None  # it names itself
                 self._dispatch_general(request)  # type: ignore[arg-type]
-                fast = self._plain and not loading
+                fast = self._plain and not loading and not self.registry.monitors
                 if self._stalled is not None or self._blocked is not None:
                     self._kick_writer()  # what is ready goes out while EXEC or BLPOP waits
                     return True
@@ -699,6 +703,9 @@ class Connection:
         elif (refusal := self._write_refusal(spec)) is not None:
             self.multi_failed = in_multi
             self._reject(spec.name, refusal)
+        elif self.monitoring and "connection" not in spec.flags:
+            self.multi_failed = in_multi
+            self._reject(spec.name, monitor.KEYSPACE_REFUSED)
         elif in_multi and spec.name not in _RUN_IN_MULTI:
             size = self.multi_bytes + sum(map(len, request)) + _RESP_BYTES_PER_ARG * len(request)
             if size > COMMAND_BYTES_MAX:
@@ -709,6 +716,8 @@ class Connection:
                 self.multi.append(request)  # type: ignore[union-attr]
                 self._answer(QUEUED)
         else:
+            if self.registry.monitors and "admin" not in spec.flags:
+                monitor.feed(self.registry.monitors, self, request, self.multi)
             self._stats.commands_processed += 1
             self.last_command = spec.name
             if "connection" in spec.flags:
@@ -947,19 +956,31 @@ class Connection:
         self._refresh_plain()
 
     def deliver_message(self, channel: bytes, message: bytes) -> None:
-        self._push(Push([b"message", channel, message]))
+        self._push(encode_reply(Push([b"message", channel, message]), self.proto))
 
     def deliver_pmessage(self, pattern: bytes, channel: bytes, message: bytes) -> None:
-        self._push(Push([b"pmessage", pattern, channel, message]))
+        self._push(encode_reply(Push([b"pmessage", pattern, channel, message]), self.proto))
 
-    def _push(self, message: Push) -> None:
+    def start_monitoring(self) -> None:
+        self.monitoring = True
+        self.registry.monitors.add(self)
+
+    def stop_monitoring(self) -> None:
+        self.monitoring = False
+        self.registry.monitors.discard(self)
+
+    def deliver_monitored(self, line: bytes) -> None:
+        """A MONITOR line (``monitor.line``): out-of-band, like a pub/sub message."""
+        self._push(line)
+
+    def _push(self, message: bytes) -> None:
         """Out-of-band data: after the replies already in the output, ahead of those still
         pending — the message was published while those commands ran. A subscriber
         that does not read is closed once ``pubsub_output_max`` bytes wait for it
         (Redis's ``client-output-buffer-limit pubsub`` hard limit)."""
         if self._dead or self._closing:
             return
-        self._out += encode_reply(message, self.proto)
+        self._out += message
         if len(self._out) + self._sending > self._pubsub_output_max:
             log.warning(
                 "client %d (%s): closing: %d bytes of pub/sub messages not read "
@@ -1114,6 +1135,7 @@ class Connection:
         self.reply_off = False
         self._skip_this = self._skip_next = False
         self.unsubscribe_all()
+        self.stop_monitoring()
         self.set_authenticated(not self.registry.auth_required)
 
     def statistics(self) -> ConnectionStatistics:

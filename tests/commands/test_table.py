@@ -10,7 +10,7 @@ CONNECTION_NAMES = {
     b"hello", b"ping", b"echo", b"quit", b"reset", b"select", b"auth", b"client", b"command",
     b"config", b"info", b"time", b"shutdown", b"multi", b"exec", b"discard", b"watch", b"unwatch",
     b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"pubsub", b"wait",
-    b"evalsha", b"evalsha_ro", b"script", b"slowlog", b"latency",
+    b"evalsha", b"evalsha_ro", b"script", b"slowlog", b"latency", b"monitor",
 }  # fmt: skip
 KEYSPACE_NAMES = {b"flushall", b"flushdb", b"keys", b"scan", b"dbsize", b"randomkey"}
 
