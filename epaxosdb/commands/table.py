@@ -2578,6 +2578,11 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
         ),
     ),
     _connection_row(
+        "role", 1, "noscript loading stale fast", "@admin @fast @dangerous",
+        "Return the role of the instance in the context of replication", "2.8.12",
+        group="server",
+    ),
+    _connection_row(
         "monitor", 1, "admin noscript loading stale", "@admin @slow @dangerous",
         "Listen for all requests received by the server in real time", "1.0.0", group="server",
         complexity="",

@@ -170,6 +170,12 @@ def cmd_monitor(conn: Connection, args: list[bytes]) -> Reply | NoReply:
     return OK
 
 
+def cmd_role(conn: Connection, args: list[bytes]) -> Reply:
+    """A standalone Redis master's answer: every replica takes writes, none follows
+    another, and there is no replication stream whose offset to report."""
+    return [b"master", 0, []]
+
+
 def cmd_reset(conn: Connection, args: list[bytes]) -> Reply:
     conn.reset()
     return RESET_REPLY
@@ -1206,6 +1212,7 @@ HANDLERS: dict[bytes, Handler] = {
     b"config|help": cmd_config_help,
     b"info": cmd_info,
     b"monitor": cmd_monitor,
+    b"role": cmd_role,
     b"slowlog|get": slowlog.cmd_slowlog_get,
     b"slowlog|len": slowlog.cmd_slowlog_len,
     b"slowlog|reset": slowlog.cmd_slowlog_reset,
