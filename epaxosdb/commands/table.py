@@ -2578,6 +2578,22 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
         ),
     ),
     _connection_row(
+        "save", 1, "admin noscript no_async_loading no_multi", "@admin @slow @dangerous",
+        "Synchronously save the dataset to disk", "1.0.0", group="server",
+        complexity="O(N) where N is the total number of keys in all databases",
+    ),
+    _connection_row(
+        "bgsave", -1, "admin noscript no_async_loading", "@admin @slow @dangerous",
+        "Asynchronously save the dataset to disk", "1.0.0", group="server",
+        arguments=(_token("schedule", "SCHEDULE", since="3.2.2", flags=OPTIONAL),),
+        history=(("3.2.2", "Added the `SCHEDULE` option."),),
+    ),
+    _connection_row(
+        "lastsave", 1, "loading stale fast", "@admin @fast @dangerous",
+        "Get the UNIX time stamp of the last successful save to disk", "1.0.0",
+        group="server", tips=("nondeterministic_output",),
+    ),
+    _connection_row(
         "role", 1, "noscript loading stale fast", "@admin @fast @dangerous",
         "Return the role of the instance in the context of replication", "2.8.12",
         group="server",

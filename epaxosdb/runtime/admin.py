@@ -170,6 +170,35 @@ def cmd_monitor(conn: Connection, args: list[bytes]) -> Reply | NoReply:
     return OK
 
 
+SAVE_IN_PROGRESS = Error("ERR Background save already in progress")
+
+
+def cmd_save(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    """Every acknowledged write is durable already (in the log); SAVE also writes the
+    key-value effects the replica defers into the data file, and answers once they
+    are there (see ``ConsensusLoop.save``)."""
+    backend = conn.backend
+    if backend.saving:
+        return SAVE_IN_PROGRESS
+    reply = conn.reply_later()
+    backend.save(lambda: reply(OK))
+    return NO_REPLY
+
+
+def cmd_bgsave(conn: Connection, args: list[bytes]) -> Reply:
+    if len(args) > 2 or (len(args) == 2 and args[1].lower() != b"schedule"):
+        return SYNTAX_ERROR
+    backend = conn.backend
+    if backend.saving:
+        return SAVE_IN_PROGRESS
+    backend.save(lambda: None)
+    return SimpleString(b"Background saving started")
+
+
+def cmd_lastsave(conn: Connection, args: list[bytes]) -> Reply:
+    return conn.backend.last_save_s
+
+
 def cmd_role(conn: Connection, args: list[bytes]) -> Reply:
     """A standalone Redis master's answer: every replica takes writes, none follows
     another, and there is no replication stream whose offset to report."""
@@ -1213,6 +1242,9 @@ HANDLERS: dict[bytes, Handler] = {
     b"info": cmd_info,
     b"monitor": cmd_monitor,
     b"role": cmd_role,
+    b"save": cmd_save,
+    b"bgsave": cmd_bgsave,
+    b"lastsave": cmd_lastsave,
     b"slowlog|get": slowlog.cmd_slowlog_get,
     b"slowlog|len": slowlog.cmd_slowlog_len,
     b"slowlog|reset": slowlog.cmd_slowlog_reset,

@@ -84,6 +84,21 @@ class Backend(Protocol):
         """
         ...
 
+    def save(self, on_done: Callable[[], None]) -> None:
+        """SAVE/BGSAVE: write what the store lacks of the executed state (deferred
+        effects) at the next turn, then call ``on_done``."""
+        ...
+
+    @property
+    def saving(self) -> bool:
+        """A save was asked for and has not completed (INFO ``rdb_bgsave_in_progress``)."""
+        ...
+
+    @property
+    def last_save_s(self) -> int:
+        """LASTSAVE: the Unix time the store last held the whole executed state."""
+        ...
+
     def info_sections(self) -> Mapping[str, InfoFields]:
         """Sections the backend owns (``EPaxos``, ``Persistence``, ``Keyspace``...)."""
         ...

@@ -836,6 +836,14 @@ class Connection:
     def _reply_proto(self) -> int:
         return SILENT if self.reply_off or self._skip_this else self.proto
 
+    def reply_later(self) -> Callable[[Reply], None]:
+        """For a connection command whose handler answers later (SAVE): what to call with
+        the reply, which takes the request's place in the order (the handler returns
+        ``NO_REPLY``)."""
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        return partial(self._complete, seq, self._reply_proto())
+
     def _answer(self, reply: Reply) -> None:
         """Reply now to the request being dispatched (after every earlier reply)."""
         seq = self._next_seq

@@ -264,6 +264,11 @@ class ConsensusLoop:
         self._ticks_due = 0
         self._wake = trio.Event()
         self._waiting: dict[int, _Waiter] = {}
+        self._saves: list[Callable[[], None]] = []
+        """SAVE/BGSAVE callbacks for the next turn, which flushes deferred effects."""
+        self._saving_now = False
+        self.last_save_s = int(time.time())
+        """LASTSAVE: when the store last held every executed effect (start-up, a save)."""
         """Commands awaiting their reply, in submission order: every command gets the same
         timeout, so this is also deadline order, and the expired ones are its first entries
         (no second structure holding an entry per command for the whole timeout)."""
@@ -326,6 +331,20 @@ class ConsensusLoop:
     ) -> Command:
         self._next_id += 1
         return Command(self._me, self._next_id, time_ms, ops, multi)
+
+    def save(self, on_done: Callable[[], None]) -> None:
+        """SAVE/BGSAVE: write every deferred key-value effect into the store at the next
+        turn (as when the load pauses), then call ``on_done``. Nothing waits on the
+        data file otherwise — the log holds every acknowledged write — but after a
+        save the store alone holds the whole state (``epaxosdb inspect`` reads it)."""
+        self._saves.append(on_done)
+        self._quiet_ticks = 0
+        self._wake.set()
+
+    @property
+    def saving(self) -> bool:
+        """A save was asked for and has not completed."""
+        return bool(self._saves) or self._saving_now
 
     def submit(
         self,
@@ -399,6 +418,10 @@ class ConsensusLoop:
                 ("invalid_peer_messages", s.invalid_messages),
             ],
             "Keyspace": keyspace,
+            "Persistence": [
+                ("rdb_bgsave_in_progress", int(self.saving)),
+                ("rdb_last_save_time", self.last_save_s),
+            ],
         }
 
     # --- inputs from peers and the clock ---------------------------------------------
@@ -542,10 +565,12 @@ class ConsensusLoop:
             # Once a turn has executed commands it must also commit them: a shutdown
             # waits for the turn, so deferred effects only ever belong to turns whose
             # records are durable (which is what lets a clean stop flush them).
+            saves, self._saves = self._saves, []
+            self._saving_now = bool(saves)
             with trio.CancelScope(shield=True):
                 self._turn_open = True
                 prepared, flush = self._apply.prepare(
-                    ready, idle=self._quiet_ticks >= IDLE_FLUSH_AFTER_TICKS
+                    ready, idle=bool(saves) or self._quiet_ticks >= IDLE_FLUSH_AFTER_TICKS
                 )
                 self._flushing = flush
                 t2 = time.perf_counter()
@@ -574,6 +599,8 @@ class ConsensusLoop:
             self.apply_latency.add(t3 - t1)
             if self._monitor is not None:
                 self._monitor.add("commit", t3 - t2, int(time.time()))
+            if saves:
+                self._saved(saves)
             self._release(ready, outbox)
             if self._blocked and ready.to_execute:
                 self._wake_blocked(prepared)
@@ -595,6 +622,13 @@ class ConsensusLoop:
             self._end_idle_sleep()
             if self._proposals or self._inbox or self._ticks_due or core.has_pending_proposals():
                 self._wake.set()
+
+    def _saved(self, saves: list[Callable[[], None]]) -> None:
+        """This turn wrote every deferred effect: the saves asked for before it are done."""
+        self.last_save_s = int(time.time())
+        self._saving_now = False
+        for done in saves:
+            done()
 
     async def _rebuild_left_behind(self, rebuild: Callable[[], Replica]) -> Replica:
         """Discard this replica's state and join again (``core.laggards``).

@@ -11,7 +11,7 @@ CONNECTION_NAMES = {
     b"config", b"info", b"time", b"shutdown", b"multi", b"exec", b"discard", b"watch", b"unwatch",
     b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"pubsub", b"wait",
     b"evalsha", b"evalsha_ro", b"script", b"slowlog", b"latency", b"monitor",
-    b"role",
+    b"role", b"save", b"bgsave", b"lastsave",
 }  # fmt: skip
 KEYSPACE_NAMES = {b"flushall", b"flushdb", b"keys", b"scan", b"dbsize", b"randomkey"}
 
