@@ -44,16 +44,22 @@ from storage.lmdb_store import DATA_FILE_NAME, LmdbStore
 log = logging.getLogger("epaxosdb.snapshots")
 
 PART_BYTES = 1 << 20
-FIRST_PART_TIMEOUT_S = 60.0
-"""The source copies its whole file before the first part: give it time."""
 PART_TIMEOUT_S = 10.0
-ATTEMPTS_PER_PART = 5
+"""Silence after which the joiner asks again: for a part, or while the source copies its
+file for the first part (it says ``PREPARING`` every ``PREPARING_EVERY_S`` meanwhile)."""
+ATTEMPTS_PER_PART = 3
+"""Silences in a row after which the joiner turns to the next source: a source that died
+or stopped costs ``ATTEMPTS_PER_PART × PART_TIMEOUT_S``, however long copies take."""
+PREPARING_EVERY_S = 2.0
 IDLE_EXPIRY_S = 120.0
 OUTGOING_MAX = 2
 """Copies kept at once; a new request replaces the least recently used."""
 RETRY_PAUSE_S = 2.0
 REFUSED = -1
 """``SnapshotPart.total`` of a source that has no snapshot to give (it is joining)."""
+PREPARING = -2
+"""``SnapshotPart.total`` of a source still copying its file for the first part: it is
+alive, keep waiting."""
 OUT_DIR = "snapshot-out"
 IN_DIR = "snapshot-in"
 
@@ -139,8 +145,12 @@ class SnapshotTransfers:
             return
         if transfer == 0:
             if self._copying:
-                return  # one copy at a time; the joiner asks again
+                # One copy at a time; the joiner waits for it (or asks again later).
+                self._send(m.sender, SnapshotPart(self._me, 0, 0, PREPARING, b""))
+                return
             self._copying = True
+            assert self._nursery is not None
+            self._nursery.start_soon(self._say_preparing, m.sender)
             try:
                 while len(self._outgoing) >= OUTGOING_MAX:  # a copy of the file each: bound them
                     oldest = min(self._outgoing, key=lambda t: self._outgoing[t].last_used)
@@ -174,6 +184,12 @@ class SnapshotTransfers:
         self._send(m.sender, SnapshotPart(self._me, transfer, offset, out.size, data))
         if offset + len(data) >= out.size:
             log.info("sent replica %d a snapshot of %d bytes", m.sender, out.size)
+
+    async def _say_preparing(self, joiner: ReplicaId) -> None:
+        """While the copy for ``joiner`` runs, tell it now and then that it is coming."""
+        while self._copying:
+            self._send(joiner, SnapshotPart(self._me, 0, 0, PREPARING, b""))
+            await trio.sleep(PREPARING_EVERY_S)
 
     async def _expire(self) -> None:
         now = trio.current_time()
@@ -223,8 +239,10 @@ class SnapshotTransfers:
         log.info("fetching a snapshot from replica %d", source)
         while offset < total or total < 0:
             self._send(source, SnapshotFetch(self._me, transfer, offset))
-            timeout = FIRST_PART_TIMEOUT_S if transfer == 0 else PART_TIMEOUT_S
-            part = await self._next_part(source, transfer, offset, timeout)
+            part = await self._next_part(source, transfer, offset, PART_TIMEOUT_S)
+            while part is not None and part.total == PREPARING:
+                failures = 0  # alive, and copying: wait without asking for another copy
+                part = await self._next_part(source, transfer, offset, PART_TIMEOUT_S)
             if part is not None and part.total == REFUSED:
                 raise _TransferFailed(
                     f"replica {source} cannot give one now (it is rebuilding itself, or "

@@ -32,7 +32,9 @@ def open_store(path: Path, replica: int) -> LmdbStore:
 class Pair:
     """Replica 1 (the joiner) and replicas 2 and 3 (sources), each with its transfers."""
 
-    def __init__(self, tmp: Path, rebuilding: set[int]) -> None:
+    def __init__(self, tmp: Path, rebuilding: set[int], dead: frozenset[int] = frozenset()) -> None:
+        self.dead = dead
+        """Replicas that receive nothing (killed, or stopped)."""
         self.stores = {r: open_store(tmp / f"data-{r}", r) for r in (1, 2, 3)}
         self.installed = trio.Event()
         self.sent: list[tuple[int, int, PeerFrame]] = []
@@ -48,6 +50,8 @@ class Pair:
 
     def send(self, src: ReplicaId, dst: ReplicaId, m: PeerFrame) -> None:
         self.sent.append((src, dst, m))
+        if dst in self.dead:
+            return
         end = self.ends[dst]
         if isinstance(m, SnapshotFetch):
             end.on_fetch(m)
@@ -131,8 +135,9 @@ def test_a_source_that_cannot_take_a_copy_serves_on_and_the_joiner_takes_the_nex
         fill(pair.stores[3], 50)
         trio.run(fetch, pair, (2, 3))
         assert len(pair.stores[1].kv_items()) == 50
-        refusals = [m for src, _, m in pair.sent if src == 2 and isinstance(m, SnapshotPart)]
-        assert refusals and all(m.total == snapshots.REFUSED for m in refusals)
+        answers = [m.total for src, _, m in pair.sent if src == 2 and isinstance(m, SnapshotPart)]
+        assert snapshots.REFUSED in answers
+        assert set(answers) <= {snapshots.PREPARING, snapshots.REFUSED}
         assert not any((tmp_path / "data-2" / snapshots.OUT_DIR).iterdir()), "space freed"
         pair.stores[2].write(lambda txn: txn.put(b"after", Value(ValueType.STRING, 0, b"1")))
     finally:
@@ -162,5 +167,56 @@ def test_a_joiner_without_room_for_the_snapshot_frees_it_and_tries_again(
         fill(pair.stores[2], 2000)
         trio.run(fetch, pair, (2,))
         assert pair.stores[1].kv_items() == pair.stores[2].kv_items()
+    finally:
+        pair.close()
+
+
+def test_a_source_that_went_silent_is_given_up_after_a_few_silences_not_minutes(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Found by a QA run: a replacement whose source was killed (or stopped) just as it
+    asked waited 5 × 60 s before it turned to the next source, the cluster one replica
+    short of its fault tolerance meanwhile. A source now says it is preparing the copy,
+    so silence means it is gone: ``ATTEMPTS_PER_PART`` silences of ``PART_TIMEOUT_S``."""
+    monkeypatch.setattr(snapshots, "PART_TIMEOUT_S", 0.2)
+    pair = Pair(tmp_path, rebuilding=set(), dead=frozenset({2}))
+    try:
+        fill(pair.stores[3], 50)
+        trio.run(fetch, pair, (2, 3))
+        assert len(pair.stores[1].kv_items()) == 50
+        asks = [m for _, dst, m in pair.sent if dst == 2 and isinstance(m, SnapshotFetch)]
+        assert len(asks) == snapshots.ATTEMPTS_PER_PART
+    finally:
+        pair.close()
+
+
+def test_a_copy_slower_than_the_silence_timeout_is_waited_for_not_taken_again(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """While the source copies its file it says so every ``PREPARING_EVERY_S``: the
+    joiner waits for that one copy however long it takes, and asks for no other."""
+    monkeypatch.setattr(snapshots, "PART_TIMEOUT_S", 0.3)
+    monkeypatch.setattr(snapshots, "PREPARING_EVERY_S", 0.05)
+    original = LmdbStore.copy_to
+
+    def slow_copy(store: LmdbStore, directory: Path) -> int:
+        import time
+
+        time.sleep(1.5)  # five silence timeouts
+        return original(store, directory)
+
+    monkeypatch.setattr(LmdbStore, "copy_to", slow_copy)
+    pair = Pair(tmp_path, rebuilding=set())
+    try:
+        fill(pair.stores[2], 50)
+        trio.run(fetch, pair, (2,))
+        assert len(pair.stores[1].kv_items()) == 50
+        first_asks = [
+            m for _, dst, m in pair.sent
+            if dst == 2 and isinstance(m, SnapshotFetch) and m.transfer == 0
+        ]  # fmt: skip
+        assert len(first_asks) == 1, "one copy, waited for"
+        preparing = [m for src, _, m in pair.sent if src == 2 and isinstance(m, SnapshotPart)]
+        assert sum(m.total == snapshots.PREPARING for m in preparing) >= 5
     finally:
         pair.close()
