@@ -212,7 +212,8 @@ class SnapshotPart:
 
     ``transfer`` 0: the peer does not know the snapshot asked for (it expired,
     or the peer restarted), so the joiner starts a new one; with ``total`` -1,
-    the peer has none to give (it is rebuilding itself): ask another."""
+    the peer has none to give (it is rebuilding itself): ask another; with
+    ``total`` -2, it is still copying its file for the first part: wait."""
 
     sender: ReplicaId
     transfer: int
