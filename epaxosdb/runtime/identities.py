@@ -63,6 +63,19 @@ class PeerIdentityError(PeerProtocolError):
     """A peer came back without the votes it made: another data directory, or an old copy."""
 
 
+class NumberedBehind(PeerIdentityError):
+    """A restarted peer's next instance number is one its row already holds here: an old
+    copy of its directory — or instances it numbered after building the handshake that
+    reached here first through the other replicas. Refused all the same (its next
+    handshake shows a fresh number); the log says which it may be."""
+
+    def __init__(self, message: str, peer: int, run: tuple[int, bytes]) -> None:
+        super().__init__(message)
+        self.peer = peer
+        self.run = run
+        """The peer's (incarnation, run id): a second refusal of the same run is no race."""
+
+
 def data_dir_id(store: Store) -> bytes:
     """This data directory's id, created (and made durable) on first use."""
     existing = store.get_meta(META_DATA_DIR_ID)
@@ -150,15 +163,21 @@ class PeerIdentities:
                     "already run): it has forgotten the votes it made since the copy, so it "
                     "may not rejoin; start it on the directory it last ran on"
                 )
+        new_run = known_dir is None or known_run != (shown.incarnation, shown.run)
         highest = self._highest_known(peer)
-        if shown.next_instance <= highest:
-            raise PeerIdentityError(
+        # The same run as before was judged when it first showed itself: the instances it
+        # has numbered since then are its own (seed 32 of a QA chaos run: a restarted
+        # replica refused a healthy peer whose handshake was older than its instances).
+        if new_run and shown.next_instance <= highest:
+            raise NumberedBehind(
                 f"replica {peer} is running on an old copy of its data directory (it would "
                 f"number its next instance {shown.next_instance}, but its instance {highest} "
                 "exists): it has forgotten the votes it made since the copy, so it may not "
-                "rejoin; start it on the directory it last ran on"
+                "rejoin; start it on the directory it last ran on",
+                peer,
+                (shown.incarnation, shown.run),
             )
-        return known_dir is None or known_run != (shown.incarnation, shown.run)
+        return new_run
 
     def remember(self, peer: int, shown: Identity) -> None:
         """Persist what ``peer`` showed (blocking: call it from a worker thread)."""

@@ -49,7 +49,7 @@ from protocol.peer import (
     encode_message,
 )
 
-from .identities import Identity, PeerIdentities, PeerIdentityError
+from .identities import Identity, NumberedBehind, PeerIdentities, PeerIdentityError
 from .listeners import open_listeners
 from .throttle import LogThrottle
 
@@ -133,6 +133,9 @@ class PeerNetwork:
         self._last_frame = b""
         self._c = {"sent": 0, "received": 0, "full": 0, "down": 0, "rejected": 0, "errors": 0}
         self._silent = LogThrottle(SILENT_LOG_BURST, SILENT_LOG_WINDOW_S, trio.current_time)
+        self._behind_seen: set[tuple[int, tuple[int, bytes]]] = set()
+        """Peer runs refused once for numbering behind (``NumberedBehind``): a second
+        refusal is no race, and is logged as a warning."""
 
     # --- the consensus loop's side -------------------------------------------------
 
@@ -264,7 +267,15 @@ class PeerNetwork:
                 if silent
                 else str(exc) or type(exc).__name__
             )
-            if not silent or self._silent.allow():
+            if isinstance(exc, NumberedBehind) and (exc.peer, exc.run) not in self._behind_seen:
+                self._behind_seen.add((exc.peer, exc.run))
+                log.info(
+                    "refused a peer connection from %s for now: %s — or instances it "
+                    "numbered since its handshake reached here first; its next handshake "
+                    "will tell (this is logged as a warning if it repeats)",
+                    _remote(stream), reason,
+                )  # fmt: skip
+            elif not silent or self._silent.allow():
                 log.warning("rejected a peer connection from %s: %s", _remote(stream), reason)
             self._log_silent_summary()
             await trio.aclose_forcefully(stream)

@@ -4,7 +4,13 @@ from __future__ import annotations
 
 import pytest
 
-from epaxosdb.runtime.identities import Identity, PeerIdentities, PeerIdentityError, data_dir_id
+from epaxosdb.runtime.identities import (
+    Identity,
+    NumberedBehind,
+    PeerIdentities,
+    PeerIdentityError,
+    data_dir_id,
+)
 from storage.memory import MemoryStore
 
 OLD_DIR, NEW_DIR = b"\x01" * 16, b"\x02" * 16
@@ -83,6 +89,36 @@ def test_a_peer_that_forgot_instances_it_made_is_refused_and_one_ahead_of_them_i
     with pytest.raises(PeerIdentityError, match="it would number its next instance 7"):
         ids.is_new(2, Identity(OLD_DIR, 5, b"run-b", next_instance=7))
     assert ids.is_new(3, Identity(NEW_DIR, 1, b"run-x", next_instance=0))
+
+
+def test_the_same_run_is_not_refused_for_instances_it_numbered_after_its_handshake() -> None:
+    """Found by a QA chaos run (seed 32): a restarted replica refused a healthy peer as
+    "an old copy" because the peer's handshake was built before instances it then made
+    reached the restarted replica through the others. A run already met was judged
+    then; only a new run is checked against the instances known of its row. A new run
+    refused that way carries who and which run (``NumberedBehind``): the network logs a
+    first refusal as a possible race, and a second as what it is."""
+    store = MemoryStore()
+    highest = [7]
+    ids = PeerIdentities(
+        store,
+        Identity(data_dir_id(store), 1, b"me"),
+        [2, 3],
+        highest_known=lambda peer: highest[0] if peer == 2 else -1,
+    )
+    meet(ids, 2, Identity(OLD_DIR, 4, b"run-a", next_instance=8))
+    highest[0] = 12  # replica 2 went on numbering; a reconnection shows an older count
+    assert not ids.is_new(2, Identity(OLD_DIR, 4, b"run-a", next_instance=8))
+    again = PeerIdentities(
+        store,
+        Identity(data_dir_id(store), 1, b"me"),
+        [2, 3],
+        highest_known=lambda peer: highest[0] if peer == 2 else -1,
+    )  # after this replica restarts: replica 2's run is remembered
+    assert not again.is_new(2, Identity(OLD_DIR, 4, b"run-a", next_instance=8))
+    with pytest.raises(NumberedBehind) as refused:
+        again.is_new(2, Identity(OLD_DIR, 5, b"run-b", next_instance=9))
+    assert (refused.value.peer, refused.value.run) == (2, (5, b"run-b"))
 
 
 def test_what_a_replica_shows_follows_its_instance_count() -> None:
