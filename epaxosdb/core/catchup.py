@@ -22,6 +22,24 @@ from .laggards import Laggards
 
 
 class CatchUp(Laggards):
+    def catch_up_again(self) -> None:
+        """Load again, as after a restart: hear a majority's committed watermarks and
+        execute up to them before serving clients.
+
+        For a driver that was stopped long enough for its peers to leave it behind
+        (SIGSTOP, a frozen machine). Serving at once would start client commands —
+        blocking pops' retries, due by then — that a rebuild, once this replica
+        learns it must, would orphan: their instances commit elsewhere and land in
+        the snapshot, and what they popped is never put back (a QA run lost one
+        element per blocked client). Loading, it asks every peer for its word first."""
+        if self._n == 1 or self._loading or not self._voting():
+            return
+        self._loading = True
+        self._sync_heard = {}
+        self._sync_target = [-1] * self._n
+        for peer in self._peers:
+            self._send(peer, self._sync_request(()))
+
     def _periodic_sync(self) -> None:
         self._last_sync_tick = self.now
         if not self._peers:

@@ -36,6 +36,11 @@ a client of another group is woken next. A wait that ends in an error (the
 stream or the group is gone) passes its wake-up on: every client waiting on
 that stream learns of it, as Redis unblocks them all.
 
+An attempt the replica refuses with ``-LOADING`` (catching up after being
+stopped for long: ``Replica.catch_up_again``) proposed nothing: the client
+keeps waiting, and every blocked client attempts again once the replica
+serves.
+
 The timeout is the client's: when it passes with no attempt in flight the
 client gets the timeout reply. With an attempt in flight, the attempt's
 outcome wins — if it popped, dropping its reply would lose the element. The
@@ -155,6 +160,12 @@ class BlockedPop:
     def _attempted(self, reply: Reply) -> None:
         self._in_flight = False
         if self.done:
+            return
+        if type(reply) is Error and reply.text.startswith("LOADING"):
+            # Nothing was proposed: the replica catches up (it was stopped for long).
+            # Keep waiting: when it serves again it wakes every blocked client.
+            if self._stopping:
+                self._end(self._stop_reply)
             return
         if reply != self._empty:
             # an element, an error, or an unknown outcome

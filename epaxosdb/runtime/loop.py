@@ -78,6 +78,9 @@ from .slowlog import SlowLog
 log = logging.getLogger("epaxosdb.loop")
 
 LOADING = Error("LOADING Redis is loading the dataset in memory")
+PAUSE_SLACK_S = 0.5
+"""How late past its idle pace the ticker may come before this process counts as having
+been stopped (a busy loop delays it too)."""
 GROWTH_WARNING_INSTANCES = 100_000
 """Instances held in memory (log not yet collected) above which GC's laggard is named."""
 GROWTH_WARNING_EVERY_S = 60.0
@@ -302,6 +305,10 @@ class ConsensusLoop:
         self._flushing: Effects | None = None
         """Effects the transaction being committed writes (INFO counts them meanwhile)."""
         self._was_loading = core.loading
+        self._paused_s = 0.0
+        """How long the process was just stopped (SIGSTOP, a frozen machine), if it was."""
+        self._alive_at = time.monotonic()
+        """When this process last ran: the ticker comes by at least every idle tick."""
         self._left_behind_seen: frozenset[ReplicaId] = frozenset()
         self._catching_up = False
         """The current turn started while the core was loading (see ``_deliver``)."""
@@ -353,10 +360,11 @@ class ConsensusLoop:
         on_late: OnReply | None = None,
         client: Client | None = None,
     ) -> None:
-        if self._core.loading:
+        now = time.monotonic()
+        self._note_alive(now)
+        if self._core.loading or self._reload_due():
             on_done(LOADING)
             return
-        now = time.monotonic()
         self._waiting[cmd.id] = _Waiter(
             on_done, now, now + self._timeout_s, cmd, on_late, client
         )
@@ -460,6 +468,7 @@ class ConsensusLoop:
                 self._idle_sleep = scope if idle else None
                 await trio.sleep_until(next_at)
             self._idle_sleep = None
+            self._note_alive(time.monotonic())
             now = trio.current_time()
             if scope.cancelled_caught:
                 next_at = now  # work arrived: the next tick is one interval away
@@ -543,6 +552,9 @@ class ConsensusLoop:
                 self._next_core = None
                 log.info("restored from the snapshot; catching up before voting")
             self._counters["turns"] += 1
+            self._note_alive(time.monotonic())
+            if self._paused_s:
+                self._after_pause(core)
             t0 = time.perf_counter()
             # A turn that starts catching up delivers none of its messages, even the turn
             # whose executions end the catching up: they were published long ago.
@@ -795,6 +807,38 @@ class ConsensusLoop:
                 ", ".join(map(str, waits_for)),
             )
 
+    def _note_alive(self, now: float) -> None:
+        """This process runs at ``now`` (``time.monotonic``): a gap since it last ran far
+        beyond the ticker's pace means it was stopped meanwhile."""
+        gap = now - self._alive_at
+        self._alive_at = now
+        if gap > IDLE_TICK_EVERY * self._tick_s + PAUSE_SLACK_S:
+            self._paused_s = max(self._paused_s, gap)
+
+    def _reload_due(self) -> bool:
+        """The process was stopped for so long that its peers may have left it behind:
+        it must load again (``_after_pause``, at the next turn) before proposing."""
+        if not self._paused_s:
+            return False
+        leave_behind_s = self._core.config.leave_behind_ticks * self._tick_s
+        return leave_behind_s > 0 and self._paused_s >= leave_behind_s / 2
+
+    def _after_pause(self, core: Replica) -> None:
+        """The process was stopped: if for long enough that its peers may have left it
+        behind, load again before serving (``Replica.catch_up_again``). Proposals are
+        refused with -LOADING from the moment the stop is seen (``submit``), so none
+        slips in before the core loads."""
+        due, paused_s = self._reload_due(), self._paused_s
+        self._paused_s = 0.0
+        if not due or core.loading:
+            return
+        log.warning(
+            "this replica was stopped for %.1f s: catching up before serving again "
+            "(its peers may have left it behind meanwhile)",
+            paused_s,
+        )
+        core.catch_up_again()
+
     def _log_loading(self) -> None:
         loading = self._core.loading
         if self._was_loading and not loading:
@@ -802,6 +846,8 @@ class ConsensusLoop:
                 "caught up: serving clients (executed watermarks %s)",
                 self._core.executed_watermarks,
             )
+            if self._blocked:
+                self._blocked.changed_all()  # their attempts got -LOADING meanwhile
         elif loading:
             now = time.monotonic()
             if now - self._last_progress_log >= 1.0:

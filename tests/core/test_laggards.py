@@ -316,3 +316,39 @@ def test_every_vote_reaches_the_floor_not_only_one_for_a_peer_that_may_lack_it()
         h.tick(only=[1, 2])
     assert committed, "x committed with replicas 1 and 2"
     assert all(rec.deps[1] >= y.index for rec in committed.values()), "x depends on y"
+
+
+def test_a_replica_back_from_a_long_stop_loads_again_and_rebuilds_before_serving() -> None:
+    """Found by a QA run: replica 3 was stopped while its peers left it behind; back, it
+    served at once, its blocked clients' due retries popped elements that its rebuild,
+    a moment later, orphaned. Told it was stopped (``catch_up_again``), it loads — not
+    serving — until it has heard its peers, and so learns it must rebuild first."""
+    h = cluster()
+    settle(h, 15)
+    write_while_away(h, (3,))
+    assert h.replica(1).left_behind == {3}
+    r3 = h.replica(3)
+    assert not r3.loading, "it does not know it was away"
+    r3.catch_up_again()
+    assert r3.loading
+    for _ in range(200):
+        h.deliver()
+        h.tick()
+        if h.rejoined:
+            break
+        assert h.replica(3).loading, "it never serves before it knows to rebuild"
+    assert h.rejoined == [3]
+    settle(h, 300)
+    r3 = h.replica(3)
+    assert not r3.loading
+    assert all(r3.executed(InstanceId(1, i)) for i in range(6))
+
+
+def test_a_replica_back_from_a_stop_that_missed_nothing_serves_again_after_one_sync() -> None:
+    h = cluster()
+    settle(h, 15)
+    r3 = h.replica(3)
+    r3.catch_up_again()
+    assert r3.loading
+    settle(h, 15)
+    assert not h.replica(3).loading and h.rejoined == []
