@@ -12,7 +12,7 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.cluster import ProcessCluster
-from tests.integration.test_slowlog_wire import plain
+from tests.integration.wire import config_map, plain, redis_and_replica, request_id
 from tests.redis_server import RawConnection, RedisServer, parse_reply
 
 SAME_BYTES = [
@@ -36,21 +36,15 @@ SAME_BYTES = [
 
 @pytest.fixture
 def both(redis_server: RedisServer, cluster1: ProcessCluster) -> Iterator[list[RawConnection]]:
-    conns = [RawConnection(redis_server.port), RawConnection(cluster1.port(1), timeout_s=15.0)]
-    try:
+    restore = [
+        (b"CONFIG", b"SET", b"latency-monitor-threshold", b"0"),
+        (b"CONFIG", b"SET", b"latency-tracking", b"yes"),
+    ]
+    with redis_and_replica(redis_server.port, cluster1.port(1), restore) as conns:
         yield conns
-    finally:
-        for conn in conns:
-            conn.call(b"CONFIG", b"SET", b"latency-monitor-threshold", b"0")
-            conn.call(b"CONFIG", b"SET", b"latency-tracking", b"yes")
-            conn.close()
 
 
-def _request_id(request: tuple[bytes, ...]) -> str:
-    return " ".join(arg.decode() for arg in request)
-
-
-@pytest.mark.parametrize("request_args", SAME_BYTES, ids=_request_id)
+@pytest.mark.parametrize("request_args", SAME_BYTES, ids=request_id)
 def test_latency_answers_like_redis(
     both: list[RawConnection], request_args: tuple[bytes, ...]
 ) -> None:
@@ -62,9 +56,7 @@ def test_config_get_names_the_latency_parameters_with_redis_defaults(
     both: list[RawConnection],
 ) -> None:
     for conn in both:
-        reply = plain(parse_reply(conn.call(b"CONFIG", b"GET", b"latency-*"))[0])
-        assert isinstance(reply, list)
-        assert dict(zip(reply[::2], reply[1::2], strict=True)) == {
+        assert config_map(conn, b"latency-*") == {
             b"latency-monitor-threshold": b"0",
             b"latency-tracking": b"yes",
             b"latency-tracking-info-percentiles": b"50 99 99.9",

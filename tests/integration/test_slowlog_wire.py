@@ -14,7 +14,8 @@ from collections.abc import Iterator
 import pytest
 
 from tests.integration.cluster import ProcessCluster
-from tests.redis_server import Parsed, RawConnection, RedisServer, parse_reply
+from tests.integration.wire import config_map, plain, redis_and_replica, request_id
+from tests.redis_server import RawConnection, RedisServer, parse_reply
 
 SAME_BYTES = [
     (b"SLOWLOG", b"HELP"),
@@ -37,20 +38,12 @@ SAME_BYTES = [
 
 @pytest.fixture
 def both(redis_server: RedisServer, cluster1: ProcessCluster) -> Iterator[list[RawConnection]]:
-    conns = [RawConnection(redis_server.port), RawConnection(cluster1.port(1), timeout_s=15.0)]
-    try:
+    restore = [(b"CONFIG", b"SET", b"slowlog-log-slower-than", b"10000")]
+    with redis_and_replica(redis_server.port, cluster1.port(1), restore) as conns:
         yield conns
-    finally:
-        for conn in conns:
-            conn.call(b"CONFIG", b"SET", b"slowlog-log-slower-than", b"10000")
-            conn.close()
 
 
-def _request_id(request: tuple[bytes, ...]) -> str:
-    return " ".join(arg.decode() for arg in request)
-
-
-@pytest.mark.parametrize("request_args", SAME_BYTES, ids=_request_id)
+@pytest.mark.parametrize("request_args", SAME_BYTES, ids=request_id)
 def test_slowlog_answers_like_redis(
     both: list[RawConnection], request_args: tuple[bytes, ...]
 ) -> None:
@@ -61,24 +54,11 @@ def test_slowlog_answers_like_redis(
 def test_config_get_names_both_parameters_with_redis_defaults(
     both: list[RawConnection],
 ) -> None:
-    """Compared as a map: Redis lists parameters in its dict's order."""
     for conn in both:
-        reply = plain(parse_reply(conn.call(b"CONFIG", b"GET", b"slowlog-*"))[0])
-        assert isinstance(reply, list)
-        assert dict(zip(reply[::2], reply[1::2], strict=True)) == {
+        assert config_map(conn, b"slowlog-*") == {
             b"slowlog-log-slower-than": b"10000",
             b"slowlog-max-len": b"128",
         }
-
-
-def plain(reply: Parsed) -> object:
-    """A parsed reply as Python values: lists, ints and bytes."""
-    if isinstance(reply.value, list):
-        return [plain(item) for item in reply.value]
-    if reply.kind == ":":
-        assert isinstance(reply.value, bytes)
-        return int(reply.value)
-    return reply.value
 
 
 def logged(conn: RawConnection) -> list[list[object]]:
