@@ -591,23 +591,33 @@ PUBSUB_HELP = (
 )
 
 
-def cmd_subscribe(conn: Connection, args: list[bytes]) -> Reply:
-    return ReplySequence([conn.subscribe(channel) for channel in args[1:]])
+def _confirmed(conn: Connection, confirmations: list[Reply]) -> Reply | NoReply:
+    """(P)(UN)SUBSCRIBE's confirmations: replies, except that CLIENT REPLY OFF or SKIP
+    does not silence them — Redis sends them as it sends the messages."""
+    if conn.replies_silenced():
+        for confirmation in confirmations:
+            conn.deliver_push(confirmation)
+        return NO_REPLY
+    return ReplySequence(confirmations)
 
 
-def cmd_psubscribe(conn: Connection, args: list[bytes]) -> Reply:
-    return ReplySequence([conn.psubscribe(pattern) for pattern in args[1:]])
+def cmd_subscribe(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    return _confirmed(conn, [conn.subscribe(channel) for channel in args[1:]])
 
 
-def cmd_unsubscribe(conn: Connection, args: list[bytes]) -> Reply:
+def cmd_psubscribe(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    return _confirmed(conn, [conn.psubscribe(pattern) for pattern in args[1:]])
+
+
+def cmd_unsubscribe(conn: Connection, args: list[bytes]) -> Reply | NoReply:
     """The named channels, or every channel; a client with none gets one reply."""
     channels: list[bytes | None] = [*(args[1:] or conn.channels)] or [None]
-    return ReplySequence([conn.unsubscribe(channel) for channel in channels])
+    return _confirmed(conn, [conn.unsubscribe(channel) for channel in channels])
 
 
-def cmd_punsubscribe(conn: Connection, args: list[bytes]) -> Reply:
+def cmd_punsubscribe(conn: Connection, args: list[bytes]) -> Reply | NoReply:
     patterns: list[bytes | None] = [*(args[1:] or conn.patterns)] or [None]
-    return ReplySequence([conn.punsubscribe(pattern) for pattern in patterns])
+    return _confirmed(conn, [conn.punsubscribe(pattern) for pattern in patterns])
 
 
 def cmd_pubsub(conn: Connection, args: list[bytes]) -> Reply:

@@ -383,7 +383,14 @@ class Connection:
         """The next bytes (empty at end of input), or ``None`` after the idle timeout."""
         timeout = self.registry.settings.timeout
         try:
-            if timeout <= 0 or self._next_seq != self._flush_seq:
+            # Redis never times out a subscriber or a monitor: they wait by design.
+            if (
+                timeout <= 0
+                or self._next_seq != self._flush_seq
+                or self.channels
+                or self.patterns
+                or self.monitoring
+            ):
                 return await self.io.receive(self._receive_size)
             with trio.move_on_after(timeout):
                 return await self.io.receive(self._receive_size)
@@ -976,6 +983,14 @@ class Connection:
     def stop_monitoring(self) -> None:
         self.monitoring = False
         self.registry.monitors.discard(self)
+
+    def deliver_push(self, message: Reply) -> None:
+        """Out-of-band, whatever CLIENT REPLY says (a subscription's confirmation)."""
+        self._push(encode_reply(message, self.proto))
+
+    def replies_silenced(self) -> bool:
+        """CLIENT REPLY OFF, or SKIP for this command."""
+        return self._reply_proto() == SILENT
 
     def deliver_monitored(self, line: bytes) -> None:
         """A MONITOR line (``monitor.line``): out-of-band, like a pub/sub message."""
