@@ -149,7 +149,7 @@ def _execute(
     out.slow.clear()
     execute, is_read_only, reply_to = commands.execute, commands.is_read_only, out.replies.append
     settle_expiry_of = commands.settle_expiry_of
-    threshold = stopwatch.threshold_s() if stopwatch is not None else -1.0
+    clock, threshold = (stopwatch.clock, stopwatch.threshold_s()) if stopwatch else (None, -1.0)
     for ex in ready.to_execute:
         for cmd in ex.cmds:
             mine = cmd.origin == me
@@ -158,9 +158,8 @@ def _execute(
                     # Its handlers run at its proposer; what it found expired goes here too.
                     settle_expiry_of(kv, cmd)
                     continue
-                if mine and threshold >= 0:
-                    assert stopwatch is not None
-                    reply = _execute_timed(kv, cmd, stopwatch.clock, threshold, out.slow)
+                if mine and clock is not None and threshold >= 0:
+                    reply = _execute_timed(kv, cmd, clock, threshold, out.slow)
                 else:
                     reply = execute(kv, cmd)
             except (NeedsTransaction, StorageError):

@@ -103,7 +103,7 @@ class Laggards(ReplicaState):
             self._peer_logs.pop(m.sender, None)  # not voting: it has no say
         if self._rejoin or self._joining:
             return
-        logs = self._fresh_words()
+        logs = list(self._fresh_words().values())
         # A member rebuilds on the word of every peer: it forgets its votes. A joiner
         # restored from a snapshot has none, so the word of the members that answered
         # is enough, and it must not wait for the others: they may be joiners, or
@@ -119,7 +119,7 @@ class Laggards(ReplicaState):
                 self._rejoin = True
                 return
 
-    def _fresh_words(self) -> list[tuple[Deps, Deps]]:
+    def _fresh_words(self) -> dict[ReplicaId, tuple[Deps, Deps]]:
         """The peers' words recent enough to rebuild on.
 
         "I never had it" is true only of the moment it was said: a word older than
@@ -129,20 +129,16 @@ class Laggards(ReplicaState):
         50043, N=3: a laggard counted a peer's word from before that peer executed,
         and then lost, what the third replica deleted)."""
         oldest = self.now - WORD_FRESH_SYNCS * self.config.sync_interval_ticks
-        return [(c, g) for c, g, at in self._peer_logs.values() if at >= oldest]
+        return {q: (c, g) for q, (c, g, at) in self._peer_logs.items() if at >= oldest}
 
     def _words_wanted(self) -> list[ReplicaId]:
         """Peers to ask for a fresh word: a fresh one says an instance this replica
         lacks was deleted, and a rebuild waits on theirs (``_fresh_words``)."""
         if self._rejoin or self._joining:
             return []
-        oldest = self.now - WORD_FRESH_SYNCS * self.config.sync_interval_ticks
-        fresh = {q for q, (_, _, at) in self._peer_logs.items() if at >= oldest}
+        fresh = self._fresh_words()
         upto = self._committed_upto
-        if not any(
-            g[p] > upto[p] for q, (_, g, _) in self._peer_logs.items() if q in fresh
-            for p in range(self._n)
-        ):
+        if not any(g[p] > upto[p] for _, g in fresh.values() for p in range(self._n)):
             return []
         return [q for q in self._peers if q not in fresh]
 

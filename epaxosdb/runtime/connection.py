@@ -753,12 +753,13 @@ class Connection:
         """SLOWLOG a connection command whose handler ran long (not AUTH or HELLO: their
         arguments may hold a password); the latency monitor sees it too."""
         seconds = time.perf_counter() - started
+        monitor, slowlog = self.registry.latency_monitor, self.registry.slowlog
+        logged = slowlog.slow(seconds) and "no_auth" not in spec.flags
+        if not logged and monitor.threshold_ms <= 0:
+            return  # the common case: nothing to note, no clock read
         now_s = int(time.time())
-        self.registry.latency_monitor.add(
-            "fast-command" if "fast" in spec.flags else "command", seconds, now_s
-        )
-        slowlog = self.registry.slowlog
-        if slowlog.slow(seconds) and "no_auth" not in spec.flags:
+        monitor.add("fast-command" if "fast" in spec.flags else "command", seconds, now_s)
+        if logged:
             slowlog.add(request, seconds, self.addr, self.name, now_s)
 
     def _write_refusal(self, spec: CommandSpec) -> Error | None:
