@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from epaxosdb import commands
+from epaxosdb.commands.workspace import UnstoredChange, Workspace
 from epaxosdb.core.ready import Ready
 from protocol.messages import Command, InstanceId, Message, ReplicaId
 from protocol.replies import Error, Published, Reply
@@ -147,6 +148,15 @@ def _execute(
     out.failures.clear()
     out.published.clear()
     out.slow.clear()
+    with Workspace(kv) as ws:
+        _execute_in(ws, ready, me, out, stopwatch)
+
+
+def _execute_in(
+    kv: Workspace, ready: Ready, me: ReplicaId, out: Outbox, stopwatch: Stopwatch | None
+) -> None:
+    """``_execute``'s loop, in one workspace for the whole step: a collection that many
+    of the step's commands change (a hot hash, a leaderboard) is encoded once."""
     execute, is_read_only, reply_to = commands.execute, commands.is_read_only, out.replies.append
     settle_expiry_of = commands.settle_expiry_of
     clock, threshold = (stopwatch.clock, stopwatch.threshold_s()) if stopwatch else (None, -1.0)
@@ -162,7 +172,7 @@ def _execute(
                     reply = _execute_timed(kv, cmd, clock, threshold, out.slow)
                 else:
                     reply = execute(kv, cmd)
-            except (NeedsTransaction, StorageError):
+            except (NeedsTransaction, StorageError, UnstoredChange):
                 raise
             except Exception as exc:  # a handler bug must not take the replica down
                 reply, detail = _handler_failure(exc)

@@ -13,7 +13,7 @@ reply.
 from __future__ import annotations
 
 from collections.abc import Callable, Iterable, Sequence
-from typing import Generic, TypeVar
+from typing import Generic, TypeVar, cast
 
 import msgpack
 
@@ -25,6 +25,7 @@ from .integers import parse_cursor, parse_ll
 from .keyspace import scan_collection
 from .spec import Handler
 from .values import live
+from .workspace import Workspace
 
 C = TypeVar("C")
 
@@ -33,6 +34,12 @@ RECENT_PAYLOAD_BYTES_MAX = 16 << 20
 CONTENT_MATCH_MIN = 512
 """Payloads shorter than this are decoded again rather than compared with remembered
 ones: for them a decode costs about what looking for a match would."""
+
+
+HELD_PAYLOAD = b""
+"""The payload of the value ``Kind.load`` answers for a collection a ``Workspace`` holds:
+not its encoding (there is none yet). Callers use that value for its expiry only; a
+payload read from it would fail to decode, loudly."""
 
 
 class Kind(Generic[C]):
@@ -61,12 +68,17 @@ class Kind(Generic[C]):
         from_items: Callable[[list[bytes]], C],
         to_items: Callable[[C], Iterable[bytes]],
         copy: Callable[[C], C],
+        *,
+        held_in_workspace: bool = True,
     ) -> None:
         self.value_type = value_type
         self.name = name
         self._from_items = from_items
         self._to_items = to_items
         self._copy = copy
+        self.held_in_workspace = held_in_workspace
+        """Whether a ``Workspace`` keeps this kind's values decoded (lists: no, their
+        commands change the stored form in place)."""
         self._recent: dict[int, tuple[bytes, C]] = {}
         """``id(payload)`` → (that payload, its contents), least recently used first; the
         payload is held so the id cannot be reused by another object while the entry
@@ -143,7 +155,13 @@ class Kind(Generic[C]):
 
     def load(self, kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, C] | Error:
         """The live value at ``key`` and its contents (empty when absent); WRONGTYPE for
-        a key of another type."""
+        a key of another type. The contents are the caller's to change, and a caller
+        that changes them must ``store`` them (see ``workspace``'s contract).
+
+        In a ``Workspace`` the value is only good for its expiry (its payload is not
+        encoded yet), and the contents are the workspace's own."""
+        if type(kv) is Workspace and self.held_in_workspace:
+            return self._load_held(kv, key, now_ms)
         value = self.value(kv, key, now_ms)
         if value is None:
             return None, self.empty()
@@ -151,17 +169,52 @@ class Kind(Generic[C]):
             return value
         return value, self.decode(value.payload)
 
-    def store(self, kv: KeyValueView, key: bytes, expire_ms: int, contents: C) -> int:
-        """Write ``contents`` with ``expire_ms``; empty contents delete the key. Returns
-        how many items were written (for a hash: fields and values)."""
+    def _load_held(
+        self, workspace: Workspace, key: bytes, now_ms: int
+    ) -> tuple[Value | None, C] | Error:
+        held = workspace.held(key)
+        if held is None:
+            value = self.value(workspace, key, now_ms)
+            if value is None or isinstance(value, Error):
+                return (None, self.empty()) if value is None else value
+            contents = self.decode(value.payload)
+            held = workspace.hold(
+                key, self, self.value_type, contents, value.expire_ms, stored=value.payload
+            )
+            return value, workspace.lend(key, held)
+        if held.expire_ms and held.expire_ms <= now_ms:
+            return None, self.empty()
+        if held.type != self.value_type:
+            return errors.WRONGTYPE
+        return Value(self.value_type, held.expire_ms, HELD_PAYLOAD), workspace.lend(key, held)
+
+    def store(self, kv: KeyValueView, key: bytes, expire_ms: int, contents: C) -> None:
+        """Write ``contents`` with ``expire_ms``; empty contents delete the key. The
+        contents are the store's (or the workspace's) from now on: the caller must
+        not change them."""
+        if type(kv) is Workspace and self.held_in_workspace:
+            if self._is_empty(contents):
+                kv.delete(key)
+            else:
+                kv.hold(key, self, self.value_type, contents, expire_ms, stored=None)
+            return
         items = list(self._to_items(contents))
         if not items:
             kv.delete(key)
-            return 0
+            return
         payload = self._encode_items(items)
         kv.put(key, Value(self.value_type, expire_ms, payload))
         self._remember(payload, self._copy(contents))
-        return len(items)
+
+    def _is_empty(self, contents: C) -> bool:
+        """Whether ``contents`` would store no items (and so delete the key)."""
+        return not contents
+
+    def remember(self, payload: bytes, contents: C) -> None:
+        """``payload`` decodes to ``contents``, which nobody changes any more: a
+        ``Workspace`` that wrote them says so, and the next command that loads the key
+        gets them without a decode."""
+        self._remember(payload, contents)
 
     def reading(self, answer: Callable[[C, tuple[bytes, ...]], Reply]) -> Handler:
         """A read-only command on one key: WRONGTYPE for another type, else ``answer``
@@ -176,6 +229,14 @@ class Kind(Generic[C]):
     def load_shared(self, kv: KeyValueView, key: bytes, now_ms: int) -> C | Error:
         """``load``'s contents for a reader that changes nothing (``decode_shared``):
         empty for a missing key, WRONGTYPE for a key of another type."""
+        if type(kv) is Workspace and self.held_in_workspace:
+            held = kv.held(key)
+            if held is not None:
+                if held.expire_ms and held.expire_ms <= now_ms:
+                    return self.empty()
+                if held.type != self.value_type:
+                    return errors.WRONGTYPE
+                return cast(C, kv.lend(key, held))
         value = self.value(kv, key, now_ms)
         if value is None or isinstance(value, Error):
             return self.empty() if value is None else value

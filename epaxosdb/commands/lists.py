@@ -58,7 +58,9 @@ class _ListKind(Kind[list[bytes]]):
         return packed_list.unpack(payload)
 
 
-LISTS = _ListKind(LIST, "list", lambda items: items, lambda items: items, list)
+LISTS = _ListKind(
+    LIST, "list", lambda items: items, lambda items: items, list, held_in_workspace=False
+)
 encode_list = LISTS.encode
 decode_list = LISTS.decode
 

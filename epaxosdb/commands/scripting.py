@@ -64,9 +64,10 @@ from protocol.replies import (
 from protocol.resp import format_double
 from storage.interface import KeyValueView
 
-from . import errors
+from . import errors, workspace
 from .integers import LLONG_MAX, LLONG_MIN, parse_ll
 from .spec import CommandSpec
+from .workspace import Workspace, workspace_for
 
 INSTRUCTIONS_MAX = 200_000_000
 """Lua VM instructions one script may run: about half a second of a tight Lua loop on
@@ -487,7 +488,7 @@ def cmd_eval_ro(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int)
 class _Call:
     """One script's view of the keyspace: what ``redis.call`` checks and runs against."""
 
-    kv: KeyValueView | None
+    kv: Workspace | None
     now_ms: int
     seed: int
     read_only: bool
@@ -548,6 +549,8 @@ class _Call:
         assert self.kv is not None, "called after the script ended"
         try:
             reply = spec.handler(self.kv, op, self.now_ms, (self.seed << 24) + self.calls)
+            if workspace.AUDIT:
+                self.kv.op_done(op)
         except Exception as exc:  # storage trouble, NeedsTransaction, a handler bug
             self.fatal = exc
             return Error("ERR script aborted")
@@ -722,7 +725,8 @@ def run_script(
     code = script.code
     lua = _runtime()
     rng = _generator(seed)
-    call = _Call(kv, now_ms, seed, read_only or bool(script.no_writes), frozenset(keys), lua, rng)
+    ws, own_workspace = workspace_for(kv)
+    call = _Call(ws, now_ms, seed, read_only or bool(script.no_writes), frozenset(keys), lua, rng)
     try:
         status, result = lua.globals().loadstring(_bytecode())(
             code,
@@ -748,6 +752,8 @@ def run_script(
         # the cyclic collector would free, and with it the view ``kv`` and whatever it
         # holds (an LMDB read transaction, whose reader slot is scarce).
         call.release()
+        if own_workspace:
+            ws.end(call.fatal)
     if call.fatal is not None:
         # Storage trouble or a step that needs a transaction (``node._execute`` handles
         # both), or a handler bug (the command's error reply, logged): whatever the

@@ -181,7 +181,9 @@ def _algebra(combine: Callable[[list[Members]], Iterable[bytes]]) -> tuple[Handl
         sets = _sets(kv, args[2:], now_ms)
         if isinstance(sets, Error):
             return sets
-        return SETS.store(kv, args[1], 0, dict.fromkeys(combine(sets)))
+        members = dict.fromkeys(combine(sets))
+        SETS.store(kv, args[1], 0, members)
+        return len(members)
 
     return read, store
 

@@ -335,6 +335,9 @@ class _Streams(Kind[Stream]):
     def empty(self) -> Stream:
         return Stream()
 
+    def _is_empty(self, contents: Stream) -> bool:
+        return False  # its header is stored even with no entries left
+
 
 STREAMS = _Streams(STREAM, "stream", _stream_from_items, _stream_items, Stream.copy)
 encode_stream = STREAMS.encode

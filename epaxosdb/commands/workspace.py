@@ -1,0 +1,244 @@
+"""``Workspace``: the collections one multi-op command changes, kept decoded until it ends.
+
+Why: a hash, set, sorted set or stream is stored as one encoded value, so a
+command that changes it decodes the value, changes it and encodes it again —
+a cost in proportion to its size. That is fine for one command; but a MULTI,
+a pipelined run or a script may change the same collection thousands of
+times, and then the copies add up to the square of its size (20,000 SADDs in
+one EVAL took 9.7 s), while the consensus loop, which executes it, answers
+nothing else. Inside a workspace, a collection is decoded at most once and
+encoded once, when the command ends: handlers get the workspace's own decoded
+contents back from ``Kind.load`` and hand them back to ``Kind.store``, which
+keeps them here instead of encoding them.
+
+Everything else reads and writes through the workspace as through any
+``KeyValueView``: ``get``, ``header`` and ``read_in_place`` of a held key
+encode it first (TYPE, TTL, DUMP, RENAME see exactly what a store would
+hold), a ``put`` or ``delete`` replaces what is held, and the keyspace-wide
+operations (DBSIZE, SCAN...) write everything held first. So a command runs
+the same with or without a workspace; only the number of encodings differs.
+
+The contract this rests on: **a handler that changes the contents
+``Kind.load`` gave it stores them** (``Kind.store``), on every path, errors
+included — outside a workspace an unstored change vanishes with the copy it
+was made on, inside one it would leak into what the next op sees. Handlers
+check their arguments before they change anything, as Redis's do. With
+``AUDIT`` set (the tests set it) every lent collection is compared at the
+end of each op with what it held when lent, and an unstored change fails
+loudly.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any, Protocol, TypeVar
+
+from storage.buffered import NeedsTransaction
+from storage.interface import (
+    NO_EXPIRY,
+    KeyValueView,
+    Reader,
+    StorageError,
+    Value,
+    ValueHeader,
+    ValueType,
+)
+
+T = TypeVar("T")
+
+AUDIT = False
+"""Check the contract above after every op (costs an encoding per lent collection:
+for tests, never in production)."""
+
+
+class UnstoredChange(Exception):
+    """The audit found a handler that changed a lent collection and did not store it: a
+    bug in that handler, which must fail the test rather than become an error reply."""
+
+
+class Holder(Protocol):
+    """What a workspace needs of a collection kind (``containers.Kind``)."""
+
+    def encode(self, contents: Any) -> bytes: ...
+
+    def remember(self, payload: bytes, contents: Any) -> None: ...
+
+
+class _Held:
+    """One collection kept decoded: its kind, contents and expiry, and whether the store
+    holds them yet (``stored``)."""
+
+    __slots__ = ("contents", "expire_ms", "kind", "stored", "type")
+
+    def __init__(self, kind: Holder, value_type: ValueType, contents: Any, expire_ms: int) -> None:
+        self.kind = kind
+        self.type = value_type
+        self.contents = contents
+        self.expire_ms = expire_ms
+        self.stored: bytes | None = None
+        """The payload the store holds for these contents, ``None`` while they changed
+        since (or were never stored)."""
+
+
+class Workspace:
+    """A ``KeyValueView`` over ``kv`` that holds changed collections decoded; see the
+    module docstring. ``close()`` writes what is held into ``kv``."""
+
+    __slots__ = ("_floor", "_held", "_kv", "_lent")
+
+    def __init__(self, kv: KeyValueView) -> None:
+        self._kv = kv
+        self._held: dict[bytes, _Held] = {}
+        self._floor = NO_EXPIRY
+        """The lowest nonzero expiry ever held (a bound, as ``expiry_floor`` allows)."""
+        self._lent: dict[bytes, tuple[Holder, Any, bytes]] = {}
+        """With ``AUDIT``: contents lent to the running op, and their encoding then."""
+
+    # --- what ``Kind`` asks -----------------------------------------------------------
+
+    def held(self, key: bytes) -> _Held | None:
+        return self._held.get(key)
+
+    def hold(
+        self,
+        key: bytes,
+        kind: Holder,
+        value_type: ValueType,
+        contents: Any,
+        expire_ms: int,
+        *,
+        stored: bytes | None,
+    ) -> _Held:
+        """Keep ``contents`` as ``key``'s (the workspace's now: the caller must not change
+        them unless it stores them again). ``stored``: the payload the store already
+        holds for exactly these contents, if it does."""
+        held = _Held(kind, value_type, contents, expire_ms)
+        held.stored = stored
+        self._held[key] = held
+        if expire_ms and expire_ms < self._floor:
+            self._floor = expire_ms
+        if AUDIT:
+            self._lent.pop(key, None)
+        return held
+
+    def lend(self, key: bytes, held: _Held) -> Any:
+        """``held``'s contents for a handler that may change them (and must then store
+        them)."""
+        if AUDIT and key not in self._lent:
+            self._lent[key] = (held.kind, held.contents, held.kind.encode(held.contents))
+        return held.contents
+
+    def op_done(self, op: tuple[bytes, ...] = ()) -> None:
+        """``op`` ended: with ``AUDIT``, check that it stored whatever it changed."""
+        if not self._lent:
+            return
+        lent, self._lent = self._lent, {}
+        for key, (kind, contents, before) in lent.items():
+            if kind.encode(contents) != before:
+                raise UnstoredChange(f"{op!r} changed the collection at {key!r} without storing it")
+
+    # --- the store's side ------------------------------------------------------------
+
+    def _write(self, key: bytes, held: _Held) -> None:
+        if held.stored is None:
+            payload = held.kind.encode(held.contents)
+            self._kv.put(key, Value(held.type, held.expire_ms, payload))
+            held.stored = payload
+
+    def flush(self) -> None:
+        """Write every changed collection into ``kv`` (they stay held)."""
+        for key, held in self._held.items():
+            self._write(key, held)
+
+    def close(self) -> None:
+        """The command ended: write what changed, and let each kind remember the contents
+        of what it wrote, so the next command that loads one gets it without a decode."""
+        self.op_done()
+        self.flush()
+        for held in self._held.values():
+            if held.stored is not None:
+                held.kind.remember(held.stored, held.contents)
+        self._held.clear()
+
+    def __enter__(self) -> Workspace:
+        return self
+
+    def __exit__(
+        self, kind: type[BaseException] | None, exc: BaseException | None, tb: Any
+    ) -> None:
+        self.end(exc)
+
+    def end(self, failure: BaseException | None) -> None:
+        """Close, unless the step is being thrown away (``failure`` is storage trouble, a
+        step that needs a transaction, or the audit's finding). After a handler bug what
+        ran before it stays, as it does without a workspace."""
+        if not isinstance(failure, (NeedsTransaction, StorageError, UnstoredChange)):
+            self.close()
+
+    # --- KeyValueView ----------------------------------------------------------------
+
+    def get(self, key: bytes) -> Value | None:
+        held = self._held.get(key)
+        if held is not None:
+            self._write(key, held)
+        return self._kv.get(key)
+
+    def header(self, key: bytes) -> ValueHeader | None:
+        held = self._held.get(key)
+        if held is not None:
+            self._write(key, held)
+        return self._kv.header(key)
+
+    def read_in_place(self, key: bytes, reader: Reader[T]) -> T | None:
+        held = self._held.get(key)
+        if held is not None:
+            self._write(key, held)
+        return self._kv.read_in_place(key, reader)
+
+    def put(self, key: bytes, value: Value) -> None:
+        self._held.pop(key, None)
+        if AUDIT:
+            self._lent.pop(key, None)  # replaced: what was lent is no longer the key's
+        self._kv.put(key, value)
+
+    def delete(self, key: bytes) -> bool:
+        held = self._held.pop(key, None)
+        if AUDIT:
+            self._lent.pop(key, None)
+        existed = self._kv.delete(key)
+        return existed or held is not None
+
+    def count(self) -> int:
+        self.flush()
+        return self._kv.count()
+
+    def scan(self, cursor: int, count: int) -> tuple[int, list[bytes]]:
+        self.flush()
+        return self._kv.scan(cursor, count)
+
+    def iter_keys(self) -> Iterator[bytes]:
+        self.flush()
+        return self._kv.iter_keys()
+
+    def random_key(self, seed: int) -> bytes | None:
+        self.flush()
+        return self._kv.random_key(seed)
+
+    def expiring(self, before_ms: int, limit: int) -> list[bytes]:
+        self.flush()
+        return self._kv.expiring(before_ms, limit)
+
+    def expiry_floor(self) -> int:
+        return min(self._kv.expiry_floor(), self._floor)
+
+    def clear(self) -> None:
+        self._held.clear()
+        self._kv.clear()
+
+
+def workspace_for(kv: KeyValueView) -> tuple[Workspace, bool]:
+    """A workspace over ``kv`` and whether it is new (the caller then closes it); ``kv``
+    itself when it is one already (a script inside a MULTI)."""
+    if type(kv) is Workspace:
+        return kv, False
+    return Workspace(kv), True
