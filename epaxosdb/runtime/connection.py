@@ -721,6 +721,7 @@ class Connection:
             else:
                 self.multi_bytes = size
                 self.multi.append(request)  # type: ignore[union-attr]
+                self.last_command = spec.name  # Redis names a queued command in cmd= too
                 self._answer(QUEUED)
         else:
             if self.registry.monitors and "admin" not in spec.flags:

@@ -289,6 +289,23 @@ async def test_client_list_shows_every_connection_and_filters() -> None:
         assert await first.call("CLIENT", "LIST", "ID", "x") == b"-ERR Invalid client ID\r\n"
 
 
+async def test_client_list_names_a_transactions_last_queued_command_as_redis_does() -> None:
+    async with running_server() as server:
+        queuing = await RawClient.connect(server.port)
+        watcher = await RawClient.connect(server.port)
+        queuing_id = int((await queuing.call("CLIENT", "ID"))[1:-2])
+        assert await queuing.call("MULTI") == b"+OK\r\n"
+        assert await queuing.call("SET", "a", "1") == b"+QUEUED\r\n"
+        line = bulk_text(await watcher.call("CLIENT", "LIST", "ID", str(queuing_id)))
+        assert " multi=1 " in line and " cmd=set " in line
+        assert await queuing.call("INCR", "a") == b"+QUEUED\r\n"
+        line = bulk_text(await watcher.call("CLIENT", "LIST", "ID", str(queuing_id)))
+        assert " multi=2 " in line and " cmd=incr " in line
+        assert await queuing.call("EXEC") == b"*2\r\n+OK\r\n:2\r\n"
+        line = bulk_text(await watcher.call("CLIENT", "LIST", "ID", str(queuing_id)))
+        assert " multi=-1 " in line and " cmd=exec " in line
+
+
 async def test_client_kill_closes_other_connections_and_itself_only_when_asked() -> None:
     async with running_server() as server:
         killer = await RawClient.connect(server.port)
