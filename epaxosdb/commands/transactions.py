@@ -28,6 +28,7 @@ from protocol.replies import Error
 from .errors import NOT_IN_MULTI, error_op
 from .proposal import prepare, resolve
 from .spec import CommandSpec
+from .streams import prepare_xread_queued
 
 
 def queue_error(args: Sequence[bytes]) -> Error | None:
@@ -46,7 +47,7 @@ def prepare_queued(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Er
     spec = resolve(args)
     if isinstance(spec, Error):
         return spec
-    op = prepare(args, now_ms)
+    op = prepare_xread_queued(args, now_ms) if spec.name == b"xread" else prepare(args, now_ms)
     if isinstance(op, Error):
         return error_op(op)
     return op
