@@ -749,10 +749,40 @@ def _config_table(registry: ClientRegistry) -> dict[str, Callable[[], str]]:
         "client-output-buffer-limit": lambda: (
             f"normal {s.output_buffer_max} 0 0 slave 0 0 0 pubsub {s.pubsub_output_max} 0 0"
         ),
+        "replicaof": lambda: "",
+        "slaveof": lambda: "",
+        **{name: _constant(value) for name, value in _ENCODING_PARAMETERS.items()},
     }
 
 
-_IMMUTABLE_IN_REDIS = frozenset({"databases", "io-threads", "cluster-enabled"})
+def _constant(value: str) -> Callable[[], str]:
+    return lambda: value
+
+
+_ENCODING_PARAMETERS = {
+    "hash-max-listpack-entries": "512",
+    "hash-max-ziplist-entries": "512",
+    "hash-max-listpack-value": "64",
+    "hash-max-ziplist-value": "64",
+    "set-max-intset-entries": "512",
+    "zset-max-listpack-entries": "128",
+    "zset-max-ziplist-entries": "128",
+    "zset-max-listpack-value": "64",
+    "zset-max-ziplist-value": "64",
+    "list-max-listpack-size": "-2",
+    "list-max-ziplist-size": "-2",
+    "list-compress-depth": "0",
+    "stream-node-max-bytes": "4096",
+    "stream-node-max-entries": "100",
+}
+"""Redis 7.0.15's defaults for how it encodes small values (and their old ``ziplist``
+names). epaxosdb stores values in forms of its own, so they change nothing here;
+clients and test suites read them to know what to expect, and they are fixed."""
+
+
+_IMMUTABLE_IN_REDIS = frozenset(
+    {"databases", "io-threads", "cluster-enabled", "replicaof", "slaveof"}
+)
 """Parameters Redis cannot change at run time either: its own error text."""
 
 _FIXED_BECAUSE = {
@@ -764,6 +794,7 @@ _FIXED_BECAUSE = {
     "maxmemory": "epaxosdb does not evict keys",
     "maxmemory-policy": "epaxosdb does not evict keys",
     "notify-keyspace-events": "keyspace notifications are not supported",
+    **dict.fromkeys(_ENCODING_PARAMETERS, "epaxosdb stores values in forms of its own"),
 }
 """Why a parameter epaxosdb reports but cannot change keeps its value (see
 ``cmd_config_set``); those not named here are simply fixed."""

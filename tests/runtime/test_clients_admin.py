@@ -165,6 +165,17 @@ async def test_config_get_answers_what_benchmarks_and_tools_ask() -> None:
         assert await client.call("CONFIG", "GET", "nonexistent") == b"*0\r\n"
         port = decode(await client.call("CONFIG", "GET", "port"))
         assert port == [b"port", str(server.port).encode()]
+        replication = decode(await client.call("CONFIG", "GET", "replicaof", "slaveof"))
+        assert replication == [b"replicaof", b"", b"slaveof", b""]
+        entries = decode(await client.call("CONFIG", "GET", "*max*entries*"))
+        assert dict(zip(entries[::2], entries[1::2], strict=True)) == {  # Redis 7.0.15's
+            b"hash-max-ziplist-entries": b"512",
+            b"zset-max-listpack-entries": b"128",
+            b"zset-max-ziplist-entries": b"128",
+            b"hash-max-listpack-entries": b"512",
+            b"stream-node-max-entries": b"100",
+            b"set-max-intset-entries": b"512",
+        }
         await client.call("HELLO", "3")
         assert await client.call("CONFIG", "GET", "save") == b"%1\r\n$4\r\nsave\r\n$0\r\n\r\n"
 
@@ -186,6 +197,11 @@ FSYNCED = "fsynced before it is acknowledged"
             "argument must be between 1048576 and 1073741824 inclusive",
         ),
         (["databases", "1"], "can't set immutable config"),
+        (["replicaof", "no one"], "can't set immutable config"),
+        (
+            ["hash-max-listpack-entries", "128"],
+            "it stays '512' here: epaxosdb stores values in forms of its own",
+        ),
         (["Timeout", "0", "TIMEOUT", "1"], "duplicate parameter"),
         (["maxmemory-policy", "lru"], "it stays 'noeviction' here: epaxosdb does not evict keys"),
         (["appendonly", "no"], f"it stays 'yes' here: every write is {FSYNCED}"),
@@ -216,6 +232,7 @@ async def test_config_set_of_a_fixed_parameter_to_its_value_is_accepted() -> Non
     async with running_server() as server:
         client = await RawClient.connect(server.port)
         fixed = [("save", ""), ("appendonly", "YES"), ("maxmemory", "0mb")]
+        fixed += [("set-max-intset-entries", "512"), ("list-max-ziplist-size", "-2")]
         for name, value in [*fixed, ("notify-keyspace-events", ""), ("slave-read-only", "yes")]:
             assert await client.call("CONFIG", "SET", name, value) == b"+OK\r\n", name
         assert await client.call("CONFIG", "SET", "save", "", "timeout", "5") == b"+OK\r\n"
