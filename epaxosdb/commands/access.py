@@ -3,7 +3,8 @@
 Two commands interfere when they share a key and one of them writes it, or
 when one is keyspace-wide (KEYS, SCAN, DBSIZE, RANDOMKEY read every key;
 FLUSHDB, FLUSHALL write every key), or when they PUBLISH to one channel
-(``pubsub.channel_key``). Keys come from the table's key specs, so
+(``pubsub.channel_key``; SPUBLISH to one shard channel, ``shard_channel_key``).
+Keys come from the table's key specs, so
 RENAME writes both its keys and MSET writes every key but none of its
 values. A key both read and written counts as written.
 
@@ -21,6 +22,14 @@ depends on the op alone, and it stays local: a refused command does not
 become keyspace-wide, so a client sending malformed counts cannot force
 every other command in flight onto the slow path.
 
+SORT names its key and its STORE destination anywhere among its options
+(``KeySpec.finder``), and its BY and GET patterns read keys whose names come
+from the elements it sorts (``SORT list BY weight_* GET obj_*->name``): no
+argument names them, and which they are depends on the state the op runs
+against. Such an op reads the whole keyspace (``global_read``), so it is
+ordered against every write; a SORT whose patterns read nothing (``BY
+nosort``, ``GET #``) reads only its key.
+
 The consensus layer asks this for every proposed and every received
 command, so each command gets a small access function built once from its
 row: a constant for keyless and keyspace-wide commands, one tuple index for
@@ -33,7 +42,7 @@ from collections.abc import Callable, Sequence
 
 from protocol.messages import EMPTY_ACCESS, Access, AccessUnion, Command
 
-from .pubsub import channel_key
+from .pubsub import channel_key, shard_channel_key
 from .spec import CommandSpec, KeySpec
 from .table import COMMANDS
 
@@ -68,7 +77,8 @@ def _builder(spec: CommandSpec) -> AccessOf:
         constant = _GLOBAL_WRITE if spec.is_write else _GLOBAL_READ
         return lambda op: constant
     if spec.publishes:
-        return lambda op: Access(_NOTHING, frozenset((channel_key(op[1]),)))
+        key_of = shard_channel_key if spec.name == b"spublish" else channel_key
+        return lambda op: Access(_NOTHING, frozenset((key_of(op[1]),)))
     specs = spec.key_specs
     if not specs:
         return lambda op: EMPTY_ACCESS
@@ -85,7 +95,18 @@ def _builder(spec: CommandSpec) -> AccessOf:
             (writes if key_spec.writes else reads).add(key)
         return Access(frozenset(reads - writes), frozenset(writes))
 
-    return general
+    unnamed = [s.unnamed_reads for s in specs if s.unnamed_reads is not None]
+    if not unnamed:
+        return general
+
+    def beyond_arguments(op: tuple[bytes, ...]) -> Access:
+        """SORT: its named keys, and every key when its patterns may read others."""
+        access = general(op)
+        if any(reads(op) for reads in unnamed):
+            return access._replace(global_read=True)
+        return access
+
+    return beyond_arguments
 
 
 def _container_builder(spec: CommandSpec) -> AccessOf:

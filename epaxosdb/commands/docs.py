@@ -155,6 +155,8 @@ def _key_spec(spec: KeySpec) -> Reply:
 
 
 def _begin_search(spec: KeySpec) -> Reply:
+    if spec.finder is not None:
+        return _UNKNOWN
     if spec.keyword is not None:
         search: list[tuple[Reply, Reply]] = [
             (b"keyword", spec.keyword.encode()),
@@ -164,7 +166,13 @@ def _begin_search(spec: KeySpec) -> Reply:
     return Map([(b"type", b"index"), (b"spec", Map([(b"index", spec.begin)]))])
 
 
+_UNKNOWN = Map([(b"type", b"unknown"), (b"spec", Map([]))])
+"""SORT's key specs: the keys are found by the command's own search (``KeySpec.finder``)."""
+
+
 def _find_keys(spec: KeySpec) -> Reply:
+    if spec.finder is not None:
+        return _UNKNOWN
     if spec.keynumidx is not None:
         found = [(b"keynumidx", spec.keynumidx), (b"firstkey", spec.firstkey)]
         return Map([(b"type", b"keynum"), (b"spec", Map([*found, (b"keystep", spec.step)]))])
@@ -222,7 +230,8 @@ def _getkeys(command: Sequence[bytes], with_flags: bool) -> Reply:
         spec = spec.subcommand(command[1])
     if spec is None:
         return Error("ERR Invalid command specified")
-    if not spec.key_specs:
+    if all("not_key" in key_spec.flags for key_spec in spec.key_specs):
+        # None at all, or only channels (SPUBLISH, SSUBSCRIBE), as Redis counts them.
         return Error("ERR The command has no key arguments")
     if not spec.arity_ok(len(command)):
         return Error("ERR Invalid number of arguments specified for command")
@@ -265,9 +274,8 @@ def _legacy_getkeys(spec: CommandSpec, command: Sequence[bytes], with_flags: boo
 
 
 def _key_flags(spec: CommandSpec, key_spec: KeySpec, command: Sequence[bytes]) -> tuple[str, ...]:
-    """A key's flags for this call; SET's depend on GET (``setGetKeys``)."""
-    if "variable_flags" not in key_spec.flags:
+    """A key's flags for this call: its spec's, or for ``variable_flags`` what the
+    spec's ``flags_of`` says of this call."""
+    if key_spec.flags_of is None:
         return key_spec.flags
-    if any(errors.c_string(arg).upper() == b"GET" for arg in command[3:]):
-        return ("RW", "access", "update")
-    return ("OW", "update")
+    return key_spec.flags_of(command)

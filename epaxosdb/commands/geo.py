@@ -69,6 +69,7 @@ from storage.interface import KeyValueView
 
 from . import errors
 from .integers import parse_ll
+from .pqsort import partial_quicksort
 from .spec import KeySpec, preparing
 from .zsets import NAN_SCORE, ZSETS, Scores, cmd_zadd, ordered_shared, parse_score
 
@@ -506,95 +507,10 @@ def sort_all(points: list[Point], descending: bool) -> list[Point]:
     return sorted(points, key=lambda point: point[0], reverse=descending)
 
 
-def _median_of_three(a: list[Point], i: int, j: int, k: int, compare: Compare) -> int:
-    if compare(a[i], a[j]) < 0:
-        if compare(a[j], a[k]) < 0:
-            return j
-        return k if compare(a[i], a[k]) < 0 else i
-    if compare(a[j], a[k]) > 0:
-        return j
-    return i if compare(a[i], a[k]) < 0 else k
-
-
-def _swap_runs(a: list[Point], i: int, j: int, n: int) -> None:
-    """``vecswap``: exchange ``a[i:i+n]`` and ``a[j:j+n]`` element by element."""
-    for offset in range(n):
-        a[i + offset], a[j + offset] = a[j + offset], a[i + offset]
-
-
 def partial_sort(a: list[Point], compare: Compare, last: int) -> None:
-    """Redis's ``pqsort(a, n, compare, 0, last)``: NetBSD's quicksort (Bentley and McIlroy,
-    three-way partitioning) that only recurses into parts overlapping ``a[0..last]``.
-    Those come out sorted; which of several equal elements land there, and in what
-    order, is this algorithm's, hence the faithful port."""
-    _partial_sort(a, 0, len(a), compare, 0, last)
-
-
-def _outside(first: int, count: int, low: int, high: int) -> bool:
-    """Whether elements ``first .. first + count - 1`` miss the range ``low .. high``."""
-    end = first + count - 1
-    return (low < first and high < first) or (low > end and high > end)
-
-
-def _partial_sort(
-    a: list[Point], base: int, n: int, compare: Compare, low: int, high: int
-) -> None:
-    while True:
-        if n < 7:  # insertion sort
-            for m in range(base + 1, base + n):
-                i = m
-                while i > base and compare(a[i - 1], a[i]) > 0:
-                    a[i], a[i - 1] = a[i - 1], a[i]
-                    i -= 1
-            return
-        middle = base + n // 2
-        if n > 7:
-            left, right = base, base + n - 1
-            if n > 40:
-                d = n // 8
-                left = _median_of_three(a, left, left + d, left + 2 * d, compare)
-                middle = _median_of_three(a, middle - d, middle, middle + d, compare)
-                right = _median_of_three(a, right - 2 * d, right - d, right, compare)
-            middle = _median_of_three(a, left, middle, right, compare)
-        a[base], a[middle] = a[middle], a[base]
-        pa = pb = base + 1
-        pc = pd = base + n - 1
-        while True:
-            while pb <= pc:
-                result = compare(a[pb], a[base])
-                if result > 0:
-                    break
-                if result == 0:
-                    a[pa], a[pb] = a[pb], a[pa]
-                    pa += 1
-                pb += 1
-            while pb <= pc:
-                result = compare(a[pc], a[base])
-                if result < 0:
-                    break
-                if result == 0:
-                    a[pc], a[pd] = a[pd], a[pc]
-                    pd -= 1
-                pc -= 1
-            if pb > pc:
-                break
-            a[pb], a[pc] = a[pc], a[pb]
-            pb += 1
-            pc -= 1
-        end = base + n
-        r = min(pa - base, pb - pa)
-        _swap_runs(a, base, pb - r, r)
-        r = min(pd - pc, end - pd - 1)
-        _swap_runs(a, pb, end - r, r)
-        r = pb - pa
-        if r > 1 and not _outside(base, r, low, high):
-            _partial_sort(a, base, r, compare, low, high)
-        r = pd - pc
-        if r <= 1:
-            return
-        base, n = end - r, r  # iterate rather than recurse, like the C
-        if _outside(base, n, low, high):
-            return
+    """Redis's ``pqsort(a, n, compare, 0, last)`` (``pqsort``): ``a[0..last]`` comes out
+    sorted, with ties as Redis leaves them."""
+    partial_quicksort(a, compare, 0, last)
 
 
 # --- replies ----------------------------------------------------------------------------

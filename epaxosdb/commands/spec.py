@@ -14,7 +14,10 @@ Most specs are a range of argument positions. ZUNION, ZMPOP, SINTERCARD and
 their kin name their keys with a count instead (``ZUNION 2 a b WEIGHTS 1 2``):
 a ``keynum`` spec, whose keys depend on what the count argument says. XREAD's
 keys follow a keyword (``XREAD COUNT 5 STREAMS a b 0 0``): a ``keyword`` spec,
-whose keys start after the first argument that spells it.
+whose keys start after the first argument that spells it. SORT's STORE destination may
+sit anywhere among its options, and its BY and GET patterns make key names out of the
+stored elements: Redis marks both specs ``unknown``, and a ``finder`` of SORT's own reads
+the arguments (``KeySpec.finder``, ``KeySpec.unnamed_reads``).
 """
 
 from __future__ import annotations
@@ -94,6 +97,18 @@ class KeySpec:
     written: bool = False
     """Written though Redis flags the keys ``RO``: XREADGROUP moves its groups' last
     delivered IDs and fills their pending entries lists, so for EPaxos it writes them."""
+    finder: Callable[[Sequence[bytes]], range] | None = None
+    """Set for Redis's ``begin_search: unknown`` (SORT's specs), whose keys neither a
+    position nor a keyword finds: the command's own search of its arguments, as Redis
+    falls back to the command's ``getkeys_proc``."""
+    flags_of: Callable[[Sequence[bytes]], tuple[str, ...]] | None = None
+    """For a ``variable_flags`` spec: the key's flags in one call, as COMMAND
+    GETKEYSANDFLAGS reports them (Redis's ``getkeys_proc``: SET's depend on GET,
+    BITFIELD's on whether anything but GET appears)."""
+    unnamed_reads: Callable[[Sequence[bytes]], bool] | None = None
+    """Whether a call reads keys that none of its arguments name (SORT's BY and GET
+    patterns make key names out of stored elements): ``access`` then orders it against
+    every write, and scripts refuse it."""
 
     @property
     def writes(self) -> bool:
@@ -107,7 +122,7 @@ class KeySpec:
     def is_legacy_range(self) -> bool:
         """An ``index`` search with a ``range``: what Redis's legacy key range (first key,
         last key, step) can describe. Any other spec makes a command ``movablekeys``."""
-        return self.keynumidx is None and self.keyword is None
+        return self.keynumidx is None and self.keyword is None and self.finder is None
 
     def positions(self, argc: int) -> range:
         """Indexes of the keys a range spec finds in a command of ``argc`` arguments."""
@@ -122,6 +137,8 @@ class KeySpec:
         — what Redis's ``getKeysUsingKeySpecs`` calls an invalid spec. The command itself
         refuses such a call; callers choose their own fallback (COMMAND GETKEYS Redis's,
         ``access_of`` a safe superset). A keyword that is not there names no key."""
+        if self.finder is not None:
+            return self.finder(args)
         if self.keyword is not None:
             return self._after_keyword(args)
         if self.keynumidx is None:
@@ -137,6 +154,8 @@ class KeySpec:
         """Every argument from a keynum spec's first key to the end (for a keyword spec:
         from where its search starts): all the keys a call could name, whatever its count
         or keyword says."""
+        if self.finder is not None:
+            return range(1, argc)
         if self.keyword is not None:
             return range(self.begin if self.begin > 0 else 1, argc)
         return range(self.begin + self.firstkey, argc)

@@ -195,6 +195,14 @@ def cmd_get(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
     return value.payload
 
 
+def set_key_flags(args: Sequence[bytes]) -> tuple[str, ...]:
+    """SET's key flags in one call (Redis's ``setGetKeys``): with GET it reads the old
+    value, so read-write; otherwise it only overwrites."""
+    if any(errors.c_string(arg).upper() == b"GET" for arg in args[3:]):
+        return ("RW", "access", "update")
+    return ("OW", "update")
+
+
 def cmd_set(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     key = args[1]
     if len(args) == 3:

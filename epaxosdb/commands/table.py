@@ -21,6 +21,7 @@ from typing import TypedDict, Unpack
 from protocol.replies import Error
 
 from . import (
+    bitfield,
     bitmaps,
     blocking,
     counters,
@@ -35,9 +36,11 @@ from . import (
     lcs,
     lists,
     memory,
+    objects,
     pubsub,
     scripting,
     sets,
+    sort,
     streams,
     strings,
     watch,
@@ -116,6 +119,9 @@ _RO = KeySpec(1, flags=("RO", "access"))
 _RO_PLAIN = KeySpec(1, flags=("RO",))
 _RW_UPDATE = KeySpec(1, flags=("RW", "access", "update"))
 _RW_TTL = KeySpec(1, flags=("RW", "update"))
+_RO_OBJECT = KeySpec(2, flags=("RO",))
+_OBJECT_ACL = "@keyspace @read @slow"
+_OBJECT_TIPS = ("nondeterministic_output",)
 
 _EXPIRE_CONDITION = _oneof(
     "condition",
@@ -341,6 +347,7 @@ STRING_COMMANDS: tuple[CommandSpec, ...] = (
             1,
             flags=("RW", "access", "update", "variable_flags"),
             notes="RW and ACCESS due to the optional `GET` argument",
+            flags_of=strings.set_key_flags,
         ),
         "@write @string @slow", "Set the string value of a key", "1.0.0",
         (
@@ -491,6 +498,18 @@ STRING_COMMANDS: tuple[CommandSpec, ...] = (
         prepare=strings.prepare_getrange,
     ),
     _string_row(
+        "substr", 4, "readonly", strings.cmd_getrange, _RO,
+        "@read @string @slow", "Get a substring of the string stored at a key", "1.0.0",
+        (_key(), _integer("start"), _integer("end")),
+        complexity=(
+            "O(N) where N is the length of the returned string. The complexity is ultimately "
+            "determined by the returned length, but because creating a substring from an "
+            "existing string is very cheap, it can be considered O(1) for small strings."
+        ),
+        prepare=objects.prepare_substr, doc_flags=("deprecated",), deprecated_since="2.0.0",
+        replaced_by="`GETRANGE`",
+    ),
+    _string_row(
         "setrange", 4, "write denyoom", strings.cmd_setrange, KeySpec(1, flags=("RW", "update")),
         "@write @string @slow",
         "Overwrite part of a string at key starting at the specified offset", "2.2.0",
@@ -581,6 +600,63 @@ BITMAP_COMMANDS: tuple[CommandSpec, ...] = (
         group="bitmap",
         prepare=bitmaps.prepare_bitop,
     ),
+    _generic_row(
+        "bitfield", -2, "write denyoom", bitfield.cmd_bitfield,
+        (
+            KeySpec(
+                1, flags=("RW", "access", "update", "variable_flags"),
+                notes="This command allows both access and modification of the key",
+                flags_of=bitfield.key_flags,
+            ),
+        ),
+        "@write @bitmap @slow", "Perform arbitrary bitfield integer operations on strings",
+        "3.2.0",
+        (
+            _key(),
+            _oneof(
+                "operation",
+                _block("encoding_offset", _string("encoding"), _integer("offset"), token="GET"),
+                _block(
+                    "write",
+                    _oneof(
+                        "wrap_sat_fail", _token("wrap", "WRAP"), _token("sat", "SAT"),
+                        _token("fail", "FAIL"), token="OVERFLOW", flags=OPTIONAL,
+                    ),
+                    _oneof(
+                        "write_operation",
+                        _block(
+                            "encoding_offset_value", _string("encoding"), _integer("offset"),
+                            _integer("value"), token="SET",
+                        ),
+                        _block(
+                            "encoding_offset_increment", _string("encoding"),
+                            _integer("offset"), _integer("increment"), token="INCRBY",
+                        ),
+                    ),
+                ),
+                flags=(*OPTIONAL, *MULTIPLE),
+            ),
+        ),
+        complexity="O(1) for each subcommand specified",
+        group="bitmap",
+        prepare=bitfield.prepare_bitfield,
+    ),
+    _generic_row(
+        "bitfield_ro", -2, "readonly fast", bitfield.cmd_bitfield_ro, (_RO_ACCESS,),
+        "@read @bitmap @fast",
+        "Perform arbitrary bitfield integer operations on strings. Read-only variant of "
+        "BITFIELD", "6.0.0",
+        (
+            _key(),
+            _block(
+                "encoding_offset", _string("encoding"), _integer("offset"), token="GET",
+                flags=(*OPTIONAL, *MULTIPLE, "multiple_token"),
+            ),
+        ),
+        complexity="O(1) for each subcommand specified",
+        group="bitmap",
+        prepare=bitfield.prepare_bitfield_ro,
+    ),
 )
 
 HYPERLOGLOG_COMMANDS: tuple[CommandSpec, ...] = (
@@ -665,6 +741,55 @@ DUMP_COMMANDS: tuple[CommandSpec, ...] = (
             ("5.0.0", "Added the `IDLETIME` and `FREQ` options."),
         ),
         prepare=dump.prepare_restore,
+    ),
+)
+
+_SORT_COMPLEXITY = (
+    "O(N+M*log(M)) where N is the number of elements in the list or set to sort, and M the "
+    "number of returned elements. When the elements are not sorted, complexity is O(N)."
+)
+_SORT_PATTERNS = KeySpec(
+    1, flags=("RO", "access"), finder=sort.no_positions, unnamed_reads=sort.reads_unnamed_keys,
+    notes="For the optional BY/GET keyword. It is marked 'unknown' because the key names derive "
+    "from the content of the key we sort",
+)
+_SORT_OPTIONS = (
+    Arg("pattern", "pattern", key_spec_index=1, token="BY", flags=OPTIONAL),
+    _block("offset_count", _integer("offset"), _integer("count"), token="LIMIT", flags=OPTIONAL),
+    Arg(
+        "pattern", "pattern", key_spec_index=1, token="GET",
+        flags=("optional", "multiple", "multiple_token"),
+    ),
+    _oneof("order", _token("asc", "ASC"), _token("desc", "DESC"), flags=OPTIONAL),
+    _token("sorting", "ALPHA", flags=OPTIONAL),
+)
+"""SORT's and SORT_RO's arguments after the key (SORT's STORE follows them)."""
+
+SORT_COMMANDS: tuple[CommandSpec, ...] = (
+    _generic_row(
+        "sort", -2, "write denyoom", sort.cmd_sort,
+        (
+            _RO_ACCESS,
+            _SORT_PATTERNS,
+            KeySpec(
+                1, flags=("OW", "update"), finder=sort.store_positions,
+                notes="For the optional STORE keyword. It is marked 'unknown' because the "
+                "keyword can appear anywhere in the argument array",
+            ),
+        ),
+        "@write @set @sortedset @list @slow @dangerous",
+        "Sort the elements in a list, set or sorted set", "1.0.0",
+        (_key(), *_SORT_OPTIONS, Arg("destination", "key", 2, token="STORE", flags=OPTIONAL)),
+        complexity=_SORT_COMPLEXITY,
+        prepare=sort.prepare_sort,
+    ),
+    _generic_row(
+        "sort_ro", -2, "readonly", sort.cmd_sort, (_RO_ACCESS, _SORT_PATTERNS),
+        "@read @set @sortedset @list @slow @dangerous",
+        "Sort the elements in a list, set or sorted set. Read-only variant of SORT.", "7.0.0",
+        (_key(), *_SORT_OPTIONS),
+        complexity=_SORT_COMPLEXITY,
+        prepare=sort.prepare_sort,
     ),
 )
 
@@ -2208,6 +2333,35 @@ GENERIC_COMMANDS: tuple[CommandSpec, ...] = (
             ),
         ),
     ),
+    _data_container(
+        "object", "A container for object introspection commands", "2.2.3", "generic",
+        (
+            _data_sub(
+                "object", "encoding", 3, "readonly", objects.cmd_object_encoding,
+                (_RO_OBJECT,), _OBJECT_ACL, "Inspect the internal encoding of a Redis object",
+                "2.2.3", arguments=(_key(),), group="generic", tips=_OBJECT_TIPS,
+            ),
+            _data_sub(
+                "object", "freq", 3, "readonly", objects.cmd_object_freq, (_RO_OBJECT,),
+                _OBJECT_ACL, "Get the logarithmic access frequency counter of a Redis object",
+                "4.0.0", arguments=(_key(),), group="generic", tips=_OBJECT_TIPS,
+            ),
+            _data_sub(
+                "object", "idletime", 3, "readonly", objects.cmd_object_idletime, (_RO_OBJECT,),
+                _OBJECT_ACL, "Get the time since a Redis object was last accessed", "2.2.3",
+                arguments=(_key(),), group="generic", tips=_OBJECT_TIPS,
+            ),
+            _data_sub(
+                "object", "refcount", 3, "readonly", objects.cmd_object_refcount, (_RO_OBJECT,),
+                _OBJECT_ACL, "Get the number of references to the value of the key", "2.2.3",
+                arguments=(_key(),), group="generic", tips=_OBJECT_TIPS,
+            ),
+            _data_sub(
+                "object", "help", 2, "loading stale", objects.cmd_object_help, (),
+                "@keyspace @slow", _HELP, "6.2.0", group="generic",
+            ),
+        ),
+    ),
 )
 
 CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
@@ -2677,6 +2831,21 @@ def _subscription_row(name: str, arity: int, summary: str, complexity: str,
     )
 
 
+_SHARD_CHANNEL = (KeySpec(1, flags=("not_key",)),)
+_SHARD_CHANNELS = (KeySpec(1, -1, flags=("not_key",)),)
+"""Shard channels sit where keys would (Redis Cluster routes them by slot), flagged
+``not_key``: nothing here reads them as keys (SPUBLISH is ordered by ``channel_key``)."""
+
+
+def _shard_subscription_row(name: str, arity: int, summary: str, complexity: str,
+                            flags: tuple[str, ...]) -> CommandSpec:
+    return _connection_row(
+        name, arity, "pubsub noscript loading stale", "@pubsub @slow", summary, "7.0.0",
+        group="pubsub", complexity=complexity,
+        arguments=(_string("shardchannel", flags=flags),), key_specs=_SHARD_CHANNELS,
+    )
+
+
 def _pubsub_sub(name: str, arity: int, summary: str, since: str, complexity: str = "O(1)",
                 arguments: tuple[Arg, ...] = ()) -> CommandSpec:
     return _sub(
@@ -2715,6 +2884,22 @@ PUBSUB_COMMANDS: tuple[CommandSpec, ...] = (
         "O(N+M) where N is the number of patterns the client is already subscribed and M is "
         "the number of total patterns subscribed in the system (by any client).",
         (Arg("pattern", "pattern", flags=(*OPTIONAL, *MULTIPLE)),),
+    ),
+    _generic_row(
+        "spublish", 3, "pubsub loading stale fast", pubsub.cmd_spublish, _SHARD_CHANNEL,
+        "@pubsub @fast", "Post a message to a shard channel", "7.0.0",
+        (_string("shardchannel"), _string("message")),
+        "O(N) where N is the number of clients subscribed to the receiving shard channel.",
+        group="pubsub",
+    ),
+    _shard_subscription_row(
+        "ssubscribe", -2, "Listen for messages published to the given shard channels",
+        "O(N) where N is the number of shard channels to subscribe to.", MULTIPLE,
+    ),
+    _shard_subscription_row(
+        "sunsubscribe", -1, "Stop listening for messages posted to the given shard channels",
+        "O(N) where N is the number of clients already subscribed to a shard channel.",
+        (*OPTIONAL, *MULTIPLE),
     ),
     _connection_row(
         "pubsub", -2, "", "@slow", "A container for Pub/Sub commands", "2.8.0",
@@ -2931,6 +3116,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *STREAM_GROUP_COMMANDS,
     *GENERIC_COMMANDS,
     *DUMP_COMMANDS,
+    *SORT_COMMANDS,
     *CONNECTION_COMMANDS,
     *PUBSUB_COMMANDS,
     *SCRIPTING_COMMANDS,

@@ -381,8 +381,8 @@ def client_info_line(conn: Connection, now: float) -> bytes:
         f"id={conn.id} addr={conn.addr} laddr={conn.laddr} fd={conn.fd} "
         f"name={conn.name.decode('latin-1')} age={int(now - conn.created)} "
         f"idle={int(now - conn.last_interaction)} flags={flags or 'N'} db=0 "
-        f"sub={len(conn.channels)} psub={len(conn.patterns)} "
-        f"ssub=0 multi={-1 if conn.multi is None else len(conn.multi)} qbuf={qbuf} "
+        f"sub={len(conn.channels)} psub={len(conn.patterns)} ssub={len(conn.shard_channels)} "
+        f"multi={-1 if conn.multi is None else len(conn.multi)} qbuf={qbuf} "
         f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs={conn.registry.settings.receive_size} "
         f"rbp={qbuf} obl={omem} oll=0 omem={omem} tot-mem={qbuf + omem} events=r "
         f"cmd={conn.last_command.decode('latin-1')} user=default redir=-1 resp={conn.proto} "
@@ -592,7 +592,7 @@ PUBSUB_HELP = (
 
 
 def _confirmed(conn: Connection, confirmations: list[Reply]) -> Reply | NoReply:
-    """(P)(UN)SUBSCRIBE's confirmations: replies, except that CLIENT REPLY OFF or SKIP
+    """(P|S)(UN)SUBSCRIBE's confirmations: replies, except that CLIENT REPLY OFF or SKIP
     does not silence them — Redis sends them as it sends the messages."""
     if conn.replies_silenced():
         for confirmation in confirmations:
@@ -620,9 +620,29 @@ def cmd_punsubscribe(conn: Connection, args: list[bytes]) -> Reply | NoReply:
     return _confirmed(conn, [conn.punsubscribe(pattern) for pattern in patterns])
 
 
+def cmd_ssubscribe(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    return _confirmed(conn, [conn.ssubscribe(channel) for channel in args[1:]])
+
+
+SSUBSCRIBE_IN_EXEC = Error("ERR SSUBSCRIBE isn't allowed for a DENY BLOCKING client")
+
+
+def cmd_ssubscribe_in_exec(conn: Connection, args: list[bytes]) -> Reply:
+    """SSUBSCRIBE queued in MULTI: Redis 7.0 queues it and EXEC refuses it (a transaction
+    runs as a client that may not block, and SSUBSCRIBE, unlike SUBSCRIBE, makes no
+    exception for transactions)."""
+    return SSUBSCRIBE_IN_EXEC
+
+
+def cmd_sunsubscribe(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    """The named shard channels, or every one; a client with none gets one reply."""
+    channels: list[bytes | None] = [*(args[1:] or conn.shard_channels)] or [None]
+    return _confirmed(conn, [conn.sunsubscribe(channel) for channel in channels])
+
+
 def cmd_pubsub(conn: Connection, args: list[bytes]) -> Reply:
-    """PUBSUB CHANNELS/NUMSUB/NUMPAT about this replica's subscribers; the shard forms
-    answer for no shard channels (SSUBSCRIBE is not supported)."""
+    """PUBSUB CHANNELS/NUMSUB/NUMPAT and SHARDCHANNELS/SHARDNUMSUB about this replica's
+    subscribers."""
     subscriptions = conn.registry.subscriptions
     sub = args[1].lower()
     if sub == b"channels":
@@ -632,9 +652,11 @@ def cmd_pubsub(conn: Connection, args: list[bytes]) -> Reply:
     if sub == b"numpat":
         return subscriptions.pattern_count()
     if sub == b"shardchannels":
-        return []
+        return list[Reply](subscriptions.shard_channels(args[2] if len(args) > 2 else None))
     if sub == b"shardnumsub":
-        return [part for channel in args[2:] for part in (channel, 0)]
+        return [
+            part for channel in args[2:] for part in (channel, subscriptions.shard_count(channel))
+        ]
     return help_reply(PUBSUB_HELP)
 
 
@@ -1136,6 +1158,7 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
             ("evicted_keys", 0),
             ("pubsub_channels", registry.subscriptions.channel_count()),
             ("pubsub_patterns", registry.subscriptions.pattern_count()),
+            ("pubsubshard_channels", registry.subscriptions.shard_channel_count()),
             ("total_error_replies", stats.error_replies),
         ],
         "Replication": [
@@ -1254,6 +1277,8 @@ HANDLERS: dict[bytes, Handler] = {
     b"unsubscribe": cmd_unsubscribe,
     b"psubscribe": cmd_psubscribe,
     b"punsubscribe": cmd_punsubscribe,
+    b"ssubscribe": cmd_ssubscribe,
+    b"sunsubscribe": cmd_sunsubscribe,
     b"pubsub|channels": cmd_pubsub,
     b"pubsub|numsub": cmd_pubsub,
     b"pubsub|numpat": cmd_pubsub,

@@ -97,7 +97,10 @@ def _ignore_reply(reply: Reply) -> None:
     """The reply to an op nobody waits for (putting back what a gone client popped)."""
 
 _SUBSCRIBED_MODE = frozenset(
-    {b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ping", b"quit", b"reset"}
+    {
+        b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"ssubscribe",
+        b"sunsubscribe", b"ping", b"quit", b"reset",
+    }
 )
 """What a RESP2 client with a subscription may send (its connection carries messages)."""
 
@@ -212,6 +215,7 @@ class Connection:
         """The queued requests' size as RESP sent them: EXEC replicates them as one command."""
         self.channels: dict[bytes, None] = {}
         self.patterns: dict[bytes, None] = {}
+        self.shard_channels: dict[bytes, None] = {}
         """Pub/sub subscriptions, in the order they were made (see ``pubsub``)."""
         self._skip_this = False
         self._skip_next = False
@@ -387,8 +391,7 @@ class Connection:
             if (
                 timeout <= 0
                 or self._next_seq != self._flush_seq
-                or self.channels
-                or self.patterns
+                or self.subscriptions
                 or self.monitoring
             ):
                 return await self.io.receive(self._receive_size)
@@ -930,6 +933,14 @@ class Connection:
 
     @property
     def subscriptions(self) -> int:
+        """Every subscription, shard channels included: what makes a client a subscriber
+        (RESP2's subscribed mode, CLIENT LIST's ``P`` flag and type ``pubsub``, a RESP2
+        PING's reply, no idle timeout), as Redis's ``CLIENT_PUBSUB`` flag does."""
+        return len(self.channels) + len(self.patterns) + len(self.shard_channels)
+
+    def _plain_subscriptions(self) -> int:
+        """What (P)(UN)SUBSCRIBE's confirmations count: channels and patterns, not shard
+        channels (Redis's ``clientSubscriptionsCount``)."""
         return len(self.channels) + len(self.patterns)
 
     def subscribe(self, channel: bytes) -> Reply:
@@ -937,7 +948,7 @@ class Connection:
             self.channels[channel] = None
             self.registry.subscriptions.subscribe(self, channel)
         self._refresh_plain()
-        return Push([b"subscribe", channel, self.subscriptions])
+        return Push([b"subscribe", channel, self._plain_subscriptions()])
 
     def unsubscribe(self, channel: bytes | None) -> Reply:
         """One channel (``None``: the reply to an UNSUBSCRIBE with nothing to undo)."""
@@ -945,21 +956,37 @@ class Connection:
             del self.channels[channel]
             self.registry.subscriptions.unsubscribe(self, channel)
         self._refresh_plain()
-        return Push([b"unsubscribe", channel, self.subscriptions])
+        return Push([b"unsubscribe", channel, self._plain_subscriptions()])
 
     def psubscribe(self, pattern: bytes) -> Reply:
         if pattern not in self.patterns:
             self.patterns[pattern] = None
             self.registry.subscriptions.psubscribe(self, pattern)
         self._refresh_plain()
-        return Push([b"psubscribe", pattern, self.subscriptions])
+        return Push([b"psubscribe", pattern, self._plain_subscriptions()])
 
     def punsubscribe(self, pattern: bytes | None) -> Reply:
         if pattern is not None and pattern in self.patterns:
             del self.patterns[pattern]
             self.registry.subscriptions.punsubscribe(self, pattern)
         self._refresh_plain()
-        return Push([b"punsubscribe", pattern, self.subscriptions])
+        return Push([b"punsubscribe", pattern, self._plain_subscriptions()])
+
+    def ssubscribe(self, channel: bytes) -> Reply:
+        """One shard channel; the confirmation counts shard channels alone."""
+        if channel not in self.shard_channels:
+            self.shard_channels[channel] = None
+            self.registry.subscriptions.ssubscribe(self, channel)
+        self._refresh_plain()
+        return Push([b"ssubscribe", channel, len(self.shard_channels)])
+
+    def sunsubscribe(self, channel: bytes | None) -> Reply:
+        """One shard channel (``None``: the reply to an SUNSUBSCRIBE with nothing to undo)."""
+        if channel is not None and channel in self.shard_channels:
+            del self.shard_channels[channel]
+            self.registry.subscriptions.sunsubscribe(self, channel)
+        self._refresh_plain()
+        return Push([b"sunsubscribe", channel, len(self.shard_channels)])
 
     def unsubscribe_all(self) -> None:
         """Drop every subscription without a reply (RESET, the connection ending)."""
@@ -968,8 +995,11 @@ class Connection:
             subscriptions.unsubscribe(self, channel)
         for pattern in self.patterns:
             subscriptions.punsubscribe(self, pattern)
+        for channel in self.shard_channels:
+            subscriptions.sunsubscribe(self, channel)
         self.channels.clear()
         self.patterns.clear()
+        self.shard_channels.clear()
         self._refresh_plain()
 
     def deliver_message(self, channel: bytes, message: bytes) -> None:
@@ -977,6 +1007,9 @@ class Connection:
 
     def deliver_pmessage(self, pattern: bytes, channel: bytes, message: bytes) -> None:
         self._push(encode_reply(Push([b"pmessage", pattern, channel, message]), self.proto))
+
+    def deliver_smessage(self, channel: bytes, message: bytes) -> None:
+        self._push(encode_reply(Push([b"smessage", channel, message]), self.proto))
 
     def start_monitoring(self) -> None:
         self.monitoring = True
@@ -1120,7 +1153,7 @@ class Connection:
 
     def _subscribed_mode(self) -> bool:
         """RESP2 with a subscription: only the commands of ``_SUBSCRIBED_MODE`` may run."""
-        return self.proto == 2 and bool(self.channels or self.patterns)
+        return self.proto == 2 and bool(self.subscriptions)
 
     def refresh_auth(self) -> None:
         """The password setting changed: recompute what this client may do."""
@@ -1290,7 +1323,7 @@ class Connection:
                     continue
                 args, spec = expanded, commands.resolve(expanded)
             if not isinstance(spec, Error) and "connection" in spec.flags:
-                handler = _LOCAL_HANDLERS.get(spec.name)
+                handler = _QUEUED_HANDLERS.get(spec.name)
                 if handler is not None and watched:
                     deferred.append((len(replies), handler, args))
                     replies.append(None)
@@ -1358,3 +1391,9 @@ _EVALS = frozenset({b"EVAL", b"EVAL_RO"})
 
 _LOCAL_HANDLERS: dict[bytes, LocalHandler] = {**admin.HANDLERS, **_transaction_handlers()}
 """Full command name → handler of every connection-local command."""
+_QUEUED_HANDLERS: dict[bytes, LocalHandler] = {
+    **_LOCAL_HANDLERS,
+    b"ssubscribe": admin.cmd_ssubscribe_in_exec,
+}
+"""The handlers EXEC runs queued connection commands with: SSUBSCRIBE is refused there
+(Redis runs a transaction as a client that may not block)."""

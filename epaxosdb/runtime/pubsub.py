@@ -6,8 +6,13 @@ its own subscribers (``epaxosdb.commands.pubsub``). So a subscriber on any
 replica receives what is published through any replica, and all the
 subscribers of one channel receive its messages in the same order.
 
-PUBLISH answers how many subscriptions got the message *on the replica the
-publisher used* — the count Redis gives is its server's, and no replica
+Shard channels (SSUBSCRIBE, SPUBLISH) are a namespace of their own, as in a
+standalone Redis: an SPUBLISH (a ``Published`` whose channel is a
+``ShardChannel``) reaches shard-channel subscribers only, a PUBLISH never
+does, and patterns never match shard channels.
+
+PUBLISH and SPUBLISH answer how many subscriptions got the message *on the
+replica the publisher used* — the count Redis gives is its server's, and no replica
 knows the others' subscribers (Redis Cluster answers the same way).
 
 A replica that is catching up (``loading``) executes commands that were
@@ -21,6 +26,7 @@ from collections.abc import Callable
 from typing import Protocol
 
 from epaxosdb.commands.glob import matcher
+from epaxosdb.commands.pubsub import ShardChannel
 
 
 class Subscriber(Protocol):
@@ -31,15 +37,22 @@ class Subscriber(Protocol):
     def deliver_pmessage(self, pattern: bytes, channel: bytes, message: bytes) -> None: ...
 
 
+class ShardSubscriber(Protocol):
+    """What delivery of a shard channel's messages needs of a connection."""
+
+    def deliver_smessage(self, channel: bytes, message: bytes) -> None: ...
+
+
 class Subscriptions:
-    """Channel and pattern subscriptions of one front end's clients."""
+    """Channel, pattern and shard-channel subscriptions of one front end's clients."""
 
     def __init__(self) -> None:
         self._channels: dict[bytes, dict[Subscriber, None]] = {}
         self._patterns: dict[bytes, tuple[Callable[[bytes], bool], dict[Subscriber, None]]] = {}
+        self._shard_channels: dict[bytes, dict[ShardSubscriber, None]] = {}
 
     def __bool__(self) -> bool:
-        return bool(self._channels or self._patterns)
+        return bool(self._channels or self._patterns or self._shard_channels)
 
     def subscribe(self, client: Subscriber, channel: bytes) -> None:
         self._channels.setdefault(channel, {})[client] = None
@@ -64,8 +77,21 @@ class Subscriptions:
             if not entry[1]:
                 del self._patterns[pattern]
 
+    def ssubscribe(self, client: ShardSubscriber, channel: bytes) -> None:
+        self._shard_channels.setdefault(channel, {})[client] = None
+
+    def sunsubscribe(self, client: ShardSubscriber, channel: bytes) -> None:
+        clients = self._shard_channels.get(channel)
+        if clients is not None:
+            clients.pop(client, None)
+            if not clients:
+                del self._shard_channels[channel]
+
     def publish(self, channel: bytes, message: bytes) -> int:
-        """Deliver to every subscription that matches; how many there were."""
+        """Deliver to every subscription that matches; how many there were. A
+        ``ShardChannel`` (SPUBLISH) goes to that shard channel's subscribers alone."""
+        if type(channel) is ShardChannel:
+            return self._spublish(bytes(channel), message)
         receivers = 0
         clients = self._channels.get(channel)
         if clients:
@@ -78,6 +104,14 @@ class Subscriptions:
                     client.deliver_pmessage(pattern, channel, message)
                 receivers += len(pattern_clients)
         return receivers
+
+    def _spublish(self, channel: bytes, message: bytes) -> int:
+        clients = self._shard_channels.get(channel)
+        if not clients:
+            return 0
+        for client in list(clients):
+            client.deliver_smessage(channel, message)
+        return len(clients)
 
     def channels(self, pattern: bytes | None = None) -> list[bytes]:
         """Channels with at least one subscriber (PUBSUB CHANNELS), matching ``pattern``."""
@@ -96,3 +130,19 @@ class Subscriptions:
 
     def channel_count(self) -> int:
         return len(self._channels)
+
+    def shard_channel_count(self) -> int:
+        """Distinct shard channels with a subscriber (INFO pubsubshard_channels)."""
+        return len(self._shard_channels)
+
+    def shard_channels(self, pattern: bytes | None = None) -> list[bytes]:
+        """Shard channels with at least one subscriber (PUBSUB SHARDCHANNELS), matching
+        ``pattern``."""
+        if pattern is None:
+            return list(self._shard_channels)
+        matches = matcher(pattern)
+        return [channel for channel in self._shard_channels if matches(channel)]
+
+    def shard_count(self, channel: bytes) -> int:
+        """Subscribers of the shard channel ``channel`` (PUBSUB SHARDNUMSUB)."""
+        return len(self._shard_channels.get(channel, ()))

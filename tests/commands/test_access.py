@@ -14,7 +14,7 @@ from epaxosdb.commands import (
     prepare,
 )
 from epaxosdb.commands.blocking import SOURCE_TYPES, retry_name
-from epaxosdb.commands.pubsub import channel_key
+from epaxosdb.commands.pubsub import channel_key, shard_channel_key
 from epaxosdb.core.conflicts import batch_access as union_of_accesses
 from protocol.messages import Access, Command
 from protocol.replies import Error
@@ -25,6 +25,8 @@ from tests.commands.test_execution import changed_keys_within_writes
 EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     # PUBLISH orders by channel, in a key space of its own (``pubsub.channel_key``).
     ((b"PUBLISH", b"news", b"hi"), Access(writes=frozenset({channel_key(b"news")}))),
+    # SPUBLISH likewise; its shard channel is no data key (Redis flags it ``not_key``).
+    ((b"SPUBLISH", b"news", b"hi"), Access(writes=frozenset({shard_channel_key(b"news")}))),
     ((b"GET", b"k"), Access(reads=frozenset({b"k"}))),
     ((b"SET", b"k", b"v", b"GET"), Access(writes=frozenset({b"k"}))),
     ((b"SETNX", b"k", b"v"), Access(writes=frozenset({b"k"}))),
@@ -209,6 +211,12 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"XINFO", b"HELP"), Access()),
     ((b"MEMORY", b"USAGE", b"k", b"SAMPLES", b"5"), Access(reads=frozenset({b"k"}))),
     ((b"MEMORY", b"help"), Access()),
+    ((b"OBJECT", b"ENCODING", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"OBJECT", b"idletime", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"OBJECT", b"REFCOUNT", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"OBJECT", b"Freq", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"OBJECT", b"HELP"), Access()),
+    ((b"SUBSTR", b"k", b"0", b"-1"), Access(reads=frozenset({b"k"}))),
     ((b"GETBIT", b"k", b"7"), Access(reads=frozenset({b"k"}))),
     ((b"BITCOUNT", b"k", b"0", b"-1", b"BIT"), Access(reads=frozenset({b"k"}))),
     ((b"BITPOS", b"k", b"1", b"0"), Access(reads=frozenset({b"k"}))),
@@ -217,6 +225,10 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
         Access(reads=frozenset({b"a", b"b"}), writes=frozenset({b"d"})),
     ),
     ((b"BITOP", b"OR", b"a", b"a"), Access(writes=frozenset({b"a"}))),
+    # BITFIELD is a write whatever its subcommands (Redis's RW spec); BITFIELD_RO reads.
+    ((b"BITFIELD", b"k", b"GET", b"u8", b"0"), Access(writes=frozenset({b"k"}))),
+    ((b"BITFIELD", b"k", b"SET", b"i8", b"0", b"1"), Access(writes=frozenset({b"k"}))),
+    ((b"BITFIELD_RO", b"k", b"GET", b"u8", b"0"), Access(reads=frozenset({b"k"}))),
     ((b"PFADD", b"k", b"x", b"y"), Access(writes=frozenset({b"k"}))),
     # PFCOUNT writes its cached cardinality: Redis's RW spec, for one key or several.
     ((b"PFCOUNT", b"a", b"b"), Access(writes=frozenset({b"a", b"b"}))),
@@ -291,6 +303,24 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"EVAL", b"return 1", b"0", b"x"), Access()),
     ((b"EVAL", b"return 1", b"-1", b"a"), Access(writes=frozenset({b"a"}))),
     ((b"EVAL_RO", b"return 1", b"1", b"a", b"x"), Access(reads=frozenset({b"a"}))),
+    # SORT: its key and its last STORE's destination; BY and GET patterns that can read
+    # keys no argument names read the whole keyspace (a nosort BY, GET # and patterns
+    # without * read nothing); a refused SORT stays local.
+    ((b"SORT", b"k"), Access(reads=frozenset({b"k"}))),
+    ((b"SORT", b"k", b"DESC", b"STORE", b"d"), Access(frozenset({b"k"}), frozenset({b"d"}))),
+    ((b"SORT", b"k", b"STORE", b"d", b"STORE", b"k"), Access(writes=frozenset({b"k"}))),
+    ((b"SORT", b"k", b"BY", b"w_*"), Access(reads=frozenset({b"k"}), global_read=True)),
+    ((b"SORT", b"k", b"GET", b"o_*->f"), Access(reads=frozenset({b"k"}), global_read=True)),
+    (
+        (b"SORT", b"k", b"get", b"#", b"GET", b"*", b"STORE", b"d"),
+        Access(frozenset({b"k"}), frozenset({b"d"}), global_read=True),
+    ),
+    ((b"SORT", b"k", b"BY", b"w_*", b"BY", b"nosort"), Access(reads=frozenset({b"k"}))),
+    ((b"SORT", b"k", b"BY", b"x", b"GET", b"#", b"GET", b"c"), Access(reads=frozenset({b"k"}))),
+    ((b"SORT", b"k", b"BY", b"w_*", b"FOO"), Access(reads=frozenset({b"k"}))),
+    ((b"SORT_RO", b"k", b"BY", b"w_*"), Access(reads=frozenset({b"k"}), global_read=True)),
+    ((b"SORT_RO", b"k", b"GET", b"#", b"LIMIT", b"0", b"1"), Access(reads=frozenset({b"k"}))),
+    ((b"SORT_RO", b"k", b"STORE", b"d"), Access(reads=frozenset({b"k"}))),
 ]
 EXPECTED += [  # a blocked command's later attempts (its twin) touch what it touches
     ((retry_name(op[0]), *op[1:]), access)

@@ -273,6 +273,7 @@ def test_stored_non_string_values_are_typed() -> None:
 
 SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"publish": [b"ch", b"m"],
+    b"spublish": [b"ch", b"m"],
     b"get": [b"k"], b"set": [b"k", b"v"], b"setnx": [b"k", b"v"], b"setex": [b"k", b"1", b"v"],
     b"psetex": [b"k", b"1", b"v"], b"getset": [b"k", b"v"], b"getdel": [b"k"], b"getex": [b"k"],
     b"mget": [b"k"], b"mset": [b"k", b"v"], b"msetnx": [b"k", b"v"], b"del": [b"k"],
@@ -287,6 +288,8 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"persist": [b"k"], b"dbsize": [], b"flushdb": [], b"flushall": [], b"randomkey": [],
     b"setbit": [b"k", b"3", b"1"], b"getbit": [b"k", b"3"], b"bitcount": [b"k"],
     b"bitpos": [b"k", b"1"], b"bitop": [b"AND", b"d", b"k"],
+    b"bitfield": [b"k", b"GET", b"u8", b"0", b"INCRBY", b"i5", b"#3", b"7"],
+    b"bitfield_ro": [b"k", b"GET", b"i8", b"0", b"GET", b"u4", b"#1"],
     b"pfadd": [b"h", b"a"], b"pfcount": [b"h"], b"pfmerge": [b"h", b"k"],
     b"hset": [b"h", b"f", b"v"], b"hmset": [b"h", b"f", b"v"], b"hsetnx": [b"h", b"f", b"v"],
     b"hget": [b"h", b"f"], b"hmget": [b"h", b"f"], b"hdel": [b"h", b"f"],
@@ -349,6 +352,10 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"xinfo|stream": [b"x", b"FULL"], b"xinfo|groups": [b"x"], b"xinfo|consumers": [b"x", b"g"],
     b"xinfo|help": [],
     b"memory|usage": [b"k", b"SAMPLES", b"0"], b"memory|help": [],
+    b"object|encoding": [b"k"], b"object|refcount": [b"k"], b"object|freq": [b"k"],
+    b"object|idletime": [b"k"], b"object|help": [], b"substr": [b"k", b"0", b"-1"],
+    b"sort": [b"l", b"BY", b"w_*", b"GET", b"#", b"STORE", b"d"],
+    b"sort_ro": [b"l", b"BY", b"nosort", b"GET", b"h_*->f"],
     b"eval": [b"return redis.call('SET', KEYS[1], ARGV[1])", b"1", b"k", b"v"],
     b"eval_ro": [b"return redis.call('GET', KEYS[1])", b"1", b"k"],
 }  # fmt: skip

@@ -10,6 +10,7 @@ CONNECTION_NAMES = {
     b"hello", b"ping", b"echo", b"quit", b"reset", b"select", b"auth", b"client", b"command",
     b"config", b"info", b"time", b"shutdown", b"multi", b"exec", b"discard", b"watch", b"unwatch",
     b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"pubsub", b"wait",
+    b"ssubscribe", b"sunsubscribe",
     b"evalsha", b"evalsha_ro", b"script", b"slowlog", b"latency", b"monitor",
     b"role", b"save", b"bgsave", b"lastsave",
 }  # fmt: skip
@@ -24,7 +25,7 @@ def test_names_are_lower_case_and_unique() -> None:
         assert all(sub.name.startswith(spec.name + b"|") for sub in spec.subcommands)
 
 
-DATA_CONTAINERS = {b"xgroup", b"xinfo", b"memory"}
+DATA_CONTAINERS = {b"xgroup", b"xinfo", b"memory", b"object"}
 """Containers whose sub-commands are data commands: the container has neither a handler
 nor flags (``resolve`` always hands on to a sub-command), each sub-command has both."""
 
@@ -59,7 +60,7 @@ def test_every_data_command_is_a_write_or_read_only_or_publish_or_a_script() -> 
             read_only = "readonly" in spec.flags and spec.name != b"pfcount"
             kinds = ["write" in spec.flags, read_only, spec.publishes, replicated]
             assert kinds.count(True) == 1, spec.name
-    assert [s.name for s in COMMANDS if s.publishes] == [b"publish"]
+    assert [s.name for s in COMMANDS if s.publishes] == [b"publish", b"spublish"]
     assert [s.name for s in COMMANDS if "replicated" in s.flags] == [b"pfcount", b"eval"]
 
 

@@ -8,6 +8,8 @@ subscriber, and the consensus loop's part (delivery as PUBLISH executes).
 from __future__ import annotations
 
 import random
+from collections.abc import AsyncIterator, Awaitable, Callable
+from contextlib import asynccontextmanager
 
 import trio
 import trio.testing
@@ -25,6 +27,38 @@ from storage.memory import MemoryStore
 from tests.runtime.fakes import RawClient, running_server
 
 WAIT_S = 10.0
+
+
+LoopCall = Callable[..., Awaitable[Reply]]
+
+
+@asynccontextmanager
+async def loop_calls(subscriptions: Subscriptions) -> AsyncIterator[LoopCall]:
+    """A one-replica consensus loop delivering to ``subscriptions``, running while the
+    block runs, and ``call(*ops)``: propose ``ops`` as one command, await its reply."""
+    core = Replica(ReplicaConfig(1, (1,)), rng=random.Random(1), access=commands.command_access)
+    loop = ConsensusLoop(
+        core, MemoryStore(), incarnation=1, send=lambda dst, msg: None, tick_interval_s=0.01,
+        subscriptions=subscriptions,
+    )
+
+    async def call(*ops: tuple[bytes, ...]) -> Reply:
+        done = trio.Event()
+        replies: list[Reply] = []
+
+        def on_done(reply: Reply) -> None:
+            replies.append(reply)
+            done.set()
+
+        loop.submit(loop.stamp(ops, 1_700_000_000_000, len(ops) > 1), on_done)
+        with trio.fail_after(WAIT_S):
+            await done.wait()
+        return replies[0]
+
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loop.run)
+        yield call
+        nursery.cancel_scope.cancel()
 
 
 def message(channel: bytes, body: bytes) -> bytes:
@@ -118,31 +152,10 @@ async def test_the_consensus_loop_delivers_as_publish_executes_and_replies_the_c
     listener = _Listener()
     subscriptions.subscribe(listener, b"ch")
     subscriptions.psubscribe(listener, b"c?")
-    core = Replica(ReplicaConfig(1, (1,)), rng=random.Random(1), access=commands.command_access)
-    loop = ConsensusLoop(
-        core, MemoryStore(), incarnation=1, send=lambda dst, msg: None, tick_interval_s=0.01,
-        subscriptions=subscriptions,
-    )
-
-    async def call(*ops: tuple[bytes, ...]) -> Reply:
-        done = trio.Event()
-        replies: list[Reply] = []
-
-        def on_done(reply: Reply) -> None:
-            replies.append(reply)
-            done.set()
-
-        loop.submit(loop.stamp(ops, 1_700_000_000_000, len(ops) > 1), on_done)
-        with trio.fail_after(WAIT_S):
-            await done.wait()
-        return replies[0]
-
-    async with trio.open_nursery() as nursery:
-        nursery.start_soon(loop.run)
+    async with loop_calls(subscriptions) as call:
         assert await call((b"PUBLISH", b"ch", b"one")) == Published(b"ch", b"one", 2)
         pipelined = await call((b"PUBLISH", b"zz", b"two"), (b"PUBLISH", b"ch", b"three"))
         assert pipelined == [Published(b"zz", b"two", 0), Published(b"ch", b"three", 2)]
-        nursery.cancel_scope.cancel()
     assert listener.got == [(b"ch", b"one"), (b"c?", b"one"), (b"ch", b"three"), (b"c?", b"three")]
 
 
