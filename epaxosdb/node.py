@@ -31,6 +31,7 @@ from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass, field
 
 from epaxosdb import commands
+from epaxosdb.commands import workspace
 from epaxosdb.commands.workspace import UnstoredChange, Workspace
 from epaxosdb.core.ready import Ready
 from protocol.messages import Command, InstanceId, Message, ReplicaId
@@ -148,15 +149,20 @@ def _execute(
     out.failures.clear()
     out.published.clear()
     out.slow.clear()
-    with Workspace(kv) as ws:
-        _execute_in(ws, ready, me, out, stopwatch)
+    holds = commands.holds_collections
+    if workspace.AUDIT or any(holds(cmd) for ex in ready.to_execute for cmd in ex.cmds):
+        with Workspace(kv) as ws:
+            _execute_in(ws, ready, me, out, stopwatch)
+    else:
+        _execute_in(kv, ready, me, out, stopwatch)
 
 
 def _execute_in(
-    kv: Workspace, ready: Ready, me: ReplicaId, out: Outbox, stopwatch: Stopwatch | None
+    kv: KeyValueView, ready: Ready, me: ReplicaId, out: Outbox, stopwatch: Stopwatch | None
 ) -> None:
-    """``_execute``'s loop, in one workspace for the whole step: a collection that many
-    of the step's commands change (a hot hash, a leaderboard) is encoded once."""
+    """``_execute``'s loop, in one workspace for the whole step when any of its commands
+    changes collections: one that many of them change (a hot hash, a leaderboard) is
+    encoded once."""
     execute, is_read_only, reply_to = commands.execute, commands.is_read_only, out.replies.append
     settle_expiry_of = commands.settle_expiry_of
     clock, threshold = (stopwatch.clock, stopwatch.threshold_s()) if stopwatch else (None, -1.0)

@@ -70,6 +70,7 @@ class Kind(Generic[C]):
         copy: Callable[[C], C],
         *,
         held_in_workspace: bool = True,
+        changing: Callable[[C], None] | None = None,
     ) -> None:
         self.value_type = value_type
         self.name = name
@@ -77,6 +78,10 @@ class Kind(Generic[C]):
         self._to_items = to_items
         self._copy = copy
         self.held_in_workspace = held_in_workspace
+        self._changing = changing
+        """Called with a ``Workspace``'s contents before they are lent to a handler that
+        may change them: readers may have remembered something of them by identity
+        (a sorted set's order), which would go stale."""
         """Whether a ``Workspace`` keeps this kind's values decoded (lists: no, their
         commands change the stored form in place)."""
         self._recent: dict[int, tuple[bytes, C]] = {}
@@ -186,6 +191,8 @@ class Kind(Generic[C]):
             return None, self.empty()
         if held.type != self.value_type:
             return errors.WRONGTYPE
+        if self._changing is not None:
+            self._changing(held.contents)
         return Value(self.value_type, held.expire_ms, HELD_PAYLOAD), workspace.lend(key, held)
 
     def store(self, kv: KeyValueView, key: bytes, expire_ms: int, contents: C) -> None:

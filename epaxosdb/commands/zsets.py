@@ -119,7 +119,9 @@ _ORDERED_REMEMBERED = 8
 _ordered: dict[int, tuple[Scores, list[Entry], dict[bytes, int]]] = {}
 """``id(scores)`` → (those scores, ``ordered(scores)``, ranks filled on demand), for
 contents shared by read-only commands (``Kind.decode_shared``), which nobody changes:
-a leaderboard read again and again is sorted once, not at every ZRANGE."""
+a leaderboard read again and again is sorted once, not at every ZRANGE. (Inside a
+``Workspace`` readers share contents that a later op changes: ``_changing`` forgets
+them first.)"""
 
 
 def _ordered_entry(scores: Scores) -> tuple[Scores, list[Entry], dict[bytes, int]]:
@@ -155,7 +157,12 @@ def _flatten(scores: Scores) -> Iterable[bytes]:
     return items
 
 
-ZSETS: Kind[Scores] = Kind(ZSET, "sorted set", _scores, _flatten, dict)
+def _changing(scores: Scores) -> None:
+    """``scores`` are about to change (in a ``Workspace``): forget their order."""
+    _ordered.pop(id(scores), None)
+
+
+ZSETS: Kind[Scores] = Kind(ZSET, "sorted set", _scores, _flatten, dict, changing=_changing)
 encode_zset = ZSETS.encode
 decode_zset = ZSETS.decode
 
