@@ -52,6 +52,9 @@ class CatchUp(Laggards):
             b for b in self._executor.blockers()
             if (x := self.instances.get(b)) is None or not x.committed
         )[: self.config.sync_batch_max]
+        own = self._own_bound_wanted()
+        if own:
+            wanted = (*own, *wanted)[: self.config.sync_batch_max]
         # A row is lagging when something above its committed watermark is known (or,
         # while loading, a peer reported commits there) and the watermark has not moved
         # since the last look. Asking again here is what resumes a catch-up whose
@@ -87,6 +90,14 @@ class CatchUp(Laggards):
 
     def _on_sync_request(self, m: SyncRequest) -> None:
         cfg = self.config
+        if self._voting():
+            # A restored joiner names its own unsettled instances: settle them for it.
+            # Not one committed here, which log GC may have deleted since: recovering it
+            # would make it anew (seeds 54708, 54753: a ballot lowered).
+            floor = self._committed_upto[self._pos[m.sender]]
+            self._recover_for_joiner(
+                i for i in m.wanted if i.replica == m.sender and i.index > floor
+            )
         commits: list[Commit] = []
         seen: set[InstanceId] = set()
         size = 0

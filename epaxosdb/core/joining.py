@@ -53,8 +53,6 @@ from .state import META_JOIN_BOUND, META_JOINING, ReplicaState
 PRISTINE_WAIT_SYNCS = 3
 """Sync intervals a joiner waits for every peer before it believes F pristine answers:
 a peer that holds data and is up gets to say so."""
-JOIN_RECOVERIES_MAX = 256
-"""Instances of a joiner's row a peer arms for recovery per ``JoinRequest``."""
 
 
 class Joiner(ReplicaState):
@@ -80,17 +78,9 @@ class Joiner(ReplicaState):
         # An instance can be known here only as a dependency: its owner voted on one of
         # ours after making it, and its PreAccept was lost (seed 316).
         known = [max(k, d) for k, d in zip(self._known_max, self._deps_top, strict=True)]
-        row_top = known[p]
-        armed = 0
-        for j in range(self._committed_upto[p] + 1, row_top + 1):
-            if armed >= JOIN_RECOVERIES_MAX:
-                break
-            iid = InstanceId(m.sender, j)
-            x = self.instances.get(iid)
-            if iid in self._watch or (x is not None and (x.committed or x.lead is not None)):
-                continue
-            self._watch[iid] = self.now + self._recovery_delay(x)
-            armed += 1
+        self._recover_for_joiner(
+            InstanceId(m.sender, j) for j in range(self._committed_upto[p] + 1, known[p] + 1)
+        )
         pristine = (
             self._next_index == 0
             and not self.instances

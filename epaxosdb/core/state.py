@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import random
 from collections import deque
-from collections.abc import Callable, Sequence
+from collections.abc import Callable, Iterable, Sequence
 
 from protocol.messages import (
     Accept,
@@ -44,6 +44,9 @@ from .ready import SnapshotWanted
 AccessFn = Callable[[Command], Access]
 BatchAccessFn = Callable[[Sequence[Command]], Access]
 
+JOIN_RECOVERIES_MAX = 256
+"""Instances of a joiner's row a peer arms for recovery per ``JoinRequest`` or sync
+request (``_recover_for_joiner``)."""
 META_NEXT_INSTANCE = "next_instance"
 META_GC_WATERMARK = "gc_watermark"
 META_JOIN_BOUND = "join_bound"
@@ -290,6 +293,34 @@ class ReplicaState:
         attempts = 0 if x is None else min(x.recovery_attempts, 6)
         base = max(c.recovery_ticks, 2 * self.round_trip_timeout()) << attempts
         return base + self._rng.randint(0, (base >> 1) + c.recovery_jitter_ticks)
+
+    def _recover_for_joiner(self, wanted: Iterable[InstanceId]) -> None:
+        """Arm recovery of a joiner's own instances it cannot settle itself (it recovers
+        nothing): its predecessor's unfinished ones, holes included, at most
+        ``JOIN_RECOVERIES_MAX`` at a time."""
+        armed = 0
+        for iid in wanted:
+            if armed >= JOIN_RECOVERIES_MAX:
+                break
+            x = self.instances.get(iid)
+            if iid in self._watch or (x is not None and (x.committed or x.lead is not None)):
+                continue
+            self._watch[iid] = self.now + self._recovery_delay(x)
+            armed += 1
+
+    def _own_bound_wanted(self) -> tuple[InstanceId, ...]:
+        """A restored joiner's own instances up to its bound not committed here: named in
+        its sync requests, so that members recover them even when none of them knows
+        them any more (seed 54936: the one member that held the predecessor's instance
+        lost its disk too, after it had given the bound; nothing else would ever name
+        the instance, and the joiner waited on it for good)."""
+        bound = self._join_bound
+        if bound is None:
+            return ()
+        own = self._pos[self.me]
+        first = self._committed_upto[own] + 1
+        last = min(bound[own], first + self.config.sync_batch_max - 1)
+        return tuple(InstanceId(self.me, j) for j in range(first, last + 1))
 
     def _touch(self, x: Instance) -> None:
         x.progress_tick = self.now

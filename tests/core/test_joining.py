@@ -17,7 +17,7 @@ from protocol.messages import (
     PreAcceptReply,
     Prepare,
 )
-from tests.core.harness import Harness, from_, set_cmd, to
+from tests.core.harness import Harness, from_, of, set_cmd, to
 
 
 def lose_disk(h: Harness, r: int) -> None:
@@ -248,3 +248,31 @@ def test_a_replica_never_numbers_an_instance_of_its_row_it_has_seen_elsewhere() 
     h.propose(3, set_cmd(3, "k"))
     mine = [i for i in h.replica(3).instances if i.replica == 3]
     assert sorted(i.index for i in mine) == [5, 6]
+
+
+def test_a_joiners_lost_instance_is_recovered_when_no_member_knows_it_any_more() -> None:
+    """Seed 54936: the only member that held the predecessor's last instance gave it to
+    the join bound, then lost its disk too. No member knows it any more, so none would
+    recover it; the joiner names it in its sync requests, and the members settle it (a
+    NO-OP: with at most F replicas rebuilding, a committed instance would be known to
+    one)."""
+    h = Harness(5)
+    for i in range(3):
+        h.propose(1 + i, set_cmd(1 + i, "k", str(i)))
+        h.stabilize()
+    h.propose(3, set_cmd(3, "x", "lost"))
+    assert h.drop(lambda e: e.src == 3 and isinstance(e.msg, PreAccept) and e.dst != 5) == 3
+    h.deliver(to(5, PreAccept))
+    h.drop(from_(5, PreAcceptReply))
+    lose_disk(h, 3)
+    h.deliver(of(JoinRequest))  # replica 5 arms a recovery of 3.0, but too late:
+    h.deliver(of(JoinReply))
+    assert h.replica(3).joining
+    lose_disk(h, 5)
+    settle(h, rounds=800)
+    rep = h.replica(3)
+    assert not rep.joining and not rep.loading, rep.join_state
+    lost = InstanceId(3, 1)  # 3.0 is the first round's
+    assert all(h.replica(r).executed(lost) for r in range(1, 6))
+    assert len(h.committed(lost)) >= 3
+    h.assert_agreement()
