@@ -18,6 +18,7 @@ import time
 import pytest
 
 from tests.integration.cluster import ProcessCluster
+from tests.integration.wire import read_until
 from tests.redis_server import RawConnection, RedisServer, encode_request
 
 Step = tuple[str, tuple[bytes, ...], int]
@@ -141,17 +142,6 @@ def test_client_reply_off_reset_and_client_list_as_redis_does(
             assert b" flags=P" in listing and b" sub=0 psub=0 ssub=2 " in listing
 
 
-def _read_until(sock: socket.socket, ending: bytes) -> bytes:
-    data = b""
-    deadline = time.monotonic() + 10
-    while not data.endswith(ending):
-        assert time.monotonic() < deadline, data
-        chunk = sock.recv(65536)
-        assert chunk, f"closed after {data!r}"
-        data += chunk
-    return data
-
-
 def test_shard_subscribers_outlive_the_idle_timeout(
     redis_server: RedisServer, cluster1: ProcessCluster
 ) -> None:
@@ -163,11 +153,11 @@ def test_shard_subscribers_outlive_the_idle_timeout(
     try:
         for watcher in watchers:
             watcher.sendall(b"SSUBSCRIBE shard-idle\r\n")
-            _read_until(watcher, b"\r\n:1\r\n")
+            read_until(watcher, b"\r\n:1\r\n")
         time.sleep(2.5)  # past the timeout, twice over
         for watcher in watchers:
             watcher.sendall(b"PING\r\n")
-            assert _read_until(watcher, b"\r\n\r\n") == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
+            assert read_until(watcher, b"\r\n\r\n") == b"*2\r\n$4\r\npong\r\n$0\r\n\r\n"
     finally:
         for port in ports:  # new connections: the old ones may have timed out
             with RawConnection(port, timeout_s=15.0) as conn:

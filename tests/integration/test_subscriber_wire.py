@@ -13,6 +13,7 @@ import time
 import pytest
 
 from tests.integration.cluster import ProcessCluster
+from tests.integration.wire import read_until
 from tests.redis_server import RawConnection, RedisServer
 
 IDLE_S = 2.5
@@ -27,17 +28,6 @@ def set_timeout(ports: tuple[int, ...], seconds: bytes) -> None:
             conn.close()
 
 
-def _read_until(sock: socket.socket, ending: bytes) -> bytes:
-    data = b""
-    deadline = time.monotonic() + 10
-    while not data.endswith(ending):
-        assert time.monotonic() < deadline, data
-        chunk = sock.recv(65536)
-        assert chunk, f"closed after {data!r}"
-        data += chunk
-    return data
-
-
 @pytest.mark.parametrize(
     "opening", [b"SUBSCRIBE ch\r\n", b"HELLO 3\r\nSUBSCRIBE ch\r\n", b"MONITOR\r\n"]
 )
@@ -50,11 +40,11 @@ def test_subscribers_and_monitors_outlive_the_idle_timeout(
     try:
         for watcher in watchers:
             watcher.sendall(opening)
-            _read_until(watcher, b"\r\n:1\r\n" if b"SUBSCRIBE" in opening else b"+OK\r\n")
+            read_until(watcher, b"\r\n:1\r\n" if b"SUBSCRIBE" in opening else b"+OK\r\n")
         time.sleep(IDLE_S)  # past the timeout, twice over
         for watcher in watchers:
             watcher.sendall(b"PING\r\n")
-            data = _read_until(watcher, b"\r\n")
+            data = read_until(watcher, b"\r\n")
             assert b"pong" in data.lower(), data
     finally:
         set_timeout(ports, b"0")  # new connections: the old ones may have timed out
@@ -71,9 +61,9 @@ def test_subscription_confirmations_are_sent_with_client_reply_off(
         with socket.create_connection(("127.0.0.1", port), timeout=10) as sock:
             if hello:
                 sock.sendall(hello)
-                _read_until(sock, b"modules\r\n*0\r\n")  # the end of HELLO's map
+                read_until(sock, b"modules\r\n*0\r\n")  # the end of HELLO's map
             sock.sendall(b"CLIENT REPLY OFF\r\nSUBSCRIBE a b\r\nUNSUBSCRIBE a\r\n")
-            confirmations.append(_read_until(sock, b"$1\r\na\r\n:1\r\n"))
+            confirmations.append(read_until(sock, b"$1\r\na\r\n:1\r\n"))
     theirs, ours = confirmations
     assert ours == theirs
     assert theirs.count(b"subscribe") == 3

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import socket
+import time
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
@@ -43,3 +45,16 @@ def redis_and_replica(
             for request in restore:
                 conn.call(*request)
             conn.close()
+
+
+def read_until(sock: socket.socket, ending: bytes) -> bytes:
+    """Raw bytes from ``sock`` until they end with ``ending`` (10 s at most; a close
+    before that fails)."""
+    data = b""
+    deadline = time.monotonic() + 10
+    while not data.endswith(ending):
+        assert time.monotonic() < deadline, data
+        chunk = sock.recv(65536)
+        assert chunk, f"closed after {data!r}"
+        data += chunk
+    return data
