@@ -25,7 +25,7 @@ from .integers import parse_cursor, parse_ll
 from .keyspace import scan_collection
 from .spec import Handler
 from .values import live
-from .workspace import Workspace
+from .workspace import Held, Workspace
 
 C = TypeVar("C")
 
@@ -78,12 +78,12 @@ class Kind(Generic[C]):
         self._to_items = to_items
         self._copy = copy
         self.held_in_workspace = held_in_workspace
+        """Whether a ``Workspace`` keeps this kind's values decoded (lists: no, their
+        commands change the stored form in place)."""
         self._changing = changing
         """Called with a ``Workspace``'s contents before they are lent to a handler that
         may change them: readers may have remembered something of them by identity
         (a sorted set's order), which would go stale."""
-        """Whether a ``Workspace`` keeps this kind's values decoded (lists: no, their
-        commands change the stored form in place)."""
         self._recent: dict[int, tuple[bytes, C]] = {}
         """``id(payload)`` → (that payload, its contents), least recently used first; the
         payload is held so the id cannot be reused by another object while the entry
@@ -187,13 +187,19 @@ class Kind(Generic[C]):
                 key, self, self.value_type, contents, value.expire_ms, stored=value.payload
             )
             return value, workspace.lend(key, held)
-        if held.expire_ms and held.expire_ms <= now_ms:
-            return None, self.empty()
-        if held.type != self.value_type:
-            return errors.WRONGTYPE
+        live = self._live(held, now_ms)
+        if live is not True:
+            return (None, self.empty()) if live is False else live
         if self._changing is not None:
             self._changing(held.contents)
         return Value(self.value_type, held.expire_ms, HELD_PAYLOAD), workspace.lend(key, held)
+
+    def _live(self, held: Held, now_ms: int) -> bool | Error:
+        """As ``value`` judges a stored value: ``False`` when ``held`` is expired at
+        ``now_ms`` (the key reads as absent), WRONGTYPE for another kind's."""
+        if held.expire_ms and held.expire_ms <= now_ms:
+            return False
+        return errors.WRONGTYPE if held.type != self.value_type else True
 
     def store(self, kv: KeyValueView, key: bytes, expire_ms: int, contents: C) -> None:
         """Write ``contents`` with ``expire_ms``; empty contents delete the key. The
@@ -239,10 +245,9 @@ class Kind(Generic[C]):
         if type(kv) is Workspace and self.held_in_workspace:
             held = kv.held(key)
             if held is not None:
-                if held.expire_ms and held.expire_ms <= now_ms:
-                    return self.empty()
-                if held.type != self.value_type:
-                    return errors.WRONGTYPE
+                live = self._live(held, now_ms)
+                if live is not True:
+                    return self.empty() if live is False else live
                 return cast(C, kv.lend(key, held))
         value = self.value(kv, key, now_ms)
         if value is None or isinstance(value, Error):

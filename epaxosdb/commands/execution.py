@@ -29,6 +29,7 @@ This is the hot path: one dict lookup and one call per op.
 from __future__ import annotations
 
 from collections.abc import Callable
+from contextlib import nullcontext
 
 from protocol.messages import Command
 from protocol.replies import NULL_ARRAY, Reply
@@ -188,11 +189,7 @@ def _audited(
 ) -> Reply:
     """One op in a workspace (the step's, or its own) whose audit checks it after."""
     ws, own = workspace_for(kv)
-    if not own:
-        reply = handler(ws, op, now_ms, seed)
-        ws.op_done(op)
-        return reply
-    with ws:
+    with ws if own else nullcontext():
         reply = handler(ws, op, now_ms, seed)
         ws.op_done(op)
     return reply

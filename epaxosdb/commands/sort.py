@@ -52,8 +52,6 @@ themselves are read with plain ``get``, which a replica's buffered execution ser
 
 from __future__ import annotations
 
-import math
-import re
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
@@ -68,7 +66,7 @@ from .lists import LISTS
 from .pqsort import Compare, partial_quicksort
 from .sets import SETS, in_order
 from .values import live
-from .zsets import ZSETS, ordered_shared
+from .zsets import C_SPACE, ZSETS, ordered_shared, strtod
 
 NOT_DOUBLE = Error("ERR One or more scores can't be converted into double")
 
@@ -201,104 +199,16 @@ def _lookup(kv: KeyValueView, pattern: bytes, element: bytes, now_ms: int) -> by
 
 # --- numbers -------------------------------------------------------------------------------
 
-_NUMBER = re.compile(
-    rb"[ \t\n\v\f\r]*[+-]?(?:"
-    rb"(?P<inf>inf(?:inity)?)"
-    rb"|0x(?P<hex>[0-9a-f]*\.?[0-9a-f]*)(?:p(?P<hexp>[+-]?[0-9]+))?"
-    rb"|(?P<dec>[0-9]*\.?[0-9]*)(?:e(?P<exp>[+-]?[0-9]+))?"
-    rb")",
-    re.IGNORECASE,
-)
-_NORMAL_MIN = 2.2250738585072014e-308
-_SUBNORMAL_EXPONENT = -1074
-"""The smallest double is ``2**-1074``."""
-_EXACT_DIGITS_MAX = 1100
-"""No decimal with more significant digits than this is exactly a subnormal double (their
-exact expansions have at most 1074 digits after the point, 767 of them significant)."""
-
 
 def _score(raw: bytes) -> float | None:
     """What SORT's ``strtod`` check makes of ``raw``: the number, or ``None`` when it is not
-    all one number, is NaN, or ``strtod`` sets ``ERANGE`` — overflow, or a result below the
-    smallest normal double that is not exactly the number written (glibc's underflow).
-    The empty string (and anything from a NUL byte on) is ``strtod``'s 0."""
+    all one number, is NaN, or ``strtod`` sets ``ERANGE`` (``zsets.strtod``). The empty
+    string (and anything from a NUL byte on) is ``strtod``'s 0."""
     text = errors.c_string(raw)
     if not text:
         return 0.0
-    match = _NUMBER.fullmatch(text)
-    if match is None:
-        return None
-    body = text.lstrip(b" \t\n\v\f\r")
-    negative = body[:1] == b"-"
-    if match["inf"] is not None:
-        return -math.inf if negative else math.inf
-    if match["hex"] is not None:
-        digits = match["hex"].replace(b".", b"")
-        if not digits:
-            return None
-        try:
-            value = float.fromhex(body.decode("ascii"))
-        except OverflowError:
-            return None
-        exact = _hex_exact(match["hex"], match["hexp"]) if abs(value) < _NORMAL_MIN else True
-    else:
-        digits = match["dec"].replace(b".", b"")
-        if not digits:
-            return None
-        value = float(body)
-        exact = _decimal_exact(match["dec"], match["exp"]) if abs(value) < _NORMAL_MIN else True
-    if math.isinf(value) or not exact:
-        return None
-    return value
-
-
-def _exponent(power: bytes | None) -> int | None:
-    """An exponent's value; ``None`` for one of over 18 digits, whose number is zero or
-    infinite as a double whatever its digits (and too long for ``int`` to read at will)."""
-    if power is None:
-        return 0
-    if len(power.lstrip(b"+-").lstrip(b"0")) > 18:
-        return None
-    return int(power)
-
-
-def _hex_exact(mantissa: bytes, power: bytes | None) -> bool:
-    """Whether a hexadecimal float whose value is below the normal range is exactly a
-    double (a subnormal, or zero written as zero)."""
-    whole, _, fraction = mantissa.partition(b".")
-    number = int(whole + fraction, 16) if whole + fraction else 0
-    if number == 0:
-        return True
-    written = _exponent(power)
-    if written is None:
-        return False  # so far below the smallest double that it rounded to zero
-    exponent = written - 4 * len(fraction)
-    zeros = (number & -number).bit_length() - 1
-    return exponent + zeros >= _SUBNORMAL_EXPONENT
-
-
-def _decimal_exact(mantissa: bytes, power: bytes | None) -> bool:
-    """Whether a decimal whose value is below the normal range is exactly a double."""
-    whole, _, fraction = mantissa.partition(b".")
-    digits = (whole + fraction).lstrip(b"0")
-    if not digits:
-        return True  # zero, written as zero
-    stripped = digits.rstrip(b"0")
-    written = _exponent(power)
-    if len(stripped) > _EXACT_DIGITS_MAX or written is None:
-        return False
-    exponent = written - len(fraction) + len(digits) - len(stripped)
-    number = int(stripped)
-    if exponent >= 0:
-        return False  # an integer: never below the normal range
-    if -exponent > _EXACT_DIGITS_MAX + 330:
-        return False  # below 1e-330, under the smallest double: it rounded to it or to 0
-    fives: int = 5**-exponent
-    if number % fives:
-        return False  # a power of ten's factor of five is left in the denominator
-    number //= fives
-    zeros = (number & -number).bit_length() - 1
-    return exponent + zeros >= _SUBNORMAL_EXPONENT
+    parsed = strtod(text.lstrip(C_SPACE))
+    return None if parsed is None or parsed[1] else parsed[0]
 
 
 # --- ordering ------------------------------------------------------------------------------

@@ -221,6 +221,9 @@ class CommandSpec:
     flags: frozenset[str]
     handler: Handler | None = None
     prepare: Prepare | None = None
+    prepare_queued: Prepare | None = None
+    """``prepare`` for a request queued in MULTI, where nothing blocks, when it differs
+    (XREAD: BLOCK is ignored there, so ``$`` is not refused)."""
     key_specs: tuple[KeySpec, ...] = ()
     acl_categories: tuple[str, ...] = ()
     tips: tuple[str, ...] = ()

@@ -825,14 +825,12 @@ def read_request(args: Sequence[bytes], xreadgroup: bool = False) -> Read | Erro
 def prepare_xread(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
     """The options are checked here; IDs only at execution, where Redis checks each after
     its stream's type. ``$`` is refused with BLOCK (see the module docstring)."""
-    op = prepare_xread_queued(args, now_ms)
-    if isinstance(op, Error):
-        return op
     request = read_request(args)
-    assert not isinstance(request, Error)
+    if isinstance(request, Error):
+        return request
     if request.timeout_ms is not None and any(errors.c_string(i) == b"$" for i in request.ids):
         return DOLLAR_WITH_BLOCK
-    return op
+    return (b"XREAD", *args[1:])
 
 
 def prepare_xread_queued(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:

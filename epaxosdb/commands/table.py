@@ -53,6 +53,7 @@ class _Extras(TypedDict, total=False):
     """Row fields most commands leave at their defaults."""
 
     prepare: Prepare
+    prepare_queued: Prepare
     history: tuple[tuple[str, str], ...]
     tips: tuple[str, ...]
     doc_flags: tuple[str, ...]
@@ -1890,6 +1891,7 @@ STREAM_COMMANDS: tuple[CommandSpec, ...] = (
         "stream getting new data.",
         group="stream",
         prepare=streams.prepare_xread,
+        prepare_queued=streams.prepare_xread_queued,
     ),
     _stream_row(
         "xrevrange", -4, "readonly", streams.cmd_xrange, ("RO", "access"),

@@ -28,7 +28,6 @@ from protocol.replies import Error
 from .errors import NOT_IN_MULTI, error_op
 from .proposal import prepare, resolve
 from .spec import CommandSpec
-from .streams import prepare_xread_queued
 
 
 def queue_error(args: Sequence[bytes]) -> Error | None:
@@ -47,7 +46,8 @@ def prepare_queued(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Er
     spec = resolve(args)
     if isinstance(spec, Error):
         return spec
-    op = prepare_xread_queued(args, now_ms) if spec.name == b"xread" else prepare(args, now_ms)
+    queued = spec.prepare_queued
+    op = queued(args, now_ms) if queued is not None else prepare(args, now_ms)
     if isinstance(op, Error):
         return error_op(op)
     return op

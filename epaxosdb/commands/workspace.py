@@ -64,7 +64,7 @@ class Holder(Protocol):
     def remember(self, payload: bytes, contents: Any) -> None: ...
 
 
-class _Held:
+class Held:
     """One collection kept decoded: its kind, contents and expiry, and whether the store
     holds them yet (``stored``)."""
 
@@ -88,7 +88,7 @@ class Workspace:
 
     def __init__(self, kv: KeyValueView) -> None:
         self._kv = kv
-        self._held: dict[bytes, _Held] = {}
+        self._held: dict[bytes, Held] = {}
         self._floor = NO_EXPIRY
         """The lowest nonzero expiry ever held (a bound, as ``expiry_floor`` allows)."""
         self._lent: dict[bytes, tuple[Holder, Any, bytes]] = {}
@@ -96,7 +96,7 @@ class Workspace:
 
     # --- what ``Kind`` asks -----------------------------------------------------------
 
-    def held(self, key: bytes) -> _Held | None:
+    def held(self, key: bytes) -> Held | None:
         return self._held.get(key)
 
     def hold(
@@ -108,11 +108,11 @@ class Workspace:
         expire_ms: int,
         *,
         stored: bytes | None,
-    ) -> _Held:
+    ) -> Held:
         """Keep ``contents`` as ``key``'s (the workspace's now: the caller must not change
         them unless it stores them again). ``stored``: the payload the store already
         holds for exactly these contents, if it does."""
-        held = _Held(kind, value_type, contents, expire_ms)
+        held = Held(kind, value_type, contents, expire_ms)
         held.stored = stored
         self._held[key] = held
         if expire_ms and expire_ms < self._floor:
@@ -121,7 +121,7 @@ class Workspace:
             self._lent.pop(key, None)
         return held
 
-    def lend(self, key: bytes, held: _Held) -> Any:
+    def lend(self, key: bytes, held: Held) -> Any:
         """``held``'s contents for a handler that may change them (and must then store
         them)."""
         if AUDIT and key not in self._lent:
@@ -139,7 +139,7 @@ class Workspace:
 
     # --- the store's side ------------------------------------------------------------
 
-    def _write(self, key: bytes, held: _Held) -> None:
+    def _write(self, key: bytes, held: Held) -> None:
         if held.stored is None:
             payload = held.kind.encode(held.contents)
             self._kv.put(key, Value(held.type, held.expire_ms, payload))

@@ -185,48 +185,110 @@ def _members(entries: Iterable[Entry], with_scores: bool) -> Reply:
 
 # --- numbers -------------------------------------------------------------------
 
-_DECIMAL = re.compile(rb"[+-]?([0-9]*\.?[0-9]*)(?:[eE][+-]?[0-9]+)?")
-_HEX = re.compile(rb"[+-]?0[xX]([0-9a-fA-F]*\.?[0-9a-fA-F]*)(?:[pP][+-]?[0-9]+)?")
+_DECIMAL = re.compile(rb"[+-]?([0-9]*\.?[0-9]*)(?:[eE]([+-]?[0-9]+))?")
+_HEX = re.compile(rb"[+-]?0[xX]([0-9a-fA-F]*\.?[0-9a-fA-F]*)(?:[pP]([+-]?[0-9]+))?")
 _INFINITY = re.compile(rb"[+-]?(?:inf|infinity)", re.IGNORECASE)
-_C_SPACE = b" \t\n\v\f\r"
+C_SPACE = b" \t\n\v\f\r"
+_NORMAL_MIN = 2.2250738585072014e-308
+_SUBNORMAL_EXPONENT = -1074
+"""The smallest double is ``2**-1074``."""
+_EXACT_DIGITS_MAX = 1100
+"""No decimal with more significant digits than this is exactly a subnormal double (their
+exact expansions have at most 1074 digits after the point, 767 of them significant)."""
 
 
-def _strtod(text: bytes) -> tuple[float, bool] | None:
+def strtod(text: bytes) -> tuple[float, bool] | None:
     """What glibc's ``strtod`` makes of the whole of ``text``: the value and whether it
-    overflowed or underflowed to zero (``ERANGE``); ``None`` if ``text`` is not one
-    number from start to end, or is NaN."""
+    sets ``ERANGE`` — overflow, or a result below the normal range that is not exactly
+    the number written (underflow, to zero or to a subnormal); ``None`` if ``text`` is
+    not one number from start to end, or is NaN. Callers differ in which ``ERANGE`` they
+    refuse: a score only an infinite or zero one (``string2d``), SORT any."""
     if _INFINITY.fullmatch(text):
         return (-math.inf if text[:1] == b"-" else math.inf), False
     match = _HEX.fullmatch(text)
     if match is not None:
-        digits = match.group(1).replace(b".", b"")
-        if not digits:
+        mantissa, power = match.group(1), match.group(2)
+        if not mantissa.replace(b".", b""):
             return None
         try:
             value = float.fromhex(text.decode("ascii"))
         except OverflowError:
             return (-math.inf if text[:1] == b"-" else math.inf), True
+        exact = abs(value) >= _NORMAL_MIN or _hex_exact(mantissa, power)
     else:
         match = _DECIMAL.fullmatch(text)
         if match is None:
             return None
-        digits = match.group(1).replace(b".", b"")
-        if not digits:
+        mantissa, power = match.group(1), match.group(2)
+        if not mantissa.replace(b".", b""):
             return None
         value = float(text)
+        exact = abs(value) >= _NORMAL_MIN or _decimal_exact(mantissa, power)
     if math.isinf(value):
         return value, True
-    return value, value == 0 and digits.strip(b"0") != b""
+    return value, not exact
+
+
+def _exponent(power: bytes | None) -> int | None:
+    """An exponent's value; ``None`` for one of over 18 digits, whose number is zero or
+    infinite as a double whatever its digits (and too long for ``int`` to read at will)."""
+    if power is None:
+        return 0
+    if len(power.lstrip(b"+-").lstrip(b"0")) > 18:
+        return None
+    return int(power)
+
+
+def _hex_exact(mantissa: bytes, power: bytes | None) -> bool:
+    """Whether a hexadecimal float whose value is below the normal range is exactly a
+    double (a subnormal, or zero written as zero)."""
+    whole, _, fraction = mantissa.partition(b".")
+    number = int(whole + fraction, 16) if whole + fraction else 0
+    if number == 0:
+        return True
+    written = _exponent(power)
+    if written is None:
+        return False  # so far below the smallest double that it rounded to zero
+    exponent = written - 4 * len(fraction)
+    zeros = (number & -number).bit_length() - 1
+    return exponent + zeros >= _SUBNORMAL_EXPONENT
+
+
+def _decimal_exact(mantissa: bytes, power: bytes | None) -> bool:
+    """Whether a decimal whose value is below the normal range is exactly a double."""
+    whole, _, fraction = mantissa.partition(b".")
+    digits = (whole + fraction).lstrip(b"0")
+    if not digits:
+        return True  # zero, written as zero
+    stripped = digits.rstrip(b"0")
+    written = _exponent(power)
+    if len(stripped) > _EXACT_DIGITS_MAX or written is None:
+        return False
+    exponent = written - len(fraction) + len(digits) - len(stripped)
+    number = int(stripped)
+    if exponent >= 0:
+        return False  # an integer: never below the normal range
+    if -exponent > _EXACT_DIGITS_MAX + 330:
+        return False  # below 1e-330, under the smallest double: it rounded to it or to 0
+    fives: int = 5**-exponent
+    if number % fives:
+        return False  # a power of ten's factor of five is left in the denominator
+    number //= fives
+    zeros = (number & -number).bit_length() - 1
+    return exponent + zeros >= _SUBNORMAL_EXPONENT
 
 
 def parse_score(raw: bytes) -> float | None:
     """A score as ``getDoubleFromObject`` reads it (``string2d``), or ``None``."""
-    if not raw or raw[0] in _C_SPACE:
+    if not raw or raw[0] in C_SPACE:
         return None
-    parsed = _strtod(raw)
-    if parsed is None or parsed[1]:
+    parsed = strtod(raw)
+    if parsed is None:
         return None
-    return parsed[0]
+    value, out_of_range = parsed
+    if out_of_range and (math.isinf(value) or value == 0):
+        return None
+    return value
 
 
 def _bound_value(raw: bytes) -> float | None:
@@ -234,7 +296,7 @@ def _bound_value(raw: bytes) -> float | None:
     text = errors.c_string(raw)
     if not text:
         return 0.0
-    parsed = _strtod(text.lstrip(_C_SPACE))
+    parsed = strtod(text.lstrip(C_SPACE))
     return None if parsed is None else parsed[0]
 
 

@@ -92,12 +92,7 @@ class CatchUp(Laggards):
         cfg = self.config
         if self._voting():
             # A restored joiner names its own unsettled instances: settle them for it.
-            # Not one committed here, which log GC may have deleted since: recovering it
-            # would make it anew (seeds 54708, 54753: a ballot lowered).
-            floor = self._committed_upto[self._pos[m.sender]]
-            self._recover_for_joiner(
-                i for i in m.wanted if i.replica == m.sender and i.index > floor
-            )
+            self._recover_for_joiner(i for i in m.wanted if i.replica == m.sender)
         commits: list[Commit] = []
         seen: set[InstanceId] = set()
         size = 0

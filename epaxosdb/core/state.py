@@ -302,6 +302,10 @@ class ReplicaState:
         for iid in wanted:
             if armed >= JOIN_RECOVERIES_MAX:
                 break
+            if iid.index <= self._committed_upto[self._pos[iid.replica]]:
+                # Committed here, and maybe deleted by log GC since: recovering it would
+                # make it anew (seeds 54708, 54753: a ballot lowered).
+                continue
             x = self.instances.get(iid)
             if iid in self._watch or (x is not None and (x.committed or x.lead is not None)):
                 continue
