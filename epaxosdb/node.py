@@ -27,7 +27,7 @@ runs them; every other replica just marks their instance executed.
 
 from __future__ import annotations
 
-from collections.abc import Callable, Mapping, Sequence
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
 
 from epaxosdb import commands
@@ -36,8 +36,8 @@ from epaxosdb.commands.workspace import UnstoredChange, Workspace
 from epaxosdb.core.ready import Ready
 from protocol.messages import Command, InstanceId, Message, ReplicaId
 from protocol.replies import Error, Published, Reply
-from storage.buffered import BufferedView, NeedsTransaction, Writes
-from storage.interface import NO_EXPIRY, KeyValueView, StorageError, Store, Txn, Value
+from storage.buffered import CARRIED, BufferedView, Carry, NeedsTransaction, Writes, resolve_carried
+from storage.interface import NO_EXPIRY, KeyValueView, StorageError, Store, Txn
 
 
 @dataclass(slots=True)
@@ -75,6 +75,8 @@ class Prepared:
     outbox: Outbox
     writes_floor: int = NO_EXPIRY
     """A lower bound of the nonzero expiries in ``writes`` (``BufferedView.writes_floor``)."""
+    carried: Carry = field(default_factory=dict)
+    """What stands behind the placeholders in ``writes`` (``BufferedView.carried``)."""
 
 
 @dataclass(slots=True)
@@ -93,11 +95,17 @@ class Effects:
     expiry_floor: int = NO_EXPIRY
     """A lower bound of the nonzero expiries in ``writes``: lets later steps, which read
     ``writes`` back through a ``BufferedView``, skip expiry checks cheaply."""
+    carried: Carry = field(default_factory=dict)
+    """What stands behind the placeholders in ``writes``: collections kept decoded from
+    step to step until they are written (``storage.buffered``)."""
 
     @classmethod
     def of(cls, prepared: Prepared) -> Effects:
         inst = [ex.inst for ex in prepared.ready.to_execute]
-        return cls(prepared.writes, inst, expiry_floor=prepared.writes_floor)
+        effects = cls(prepared.writes, inst, expiry_floor=prepared.writes_floor)
+        effects.carried = prepared.carried
+        effects.resolve()
+        return effects
 
     def add(self, prepared: Prepared) -> None:
         """Fold a later step in: its writes win over earlier ones for the same key."""
@@ -106,10 +114,27 @@ class Effects:
         self.expiry_floor = min(self.expiry_floor, prepared.writes_floor)
         self.executed.extend(ex.inst for ex in prepared.ready.to_execute)
         size = 0
-        for value in writes.values():
-            if value is not None:
-                size += len(value.payload)
+        if prepared.carried or self.carried:
+            carried, theirs = self.carried, prepared.carried
+            for key, value in writes.items():
+                if value is not None and value.payload is CARRIED:
+                    if key not in carried:  # counted once while it stays carried
+                        size += theirs[key].size_hint()
+                    carried[key] = theirs[key]
+                else:
+                    carried.pop(key, None)
+                    if value is not None:
+                        size += len(value.payload)
+        else:
+            for value in writes.values():
+                if value is not None:
+                    size += len(value.payload)
         self.payload_bytes += size
+
+    def resolve(self) -> None:
+        """Encode what is carried: the writes are about to be given to a transaction."""
+        if self.carried:
+            resolve_carried(self.writes, self.carried)
 
     def __bool__(self) -> bool:
         return bool(self.writes or self.executed)
@@ -151,7 +176,11 @@ def _execute(
     out.slow.clear()
     holds = commands.holds_collections
     if workspace.AUDIT or any(holds(cmd) for ex in ready.to_execute for cmd in ex.cmds):
-        with Workspace(kv) as ws:
+        # Collections carried over from earlier steps (``storage.buffered``) are changed
+        # in place, so only by a step that cannot be thrown away for a transaction.
+        wide = commands.is_keyspace_wide
+        adopt = not any(wide(cmd) for ex in ready.to_execute for cmd in ex.cmds)
+        with Workspace(kv, carry=True, adopt=adopt) as ws:
             _execute_in(ws, ready, me, out, stopwatch)
     else:
         _execute_in(kv, ready, me, out, stopwatch)
@@ -231,9 +260,10 @@ def prepare_ready(
     store: Store,
     ready: Ready,
     me: ReplicaId,
-    pending: Sequence[Mapping[bytes, Value | None]] = (),
+    pending: Sequence[Writes] = (),
     pending_floor: int | None = None,
     stopwatch: Stopwatch | None = None,
+    pending_carry: Sequence[Carry] = (),
 ) -> Prepared | None:
     """Execute ``ready``'s commands outside any write transaction; ``None`` if they cannot be.
 
@@ -247,12 +277,12 @@ def prepare_ready(
         return Prepared(ready, {}, out)
 
     def run(base: KeyValueView) -> Prepared | None:
-        view = BufferedView(base, pending, pending_floor)
+        view = BufferedView(base, pending, pending_floor, pending_carry)
         try:
             _execute(view, ready, me, out, stopwatch)
         except NeedsTransaction:
             return None
-        return Prepared(ready, view.writes, out, view.writes_floor)
+        return Prepared(ready, view.writes, out, view.writes_floor, view.carried)
 
     return store.read(run)
 
@@ -420,6 +450,7 @@ class DeferredApply:
             (unflushed.writes,),
             unflushed.expiry_floor,
             self.stopwatch,
+            (unflushed.carried,),
         )
         if prepared is not None:
             unflushed.add(prepared)
@@ -434,6 +465,7 @@ class DeferredApply:
         if not unflushed:
             return prepared, None
         self.unflushed = Effects()
+        unflushed.resolve()
         return prepared, unflushed
 
     def flush(self) -> Effects | None:
@@ -441,6 +473,7 @@ class DeferredApply:
         effects, self.unflushed = self.unflushed, Effects()
         if not effects:
             return None
+        effects.resolve()
         self._store.write(lambda txn: _apply_effects(txn, effects))
         return effects
 

@@ -24,12 +24,23 @@ writes live only in its own dict.
 
 The same checks as the stores run on every ``put``, so a handler bug fails
 the same way on either path.
+
+*Carried* values: a collection a step changed may stay decoded after the
+step, held by an object that can encode it (``Carried``), with a placeholder
+``Value`` (payload ``CARRIED``, the real type and expiry) in the writes. The
+next step that changes it takes the decoded contents over instead of
+decoding it (``carried_at``), so a big hash changed one command at a time is
+encoded once per flush, not once per command. Whoever needs the payload
+itself (``get``, ``read_in_place``) gets the encoding, made then and kept in
+place of the placeholder; ``header`` needs none (see there). Nothing carried
+ever reaches a transaction: the caller encodes what is left before it writes
+(``resolve_carried``).
 """
 
 from __future__ import annotations
 
-from collections.abc import Iterator, Mapping, Sequence
-from typing import TypeVar
+from collections.abc import Iterator, Mapping, MutableMapping, Sequence
+from typing import Protocol, TypeVar
 
 from storage.interface import (
     NO_EXPIRY,
@@ -52,6 +63,45 @@ Writes = dict[bytes, Value | None]
 """A batch's net effect on the key-value state: final value per key, ``None`` = deleted."""
 
 
+CARRIED = bytes(bytearray(b"<carried>"))
+"""The payload of a placeholder for a carried value, told apart by identity (``is``), never
+by content: a real payload may hold these very bytes."""
+
+
+class Carried(Protocol):
+    """A value kept decoded in place of its payload (``commands.workspace.Held``)."""
+
+    def encode(self) -> bytes:
+        """The payload of the value as it is now."""
+        ...
+
+    def size_hint(self) -> int:
+        """Roughly the bytes it takes (deferred writes are bounded by their size)."""
+        ...
+
+    def written(self, payload: bytes) -> None:
+        """``payload``, its encoding, goes to a transaction: nothing changes it any more."""
+        ...
+
+
+Carry = dict[bytes, Carried]
+"""What stands behind the placeholders of one writes dict, by key (entries whose key
+holds no placeholder any more are stale and ignored)."""
+
+
+def resolve_carried(writes: MutableMapping[bytes, Value | None], carry: Carry) -> None:
+    """Encode every carried value of ``writes`` in place of its placeholder, emptying
+    ``carry``: what a transaction is given must hold payloads only. Only for writes no
+    step reads as pending any more (they may then remember what they wrote)."""
+    for key, carried in carry.items():
+        value = writes.get(key)
+        if value is not None and value.payload is CARRIED:
+            payload = carried.encode()
+            writes[key] = Value(value.type, value.expire_ms, payload)
+            carried.written(payload)
+    carry.clear()
+
+
 class NeedsTransaction(Exception):
     """The view cannot answer this without the whole keyspace: run the batch in a transaction.
 
@@ -68,7 +118,9 @@ class BufferedView:
         "_large",
         "_outer_floor",
         "_pending",
+        "_pending_carry",
         "_pending_floor",
+        "carried",
         "writes",
         "writes_floor",
     )
@@ -76,13 +128,20 @@ class BufferedView:
     def __init__(
         self,
         base: KeyValueView,
-        pending: Sequence[Mapping[bytes, Value | None]],
+        pending: Sequence[MutableMapping[bytes, Value | None]],
         pending_floor: int | None = None,
+        pending_carry: Sequence[Carry] = (),
     ) -> None:
         """``pending_floor``, when the caller knows it, is a lower bound of the nonzero
-        expiries among ``pending``'s values (else it is found by reading them all)."""
+        expiries among ``pending``'s values (else it is found by reading them all).
+        ``pending_carry[i]`` stands behind the placeholders of ``pending[i]`` (a layer
+        without one holds none); the view encodes one when asked for its payload, in that
+        layer, which is the same value either way."""
         self._base = base
         self._pending = pending
+        self._pending_carry = pending_carry
+        self.carried: Carry = {}
+        """What stands behind the placeholders this view's own ``writes`` hold."""
         self.writes: Writes = {}
         """This view's own net effect, what ``Txn.apply_writes`` is given."""
         self.writes_floor = NO_EXPIRY
@@ -99,11 +158,18 @@ class BufferedView:
         if type(key) is not bytes:
             check_key(key)
         # ``in`` before indexing: a layer's ``None`` means "deleted", not "not mentioned".
-        if key in self.writes:
-            return self.writes[key]
+        writes = self.writes
+        if key in writes:
+            value = writes[key]
+            if value is not None and value.payload is CARRIED:
+                return self._resolve(key, writes, self.carried)
+            return value
         for layer in self._pending:
             if key in layer:
-                return layer[key]
+                value = layer[key]
+                if value is not None and value.payload is CARRIED:
+                    return self._resolve(key, layer, self._carry_of(layer))
+                return value
         large = self._large
         if large and key in large:
             return large[key]
@@ -112,11 +178,65 @@ class BufferedView:
             self._large[key] = value
         return value
 
+    def _resolve(
+        self, key: bytes, layer: MutableMapping[bytes, Value | None], carry: Carry
+    ) -> Value:
+        """The placeholder at ``key`` in ``layer`` replaced by its encoding (kept there)."""
+        placeholder = layer[key]
+        assert placeholder is not None
+        value = Value(placeholder.type, placeholder.expire_ms, carry.pop(key).encode())
+        layer[key] = value
+        return value
+
+    def _carry_of(self, layer: Mapping[bytes, Value | None]) -> Carry:
+        for index, pending in enumerate(self._pending):
+            if pending is layer:
+                return self._pending_carry[index]
+        raise AssertionError("a layer that is not pending")
+
+    def _find(self, key: bytes) -> Value | None:
+        """``get`` without encoding a carried value: its placeholder then."""
+        writes = self.writes
+        if key in writes:
+            return writes[key]
+        for layer in self._pending:
+            if key in layer:
+                return layer[key]
+        return self.get(key)
+
+    def carried_at(self, key: bytes) -> Carried | None:
+        """What stands behind ``key``'s value if that is a placeholder, else ``None``. A
+        caller may take it over (change it in place) only if this view's step can never
+        be thrown away (``NeedsTransaction``): the pending layers would keep the change."""
+        writes = self.writes
+        if key in writes:
+            value = writes[key]
+            return self.carried[key] if value is not None and value.payload is CARRIED else None
+        for layer in self._pending:
+            if key in layer:
+                value = layer[key]
+                if value is not None and value.payload is CARRIED:
+                    return self._carry_of(layer)[key]
+                return None
+        return None
+
+    def carry(self, key: bytes, value_type: ValueType, expire_ms: int, carried: Carried) -> None:
+        """Write a value kept decoded: a placeholder now, its encoding when it is needed."""
+        self.put(key, Value(value_type, expire_ms, CARRIED))
+        self.carried[key] = carried
+
     def header(self, key: bytes) -> ValueHeader | None:
+        """A carried value's header says size 0: its size is not known without encoding it,
+        which every command naming the key would then pay for (expiry checks read
+        headers); readers that need the size read in place (MEMORY USAGE does)."""
         check_key(key)
         if self._mentions(key):
-            value = self.get(key)
-            return None if value is None else header_of(value)
+            value = self._find(key)
+            if value is None:
+                return None
+            if value.payload is CARRIED:
+                return ValueHeader(value.type, value.expire_ms, 0)
+            return header_of(value)
         return self._base.header(key)
 
     def read_in_place(self, key: bytes, reader: Reader[T]) -> T | None:

@@ -27,7 +27,13 @@ The public API other layers code against:
 from .access import access_of, batch_access, command_access
 from .blocking import blocking_wait, undo_pop, undo_summary
 from .docs import command_reply
-from .execution import execute, holds_collections, is_read_only, settle_expiry_of
+from .execution import (
+    execute,
+    holds_collections,
+    is_keyspace_wide,
+    is_read_only,
+    settle_expiry_of,
+)
 from .expiry import expired_sweep_op
 from .integers import parse_db_index
 from .proposal import prepare, resolve
@@ -51,6 +57,7 @@ __all__ = [
     "execute",
     "expired_sweep_op",
     "holds_collections",
+    "is_keyspace_wide",
     "is_read_only",
     "lookup",
     "parse_db_index",

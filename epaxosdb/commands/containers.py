@@ -177,7 +177,7 @@ class Kind(Generic[C]):
     def _load_held(
         self, workspace: Workspace, key: bytes, now_ms: int
     ) -> tuple[Value | None, C] | Error:
-        held = workspace.held(key)
+        held = workspace.held(key) or workspace.adopt(key)
         if held is None:
             value = self.value(workspace, key, now_ms)
             if value is None or isinstance(value, Error):
@@ -243,7 +243,7 @@ class Kind(Generic[C]):
         """``load``'s contents for a reader that changes nothing (``decode_shared``):
         empty for a missing key, WRONGTYPE for a key of another type."""
         if type(kv) is Workspace and self.held_in_workspace:
-            held = kv.held(key)
+            held = kv.held(key) or kv.carried(key)
             if held is not None:
                 live = self._live(held, now_ms)
                 if live is not True:

@@ -184,6 +184,18 @@ def holds_collections(cmd: Command) -> bool:
     return not HOLDING.isdisjoint([op[0] for op in cmd.ops])
 
 
+def is_keyspace_wide(cmd: Command) -> bool:
+    """Whether any op of ``cmd`` reads or writes the whole keyspace (KEYS, SCAN, DBSIZE,
+    FLUSHALL...), as its settling of expired keys does too: a step holding one may have
+    to run again inside a transaction (``storage.buffered.NeedsTransaction``)."""
+    for op in cmd.ops:
+        if single_key_slot(op[0]) is None:
+            access = access_of(op)
+            if access.global_read or access.global_write:
+                return True
+    return False
+
+
 def _audited(
     kv: KeyValueView, handler: Handler, op: tuple[bytes, ...], now_ms: int, seed: int
 ) -> Reply:

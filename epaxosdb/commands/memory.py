@@ -20,7 +20,7 @@ command's time has already been deleted (``execution.settle_expiry``).
 from __future__ import annotations
 
 from protocol.replies import Reply, help_reply
-from storage.interface import KeyValueView
+from storage.interface import KeyValueView, Payload, ValueHeader
 
 from . import errors
 from .integers import parse_ll
@@ -58,13 +58,19 @@ def cmd_memory_usage(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
             return errors.SYNTAX
         index += 2
     key = args[2]
-    header = kv.header(key)
+    # In place, not ``header``: a collection kept decoded between steps has a size only
+    # once encoded (``storage.buffered``), which reading its payload does.
+    header = kv.read_in_place(key, _header)
     if header is None:
         return None
     size = _HASH_BYTES + len(key) + _VALUE_HEADER_BYTES + header.size + _ENTRY_BYTES
     if header.expire_ms:
         size += _EXPIRY_ENTRY_BYTES + _HASH_BYTES + len(key)
     return size
+
+
+def _header(header: ValueHeader, payload: Payload) -> ValueHeader:
+    return header
 
 
 def cmd_memory_help(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:

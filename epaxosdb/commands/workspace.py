@@ -18,6 +18,17 @@ hold), a ``put`` or ``delete`` replaces what is held, and the keyspace-wide
 operations (DBSIZE, SCAN...) write everything held first. So a command runs
 the same with or without a workspace; only the number of encodings differs.
 
+Across steps: in the consensus loop a workspace runs over a ``BufferedView``,
+whose writes wait in memory for a later transaction. There a changed
+collection is not encoded when the step ends either: the view keeps a
+placeholder and this ``Held`` (``BufferedView.carry``), and the next step that
+changes the key takes the decoded contents over (``adopt``), so a big hash
+changed by one client, one command at a time, is encoded once per flush of the
+deferred writes instead of once per command. A step that may be thrown away
+(it holds a keyspace-wide command, which can make it run again inside a
+transaction) does not take anything over: it would change the contents the
+pending writes hold, which must stay as the earlier steps left them.
+
 The contract this rests on: **a handler that changes the contents
 ``Kind.load`` gave it stores them** (``Kind.store``), on every path, errors
 included — outside a workspace an unstored change vanishes with the copy it
@@ -33,7 +44,7 @@ from __future__ import annotations
 from collections.abc import Iterator
 from typing import Any, Protocol, TypeVar
 
-from storage.buffered import NeedsTransaction
+from storage.buffered import CARRIED, BufferedView, NeedsTransaction
 from storage.interface import (
     NO_EXPIRY,
     KeyValueView,
@@ -68,26 +79,52 @@ class Held:
     """One collection kept decoded: its kind, contents and expiry, and whether the store
     holds them yet (``stored``)."""
 
-    __slots__ = ("contents", "expire_ms", "kind", "stored", "type")
+    __slots__ = ("contents", "expire_ms", "kind", "size", "stored", "type")
 
-    def __init__(self, kind: Holder, value_type: ValueType, contents: Any, expire_ms: int) -> None:
+    def __init__(
+        self, kind: Holder, value_type: ValueType, contents: Any, expire_ms: int, size: int = 0
+    ) -> None:
         self.kind = kind
         self.type = value_type
         self.contents = contents
         self.expire_ms = expire_ms
+        self.size = size
+        """The size of the payload the contents were decoded from (0: none)."""
         self.stored: bytes | None = None
-        """The payload the store holds for these contents, ``None`` while they changed
-        since (or were never stored)."""
+        """The payload the store holds for these contents (``CARRIED``: a placeholder for
+        this very object), ``None`` while they changed since (or were never stored)."""
+
+    def encode(self) -> bytes:
+        """The contents' payload now (``storage.buffered.Carried``)."""
+        return self.kind.encode(self.contents)
+
+    def written(self, payload: bytes) -> None:
+        """The contents, encoded as ``payload``, leave the deferred writes for the store:
+        no step changes them any more, so the next that loads the key may start from them
+        (``Kind.remember``) rather than decode what it reads."""
+        self.kind.remember(payload, self.contents)
+
+    def size_hint(self) -> int:
+        """Roughly the bytes the contents take, for bounding deferred writes."""
+        contents = self.contents
+        return max(self.size, 48 * len(contents) if isinstance(contents, dict) else 0)
 
 
 class Workspace:
     """A ``KeyValueView`` over ``kv`` that holds changed collections decoded; see the
     module docstring. ``close()`` writes what is held into ``kv``."""
 
-    __slots__ = ("_floor", "_held", "_kv", "_lent")
+    __slots__ = ("_adopt", "_floor", "_held", "_kv", "_lent", "_view")
 
-    def __init__(self, kv: KeyValueView) -> None:
+    def __init__(self, kv: KeyValueView, *, carry: bool = False, adopt: bool = False) -> None:
+        """``carry``: leave what changed decoded in ``kv`` if it is a ``BufferedView``, for a
+        caller that resolves what it carries before a transaction gets its writes (the
+        consensus loop's ``node.Effects``); ``adopt``: take collections it carries over."""
         self._kv = kv
+        self._view = kv if carry and type(kv) is BufferedView else None
+        """``kv`` when it carries what changed decoded rather than encoded."""
+        self._adopt = adopt and self._view is not None
+        """Whether collections ``kv`` carries decoded may be taken over and changed."""
         self._held: dict[bytes, Held] = {}
         self._floor = NO_EXPIRY
         """The lowest nonzero expiry ever held (a bound, as ``expiry_floor`` allows)."""
@@ -98,6 +135,30 @@ class Workspace:
 
     def held(self, key: bytes) -> Held | None:
         return self._held.get(key)
+
+    def adopt(self, key: bytes) -> Held | None:
+        """Take over the collection an earlier step left decoded at ``key`` (see the module
+        docstring), if it did and this workspace may."""
+        if not self._adopt or self._view is None:
+            return None
+        held = self._view.carried_at(key)
+        if held is None:
+            return None
+        assert type(held) is Held
+        self._held[key] = held
+        if held.expire_ms and held.expire_ms < self._floor:
+            self._floor = held.expire_ms
+        if AUDIT:
+            self._lent.pop(key, None)
+        return held
+
+    def carried(self, key: bytes) -> Held | None:
+        """The collection an earlier step left decoded at ``key``, for a reader only."""
+        if self._view is None:
+            return None
+        held = self._view.carried_at(key)
+        assert held is None or type(held) is Held
+        return held
 
     def hold(
         self,
@@ -112,7 +173,7 @@ class Workspace:
         """Keep ``contents`` as ``key``'s (the workspace's now: the caller must not change
         them unless it stores them again). ``stored``: the payload the store already
         holds for exactly these contents, if it does."""
-        held = Held(kind, value_type, contents, expire_ms)
+        held = Held(kind, value_type, contents, expire_ms, len(stored) if stored else 0)
         held.stored = stored
         self._held[key] = held
         if expire_ms and expire_ms < self._floor:
@@ -141,6 +202,10 @@ class Workspace:
 
     def _write(self, key: bytes, held: Held) -> None:
         if held.stored is None:
+            if self._view is not None:
+                self._view.carry(key, held.type, held.expire_ms, held)
+                held.stored = CARRIED
+                return
             payload = held.kind.encode(held.contents)
             self._kv.put(key, Value(held.type, held.expire_ms, payload))
             held.stored = payload
@@ -156,7 +221,7 @@ class Workspace:
         self.op_done()
         self.flush()
         for held in self._held.values():
-            if held.stored is not None:
+            if held.stored is not None and held.stored is not CARRIED:
                 held.kind.remember(held.stored, held.contents)
         self._held.clear()
 
