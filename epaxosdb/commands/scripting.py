@@ -70,7 +70,7 @@ from protocol.replies import (
 from protocol.resp import format_double
 from storage.interface import KeyValueView
 
-from . import errors, sort, workspace
+from . import errors, lualibs, sort, workspace
 from .integers import LLONG_MAX, LLONG_MIN, parse_ll
 from .spec import CommandSpec, Handler
 from .workspace import Workspace, workspace_for
@@ -124,8 +124,9 @@ _CHUNK = r"""
 -- Builds the sandbox and runs the script in it: one chunk, compiled once per process
 -- and loaded as bytecode into each call's fresh Lua state (see ``_bytecode``).
 local code, numkeys, call_py, random_py, seed_py, sha1hex, budget, every, last_line,
-      budget_text, resp3_text, version, version_num, unordered_text, guards_code = ...
-local rest = {select(16, ...)}
+      budget_text, resp3_text, version, version_num, unordered_text, guards_code,
+      library_py = ...
+local rest = {select(17, ...)}
 local keys, argv = {}, {}
 for i = 1, #rest do
   if i <= numkeys then keys[i] = rest[i] else argv[i - numkeys] = rest[i] end
@@ -227,8 +228,30 @@ local function protect(t)
   real_of[p], proxy_of[t] = t, p
   return p
 end
+-- Redis's extra libraries (``cjson``, ``cmsgpack``, ``bit``, ``struct``: see ``lualibs``) are
+-- built when a script first names one, so a script that uses none pays nothing for them.
+local function library_error(text)
+  -- How a library stub raises an error: as Redis's C libraries do (``luaL_error``), at
+  -- the line of the script's call. Level 3 is the stub's caller; a stub the script
+  -- tail-called (``return cjson.encode(t)``) lost the script's frame, which a C function
+  -- keeps: the script's last line then, as ``where`` says. A stub calls it as a
+  -- statement (``library_error(text)``), never ``return library_error(text)``.
+  local info = debug.getinfo(3, "S")
+  if info and info.what == "tail" then
+    error(("user_script:%d: %s"):format(last_line, text), 0)
+  end
+  error(text, 3)
+end
 local globals_meta = {
   __index = function(_, name)
+    if type(name) == "string" then
+      local code, impl = library_py(name)
+      if code then
+        local lib = protect(loadstring(code)(impl, library_error))
+        rawset(env, name, lib)
+        return lib
+      end
+    end
     error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
   end,
 }
@@ -294,9 +317,11 @@ setfenv(f, env._G)
 local fired, stopped = 0, nil
 local getinfo = debug.getinfo
 local function refuse()
-  -- Once stopped, every instruction of the script fails, even under its own pcall;
-  -- this chunk's instructions (the error handler, the code after xpcall) still run.
-  if getinfo(2, "S").source == "@user_script" then error(stopped, 0) end
+  -- Once stopped, every instruction of the script fails, even under its own pcall, and so
+  -- does every one of a library's Lua (``lualibs``): a long encode stops too. This
+  -- chunk's instructions (the error handler, the code after xpcall) still run.
+  local source = getinfo(2, "S").source
+  if source == "@user_script" or source == "=lualib" then error(stopped, 0) end
 end
 function STOP(reason)  -- also called from Python, when the script used up its calls
   stopped = reason
@@ -553,9 +578,34 @@ def _stripped(code: bytes) -> bytes:
     return b"".join(out) if pos == len(code) else code
 
 
-def _lua_bytecode(source: str) -> bytes:
-    dump = _runtime().eval("function(src) return string.dump(loadstring(src, '=epaxosdb')) end")
-    code: bytes = dump(source.encode())
+class _Libraries:
+    """``library_py`` in the sandbox: a library's bytecode and its Python side for this
+    call, or nothing for a name that is no library (see ``lualibs``). The libraries of
+    one call share one ``lualibs.Meter``."""
+
+    __slots__ = ("_lua", "_meter")
+
+    def __init__(self, lua: Any) -> None:
+        self._lua = lua
+        self._meter = lualibs.Meter(lua)
+
+    def __call__(self, name: bytes) -> tuple[bytes | None, object]:
+        module = lualibs.library(name)
+        if module is None:
+            return None, None
+        return library_bytecode(module.SOURCE), module.python_side(self._lua, self._meter)
+
+
+@functools.cache
+def library_bytecode(source: str) -> bytes:
+    """A library's Lua (``lualibs``), compiled once per process without its debug
+    information, under the name the budget's stop knows library code by (``=lualib``)."""
+    return _stripped(_lua_bytecode(source, "=lualib"))
+
+
+def _lua_bytecode(source: str, chunkname: str = "=epaxosdb") -> bytes:
+    dump = _runtime().eval("function(src, name) return string.dump(loadstring(src, name)) end")
+    code: bytes = dump(source.encode(), chunkname.encode())
     return code
 
 
@@ -965,6 +1015,7 @@ def run_script(
             REDIS_VERSION_NUM,
             _UNORDERED_KEYS,
             _guards(),
+            _Libraries(lua),
             *keys,
             *argv,
         )

@@ -1,0 +1,79 @@
+"""Redis's extra Lua libraries: ``cjson``, ``cmsgpack``, ``bit`` and ``struct``.
+
+Redis links four C libraries into its Lua, and real scripts lean on them (job
+queues pack their payloads with ``cmsgpack``, rate limiters and caches keep JSON
+with ``cjson``). Lupa's Lua 5.1 has none of them and cannot load C modules, so
+each is a module of this package, matching Redis 7.0.15's library byte for byte
+(differential tests against redis-server): ``SOURCE``, the Lua chunk that builds
+the library table a script sees (compiled once per process, loaded into a call's
+state only when its script first names the library), and ``python_side(lua,
+meter)``, the per-call object that chunk receives as ``...`` and calls for the
+work done in Python, making any tables it returns in that call's Lua state.
+
+A library's own Lua counts against the script's instruction budget like the
+script's (the budget's stop knows library code by its chunk name, ``=lualib``).
+What runs in Python does not, and costs far more per byte (decoding JSON, about
+0.4 µs a byte; reading a ``struct`` format, about 1 µs a character), so a library
+charges that work to the call's ``Meter`` before doing it: a script cannot make
+every replica spend minutes in one call. Outputs are bounded by ``OUTPUT_MAX``.
+Each replica runs the same code on the same input: the results are alike
+everywhere, as the replicated script needs. Unlike Redis, where
+``cjson.encode_max_depth(n)`` and friends change the setting for every later
+script on that server, a setting lasts for the call that makes it (each call has
+a fresh state).
+"""
+
+from __future__ import annotations
+
+import importlib
+from types import ModuleType
+from typing import Any
+
+OUTPUT_MAX = 512 << 20
+"""The largest string a library builds (Redis's own bound on a string value)."""
+
+WORK_MAX = 2_000_000_000
+"""The work a script's libraries may do in Python, in units of about one Lua instruction
+(3 ns on this machine, 2026-11-28): ten times the script's instruction budget, about as
+long as Redis lets a script run before it answers BUSY to others (5 s). Enough to
+decode 16 MB of JSON."""
+
+WORK_EXCEEDED = (
+    "ERR Script exceeded the work limit of its Lua libraries "
+    "(about 16 MB of JSON to decode, or 6 MB of struct formats, per script)"
+)
+
+
+class WorkExceeded(Exception):
+    """A library's Python side would go past ``WORK_MAX``: the script is stopped (its next
+    instruction fails with ``WORK_EXCEEDED``) and this unwinds the library call."""
+
+
+class Meter:
+    """The Python work one script call's libraries have done (see the module docstring)."""
+
+    __slots__ = ("_lua", "used")
+
+    def __init__(self, lua: Any) -> None:
+        self._lua = lua
+        self.used = 0
+
+    def charge(self, units: int) -> None:
+        """Account for ``units`` of work about to be done; past ``WORK_MAX`` stop the
+        script (the sandbox's ``STOP``) and raise ``WorkExceeded`` instead of doing it."""
+        self.used += units
+        if self.used > WORK_MAX:
+            self._lua.globals().STOP(WORK_EXCEEDED.encode())
+            raise WorkExceeded(WORK_EXCEEDED)
+
+_MODULES = {b"cjson": "cjson", b"cmsgpack": "cmsgpack", b"bit": "bitop", b"struct": "structs"}
+"""The libraries by the global name a script uses, and the module of this package that
+holds each (with ``SOURCE`` and ``python_side(lua, meter)``)."""
+
+
+def library(name: bytes) -> ModuleType | None:
+    """The module of the library a script names ``name``, or None for any other name."""
+    module = _MODULES.get(name)
+    if module is None:
+        return None
+    return importlib.import_module(f"{__name__}.{module}")
