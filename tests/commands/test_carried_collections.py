@@ -29,7 +29,13 @@ from storage.buffered import CARRIED
 from storage.interface import Store, Txn, Value, ValueType
 from storage.memory import MemoryStore
 from tests.commands.differential import injected_value
-from tests.commands.test_workspace import T0, _collection_request, _ops, _Passthrough
+from tests.commands.test_workspace import (
+    T0,
+    _collection_request,
+    _count_encodings,
+    _ops,
+    _Passthrough,
+)
 
 WIDE = [(b"DBSIZE",), (b"KEYS", b"*"), (b"SCAN", b"0", b"COUNT", b"5"), (b"RANDOMKEY",)]
 """Keyspace-wide reads: a step holding one runs again inside a transaction."""
@@ -214,23 +220,10 @@ def _execute_plainly(store: Store, ready: Ready) -> None:
             _execute_on(store, cmd)
 
 
-def _count_hash_encodings(monkeypatch: pytest.MonkeyPatch) -> list[int]:
-    calls = [0]
-    encode = HASHES._encode_items
-
-    def counting(items: list[bytes]) -> bytes:
-        calls[0] += 1
-        return encode(items)
-
-    monkeypatch.setattr(HASHES, "_encode_items", counting)
-    monkeypatch.setattr(workspace, "AUDIT", False)  # the audit encodes to compare
-    return calls
-
-
 def test_a_hash_changed_by_one_command_per_step_is_encoded_once_per_flush(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
-    calls = _count_hash_encodings(monkeypatch)
+    calls = _count_encodings(monkeypatch, HASHES)
     store = MemoryStore()
     apply = DeferredApply(store, 1, FlushPolicy(instances_max=100))
     for ready in _hset_steps(249, 1000):
@@ -254,7 +247,7 @@ def test_a_raw_read_of_a_carried_hash_encodes_it_once_and_sees_every_change(
     for ready in _hset_steps(3, 10):
         _execute_plainly(plain, ready)
     dumped = _execute_on(plain, dump)
-    calls = _count_hash_encodings(monkeypatch)
+    calls = _count_encodings(monkeypatch, HASHES)
     store = MemoryStore()
     apply = DeferredApply(store, 1)
     for ready in _hset_steps(3, 10):

@@ -17,29 +17,15 @@ import random
 import pytest
 
 from tests.commands.differential import Differential
+from tests.commands.lua_values import SHOW
 
-DUMP = b"""
-local function dump(v)
-  local t = type(v)
-  if t == "table" then
-    local out = {}
-    for k, x in pairs(v) do out[#out + 1] = dump(k) .. "=" .. dump(x) end
-    return "{" .. table.concat(out, ",") .. "}"
-  elseif t == "number" then return string.format("%.17g", v)
-  elseif t == "string" then return string.format("%q", v)
-  elseif v == cjson.null then return "null"
-  else return tostring(v) end
-end
-"""
-"""A Lua function that shows a value with its types and its tables' key order."""
-
-DECODED = DUMP + b"return dump(cjson.decode(ARGV[1]))"
+DECODED = SHOW + b"return show(cjson.decode(ARGV[1]))"
 ROUND_TRIP = b"return cjson.encode(cjson.decode(ARGV[1]))"
-PROTECTED = DUMP + (
+PROTECTED = SHOW + (
     b"local ok, v = pcall(cjson.decode, ARGV[1])\n"
     b"if not ok then return 'error: ' .. v end\n"
     b"local ok2, s = pcall(cjson.encode, v)\n"
-    b"return {dump(v), ok2 and s or 'error: ' .. s}"
+    b"return {show(v), ok2 and s or 'error: ' .. s}"
 )
 """Decode ARGV[1] and encode the result, errors caught: for the generated cases."""
 
@@ -396,7 +382,7 @@ def test_decode_errors(diff: Differential) -> None:
 
 
 def test_decode_with_invalid_numbers_refused(diff: Differential) -> None:
-    script = DUMP + b"cjson.decode_invalid_numbers(false) return dump(cjson.decode(ARGV[1]))"
+    script = SHOW + b"cjson.decode_invalid_numbers(false) return show(cjson.decode(ARGV[1]))"
     for text in DECODE_STRICT_NUMBERS:
         run(diff, script, text)
 

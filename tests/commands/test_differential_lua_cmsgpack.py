@@ -15,28 +15,7 @@ import struct
 import pytest
 
 from tests.commands.differential import Differential
-
-SHOW = b"""
-local function show(v)
-  local t = type(v)
-  if t == 'table' then
-    local parts = {}
-    for k, x in pairs(v) do parts[#parts + 1] = show(k) .. '=' .. show(x) end
-    return '{' .. table.concat(parts, ',') .. '}'
-  elseif t == 'number' then
-    return string.format('%.17g', v)
-  elseif t == 'string' then
-    return string.format('%q', v)
-  end
-  return tostring(v)
-end
-local function all(...)
-  local out = {select('#', ...)}
-  for i = 1, select('#', ...) do out[i + 1] = show((select(i, ...))) end
-  return out
-end
-"""
-"""``all(...)``: how many values, then each shown."""
+from tests.commands.lua_values import SHOW
 
 
 def shown(diff: Differential, call: bytes, *args: bytes) -> None:
