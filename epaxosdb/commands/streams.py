@@ -54,6 +54,7 @@ from . import errors
 from .containers import Kind, expire_of
 from .integers import parse_ll
 from .spec import preparing
+from .values import live_header
 
 STREAM = ValueType.STREAM
 U64_MAX = (1 << 64) - 1
@@ -737,20 +738,31 @@ def cmd_xrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     request = _range_request(args)
     if isinstance(request, Error):
         return request
-    found = STREAMS.load(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    old, stream = found
-    if old is None:
-        return []
+    stream = STREAMS.load_shared(kv, args[1], now_ms)
+    if isinstance(stream, Error):
+        return stream
     if request.count == 0:
-        return NULL_ARRAY
+        # The null array for a stream that exists, even an emptied one (no header read
+        # otherwise: a missing key reads as an empty stream, which selects nothing).
+        return NULL_ARRAY if live_header(kv, args[1], now_ms) is not None else []
+    # Entries are kept in ID order: walk from the end the range starts at and stop at
+    # its other end or at COUNT, so a page of a long stream costs what the page does.
     start, end = request.start, request.end
-    selected = [(i, pairs) for i, pairs in stream.entries.items() if start <= i <= end]
+    entries = stream.entries
+    limit = request.count if request.count > 0 else len(entries)
+    selected: list[tuple[StreamId, tuple[bytes, ...]]] = []
     if request.reverse:
-        selected.reverse()
-    if request.count > 0:
-        selected = selected[: request.count]
+        for i in reversed(entries):
+            if i < start or len(selected) >= limit:
+                break
+            if i <= end:
+                selected.append((i, entries[i]))
+    else:
+        for i in entries:
+            if i > end or len(selected) >= limit:
+                break
+            if i >= start:
+                selected.append((i, entries[i]))
     return entry_replies(selected)
 
 
@@ -853,10 +865,9 @@ def cmd_xread(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         return request
     wanted: list[tuple[bytes, Stream, StreamId]] = []
     for key, raw in zip(request.keys, request.ids, strict=True):
-        found = STREAMS.load(kv, key, now_ms)
-        if isinstance(found, Error):
-            return found
-        stream = found[1]
+        stream = STREAMS.load_shared(kv, key, now_ms)
+        if isinstance(stream, Error):
+            return stream
         token = errors.c_string(raw)
         if token == b"$":
             after = stream.last_id
@@ -870,7 +881,14 @@ def cmd_xread(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         wanted.append((key, stream, after))
     served: list[tuple[Reply, Reply]] = []
     for key, stream, after in wanted:
-        news = [(i, pairs) for i, pairs in stream.entries.items() if i > after]
+        # What is new sits at the end (entries are kept in ID order): walk back to it.
+        entries = stream.entries
+        news = []
+        for i in reversed(entries):
+            if i <= after:
+                break
+            news.append((i, entries[i]))
+        news.reverse()
         if news:
             if request.count:
                 news = news[: request.count]
