@@ -21,7 +21,9 @@ from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.ready import Executed, Ready
 from epaxosdb.core.replica import Replica
 from epaxosdb.node import (
+    DeferredApply,
     Effects,
+    FlushPolicy,
     apply_in_transaction,
     apply_ready,
     commit,
@@ -30,6 +32,7 @@ from epaxosdb.node import (
 from protocol.messages import Command, InstanceId
 from protocol.replies import OK, Reply
 from storage.interface import Store, Value, ValueType
+from storage.memory import MemoryStore
 from tests.storage.conftest import CheckedStore, FreshStore, Opened
 
 CONFIG = ReplicaConfig(1, (1,))
@@ -177,3 +180,68 @@ def test_a_read_another_replica_proposed_deletes_what_it_found_expired_here_too(
             apply(store, ready, me)
             states.append(store.kv_items())
     assert states[0] == states[1] == [(b"b", Value(ValueType.STRING, now + 1, b"new"))]
+
+
+def collection_turns(seed: int, count: int) -> list[list[tuple[bytes, ...]]]:
+    """Batches that keep changing a few collections (unique fields and members, counters),
+    with raw reads (DUMP), deletes and keyspace-wide reads (DBSIZE: the turn runs in a
+    transaction) now and then."""
+    rng = random.Random(seed)
+    out = []
+    n = 0
+    for _ in range(count):
+        batch: list[tuple[bytes, ...]] = []
+        for _ in range(rng.randint(1, 5)):
+            n += 1
+            batch.append(
+                rng.choice(
+                    [
+                        (b"HSET", b"h", b"f%d" % n, b"%d" % n),
+                        (b"HINCRBY", b"h", b"count", b"1"),
+                        (b"SADD", b"s", b"m%d" % n),
+                        (b"ZADD", b"z", b"%d" % n, b"m%d" % n),
+                        (b"HLEN", b"h"),
+                        (b"SCARD", b"s"),
+                    ]
+                    * 4
+                    + [(b"DUMP", b"h"), (b"DBSIZE",), (b"DEL", b"s"), (b"RENAME", b"z", b"z2")]
+                )
+            )
+        out.append(batch)
+    return out
+
+
+@pytest.mark.parametrize("seed", range(6))
+def test_a_crash_with_collections_carried_restarts_into_the_same_state(
+    opened: Opened, seed: int
+) -> None:
+    """Collections changed turn after turn stay decoded in the deferred effects
+    (``storage.buffered``); a crash loses them with the rest of what was deferred, and the
+    replica restarted from its store alone must execute its way to the state, and have
+    given the replies, of a replica that applied every turn in one transaction."""
+    rng = random.Random(seed)
+    batches = collection_turns(seed, 40)
+    crashes = sorted(rng.sample(range(1, len(batches)), 2))
+    policy = FlushPolicy(instances_max=rng.choice([3, 7, 256]))
+    expected_store = MemoryStore()
+    expected_replies = reference(expected_store, batches)
+    store = opened.store
+    driver = Driver(store, new_core())
+    apply = DeferredApply(store, 1, policy)
+    for i, ops in enumerate(batches):
+        if i in crashes:
+            opened.reopen()  # what was deferred is gone; the store is all there is
+            store = driver.store = opened.store
+            driver.core = restored(store)
+            apply = DeferredApply(store, 1, policy)
+            ready = driver.core.ready()
+            apply.apply(ready)  # the replay: its replies went out before the crash
+            driver.core.advance(ready)
+        driver.propose(ops)
+        ready = driver.core.ready()
+        outbox, _, _ = apply.apply(ready)
+        driver.core.advance(ready)
+        driver.replies += [reply for _, reply in outbox.replies]
+    apply.flush()
+    assert driver.replies == expected_replies
+    assert store.kv_items() == expected_store.kv_items()
