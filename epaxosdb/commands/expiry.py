@@ -20,7 +20,8 @@ from storage.interface import KeyValueView
 
 from . import errors
 from .integers import LLONG_MAX, ll_bytes, parse_ll
-from .values import is_expired, live, live_header
+from .values import is_expired, live_header
+from .workspace import Workspace
 
 EXPIRE_NX, EXPIRE_XX, EXPIRE_GT, EXPIRE_LT = 1, 2, 4, 8
 _EXPIRE_OPTIONS = {b"NX": EXPIRE_NX, b"XX": EXPIRE_XX, b"GT": EXPIRE_GT, b"LT": EXPIRE_LT}
@@ -92,7 +93,7 @@ def cmd_expire(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     if isinstance(when, Error):
         return when
     key = args[1]
-    value = live(kv, key, now_ms)
+    value = live_header(kv, key, now_ms)
     if value is None:
         return 0
     current = value.expire_ms or -1
@@ -107,8 +108,19 @@ def cmd_expire(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     if when <= now_ms:
         kv.delete(key)
     else:
-        kv.put(key, value._replace(expire_ms=when))
+        _retime(kv, key, when)
     return 1
+
+
+def _retime(kv: KeyValueView, key: bytes, expire_ms: int) -> None:
+    """Give the live value at ``key`` a new expiry. A collection a ``Workspace`` keeps
+    decoded gets it there, without being encoded for it: a big set whose TTL every write
+    renews (SADD then EXPIRE) would otherwise be encoded, and decoded again, each time."""
+    if type(kv) is Workspace and kv.retime(key, expire_ms):
+        return
+    value = kv.get(key)
+    assert value is not None, "the caller found it live"
+    kv.put(key, value._replace(expire_ms=expire_ms))
 
 
 def _time_to_live(
@@ -141,10 +153,10 @@ def cmd_pexpiretime(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed
 
 
 def cmd_persist(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    value = live(kv, args[1], now_ms)
+    value = live_header(kv, args[1], now_ms)
     if value is None or not value.expire_ms:
         return 0
-    kv.put(args[1], value._replace(expire_ms=0))
+    _retime(kv, args[1], 0)
     return 1
 
 

@@ -152,6 +152,15 @@ class Workspace:
             self._lent.pop(key, None)
         return held
 
+    def retime(self, key: bytes, expire_ms: int) -> bool:
+        """Give the collection held (or carried, and takeable) at ``key`` a new expiry,
+        still decoded; ``False`` when there is none (the caller rewrites the value)."""
+        held = self._held.get(key) or self.adopt(key)
+        if held is None:
+            return False
+        self.hold(key, held.kind, held.type, held.contents, expire_ms, stored=None)
+        return True
+
     def carried(self, key: bytes) -> Held | None:
         """The collection an earlier step left decoded at ``key``, for a reader only."""
         if self._view is None:

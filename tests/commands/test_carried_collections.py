@@ -276,3 +276,28 @@ def test_memory_usage_of_a_carried_hash_is_that_of_its_encoding() -> None:
     apply.flush()
     stored = _execute_on(store, usage._replace(id=101))
     assert carried.replies[0][1] == stored
+
+
+def test_a_set_whose_ttl_each_write_renews_is_encoded_once_per_flush(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """SADD then EXPIRE, one MULTI per step (a set of who is online, kept a minute past its
+    last write): the new expiry is given to the decoded set, not to an encoding of it."""
+    from epaxosdb.commands.sets import SETS
+
+    calls = _count_encodings(monkeypatch, SETS)
+    store = MemoryStore()
+    apply = DeferredApply(store, 1, FlushPolicy(instances_max=50))
+    for i in range(1, 121):
+        deadline = b"%d" % (T0 + 60_000 + i)
+        ops = ((b"SADD", b"online", b"u%d" % i), (b"PEXPIREAT", b"online", deadline))
+        if i % 30 == 0:
+            ops += ((b"PERSIST", b"online"),)
+        cmd = Command(1, i, T0 + i, ops, multi=True)
+        outbox, _, _ = apply.apply(Ready(to_execute=[Executed(InstanceId(1, i), (cmd,))]))
+        assert outbox.replies[0][1] == [1, 1, *([1] if i % 30 == 0 else [])]
+    assert calls[0] == 2  # the flushes after the 50th and the 100th step
+    apply.flush()
+    stored = store.read(lambda kv: kv.get(b"online"))
+    assert stored is not None and stored.expire_ms == 0  # the last PERSIST, at step 120
+    assert len(SETS.decode(stored.payload)) == 120
