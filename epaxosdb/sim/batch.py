@@ -8,14 +8,19 @@ from collections.abc import Callable
 
 from .run import RunResult, run
 
-Job = tuple[int, int, int, int, int]
-"""``(seed, replicas, steps, expiring_keys, list_keys)``."""
+Job = tuple[int, int, int, int, int, int]
+"""``(seed, replicas, steps, expiring_keys, list_keys, collection_keys)``."""
 
 
 def run_job(job: Job) -> RunResult:
-    seed, replicas, steps, expiring_keys, list_keys = job
+    seed, replicas, steps, expiring_keys, list_keys, collection_keys = job
     return run(
-        seed, replicas=replicas, steps=steps, expiring_keys=expiring_keys, list_keys=list_keys
+        seed,
+        replicas=replicas,
+        steps=steps,
+        expiring_keys=expiring_keys,
+        list_keys=list_keys,
+        collection_keys=collection_keys,
     )
 
 
@@ -29,9 +34,11 @@ def run_many(
     echo: Callable[[str], None] = print,
     expiring_keys: int = 0,
     list_keys: int = 0,
+    collection_keys: int = 0,
 ) -> list[RunResult]:
     """Run every (seed, size); print each failure with its replay line; return the failures."""
-    work = [(seed, n, steps, expiring_keys, list_keys) for n in sizes for seed in seeds]
+    side = (expiring_keys, list_keys, collection_keys)
+    work = [(seed, n, steps, *side) for n in sizes for seed in seeds]
     started = time.perf_counter()
     failures: list[RunResult] = []
     total_steps = 0

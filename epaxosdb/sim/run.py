@@ -37,11 +37,13 @@ class RunResult:
     counters: dict[str, int] = field(default_factory=dict)
     expiring_keys: int = 0
     list_keys: int = 0
+    collection_keys: int = 0
 
     @property
     def replay(self) -> str:
         extra = f" --expiring-keys {self.expiring_keys}" if self.expiring_keys else ""
         extra += f" --list-keys {self.list_keys}" if self.list_keys else ""
+        extra += f" --collection-keys {self.collection_keys}" if self.collection_keys else ""
         return (
             f"epaxosdb simulate --seed {self.seed} --replicas {self.replicas} "
             f"--steps {self.steps}{extra}"
@@ -74,16 +76,29 @@ def run(
     check_history: bool = True,
     expiring_keys: int = 0,
     list_keys: int = 0,
+    collection_keys: int = 0,
 ) -> RunResult:
-    """One seeded run; ``expiring_keys`` adds TTL traffic, ``list_keys`` list traffic
-    (``workload.ttl_command``, ``workload.list_command``)."""
+    """One seeded run; ``expiring_keys`` adds TTL traffic, ``list_keys`` list traffic,
+    ``collection_keys`` hash, set and sorted set traffic (``workload.ttl_command``,
+    ``workload.list_command``, ``workload.collection_command``)."""
     started = time.perf_counter()
     profile = profile or profile_for(seed, replicas)
-    if expiring_keys or list_keys:
-        workload = replace(profile.workload, expiring_keys=expiring_keys, list_keys=list_keys)
+    if expiring_keys or list_keys or collection_keys:
+        workload = replace(
+            profile.workload,
+            expiring_keys=expiring_keys,
+            list_keys=list_keys,
+            collection_keys=collection_keys,
+        )
         profile = replace(profile, workload=workload)
     result = RunResult(
-        seed, replicas, steps, ok=False, expiring_keys=expiring_keys, list_keys=list_keys
+        seed,
+        replicas,
+        steps,
+        ok=False,
+        expiring_keys=expiring_keys,
+        list_keys=list_keys,
+        collection_keys=collection_keys,
     )
     cluster = SimCluster(profile, seed)
     try:

@@ -62,6 +62,9 @@ class WorkloadProfile:
     list_keys: int = 0
     """When positive, also send list commands on this many keys of their own (see
     ``list_command``); off unless asked for, like ``expiring_keys``."""
+    collection_keys: int = 0
+    """When positive, also send hash, set and sorted set commands on this many keys of
+    their own (see ``collection_command``); off unless asked for, like ``list_keys``."""
 
     @classmethod
     def random(cls, rng: random.Random, n: int) -> WorkloadProfile:
@@ -145,6 +148,40 @@ def list_command(rng: random.Random, keys: list[bytes]) -> list[bytes]:
     return [kind, key, index(), index()]  # LRANGE
 
 
+def collection_command(rng: random.Random, keys: list[bytes]) -> list[bytes]:
+    """A hash, set or sorted set command: adds outnumber removals, so the collections
+    grow and a loop turn changes each of them many times over, as the replicas keep them
+    decoded from turn to turn between their deferred writes (``storage.buffered``);
+    a TTL renewed now and then, and a copy under another name, read its value whole."""
+    key = rng.choice(keys)
+    member = b"m%d" % rng.randrange(200)
+    kind = rng.choices(_COLLECTION_KINDS, weights=_COLLECTION_WEIGHTS)[0]
+    if kind == b"HSET":
+        return [kind, key + b":h", member, b"%d" % rng.randrange(1000)]
+    if kind == b"HINCRBY":
+        return [kind, key + b":h", b"count", b"%d" % rng.randint(-2, 5)]
+    if kind == b"HDEL":
+        return [kind, key + b":h", member]
+    if kind in (b"SADD", b"SREM"):
+        return [kind, key + b":s", member]
+    if kind == b"ZADD":
+        return [kind, key + b":z", b"%d" % rng.randrange(100), member]
+    if kind == b"ZINCRBY":
+        return [kind, key + b":z", b"1", member]
+    if kind == b"PEXPIRE":
+        return [kind, key + rng.choice((b":h", b":s", b":z")), b"%d" % rng.randint(1, 5000)]
+    return [kind, key + b":s", key + b":copy", b"REPLACE"]  # COPY
+
+
+COLLECTION_STREAMS = 4
+"""How many collection commands may be in flight at once (each stream has one)."""
+
+_COLLECTION_KINDS = (
+    b"HSET", b"HINCRBY", b"HDEL", b"SADD", b"SREM", b"ZADD", b"ZINCRBY", b"PEXPIRE", b"COPY",
+)  # fmt: skip
+_COLLECTION_WEIGHTS = (30, 10, 5, 30, 5, 25, 10, 2, 2)
+
+
 _LIST_KINDS = (
     b"LPUSH", b"RPUSH", b"LPOP", b"RPOP", b"LMOVE", b"RPOPLPUSH", b"LMPOP", b"LSET",
     b"LTRIM", b"LINSERT", b"LREM", b"LINDEX", b"PEXPIRE", b"LRANGE",
@@ -210,6 +247,9 @@ class Workload:
             for prefix, n, build in (
                 ("t", profile.expiring_keys, ttl_command),
                 ("l", profile.list_keys, list_command),
+                # Several streams on the same keys, so that a collection gets changed by
+                # commands of one loop turn and of the next, from different replicas.
+                *[("c", profile.collection_keys, collection_command)] * COLLECTION_STREAMS,
             )
             if n
         ]  # fmt: skip
