@@ -102,8 +102,9 @@ class Effects:
     @classmethod
     def of(cls, prepared: Prepared) -> Effects:
         inst = [ex.inst for ex in prepared.ready.to_execute]
-        effects = cls(prepared.writes, inst, expiry_floor=prepared.writes_floor)
-        effects.carried = prepared.carried
+        effects = cls(
+            prepared.writes, inst, expiry_floor=prepared.writes_floor, carried=prepared.carried
+        )
         effects.resolve()
         return effects
 
@@ -114,22 +115,26 @@ class Effects:
         self.expiry_floor = min(self.expiry_floor, prepared.writes_floor)
         self.executed.extend(ex.inst for ex in prepared.ready.to_execute)
         size = 0
+        for value in writes.values():
+            if value is not None:
+                size += len(value.payload)
         if prepared.carried or self.carried:
-            carried, theirs = self.carried, prepared.carried
-            for key, value in writes.items():
-                if value is not None and value.payload is CARRIED:
-                    if key not in carried:  # counted once while it stays carried
-                        size += theirs[key].size_hint()
-                    carried[key] = theirs[key]
-                else:
-                    carried.pop(key, None)
-                    if value is not None:
-                        size += len(value.payload)
-        else:
-            for value in writes.values():
-                if value is not None:
-                    size += len(value.payload)
+            size += self._carry(writes, prepared.carried)
         self.payload_bytes += size
+
+    def _carry(self, writes: Writes, theirs: Carry) -> int:
+        """Keep what stands behind a later step's placeholders, forget what its real
+        values replaced; the rough size of what is newly carried (once while it stays)."""
+        carried = self.carried
+        size = 0
+        for key, value in writes.items():
+            if value is not None and value.payload is CARRIED:
+                if key not in carried:
+                    size += theirs[key].size_hint()
+                carried[key] = theirs[key]
+            else:
+                carried.pop(key, None)
+        return size
 
     def resolve(self) -> None:
         """Encode what is carried: the writes are about to be given to a transaction."""

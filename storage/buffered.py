@@ -162,13 +162,13 @@ class BufferedView:
         if key in writes:
             value = writes[key]
             if value is not None and value.payload is CARRIED:
-                return self._resolve(key, writes, self.carried)
+                return self._resolve(key)
             return value
         for layer in self._pending:
             if key in layer:
                 value = layer[key]
                 if value is not None and value.payload is CARRIED:
-                    return self._resolve(key, layer, self._carry_of(layer))
+                    return self._resolve(key)
                 return value
         large = self._large
         if large and key in large:
@@ -178,47 +178,46 @@ class BufferedView:
             self._large[key] = value
         return value
 
-    def _resolve(
-        self, key: bytes, layer: MutableMapping[bytes, Value | None], carry: Carry
-    ) -> Value:
-        """The placeholder at ``key`` in ``layer`` replaced by its encoding (kept there)."""
+    def _resolve(self, key: bytes) -> Value:
+        """The placeholder that answers for ``key`` replaced by its encoding, in the writes
+        that hold it (the same value either way)."""
+        found = self._layer_of(key)
+        assert found is not None
+        layer, carry = found
         placeholder = layer[key]
         assert placeholder is not None
         value = Value(placeholder.type, placeholder.expire_ms, carry.pop(key).encode())
         layer[key] = value
         return value
 
-    def _carry_of(self, layer: Mapping[bytes, Value | None]) -> Carry:
-        for index, pending in enumerate(self._pending):
-            if pending is layer:
-                return self._pending_carry[index]
-        raise AssertionError("a layer that is not pending")
+    def _layer_of(
+        self, key: bytes
+    ) -> tuple[MutableMapping[bytes, Value | None], Carry] | None:
+        """The writes that answer for ``key`` (this view's own, or the newest pending layer
+        that mentions it) and what stands behind their placeholders; ``None``: the base."""
+        if key in self.writes:
+            return self.writes, self.carried
+        for index, layer in enumerate(self._pending):
+            if key in layer:
+                carry = self._pending_carry
+                return layer, carry[index] if index < len(carry) else {}
+        return None
 
     def _find(self, key: bytes) -> Value | None:
         """``get`` without encoding a carried value: its placeholder then."""
-        writes = self.writes
-        if key in writes:
-            return writes[key]
-        for layer in self._pending:
-            if key in layer:
-                return layer[key]
-        return self.get(key)
+        found = self._layer_of(key)
+        return self.get(key) if found is None else found[0][key]
 
     def carried_at(self, key: bytes) -> Carried | None:
         """What stands behind ``key``'s value if that is a placeholder, else ``None``. A
         caller may take it over (change it in place) only if this view's step can never
         be thrown away (``NeedsTransaction``): the pending layers would keep the change."""
-        writes = self.writes
-        if key in writes:
-            value = writes[key]
-            return self.carried[key] if value is not None and value.payload is CARRIED else None
-        for layer in self._pending:
-            if key in layer:
-                value = layer[key]
-                if value is not None and value.payload is CARRIED:
-                    return self._carry_of(layer)[key]
-                return None
-        return None
+        found = self._layer_of(key)
+        if found is None:
+            return None
+        layer, carry = found
+        value = layer[key]
+        return carry[key] if value is not None and value.payload is CARRIED else None
 
     def carry(self, key: bytes, value_type: ValueType, expire_ms: int, carried: Carried) -> None:
         """Write a value kept decoded: a placeholder now, its encoding when it is needed."""

@@ -46,6 +46,9 @@ from __future__ import annotations
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass, field
+from functools import partial
+from itertools import dropwhile, islice, takewhile
+from operator import lt
 
 from protocol.replies import NULL_ARRAY, Error, NestedMap, Reply
 from storage.interface import KeyValueView, StorageError, ValueType
@@ -746,24 +749,16 @@ def cmd_xrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
         # otherwise: a missing key reads as an empty stream, which selects nothing).
         return NULL_ARRAY if live_header(kv, args[1], now_ms) is not None else []
     # Entries are kept in ID order: walk from the end the range starts at and stop at
-    # its other end or at COUNT, so a page of a long stream costs what the page does.
+    # its other end or at COUNT, so a page from either end of a long stream costs what
+    # the page does.
     start, end = request.start, request.end
     entries = stream.entries
-    limit = request.count if request.count > 0 else len(entries)
-    selected: list[tuple[StreamId, tuple[bytes, ...]]] = []
     if request.reverse:
-        for i in reversed(entries):
-            if i < start or len(selected) >= limit:
-                break
-            if i <= end:
-                selected.append((i, entries[i]))
+        ids = takewhile(lambda i: i >= start, dropwhile(lambda i: i > end, reversed(entries)))
     else:
-        for i in entries:
-            if i > end or len(selected) >= limit:
-                break
-            if i >= start:
-                selected.append((i, entries[i]))
-    return entry_replies(selected)
+        ids = takewhile(lambda i: i <= end, dropwhile(lambda i: i < start, entries))
+    limit = request.count if request.count > 0 else None
+    return entry_replies([(i, entries[i]) for i in islice(ids, limit)])
 
 
 # --- XREAD ---------------------------------------------------------------------------
@@ -883,11 +878,7 @@ def cmd_xread(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
     for key, stream, after in wanted:
         # What is new sits at the end (entries are kept in ID order): walk back to it.
         entries = stream.entries
-        news = []
-        for i in reversed(entries):
-            if i <= after:
-                break
-            news.append((i, entries[i]))
+        news = [(i, entries[i]) for i in takewhile(partial(lt, after), reversed(entries))]
         news.reverse()
         if news:
             if request.count:

@@ -139,17 +139,9 @@ class Workspace:
     def adopt(self, key: bytes) -> Held | None:
         """Take over the collection an earlier step left decoded at ``key`` (see the module
         docstring), if it did and this workspace may."""
-        if not self._adopt or self._view is None:
-            return None
-        held = self._view.carried_at(key)
-        if held is None:
-            return None
-        assert type(held) is Held
-        self._held[key] = held
-        if held.expire_ms and held.expire_ms < self._floor:
-            self._floor = held.expire_ms
-        if AUDIT:
-            self._lent.pop(key, None)
+        held = self.carried(key) if self._adopt else None
+        if held is not None:
+            self._keep(key, held)
         return held
 
     def retime(self, key: bytes, expire_ms: int) -> bool:
@@ -184,12 +176,15 @@ class Workspace:
         holds for exactly these contents, if it does."""
         held = Held(kind, value_type, contents, expire_ms, len(stored) if stored else 0)
         held.stored = stored
+        self._keep(key, held)
+        return held
+
+    def _keep(self, key: bytes, held: Held) -> None:
         self._held[key] = held
-        if expire_ms and expire_ms < self._floor:
-            self._floor = expire_ms
+        if held.expire_ms and held.expire_ms < self._floor:
+            self._floor = held.expire_ms
         if AUDIT:
             self._lent.pop(key, None)
-        return held
 
     def lend(self, key: bytes, held: Held) -> Any:
         """``held``'s contents for a handler that may change them (and must then store
@@ -215,7 +210,7 @@ class Workspace:
                 self._view.carry(key, held.type, held.expire_ms, held)
                 held.stored = CARRIED
                 return
-            payload = held.kind.encode(held.contents)
+            payload = held.encode()
             self._kv.put(key, Value(held.type, held.expire_ms, payload))
             held.stored = payload
 

@@ -27,30 +27,7 @@ from typing import Any
 
 from lupa import lua51
 
-from . import Meter
-
-ARGERROR = r"""
--- An argument error as luaL_argerror words it, ``extramsg`` in parentheses: the function
--- is named as its caller called it ('?' from pcall or another C function; a method call
--- does not count ``self``). Level 2 is the library's stub, which raises it; a stub the
--- script tail-called lost the name it was called by, which the C function would have
--- read from the tail call: the library's own name then.
-local function argerror(name, narg, extramsg)
-  local caller = debug.getinfo(3, "S")
-  if not (caller and caller.what == "tail") then
-    local info = debug.getinfo(2, "n")
-    name = info and info.name or "?"
-    if info and info.namewhat == "method" then
-      narg = narg - 1
-      if narg == 0 then
-        return string.format("calling '%s' on bad self (%s)", name, extramsg)
-      end
-    end
-  end
-  return string.format("bad argument #%d to '%s' (%s)", narg, name, extramsg)
-end
-"""
-"""Shared by the libraries' Lua sides: called from a stub, whose caller it names."""
+from . import ARGERROR, Meter
 
 SOURCE = (
     r"""

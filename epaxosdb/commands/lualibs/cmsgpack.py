@@ -56,7 +56,7 @@ import struct
 
 from epaxosdb.commands.scripting import UNORDERED_KEYS, library_bytecode
 
-from . import Meter
+from . import ARGERROR, Meter
 
 _PACKER = r"""
 -- ``pack``'s work, loaded into a call's state the first time its script packs.
@@ -388,30 +388,15 @@ SOURCE = (
 local impl, library_error = ...
 local type, select, error, tostring, tonumber = type, select, error, tostring, tonumber
 local floor, unpack, loadstring = math.floor, unpack, loadstring
-local getinfo, format = debug.getinfo, string.format
 local UNORDERED = [==["""
     + UNORDERED_KEYS
     + r"""]==]
 local TWO63 = 9223372036854775808
 local pack_values, unpack_full  -- loaded by the first call that needs them
 
--- luaL_argerror's words: the function named as its caller called it ('?' from pcall or
--- another C function; a method call does not count ``self``). Level 2 is the stub; a
--- stub the script tail-called lost that name, which the C function would have read
--- from the tail call: the library's own name then.
-local function argerror(name, narg, extramsg)
-  local caller = getinfo(3, "S")
-  if not (caller and caller.what == "tail") then
-    local info = getinfo(2, "n")
-    name = info and info.name or "?"
-    if info and info.namewhat == "method" then
-      narg = narg - 1
-      if narg == 0 then return format("calling '%s' on bad self (%s)", name, extramsg) end
-    end
-  end
-  return format("bad argument #%d to '%s' (%s)", narg, name, extramsg)
-end
-
+"""
+    + ARGERROR
+    + r"""
 local function typename(count, narg, v)
   if count < narg then return "no value" end
   return type(v)

@@ -37,8 +37,8 @@ import struct
 from collections.abc import Callable
 from typing import Any
 
-from . import OUTPUT_MAX, Meter
-from .bitop import ARGERROR, lua_type_name
+from . import ARGERROR, OUTPUT_MAX, Meter
+from .bitop import lua_type_name
 
 SOURCE = (
     r"""
