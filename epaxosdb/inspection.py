@@ -17,7 +17,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from epaxosdb.commands.hashes import HASHES
-from epaxosdb.commands.lists import LISTS
+from epaxosdb.commands.lists import decode_list
 from epaxosdb.commands.sets import SETS
 from epaxosdb.commands.streams import STREAMS
 from epaxosdb.commands.zsets import ZSETS
@@ -26,7 +26,8 @@ from storage.lmdb_store import LmdbStore
 
 UNREADABLE_SHOWN = 10
 _COLLECTIONS: dict[ValueType, Callable[[bytes], object]] = {
-    kind.value_type: kind.decode for kind in (HASHES, SETS, LISTS, ZSETS, STREAMS)
+    **{kind.value_type: kind.decode for kind in (HASHES, SETS, ZSETS, STREAMS)},
+    ValueType.LIST: decode_list,  # a list's decode reads its header only
 }
 """Value types whose payload has a structure of its own, and what reads it."""
 

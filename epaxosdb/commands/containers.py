@@ -69,7 +69,6 @@ class Kind(Generic[C]):
         to_items: Callable[[C], Iterable[bytes]],
         copy: Callable[[C], C],
         *,
-        held_in_workspace: bool = True,
         changing: Callable[[C], None] | None = None,
     ) -> None:
         self.value_type = value_type
@@ -77,9 +76,6 @@ class Kind(Generic[C]):
         self._from_items = from_items
         self._to_items = to_items
         self._copy = copy
-        self.held_in_workspace = held_in_workspace
-        """Whether a ``Workspace`` keeps this kind's values decoded (lists: no, their
-        commands change the stored form in place)."""
         self._changing = changing
         """Called with a ``Workspace``'s contents before they are lent to a handler that
         may change them: readers may have remembered something of them by identity
@@ -165,7 +161,7 @@ class Kind(Generic[C]):
 
         In a ``Workspace`` the value is only good for its expiry (its payload is not
         encoded yet), and the contents are the workspace's own."""
-        if type(kv) is Workspace and self.held_in_workspace:
+        if type(kv) is Workspace:
             return self._load_held(kv, key, now_ms)
         value = self.value(kv, key, now_ms)
         if value is None:
@@ -187,14 +183,14 @@ class Kind(Generic[C]):
                 key, self, self.value_type, contents, value.expire_ms, stored=value.payload
             )
             return value, workspace.lend(key, held)
-        live = self._live(held, now_ms)
+        live = self.liveness(held, now_ms)
         if live is not True:
             return (None, self.empty()) if live is False else live
         if self._changing is not None:
             self._changing(held.contents)
         return Value(self.value_type, held.expire_ms, HELD_PAYLOAD), workspace.lend(key, held)
 
-    def _live(self, held: Held, now_ms: int) -> bool | Error:
+    def liveness(self, held: Held, now_ms: int) -> bool | Error:
         """As ``value`` judges a stored value: ``False`` when ``held`` is expired at
         ``now_ms`` (the key reads as absent), WRONGTYPE for another kind's."""
         if held.expire_ms and held.expire_ms <= now_ms:
@@ -205,23 +201,27 @@ class Kind(Generic[C]):
         """Write ``contents`` with ``expire_ms``; empty contents delete the key. The
         contents are the store's (or the workspace's) from now on: the caller must
         not change them."""
-        if type(kv) is Workspace and self.held_in_workspace:
+        if type(kv) is Workspace:
             if self._is_empty(contents):
                 kv.delete(key)
             else:
                 kv.hold(key, self, self.value_type, contents, expire_ms, stored=None)
             return
-        items = list(self._to_items(contents))
-        if not items:
+        if self._is_empty(contents):
             kv.delete(key)
             return
-        payload = self._encode_items(items)
+        payload = self.encode(contents)
         kv.put(key, Value(self.value_type, expire_ms, payload))
         self._remember(payload, self._copy(contents))
 
     def _is_empty(self, contents: C) -> bool:
         """Whether ``contents`` would store no items (and so delete the key)."""
         return not contents
+
+    def size_of(self, contents: C) -> int:
+        """Roughly the bytes ``contents`` take in memory (deferred writes are bounded by it):
+        for a dict, 48 per entry; 0 when only the stored size is known."""
+        return 48 * len(contents) if isinstance(contents, dict) else 0
 
     def remember(self, payload: bytes, contents: C) -> None:
         """``payload`` decodes to ``contents``, which nobody changes any more: a
@@ -242,10 +242,10 @@ class Kind(Generic[C]):
     def load_shared(self, kv: KeyValueView, key: bytes, now_ms: int) -> C | Error:
         """``load``'s contents for a reader that changes nothing (``decode_shared``):
         empty for a missing key, WRONGTYPE for a key of another type."""
-        if type(kv) is Workspace and self.held_in_workspace:
+        if type(kv) is Workspace:
             held = kv.held(key) or kv.carried(key)
             if held is not None:
-                live = self._live(held, now_ms)
+                live = self.liveness(held, now_ms)
                 if live is not True:
                     return self.empty() if live is False else live
                 return cast(C, kv.lend(key, held))

@@ -171,9 +171,9 @@ def execute(kv: KeyValueView, cmd: Command, lap: Callable[[int], None] | None = 
 HOLDING: frozenset[bytes] = frozenset(
     spec.upper
     for spec in COMMANDS
-    if spec.group in ("hash", "set", "sorted-set", "geo", "stream", "scripting")
+    if spec.group in ("hash", "list", "set", "sorted-set", "geo", "stream", "scripting")
 )
-"""Commands that may keep a hash, set, sorted set or stream in a ``Workspace``: a step
+"""Commands that may keep a hash, list, set, sorted set or stream in a ``Workspace``: a step
 or a MULTI with none of them runs without one (a GET through a workspace costs a
 fifth more to execute). A command missing here would only run without one: slower
 for a big collection, never wrong."""

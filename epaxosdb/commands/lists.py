@@ -1,11 +1,16 @@
 """List commands (Redis's t_list.c): LPUSH, LRANGE, LPOS, LMOVE, BLPOP...
 
 A list is one stored value of type LIST whose payload is its elements, head
-first, in the form of ``packed_list``: pushes and pops at either end, LLEN,
-LINDEX, LRANGE, LSET and LTRIM work on slices of the stored bytes, so a long
-queue costs a copy of its bytes per change, not a decode and encode of every
-element. LREM, LINSERT and LPOS decode the whole list (they are O(N) in
-Redis too).
+first, in the form of ``packed_list``. A command changes it as
+``ListContents``, which leaves the stored records it does not touch where
+they are: a push or a pop at either end, LSET near an end, LTRIM cost what
+the elements they name do, and writing the list back costs one copy of its
+bytes. In a ``Workspace`` the contents stay as they are from command to
+command, and the consensus loop carries them from step to step, so a busy
+queue is written back once per flush of the deferred writes, not once per
+push (see ``workspace``). LLEN, LINDEX and LRANGE read the stored value in
+place; LREM, LINSERT and LPOS read every element (they are O(N) in Redis
+too).
 
 The blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) execute here
 as what Redis runs inside MULTI: pop if a list has an element, else answer
@@ -23,18 +28,20 @@ key``, not a bad index). A list never exists empty.
 
 from __future__ import annotations
 
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from functools import partial
+from typing import TypeVar
 
 from protocol.replies import NULL_ARRAY, OK, Error, NullArray, Reply
-from storage.interface import KeyValueView, Payload, Value, ValueType
+from storage.interface import KeyValueView, ValueType
 
-from . import errors, packed_list
+from . import errors
 from .blocking import prepare_blocking, prepare_blocking_mpop
 from .containers import Kind, expire_of, mpop_request
 from .integers import LLONG_MIN, index_span, parse_ll, pop_count
-from .packed_list import Packed
+from .list_contents import ListContents
 from .values import read_live
+from .workspace import Workspace
 
 LIST = ValueType.LIST
 INDEX_OUT_OF_RANGE = Error("ERR index out of range")
@@ -47,57 +54,43 @@ MAXLEN_NEGATIVE = Error("ERR MAXLEN can't be negative")
 
 _SIDES = {b"LEFT": 0, b"RIGHT": -1}
 
-
-class _ListKind(Kind[list[bytes]]):
-    """Lists in ``packed_list``'s form, for the commands that need every element."""
-
-    def _encode_items(self, items: list[bytes]) -> bytes:
-        return packed_list.pack(items)
-
-    def _decode(self, payload: bytes) -> list[bytes]:
-        return packed_list.unpack(payload)
+R = TypeVar("R")
 
 
-LISTS = _ListKind(
-    LIST, "list", lambda items: items, lambda items: items, list, held_in_workspace=False
-)
-encode_list = LISTS.encode
-decode_list = LISTS.decode
+class _ListKind(Kind[ListContents]):
+    """Lists as ``ListContents``. Reading one is not a decode (it parses a header), so
+    nothing is remembered: a lookup among remembered payloads would cost more."""
+
+    def __init__(self) -> None:
+        super().__init__(LIST, "list", ListContents.of, ListContents.elements, ListContents.copy)
+
+    def encode(self, contents: ListContents) -> bytes:
+        return contents.encode()
+
+    def _decode(self, payload: bytes) -> ListContents:
+        return ListContents.over(payload)
+
+    def _remember(self, payload: bytes, contents: ListContents) -> None:
+        pass  # nothing to save: see the class docstring
+
+    def _remembered(self, payload: bytes) -> ListContents | None:
+        return None
+
+    def size_of(self, contents: ListContents) -> int:
+        return contents.size_hint()
 
 
-def _packed(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value, Packed] | Error | None:
-    """The live list at ``key`` and its parsed form; WRONGTYPE for another type."""
-    value = LISTS.value(kv, key, now_ms)
-    if value is None or isinstance(value, Error):
-        return value
-    return value, packed_list.view(value.payload)
+LISTS = _ListKind()
 
 
-def _put(kv: KeyValueView, key: bytes, expire_ms: int, payload: bytes | None) -> None:
-    """Store a list's new form (``None``: it emptied, so the key goes)."""
-    if payload is None:
-        kv.delete(key)
-    else:
-        kv.put(key, Value(LIST, expire_ms, payload))
+def encode_list(elements: Sequence[bytes]) -> bytes:
+    """The payload of a list of these elements (head first)."""
+    return LISTS.encode(ListContents.of(elements))
 
 
-def _pushed(found: tuple[Value, Packed] | None, elements: Sequence[bytes], head: bool) -> bytes:
-    """The list ``found`` (``None``: a new one) with ``elements`` added at the head or the
-    tail, in the order given."""
-    if found is None:
-        return packed_list.pack(elements)
-    packed = found[1]
-    return packed_list.insert(packed, 0 if head else packed.length, elements)
-
-
-def _popped(packed: Packed, take: int, tail: bool) -> tuple[list[bytes], bytes | None]:
-    """``take`` elements off one end — nearest the end first — and what is left."""
-    if tail:
-        start = packed.length - take
-        taken = packed_list.items(packed, start, packed.length)
-        taken.reverse()
-        return taken, packed_list.splice(packed, start, packed.length, ())
-    return packed_list.items(packed, 0, take), packed_list.splice(packed, 0, take, ())
+def decode_list(payload: bytes) -> list[bytes]:
+    """Every element of a stored list, head first; ``StorageError`` if any is damaged."""
+    return LISTS.decode(payload).elements()
 
 
 def _side(raw: bytes) -> int | None:
@@ -178,15 +171,16 @@ def prepare_lpos(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Erro
 def cmd_push(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """LPUSH, RPUSH, LPUSHX, RPUSHX: the new length (0 for an X form on a missing key)."""
     name, key = args[0], args[1]
-    found = _packed(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    if found is None and name.endswith(b"X"):
+    old, elements = found
+    if old is None and name.endswith(b"X"):
         return 0
     head = name.startswith(b"L")
-    elements = args[:1:-1] if head else args[2:]  # LPUSH a b c leaves c at the head
-    _put(kv, key, expire_of(found and found[0]), _pushed(found, elements, head))
-    return len(elements) + (0 if found is None else found[1].length)
+    elements.push(args[:1:-1] if head else args[2:], head)  # LPUSH a b c leaves c at the head
+    LISTS.store(kv, key, expire_of(old), elements)
+    return len(elements)
 
 
 def cmd_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -195,17 +189,16 @@ def cmd_pop(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -
     if isinstance(count, Error):
         return count
     key = args[1]
-    found = _packed(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    if found is None:
+    old, elements = found
+    if old is None:
         return None if count is None else NullArray()
     if count == 0:
         return []
-    old, packed = found
-    take = 1 if count is None else min(count, packed.length)
-    popped, rest = _popped(packed, take, args[0] == b"RPOP")
-    _put(kv, key, old.expire_ms, rest)
+    popped = elements.pop(1 if count is None else count, args[0] == b"RPOP")
+    LISTS.store(kv, key, old.expire_ms, elements)
     return popped[0] if count is None else list[Reply](popped)
 
 
@@ -224,60 +217,79 @@ def _pop_from_first(
     that key; a key of another type met before it is WRONGTYPE, keys after it are not
     looked at; no list at all is the null array (``Kind.pop_from_first``'s rule)."""
     for key in keys:
-        found = _packed(kv, key, now_ms)
+        found = LISTS.load(kv, key, now_ms)
         if isinstance(found, Error):
             return found
-        if found is None:
+        old, elements = found
+        if old is None:
             continue
-        old, packed = found
-        popped, rest = _popped(packed, min(count, packed.length), tail)
-        _put(kv, key, old.expire_ms, rest)
+        popped = elements.pop(count, tail)
+        LISTS.store(kv, key, old.expire_ms, elements)
         return key, popped
     return NULL_ARRAY
 
 
 # LLEN, LINDEX and LRANGE read the list where it is stored (``read_live``): they cost
-# what the elements they name do, not a copy of the whole list.
+# what the elements they name do, not a copy of the whole list; one a workspace holds or
+# carries they read as it is held.
+
+
+def _read(
+    kv: KeyValueView,
+    key: bytes,
+    now_ms: int,
+    reader: Callable[[ListContents], R],
+    absent: R,
+) -> R | Error:
+    """``reader`` of the live list at ``key``; ``absent`` when there is none, WRONGTYPE
+    for another type."""
+    held = kv.held(key) or kv.carried(key) if type(kv) is Workspace else None
+    if held is None:
+        return read_live(kv, key, now_ms, LIST, lambda p: reader(ListContents.over(p)), absent)
+    live = LISTS.liveness(held, now_ms)
+    if live is not True:
+        return absent if live is False else live
+    contents = held.contents
+    assert type(contents) is ListContents
+    return reader(contents)
 
 
 def cmd_llen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    return read_live(kv, args[1], now_ms, LIST, _length, 0)
-
-
-def _length(payload: Payload) -> int:
-    return packed_list.view(payload).length
+    return _read(kv, args[1], now_ms, len, 0)
 
 
 def cmd_lindex(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    return read_live(kv, args[1], now_ms, LIST, partial(_element, parse_ll(args[2])), None)
+    return _read(kv, args[1], now_ms, partial(_element, parse_ll(args[2])), None)
 
 
-def _element(index: int | None, payload: Payload) -> Reply:
+def _element(index: int | None, elements: ListContents) -> Reply:
     """LINDEX: the index is judged only once the key is known to hold a list, as in Redis."""
     if index is None:
         return errors.NOT_INTEGER
-    packed = packed_list.view(payload)
+    length = len(elements)
     if index < 0:
-        index += packed.length
-    return packed_list.items(packed, index, index + 1)[0] if 0 <= index < packed.length else None
+        index += length
+    return elements.items(index, index + 1)[0] if 0 <= index < length else None
 
 
 def cmd_lset(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     key = args[1]
-    found = _packed(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    if found is None:
+    old, elements = found
+    if old is None:
         return errors.NO_SUCH_KEY
     index = parse_ll(args[2])
     if index is None:
         return errors.NOT_INTEGER
-    old, packed = found
+    length = len(elements)
     if index < 0:
-        index += packed.length
-    if not 0 <= index < packed.length:
+        index += length
+    if not 0 <= index < length:
         return INDEX_OUT_OF_RANGE
-    _put(kv, key, old.expire_ms, packed_list.splice(packed, index, index + 1, (args[3],)))
+    elements.set(index, args[3])
+    LISTS.store(kv, key, old.expire_ms, elements)
     return OK
 
 
@@ -285,13 +297,11 @@ def cmd_lrange(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int
     start, end = parse_ll(args[2]), parse_ll(args[3])
     if start is None or end is None:
         return errors.NOT_INTEGER
-    return read_live(kv, args[1], now_ms, LIST, partial(_elements, start, end), [])
+    return _read(kv, args[1], now_ms, partial(_elements, start, end), [])
 
 
-def _elements(start: int, end: int, payload: Payload) -> list[Reply]:
-    packed = packed_list.view(payload)
-    first, stop = index_span(packed.length, start, end)
-    return list[Reply](packed_list.items(packed, first, stop))
+def _elements(start: int, end: int, elements: ListContents) -> list[Reply]:
+    return list[Reply](elements.items(*index_span(len(elements), start, end)))
 
 
 def cmd_ltrim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
@@ -299,14 +309,16 @@ def cmd_ltrim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
     if start is None or end is None:
         return errors.NOT_INTEGER
     key = args[1]
-    found = _packed(kv, key, now_ms)
+    found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    if found is not None:
-        old, packed = found
-        first, stop = index_span(packed.length, start, end)
-        if (first, stop) != (0, packed.length):
-            _put(kv, key, old.expire_ms, packed_list.keep(packed, first, stop))
+    old, elements = found
+    if old is not None:
+        length = len(elements)
+        first, stop = index_span(length, start, end)
+        if (first, stop) != (0, length):
+            elements.keep(first, stop)
+            LISTS.store(kv, key, old.expire_ms, elements)
     return OK
 
 
@@ -319,7 +331,8 @@ def cmd_lrem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    old, elements = found
+    old, contents = found
+    elements = contents.elements()
     limit = abs(count) if count else len(elements)
     order = range(len(elements) - 1, -1, -1) if count < 0 else range(len(elements))
     doomed: set[int] = set()
@@ -329,7 +342,8 @@ def cmd_lrem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
         if elements[i] == element:
             doomed.add(i)
     if doomed:
-        LISTS.store(kv, key, expire_of(old), [e for i, e in enumerate(elements) if i not in doomed])
+        kept = ListContents.of(e for i, e in enumerate(elements) if i not in doomed)
+        LISTS.store(kv, key, expire_of(old), kept)
     return len(doomed)
 
 
@@ -341,14 +355,14 @@ def cmd_linsert(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: in
     found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    old, elements = found
+    old, contents = found
     if old is None:
         return 0
+    elements = contents.elements()
     if pivot not in elements:
         return -1
-    at = elements.index(pivot) + (where == b"AFTER")
-    elements.insert(at, element)
-    LISTS.store(kv, key, expire_of(old), elements)
+    elements.insert(elements.index(pivot) + (where == b"AFTER"), element)
+    LISTS.store(kv, key, expire_of(old), ListContents.of(elements))
     return len(elements)
 
 
@@ -357,12 +371,12 @@ def cmd_lpos(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     if isinstance(options, Error):
         return options
     rank, count, maxlen = options
-    found = LISTS.load(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    old, elements = found
-    if old is None:
+    contents = LISTS.load_shared(kv, args[1], now_ms)
+    if isinstance(contents, Error):
+        return contents
+    if not contents:
         return [] if count != -1 else None
+    elements = contents.elements()
     if rank == LLONG_MIN:  # Redis negates it and overflows: from the tail, and with
         rank, count = -1, (count if count == -1 else 0)  # COUNT, every match
     order = range(len(elements) - 1, -1, -1) if rank < 0 else range(len(elements))
@@ -396,21 +410,22 @@ def cmd_lmove(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
         if side_from is None or side_to is None:
             return errors.SYNTAX
         wherefrom, whereto = side_from, side_to
-    src = _packed(kv, source, now_ms)
-    if src is None or isinstance(src, Error):
-        return src
-    dst = _packed(kv, destination, now_ms)
-    if isinstance(dst, Error):
-        return dst
-    old, packed = src
-    popped, rest = _popped(packed, 1, wherefrom == -1)
-    expire_ms = expire_of(dst and dst[0])
-    if source == destination:  # a rotation: the list never goes empty, its TTL stays
-        dst = None if rest is None else (old, packed_list.parse(rest))
-        expire_ms = old.expire_ms
-    else:
-        _put(kv, source, old.expire_ms, rest)
-    _put(kv, destination, expire_ms, _pushed(dst, popped, whereto == 0))
+    found = LISTS.load(kv, source, now_ms)
+    if isinstance(found, Error):
+        return found
+    old, src = found
+    if old is None:
+        return None
+    # A rotation (the same key) keeps the list and its TTL: it never goes empty.
+    target = found if destination == source else LISTS.load(kv, destination, now_ms)
+    if isinstance(target, Error):
+        return target
+    popped = src.pop(1, wherefrom == -1)
+    target_old, dst = target
+    if dst is not src:
+        LISTS.store(kv, source, old.expire_ms, src)
+    dst.push(popped, whereto == 0)
+    LISTS.store(kv, destination, expire_of(target_old), dst)
     return popped[0]
 
 

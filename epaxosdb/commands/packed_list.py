@@ -3,11 +3,12 @@
 Why: a list is one stored value, so a command that changes it writes all of
 it. When that meant decoding every element into Python and encoding them all
 again, an LPUSH onto a queue of 100,000 elements cost milliseconds, and
-``redis-benchmark``'s list tests crawled. In this form a push or a pop at
-either end, an index or range near an end, LSET and LTRIM find the bytes
-they need from a table of lengths and build the new value from slices of
-the old one: the cost left is copying the value once (memcpy speed), plus
-Python work only for the elements the command names.
+``redis-benchmark``'s list tests crawled. In this form the records of any
+run of elements are found from a table of lengths, so a list being changed
+(``list_contents.ListContents``) reads only the elements a command names,
+and a new value is built from the old one's untouched records, copied whole
+(``assemble``), and the elements added, packed: memcpy speed, plus Python
+work only for the elements that changed.
 
 Layout::
 
@@ -155,6 +156,11 @@ def _records_size(table: array[int]) -> int:
     )
 
 
+def records_size(packed: Packed, start: int, stop: int) -> int:
+    """Bytes taken by the records of elements ``start`` to ``stop - 1``."""
+    return _records_size(lengths(packed, start, stop)) if start < stop else 0
+
+
 def offset(packed: Packed, index: int) -> int:
     """Where element ``index``'s record starts (``length``: where the records end), counted
     from the nearer end so that work near either end stays small."""
@@ -184,6 +190,13 @@ def items(packed: Packed, start: int, stop: int) -> list[bytes]:
     if start >= stop:
         return []
     first, last = _span(packed, start, stop)
+    return decode_records(packed, start, stop, first, last)
+
+
+def decode_records(packed: Packed, start: int, stop: int, first: int, last: int) -> list[bytes]:
+    """Elements ``start`` to ``stop - 1`` (``start < stop``), whose records are bytes
+    ``first`` to ``last - 1``; ``StorageError`` unless they decode to byte strings of
+    the lengths the table gives them."""
     try:
         elements = msgpack.unpackb(
             b"".join((_array_header(stop - start), memoryview(packed.payload)[first:last])),
@@ -201,53 +214,33 @@ def items(packed: Packed, start: int, stop: int) -> list[bytes]:
     return elements
 
 
-def splice(packed: Packed, start: int, stop: int, replacement: Sequence[bytes]) -> bytes | None:
-    """The value with elements ``start`` to ``stop - 1`` replaced by ``replacement``; ``None``
-    when nothing is left (a list never exists empty)."""
-    count = packed.length - (stop - start) + len(replacement)
-    return None if count == 0 else _rebuild(packed, start, stop, replacement, count)
+def _records(elements: Sequence[bytes]) -> memoryview:
+    """The records of ``elements``, as ``pack`` writes them, without the array header."""
+    packed = msgpack.packb(list(elements), use_bin_type=True)
+    return memoryview(packed)[len(_array_header(len(elements))) :]
 
 
-def insert(packed: Packed, at: int, elements: Sequence[bytes]) -> bytes:
-    """The value with ``elements`` inserted before element ``at`` (``length``: at the tail)."""
-    return _rebuild(packed, at, at, elements, packed.length + len(elements))
-
-
-def _rebuild(
-    packed: Packed, start: int, stop: int, replacement: Sequence[bytes], count: int
+def assemble(
+    head: Sequence[bytes],
+    packed: Packed | None,
+    bounds: tuple[int, int, int, int],
+    tail: Sequence[bytes],
 ) -> bytes:
-    """``splice`` once the new length (``count``, not 0) is known: one copy of the parts
-    kept, with the new records and their lengths in between."""
-    first, last = _span(packed, start, stop)
-    whole = memoryview(packed.payload)
-    table = packed.end
-    added = msgpack.packb(list(replacement), use_bin_type=True)
-    added = added[len(_array_header(len(replacement))) :]
-    return b"".join(
-        (
-            _MARK,
-            _array_header(count),
-            whole[packed.body : first],
-            added,
-            whole[last : packed.end],
-            whole[table : table + 4 * start],
-            _length_table(array("I", map(len, replacement))),
-            whole[table + 4 * stop :],
-        )
-    )
-
-
-def keep(packed: Packed, start: int, stop: int) -> bytes | None:
-    """The value holding only elements ``start`` to ``stop - 1`` (LTRIM); ``None`` if none."""
-    if start >= stop:
-        return None
-    first, last = _span(packed, start, stop)
-    whole = memoryview(packed.payload)
-    return b"".join(
-        (
-            _MARK,
-            _array_header(stop - start),
-            whole[first:last],
-            whole[packed.end + 4 * start : packed.end + 4 * stop],
-        )
-    )
+    """The stored form of ``head``, then elements ``lo`` to ``hi - 1`` of ``packed`` (its
+    bytes ``lo_byte`` to ``hi_byte - 1``: ``bounds``), then ``tail``; not empty. The
+    middle's records and lengths are copied, not decoded."""
+    lo, hi, lo_byte, hi_byte = bounds
+    count = len(head) + hi - lo + len(tail)
+    parts: list[bytes | memoryview] = [_MARK, _array_header(count)]
+    tables: list[bytes | memoryview] = []
+    if head:
+        parts.append(_records(head))
+        tables.append(_length_table(array("I", map(len, head))))
+    if packed is not None and lo < hi:
+        whole = memoryview(packed.payload)
+        parts.append(whole[lo_byte:hi_byte])
+        tables.append(whole[packed.end + 4 * lo : packed.end + 4 * hi])
+    if tail:
+        parts.append(_records(tail))
+        tables.append(_length_table(array("I", map(len, tail))))
+    return b"".join(parts + tables)

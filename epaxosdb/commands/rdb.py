@@ -71,7 +71,7 @@ from . import lzf
 from .groups import _estimate as estimate_entries_read
 from .hashes import HASHES
 from .integers import LLONG_MAX, parse_ll
-from .lists import LISTS
+from .lists import decode_list, encode_list
 from .sets import INTSET_ENTRIES_MAX, SETS
 from .streams import (
     INVALID_ENTRIES_READ,
@@ -346,7 +346,7 @@ def _list_nodes(elements: Sequence[bytes]) -> list[bytes]:
 
 
 def _dump_list(payload: bytes) -> bytes:
-    nodes = _list_nodes(LISTS.decode_shared(payload))
+    nodes = _list_nodes(decode_list(payload))
     out = [bytes((TYPE_LIST_QUICKLIST_2,)), _length(len(nodes))]
     for node in nodes:
         out += (b"\x02", _string(node))  # container 2: a packed (listpack) node
@@ -843,7 +843,7 @@ Restored = tuple[ValueType, bytes]
 
 def _restored_list(elements: list[bytes]) -> Restored:
     _not_empty(len(elements))
-    return ValueType.LIST, LISTS.encode(elements)
+    return ValueType.LIST, encode_list(elements)
 
 
 def _restored_set(members: Iterable[bytes]) -> Restored:

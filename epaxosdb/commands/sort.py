@@ -62,6 +62,7 @@ from . import errors
 from .containers import expire_of
 from .hashes import HASHES
 from .integers import parse_ll
+from .list_contents import ListContents
 from .lists import LISTS
 from .pqsort import Compare, partial_quicksort
 from .sets import SETS, in_order
@@ -284,7 +285,7 @@ def _contents(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[ValueType, lis
     if value is None:
         return ValueType.LIST, []
     if value.type == ValueType.LIST:
-        return ValueType.LIST, LISTS.decode_shared(value.payload)
+        return ValueType.LIST, LISTS.decode_shared(value.payload).elements()
     if value.type == ValueType.SET:
         return ValueType.SET, in_order(SETS.decode_shared(value.payload))
     if value.type == ValueType.ZSET:
@@ -335,7 +336,7 @@ def _sort(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, scripted: bool) 
         items = [
             _lookup(kv, pattern, element, now_ms) or b"" for element in chosen for pattern in gets
         ]
-    LISTS.store(kv, request.store, expire_of(None), items)
+    LISTS.store(kv, request.store, expire_of(None), ListContents.of(items))
     return len(items)
 
 

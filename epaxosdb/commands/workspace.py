@@ -1,6 +1,6 @@
 """``Workspace``: the collections one multi-op command changes, kept decoded until it ends.
 
-Why: a hash, set, sorted set or stream is stored as one encoded value, so a
+Why: a hash, list, set, sorted set or stream is stored as one encoded value, so a
 command that changes it decodes the value, changes it and encodes it again —
 a cost in proportion to its size. That is fine for one command; but a MULTI,
 a pipelined run or a script may change the same collection thousands of
@@ -74,6 +74,8 @@ class Holder(Protocol):
 
     def remember(self, payload: bytes, contents: Any) -> None: ...
 
+    def size_of(self, contents: Any) -> int: ...
+
 
 class Held:
     """One collection kept decoded: its kind, contents and expiry, and whether the store
@@ -106,8 +108,7 @@ class Held:
 
     def size_hint(self) -> int:
         """Roughly the bytes the contents take, for bounding deferred writes."""
-        contents = self.contents
-        return max(self.size, 48 * len(contents) if isinstance(contents, dict) else 0)
+        return max(self.size, self.kind.size_of(self.contents))
 
 
 class Workspace:

@@ -16,7 +16,7 @@ import pytest
 
 from epaxosdb.commands.containers import CONTENT_MATCH_MIN
 from epaxosdb.commands.hashes import decode_hash, encode_hash
-from epaxosdb.commands.lists import decode_list, encode_list
+from epaxosdb.commands.lists import LISTS, decode_list, encode_list
 from epaxosdb.commands.sets import SETS, decode_set, encode_set
 from epaxosdb.commands.zsets import decode_zset, encode_zset, ordered
 from storage.interface import StorageError
@@ -125,9 +125,9 @@ def test_a_payload_that_is_not_a_sorted_set_is_a_storage_error(payload: bytes) -
 def test_a_remembered_decode_is_a_copy_so_changing_it_changes_nothing_else() -> None:
     """Handlers change what they load; the next load of the same payload must not see it."""
     payload = encode_list([b"a"])
-    first = decode_list(payload)
-    first.append(b"b")
-    assert decode_list(payload) == [b"a"]
+    first = LISTS.decode(payload)
+    first.push([b"b"], at_head=False)
+    assert LISTS.decode(payload).elements() == [b"a"]
     fields = decode_hash(encode_hash({b"f": b"v"}))
     fields[b"g"] = b"w"
     stored = encode_hash({b"f": b"v"})

@@ -1,4 +1,4 @@
-"""``packed_list``: the stored form of a list, and the end operations that avoid a decode.
+"""``packed_list``, the stored form of a list, and ``ListContents``, a list being changed.
 
 Each operation is checked against a plain Python list doing the same, over
 element sizes on both sides of msgpack's header-width steps (255/256 and
@@ -8,11 +8,13 @@ element sizes on both sides of msgpack's header-width steps (255/256 and
 from __future__ import annotations
 
 import random
+import sys
 
 import msgpack
 import pytest
 
-from epaxosdb.commands import lists, packed_list
+from epaxosdb.commands import list_contents, lists, packed_list
+from epaxosdb.commands.list_contents import ListContents
 from epaxosdb.commands.spec import Handler
 from protocol.replies import Reply
 from storage.interface import StorageError, Value, ValueType
@@ -35,44 +37,72 @@ def _check(payload: bytes | None, model: list[bytes]) -> None:
     assert payload == packed_list.pack(model), "the same list is always stored the same way"
 
 
-@pytest.mark.parametrize("seed", range(12))
-def test_end_operations_agree_with_a_python_list(seed: int) -> None:
+@pytest.mark.parametrize("seed", range(16))
+def test_list_contents_agree_with_a_python_list(
+    seed: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Every operation of ``ListContents``, on contents read from a payload and changed
+    again and again; each encoding is what ``pack`` makes of the model (so also what
+    a fresh start from it would read), and contents read back from it carry on. Half
+    the seeds read the stored records one at a time (``SPILL``), so that the edges of
+    what is left stored move one record at a time too."""
+    monkeypatch.setattr(list_contents, "SPILL", 1 if seed % 2 else list_contents.SPILL)
     rng = random.Random(seed)
     model = [_element(rng) for _ in range(rng.randrange(1, 40))]
-    payload: bytes | None = packed_list.pack(model)
-    for _ in range(150):
-        if payload is None:
-            model = [_element(rng)]
-            payload = packed_list.pack(model)
-        packed = packed_list.parse(payload)
-        assert packed.length == len(model)
+    contents = ListContents.over(packed_list.pack(model))
+    for step in range(300):
+        assert len(contents) == len(model)
         start = rng.randrange(len(model) + 1)
         stop = rng.randrange(start, len(model) + 1)
-        assert packed_list.items(packed, start, stop) == model[start:stop]
-        operation = rng.randrange(3)
+        assert contents.items(start, stop) == model[start:stop]
+        operation = rng.randrange(6)
         if operation == 0:
-            added = [_element(rng) for _ in range(rng.randrange(0, 4))]
-            payload = packed_list.splice(packed, start, stop, added)
-            model[start:stop] = added
-        elif operation == 1:
             added = [_element(rng) for _ in range(rng.randrange(1, 4))]
-            payload = packed_list.insert(packed, start, added)
-            model[start:start] = added
-        else:
-            payload = packed_list.keep(packed, start, stop)
+            at_head = rng.random() < 0.5
+            contents.push(added, at_head)
+            model = [*added, *model] if at_head else [*model, *added]
+        elif operation == 1:
+            count, from_tail = rng.randrange(0, 5), rng.random() < 0.5
+            expected = model[::-1][:count] if from_tail else model[:count]
+            assert contents.pop(count, from_tail) == expected
+            model = model[: len(model) - len(expected)] if from_tail else model[len(expected) :]
+        elif operation == 2 and model:
+            index, element = rng.randrange(len(model)), _element(rng)
+            contents.set(index, element)
+            model[index] = element
+        elif operation == 3 and rng.random() < 0.3:
+            contents.keep(start, stop)
             model = model[start:stop]
-        _check(payload, model)
+        if not model:
+            model = [_element(rng)]
+            contents = ListContents.of(model)
+        if step % 7 == 0 or rng.random() < 0.1:
+            payload = contents.encode()
+            _check(payload, model)
+            contents = ListContents.over(payload) if rng.random() < 0.5 else contents
+    assert contents.elements() == model
 
 
 def test_array_header_widths_at_their_steps() -> None:
     for length in (15, 16, 65535, 65536):
         model = [b""] * length
-        payload = packed_list.pack(model)
-        packed = packed_list.parse(payload)
-        assert packed.length == length
-        grown = packed_list.insert(packed, length, [b"x"])
-        _check(grown, [*model, b"x"])
-        _check(packed_list.splice(packed, 0, 1, ()), model[1:])
+        contents = ListContents.over(packed_list.pack(model))
+        assert len(contents) == length
+        grown = contents.copy()
+        grown.push([b"x"], at_head=False)
+        _check(grown.encode(), [*model, b"x"])
+        contents.pop(1, from_tail=False)
+        _check(contents.encode(), model[1:])
+
+
+def test_unchanged_contents_encode_as_the_very_payload_they_were_read_from() -> None:
+    payload = packed_list.pack([b"a", b"b", b"c"])
+    contents = ListContents.over(payload)
+    assert contents.items(1, 3) == [b"b", b"c"]
+    assert contents.encode() is payload
+    contents.push([b"z"], at_head=True)
+    contents.pop(1, from_tail=False)
+    assert contents.encode() == payload
 
 
 def test_the_older_form_is_read_and_converted() -> None:
@@ -134,3 +164,22 @@ def test_a_list_stored_in_the_older_form_answers_and_is_rewritten_at_its_first_c
     assert run(b"LPUSH", b"q", b"z") == 3
     stored = store.read(lambda view: view.get(b"q"))
     assert stored is not None and stored.payload == packed_list.pack([b"z", b"a", b"b"])
+
+
+class _PopsTailInHeadOrder(ListContents):
+    """Broken on purpose: a pop of several from the tail answers them head first."""
+
+    def pop(self, count: int, from_tail: bool) -> list[bytes]:
+        taken = super().pop(count, from_tail)
+        if from_tail:
+            taken.reverse()
+        return taken
+
+
+def test_the_model_check_catches_a_pop_from_the_tail_in_the_wrong_order(
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    monkeypatch.setattr(sys.modules[__name__], "ListContents", _PopsTailInHeadOrder)
+    with pytest.raises(AssertionError):
+        for seed in range(16):
+            test_list_contents_agree_with_a_python_list(seed, monkeypatch)

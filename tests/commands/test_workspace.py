@@ -52,10 +52,10 @@ class _Passthrough:
 
 
 def _collection_request(rng: random.Random) -> list[bytes]:
-    """Reads and writes of streams (with groups), hashes, sets and sorted sets, each family
-    on keys of its own most of the time, so most of them succeed; the differential
+    """Reads and writes of streams (with groups), hashes, lists, sets and sorted sets, each
+    family on keys of its own most of the time, so most of them succeed; the differential
     generator adds everything else, and the wrong types."""
-    family = rng.choice(["x", "h", "s", "z"])
+    family = rng.choice(["x", "h", "s", "z", "l"])
     key = rng.choice([family.encode() + b"0", family.encode() + b"1", rng.choice(KEYS)])
     other = family.encode() + rng.choice([b"0", b"1"])
     entry = b"%d-%d" % (T0 + rng.randrange(40), rng.randrange(2))
@@ -97,6 +97,24 @@ def _collection_request(rng: random.Random) -> list[bytes]:
             [b"ZPOPMIN", key],
             [b"ZRANGESTORE", other, key, b"0", b"2"],
             [b"ZRANGE", key, b"0", b"-1", b"WITHSCORES"],
+        ],
+        "l": [
+            [b"RPUSH", key, *[b"%d" % rng.randrange(9) for _ in range(rng.randrange(1, 4))]],
+            [b"LPUSH", key, *[b"%d" % rng.randrange(9) for _ in range(rng.randrange(1, 4))]],
+            [b"LPUSHX", key, b"x"],
+            [b"LPOP", key],
+            [b"RPOP", key, b"%d" % rng.randrange(4)],
+            [b"LSET", key, b"%d" % rng.randrange(-4, 4), b"s"],
+            [b"LTRIM", key, b"%d" % rng.randrange(-3, 3), b"%d" % rng.randrange(-3, 6)],
+            [b"LREM", key, b"%d" % rng.randrange(-2, 3), b"%d" % rng.randrange(9)],
+            [b"LINSERT", key, b"BEFORE", b"%d" % rng.randrange(9), b"i"],
+            [b"LMOVE", key, other, rng.choice([b"LEFT", b"RIGHT"]), b"RIGHT"],
+            [b"RPOPLPUSH", key, key],
+            [b"BLMPOP", b"0", b"2", key, other, b"LEFT", b"COUNT", b"2"],
+            [b"LRANGE", key, b"%d" % rng.randrange(-5, 3), b"%d" % rng.randrange(-3, 8)],
+            [b"LINDEX", key, b"%d" % rng.randrange(-5, 5)],
+            [b"LPOS", key, b"%d" % rng.randrange(9), b"RANK", b"-1", b"COUNT", b"0"],
+            [b"LLEN", key],
         ],
     }[family]
     common = [[b"TYPE", key], [b"DUMP", key], [b"COPY", key, other], [b"RENAME", key, other]]

@@ -17,7 +17,7 @@ import trio
 import trio.lowlevel
 
 from epaxosdb import commands
-from epaxosdb.commands.lists import LISTS
+from epaxosdb.commands.lists import encode_list
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
 from epaxosdb.runtime.blocking import BlockedClients, BlockedPop
@@ -266,7 +266,7 @@ async def test_client_unblock_ends_a_wait_with_the_timeout_reply_or_an_error() -
 
 
 def _list_of(*elements: bytes) -> Value:
-    return Value(ValueType.LIST, 0, LISTS.encode(list(elements)))
+    return Value(ValueType.LIST, 0, encode_list(elements))
 
 
 async def test_many_blocked_clients_each_get_one_element_and_none_is_lost() -> None:

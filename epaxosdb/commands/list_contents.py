@@ -1,0 +1,257 @@
+"""``ListContents``: a list being changed, costing what its changes do, not what it holds.
+
+Why: a list is stored as one value (``packed_list``), and a change that
+rebuilt it — decoding every element, or even copying every byte — costs in
+proportion to the list. A queue with a backlog of 200,000 elements then
+served a few hundred pushes a second, and a busy one paid that copy
+thousands of times between two writes to the store.
+
+So a list being changed is kept in three parts: the records of its stored
+form that are still there (the *middle*, elements ``lo`` to ``hi - 1`` of
+the stored value, never decoded or copied while it is changed), and the
+elements pushed before and after them, in two deques. A push adds to a
+deque; a pop takes from a deque, or else reads the records at one edge of
+the middle and moves that edge; LTRIM moves the edges; LINDEX, LRANGE and
+LSET near either end read or move only the records they name. Encoding it
+again (``encode``) packs the pushed elements and copies the middle's bytes
+once. A ``Workspace`` holds these contents from command to command, and the
+consensus loop carries them from step to step (``workspace``), so a queue
+changed by many clients between two flushes of the deferred writes is
+encoded once per flush, at the cost of one copy.
+
+Edges move by the lengths table of the stored form, so finding element
+``i`` of the middle costs in proportion to its distance from the nearer
+edge. Commands that need every element (LREM, LINSERT, LPOS) read them all
+(``elements``).
+"""
+
+from __future__ import annotations
+
+from collections import deque
+from collections.abc import Iterable, Sequence
+from itertools import islice
+
+from storage.interface import Payload, StorageError
+
+from . import packed_list
+from .packed_list import Packed
+
+SPILL = 64
+"""Records read at once from an edge of the middle into the deque beside it (``_spill``)."""
+
+
+def _slice(elements: deque[bytes], start: int, stop: int) -> list[bytes]:
+    """``elements[start:stop]``, walked from the nearer end."""
+    size = len(elements)
+    if start >= stop:
+        return []
+    if stop - start == 1:
+        return [elements[start]]
+    if start <= size - stop:
+        return list(islice(elements, start, stop))
+    taken = list(islice(reversed(elements), size - stop, size - start))
+    taken.reverse()
+    return taken
+
+
+class ListContents:
+    """A list's elements: ``head``, then records ``lo`` to ``hi - 1`` of a stored value
+    (bytes ``lo_byte`` to ``hi_byte`` of it), then ``tail``. See the module docstring."""
+
+    __slots__ = ("_head", "_hi", "_hi_byte", "_lo", "_lo_byte", "_packed", "_tail")
+
+    def __init__(
+        self,
+        head: deque[bytes],
+        packed: Packed | None,
+        tail: deque[bytes],
+        bounds: tuple[int, int, int, int] = (0, 0, 0, 0),
+    ) -> None:
+        self._head = head
+        self._packed = packed
+        self._tail = tail
+        self._lo, self._hi, self._lo_byte, self._hi_byte = bounds
+
+    @classmethod
+    def of(cls, elements: Iterable[bytes]) -> ListContents:
+        """These elements, head first, none of them stored."""
+        return cls(deque(elements), None, deque())
+
+    @classmethod
+    def over(cls, payload: Payload) -> ListContents:
+        """The list stored as ``payload`` (a value read in place only for reading), without
+        decoding it; ``StorageError`` if its header says it is not one."""
+        packed = packed_list.view(payload)
+        return cls(deque(), packed, deque(), (0, packed.length, packed.body, packed.end))
+
+    def copy(self) -> ListContents:
+        """Contents to change independently (the stored value is shared: it never changes)."""
+        bounds = (self._lo, self._hi, self._lo_byte, self._hi_byte)
+        return ListContents(deque(self._head), self._packed, deque(self._tail), bounds)
+
+    def __len__(self) -> int:
+        return len(self._head) + self._hi - self._lo + len(self._tail)
+
+    def size_hint(self) -> int:
+        """Roughly the bytes it takes: the middle's records, and the deques' elements."""
+        return self._hi_byte - self._lo_byte + 48 * (len(self._head) + len(self._tail))
+
+    # --- the middle -------------------------------------------------------------------
+
+    def _offset(self, index: int) -> int:
+        """Where record ``index`` (``lo <= index <= hi``) starts, from the nearer edge."""
+        packed = self._packed
+        assert packed is not None
+        if index - self._lo <= self._hi - index:
+            at = self._lo_byte + packed_list.records_size(packed, self._lo, index)
+        else:
+            at = self._hi_byte - packed_list.records_size(packed, index, self._hi)
+        if not self._lo_byte <= at <= self._hi_byte:
+            raise StorageError("a stored list's lengths do not match its elements")
+        return at
+
+    def _records(self, start: int, stop: int) -> list[bytes]:
+        """Records ``start`` to ``stop - 1`` of the stored value (within the middle)."""
+        if start >= stop:
+            return []
+        packed = self._packed
+        assert packed is not None
+        first = self._offset(start)
+        if stop - start <= min(stop - self._lo, self._hi - stop):
+            last = first + packed_list.records_size(packed, start, stop)
+        else:
+            last = self._offset(stop)
+        return packed_list.decode_records(packed, start, stop, first, last)
+
+    def _shrink(self, count: int, from_hi: bool) -> None:
+        """Drop ``count`` records at one edge of the middle (they were read or removed)."""
+        packed = self._packed
+        assert packed is not None and count <= self._hi - self._lo
+        if from_hi:
+            self._hi_byte -= packed_list.records_size(packed, self._hi - count, self._hi)
+            self._hi -= count
+        else:
+            self._lo_byte += packed_list.records_size(packed, self._lo, self._lo + count)
+            self._lo += count
+        if not self._lo_byte <= self._hi_byte:
+            raise StorageError("a stored list's lengths do not match its elements")
+
+    # --- what the commands do -----------------------------------------------------------
+
+    def items(self, start: int, stop: int) -> list[bytes]:
+        """Elements ``start`` to ``stop - 1``, head first (``0 <= start <= stop <= len``)."""
+        head, middle = len(self._head), self._hi - self._lo
+        taken: list[bytes] = []
+        if start < head:
+            taken += _slice(self._head, start, min(stop, head))
+        low, high = max(start - head, 0), min(stop - head, middle)
+        if low < high:
+            taken += self._records(self._lo + low, self._lo + high)
+        low, high = max(start - head - middle, 0), stop - head - middle
+        if low < high:
+            taken += _slice(self._tail, low, high)
+        return taken
+
+    def elements(self) -> list[bytes]:
+        """Every element, head first."""
+        return self.items(0, len(self))
+
+    def push(self, elements: Sequence[bytes], at_head: bool) -> None:
+        """``elements`` added at the head or the tail, in the order given."""
+        if at_head:
+            self._head.extendleft(reversed(elements))
+        else:
+            self._tail.extend(elements)
+
+    def pop(self, count: int, from_tail: bool) -> list[bytes]:
+        """``count`` elements (all of them if there are fewer) off one end, nearest that
+        end first."""
+        count = min(count, len(self))
+        near, far = (self._tail, self._head) if from_tail else (self._head, self._tail)
+        if len(near) < count and self._hi > self._lo:
+            self._spill(count - len(near), into_tail=from_tail)
+        take = near.pop if from_tail else near.popleft
+        taken = [take() for _ in range(min(count, len(near)))]
+        if len(taken) < count:  # the middle is used up too: the rest is the far deque's
+            take = far.pop if from_tail else far.popleft
+            taken += [take() for _ in range(count - len(taken))]
+        return taken
+
+    def _spill(self, wanted: int, into_tail: bool) -> None:
+        """Move at least ``wanted`` records (``SPILL`` at least, all there are at most) from
+        one edge of the middle into the deque beside it: a queue popped one element at a
+        time reads its records a batch at a time."""
+        count = min(self._hi - self._lo, max(wanted, SPILL))
+        if into_tail:
+            records = self._records(self._hi - count, self._hi)
+            self._shrink(count, from_hi=True)
+            self._tail.extendleft(reversed(records))
+        else:
+            records = self._records(self._lo, self._lo + count)
+            self._shrink(count, from_hi=False)
+            self._head.extend(records)
+
+    def set(self, index: int, element: bytes) -> None:
+        """Element ``index`` (``0 <= index < len``) becomes ``element``. In the middle, the
+        records from the nearer edge to it move into the deque on that side first."""
+        head, middle = len(self._head), self._hi - self._lo
+        if index < head:
+            self._head[index] = element
+            return
+        at = index - head
+        if at >= middle:
+            self._tail[at - middle] = element
+            return
+        if at < middle - at:
+            self._spill(at + 1, into_tail=False)
+        else:
+            self._spill(middle - at, into_tail=True)
+        head, middle = len(self._head), self._hi - self._lo
+        if index < head:
+            self._head[index] = element
+        else:
+            self._tail[index - head - middle] = element
+
+    def keep(self, start: int, stop: int) -> None:
+        """Only elements ``start`` to ``stop - 1`` are left (LTRIM)."""
+        size = len(self)
+        self._drop(size - max(stop, start), from_tail=True)
+        self._drop(start, from_tail=False)
+
+    def _drop(self, count: int, from_tail: bool) -> None:
+        near, far = (self._tail, self._head) if from_tail else (self._head, self._tail)
+        dropped = min(count, len(near))
+        if dropped == len(near):
+            near.clear()
+        else:
+            drop = near.pop if from_tail else near.popleft
+            for _ in range(dropped):
+                drop()
+        count -= dropped
+        middle = min(count, self._hi - self._lo)
+        if middle:
+            self._shrink(middle, from_tail)
+            count -= middle
+        if count >= len(far):
+            far.clear()
+            return
+        drop = far.pop if from_tail else far.popleft
+        for _ in range(count):
+            drop()
+
+    def encode(self) -> bytes:
+        """The stored form of these contents (not empty): the stored value itself when
+        nothing changed, else one copy of the middle with the pushed elements around it."""
+        packed = self._packed
+        unchanged = (
+            packed is not None
+            and not self._head
+            and not self._tail
+            and (self._lo, self._hi) == (0, packed.length)
+            and type(packed.payload) is bytes
+        )
+        if unchanged:
+            assert packed is not None and type(packed.payload) is bytes
+            return packed.payload
+        bounds = (self._lo, self._hi, self._lo_byte, self._hi_byte)
+        return packed_list.assemble(self._head, packed, bounds, self._tail)
