@@ -28,7 +28,7 @@ edge. Commands that need every element (LREM, LINSERT, LPOS) read them all
 from __future__ import annotations
 
 from collections import deque
-from collections.abc import Iterable, Sequence
+from collections.abc import Iterable, Iterator, Sequence
 from itertools import islice
 
 from storage.interface import Payload, StorageError
@@ -38,6 +38,8 @@ from .packed_list import Packed
 
 SPILL = 64
 """Records read at once from an edge of the middle into the deque beside it (``_spill``)."""
+WALK = 256
+"""Records read at once by a walk over the middle (``walk``)."""
 
 
 def _slice(elements: deque[bytes], start: int, stop: int) -> list[bytes]:
@@ -195,22 +197,69 @@ class ListContents:
         """Element ``index`` (``0 <= index < len``) becomes ``element``. In the middle, the
         records from the nearer edge to it move into the deque on that side first."""
         head, middle = len(self._head), self._hi - self._lo
-        if index < head:
-            self._head[index] = element
-            return
         at = index - head
-        if at >= middle:
-            self._tail[at - middle] = element
-            return
-        if at < middle - at:
-            self._spill(at + 1, into_tail=False)
-        else:
-            self._spill(middle - at, into_tail=True)
-        head, middle = len(self._head), self._hi - self._lo
+        if 0 <= at < middle:
+            if at < middle - at:
+                self._spill(at + 1, into_tail=False)
+            else:
+                self._spill(middle - at, into_tail=True)
+            head, middle = len(self._head), self._hi - self._lo
         if index < head:
             self._head[index] = element
         else:
             self._tail[index - head - middle] = element
+
+    def insert(self, index: int, element: bytes) -> None:
+        """``element`` added before element ``index`` (``len``: at the tail). In the middle,
+        the records from the nearer edge to there move into the deque on that side first."""
+        head, middle = len(self._head), self._hi - self._lo
+        at = index - head
+        if 0 < at < middle:
+            if at < middle - at:
+                self._spill(at, into_tail=False)
+            else:
+                self._spill(middle - at, into_tail=True)
+            head, middle = len(self._head), self._hi - self._lo
+        if index <= head:
+            self._head.insert(index, element)
+        else:
+            self._tail.insert(index - head - middle, element)
+
+    def walk(self, from_tail: bool) -> Iterator[bytes]:
+        """Every element from one end, the stored ones read ``WALK`` at a time: a search
+        that stops early reads little. Nothing may change the contents during a walk."""
+        if from_tail:
+            yield from reversed(self._tail)
+            yield from self._walk_middle(from_tail)
+            yield from reversed(self._head)
+        else:
+            yield from self._head
+            yield from self._walk_middle(from_tail)
+            yield from self._tail
+
+    def _walk_middle(self, from_tail: bool) -> Iterator[bytes]:
+        packed = self._packed
+        if packed is None:
+            return
+        size = packed_list.records_size
+        if from_tail:
+            at, last = self._hi, self._hi_byte
+            while at > self._lo:
+                start = max(at - WALK, self._lo)
+                first = last - size(packed, start, at)
+                if first < self._lo_byte:
+                    raise StorageError("a stored list's lengths do not match its elements")
+                yield from reversed(packed_list.decode_records(packed, start, at, first, last))
+                at, last = start, first
+        else:
+            at, first = self._lo, self._lo_byte
+            while at < self._hi:
+                stop = min(at + WALK, self._hi)
+                last = first + size(packed, at, stop)
+                if last > self._hi_byte:
+                    raise StorageError("a stored list's lengths do not match its elements")
+                yield from packed_list.decode_records(packed, at, stop, first, last)
+                at, first = stop, last
 
     def keep(self, start: int, stop: int) -> None:
         """Only elements ``start`` to ``stop - 1`` are left (LTRIM)."""

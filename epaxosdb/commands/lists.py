@@ -8,9 +8,9 @@ the elements they name do, and writing the list back costs one copy of its
 bytes. In a ``Workspace`` the contents stay as they are from command to
 command, and the consensus loop carries them from step to step, so a busy
 queue is written back once per flush of the deferred writes, not once per
-push (see ``workspace``). LLEN, LINDEX and LRANGE read the stored value in
-place; LREM, LINSERT and LPOS read every element (they are O(N) in Redis
-too).
+push (see ``workspace``). LLEN, LINDEX, LRANGE and LPOS read the stored value
+in place; LPOS and LINSERT read from one end up to what they look for, and
+LREM reads every element (they are O(N) in Redis too).
 
 The blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) execute here
 as what Redis runs inside MULTI: pop if a list has an element, else answer
@@ -30,6 +30,7 @@ from __future__ import annotations
 
 from collections.abc import Callable, Sequence
 from functools import partial
+from itertools import islice
 from typing import TypeVar
 
 from protocol.replies import NULL_ARRAY, OK, Error, NullArray, Reply
@@ -229,9 +230,9 @@ def _pop_from_first(
     return NULL_ARRAY
 
 
-# LLEN, LINDEX and LRANGE read the list where it is stored (``read_live``): they cost
-# what the elements they name do, not a copy of the whole list; one a workspace holds or
-# carries they read as it is held.
+# LLEN, LINDEX, LRANGE and LPOS read the list where it is stored (``read_live``): they
+# cost what the elements they read do, not a copy of the whole list; one a workspace
+# holds or carries they read as it is held.
 
 
 def _read(
@@ -348,6 +349,8 @@ def cmd_lrem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
 
 
 def cmd_linsert(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    """Add an element before or after the first match of the pivot, searched from the
+    head (reading no further than it)."""
     where = args[2].upper()
     if where not in (b"BEFORE", b"AFTER"):
         return errors.SYNTAX
@@ -355,14 +358,14 @@ def cmd_linsert(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: in
     found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    old, contents = found
+    old, elements = found
     if old is None:
         return 0
-    elements = contents.elements()
-    if pivot not in elements:
+    at = next((i for i, e in enumerate(elements.walk(from_tail=False)) if e == pivot), None)
+    if at is None:
         return -1
-    elements.insert(elements.index(pivot) + (where == b"AFTER"), element)
-    LISTS.store(kv, key, expire_of(old), ListContents.of(elements))
+    elements.insert(at + (where == b"AFTER"), element)
+    LISTS.store(kv, key, expire_of(old), elements)
     return len(elements)
 
 
@@ -371,26 +374,28 @@ def cmd_lpos(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     if isinstance(options, Error):
         return options
     rank, count, maxlen = options
-    contents = LISTS.load_shared(kv, args[1], now_ms)
-    if isinstance(contents, Error):
-        return contents
-    if not contents:
-        return [] if count != -1 else None
-    elements = contents.elements()
+    search = partial(_positions, args[2], rank, count, maxlen)
+    return _read(kv, args[1], now_ms, search, [] if count != -1 else None)
+
+
+def _positions(
+    element: bytes, rank: int, count: int, maxlen: int, elements: ListContents
+) -> Reply:
+    """LPOS: where matches are, walking from the end RANK says and stopping at MAXLEN
+    elements or once COUNT matches are found (``count`` -1: no COUNT, one match)."""
     if rank == LLONG_MIN:  # Redis negates it and overflows: from the tail, and with
         rank, count = -1, (count if count == -1 else 0)  # COUNT, every match
-    order = range(len(elements) - 1, -1, -1) if rank < 0 else range(len(elements))
+    last = len(elements) - 1
+    walk = elements.walk(from_tail=rank < 0)
     skip = abs(rank) - 1
     matches: list[Reply] = []
-    for scanned, i in enumerate(order):
-        if maxlen and scanned >= maxlen:
-            break
-        if elements[i] != args[2]:
+    for scanned, candidate in enumerate(islice(walk, maxlen) if maxlen else walk):
+        if candidate != element:
             continue
         if skip:
             skip -= 1
             continue
-        matches.append(i)
+        matches.append(last - scanned if rank < 0 else scanned)
         if count == -1 or (count and len(matches) >= count):
             break
     if count == -1:

@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import random
 import sys
+from itertools import islice
 
 import msgpack
 import pytest
@@ -44,9 +45,11 @@ def test_list_contents_agree_with_a_python_list(
     """Every operation of ``ListContents``, on contents read from a payload and changed
     again and again; each encoding is what ``pack`` makes of the model (so also what
     a fresh start from it would read), and contents read back from it carry on. Half
-    the seeds read the stored records one at a time (``SPILL``), so that the edges of
-    what is left stored move one record at a time too."""
+    the seeds read the stored records one at a time (``SPILL``) and walk them three at a
+    time (``WALK``), so that the edges of what is left stored move one record at a time
+    too, and walks cross chunk boundaries."""
     monkeypatch.setattr(list_contents, "SPILL", 1 if seed % 2 else list_contents.SPILL)
+    monkeypatch.setattr(list_contents, "WALK", 3 if seed % 2 else list_contents.WALK)
     rng = random.Random(seed)
     model = [_element(rng) for _ in range(rng.randrange(1, 40))]
     contents = ListContents.over(packed_list.pack(model))
@@ -73,6 +76,14 @@ def test_list_contents_agree_with_a_python_list(
         elif operation == 3 and rng.random() < 0.3:
             contents.keep(start, stop)
             model = model[start:stop]
+        elif operation == 4:
+            index, element = rng.randrange(len(model) + 1), _element(rng)
+            contents.insert(index, element)
+            model.insert(index, element)
+        elif operation == 5:
+            from_tail, prefix = rng.random() < 0.5, rng.randrange(len(model) + 1)
+            expected = model[::-1] if from_tail else model
+            assert list(islice(contents.walk(from_tail), prefix)) == expected[:prefix]
         if not model:
             model = [_element(rng)]
             contents = ListContents.of(model)
