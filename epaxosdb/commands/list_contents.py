@@ -196,6 +196,17 @@ class ListContents:
     def set(self, index: int, element: bytes) -> None:
         """Element ``index`` (``0 <= index < len``) becomes ``element``. In the middle, the
         records from the nearer edge to it move into the deque on that side first."""
+        where, at = self._reach(index)
+        where[at] = element
+
+    def remove(self, index: int) -> None:
+        """Element ``index`` (``0 <= index < len``) goes, as ``set`` finds it."""
+        where, at = self._reach(index)
+        del where[at]
+
+    def _reach(self, index: int) -> tuple[deque[bytes], int]:
+        """The deque holding element ``index`` (spilling the records from the nearer edge of
+        the middle to it, if it is stored there) and its position in it."""
         head, middle = len(self._head), self._hi - self._lo
         at = index - head
         if 0 <= at < middle:
@@ -205,9 +216,8 @@ class ListContents:
                 self._spill(middle - at, into_tail=True)
             head, middle = len(self._head), self._hi - self._lo
         if index < head:
-            self._head[index] = element
-        else:
-            self._tail[index - head - middle] = element
+            return self._head, index
+        return self._tail, index - head - middle
 
     def insert(self, index: int, element: bytes) -> None:
         """``element`` added before element ``index`` (``len``: at the tail). In the middle,

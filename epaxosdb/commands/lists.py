@@ -9,8 +9,8 @@ bytes. In a ``Workspace`` the contents stay as they are from command to
 command, and the consensus loop carries them from step to step, so a busy
 queue is written back once per flush of the deferred writes, not once per
 push (see ``workspace``). LLEN, LINDEX, LRANGE and LPOS read the stored value
-in place; LPOS and LINSERT read from one end up to what they look for, and
-LREM reads every element (they are O(N) in Redis too).
+in place; LPOS, LINSERT and LREM with a count read from one end up to what
+they look for, and LREM 0 reads every element (they are O(N) in Redis too).
 
 The blocking pops (BLPOP, BRPOP, BLMOVE, BRPOPLPUSH, BLMPOP) execute here
 as what Redis runs inside MULTI: pop if a list has an element, else answer
@@ -324,7 +324,8 @@ def cmd_ltrim(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int)
 
 
 def cmd_lrem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    """Remove up to ``count`` matches from the head (negative: from the tail; 0: all)."""
+    """Remove up to ``count`` matches from the head (negative: from the tail; 0: all).
+    With a count, the list is read from that end as far as the last match removed."""
     count = parse_ll(args[2])
     if count is None:
         return errors.NOT_INTEGER
@@ -332,19 +333,24 @@ def cmd_lrem(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) 
     found = LISTS.load(kv, key, now_ms)
     if isinstance(found, Error):
         return found
-    old, contents = found
-    elements = contents.elements()
-    limit = abs(count) if count else len(elements)
-    order = range(len(elements) - 1, -1, -1) if count < 0 else range(len(elements))
-    doomed: set[int] = set()
-    for i in order:
-        if len(doomed) == limit:
-            break
-        if elements[i] == element:
-            doomed.add(i)
+    old, elements = found
+    if old is None:
+        return 0
+    if count == 0:
+        every = elements.elements()
+        kept = ListContents.of(e for e in every if e != element)
+        removed = len(every) - len(kept)
+        if removed:
+            LISTS.store(kv, key, old.expire_ms, kept)
+        return removed
+    last = len(elements) - 1
+    walk = enumerate(elements.walk(from_tail=count < 0))
+    matches = (i if count > 0 else last - i for i, e in walk if e == element)
+    doomed = list(islice(matches, abs(count)))
+    for index in sorted(doomed, reverse=True):  # from the tail, so the others stay put
+        elements.remove(index)
     if doomed:
-        kept = ListContents.of(e for i, e in enumerate(elements) if i not in doomed)
-        LISTS.store(kv, key, expire_of(old), kept)
+        LISTS.store(kv, key, old.expire_ms, elements)
     return len(doomed)
 
 

@@ -80,6 +80,10 @@ def test_list_contents_agree_with_a_python_list(
             index, element = rng.randrange(len(model) + 1), _element(rng)
             contents.insert(index, element)
             model.insert(index, element)
+        elif operation == 5 and model and rng.random() < 0.5:
+            index = rng.randrange(len(model))
+            contents.remove(index)
+            del model[index]
         elif operation == 5:
             from_tail, prefix = rng.random() < 0.5, rng.randrange(len(model) + 1)
             expected = model[::-1] if from_tail else model
