@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from epaxosdb import commands
 from epaxosdb.commands import workspace
+from epaxosdb.commands.notifications import Notices
 from epaxosdb.commands.workspace import UnstoredChange, Workspace
 from epaxosdb.core.ready import Ready
 from protocol.messages import Command, InstanceId, Message, ReplicaId
@@ -57,12 +58,16 @@ class Outbox:
 
 @dataclass(frozen=True, slots=True)
 class Stopwatch:
-    """How the runtime times its own clients' commands as they execute, op by op, for
-    SLOWLOG: its clock, and the threshold in seconds (negative: none is timed), read
-    once per step. The simulator gives none: its steps take no time that matters."""
+    """How the runtime watches commands as they execute: it times its own clients' ops
+    for SLOWLOG (its clock, and the threshold in seconds, negative: none is timed),
+    and hears the keyspace events every command causes (``notifications``: the
+    ``commands.notifications`` flags it delivers, 0: none), both read once per step.
+    The simulator gives none: its steps take no time that matters, and nobody
+    subscribes."""
 
     clock: Callable[[], float]
     threshold_s: Callable[[], float]
+    notifications: Callable[[], int] = lambda: 0
 
 
 @dataclass(slots=True)
@@ -200,27 +205,51 @@ def _execute_in(
     execute, is_read_only, reply_to = commands.execute, commands.is_read_only, out.replies.append
     settle_expiry_of = commands.settle_expiry_of
     clock, threshold = (stopwatch.clock, stopwatch.threshold_s()) if stopwatch else (None, -1.0)
+    flags = stopwatch.notifications() if stopwatch else 0
+    notices: Notices | None = None
     for ex in ready.to_execute:
         for cmd in ex.cmds:
             mine = cmd.origin == me
+            if flags:
+                notices = Notices(flags)
             try:
                 if not mine and is_read_only(cmd):
                     # Its handlers run at its proposer; what it found expired goes here too.
-                    settle_expiry_of(kv, cmd)
+                    settle_expiry_of(kv, cmd, notices)
+                    if notices is not None:
+                        out.published += notices.published(-1)
                     continue
                 if mine and clock is not None and threshold >= 0:
-                    reply = _execute_timed(kv, cmd, clock, threshold, out.slow)
+                    reply = _execute_timed(kv, cmd, clock, threshold, out.slow, notices)
                 else:
-                    reply = execute(kv, cmd)
+                    reply = execute(kv, cmd, None, notices)
             except (NeedsTransaction, StorageError, UnstoredChange):
                 raise
             except Exception as exc:  # a handler bug must not take the replica down
                 reply, detail = _handler_failure(exc)
                 out.failures.append((cmd, detail))
-            if type(reply) is Published or (cmd.multi and type(reply) is list):
+            if notices is not None:
+                out.published += _noticed_publications(cmd, reply, notices)
+            elif type(reply) is Published or (cmd.multi and type(reply) is list):
                 out.published += publications(reply)
             if mine:
                 reply_to((cmd, reply))
+
+
+def _noticed_publications(cmd: Command, reply: Reply, notices: Notices) -> list[Published]:
+    """What ``cmd`` published and the keyspace events it caused, in the order they
+    happened: op by op, each op's events before what it published."""
+    messages = notices.published(-1)
+    if cmd.multi:
+        for index, item in enumerate(reply if type(reply) is list else ()):
+            messages += notices.published(index)
+            if type(item) is Published:
+                messages.append(item)
+        return messages
+    messages += notices.published(0)
+    if type(reply) is Published:
+        messages.append(reply)
+    return messages
 
 
 def _execute_timed(
@@ -229,12 +258,13 @@ def _execute_timed(
     clock: Callable[[], float],
     threshold: float,
     slow: list[tuple[Command, int, float]],
+    notices: Notices | None,
 ) -> Reply:
     """``commands.execute`` with each op timed; the ops that reached ``threshold``
     seconds go to ``slow``."""
     started = clock()
     if not cmd.multi:
-        reply = commands.execute(kv, cmd)
+        reply = commands.execute(kv, cmd, None, notices)
         seconds = clock() - started
         if seconds >= threshold:
             slow.append((cmd, 0, seconds))
@@ -248,7 +278,7 @@ def _execute_timed(
             slow.append((cmd, index, now - last))
         last = now
 
-    return commands.execute(kv, cmd, lap)
+    return commands.execute(kv, cmd, lap, notices)
 
 
 def publications(reply: Reply) -> list[Published]:

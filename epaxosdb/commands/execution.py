@@ -38,6 +38,7 @@ from storage.interface import KeyValueView
 from . import errors, workspace
 from .access import access_of, single_key_slot
 from .expiry import SWEEP
+from .notifications import Notices
 from .spec import CommandSpec, Handler
 from .table import COMMANDS
 from .values import is_expired
@@ -91,23 +92,30 @@ whose reply counts the expired keys it deletes itself. A plain ``SET k v`` is
 blind too; with options it is not (``XX``, ``NX``, ``GET``, ``KEEPTTL`` look)."""
 
 
-def _drop_if_expired(kv: KeyValueView, key: bytes, now_ms: int) -> None:
+def _drop_if_expired(
+    kv: KeyValueView, key: bytes, now_ms: int, notices: Notices | None
+) -> None:
     header = kv.header(key)  # not ``get``: every replica runs this, for every op naming the key
     if header is not None and is_expired(header, now_ms):
         kv.delete(key)
+        if notices is not None:
+            notices.expired(key)
 
 
-def settle_expiry(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int) -> None:
+def settle_expiry(
+    kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, notices: Notices | None = None
+) -> None:
     """Delete what ``op`` would find expired at ``now_ms``: each key it names, or —
     for a keyspace-wide op (KEYS, SCAN, DBSIZE, RANDOMKEY) — every key. See the
-    module docstring for why; every replica runs this for every op, in order."""
+    module docstring for why; every replica runs this for every op, in order.
+    ``notices`` hears of each key deleted (keyspace notifications)."""
     name = op[0]
     if name in _BLIND or (name == b"SET" and len(op) == 3) or kv.expiry_floor() > now_ms:
         return
     slot = single_key_slot(name)
     if slot is not None:
         if slot < len(op):
-            _drop_if_expired(kv, op[slot], now_ms)
+            _drop_if_expired(kv, op[slot], now_ms, notices)
         return
     if name.upper() in _BLIND:
         return
@@ -115,14 +123,16 @@ def settle_expiry(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int) -> None:
     if access.global_read or access.global_write:
         for key in kv.expiring(now_ms, kv.count()):
             kv.delete(key)
+            if notices is not None:
+                notices.expired(key)
         return
     for key in access.reads:
-        _drop_if_expired(kv, key, now_ms)
+        _drop_if_expired(kv, key, now_ms, notices)
     for key in access.writes:
-        _drop_if_expired(kv, key, now_ms)
+        _drop_if_expired(kv, key, now_ms, notices)
 
 
-def settle_expiry_of(kv: KeyValueView, cmd: Command) -> None:
+def settle_expiry_of(kv: KeyValueView, cmd: Command, notices: Notices | None = None) -> None:
     """``settle_expiry`` for every op of ``cmd``, before any of them runs.
 
     A MULTI settles all its ops up front, whether or not its WATCH check lets
@@ -135,14 +145,21 @@ def settle_expiry_of(kv: KeyValueView, cmd: Command) -> None:
     if kv.expiry_floor() > now_ms:
         return  # nothing stored can be expired yet: the common case, checked once
     for op in cmd.ops:
-        settle_expiry(kv, op, now_ms)
+        settle_expiry(kv, op, now_ms, notices)
 
 
-def execute(kv: KeyValueView, cmd: Command, lap: Callable[[int], None] | None = None) -> Reply:
+def execute(
+    kv: KeyValueView,
+    cmd: Command,
+    lap: Callable[[int], None] | None = None,
+    notices: Notices | None = None,
+) -> Reply:
     """Run ``cmd.ops`` in order; a MULTI replies with the list of its ops' replies.
 
     ``lap(index)``, if given, is called after each op of a MULTI (or of a
     pipelined run) has run: the runtime times them for SLOWLOG, op by op.
+    ``notices``, if given, gathers the keyspace events the ops cause
+    (``notifications``), each with the index of its op's reply.
 
     A run-time error inside a MULTI is that item's reply; the other ops still
     run, as in Redis. A MULTI whose first op is ``WATCHCHECK`` (EXEC after
@@ -158,14 +175,36 @@ def execute(kv: KeyValueView, cmd: Command, lap: Callable[[int], None] | None = 
         handler = _HANDLERS.get(op[0]) or _HANDLERS.get(op[0].upper())
         if handler is None:
             return errors.unknown_command(op)
+        if notices is not None:
+            return _noticed(kv, handler, op, now_ms, seed, notices)
         settle_expiry(kv, op, now_ms)
         if workspace.AUDIT:  # the tests check every handler's contract, op by op
             return _audited(kv, handler, op, now_ms, seed)
         return handler(kv, op, now_ms, seed)
     if type(kv) is Workspace or not (workspace.AUDIT or holds_collections(cmd)):
-        return _execute_ops(kv, cmd, lap)
+        return _execute_ops(kv, cmd, lap, notices)
     with Workspace(kv) as ws:
-        return _execute_ops(ws, cmd, lap)
+        return _execute_ops(ws, cmd, lap, notices)
+
+
+def _noticed(
+    kv: KeyValueView,
+    handler: Handler,
+    op: tuple[bytes, ...],
+    now_ms: int,
+    seed: int,
+    notices: Notices,
+) -> Reply:
+    """One op of a command that is not a MULTI, its events gathered in ``notices``."""
+    notices.op = 0
+    settle_expiry(kv, op, now_ms, notices)
+    before = notices.before(kv, op, now_ms)
+    if workspace.AUDIT:
+        reply = _audited(kv, handler, op, now_ms, seed)
+    else:
+        reply = handler(kv, op, now_ms, seed)
+    notices.after(kv, op, reply, before)
+    return reply
 
 
 HOLDING: frozenset[bytes] = frozenset(
@@ -207,14 +246,21 @@ def _audited(
     return reply
 
 
-def _execute_ops(kv: KeyValueView, cmd: Command, lap: Callable[[int], None] | None) -> Reply:
+def _execute_ops(
+    kv: KeyValueView,
+    cmd: Command,
+    lap: Callable[[int], None] | None,
+    notices: Notices | None = None,
+) -> Reply:
     """``execute`` of a MULTI or a pipelined run, in a workspace when it changes
     collections: one its ops change again and again is encoded once (see
     ``workspace``)."""
     now_ms = cmd.time_ms
     seed = (cmd.origin << 64) | cmd.id
     ops = cmd.ops
-    settle_expiry_of(kv, cmd)
+    if notices is not None:
+        notices.op = -1
+    settle_expiry_of(kv, cmd, notices)
     first = 0
     if ops and ops[0][0] == WATCHCHECK:
         if not unchanged(kv, ops[0], now_ms):
@@ -230,7 +276,12 @@ def _execute_ops(kv: KeyValueView, cmd: Command, lap: Callable[[int], None] | No
         if handler is None:
             reply(errors.unknown_command(op))
         else:
+            if notices is not None:
+                notices.op = len(replies)
+                before = notices.before(kv, op, now_ms)
             reply(handler(kv, op, now_ms, seed + index))
+            if notices is not None:
+                notices.after(kv, op, replies[-1], before)
             if workspace.AUDIT and type(kv) is Workspace:
                 kv.op_done(op)
         if lap is not None:

@@ -26,6 +26,7 @@ from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Final
 
 from epaxosdb import commands
+from epaxosdb.commands import notifications
 from epaxosdb.commands.glob import stringmatch
 from protocol.peer import COMMAND_BYTES_MAX
 from protocol.replies import (
@@ -760,7 +761,9 @@ def _config_table(registry: ClientRegistry) -> dict[str, Callable[[], str]]:
         "replica-read-only": lambda: "yes",
         "slave-read-only": lambda: "yes",
         "loglevel": lambda: "notice",
-        "notify-keyspace-events": lambda: "",
+        "notify-keyspace-events": lambda: notifications.format_flags(
+            registry.subscriptions.keyspace_events
+        ),
         "slowlog-log-slower-than": lambda: str(registry.slowlog.threshold_us),
         "slowlog-max-len": lambda: str(registry.slowlog.max_len),
         "latency-monitor-threshold": lambda: str(registry.latency_monitor.threshold_ms),
@@ -815,7 +818,6 @@ _FIXED_BECAUSE = {
     "appendfsync": "every write is fsynced before it is acknowledged",
     "maxmemory": "epaxosdb does not evict keys",
     "maxmemory-policy": "epaxosdb does not evict keys",
-    "notify-keyspace-events": "keyspace notifications are not supported",
     **dict.fromkeys(_ENCODING_PARAMETERS, "epaxosdb stores values in forms of its own"),
 }
 """Why a parameter epaxosdb reports but cannot change keeps its value (see
@@ -929,8 +931,17 @@ def _set_percentiles(registry: ClientRegistry, raw: bytes) -> str | None:
     return None
 
 
+def _set_keyspace_events(registry: ClientRegistry, raw: bytes) -> str | None:
+    flags = notifications.parse_flags(raw.decode("latin-1"))
+    if isinstance(flags, str):
+        return flags
+    registry.subscriptions.keyspace_events = flags
+    return None
+
+
 _CONFIG_SETTERS: dict[str, Callable[[ClientRegistry, bytes], str | None]] = {
     "maxclients": _set_maxclients,
+    "notify-keyspace-events": _set_keyspace_events,
     "timeout": _set_int("timeout", 0, 2**31 - 1, memory=False),
     "proto-max-bulk-len": _set_int("proto_max_bulk_len", 1024 * 1024, 2**63 - 1, memory=True),
     # A request must fit in one replicated command (``COMMAND_BYTES_MAX``); Redis allows more.
@@ -1002,17 +1013,19 @@ def cmd_config_set(conn: Connection, args: list[bytes]) -> Reply:
     s, slow, stats, monitor = (
         registry.settings, registry.slowlog, registry.stats, registry.latency_monitor
     )
+    subscriptions = registry.subscriptions
     saved = (
         s.maxclients, s.timeout, s.proto_max_bulk_len, s.client_query_buffer_limit,
         s.requirepass, slow.threshold_us, slow.max_len, monitor.threshold_ms,
-        stats.latency_tracking, stats.latency_percentiles,
+        stats.latency_tracking, stats.latency_percentiles, subscriptions.keyspace_events,
     )  # fmt: skip
     for name, position in changes:
         problem = _CONFIG_SETTERS[name](registry, args[position + 1])
         if problem is not None:
             (s.maxclients, s.timeout, s.proto_max_bulk_len, s.client_query_buffer_limit,
              s.requirepass, slow.threshold_us, slow.max_len, monitor.threshold_ms,
-             stats.latency_tracking, stats.latency_percentiles) = saved  # fmt: skip
+             stats.latency_tracking, stats.latency_percentiles,
+             subscriptions.keyspace_events) = saved  # fmt: skip
             return Error(
                 "ERR CONFIG SET failed (possibly related to argument "
                 f"'{_c_text(args[position])}') - {problem}"

@@ -50,6 +50,7 @@ from itertools import chain
 import trio
 
 from epaxosdb import commands
+from epaxosdb.commands import notifications
 from epaxosdb.core.ready import Ready, SnapshotWanted
 from epaxosdb.core.replica import Replica
 from epaxosdb.node import (
@@ -296,8 +297,8 @@ class ConsensusLoop:
         self._monitor = latency_monitor
         """LATENCY's events: slow ops as for SLOWLOG, and each turn's commit."""
         self._stopwatch = (
-            Stopwatch(time.perf_counter, self._timing_threshold_s)
-            if slowlog is not None or latency_monitor is not None
+            Stopwatch(time.perf_counter, self._timing_threshold_s, self._keyspace_events)
+            if slowlog is not None or latency_monitor is not None or subscriptions is not None
             else None
         )
         self._apply = DeferredApply(store, self._me, FlushPolicy(), self._stopwatch)
@@ -696,6 +697,15 @@ class ConsensusLoop:
         for cmd, detail in outbox.failures:
             self._counters["handler_failures"] += 1
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
+
+    def _keyspace_events(self) -> int:
+        """What the stopwatch reports: the keyspace notifications to gather, none while no
+        client subscribes to anything or while catching up (nothing is delivered then)."""
+        subscriptions = self._subscriptions
+        if subscriptions is None or not subscriptions or self._catching_up:
+            return 0
+        flags = subscriptions.keyspace_events
+        return flags if notifications.delivered(flags) else 0
 
     def _timing_threshold_s(self) -> float:
         """What the stopwatch reports: ops slow enough for SLOWLOG or for the monitor."""

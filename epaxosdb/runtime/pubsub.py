@@ -47,6 +47,9 @@ class Subscriptions:
     """Channel, pattern and shard-channel subscriptions of one front end's clients."""
 
     def __init__(self) -> None:
+        self.keyspace_events = 0
+        """The keyspace notifications this replica delivers (``notify-keyspace-events``, as
+        ``commands.notifications`` flags): its own setting, as a Redis server's is."""
         self._channels: dict[bytes, dict[Subscriber, None]] = {}
         self._patterns: dict[bytes, tuple[Callable[[bytes], bool], dict[Subscriber, None]]] = {}
         self._shard_channels: dict[bytes, dict[ShardSubscriber, None]] = {}
