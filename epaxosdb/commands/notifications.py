@@ -35,6 +35,7 @@ from protocol.replies import OK, Error, Published, Reply
 from storage.interface import KeyValueView
 
 from .access import access_of
+from .table import COMMANDS
 from .values import is_expired
 
 KEYSPACE = 1
@@ -86,6 +87,20 @@ _NO_DEL = frozenset({b"RENAME", b"RENAMENX", b"EVAL", b"EVALSHA", b"EVAL_RO", b"
 cause no events here (module docstring)."""
 
 
+_WRITING = frozenset(spec.upper for spec in COMMANDS if spec.runs_everywhere)
+_QUIET = frozenset(
+    {
+        b"INCR", b"DECR", b"INCRBY", b"DECRBY", b"INCRBYFLOAT", b"APPEND", b"SETRANGE",
+        b"SETNX", b"MSETNX", b"GETSET", b"SETBIT", b"PFADD", b"HSET", b"HMSET", b"HSETNX",
+        b"HINCRBY", b"HINCRBYFLOAT", b"SADD", b"LPUSH", b"RPUSH", b"LPUSHX", b"RPUSHX",
+        b"LSET", b"LINSERT", b"ZADD", b"ZINCRBY", b"XADD", b"PUBLISH", b"MSET",
+    }
+)  # fmt: skip
+"""Writes that never delete a key nor cause a generic event: the common ones, whose ops
+need no look at their keys before and after (``Notices.before``). Every other write
+gets one; a write missing here is only looked at for nothing."""
+
+
 @dataclass(slots=True)
 class Notices:
     """The events one step's commands cause, for a replica delivering ``flags``."""
@@ -108,6 +123,17 @@ class Notices:
         """The keys ``op`` writes, in argument order, each with its expiry (``None``:
         missing). One still there though expired (an op that overwrites or deletes it
         regardless does not settle it first) is noted ``expired`` and counted missing."""
+        name = op[0]
+        if name not in _WRITING and name.upper() not in _WRITING:
+            return []  # a read: what it names expired was settled before it
+        if name == b"SET" and not _SET_EXPIRY.intersection(arg.upper() for arg in op[3:]):
+            if len(op) == 3:  # overwrites what it finds without settling it first
+                self._overwritten(kv, op[1:2], now_ms)
+            return []  # with options it was settled; without an expiry it is quiet
+        if name in _QUIET:
+            if name == b"MSET":
+                self._overwritten(kv, op[1::2], now_ms)
+            return []
         writes = access_of(op).writes
         if not writes:
             return []
@@ -121,6 +147,15 @@ class Notices:
                 header = None
             found.append((key, None if header is None else header.expire_ms))
         return found
+
+    def _overwritten(self, kv: KeyValueView, keys: tuple[bytes, ...], now_ms: int) -> None:
+        """``keys`` are overwritten without being settled first (``execution._BLIND``): an
+        expired one among them is heard ``expired``, as Redis's lookup would say it."""
+        if self.flags & EXPIRED and kv.expiry_floor() <= now_ms:
+            for key in keys:
+                header = kv.header(key)
+                if header is not None and is_expired(header, now_ms):
+                    self.expired(key)
 
     def after(
         self,
