@@ -13,9 +13,15 @@ recovers nothing; it only learns.
    instance number, the highest instance of the joiner's row it has heard of
    (as an instance, or as a dependency of one: seed 316), and whether it has
    never held anything (*pristine*).
-2. If every peer is pristine — or F are, none said otherwise, and the rest
-   stayed silent for a few sync intervals — the cluster is new: the joiner is
-   a member at once (every replica of a new cluster starts so).
+2. If every peer answered and every one is pristine, the cluster is new:
+   the joiner is a member at once (every replica of a new cluster starts so,
+   which is why a new cluster starts only once all its replicas have).
+   Fewer answers never settle it, however empty they are: a peer that never
+   held anything cannot tell a new cluster from one that ran without it
+   (simulator seed 62221, 3 replicas: a replacement heard only from such a
+   peer while the one replica holding its predecessor's commit was down,
+   took the cluster for new, and a command committed with that peer without
+   depending on the forgotten commit).
 3. Otherwise it waits for *every* peer. Its predecessor can only have voted
    on instances below each member's next number, and made none of its own
    above the highest any member heard of (an instance nobody else saw has no
@@ -37,10 +43,6 @@ Peers help: a ``JoinRequest`` resets what they believe the joiner executed
 and makes them recover the joiner's unfinished instances up to the highest
 they know, holes included, since nobody else will (the predecessor is gone).
 
-The one case this cannot see: a replacement that hears only from F peers that
-never held anything, while the data lives on others that are down — a
-cluster in which a majority never ran while the lost replica served, and
-whose serving replicas are down when it comes back.
 """
 
 from __future__ import annotations
@@ -49,10 +51,6 @@ from protocol.messages import Deps, InstanceId, JoinReply, JoinRequest
 
 from .ready import SnapshotWanted
 from .state import META_JOIN_BOUND, META_JOINING, ReplicaState
-
-PRISTINE_WAIT_SYNCS = 3
-"""Sync intervals a joiner waits for every peer before it believes F pristine answers:
-a peer that holds data and is up gets to say so."""
 
 
 class Joiner(ReplicaState):
@@ -99,15 +97,11 @@ class Joiner(ReplicaState):
     def _decide_join(self) -> None:
         replies = list(self._join_replies.values())
         heard_all = len(self._join_replies) == len(self._peers)
-        if (
-            all(r.pristine for r in replies)
-            and len(self._join_replies) >= self._f
-            and (heard_all or self.now >= PRISTINE_WAIT_SYNCS * self.config.sync_interval_ticks)
-        ):
+        if not heard_all:
+            return
+        if all(r.pristine for r in replies):
             self._joining = False  # a new cluster
             self._meta[META_JOINING] = b""
-            return
-        if not heard_all:
             return
         members = [r for r in replies if not r.joining]
         if len(replies) - len(members) + 1 > self._f:

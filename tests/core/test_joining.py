@@ -193,17 +193,47 @@ def test_a_pristine_answer_does_not_settle_it_while_a_peer_holding_data_may_stil
     h.assert_agreement()
 
 
-def test_a_new_cluster_starts_without_a_replica_that_never_comes() -> None:
+def test_a_new_cluster_waits_for_every_replica_before_it_starts() -> None:
+    """Two empty replicas cannot tell a new cluster from one whose third replica served
+    (with a predecessor of one of them) while they were empty: they wait for it."""
     h = Harness(3)
     for r in h.ids:
         h.lose_disk(r)
     for r in (1, 2):
         h.restart(r)
     settle(h, 300)
-    assert not h.replica(1).joining and not h.replica(2).joining
+    assert h.replica(1).joining and h.replica(2).joining
+    h.restart(3)
+    settle(h)
+    assert not any(h.replica(r).joining for r in h.ids)
     h.propose(1, set_cmd(1, "k"))
     settle(h)
-    assert set(h.committed(InstanceId(1, 0))) == {1, 2}
+    assert set(h.committed(InstanceId(1, 0))) == {1, 2, 3}
+
+
+def test_a_replacement_that_hears_only_from_an_empty_member_waits_for_the_one_with_data() -> None:
+    """Seed 62221, as a scenario: replica 1 never held anything (it was down while 2 and
+    3 committed), replica 2 loses its disk while 3 is down. Replica 1's empty answer
+    must not make replica 2 a member of a "new" cluster: replica 3 holds the commit
+    that only replica 2's lost vote shared with it."""
+    h = Harness(3)
+    h.crash(1)
+    h.propose(2, set_cmd(2, "k"))
+    h.stabilize()
+    assert set(h.committed(InstanceId(2, 0))) == {2, 3}
+    h.crash(3)
+    lose_disk(h, 2)
+    h.restart(1)
+    settle(h, 300)
+    assert h.replica(2).joining, "an empty member's answer is not a new cluster"
+    h.restart(3)
+    settle(h)
+    assert not h.replica(2).joining
+    h.propose(1, set_cmd(1, "k"))
+    settle(h)
+    deps = next(iter(h.committed(InstanceId(1, 0)).values())).deps
+    assert deps[1] == 0, "the new command depends on the commit replica 2 forgot"
+    h.assert_agreement()
 
 
 def test_an_empty_replica_on_the_disk_it_ran_on_never_voted_and_restarts_as_a_member() -> None:
