@@ -217,7 +217,7 @@ def _execute_in(
                     # Its handlers run at its proposer; what it found expired goes here too.
                     settle_expiry_of(kv, cmd, notices)
                     if notices is not None:
-                        out.published += notices.published(-1)
+                        out.published += _noticed_publications(cmd, None, notices)
                     continue
                 if mine and clock is not None and threshold >= 0:
                     reply = _execute_timed(kv, cmd, clock, threshold, out.slow, notices)
@@ -238,17 +238,15 @@ def _execute_in(
 
 def _noticed_publications(cmd: Command, reply: Reply, notices: Notices) -> list[Published]:
     """What ``cmd`` published and the keyspace events it caused, in the order they
-    happened: op by op, each op's events before what it published."""
-    messages = notices.published(-1)
-    if cmd.multi:
-        for index, item in enumerate(reply if type(reply) is list else ()):
-            messages += notices.published(index)
-            if type(item) is Published:
-                messages.append(item)
-        return messages
-    messages += notices.published(0)
-    if type(reply) is Published:
-        messages.append(reply)
+    happened: op by op (a MULTI's settling first), each op's events before what it
+    published."""
+    by_op = notices.published()
+    replies = reply if cmd.multi and type(reply) is list else [reply]
+    messages = by_op.get(-1, [])
+    for index, item in enumerate(replies):
+        messages += by_op.get(index, ())
+        if type(item) is Published:
+            messages.append(item)
     return messages
 
 

@@ -239,16 +239,26 @@ class Kind(Generic[C]):
 
         return handler
 
+    def held_shared(self, kv: KeyValueView, key: bytes, now_ms: int) -> C | Error | None:
+        """The contents a ``Workspace`` holds or carries at ``key``, for a reader that
+        changes nothing (empty when they expired, WRONGTYPE for another type's); ``None``
+        when ``kv`` holds nothing there (read the store)."""
+        if type(kv) is not Workspace:
+            return None
+        held = kv.held(key) or kv.carried(key)
+        if held is None:
+            return None
+        live = self.liveness(held, now_ms)
+        if live is not True:
+            return self.empty() if live is False else live
+        return cast(C, kv.lend(key, held))
+
     def load_shared(self, kv: KeyValueView, key: bytes, now_ms: int) -> C | Error:
         """``load``'s contents for a reader that changes nothing (``decode_shared``):
         empty for a missing key, WRONGTYPE for a key of another type."""
-        if type(kv) is Workspace:
-            held = kv.held(key) or kv.carried(key)
-            if held is not None:
-                live = self.liveness(held, now_ms)
-                if live is not True:
-                    return self.empty() if live is False else live
-                return cast(C, kv.lend(key, held))
+        held = self.held_shared(kv, key, now_ms)
+        if held is not None:
+            return held
         value = self.value(kv, key, now_ms)
         if value is None or isinstance(value, Error):
             return self.empty() if value is None else value

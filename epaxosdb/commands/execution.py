@@ -40,7 +40,7 @@ from .access import access_of, single_key_slot
 from .expiry import SWEEP
 from .notifications import Notices
 from .spec import CommandSpec, Handler
-from .table import COMMANDS
+from .table import COMMANDS, WRITES
 from .values import is_expired
 from .watch import WATCHCHECK, unchanged
 from .workspace import Workspace, workspace_for
@@ -73,7 +73,6 @@ _HANDLERS: dict[bytes, Handler] = {
     spec.upper: spec.handler for spec in COMMANDS if spec.handler is not None
 }
 _HANDLERS.update({name: _container_handler(subs) for name, subs in _CONTAINERS.items()})
-_WRITES: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if spec.runs_everywhere)
 _READS: frozenset[bytes] = frozenset(
     spec.upper for spec in COMMANDS if not spec.runs_everywhere and spec.upper not in _CONTAINERS
 )
@@ -175,36 +174,20 @@ def execute(
         handler = _HANDLERS.get(op[0]) or _HANDLERS.get(op[0].upper())
         if handler is None:
             return errors.unknown_command(op)
-        if notices is not None:
-            return _noticed(kv, handler, op, now_ms, seed, notices)
-        settle_expiry(kv, op, now_ms)
+        settle_expiry(kv, op, now_ms, notices)
+        before = [] if notices is None else notices.before(kv, op, now_ms)
         if workspace.AUDIT:  # the tests check every handler's contract, op by op
-            return _audited(kv, handler, op, now_ms, seed)
-        return handler(kv, op, now_ms, seed)
+            reply = _audited(kv, handler, op, now_ms, seed)
+        else:
+            reply = handler(kv, op, now_ms, seed)
+        if notices is not None:
+            notices.after(kv, op, reply, before)
+        return reply
     if type(kv) is Workspace or not (workspace.AUDIT or holds_collections(cmd)):
         return _execute_ops(kv, cmd, lap, notices)
     with Workspace(kv) as ws:
         return _execute_ops(ws, cmd, lap, notices)
 
-
-def _noticed(
-    kv: KeyValueView,
-    handler: Handler,
-    op: tuple[bytes, ...],
-    now_ms: int,
-    seed: int,
-    notices: Notices,
-) -> Reply:
-    """One op of a command that is not a MULTI, its events gathered in ``notices``."""
-    notices.op = 0
-    settle_expiry(kv, op, now_ms, notices)
-    before = notices.before(kv, op, now_ms)
-    if workspace.AUDIT:
-        reply = _audited(kv, handler, op, now_ms, seed)
-    else:
-        reply = handler(kv, op, now_ms, seed)
-    notices.after(kv, op, reply, before)
-    return reply
 
 
 HOLDING: frozenset[bytes] = frozenset(
@@ -294,7 +277,7 @@ def is_read_only(cmd: Command) -> bool:
     runs its handlers; the others only ``settle_expiry_of`` it)."""
     for op in cmd.ops:
         name = op[0]
-        if name in _WRITES or (name not in _READS and name.upper() in _WRITES):
+        if name in WRITES or (name not in _READS and name.upper() in WRITES):
             return False
         sub_writes = _SUB_WRITES.get(name.upper()) if name not in _READS else None
         if sub_writes and len(op) > 1 and op[1].upper() in sub_writes:

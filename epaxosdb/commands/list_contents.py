@@ -21,8 +21,8 @@ encoded once per flush, at the cost of one copy.
 
 Edges move by the lengths table of the stored form, so finding element
 ``i`` of the middle costs in proportion to its distance from the nearer
-edge. Commands that need every element (LREM, LINSERT, LPOS) read them all
-(``elements``).
+edge. A search (LPOS, LINSERT, LREM with a count) reads from one end only as
+far as it goes (``walk``); LREM 0 reads every element (``elements``).
 """
 
 from __future__ import annotations
@@ -56,6 +56,18 @@ def _slice(elements: deque[bytes], start: int, stop: int) -> list[bytes]:
     return taken
 
 
+def _drop_end(elements: deque[bytes], count: int, right: bool) -> int:
+    """Drop up to ``count`` elements from one end of ``elements``; how many went."""
+    dropped = min(count, len(elements))
+    if dropped == len(elements):
+        elements.clear()
+    else:
+        drop = elements.pop if right else elements.popleft
+        for _ in range(dropped):
+            drop()
+    return dropped
+
+
 class ListContents:
     """A list's elements: ``head``, then records ``lo`` to ``hi - 1`` of a stored value
     (bytes ``lo_byte`` to ``hi_byte`` of it), then ``tail``. See the module docstring."""
@@ -84,7 +96,7 @@ class ListContents:
         """The list stored as ``payload`` (a value read in place only for reading), without
         decoding it; ``StorageError`` if its header says it is not one."""
         packed = packed_list.view(payload)
-        return cls(deque(), packed, deque(), (0, packed.length, packed.body, packed.end))
+        return cls(deque(), packed, deque(), packed_list.whole(packed))
 
     def copy(self) -> ListContents:
         """Contents to change independently (the stored value is shared: it never changes)."""
@@ -100,30 +112,14 @@ class ListContents:
 
     # --- the middle -------------------------------------------------------------------
 
-    def _offset(self, index: int) -> int:
-        """Where record ``index`` (``lo <= index <= hi``) starts, from the nearer edge."""
-        packed = self._packed
-        assert packed is not None
-        if index - self._lo <= self._hi - index:
-            at = self._lo_byte + packed_list.records_size(packed, self._lo, index)
-        else:
-            at = self._hi_byte - packed_list.records_size(packed, index, self._hi)
-        if not self._lo_byte <= at <= self._hi_byte:
-            raise StorageError("a stored list's lengths do not match its elements")
-        return at
-
     def _records(self, start: int, stop: int) -> list[bytes]:
         """Records ``start`` to ``stop - 1`` of the stored value (within the middle)."""
         if start >= stop:
             return []
         packed = self._packed
         assert packed is not None
-        first = self._offset(start)
-        if stop - start <= min(stop - self._lo, self._hi - stop):
-            last = first + packed_list.records_size(packed, start, stop)
-        else:
-            last = self._offset(stop)
-        return packed_list.decode_records(packed, start, stop, first, last)
+        window = (self._lo, self._hi, self._lo_byte, self._hi_byte)
+        return packed_list.items(packed, start, stop, window)
 
     def _shrink(self, count: int, from_hi: bool) -> None:
         """Drop ``count`` records at one edge of the middle (they were read or removed)."""
@@ -136,7 +132,7 @@ class ListContents:
             self._lo_byte += packed_list.records_size(packed, self._lo, self._lo + count)
             self._lo += count
         if not self._lo_byte <= self._hi_byte:
-            raise StorageError("a stored list's lengths do not match its elements")
+            raise StorageError(packed_list.MISMATCH)
 
     # --- what the commands do -----------------------------------------------------------
 
@@ -207,29 +203,29 @@ class ListContents:
     def _reach(self, index: int) -> tuple[deque[bytes], int]:
         """The deque holding element ``index`` (spilling the records from the nearer edge of
         the middle to it, if it is stored there) and its position in it."""
+        at = index - len(self._head)
+        if 0 <= at < self._hi - self._lo:
+            self._spill_nearer(at + 1, self._hi - self._lo - at)
         head, middle = len(self._head), self._hi - self._lo
-        at = index - head
-        if 0 <= at < middle:
-            if at < middle - at:
-                self._spill(at + 1, into_tail=False)
-            else:
-                self._spill(middle - at, into_tail=True)
-            head, middle = len(self._head), self._hi - self._lo
         if index < head:
             return self._head, index
         return self._tail, index - head - middle
 
+    def _spill_nearer(self, before: int, after: int) -> None:
+        """Spill ``before`` records from the middle's first edge into the head, or
+        ``after`` from its last edge into the tail, whichever are fewer."""
+        if before <= after:
+            self._spill(before, into_tail=False)
+        else:
+            self._spill(after, into_tail=True)
+
     def insert(self, index: int, element: bytes) -> None:
         """``element`` added before element ``index`` (``len``: at the tail). In the middle,
         the records from the nearer edge to there move into the deque on that side first."""
+        at = index - len(self._head)
+        if 0 < at < self._hi - self._lo:
+            self._spill_nearer(at, self._hi - self._lo - at)
         head, middle = len(self._head), self._hi - self._lo
-        at = index - head
-        if 0 < at < middle:
-            if at < middle - at:
-                self._spill(at, into_tail=False)
-            else:
-                self._spill(middle - at, into_tail=True)
-            head, middle = len(self._head), self._hi - self._lo
         if index <= head:
             self._head.insert(index, element)
         else:
@@ -258,7 +254,7 @@ class ListContents:
                 start = max(at - WALK, self._lo)
                 first = last - size(packed, start, at)
                 if first < self._lo_byte:
-                    raise StorageError("a stored list's lengths do not match its elements")
+                    raise StorageError(packed_list.MISMATCH)
                 yield from reversed(packed_list.decode_records(packed, start, at, first, last))
                 at, last = start, first
         else:
@@ -267,7 +263,7 @@ class ListContents:
                 stop = min(at + WALK, self._hi)
                 last = first + size(packed, at, stop)
                 if last > self._hi_byte:
-                    raise StorageError("a stored list's lengths do not match its elements")
+                    raise StorageError(packed_list.MISMATCH)
                 yield from packed_list.decode_records(packed, at, stop, first, last)
                 at, first = stop, last
 
@@ -278,39 +274,24 @@ class ListContents:
         self._drop(start, from_tail=False)
 
     def _drop(self, count: int, from_tail: bool) -> None:
+        """``count`` elements (at most ``len``) go from one end, unread."""
         near, far = (self._tail, self._head) if from_tail else (self._head, self._tail)
-        dropped = min(count, len(near))
-        if dropped == len(near):
-            near.clear()
-        else:
-            drop = near.pop if from_tail else near.popleft
-            for _ in range(dropped):
-                drop()
-        count -= dropped
+        count -= _drop_end(near, count, from_tail)
         middle = min(count, self._hi - self._lo)
         if middle:
             self._shrink(middle, from_tail)
-            count -= middle
-        if count >= len(far):
-            far.clear()
-            return
-        drop = far.pop if from_tail else far.popleft
-        for _ in range(count):
-            drop()
+        _drop_end(far, count - middle, from_tail)
 
     def encode(self) -> bytes:
         """The stored form of these contents (not empty): the stored value itself when
         nothing changed, else one copy of the middle with the pushed elements around it."""
         packed = self._packed
-        unchanged = (
-            packed is not None
-            and not self._head
-            and not self._tail
-            and (self._lo, self._hi) == (0, packed.length)
-            and type(packed.payload) is bytes
-        )
-        if unchanged:
-            assert packed is not None and type(packed.payload) is bytes
-            return packed.payload
         bounds = (self._lo, self._hi, self._lo_byte, self._hi_byte)
+        if (
+            packed is not None
+            and not (self._head or self._tail)
+            and bounds == packed_list.whole(packed)
+            and type(packed.payload) is bytes
+        ):
+            return packed.payload
         return packed_list.assemble(self._head, packed, bounds, self._tail)

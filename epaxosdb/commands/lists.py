@@ -42,7 +42,6 @@ from .containers import Kind, expire_of, mpop_request
 from .integers import LLONG_MIN, index_span, parse_ll, pop_count
 from .list_contents import ListContents
 from .values import read_live
-from .workspace import Workspace
 
 LIST = ValueType.LIST
 INDEX_OUT_OF_RANGE = Error("ERR index out of range")
@@ -244,15 +243,12 @@ def _read(
 ) -> R | Error:
     """``reader`` of the live list at ``key``; ``absent`` when there is none, WRONGTYPE
     for another type."""
-    held = kv.held(key) or kv.carried(key) if type(kv) is Workspace else None
+    held = LISTS.held_shared(kv, key, now_ms)
     if held is None:
         return read_live(kv, key, now_ms, LIST, lambda p: reader(ListContents.over(p)), absent)
-    live = LISTS.liveness(held, now_ms)
-    if live is not True:
-        return absent if live is False else live
-    contents = held.contents
-    assert type(contents) is ListContents
-    return reader(contents)
+    if isinstance(held, Error):
+        return held
+    return reader(held) if held else absent  # empty: it expired (no list exists empty)
 
 
 def cmd_llen(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:

@@ -35,7 +35,7 @@ from protocol.replies import OK, Error, Published, Reply
 from storage.interface import KeyValueView
 
 from .access import access_of
-from .table import COMMANDS
+from .table import WRITES
 from .values import is_expired
 
 KEYSPACE = 1
@@ -87,7 +87,6 @@ _NO_DEL = frozenset({b"RENAME", b"RENAMENX", b"EVAL", b"EVALSHA", b"EVAL_RO", b"
 cause no events here (module docstring)."""
 
 
-_WRITING = frozenset(spec.upper for spec in COMMANDS if spec.runs_everywhere)
 _QUIET = frozenset(
     {
         b"INCR", b"DECR", b"INCRBY", b"DECRBY", b"INCRBYFLOAT", b"APPEND", b"SETRANGE",
@@ -109,8 +108,8 @@ class Notices:
     events: list[tuple[int, bytes, bytes]] = field(default_factory=list)
     """(op index, event, key) in the order they happened; index -1: before any op of a
     MULTI (its expired keys are settled up front)."""
-    op: int = -1
-    """The index of the op running now (-1: none yet)."""
+    op: int = 0
+    """The index of the op running now (a command that is not a MULTI has only op 0)."""
 
     def expired(self, key: bytes) -> None:
         """``key`` was found expired and deleted."""
@@ -124,7 +123,7 @@ class Notices:
         missing). One still there though expired (an op that overwrites or deletes it
         regardless does not settle it first) is noted ``expired`` and counted missing."""
         name = op[0]
-        if name not in _WRITING and name.upper() not in _WRITING:
+        if name not in WRITES and name.upper() not in WRITES:
             return []  # a read: what it names expired was settled before it
         if name == b"SET" and not _SET_EXPIRY.intersection(arg.upper() for arg in op[3:]):
             if len(op) == 3:  # overwrites what it finds without settling it first
@@ -176,12 +175,12 @@ class Notices:
                 emit((index, b"rename_to", op[2]))
             return
         existed = {key: expiry is not None for key, expiry in before}
+        deleted = [key for key, was in existed.items() if was and kv.header(key) is None]
         if name not in _NO_DEL:
-            for key, was in existed.items():
-                if was and kv.header(key) is None:
-                    emit((index, b"del", key))
+            for key in deleted:
+                emit((index, b"del", key))
         key = op[1]
-        gone = existed.get(key) and kv.header(key) is None
+        gone = key in deleted
         if name in _EXPIRES:
             if reply == 1 and not gone:
                 emit((index, b"expire", key))
@@ -209,15 +208,14 @@ class Notices:
         elif name == b"RESTORE" and reply == OK:
             emit((index, b"restore", key))
 
-    def published(self, index: int) -> list[Published]:
-        """The messages for the events of op ``index`` (all with -1: the settling), on
-        the channels ``flags`` asks for, keyspace first as Redis sends them."""
-        messages: list[Published] = []
+    def published(self) -> dict[int, list[Published]]:
+        """The messages of the events, by op index (-1: the settling before a MULTI's
+        ops), on the channels ``flags`` asks for, keyspace first as Redis sends them."""
+        messages: dict[int, list[Published]] = {}
         for at, event, key in self.events:
-            if at != index:
-                continue
+            of_op = messages.setdefault(at, [])
             if self.flags & KEYSPACE:
-                messages.append(Published(b"__keyspace@0__:" + key, event))
+                of_op.append(Published(b"__keyspace@0__:" + key, event))
             if self.flags & KEYEVENT:
-                messages.append(Published(b"__keyevent@0__:" + event, key))
+                of_op.append(Published(b"__keyevent@0__:" + event, key))
         return messages

@@ -161,35 +161,47 @@ def records_size(packed: Packed, start: int, stop: int) -> int:
     return _records_size(lengths(packed, start, stop)) if start < stop else 0
 
 
-def offset(packed: Packed, index: int) -> int:
-    """Where element ``index``'s record starts (``length``: where the records end), counted
-    from the nearer end so that work near either end stays small."""
-    if index <= packed.length - index:
-        at = packed.body + _records_size(lengths(packed, 0, index))
+Window = tuple[int, int, int, int]
+"""``(lo, hi, lo_byte, hi_byte)``: the records of elements ``lo`` to ``hi - 1`` of a value,
+at its bytes ``lo_byte`` to ``hi_byte - 1`` (``whole``, or what a ``ListContents`` keeps
+of it)."""
+
+MISMATCH = "a stored list's lengths do not match its elements"
+
+
+def whole(packed: Packed) -> Window:
+    """Every record of ``packed``."""
+    return (0, packed.length, packed.body, packed.end)
+
+
+def offset(packed: Packed, window: Window, index: int) -> int:
+    """Where element ``index``'s record starts (``lo <= index <= hi``; ``hi``: where the
+    window's records end), counted from the window's nearer end so that work near
+    either end stays small."""
+    lo, hi, lo_byte, hi_byte = window
+    if index - lo <= hi - index:
+        at = lo_byte + records_size(packed, lo, index)
     else:
-        at = packed.end - _records_size(lengths(packed, index, packed.length))
-    if not packed.body <= at <= packed.end:
-        raise StorageError("a stored list's lengths do not match its elements")
+        at = hi_byte - records_size(packed, index, hi)
+    if not lo_byte <= at <= hi_byte:
+        raise StorageError(MISMATCH)
     return at
 
 
-def _span(packed: Packed, start: int, stop: int) -> tuple[int, int]:
-    """Byte offsets of the records of elements ``start`` to ``stop - 1``."""
-    first = offset(packed, start)
-    if stop - start <= min(stop, packed.length - stop):
-        last = first + _records_size(lengths(packed, start, stop))
-    else:
-        last = offset(packed, stop)
-    if not first <= last <= packed.end:
-        raise StorageError("a stored list's lengths do not match its elements")
-    return first, last
-
-
-def items(packed: Packed, start: int, stop: int) -> list[bytes]:
-    """Elements ``start`` to ``stop - 1``, head first (``0 <= start <= stop <= length``)."""
+def items(packed: Packed, start: int, stop: int, window: Window | None = None) -> list[bytes]:
+    """Elements ``start`` to ``stop - 1``, head first, of ``window`` (default: ``whole``;
+    ``lo <= start <= stop <= hi``)."""
     if start >= stop:
         return []
-    first, last = _span(packed, start, stop)
+    window = window or whole(packed)
+    lo, hi, _, hi_byte = window
+    first = offset(packed, window, start)
+    if stop - start <= min(stop - lo, hi - stop):
+        last = first + records_size(packed, start, stop)
+    else:
+        last = offset(packed, window, stop)
+    if not first <= last <= hi_byte:
+        raise StorageError(MISMATCH)
     return decode_records(packed, start, stop, first, last)
 
 

@@ -3132,6 +3132,9 @@ BY_NAME: dict[bytes, CommandSpec] = {spec.name: spec for spec in COMMANDS}
 BY_OP_NAME: dict[bytes, CommandSpec] = {spec.upper: spec for spec in COMMANDS}
 """Upper-case name → spec: normalized ops carry upper-case names."""
 
+WRITES: frozenset[bytes] = frozenset(spec.upper for spec in COMMANDS if spec.runs_everywhere)
+"""Upper-case names of the commands every replica runs (they may change the state)."""
+
 
 def lookup(name: bytes) -> CommandSpec | None:
     """The spec of a client-callable command, case-insensitively; ``None`` if unknown.

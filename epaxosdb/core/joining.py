@@ -42,7 +42,6 @@ Peers help: a ``JoinRequest`` resets what they believe the joiner executed
 (so log GC waits for its new reports instead of trusting its predecessor's)
 and makes them recover the joiner's unfinished instances up to the highest
 they know, holes included, since nobody else will (the predecessor is gone).
-
 """
 
 from __future__ import annotations
@@ -96,9 +95,8 @@ class Joiner(ReplicaState):
 
     def _decide_join(self) -> None:
         replies = list(self._join_replies.values())
-        heard_all = len(self._join_replies) == len(self._peers)
-        if not heard_all:
-            return
+        if len(replies) < len(self._peers):
+            return  # however empty the answers so far: see step 2
         if all(r.pristine for r in replies):
             self._joining = False  # a new cluster
             self._meta[META_JOINING] = b""

@@ -11,7 +11,7 @@ silently.
 from __future__ import annotations
 
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 
 import pytest
 import redis
@@ -77,34 +77,37 @@ def _commands(client: redis.Redis) -> None:
     client.publish(END, "")
 
 
-def _delivered(client: redis.Redis) -> Iterator[list[tuple[bytes, bytes]]]:
-    pubsub = client.pubsub()
-    pubsub.psubscribe("__key*__:*")
-    pubsub.subscribe(END)
-    for _ in range(2):
-        assert pubsub.get_message(timeout=5.0) is not None  # the subscriptions' replies
-    messages: list[tuple[bytes, bytes]] = []
-    yield messages
-    deadline = time.monotonic() + 30
-    while time.monotonic() < deadline:
-        message = pubsub.get_message(timeout=1.0)
-        if message is None:
-            continue
-        if message["channel"] == END.encode():
-            break
-        messages.append((message["channel"], message["data"]))
-    else:
+class _Listener:
+    """A client subscribed to every keyspace and keyevent channel and to ``END``."""
+
+    def __init__(self, client: redis.Redis) -> None:
+        self._pubsub = client.pubsub()
+        self._pubsub.psubscribe("__key*__:*")
+        self._pubsub.subscribe(END)
+        for _ in range(2):
+            assert self._pubsub.get_message(timeout=5.0) is not None  # the subscriptions
+
+    def until_end(self) -> list[tuple[bytes, bytes]]:
+        """``(channel, message)`` of every event delivered before ``END``."""
+        messages: list[tuple[bytes, bytes]] = []
+        deadline = time.monotonic() + 30
+        while time.monotonic() < deadline:
+            message = self._pubsub.get_message(timeout=1.0)
+            if message is None:
+                continue
+            if message["channel"] == END.encode():
+                self._pubsub.close()
+                return messages
+            messages.append((message["channel"], message["data"]))
         pytest.fail("the end-of-commands message never came")
-    pubsub.close()
 
 
 def _events(client: redis.Redis) -> list[tuple[bytes, bytes]]:
     assert client.config_set("notify-keyspace-events", "KEgx")
     assert client.config_get("notify-keyspace-events") == {"notify-keyspace-events": "gxKE"}
-    receiving = _delivered(client)
-    messages = next(receiving)
+    listener = _Listener(client)
     _commands(client)
-    next(receiving, None)
+    messages = listener.until_end()
     client.config_set("notify-keyspace-events", "")
     return messages
 
@@ -135,12 +138,11 @@ def test_every_replica_delivers_the_same_events_in_the_same_order(
     """Events are caused where commands execute: on every replica, in the one order of
     execution, whichever replica the commands went through."""
     cluster = make_cluster(3)
-    receivers = []
+    listeners = []
     for i in (1, 3):
         client = cluster.client(i, socket_timeout=30)
         assert client.config_set("notify-keyspace-events", "Egx")
-        receiving = _delivered(client)
-        receivers.append((receiving, next(receiving)))
+        listeners.append(_Listener(client))
     writer = cluster.client(2, socket_timeout=30)
     for n in range(20):
         writer.set(f"k{n}", "v", px=50 if n % 2 else None)
@@ -150,15 +152,11 @@ def test_every_replica_delivers_the_same_events_in_the_same_order(
     # (its handler runs there only; the others settle what it names).
     assert writer.exists("k19") == 0
     writer.publish(END, "")
-    seen = []
-    for receiving, messages in receivers:
-        next(receiving, None)
-        seen.append(messages)
+    seen = [listener.until_end() for listener in listeners]
     assert seen[0] == seen[1]
     events = [channel.rsplit(b":", 1)[1] for channel, _ in seen[0]]
     assert events.count(b"del") == 19 and events.count(b"expire") == 10
     assert seen[0][-1] == (b"__keyevent@0__:expired", b"k19")
-
 
 
 def test_a_key_nobody_reads_is_heard_expired_when_the_sweep_deletes_it(
