@@ -778,6 +778,14 @@ def encode_reply(value: Reply, proto: int = 2) -> bytes:
     return bytes(out)
 
 
+def encode_push(items: Sequence[bytes], proto: int) -> bytes:
+    """``encode_reply(Push(items), proto)`` for a push of bulk strings only (a published
+    message), in one formatting instead of a walk of the generic encoder: a subscriber
+    to keyspace events gets two of them for every write."""
+    head = b">%d\r\n" % len(items) if proto == 3 else b"*%d\r\n" % len(items)
+    return head + b"".join(b"$%d\r\n%b\r\n" % (len(item), item) for item in items)
+
+
 def encode_request(args: Sequence[bytes | str | int]) -> bytes:
     """A request as clients send it: a multibulk of bulk strings (for tools and tests)."""
     out = bytearray(b"*%d\r\n" % len(args))

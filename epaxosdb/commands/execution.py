@@ -35,7 +35,7 @@ from protocol.messages import Command
 from protocol.replies import NULL_ARRAY, Reply
 from storage.interface import KeyValueView
 
-from . import errors, workspace
+from . import errors, scripting, workspace
 from .access import access_of, single_key_slot
 from .expiry import SWEEP
 from .notifications import Notices
@@ -175,7 +175,10 @@ def execute(
         if handler is None:
             return errors.unknown_command(op)
         settle_expiry(kv, op, now_ms, notices)
-        before = [] if notices is None else notices.before(kv, op, now_ms)
+        before = None
+        if notices is not None:
+            before = notices.before(kv, op, now_ms)
+            handler = _noticed(handler, op, notices)
         if workspace.AUDIT:  # the tests check every handler's contract, op by op
             reply = _audited(kv, handler, op, now_ms, seed)
         else:
@@ -216,6 +219,18 @@ def is_keyspace_wide(cmd: Command) -> bool:
             if access.global_read or access.global_write:
                 return True
     return False
+
+
+def _noticed(handler: Handler, op: tuple[bytes, ...], notices: Notices) -> Handler:
+    """``handler``, or for a script one that tells ``notices`` of every command it runs
+    (their events are the script's: Redis sends them as each runs)."""
+    if op[0] != b"EVAL":
+        return handler
+
+    def script(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+        return scripting.run_script(kv, op, now_ms, seed, read_only=False, notices=notices)
+
+    return script
 
 
 def _audited(
@@ -262,6 +277,7 @@ def _execute_ops(
             if notices is not None:
                 notices.op = len(replies)
                 before = notices.before(kv, op, now_ms)
+                handler = _noticed(handler, op, notices)
             reply(handler(kv, op, now_ms, seed + index))
             if notices is not None:
                 notices.after(kv, op, replies[-1], before)

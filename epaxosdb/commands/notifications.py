@@ -1,51 +1,73 @@
-"""Keyspace notifications (Redis's notify.c) of the generic and expired classes.
+"""Keyspace notifications (Redis's notify.c): every class but ``n``ew and ``m``iss.
 
 Why: clients learn that keys changed or expired without polling — Spring
 Session, for one, sets ``notify-keyspace-events Egx`` at start-up and cleans
-up sessions when it hears ``del`` and ``expired``. As PUBLISH is (see
-``pubsub``), a notification is delivered by each replica to its own
-subscribers as it executes the command that caused it, so every subscriber of
-any replica hears the same events in the same order: the order of execution,
-which is the same everywhere. Which ones a replica delivers is its own
-setting (``CONFIG SET notify-keyspace-events``), as in Redis, where it is one
-server's.
+up sessions when it hears ``del`` and ``expired``; caches listen with ``KEA``
+to drop what changed. As PUBLISH is (see ``pubsub``), a notification is
+delivered by each replica to its own subscribers as it executes the command
+that caused it, so every subscriber of any replica hears the same events in
+the same order: the order of execution, which is the same everywhere. Which
+ones a replica delivers is its own setting (``CONFIG SET
+notify-keyspace-events``), as in Redis, where it is one server's.
 
-Two of Redis's classes are delivered, exactly as Redis 7.0 emits them:
-``g`` (generic: ``del``, ``expire``, ``persist``, ``rename_from``/
-``rename_to``, ``copy_to``, ``restore``) and ``x`` (``expired``: a key found
-expired, by a command that names it or by the replica's expiry sweep), on
-the ``__keyspace@0__:<key>`` channels (``K``) and ``__keyevent@0__:<event>``
-ones (``E``). The type classes (``$lshzt``), ``n``ew, ``m``iss, ``e``victed
-and ``d`` (modules) are refused by CONFIG SET rather than accepted and never
-delivered. Commands run by scripts cause none.
+The classes are Redis 7.0's, with its events: ``g`` (generic: ``del``,
+``expire``, ``persist``, ``rename_from``/``rename_to``, ``copy_to``,
+``restore``), the type classes ``$lshzt`` (``set``, ``lpush``, ``hset``,
+``sadd``, ``zadd``, ``xadd``, ...: ``event_rules`` says which command causes
+which), and ``x`` (``expired``: a key found expired, by a command that names
+it or by the replica's expiry sweep), on the ``__keyspace@0__:<key>``
+channels (``K``) and ``__keyevent@0__:<event>`` ones (``E``). ``e``victed
+and ``d`` (modules) are accepted and never heard, as from a Redis without
+``maxmemory`` or modules; ``n`` (new keys) and ``m`` (lookups of missing
+keys) are refused by CONFIG SET rather than accepted and never delivered.
+A script's commands cause theirs as they run (``scripting`` tells ``Notices``).
 
 How events are found: ``Notices.before`` notes which keys an op writes exist
-(after the expired ones among them were deleted: ``expired``), and
-``Notices.after`` compares, knowing which commands Redis gives generic
-events: a key an op deleted is ``del`` (DEL, GETDEL, an EXPIRE in the past,
-a list or set emptied, a STORE of nothing), except for RENAME, whose own
-events say it; EXPIRE and friends that answered 1 are ``expire``, and so on.
+(after the expired ones among them were deleted: ``expired``), and, for the
+few rules that need it, what the rule looks at; ``Notices.after`` asks the
+op's rule what it caused, and adds ``del`` for each key the op deleted.
 """
 
 from __future__ import annotations
 
 from dataclasses import dataclass, field
+from typing import NamedTuple
 
-from protocol.replies import OK, Error, Published, Reply
+from protocol.replies import Error, Published, Reply
 from storage.interface import KeyValueView
 
 from .access import access_of
+from .event_rules import (
+    EVICTED,
+    EXPIRED,
+    GENERIC,
+    HASH,
+    LIST,
+    MODULE,
+    RULES,
+    SET,
+    STREAM,
+    STRING,
+    TYPES,
+    ZSET,
+    Event,
+    Outcome,
+)
 from .table import WRITES
 from .values import is_expired
 
-KEYSPACE = 1
-KEYEVENT = 2
-GENERIC = 4
-EXPIRED = 8
+KEYSPACE = 1 << 10
+KEYEVENT = 1 << 11
 
-_CLASSES = {"g": GENERIC, "x": EXPIRED, "K": KEYSPACE, "E": KEYEVENT}
-_UNSUPPORTED = "A$lshzetdmn"
-"""Redis's other class characters (``A`` is all of ``g$lshzxet``)."""
+_CLASS_CHARS = (
+    ("g", GENERIC), ("$", STRING), ("l", LIST), ("s", SET), ("h", HASH), ("z", ZSET),
+    ("x", EXPIRED), ("e", EVICTED), ("t", STREAM), ("d", MODULE),
+)  # fmt: skip
+"""The class characters in the order ``keyspaceEventsFlagsToString`` writes them."""
+ALL = GENERIC | TYPES | EXPIRED | EVICTED | MODULE
+"""``A``: every class but ``n`` and ``m``."""
+_CLASSES = {**dict(_CLASS_CHARS), "A": ALL, "K": KEYSPACE, "E": KEYEVENT}
+_UNSUPPORTED = "nm"
 
 INVALID = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
 """Redis's reason for a character that is no class at all."""
@@ -59,8 +81,8 @@ def parse_flags(text: str) -> int | str:
             flags |= _CLASSES[char]
         elif char in _UNSUPPORTED:
             return (
-                f"only the classes g (generic) and x (expired) are delivered, "
-                f"with K and E; '{char}' is not supported"
+                f"the classes n (new keys) and m (key misses) are not delivered; "
+                f"'{char}' is not supported"
             )
         else:
             return INVALID
@@ -68,23 +90,22 @@ def parse_flags(text: str) -> int | str:
 
 
 def format_flags(flags: int) -> str:
-    """``keyspaceEventsFlagsToString``: classes first, then ``K`` and ``E``."""
-    return "".join(
-        char for char, bit in (("g", GENERIC), ("x", EXPIRED), ("K", KEYSPACE), ("E", KEYEVENT))
-        if flags & bit
-    )
+    """``keyspaceEventsFlagsToString``: ``A`` or the classes, then ``K`` and ``E``."""
+    classes = "".join(char for char, bit in _CLASS_CHARS if flags & bit)
+    text = "A" if flags & ALL == ALL else classes
+    return text + "K" * bool(flags & KEYSPACE) + "E" * bool(flags & KEYEVENT)
 
 
 def delivered(flags: int) -> bool:
     """Whether anything is ever delivered with these flags (a class and a channel kind)."""
-    return bool(flags & (GENERIC | EXPIRED)) and bool(flags & (KEYSPACE | KEYEVENT))
+    return bool(flags & ALL) and bool(flags & (KEYSPACE | KEYEVENT))
 
 
-_EXPIRES = frozenset({b"EXPIRE", b"PEXPIRE", b"EXPIREAT", b"PEXPIREAT"})
 _SET_EXPIRY = frozenset({b"EX", b"PX", b"EXAT", b"PXAT"})
-_NO_DEL = frozenset({b"RENAME", b"RENAMENX", b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO"})
-"""Ops whose deletions are not ``del`` events: RENAME says ``rename_from``; scripts
-cause no events here (module docstring)."""
+_SCRIPTS = frozenset({b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO"})
+"""A script's own op causes nothing: the commands it runs cause their events."""
+_SUB_WRITERS = frozenset({b"XGROUP"})
+"""Containers with subcommands that write (and cause events)."""
 
 
 _QUIET = frozenset(
@@ -96,8 +117,20 @@ _QUIET = frozenset(
     }
 )  # fmt: skip
 """Writes that never delete a key nor cause a generic event: the common ones, whose ops
-need no look at their keys before and after (``Notices.before``). Every other write
-gets one; a write missing here is only looked at for nothing."""
+need no look at their keys before and after (``Notices.before``), and none at all when
+their own class is not delivered. Every other write gets one; a write missing here is
+only looked at for nothing."""
+
+
+class Prior(NamedTuple):
+    """What ``Notices.before`` saw of an op's keys, for ``Notices.after``."""
+
+    expiries: list[tuple[bytes, int | None]]
+    """The keys the op writes, in argument order, each with its expiry (``None``:
+    missing); empty for a quiet op."""
+    state: object
+    """What the op's rule looked at (``Rule.prior``), if it did."""
+    now_ms: int
 
 
 @dataclass(slots=True)
@@ -116,26 +149,34 @@ class Notices:
         if self.flags & EXPIRED:
             self.events.append((self.op, b"expired", key))
 
-    def before(
-        self, kv: KeyValueView, op: tuple[bytes, ...], now_ms: int
-    ) -> list[tuple[bytes, int | None]]:
-        """The keys ``op`` writes, in argument order, each with its expiry (``None``:
-        missing). One still there though expired (an op that overwrites or deletes it
-        regardless does not settle it first) is noted ``expired`` and counted missing."""
-        name = op[0]
-        if name not in WRITES and name.upper() not in WRITES:
-            return []  # a read: what it names expired was settled before it
+    def before(self, kv: KeyValueView, op: tuple[bytes, ...], now_ms: int) -> Prior | None:
+        """What ``after`` needs to know of ``op``'s keys, looked at before it runs (``None``:
+        it causes no event this replica delivers). A written key still there though
+        expired (an op that overwrites or deletes it regardless does not settle it
+        first) is noted ``expired`` and counted missing."""
+        name = op[0] if op[0] in WRITES else op[0].upper()
+        if name not in WRITES and name not in _SUB_WRITERS:
+            return None  # a read: what it names expired was settled before it
+        if name in _SCRIPTS:
+            return None
+        rule = RULES.get(name)
+        wanted = 0 if rule is None else self.flags & rule.classes
+        state = None
+        if wanted & TYPES and rule is not None and rule.prior is not None:
+            state = rule.prior(kv, op, now_ms)
         if name == b"SET" and not _SET_EXPIRY.intersection(arg.upper() for arg in op[3:]):
             if len(op) == 3:  # overwrites what it finds without settling it first
                 self._overwritten(kv, op[1:2], now_ms)
-            return []  # with options it was settled; without an expiry it is quiet
-        if name in _QUIET:
+                return Prior([], state, now_ms) if wanted else None
+            if not wanted:
+                return None  # with options it was settled; without an expiry it is quiet
+        elif name in _QUIET:
             if name == b"MSET":
                 self._overwritten(kv, op[1::2], now_ms)
-            return []
+            return Prior([], state, now_ms) if wanted else None
         writes = access_of(op).writes
         if not writes:
-            return []
+            return None
         found: list[tuple[bytes, int | None]] = []
         for key in dict.fromkeys(op[1:]):
             if key not in writes:
@@ -145,7 +186,7 @@ class Notices:
                 self.expired(key)
                 header = None
             found.append((key, None if header is None else header.expire_ms))
-        return found
+        return Prior(found, state, now_ms)
 
     def _overwritten(self, kv: KeyValueView, keys: tuple[bytes, ...], now_ms: int) -> None:
         """``keys`` are overwritten without being settled first (``execution._BLIND``): an
@@ -157,56 +198,27 @@ class Notices:
                     self.expired(key)
 
     def after(
-        self,
-        kv: KeyValueView,
-        op: tuple[bytes, ...],
-        reply: Reply,
-        before: list[tuple[bytes, int | None]],
+        self, kv: KeyValueView, op: tuple[bytes, ...], reply: Reply, prior: Prior | None
     ) -> None:
-        """The generic events of ``op``, which answered ``reply``."""
-        if not self.flags & GENERIC or type(reply) is Error or not before:
+        """The events of ``op``, which answered ``reply``."""
+        if prior is None or type(reply) is Error:
             return
-        name = op[0].upper()
-        emit = self.events.append
-        index = self.op
-        if name in (b"RENAME", b"RENAMENX"):
-            if reply in (OK, 1) and op[1] != op[2]:
-                emit((index, b"rename_from", op[1]))
-                emit((index, b"rename_to", op[2]))
-            return
-        existed = {key: expiry is not None for key, expiry in before}
-        deleted = [key for key, was in existed.items() if was and kv.header(key) is None]
-        if name not in _NO_DEL:
-            for key in deleted:
-                emit((index, b"del", key))
-        key = op[1]
-        gone = key in deleted
-        if name in _EXPIRES:
-            if reply == 1 and not gone:
-                emit((index, b"expire", key))
-        elif name in (b"SETEX", b"PSETEX"):
-            emit((index, b"expire", key))
-        elif name == b"SET":
-            options = {arg.upper() for arg in op[3:]}
-            done = not (b"NX" in options and existed.get(key)) and not (
-                b"XX" in options and not existed.get(key)
-            )
-            if done and options & _SET_EXPIRY:
-                emit((index, b"expire", key))
-        elif name == b"GETEX":
-            options = {arg.upper() for arg in op[2:]}
-            if reply is None or gone:
-                return
-            if options & _SET_EXPIRY:
-                emit((index, b"expire", key))
-            elif b"PERSIST" in options and dict(before).get(key):
-                emit((index, b"persist", key))
-        elif name == b"PERSIST" and reply == 1:
-            emit((index, b"persist", key))
-        elif name == b"COPY" and reply == 1:
-            emit((index, b"copy_to", op[2]))
-        elif name == b"RESTORE" and reply == OK:
-            emit((index, b"restore", key))
+        name = op[0] if op[0] in RULES else op[0].upper()
+        rule = RULES.get(name)
+        expiries = dict(prior.expiries)
+        deleted = [
+            key for key, expiry in expiries.items() if expiry is not None and kv.header(key) is None
+        ]
+        events: list[Event] = []
+        if rule is not None and self.flags & rule.classes:
+            outcome = Outcome(kv, op, reply, expiries, deleted, prior.state, prior.now_ms)
+            events = rule.events(outcome)
+        if rule is None or not rule.own_del:
+            events.extend((GENERIC, b"del", key) for key in deleted)
+        flags, index, emit = self.flags, self.op, self.events.append
+        for cls, event, key in events:
+            if flags & cls:
+                emit((index, event, key))
 
     def published(self) -> dict[int, list[Published]]:
         """The messages of the events, by op index (-1: the settling before a MULTI's

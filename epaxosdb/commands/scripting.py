@@ -50,7 +50,7 @@ import random
 import struct
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass
-from typing import Any, NamedTuple
+from typing import TYPE_CHECKING, Any, NamedTuple
 
 from lupa import lua51
 
@@ -74,6 +74,9 @@ from . import errors, lualibs, sort, workspace
 from .integers import LLONG_MAX, LLONG_MIN, parse_ll
 from .spec import CommandSpec, Handler
 from .workspace import Workspace, workspace_for
+
+if TYPE_CHECKING:
+    from .notifications import Notices  # which imports the table, which imports this
 
 INSTRUCTIONS_MAX = 200_000_000
 """Lua VM instructions one script may run: about half a second of a tight Lua loop on
@@ -748,6 +751,8 @@ class _Call:
     declared: frozenset[bytes]
     lua: Any
     rng: random.Random
+    notices: Notices | None = None
+    """Hears of each command the script runs (keyspace notifications), when asked."""
     calls: int = 0
     last_error: bytes | None = None
     fatal: Exception | None = None
@@ -806,8 +811,12 @@ class _Call:
             return Error(NOT_ALLOWED)
         assert self.kv is not None, "called after the script ended"
         handler = _IN_SCRIPTS.get(spec.name, spec.handler)
+        notices = self.notices
         try:
+            before = None if notices is None else notices.before(self.kv, op, self.now_ms)
             reply = handler(self.kv, op, self.now_ms, (self.seed << 24) + self.calls)
+            if notices is not None:
+                notices.after(self.kv, op, reply, before)
             if workspace.AUDIT:
                 self.kv.op_done(op)
         except Exception as exc:  # storage trouble, NeedsTransaction, a handler bug
@@ -982,7 +991,13 @@ def _from_lua(value: object, rawget: Any, depth: int = 0) -> Reply:
 
 
 def run_script(
-    kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int, *, read_only: bool
+    kv: KeyValueView,
+    op: tuple[bytes, ...],
+    now_ms: int,
+    seed: int,
+    *,
+    read_only: bool,
+    notices: Notices | None = None,
 ) -> Reply:
     body = op[1]
     count = int(op[2])
@@ -997,7 +1012,9 @@ def run_script(
     lua = _runtime()
     rng = _generator(seed)
     ws, own_workspace = workspace_for(kv)
-    call = _Call(ws, now_ms, seed, read_only or bool(script.no_writes), frozenset(keys), lua, rng)
+    call = _Call(
+        ws, now_ms, seed, read_only or bool(script.no_writes), frozenset(keys), lua, rng, notices
+    )
     try:
         status, result, rawget = lua.globals().loadstring(_bytecode())(
             code,

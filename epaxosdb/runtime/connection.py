@@ -78,7 +78,7 @@ from protocol.errors import (
 )
 from protocol.peer import COMMAND_BYTES_MAX
 from protocol.replies import OK, QUEUED, Error, Push, Reply
-from protocol.resp import NEED_DATA, RespParser, encode_reply
+from protocol.resp import NEED_DATA, RespParser, encode_push, encode_reply
 
 from . import admin, monitor
 from .backend import Backend
@@ -1003,13 +1003,13 @@ class Connection:
         self._refresh_plain()
 
     def deliver_message(self, channel: bytes, message: bytes) -> None:
-        self._push(encode_reply(Push([b"message", channel, message]), self.proto))
+        self._push(encode_push((b"message", channel, message), self.proto))
 
     def deliver_pmessage(self, pattern: bytes, channel: bytes, message: bytes) -> None:
-        self._push(encode_reply(Push([b"pmessage", pattern, channel, message]), self.proto))
+        self._push(encode_push((b"pmessage", pattern, channel, message), self.proto))
 
     def deliver_smessage(self, channel: bytes, message: bytes) -> None:
-        self._push(encode_reply(Push([b"smessage", channel, message]), self.proto))
+        self._push(encode_push((b"smessage", channel, message), self.proto))
 
     def start_monitoring(self) -> None:
         self.monitoring = True

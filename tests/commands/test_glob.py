@@ -10,6 +10,7 @@ import random
 
 import pytest
 
+from epaxosdb.commands import glob
 from epaxosdb.commands.glob import matcher, stringmatch
 from tests.commands.differential import Differential
 from tests.redis_server import parse_reply
@@ -79,6 +80,28 @@ def test_more_than_a_thousand_nested_stars_never_match() -> None:
 def test_matching_is_not_exponential_on_hostile_patterns() -> None:
     key = b"a" * 5000
     assert not stringmatch(b"*a" * 50 + b"b", key)
+
+
+def test_patterns_of_stars_and_literals_match_as_the_token_walk_does() -> None:
+    """Such patterns (``user:*``, ``__keyspace@0__:*``) match through ``re``; the walk of
+    tokens, which the differential test below holds to Redis, is the reference."""
+    rng = random.Random(20261128)
+    through_re = 0
+    for _ in range(20_000):
+        pattern = bytes(rng.choice(b"aB*:") for _ in range(rng.randint(1, 7)))
+        string = bytes(rng.choice(b"abAB:") for _ in range(rng.randint(0, 8)))
+        nocase = rng.random() < 0.3
+        reference = glob._match(glob.compile_pattern(pattern, nocase), string)
+        assert matcher(pattern, nocase)(string) is reference, (pattern, string, nocase)
+        through_re += glob._simple(pattern, nocase) is not None
+    assert through_re > 10_000
+
+
+def test_star_patterns_that_could_backtrack_twice_keep_the_token_walk() -> None:
+    assert glob._simple(b"*a*b", False) is None
+    assert glob._simple(b"a*b*c", False) is None
+    assert glob._simple(b"*a*", False) is not None
+    assert glob._simple(b"__keyspace@0__:*", False) is not None
 
 
 ALPHABET = [b"a", b"b", b"-", b"]", b"[", b"\\", b"^", b"\x80", b"\xff", b"\x00", b"*", b"?"]

@@ -32,7 +32,7 @@ from protocol.replies import (
     SimpleString,
     Verbatim,
 )
-from protocol.resp import NEED_DATA, RespParser, encode_reply, encode_request
+from protocol.resp import NEED_DATA, RespParser, encode_push, encode_reply, encode_request
 
 args_lists = st.lists(st.binary(max_size=40), min_size=1, max_size=8)
 
@@ -207,6 +207,13 @@ def _normalize(value: object) -> object:
 def test_every_reply_decodes_to_the_value_it_stands_for(value: Reply, proto: int) -> None:
     decoded = decode(encode_reply(value, proto))
     assert _normalize(decoded) == _normalize(expected_value(value, proto))
+
+
+@given(st.lists(st.binary(max_size=300), min_size=1, max_size=5), st.sampled_from([2, 3]))
+def test_a_push_of_bulk_strings_encodes_as_the_generic_encoder_does(
+    items: list[bytes], proto: int
+) -> None:
+    assert encode_push(items, proto) == encode_reply(Push(items), proto)
 
 
 @given(st.text(max_size=40))
