@@ -38,6 +38,7 @@ from epaxosdb.core.ready import Ready
 from protocol.messages import Command, InstanceId, Message, ReplicaId
 from protocol.replies import Error, Published, Reply
 from storage.buffered import CARRIED, BufferedView, Carry, NeedsTransaction, Writes, resolve_carried
+from storage.changes import ChangeRecorder
 from storage.interface import NO_EXPIRY, KeyValueView, StorageError, Store, Txn
 
 
@@ -54,6 +55,9 @@ class Outbox:
     slow: list[tuple[Command, int, float]] = field(default_factory=list)
     """Ops of this replica's commands that ran for at least the ``Stopwatch``'s
     threshold: the command, the op's index in it, and its seconds (SLOWLOG)."""
+    changed: dict[bytes, None] | None = field(default_factory=dict)
+    """The keys a step that executed inside its transaction changed (``None``: all of
+    them, FLUSHALL); a buffered step's are its ``Prepared.writes``."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -389,7 +393,9 @@ def apply_in_transaction(
         _write_records(txn, ready)
         if before:
             _apply_effects(txn, before)
-        _execute(txn, ready, me, out, stopwatch)
+        recorder = ChangeRecorder(txn)
+        _execute(recorder, ready, me, out, stopwatch)
+        out.changed = None if recorder.cleared else recorder.changed
         if ready.to_execute:
             txn.mark_executed(ex.inst for ex in ready.to_execute)
         if ready.to_delete:

@@ -2455,6 +2455,37 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
                 ),
             ),
             _sub(
+                "client", "tracking", -3, ("noscript", *_SUB), "@slow @connection",
+                "Enable or disable server assisted client side caching support", "6.0.0",
+                "connection", complexity="O(1). Some options may introduce additional complexity.",
+                arguments=(
+                    _oneof("status", _token("on", "ON"), _token("off", "OFF")),
+                    _integer("client-id", token="REDIRECT", flags=OPTIONAL),
+                    _string(
+                        "prefix", token="PREFIX", flags=(*OPTIONAL, *MULTIPLE, "multiple_token")
+                    ),
+                    _token("bcast", "BCAST", flags=OPTIONAL),
+                    _token("optin", "OPTIN", flags=OPTIONAL),
+                    _token("optout", "OPTOUT", flags=OPTIONAL),
+                    _token("noloop", "NOLOOP", flags=OPTIONAL),
+                ),
+            ),
+            _sub(
+                "client", "caching", 3, ("noscript", *_SUB), "@slow @connection",
+                "Instruct the server about tracking or not keys in the next request", "6.0.0",
+                "connection",
+                arguments=(_oneof("mode", _token("yes", "YES"), _token("no", "NO")),),
+            ),
+            _sub(
+                "client", "trackinginfo", 2, ("noscript", *_SUB), "@slow @connection",
+                "Return information about server assisted client side caching for the current "
+                "connection", "6.2.0", "connection",
+            ),
+            _sub(
+                "client", "getredir", 2, ("noscript", *_SUB), "@slow @connection",
+                "Get tracking notifications redirection client ID if any", "6.0.0", "connection",
+            ),
+            _sub(
                 "client", "info", 2, ("noscript", *_SUB), "@slow @connection",
                 "Returns information about the current client connection.", "6.2.0", "connection",
                 tips=("nondeterministic_output",),

@@ -36,12 +36,13 @@ from protocol.replies import (
     Map,
     Reply,
     ReplySequence,
+    Set,
     SimpleString,
     Verbatim,
     help_reply,
 )
 
-from . import latency, slowlog
+from . import latency, slowlog, tracking
 from .backend import InfoFields
 
 if TYPE_CHECKING:
@@ -372,6 +373,9 @@ def client_info_line(conn: Connection, now: float) -> bytes:
         flags += "x"
     if conn.blocked:
         flags += "b"
+    tracker = conn.tracker
+    if tracker is not None:
+        flags += "t" + "R" * tracker.broken_redirect + "B" * tracker.bcast
     if conn.no_evict:
         flags += "e"
     if conn.no_touch:
@@ -386,7 +390,8 @@ def client_info_line(conn: Connection, now: float) -> bytes:
         f"multi={-1 if conn.multi is None else len(conn.multi)} qbuf={qbuf} "
         f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs={conn.registry.settings.receive_size} "
         f"rbp={qbuf} obl={omem} oll=0 omem={omem} tot-mem={qbuf + omem} events=r "
-        f"cmd={conn.last_command.decode('latin-1')} user=default redir=-1 resp={conn.proto} "
+        f"cmd={conn.last_command.decode('latin-1')} user=default "
+        f"redir={-1 if tracker is None else tracker.redirect} resp={conn.proto} "
         f"lib-name={conn.lib_name.decode('latin-1')} lib-ver={conn.lib_ver.decode('latin-1')}\n"
     ).encode("latin-1")
 
@@ -564,6 +569,41 @@ def cmd_client_no_touch(conn: Connection, args: list[bytes]) -> Reply:
         return SYNTAX_ERROR
     conn.no_touch = flag == b"on"
     return OK
+
+
+def cmd_client_tracking(conn: Connection, args: list[bytes]) -> Reply:
+    """CLIENT TRACKING: see ``tracking``."""
+    request = tracking.tracking_request(args, conn.tracker, conn.registry.clients)
+    if isinstance(request, Error):
+        return request
+    conn.set_tracking(request)
+    return OK
+
+
+def cmd_client_caching(conn: Connection, args: list[bytes]) -> Reply:
+    caching = tracking.caching_request(args[2], conn.tracker)
+    if isinstance(caching, Error):
+        return caching
+    conn.caching = caching
+    return OK
+
+
+def cmd_client_trackinginfo(conn: Connection, args: list[bytes]) -> Reply:
+    tracker = conn.tracker
+    if tracker is None:
+        return Map([(b"flags", Set([b"off"])), (b"redirect", -1), (b"prefixes", [])])
+    prefixes: list[Reply] = [*sorted(tracker.prefixes)]
+    return Map(
+        [
+            (b"flags", Set(tracker.flags(conn.caching))),
+            (b"redirect", tracker.redirect),
+            (b"prefixes", prefixes),
+        ]
+    )
+
+
+def cmd_client_getredir(conn: Connection, args: list[bytes]) -> Reply:
+    return -1 if conn.tracker is None else conn.tracker.redirect
 
 
 def cmd_client_help(conn: Connection, args: list[bytes]) -> Reply:
@@ -1135,7 +1175,7 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
             ("cluster_connections", 0),
             ("maxclients", settings.maxclients),
             ("blocked_clients", len(registry.blocked)),
-            ("tracking_clients", 0),
+            ("tracking_clients", registry.tracking.trackers),
             ("clients_in_timeout_table", 0),
         ],
         "Memory": [
@@ -1172,6 +1212,9 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
             ("pubsub_channels", registry.subscriptions.channel_count()),
             ("pubsub_patterns", registry.subscriptions.pattern_count()),
             ("pubsubshard_channels", registry.subscriptions.shard_channel_count()),
+            ("tracking_total_keys", len(registry.tracking.table)),
+            ("tracking_total_items", registry.tracking.items()),
+            ("tracking_total_prefixes", len(registry.tracking.prefixes)),
             ("total_error_replies", stats.error_replies),
         ],
         "Replication": [
@@ -1285,6 +1328,10 @@ HANDLERS: dict[bytes, Handler] = {
     b"client|reply": cmd_client_reply,
     b"client|no-evict": cmd_client_no_evict,
     b"client|no-touch": cmd_client_no_touch,
+    b"client|tracking": cmd_client_tracking,
+    b"client|caching": cmd_client_caching,
+    b"client|trackinginfo": cmd_client_trackinginfo,
+    b"client|getredir": cmd_client_getredir,
     b"client|help": cmd_client_help,
     b"subscribe": cmd_subscribe,
     b"unsubscribe": cmd_unsubscribe,

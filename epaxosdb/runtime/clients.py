@@ -50,6 +50,7 @@ from .pubsub import Subscriptions
 from .scripts import ScriptCache
 from .slowlog import SlowLog
 from .throttle import LogThrottle
+from .tracking import Tracking
 
 if TYPE_CHECKING:
     from epaxosdb.commands import CommandSpec
@@ -217,6 +218,8 @@ class ClientRegistry:
         """Lua scripts by SHA1 for EVALSHA (this replica's own, as in Redis)."""
         self.subscriptions = Subscriptions()
         """Pub/sub subscriptions; the consensus loop delivers what PUBLISH posted."""
+        self.tracking = Tracking(self.clients)
+        """CLIENT TRACKING: the keys this replica's clients read, told when they change."""
         self.blocked = BlockedClients()
         """Clients waiting in BLPOP and friends; the consensus loop reports changed keys."""
         self.slowlog: SlowLog = SlowLog()

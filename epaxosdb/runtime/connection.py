@@ -62,7 +62,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable, KeysView
+from collections.abc import Callable, KeysView, Sequence
 from dataclasses import dataclass
 from functools import partial
 from typing import TYPE_CHECKING, Final
@@ -80,10 +80,11 @@ from protocol.peer import COMMAND_BYTES_MAX
 from protocol.replies import OK, QUEUED, Error, Push, Reply
 from protocol.resp import NEED_DATA, RespParser, encode_push, encode_reply
 
-from . import admin, monitor
+from . import admin, monitor, tracking
 from .backend import Backend
 from .blocking import BlockedPop
 from .diskspace import FREES_SPACE
+from .tracking import Tracker
 
 if TYPE_CHECKING:
     from epaxosdb.commands.spec import CommandSpec
@@ -220,6 +221,12 @@ class Connection:
         self._skip_this = False
         self._skip_next = False
         self._plain = True  # no MULTI, no pending AUTH, replies on: the hot path applies
+        self.tracker: Tracker | None = None
+        """CLIENT TRACKING's settings while it is on (``tracking``)."""
+        self.caching: bool | None = None
+        """CLIENT CACHING YES or NO for the next command (``None``: not given)."""
+        self._track_this = False
+        """The command being dispatched has its reads tracked (``tracking``)."""
         self.monitoring = False
         """In MONITOR mode: sent every command this replica's clients run (``monitor``)."""
         self._data_specs = registry.data_specs
@@ -279,6 +286,7 @@ class Connection:
                 self._blocked.stop()  # no more attempts; one in flight runs its course
                 registry.blocked.remove(self._blocked)
             self.unsubscribe_all()
+            registry.tracking.disable(self)
             registry.monitors.discard(self)
             registry.clients.pop(self.id, None)
             log.debug("client %d disconnected: %s", self.id, reason)
@@ -448,8 +456,9 @@ class Connection:
             attempt_op = wait.retry or op  # later attempts are twins (commands.blocking)
 
         timeout_s = wait.timeout_ms / 1000 if wait.timeout_ms else math.inf
+        unblocked = self._tracked((op,), partial(self._unblocked, seq, self._reply_proto(), op))
         blocked = BlockedPop(
-            wait.keys, propose, partial(self._unblocked, seq, self._reply_proto(), op), wait.empty,
+            wait.keys, propose, unblocked, wait.empty,
             wait.timed_out, trio.current_time() + timeout_s, consumes=wait.consumes,
         )
         self._blocked = blocked
@@ -691,6 +700,9 @@ class Connection:
     def _dispatch_general(self, request: list[bytes]) -> None:
         """Redis's ``processCommand`` order: lookup, arity, auth, loading, MULTI, run."""
         spec = commands.resolve(request)
+        tracker = self.tracker
+        if tracker is not None:
+            self._track_this = tracker.tracks_next(self.caching)
         if self._watch_reads_pending and not isinstance(spec, Error) and spec.name == b"exec":
             self._stalled = request  # it needs their digests (see _resume_stalled)
             return
@@ -751,6 +763,11 @@ class Connection:
                 if cacheable and len(self._data_specs) < _DATA_SPECS_MAX:
                     self._data_specs[request[0]] = spec
                 self._submit_one(request, spec.name)
+        if self.caching is not None and self.multi is None and not (
+            not isinstance(spec, Error) and spec.name.startswith(b"client|")
+        ):
+            self.caching = None  # CLIENT CACHING says it of the next command (or MULTI) only
+        self._track_this = False
         self._after_command()
 
     def _log_if_slow(self, spec: CommandSpec, request: list[bytes], started: float) -> None:
@@ -829,12 +846,53 @@ class Connection:
         seq = self._next_seq
         self._next_seq = seq + 1
         proto = self._reply_proto()
+        on_done: Callable[[Reply], None]
         if name is None:
-            self.backend.submit(cmd, partial(self._complete, seq, proto), client=self)
+            on_done = partial(self._complete, seq, proto)
         else:
-            self.backend.submit(
-                cmd, partial(self._complete_counted, seq, proto, name, started), client=self
-            )
+            on_done = partial(self._complete_counted, seq, proto, name, started)
+        self.backend.submit(cmd, self._tracked(cmd.ops, on_done), client=self)
+
+    def _tracked(
+        self, ops: Sequence[tuple[bytes, ...]], on_done: Callable[[Reply], None]
+    ) -> Callable[[Reply], None]:
+        """``on_done``, which also reports the keys the command read to ``tracking`` when
+        this client tracks them (``_track_this``): they are tracked from the step that
+        ran it."""
+        if not self._track_this:
+            return on_done
+        keys = tracking.read_keys(ops)
+        if not keys:
+            return on_done
+        read, client_id = self.registry.tracking.read, self.id
+
+        def done(reply: Reply) -> None:
+            if type(reply) is not Error:
+                read(client_id, keys)
+            on_done(reply)
+
+        return done
+
+    def set_tracking(self, tracker: Tracker | None) -> None:
+        """CLIENT TRACKING ON (with these settings) or OFF."""
+        registry_tracking = self.registry.tracking
+        registry_tracking.disable(self)
+        if tracker is None:
+            self.caching = None
+        else:
+            registry_tracking.enable(self, tracker)
+        self._refresh_plain()
+
+    def deliver_invalidation(self, message: bytes) -> None:
+        """A tracking invalidation: after every reply completed so far, including those
+        held for an earlier one still missing (``tracking``: a client must never see an
+        invalidation before a value it read earlier)."""
+        early = self._early
+        if early and not self._dead:
+            last = max(early)
+            early[last] += message
+            return
+        self._push(message)
 
     def _after_command(self) -> None:
         # CLIENT REPLY SKIP silences the command after it, not itself.
@@ -1149,6 +1207,7 @@ class Connection:
             and not self._skip_this
             and (self.authenticated or not self.registry.auth_required)
             and not self._subscribed_mode()
+            and self.tracker is None
         )
 
     def _subscribed_mode(self) -> bool:
@@ -1193,6 +1252,7 @@ class Connection:
         self.reply_off = False
         self._skip_this = self._skip_next = False
         self.unsubscribe_all()
+        self.set_tracking(None)
         self.stop_monitoring()
         self.set_authenticated(not self.registry.auth_required)
 
@@ -1346,11 +1406,12 @@ class Connection:
         seq = self._next_seq
         self._next_seq = seq + 1
         proto = self._reply_proto()
+        done: Callable[[Reply], None]
         if len(ops) == len(replies):
-            self.backend.submit(cmd, partial(self._complete, seq, proto), client=self)
+            done = partial(self._complete, seq, proto)
         else:
             done = partial(self._complete_exec, seq, proto, replies, op_places, deferred)
-            self.backend.submit(cmd, done, client=self)
+        self.backend.submit(cmd, self._tracked(ops, done), client=self)
         return admin.NO_REPLY
 
     def _complete_exec(

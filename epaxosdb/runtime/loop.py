@@ -75,6 +75,7 @@ from .blocking import BlockedClients
 from .latency import LatencyMonitor, command_event, either_threshold_s
 from .pubsub import Subscriptions
 from .slowlog import SlowLog
+from .tracking import Tracking
 
 log = logging.getLogger("epaxosdb.loop")
 
@@ -238,6 +239,7 @@ class ConsensusLoop:
         reply_batch: Callable[[], AbstractContextManager[None]] = nullcontext,
         blocked: BlockedClients | None = None,
         subscriptions: Subscriptions | None = None,
+        tracking: Tracking | None = None,
         want_snapshot: Callable[[SnapshotWanted], None] | None = None,
         rebuild: Callable[[], Replica] | None = None,
         slowlog: SlowLog | None = None,
@@ -259,9 +261,11 @@ class ConsensusLoop:
         self._reply_batch = reply_batch
         """Wraps the release of a turn's replies (``ClientRegistry.reply_batch``)."""
         self._blocked = blocked
+        """Clients in BLPOP and friends, told which keys each turn wrote (``_wake_blocked``)."""
         self._subscriptions = subscriptions
         """Pub/sub subscribers on this replica: PUBLISH delivers to them as it executes."""
-        """Clients in BLPOP and friends, told which keys each turn wrote (``_wake_blocked``)."""
+        self._tracking = tracking
+        """CLIENT TRACKING: told which keys each turn changed (``_invalidate``)."""
         self._next_id = incarnation << INCARNATION_SHIFT
         self._proposals: list[Command] = []
         self._inbox: list[Message] = []
@@ -614,7 +618,7 @@ class ConsensusLoop:
                 self._monitor.add("commit", t3 - t2, int(time.time()))
             if saves:
                 self._saved(saves)
-            self._release(ready, outbox)
+            self._release(ready, outbox, prepared)
             if self._blocked and ready.to_execute:
                 self._wake_blocked(prepared)
             core.advance(ready)
@@ -657,6 +661,8 @@ class ConsensusLoop:
             core = await trio.to_thread.run_sync(rebuild)
         waiting, self._waiting = self._waiting, {}
         self._late = {}  # what they did is in the snapshot, never executed here
+        if self._tracking is not None:
+            self._tracking.flush_all()  # every key may hold something else now
         for waiter in waiting.values():
             self._counters["uncertain"] += 1
             waiter.on_done(REBUILDING)
@@ -674,13 +680,19 @@ class ConsensusLoop:
         if flushed:
             self._core.executed_durable(flushed.executed)
 
-    def _release(self, ready: Ready, outbox: Outbox) -> None:
+    def _release(self, ready: Ready, outbox: Outbox, prepared: Prepared | None) -> None:
+        """Send the turn's messages, deliver what it published, answer its clients, and
+        tell tracking clients which keys it changed: its net writes when it executed on
+        a buffered view, what its transaction recorded when it ran in one (everything,
+        for a FLUSHALL). Replies and invalidations go out together, at the end of one
+        reply batch."""
         for dst, m in outbox.messages:
             self._send(dst, m)
         self._note_commits(ready.committed)
         if outbox.slow:
             self._log_slow(outbox.slow)
-        if outbox.replies or outbox.published:
+        tracking = self._tracking if self._tracking is not None and self._tracking.active else None
+        if outbox.replies or outbox.published or tracking is not None:
             waiting = self._waiting
             with self._reply_batch():
                 if outbox.published:
@@ -694,6 +706,8 @@ class ConsensusLoop:
                         on_late = self._late.pop(cmd.id, None)
                         if on_late is not None:
                             on_late(reply)
+                if tracking is not None:
+                    tracking.step_done(outbox.changed if prepared is None else prepared.writes)
         for cmd, detail in outbox.failures:
             self._counters["handler_failures"] += 1
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)

@@ -195,6 +195,7 @@ async def serve_replica(
         reply_batch=registry.reply_batch,
         blocked=registry.blocked,
         subscriptions=registry.subscriptions,
+        tracking=registry.tracking,
         want_snapshot=transfers.want,
         rebuild=rebuild,
         slowlog=registry.slowlog,
