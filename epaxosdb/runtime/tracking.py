@@ -42,6 +42,7 @@ from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from typing import Protocol
 
+from epaxosdb.commands import errors
 from epaxosdb.commands.access import access_of
 from epaxosdb.commands.integers import parse_ll
 from epaxosdb.commands.table import COMMANDS
@@ -312,8 +313,8 @@ class Tracking:
         return sum(len(ids) for ids in self.table.values())
 
 
-SYNTAX = Error("ERR syntax error")
-NOT_INTEGER = Error("ERR value is not an integer or out of range")
+SYNTAX = errors.SYNTAX
+NOT_INTEGER = errors.NOT_INTEGER
 ONE_REDIRECT = Error("ERR A client can only redirect to a single other client")
 
 
