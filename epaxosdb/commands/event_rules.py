@@ -38,6 +38,7 @@ EXPIRED = 1 << 6
 EVICTED = 1 << 7
 STREAM = 1 << 8
 MODULE = 1 << 9
+NEW = 1 << 12
 TYPES = STRING | LIST | SET | HASH | ZSET | STREAM
 """The classes of the events that name a value's type (``$lshzt``)."""
 

@@ -1,4 +1,4 @@
-"""Keyspace notifications (Redis's notify.c): every class but ``n``ew and ``m``iss.
+"""Keyspace notifications (Redis's notify.c): every class but ``m`` (key misses).
 
 Why: clients learn that keys changed or expired without polling — Spring
 Session, for one, sets ``notify-keyspace-events Egx`` at start-up and cleans
@@ -18,8 +18,10 @@ which), and ``x`` (``expired``: a key found expired, by a command that names
 it or by the replica's expiry sweep), on the ``__keyspace@0__:<key>``
 channels (``K``) and ``__keyevent@0__:<event>`` ones (``E``). ``e``victed
 and ``d`` (modules) are accepted and never heard, as from a Redis without
-``maxmemory`` or modules; ``n`` (new keys) and ``m`` (lookups of missing
-keys) are refused by CONFIG SET rather than accepted and never delivered.
+``maxmemory`` or modules; ``n`` (``new``: a key an op created, heard just before
+the first event that names it, as Redis says it when it adds the key) is
+delivered; ``m`` (lookups of missing keys) is refused by CONFIG SET rather than
+accepted and never delivered.
 A script's commands cause theirs as they run (``scripting`` tells ``Notices``).
 
 How events are found: ``Notices.before`` notes which keys an op writes exist
@@ -44,6 +46,7 @@ from .event_rules import (
     HASH,
     LIST,
     MODULE,
+    NEW,
     RULES,
     SET,
     STREAM,
@@ -66,8 +69,8 @@ _CLASS_CHARS = (
 """The class characters in the order ``keyspaceEventsFlagsToString`` writes them."""
 ALL = GENERIC | TYPES | EXPIRED | EVICTED | MODULE
 """``A``: every class but ``n`` and ``m``."""
-_CLASSES = {**dict(_CLASS_CHARS), "A": ALL, "K": KEYSPACE, "E": KEYEVENT}
-_UNSUPPORTED = "nm"
+_CLASSES = {**dict(_CLASS_CHARS), "n": NEW, "A": ALL, "K": KEYSPACE, "E": KEYEVENT}
+_UNSUPPORTED = "m"
 
 INVALID = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
 """Redis's reason for a character that is no class at all."""
@@ -80,25 +83,23 @@ def parse_flags(text: str) -> int | str:
         if char in _CLASSES:
             flags |= _CLASSES[char]
         elif char in _UNSUPPORTED:
-            return (
-                f"the classes n (new keys) and m (key misses) are not delivered; "
-                f"'{char}' is not supported"
-            )
+            return f"the class m (key misses) is not delivered; '{char}' is not supported"
         else:
             return INVALID
     return flags
 
 
 def format_flags(flags: int) -> str:
-    """``keyspaceEventsFlagsToString``: ``A`` or the classes, then ``K`` and ``E``."""
+    """``keyspaceEventsFlagsToString``: ``A`` or the classes, then ``K`` and ``E`` (``n``
+    only after the classes: with ``A`` it is not written, as in Redis 7.0)."""
     classes = "".join(char for char, bit in _CLASS_CHARS if flags & bit)
-    text = "A" if flags & ALL == ALL else classes
+    text = "A" if flags & ALL == ALL else classes + "n" * bool(flags & NEW)
     return text + "K" * bool(flags & KEYSPACE) + "E" * bool(flags & KEYEVENT)
 
 
 def delivered(flags: int) -> bool:
     """Whether anything is ever delivered with these flags (a class and a channel kind)."""
-    return bool(flags & ALL) and bool(flags & (KEYSPACE | KEYEVENT))
+    return bool(flags & (ALL | NEW)) and bool(flags & (KEYSPACE | KEYEVENT))
 
 
 _SET_EXPIRY = frozenset({b"EX", b"PX", b"EXAT", b"PXAT"})
@@ -164,7 +165,9 @@ class Notices:
         state = None
         if wanted & TYPES and rule is not None and rule.prior is not None:
             state = rule.prior(kv, op, now_ms)
-        if name == b"SET" and not _SET_EXPIRY.intersection(arg.upper() for arg in op[3:]):
+        if self.flags & NEW:
+            pass  # which keys an op creates: every write is looked at before and after
+        elif name == b"SET" and not _SET_EXPIRY.intersection(arg.upper() for arg in op[3:]):
             if len(op) == 3:  # overwrites what it finds without settling it first
                 self._overwritten(kv, op[1:2], now_ms)
                 return Prior([], state, now_ms) if wanted else None
@@ -210,11 +213,13 @@ class Notices:
             key for key, expiry in expiries.items() if expiry is not None and kv.header(key) is None
         ]
         events: list[Event] = []
-        if rule is not None and self.flags & rule.classes:
+        if rule is not None and self.flags & (rule.classes | NEW):  # new needs its order
             outcome = Outcome(kv, op, reply, expiries, deleted, prior.state, prior.now_ms)
             events = rule.events(outcome)
         if rule is None or not rule.own_del:
             events.extend((GENERIC, b"del", key) for key in deleted)
+        if self.flags & NEW:
+            events = _with_new(name, op, events, kv, expiries)
         flags, index, emit = self.flags, self.op, self.events.append
         for cls, event, key in events:
             if flags & cls:
@@ -231,3 +236,40 @@ class Notices:
             if self.flags & KEYEVENT:
                 of_op.append(Published(b"__keyevent@0__:" + event, key))
         return messages
+
+
+_REPLACING = {b"RENAME": 2, b"RENAMENX": 2, b"COPY": 2, b"RESTORE": 1}
+"""Ops that put a new key in the place of what their destination (this argument) held."""
+_REPLACED_BY = frozenset({b"rename_to", b"copy_to", b"restore"})
+"""The events saying such an op did it."""
+
+
+def _with_new(
+    name: bytes,
+    op: tuple[bytes, ...],
+    events: list[Event],
+    kv: KeyValueView,
+    expiries: dict[bytes, int | None],
+) -> list[Event]:
+    """``events`` with ``new`` for each key the op created, where Redis says it (when it
+    adds the key): just before the first event naming the key, or, for RENAME, first
+    of all; a created key no event names hears it last."""
+    created = [key for key, expiry in expiries.items() if expiry is None and kv.header(key)]
+    replaced = _REPLACING.get(name)
+    if replaced is not None and any(event[1] in _REPLACED_BY for event in events):
+        # Redis deletes what the destination held and adds the key anew.
+        created = [op[replaced], *(key for key in created if key != op[replaced])]
+    if not created:
+        return events
+    if name in (b"RENAME", b"RENAMENX"):
+        return [(NEW, b"new", key) for key in created] + events
+    waiting = dict.fromkeys(created)
+    out: list[Event] = []
+    for event in events:
+        key = event[2]
+        if key in waiting:
+            del waiting[key]
+            out.append((NEW, b"new", key))
+        out.append(event)
+    out.extend((NEW, b"new", key) for key in waiting)
+    return out
