@@ -27,6 +27,9 @@ class Client(Protocol):
     """Who submitted a command, as SLOWLOG names it (a connection is one)."""
 
     @property
+    def id(self) -> int: ...
+
+    @property
     def addr(self) -> str: ...
 
     @property

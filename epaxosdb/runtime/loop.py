@@ -51,6 +51,7 @@ import trio
 
 from epaxosdb import commands
 from epaxosdb.commands import notifications
+from epaxosdb.commands.access import access_of
 from epaxosdb.core.ready import Ready, SnapshotWanted
 from epaxosdb.core.replica import Replica
 from epaxosdb.node import (
@@ -692,6 +693,7 @@ class ConsensusLoop:
         if outbox.slow:
             self._log_slow(outbox.slow)
         tracking = self._tracking if self._tracking is not None and self._tracking.active else None
+        authors = self._authors(ready) if tracking is not None and tracking.noloop else None
         if outbox.replies or outbox.published or tracking is not None:
             waiting = self._waiting
             with self._reply_batch():
@@ -707,10 +709,29 @@ class ConsensusLoop:
                         if on_late is not None:
                             on_late(reply)
                 if tracking is not None:
-                    tracking.step_done(outbox.changed if prepared is None else prepared.writes)
+                    tracking.step_done(
+                        outbox.changed if prepared is None else prepared.writes, authors
+                    )
         for cmd, detail in outbox.failures:
             self._counters["handler_failures"] += 1
             log.error("command %r raised in its handler: %s", cmd.ops[:1], detail)
+
+    def _authors(self, ready: Ready) -> dict[bytes, set[int | None]]:
+        """Who wrote each key the turn's commands declare they write: the ID of this
+        replica's client that sent the command, ``None`` for anyone else's (NOLOOP
+        tracking spares a client its own writes). Read before the replies go out,
+        while the waiting commands still name their clients."""
+        authors: dict[bytes, set[int | None]] = {}
+        waiting = self._waiting
+        for ex in ready.to_execute:
+            for cmd in ex.cmds:
+                waiter = waiting.get(cmd.id) if cmd.origin == self._me else None
+                client = waiter.client if waiter is not None else None
+                author = client.id if client is not None else None
+                for op in cmd.ops:
+                    for key in access_of(op).writes:
+                        authors.setdefault(key, set()).add(author)
+        return authors
 
     def _keyspace_events(self) -> int:
         """What the stopwatch reports: the keyspace notifications to gather, none while no

@@ -30,10 +30,14 @@ BCAST mode keeps no table: every changed key under one of the client's
 prefixes is sent, one message per prefix per step with its keys in order, as
 Redis sends them per prefix per event loop turn.
 
-What differs from Redis: NOLOOP is accepted and reported, but a client hears of
-its own writes as of any other (one invalidation more, never one missing);
-Redis also tells a client of keys it read in the very step another client
-changed them only if the change came after the read.
+NOLOOP: a client is not told of a key only its own commands wrote in a step
+(``step_done``'s ``authors``: who wrote each key, by the commands' declared
+writes; a key anyone else wrote, or the expiry deleted, is told). Unlike Redis,
+which then forgets the key for every client, it stays tracked for the writer,
+so a later change by another client still reaches it.
+
+What differs from Redis: a key a client read in the very step another client
+changed it is invalidated at once, even when the read came after the change.
 """
 
 from __future__ import annotations
@@ -175,6 +179,17 @@ def read_keys(ops: Iterable[tuple[bytes, ...]]) -> list[bytes]:
     return keys
 
 
+def _only_author(authors: Mapping[bytes, set[int | None]] | None, key: bytes) -> int | None:
+    """The one client that wrote ``key`` in the step, if one alone did (else ``None``)."""
+    if authors is None:
+        return None
+    who = authors.get(key)
+    if who is None or len(who) != 1:
+        return None
+    (only,) = who
+    return only
+
+
 def _push(payload: bytes) -> bytes:
     return b">2\r\n$10\r\ninvalidate\r\n" + payload
 
@@ -194,6 +209,8 @@ class Tracking:
         """Prefix → the BCAST clients that asked for it."""
         self.trackers = 0
         """How many connections track (INFO ``tracking_clients``)."""
+        self.noloop = 0
+        """How many of them asked for NOLOOP (the loop then says who wrote what)."""
         self._reads: list[tuple[int, list[bytes]]] = []
 
     @property
@@ -204,6 +221,7 @@ class Tracking:
     def enable(self, conn: Tracked, tracker: Tracker) -> None:
         if conn.tracker is None:
             self.trackers += 1
+        self.noloop += tracker.noloop
         for prefix in tracker.prefixes:
             self.prefixes.setdefault(prefix, set()).add(conn.id)
         conn.tracker = tracker
@@ -215,6 +233,7 @@ class Tracking:
         if tracker is None:
             return
         self.trackers -= 1
+        self.noloop -= tracker.noloop
         for prefix in tracker.prefixes:
             ids = self.prefixes.get(prefix)
             if ids is not None:
@@ -229,9 +248,15 @@ class Tracking:
         if keys:
             self._reads.append((client_id, keys))
 
-    def step_done(self, changed: Iterable[bytes] | None) -> None:
+    def step_done(
+        self,
+        changed: Iterable[bytes] | None,
+        authors: Mapping[bytes, set[int | None]] | None = None,
+    ) -> None:
         """A step's replies went out; ``changed`` are the keys it changed (``None``:
-        unknown, tell every tracking client to drop everything)."""
+        everything, FLUSHALL: every tracking client drops everything). ``authors``: who
+        wrote each key (a client's ID, ``None`` for a command of no client of this
+        replica), given when a NOLOOP client may be spared its own writes."""
         reads, self._reads = self._reads, []
         if changed is None:
             self.flush_all()
@@ -243,11 +268,17 @@ class Tracking:
             for key in changed_keys:
                 ids = table.pop(key, None)
                 if ids:
+                    only = _only_author(authors, key)
                     for client_id in ids:
-                        told.setdefault(client_id, []).append(key)
+                        if client_id == only and self._spares(client_id):
+                            table.setdefault(key, set()).add(client_id)  # still tracked
+                        else:
+                            told.setdefault(client_id, []).append(key)
         for client_id, keys in reads:
             for key in keys:
-                if key in changed_keys:
+                if key in changed_keys and not (
+                    client_id == _only_author(authors, key) and self._spares(client_id)
+                ):
                     told.setdefault(client_id, []).append(key)
                 else:
                     self.table.setdefault(key, set()).add(client_id)
@@ -255,18 +286,32 @@ class Tracking:
             for key in dict.fromkeys(keys):
                 self._send(client_id, _keys_payload([key]))
         if self.prefixes and changed_keys:
-            self._broadcast(changed_keys)
+            self._broadcast(changed_keys, authors)
         if len(self.table) > TABLE_MAX_KEYS:
             self._evict(len(self.table) - TABLE_MAX_KEYS)
 
-    def _broadcast(self, changed: Iterable[bytes]) -> None:
+    def _broadcast(
+        self, changed: Iterable[bytes], authors: Mapping[bytes, set[int | None]] | None
+    ) -> None:
         keys = sorted(changed)
         for prefix in sorted(self.prefixes):
             matching = [key for key in keys if key.startswith(prefix)]
-            if matching:
-                payload = _keys_payload(matching)
-                for client_id in list(self.prefixes[prefix]):
-                    self._send(client_id, payload)
+            if not matching:
+                continue
+            payload = _keys_payload(matching)
+            for client_id in list(self.prefixes[prefix]):
+                if self._spares(client_id):
+                    own = [key for key in matching if _only_author(authors, key) != client_id]
+                    if own != matching:
+                        if own:
+                            self._send(client_id, _keys_payload(own))
+                        continue
+                self._send(client_id, payload)
+
+    def _spares(self, client_id: int) -> bool:
+        """Whether the client asked for NOLOOP."""
+        conn = self._clients.get(client_id)
+        return conn is not None and conn.tracker is not None and conn.tracker.noloop
 
     def _evict(self, count: int) -> None:
         """The oldest ``count`` keys leave the table; their clients are told."""

@@ -152,6 +152,18 @@ def _session(port: int) -> list[tuple[str, bytes]]:
     a.call("GET", "f1")
     b.call("FLUSHALL")
     a.pending()
+    # NOLOOP: its own writes are not told (a key read again is tracked again).
+    a.call("CLIENT", "TRACKING", "ON", "NOLOOP")
+    a.call("CLIENT", "TRACKINGINFO")
+    a.call("GET", "n1")
+    a.call("MGET", "n2", "n3")
+    a.call("SET", "n1", "mine")
+    a.call("MSET", "n2", "mine", "unread", "x")
+    b.call("SET", "n3", "theirs")
+    a.pending()
+    a.call("GET", "n1")
+    b.call("SET", "n1", "theirs")
+    a.pending()
     # OPTIN: only reads after CLIENT CACHING yes (it lasts through a MULTI).
     a.call("CLIENT", "TRACKING", "OFF")
     a.call("CLIENT", "TRACKING", "ON", "OPTIN")

@@ -118,6 +118,33 @@ def test_a_client_that_stopped_tracking_is_not_told_of_keys_it_read() -> None:
     assert a.sent == [] and t.trackers == 0
 
 
+def test_noloop_spares_a_client_only_the_keys_it_alone_wrote_and_keeps_them_tracked() -> None:
+    mine, other = Conn(1), Conn(2)
+    t = _setup(mine, other)
+    t.enable(mine, Tracker(noloop=True))
+    t.enable(other, Tracker())
+    t.read(1, [b"own", b"shared", b"swept"])
+    t.read(2, [b"own"])
+    t.step_done({})
+    authors: dict[bytes, set[int | None]] = {b"own": {1}, b"shared": {1, None}}
+    t.step_done({b"own": None, b"shared": None, b"swept": None}, authors)
+    # "swept" has no author: the expiry (or a command declaring no write) deleted it.
+    assert mine.sent == [_invalidate(b"shared"), _invalidate(b"swept")]
+    assert other.sent == [_invalidate(b"own")]
+    assert t.table == {b"own": {1}}  # Redis forgets it; here a later change still reaches it
+    t.step_done({b"own": None}, {b"own": {None}})
+    assert mine.sent[-1] == _invalidate(b"own") and t.noloop == 1
+
+
+def test_noloop_in_broadcast_leaves_out_only_the_clients_own_keys() -> None:
+    mine = Conn(1)
+    t = _setup(mine)
+    t.enable(mine, Tracker(bcast=True, noloop=True, prefixes=[b""]))
+    t.step_done({b"a": None, b"b": None}, {b"a": {1}, b"b": {None}})
+    t.step_done({b"a": None}, {b"a": {1}})
+    assert mine.sent == [_invalidate(b"b")]
+
+
 def test_past_the_table_limit_the_oldest_keys_are_invalidated_and_forgotten(
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
