@@ -701,8 +701,7 @@ class Connection:
         """Redis's ``processCommand`` order: lookup, arity, auth, loading, MULTI, run."""
         spec = commands.resolve(request)
         tracker = self.tracker
-        if tracker is not None:
-            self._track_this = tracker.tracks_next(self.caching)
+        self._track_this = tracker is not None and tracker.tracks_next(self.caching)
         if self._watch_reads_pending and not isinstance(spec, Error) and spec.name == b"exec":
             self._stalled = request  # it needs their digests (see _resume_stalled)
             return

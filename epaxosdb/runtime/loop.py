@@ -266,7 +266,7 @@ class ConsensusLoop:
         self._subscriptions = subscriptions
         """Pub/sub subscribers on this replica: PUBLISH delivers to them as it executes."""
         self._tracking = tracking
-        """CLIENT TRACKING: told which keys each turn changed (``_invalidate``)."""
+        """CLIENT TRACKING: told which keys each turn changed (``_release``)."""
         self._next_id = incarnation << INCARNATION_SHIFT
         self._proposals: list[Command] = []
         self._inbox: list[Message] = []
