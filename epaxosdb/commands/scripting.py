@@ -220,9 +220,8 @@ local library = copy(table)
 -- an empty proxy: a write to it falls to ``__newindex``, which refuses it; a read falls
 -- through to the real table, which the script never gets hold of. ``rawget``, ``rawset``,
 -- ``getmetatable``, ``setmetatable`` and the walks see through proxies (``real_of``) and
--- hand out proxies (``proxy_of``), never the real tables. ``table.insert`` is left as Lua
--- has it (a check would cost every insert a Lua call): into a proxy, it writes an index
--- no name or field lookup reads, in this call's own state, where Redis would refuse it.
+-- hand out proxies (``proxy_of``), never the real tables. ``table.insert``, which writes
+-- with ``rawset``, refuses a proxy too, as Redis's does a read-only table.
 local readonly_text = "Attempt to modify a readonly table"
 local real_of, proxy_of = {}, {}
 local function refuse_write() error(readonly_text, 2) end
@@ -296,6 +295,19 @@ env.rawset = function(...)
     return raw_rawset(...)
   end
   return pass(guarded().rawset(...))
+end
+local raw_insert = table.insert
+library.insert = function(...)
+  -- The fast path takes the calls that cannot fail (a tail call would name the function
+  -- '?' in Lua's argument errors); the rest, and any into a read-only table, go to
+  -- ``_GUARDS``. The checks cost an insert about 0.2 us (0.11 us without them), little
+  -- beside a ``redis.call``.
+  local t, pos = ...
+  local n = select("#", ...)
+  if not real_of[t] and type(t) == "table" and (n == 2 or n == 3 and type(pos) == "number") then
+    return raw_insert(...)
+  end
+  return pass(guarded().insert(...))
 end
 env.getmetatable = function(...)
   if select("#", ...) == 0 then return pass(guarded().getmetatable(...)) end
@@ -483,6 +495,23 @@ function guards.rawset(...)
   if k == nil then error("table index is nil", 0) end
   if k ~= k then error("table index is NaN", 0) end
   return rawset(t, k, v)
+end
+
+function guards.insert(...)
+  -- Lua 5.1's ``tinsert`` checks, in its order and words; a read-only table (a proxy,
+  -- whose length is 0 as the real one's) is refused where Redis's Lua refuses it, at the
+  -- write.
+  if type((...)) ~= "table" then fail(not_a_table(...), 1, "insert") end
+  local t, pos, v = ...
+  local n = select("#", ...)
+  if n == 3 then
+    if tonumber(pos) == nil then fail("number expected, got " .. got(2, ...), 2, "insert") end
+  elseif n ~= 2 then
+    fail("wrong number of arguments to 'insert'")
+  end
+  if real_of[t] then error(readonly_text, 0) end
+  if n == 2 then return table.insert(t, pos) end
+  return table.insert(t, pos, v)
 end
 
 function guards.getmetatable(...)
