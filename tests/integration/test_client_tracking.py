@@ -21,6 +21,7 @@ import time
 from collections.abc import Callable
 
 from tests.integration.cluster import ProcessCluster
+from tests.integration.test_left_behind import left_behind
 from tests.redis_server import RedisServer
 from tests.redis_server import redis_server as redis_server
 
@@ -283,4 +284,49 @@ def test_a_write_through_another_replica_invalidates_what_a_client_read(
     reader.call("GET", "shared")  # tracked again
     cluster.client(3).flushall()
     _until_pending(reader, b">2\r\n$10\r\ninvalidate\r\n_\r\n")
+    reader.close()
+
+
+def test_a_client_of_a_replica_that_was_stopped_hears_what_changed_meanwhile(
+    make_cluster: Callable[..., ProcessCluster],
+) -> None:
+    """Replica 3 is stopped until the others have left it behind; on return it catches up
+    (from the log, or from a snapshot once its peers deleted what it missed), and a
+    client of it that read a key — still connected: the process was only stopped —
+    hears that the key changed: its own invalidation, or after a rebuild the null one
+    that drops everything."""
+    cluster = make_cluster(3, leave_behind_ms=1000, leave_behind_instances=0)
+    cluster.client(1).set("watched", "before")
+    reader = Raw(cluster.port(3), "A", [])
+    reader.call("HELLO", "3")
+    reader.call("CLIENT", "TRACKING", "ON")
+    deadline = time.monotonic() + 10
+    while True:
+        reader.call("GET", "watched")
+        if reader.transcript[-1][1].startswith(b"$6\r\nbefore\r\n"):
+            break
+        assert time.monotonic() < deadline, reader.transcript
+    cluster.stop(3)
+    with cluster.client(1, socket_timeout=15.0) as writer:
+        writer.set("watched", "after")
+        deadline = time.monotonic() + 60
+        n = 0
+        while left_behind(cluster, 1) != "3" or left_behind(cluster, 2) != "3":
+            assert time.monotonic() < deadline, cluster.info(1)
+            for _ in range(20):
+                writer.set(f"filler:{n}", n)
+                n += 1
+    cluster.cont(3)
+    told = (b"invalidate\r\n*1\r\n$7\r\nwatched\r\n", b"invalidate\r\n_\r\n")
+    deadline = time.monotonic() + 60
+    while not any(t in data for _, data in reader.transcript for t in told):
+        assert time.monotonic() < deadline, f"never told: {reader.transcript[-3:]}"
+        time.sleep(0.1)
+        reader.pending()
+    while True:  # -LOADING while it catches up
+        reader.call("GET", "watched")
+        if reader.transcript[-1][1].startswith(b"$5\r\nafter\r\n"):
+            break
+        assert time.monotonic() < deadline, reader.transcript[-1]
+        time.sleep(0.1)
     reader.close()
