@@ -261,6 +261,55 @@ def inspect(data_dir: Path, check: bool) -> None:
         raise click.ClickException(str(exc)) from None
 
 
+@main.command("export")
+@click.option("--data-dir", required=True, type=click.Path(path_type=Path, exists=True),
+              help="A replica's data directory (it may be running).")
+@click.option("--out", required=True, type=click.Path(path_type=Path, dir_okay=False),
+              help="The RDB file to write (redis-server loads it as its own).")
+def export_command(data_dir: Path, out: Path) -> None:
+    """Write a replica's keys to an RDB file: a backup, or a way to Redis.
+
+    The file holds what the replica had written into its data file when the
+    export began; send it SAVE first for everything it had acknowledged."""
+    from epaxosdb import backup
+    from storage.interface import StorageError
+
+    try:
+        keys, expiring = backup.export(data_dir, out, backup.now_ms())
+    except (StorageError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{keys} keys ({expiring} with an expiry) written to {out}")
+
+
+@main.command("import")
+@click.option("--in", "source", required=True,
+              type=click.Path(path_type=Path, exists=True, dir_okay=False),
+              help="An RDB file: one epaxosdb export wrote, or one Redis saved.")
+@click.option("--host", default="127.0.0.1", show_default=True, help="A replica's address.")
+@click.option("--port", required=True, type=click.IntRange(1, 65535),
+              help="That replica's client port.")
+@click.option("--password", envvar="EPAXOSDB_PASSWORD", default=None,
+              help="AUTH password (or EPAXOSDB_PASSWORD).")
+@click.option("--replace", is_flag=True, help="Overwrite keys that exist (else left, reported).")
+def import_command(
+    source: Path, host: str, port: int, password: str | None, replace: bool
+) -> None:
+    """Send every key of an RDB file to a running cluster (RESTORE, through consensus)."""
+    from epaxosdb import backup, rdb_file
+
+    try:
+        report = backup.import_file(
+            source, host, port, password=password, replace=replace, now_ms=backup.now_ms()
+        )
+    except (rdb_file.RdbError, OSError) as exc:
+        raise click.ClickException(str(exc)) from None
+    click.echo(f"{report.restored} keys restored, {len(report.failed)} refused")
+    for key, reason in report.failed[: backup.FAILURES_SHOWN]:
+        click.echo(f"  {key!r}: {reason}", err=True)
+    if report.failed:
+        sys.exit(EXIT_FAILURE)
+
+
 def _register_bench() -> None:
     from epaxosdb.bench import command as bench_command
 

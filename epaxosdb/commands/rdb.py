@@ -498,9 +498,15 @@ _DUMPERS: dict[ValueType, Callable[[bytes], bytes]] = {
 }
 
 
+def rdb_object(value: Value) -> bytes:
+    """A stored value as an RDB object: its type byte and its serialization (what an RDB
+    file holds after the key, and a DUMP payload before its footer)."""
+    return _DUMPERS[value.type](value.payload)
+
+
 def dump_payload(value: Value) -> bytes:
     """DUMP's reply for a stored value: its RDB object and the footer."""
-    return frame(_DUMPERS[value.type](value.payload))
+    return frame(rdb_object(value))
 
 
 # --- reading ----------------------------------------------------------------------------
@@ -1102,6 +1108,38 @@ _READERS: dict[int, Callable[[_Reader], Restored]] = {
     TYPE_STREAM_LISTPACKS_2: lambda reader: _read_stream(reader, 2),
 }
 """Object type → reader. Missing: module values (6, 7), see the docstring."""
+
+
+def rdb_string(data: bytes) -> bytes:
+    """``rdbSaveRawString`` of ``data`` (an RDB file's keys and aux fields are these)."""
+    return _string(data)
+
+
+def read_string(data: bytes, at: int) -> tuple[bytes, int]:
+    """The RDB string at ``at`` in ``data`` and where it ends (``Corrupt`` if cut short)."""
+    reader = _Reader(data)
+    reader.at = at
+    return reader.string(), reader.at
+
+
+def read_length(data: bytes, at: int) -> tuple[int, int]:
+    """The RDB length at ``at`` in ``data`` and where it ends."""
+    reader = _Reader(data)
+    reader.at = at
+    return reader.count(), reader.at
+
+
+def value_end(data: bytes, object_type: int, at: int) -> int:
+    """Where the value of type ``object_type`` that starts at ``at`` in ``data`` ends
+    (an RDB file puts the key between the type byte and the value): read as RESTORE
+    reads one, so ``Corrupt`` if it is not one that could be stored."""
+    read = _READERS.get(object_type)
+    if read is None:
+        raise Corrupt(f"an object type this server does not read ({object_type})")
+    reader = _Reader(data)
+    reader.at = at
+    read(reader)
+    return reader.at
 
 
 def restore_value(payload: bytes) -> Restored:

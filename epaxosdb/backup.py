@@ -1,0 +1,138 @@
+"""``epaxosdb export`` and ``epaxosdb import``: a replica's data out to an RDB file, and an
+RDB file into a running cluster (the format is ``rdb_file``'s).
+
+Export reads a data directory in one read-only LMDB transaction, so it may run
+beside the replica and gives the state of one moment: what that replica had
+written into its data file then. A replica defers some effects (INFO
+``deferred_writes``): send it SAVE first for everything it had acknowledged.
+The file is written beside its final name and renamed once complete and
+fsynced, so an interrupted export never leaves a truncated backup under it.
+
+Import sends each key to a replica as RESTORE (with ABSTTL for an expiry),
+pipelined, so every replica gets it through consensus like any write. Without
+``--replace`` a key that exists is left as it is and reported (Redis's
+BUSYKEY); a rerun with ``--replace`` is idempotent.
+"""
+
+from __future__ import annotations
+
+import os
+import socket
+import time
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+
+import hiredis
+
+from epaxosdb import rdb_file
+from protocol.resp import encode_request
+from storage.interface import KeyValueView, Value
+from storage.lmdb_store import LmdbStore
+
+BATCH = 256
+"""RESTOREs sent before their replies are read."""
+TIMEOUT_S = 60.0
+FAILURES_SHOWN = 10
+
+
+def export(data_dir: Path, out: Path, now_ms: int) -> tuple[int, int]:
+    """Write ``data_dir``'s keys (those not expired at ``now_ms``) to the RDB file ``out``;
+    how many keys, and how many of them with an expiry."""
+    store = LmdbStore.open_readonly(data_dir)
+    partial = out.with_name(out.name + ".partial")
+    try:
+        with partial.open("wb") as f:
+
+            def written(kv: KeyValueView) -> tuple[int, int]:
+                return rdb_file.write(_values(kv), f, now_ms)
+
+            counts = store.read(written)
+            f.flush()
+            os.fsync(f.fileno())
+        partial.replace(out)
+    finally:
+        store.close()
+        partial.unlink(missing_ok=True)
+    return counts
+
+
+def _values(kv: KeyValueView) -> Iterator[tuple[bytes, Value]]:
+    for key in kv.iter_keys():
+        value = kv.get(key)
+        if value is not None:
+            yield key, value
+
+
+@dataclass
+class ImportReport:
+    restored: int = 0
+    failed: list[tuple[bytes, str]] = field(default_factory=list)
+
+
+class _Pipe:
+    """A RESP connection that sends a batch of requests and reads their replies."""
+
+    def __init__(self, host: str, port: int) -> None:
+        self._sock = socket.create_connection((host, port), timeout=TIMEOUT_S)
+        self._reader = hiredis.Reader()
+
+    def call(self, requests: list[list[bytes]]) -> list[object]:
+        self._sock.sendall(b"".join(encode_request(r) for r in requests))
+        replies: list[object] = []
+        while len(replies) < len(requests):
+            data = self._sock.recv(65536)
+            if not data:
+                raise ConnectionError("the replica closed the connection")
+            self._reader.feed(data)
+            while (reply := self._reader.gets()) is not False:
+                replies.append(reply)
+        return replies
+
+    def close(self) -> None:
+        self._sock.close()
+
+
+def import_file(
+    source: Path, host: str, port: int, *, password: str | None, replace: bool, now_ms: int
+) -> ImportReport:
+    """RESTORE every key of the RDB file ``source`` through the replica at host:port."""
+    data = source.read_bytes()
+    pipe = _Pipe(host, port)
+    report = ImportReport()
+    try:
+        if password is not None:
+            (reply,) = pipe.call([[b"AUTH", password.encode()]])
+            if isinstance(reply, hiredis.ReplyError):
+                raise ConnectionError(f"AUTH failed: {reply}")
+        batch: list[rdb_file.Entry] = []
+        for entry in rdb_file.read(data, now_ms):
+            batch.append(entry)
+            if len(batch) >= BATCH:
+                _restore(pipe, batch, replace, report)
+                batch = []
+        if batch:
+            _restore(pipe, batch, replace, report)
+    finally:
+        pipe.close()
+    return report
+
+
+def _restore(pipe: _Pipe, batch: list[rdb_file.Entry], replace: bool, report: ImportReport) -> None:
+    requests = []
+    for entry in batch:
+        request = [b"RESTORE", entry.key, b"%d" % entry.expire_ms, entry.payload]
+        if entry.expire_ms:
+            request.append(b"ABSTTL")
+        if replace:
+            request.append(b"REPLACE")
+        requests.append(request)
+    for entry, reply in zip(batch, pipe.call(requests), strict=True):
+        if isinstance(reply, hiredis.ReplyError):
+            report.failed.append((entry.key, str(reply)))
+        else:
+            report.restored += 1
+
+
+def now_ms() -> int:
+    return time.time_ns() // 1_000_000
