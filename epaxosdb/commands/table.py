@@ -2786,6 +2786,20 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
         group="server",
     ),
     _connection_row(
+        "replconf", -1, "admin noscript loading stale allow_busy", "@admin @slow @dangerous",
+        "An internal command for configuring the replication stream", "3.0.0", group="server",
+        doc_flags=("syscmd",),
+    ),
+    _connection_row(
+        "sync", 1, "admin noscript no_async_loading no_multi", "@admin @slow @dangerous",
+        "Internal command used for replication", "1.0.0", group="server", complexity="",
+    ),
+    _connection_row(
+        "psync", -3, "admin noscript no_async_loading no_multi", "@admin @slow @dangerous",
+        "Internal command used for replication", "2.8.0", group="server", complexity="",
+        arguments=(_string("replicationid"), _integer("offset")),
+    ),
+    _connection_row(
         "monitor", 1, "admin noscript loading stale", "@admin @slow @dangerous",
         "Listen for all requests received by the server in real time", "1.0.0", group="server",
         complexity="",

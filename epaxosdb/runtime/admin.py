@@ -17,15 +17,20 @@ with the connection, which owns the queue.
 
 from __future__ import annotations
 
+import contextlib
 import hmac
+import io
 import os
 import platform
 import resource
+import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
 from typing import TYPE_CHECKING, Final
 
-from epaxosdb import commands
+import trio
+
+from epaxosdb import commands, rdb_file
 from epaxosdb.commands import notifications
 from epaxosdb.commands.glob import stringmatch
 from protocol.peer import COMMAND_BYTES_MAX
@@ -41,6 +46,7 @@ from protocol.replies import (
     Verbatim,
     help_reply,
 )
+from storage.interface import KeyValueView
 
 from . import latency, slowlog, tracking
 from .backend import InfoFields
@@ -195,6 +201,68 @@ def cmd_bgsave(conn: Connection, args: list[bytes]) -> Reply:
         return SAVE_IN_PROGRESS
     backend.save(lambda: None)
     return SimpleString(b"Background saving started")
+
+
+_REPLCONF_ACCEPTED = frozenset({b"listening-port", b"ip-address", b"capa", b"rdb-only"})
+"""What a client that wants only a snapshot sends (redis-cli --rdb: ``capa eof``,
+``rdb-only 1``); the options of a real replica's stream (ACK, GETACK) are not known."""
+NO_REPLICATION = Error(
+    "ERR replication is not supported: SYNC only sends an RDB snapshot, to a client that "
+    "said REPLCONF rdb-only 1 (redis-cli --rdb)"
+)
+
+
+def cmd_replconf(conn: Connection, args: list[bytes]) -> Reply:
+    if len(args) % 2 == 0:
+        return SYNTAX_ERROR
+    for option, value in zip(args[1::2], args[2::2], strict=True):
+        name = option.lower()
+        if name not in _REPLCONF_ACCEPTED:
+            return Error(f"ERR Unrecognized REPLCONF option: {option.decode('latin-1')}")
+        if name == b"rdb-only":
+            if value not in (b"0", b"1"):
+                return Error("ERR value is out of range, value must between 0 and 1")
+            conn.rdb_only = value == b"1"
+    return OK
+
+
+def cmd_sync(conn: Connection, args: list[bytes]) -> Reply | NoReply:
+    """SYNC for ``redis-cli --rdb``: this replica's whole state as an RDB file (the format
+    of ``epaxosdb export``), then the connection closes. The deferred effects are
+    saved first, so the snapshot holds everything executed here when SYNC arrived;
+    it is built in memory, in a thread beside the turns. PSYNC, and SYNC from a
+    client that did not ask for a snapshot only, are refused: there is no
+    replication stream to follow it."""
+    if args[0].lower() != b"sync" or not conn.rdb_only:
+        return NO_REPLICATION
+    reply = conn.reply_later()
+    token = trio.lowlevel.current_trio_token()
+    backend = conn.backend
+
+    def deliver(payload: bytes | Error) -> None:
+        reply(payload)
+        conn.close_after_reply()
+
+    def build() -> None:
+        try:
+            payload: bytes | Error = backend.read_state(_rdb_snapshot)
+        except Exception as exc:  # a storage failure: the client is told, the replica goes on
+            payload = Error(f"ERR the snapshot failed: {exc}")
+        with contextlib.suppress(trio.RunFinishedError):
+            trio.from_thread.run_sync(deliver, payload, trio_token=token)
+
+    backend.save(lambda: threading.Thread(target=build, name="sync-snapshot").start())
+    return NO_REPLY
+
+
+def _rdb_snapshot(kv: KeyValueView) -> bytes:
+    out = io.BytesIO()
+    rdb_file.write(
+        ((key, value) for key in kv.iter_keys() if (value := kv.get(key)) is not None),
+        out,
+        time.time_ns() // 1_000_000,
+    )
+    return out.getvalue()
 
 
 def cmd_lastsave(conn: Connection, args: list[bytes]) -> Reply:
@@ -1317,6 +1385,9 @@ HANDLERS: dict[bytes, Handler] = {
     b"shutdown": cmd_shutdown,
     b"auth": cmd_auth,
     b"hello": cmd_hello,
+    b"replconf": cmd_replconf,
+    b"sync": cmd_sync,
+    b"psync": cmd_sync,
     b"client|id": cmd_client_id,
     b"client|getname": cmd_client_getname,
     b"client|setname": cmd_client_setname,

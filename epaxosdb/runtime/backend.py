@@ -10,10 +10,13 @@ cluster, and the cluster without sockets.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol
+from typing import Protocol, TypeVar
 
 from protocol.messages import Command
 from protocol.replies import Reply
+from storage.interface import KeyValueView
+
+T = TypeVar("T")
 
 InfoFields = Sequence[tuple[str, str | int | float]]
 """``key:value`` lines of one INFO section, in order."""
@@ -95,6 +98,11 @@ class Backend(Protocol):
     @property
     def saving(self) -> bool:
         """A save was asked for and has not completed (INFO ``rdb_bgsave_in_progress``)."""
+        ...
+
+    def read_state(self, fn: Callable[[KeyValueView], T]) -> T:
+        """``fn`` over one read-only snapshot of the store's key-value state (after a
+        ``save``, the whole executed state). Blocking: call it from another thread."""
         ...
 
     @property

@@ -196,6 +196,8 @@ class Connection:
         self.last_command = b"NULL"
         self.no_evict = False
         self.no_touch = False
+        self.rdb_only = False
+        """REPLCONF rdb-only 1: SYNC sends this client an RDB snapshot (``admin.cmd_sync``)."""
         self.reply_off = False
         self._watch_digests: dict[bytes, bytes] = {}
         """Watched key → its digest when the first WATCH of it executed."""
@@ -1247,6 +1249,7 @@ class Connection:
         self.proto = 2
         self.name = b""
         self.no_evict = False
+        self.rdb_only = False
         self.no_touch = False
         self.reply_off = False
         self._skip_this = self._skip_next = False

@@ -46,6 +46,7 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
+from typing import TypeVar
 
 import trio
 
@@ -79,6 +80,7 @@ from .slowlog import SlowLog
 from .tracking import Tracking
 
 log = logging.getLogger("epaxosdb.loop")
+T = TypeVar("T")
 
 LOADING = Error("LOADING Redis is loading the dataset in memory")
 PAUSE_SLACK_S = 0.5
@@ -353,6 +355,11 @@ class ConsensusLoop:
         self._saves.append(on_done)
         self._quiet_ticks = 0
         self._wake.set()
+
+    def read_state(self, fn: Callable[[KeyValueView], T]) -> T:
+        """``Backend.read_state``: one read transaction of the store (call it from a worker
+        thread: it runs beside the turns, which LMDB lets one writer and readers do)."""
+        return self._store.read(fn)
 
     @property
     def saving(self) -> bool:

@@ -1,8 +1,10 @@
-"""``epaxosdb export`` and ``epaxosdb import``: RDB files out of epaxosdb and into it.
+"""RDB files out of epaxosdb and into it: ``epaxosdb export``, ``redis-cli --rdb`` (SYNC),
+and ``epaxosdb import``.
 
 The same keys of every type (small and large encodings, expiries, a stream with a
 consumer group) are written to a replica and to redis-server. A replica's export
 is loaded by redis-server as its own dump file and holds what the replica held;
+so is the file ``redis-cli --rdb`` takes from a replica through SYNC;
 redis-server's own SAVE file is imported into a new cluster, which then holds
 what Redis held; and an export imported into another cluster carries everything
 over (the same digest of every key). A damaged file is refused with the reason.
@@ -15,6 +17,7 @@ import sys
 from collections.abc import Callable
 from pathlib import Path
 
+import pytest
 import redis
 
 from tests.integration.cluster import ProcessCluster
@@ -101,6 +104,29 @@ def test_an_export_is_a_dump_file_redis_server_loads(
         assert _contents(redis.Redis(port=server.port)) == _contents(client)
     finally:
         server.stop()
+
+
+def test_redis_cli_rdb_takes_a_snapshot_redis_server_loads(
+    make_cluster: Callable[[int], ProcessCluster], tmp_path: Path
+) -> None:
+    cluster = make_cluster(3)
+    client = cluster.client(2)  # executed at replica 2 before it answers
+    _fill(client)
+    out = tmp_path / "snapshot.rdb"
+    taken = subprocess.run(
+        ["redis-cli", "-p", str(cluster.port(2)), "--rdb", str(out)],
+        capture_output=True, text=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert taken.returncode == 0, taken.stderr
+    assert "Transfer finished with success" in taken.stdout + taken.stderr
+    server = RedisServer.start("--dir", str(tmp_path), "--dbfilename", "snapshot.rdb")
+    try:
+        assert _contents(redis.Redis(port=server.port)) == _contents(client)
+    finally:
+        server.stop()
+    # A SYNC that would be followed by a replication stream is refused, and says why.
+    with pytest.raises(redis.ResponseError, match="replication is not supported"):
+        client.execute_command("SYNC")
 
 
 def test_a_dump_file_redis_saved_imports_into_a_cluster(

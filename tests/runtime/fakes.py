@@ -24,7 +24,7 @@ import trio.testing
 
 from epaxosdb import commands
 from epaxosdb.node import publications
-from epaxosdb.runtime.backend import Client, InfoFields, OnReply
+from epaxosdb.runtime.backend import Client, InfoFields, OnReply, T
 from epaxosdb.runtime.blocking import BlockedClients
 from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, serve_clients
 from epaxosdb.runtime.pubsub import Subscriptions
@@ -32,7 +32,7 @@ from protocol.messages import Command
 from protocol.replies import Error, Reply
 from protocol.resp import encode_request
 from storage.buffered import BufferedView, NeedsTransaction
-from storage.interface import Txn
+from storage.interface import KeyValueView, Txn
 from storage.memory import MemoryStore
 from tests.redis_server import Incomplete, parse_reply
 
@@ -103,6 +103,9 @@ class FakeBackend:
             elif written:
                 self.blocked.changed(written)
         return reply
+
+    def read_state(self, fn: Callable[[KeyValueView], T]) -> T:
+        return self.store.read(fn)
 
     async def wait_held(self, count: int) -> None:
         """Until ``count`` commands are held (bounded by the caller's timeout)."""
