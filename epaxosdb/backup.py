@@ -68,6 +68,8 @@ def _values(kv: KeyValueView) -> Iterator[tuple[bytes, Value]]:
 class ImportReport:
     restored: int = 0
     failed: list[tuple[bytes, str]] = field(default_factory=list)
+    stopped: str | None = None
+    """Why the file could not be read to its end (its keys before that were sent)."""
 
 
 class _Pipe:
@@ -106,11 +108,14 @@ def import_file(
             if isinstance(reply, hiredis.ReplyError):
                 raise ConnectionError(f"AUTH failed: {reply}")
         batch: list[rdb_file.Entry] = []
-        for entry in rdb_file.read(data, now_ms):
-            batch.append(entry)
-            if len(batch) >= BATCH:
-                _restore(pipe, batch, replace, report)
-                batch = []
+        try:
+            for entry in rdb_file.read(data, now_ms):
+                batch.append(entry)
+                if len(batch) >= BATCH:
+                    _restore(pipe, batch, replace, report)
+                    batch = []
+        except rdb_file.RdbError as exc:
+            report.stopped = str(exc)
         if batch:
             _restore(pipe, batch, replace, report)
     finally:

@@ -295,18 +295,20 @@ def import_command(
     source: Path, host: str, port: int, password: str | None, replace: bool
 ) -> None:
     """Send every key of an RDB file to a running cluster (RESTORE, through consensus)."""
-    from epaxosdb import backup, rdb_file
+    from epaxosdb import backup
 
     try:
         report = backup.import_file(
             source, host, port, password=password, replace=replace, now_ms=backup.now_ms()
         )
-    except (rdb_file.RdbError, OSError) as exc:
+    except OSError as exc:
         raise click.ClickException(str(exc)) from None
     click.echo(f"{report.restored} keys restored, {len(report.failed)} refused")
     for key, reason in report.failed[: backup.FAILURES_SHOWN]:
         click.echo(f"  {key!r}: {reason}", err=True)
-    if report.failed:
+    if report.stopped is not None:
+        click.echo(f"Error: stopped reading {source}: {report.stopped}", err=True)
+    if report.failed or report.stopped is not None:
         sys.exit(EXIT_FAILURE)
 
 

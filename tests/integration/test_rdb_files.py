@@ -173,6 +173,25 @@ def test_an_export_imported_into_another_cluster_carries_every_key(
     assert target.digest(1) == source.digest(1)
 
 
+def test_a_file_with_another_database_loads_up_to_it_and_says_why_it_stopped(
+    make_cluster: Callable[[int], ProcessCluster], tmp_path: Path
+) -> None:
+    server = RedisServer.start()
+    try:
+        redis.Redis(port=server.port, db=0).set("in-zero", "1")
+        redis.Redis(port=server.port, db=1).set("in-one", "1")
+        redis.Redis(port=server.port).save()
+        dump = tmp_path / "two-dbs.rdb"
+        dump.write_bytes((server.directory / "dump.rdb").read_bytes())
+    finally:
+        server.stop()
+    cluster = make_cluster(1)
+    done = _run("import", "--in", str(dump), "--port", str(cluster.port(1)))
+    assert done.returncode == 1 and "1 keys restored, 0 refused" in done.stdout
+    assert "database 1: only database 0 exists here" in done.stderr
+    assert cluster.client(1).get("in-zero") == b"1"
+
+
 def test_a_damaged_file_is_refused_with_the_reason(
     make_cluster: Callable[[int], ProcessCluster], tmp_path: Path
 ) -> None:
