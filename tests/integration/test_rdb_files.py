@@ -82,6 +82,36 @@ def _export(cluster: ProcessCluster, out: Path) -> subprocess.CompletedProcess[s
     return _run("export", "--data-dir", str(cluster.replicas[1].data_dir), "--out", str(out))
 
 
+def _exported(
+    cluster: ProcessCluster, out: Path, *, extra: int = 0
+) -> tuple[redis.Redis, str]:
+    """Fill replica 1 (and ``extra`` more strings), SAVE, export its data dir to ``out``;
+    its client, and what the export said."""
+    client = cluster.client(1)
+    _fill(client)
+    for i in range(extra):
+        client.set(f"bulk:{i}", i)
+    client.save()  # the deferred effects into the data file
+    done = _export(cluster, out)
+    assert done.returncode == 0, done.stderr
+    return client, done.stdout
+
+
+def _redis_dump(out: Path, fill: Callable[[int], None]) -> None:
+    """What redis-server's SAVE writes once ``fill(port)`` has run against it, at ``out``."""
+    server = RedisServer.start()
+    try:
+        fill(server.port)
+        redis.Redis(port=server.port).save()
+        out.write_bytes((server.directory / "dump.rdb").read_bytes())
+    finally:
+        server.stop()
+
+
+def _import(source: Path, port: int, *extra: str) -> subprocess.CompletedProcess[str]:
+    return _run("import", "--in", str(source), "--port", str(port), *extra)
+
+
 def _run(*args: str) -> subprocess.CompletedProcess[str]:
     return subprocess.run(
         [*EPAXOSDB, *args], capture_output=True, text=True, timeout=120, check=False
@@ -92,13 +122,9 @@ def test_an_export_is_a_dump_file_redis_server_loads(
     make_cluster: Callable[[int], ProcessCluster], tmp_path: Path
 ) -> None:
     cluster = make_cluster(1)
-    client = cluster.client(1)
-    _fill(client)
-    client.save()  # the deferred effects into the data file
     out = tmp_path / "backup.rdb"
-    done = _export(cluster, out)
-    assert done.returncode == 0, done.stderr
-    assert "16 keys (2 with an expiry)" in done.stdout
+    client, said = _exported(cluster, out)
+    assert "16 keys (2 with an expiry)" in said
     server = RedisServer.start("--dir", str(tmp_path), "--dbfilename", "backup.rdb")
     try:
         assert _contents(redis.Redis(port=server.port)) == _contents(client)
@@ -132,27 +158,26 @@ def test_redis_cli_rdb_takes_a_snapshot_redis_server_loads(
 def test_a_dump_file_redis_saved_imports_into_a_cluster(
     make_cluster: Callable[[int], ProcessCluster], tmp_path: Path
 ) -> None:
-    server = RedisServer.start()
-    try:
-        theirs = redis.Redis(port=server.port)
+    dump = tmp_path / "dump.rdb"
+    expected: dict[bytes, object] = {}
+
+    def fill(port: int) -> None:
+        theirs = redis.Redis(port=port)
         _fill(theirs)
-        theirs.save()
-        dump = tmp_path / "dump.rdb"
-        dump.write_bytes((server.directory / "dump.rdb").read_bytes())
-        expected = _contents(theirs)
-    finally:
-        server.stop()
+        expected.update(_contents(theirs))
+
+    _redis_dump(dump, fill)
     cluster = make_cluster(3)
-    done = _run("import", "--in", str(dump), "--port", str(cluster.port(2)))
+    done = _import(dump, cluster.port(2))
     assert done.returncode == 0, done.stderr
     assert "16 keys restored, 0 refused" in done.stdout
     assert _contents(cluster.client(1)) == expected
     assert _contents(cluster.client(3)) == expected
     # Again: every key exists now, so each is refused unless --replace is given.
-    again = _run("import", "--in", str(dump), "--port", str(cluster.port(1)))
+    again = _import(dump, cluster.port(1))
     assert again.returncode == 1 and "0 keys restored, 16 refused" in again.stdout
     assert "BUSYKEY" in again.stderr
-    replaced = _run("import", "--in", str(dump), "--port", str(cluster.port(1)), "--replace")
+    replaced = _import(dump, cluster.port(1), "--replace")
     assert replaced.returncode == 0 and "16 keys restored" in replaced.stdout
 
 
@@ -160,15 +185,10 @@ def test_an_export_imported_into_another_cluster_carries_every_key(
     make_cluster: Callable[[int], ProcessCluster], tmp_path: Path
 ) -> None:
     source = make_cluster(1)
-    client = source.client(1)
-    _fill(client)
-    for i in range(2000):
-        client.set(f"bulk:{i}", i)
-    client.save()
     out = tmp_path / "all.rdb"
-    assert _export(source, out).returncode == 0
+    _exported(source, out, extra=2000)
     target = make_cluster(1)
-    done = _run("import", "--in", str(out), "--port", str(target.port(1)))
+    done = _import(out, target.port(1))
     assert done.returncode == 0, done.stderr
     assert target.digest(1) == source.digest(1)
 
@@ -176,17 +196,14 @@ def test_an_export_imported_into_another_cluster_carries_every_key(
 def test_a_file_with_another_database_loads_up_to_it_and_says_why_it_stopped(
     make_cluster: Callable[[int], ProcessCluster], tmp_path: Path
 ) -> None:
-    server = RedisServer.start()
-    try:
-        redis.Redis(port=server.port, db=0).set("in-zero", "1")
-        redis.Redis(port=server.port, db=1).set("in-one", "1")
-        redis.Redis(port=server.port).save()
-        dump = tmp_path / "two-dbs.rdb"
-        dump.write_bytes((server.directory / "dump.rdb").read_bytes())
-    finally:
-        server.stop()
+    def fill(port: int) -> None:
+        redis.Redis(port=port, db=0).set("in-zero", "1")
+        redis.Redis(port=port, db=1).set("in-one", "1")
+
+    dump = tmp_path / "two-dbs.rdb"
+    _redis_dump(dump, fill)
     cluster = make_cluster(1)
-    done = _run("import", "--in", str(dump), "--port", str(cluster.port(1)))
+    done = _import(dump, cluster.port(1))
     assert done.returncode == 1 and "1 keys restored, 0 refused" in done.stdout
     assert "database 1: only database 0 exists here" in done.stderr
     assert cluster.client(1).get("in-zero") == b"1"
@@ -196,18 +213,15 @@ def test_a_damaged_file_is_refused_with_the_reason(
     make_cluster: Callable[[int], ProcessCluster], tmp_path: Path
 ) -> None:
     cluster = make_cluster(1)
-    client = cluster.client(1)
-    _fill(client)
-    client.save()
     out = tmp_path / "backup.rdb"
-    assert _export(cluster, out).returncode == 0
+    _exported(cluster, out)
     data = bytearray(out.read_bytes())
     data[len(data) // 2] ^= 0xFF
     damaged = tmp_path / "damaged.rdb"
     damaged.write_bytes(bytes(data))
-    refused = _run("import", "--in", str(damaged), "--port", str(cluster.port(1)))
+    refused = _import(damaged, cluster.port(1))
     assert refused.returncode == 1 and "checksum does not match" in refused.stderr
     not_rdb = tmp_path / "notes.txt"
     not_rdb.write_text("hello")
-    refused = _run("import", "--in", str(not_rdb), "--port", str(cluster.port(1)))
+    refused = _import(not_rdb, cluster.port(1))
     assert refused.returncode == 1 and "not an RDB file" in refused.stderr
