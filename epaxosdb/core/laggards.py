@@ -6,7 +6,8 @@ instance from then on. Instead a peer silent for ``leave_behind_ticks``, once
 this replica holds ``leave_behind_instances`` instances (or instances whose
 commands add up to ``leave_behind_bytes``), is *left behind*: GC stops
 waiting for it. At most F peers are left behind at once, so a majority
-still executed everything deleted.
+still executed everything deleted — counting those left behind earlier that
+have not yet executed up to the GC floor (they still lack what was deleted).
 
 What a left-behind replica lacks can be named by nobody any more, so two
 things keep it from acting on a log with holes:
@@ -53,7 +54,17 @@ class Laggards(ReplicaState):
         silent = frozenset(
             q for q in self._peers if now - self._heard_at[q] >= cfg.leave_behind_ticks
         )
-        if not silent or len(silent) > self._f:
+        if not silent:
+            return frozenset()
+        # A peer left behind earlier that has not executed up to the floor yet (down
+        # still, or rebuilding) still lacks what was deleted without it: it holds one
+        # of the F places. Leaving another behind as well could make more than F
+        # rebuild at once, which the cluster waits out for good (seed 108089, N=3:
+        # replica 1 left 3 behind, then 2 while 3 still lacked an instance, and both
+        # had to rebuild).
+        floor = self._floor
+        lacking = frozenset(q for q in self._peers if floor is not None and self._behind(q, floor))
+        if len(silent | lacking) > self._f:
             return frozenset()
         if len(self.instances) >= cfg.leave_behind_instances:
             return silent

@@ -209,6 +209,30 @@ def test_no_more_than_f_peers_are_left_behind() -> None:
     assert h.replica(1).gc_watermarks == (-1, -1, -1)
 
 
+def test_a_peer_that_still_lacks_what_was_deleted_holds_one_of_the_f_places() -> None:
+    """Seed 108089 (N=3): replica 1 left 3 behind, and 3 came back still lacking what
+    was deleted without it; then 2 fell silent, and replica 1 left it behind too. Both
+    2 and 3 then had to rebuild, two of three, which the cluster waits out for good.
+    A peer not yet past the GC floor counts against F: 2 is waited for."""
+    h = cluster()
+    h.crash(3)
+    write_while_away(h, (3,))
+    r1 = h.replica(1)
+    assert r1.left_behind == {3}
+    h.restart(3)
+    h.crash(2)
+    for i in range(6):
+        h.propose(1, set_cmd(1, "k2", f"w{i}"))
+    for _ in range(60):
+        h.drop(lambda e: e.dst == 3 and isinstance(e.msg, SyncReply))  # cannot rebuild yet
+        h.deliver()
+        h.tick(only=[1, 3])
+    assert h.replica(1).executed(InstanceId(1, 11)), "replica 3 still votes"
+    assert r1.left_behind == {3}, "it still lacks what was deleted"
+    assert r1.gc_passes == frozenset(), "2 silent and 3 lacking: more than F"
+    assert r1.gc_watermarks[0] == 5, "nothing replica 2 lacks is deleted"
+
+
 def test_gc_waits_again_for_a_laggard_that_talks_until_it_has_rebuilt() -> None:
     """Once it talks it is no longer silent: GC goes no further than it has executed
     (nothing, here) while it cannot yet rebuild (its sync replies are lost)."""
