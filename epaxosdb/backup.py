@@ -19,7 +19,6 @@ from __future__ import annotations
 import os
 import socket
 import time
-from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -27,7 +26,6 @@ import hiredis
 
 from epaxosdb import rdb_file
 from protocol.resp import encode_request
-from storage.interface import KeyValueView, Value
 from storage.lmdb_store import LmdbStore
 
 BATCH = 256
@@ -44,10 +42,7 @@ def export(data_dir: Path, out: Path, now_ms: int) -> tuple[int, int]:
     try:
         with partial.open("wb") as f:
 
-            def written(kv: KeyValueView) -> tuple[int, int]:
-                return rdb_file.write(_values(kv), f, now_ms)
-
-            counts = store.read(written)
+            counts = store.read(lambda kv: rdb_file.write_view(kv, f, now_ms))
             f.flush()
             os.fsync(f.fileno())
         partial.replace(out)
@@ -55,13 +50,6 @@ def export(data_dir: Path, out: Path, now_ms: int) -> tuple[int, int]:
         store.close()
         partial.unlink(missing_ok=True)
     return counts
-
-
-def _values(kv: KeyValueView) -> Iterator[tuple[bytes, Value]]:
-    for key in kv.iter_keys():
-        value = kv.get(key)
-        if value is not None:
-            yield key, value
 
 
 @dataclass

@@ -24,7 +24,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from epaxosdb.commands import rdb
-from storage.interface import Value
+from storage.interface import KeyValueView, Value
 
 VERSION = 10
 READ_VERSION_MAX = 11
@@ -99,6 +99,19 @@ def write(values: Iterable[tuple[bytes, Value]], out: BinaryIO, now_ms: int) -> 
     sink.flush()
     out.write(sink.crc.to_bytes(8, "little"))
     return keys, expiring
+
+
+def write_view(kv: KeyValueView, out: BinaryIO, now_ms: int) -> tuple[int, int]:
+    """``write`` of every key of ``kv`` (one read transaction of a store: ``export`` and
+    SYNC)."""
+
+    def values() -> Iterator[tuple[bytes, Value]]:
+        for key in kv.iter_keys():
+            value = kv.get(key)
+            if value is not None:
+                yield key, value
+
+    return write(values(), out, now_ms)
 
 
 def read(data: bytes, now_ms: int) -> Iterator[Entry]:

@@ -89,19 +89,19 @@ def got(reply: Reply) -> bool:
     return True
 
 
-def _always(cls: int, event: bytes) -> Rule:
-    """An event on the op's key whenever it succeeds (HSET says ``hset`` changing nothing)."""
-    return Rule(lambda out: [(cls, event, out.op[1])], cls)
+def _on(cls: int, event: bytes, when: Callable[[Reply], bool], at: int = 1) -> Rule:
+    """An event on the op's key (argument ``at``) when its reply says it did something:
+    ``_always`` (HSET says ``hset`` changing nothing), ``_positive`` (a count above zero:
+    SADD of new members), ``got`` (a pop that popped), ``_one`` (SETNX that set)."""
+    return Rule(lambda out: [(cls, event, out.op[at])] if when(out.reply) else [], cls)
 
 
-def _counted(cls: int, event: bytes) -> Rule:
-    """An event on the op's key when it answers a count above zero (SADD of new members)."""
-    return Rule(lambda out: [(cls, event, out.op[1])] if _positive(out.reply) else [], cls)
+def _always(reply: Reply) -> bool:
+    return True
 
 
-def _popped(cls: int, event: bytes) -> Rule:
-    """An event on the op's key when it popped something (LPOP, SPOP, ZPOPMIN)."""
-    return Rule(lambda out: [(cls, event, out.op[1])] if got(out.reply) else [], cls)
+def _one(reply: Reply) -> bool:
+    return reply == 1
 
 
 def _popped_named(cls: int, event: bytes) -> Rule:
@@ -157,22 +157,22 @@ def _move(from_at: int | None, to_at: int | None) -> Rule:
 
 # --- strings ----------------------------------------------------------------------------
 
-_SET_EXPIRY = frozenset({b"EX", b"PX", b"EXAT", b"PXAT"})
+SET_EXPIRY = frozenset({b"EX", b"PX", b"EXAT", b"PXAT"})
+"""SET's and GETEX's options that give a time to live."""
 
 
 def _set(out: Outcome) -> list[Event]:
     """SET: ``set``, then ``expire`` when it set a time to live; one already past leaves
     nothing stored (Redis keeps the key until it finds it expired: ``expired``)."""
     key = out.op[1]
-    options = {arg.upper() for arg in out.op[3:]}
     if len(out.op) == 3:
         return [(STRING, b"set", key)]
+    options = {arg.upper() for arg in out.op[3:]}
     existed = out.expiries.get(key) is not None
     if (b"NX" in options and existed) or (b"XX" in options and not existed):
         return []
-        return []
     events: list[Event] = [(STRING, b"set", key)]
-    if options & _SET_EXPIRY:
+    if options & SET_EXPIRY:
         events.append((GENERIC, b"expire", key))
         if key in out.deleted or (not existed and out.kv.header(key) is None):
             events.append((EXPIRED, b"expired", key))
@@ -387,7 +387,7 @@ def _getex(out: Outcome) -> list[Event]:
     if out.reply is None or key in out.deleted:
         return []
     options = {arg.upper() for arg in out.op[2:]}
-    if options & _SET_EXPIRY:
+    if options & SET_EXPIRY:
         return [(GENERIC, b"expire", key)]
     if b"PERSIST" in options and out.expiries.get(key):
         return [(GENERIC, b"persist", key)]
@@ -400,44 +400,40 @@ def _rename(out: Outcome) -> list[Event]:
     return []
 
 
-def _on(cls: int, event: bytes, when: Callable[[Reply], bool], at: int = 1) -> Rule:
-    return Rule(lambda out: [(cls, event, out.op[at])] if when(out.reply) else [], cls)
-
-
 _POP_SIDES = {b"LEFT": b"lpop", b"RIGHT": b"rpop"}
 _ZPOP_SIDES = {b"MIN": b"zpopmin", b"MAX": b"zpopmax"}
 
 RULES: dict[bytes, Rule] = {
     b"SET": Rule(_set, STRING | GENERIC | EXPIRED, own_del=True),
-    b"SETNX": _on(STRING, b"set", lambda reply: reply == 1),
+    b"SETNX": _on(STRING, b"set", _one),
     b"SETEX": Rule(_set_with_expiry, STRING | GENERIC),
     b"PSETEX": Rule(_set_with_expiry, STRING | GENERIC),
     b"MSET": Rule(_mset, STRING),
     b"MSETNX": Rule(_msetnx, STRING),
-    b"GETSET": _always(STRING, b"set"),
+    b"GETSET": _on(STRING, b"set", _always),
     b"GETEX": Rule(_getex, GENERIC),
     b"SETRANGE": Rule(_setrange, STRING),
-    b"INCR": _always(STRING, b"incrby"),
-    b"DECR": _always(STRING, b"incrby"),
-    b"INCRBY": _always(STRING, b"incrby"),
-    b"DECRBY": _always(STRING, b"incrby"),
-    b"INCRBYFLOAT": _always(STRING, b"incrbyfloat"),
-    b"APPEND": _always(STRING, b"append"),
+    b"INCR": _on(STRING, b"incrby", _always),
+    b"DECR": _on(STRING, b"incrby", _always),
+    b"INCRBY": _on(STRING, b"incrby", _always),
+    b"DECRBY": _on(STRING, b"incrby", _always),
+    b"INCRBYFLOAT": _on(STRING, b"incrbyfloat", _always),
+    b"APPEND": _on(STRING, b"append", _always),
     b"SETBIT": Rule(_setbit, STRING, _string_size),
     b"BITFIELD": Rule(_bitfield, STRING),
     b"BITOP": _stored(STRING, b"set"),
-    b"PFADD": _on(STRING, b"pfadd", lambda reply: reply == 1),
-    b"PFMERGE": _always(STRING, b"pfadd"),
-    b"LPUSH": _always(LIST, b"lpush"),
-    b"RPUSH": _always(LIST, b"rpush"),
-    b"LPUSHX": _counted(LIST, b"lpush"),
-    b"RPUSHX": _counted(LIST, b"rpush"),
-    b"LINSERT": _counted(LIST, b"linsert"),
-    b"LSET": _always(LIST, b"lset"),
-    b"LREM": _counted(LIST, b"lrem"),
-    b"LTRIM": _always(LIST, b"ltrim"),
-    b"LPOP": _popped(LIST, b"lpop"),
-    b"RPOP": _popped(LIST, b"rpop"),
+    b"PFADD": _on(STRING, b"pfadd", _one),
+    b"PFMERGE": _on(STRING, b"pfadd", _always),
+    b"LPUSH": _on(LIST, b"lpush", _always),
+    b"RPUSH": _on(LIST, b"rpush", _always),
+    b"LPUSHX": _on(LIST, b"lpush", _positive),
+    b"RPUSHX": _on(LIST, b"rpush", _positive),
+    b"LINSERT": _on(LIST, b"linsert", _positive),
+    b"LSET": _on(LIST, b"lset", _always),
+    b"LREM": _on(LIST, b"lrem", _positive),
+    b"LTRIM": _on(LIST, b"ltrim", _always),
+    b"LPOP": _on(LIST, b"lpop", got),
+    b"RPOP": _on(LIST, b"rpop", got),
     b"BLPOP": _popped_named(LIST, b"lpop"),
     b"BRPOP": _popped_named(LIST, b"rpop"),
     b"LMPOP": _mpop(LIST, 2, _POP_SIDES),
@@ -447,15 +443,15 @@ RULES: dict[bytes, Rule] = {
     b"RPOPLPUSH": _move(None, None),
     b"BRPOPLPUSH": _move(None, None),
     b"SORT": _stored(LIST, b"sortstore"),
-    b"HSET": _always(HASH, b"hset"),
-    b"HMSET": _always(HASH, b"hset"),
-    b"HSETNX": _on(HASH, b"hset", lambda reply: reply == 1),
-    b"HINCRBY": _always(HASH, b"hincrby"),
-    b"HINCRBYFLOAT": _always(HASH, b"hincrbyfloat"),
-    b"HDEL": _counted(HASH, b"hdel"),
-    b"SADD": _counted(SET, b"sadd"),
-    b"SREM": _counted(SET, b"srem"),
-    b"SPOP": _popped(SET, b"spop"),
+    b"HSET": _on(HASH, b"hset", _always),
+    b"HMSET": _on(HASH, b"hset", _always),
+    b"HSETNX": _on(HASH, b"hset", _one),
+    b"HINCRBY": _on(HASH, b"hincrby", _always),
+    b"HINCRBYFLOAT": _on(HASH, b"hincrbyfloat", _always),
+    b"HDEL": _on(HASH, b"hdel", _positive),
+    b"SADD": _on(SET, b"sadd", _positive),
+    b"SREM": _on(SET, b"srem", _positive),
+    b"SPOP": _on(SET, b"spop", got),
     b"SMOVE": Rule(_smove, SET | GENERIC, _member_of_destination, own_del=True),
     b"SINTERSTORE": _stored(SET, b"sinterstore"),
     b"SUNIONSTORE": _stored(SET, b"sunionstore"),
@@ -463,12 +459,12 @@ RULES: dict[bytes, Rule] = {
     b"ZADD": Rule(_zadd, ZSET, _scores_named),
     b"ZINCRBY": _scored(b"zincr"),
     b"GEOADD": _scored(b"zadd"),
-    b"ZREM": _counted(ZSET, b"zrem"),
-    b"ZREMRANGEBYSCORE": _counted(ZSET, b"zremrangebyscore"),
-    b"ZREMRANGEBYRANK": _counted(ZSET, b"zremrangebyrank"),
-    b"ZREMRANGEBYLEX": _counted(ZSET, b"zremrangebylex"),
-    b"ZPOPMIN": _popped(ZSET, b"zpopmin"),
-    b"ZPOPMAX": _popped(ZSET, b"zpopmax"),
+    b"ZREM": _on(ZSET, b"zrem", _positive),
+    b"ZREMRANGEBYSCORE": _on(ZSET, b"zremrangebyscore", _positive),
+    b"ZREMRANGEBYRANK": _on(ZSET, b"zremrangebyrank", _positive),
+    b"ZREMRANGEBYLEX": _on(ZSET, b"zremrangebylex", _positive),
+    b"ZPOPMIN": _on(ZSET, b"zpopmin", got),
+    b"ZPOPMAX": _on(ZSET, b"zpopmax", got),
     b"BZPOPMIN": _popped_named(ZSET, b"zpopmin"),
     b"BZPOPMAX": _popped_named(ZSET, b"zpopmax"),
     b"ZMPOP": _mpop(ZSET, 2, _ZPOP_SIDES),
@@ -481,9 +477,9 @@ RULES: dict[bytes, Rule] = {
     b"GEORADIUSBYMEMBER": _stored(ZSET, b"georadiusstore"),
     b"GEOSEARCHSTORE": _stored(ZSET, b"geosearchstore"),
     b"XADD": Rule(_xadd, STREAM, _stream_length),
-    b"XTRIM": _counted(STREAM, b"xtrim"),
-    b"XDEL": _counted(STREAM, b"xdel"),
-    b"XSETID": _always(STREAM, b"xsetid"),
+    b"XTRIM": _on(STREAM, b"xtrim", _positive),
+    b"XDEL": _on(STREAM, b"xdel", _positive),
+    b"XSETID": _on(STREAM, b"xsetid", _always),
     b"XGROUP": Rule(_xgroup, STREAM, _deleted_consumer_known),
     b"XREADGROUP": Rule(_consumer_created, STREAM, _consumers_known),
     b"XCLAIM": Rule(_consumer_created, STREAM, _consumers_known),
@@ -492,8 +488,8 @@ RULES: dict[bytes, Rule] = {
     b"PEXPIRE": Rule(_expire, GENERIC),
     b"EXPIREAT": Rule(_expire, GENERIC),
     b"PEXPIREAT": Rule(_expire, GENERIC),
-    b"PERSIST": _on(GENERIC, b"persist", lambda reply: reply == 1),
-    b"COPY": _on(GENERIC, b"copy_to", lambda reply: reply == 1, at=2),
+    b"PERSIST": _on(GENERIC, b"persist", _one),
+    b"COPY": _on(GENERIC, b"copy_to", _one, at=2),
     b"RESTORE": _on(GENERIC, b"restore", lambda reply: reply == OK),
     b"RENAME": Rule(_rename, GENERIC, own_del=True),
     b"RENAMENX": Rule(_rename, GENERIC, own_del=True),

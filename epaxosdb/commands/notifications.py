@@ -49,6 +49,7 @@ from .event_rules import (
     NEW,
     RULES,
     SET,
+    SET_EXPIRY,
     STREAM,
     STRING,
     TYPES,
@@ -102,7 +103,6 @@ def delivered(flags: int) -> bool:
     return bool(flags & (ALL | NEW)) and bool(flags & (KEYSPACE | KEYEVENT))
 
 
-_SET_EXPIRY = frozenset({b"EX", b"PX", b"EXAT", b"PXAT"})
 _SCRIPTS = frozenset({b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO"})
 """A script's own op causes nothing: the commands it runs cause their events."""
 _SUB_WRITERS = frozenset({b"XGROUP"})
@@ -126,7 +126,7 @@ only looked at for nothing."""
 class Prior(NamedTuple):
     """What ``Notices.before`` saw of an op's keys, for ``Notices.after``."""
 
-    expiries: list[tuple[bytes, int | None]]
+    expiries: dict[bytes, int | None]
     """The keys the op writes, in argument order, each with its expiry (``None``:
     missing); empty for a quiet op."""
     state: object
@@ -167,28 +167,28 @@ class Notices:
             state = rule.prior(kv, op, now_ms)
         if self.flags & NEW:
             pass  # which keys an op creates: every write is looked at before and after
-        elif name == b"SET" and not _SET_EXPIRY.intersection(arg.upper() for arg in op[3:]):
+        elif name == b"SET" and not SET_EXPIRY.intersection(arg.upper() for arg in op[3:]):
             if len(op) == 3:  # overwrites what it finds without settling it first
                 self._overwritten(kv, op[1:2], now_ms)
-                return Prior([], state, now_ms) if wanted else None
+                return Prior({}, state, now_ms) if wanted else None
             if not wanted:
                 return None  # with options it was settled; without an expiry it is quiet
         elif name in _QUIET:
             if name == b"MSET":
                 self._overwritten(kv, op[1::2], now_ms)
-            return Prior([], state, now_ms) if wanted else None
+            return Prior({}, state, now_ms) if wanted else None
         writes = access_of(op).writes
         if not writes:
             return None
-        found: list[tuple[bytes, int | None]] = []
-        for key in dict.fromkeys(op[1:]):
-            if key not in writes:
+        found: dict[bytes, int | None] = {}
+        for key in op[1:]:
+            if key not in writes or key in found:
                 continue
             header = kv.header(key)
             if header is not None and is_expired(header, now_ms):
                 self.expired(key)
                 header = None
-            found.append((key, None if header is None else header.expire_ms))
+            found[key] = None if header is None else header.expire_ms
         return Prior(found, state, now_ms)
 
     def _overwritten(self, kv: KeyValueView, keys: tuple[bytes, ...], now_ms: int) -> None:
@@ -208,7 +208,7 @@ class Notices:
             return
         name = op[0] if op[0] in RULES else op[0].upper()
         rule = RULES.get(name)
-        expiries = dict(prior.expiries)
+        expiries = prior.expiries
         deleted = [
             key for key, expiry in expiries.items() if expiry is not None and kv.header(key) is None
         ]

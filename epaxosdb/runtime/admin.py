@@ -257,11 +257,7 @@ def cmd_sync(conn: Connection, args: list[bytes]) -> Reply | NoReply:
 
 def _rdb_snapshot(kv: KeyValueView) -> bytes:
     out = io.BytesIO()
-    rdb_file.write(
-        ((key, value) for key in kv.iter_keys() if (value := kv.get(key)) is not None),
-        out,
-        time.time_ns() // 1_000_000,
-    )
+    rdb_file.write_view(kv, out, time.time_ns() // 1_000_000)
     return out.getvalue()
 
 

@@ -51,6 +51,7 @@ from epaxosdb.commands.access import access_of
 from epaxosdb.commands.integers import parse_ll
 from epaxosdb.commands.table import COMMANDS
 from protocol.replies import Error
+from protocol.resp import encode_request
 
 TABLE_MAX_KEYS = 1_000_000
 """Redis's ``tracking-table-max-keys`` default: past it the oldest keys are invalidated
@@ -135,14 +136,10 @@ def overlapping(prefixes: list[bytes], existing: Iterable[bytes]) -> Error | Non
     each new one against those the client has, then against the new ones after it."""
     have = list(existing)
     for i, prefix in enumerate(prefixes):
-        for other in have:
-            if prefix.startswith(other) or other.startswith(prefix):
-                return Error(PREFIX_OVERLAP.format(_text(prefix), "an existing", _text(other)))
-        for other in prefixes[i + 1 :]:
-            if prefix.startswith(other) or other.startswith(prefix):
-                return Error(
-                    PREFIX_OVERLAP.format(_text(prefix), "another provided", _text(other))
-                )
+        for kind, others in (("an existing", have), ("another provided", prefixes[i + 1 :])):
+            for other in others:
+                if prefix.startswith(other) or other.startswith(prefix):
+                    return Error(PREFIX_OVERLAP.format(_text(prefix), kind, _text(other)))
     return None
 
 
@@ -179,23 +176,8 @@ def read_keys(ops: Iterable[tuple[bytes, ...]]) -> list[bytes]:
     return keys
 
 
-def _only_author(authors: Mapping[bytes, set[int | None]] | None, key: bytes) -> int | None:
-    """The one client that wrote ``key`` in the step, if one alone did (else ``None``)."""
-    if authors is None:
-        return None
-    who = authors.get(key)
-    if who is None or len(who) != 1:
-        return None
-    (only,) = who
-    return only
-
-
 def _push(payload: bytes) -> bytes:
     return b">2\r\n$10\r\ninvalidate\r\n" + payload
-
-
-def _keys_payload(keys: list[bytes]) -> bytes:
-    return b"*%d\r\n" % len(keys) + b"".join(b"$%d\r\n%b\r\n" % (len(k), k) for k in keys)
 
 
 class Tracking:
@@ -268,23 +250,20 @@ class Tracking:
             for key in changed_keys:
                 ids = table.pop(key, None)
                 if ids:
-                    only = _only_author(authors, key)
                     for client_id in ids:
-                        if client_id == only and self._spares(client_id):
+                        if self._spared(client_id, key, authors):
                             table.setdefault(key, set()).add(client_id)  # still tracked
                         else:
                             told.setdefault(client_id, []).append(key)
         for client_id, keys in reads:
             for key in keys:
-                if key in changed_keys and not (
-                    client_id == _only_author(authors, key) and self._spares(client_id)
-                ):
+                if key in changed_keys and not self._spared(client_id, key, authors):
                     told.setdefault(client_id, []).append(key)
                 else:
                     self.table.setdefault(key, set()).add(client_id)
         for client_id, keys in told.items():
             for key in dict.fromkeys(keys):
-                self._send(client_id, _keys_payload([key]))
+                self._send(client_id, encode_request([key]))
         if self.prefixes and changed_keys:
             self._broadcast(changed_keys, authors)
         if len(self.table) > TABLE_MAX_KEYS:
@@ -298,18 +277,18 @@ class Tracking:
             matching = [key for key in keys if key.startswith(prefix)]
             if not matching:
                 continue
-            payload = _keys_payload(matching)
+            payload = encode_request(matching)
             for client_id in list(self.prefixes[prefix]):
-                if self._spares(client_id):
-                    own = [key for key in matching if _only_author(authors, key) != client_id]
-                    if own != matching:
-                        if own:
-                            self._send(client_id, _keys_payload(own))
-                        continue
-                self._send(client_id, payload)
+                told = [key for key in matching if not self._spared(client_id, key, authors)]
+                if told:
+                    self._send(client_id, payload if told == matching else encode_request(told))
 
-    def _spares(self, client_id: int) -> bool:
-        """Whether the client asked for NOLOOP."""
+    def _spared(
+        self, client_id: int, key: bytes, authors: Mapping[bytes, set[int | None]] | None
+    ) -> bool:
+        """Whether a NOLOOP client is not told of ``key``: it alone wrote it this step."""
+        if authors is None or authors.get(key) != {client_id}:
+            return False
         conn = self._clients.get(client_id)
         return conn is not None and conn.tracker is not None and conn.tracker.noloop
 
@@ -318,7 +297,7 @@ class Tracking:
         oldest = [key for key, _ in zip(self.table, range(count), strict=False)]
         for key in oldest:
             for client_id in self.table.pop(key):
-                self._send(client_id, _keys_payload([key]))
+                self._send(client_id, encode_request([key]))
 
     def flush_all(self) -> None:
         """Everything may have changed: every tracking client drops everything."""
