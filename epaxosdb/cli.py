@@ -1,7 +1,7 @@
 """The ``epaxosdb`` command line: serve, local, simulate, inspect, bench.
 
 Exit codes: 0 clean shutdown; 1 a runtime failure (storage error, safety
-tripwire); 2 bad usage or a refused start (bad cluster file, data dir locked
+tripwire); 2 bad usage or a refused start (bad cluster file or TLS files, data dir locked
 by another process, data dir of another replica or cluster, a data dir path
 that cannot be a directory or cannot be written, a data dir whose data file
 is missing or empty, a port in use).
@@ -99,6 +99,7 @@ def _data_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> 
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: str) -> None:
     """Run replica ID of the cluster described in the cluster file."""
+    from epaxosdb.certificates import CertificateError, server_context
     from epaxosdb.clusterfile import ClusterFileError, load_cluster
     from epaxosdb.core.replica import SafetyViolation
     from epaxosdb.runtime.allocator import keep_large_allocations_in_heap
@@ -121,6 +122,13 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
     except ClusterFileError as exc:
         log.error("%s", exc)
         sys.exit(EXIT_REFUSED)
+    tls_context = None
+    if entry.tls_client is not None:
+        try:  # before the data dir: a bad certificate refuses the start, not the first client
+            tls_context = server_context(entry.tls)
+        except CertificateError as exc:
+            log.error("cannot serve TLS clients: %s (see %s)", exc, config_path)
+            sys.exit(EXIT_REFUSED)
     directory = data_dir or entry.data_dir
     if directory is None:
         log.error("replica %d has no data_dir in %s; pass --data-dir", replica_id, config_path)
@@ -143,7 +151,7 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
         sys.exit(EXIT_FAILURE)
     code = 0
     try:
-        run_process(opened)
+        run_process(opened, tls_context)
         log.info("replica %d stopped cleanly", replica_id)
     except ListenError as exc:
         log.error("cannot listen %s", exc)

@@ -7,10 +7,29 @@ tick_ms = 10
 
 [[replica]]
 id = 1
-client = "127.0.0.1:6379"     # RESP clients
+client = "127.0.0.1:6379"     # RESP clients (optional when tls_client is given)
 peer = "127.0.0.1:7379"       # replica-to-replica
 data_dir = "data/1"           # optional; relative to this file
+tls_client = "127.0.0.1:6389" # optional: RESP clients over TLS
 ```
+
+TLS for RESP clients takes Redis's directives, spelled in this file's snake_case; each
+may sit in ``[cluster]`` (every replica) or in a ``[[replica]]`` table (that one only,
+overriding ``[cluster]``). Paths are relative to this file, like ``data_dir``:
+
+* ``tls_client`` (replica only; Redis's ``tls-port`` and ``bind``): where TLS clients
+  connect. Without ``client`` it is the only client port (Redis's ``port 0``).
+* ``tls_cert_file`` (``tls-cert-file``): the replica's certificate, PEM, may hold the chain.
+* ``tls_key_file`` (``tls-key-file``): its private key, PEM, unencrypted.
+* ``tls_ca_cert_file`` (``tls-ca-cert-file``): the CA certificates client certificates
+  are checked against.
+* ``tls_auth_clients`` (``tls-auth-clients``): ``"yes"`` (the default, as in Redis:
+  clients must present a certificate the CA signed), ``"optional"`` (checked when
+  presented) or ``"no"``; TOML's ``true``/``false`` mean yes/no.
+
+``[cluster] tls_handshake_timeout_ms`` (default 10,000; Redis has no such directive)
+bounds how long a TLS client may take to finish its handshake. The files themselves
+are read when the replica starts (``epaxosdb.certificates``), not here.
 
 The cluster id — checked in every peer handshake and stored in every data
 directory — is derived from the replica ids and peer addresses (or given as
@@ -25,7 +44,9 @@ refused rather than ignored, and each ``[cluster]`` setting must be an integer
 from __future__ import annotations
 
 import hashlib
+import json
 import tomllib
+from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeGuard
@@ -39,7 +60,7 @@ CORE_SETTINGS = (
     "leave_behind_bytes",
 )
 """``[cluster]`` keys passed to every replica's core (``ReplicaConfig`` fields, in ticks)."""
-RUNTIME_SETTINGS = ("command_timeout_ms", "leave_behind_ms")
+RUNTIME_SETTINGS = ("command_timeout_ms", "leave_behind_ms", "tls_handshake_timeout_ms")
 _TICKS_MAX = 1_000_000
 """About 3 hours at the default tick, 11 days at the longest: longer is a typo."""
 SETTING_RANGES: dict[str, tuple[int, int]] = {
@@ -59,13 +80,20 @@ SETTING_RANGES: dict[str, tuple[int, int]] = {
     "leave_behind_bytes": (0, 1 << 50),
     "command_timeout_ms": (1, 86_400_000),
     "leave_behind_ms": (0, 30 * 86_400_000),
+    "tls_handshake_timeout_ms": (1, 600_000),
 }
 """The values each ``[cluster]`` setting accepts (inclusive): what the core needs at least
 (a zero batch or retransmit interval would never propose or resend), and bounds well past
 any sensible setting that keep a typo from reaching the replicas (byte bounds stay within
 the 1 GiB peer frame)."""
-REPLICA_KEYS = ("id", "client", "peer", "data_dir")
-CLUSTER_KEYS = ("secret", "tick_ms", "id", "requirepass")
+TLS_KEYS = ("tls_cert_file", "tls_key_file", "tls_ca_cert_file", "tls_auth_clients")
+"""Keys of ``[cluster]`` that a ``[[replica]]`` table may override (see the table above)."""
+TLS_AUTH_CLIENTS = ("yes", "no", "optional")
+REPLICA_KEYS = ("id", "client", "peer", "data_dir", "tls_client", *TLS_KEYS)
+CLUSTER_KEYS = ("secret", "tick_ms", "id", "requirepass", *TLS_KEYS)
+DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000
+"""A client that connects to the TLS port and sends nothing (or too little) is closed
+after this: a handshake in progress holds a socket and a task."""
 TABLES = ("cluster", "replica")
 DEFAULT_LEAVE_BEHIND_MS = 60_000
 DEFAULT_LEAVE_BEHIND_INSTANCES = 10_000
@@ -107,11 +135,26 @@ class Address:
 
 
 @dataclass(frozen=True, slots=True)
+class TlsSettings:
+    """One replica's TLS files and client-certificate policy (Redis's ``tls-*``), with
+    paths resolved; ``[cluster]`` values overridden by the replica's own."""
+
+    cert_file: Path | None = None
+    key_file: Path | None = None
+    ca_cert_file: Path | None = None
+    auth_clients: str = "yes"
+    """``tls-auth-clients``: ``yes``, ``optional`` or ``no``."""
+
+
+@dataclass(frozen=True, slots=True)
 class ReplicaEntry:
     id: int
-    client: Address
+    client: Address | None
+    """Plain-text RESP clients; ``None`` when the replica serves TLS clients only."""
     peer: Address
     data_dir: Path | None
+    tls_client: Address | None = None
+    tls: TlsSettings = TlsSettings()
 
 
 @dataclass(frozen=True, slots=True)
@@ -146,6 +189,12 @@ class ClusterConfig:
         return value / 1000
 
     @property
+    def tls_handshake_timeout_s(self) -> float:
+        value = self.settings.get("tls_handshake_timeout_ms", DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS)
+        assert isinstance(value, int)
+        return value / 1000
+
+    @property
     def ids(self) -> tuple[int, ...]:
         return tuple(r.id for r in self.replicas)
 
@@ -172,6 +221,9 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
             f"unknown table or key {unknown[0]!r} in the cluster file "
             "(it holds [cluster] and [[replica]] tables)"
         )
+    cluster = data.get("cluster", {})
+    if not isinstance(cluster, dict):
+        raise ClusterFileError("[cluster] must be a table")
     raw = data.get("replica")
     if not isinstance(raw, list) or not raw:
         raise ClusterFileError("the cluster file needs at least one [[replica]] table")
@@ -202,23 +254,24 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
         entries.append(
             ReplicaEntry(
                 rid,
-                Address.parse(item.get("client"), f"replica {rid} client"),
+                _optional_address(item, "client", rid),
                 Address.parse(item.get("peer"), f"replica {rid} peer"),
                 path,
+                _optional_address(item, "tls_client", rid),
+                _tls_settings(cluster, item, rid, base),
             )
         )
+        if entries[-1].client is None and entries[-1].tls_client is None:
+            raise ClusterFileError(f"replica {rid} needs a client address, a tls_client, or both")
     ids = [e.id for e in entries]
     if len(set(ids)) != len(ids):
         raise ClusterFileError(f"replica ids repeat: {ids}")
     if len(entries) not in (1, 3, 5, 7):
         raise ClusterFileError(f"a cluster has 1, 3, 5 or 7 replicas, not {len(entries)}")
-    addresses = [str(e.client) for e in entries] + [str(e.peer) for e in entries]
+    addresses = [str(a) for e in entries for a in (e.client, e.peer, e.tls_client) if a]
     if len(set(addresses)) != len(addresses):
         raise ClusterFileError("two listeners in the cluster file share an address")
     replicas = tuple(sorted(entries, key=lambda e: e.id))
-    cluster = data.get("cluster", {})
-    if not isinstance(cluster, dict):
-        raise ClusterFileError("[cluster] must be a table")
     secret = cluster.get("secret", "")
     tick_ms = cluster.get("tick_ms", DEFAULT_TICK_MS)
     requirepass = cluster.get("requirepass", "")
@@ -243,6 +296,57 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
     return ClusterConfig(replicas, cluster_id, secret.encode(), tick_ms, requirepass, extra)
 
 
+def _optional_address(item: dict[str, object], key: str, rid: int) -> Address | None:
+    value = item.get(key)
+    return None if value is None else Address.parse(value, f"replica {rid} {key}")
+
+
+def _tls_settings(
+    cluster: dict[str, object], item: dict[str, object], rid: int, base: Path | None
+) -> TlsSettings:
+    """The replica's TLS settings: its own keys over ``[cluster]``'s. A replica with a
+    ``tls_client`` must have a certificate and key, and a CA unless it asks no client
+    for a certificate: refused here, before anything starts."""
+
+    def value(key: str) -> tuple[object, str]:
+        if key in item:
+            return item[key], f"replica {rid} {key}"
+        return cluster.get(key), f"[cluster] {key}"
+
+    def path(key: str) -> Path | None:
+        raw, where = value(key)
+        if raw is None:
+            return None
+        if not isinstance(raw, str) or not raw.strip():
+            raise ClusterFileError(f"{where} must name a file, not {raw!r}")
+        resolved = Path(raw)
+        return base / resolved if base is not None and not resolved.is_absolute() else resolved
+
+    auth, where = value("tls_auth_clients")
+    if auth is None:
+        auth = "yes"
+    elif isinstance(auth, bool):  # TOML's true/false for Redis's yes/no
+        auth = "yes" if auth else "no"
+    if auth not in TLS_AUTH_CLIENTS:
+        raise ClusterFileError(f'{where} is "yes", "no" or "optional", not {auth!r}')
+    assert isinstance(auth, str)
+    tls = TlsSettings(path("tls_cert_file"), path("tls_key_file"), path("tls_ca_cert_file"), auth)
+    if item.get("tls_client") is not None:
+        missing = [k for k in ("tls_cert_file", "tls_key_file") if value(k)[0] is None]
+        if tls.auth_clients != "no" and tls.ca_cert_file is None:
+            missing.append("tls_ca_cert_file")
+        if missing:
+            hint = (
+                "; clients' certificates are checked against tls_ca_cert_file unless "
+                'tls_auth_clients = "no"' if "tls_ca_cert_file" in missing else ""
+            )
+            raise ClusterFileError(
+                f"replica {rid} has a tls_client but no {', '.join(missing)} (in [cluster] or "
+                f"its [[replica]] table){hint}"
+            )
+    return tls
+
+
 def load_cluster(path: Path) -> ClusterConfig:
     try:
         with path.open("rb") as f:
@@ -256,13 +360,29 @@ def load_cluster(path: Path) -> ClusterConfig:
 
 
 def render_cluster(
-    replicas: list[tuple[int, str, str, str | None]], *, tick_ms: int = DEFAULT_TICK_MS
+    replicas: list[tuple[int, str, str, str | None]],
+    *,
+    tick_ms: int = DEFAULT_TICK_MS,
+    tls_clients: Mapping[int, str] | None = None,
+    settings: Mapping[str, str | int] | None = None,
 ) -> str:
-    """A cluster file for ``(id, client, peer, data_dir)`` rows (used by ``epaxosdb local``)."""
-    lines = ["[cluster]", f"tick_ms = {tick_ms}", ""]
+    """A cluster file for ``(id, client, peer, data_dir)`` rows (used by ``epaxosdb local``),
+    with a ``tls_client`` for the replicas in ``tls_clients`` and further ``[cluster]``
+    ``settings`` (the TLS files, say)."""
+    lines = ["[cluster]", f"tick_ms = {tick_ms}"]
+    lines += [f"{key} = {_toml_value(value)}" for key, value in (settings or {}).items()]
+    lines.append("")
     for rid, client, peer, data_dir in replicas:
         lines += ["[[replica]]", f"id = {rid}", f'client = "{client}"', f'peer = "{peer}"']
         if data_dir is not None:
             lines.append(f'data_dir = "{data_dir}"')
+        if tls_clients and rid in tls_clients:
+            lines.append(f'tls_client = "{tls_clients[rid]}"')
         lines.append("")
     return "\n".join(lines)
+
+
+def _toml_value(value: str | int) -> str:
+    """An integer, or a TOML basic string (JSON's escapes are TOML's: a path may hold any
+    character)."""
+    return str(value) if isinstance(value, int) else json.dumps(value, ensure_ascii=False)

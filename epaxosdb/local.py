@@ -112,13 +112,13 @@ def _check_existing(replicas: int, port: int, data_dir: Path) -> None:
                 f"{data_dir} holds a {len(existing.replicas)}-replica cluster; run with "
                 f"--replicas {len(existing.replicas)} or choose another --data-dir"
             )
-        have = [(r.id, r.client.port, r.peer.port) for r in existing.replicas]
+        have = [(r.id, r.client and r.client.port, r.peer.port) for r in existing.replicas]
         want = [(i, port + i - 1, port + PEER_PORT_OFFSET + i - 1) for i in range(1, replicas + 1)]
         if have != want:
             # The cluster's identity comes from its file: other ports make another
             # cluster, which the replicas' data directories would refuse. The file stays
             # as it is (a cluster may be running from it).
-            first = existing.replicas[0].client.port
+            first = have[0][1]
             raise LocalRefused(
                 f"{data_dir} holds a cluster on client ports from {first} (see {path}); "
                 f"run with --port {first} or choose another --data-dir"

@@ -846,6 +846,11 @@ def _config_table(registry: ClientRegistry) -> dict[str, Callable[[], str]]:
     return {
         "bind": lambda: s.bind,
         "port": lambda: str(s.tcp_port),
+        "tls-port": lambda: str(s.tls_port),
+        "tls-cert-file": lambda: s.tls_cert_file,
+        "tls-key-file": lambda: s.tls_key_file,
+        "tls-ca-cert-file": lambda: s.tls_ca_cert_file,
+        "tls-auth-clients": lambda: s.tls_auth_clients,
         "requirepass": lambda: s.requirepass,
         "maxclients": lambda: str(s.maxclients),
         "timeout": lambda: str(s.timeout),
@@ -917,6 +922,10 @@ _IMMUTABLE_IN_REDIS = frozenset(
 _FIXED_BECAUSE = {
     "bind": "the cluster file sets it",
     "port": "the cluster file sets it",
+    **dict.fromkeys(
+        ("tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients"),
+        "the cluster file sets it",
+    ),
     "save": "every write is fsynced before it is acknowledged",
     "appendonly": "every write is fsynced before it is acknowledged",
     "appendfsync": "every write is fsynced before it is acknowledged",
@@ -1223,6 +1232,7 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
             ("process_supervised", "no"),
             ("run_id", settings.run_id),
             ("tcp_port", settings.tcp_port),
+            ("tls_port", settings.tls_port),
             ("server_time_usec", time.time_ns() // 1000),
             ("uptime_in_seconds", uptime),
             ("uptime_in_days", uptime // 86400),

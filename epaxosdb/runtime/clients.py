@@ -85,7 +85,15 @@ class ClientSettings:
     receive_size: int = 64 * 1024
 
     tcp_port: int = 0
+    """The plain-text client port (Redis's ``port``; 0 when there is none)."""
     bind: str = "127.0.0.1"
+    tls_port: int = 0
+    """The TLS client port (``tls-port``; 0 when TLS is off); the files below are
+    the cluster file's, as ``epaxosdb.certificates`` loaded them at start."""
+    tls_cert_file: str = ""
+    tls_key_file: str = ""
+    tls_ca_cert_file: str = ""
+    tls_auth_clients: str = "yes"
     config_file: str = ""
     redis_version: str = REDIS_VERSION
     run_id: str = field(default_factory=lambda: secrets.token_hex(20))
@@ -311,7 +319,7 @@ class ClientIO(Protocol):
 
 
 class StreamIO:
-    """Any ``trio.abc.Stream`` (memory streams in tests, TLS some day)."""
+    """Any ``trio.abc.Stream``: a ``trio.SSLStream`` (the TLS port), memory streams in tests."""
 
     def __init__(self, stream: trio.abc.Stream) -> None:
         self._stream = stream
@@ -420,7 +428,10 @@ class SocketIO:
 
 
 def stream_addresses(stream: trio.abc.Stream) -> tuple[str, str, int]:
-    """(peer ``ip:port``, local ``ip:port``, fd) of a socket stream; placeholders otherwise."""
+    """(peer ``ip:port``, local ``ip:port``, fd) of a socket stream, or of the socket under
+    a TLS stream; placeholders otherwise."""
+    if isinstance(stream, trio.SSLStream):
+        stream = stream.transport_stream
     if not isinstance(stream, trio.SocketStream):
         return "?:0", "?:0", -1
     sock = stream.socket
@@ -466,7 +477,21 @@ async def handle_client(
         # client the replica: the consensus loop ignores the replies of a dead connection.
         log.exception("a client connection failed (a bug); closing only that connection")
     finally:
-        await trio.aclose_forcefully(stream)
+        await close_stream(stream)
+
+
+TLS_CLOSE_TIMEOUT_S = 1.0
+"""How long a TLS client gets to take our close_notify before its socket is closed."""
+
+
+async def close_stream(stream: trio.abc.Stream) -> None:
+    """Close a client's stream. TLS says goodbye first (close_notify), so a client that
+    sent QUIT sees a clean end rather than a truncation; bounded, as the client may not
+    be reading. Plain TCP has nothing to say."""
+    if isinstance(stream, trio.SSLStream):
+        with trio.move_on_after(TLS_CLOSE_TIMEOUT_S):
+            await stream.aclose()  # closed even when cancelled
+    await trio.aclose_forcefully(stream)
 
 
 async def serve_clients(

@@ -14,12 +14,13 @@ import logging
 import os
 import random
 import signal
+import ssl
 from dataclasses import dataclass
 from pathlib import Path
 
 import trio
 
-from epaxosdb import commands, snapshot
+from epaxosdb import certificates, commands, snapshot
 from epaxosdb.clusterfile import ClusterConfig, ReplicaEntry
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
@@ -34,6 +35,7 @@ from .identities import Identity, PeerIdentities, data_dir_id, new_run_id
 from .loop import ConsensusLoop
 from .peers import PeerNetwork
 from .snapshots import SnapshotTransfers, clear_leftovers
+from .tls import TlsPort, serve_tls_clients
 
 log = logging.getLogger("epaxosdb.serve")
 
@@ -133,12 +135,21 @@ async def serve_replica(
     *,
     client_host: str | None = None,
     client_port: int | None = None,
+    tls_context: ssl.SSLContext | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until cancelled or SHUTDOWN; ``task_status.started(client_port)`` once
-    clients can connect."""
+    clients can connect (the TLS port when the replica has no plain one).
+
+    A replica with a ``tls_client`` serves it with ``tls_context``, or with one built
+    from the cluster file's TLS files (``certificates.CertificateError`` if they are
+    bad: the CLI builds it before opening the data dir, to refuse the start early)."""
     cluster, me = opened.cluster, opened.replica_id
     entry = cluster.replica(me)
+    tls: TlsPort | None = None
+    if entry.tls_client is not None:
+        context = tls_context or certificates.server_context(entry.tls)
+        tls = TlsPort(context, cluster.tls_handshake_timeout_s)
     loop: ConsensusLoop | None = None
 
     def deliver(msg: PeerFrame) -> None:
@@ -183,7 +194,18 @@ async def serve_replica(
         installed,
         rebuilding=lambda: core().joining,
     )
-    registry = ClientRegistry()
+    plain_port = entry.client.port if entry.client is not None else 0
+    settings = ClientSettings(
+        requirepass=cluster.requirepass,
+        tcp_port=client_port if client_port is not None else plain_port,
+        config_file=str(cluster.path or ""),
+    )
+    if tls is not None:
+        settings.tls_cert_file = str(entry.tls.cert_file or "")
+        settings.tls_key_file = str(entry.tls.key_file or "")
+        settings.tls_ca_cert_file = str(entry.tls.ca_cert_file or "")
+        settings.tls_auth_clients = entry.tls.auth_clients
+    registry = ClientRegistry(settings)
     loop = ConsensusLoop(
         opened.core,
         opened.store,
@@ -201,19 +223,15 @@ async def serve_replica(
         slowlog=registry.slowlog,
         latency_monitor=registry.latency_monitor,
     )
-    settings = ClientSettings(
-        requirepass=cluster.requirepass,
-        tcp_port=client_port if client_port is not None else entry.client.port,
-        config_file=str(cluster.path or ""),
-    )
     lowered = admin.fit_maxclients(settings)
     if lowered is not None:
         log.warning("%s", lowered)
     disk = DiskSpace(opened.data_dir, reusable=opened.store.reusable_bytes)
     try:
         await _serve(
-            loop, peers, transfers, registry, settings, entry, me, client_host, disk, task_status
-        )
+            loop, peers, transfers, registry, settings, entry, me, client_host, disk, tls,
+            task_status,
+        )  # fmt: skip
     finally:
         # A clean stop (SIGTERM) writes what was deferred, so a restart has nothing to redo.
         with trio.CancelScope(shield=True):
@@ -230,6 +248,7 @@ async def _serve(
     me: int,
     client_host: str | None,
     disk: DiskSpace,
+    tls: TlsPort | None,
     task_status: trio.TaskStatus[int],
 ) -> None:
     async with trio.open_nursery() as nursery:
@@ -239,19 +258,38 @@ async def _serve(
         nursery.start_soon(loop.run_ticker)
         nursery.start_soon(loop.run_sweeper)
         nursery.start_soon(watch_disk, disk, registry)
-        port: int = await nursery.start(
-            lambda task_status: serve_clients(
-                loop,
-                settings,
-                host=client_host or entry.client.host,
-                port=settings.tcp_port,
-                registry=registry,
-                task_status=task_status,
+        listening: list[str] = []
+        port = 0
+        if entry.client is not None:  # else TLS only (Redis's port 0)
+            host = client_host or entry.client.host
+            port = await nursery.start(
+                lambda task_status: serve_clients(
+                    loop,
+                    settings,
+                    host=host,
+                    port=settings.tcp_port,
+                    registry=registry,
+                    task_status=task_status,
+                )
             )
-        )
+            listening.append(f"clients on {host}:{port}")
+        if tls is not None and entry.tls_client is not None:
+            tls_host = entry.tls_client.host
+            tls_port: int = await nursery.start(
+                lambda task_status: serve_tls_clients(
+                    loop,
+                    registry,
+                    tls,
+                    host=tls_host,
+                    port_number=entry.tls_client.port if entry.tls_client else 0,
+                    task_status=task_status,
+                )
+            )
+            listening.append(f"TLS clients on {tls_host}:{tls_port}")
+            port = port or tls_port
         log.info(
-            "replica %d listening: clients on %s:%d (data commands answer -LOADING until it "
-            "has caught up)", me, client_host or entry.client.host, port,
+            "replica %d listening: %s (data commands answer -LOADING until it has caught up)",
+            me, ", ".join(listening),
         )  # fmt: skip
         task_status.started(port)
         await registry.shutdown_requested.wait()
@@ -259,13 +297,14 @@ async def _serve(
         nursery.cancel_scope.cancel()
 
 
-async def run_until_signal(opened: OpenReplica) -> None:
+async def run_until_signal(opened: OpenReplica, tls_context: ssl.SSLContext | None = None) -> None:
     """``serve_replica`` until SIGTERM, SIGINT or SHUTDOWN, then shut down cleanly."""
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
 
             async def serve_then_stop() -> None:
-                await serve_replica(opened)  # returns only after a SHUTDOWN command
+                # returns only after a SHUTDOWN command
+                await serve_replica(opened, tls_context=tls_context)
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(serve_then_stop)
@@ -275,7 +314,7 @@ async def run_until_signal(opened: OpenReplica) -> None:
                 break
 
 
-def run_process(opened: OpenReplica) -> None:
+def run_process(opened: OpenReplica, tls_context: ssl.SSLContext | None = None) -> None:
     """The process's main: serve until a signal (the CLI's only entry into trio).
 
     Trio reports a task's failure wrapped in exception groups, one level per
@@ -284,7 +323,7 @@ def run_process(opened: OpenReplica) -> None:
     down to it and the caller can say it in one line and exit with its code.
     """
     try:
-        trio.run(run_until_signal, opened)
+        trio.run(run_until_signal, opened, tls_context)
     except BaseExceptionGroup as group:
         cause = root_cause(group)
         if cause is group:
