@@ -184,14 +184,47 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
               help="Where replica i keeps its data (DIR/i) and the cluster file.")
 @click.option("--log-level", default="info", show_default=True,
               type=click.Choice(["debug", "info", "warning", "error"]))
-def local(replicas: str, port: int, data_dir: Path | None, log_level: str) -> None:
+@click.option("--tls-cert-file", type=click.Path(path_type=Path), default=None,
+              help="Also serve TLS clients (replica i on PORT+10+i-1) with this certificate.")
+@click.option("--tls-key-file", type=click.Path(path_type=Path), default=None,
+              help="The certificate's private key (with --tls-cert-file).")
+@click.option("--tls-ca-cert-file", type=click.Path(path_type=Path), default=None,
+              help="The CA that client certificates are checked against.")
+@click.option("--tls-auth-clients", default="yes", show_default=True,
+              type=click.Choice(["yes", "no", "optional"]),
+              help="Whether TLS clients must present a certificate (Redis's tls-auth-clients).")
+def local(
+    replicas: str,
+    port: int,
+    data_dir: Path | None,
+    log_level: str,
+    tls_cert_file: Path | None,
+    tls_key_file: Path | None,
+    tls_ca_cert_file: Path | None,
+    tls_auth_clients: str,
+) -> None:
     """Run a whole cluster on this machine, one process per replica (Ctrl-C stops all)."""
     assert data_dir is not None  # it has a default
-    from epaxosdb.local import LocalRefused, run_local
+    from epaxosdb.local import LocalRefused, LocalTls, run_local
 
+    tls = None
+    if tls_cert_file or tls_key_file or tls_ca_cert_file:
+        if tls_cert_file is None or tls_key_file is None:
+            raise click.UsageError("TLS needs both --tls-cert-file and --tls-key-file")
+        if tls_ca_cert_file is None and tls_auth_clients != "no":
+            raise click.UsageError(
+                "--tls-ca-cert-file is needed to check client certificates (or pass "
+                "--tls-auth-clients no)"
+            )
+        tls = LocalTls(
+            tls_cert_file.resolve(),
+            tls_key_file.resolve(),
+            tls_ca_cert_file.resolve() if tls_ca_cert_file else None,
+            tls_auth_clients,
+        )
     setup_logging(log_level)
     try:
-        code = run_local(int(replicas), port, data_dir, log_level)
+        code = run_local(int(replicas), port, data_dir, log_level, tls)
     except LocalRefused as exc:
         logging.getLogger("epaxosdb.local").error("%s", exc)
         sys.exit(EXIT_REFUSED)

@@ -6,7 +6,8 @@ from pathlib import Path
 
 import pytest
 
-from epaxosdb.local import LocalRefused, check_port_range, cluster_file
+from epaxosdb.clusterfile import load_cluster
+from epaxosdb.local import LocalRefused, LocalTls, check_port_range, cluster_file
 
 
 def test_a_rerun_with_the_same_settings_keeps_the_file(tmp_path: Path) -> None:
@@ -49,3 +50,42 @@ def test_ports_past_65535_are_refused_before_anything_is_written(tmp_path: Path)
     check_port_range(1, 1)
     path = cluster_file(3, 64533, data_dir)
     assert "127.0.0.1:65535" in path.read_text()
+
+
+def test_tls_options_add_tls_lines_and_a_rerun_without_them_removes_them(
+    tmp_path: Path,
+) -> None:
+    """What else the file says (a secret added by hand, a setting) survives the rewrite;
+    the cluster's identity does not change, so the data dirs still fit."""
+    plain = cluster_file(3, 17000, tmp_path)
+    plain_text = plain.read_text()
+    assert "tls" not in plain_text
+    edited = 'tick_ms = 5\nsecret = "s3"\nbatch_max = 7'
+    plain.write_text(plain_text.replace("tick_ms = 10", edited))
+    before = load_cluster(plain)
+    tls = LocalTls(Path("/certs/c.pem"), Path("/certs/k.pem"), Path("/certs/ca.pem"), "optional")
+    cluster_file(3, 17000, tmp_path, tls)
+    with_tls = load_cluster(plain)
+    assert [r.tls_client and r.tls_client.port for r in with_tls.replicas] == [17010, 17011, 17012]
+    assert {r.tls for r in with_tls.replicas} == {tls.settings}
+    assert (with_tls.cluster_id, with_tls.secret, with_tls.tick_ms, with_tls.settings) == (
+        before.cluster_id, b"s3", 5, {"batch_max": 7}
+    )
+    written = plain.read_text()
+    assert cluster_file(3, 17000, tmp_path, tls) == plain
+    assert plain.read_text() == written, "the same options keep the file as it is"
+    cluster_file(3, 17000, tmp_path)
+    again = load_cluster(plain)
+    assert all(r.tls_client is None for r in again.replicas)
+    assert (again.cluster_id, again.secret, again.settings) == (before.cluster_id, b"s3",
+                                                                {"batch_max": 7})
+
+
+def test_a_named_cluster_is_not_rewritten_for_tls(tmp_path: Path) -> None:
+    path = cluster_file(3, 17000, tmp_path)
+    path.write_text(path.read_text().replace("tick_ms = 10", 'tick_ms = 10\nid = "prod"'))
+    named = path.read_text()
+    tls = LocalTls(Path("/c.pem"), Path("/k.pem"), Path("/ca.pem"))
+    with pytest.raises(LocalRefused, match="names its cluster"):
+        cluster_file(3, 17000, tmp_path, tls)
+    assert path.read_text() == named

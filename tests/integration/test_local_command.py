@@ -21,8 +21,9 @@ from functools import partial
 from pathlib import Path
 
 import pytest
+import trustme
 
-from tests.integration.cluster import ping_raw, port_is_free, redis_cli, wait_until
+from tests.integration.cluster import ping_raw, port_is_free, redis_cli, tool, wait_until
 
 REPLICAS = 3
 START_TIMEOUT_S = 60.0
@@ -31,11 +32,11 @@ PORT_ATTEMPTS = 200
 
 
 def free_base_port(replicas: int = REPLICAS) -> int:
-    """A base port whose client ports and peer ports (+1000) are all free."""
+    """A base port whose client ports, peer ports (+1000) and TLS ports (+10) are all free."""
     rng = random.Random()
     for _ in range(PORT_ATTEMPTS):
         base = rng.randrange(20_000, 40_000)
-        ports = [base + i for i in range(replicas)] + [base + 1000 + i for i in range(replicas)]
+        ports = [base + offset + i for i in range(replicas) for offset in (0, 10, 1000)]
         if all(port_is_free(p) for p in ports):
             return base
     raise RuntimeError("no free range of ports for epaxosdb local")
@@ -44,14 +45,16 @@ def free_base_port(replicas: int = REPLICAS) -> int:
 class LocalCluster:
     """One ``epaxosdb local`` process and the replica pids it reported (for clean-up)."""
 
-    def __init__(self, base: int, data_dir: Path, log: Path, replicas: int = REPLICAS) -> None:
+    def __init__(
+        self, base: int, data_dir: Path, log: Path, replicas: int = REPLICAS, *extra: str
+    ) -> None:
         self.base = base
         self.log = log
         self.replicas = replicas
         with log.open("ab") as out:
             self.process = subprocess.Popen(
                 [sys.executable, "-m", "epaxosdb", "local", "--port", str(base),
-                 "--data-dir", str(data_dir), "--replicas", str(replicas)],
+                 "--data-dir", str(data_dir), "--replicas", str(replicas), *extra],
                 stdin=subprocess.DEVNULL,
                 stdout=out,
                 stderr=out,
@@ -240,3 +243,51 @@ def test_a_second_local_on_the_ports_of_a_running_one_is_refused(
     assert not (tmp_path / "second").exists()
     assert ping_raw(base).startswith(b"+PONG")
     assert first.interrupt() == 0, first.output()
+
+
+def test_local_with_tls_options_serves_tls_ports_and_prints_the_redis_cli_line(
+    tmp_path: Path, local_runs: list[LocalCluster]
+) -> None:
+    """``--tls-*`` gives replica i a TLS port at PORT+10+i-1 next to its plain one, and
+    the banner's ``redis-cli --tls ...`` line works as printed; a rerun without them
+    serves plain ports only, on the same data."""
+    ca = trustme.CA()
+    leaf = ca.issue_cert("127.0.0.1", "localhost")
+    files = {name: tmp_path / f"{name}.pem" for name in ("ca", "cert", "key")}
+    ca.cert_pem.write_to_path(str(files["ca"]))
+    leaf.cert_chain_pems[0].write_to_path(str(files["cert"]))
+    leaf.private_key_pem.write_to_path(str(files["key"]))
+    base = free_base_port()
+    data_dir = tmp_path / "epaxosdb-data"
+    log = tmp_path / "local.log"
+    tls_options = ("--tls-cert-file", str(files["cert"]), "--tls-key-file", str(files["key"]),
+                   "--tls-ca-cert-file", str(files["ca"]))  # fmt: skip
+
+    first = LocalCluster(base, data_dir, log, REPLICAS, *tls_options)
+    local_runs.append(first)
+    first.wait_ready()
+    expected = (
+        f"redis-cli --tls --cacert {files['ca']} --cert {files['cert']} --key {files['key']}"
+    )
+    lines = [ln.strip() for ln in first.output().splitlines() if "--tls" in ln]
+    assert lines == [f"{expected} -p {base + 10 + i}" for i in range(REPLICAS)], first.output()
+    written = subprocess.run(
+        [*lines[0].replace("redis-cli", tool("redis-cli"), 1).split(), "SET", "t", "tls"],
+        capture_output=True, timeout=60, check=False,
+    )  # fmt: skip
+    assert written.stdout == b"OK\n", written
+    tls_args = lines[2].split()[1:-2]
+    read = redis_cli(base + 12, *tls_args, "GET", "t")
+    assert read.stdout == b"tls\n", read
+    assert redis_cli(base + 1, "GET", "t").stdout == b"tls\n"
+    assert first.interrupt() == 0, first.output()
+    for pid in first.replica_pids:
+        wait_until(partial(_gone, pid), 10, f"replica pid {pid} gone after Ctrl-C")
+
+    second = LocalCluster(base, data_dir, log)
+    local_runs.append(second)
+    second.wait_ready()
+    assert redis_cli(base, "GET", "t").stdout == b"tls\n"
+    assert "tls_client" not in (data_dir / "cluster.toml").read_text()
+    assert port_is_free(base + 10), "without --tls-* options there is no TLS port"
+    assert second.interrupt() == 0, second.output()
