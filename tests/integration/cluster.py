@@ -111,6 +111,8 @@ class ReplicaProcess:
     log_path: Path
     process: subprocess.Popen[bytes] | None = None
     stopped: bool = False
+    tls_port: int = 0
+    """The replica's TLS client port (0: it has none)."""
     exit_codes: list[int] = field(default_factory=list)
 
     @property
@@ -136,13 +138,21 @@ class ProcessCluster:
 
     @classmethod
     def start(
-        cls, n: int, directory: Path, *, cluster_settings: dict[str, object] | None = None
+        cls,
+        n: int,
+        directory: Path,
+        *,
+        cluster_settings: dict[str, object] | None = None,
+        tls: bool = False,
     ) -> ProcessCluster:
-        """Start ``n`` replicas under ``directory`` and wait until all answer PING."""
+        """Start ``n`` replicas under ``directory`` and wait until all answer PING.
+
+        With ``tls`` each replica also gets a ``tls_client`` port (``tls_port``); the
+        TLS files are ``cluster_settings``' to give."""
         failures: list[str] = []
         for attempt in range(START_ATTEMPTS):
             home = directory / f"cluster-{attempt}"
-            cluster = cls._create(n, home, cluster_settings or {})
+            cluster = cls._create(n, home, cluster_settings or {}, tls)
             try:
                 for i in cluster.replicas:
                     cluster._spawn(i)
@@ -155,15 +165,20 @@ class ProcessCluster:
         raise ReplicaStartError(f"{n}-replica cluster did not start:\n" + "\n".join(failures))
 
     @classmethod
-    def _create(cls, n: int, home: Path, settings: dict[str, object]) -> ProcessCluster:
+    def _create(
+        cls, n: int, home: Path, settings: dict[str, object], tls: bool = False
+    ) -> ProcessCluster:
         home.mkdir(parents=True, exist_ok=True)
         replicas = []
         taken: set[int] = set()
         for i in range(1, n + 1):
-            client, peer = _distinct_free_ports(2, taken)
+            client, peer, *tls_port = _distinct_free_ports(3 if tls else 2, taken)
             replicas.append(
-                ReplicaProcess(i, client, peer, home / f"data-{i}", home / f"replica-{i}.log")
-            )
+                ReplicaProcess(
+                    i, client, peer, home / f"data-{i}", home / f"replica-{i}.log",
+                    tls_port=tls_port[0] if tls_port else 0,
+                )
+            )  # fmt: skip
         lines = ["[cluster]", *(f"{k} = {_toml(v)}" for k, v in settings.items()), ""]
         for r in replicas:
             lines += [
@@ -172,6 +187,7 @@ class ProcessCluster:
                 f'client = "127.0.0.1:{r.client_port}"',
                 f'peer = "127.0.0.1:{r.peer_port}"',
                 f'data_dir = "{r.data_dir}"',
+                *([f'tls_client = "127.0.0.1:{r.tls_port}"'] if r.tls_port else []),
                 "",
             ]
         config = home / "cluster.toml"

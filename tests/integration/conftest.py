@@ -46,11 +46,17 @@ def module_cluster(
     request: pytest.FixtureRequest,
     tmp_path_factory: pytest.TempPathFactory,
     n: int,
+    *,
+    tls: bool = False,
     **settings: object,
 ) -> Iterator[ProcessCluster]:
-    """A cluster for a module-scoped fixture (``[cluster]`` settings as keywords)."""
+    """A cluster for a module-scoped fixture (``[cluster]`` settings as keywords; ``tls``
+    gives each replica a TLS port too)."""
     cluster = ProcessCluster.start(
-        n, tmp_path_factory.mktemp(f"cluster{n}"), cluster_settings={**SETTINGS, **settings}
+        n,
+        tmp_path_factory.mktemp(f"cluster{n}"),
+        cluster_settings={**SETTINGS, **settings},
+        tls=tls,
     )
     _register(request.config, cluster)
     try:
@@ -80,13 +86,16 @@ def cluster3(
 def make_cluster(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
 ) -> Iterator[Callable[[int], ProcessCluster]]:
-    """Start private clusters of any size (``[cluster]`` settings as keywords); all are
-    closed when the test ends."""
+    """Start private clusters of any size (``[cluster]`` settings as keywords, ``tls``
+    for TLS ports); all are closed when the test ends."""
     started: list[ProcessCluster] = []
 
-    def make(n: int, **settings: object) -> ProcessCluster:
+    def make(n: int, *, tls: bool = False, **settings: object) -> ProcessCluster:
         cluster = ProcessCluster.start(
-            n, tmp_path_factory.mktemp(f"cluster{n}"), cluster_settings={**SETTINGS, **settings}
+            n,
+            tmp_path_factory.mktemp(f"cluster{n}"),
+            cluster_settings={**SETTINGS, **settings},
+            tls=tls,
         )
         started.append(cluster)
         _register(request.config, cluster)
