@@ -203,6 +203,7 @@ async def serve_replica(
     )
     settings = ClientSettings(
         requirepass=cluster.requirepass,
+        users=cluster.users,
         tcp_port=client_port if client_port is not None else entry.client.port,
         config_file=str(cluster.path or ""),
     )

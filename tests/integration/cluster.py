@@ -136,13 +136,19 @@ class ProcessCluster:
 
     @classmethod
     def start(
-        cls, n: int, directory: Path, *, cluster_settings: dict[str, object] | None = None
+        cls,
+        n: int,
+        directory: Path,
+        *,
+        cluster_settings: dict[str, object] | None = None,
+        users: dict[str, str] | None = None,
     ) -> ProcessCluster:
-        """Start ``n`` replicas under ``directory`` and wait until all answer PING."""
+        """Start ``n`` replicas under ``directory`` and wait until all answer PING
+        (``users``: ``[[user]]`` tables, name → ACL rules)."""
         failures: list[str] = []
         for attempt in range(START_ATTEMPTS):
             home = directory / f"cluster-{attempt}"
-            cluster = cls._create(n, home, cluster_settings or {})
+            cluster = cls._create(n, home, cluster_settings or {}, users or {})
             try:
                 for i in cluster.replicas:
                     cluster._spawn(i)
@@ -155,7 +161,9 @@ class ProcessCluster:
         raise ReplicaStartError(f"{n}-replica cluster did not start:\n" + "\n".join(failures))
 
     @classmethod
-    def _create(cls, n: int, home: Path, settings: dict[str, object]) -> ProcessCluster:
+    def _create(
+        cls, n: int, home: Path, settings: dict[str, object], users: dict[str, str]
+    ) -> ProcessCluster:
         home.mkdir(parents=True, exist_ok=True)
         replicas = []
         taken: set[int] = set()
@@ -174,6 +182,8 @@ class ProcessCluster:
                 f'data_dir = "{r.data_dir}"',
                 "",
             ]
+        for name, rules in users.items():
+            lines += ["[[user]]", f"name = {_toml(name)}", f"rules = {_toml(rules)}", ""]
         config = home / "cluster.toml"
         config.write_text("\n".join(lines))
         return cls(home, replicas, config)
@@ -219,7 +229,9 @@ class ProcessCluster:
                     f"replica {i} exited with code {code} during start-up\n{self.log_tail(i)}"
                 )
             last = ping_raw(r.client_port)
-            if last.startswith(b"+PONG") or (loading_ok and last.startswith(b"-LOADING")):
+            if last.startswith((b"+PONG", b"-NOAUTH")):  # NOAUTH: serving, wants a password
+                return
+            if loading_ok and last.startswith(b"-LOADING"):
                 return
             time.sleep(0.05)
         raise ReplicaStartError(
