@@ -37,7 +37,7 @@ lint: $(STAMP)
 	$(BIN)/ruff check .
 
 typecheck: $(STAMP)
-	$(BIN)/mypy --strict protocol storage epaxosdb/core epaxosdb/sim epaxosdb/node.py epaxosdb/snapshot.py epaxosdb/commands epaxosdb/rdb_file.py epaxosdb/backup.py
+	$(BIN)/mypy --strict protocol storage epaxosdb/core epaxosdb/sim epaxosdb/node.py epaxosdb/snapshot.py epaxosdb/commands epaxosdb/rdb_file.py epaxosdb/backup.py epaxosdb/users.py
 	$(BIN)/mypy epaxosdb tools
 
 pytest: $(STAMP) redis-tools

@@ -11,6 +11,10 @@ client = "127.0.0.1:6379"     # RESP clients (optional when tls_client is given)
 peer = "127.0.0.1:7379"       # replica-to-replica
 data_dir = "data/1"           # optional; relative to this file
 tls_client = "127.0.0.1:6389" # optional: RESP clients over TLS
+
+[[user]]                      # optional: ACL users besides ``default``
+name = "reader"
+rules = "on >s3cret ~* +@read"  # ACL SETUSER rules, as in a Redis ACL file
 ```
 
 TLS for RESP clients takes Redis's directives, spelled in this file's snake_case; each
@@ -50,6 +54,8 @@ from collections.abc import Mapping
 from dataclasses import dataclass, field, replace
 from pathlib import Path
 from typing import TypeGuard
+
+from epaxosdb import users
 
 DEFAULT_TICK_MS = 10
 
@@ -94,7 +100,8 @@ CLUSTER_KEYS = ("secret", "tick_ms", "id", "requirepass", *TLS_KEYS)
 DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000
 """A client that connects to the TLS port and sends nothing (or too little) is closed
 after this: a handshake in progress holds a socket and a task."""
-TABLES = ("cluster", "replica")
+TABLES = ("cluster", "replica", "user")
+USER_KEYS = ("name", "rules")
 DEFAULT_LEAVE_BEHIND_MS = 60_000
 DEFAULT_LEAVE_BEHIND_INSTANCES = 10_000
 """A replica silent for a minute, once a peer holds 10,000 instances, is left behind
@@ -165,6 +172,8 @@ class ClusterConfig:
     tick_ms: int = DEFAULT_TICK_MS
     requirepass: str = ""
     settings: dict[str, object] = field(default_factory=dict)
+    users: tuple[tuple[bytes, tuple[bytes, ...]], ...] = ()
+    """``[[user]]`` tables: each user's name and ``ACL SETUSER`` rules (``runtime.acl``)."""
     path: Path | None = None
     """The cluster file this came from (``load_cluster``); INFO reports it as ``config_file``."""
 
@@ -219,7 +228,7 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
     if unknown:
         raise ClusterFileError(
             f"unknown table or key {unknown[0]!r} in the cluster file "
-            "(it holds [cluster] and [[replica]] tables)"
+            "(it holds [cluster], [[replica]] and [[user]] tables)"
         )
     cluster = data.get("cluster", {})
     if not isinstance(cluster, dict):
@@ -293,7 +302,41 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
         low, high = SETTING_RANGES[name]
         if not _integer(value) or not low <= value <= high:
             raise ClusterFileError(f"[cluster] {name} must be an integer from {low} to {high}")
-    return ClusterConfig(replicas, cluster_id, secret.encode(), tick_ms, requirepass, extra)
+    config = ClusterConfig(replicas, cluster_id, secret.encode(), tick_ms, requirepass, extra)
+    return replace(config, users=_parse_users(data.get("user", [])))
+
+
+def _parse_users(raw: object) -> tuple[tuple[bytes, tuple[bytes, ...]], ...]:
+    """``[[user]]`` tables, each rule checked now: a typo in a rule stops the start with
+    the user and the rule named, rather than leaving a user that cannot log in."""
+    if not isinstance(raw, list):
+        raise ClusterFileError("[[user]] must be an array of tables")
+    found: dict[bytes, tuple[bytes, ...]] = {}
+    for i, item in enumerate(raw):
+        if not isinstance(item, dict):
+            raise ClusterFileError(f"[[user]] #{i + 1} is not a table")
+        extra_keys = [k for k in item if k not in USER_KEYS]
+        if extra_keys:
+            raise ClusterFileError(
+                f"[[user]] #{i + 1}: unknown key {extra_keys[0]!r} (known: {', '.join(USER_KEYS)})"
+            )
+        name, rules = item.get("name"), item.get("rules", "")
+        if not isinstance(name, str) or not name or any(c.isspace() for c in name):
+            raise ClusterFileError(f"[[user]] #{i + 1}: name is a string without spaces")
+        if not isinstance(rules, str):
+            raise ClusterFileError(f"user {name!r}: rules is a string of ACL rules")
+        key = name.encode()
+        if key in found:
+            raise ClusterFileError(f"user {name!r} appears twice")
+        words = tuple(word.encode() for word in rules.split())
+        try:
+            (users.default_user("") if key == users.DEFAULT else users.new_user(key)).apply(words)
+        except users.RuleError as exc:
+            raise ClusterFileError(
+                f"user {name!r}: rule {exc.rule.decode(errors='replace')!r}: {exc.reason}"
+            ) from None
+        found[key] = words
+    return tuple(found.items())
 
 
 def _optional_address(item: dict[str, object], key: str, rid: int) -> Address | None:

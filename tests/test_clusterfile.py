@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 import subprocess
 import sys
 from pathlib import Path
@@ -201,3 +202,45 @@ def test_serve_refuses_a_zero_batch_max_as_a_cluster_file_error(tmp_path: Path) 
     assert "batch_max must be an integer from 1 to" in done.stderr
     assert "cannot open data dir" not in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "d").exists(), "nothing is created for a refused cluster file"
+
+
+def test_user_tables_give_each_user_its_rules_in_order() -> None:
+    data = _three()
+    data["user"] = [
+        {"name": "reader", "rules": "on >pw ~* &*  +@read"},
+        {"name": "default", "rules": "resetpass >admin"},
+    ]
+    config = parse_cluster(data)
+    assert config.users == (
+        (b"reader", (b"on", b">pw", b"~*", b"&*", b"+@read")),
+        (b"default", (b"resetpass", b">admin")),
+    )
+    assert parse_cluster(_three()).users == ()
+
+
+@pytest.mark.parametrize(
+    ("user", "message"),
+    [
+        ({"name": "a", "rules": "on +gett"}, "user 'a': rule '+gett': Unknown command or category"),
+        ({"name": "a", "rules": "on ~* ~x"}, "user 'a': rule '~x': Adding a pattern after the *"),
+        ({"name": "a", "rules": "(+get)"}, "Selectors are not supported"),
+        ({"name": "a b", "rules": "on"}, "name is a string without spaces"),
+        ({"rules": "on"}, "name is a string without spaces"),
+        ({"name": "a", "rules": ["on"]}, "rules is a string of ACL rules"),
+        ({"name": "a", "role": "admin"}, "unknown key 'role'"),
+    ],
+)
+def test_a_bad_user_table_is_refused_naming_the_user_and_rule(
+    user: dict[str, object], message: str
+) -> None:
+    data = _three()
+    data["user"] = [user]
+    with pytest.raises(ClusterFileError, match=re.escape(message)):
+        parse_cluster(data)
+
+
+def test_a_user_named_twice_is_refused() -> None:
+    data = _three()
+    data["user"] = [{"name": "a", "rules": "on"}, {"name": "a", "rules": "off"}]
+    with pytest.raises(ClusterFileError, match="user 'a' appears twice"):
+        parse_cluster(data)

@@ -152,6 +152,7 @@ _SUB_ADMIN = ("admin", "noscript", "loading", "stale")
 _SLOWLOG_FLAGS = ("admin", "loading", "stale")
 _LATENCY_TIPS = ("nondeterministic_output", "request_policy:all_nodes", "response_policy:special")
 _HELP = "Show helpful text about the different subcommands"
+_PER_USER = "O(N). Where N is the number of configured users."
 
 
 def _string_row(
@@ -2658,6 +2659,100 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
                 complexity="O(N) where N is the number of arguments to the command",
             ),
             _sub("command", "help", 2, _SUB, "@slow @connection", _HELP, "5.0.0", "server"),
+        ),
+    ),
+    _connection_row(
+        "acl", -2, "", "@slow", "A container for Access List Control commands", "6.0.0",
+        group="server", complexity="Depends on subcommand.",
+        subcommands=(
+            _sub(
+                "acl", "cat", -2, ("noscript", *_SUB), "@slow",
+                "List the ACL categories or the commands inside a category", "6.0.0", "server",
+                complexity="O(1) since the categories and commands are a fixed set.",
+                arguments=(_string("categoryname", flags=OPTIONAL),),
+            ),
+            _sub(
+                "acl", "deluser", -3, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Remove the specified ACL users and the associated rules", "6.0.0", "server",
+                complexity="O(1) amortized time considering the typical user.",
+                arguments=(_string("username", flags=MULTIPLE),),
+            ),
+            _sub(
+                "acl", "dryrun", -4, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Returns whether the user can execute the given command without executing"
+                " the command.", "7.0.0", "server", complexity="O(1).",
+                arguments=(
+                    _string("username"),
+                    _string("command"),
+                    _string("arg", flags=(*OPTIONAL, *MULTIPLE)),
+                ),
+            ),
+            _sub(
+                "acl", "genpass", -2, ("noscript", *_SUB), "@slow",
+                "Generate a pseudorandom secure password to use for ACL users", "6.0.0", "server",
+                arguments=(_integer("bits", flags=OPTIONAL),),
+            ),
+            _sub(
+                "acl", "getuser", 3, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Get the rules for a specific ACL user", "6.0.0", "server",
+                complexity="O(N). Where N is the number of password, command and pattern rules"
+                " that the user has.",
+                arguments=(_string("username"),),
+                history=(
+                    ("6.2.0", "Added Pub/Sub channel patterns."),
+                    (
+                        "7.0.0",
+                        "Added selectors and changed the format of key and channel patterns"
+                        " from a list to their rule representation.",
+                    ),
+                ),
+            ),
+            _sub(
+                "acl", "list", 2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "List the current ACL rules in ACL config file format", "6.0.0", "server",
+                complexity=_PER_USER,
+            ),
+            _sub(
+                "acl", "load", 2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Reload the ACLs from the configured ACL file", "6.0.0", "server",
+                complexity=_PER_USER,
+            ),
+            _sub(
+                "acl", "log", -2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "List latest events denied because of ACLs in place", "6.0.0", "server",
+                complexity="O(N) with N being the number of entries shown.",
+                arguments=(
+                    _oneof(
+                        "operation", _integer("count"), _token("reset", "RESET"), flags=OPTIONAL
+                    ),
+                ),
+            ),
+            _sub(
+                "acl", "save", 2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Save the current ACL rules in the configured ACL file", "6.0.0", "server",
+                complexity=_PER_USER,
+            ),
+            _sub(
+                "acl", "setuser", -3, _SUB_ADMIN, "@admin @slow @dangerous",
+                "Modify or create the rules for a specific ACL user", "6.0.0", "server",
+                complexity="O(N). Where N is the number of rules provided.",
+                arguments=(_string("username"), _string("rule", flags=(*OPTIONAL, *MULTIPLE))),
+                history=(
+                    ("6.2.0", "Added Pub/Sub channel patterns."),
+                    ("7.0.0", "Added selectors and key based permissions."),
+                ),
+            ),
+            _sub(
+                "acl", "users", 2, _SUB_ADMIN, "@admin @slow @dangerous",
+                "List the username of all the configured ACL rules", "6.0.0", "server",
+                complexity=_PER_USER,
+            ),
+            _sub(
+                "acl", "whoami", 2, ("noscript", *_SUB), "@slow",
+                "Return the name of the user associated to the current connection", "6.0.0",
+                "server",
+            ),
+            _sub("acl", "help", 2, _SUB, "@slow", _HELP, "6.0.0", "server"),
         ),
     ),
     _connection_row(

@@ -18,7 +18,6 @@ with the connection, which owns the queue.
 from __future__ import annotations
 
 import contextlib
-import hmac
 import io
 import os
 import platform
@@ -30,9 +29,10 @@ from typing import TYPE_CHECKING, Final
 
 import trio
 
-from epaxosdb import commands, rdb_file
+from epaxosdb import commands, rdb_file, users
 from epaxosdb.commands import notifications
 from epaxosdb.commands.glob import stringmatch
+from epaxosdb.users import User
 from protocol.peer import COMMAND_BYTES_MAX
 from protocol.replies import (
     OK,
@@ -48,7 +48,7 @@ from protocol.replies import (
 )
 from storage.interface import KeyValueView
 
-from . import latency, slowlog, tracking
+from . import acl, latency, slowlog, tracking
 from .backend import InfoFields
 
 if TYPE_CHECKING:
@@ -114,14 +114,15 @@ def _valid_attribute(value: bytes) -> bool:
     return all(33 <= byte <= 126 for byte in value)
 
 
-def check_password(registry: ClientRegistry, username: bytes, password: bytes) -> bool:
-    """Only the ``default`` user exists; with no ``requirepass`` any password is accepted."""
-    if username != DEFAULT_USER:
+def log_in(conn: Connection, username: bytes, password: bytes) -> bool:
+    """AUTH's check (``runtime.acl``): on success the client is that user; a failure is
+    logged in ACL LOG, as Redis does."""
+    user = conn.registry.users.authenticate(username, password)
+    if user is None:
+        conn.registry.acl_log.add(conn, "auth", "toplevel", b"AUTH", username)
         return False
-    required = registry.settings.requirepass
-    if not required:
-        return True
-    return hmac.compare_digest(password, required.encode("utf-8", "surrogateescape"))
+    conn.log_in(user)
+    return True
 
 
 # --- connection commands ------------------------------------------------------
@@ -314,9 +315,8 @@ def cmd_auth(conn: Connection, args: list[bytes]) -> Reply:
         username, password = DEFAULT_USER, args[1]
     else:
         username, password = args[1], args[2]
-    if not check_password(registry, username, password):
+    if not log_in(conn, username, password):
         return WRONGPASS
-    conn.set_authenticated(True)
     return OK
 
 
@@ -345,10 +345,8 @@ def cmd_hello(conn: Connection, args: list[bytes]) -> Reply:
             position += 2
         else:
             return Error(f"ERR Syntax error in HELLO option '{_c_text(option)}'")
-    if credentials is not None:
-        if not check_password(conn.registry, *credentials):
-            return WRONGPASS
-        conn.set_authenticated(True)
+    if credentials is not None and not log_in(conn, *credentials):
+        return WRONGPASS
     if not conn.authenticated and conn.registry.auth_required:
         return HELLO_NOAUTH
     if name is not None:
@@ -454,7 +452,7 @@ def client_info_line(conn: Connection, now: float) -> bytes:
         f"multi={-1 if conn.multi is None else len(conn.multi)} qbuf={qbuf} "
         f"qbuf-free=0 argv-mem=0 multi-mem=0 rbs={conn.registry.settings.receive_size} "
         f"rbp={qbuf} obl={omem} oll=0 omem={omem} tot-mem={qbuf + omem} events=r "
-        f"cmd={conn.last_command.decode('latin-1')} user=default "
+        f"cmd={conn.last_command.decode('latin-1')} user={conn.user.name.decode('latin-1')} "
         f"redir={-1 if tracker is None else tracker.redirect} resp={conn.proto} "
         f"lib-name={conn.lib_name.decode('latin-1')} lib-ver={conn.lib_ver.decode('latin-1')}\n"
     ).encode("latin-1")
@@ -530,6 +528,7 @@ def cmd_client_kill(conn: Connection, args: list[bytes]) -> Reply:
     addr: str | None = None
     laddr: str | None = None
     kind: bytes | None = None
+    user: User | None = None
     skip_me = True
     for position in range(2, len(args), 2):
         option, value = args[position].lower(), args[position + 1]
@@ -546,7 +545,8 @@ def cmd_client_kill(conn: Connection, args: list[bytes]) -> Reply:
             if kind not in _CLIENT_TYPES:
                 return Error(f"ERR Unknown client type '{_c_text(value)}'")
         elif option == b"user":
-            if value != DEFAULT_USER:
+            user = registry.users.users.get(value)
+            if user is None:
                 return Error(f"ERR No such user '{_c_text(value)}'")
         elif option == b"skipme":
             flag = value.lower()
@@ -563,6 +563,7 @@ def cmd_client_kill(conn: Connection, args: list[bytes]) -> Reply:
             or (wanted_id is not None and other.id != wanted_id)
             or (addr is not None and other.addr != addr)
             or (laddr is not None and other.laddr != laddr)
+            or (user is not None and other.user is not user)
         ):
             continue
         _kill(conn, other)
@@ -1024,7 +1025,9 @@ def _unchanged(current: str, raw: bytes) -> bool:
 
 
 def _set_requirepass(registry: ClientRegistry, raw: bytes) -> str | None:
+    """``requirepass`` is the ``default`` user's one password (Redis 6+)."""
     registry.settings.requirepass = raw.decode("utf-8", "surrogateescape")
+    users.set_password(registry.users.default, registry.settings.requirepass)
     return None
 
 
@@ -1456,5 +1459,18 @@ HANDLERS: dict[bytes, Handler] = {
     b"latency|latest": latency.cmd_latency_latest,
     b"latency|history": latency.cmd_latency_history,
     b"latency|reset": latency.cmd_latency_reset,
+    b"acl|cat": acl.cmd_acl,
+    b"acl|deluser": acl.cmd_acl,
+    b"acl|dryrun": acl.cmd_acl,
+    b"acl|genpass": acl.cmd_acl,
+    b"acl|getuser": acl.cmd_acl,
+    b"acl|list": acl.cmd_acl,
+    b"acl|load": acl.cmd_acl,
+    b"acl|log": acl.cmd_acl,
+    b"acl|save": acl.cmd_acl,
+    b"acl|setuser": acl.cmd_acl,
+    b"acl|users": acl.cmd_acl,
+    b"acl|whoami": acl.cmd_acl,
+    b"acl|help": acl.cmd_acl,
     b"latency|help": latency.cmd_latency_help,
 }

@@ -37,10 +37,12 @@ from typing import TYPE_CHECKING, Protocol
 
 import trio
 
+from epaxosdb.users import User
 from protocol.replies import Error, Reply
 from protocol.resp import RespLimits
 from protocol.resp import encode_reply as _encode_reply
 
+from .acl import AclLog, UserTable
 from .backend import Backend
 from .blocking import BlockedClients
 from .connection import Connection
@@ -72,6 +74,8 @@ class ClientSettings:
     """
 
     requirepass: str = ""
+    users: tuple[tuple[bytes, tuple[bytes, ...]], ...] = ()
+    """Users from the cluster file: name and ``ACL SETUSER`` rules (``runtime.acl``)."""
     maxclients: int = 10000
     proto_max_bulk_len: int = 512 * 1024 * 1024
     client_query_buffer_limit: int = 1024 * 1024 * 1024
@@ -222,6 +226,9 @@ class ClientRegistry:
         self.batching_replies = False
         """Inside ``reply_batch``: completed replies wait for its end to be sent."""
         self._to_flush: list[Connection] = []
+        self.users = UserTable(self.settings.requirepass, self.settings.users)
+        """ACL users (this replica's own, as in Redis)."""
+        self.acl_log = AclLog()
         self.scripts = ScriptCache()
         """Lua scripts by SHA1 for EVALSHA (this replica's own, as in Redis)."""
         self.subscriptions = Subscriptions()
@@ -274,7 +281,8 @@ class ClientRegistry:
 
     @property
     def auth_required(self) -> bool:
-        return bool(self.settings.requirepass)
+        """Whether a new connection must authenticate (``default`` has a password or is off)."""
+        return self.users.auth_required
 
     def statistics(self) -> ClientStatistics:
         stats = self.stats
@@ -288,10 +296,31 @@ class ClientRegistry:
             total_error_replies=stats.error_replies,
         )
 
+    def configure(self, settings: ClientSettings) -> None:
+        """Take the configured settings (made after the registry, which the consensus loop
+        needed first): the users and the ``default`` password come from them."""
+        self.settings = settings
+        self.users = UserTable(settings.requirepass, settings.users)
+        self.settings_changed()
+
     def settings_changed(self) -> None:
-        """Let live connections see a new ``requirepass`` (limits apply to new ones)."""
+        """Let live connections see a new ``requirepass`` or changed users (limits apply to
+        new ones)."""
         for connection in list(self.clients.values()):
             connection.refresh_auth()
+
+    users_changed = settings_changed
+
+    def disconnect_user(self, user: User, current: Connection) -> None:
+        """``ACL DELUSER``: close every connection authenticated as ``user`` (the current
+        one after its reply)."""
+        for connection in list(self.clients.values()):
+            if connection.user is not user:
+                continue
+            if connection is current:
+                connection.close_after_reply()
+            else:
+                connection.kill()
 
 
 class ClientIO(Protocol):
@@ -512,7 +541,7 @@ async def serve_clients(
     if registry is None:
         registry = ClientRegistry(settings)
     elif settings is not None:
-        registry.settings = settings
+        registry.configure(settings)
     listeners = await open_listeners(host, port, "RESP clients")
     bound = listeners[0].socket.getsockname()[1]
     registry.settings.tcp_port = bound

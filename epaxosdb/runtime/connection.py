@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, Final
 import trio
 
 from epaxosdb import commands
+from epaxosdb.users import User
 from protocol.errors import (
     CrossProtocolRequest,
     LocalProtocolError,
@@ -80,7 +81,7 @@ from protocol.peer import COMMAND_BYTES_MAX
 from protocol.replies import OK, QUEUED, Error, Push, Reply
 from protocol.resp import NEED_DATA, RespParser, encode_push, encode_reply
 
-from . import admin, monitor, tracking
+from . import acl, admin, monitor, tracking
 from .backend import Backend
 from .blocking import BlockedPop
 from .diskspace import FREES_SPACE
@@ -190,6 +191,8 @@ class Connection:
         self.lib_ver = b""
         self.proto = 2
         self.authenticated = not registry.auth_required
+        self.user: User = registry.users.default
+        """Who this client is authenticated as (``default`` until AUTH says otherwise)."""
         self.parser = RespParser(settings.limits(), authenticated=self.authenticated)
         self.created = time.monotonic()
         self.last_interaction = self.created
@@ -717,6 +720,9 @@ class Connection:
         elif not self.authenticated and "no_auth" not in spec.flags and self.registry.auth_required:
             self.multi_failed = in_multi
             self._reject(spec.name, NOAUTH)
+        elif not self.user.unrestricted and (refused := acl.refusal(self, spec, request)):
+            self.multi_failed = in_multi
+            self._reject(spec.name, refused)
         elif self._subscribed_mode() and spec.name.split(b"|")[0] not in _SUBSCRIBED_MODE:
             self.multi_failed = in_multi
             self._reject(spec.name, subscribed_mode_refusal(spec.name))
@@ -792,8 +798,13 @@ class Connection:
         return None if spec.name.split(b"|")[0] in FREES_SPACE else refusal
 
     def _reject(self, name: bytes, refusal: Error) -> None:
-        """Refuse a command before it runs (INFO commandstats' ``rejected_calls``)."""
+        """Refuse a command before it runs (INFO commandstats' ``rejected_calls``). An EXEC
+        refused (NOAUTH, NOPERM, LOADING...) also discards the transaction, and says so
+        as Redis's ``rejectCommand`` does."""
         self._stats.command(name).rejected += 1
+        if name == b"exec":
+            self._leave_multi()
+            refusal = Error("EXECABORT Transaction discarded because of: " + refusal.text)
         self._answer(refusal)
 
     def _now_ms(self) -> int:
@@ -1209,6 +1220,7 @@ class Connection:
             and (self.authenticated or not self.registry.auth_required)
             and not self._subscribed_mode()
             and self.tracker is None
+            and self.user.unrestricted
         )
 
     def _subscribed_mode(self) -> bool:
@@ -1224,6 +1236,11 @@ class Connection:
     def set_authenticated(self, authenticated: bool) -> None:
         self.authenticated = authenticated
         self.refresh_auth()
+
+    def log_in(self, user: User) -> None:
+        """AUTH or HELLO AUTH succeeded: this client is ``user`` from now on."""
+        self.user = user
+        self.set_authenticated(True)
 
     def set_reply_mode(self, mode: str) -> None:
         """CLIENT REPLY ON/OFF/SKIP."""
@@ -1256,6 +1273,7 @@ class Connection:
         self.unsubscribe_all()
         self.set_tracking(None)
         self.stop_monitoring()
+        self.user = self.registry.users.default
         self.set_authenticated(not self.registry.auth_required)
 
     def statistics(self) -> ConnectionStatistics:

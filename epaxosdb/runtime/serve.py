@@ -197,6 +197,7 @@ async def serve_replica(
     plain_port = entry.client.port if entry.client is not None else 0
     settings = ClientSettings(
         requirepass=cluster.requirepass,
+        users=cluster.users,
         tcp_port=client_port if client_port is not None else plain_port,
         config_file=str(cluster.path or ""),
     )

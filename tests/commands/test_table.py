@@ -12,7 +12,7 @@ CONNECTION_NAMES = {
     b"subscribe", b"unsubscribe", b"psubscribe", b"punsubscribe", b"pubsub", b"wait",
     b"ssubscribe", b"sunsubscribe",
     b"evalsha", b"evalsha_ro", b"script", b"slowlog", b"latency", b"monitor",
-    b"role", b"save", b"bgsave", b"lastsave", b"replconf", b"sync", b"psync",
+    b"role", b"save", b"bgsave", b"lastsave", b"replconf", b"sync", b"psync", b"acl",
 }  # fmt: skip
 KEYSPACE_NAMES = {b"flushall", b"flushdb", b"keys", b"scan", b"dbsize", b"randomkey"}
 

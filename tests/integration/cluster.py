@@ -144,15 +144,17 @@ class ProcessCluster:
         *,
         cluster_settings: dict[str, object] | None = None,
         tls: bool = False,
+        users: dict[str, str] | None = None,
     ) -> ProcessCluster:
         """Start ``n`` replicas under ``directory`` and wait until all answer PING.
 
         With ``tls`` each replica also gets a ``tls_client`` port (``tls_port``); the
-        TLS files are ``cluster_settings``' to give."""
+        TLS files are ``cluster_settings``' to give. ``users``: ``[[user]]`` tables, name
+        → ACL rules."""
         failures: list[str] = []
         for attempt in range(START_ATTEMPTS):
             home = directory / f"cluster-{attempt}"
-            cluster = cls._create(n, home, cluster_settings or {}, tls)
+            cluster = cls._create(n, home, cluster_settings or {}, tls, users or {})
             try:
                 for i in cluster.replicas:
                     cluster._spawn(i)
@@ -166,7 +168,12 @@ class ProcessCluster:
 
     @classmethod
     def _create(
-        cls, n: int, home: Path, settings: dict[str, object], tls: bool = False
+        cls,
+        n: int,
+        home: Path,
+        settings: dict[str, object],
+        tls: bool = False,
+        users: dict[str, str] | None = None,
     ) -> ProcessCluster:
         home.mkdir(parents=True, exist_ok=True)
         replicas = []
@@ -190,6 +197,8 @@ class ProcessCluster:
                 *([f'tls_client = "127.0.0.1:{r.tls_port}"'] if r.tls_port else []),
                 "",
             ]
+        for name, rules in (users or {}).items():
+            lines += ["[[user]]", f"name = {_toml(name)}", f"rules = {_toml(rules)}", ""]
         config = home / "cluster.toml"
         config.write_text("\n".join(lines))
         return cls(home, replicas, config)
@@ -235,7 +244,9 @@ class ProcessCluster:
                     f"replica {i} exited with code {code} during start-up\n{self.log_tail(i)}"
                 )
             last = ping_raw(r.client_port)
-            if last.startswith(b"+PONG") or (loading_ok and last.startswith(b"-LOADING")):
+            if last.startswith((b"+PONG", b"-NOAUTH")):  # NOAUTH: serving, wants a password
+                return
+            if loading_ok and last.startswith(b"-LOADING"):
                 return
             time.sleep(0.05)
         raise ReplicaStartError(

@@ -1,0 +1,283 @@
+"""ACL users against redis-server, and users from the cluster file on three replicas.
+
+* One session of raw RESP runs against a replica and against a real Redis
+  7.0, in RESP2 and RESP3: ``ACL SETUSER`` (good and bad rules), ``LIST``,
+  ``GETUSER``, ``USERS``, ``DRYRUN``, ``DELUSER``..., then clients
+  authenticated as restricted users are refused commands, keys and channels.
+  Every reply must be byte-identical; ``ACL LOG`` is compared entry by entry
+  (its ages and client lines are the servers' own). Deleting a user, or
+  ``CLIENT KILL USER``, closes its connections on both.
+* ``[[user]]`` tables in the cluster file give every replica the same users: a
+  read-only user reads through replica 2 what the administrator wrote through
+  replica 1, and is refused writes everywhere; a bad rule stops the start with
+  the user and the rule named.
+"""
+
+from __future__ import annotations
+
+import subprocess
+from collections.abc import Callable, Iterator
+
+import pytest
+import redis
+
+from tests.integration.cluster import ProcessCluster
+from tests.redis_server import Parsed, RawConnection, RedisServer, parse_reply
+from tests.redis_server import redis_server as redis_server
+
+SETUP = [
+    "ACL SETUSER alice on >pw ~app:* +@read +set",
+    "ACL SETUSER bob on nopass %R~r:* %W~w:* &ch* +@all -@dangerous +client|id -get +get",
+    "ACL SETUSER carl +client -client|kill resetkeys",
+    "ACL SETUSER dave on >one >two <one allkeys allchannels +@all -@all +set +@read -@read",
+    "ACL SETUSER bob foo",
+    "ACL SETUSER bob +nosuch",
+    "ACL SETUSER bob +@nosuch",
+    "ACL SETUSER bob #abc",
+    "ACL SETUSER bob <nothere",
+    "ACL SETUSER dave ~x",
+    "ACL SETUSER bob %X~x",
+    "ACL SETUSER erin on nopass +get -nosuch",
+    "ACL LIST",
+    "ACL USERS",
+    "ACL GETUSER alice",
+    "ACL GETUSER bob",
+    "ACL GETUSER carl",
+    "ACL GETUSER erin",
+    "ACL WHOAMI",
+    "ACL CAT",
+    "ACL CAT nosuch",
+    "ACL CAT read extra",
+    "ACL DRYRUN alice get x",
+    "ACL DRYRUN alice get app:1",
+    "ACL DRYRUN alice set app:1 v",
+    "ACL DRYRUN alice del app:1",
+    "ACL DRYRUN bob publish other hi",
+    "ACL DRYRUN nosuch get a",
+    "ACL DRYRUN alice nosuch a",
+    "ACL DRYRUN alice get",
+    "ACL DELUSER default",
+    "ACL DELUSER nosuch",
+    "ACL GENPASS abc",
+    "ACL GENPASS 0",
+    "ACL GENPASS 5000",
+    "ACL LOG 1 2",
+    "ACL LOG abc",
+    "ACL SAVE",
+    "ACL LOAD",
+    "ACL HELP",
+    "AUTH nosuch pw",
+    "AUTH alice wrong",
+]
+
+ALICE = [
+    "AUTH alice pw",
+    "ACL WHOAMI",
+    "GET x",
+    "GET app:1",
+    "SET app:1 v",
+    "GET app:1",
+    "SET x v",
+    "DEL app:1",
+    "PUBLISH ch 1",
+    "MULTI",
+    "SET app:2 v",
+    "DEL app:2",
+    "EXEC",
+    "MGET app:1 app:2 x",
+]
+
+BOB = [
+    "AUTH bob anything",
+    "PUBLISH ch1 hi",
+    "PUBLISH other hi",
+    "SUBSCRIBE other",
+    "PSUBSCRIBE c*",
+    "SET w:1 v",
+    "GET w:1",
+    "GET r:1",
+    "SET r:1 v",
+    "COPY w:1 r:1",
+    "CLIENT GETNAME",
+    "CLIENT KILL ID 999999",
+    "FLUSHALL",
+    "ACL WHOAMI",
+    "RESET",
+    "ACL WHOAMI",
+    "AUTH bob again",
+]
+
+
+class Pair:
+    """The same requests to Redis and to a replica, each on its own connection."""
+
+    def __init__(self, redis_port: int, replica_port: int, protocol: int) -> None:
+        self.redis = RawConnection(redis_port)
+        self.replica = RawConnection(replica_port, timeout_s=15.0)
+        if protocol == 3:
+            for conn in (self.redis, self.replica):
+                assert conn.hello(3).startswith(b"%7\r\n")
+
+    def same(self, line: str) -> bytes:
+        args = [word.encode() for word in line.split()]
+        theirs, ours = self.redis.call(*args), self.replica.call(*args)
+        assert ours == theirs, f"{line}: redis {theirs!r}, epaxosdb {ours!r}"
+        return ours
+
+    def both(self, line: str) -> tuple[bytes, bytes]:
+        args = [word.encode() for word in line.split()]
+        return self.redis.call(*args), self.replica.call(*args)
+
+    def closed(self) -> None:
+        """Both servers closed this pair's connections."""
+        for name, conn in (("redis", self.redis), ("epaxosdb", self.replica)):
+            with pytest.raises((ConnectionError, OSError)):
+                conn.call(b"PING")
+                pytest.fail(f"{name} still answers a deleted user's connection")
+
+    def close(self) -> None:
+        self.redis.close()
+        self.replica.close()
+
+
+def _strings(item: Parsed) -> object:
+    if isinstance(item.value, list):
+        return [_strings(x) for x in item.value]
+    return item.value
+
+
+def log_entries(raw: bytes) -> list[dict[object, object]]:
+    """ACL LOG's entries without the fields that differ by nature (age, client line)."""
+    parsed, _ = parse_reply(raw)
+    entries = []
+    assert isinstance(parsed.value, list)
+    for entry in parsed.value:
+        flat = _strings(entry)
+        assert isinstance(flat, list)
+        fields = dict(zip(flat[::2], flat[1::2], strict=True))
+        del fields[b"age-seconds"], fields[b"client-info"]
+        entries.append(fields)
+    return entries
+
+
+@pytest.fixture(params=[2, 3], ids=["RESP2", "RESP3"])
+def protocol(request: pytest.FixtureRequest) -> int:
+    return int(request.param)
+
+
+@pytest.fixture
+def servers(
+    make_cluster: Callable[..., ProcessCluster],
+) -> Iterator[tuple[int, int]]:
+    """A fresh redis-server and a fresh replica: ACL state is per server."""
+    with RedisServer.start() as server:
+        cluster = make_cluster(1)
+        yield server.port, cluster.port(1)
+
+
+def test_acl_session_answers_as_redis_does(servers: tuple[int, int], protocol: int) -> None:
+    admin = Pair(*servers, protocol)
+    for line in SETUP:
+        admin.same(line)
+    genpass = admin.both("ACL GENPASS 5")
+    assert [len(reply) for reply in genpass] == [len(b"$2\r\nab\r\n")] * 2
+
+    alice, bob = Pair(*servers, protocol), Pair(*servers, protocol)
+    for line in ALICE:
+        alice.same(line)
+    for line in BOB:
+        bob.same(line)
+
+    theirs, ours = admin.both("ACL LOG")
+    assert log_entries(ours) == log_entries(theirs)
+    assert len(log_entries(ours)) >= 10
+    admin.same("ACL LOG RESET")
+    admin.same("ACL LOG")
+
+    admin.same("ACL DELUSER alice nosuch")
+    alice.closed()
+    admin.same("CLIENT KILL USER bob")
+    bob.closed()
+    admin.same("CLIENT KILL USER nosuch")
+    admin.same("ACL USERS")
+    for pair in (admin, alice, bob):
+        pair.close()
+
+
+def test_client_list_names_each_connection_user(
+    make_cluster: Callable[..., ProcessCluster],
+) -> None:
+    cluster = make_cluster(1)
+    admin = redis.Redis(port=cluster.port(1))
+    assert admin.acl_setuser("app", enabled=True, passwords=["+pw"], keys=["app:*"],
+                             commands=["+@all"])  # fmt: skip
+    app = redis.Redis(port=cluster.port(1), username="app", password="pw")
+    app_id = app.client_id()
+    assert app.acl_whoami() == "app"
+    lines = {c["id"]: c["user"] for c in admin.client_list()}
+    assert lines[str(app_id)] == "app"
+    assert lines[str(admin.client_id())] == "default"
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        app.set("other", 1)
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        app.eval("return 1", 0)  # scripts only for users allowed everything (README)
+    app.close()
+    admin.close()
+
+
+USERS = {
+    "default": "resetpass >adminpw",
+    "reader": "on >readpw ~* &* -@all +@read +@connection",
+    "writer": "on >writepw ~orders:* +@all -@dangerous",
+}
+
+
+@pytest.fixture(scope="module")
+def secured3(tmp_path_factory: pytest.TempPathFactory) -> Iterator[ProcessCluster]:
+    cluster = ProcessCluster.start(3, tmp_path_factory.mktemp("acl3"), users=USERS)
+    try:
+        yield cluster
+    finally:
+        cluster.close()
+
+
+def test_cluster_file_users_exist_on_every_replica(secured3: ProcessCluster) -> None:
+    admin = redis.Redis(port=secured3.port(1), password="adminpw")
+    writer = redis.Redis(port=secured3.port(3), username="writer", password="writepw")
+    assert admin.set("config:a", "1")
+    assert writer.set("orders:1", "paid")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        writer.set("config:a", "2")
+    with pytest.raises(redis.exceptions.NoPermissionError):
+        writer.flushall()
+    for i in (1, 2, 3):
+        reader = redis.Redis(
+            port=secured3.port(i), username="reader", password="readpw", protocol=2 + i % 2
+        )  # HELLO 3 AUTH on replica 1 and 3, AUTH on replica 2
+        assert reader.get("orders:1") == b"paid"
+        assert reader.get("config:a") == b"1"
+        with pytest.raises(redis.exceptions.NoPermissionError):
+            reader.set("orders:1", "refunded")
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis(port=secured3.port(i), username="reader", password="nope").ping()
+        with pytest.raises(redis.exceptions.AuthenticationError):
+            redis.Redis(port=secured3.port(i)).get("orders:1")  # default needs its password
+        assert sorted(admin.acl_users()) == ["default", "reader", "writer"]
+        reader.close()
+    assert admin.get("config:a") == b"1"
+    admin.close()
+    writer.close()
+
+
+def test_a_bad_rule_in_the_cluster_file_stops_the_start(secured3: ProcessCluster) -> None:
+    text = secured3.config.read_text()
+    bad = secured3.config.with_name("bad.toml")
+    bad.write_text(text + '\n[[user]]\nname = "typo"\nrules = "on +gett"\n')
+    command = [*secured3.serve_command(1)]
+    command[command.index(str(secured3.config))] = str(bad)
+    done = subprocess.run(command, capture_output=True, timeout=60, check=False)
+    assert done.returncode != 0
+    message = done.stderr.decode()
+    assert "user 'typo'" in message and "'+gett'" in message
+    assert "Unknown command or category name in ACL" in message
+    assert "Traceback" not in message
