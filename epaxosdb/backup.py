@@ -16,11 +16,15 @@ BUSYKEY); a rerun with ``--replace`` is idempotent.
 
 from __future__ import annotations
 
+import contextlib
+import mmap
 import os
 import socket
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import BinaryIO, cast
 
 import hiredis
 
@@ -87,7 +91,25 @@ def import_file(
     source: Path, host: str, port: int, *, password: str | None, replace: bool, now_ms: int
 ) -> ImportReport:
     """RESTORE every key of the RDB file ``source`` through the replica at host:port."""
-    data = source.read_bytes()
+    with source.open("rb") as f, _mapped(f) as data:
+        return _import(data, host, port, password=password, replace=replace, now_ms=now_ms)
+
+
+@contextlib.contextmanager
+def _mapped(f: BinaryIO) -> Iterator[bytes]:
+    """The file's bytes, mapped rather than read: a dump of many gigabytes is paged in as
+    the reader walks it (and out again under pressure) instead of being held in memory
+    whole. ``rdb_file.read`` only indexes and slices, which a map does as bytes do."""
+    if os.fstat(f.fileno()).st_size == 0:
+        yield b""  # an empty file cannot be mapped; the reader says what is wrong with it
+        return
+    with mmap.mmap(f.fileno(), 0, access=mmap.ACCESS_READ) as mapped:
+        yield cast(bytes, mapped)
+
+
+def _import(
+    data: bytes, host: str, port: int, *, password: str | None, replace: bool, now_ms: int
+) -> ImportReport:
     pipe = _Pipe(host, port)
     report = ImportReport()
     try:
