@@ -17,15 +17,14 @@ with the connection, which owns the queue.
 
 from __future__ import annotations
 
-import contextlib
-import io
 import os
 import platform
 import resource
 import threading
 import time
 from collections.abc import Callable, Iterable, Sequence
-from typing import TYPE_CHECKING, Final
+from functools import partial
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 import trio
 
@@ -230,36 +229,44 @@ def cmd_replconf(conn: Connection, args: list[bytes]) -> Reply:
 def cmd_sync(conn: Connection, args: list[bytes]) -> Reply | NoReply:
     """SYNC for ``redis-cli --rdb``: this replica's whole state as an RDB file (the format
     of ``epaxosdb export``), then the connection closes. The deferred effects are
-    saved first, so the snapshot holds everything executed here when SYNC arrived;
-    it is built in memory, in a thread beside the turns. PSYNC, and SYNC from a
-    client that did not ask for a snapshot only, are refused: there is no
-    replication stream to follow it."""
+    saved first, so the snapshot holds everything executed here when SYNC arrived.
+    It is written to a temporary file in the data dir, in a thread beside the turns,
+    and streamed from there (as Redis's disk-based sync does): a snapshot of many
+    gigabytes never sits in memory. PSYNC, and SYNC from a client that did not ask
+    for a snapshot only, are refused: there is no replication stream to follow it."""
     if args[0].lower() != b"sync" or not conn.rdb_only:
         return NO_REPLICATION
-    reply = conn.reply_later()
+    deliver = conn.send_file_later()
+    conn.close_after_reply()  # nothing after SYNC is read, as in Redis
     token = trio.lowlevel.current_trio_token()
     backend = conn.backend
 
-    def deliver(payload: bytes | Error) -> None:
-        reply(payload)
-        conn.close_after_reply()
-
     def build() -> None:
+        result: tuple[BinaryIO, int] | Error
         try:
-            payload: bytes | Error = backend.read_state(_rdb_snapshot)
+            result = backend.read_state(partial(_rdb_snapshot, backend.scratch_file()))
         except Exception as exc:  # a storage failure: the client is told, the replica goes on
-            payload = Error(f"ERR the snapshot failed: {exc}")
-        with contextlib.suppress(trio.RunFinishedError):
-            trio.from_thread.run_sync(deliver, payload, trio_token=token)
+            result = Error(f"ERR the snapshot failed: {exc}")
+        try:
+            trio.from_thread.run_sync(deliver, result, trio_token=token)
+        except trio.RunFinishedError:
+            if not isinstance(result, Error):
+                result[0].close()
 
     backend.save(lambda: threading.Thread(target=build, name="sync-snapshot").start())
     return NO_REPLY
 
 
-def _rdb_snapshot(kv: KeyValueView) -> bytes:
-    out = io.BytesIO()
-    rdb_file.write_view(kv, out, time.time_ns() // 1_000_000)
-    return out.getvalue()
+def _rdb_snapshot(out: BinaryIO, kv: KeyValueView) -> tuple[BinaryIO, int]:
+    """Write ``kv`` to ``out`` as an RDB file; ``out`` rewound, and its size."""
+    try:
+        rdb_file.write_view(kv, out, time.time_ns() // 1_000_000)
+        size = out.tell()
+        out.seek(0)
+    except BaseException:
+        out.close()
+        raise
+    return out, size
 
 
 def cmd_lastsave(conn: Connection, args: list[bytes]) -> Reply:

@@ -10,7 +10,7 @@ cluster, and the cluster without sockets.
 from __future__ import annotations
 
 from collections.abc import Callable, Mapping, Sequence
-from typing import Protocol, TypeVar
+from typing import BinaryIO, Protocol, TypeVar
 
 from protocol.messages import Command
 from protocol.replies import Reply
@@ -98,6 +98,11 @@ class Backend(Protocol):
     @property
     def saving(self) -> bool:
         """A save was asked for and has not completed (INFO ``rdb_bgsave_in_progress``)."""
+        ...
+
+    def scratch_file(self) -> BinaryIO:
+        """A temporary file for a large transient result (SYNC's snapshot), deleted when
+        closed; on the data dir's disk rather than in memory."""
         ...
 
     def read_state(self, fn: Callable[[KeyValueView], T]) -> T:

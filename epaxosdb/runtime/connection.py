@@ -65,7 +65,7 @@ import time
 from collections.abc import Callable, KeysView, Sequence
 from dataclasses import dataclass
 from functools import partial
-from typing import TYPE_CHECKING, Final
+from typing import TYPE_CHECKING, BinaryIO, Final
 
 import trio
 
@@ -121,6 +121,8 @@ argument with ``_RESP_BYTES_PER_ARG``, so that empty ones count too: a run plus 
 request that ends it must fit in one replicated command, ``COMMAND_BYTES_MAX``)."""
 NOAUTH = Error("NOAUTH Authentication required.")
 LOADING = Error("LOADING Redis is loading the dataset in memory")
+TAIL_CHUNK_BYTES = 1 << 20
+"""How much of a file that follows a reply (SYNC) is read and sent at a time."""
 EXECABORT = Error("EXECABORT Transaction discarded because of previous errors.")
 EXEC_WITHOUT_MULTI = Error("ERR EXEC without MULTI")
 DISCARD_WITHOUT_MULTI = Error("ERR DISCARD without MULTI")
@@ -261,6 +263,9 @@ class Connection:
         self._dead = False
         self._left_while_blocked = False
         """The client hung up while it waited in a blocking command (``_unblocked``)."""
+        self._tail: BinaryIO | None = None
+        """A file whose bytes follow the last reply (SYNC's snapshot), sent by the writer
+        in chunks from where the file stands (``send_file_later``)."""
         self._scope = trio.CancelScope()
         self._refresh_plain()
 
@@ -287,6 +292,9 @@ class Connection:
                 reason = "killed"
         finally:
             self._dead = True
+            if self._tail is not None:
+                self._tail.close()
+                self._tail = None
             if self._blocked is not None:
                 self._blocked.stop()  # no more attempts; one in flight runs its course
                 registry.blocked.remove(self._blocked)
@@ -926,6 +934,37 @@ class Connection:
         self._next_seq = seq + 1
         return partial(self._complete, seq, self._reply_proto())
 
+    def send_file_later(self) -> Callable[[tuple[BinaryIO, int] | Error], None]:
+        """For SYNC, the last request this connection reads (it closes after): what to call
+        with a file and its size — sent as Redis sends an RDB to a replica, ``$<size>``
+        and the bytes, streamed from the file by the writer without ever being held in
+        memory whole — or with an error reply instead. The file is closed once sent, or
+        when the connection ends."""
+        seq = self._next_seq
+        self._next_seq = seq + 1
+        proto = self._reply_proto()
+
+        def deliver(result: tuple[BinaryIO, int] | Error) -> None:
+            if isinstance(result, Error):
+                self._complete(seq, proto, result)
+                return
+            file, size = result
+            if self._dead:
+                file.close()
+                return
+            self._tail = file
+            header = b"$%d\r\n" % size
+            if seq != self._flush_seq:
+                self._early[seq] = header
+            else:
+                self._out += header
+                self._written_up_to(seq + 1)
+            if self._writer_idle:  # it sends the file once the header is out
+                self._writer_idle = False
+                self._wake.set()
+
+        return deliver
+
     def _answer(self, reply: Reply) -> None:
         """Reply now to the request being dispatched (after every earlier reply)."""
         seq = self._next_seq
@@ -1178,12 +1217,34 @@ class Connection:
             if self._out and not self._send_busy:
                 await self._send_out()
                 continue
-            if self._closing and self._flush_seq == self._next_seq and not self._send_busy:
+            if self._tail is not None and self._flush_seq == self._next_seq:
+                if not self._send_busy:
+                    await self._send_tail(self._tail)
+                    continue
+            elif self._closing and self._flush_seq == self._next_seq and not self._send_busy:
                 return
             self._writer_idle = True
             await self._wake.wait()
             self._wake = trio.Event()
             self._writer_idle = False
+
+    async def _send_tail(self, tail: BinaryIO) -> None:
+        """Send the file that follows the last reply (``send_file_later``), a chunk at a
+        time: the socket's pace sets the reading's, so memory holds one chunk."""
+        self._send_busy = True
+        try:
+            while chunk := await trio.to_thread.run_sync(tail.read, TAIL_CHUNK_BYTES):
+                try:
+                    await self.io.send_all(chunk)
+                except (trio.BrokenResourceError, trio.ClosedResourceError):
+                    self._broken = True
+                    self._scope.cancel()
+                    return
+                self._stats.net_output_bytes += len(chunk)
+        finally:
+            self._send_busy = False
+            self._tail = None
+            tail.close()
 
     async def _send_out(self) -> None:
         """Send ``_out`` until it stays empty; one sender at a time (reader or writer)."""

@@ -39,6 +39,7 @@ from __future__ import annotations
 
 import gc
 import logging
+import tempfile
 import time
 from collections import deque
 from collections.abc import Callable, Mapping
@@ -46,7 +47,8 @@ from contextlib import AbstractContextManager, nullcontext
 from dataclasses import dataclass
 from functools import partial
 from itertools import chain
-from typing import TypeVar
+from pathlib import Path
+from typing import BinaryIO, TypeVar
 
 import trio
 
@@ -247,8 +249,12 @@ class ConsensusLoop:
         rebuild: Callable[[], Replica] | None = None,
         slowlog: SlowLog | None = None,
         latency_monitor: LatencyMonitor | None = None,
+        scratch_dir: Path | None = None,
     ) -> None:
         self._core = core
+        self._scratch_dir = scratch_dir
+        """Where ``scratch_file`` makes its files: the data dir, whose disk holds data anyway
+        (``/tmp`` may be memory)."""
         self._next_core: Replica | None = None
         self._want_snapshot = want_snapshot
         """Where a joining core's ``Ready.snapshot`` goes (``runtime.snapshots``)."""
@@ -355,6 +361,10 @@ class ConsensusLoop:
         self._saves.append(on_done)
         self._quiet_ticks = 0
         self._wake.set()
+
+    def scratch_file(self) -> BinaryIO:
+        """``Backend.scratch_file``: a temporary file in the data dir, gone once closed."""
+        return tempfile.TemporaryFile(dir=self._scratch_dir, prefix="scratch-")
 
     def read_state(self, fn: Callable[[KeyValueView], T]) -> T:
         """``Backend.read_state``: one read transaction of the store (call it from a worker

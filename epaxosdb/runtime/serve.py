@@ -223,6 +223,7 @@ async def serve_replica(
         rebuild=rebuild,
         slowlog=registry.slowlog,
         latency_monitor=registry.latency_monitor,
+        scratch_dir=opened.data_dir,
     )
     lowered = admin.fit_maxclients(settings)
     if lowered is not None:

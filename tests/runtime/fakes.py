@@ -14,10 +14,12 @@ real redis-server) and returns reply bytes exactly.
 
 from __future__ import annotations
 
+import tempfile
 from collections.abc import AsyncIterator, Callable, Mapping
 from contextlib import asynccontextmanager
 from dataclasses import dataclass, field
 from functools import partial
+from typing import BinaryIO
 
 import trio
 import trio.testing
@@ -53,6 +55,8 @@ class FakeBackend:
     held: list[tuple[Command, Callable[[Reply], None]]] = field(default_factory=list)
     late: dict[int, Callable[[Reply], None]] = field(default_factory=dict)
     """``on_late`` of held commands, by command id (see ``release_uncertain``)."""
+    scratch_files: list[BinaryIO] = field(default_factory=list)
+    """Every ``scratch_file`` handed out (a test checks each is closed)."""
     _next_id: int = 0
     _held_changed: trio.Event = field(default_factory=trio.Event)
 
@@ -106,6 +110,15 @@ class FakeBackend:
 
     def read_state(self, fn: Callable[[KeyValueView], T]) -> T:
         return self.store.read(fn)
+
+    def scratch_file(self) -> BinaryIO:
+        file = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it, as it must)
+        self.scratch_files.append(file)
+        return file
+
+    def save(self, on_done: Callable[[], None]) -> None:
+        """Nothing is deferred here: saved at once."""
+        on_done()
 
     async def wait_held(self, count: int) -> None:
         """Until ``count`` commands are held (bounded by the caller's timeout)."""
