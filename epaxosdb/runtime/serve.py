@@ -200,6 +200,7 @@ async def serve_replica(
         rebuild=rebuild,
         slowlog=registry.slowlog,
         latency_monitor=registry.latency_monitor,
+        tally=registry.stats.keyspace,
     )
     settings = ClientSettings(
         requirepass=cluster.requirepass,
