@@ -21,7 +21,7 @@ Which commands look up what, as Redis 7.0 does (checked against redis-server
   BITOP... (a ``BITFIELD`` of only GETs too);
 * GETDEL, GETEX, GETSET and ``SET ... GET`` look their key up once too;
 * XREAD and XREADGROUP look each stream up twice (to resolve its ID, then to
-  read it); PFMERGE looks its destination up too;
+  read it); PFMERGE looks its destination up too, PFCOUNT each of its keys;
 * MEMORY USAGE looks nothing up (Redis finds the key without counting);
 * a script's calls count as those commands do.
 
@@ -216,7 +216,8 @@ def _one_key(index: int) -> Rule:
 
 
 def _every_key(spec: CommandSpec) -> Rule:
-    """PFMERGE: Redis looks up its destination for reading too."""
+    """PFMERGE and PFCOUNT: Redis looks up for reading keys their specs say are written
+    (PFMERGE's destination; PFCOUNT's keys, whose cached count it may update)."""
     read_all = tuple(replace(key_spec, flags=("RO",), flags_of=None) for key_spec in spec.key_specs)
     return _read_keys(read_all)
 
@@ -240,6 +241,7 @@ _SPECIAL: dict[bytes, Callable[[CommandSpec], Rule | None]] = {
     b"XREAD": lambda spec: _read_keys(spec.key_specs, times=2),
     b"XREADGROUP": lambda spec: _read_keys(spec.key_specs, times=2),
     b"PFMERGE": _every_key,
+    b"PFCOUNT": _every_key,
     b"SORT": lambda spec: _read_keys(spec.key_specs[:1]),
     b"SORT_RO": lambda spec: _read_keys(spec.key_specs[:1]),
     b"MEMORY|USAGE": lambda spec: None,
