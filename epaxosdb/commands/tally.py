@@ -47,7 +47,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from dataclasses import dataclass, replace
 
-from protocol.replies import Reply
+from protocol.replies import Error, Reply
 from storage.interface import KeyValueView
 
 from .keyspace import NONE_TYPE as _NONE_TYPE
@@ -200,19 +200,42 @@ def _read_keys(specs: tuple[KeySpec, ...], times: int = 1) -> Rule:
     return rule
 
 
+def _found_by_reply(reply: Reply) -> bool:
+    """Whether ``reply`` could only come from a key that is there: a non-empty bulk, a
+    positive count, an array holding something other than nulls and zeros (HMGET and
+    SMISMEMBER answer such an array for no key), WRONGTYPE. A null, an empty string or
+    array, 0, -1 (BITPOS of no key) say nothing: they can come from either."""
+    kind = type(reply)
+    if kind is bytes or kind is list:
+        if kind is list:
+            return any(item is not None and item != 0 for item in reply)  # type: ignore[union-attr]
+        return bool(reply)
+    if kind is int:
+        return reply > 0  # type: ignore[operator]
+    return kind is Error and reply.code == "WRONGTYPE"  # type: ignore[union-attr]
+
+
 def _one_key(index: int) -> Rule:
     """``_read_keys`` for the commonest shape, one ``RO`` key at a fixed place (HGET,
-    LRANGE, SMEMBERS, ZSCORE...): one header read, no search of the arguments."""
+    LRANGE, SMEMBERS, ZSCORE...): judged from the reply when it can only come from a key
+    that is there (the common hit costs nothing), else by one header read once the op
+    ran (these ops only read, so the key is as the op found it)."""
 
-    def rule(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, tally: Tally) -> None:
-        if index < len(op):
-            header = kv.header(op[index])
-            if header is None or (header.expire_ms and header.expire_ms <= now_ms):
-                tally.misses += 1
-            else:
-                tally.hits += 1
+    def judge(
+        kv: KeyValueView, op: tuple[bytes, ...], reply: Reply, now_ms: int, tally: Tally
+    ) -> None:
+        if index >= len(op):
+            return
+        if _found_by_reply(reply):
+            tally.hits += 1
+            return
+        header = kv.header(op[index])
+        if header is None or (header.expire_ms and header.expire_ms <= now_ms):
+            tally.misses += 1
+        else:
+            tally.hits += 1
 
-    return rule
+    return _judged(judge)
 
 
 def _every_key(spec: CommandSpec) -> Rule:
