@@ -33,6 +33,7 @@ from dataclasses import dataclass, field
 from epaxosdb import commands
 from epaxosdb.commands import workspace
 from epaxosdb.commands.notifications import Notices
+from epaxosdb.commands.tally import Tally
 from epaxosdb.commands.workspace import UnstoredChange, Workspace
 from epaxosdb.core.ready import Ready
 from protocol.messages import Command, InstanceId, Message, ReplicaId
@@ -58,6 +59,11 @@ class Outbox:
     changed: dict[bytes, None] | None = field(default_factory=dict)
     """The keys a step that executed inside its transaction changed (``None``: all of
     them, FLUSHALL); a buffered step's are its ``Prepared.writes``."""
+    tally: Tally = field(default_factory=Tally)
+    """What the step counted for INFO (``commands.tally``): the keys it removed because
+    they expired, and its own clients' commands' keyspace hits and misses. The driver
+    adds it to the replica's once the step is done; a step executed again (a buffered
+    attempt abandoned for a transaction) counts afresh."""
 
 
 @dataclass(frozen=True, slots=True)
@@ -188,6 +194,7 @@ def _execute(
     out.failures.clear()
     out.published.clear()
     out.slow.clear()
+    out.tally = Tally()
     holds = commands.holds_collections
     if workspace.AUDIT or any(holds(cmd) for ex in ready.to_execute for cmd in ex.cmds):
         # Collections carried over from earlier steps (``storage.buffered``) are changed
@@ -208,6 +215,7 @@ def _execute_in(
     encoded once."""
     execute, is_read_only, reply_to = commands.execute, commands.is_read_only, out.replies.append
     settle_expiry_of = commands.settle_expiry_of
+    tally = out.tally
     clock, threshold = (stopwatch.clock, stopwatch.threshold_s()) if stopwatch else (None, -1.0)
     flags = stopwatch.notifications() if stopwatch else 0
     notices: Notices | None = None
@@ -219,14 +227,14 @@ def _execute_in(
             try:
                 if not mine and is_read_only(cmd):
                     # Its handlers run at its proposer; what it found expired goes here too.
-                    settle_expiry_of(kv, cmd, notices)
+                    settle_expiry_of(kv, cmd, notices, tally)
                     if notices is not None:
                         out.published += _noticed_publications(cmd, None, notices)
                     continue
                 if mine and clock is not None and threshold >= 0:
-                    reply = _execute_timed(kv, cmd, clock, threshold, out.slow, notices)
+                    reply = _execute_timed(kv, cmd, clock, threshold, out.slow, notices, tally)
                 else:
-                    reply = execute(kv, cmd, None, notices)
+                    reply = execute(kv, cmd, None, notices, tally, tally if mine else None)
             except (NeedsTransaction, StorageError, UnstoredChange):
                 raise
             except Exception as exc:  # a handler bug must not take the replica down
@@ -261,12 +269,13 @@ def _execute_timed(
     threshold: float,
     slow: list[tuple[Command, int, float]],
     notices: Notices | None,
+    tally: Tally,
 ) -> Reply:
-    """``commands.execute`` with each op timed; the ops that reached ``threshold``
-    seconds go to ``slow``."""
+    """``commands.execute`` of this replica's own ``cmd`` with each op timed; the ops
+    that reached ``threshold`` seconds go to ``slow``."""
     started = clock()
     if not cmd.multi:
-        reply = commands.execute(kv, cmd, None, notices)
+        reply = commands.execute(kv, cmd, None, notices, tally, tally)
         seconds = clock() - started
         if seconds >= threshold:
             slow.append((cmd, 0, seconds))
@@ -280,7 +289,7 @@ def _execute_timed(
             slow.append((cmd, index, now - last))
         last = now
 
-    return commands.execute(kv, cmd, lap, notices)
+    return commands.execute(kv, cmd, lap, notices, tally, tally)
 
 
 def publications(reply: Reply) -> list[Published]:

@@ -240,10 +240,15 @@ class _LmdbView:
 
     def _record_header(self, key: bytes) -> tuple[ValueHeader, bytes | memoryview] | None:
         """The record stored for ``key`` (in place in a mapped view) and its header."""
-        check_key(key)
-        txn = self._live()
+        # Inlined like ``get``'s: every expiry check of a command's keys comes here.
+        if type(key) is not bytes:
+            check_key(key)
+        txn = self._txn
+        if txn is None:
+            txn = self._live()
+        stored = pack_kv_hash(zlib.crc32(key)) + key if len(key) <= SHORT_KEY_MAX else kv_key(key)
         try:
-            record = txn.get(kv_key(key), db=self._dbs.kv)
+            record = txn.get(stored, db=self._dbs.kv)
         except lmdb.Error as exc:
             raise self._fail(exc, "reading a key") from exc
         if record is None:

@@ -118,6 +118,11 @@ def decode_mapped(record: memoryview) -> tuple[Value, bytes | None]:
 
 def decode_header(record: bytes | memoryview) -> tuple[ValueHeader, bytes | None]:
     """The header of a record and its full key (long keys only), without the payload."""
+    if len(record) >= _HEADER_SIZE:  # the common case first, as in ``decode_value``
+        tag, expire_ms = _unpack_header(record)
+        plain_type = _PLAIN_TYPES.get(tag)
+        if plain_type is not None:
+            return new_value(ValueHeader, (plain_type, expire_ms, len(record) - _HEADER_SIZE)), None
     value_type, expire_ms, key_span = _parse_header(record)
     if key_span is None:
         return ValueHeader(value_type, expire_ms, len(record) - _HEADER_SIZE), None

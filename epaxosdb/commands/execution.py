@@ -23,7 +23,14 @@ whose outcome cannot depend on whether a key expired (a plain SET, MSET,
 DEL, FLUSHALL...) skip it: their result and final state are the same
 either way.
 
-This is the hot path: one dict lookup and one call per op.
+Keys removed that way, and the expired ones a blind op overwrites or deletes
+(Redis's lookup deletes those first too), are counted in the ``Tally`` the
+caller passes (INFO ``expired_keys``), as are the lookups of the proposer's
+commands (``keyspace_hits``/``keyspace_misses``, see ``tally``).
+
+This is the hot path: one dict lookup and one call per op. While nothing
+stored can be expired yet (``kv.expiry_floor()`` is after the command's
+time) no key is looked at, counted or not.
 """
 
 from __future__ import annotations
@@ -41,6 +48,7 @@ from .expiry import SWEEP
 from .notifications import Notices
 from .spec import CommandSpec, Handler
 from .table import COMMANDS, WRITES
+from .tally import LOOKUPS, Judge, Tally, by_reply, in_script, judge_of, null_is_miss
 from .values import is_expired
 from .watch import WATCHCHECK, unchanged
 from .workspace import Workspace, workspace_for
@@ -91,32 +99,101 @@ whose reply counts the expired keys it deletes itself. A plain ``SET k v`` is
 blind too; with options it is not (``XX``, ``NX``, ``GET``, ``KEEPTTL`` look)."""
 
 
+_OVERWRITTEN: dict[bytes, slice] = {
+    b"SET": slice(1, 2),
+    b"SETEX": slice(1, 2),
+    b"PSETEX": slice(1, 2),
+    b"MSET": slice(1, None, 2),
+    b"DEL": slice(1, None),
+    b"UNLINK": slice(1, None),
+}
+"""The keys of the blind ops that overwrite or delete keys. Their reply and effect are the
+same whether an expired one among them is removed first or not, but Redis removes it
+first (their ``lookupKeyWrite``, DEL's ``expireIfNeeded``) and counts it expired: so
+does ``settle_expiry``, once the keyspace holds anything expired. FLUSHDB and FLUSHALL
+drop expired keys with the rest, uncounted, as Redis does; ``DELEXPIRED`` counts what
+it deletes (``_count_swept``)."""
+
+
 def _drop_if_expired(
-    kv: KeyValueView, key: bytes, now_ms: int, notices: Notices | None
+    kv: KeyValueView, key: bytes, now_ms: int, notices: Notices | None, tally: Tally | None
 ) -> None:
     header = kv.header(key)  # not ``get``: every replica runs this, for every op naming the key
     if header is not None and is_expired(header, now_ms):
         kv.delete(key)
         if notices is not None:
             notices.expired(key)
+        if tally is not None:
+            tally.expired += 1
+
+
+def _settle_blind(
+    kv: KeyValueView,
+    op: tuple[bytes, ...],
+    now_ms: int,
+    notices: Notices | None,
+    tally: Tally | None,
+) -> None:
+    """Remove the expired keys a blind op is about to overwrite or delete, as Redis's
+    lookup does (a key it names twice, ``MSET k 1 k 2``, is found expired once); count
+    those ``DELEXPIRED`` is about to delete."""
+    name = op[0] if op[0] in _BLIND else op[0].upper()
+    if name == SWEEP:
+        if tally is not None:
+            _count_swept(kv, op, now_ms, tally)
+        return
+    where = _OVERWRITTEN.get(name)
+    if where is not None:
+        for key in op[where]:
+            _drop_if_expired(kv, key, now_ms, notices, tally)
+
+
+def _count_swept(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, tally: Tally) -> None:
+    """The keys ``DELEXPIRED`` will delete (its handler deletes them: its reply says how
+    many; the sweep lists each key once)."""
+    for key in op[1:]:
+        header = kv.header(key)
+        if header is not None and is_expired(header, now_ms):
+            tally.expired += 1
 
 
 def settle_expiry(
-    kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, notices: Notices | None = None
+    kv: KeyValueView,
+    op: tuple[bytes, ...],
+    now_ms: int,
+    notices: Notices | None = None,
+    tally: Tally | None = None,
 ) -> None:
     """Delete what ``op`` would find expired at ``now_ms``: each key it names, or —
     for a keyspace-wide op (KEYS, SCAN, DBSIZE, RANDOMKEY) — every key. See the
     module docstring for why; every replica runs this for every op, in order.
-    ``notices`` hears of each key deleted (keyspace notifications)."""
+    A blind op (``_BLIND``) needs none of this, but the expired keys it overwrites
+    or deletes are removed here too (``_OVERWRITTEN``), so that they are heard of and
+    counted as in Redis. ``notices`` hears of each key deleted (keyspace
+    notifications); ``tally`` counts them."""
+    if kv.expiry_floor() <= now_ms:
+        _settle(kv, op, now_ms, notices, tally)
+
+
+def _settle(
+    kv: KeyValueView,
+    op: tuple[bytes, ...],
+    now_ms: int,
+    notices: Notices | None,
+    tally: Tally | None,
+) -> None:
+    """``settle_expiry`` once the caller found that something stored may be expired."""
     name = op[0]
-    if name in _BLIND or (name == b"SET" and len(op) == 3) or kv.expiry_floor() > now_ms:
+    if name in _BLIND or (name == b"SET" and len(op) == 3):
+        _settle_blind(kv, op, now_ms, notices, tally)
         return
     slot = single_key_slot(name)
     if slot is not None:
         if slot < len(op):
-            _drop_if_expired(kv, op[slot], now_ms, notices)
+            _drop_if_expired(kv, op[slot], now_ms, notices, tally)
         return
     if name.upper() in _BLIND:
+        _settle_blind(kv, op, now_ms, notices, tally)
         return
     access = access_of(op)
     if access.global_read or access.global_write:
@@ -124,27 +201,32 @@ def settle_expiry(
             kv.delete(key)
             if notices is not None:
                 notices.expired(key)
+            if tally is not None:
+                tally.expired += 1
         return
     for key in access.reads:
-        _drop_if_expired(kv, key, now_ms, notices)
+        _drop_if_expired(kv, key, now_ms, notices, tally)
     for key in access.writes:
-        _drop_if_expired(kv, key, now_ms, notices)
+        _drop_if_expired(kv, key, now_ms, notices, tally)
 
 
-def settle_expiry_of(kv: KeyValueView, cmd: Command, notices: Notices | None = None) -> None:
+def settle_expiry_of(
+    kv: KeyValueView, cmd: Command, notices: Notices | None = None, tally: Tally | None = None
+) -> None:
     """``settle_expiry`` for every op of ``cmd``, before any of them runs.
 
     A MULTI settles all its ops up front, whether or not its WATCH check lets
     them run, so that a read-only command another replica proposed — whose
     handlers run only there — is settled here by this call alone, with the
     same effect. (No handler stores a value already expired at its own
-    time, so settling up front and settling op by op agree.)
+    time, so settling up front and settling op by op agree.) ``tally``
+    counts the keys removed (``settle_expiry``).
     """
     now_ms = cmd.time_ms
     if kv.expiry_floor() > now_ms:
         return  # nothing stored can be expired yet: the common case, checked once
     for op in cmd.ops:
-        settle_expiry(kv, op, now_ms, notices)
+        _settle(kv, op, now_ms, notices, tally)
 
 
 def execute(
@@ -152,6 +234,8 @@ def execute(
     cmd: Command,
     lap: Callable[[int], None] | None = None,
     notices: Notices | None = None,
+    tally: Tally | None = None,
+    reads: Tally | None = None,
 ) -> Reply:
     """Run ``cmd.ops`` in order; a MULTI replies with the list of its ops' replies.
 
@@ -159,6 +243,10 @@ def execute(
     pipelined run) has run: the runtime times them for SLOWLOG, op by op.
     ``notices``, if given, gathers the keyspace events the ops cause
     (``notifications``), each with the index of its op's reply.
+    ``tally``, if given, counts the keys removed because they expired (every
+    replica passes one: each removes the same keys); ``reads`` counts the
+    ops' lookups of keys for reading, hits and misses (``tally``): only the
+    replica that proposed ``cmd`` passes it, where its client sees the reply.
 
     A run-time error inside a MULTI is that item's reply; the other ops still
     run, as in Redis. A MULTI whose first op is ``WATCHCHECK`` (EXEC after
@@ -174,23 +262,45 @@ def execute(
         handler = _HANDLERS.get(op[0]) or _HANDLERS.get(op[0].upper())
         if handler is None:
             return errors.unknown_command(op)
-        settle_expiry(kv, op, now_ms, notices)
+        if kv.expiry_floor() <= now_ms:  # else nothing stored can be expired: most ops
+            _settle(kv, op, now_ms, notices, tally)
+        judge: Judge | None = None  # tells the op's lookups from its reply (``tally``)
+        if reads is not None:
+            # Cheap for the commonest commands: a SET finds no rule, GET's is known by sight.
+            name = op[0]
+            if name in LOOKUPS:
+                rule = LOOKUPS[name]
+                if rule is by_reply:
+                    judge = null_is_miss
+                elif rule is in_script:
+                    handler = _scripted(handler, op, None, reads)
+                else:
+                    judge = rule(kv, op, now_ms, reads)
+            elif len(op) > 3 and name == b"SET":
+                judge = judge_of(kv, op, now_ms, reads)
         before = None
         if notices is not None:
             before = notices.before(kv, op, now_ms)
-            handler = _noticed(handler, op, notices)
+            handler = _scripted(handler, op, notices, reads)
         if workspace.AUDIT:  # the tests check every handler's contract, op by op
             reply = _audited(kv, handler, op, now_ms, seed)
         else:
             reply = handler(kv, op, now_ms, seed)
+        if judge is not None and reads is not None:
+            if judge is null_is_miss:  # inlined for GET's sake
+                if reply is None:
+                    reads.misses += 1
+                else:
+                    reads.hits += 1
+            else:
+                judge(kv, op, reply, now_ms, reads)
         if notices is not None:
             notices.after(kv, op, reply, before)
         return reply
     if type(kv) is Workspace or not (workspace.AUDIT or holds_collections(cmd)):
-        return _execute_ops(kv, cmd, lap, notices)
+        return _execute_ops(kv, cmd, lap, notices, tally, reads)
     with Workspace(kv) as ws:
-        return _execute_ops(ws, cmd, lap, notices)
-
+        return _execute_ops(ws, cmd, lap, notices, tally, reads)
 
 
 HOLDING: frozenset[bytes] = frozenset(
@@ -221,14 +331,24 @@ def is_keyspace_wide(cmd: Command) -> bool:
     return False
 
 
-def _noticed(handler: Handler, op: tuple[bytes, ...], notices: Notices) -> Handler:
+_SCRIPTS = frozenset((b"EVAL", b"EVAL_RO"))
+"""What EVAL, EVALSHA and their read-only forms are proposed as."""
+
+
+def _scripted(
+    handler: Handler, op: tuple[bytes, ...], notices: Notices | None, reads: Tally | None
+) -> Handler:
     """``handler``, or for a script one that tells ``notices`` of every command it runs
-    (their events are the script's: Redis sends them as each runs)."""
-    if op[0] != b"EVAL":
+    (their events are the script's: Redis sends them as each runs), and counts their
+    lookups in ``reads``."""
+    if op[0] not in _SCRIPTS or (notices is None and reads is None):
         return handler
+    read_only = op[0] == b"EVAL_RO"
 
     def script(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-        return scripting.run_script(kv, op, now_ms, seed, read_only=False, notices=notices)
+        return scripting.run_script(
+            kv, op, now_ms, seed, read_only=read_only, notices=notices, reads=reads
+        )
 
     return script
 
@@ -249,6 +369,8 @@ def _execute_ops(
     cmd: Command,
     lap: Callable[[int], None] | None,
     notices: Notices | None = None,
+    tally: Tally | None = None,
+    reads: Tally | None = None,
 ) -> Reply:
     """``execute`` of a MULTI or a pipelined run, in a workspace when it changes
     collections: one its ops change again and again is encoded once (see
@@ -258,7 +380,7 @@ def _execute_ops(
     ops = cmd.ops
     if notices is not None:
         notices.op = -1
-    settle_expiry_of(kv, cmd, notices)
+    settle_expiry_of(kv, cmd, notices, tally)
     first = 0
     if ops and ops[0][0] == WATCHCHECK:
         if not unchanged(kv, ops[0], now_ms):
@@ -274,11 +396,15 @@ def _execute_ops(
         if handler is None:
             reply(errors.unknown_command(op))
         else:
+            judge = None if reads is None else judge_of(kv, op, now_ms, reads)
             if notices is not None:
                 notices.op = len(replies)
                 before = notices.before(kv, op, now_ms)
-                handler = _noticed(handler, op, notices)
+            if notices is not None or reads is not None:
+                handler = _scripted(handler, op, notices, reads)
             reply(handler(kv, op, now_ms, seed + index))
+            if judge is not None and reads is not None:
+                judge(kv, op, replies[-1], now_ms, reads)
             if notices is not None:
                 notices.after(kv, op, replies[-1], before)
             if workspace.AUDIT and type(kv) is Workspace:

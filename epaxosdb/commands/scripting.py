@@ -77,6 +77,7 @@ from .workspace import Workspace, workspace_for
 
 if TYPE_CHECKING:
     from .notifications import Notices  # which imports the table, which imports this
+    from .tally import Judge, Tally  # the same
 
 INSTRUCTIONS_MAX = 200_000_000
 """Lua VM instructions one script may run: about half a second of a tight Lua loop on
@@ -769,6 +770,13 @@ def cmd_eval_ro(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int)
     return run_script(kv, op, now_ms, seed, read_only=True)
 
 
+def _judge_of(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, reads: Tally) -> Judge | None:
+    """A called command's lookups, counted as ``execute`` counts an op's."""
+    from .tally import judge_of  # the table imports this module
+
+    return judge_of(kv, op, now_ms, reads)
+
+
 @dataclass
 class _Call:
     """One script's view of the keyspace: what ``redis.call`` checks and runs against."""
@@ -782,6 +790,9 @@ class _Call:
     rng: random.Random
     notices: Notices | None = None
     """Hears of each command the script runs (keyspace notifications), when asked."""
+    reads: Tally | None = None
+    """Counts the lookups of the commands the script runs, at the replica whose client
+    sent it (``tally``), when asked."""
     calls: int = 0
     last_error: bytes | None = None
     fatal: Exception | None = None
@@ -840,10 +851,13 @@ class _Call:
             return Error(NOT_ALLOWED)
         assert self.kv is not None, "called after the script ended"
         handler = _IN_SCRIPTS.get(spec.name, spec.handler)
-        notices = self.notices
+        notices, reads = self.notices, self.reads
         try:
             before = None if notices is None else notices.before(self.kv, op, self.now_ms)
+            judge = None if reads is None else _judge_of(self.kv, op, self.now_ms, reads)
             reply = handler(self.kv, op, self.now_ms, (self.seed << 24) + self.calls)
+            if judge is not None and reads is not None:
+                judge(self.kv, op, reply, self.now_ms, reads)
             if notices is not None:
                 notices.after(self.kv, op, reply, before)
             if workspace.AUDIT:
@@ -1027,6 +1041,7 @@ def run_script(
     *,
     read_only: bool,
     notices: Notices | None = None,
+    reads: Tally | None = None,
 ) -> Reply:
     body = op[1]
     count = int(op[2])
@@ -1042,7 +1057,8 @@ def run_script(
     rng = _generator(seed)
     ws, own_workspace = workspace_for(kv)
     call = _Call(
-        ws, now_ms, seed, read_only or bool(script.no_writes), frozenset(keys), lua, rng, notices
+        ws, now_ms, seed, read_only or bool(script.no_writes), frozenset(keys), lua, rng, notices,
+        reads,
     )
     try:
         status, result, rawget = lua.globals().loadstring(_bytecode())(

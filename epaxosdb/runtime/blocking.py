@@ -191,6 +191,9 @@ class BlockedClients:
         self._readers_by_key: dict[bytes, dict[BlockedPop, None]] = {}
         """Clients waiting to read (XREAD BLOCK), per key: a change wakes them all."""
         self._all: set[BlockedPop] = set()
+        self.with_timeout = 0
+        """How many of them wait with a timeout (INFO ``clients_in_timeout_table``: Redis
+        keeps those in its timeout table, the others wait for good)."""
 
     def __len__(self) -> int:
         return len(self._all)
@@ -199,7 +202,11 @@ class BlockedClients:
         return self._by_key if blocked.consumes else self._readers_by_key
 
     def add(self, blocked: BlockedPop) -> None:
+        if blocked in self._all:
+            return
         self._all.add(blocked)
+        if blocked.deadline != math.inf:
+            self.with_timeout += 1
         index = self._index(blocked)
         for key in blocked.keys:
             index.setdefault(key, {})[blocked] = None
@@ -210,6 +217,8 @@ class BlockedClients:
         if blocked not in self._all:
             return
         self._all.discard(blocked)
+        if blocked.deadline != math.inf:
+            self.with_timeout -= 1
         index = self._index(blocked)
         for key in blocked.keys:
             waiting = index.get(key)

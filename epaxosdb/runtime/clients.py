@@ -37,6 +37,7 @@ from typing import TYPE_CHECKING, Protocol
 
 import trio
 
+from epaxosdb.commands.tally import Tally
 from epaxosdb.users import User
 from protocol.replies import Error, Reply
 from protocol.resp import RespLimits
@@ -147,6 +148,9 @@ class ServerStats:
     """``latency-tracking``: whether calls also go into their command's histogram."""
     latency_percentiles: tuple[float, ...] = PERCENTILES_DEFAULT
     """``latency-tracking-info-percentiles``: what INFO latencystats prints."""
+    keyspace: Tally = field(default_factory=Tally)
+    """``expired_keys``, ``keyspace_hits``, ``keyspace_misses``: counted where commands
+    execute (the consensus loop adds each turn's), zeroed here with the rest."""
 
     def command(self, name: bytes) -> CommandStats:
         stats = self.commands.get(name)
@@ -192,6 +196,7 @@ class ServerStats:
         self.error_replies = 0
         self.errors_by_code.clear()
         self.commands.clear()
+        self.keyspace.reset()
 
 
 @dataclass(frozen=True, slots=True)

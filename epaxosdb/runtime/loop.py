@@ -55,6 +55,7 @@ import trio
 from epaxosdb import commands
 from epaxosdb.commands import notifications
 from epaxosdb.commands.access import access_of
+from epaxosdb.commands.tally import Tally
 from epaxosdb.core.ready import Ready, SnapshotWanted
 from epaxosdb.core.replica import Replica
 from epaxosdb.node import (
@@ -250,6 +251,7 @@ class ConsensusLoop:
         slowlog: SlowLog | None = None,
         latency_monitor: LatencyMonitor | None = None,
         scratch_dir: Path | None = None,
+        tally: Tally | None = None,
     ) -> None:
         self._core = core
         self._scratch_dir = scratch_dir
@@ -307,6 +309,10 @@ class ConsensusLoop:
         self._busy = {"core_s": 0.0, "execute_s": 0.0, "apply_s": 0.0, "release_s": 0.0}
         self._slowlog = slowlog
         """Where this replica's clients' slow ops go (``_log_slow``)."""
+        self.tally = tally if tally is not None else Tally()
+        """INFO's ``expired_keys``, ``keyspace_hits`` and ``keyspace_misses``: every turn
+        adds what its commands counted (``Outbox.tally``). The front end's, which CONFIG
+        RESETSTAT zeroes, when it gives one."""
         self._monitor = latency_monitor
         """LATENCY's events: slow ops as for SLOWLOG, and each turn's commit."""
         self._stopwatch = (
@@ -707,6 +713,7 @@ class ConsensusLoop:
         for dst, m in outbox.messages:
             self._send(dst, m)
         self._note_commits(ready.committed)
+        self.tally.add(outbox.tally)
         if outbox.slow:
             self._log_slow(outbox.slow)
         tracking = self._tracking if self._tracking is not None and self._tracking.active else None

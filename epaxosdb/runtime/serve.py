@@ -224,6 +224,7 @@ async def serve_replica(
         slowlog=registry.slowlog,
         latency_monitor=registry.latency_monitor,
         scratch_dir=opened.data_dir,
+        tally=registry.stats.keyspace,
     )
     lowered = admin.fit_maxclients(settings)
     if lowered is not None:

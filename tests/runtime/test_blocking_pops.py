@@ -243,6 +243,29 @@ async def test_info_and_client_list_show_a_blocked_client() -> None:
         assert b"blocked_clients:0\r\n" in await other.call("INFO", "clients")
 
 
+async def test_info_counts_in_the_timeout_table_only_clients_that_wait_with_a_timeout() -> None:
+    """Redis's ``clients_in_timeout_table``: BLPOP with 0 waits for good, outside it."""
+    async with running_server() as server:
+        forever, timed, other = [await RawClient.connect(server.port) for _ in range(3)]
+        await forever.send(encode_request(["BLPOP", "q", "0"]))
+        await until_blocked(server, 1)
+        clients = await other.call("INFO", "clients")
+        assert b"blocked_clients:1\r\n" in clients
+        assert b"clients_in_timeout_table:0\r\n" in clients
+        await timed.send(encode_request(["BZPOPMIN", "z", "300"]))
+        await until_blocked(server, 2)
+        clients = await other.call("INFO", "clients")
+        assert b"blocked_clients:2\r\n" in clients
+        assert b"clients_in_timeout_table:1\r\n" in clients
+        await other.call("ZADD", "z", "1", "m")
+        await timed.replies(1)
+        await other.call("RPUSH", "q", "x")
+        await forever.replies(1)
+        clients = await other.call("INFO", "clients")
+        assert b"blocked_clients:0\r\n" in clients
+        assert b"clients_in_timeout_table:0\r\n" in clients
+
+
 async def test_client_unblock_ends_a_wait_with_the_timeout_reply_or_an_error() -> None:
     async with running_server() as server:
         waiter, admin = await RawClient.connect(server.port), await RawClient.connect(server.port)

@@ -14,6 +14,7 @@ import pytest
 import trio
 import trio.testing
 
+from epaxosdb.commands.tally import Tally
 from epaxosdb.runtime import admin
 from epaxosdb.runtime.admin import client_info_line
 from epaxosdb.runtime.clients import ClientRegistry, ClientSettings, StreamIO
@@ -251,8 +252,16 @@ async def test_config_set_changes_limits_and_resetstat_zeroes_counters() -> None
         assert server.registry.settings.proto_max_bulk_len == 2 * 1024 * 1024
         assert decode(await client.call("CONFIG", "GET", "timeout")) == [b"timeout", b"7"]
         assert server.registry.statistics().total_commands_processed > 0
+        # Counted where commands execute (the consensus loop, not this fake backend).
+        server.registry.stats.keyspace.add(Tally(expired=3, hits=5, misses=7))
+        stats = await client.call("INFO", "stats")
+        for line in (b"expired_keys:3", b"keyspace_hits:5", b"keyspace_misses:7"):
+            assert line + b"\r\n" in stats
         assert await client.call("CONFIG", "RESETSTAT") == b"+OK\r\n"
         assert server.registry.statistics().total_commands_processed == 0
+        stats = await client.call("INFO", "stats")
+        for line in (b"expired_keys:0", b"keyspace_hits:0", b"keyspace_misses:0"):
+            assert line + b"\r\n" in stats
         rewrite = await client.call("CONFIG", "REWRITE")
         assert rewrite == b"-ERR The server is running without a config file\r\n"
 

@@ -333,7 +333,9 @@ def test_a_read_whose_expiry_is_settled_only_where_it_ran_is_caught(
     proposer. With TTL traffic (``--expiring-keys``), skipping that on the other
     replicas leaves unequal states: caught within 10 seeds (N=3 and N=5); seed 0 (N=3)
     was the first when this test was written."""
-    monkeypatch.setattr(commands, "settle_expiry_of", lambda kv, cmd, notices=None: None)
+    monkeypatch.setattr(
+        commands, "settle_expiry_of", lambda kv, cmd, notices=None, tally=None: None
+    )
     caught = first_failures(10, [3, 5], {"execution consistency"}, expiring_keys=3)
     assert caught, "no seed caught reads settling expiry only at their proposer"
 

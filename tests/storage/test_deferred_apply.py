@@ -17,6 +17,7 @@ from collections.abc import Callable
 import pytest
 
 from epaxosdb import commands
+from epaxosdb.commands.tally import Tally
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.ready import Executed, Ready
 from epaxosdb.core.replica import Replica
@@ -24,6 +25,7 @@ from epaxosdb.node import (
     DeferredApply,
     Effects,
     FlushPolicy,
+    Outbox,
     apply_in_transaction,
     apply_ready,
     commit,
@@ -180,6 +182,32 @@ def test_a_read_another_replica_proposed_deletes_what_it_found_expired_here_too(
             apply(store, ready, me)
             states.append(store.kv_items())
     assert states[0] == states[1] == [(b"b", Value(ValueType.STRING, now + 1, b"new"))]
+
+
+@pytest.mark.parametrize("apply", [apply_ready, apply_in_transaction])
+def test_a_step_counts_expired_keys_at_every_replica_and_lookups_at_the_proposer(
+    fresh_store: FreshStore, apply: Callable[[Store, Ready, int], Outbox]
+) -> None:
+    """INFO's counters (``Outbox.tally``). DBSIZE makes the step run in a transaction
+    after its buffered attempt was abandoned: what that attempt counted is not kept."""
+    now = 1_700_000_000_000
+    cmds = (
+        Command(1, 1, now, ((b"GET", b"a"),), False),
+        Command(1, 2, now, ((b"HGET", b"nope", b"f"),), False),
+        Command(1, 3, now, ((b"MGET", b"b", b"b"),), False),
+        Command(1, 4, now, ((b"SET", b"c", b"v"),), False),
+        Command(1, 5, now, ((b"DBSIZE",),), False),
+    )
+    ready = Ready(to_execute=[Executed(InstanceId(1, 1), cmds)])
+    tallies = []
+    for me in (1, 2):
+        with fresh_store() as store:
+            store.write(lambda txn: txn.put(b"a", Value(ValueType.STRING, now - 1, b"old")))
+            store.write(lambda txn: txn.put(b"b", Value(ValueType.STRING, now + 1, b"new")))
+            store.write(lambda txn: txn.put(b"c", Value(ValueType.STRING, now - 1, b"old")))
+            tallies.append(apply(store, ready, me).tally)
+    assert tallies[0] == Tally(expired=2, hits=2, misses=2)
+    assert tallies[1] == Tally(expired=2)
 
 
 def collection_turns(seed: int, count: int) -> list[list[tuple[bytes, ...]]]:
