@@ -2601,6 +2601,28 @@ CONNECTION_COMMANDS: tuple[CommandSpec, ...] = (
                     ),
                 ),
             ),
+            _sub(
+                "client", "pause", -3, _SUB_ADMIN, "@admin @slow @dangerous @connection",
+                "Stop processing commands from clients for some time", "2.9.50", "connection",
+                arguments=(
+                    _integer("timeout"),
+                    _oneof(
+                        "mode",
+                        _token("write", "WRITE"),
+                        _token("all", "ALL"),
+                        since="6.2.0",
+                        flags=OPTIONAL,
+                    ),
+                ),
+                history=(
+                    ("6.2.0", "`CLIENT PAUSE WRITE` mode added along with the `mode` option."),
+                ),
+            ),
+            _sub(
+                "client", "unpause", 2, _SUB_ADMIN, "@admin @slow @dangerous @connection",
+                "Resume processing of clients that were paused", "6.2.0", "connection",
+                complexity="O(N) Where N is the number of paused clients",
+            ),
             _sub("client", "help", 2, _SUB, "@slow @connection", _HELP, "5.0.0", "connection"),
         ),
     ),

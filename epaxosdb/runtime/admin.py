@@ -412,6 +412,10 @@ CLIENT_HELP = (
     "      Return clients of specified type.",
     "    * ID <client-id> [<client-id> ...]",
     "      Return clients with the given ids.",
+    "UNPAUSE",
+    "    Stop the current client pause, resuming traffic.",
+    "PAUSE <timeout> [WRITE|ALL]",
+    "    Suspend all, or just write, clients for <timeout> milliseconds.",
     "REPLY (ON|OFF|SKIP)",
     "    Control the replies sent to the current connection.",
     "SETNAME <name>",
@@ -602,6 +606,34 @@ def cmd_client_unblock(conn: Connection, args: list[bytes]) -> Reply:
         return 0
     other.unblock(reply)
     return 1
+
+
+def cmd_client_pause(conn: Connection, args: list[bytes]) -> Reply:
+    """CLIENT PAUSE timeout [WRITE|ALL] (``runtime.pause``): the mode is checked first,
+    as Redis checks it."""
+    if len(args) > 4:
+        return Error(
+            f"ERR unknown subcommand or wrong number of arguments for '{_c_text(args[1])}'."
+            " Try CLIENT HELP."
+        )
+    writes_only = False
+    if len(args) == 4:
+        mode = args[3].lower()
+        if mode not in (b"write", b"all"):
+            return Error("ERR CLIENT PAUSE mode must be WRITE or ALL")
+        writes_only = mode == b"write"
+    timeout_ms = _parse_int(args[2])
+    if timeout_ms is None:
+        return Error("ERR timeout is not an integer or out of range")
+    if timeout_ms < 0:
+        return Error("ERR timeout is negative")
+    conn.registry.pause.start(timeout_ms / 1000, writes_only)
+    return OK
+
+
+def cmd_client_unpause(conn: Connection, args: list[bytes]) -> Reply:
+    conn.registry.unpause()
+    return OK
 
 
 def _kill(conn: Connection, victim: Connection) -> None:
@@ -1414,6 +1446,8 @@ HANDLERS: dict[bytes, Handler] = {
     b"client|list": cmd_client_list,
     b"client|kill": cmd_client_kill,
     b"client|unblock": cmd_client_unblock,
+    b"client|pause": cmd_client_pause,
+    b"client|unpause": cmd_client_unpause,
     b"client|reply": cmd_client_reply,
     b"client|no-evict": cmd_client_no_evict,
     b"client|no-touch": cmd_client_no_touch,

@@ -49,6 +49,7 @@ from .blocking import BlockedClients
 from .connection import Connection
 from .latency import PERCENTILES_DEFAULT, LatencyHistogram, LatencyMonitor
 from .listeners import open_listeners
+from .pause import ClientPause
 from .pubsub import Subscriptions
 from .scripts import ScriptCache
 from .slowlog import SlowLog
@@ -234,6 +235,8 @@ class ClientRegistry:
         self.users = UserTable(self.settings.requirepass, self.settings.users)
         """ACL users (this replica's own, as in Redis)."""
         self.acl_log = AclLog()
+        self.pause = ClientPause()
+        """CLIENT PAUSE: this replica's clients' commands held until it ends."""
         self.scripts = ScriptCache()
         """Lua scripts by SHA1 for EVALSHA (this replica's own, as in Redis)."""
         self.subscriptions = Subscriptions()
@@ -315,6 +318,12 @@ class ClientRegistry:
             connection.refresh_auth()
 
     users_changed = settings_changed
+
+    def unpause(self) -> None:
+        """CLIENT UNPAUSE: held commands go on now."""
+        self.pause.lift()
+        for connection in list(self.clients.values()):
+            connection.pause_lifted()
 
     def disconnect_user(self, user: User, current: Connection) -> None:
         """``ACL DELUSER``: close every connection authenticated as ``user`` (the current

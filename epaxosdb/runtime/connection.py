@@ -212,6 +212,8 @@ class Connection:
         not record its keys."""
         self._watch_reads_pending = 0
         self._stalled: list[bytes] | None = None
+        self._paused_until: float | None = None
+        """Set while ``_stalled`` waits for a CLIENT PAUSE to end: when it ends (trio time)."""
         self._blocked: BlockedPop | None = None
         """A blocking command waiting between attempts (see ``blocking``): nothing more
         is dispatched until it is answered, but reading goes on (end of input)."""
@@ -335,7 +337,11 @@ class Connection:
                         # and the writer was not woken for them (we were dispatching).
                         self._writer_idle = False
                         self._wake.set()
-                    await self._wait_for_space()
+                    if self._paused_until is not None:  # or CLIENT UNPAUSE, if sooner
+                        with trio.move_on_at(self._paused_until):
+                            await self._wait_for_space()
+                    else:
+                        await self._wait_for_space()
                     continue
             except RespProtocolError as error:
                 # Redis logs these at its verbose level: a client that keeps sending
@@ -539,6 +545,7 @@ class Connection:
         now_ms = self._now_ms()
         # Loading, or writes refused (``diskspace``): every request takes the general path.
         loading = backend.loading or self.registry.writes_refused is not None
+        pause = self.registry.pause
         processed = 0
         last = None
         budget = 0
@@ -554,7 +561,9 @@ class Connection:
             # Whether data commands may take the pipelined path: ``loading`` is read once
             # per run, and only a connection command (below) changes ``_plain``. While
             # anyone MONITORs, every command goes the general way, which feeds them.
-            fast = self._plain and not loading and not self.registry.monitors
+            fast = (
+                self._plain and not loading and not self.registry.monitors and not pause.active
+            )
             while not self._closing:
                 if budget <= 0:
                     budget = self._room()
@@ -601,7 +610,9 @@ class Connection:
                     batch, names = [], []
                 last = None  # it names itself
                 self._dispatch_general(request)  # type: ignore[arg-type]
-                fast = self._plain and not loading and not self.registry.monitors
+                fast = (
+                    self._plain and not loading and not self.registry.monitors and not pause.active
+                )
                 if self._stalled is not None or self._blocked is not None:
                     self._kick_writer()  # what is ready goes out while EXEC or BLPOP waits
                     return True
@@ -692,13 +703,20 @@ class Connection:
         self._written_up_to(first + n)
 
     def _resume_stalled(self) -> bool:
-        """Dispatch the stalled EXEC if its WATCH reads are done; ``False`` if it still waits."""
+        """Dispatch the stalled request — an EXEC whose WATCH reads are done, or one a
+        CLIENT PAUSE held — again from the start; ``False`` if it still waits."""
         if self._watch_reads_pending:
             return False
         request, self._stalled = self._stalled, None
         assert request is not None
+        self._paused_until = None
         self._dispatch_general(request)
-        return True
+        return self._stalled is None
+
+    def pause_lifted(self) -> None:
+        """CLIENT UNPAUSE: a request held by the pause is dispatched now."""
+        if self._paused_until is not None and self._reader_waiting:
+            self._space.set()
 
     def _kick_writer(self) -> None:
         if self._out and self._writer_idle and not self._send_busy:
@@ -743,6 +761,12 @@ class Connection:
         elif self.monitoring and "connection" not in spec.flags:
             self.multi_failed = in_multi
             self._reject(spec.name, monitor.KEYSPACE_REFUSED)
+        elif self.registry.pause.active and (
+            (until := self.registry.pause.holds(spec, self.multi)) is not None
+        ):
+            self._stalled = request  # processed again, in full, when the pause ends
+            self._paused_until = until
+            return
         elif in_multi and spec.name not in _RUN_IN_MULTI:
             size = self.multi_bytes + sum(map(len, request)) + _RESP_BYTES_PER_ARG * len(request)
             if size > COMMAND_BYTES_MAX:
