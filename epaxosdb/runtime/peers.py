@@ -118,6 +118,10 @@ TLS_HINTS = {
 }
 """What OpenSSL's most common reasons mean on a peer port (both ends of it)."""
 
+TLS_RECORD_HANDSHAKE = b"\x16\x03"
+"""How a TLS ClientHello starts (a handshake record, protocol 3.x): on a plain peer port
+it is read as a frame header of some 370 MB, which says nothing of the cause."""
+
 PeerStream = trio.SocketStream | trio.SSLStream[trio.SocketStream]
 """A peer connection: plain TCP, or TLS over it with ``tls_peers``."""
 
@@ -421,8 +425,9 @@ class PeerNetwork:
             await self._read_frame(
                 stream, decoder,
                 hung_up=f"replica {peer} closed the connection without answering: it "
-                "refuses this replica (its log says why: another cluster file, or this "
-                "data directory is not the one this replica last ran on)",
+                "refuses this replica (its log says why: another cluster file, tls_peers "
+                "on one of the two only, or this data directory is not the one this replica "
+                "last ran on)",
             )
         )  # fmt: skip
         if reply.cluster_id != cid:
@@ -440,6 +445,15 @@ class PeerNetwork:
         self, stream: PeerStream, decoder: FrameDecoder
     ) -> ReplicaId:
         cid, secret = self._cluster.cluster_id, self._cluster.secret
+        first = await stream.receive_some(4096)
+        if not first:
+            raise PeerProtocolError("peer closed the connection during the handshake")
+        if self._tls is None and first.startswith(TLS_RECORD_HANDSHAKE):
+            raise PeerProtocolError(
+                "a TLS handshake on a plain peer port: the dialing replica has [cluster] "
+                "tls_peers = true and this one does not (every replica needs the same)"
+            )
+        decoder.feed(first)
         hello = decode_hello(await self._read_frame(stream, decoder))
         if hello.cluster_id != cid:
             raise PeerProtocolError("wrong cluster id")
