@@ -19,16 +19,18 @@ from __future__ import annotations
 
 import contextlib
 import os
+import signal
 import socket
 import ssl
+import subprocess
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from functools import partial
 
 import pytest
 
 from protocol.peer import Hello, encode_frame, encode_hello
-from tests.integration.cluster import ProcessCluster, wait_until
+from tests.integration.cluster import STOP_TIMEOUT_S, ProcessCluster, wait_until
 from tests.integration.conftest import module_cluster
 from tests.integration.test_peer_transport import (
     CLOSE_TIMEOUT_S,
@@ -290,10 +292,49 @@ def test_a_replica_killed_and_restarted_reconnects_over_tls_and_catches_up(
         assert tls_peers3.info(1)["peers_connected"] == 1, "the impostor is no peer"
     tls_peers3.restart(3)
     tls_peers3.wait_serving(3, CATCH_UP_S)
-    assert tls_peers3.log_count(3, connected) > before, "the new link is TLS too"
+    # Replica 1 redials within its back-off, over TLS again.
+    _wait_logged_more(tls_peers3, 3, connected, before)
     tls_peers3.wait_same_data(CATCH_UP_S)
     assert tls_peers3.client(3).get(f"peer-tls:down:{WRITES_WHILE_DOWN - 1}") == (
         str(WRITES_WHILE_DOWN - 1).encode()
     )
     assert_cluster_unharmed(tls_peers3, "restarted")
 
+
+
+def test_a_replica_started_without_tls_peers_is_refused_and_both_sides_say_why(
+    make_cluster: Callable[..., ProcessCluster], certs: Certificates
+) -> None:
+    """The operator forgot ``tls_peers`` in one replica's copy of the file (the cluster id
+    does not depend on it, so its data directory is accepted). Replicas 1 and 2 dial it
+    over TLS: it refuses their ClientHello, naming the setting, and they log the failed
+    TLS handshake with the same hint, retrying until the right replica 3 is back.
+    A cluster of its own: the shared one's TLS failure lines may be spent (throttled)."""
+    tls_peers3 = make_cluster(3, tls_peers=True, **certs.settings())
+    plain_config = tls_peers3.directory / "cluster-without-tls-peers.toml"
+    plain_config.write_text(tls_peers3.config.read_text().replace("tls_peers = true\n", ""))
+    dialled = "a TLS handshake on a plain peer port: the dialing replica has [cluster] tls_peers"
+    before = {1: tls_peers3.log_count(1, "TLS with replica 3 failed"),
+              2: tls_peers3.log_count(2, "TLS with replica 3 failed")}  # fmt: skip
+    tls_peers3.terminate(3)
+    command = tls_peers3.serve_command(3)
+    command[command.index("--config") + 1] = str(plain_config)
+    plain_log = tls_peers3.directory / "replica-3-without-tls-peers.log"
+    with plain_log.open("wb") as log:
+        plain = subprocess.Popen(command, stdout=log, stderr=log, stdin=subprocess.DEVNULL)
+    try:
+        wait_until(
+            lambda: dialled in plain_log.read_text(errors="replace"),
+            CLOSE_TIMEOUT_S,
+            "the plain replica 3 naming tls_peers",
+        )
+        for i in (1, 2):
+            _wait_logged_more(tls_peers3, i, "TLS with replica 3 failed", before[i])
+        assert any(tls_peers3.logged(i, "(a replica without tls_peers?)") for i in (1, 2))
+        assert tls_peers3.info(1)["peers_connected"] == 1
+    finally:
+        plain.send_signal(signal.SIGTERM)
+        plain.wait(STOP_TIMEOUT_S)
+    tls_peers3.restart(3)
+    tls_peers3.wait_serving(3, CATCH_UP_S)
+    assert_cluster_unharmed(tls_peers3, "plain-replica")
