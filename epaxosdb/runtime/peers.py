@@ -42,7 +42,8 @@ in depth: a certificate from the CA alone makes nobody a replica).
   one task, strictly alternating; once established, only the peer's
   sender task writes and only the connection's reader task reads. A
   replaced or lost connection is closed with ``aclose_forcefully`` while
-  the sender may be inside ``send_all``: that fails it, and it stops.
+  the sender may be inside ``send_all`` on it: that write fails, and the
+  sender drops the stream and waits for the link's next one, as over TCP.
 * ``https_compatible=True``: closing does not send ``close_notify`` and an
   EOF without one is an ordinary EOF. Truncation cannot pass for a whole
   message (frames are length-prefixed, a partial one is discarded), and a
