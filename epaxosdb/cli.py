@@ -99,7 +99,7 @@ def _data_dir(ctx: click.Context, param: click.Parameter, value: str | None) -> 
               type=click.Choice(["debug", "info", "warning", "error"]))
 def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: str) -> None:
     """Run replica ID of the cluster described in the cluster file."""
-    from epaxosdb.certificates import CertificateError, server_context
+    from epaxosdb.certificates import CertificateError, peer_contexts, server_context
     from epaxosdb.clusterfile import ClusterFileError, load_cluster
     from epaxosdb.core.replica import SafetyViolation
     from epaxosdb.runtime.allocator import keep_large_allocations_in_heap
@@ -129,6 +129,13 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
         except CertificateError as exc:
             log.error("cannot serve TLS clients: %s (see %s)", exc, config_path)
             sys.exit(EXIT_REFUSED)
+    peer_tls = None
+    if cluster.tls_peers:
+        try:  # likewise: refused now, not at the first peer connection
+            peer_tls = peer_contexts(entry.tls)
+        except CertificateError as exc:
+            log.error("cannot speak TLS to peers (tls_peers): %s (see %s)", exc, config_path)
+            sys.exit(EXIT_REFUSED)
     directory = data_dir or entry.data_dir
     if directory is None:
         log.error("replica %d has no data_dir in %s; pass --data-dir", replica_id, config_path)
@@ -151,7 +158,7 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
         sys.exit(EXIT_FAILURE)
     code = 0
     try:
-        run_process(opened, tls_context)
+        run_process(opened, tls_context, peer_tls)
         log.info("replica %d stopped cleanly", replica_id)
     except ListenError as exc:
         log.error("cannot listen %s", exc)

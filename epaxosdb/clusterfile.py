@@ -35,6 +35,14 @@ overriding ``[cluster]``). Paths are relative to this file, like ``data_dir``:
 bounds how long a TLS client may take to finish its handshake. The files themselves
 are read when the replica starts (``epaxosdb.certificates``), not here.
 
+``[cluster] tls_peers = true`` (Redis's ``tls-replication yes`` and ``tls-cluster yes``;
+default false, plain TCP as before) makes every replica-to-replica connection mutual
+TLS with the same files: each replica presents ``tls_cert_file`` and checks its peer's
+against ``tls_ca_cert_file`` (``runtime.peers``). It is a cluster-wide setting, not a
+replica's: a replica without it could not talk to one with it. So every replica needs
+a certificate, a key and a CA, refused here if one lacks any; ``tls_auth_clients``
+concerns clients only (a peer always presents a certificate).
+
 The cluster id — checked in every peer handshake and stored in every data
 directory — is derived from the replica ids and peer addresses (or given as
 ``[cluster] id``), so a replica never talks to, or loads the log of, another
@@ -96,7 +104,7 @@ TLS_KEYS = ("tls_cert_file", "tls_key_file", "tls_ca_cert_file", "tls_auth_clien
 """Keys of ``[cluster]`` that a ``[[replica]]`` table may override (see the table above)."""
 TLS_AUTH_CLIENTS = ("yes", "no", "optional")
 REPLICA_KEYS = ("id", "client", "peer", "data_dir", "tls_client", *TLS_KEYS)
-CLUSTER_KEYS = ("secret", "tick_ms", "id", "requirepass", *TLS_KEYS)
+CLUSTER_KEYS = ("secret", "tick_ms", "id", "requirepass", "tls_peers", *TLS_KEYS)
 DEFAULT_TLS_HANDSHAKE_TIMEOUT_MS = 10_000
 """A client that connects to the TLS port and sends nothing (or too little) is closed
 after this: a handshake in progress holds a socket and a task."""
@@ -176,6 +184,9 @@ class ClusterConfig:
     """``[[user]]`` tables: each user's name and ``ACL SETUSER`` rules (``runtime.acl``)."""
     path: Path | None = None
     """The cluster file this came from (``load_cluster``); INFO reports it as ``config_file``."""
+    tls_peers: bool = False
+    """Mutual TLS between replicas (``[cluster] tls_peers``); every replica's ``tls`` then
+    holds a certificate, a key and a CA."""
 
     def core_settings(self) -> dict[str, int]:
         settings = {
@@ -303,7 +314,36 @@ def parse_cluster(data: dict[str, object], base: Path | None = None) -> ClusterC
         if not _integer(value) or not low <= value <= high:
             raise ClusterFileError(f"[cluster] {name} must be an integer from {low} to {high}")
     config = ClusterConfig(replicas, cluster_id, secret.encode(), tick_ms, requirepass, extra)
-    return replace(config, users=_parse_users(data.get("user", [])))
+    return replace(
+        config, users=_parse_users(data.get("user", [])), tls_peers=_tls_peers(cluster, replicas)
+    )
+
+
+def _tls_peers(cluster: dict[str, object], replicas: tuple[ReplicaEntry, ...]) -> bool:
+    """``[cluster] tls_peers``: a boolean (or Redis's ``"yes"``/``"no"``); when on, every
+    replica must have the files mutual TLS needs — refused here, naming what is missing
+    where, rather than at the first connection of a replica that started anyway."""
+    raw = cluster.get("tls_peers", False)
+    if isinstance(raw, str) and raw in ("yes", "no"):
+        raw = raw == "yes"
+    if not isinstance(raw, bool):
+        raise ClusterFileError(f'[cluster] tls_peers is true or false ("yes" or "no"), not {raw!r}')
+    if not raw:
+        return False
+    for entry in replicas:
+        files = (
+            ("tls_cert_file", entry.tls.cert_file),
+            ("tls_key_file", entry.tls.key_file),
+            ("tls_ca_cert_file", entry.tls.ca_cert_file),
+        )
+        missing = [name for name, value in files if value is None]
+        if missing:
+            raise ClusterFileError(
+                f"[cluster] tls_peers is on but replica {entry.id} has no "
+                f"{', '.join(missing)} (in [cluster] or its [[replica]] table): each replica "
+                "presents its certificate to its peers and checks theirs against the CA"
+            )
+    return True
 
 
 def _parse_users(raw: object) -> tuple[tuple[bytes, tuple[bytes, ...]], ...]:
@@ -407,7 +447,7 @@ def render_cluster(
     *,
     tick_ms: int = DEFAULT_TICK_MS,
     tls_clients: Mapping[int, str] | None = None,
-    settings: Mapping[str, str | int] | None = None,
+    settings: Mapping[str, str | int | bool] | None = None,
 ) -> str:
     """A cluster file for ``(id, client, peer, data_dir)`` rows (used by ``epaxosdb local``),
     with a ``tls_client`` for the replicas in ``tls_clients`` and further ``[cluster]``
@@ -425,7 +465,9 @@ def render_cluster(
     return "\n".join(lines)
 
 
-def _toml_value(value: str | int) -> str:
-    """An integer, or a TOML basic string (JSON's escapes are TOML's: a path may hold any
-    character)."""
+def _toml_value(value: str | int | bool) -> str:
+    """A boolean, an integer, or a TOML basic string (JSON's escapes are TOML's: a path may
+    hold any character)."""
+    if isinstance(value, bool):
+        return "true" if value else "false"
     return str(value) if isinstance(value, int) else json.dumps(value, ensure_ascii=False)

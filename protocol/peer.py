@@ -390,7 +390,7 @@ class FrameDecoder:
         self._buf = bytearray()
         self._frame_size_max = frame_size_max
 
-    def feed(self, data: bytes) -> None:
+    def feed(self, data: bytes | bytearray) -> None:
         self._buf += data
         if len(self._buf) >= 4:
             (size,) = FRAME_HEADER.unpack_from(self._buf)

@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 import trustme
 
-from epaxosdb.certificates import CertificateError, server_context
+from epaxosdb.certificates import CertificateError, peer_contexts, server_context
 from epaxosdb.cli import EXIT_REFUSED
 from epaxosdb.clusterfile import ClusterFileError, TlsSettings, load_cluster, parse_cluster
 
@@ -190,3 +190,154 @@ def test_serve_refuses_bad_tls_files_at_start_with_exit_2_and_the_file_named(
     assert message.format(dir=tmp_path.resolve()) in done.stderr
     assert "Traceback" not in done.stderr
     assert not (tmp_path / "data").exists(), "nothing is created for a refused start"
+
+
+# --- tls_peers: mutual TLS between replicas -------------------------------------------
+
+PEER_FILES = {"tls_cert_file": "c.pem", "tls_key_file": "k.pem", "tls_ca_cert_file": "ca.pem"}
+
+
+def _three(**per_replica: dict[str, object]) -> list[dict[str, object]]:
+    return [
+        {"id": i, "client": f"127.0.0.1:{6378 + i}", "peer": f"127.0.0.1:{7378 + i}",
+         **per_replica.get(str(i), {})}
+        for i in (1, 2, 3)
+    ]  # fmt: skip
+
+
+def test_tls_peers_is_off_unless_the_cluster_file_turns_it_on() -> None:
+    assert parse_cluster({"replica": _three()}).tls_peers is False
+    assert parse_cluster({"cluster": PEER_FILES, "replica": _three()}).tls_peers is False
+    for on in (True, "yes"):
+        cluster = parse_cluster({"cluster": {**PEER_FILES, "tls_peers": on}, "replica": _three()})
+        assert cluster.tls_peers is True
+    off = parse_cluster({"cluster": {**PEER_FILES, "tls_peers": "no"}, "replica": _three()})
+    assert off.tls_peers is False
+
+
+def test_tls_peers_takes_each_replicas_own_files_over_the_clusters() -> None:
+    replicas = _three(**{"2": {"tls_cert_file": "two.pem", "tls_key_file": "two.key"}})
+    cluster = parse_cluster(
+        {"cluster": {**PEER_FILES, "tls_peers": True}, "replica": replicas}, Path("/etc/e")
+    )
+    assert cluster.replica(2).tls.cert_file == Path("/etc/e/two.pem")
+    assert cluster.replica(2).tls.ca_cert_file == Path("/etc/e/ca.pem")
+    assert cluster.replica(1).tls.cert_file == Path("/etc/e/c.pem")
+
+
+@pytest.mark.parametrize(
+    ("cluster", "replicas", "message"),
+    [
+        ({}, {}, "tls_peers is on but replica 1 has no tls_cert_file, tls_key_file, "
+         "tls_ca_cert_file"),
+        ({"tls_cert_file": "c", "tls_key_file": "k"}, {},
+         "replica 1 has no tls_ca_cert_file .in .cluster. or its ..replica.. table."),
+        ({"tls_cert_file": "c", "tls_ca_cert_file": "ca"}, {}, "replica 1 has no tls_key_file"),
+        ({"tls_key_file": "k", "tls_ca_cert_file": "ca"},
+         {"1": {"tls_cert_file": "1"}, "2": {"tls_cert_file": "2"}},
+         "replica 3 has no tls_cert_file"),
+    ],
+)  # fmt: skip
+def test_tls_peers_without_a_certificate_key_or_ca_is_refused_naming_what_is_missing(
+    cluster: dict[str, object], replicas: dict[str, dict[str, object]], message: str
+) -> None:
+    with pytest.raises(ClusterFileError, match=message):
+        parse_cluster({"cluster": {**cluster, "tls_peers": True}, "replica": _three(**replicas)})
+
+
+@pytest.mark.parametrize("value", [1, "true", "on", 0.0])
+def test_tls_peers_is_a_boolean(value: object) -> None:
+    with pytest.raises(ClusterFileError, match=r"\[cluster\] tls_peers is true or false"):
+        parse_cluster({"cluster": {**PEER_FILES, "tls_peers": value}, "replica": _three()})
+
+
+def test_tls_peers_is_a_cluster_setting_not_a_replicas() -> None:
+    with pytest.raises(ClusterFileError, match="replica 1: unknown key 'tls_peers'"):
+        parse_cluster({"cluster": PEER_FILES, "replica": _three(**{"1": {"tls_peers": True}})})
+
+
+def test_peer_contexts_present_a_certificate_and_require_one_chained_to_the_ca(
+    files: dict[str, Path],
+) -> None:
+    # tls_auth_clients concerns clients: a peer's certificate is required regardless.
+    contexts = peer_contexts(TlsSettings(files["cert"], files["key"], files["ca"], "no"))
+    assert contexts.accept.verify_mode == ssl.CERT_REQUIRED
+    assert contexts.dial.verify_mode == ssl.CERT_REQUIRED
+    assert contexts.dial.check_hostname is False, "peers are checked against the CA only"
+    for context in (contexts.accept, contexts.dial):
+        assert context.minimum_version == ssl.TLSVersion.TLSv1_2
+        assert context.get_ca_certs(), "the CA file is loaded"
+
+
+@pytest.mark.parametrize(
+    ("cert", "key", "ca", "message"),
+    [
+        ("missing", "key", "ca", "cannot read certificate file (tls_cert_file) {missing}"),
+        ("cert", "other_key", "ca", "{other_key} does not hold the key of certificate {cert}"),
+        ("cert", "key", "junk", "tls_ca_cert_file) {junk} holds no usable PEM certificate"),
+        ("cert", "key", None, "tls_peers needs tls_ca_cert_file"),
+    ],
+)
+def test_bad_peer_tls_files_are_refused_naming_the_file(
+    files: dict[str, Path], tmp_path: Path, cert: str, key: str, ca: str | None, message: str
+) -> None:
+    files = {**files, "missing": tmp_path / "missing.pem"}
+    with pytest.raises(CertificateError) as refused:
+        peer_contexts(TlsSettings(files[cert], files[key], files[ca] if ca else None))
+    assert message.format(**files) in str(refused.value)
+
+
+def _peer_cluster_file(tmp_path: Path, **tls: str) -> Path:
+    keys = {"tls_cert_file": "cert.pem", "tls_key_file": "key.pem", "tls_ca_cert_file": "ca.pem"}
+    keys.update(tls)
+    path = tmp_path / "cluster.toml"
+    path.write_text(
+        "[cluster]\ntls_peers = true\n" + "".join(f'{k} = "{v}"\n' for k, v in keys.items())
+        + "".join(
+            f'\n[[replica]]\nid = {i}\nclient = "127.0.0.1:{i}1"\npeer = "127.0.0.1:{i}2"\n'
+            f'data_dir = "data{i}"\n'
+            for i in (1, 2, 3)
+        )
+    )
+    return path
+
+
+@pytest.mark.parametrize(
+    ("tls", "message"),
+    [
+        ({"tls_cert_file": "nowhere.pem"}, "cannot speak TLS to peers (tls_peers): cannot read "
+         "certificate file (tls_cert_file) {dir}/nowhere.pem: No such file or directory"),
+        ({"tls_ca_cert_file": "junk.pem"}, "{dir}/junk.pem holds no usable PEM certificate"),
+        ({"tls_key_file": "other-key.pem"}, "{dir}/other-key.pem does not hold the key of "
+         "certificate {dir}/cert.pem"),
+    ],
+)  # fmt: skip
+def test_serve_with_tls_peers_refuses_bad_files_at_start_with_exit_2_and_the_file_named(
+    files: dict[str, Path], tmp_path: Path, tls: dict[str, str], message: str
+) -> None:
+    """A replica with no TLS client port at all still loads its peer files at start."""
+    path = _peer_cluster_file(tmp_path, **tls)
+    done = subprocess.run(
+        [sys.executable, "-m", "epaxosdb", "serve", "--config", str(path), "--id", "2"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert message.format(dir=tmp_path.resolve()) in done.stderr
+    assert "Traceback" not in done.stderr
+    assert len(done.stderr.strip().splitlines()) == 1, "one line"
+    assert not (tmp_path / "data2").exists(), "nothing is created for a refused start"
+
+
+def test_serve_refuses_tls_peers_without_a_ca_with_exit_2(tmp_path: Path) -> None:
+    path = tmp_path / "cluster.toml"
+    path.write_text(
+        '[cluster]\ntls_peers = true\ntls_cert_file = "c.pem"\ntls_key_file = "k.pem"\n'
+        '\n[[replica]]\nid = 1\nclient = "127.0.0.1:1"\npeer = "127.0.0.1:2"\ndata_dir = "d"\n'
+    )
+    done = subprocess.run(
+        [sys.executable, "-m", "epaxosdb", "serve", "--config", str(path), "--id", "1"],
+        capture_output=True, text=True, timeout=60,
+    )  # fmt: skip
+    assert done.returncode == EXIT_REFUSED, done.stderr
+    assert "tls_peers is on but replica 1 has no tls_ca_cert_file" in done.stderr
+    assert "Traceback" not in done.stderr

@@ -16,6 +16,12 @@ request is not, so that is the figure to compare builds by.
     .venv/bin/python tools/bench_acceptance.py [--tree DIR ...] [--pipeline 1 16]
         [--requests 200000] [--rounds 3] [--tests set,get] [--json]
 
+With ``--tls-peers`` each tree runs twice, as a plain cluster and as one
+whose replicas talk mutual TLS (``[cluster] tls_peers``, certificates from a
+throw-away ``trustme`` CA), named NAME and NAME+tls, so the cost of TLS
+between replicas is measured side by side in one run (use ``--replicas 3``:
+a single replica has no peers).
+
 Timing lives here, never in tests.
 """
 
@@ -132,18 +138,40 @@ def start_redis(workdir: Path) -> Server:
     return Server("redis", port, proc)
 
 
-def start_epaxosdb(name: str, tree: Path, workdir: Path, replicas: int = 1) -> Server:
+def peer_certificates(directory: Path) -> str:
+    """``[cluster]`` lines for ``tls_peers`` with a fresh CA and one certificate for every
+    replica, written under ``directory``."""
+    import trustme  # the test extra: only --tls-peers needs it
+
+    directory.mkdir(parents=True, exist_ok=True)
+    ca = trustme.CA()
+    replica = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(directory / "ca.pem"))
+    replica.cert_chain_pems[0].write_to_path(str(directory / "replica.pem"))
+    replica.private_key_pem.write_to_path(str(directory / "replica.key"))
+    return (
+        f'[cluster]\ntls_peers = true\ntls_cert_file = "{directory / "replica.pem"}"\n'
+        f'tls_key_file = "{directory / "replica.key"}"\n'
+        f'tls_ca_cert_file = "{directory / "ca.pem"}"\n\n'
+    )
+
+
+def start_epaxosdb(
+    name: str, tree: Path, workdir: Path, replicas: int = 1, *, tls_peers: bool = False
+) -> Server:
     """A cluster of ``replicas`` on loopback; the benchmark talks to replica 1 only.
 
     The other replicas run as further processes (stopped with the first);
-    the CPU figures are replica 1's.
+    the CPU figures are replica 1's. ``tls_peers``: the replicas talk mutual TLS.
     """
     d = workdir / name
     d.mkdir()
     ports = [(free_port(), free_port()) for _ in range(replicas)]
     config = d / "cluster.toml"
+    header = peer_certificates(d / "tls") if tls_peers else ""
     config.write_text(
-        "".join(
+        header
+        + "".join(
             f'[[replica]]\nid = {i}\nclient = "127.0.0.1:{client}"\n'
             f'peer = "127.0.0.1:{peer}"\ndata_dir = "d{i}"\n\n'
             for i, (client, peer) in enumerate(ports, start=1)
@@ -282,6 +310,11 @@ def main() -> int:
     parser.add_argument(
         "--replicas", type=int, default=1, help="cluster size (the issue's figure is 1)"
     )
+    parser.add_argument(
+        "--tls-peers",
+        action="store_true",
+        help="run each tree twice: plain, and with mutual TLS between replicas (NAME+tls)",
+    )
     parser.add_argument("--json", action="store_true", help="one JSON line per result")
     parser.add_argument(
         "--workdir", type=Path, default=None, help="keep data dirs and logs here (default: temp)"
@@ -301,6 +334,12 @@ def main() -> int:
                 servers.append(start_redis(work))
             for name, tree in zip(names, trees, strict=True):
                 servers.append(start_epaxosdb(name, tree.resolve(), work, args.replicas))
+                if args.tls_peers:
+                    servers.append(
+                        start_epaxosdb(
+                            f"{name}+tls", tree.resolve(), work, args.replicas, tls_peers=True
+                        )
+                    )
             for _ in range(args.rounds):
                 for pipeline in args.pipeline:
                     for test in args.tests.split(","):
@@ -314,7 +353,7 @@ def main() -> int:
                                 json.dumps(r.__dict__)
                                 if args.json
                                 else (
-                                    f"{r.server:>10} P={r.pipeline:<2} {r.test:<3} "
+                                    f"{r.server:>12} P={r.pipeline:<2} {r.test:<3} "
                                     f"{r.rps:>9.0f}/s p50={r.p50_ms:.3f} p99={r.p99_ms:.3f} "
                                     f"cpu={r.cpu_us_per_req:.1f}us/req {r.extra or ''}"
                                 )
@@ -329,7 +368,7 @@ def main() -> int:
         rs = [r for r in results if (r.pipeline, r.test, r.server) == (pipeline, test, name)]
         medians[pipeline, test, name] = statistics.median(r.rps for r in rs)
         print(
-            f"{name:>10} P={pipeline:<2} {test:<3} "
+            f"{name:>12} P={pipeline:<2} {test:<3} "
             f"{medians[pipeline, test, name]:>9.0f}/s "
             f"p50={statistics.median(r.p50_ms for r in rs):.3f} "
             f"p99={statistics.median(r.p99_ms for r in rs):.3f} "
@@ -339,6 +378,12 @@ def main() -> int:
         redis_rps = medians.get((pipeline, test, "redis"))
         if name != "redis" and redis_rps:
             print(f"{name:>10} P={pipeline:<2} {test:<3} {100 * rps / redis_rps:5.1f}% of redis")
+        plain_rps = medians.get((pipeline, test, name.removesuffix("+tls")))
+        if name.endswith("+tls") and plain_rps:
+            print(
+                f"{name:>10} P={pipeline:<2} {test:<3} {100 * rps / plain_rps:5.1f}% of "
+                f"{name.removesuffix('+tls')} (TLS between replicas)"
+            )
     return 0
 
 

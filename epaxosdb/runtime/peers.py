@@ -18,6 +18,39 @@
 * **Receiving.** One reader task per connection splits frames (size checked
   before buffering), decodes them strictly and hands messages to the loop;
   a message claiming another sender is a protocol error.
+
+**Mutual TLS** (``[cluster] tls_peers``, opt-in; without it the bytes on the
+wire are exactly those above, in clear). Every connection is wrapped in a
+``trio.SSLStream`` before the first frame: the acceptor and the dialer each
+present the replica's certificate and require the other's, chained to
+``tls_ca_cert_file`` (``certificates.PeerContexts`` says why no hostname is
+checked). The handshake above then runs inside the encrypted channel,
+unchanged: TLS keeps strangers and eavesdroppers out, the secret, the
+cluster id and the replica id still say which replica is calling (defence
+in depth: a certificate from the CA alone makes nobody a replica).
+
+* The TLS handshake counts against the same ``handshake_timeout_s`` as the
+  rest of the handshake, on both sides: a silent or slow peer holds one
+  task and one socket that long, then is closed like a silent plain one.
+* A failed TLS handshake (plain text on a TLS peer port, a certificate
+  another CA signed, none at all, or our certificate refused by the other
+  side) closes that connection alone and is logged with OpenSSL's reason
+  and what it likely means, throttled like the TLS client port (a burst one
+  by one, then a count a window). A dialer retries with its usual back-off.
+* ``SSLStream`` allows one ``send_all`` and one ``receive_some`` at a time,
+  which is already the shape of a connection here: the handshake runs in
+  one task, strictly alternating; once established, only the peer's
+  sender task writes and only the connection's reader task reads. A
+  replaced or lost connection is closed with ``aclose_forcefully`` while
+  the sender may be inside ``send_all`` on it: that write fails, and the
+  sender drops the stream and waits for the link's next one, as over TCP.
+* ``https_compatible=True``: closing does not send ``close_notify`` and an
+  EOF without one is an ordinary EOF. Truncation cannot pass for a whole
+  message (frames are length-prefixed, a partial one is discarded), and a
+  close that needs no write cannot wait on a peer that stopped reading.
+* The sender task, its bounded queue, several frames per ``send_all`` and
+  the frame size limit are the same over TLS: OpenSSL cuts each
+  ``send_all`` into records.
 """
 
 from __future__ import annotations
@@ -27,12 +60,14 @@ import hmac
 import logging
 import os
 import random
+import ssl
 from collections import deque
 from collections.abc import Callable
 from dataclasses import dataclass
 
 import trio
 
+from epaxosdb.certificates import PeerContexts
 from epaxosdb.clusterfile import ClusterConfig
 from protocol.messages import ReplicaId
 from protocol.peer import (
@@ -52,6 +87,7 @@ from protocol.peer import (
 from .identities import Identity, NumberedBehind, PeerIdentities, PeerIdentityError
 from .listeners import open_listeners
 from .throttle import LogThrottle
+from .tls import handshake_failure
 
 log = logging.getLogger("epaxosdb.peers")
 
@@ -69,6 +105,26 @@ SILENT_LOG_WINDOW_S = 60.0
 at most once per window: anybody who reaches a peer port can open thousands."""
 DIAL_BACKOFF_MIN_S = 0.05
 DIAL_BACKOFF_MAX_S = 2.0
+TLS_HINTS = {
+    "WRONG_VERSION_NUMBER": "not TLS: a replica without tls_peers, or something else, on "
+    "a TLS peer port?",
+    "HTTP_REQUEST": "an HTTP request on the peer port",
+    "PEER_DID_NOT_RETURN_A_CERTIFICATE": "the peer sent no certificate; peers must",
+    "CERTIFICATE_VERIFY_FAILED": "the peer's certificate is not signed by tls_ca_cert_file",
+    "TLSV1_ALERT_UNKNOWN_CA": "the peer does not trust this replica's certificate (another "
+    "tls_ca_cert_file?)",
+    "TLSV13_ALERT_CERTIFICATE_REQUIRED": "the peer wants a certificate from this replica",
+    "UNEXPECTED_EOF_WHILE_READING": "the peer hung up during the TLS handshake (a replica "
+    "without tls_peers?)",
+}
+"""What OpenSSL's most common reasons mean on a peer port (both ends of it)."""
+
+TLS_RECORD_HANDSHAKE = b"\x16\x03"
+"""How a TLS ClientHello starts (a handshake record, protocol 3.x): on a plain peer port
+it is read as a frame header of some 370 MB, which says nothing of the cause."""
+
+PeerStream = trio.SocketStream | trio.SSLStream[trio.SocketStream]
+"""A peer connection: plain TCP, or TLS over it with ``tls_peers``."""
 
 
 def _proof(secret: bytes, who: bytes, nonce: bytes, cluster_id: bytes) -> bytes:
@@ -84,6 +140,8 @@ class PeerStatistics:
     dropped_disconnected: int
     rejected_connections: int
     protocol_errors: int
+    tls_failures: int = 0
+    """TLS handshakes that failed, either side (``tls_peers``)."""
 
 
 class _Link:
@@ -91,7 +149,7 @@ class _Link:
 
     def __init__(self, peer: ReplicaId) -> None:
         self.peer = peer
-        self.stream: trio.SocketStream | None = None
+        self.stream: PeerStream | None = None
         self.queue: deque[bytes] = deque()
         self.queued_bytes = 0
         self.wake = trio.Event()
@@ -120,19 +178,27 @@ class PeerNetwork:
         *,
         frame_size_max: int = FRAME_SIZE_MAX,
         handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
+        tls: PeerContexts | None = None,
     ) -> None:
+        """``tls``: the contexts of mutual TLS (``[cluster] tls_peers``), or plain TCP."""
         self._me = me
         self._cluster = cluster
         self._deliver = deliver
         self._identities = identities
         self._frame_size_max = frame_size_max
         self._handshake_timeout_s = handshake_timeout_s
+        self._tls = tls
         self._links = {r.id: _Link(r.id) for r in cluster.replicas if r.id != me}
         self._rng = random.Random()
         self._last_msg: PeerFrame | None = None
         self._last_frame = b""
-        self._c = {"sent": 0, "received": 0, "full": 0, "down": 0, "rejected": 0, "errors": 0}
+        self._c = {
+            "sent": 0, "received": 0, "full": 0, "down": 0, "rejected": 0, "errors": 0, "tls": 0
+        }  # fmt: skip
         self._silent = LogThrottle(SILENT_LOG_BURST, SILENT_LOG_WINDOW_S, trio.current_time)
+        self._tls_failed = LogThrottle(SILENT_LOG_BURST, SILENT_LOG_WINDOW_S, trio.current_time)
+        """Failed TLS handshakes, accepted or dialled: a misconfigured replica redials
+        every back-off, and anybody can knock on the port."""
         self._behind_seen: set[tuple[int, tuple[int, bytes]]] = set()
         """Peer runs refused once for numbering behind (``NumberedBehind``): a second
         refusal is no race, and is logged as a warning."""
@@ -170,6 +236,7 @@ class PeerNetwork:
             c["down"],
             c["rejected"],
             c["errors"],
+            c["tls"],
         )
 
     # --- tasks -----------------------------------------------------------------------
@@ -185,7 +252,10 @@ class PeerNetwork:
                     nursery.start_soon(self._dialer, link)
             nursery.start_soon(self._summarise_silent)
             await nursery.start(trio.serve_listeners, self._accept, listeners)
-            log.info("peer listener on %s:%d", entry.peer.host, port)
+            log.info(
+                "peer listener on %s:%d%s", entry.peer.host, port,
+                " (mutual TLS)" if self._tls is not None else "",
+            )  # fmt: skip
             task_status.started(port)
 
     async def _sender(self, link: _Link) -> None:
@@ -217,10 +287,13 @@ class PeerNetwork:
         entry = self._cluster.replica(link.peer)
         backoff = DIAL_BACKOFF_MIN_S
         while True:
-            stream: trio.SocketStream | None = None
+            stream: PeerStream | None = None
             try:
                 with trio.fail_after(self._handshake_timeout_s):
                     stream = await trio.open_tcp_stream(entry.peer.host, entry.peer.port)
+                    if self._tls is not None:
+                        stream = trio.SSLStream(stream, self._tls.dial, https_compatible=True)
+                        await stream.do_handshake()
                     decoder = FrameDecoder(HANDSHAKE_FRAME_MAX)
                     await self._dial_handshake(stream, decoder, link.peer)
             except (
@@ -232,7 +305,15 @@ class PeerNetwork:
             ) as exc:
                 if stream is not None:
                     await trio.aclose_forcefully(stream)
-                if isinstance(exc, PeerIdentityError):
+                tls_failure = _tls_failure(exc)
+                if tls_failure is not None:
+                    # Our certificate refused (the alert may come only with the first
+                    # frame, in TLS 1.3), or theirs: said a few times a window.
+                    self._c["tls"] += 1
+                    if self._tls_failed.allow():
+                        log.warning("TLS with replica %d failed: %s", link.peer, tls_failure)
+                    self._log_tls_summary()
+                elif isinstance(exc, PeerIdentityError):
                     self._c["rejected"] += 1
                     log.warning("refusing replica %d: %s", link.peer, exc)
                 elif isinstance(exc, PeerProtocolError):
@@ -248,10 +329,15 @@ class PeerNetwork:
             await self._run_connection(link, stream, decoder)
             await trio.sleep(DIAL_BACKOFF_MIN_S * (0.5 + self._rng.random()))
 
-    async def _accept(self, stream: trio.SocketStream) -> None:
+    async def _accept(self, sock: trio.SocketStream) -> None:
         decoder = FrameDecoder(HANDSHAKE_FRAME_MAX)
+        stream: PeerStream = sock
+        if self._tls is not None:
+            stream = trio.SSLStream(sock, self._tls.accept, server_side=True, https_compatible=True)
         try:
             with trio.fail_after(self._handshake_timeout_s):
+                if isinstance(stream, trio.SSLStream):
+                    await stream.do_handshake()
                 peer = await self._accept_handshake(stream, decoder)
         except (
             trio.TooSlowError,
@@ -262,21 +348,27 @@ class PeerNetwork:
         ) as exc:
             self._c["rejected"] += 1
             silent = isinstance(exc, trio.TooSlowError)
+            tls_failure = _tls_failure(exc)
             reason = (
                 f"no handshake within {self._handshake_timeout_s:g}s"
                 if silent
-                else str(exc) or type(exc).__name__
+                else tls_failure or str(exc) or type(exc).__name__
             )
-            if isinstance(exc, NumberedBehind) and (exc.peer, exc.run) not in self._behind_seen:
+            if tls_failure is not None:
+                self._c["tls"] += 1
+                if self._tls_failed.allow():
+                    log.warning("rejected a peer connection from %s: %s", _remote(sock), reason)
+                self._log_tls_summary()
+            elif isinstance(exc, NumberedBehind) and (exc.peer, exc.run) not in self._behind_seen:
                 self._behind_seen.add((exc.peer, exc.run))
                 log.info(
                     "refused a peer connection from %s for now: %s — or instances it "
                     "numbered since its handshake reached here first; its next handshake "
                     "will tell (this is logged as a warning if it repeats)",
-                    _remote(stream), reason,
+                    _remote(sock), reason,
                 )  # fmt: skip
             elif not silent or self._silent.allow():
-                log.warning("rejected a peer connection from %s: %s", _remote(stream), reason)
+                log.warning("rejected a peer connection from %s: %s", _remote(sock), reason)
             self._log_silent_summary()
             await trio.aclose_forcefully(stream)
             return
@@ -286,6 +378,16 @@ class PeerNetwork:
         while True:
             await trio.sleep(self._silent.window_s)
             self._log_silent_summary()
+            self._log_tls_summary()
+
+    def _log_tls_summary(self) -> None:
+        count = self._tls_failed.take_summary()
+        if count:
+            log.warning(
+                "%d more peer TLS handshakes failed; connections closed (more than %d a %gs "
+                "are not logged one by one)",
+                count, self._tls_failed.burst, self._tls_failed.window_s,
+            )  # fmt: skip
 
     def _log_silent_summary(self) -> None:
         count = self._silent.take_summary()
@@ -300,7 +402,7 @@ class PeerNetwork:
 
     async def _read_frame(
         self,
-        stream: trio.SocketStream,
+        stream: PeerStream,
         decoder: FrameDecoder,
         hung_up: str = "peer closed the connection during the handshake",
     ) -> bytes:
@@ -314,7 +416,7 @@ class PeerNetwork:
             decoder.feed(data)
 
     async def _dial_handshake(
-        self, stream: trio.SocketStream, decoder: FrameDecoder, peer: ReplicaId
+        self, stream: PeerStream, decoder: FrameDecoder, peer: ReplicaId
     ) -> None:
         cid, secret = self._cluster.cluster_id, self._cluster.secret
         nonce = os.urandom(16)
@@ -324,8 +426,9 @@ class PeerNetwork:
             await self._read_frame(
                 stream, decoder,
                 hung_up=f"replica {peer} closed the connection without answering: it "
-                "refuses this replica (its log says why: another cluster file, or this "
-                "data directory is not the one this replica last ran on)",
+                "refuses this replica (its log says why: another cluster file, tls_peers "
+                "on one of the two only, or this data directory is not the one this replica "
+                "last ran on)",
             )
         )  # fmt: skip
         if reply.cluster_id != cid:
@@ -340,9 +443,18 @@ class PeerNetwork:
         await stream.send_all(encode_frame(encode_hello(_hello(cid, self._me, b"", mine, me))))
 
     async def _accept_handshake(
-        self, stream: trio.SocketStream, decoder: FrameDecoder
+        self, stream: PeerStream, decoder: FrameDecoder
     ) -> ReplicaId:
         cid, secret = self._cluster.cluster_id, self._cluster.secret
+        first = await stream.receive_some(4096)
+        if not first:
+            raise PeerProtocolError("peer closed the connection during the handshake")
+        if self._tls is None and first.startswith(TLS_RECORD_HANDSHAKE):
+            raise PeerProtocolError(
+                "a TLS handshake on a plain peer port: the dialing replica has [cluster] "
+                "tls_peers = true and this one does not (every replica needs the same)"
+            )
+        decoder.feed(first)
         hello = decode_hello(await self._read_frame(stream, decoder))
         if hello.cluster_id != cid:
             raise PeerProtocolError("wrong cluster id")
@@ -382,7 +494,7 @@ class PeerNetwork:
     # --- an established connection -----------------------------------------------------
 
     async def _run_connection(
-        self, link: _Link, stream: trio.SocketStream, handshake_decoder: FrameDecoder
+        self, link: _Link, stream: PeerStream, handshake_decoder: FrameDecoder
     ) -> None:
         old = link.stream
         if old is not None:
@@ -390,7 +502,10 @@ class PeerNetwork:
         link.stream = stream
         link.queue.clear()
         link.queued_bytes = 0
-        log.info("connected to replica %d", link.peer)
+        if isinstance(stream, trio.SSLStream):
+            log.info("connected to replica %d over %s", link.peer, stream.version())
+        else:
+            log.info("connected to replica %d", link.peer)
         decoder = FrameDecoder(self._frame_size_max)
         leftover = handshake_decoder.remaining()
         try:
@@ -406,7 +521,7 @@ class PeerNetwork:
             self._disconnect(link, stream)
             await trio.aclose_forcefully(stream)
 
-    async def _reader(self, link: _Link, stream: trio.SocketStream, decoder: FrameDecoder) -> None:
+    async def _reader(self, link: _Link, stream: PeerStream, decoder: FrameDecoder) -> None:
         deliver = self._deliver
         while True:
             while True:
@@ -426,12 +541,21 @@ class PeerNetwork:
                 return
             decoder.feed(data)
 
-    def _disconnect(self, link: _Link, stream: trio.SocketStream) -> None:
+    def _disconnect(self, link: _Link, stream: PeerStream) -> None:
         if link.stream is stream:
             link.stream = None
             link.queue.clear()
             link.queued_bytes = 0
             link.wake.set()
+
+
+def _tls_failure(exc: BaseException) -> str | None:
+    """Why TLS failed, if that is what ``exc`` is: trio reports OpenSSL's error as the
+    cause of a ``BrokenResourceError``, in the handshake or (our certificate refused
+    under TLS 1.3) at the first read after it."""
+    if isinstance(exc, trio.BrokenResourceError) and isinstance(exc.__cause__, ssl.SSLError):
+        return f"TLS handshake failed: {handshake_failure(exc, TLS_HINTS)}"
+    return None
 
 
 def _remote(stream: trio.SocketStream) -> str:

@@ -118,7 +118,13 @@ def _warn_without_secret(cluster: ClusterConfig) -> None:
     if cluster.secret:
         return
     exposed = [r.peer.host for r in cluster.replicas if not _loopback(r.peer.host)]
-    if exposed:
+    if exposed and cluster.tls_peers:
+        log.warning(
+            "no [cluster] secret: with tls_peers only holders of a certificate from "
+            "tls_ca_cert_file reach the peer handshake, but any of them (a client's "
+            "certificate too) can pose as a replica there; set secret in the cluster file"
+        )
+    elif exposed:
         log.warning(
             "no [cluster] secret: anyone who can reach a peer port (%s) can pose as a "
             "replica and cut it off from the others; set secret in the cluster file",
@@ -136,6 +142,7 @@ async def serve_replica(
     client_host: str | None = None,
     client_port: int | None = None,
     tls_context: ssl.SSLContext | None = None,
+    peer_tls: certificates.PeerContexts | None = None,
     task_status: trio.TaskStatus[int] = trio.TASK_STATUS_IGNORED,
 ) -> None:
     """Serve until cancelled or SHUTDOWN; ``task_status.started(client_port)`` once
@@ -143,13 +150,17 @@ async def serve_replica(
 
     A replica with a ``tls_client`` serves it with ``tls_context``, or with one built
     from the cluster file's TLS files (``certificates.CertificateError`` if they are
-    bad: the CLI builds it before opening the data dir, to refuse the start early)."""
+    bad: the CLI builds it before opening the data dir, to refuse the start early).
+    With ``[cluster] tls_peers`` the same goes for ``peer_tls``, the contexts of
+    mutual TLS between replicas."""
     cluster, me = opened.cluster, opened.replica_id
     entry = cluster.replica(me)
     tls: TlsPort | None = None
     if entry.tls_client is not None:
         context = tls_context or certificates.server_context(entry.tls)
         tls = TlsPort(context, cluster.tls_handshake_timeout_s)
+    if cluster.tls_peers and peer_tls is None:
+        peer_tls = certificates.peer_contexts(entry.tls)
     loop: ConsensusLoop | None = None
 
     def deliver(msg: PeerFrame) -> None:
@@ -184,7 +195,9 @@ async def serve_replica(
         highest_known=lambda peer: core().highest_known(peer),
         joining=lambda: core().joining,
     )
-    peers = PeerNetwork(me, cluster, deliver, identities)
+    peers = PeerNetwork(
+        me, cluster, deliver, identities, tls=peer_tls if cluster.tls_peers else None
+    )
     transfers = SnapshotTransfers(
         me,
         cluster.ids.index(me),
@@ -300,14 +313,18 @@ async def _serve(
         nursery.cancel_scope.cancel()
 
 
-async def run_until_signal(opened: OpenReplica, tls_context: ssl.SSLContext | None = None) -> None:
+async def run_until_signal(
+    opened: OpenReplica,
+    tls_context: ssl.SSLContext | None = None,
+    peer_tls: certificates.PeerContexts | None = None,
+) -> None:
     """``serve_replica`` until SIGTERM, SIGINT or SHUTDOWN, then shut down cleanly."""
     with trio.open_signal_receiver(signal.SIGTERM, signal.SIGINT) as signals:
         async with trio.open_nursery() as nursery:
 
             async def serve_then_stop() -> None:
                 # returns only after a SHUTDOWN command
-                await serve_replica(opened, tls_context=tls_context)
+                await serve_replica(opened, tls_context=tls_context, peer_tls=peer_tls)
                 nursery.cancel_scope.cancel()
 
             nursery.start_soon(serve_then_stop)
@@ -317,7 +334,11 @@ async def run_until_signal(opened: OpenReplica, tls_context: ssl.SSLContext | No
                 break
 
 
-def run_process(opened: OpenReplica, tls_context: ssl.SSLContext | None = None) -> None:
+def run_process(
+    opened: OpenReplica,
+    tls_context: ssl.SSLContext | None = None,
+    peer_tls: certificates.PeerContexts | None = None,
+) -> None:
     """The process's main: serve until a signal (the CLI's only entry into trio).
 
     Trio reports a task's failure wrapped in exception groups, one level per
@@ -326,7 +347,7 @@ def run_process(opened: OpenReplica, tls_context: ssl.SSLContext | None = None) 
     down to it and the caller can say it in one line and exit with its code.
     """
     try:
-        trio.run(run_until_signal, opened, tls_context)
+        trio.run(run_until_signal, opened, tls_context, peer_tls)
     except BaseExceptionGroup as group:
         cause = root_cause(group)
         if cause is group:

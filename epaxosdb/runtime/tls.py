@@ -94,7 +94,7 @@ async def handle_tls_client(
         with trio.move_on_after(port.handshake_timeout_s) as waited:
             await tls.do_handshake()
     except (trio.BrokenResourceError, trio.ClosedResourceError) as exc:
-        port.log_failure(address, f"TLS handshake failed: {_cause(exc)}")
+        port.log_failure(address, f"TLS handshake failed: {handshake_failure(exc)}")
         await trio.aclose_forcefully(tls)
         return
     finally:
@@ -119,12 +119,13 @@ _HINTS = {
 """What OpenSSL's most common reasons mean on this port."""
 
 
-def _cause(exc: BaseException) -> str:
-    """OpenSSL's reason for a failed handshake, with what it likely means."""
+def handshake_failure(exc: BaseException, hints: dict[str, str] = _HINTS) -> str:
+    """OpenSSL's reason for a failed handshake, with what it likely means on this port
+    (``hints``: the peer port reads the same reasons differently)."""
     cause = exc.__cause__
     if isinstance(cause, ssl.SSLError):
         reason = cause.reason or str(cause)
-        hint = _HINTS.get(reason)
+        hint = hints.get(reason)
         return f"{reason} ({hint})" if hint else reason
     if cause is not None:
         return str(cause) or type(cause).__name__

@@ -10,12 +10,15 @@ from __future__ import annotations
 
 import logging
 from collections.abc import Callable
+from pathlib import Path
 from typing import cast
 
 import pytest
 import trio
+import trustme
 
-from epaxosdb.clusterfile import Address, ClusterConfig, ReplicaEntry
+from epaxosdb.certificates import peer_contexts
+from epaxosdb.clusterfile import Address, ClusterConfig, ReplicaEntry, TlsSettings
 from epaxosdb.runtime import peers
 from epaxosdb.runtime.identities import PeerIdentities
 from epaxosdb.runtime.peers import PeerNetwork
@@ -86,3 +89,43 @@ async def test_many_silent_peer_connections_log_a_few_lines_and_a_count(
     summaries = [m for m in messages if "more peer connections" in m]
     assert sum(int(m.split()[1]) for m in summaries) == SILENT - peers.SILENT_LOG_BURST
     assert summaries[0].startswith(f"rejected {SILENT - peers.SILENT_LOG_BURST} more peer ")
+
+
+async def test_many_failed_tls_handshakes_on_a_peer_port_log_a_few_lines_and_a_count(
+    caplog: pytest.LogCaptureFixture, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    """With ``tls_peers``, plain text on the peer port fails the TLS handshake: each such
+    connection is closed and counted, a burst is logged one by one, the rest summed up."""
+    monkeypatch.setattr(peers, "SILENT_LOG_WINDOW_S", 1.0)
+    caplog.set_level(logging.WARNING, logger="epaxosdb.peers")
+    ca = trustme.CA()
+    replica = ca.issue_cert("127.0.0.1")
+    ca.cert_pem.write_to_path(str(tmp_path / "ca.pem"))
+    replica.cert_chain_pems[0].write_to_path(str(tmp_path / "cert.pem"))
+    replica.private_key_pem.write_to_path(str(tmp_path / "key.pem"))
+    contexts = peer_contexts(
+        TlsSettings(tmp_path / "cert.pem", tmp_path / "key.pem", tmp_path / "ca.pem")
+    )
+    network = PeerNetwork(
+        3, _cluster(), lambda msg: None, cast(PeerIdentities, None), tls=contexts
+    )
+    with trio.fail_after(DEADLINE_S):
+        async with trio.open_nursery() as nursery:
+            port = await nursery.start(network.serve)
+            streams = []
+            for _ in range(SILENT):
+                stream = await trio.open_tcp_stream("127.0.0.1", port)
+                await stream.send_all(b"PING\r\n" * 100)
+                streams.append(stream)
+            await _until(lambda: network.statistics().tls_failures == SILENT)
+            await _until(lambda: any("more peer TLS" in r.getMessage() for r in caplog.records))
+            nursery.cancel_scope.cancel()
+    for stream in streams:
+        await stream.aclose()
+    assert network.statistics().rejected_connections == SILENT
+    messages = [r.getMessage() for r in caplog.records]
+    one_by_one = [m for m in messages if m.startswith("rejected a peer connection from")]
+    assert len(one_by_one) == peers.SILENT_LOG_BURST
+    assert all("TLS handshake failed: WRONG_VERSION_NUMBER (not TLS" in m for m in one_by_one)
+    summaries = [m for m in messages if "more peer TLS handshakes failed" in m]
+    assert sum(int(m.split()[0]) for m in summaries) == SILENT - peers.SILENT_LOG_BURST
