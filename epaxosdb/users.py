@@ -278,6 +278,11 @@ class User:
         return any(stringmatch(pattern, channel) for pattern in self.channel_patterns)
 
     @property
+    def all_commands(self) -> bool:
+        """Every command allowed (whatever the keys and channels)."""
+        return self.allowed >= ALL_COMMANDS
+
+    @property
     def unrestricted(self) -> bool:
         """Every command, key and channel: the front end's fast path needs no check."""
         return self.allkeys and self.allchannels and self.allowed >= ALL_COMMANDS

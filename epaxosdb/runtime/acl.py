@@ -36,8 +36,13 @@ NO_ACL_FILE = Error(
 DEFAULT_UNDELETABLE = Error("ERR The 'default' user cannot be removed")
 SCRIPTS_REFUSED = Error(
     "NOPERM this user has no permissions to run scripts: epaxosdb runs them only for"
-    " users with allcommands, allkeys and allchannels"
+    " users allowed every command"
 )
+"""Every replica runs a script, and the commands it calls cannot be checked there
+against rules that may differ from replica to replica; a user allowed every command
+needs no such check. Its keys are checked like any command's (the keys it declares,
+the only ones a script may touch here), and no script may PUBLISH, so key and channel
+patterns are no obstacle."""
 _NOPERM = {
     "command": "NOPERM this user has no permissions to run the '{}' command",
     "key": "NOPERM this user has no permissions to access one of the keys used as arguments",
@@ -146,7 +151,7 @@ def refusal(conn: Connection, spec: CommandSpec, request: Sequence[bytes]) -> Er
     user = conn.user
     denial = users.check(user, spec, request)
     if denial is None:
-        if spec.name in _SCRIPTS and not user.unrestricted:
+        if spec.name in _SCRIPTS and not user.all_commands:
             return SCRIPTS_REFUSED
         return None
     context = "multi" if conn.multi is not None else "toplevel"

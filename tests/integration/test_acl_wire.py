@@ -219,10 +219,35 @@ def test_client_list_names_each_connection_user(
     assert lines[str(admin.client_id())] == "default"
     with pytest.raises(redis.exceptions.NoPermissionError):
         app.set("other", 1)
-    with pytest.raises(redis.exceptions.NoPermissionError):
-        app.eval("return 1", 0)  # scripts only for users allowed everything (README)
     app.close()
     admin.close()
+
+
+def test_scripts_run_for_users_allowed_every_command_on_the_keys_they_may_use(
+    make_cluster: Callable[..., ProcessCluster],
+) -> None:
+    """Every replica runs a script, so the commands it calls cannot be checked against
+    one replica's rules: a user must be allowed every command; the keys a script
+    declares (the only ones it may touch) are checked like any command's."""
+    cluster = make_cluster(1)
+    admin = redis.Redis(port=cluster.port(1))
+    assert admin.acl_setuser("app", enabled=True, passwords=["+pw"], keys=["app:*"],
+                             commands=["+@all"])  # fmt: skip
+    assert admin.acl_setuser("safe", enabled=True, passwords=["+pw"], keys=["*"],
+                             channels=["*"], commands=["+@all", "-@dangerous"])  # fmt: skip
+    app = redis.Redis(port=cluster.port(1), username="app", password="pw")
+    script = "return redis.call('INCR', KEYS[1])"
+    assert app.eval(script, 1, "app:n") == 1
+    assert app.evalsha(app.script_load(script), 1, "app:n") == 2
+    assert app.eval_ro("return redis.call('GET', KEYS[1])", 1, "app:n") == b"2"
+    with pytest.raises(redis.exceptions.NoPermissionError, match="keys used as arguments"):
+        app.eval(script, 1, "other")
+    safe = redis.Redis(port=cluster.port(1), username="safe", password="pw")
+    with pytest.raises(redis.exceptions.NoPermissionError, match="allowed every command"):
+        safe.eval("return 1", 0)
+    assert safe.get("app:n") == b"2"  # everything else it may do, it does
+    for client in (app, safe, admin):
+        client.close()
 
 
 USERS = {
