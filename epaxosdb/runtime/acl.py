@@ -253,7 +253,32 @@ def _setuser(conn: Connection, name: bytes, rules: list[bytes]) -> Reply:
     except RuleError as exc:
         return Error(f"ERR Error in ACL SETUSER modifier '{_c_text(exc.rule)}': {exc.reason}")
     conn.registry.users_changed()
+    _close_subscribers_refused(conn, conn.registry.users.users[name])
     return OK
+
+
+def subscriptions_allowed(user: User, subscriber: Connection) -> bool:
+    """Whether ``user`` may still hear everything ``subscriber`` subscribed to: each
+    channel and shard channel against its channel patterns, each pattern as written."""
+    if user.allchannels:
+        return True
+    allowed = user.channel_allowed
+    return (
+        all(allowed(channel, False) for channel in subscriber.channels)
+        and all(allowed(channel, False) for channel in subscriber.shard_channels)
+        and all(allowed(pattern, True) for pattern in subscriber.patterns)
+    )
+
+
+def _close_subscribers_refused(conn: Connection, user: User) -> None:
+    """After ``ACL SETUSER``: a client of ``user`` subscribed to a channel the user may no
+    longer use is disconnected, as Redis does, rather than left hearing it."""
+    for other in list(conn.registry.clients.values()):
+        if other.user is user and not subscriptions_allowed(user, other):
+            if other is conn:
+                other.close_after_reply()
+            else:
+                other.kill()
 
 
 def _deluser(conn: Connection, names: list[bytes]) -> Reply:

@@ -306,3 +306,19 @@ def test_a_bad_rule_in_the_cluster_file_stops_the_start(secured3: ProcessCluster
     assert "user 'typo'" in message and "'+gett'" in message
     assert "Unknown command or category name in ACL" in message
     assert "Traceback" not in message
+
+
+def test_a_subscriber_whose_user_loses_the_channel_is_disconnected_as_in_redis(
+    servers: tuple[int, int],
+) -> None:
+    admin = Pair(*servers, 2)
+    admin.same("ACL SETUSER sub on nopass ~* resetchannels &news* +@all")
+    subscriber = Pair(*servers, 2)
+    subscriber.same("AUTH sub x")
+    subscriber.same("SUBSCRIBE news1")
+    admin.same("ACL SETUSER sub &more")  # widened: nothing happens
+    subscriber.same("PING")
+    admin.same("ACL SETUSER sub resetchannels &other")
+    subscriber.closed()
+    admin.close()
+    subscriber.close()
