@@ -32,6 +32,7 @@ from dataclasses import dataclass, field
 
 from epaxosdb import commands
 from epaxosdb.commands import workspace
+from epaxosdb.commands.event_rules import KEY_MISS
 from epaxosdb.commands.notifications import Notices
 from epaxosdb.commands.tally import Tally
 from epaxosdb.commands.workspace import UnstoredChange, Workspace
@@ -218,6 +219,7 @@ def _execute_in(
     tally = out.tally
     clock, threshold = (stopwatch.clock, stopwatch.threshold_s()) if stopwatch else (None, -1.0)
     flags = stopwatch.notifications() if stopwatch else 0
+    tally.missed = [] if flags & KEY_MISS else None  # keymiss events name the keys
     notices: Notices | None = None
     for ex in ready.to_execute:
         for cmd in ex.cmds:

@@ -39,6 +39,7 @@ EVICTED = 1 << 7
 STREAM = 1 << 8
 MODULE = 1 << 9
 NEW = 1 << 12
+KEY_MISS = 1 << 13
 TYPES = STRING | LIST | SET | HASH | ZSET | STREAM
 """The classes of the events that name a value's type (``$lshzt``)."""
 

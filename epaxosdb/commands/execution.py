@@ -287,7 +287,7 @@ def execute(
         else:
             reply = handler(kv, op, now_ms, seed)
         if judge is not None and reads is not None:
-            if judge is null_is_miss:  # inlined for GET's sake
+            if judge is null_is_miss and reads.missed is None:  # inlined for GET's sake
                 if reply is None:
                     reads.misses += 1
                 else:
@@ -295,6 +295,8 @@ def execute(
             else:
                 judge(kv, op, reply, now_ms, reads)
         if notices is not None:
+            if reads is not None and reads.missed:
+                notices.missed(reads.missed)
             notices.after(kv, op, reply, before)
         return reply
     if type(kv) is Workspace or not (workspace.AUDIT or holds_collections(cmd)):
@@ -406,6 +408,8 @@ def _execute_ops(
             if judge is not None and reads is not None:
                 judge(kv, op, replies[-1], now_ms, reads)
             if notices is not None:
+                if reads is not None and reads.missed:
+                    notices.missed(reads.missed)
                 notices.after(kv, op, replies[-1], before)
             if workspace.AUDIT and type(kv) is Workspace:
                 kv.op_done(op)

@@ -1,4 +1,4 @@
-"""Keyspace notifications (Redis's notify.c): every class but ``m`` (key misses).
+"""Keyspace notifications (Redis's notify.c): every class of Redis 7.0.
 
 Why: clients learn that keys changed or expired without polling — Spring
 Session, for one, sets ``notify-keyspace-events Egx`` at start-up and cleans
@@ -20,8 +20,9 @@ channels (``K``) and ``__keyevent@0__:<event>`` ones (``E``). ``e``victed
 and ``d`` (modules) are accepted and never heard, as from a Redis without
 ``maxmemory`` or modules; ``n`` (``new``: a key an op created, heard just before
 the first event that names it, as Redis says it when it adds the key) is
-delivered; ``m`` (lookups of missing keys) is refused by CONFIG SET rather than
-accepted and never delivered.
+delivered; ``m`` (``keymiss``: a read looked a key up and found none, as
+``tally`` counts ``keyspace_misses``) is heard only from the replica where the
+read ran — the one its client is connected to, since only it runs a read.
 A script's commands cause theirs as they run (``scripting`` tells ``Notices``).
 
 How events are found: ``Notices.before`` notes which keys an op writes exist
@@ -44,6 +45,7 @@ from .event_rules import (
     EXPIRED,
     GENERIC,
     HASH,
+    KEY_MISS,
     LIST,
     MODULE,
     NEW,
@@ -70,8 +72,9 @@ _CLASS_CHARS = (
 """The class characters in the order ``keyspaceEventsFlagsToString`` writes them."""
 ALL = GENERIC | TYPES | EXPIRED | EVICTED | MODULE
 """``A``: every class but ``n`` and ``m``."""
-_CLASSES = {**dict(_CLASS_CHARS), "n": NEW, "A": ALL, "K": KEYSPACE, "E": KEYEVENT}
-_UNSUPPORTED = "m"
+_CLASSES = {
+    **dict(_CLASS_CHARS), "n": NEW, "m": KEY_MISS, "A": ALL, "K": KEYSPACE, "E": KEYEVENT
+}  # fmt: skip
 
 INVALID = "Invalid event class character. Use 'Ag$lshzxeKEtmdn'."
 """Redis's reason for a character that is no class at all."""
@@ -83,8 +86,6 @@ def parse_flags(text: str) -> int | str:
     for char in text:
         if char in _CLASSES:
             flags |= _CLASSES[char]
-        elif char in _UNSUPPORTED:
-            return f"the class m (key misses) is not delivered; '{char}' is not supported"
         else:
             return INVALID
     return flags
@@ -95,12 +96,13 @@ def format_flags(flags: int) -> str:
     only after the classes: with ``A`` it is not written, as in Redis 7.0)."""
     classes = "".join(char for char, bit in _CLASS_CHARS if flags & bit)
     text = "A" if flags & ALL == ALL else classes + "n" * bool(flags & NEW)
-    return text + "K" * bool(flags & KEYSPACE) + "E" * bool(flags & KEYEVENT)
+    keys = "K" * bool(flags & KEYSPACE) + "E" * bool(flags & KEYEVENT)
+    return text + keys + "m" * bool(flags & KEY_MISS)
 
 
 def delivered(flags: int) -> bool:
     """Whether anything is ever delivered with these flags (a class and a channel kind)."""
-    return bool(flags & (ALL | NEW)) and bool(flags & (KEYSPACE | KEYEVENT))
+    return bool(flags & (ALL | NEW | KEY_MISS)) and bool(flags & (KEYSPACE | KEYEVENT))
 
 
 _SCRIPTS = frozenset({b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO"})
@@ -144,6 +146,14 @@ class Notices:
     MULTI (its expired keys are settled up front)."""
     op: int = 0
     """The index of the op running now (a command that is not a MULTI has only op 0)."""
+
+    def missed(self, keys: list[bytes]) -> None:
+        """The op running looked ``keys`` up for reading and found none (``keymiss``: only
+        where its handlers run, the replica its client is connected to); taken, so the
+        list is empty for the next op."""
+        if self.flags & KEY_MISS:
+            self.events += [(self.op, b"keymiss", key) for key in keys]
+        keys.clear()
 
     def expired(self, key: bytes) -> None:
         """``key`` was found expired and deleted."""

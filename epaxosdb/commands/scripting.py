@@ -859,6 +859,8 @@ class _Call:
             if judge is not None and reads is not None:
                 judge(self.kv, op, reply, self.now_ms, reads)
             if notices is not None:
+                if reads is not None and reads.missed:
+                    notices.missed(reads.missed)
                 notices.after(self.kv, op, reply, before)
             if workspace.AUDIT:
                 self.kv.op_done(op)

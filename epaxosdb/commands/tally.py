@@ -66,6 +66,9 @@ class Tally:
     by ``DELEXPIRED``, or overwritten or deleted while expired)."""
     hits: int = 0
     misses: int = 0
+    missed: list[bytes] | None = None
+    """When keyspace notifications hear key misses (class ``m``): the keys found missing
+    since the caller last took them (``Notices.missed``), in lookup order."""
 
     def add(self, other: Tally) -> None:
         """Fold ``other`` in (a step's counts into a replica's)."""
@@ -94,6 +97,8 @@ def null_is_miss(
     value, WRONGTYPE) found one. (``execute`` counts GET's inline.)"""
     if reply is None:
         tally.misses += 1
+        if tally.missed is not None:
+            tally.missed.append(op[1])
     else:
         tally.hits += 1
 
@@ -121,13 +126,19 @@ def _mget(
         misses = reply.count(None)
         tally.misses += misses
         tally.hits += len(reply) - misses
+        if misses and tally.missed is not None:
+            tally.missed += [key for key, got in zip(op[1:], reply, strict=True) if got is None]
 
 
 def _exists(
     kv: KeyValueView, op: tuple[bytes, ...], reply: Reply, now_ms: int, tally: Tally
 ) -> None:
-    """EXISTS and TOUCH reply how many of their keys (each time named) exist."""
+    """EXISTS and TOUCH reply how many of their keys (each time named) exist (which ones,
+    only key misses heard by notifications need: they look)."""
     if type(reply) is int:
+        if tally.missed is not None and reply < len(op) - 1:
+            _count(kv, list(op[1:]), now_ms, tally)
+            return
         tally.hits += reply
         tally.misses += len(op) - 1 - reply
 
@@ -136,7 +147,7 @@ def _type(
     kv: KeyValueView, op: tuple[bytes, ...], reply: Reply, now_ms: int, tally: Tally
 ) -> None:
     if reply == _NONE_TYPE:
-        tally.misses += 1
+        _missed(tally, op[1])
     else:
         tally.hits += 1
 
@@ -146,9 +157,15 @@ def _time_to_live(
 ) -> None:
     """TTL, PTTL, EXPIRETIME, PEXPIRETIME: -2 for no key."""
     if reply == -2:
-        tally.misses += 1
+        _missed(tally, op[1])
     else:
         tally.hits += 1
+
+
+def _missed(tally: Tally, key: bytes) -> None:
+    tally.misses += 1
+    if tally.missed is not None:
+        tally.missed.append(key)
 
 
 def _judged(judge: Judge) -> Rule:
@@ -173,9 +190,12 @@ def judge_of(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, tally: Tally)
 
 def _count(kv: KeyValueView, keys: list[bytes], now_ms: int, tally: Tally) -> None:
     hits = 0
+    missed = tally.missed
     for key in keys:
         if live_header(kv, key, now_ms) is not None:
             hits += 1
+        elif missed is not None:
+            missed.append(key)
     tally.hits += hits
     tally.misses += len(keys) - hits
 
@@ -231,7 +251,7 @@ def _one_key(index: int) -> Rule:
             return
         header = kv.header(op[index])
         if header is None or (header.expire_ms and header.expire_ms <= now_ms):
-            tally.misses += 1
+            _missed(tally, op[index])
         else:
             tally.hits += 1
 
@@ -288,10 +308,42 @@ def _rule(spec: CommandSpec) -> Rule | None:
     return _read_keys(specs)
 
 
+def _unheard(rule: Rule) -> Rule:
+    """``rule``, its misses counted but not heard as ``keymiss`` (Redis's lookup with
+    ``LOOKUP_NONOTIFY``: OBJECT's)."""
+
+    def quiet(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, tally: Tally) -> Judge | None:
+        missed, tally.missed = tally.missed, None
+        try:
+            judge = rule(kv, op, now_ms, tally)
+        finally:
+            tally.missed = missed
+        if judge is None:
+            return None
+        found = judge
+
+        def quiet_judge(
+            kv: KeyValueView, op: tuple[bytes, ...], reply: Reply, now_ms: int, tally: Tally
+        ) -> None:
+            missed, tally.missed = tally.missed, None
+            try:
+                found(kv, op, reply, now_ms, tally)
+            finally:
+                tally.missed = missed
+
+        return quiet_judge
+
+    return quiet
+
+
+_UNHEARD = frozenset({b"OBJECT"})
+"""Containers whose lookups Redis counts without a ``keymiss`` event."""
+
+
 def _container_rule(spec: CommandSpec) -> Rule | None:
     """XINFO, OBJECT...: the rule of the sub-command their op names (``op[1]``)."""
     rules = {
-        sub.upper.partition(b"|")[2]: sub_rule
+        sub.upper.partition(b"|")[2]: (_unheard(sub_rule) if spec.upper in _UNHEARD else sub_rule)
         for sub in spec.subcommands
         if sub.handler is not None and (sub_rule := _rule(sub)) is not None
     }
