@@ -34,10 +34,10 @@ NO_ACL_FILE = Error(
     " a Redis configuration file set) in order to store users in the Redis configuration."
 )
 DEFAULT_UNDELETABLE = Error("ERR The 'default' user cannot be removed")
-SCRIPTS_REFUSED = Error(
-    "NOPERM this user has no permissions to run scripts: epaxosdb runs them only for"
-    " users allowed every command"
+_SCRIPTS_WHY = (
+    "has no permissions to run scripts: epaxosdb runs them only for users allowed every command"
 )
+SCRIPTS_REFUSED = Error("NOPERM this user " + _SCRIPTS_WHY)
 """Every replica runs a script, and the commands it calls cannot be checked there
 against rules that may differ from replica to replica; a user allowed every command
 needs no such check. Its keys are checked like any command's (the keys it declares,
@@ -323,6 +323,8 @@ def _dryrun(table: UserTable, name: bytes, request: list[bytes]) -> Reply:
         return Error(f"ERR Command '{_c_text(request[0])}' not found")
     if not spec.arity_ok(len(request)):
         return Error(f"ERR wrong number of arguments for '{spec.name.decode()}' command")
+    if denial is None and spec.name in _SCRIPTS and not user.all_commands:
+        return ("This user " + _SCRIPTS_WHY).encode()
     return OK if denial is None else dry_run_text(denial)
 
 

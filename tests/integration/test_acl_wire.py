@@ -322,3 +322,18 @@ def test_a_subscriber_whose_user_loses_the_channel_is_disconnected_as_in_redis(
     subscriber.closed()
     admin.close()
     subscriber.close()
+
+
+def test_dryrun_says_what_running_a_script_would(
+    make_cluster: Callable[..., ProcessCluster],
+) -> None:
+    cluster = make_cluster(1)
+    admin = redis.Redis(port=cluster.port(1))
+    assert admin.acl_setuser("safe", enabled=True, nopass=True, keys=["*"], channels=["*"],
+                             commands=["+@all", "-@dangerous"])  # fmt: skip
+    assert admin.execute_command("ACL", "DRYRUN", "safe", "EVAL", "return 1", "0") == (
+        b"This user has no permissions to run scripts: epaxosdb runs them only for users"
+        b" allowed every command"
+    )
+    assert admin.execute_command("ACL", "DRYRUN", "default", "EVAL", "return 1", "0") == b"OK"
+    admin.close()
