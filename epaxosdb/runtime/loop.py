@@ -78,6 +78,7 @@ from .allocator import release_free_memory
 from .backend import Client, InfoFields, OnReply
 from .blocking import BlockedClients
 from .latency import LatencyMonitor, command_event, either_threshold_s
+from .peers import PeerStatistics
 from .pubsub import Subscriptions
 from .slowlog import SlowLog
 from .tracking import Tracking
@@ -242,6 +243,7 @@ class ConsensusLoop:
         tick_interval_s: float,
         command_timeout_s: float = 10.0,
         peers_connected: Callable[[], int] = lambda: 0,
+        peer_statistics: Callable[[], PeerStatistics] | None = None,
         reply_batch: Callable[[], AbstractContextManager[None]] = nullcontext,
         blocked: BlockedClients | None = None,
         subscriptions: Subscriptions | None = None,
@@ -269,6 +271,8 @@ class ConsensusLoop:
         self._tick_s = tick_interval_s
         self._timeout_s = command_timeout_s
         self._peers_connected = peers_connected
+        self._peer_statistics = peer_statistics
+        """The peer transport's counters, for INFO (frames, refusals, TLS failures)."""
         self._reply_batch = reply_batch
         """Wraps the release of a turn's replies (``ClientRegistry.reply_batch``)."""
         self._blocked = blocked
@@ -403,6 +407,23 @@ class ConsensusLoop:
         if self._idle_sleep is not None:
             self._idle_sleep.cancel()  # a reply is now awaited: tick at full rate
 
+    def _peer_fields(self) -> list[tuple[str, int]]:
+        """INFO's view of the peer transport: what it sent and took, what it dropped (a
+        full queue, a peer down) and whom it refused (a bad handshake, a malformed frame,
+        a failed TLS handshake): where to look when peers do not stay connected."""
+        if self._peer_statistics is None:
+            return []
+        p = self._peer_statistics()
+        return [
+            ("peer_frames_sent", p.frames_sent),
+            ("peer_frames_received", p.frames_received),
+            ("peer_frames_dropped_full", p.dropped_full),
+            ("peer_frames_dropped_disconnected", p.dropped_disconnected),
+            ("peer_rejected_connections", p.rejected_connections),
+            ("peer_protocol_errors", p.protocol_errors),
+            ("peer_tls_failures", p.tls_failures),
+        ]
+
     def info_sections(self) -> Mapping[str, InfoFields]:
         s = self._core.statistics()
         keys, expires = self._store.key_counts(self._pending_writes())
@@ -434,6 +455,7 @@ class ConsensusLoop:
                 ("proposals_waiting", s.proposals_waiting),
                 ("commands_in_flight", len(self._waiting)),
                 ("peers_connected", self._peers_connected()),
+                *self._peer_fields(),
                 ("executed_watermarks", ",".join(str(x) for x in wm)),
                 ("loading", int(s.loading)),
                 ("joining", int(self._core.joining)),

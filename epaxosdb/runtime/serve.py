@@ -228,6 +228,7 @@ async def serve_replica(
         tick_interval_s=cluster.tick_ms / 1000,
         command_timeout_s=cluster.command_timeout_s,
         peers_connected=peers.connected_count,
+        peer_statistics=peers.statistics,
         reply_batch=registry.reply_batch,
         blocked=registry.blocked,
         subscriptions=registry.subscriptions,

@@ -81,6 +81,7 @@ def assert_cluster_unharmed(cluster: ProcessCluster, tag: str) -> None:
 def attack(cluster: ProcessCluster, payload: Callable[[int], bytes], tag: str) -> None:
     """Send ``payload(replica)`` to every replica's peer port at once; all must be closed."""
     before = {i: rejections(cluster, i) for i in cluster}
+    refused_before = {i: refused_in_info(cluster, i) for i in cluster}
     sockets = {i: socket.create_connection(("127.0.0.1", cluster.peer_port(i))) for i in cluster}
     try:
         for i, s in sockets.items():
@@ -98,7 +99,14 @@ def attack(cluster: ProcessCluster, payload: Callable[[int], bytes], tag: str) -
             CLOSE_TIMEOUT_S,
             f"replica {i} logging the rejected connection",
         )
+        assert refused_in_info(cluster, i) > refused_before[i], "INFO counts it too"
     assert_cluster_unharmed(cluster, tag)
+
+
+def refused_in_info(cluster: ProcessCluster, i: int) -> int:
+    """What INFO's ``# EPaxos`` says replica ``i``'s peer transport refused."""
+    info = cluster.info(i)
+    return int(info["peer_rejected_connections"]) + int(info["peer_protocol_errors"])
 
 
 def test_garbage_bytes_on_the_peer_port_are_rejected(cluster3: ProcessCluster) -> None:
