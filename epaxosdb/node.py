@@ -34,6 +34,7 @@ from epaxosdb import commands
 from epaxosdb.commands import workspace
 from epaxosdb.commands.event_rules import KEY_MISS
 from epaxosdb.commands.notifications import Notices
+from epaxosdb.commands.scripting import Guard
 from epaxosdb.commands.tally import Tally
 from epaxosdb.commands.workspace import UnstoredChange, Workspace
 from epaxosdb.core.ready import Ready
@@ -71,14 +72,18 @@ class Outbox:
 class Stopwatch:
     """How the runtime watches commands as they execute: it times its own clients' ops
     for SLOWLOG (its clock, and the threshold in seconds, negative: none is timed),
-    and hears the keyspace events every command causes (``notifications``: the
-    ``commands.notifications`` flags it delivers, 0: none), both read once per step.
+    hears the keyspace events every command causes (``notifications``: the
+    ``commands.notifications`` flags it delivers, 0: none), both read once per step,
+    and holds its own clients' read-only scripts to their users' rules (``guard``).
     The simulator gives none: its steps take no time that matters, and nobody
     subscribes."""
 
     clock: Callable[[], float]
     threshold_s: Callable[[], float]
     notifications: Callable[[], int] = lambda: 0
+    guard: Callable[[Command], Guard | None] = lambda cmd: None
+    """What refuses, inside this replica's own client's read-only script, the commands its
+    user may not run (ACL; ``None``: a user allowed every command)."""
 
 
 @dataclass(slots=True)
@@ -220,6 +225,7 @@ def _execute_in(
     clock, threshold = (stopwatch.clock, stopwatch.threshold_s()) if stopwatch else (None, -1.0)
     flags = stopwatch.notifications() if stopwatch else 0
     tally.missed = [] if flags & KEY_MISS else None  # keymiss events name the keys
+    guard_of = stopwatch.guard if stopwatch else None
     notices: Notices | None = None
     for ex in ready.to_execute:
         for cmd in ex.cmds:
@@ -233,10 +239,13 @@ def _execute_in(
                     if notices is not None:
                         out.published += _noticed_publications(cmd, None, notices)
                     continue
+                guard = guard_of(cmd) if mine and guard_of is not None else None
                 if mine and clock is not None and threshold >= 0:
-                    reply = _execute_timed(kv, cmd, clock, threshold, out.slow, notices, tally)
+                    reply = _execute_timed(
+                        kv, cmd, clock, threshold, out.slow, notices, tally, guard
+                    )
                 else:
-                    reply = execute(kv, cmd, None, notices, tally, tally if mine else None)
+                    reply = execute(kv, cmd, None, notices, tally, tally if mine else None, guard)
             except (NeedsTransaction, StorageError, UnstoredChange):
                 raise
             except Exception as exc:  # a handler bug must not take the replica down
@@ -272,12 +281,13 @@ def _execute_timed(
     slow: list[tuple[Command, int, float]],
     notices: Notices | None,
     tally: Tally,
+    guard: Guard | None,
 ) -> Reply:
     """``commands.execute`` of this replica's own ``cmd`` with each op timed; the ops
     that reached ``threshold`` seconds go to ``slow``."""
     started = clock()
     if not cmd.multi:
-        reply = commands.execute(kv, cmd, None, notices, tally, tally)
+        reply = commands.execute(kv, cmd, None, notices, tally, tally, guard)
         seconds = clock() - started
         if seconds >= threshold:
             slow.append((cmd, 0, seconds))
@@ -291,7 +301,7 @@ def _execute_timed(
             slow.append((cmd, index, now - last))
         last = now
 
-    return commands.execute(kv, cmd, lap, notices, tally, tally)
+    return commands.execute(kv, cmd, lap, notices, tally, tally, guard)
 
 
 def publications(reply: Reply) -> list[Published]:

@@ -236,6 +236,7 @@ def execute(
     notices: Notices | None = None,
     tally: Tally | None = None,
     reads: Tally | None = None,
+    guard: scripting.Guard | None = None,
 ) -> Reply:
     """Run ``cmd.ops`` in order; a MULTI replies with the list of its ops' replies.
 
@@ -247,6 +248,10 @@ def execute(
     replica passes one: each removes the same keys); ``reads`` counts the
     ops' lookups of keys for reading, hits and misses (``tally``): only the
     replica that proposed ``cmd`` passes it, where its client sees the reply.
+    ``guard``, if given, refuses inside a read-only script (EVAL_RO) the commands the
+    client's user may not run: only the proposer runs such a script, so its user's
+    rules apply there alone (a script every replica runs is checked before it is
+    proposed, see ``runtime.acl``).
 
     A run-time error inside a MULTI is that item's reply; the other ops still
     run, as in Redis. A MULTI whose first op is ``WATCHCHECK`` (EXEC after
@@ -273,7 +278,7 @@ def execute(
                 if rule is by_reply:
                     judge = null_is_miss
                 elif rule is in_script:
-                    handler = _scripted(handler, op, None, reads)
+                    handler = _scripted(handler, op, None, reads, guard)
                 else:
                     judge = rule(kv, op, now_ms, reads)
             elif len(op) > 3 and name == b"SET":
@@ -281,7 +286,9 @@ def execute(
         before = None
         if notices is not None:
             before = notices.before(kv, op, now_ms)
-            handler = _scripted(handler, op, notices, reads)
+            handler = _scripted(handler, op, notices, reads, guard)
+        elif guard is not None and reads is None:
+            handler = _scripted(handler, op, None, None, guard)
         if workspace.AUDIT:  # the tests check every handler's contract, op by op
             reply = _audited(kv, handler, op, now_ms, seed)
         else:
@@ -300,9 +307,9 @@ def execute(
             notices.after(kv, op, reply, before)
         return reply
     if type(kv) is Workspace or not (workspace.AUDIT or holds_collections(cmd)):
-        return _execute_ops(kv, cmd, lap, notices, tally, reads)
+        return _execute_ops(kv, cmd, lap, notices, tally, reads, guard)
     with Workspace(kv) as ws:
-        return _execute_ops(ws, cmd, lap, notices, tally, reads)
+        return _execute_ops(ws, cmd, lap, notices, tally, reads, guard)
 
 
 HOLDING: frozenset[bytes] = frozenset(
@@ -338,18 +345,25 @@ _SCRIPTS = frozenset((b"EVAL", b"EVAL_RO"))
 
 
 def _scripted(
-    handler: Handler, op: tuple[bytes, ...], notices: Notices | None, reads: Tally | None
+    handler: Handler,
+    op: tuple[bytes, ...],
+    notices: Notices | None,
+    reads: Tally | None,
+    guard: scripting.Guard | None = None,
 ) -> Handler:
     """``handler``, or for a script one that tells ``notices`` of every command it runs
-    (their events are the script's: Redis sends them as each runs), and counts their
-    lookups in ``reads``."""
-    if op[0] not in _SCRIPTS or (notices is None and reads is None):
+    (their events are the script's: Redis sends them as each runs), counts their
+    lookups in ``reads``, and has ``guard`` refuse the commands its client's user may
+    not run (a read-only script: see ``execute``)."""
+    if op[0] not in _SCRIPTS or (notices is None and reads is None and guard is None):
         return handler
     read_only = op[0] == b"EVAL_RO"
+    if not read_only:
+        guard = None  # a script every replica runs is checked before it is proposed
 
     def script(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
         return scripting.run_script(
-            kv, op, now_ms, seed, read_only=read_only, notices=notices, reads=reads
+            kv, op, now_ms, seed, read_only=read_only, notices=notices, reads=reads, guard=guard
         )
 
     return script
@@ -373,6 +387,7 @@ def _execute_ops(
     notices: Notices | None = None,
     tally: Tally | None = None,
     reads: Tally | None = None,
+    guard: scripting.Guard | None = None,
 ) -> Reply:
     """``execute`` of a MULTI or a pipelined run, in a workspace when it changes
     collections: one its ops change again and again is encoded once (see
@@ -402,8 +417,8 @@ def _execute_ops(
             if notices is not None:
                 notices.op = len(replies)
                 before = notices.before(kv, op, now_ms)
-            if notices is not None or reads is not None:
-                handler = _scripted(handler, op, notices, reads)
+            if notices is not None or reads is not None or guard is not None:
+                handler = _scripted(handler, op, notices, reads, guard)
             reply(handler(kv, op, now_ms, seed + index))
             if judge is not None and reads is not None:
                 judge(kv, op, replies[-1], now_ms, reads)

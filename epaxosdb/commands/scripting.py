@@ -777,6 +777,11 @@ def _judge_of(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, reads: Tally
     return judge_of(kv, op, now_ms, reads)
 
 
+Guard = Callable[[bytes], "Error | None"]
+"""``guard(command's full name)``: the error a script's call gets when the user who sent
+the script may not run that command (``runtime.acl``), or ``None``."""
+
+
 @dataclass
 class _Call:
     """One script's view of the keyspace: what ``redis.call`` checks and runs against."""
@@ -793,6 +798,9 @@ class _Call:
     reads: Tally | None = None
     """Counts the lookups of the commands the script runs, at the replica whose client
     sent it (``tally``), when asked."""
+    guard: Guard | None = None
+    """Refuses the commands the client's user may not run (ACL), for a read-only script,
+    which only the replica that client is connected to runs."""
     calls: int = 0
     last_error: bytes | None = None
     fatal: Exception | None = None
@@ -879,6 +887,8 @@ class _Call:
             return Error(NOT_ALLOWED)
         if "noscript" in flags or spec.publishes:
             return Error(NOT_ALLOWED)
+        if self.guard is not None and (refused := self.guard(spec.name)) is not None:
+            return refused
         if self.read_only and spec.runs_everywhere:
             return Error(WRITE_IN_READ_ONLY)
         if spec.name in (b"xread", b"xreadgroup") and _blocks_first(args, spec.name):
@@ -1044,6 +1054,7 @@ def run_script(
     read_only: bool,
     notices: Notices | None = None,
     reads: Tally | None = None,
+    guard: Guard | None = None,
 ) -> Reply:
     body = op[1]
     count = int(op[2])
@@ -1060,7 +1071,7 @@ def run_script(
     ws, own_workspace = workspace_for(kv)
     call = _Call(
         ws, now_ms, seed, read_only or bool(script.no_writes), frozenset(keys), lua, rng, notices,
-        reads,
+        reads, guard,
     )
     try:
         status, result, rawget = lua.globals().loadstring(_bytecode())(

@@ -16,6 +16,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from epaxosdb import users
+from epaxosdb.commands.scripting import Guard
 from epaxosdb.commands.spec import CommandSpec
 from epaxosdb.users import DEFAULT, Denial, RuleError, User
 from protocol.replies import OK, Error, HumanDouble, Map, Reply, Set, help_reply
@@ -50,7 +51,10 @@ _NOPERM = {
         "NOPERM this user has no permissions to access one of the channels used as arguments"
     ),
 }
-_SCRIPTS = frozenset({b"eval", b"evalsha", b"eval_ro", b"evalsha_ro"})
+_SCRIPTS = frozenset({b"eval", b"evalsha"})
+"""Scripts every replica runs. The read-only ones (EVAL_RO, EVALSHA_RO) run only at the
+replica their client is connected to, which holds each call to the user's rules
+(``script_guard``)."""
 
 
 class UserTable:
@@ -157,6 +161,26 @@ def refusal(conn: Connection, spec: CommandSpec, request: Sequence[bytes]) -> Er
     context = "multi" if conn.multi is not None else "toplevel"
     conn.registry.acl_log.add(conn, denial.reason, context, denial.subject, user.name)
     return Error(_NOPERM[denial.reason].format(denial.subject.decode("utf-8", "surrogateescape")))
+
+
+SCRIPT_CALL_REFUSED = Error(
+    "ERR The user executing the script can't run this command or subcommand"
+)
+"""Redis's error for a script's call its user may not make (the script's name and line
+follow it, as after every error a call raises)."""
+
+
+def script_guard(user: User) -> Guard | None:
+    """What refuses ``user``'s read-only scripts the commands ``user`` may not run, or
+    ``None`` for a user allowed them all. (Scripts every replica runs are for such users
+    only: see ``SCRIPTS_REFUSED``.)"""
+    if user.all_commands:
+        return None
+
+    def guard(name: bytes) -> Error | None:
+        return None if user.may_run(name) else SCRIPT_CALL_REFUSED
+
+    return guard
 
 
 def dry_run_text(denial: Denial) -> bytes:

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections.abc import Callable, Mapping, Sequence
 from typing import BinaryIO, Protocol, TypeVar
 
+from epaxosdb.commands.scripting import Guard
 from protocol.messages import Command
 from protocol.replies import Reply
 from storage.interface import KeyValueView
@@ -37,6 +38,12 @@ class Client(Protocol):
 
     @property
     def name(self) -> bytes: ...
+
+    @property
+    def script_guard(self) -> Guard | None:
+        """What refuses, inside this client's read-only scripts, the commands its user may
+        not run (``None``: it may run them all)."""
+        ...
 
 
 class Backend(Protocol):

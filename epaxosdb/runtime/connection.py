@@ -70,6 +70,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 import trio
 
 from epaxosdb import commands
+from epaxosdb.commands.scripting import Guard
 from epaxosdb.users import User
 from protocol.errors import (
     CrossProtocolRequest,
@@ -1321,6 +1322,11 @@ class Connection:
     def set_authenticated(self, authenticated: bool) -> None:
         self.authenticated = authenticated
         self.refresh_auth()
+
+    @property
+    def script_guard(self) -> Guard | None:
+        """``Client.script_guard``: this client's user's rules, for its read-only scripts."""
+        return acl.script_guard(self.user)
 
     def log_in(self, user: User) -> None:
         """AUTH or HELLO AUTH succeeded: this client is ``user`` from now on."""

@@ -55,6 +55,7 @@ import trio
 from epaxosdb import commands
 from epaxosdb.commands import notifications
 from epaxosdb.commands.access import access_of
+from epaxosdb.commands.scripting import Guard
 from epaxosdb.commands.tally import Tally
 from epaxosdb.core.ready import Ready, SnapshotWanted
 from epaxosdb.core.replica import Replica
@@ -320,7 +321,12 @@ class ConsensusLoop:
         self._monitor = latency_monitor
         """LATENCY's events: slow ops as for SLOWLOG, and each turn's commit."""
         self._stopwatch = (
-            Stopwatch(time.perf_counter, self._timing_threshold_s, self._keyspace_events)
+            Stopwatch(
+                time.perf_counter,
+                self._timing_threshold_s,
+                self._keyspace_events,
+                self._script_guard,
+            )
             if slowlog is not None or latency_monitor is not None or subscriptions is not None
             else None
         )
@@ -406,6 +412,13 @@ class ConsensusLoop:
         self._wake.set()
         if self._idle_sleep is not None:
             self._idle_sleep.cancel()  # a reply is now awaited: tick at full rate
+
+    def _script_guard(self, cmd: Command) -> Guard | None:
+        """The ACL guard of the client that sent ``cmd``, for its read-only scripts (called
+        from the thread that executes a step: a dict read and an attribute)."""
+        waiter = self._waiting.get(cmd.id)
+        client = None if waiter is None else waiter.client
+        return None if client is None else client.script_guard
 
     def _peer_fields(self) -> list[tuple[str, int]]:
         """INFO's view of the peer transport: what it sent and took, what it dropped (a

@@ -337,3 +337,27 @@ def test_dryrun_says_what_running_a_script_would(
     )
     assert admin.execute_command("ACL", "DRYRUN", "default", "EVAL", "return 1", "0") == b"OK"
     admin.close()
+
+
+def test_a_read_only_script_holds_each_call_to_its_user_s_rules_as_in_redis(
+    servers: tuple[int, int], protocol: int
+) -> None:
+    """EVAL_RO runs only where its client is connected, so that replica checks every
+    command the script calls against the user's rules, as Redis does."""
+    admin = Pair(*servers, protocol)
+    admin.same("ACL SETUSER ro on nopass ~* &* +@read +eval_ro +evalsha_ro -get")
+    admin.same("SET foo bar")
+    reader = Pair(*servers, protocol)
+    reader.same("AUTH ro x")
+    for script in (
+        "return redis.call('GET', KEYS[1])",  # refused: the user may not GET
+        "return redis.call('STRLEN', KEYS[1])",
+        "return redis.pcall('GET', KEYS[1])",
+        "local ok = redis.pcall('GET', KEYS[1]) return redis.call('STRLEN', KEYS[1])",
+    ):
+        args = [b"EVAL_RO", script.encode(), b"1", b"foo"]
+        theirs, ours = reader.redis.call(*args), reader.replica.call(*args)
+        assert ours == theirs, (script, theirs, ours)
+    reader.same("EVAL return 1 0")  # not +eval: refused before it runs, on both
+    admin.close()
+    reader.close()

@@ -112,6 +112,7 @@ def test_without_a_stopwatch_nothing_is_timed() -> None:
 class FakeClient:
     addr: str = "127.0.0.1:4242"
     name: bytes = b"worker-7"
+    script_guard: None = None
 
 
 async def run_through_loop(slowlog: SlowLog, cmd: Command, client: FakeClient | None) -> Reply:
