@@ -116,6 +116,9 @@ class User:
     everything: bool = False
     """The command rules start from ``+@all`` (else from ``-@all``)."""
     allowed: set[str] = field(default_factory=set)
+    all_commands: bool = False
+    """Every command allowed (whatever the keys and channels): ``allowed`` holds them all,
+    kept here because it is asked of every command a client sends."""
     command_rules: list[str] = field(default_factory=list)
     """The ``+``/``-`` rules since the last ``+@all``/``-@all``, lower-cased, a rule
     given again moved to the end: what ``ACL LIST`` describes."""
@@ -144,6 +147,8 @@ class User:
                 self._apply_one(rule)
             except RuleError as exc:
                 raise RuleError(exc.reason, rule) from None
+            finally:
+                self.all_commands = self.allowed >= ALL_COMMANDS
 
     def _apply_one(self, raw: bytes) -> None:
         rule = raw.decode("utf-8", "surrogateescape")
@@ -278,14 +283,9 @@ class User:
         return any(stringmatch(pattern, channel) for pattern in self.channel_patterns)
 
     @property
-    def all_commands(self) -> bool:
-        """Every command allowed (whatever the keys and channels)."""
-        return self.allowed >= ALL_COMMANDS
-
-    @property
     def unrestricted(self) -> bool:
         """Every command, key and channel: the front end's fast path needs no check."""
-        return self.allkeys and self.allchannels and self.allowed >= ALL_COMMANDS
+        return self.allkeys and self.allchannels and self.all_commands
 
     def password_matches(self, password: bytes) -> bool:
         """``nopass`` takes any password; otherwise one of the hashes must match."""
