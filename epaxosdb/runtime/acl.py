@@ -11,7 +11,8 @@ from __future__ import annotations
 
 import secrets
 import time
-from collections.abc import Sequence
+from collections import deque
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
@@ -170,17 +171,37 @@ SCRIPT_CALL_REFUSED = Error(
 follow it, as after every error a call raises)."""
 
 
-def script_guard(user: User) -> Guard | None:
+def script_guard(user: User, refused: Callable[[bytes], None]) -> Guard | None:
     """What refuses ``user``'s read-only scripts the commands ``user`` may not run, or
     ``None`` for a user allowed them all. (Scripts every replica runs are for such users
-    only: see ``SCRIPTS_REFUSED``.)"""
+    only: see ``SCRIPTS_REFUSED``.) ``refused(name)`` hears of each refusal: it runs in
+    the thread that executes the step, so it must only note it (``ScriptRefusals``)."""
     if user.all_commands:
         return None
 
     def guard(name: bytes) -> Error | None:
-        return None if user.may_run(name) else SCRIPT_CALL_REFUSED
+        if user.may_run(name):
+            return None
+        refused(name)
+        return SCRIPT_CALL_REFUSED
 
     return guard
+
+
+class ScriptRefusals:
+    """A connection's calls refused inside its scripts, noted by the executing thread
+    (a deque's ``append`` and ``popleft`` are atomic) and written to ACL LOG by the
+    connection's own task when the script's reply arrives, as Redis logs them
+    (context ``lua``)."""
+
+    def __init__(self) -> None:
+        self.names: deque[bytes] = deque()
+
+    def log(self, conn: Connection) -> None:
+        names = self.names
+        while names:
+            name = names.popleft()
+            conn.registry.acl_log.add(conn, "command", "lua", name, conn.user.name)
 
 
 def dry_run_text(denial: Denial) -> bytes:

@@ -266,6 +266,8 @@ class Connection:
         self._dead = False
         self._left_while_blocked = False
         """The client hung up while it waited in a blocking command (``_unblocked``)."""
+        self._script_refusals = acl.ScriptRefusals()
+        """Calls its user may not make, refused inside its scripts (logged on reply)."""
         self._tail: BinaryIO | None = None
         """A file whose bytes follow the last reply (SYNC's snapshot), sent by the writer
         in chunks from where the file stands (``send_file_later``)."""
@@ -1000,6 +1002,8 @@ class Connection:
         """A reply is ready: write it in its place in the request order."""
         if self._dead:
             return
+        if self._script_refusals.names:
+            self._script_refusals.log(self)
         if seq != self._flush_seq:
             if type(reply) is Error:
                 self._count_error(reply)
@@ -1326,7 +1330,7 @@ class Connection:
     @property
     def script_guard(self) -> Guard | None:
         """``Client.script_guard``: this client's user's rules, for its read-only scripts."""
-        return acl.script_guard(self.user)
+        return acl.script_guard(self.user, self._script_refusals.names.append)
 
     def log_in(self, user: User) -> None:
         """AUTH or HELLO AUTH succeeded: this client is ``user`` from now on."""

@@ -359,5 +359,8 @@ def test_a_read_only_script_holds_each_call_to_its_user_s_rules_as_in_redis(
         theirs, ours = reader.redis.call(*args), reader.replica.call(*args)
         assert ours == theirs, (script, theirs, ours)
     reader.same("EVAL return 1 0")  # not +eval: refused before it runs, on both
+    theirs, ours = admin.both("ACL LOG")
+    assert log_entries(ours) == log_entries(theirs)  # the refused calls: context lua
+    assert {b"context": b"lua"}.items() <= log_entries(ours)[1].items()
     admin.close()
     reader.close()
