@@ -99,13 +99,15 @@ class UserTable:
 
 @dataclass(slots=True)
 class LogEntry:
+    """One line of ACL LOG: refusals alike, the latest one's time and client."""
+
     count: int
     reason: str
     context: str
     subject: bytes
     username: bytes
-    created: float
     updated: float
+    """When the latest of them happened (``age-seconds`` counts from it, as Redis's)."""
     client_info: bytes
 
 
@@ -130,7 +132,7 @@ class AclLog:
                 entry.client_info = info
                 self.entries.insert(0, self.entries.pop(index))
                 return
-        self.entries.insert(0, LogEntry(1, reason, context, subject, username, now, now, info))
+        self.entries.insert(0, LogEntry(1, reason, context, subject, username, now, info))
         del self.entries[LOG_MAX:]
 
     def reply(self, count: int) -> Reply:
@@ -143,7 +145,7 @@ class AclLog:
                     (b"context", entry.context.encode()),
                     (b"object", entry.subject),
                     (b"username", entry.username),
-                    (b"age-seconds", HumanDouble(b"%.17g" % (now - entry.created))),
+                    (b"age-seconds", HumanDouble(b"%.17g" % (now - entry.updated))),
                     (b"client-info", entry.client_info),
                 ]
             )
