@@ -94,6 +94,17 @@ def unknown_subcommand(container: bytes, sub: bytes) -> Error:
     )
 
 
+def subcommand_arity(container: bytes, sub: bytes) -> Error:
+    """A known sub-command given too many arguments, named as the client sent it."""
+    return Error(
+        "ERR unknown subcommand or wrong number of arguments for '"
+        + text(c_string(sub))
+        + "'. Try "
+        + container.upper().decode()
+        + " HELP."
+    )
+
+
 def wrong_arity(fullname: bytes) -> Error:
     return Error("ERR wrong number of arguments for '" + fullname.decode() + "' command")
 

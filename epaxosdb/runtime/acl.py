@@ -17,6 +17,7 @@ from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 from epaxosdb import users
+from epaxosdb.commands import errors
 from epaxosdb.commands.scripting import Guard
 from epaxosdb.commands.spec import CommandSpec
 from epaxosdb.users import DEFAULT, Denial, RuleError, User
@@ -177,7 +178,7 @@ def script_guard(user: User, refused: Callable[[bytes], None]) -> Guard | None:
     """What refuses ``user``'s read-only scripts the commands ``user`` may not run, or
     ``None`` for a user allowed them all. (Scripts every replica runs are for such users
     only: see ``SCRIPTS_REFUSED``.) ``refused(name)`` hears of each refusal: it runs in
-    the thread that executes the step, so it must only note it (``ScriptRefusals``)."""
+    the thread that executes the step, so it must only note it (``log_script_refusals``)."""
     if user.all_commands:
         return None
 
@@ -190,20 +191,13 @@ def script_guard(user: User, refused: Callable[[bytes], None]) -> Guard | None:
     return guard
 
 
-class ScriptRefusals:
-    """A connection's calls refused inside its scripts, noted by the executing thread
-    (a deque's ``append`` and ``popleft`` are atomic) and written to ACL LOG by the
-    connection's own task when the script's reply arrives, as Redis logs them
-    (context ``lua``)."""
-
-    def __init__(self) -> None:
-        self.names: deque[bytes] = deque()
-
-    def log(self, conn: Connection) -> None:
-        names = self.names
-        while names:
-            name = names.popleft()
-            conn.registry.acl_log.add(conn, "command", "lua", name, conn.user.name)
+def log_script_refusals(conn: Connection, names: deque[bytes]) -> None:
+    """Write to ACL LOG the calls refused inside ``conn``'s scripts, as Redis logs them
+    (context ``lua``): the executing thread notes them in ``names`` (a deque's
+    ``append`` and ``popleft`` are atomic), the connection's own task logs them when
+    the script's reply arrives."""
+    while names:
+        conn.registry.acl_log.add(conn, "command", "lua", names.popleft(), conn.user.name)
 
 
 def dry_run_text(denial: Denial) -> bytes:
@@ -250,7 +244,8 @@ ACL_HELP = (
 
 
 def _c_text(raw: bytes) -> str:
-    return raw.decode("utf-8", "surrogateescape")
+    """User bytes in an error text, as Redis's ``%s`` prints them, on one line."""
+    return errors.text(errors.c_string(raw))
 
 
 def cmd_acl(conn: Connection, args: list[bytes]) -> Reply:
@@ -341,18 +336,10 @@ def _deluser(conn: Connection, names: list[bytes]) -> Reply:
     return deleted
 
 
-def _wrong_arguments(args: list[bytes]) -> Error:
-    """Redis's answer to a sub-command given too many arguments, naming it as sent."""
-    return Error(
-        f"ERR unknown subcommand or wrong number of arguments for '{_c_text(args[1])}'."
-        " Try ACL HELP."
-    )
-
-
 def _cat(request: list[bytes]) -> Reply:
     args = request[2:]
     if len(args) > 1:
-        return _wrong_arguments(request)
+        return errors.subcommand_arity(b"acl", request[1])
     if not args:
         return [category.encode() for category in users.CATEGORIES]
     category = args[0].lower().decode("utf-8", "surrogateescape")
@@ -395,7 +382,7 @@ def _log(conn: Connection, request: list[bytes]) -> Reply:
     if not args:
         return log.reply(10)
     if len(args) > 1:
-        return _wrong_arguments(request)
+        return errors.subcommand_arity(b"acl", request[1])
     if args[0].lower() == b"reset":
         log.entries.clear()
         return OK

@@ -612,10 +612,7 @@ def cmd_client_pause(conn: Connection, args: list[bytes]) -> Reply:
     """CLIENT PAUSE timeout [WRITE|ALL] (``runtime.pause``): the mode is checked first,
     as Redis checks it."""
     if len(args) > 4:
-        return Error(
-            f"ERR unknown subcommand or wrong number of arguments for '{_c_text(args[1])}'."
-            " Try CLIENT HELP."
-        )
+        return commands.errors.subcommand_arity(b"client", args[1])
     writes_only = False
     if len(args) == 4:
         mode = args[3].lower()
