@@ -42,7 +42,7 @@ from protocol.messages import Command
 from protocol.replies import NULL_ARRAY, Reply
 from storage.interface import KeyValueView
 
-from . import errors, scripting, workspace
+from . import errors, functions, scripting, workspace
 from .access import access_of, single_key_slot
 from .expiry import SWEEP
 from .notifications import Notices
@@ -340,8 +340,9 @@ def is_keyspace_wide(cmd: Command) -> bool:
     return False
 
 
-_SCRIPTS = frozenset((b"EVAL", b"EVAL_RO"))
-"""What EVAL, EVALSHA and their read-only forms are proposed as."""
+_SCRIPTS = frozenset((b"EVAL", b"EVAL_RO", b"FCALL", b"FCALL_RO"))
+"""What EVAL, EVALSHA, FCALL and their read-only forms are proposed as."""
+_READ_ONLY_SCRIPTS = frozenset((b"EVAL_RO", b"FCALL_RO"))
 
 
 def _scripted(
@@ -357,12 +358,13 @@ def _scripted(
     not run (a read-only script: see ``execute``)."""
     if op[0] not in _SCRIPTS or (notices is None and reads is None and guard is None):
         return handler
-    read_only = op[0] == b"EVAL_RO"
+    read_only = op[0] in _READ_ONLY_SCRIPTS
     if not read_only:
         guard = None  # a script every replica runs is checked before it is proposed
+    run = functions.fcall if op[0].startswith(b"F") else scripting.run_script
 
     def script(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-        return scripting.run_script(
+        return run(
             kv, op, now_ms, seed, read_only=read_only, notices=notices, reads=reads, guard=guard
         )
 

@@ -105,7 +105,9 @@ def delivered(flags: int) -> bool:
     return bool(flags & (ALL | NEW | KEY_MISS)) and bool(flags & (KEYSPACE | KEYEVENT))
 
 
-_SCRIPTS = frozenset({b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO"})
+_SCRIPTS = frozenset(
+    {b"EVAL", b"EVALSHA", b"EVAL_RO", b"EVALSHA_RO", b"FCALL", b"FCALL_RO"}
+)
 """A script's own op causes nothing: the commands it runs cause their events."""
 _SUB_WRITERS = frozenset({b"XGROUP"})
 """Containers with subcommands that write (and cause events)."""

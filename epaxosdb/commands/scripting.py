@@ -129,8 +129,13 @@ _CHUNK = r"""
 -- and loaded as bytecode into each call's fresh Lua state (see ``_bytecode``).
 local code, numkeys, call_py, random_py, seed_py, sha1hex, budget, every, last_line,
       budget_text, resp3_text, version, version_num, unordered_text, guards_code,
-      library_py = ...
-local rest = {select(17, ...)}
+      library_py, function_name, label, library_chunk = ...
+-- ``function_name``: false for a script (EVAL); for a function library (FCALL), the
+-- function to call, or "" to run the library's registrations only (FUNCTION LOAD).
+-- ``label`` names the code in errors: "user_script" or "user_function";
+-- ``library_chunk`` is ``_LIBRARY`` compiled, for a function library only.
+local chunk_source = "@" .. label
+local rest = {select(20, ...)}
 local keys, argv = {}, {}
 for i = 1, #rest do
   if i <= numkeys then keys[i] = rest[i] else argv[i - numkeys] = rest[i] end
@@ -171,7 +176,17 @@ redis.sha1hex = function(...)
   if select("#", ...) ~= 1 then error("wrong number of arguments", 0) end
   return sha1hex(...)
 end
-redis.log = function() end
+redis.log = function(...)
+  -- Redis's checks (``luaLogCommand``); a replica writes nothing to its log for a script.
+  if select("#", ...) < 2 then
+    error({err = "ERR redis.log() requires two arguments or more."}, 0)
+  end
+  local level = tonumber((...))
+  if type((...)) ~= "number" and type((...)) ~= "string" or level == nil then
+    error({err = "ERR First argument must be a number (log level)."}, 0)
+  end
+  if level < 0 or level > 3 then error({err = "ERR Invalid debug level."}, 0) end
+end
 redis.LOG_DEBUG, redis.LOG_VERBOSE, redis.LOG_NOTICE, redis.LOG_WARNING = 0, 1, 2, 3
 redis.setresp = function(v)
   if v ~= 2 then error(resp3_text, 2) end
@@ -241,7 +256,7 @@ local function library_error(text)
   -- statement (``library_error(text)``), never ``return library_error(text)``.
   local info = debug.getinfo(3, "S")
   if info and info.what == "tail" then
-    error(("user_script:%d: %s"):format(last_line, text), 0)
+    error(("%s:%d: %s"):format(label, last_line, text), 0)
   end
   error(text, 3)
 end
@@ -266,7 +281,8 @@ env.string, env.table, env.math, env.redis = protect(string), protect(library), 
 -- Redis. The real one keeps indexing the real ``string``, one step shorter for ``s:sub()``.
 proxy_of[getmetatable("")] = protect({__index = env.string})
 env._G = protect(env)
-env.KEYS, env.ARGV, env._VERSION = keys, argv, _VERSION
+env._VERSION = _VERSION
+if not function_name then env.KEYS, env.ARGV = keys, argv end
 
 -- ``pairs``, ``next`` and ``table.foreach`` are ``_GUARDS``'s, loaded by the first of
 -- them a script calls, and so are the slow paths (the errors, the read-only refusals)
@@ -274,7 +290,7 @@ env.KEYS, env.ARGV, env._VERSION = keys, argv, _VERSION
 -- should cost it little (a function more here costs about a microsecond).
 local guards
 local function guarded()
-  guards = guards or loadstring(guards_code)(unordered_text, last_line, real_of)
+  guards = guards or loadstring(guards_code)(unordered_text, last_line, real_of, label)
   return guards
 end
 for name, t in pairs({next = env, pairs = env, foreach = library}) do
@@ -329,7 +345,12 @@ env.setmetatable = function(...)
 end
 
 local f = loadstring(code)  -- the script's bytecode, from ``_compiled``
-setfenv(f, env._G)
+if function_name then
+  f = loadstring(library_chunk)(f, function_name, keys, argv, env._G, redis, refuse_write,
+    function(line) last_line = line end)
+else
+  setfenv(f, env._G)
+end
 local fired, stopped = 0, nil
 local getinfo = debug.getinfo
 local function refuse()
@@ -337,7 +358,7 @@ local function refuse()
   -- does every one of a library's Lua (``lualibs``): a long encode stops too. This
   -- chunk's instructions (the error handler, the code after xpcall) still run.
   local source = getinfo(2, "S").source
-  if source == "@user_script" or source == "=lualib" then error(stopped, 0) end
+  if source == chunk_source or source == "=lualib" then error(stopped, 0) end
 end
 function STOP(reason)  -- also called from Python, when the script used up its calls
   stopped = reason
@@ -358,7 +379,7 @@ local function where(e)
   for level = 2, 64 do
     local info = getinfo(level, "Sl")
     if not info then break end
-    if info.source == "@user_script" then line = info.currentline break end
+    if info.source == chunk_source then line = info.currentline break end
   end
   return {e, line}
 end
@@ -378,7 +399,7 @@ _GUARDS = r"""
 -- before it hands out any key, at the same point everywhere; its steps then check only
 -- the keys they take and give. A step from a key in a table no walk has checked
 -- (``next(t, k)`` out of the blue) checks the table first.
-local unordered_text, last_line, real_of = ...
+local unordered_text, last_line, real_of, label = ...
 local next, type, getinfo = next, type, debug.getinfo
 local ordered = {string = true, number = true, boolean = true}
 local checked = setmetatable({}, {__mode = "k"})  -- tables whose walk has begun
@@ -402,7 +423,7 @@ local function argument_error(name, n, expected, ...)
   end
   local got = select("#", ...) < n and "no value" or type((select(n, ...)))
   local text = ("bad argument #%d to '%s' (%s expected, got %s)"):format(n, name, expected, got)
-  if level > 4 then error(("user_script:%d: %s"):format(last_line, text), 0) end
+  if level > 4 then error(("%s:%d: %s"):format(label, last_line, text), 0) end
   error(text, level)
 end
 
@@ -474,7 +495,7 @@ local function fail(text, narg, name)
     if narg > 0 then text = ("bad argument #%d to '%s' (%s)"):format(narg, name, text) end
   end
   -- A tail call dropped the script's frame: its last line then, as ``where`` says.
-  if tail then error(("user_script:%d: %s"):format(last_line, text), 0) end
+  if tail then error(("%s:%d: %s"):format(label, last_line, text), 0) end
   error(text, 4)
 end
 
@@ -537,10 +558,140 @@ return guards
 """
 
 
+_LIBRARY = r"""
+-- A function library (FUNCTION LOAD's code) in the sandbox: loaded only for FCALL and
+-- FUNCTION LOAD. As in Redis 7.0, the library's own top level sees nothing but a small
+-- ``redis`` (``register_function``, ``log``, the versions): it may only register its
+-- functions. The functions it registers see the whole sandbox when FCALL calls one (the
+-- library's globals become the script's); arguments come as ``(keys, args)``, not as
+-- KEYS and ARGV. Returns the function the sandbox runs under its budget and handler.
+local library, function_name, keys, argv, runtime_G, redis, refuse_write, set_last_line = ...
+local function missing(_, name)
+  error("Script attempted to access nonexistent global variable '" .. tostring(name) .. "'", 2)
+end
+local function fail(text) error({err = "ERR " .. text}, 0) end
+local FLAGS = {
+  ["no-writes"] = 1, ["allow-oom"] = 2, ["allow-stale"] = 4, ["no-cluster"] = 8,
+  ["allow-cross-slot-keys"] = 16,
+}
+local registered, by_name = {}, {}
+local function stringlike(v)
+  local t = type(v)
+  return t == "string" or t == "number"
+end
+
+local function named(args)
+  -- Every key is looked at before any value, so which refusal a table gets does not
+  -- depend on the order of its slots (which may differ between replicas).
+  for k in next, args do
+    if not stringlike(k) then
+      fail("named argument key given to redis.register_function is not a string")
+    end
+  end
+  for k in next, args do
+    k = tostring(k)
+    if k ~= "function_name" and k ~= "callback" and k ~= "flags" and k ~= "description" then
+      fail("unknown argument given to redis.register_function")
+    end
+  end
+  local name, callback = rawget(args, "function_name"), rawget(args, "callback")
+  local flags, description = rawget(args, "flags"), rawget(args, "description")
+  if name ~= nil and not stringlike(name) then
+    fail("function_name argument given to redis.register_function must be a string")
+  end
+  if description ~= nil and not stringlike(description) then
+    fail("description argument given to redis.register_function must be a string")
+  end
+  if callback ~= nil and type(callback) ~= "function" then
+    fail("callback argument given to redis.register_function must be a function")
+  end
+  local bits = 0
+  if flags ~= nil then
+    if type(flags) ~= "table" then
+      fail("flags argument to redis.register_function must be a table representing function flags")
+    end
+    local seen = {}
+    for _, flag in next, flags do
+      if type(flag) ~= "string" or not FLAGS[flag] then fail("unknown flag given") end
+      if not seen[flag] then seen[flag], bits = true, bits + FLAGS[flag] end
+    end
+  end
+  if name == nil then fail("redis.register_function must get a function name argument") end
+  if callback == nil then fail("redis.register_function must get a callback argument") end
+  return name, callback, bits, description
+end
+
+local function register(...)
+  local count = select("#", ...)
+  if count < 1 or count > 2 then fail("wrong number of arguments to redis.register_function") end
+  local name, callback, bits, description = ..., select(2, ...), 0, nil
+  if count == 1 then
+    if type(name) ~= "table" then
+      fail("calling redis.register_function with a single argument is only applicable to "
+        .. "Lua table (representing named arguments).")
+    end
+    name, callback, bits, description = named(name)
+  else
+    if not stringlike(name) then
+      fail("first argument to redis.register_function must be a string")
+    end
+    if type(callback) ~= "function" then
+      fail("second argument to redis.register_function must be a function")
+    end
+  end
+  name = tostring(name)
+  if #name == 0 or name:find("[^a-zA-Z0-9_]") then
+    -- Redis 7.0 says "Library" here too.
+    fail("Library names can only contain letters, numbers, or underscores(_) and must be at "
+      .. "least one character long")
+  end
+  if by_name[name] then fail("Function already exists in the library") end
+  local entry = {name, description ~= nil and tostring(description) or nil, bits, callback}
+  by_name[name] = entry
+  registered[#registered + 1] = entry
+end
+
+local api = {
+  register_function = register, log = redis.log, LOG_DEBUG = redis.LOG_DEBUG,
+  LOG_VERBOSE = redis.LOG_VERBOSE, LOG_NOTICE = redis.LOG_NOTICE,
+  LOG_WARNING = redis.LOG_WARNING, REDIS_VERSION = redis.REDIS_VERSION,
+  REDIS_VERSION_NUM = redis.REDIS_VERSION_NUM,
+}
+local api_view = setmetatable({}, {
+  __index = setmetatable(api, {__index = missing}), __newindex = refuse_write,
+})
+local load_G = setmetatable({}, {
+  __index = setmetatable({redis = api_view}, {__index = missing}), __newindex = refuse_write,
+})
+local globals = {__index = load_G, __newindex = refuse_write}
+setfenv(library, setmetatable({}, globals))
+
+return function()
+  library()
+  if function_name == "" then return registered end
+  local target = by_name[function_name]  -- as registered: Python found it, ignoring case
+  if target == nil then fail("Function not found") end
+  globals.__index = runtime_G
+  -- A tail call out of the function drops its frame (Redis's redis.call is a C function
+  -- and keeps it): its last statement's line then, most likely the one before its end.
+  local info = debug.getinfo(target[4], "S")
+  local last = info.lastlinedefined
+  set_last_line(last > info.linedefined and last - 1 or last)
+  return target[4](keys, argv)
+end
+"""
+
+
 @functools.cache
 def _guards() -> bytes:
     """``_GUARDS`` compiled once, loaded only by a script that walks a table."""
     return _lua_bytecode(_GUARDS)
+
+
+@functools.cache
+def _library_chunk() -> bytes:
+    """``_LIBRARY`` compiled once, loaded only for a function library."""
+    return _stripped(_lua_bytecode(_LIBRARY))
 
 
 @functools.cache
@@ -663,21 +814,22 @@ Loading bytecode would skip the compiler's checks (a way out of any sandbox)."""
 
 
 @functools.lru_cache(maxsize=256)
-def _compiled(body: bytes) -> tuple[bytes | None, str | None]:
-    """``(bytecode, None)`` for a script that compiles, ``(None, Lua's message)`` else.
+def _compiled(body: bytes, label: str = "user_script") -> tuple[bytes | None, str | None]:
+    """``(bytecode, None)`` for a script (or a function library, ``label`` then
+    ``user_function``) that compiles, ``(None, Lua's message)`` else.
 
     Pure, hence cached by body: each call's fresh Lua state loads the bytecode,
     which costs a fraction of compiling the source again."""
     if body[:1] == b"\x1b":
-        return None, BINARY_CHUNK_ERROR
+        return None, BINARY_CHUNK_ERROR.replace("user_script", label)
     compile_chunk = _runtime().eval(
-        "function(body)"
-        "  local f, e = loadstring(body, '@user_script')"
+        "function(body, name)"
+        "  local f, e = loadstring(body, name)"
         "  if f then return string.dump(f), false end"
         "  return false, e "
         "end"
     )
-    code, failure = compile_chunk(body)
+    code, failure = compile_chunk(body, b"@" + label.encode())
     if code is False:
         return None, errors.text(failure)
     return code, None
@@ -1058,32 +1210,88 @@ def run_script(
 ) -> Reply:
     body = op[1]
     count = int(op[2])
-    keys, argv = op[3 : 3 + count], op[3 + count :]
-    sha = sha1_hex(body).decode()
     script = _loaded(body)
     if isinstance(script, Error):
         return script
     if read_only and script.no_writes is False:
         return WRITE_FLAG_WITH_RO
-    code = script.code
+    code = _Code(
+        script.code, sha1_hex(body).decode(), "user_script", body.rstrip(b"\r\n").count(b"\n") + 1
+    )
+    outcome = _run_lua(
+        kv,
+        code,
+        op[3 : 3 + count],
+        op[3 + count :],
+        now_ms,
+        seed,
+        read_only or bool(script.no_writes),
+        notices,
+        reads,
+        guard,
+    )
+    return _reply(outcome, code)
+
+
+class _Code(NamedTuple):
+    """What the sandbox runs: a script's, or a function library's, compiled chunk."""
+
+    chunk: bytes
+    name: str
+    """What its errors say ran: a script's SHA1, a function's name."""
+    label: str
+    """``user_script`` or ``user_function``: the chunk's name in Lua's positions."""
+    last_line: int
+    function: bytes | None = None
+    """For a library: the function to call, or ``b""`` to run its registrations only."""
+
+
+_Outcome = tuple[bytes, Any, Any, "_Call"]
+"""The sandbox's status (``ok``, ``budget``, ``error``), its result, the state's
+``rawget`` to read a table result with, and the call that ran."""
+
+
+def _run_lua(
+    kv: KeyValueView | None,
+    code: _Code,
+    keys: Sequence[bytes],
+    argv: Sequence[bytes],
+    now_ms: int,
+    seed: int,
+    read_only: bool,
+    notices: Notices | None = None,
+    reads: Tally | None = None,
+    guard: Guard | None = None,
+) -> _Outcome:
+    """Run ``code`` in a fresh sandbox (``_CHUNK``); ``kv`` is ``None`` only for a
+    library's registrations, which cannot reach the keyspace."""
     lua = _runtime()
     rng = _generator(seed)
-    ws, own_workspace = workspace_for(kv)
+    ws, own_workspace = workspace_for(kv) if kv is not None else (None, False)
     call = _Call(
-        ws, now_ms, seed, read_only or bool(script.no_writes), frozenset(keys), lua, rng, notices,
-        reads, guard,
+        ws,
+        now_ms,
+        seed,
+        read_only,
+        frozenset(keys),
+        lua,
+        rng,
+        notices,
+        reads,
+        guard,
     )
+    library = code.function is not None
     try:
         status, result, rawget = lua.globals().loadstring(_bytecode())(
-            code,
-            count,
+            code.chunk,
+            len(keys),
             call,
             rng.random,
             _reseed(rng),
             _sha1hex_for_lua,
             INSTRUCTIONS_MAX,
             HOOK_EVERY,
-            body.rstrip(b"\r\n").count(b"\n") + 1,
+            code.last_line,
             BUDGET_EXCEEDED.encode(),
             RESP3_UNSUPPORTED.encode(),
             REDIS_VERSION,
@@ -1091,6 +1299,9 @@ def run_script(
             _UNORDERED_KEYS,
             _guards(),
             _Libraries(lua),
+            code.function if library else False,
+            code.label.encode(),
+            _library_chunk() if library else False,
             *keys,
             *argv,
         )
@@ -1099,22 +1310,115 @@ def run_script(
         # the cyclic collector would free, and with it the view ``kv`` and whatever it
         # holds (an LMDB read transaction, whose reader slot is scarce).
         call.release()
-        if own_workspace:
+        if own_workspace and ws is not None:
             ws.end(call.fatal)
     if call.fatal is not None:
         # Storage trouble or a step that needs a transaction (``node._execute`` handles
         # both), or a handler bug (the command's error reply, logged): whatever the
         # script did after it, it is not the script's to decide.
         raise call.fatal
+    return status, result, rawget, call
+
+
+def _reply(outcome: _Outcome, code: _Code) -> Reply:
+    """The reply to a script or function that ran (``_run_lua``)."""
+    status, result, rawget, call = outcome
     if status == b"ok":
         return _from_lua(result, rawget)
     if status == b"budget":
-        return Error(f"{errors.text(result)} script: {sha}, on @user_script:0.")
-    return _script_error(result, call.last_error, sha, rawget)
+        return Error(f"{errors.text(result)} script: {code.name}, on @{code.label}:0.")
+    return _script_error(result, call.last_error, code, rawget)
 
 
-def _script_error(raised: Any, from_call: bytes | None, sha: str, rawget: Any) -> Error:
-    """The reply to an error that left the script: ``{value, line}`` from the runner."""
+class RegisteredFunction(NamedTuple):
+    """A function a library registers (``redis.register_function``)."""
+
+    name: bytes
+    description: bytes | None
+    flags: int
+    """``FUNCTION_FLAGS`` bits."""
+
+
+FUNCTION_FLAGS = (
+    b"no-writes",
+    b"allow-oom",
+    b"allow-stale",
+    b"no-cluster",
+    b"allow-cross-slot-keys",
+)
+"""The flags a function may have, bit 0 first, in the order FUNCTION LIST shows them."""
+NO_WRITES = 1
+
+
+def _library_code(source: bytes, function: bytes) -> _Code | Error:
+    chunk, failure = _compiled(source, "user_function")
+    if chunk is None:
+        return Error(f"ERR Error compiling function: {failure}")
+    return _Code(
+        chunk,
+        function.decode("utf-8", "surrogateescape"),
+        "user_function",
+        source.rstrip(b"\r\n").count(b"\n") + 1,
+        function,
+    )
+
+
+@functools.lru_cache(maxsize=256)
+def register_library(source: bytes) -> tuple[RegisteredFunction, ...] | Error:
+    """What a library's code registers when it runs (its code without the shebang line,
+    which stays as an empty first line), or FUNCTION LOAD's error for it.
+
+    Pure (the code cannot reach the keyspace, a clock or a random source while it
+    loads), hence cached by code: FUNCTION LOAD's proposer checks a library, every
+    replica checks it again when it executes the load, and the registry is read
+    through it."""
+    code = _library_code(source, b"")
+    if isinstance(code, Error):
+        return code
+    status, result, rawget, call = _run_lua(None, code, (), (), 0, 0, True)
+    if status == b"ok":
+        found: list[RegisteredFunction] = []
+        for index in range(1, 1 << 30):
+            entry = rawget(result, index)
+            if entry is None:
+                break
+            name, description, flags = (rawget(entry, i) for i in (1, 2, 3))
+            found.append(RegisteredFunction(name, description, int(flags)))
+        return tuple(found)
+    if status == b"budget":
+        return Error(f"ERR Error registering functions: {errors.text(result)}")
+    return Error(
+        f"ERR Error registering functions: {_error_text(result, call.last_error, rawget)[0]}"
+    )
+
+
+def run_function(
+    kv: KeyValueView,
+    source: bytes,
+    function: RegisteredFunction,
+    keys: Sequence[bytes],
+    argv: Sequence[bytes],
+    now_ms: int,
+    seed: int,
+    *,
+    read_only: bool,
+    notices: Notices | None = None,
+    reads: Tally | None = None,
+    guard: Guard | None = None,
+) -> Reply:
+    """FCALL: ``function`` of the library ``source`` called with ``keys`` and ``argv``
+    (FCALL_RO, ``read_only``, refuses a function without ``no-writes`` before this)."""
+    code = _library_code(source, function.name)
+    if isinstance(code, Error):
+        return code  # never stored: FUNCTION LOAD refuses such a library
+    read_only = read_only or bool(function.flags & NO_WRITES)
+    outcome = _run_lua(kv, code, keys, argv, now_ms, seed, read_only, notices, reads, guard)
+    return _reply(outcome, code)
+
+
+def _error_text(raised: Any, from_call: bytes | None, rawget: Any) -> tuple[str, int]:
+    """The text of an error that left the sandbox (``{value, line}`` from the runner),
+    and the line it left from."""
     value, line = (raised[1], raised[2]) if lua51.lua_type(raised) == "table" else (raised, 0)
     if lua51.lua_type(value) == "table" and type(rawget(value, b"err")) is bytes:
         text = errors.text(rawget(value, b"err"))
@@ -1128,9 +1432,13 @@ def _script_error(raised: Any, from_call: bytes | None, sha: str, rawget: Any) -
         text = "ERR true" if value else "ERR false"
     else:  # a table without an ``err`` string, a function: its type, not its address
         text = f"ERR {lua51.lua_type(value) or type(value).__name__}"
-    if not isinstance(line, int):
-        line = 0
-    return Error(f"{text} script: {sha}, on @user_script:{line}.")
+    return text, line if isinstance(line, int) else 0
+
+
+def _script_error(raised: Any, from_call: bytes | None, code: _Code, rawget: Any) -> Error:
+    """The reply to an error that left a script or a function."""
+    text, line = _error_text(raised, from_call, rawget)
+    return Error(f"{text} script: {code.name}, on @{code.label}:{line}.")
 
 
 def _generator(seed: int) -> random.Random:

@@ -28,6 +28,7 @@ from . import (
     dump,
     errors,
     expiry,
+    functions,
     geo,
     groups,
     hashes,
@@ -3112,32 +3113,60 @@ def _eval_row(name: str, summary: str, since: str, source: Arg, read_only: bool)
     EVALSHA is answered by the front end, which looks the script up in its
     replica's cache and proposes it as EVAL (the cache is not replicated)."""
     by_body = source.name == "script"
+    handler = scripting.cmd_eval_ro if read_only else scripting.cmd_eval
+    return _script_row(
+        name,
+        summary,
+        since,
+        source,
+        read_only,
+        "Depends on the script that is executed.",
+        handler if by_body else None,
+        scripting.prepare_eval if by_body else None,
+    )
+
+
+def _script_row(
+    name: str,
+    summary: str,
+    since: str,
+    source: Arg,
+    read_only: bool,
+    complexity: str,
+    handler: Handler | None,
+    prepare: Prepare | None,
+) -> CommandSpec:
+    """A script's or a function's call: ``source numkeys key... arg...``, replicated unless
+    ``read_only``, answered by the front end when it has no ``handler`` (EVALSHA)."""
     key_flags = ("RO", "access") if read_only else ("RW", "access", "update")
     note = _SCRIPT_KEYS_NOTE + ("RO and ACCESS" if read_only else "RW and UPDATE")
     flags = "noscript stale skip_monitor no_mandatory_keys"
     if read_only:
         flags = "readonly " + flags
-    elif by_body:
+    elif handler is not None:
         flags += " replicated"
-    if not by_body:
+    if handler is None:
         flags += " connection"
-    handler = scripting.cmd_eval_ro if read_only else scripting.cmd_eval
     return CommandSpec(
         name=name.encode(),
         arity=-3,
         flags=_flags(flags),
-        handler=handler if by_body else None,
-        prepare=scripting.prepare_eval if by_body else None,
+        handler=handler,
+        prepare=prepare,
         key_specs=(
             KeySpec(
-                2, flags=key_flags, notes=note if by_body else None, keynumidx=0, zero_keys=True
+                2,
+                flags=key_flags,
+                notes=note if handler is not None else None,
+                keynumidx=0,
+                zero_keys=True,
             ),
         ),
         acl_categories=("@slow", "@scripting"),
         summary=summary,
         since=since,
         group="scripting",
-        complexity="Depends on the script that is executed.",
+        complexity=complexity,
         arguments=(
             source,
             _integer("numkeys"),
@@ -3145,6 +3174,184 @@ def _eval_row(name: str, summary: str, since: str, source: Arg, read_only: bool)
             _string("arg", flags=(*OPTIONAL, *MULTIPLE)),
         ),
     )
+
+
+def _function_sub(
+    name: str,
+    arity: int,
+    flags: str,
+    handler: Handler,
+    summary: str,
+    complexity: str,
+    arguments: tuple[Arg, ...] = (),
+    prepare: Prepare | None = None,
+    tips: tuple[str, ...] = (),
+) -> CommandSpec:
+    """A FUNCTION sub-command. Those that change the libraries or read them are
+    ``keyspace`` commands: ordered against every other command, FCALLs among them, so
+    every replica changes its registry at the same point of the order."""
+    acl = "@write @slow @scripting" if "write" in flags.split() else "@slow @scripting"
+    extras: _Extras = {"tips": tips}
+    if prepare is not None:
+        extras["prepare"] = prepare
+    return _data_sub(
+        "function",
+        name,
+        arity,
+        flags,
+        handler,
+        (),
+        acl,
+        summary,
+        "7.0.0",
+        complexity,
+        arguments,
+        group="scripting",
+        **extras,
+    )
+
+
+_ALL_SUCCEEDED = ("request_policy:all_shards", "response_policy:all_succeeded")
+_FCALL_COMPLEXITY = "Depends on the function that is executed."
+FUNCTION_COMMANDS: tuple[CommandSpec, ...] = (
+    _script_row(
+        "fcall",
+        "Invoke a function",
+        "7.0.0",
+        _string("function"),
+        False,
+        _FCALL_COMPLEXITY,
+        functions.cmd_fcall,
+        None,
+    ),
+    _script_row(
+        "fcall_ro",
+        "Invoke a read-only function",
+        "7.0.0",
+        _string("function"),
+        True,
+        _FCALL_COMPLEXITY,
+        functions.cmd_fcall_ro,
+        None,
+    ),
+    _data_container(
+        "function",
+        "A container for function commands",
+        "7.0.0",
+        "scripting",
+        (
+            _function_sub(
+                "flush",
+                -2,
+                "write noscript keyspace",
+                functions.cmd_function_flush,
+                "Deleting all functions",
+                "O(N) where N is the number of functions deleted",
+                (
+                    _oneof(
+                        "async", _token("async", "ASYNC"), _token("sync", "SYNC"), flags=OPTIONAL
+                    ),
+                ),
+                functions.prepare_function_flush,
+                _ALL_SUCCEEDED,
+            ),
+            _function_sub(
+                "kill",
+                2,
+                "noscript allow_busy",
+                functions.cmd_function_kill,
+                "Kill the function currently in execution.",
+                "O(1)",
+                tips=("request_policy:all_shards", "response_policy:one_succeeded"),
+            ),
+            _function_sub(
+                "load",
+                -3,
+                "write denyoom noscript keyspace",
+                functions.cmd_function_load,
+                "Create a function with the given arguments (name, code, description)",
+                "O(1) (considering compilation time is redundant)",
+                (_token("replace", "REPLACE", flags=OPTIONAL), _string("function-code")),
+                functions.prepare_function_load,
+                _ALL_SUCCEEDED,
+            ),
+            _function_sub(
+                "delete",
+                3,
+                "write noscript keyspace",
+                functions.cmd_function_delete,
+                "Delete a function by name",
+                "O(1)",
+                (_string("library-name"),),
+                tips=_ALL_SUCCEEDED,
+            ),
+            _function_sub(
+                "help",
+                2,
+                "loading stale",
+                functions.cmd_function_help,
+                "Show helpful text about the different subcommands",
+                "O(1)",
+            ),
+            _function_sub(
+                "dump",
+                2,
+                "noscript keyspace",
+                functions.cmd_function_dump,
+                "Dump all functions into a serialized binary payload",
+                "O(N) where N is the number of functions",
+            ),
+            _function_sub(
+                "restore",
+                -3,
+                "write denyoom noscript keyspace",
+                functions.cmd_function_restore,
+                "Restore all the functions on the given payload",
+                "O(N) where N is the number of functions on the payload",
+                (
+                    _string("serialized-value"),
+                    _oneof(
+                        "policy",
+                        _token("flush", "FLUSH"),
+                        _token("append", "APPEND"),
+                        _token("replace", "REPLACE"),
+                        flags=OPTIONAL,
+                    ),
+                ),
+                functions.prepare_function_restore,
+                _ALL_SUCCEEDED,
+            ),
+            _function_sub(
+                "list",
+                -2,
+                "noscript keyspace",
+                functions.cmd_function_list,
+                "List information about all the functions",
+                "O(N) where N is the number of functions",
+                (
+                    _string("library-name-pattern", token="LIBRARYNAME", flags=OPTIONAL),
+                    _token("withcode", "WITHCODE", flags=OPTIONAL),
+                ),
+                functions.prepare_function_list,
+                ("nondeterministic_output_order",),
+            ),
+            _function_sub(
+                "stats",
+                2,
+                "noscript allow_busy keyspace",
+                functions.cmd_function_stats,
+                "Return information about the function currently running (name, description, "
+                "duration)",
+                "O(1)",
+                tips=(
+                    "nondeterministic_output",
+                    "request_policy:all_shards",
+                    "response_policy:special",
+                ),
+            ),
+        ),
+    ),
+)
 
 
 def _script_sub(name: str, arity: int, flags: tuple[str, ...], summary: str, since: str,
@@ -3284,6 +3491,7 @@ COMMANDS: tuple[CommandSpec, ...] = (
     *CONNECTION_COMMANDS,
     *PUBSUB_COMMANDS,
     *SCRIPTING_COMMANDS,
+    *FUNCTION_COMMANDS,
     *INTERNAL_COMMANDS,
 )
 """Every command, in the order COMMAND lists them."""

@@ -111,8 +111,9 @@ def by_reply(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, tally: Tally)
 def in_script(
     kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, tally: Tally
 ) -> Judge | None:
-    """EVAL and EVAL_RO: their keys are what the script makes of them; each command it
-    calls counts its own lookups (``execute`` gives the script ``tally``)."""
+    """EVAL, FCALL and their read-only forms: their keys are what the script makes of
+    them; each command it calls counts its own lookups (``execute`` gives the script
+    ``tally``)."""
     return None
 
 
@@ -281,6 +282,8 @@ _SPECIAL: dict[bytes, Callable[[CommandSpec], Rule | None]] = {
     b"SET": lambda spec: None,  # see ``judge_of``
     b"EVAL": lambda spec: in_script,
     b"EVAL_RO": lambda spec: in_script,
+    b"FCALL": lambda spec: in_script,
+    b"FCALL_RO": lambda spec: in_script,
     b"XREAD": lambda spec: _read_keys(spec.key_specs, times=2),
     b"XREADGROUP": lambda spec: _read_keys(spec.key_specs, times=2),
     b"PFMERGE": _every_key,
@@ -298,7 +301,7 @@ def _rule(spec: CommandSpec) -> Rule | None:
     if special is not None:
         return special(spec)
     if "internal" in spec.flags or spec.group == "scripting":
-        return None  # EVALSHA is proposed as EVAL; FCALL and the rest have no handler
+        return None  # EVALSHA is proposed as EVAL; FUNCTION and SCRIPT count no lookups
     specs = spec.key_specs
     if not any("RO" in key_spec.flags or key_spec.flags_of for key_spec in specs):
         return None

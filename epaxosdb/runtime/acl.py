@@ -53,8 +53,9 @@ _NOPERM = {
         "NOPERM this user has no permissions to access one of the channels used as arguments"
     ),
 }
-_SCRIPTS = frozenset({b"eval", b"evalsha"})
-"""Scripts every replica runs. The read-only ones (EVAL_RO, EVALSHA_RO) run only at the
+_SCRIPTS = frozenset({b"eval", b"evalsha", b"fcall"})
+"""Scripts and functions every replica runs. The read-only ones (EVAL_RO, EVALSHA_RO,
+FCALL_RO) run only at the
 replica their client is connected to, which holds each call to the user's rules
 (``script_guard``)."""
 

@@ -155,7 +155,7 @@ _READONLY_SUBS = {
     for spec in COMMANDS
     if spec.subcommands
 }
-_SCRIPTS = frozenset({b"EVAL", b"EVAL_RO"})
+_SCRIPTS = frozenset({b"EVAL", b"EVAL_RO", b"FCALL", b"FCALL_RO"})
 
 
 def read_keys(ops: Iterable[tuple[bytes, ...]]) -> list[bytes]:

@@ -303,6 +303,22 @@ EXPECTED: list[tuple[tuple[bytes, ...], Access]] = [
     ((b"EVAL", b"return 1", b"0", b"x"), Access()),
     ((b"EVAL", b"return 1", b"-1", b"a"), Access(writes=frozenset({b"a"}))),
     ((b"EVAL_RO", b"return 1", b"1", b"a", b"x"), Access(reads=frozenset({b"a"}))),
+    # FCALL names its keys as EVAL does; a call's function, looked up where it runs,
+    # is ordered by the FUNCTION commands that change the libraries, which are
+    # keyspace-wide writes (FUNCTION LIST, DUMP and STATS keyspace-wide reads).
+    ((b"FCALL", b"f", b"2", b"a", b"b", b"x"), Access(writes=frozenset({b"a", b"b"}))),
+    ((b"FCALL", b"f", b"0", b"x"), Access()),
+    ((b"FCALL_RO", b"f", b"1", b"a", b"x"), Access(reads=frozenset({b"a"}))),
+    ((b"FUNCTION", b"LOAD", b"#!lua name=x\n"), Access(global_write=True)),
+    ((b"FUNCTION", b"load", b"REPLACE", b"#!lua name=x\n"), Access(global_write=True)),
+    ((b"FUNCTION", b"DELETE", b"x"), Access(global_write=True)),
+    ((b"FUNCTION", b"FLUSH"), Access(global_write=True)),
+    ((b"FUNCTION", b"RESTORE", b"payload"), Access(global_write=True)),
+    ((b"FUNCTION", b"LIST"), Access(global_read=True)),
+    ((b"FUNCTION", b"DUMP"), Access(global_read=True)),
+    ((b"FUNCTION", b"STATS"), Access(global_read=True)),
+    ((b"FUNCTION", b"KILL"), Access()),
+    ((b"FUNCTION", b"HELP"), Access()),
     # SORT: its key and its last STORE's destination; BY and GET patterns that can read
     # keys no argument names read the whole keyspace (a nosort BY, GET # and patterns
     # without * read nothing); a refused SORT stays local.

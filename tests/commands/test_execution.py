@@ -358,6 +358,11 @@ SAMPLE_ARGS: dict[bytes, list[bytes]] = {
     b"sort_ro": [b"l", b"BY", b"nosort", b"GET", b"h_*->f"],
     b"eval": [b"return redis.call('SET', KEYS[1], ARGV[1])", b"1", b"k", b"v"],
     b"eval_ro": [b"return redis.call('GET', KEYS[1])", b"1", b"k"],
+    b"fcall": [b"f", b"1", b"k", b"v"], b"fcall_ro": [b"f", b"1", b"k"],
+    b"function|load": [b"#!lua name=l\nredis.register_function('f', function() end)"],
+    b"function|delete": [b"l"], b"function|flush": [b"SYNC"], b"function|list": [b"WITHCODE"],
+    b"function|dump": [], b"function|restore": [bytes.fromhex("0a005d9b5c400f7fa2da")],
+    b"function|stats": [], b"function|kill": [], b"function|help": [],
 }  # fmt: skip
 
 

@@ -25,9 +25,14 @@ def test_names_are_lower_case_and_unique() -> None:
         assert all(sub.name.startswith(spec.name + b"|") for sub in spec.subcommands)
 
 
-DATA_CONTAINERS = {b"xgroup", b"xinfo", b"memory", b"object"}
+DATA_CONTAINERS = {b"xgroup", b"xinfo", b"memory", b"object", b"function"}
 """Containers whose sub-commands are data commands: the container has neither a handler
 nor flags (``resolve`` always hands on to a sub-command), each sub-command has both."""
+
+
+FLAGGED_NEITHER = {b"function|list", b"function|dump", b"function|stats", b"function|kill"}
+"""Sub-commands Redis flags neither ``readonly`` nor ``write`` (only ``noscript``), which
+change nothing: reads."""
 
 
 def _data_specs() -> list[CommandSpec]:
@@ -52,8 +57,8 @@ def test_keyspace_wide_commands_are_exactly_those_that_touch_every_key() -> None
 
 def test_every_data_command_is_a_write_or_read_only_or_publish_or_a_script() -> None:
     for spec in _data_specs():
-        if spec.name.endswith(b"|help"):  # XGROUP, XINFO, MEMORY HELP: neither, so reads
-            assert not spec.runs_everywhere
+        if spec.name.endswith(b"|help") or spec.name in FLAGGED_NEITHER:
+            assert not spec.runs_everywhere  # flagged neither, so reads
         elif "connection" not in spec.flags:
             replicated = "replicated" in spec.flags
             # PFCOUNT keeps Redis's ``readonly`` but writes its cache: replicated too.
@@ -61,7 +66,9 @@ def test_every_data_command_is_a_write_or_read_only_or_publish_or_a_script() -> 
             kinds = ["write" in spec.flags, read_only, spec.publishes, replicated]
             assert kinds.count(True) == 1, spec.name
     assert [s.name for s in COMMANDS if s.publishes] == [b"publish", b"spublish"]
-    assert [s.name for s in COMMANDS if "replicated" in s.flags] == [b"pfcount", b"eval"]
+    assert [s.name for s in COMMANDS if "replicated" in s.flags] == [
+        b"pfcount", b"eval", b"fcall"
+    ]
 
 
 def test_internal_commands_are_hidden_from_clients_and_command() -> None:

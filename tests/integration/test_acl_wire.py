@@ -364,3 +364,44 @@ def test_a_read_only_script_holds_each_call_to_its_user_s_rules_as_in_redis(
     assert {b"context": b"lua"}.items() <= log_entries(ours)[1].items()
     admin.close()
     reader.close()
+
+
+def test_a_read_only_function_holds_each_call_to_its_user_s_rules_as_in_redis(
+    servers: tuple[int, int], protocol: int
+) -> None:
+    """FCALL_RO, like EVAL_RO, runs only where its client is connected: every command the
+    function calls is checked against the user's rules there, as Redis does; FCALL, which
+    every replica runs, is refused to a user not allowed every command."""
+    admin = Pair(*servers, protocol)
+    library = (
+        b"#!lua name=acl_lib\n"
+        b"redis.register_function{function_name='get_it', flags={'no-writes'},\n"
+        b"  callback=function(keys) return redis.call('GET', keys[1]) end}\n"
+        b"redis.register_function{function_name='len_it', flags={'no-writes'},\n"
+        b"  callback=function(keys) return redis.call('STRLEN', keys[1]) end}\n"
+        b"redis.register_function{function_name='try_get', flags={'no-writes'},\n"
+        b"  callback=function(keys) return redis.pcall('GET', keys[1]) end}\n"
+    )
+    for side in (admin.redis, admin.replica):
+        side.call(b"FUNCTION", b"FLUSH")
+    assert admin.replica.call(b"FUNCTION", b"LOAD", library) == admin.redis.call(
+        b"FUNCTION", b"LOAD", library
+    )
+    admin.same("ACL SETUSER fro on nopass ~* &* +@read +fcall_ro -get")
+    admin.same("SET foo bar")
+    reader = Pair(*servers, protocol)
+    reader.same("AUTH fro x")
+    for function in (b"get_it", b"len_it", b"try_get"):
+        args = [b"FCALL_RO", function, b"1", b"foo"]
+        theirs, ours = reader.redis.call(*args), reader.replica.call(*args)
+        assert ours == theirs, (function, theirs, ours)
+    reader.same("FCALL len_it 1 foo")  # not +fcall: refused before it runs, on both
+    admin.same("ACL SETUSER fro +fcall")
+    assert reader.replica.call(b"FCALL", b"len_it", b"1", b"foo") == (
+        b"-NOPERM this user has no permissions to run scripts: epaxosdb runs them only for"
+        b" users allowed every command\r\n"
+    )
+    for side in (admin.redis, admin.replica):
+        side.call(b"FUNCTION", b"FLUSH")
+    admin.close()
+    reader.close()
