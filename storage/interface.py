@@ -176,6 +176,21 @@ class KeyValueView(Protocol):
         """Delete every key (FLUSHALL)."""
         ...
 
+    def functions(self) -> bytes:
+        """The function libraries (FUNCTION LOAD), as ``commands.functions`` encodes them;
+        ``b""`` when none.
+
+        The store keeps them as one opaque blob beside the keyspace: Redis treats
+        libraries as data (they are in its RDB files and reach its replicas), so here
+        they are replicated state that commits, rolls back and survives a restart
+        exactly as keys do."""
+        ...
+
+    def set_functions(self, blob: bytes) -> None:
+        """Replace the function libraries (``b""``: none). Not touched by ``clear``
+        (FLUSHALL keeps functions, as in Redis)."""
+        ...
+
 
 class Txn(KeyValueView, Protocol):
     """A write transaction: key-value state plus the consensus records."""
