@@ -1,9 +1,11 @@
 """The storage contract the rest of epaxosdb sees.
 
 A ``Store`` keeps two things durable: the EPaxos instance records (votes,
-promises, commits) and the applied key-value state. Both change in one write
-transaction per batch — ``Store.write(fn)`` — so a crash can never apply a
-command without recording that it ran, nor release a vote that is not on disk.
+promises, commits) and the applied state — the keyspace, and beside it the
+function libraries (one opaque blob, ``KeyValueView.functions``). Both change
+in one write transaction per batch — ``Store.write(fn)`` — so a crash can never
+apply a command without recording that it ran, nor release a vote that is not
+on disk.
 
 ``MemoryStore`` (simulator, unit tests) and ``LmdbStore`` (production) pass the
 same contract suite (``tests/storage/test_contract.py``).
