@@ -11,7 +11,10 @@ fsynced, so an interrupted export never leaves a truncated backup under it.
 Import sends each key to a replica as RESTORE (with ABSTTL for an expiry),
 pipelined, so every replica gets it through consensus like any write. Without
 ``--replace`` a key that exists is left as it is and reported (Redis's
-BUSYKEY); a rerun with ``--replace`` is idempotent.
+BUSYKEY); a rerun with ``--replace`` is idempotent. Function libraries go the
+same way, as FUNCTION LOAD (REPLACE with ``--replace``), in file order (before
+the keys, where RDB files put them); a library that exists is likewise left as
+it is and reported.
 """
 
 from __future__ import annotations
@@ -24,7 +27,7 @@ import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import BinaryIO, cast
+from typing import BinaryIO, Protocol, cast
 
 import hiredis
 
@@ -62,6 +65,16 @@ class ImportReport:
     failed: list[tuple[bytes, str]] = field(default_factory=list)
     stopped: str | None = None
     """Why the file could not be read to its end (its keys before that were sent)."""
+    libraries: int = 0
+    """Function libraries loaded."""
+    libraries_failed: list[tuple[bytes, str]] = field(default_factory=list)
+    """Libraries refused: each one's first line (``#!lua name=...``), and why."""
+
+
+class Pipe(Protocol):
+    """What an import sends through: a batch of requests in, their replies out."""
+
+    def call(self, requests: list[list[bytes]]) -> list[object]: ...
 
 
 class _Pipe:
@@ -111,29 +124,50 @@ def _import(
     data: bytes, host: str, port: int, *, password: str | None, replace: bool, now_ms: int
 ) -> ImportReport:
     pipe = _Pipe(host, port)
-    report = ImportReport()
     try:
         if password is not None:
             (reply,) = pipe.call([[b"AUTH", password.encode()]])
             if isinstance(reply, hiredis.ReplyError):
                 raise ConnectionError(f"AUTH failed: {reply}")
-        batch: list[rdb_file.Entry] = []
-        try:
-            for entry in rdb_file.read(data, now_ms):
-                batch.append(entry)
-                if len(batch) >= BATCH:
-                    _restore(pipe, batch, replace, report)
-                    batch = []
-        except rdb_file.RdbError as exc:
-            report.stopped = str(exc)
-        if batch:
-            _restore(pipe, batch, replace, report)
+        return send(data, pipe, replace=replace, now_ms=now_ms)
     finally:
         pipe.close()
+
+
+def send(data: bytes, pipe: Pipe, *, replace: bool, now_ms: int) -> ImportReport:
+    """Send every function library and key of the RDB file ``data`` through ``pipe``, in
+    file order: keys in pipelined batches, each library on its own (they are few)."""
+    report = ImportReport()
+    batch: list[rdb_file.Entry] = []
+    try:
+        for item in rdb_file.read(data, now_ms):
+            if isinstance(item, rdb_file.Library):
+                if batch:
+                    _restore(pipe, batch, replace, report)
+                    batch = []
+                _load(pipe, item, replace, report)
+                continue
+            batch.append(item)
+            if len(batch) >= BATCH:
+                _restore(pipe, batch, replace, report)
+                batch = []
+    except rdb_file.RdbError as exc:
+        report.stopped = str(exc)
+    if batch:
+        _restore(pipe, batch, replace, report)
     return report
 
 
-def _restore(pipe: _Pipe, batch: list[rdb_file.Entry], replace: bool, report: ImportReport) -> None:
+def _load(pipe: Pipe, library: rdb_file.Library, replace: bool, report: ImportReport) -> None:
+    request = [b"FUNCTION", b"LOAD", *([b"REPLACE"] if replace else []), library.code]
+    (reply,) = pipe.call([request])
+    if isinstance(reply, hiredis.ReplyError):
+        report.libraries_failed.append((library.code.split(b"\n", 1)[0], str(reply)))
+    else:
+        report.libraries += 1
+
+
+def _restore(pipe: Pipe, batch: list[rdb_file.Entry], replace: bool, report: ImportReport) -> None:
     requests = []
     for entry in batch:
         request = [b"RESTORE", entry.key, b"%d" % entry.expire_ms, entry.payload]

@@ -342,7 +342,8 @@ def export_command(data_dir: Path, out: Path) -> None:
 def import_command(
     source: Path, host: str, port: int, password: str | None, replace: bool
 ) -> None:
-    """Send every key of an RDB file to a running cluster (RESTORE, through consensus)."""
+    """Send every function library and key of an RDB file to a running cluster
+    (FUNCTION LOAD and RESTORE, through consensus)."""
     from epaxosdb import backup
 
     try:
@@ -351,12 +352,19 @@ def import_command(
         )
     except OSError as exc:
         raise click.ClickException(str(exc)) from None
+    if report.libraries or report.libraries_failed:
+        click.echo(
+            f"{report.libraries} function libraries loaded, "
+            f"{len(report.libraries_failed)} refused"
+        )
+        for first_line, reason in report.libraries_failed[: backup.FAILURES_SHOWN]:
+            click.echo(f"  {first_line!r}: {reason}", err=True)
     click.echo(f"{report.restored} keys restored, {len(report.failed)} refused")
     for key, reason in report.failed[: backup.FAILURES_SHOWN]:
         click.echo(f"  {key!r}: {reason}", err=True)
     if report.stopped is not None:
         click.echo(f"Error: stopped reading {source}: {report.stopped}", err=True)
-    if report.failed or report.stopped is not None:
+    if report.failed or report.libraries_failed or report.stopped is not None:
         sys.exit(EXIT_FAILURE)
 
 

@@ -5,16 +5,20 @@ Why: a backup that outlives the cluster, and a way in from Redis and out to it.
 may be running: one LMDB read transaction, so the file is that state at one
 moment) as a Redis 7.0 RDB file, which ``redis-server`` loads as its own.
 ``epaxosdb import`` reads an RDB file — one ``export`` wrote, or one Redis wrote
-(``SAVE``, ``redis-cli --rdb``) — and sends every key to a running cluster
-with RESTORE, so it goes through consensus like any write.
+(``SAVE``, ``redis-cli --rdb``) — and sends every function library and key to a
+running cluster (FUNCTION LOAD, RESTORE), so they go through consensus like any
+write.
 
-The format is Redis's (``rdb.c``, version 10): ``REDIS0010``, aux fields,
+The format is Redis's (``rdb.c``, version 10): ``REDIS0010``, aux fields, per
+function library ``FUNCTION2`` and its code (Redis 7.0's ``rdbSaveFunctions``),
 ``SELECTDB 0``, then per key an optional ``EXPIRETIME_MS`` and the object (its
 type byte, the key, the value, as DUMP serializes values: ``commands.rdb``),
 ``EOF`` and the CRC64 of everything before it. Reading accepts versions up to
-11 (Redis 7.2), skips what does not hold keys (aux fields, sizes, LRU/LFU
-hints), refuses databases other than 0, functions and module data with the
-reason, and drops keys already expired, as Redis does when it loads a file.
+11 (Redis 7.2), gives the libraries and the keys in file order, skips what
+holds neither (aux fields, sizes, LRU/LFU hints), refuses databases other than
+0, functions in the format of Redis 7.0's release candidates, and module data
+with the reason, and drops keys already expired, as Redis does when it loads a
+file.
 """
 
 from __future__ import annotations
@@ -24,6 +28,7 @@ from dataclasses import dataclass
 from typing import BinaryIO
 
 from epaxosdb.commands import rdb
+from epaxosdb.commands.functions import decode_registry
 from storage.interface import KeyValueView, Value
 
 VERSION = 10
@@ -54,6 +59,14 @@ class Entry:
     payload: bytes
 
 
+@dataclass(frozen=True, slots=True)
+class Library:
+    """One function library of an RDB file: its code, as FUNCTION LOAD takes it (the
+    ``#!lua name=...`` line first; the name is the code's to say, not the file's)."""
+
+    code: bytes
+
+
 class _Checksummed:
     """A binary file written through in chunks, with the CRC64 of what went in (a CRC of
     each small piece would cost more than the piece)."""
@@ -76,14 +89,21 @@ class _Checksummed:
         self._pending.clear()
 
 
-def write(values: Iterable[tuple[bytes, Value]], out: BinaryIO, now_ms: int) -> tuple[int, int]:
-    """Write an RDB file of ``values`` (key, stored value) to ``out``, leaving out the
-    keys expired at ``now_ms``. Returns how many keys went in, and how many of them
-    with an expiry."""
+def write(
+    values: Iterable[tuple[bytes, Value]],
+    out: BinaryIO,
+    now_ms: int,
+    libraries: Iterable[bytes] = (),
+) -> tuple[int, int]:
+    """Write an RDB file of ``values`` (key, stored value) and the function
+    ``libraries`` (each one's code) to ``out``, leaving out the keys expired at
+    ``now_ms``. Returns how many keys went in, and how many of them with an expiry."""
     sink = _Checksummed(out)
     sink.write(b"REDIS%04d" % VERSION)
     for name, text in ((b"redis-ver", b"7.0.15"), (b"redis-bits", b"64"), (b"aof-base", b"0")):
         sink.write(bytes([OP_AUX]) + rdb.rdb_string(name) + rdb.rdb_string(text))
+    for code in libraries:  # where Redis puts them: before any database, as it loads them
+        sink.write(bytes([OP_FUNCTION]) + rdb.rdb_string(code))
     sink.write(bytes([OP_SELECTDB, 0]))
     keys = expiring = 0
     for key, value in values:
@@ -102,8 +122,9 @@ def write(values: Iterable[tuple[bytes, Value]], out: BinaryIO, now_ms: int) -> 
 
 
 def write_view(kv: KeyValueView, out: BinaryIO, now_ms: int) -> tuple[int, int]:
-    """``write`` of every key of ``kv`` (one read transaction of a store: ``export`` and
-    SYNC)."""
+    """``write`` of every key and function library of ``kv`` (one read transaction of a
+    store: ``export`` and SYNC), the libraries in name order."""
+    libraries = decode_registry(kv.functions())
 
     def values() -> Iterator[tuple[bytes, Value]]:
         for key in kv.iter_keys():
@@ -111,13 +132,14 @@ def write_view(kv: KeyValueView, out: BinaryIO, now_ms: int) -> tuple[int, int]:
             if value is not None:
                 yield key, value
 
-    return write(values(), out, now_ms)
+    return write(values(), out, now_ms, [libraries[name] for name in sorted(libraries)])
 
 
-def read(data: bytes, now_ms: int) -> Iterator[Entry]:
-    """The keys of the RDB file ``data`` (whole), in file order, without those expired at
-    ``now_ms``; ``RdbError`` for a file this cannot load, once its keys before the
-    trouble were given (a damaged end is found when it is reached)."""
+def read(data: bytes, now_ms: int) -> Iterator[Entry | Library]:
+    """The function libraries and keys of the RDB file ``data`` (whole), in file order,
+    without the keys expired at ``now_ms``; ``RdbError`` for a file this cannot load,
+    once what came before the trouble was given (a damaged end is found when it is
+    reached)."""
     if data[:5] != b"REDIS" or not data[5:9].isdigit():
         raise RdbError("not an RDB file (it does not start with REDIS and a version)")
     version = int(data[5:9])
@@ -154,8 +176,14 @@ def read(data: bytes, now_ms: int) -> Iterator[Entry]:
                 _, at = rdb.read_length(data, at)
             elif op == OP_FREQ:
                 at += 1
-            elif op in (OP_FUNCTION, OP_FUNCTION_PRE_GA):
-                raise RdbError("the file holds functions (FUNCTION LOAD), which this lacks")
+            elif op == OP_FUNCTION:
+                code, at = rdb.read_string(data, at)
+                yield Library(bytes(code))
+            elif op == OP_FUNCTION_PRE_GA:
+                raise RdbError(
+                    "the file holds functions in the format of Redis 7.0's release "
+                    "candidates, which Redis 7.0 itself no longer loads"
+                )
             elif op == OP_MODULE_AUX:
                 raise RdbError("the file holds module data: no modules here")
             else:

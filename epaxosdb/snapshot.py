@@ -3,9 +3,9 @@
 A replica started on an empty data directory in a cluster that holds data
 (``epaxosdb.core.joining``) cannot learn its state from the log alone: log GC
 deleted what every replica had executed. It takes a *snapshot* of one peer
-instead — the peer's key-value state, its committed instances (marked where
-that state includes them) and its GC watermark, all read from one consistent
-view of the peer's store — and restarts from it with its join bound.
+instead — the peer's key-value state and function libraries, its committed
+instances (marked where that state includes them) and its GC watermark, all
+read from one consistent view of the peer's store — and restarts from it with its join bound.
 
 Both drivers use this module: the simulator copies a peer's ``MemoryStore``
 directly, the trio runtime transfers a copy of the peer's LMDB file
@@ -56,13 +56,17 @@ class Snapshot:
     gc_floor: bytes = b""
     """The source's GC floor (``core.laggards``): a peer it left behind may still lack
     what it deleted, so the joiner's attributes must reach the floor as its own do."""
+    functions: bytes = b""
+    """The source's function libraries (``KeyValueView.functions``): replicated state as
+    its keys are, which no instance the joiner executes later would bring back."""
 
 
 def snapshot_of(store: Store) -> Snapshot:
     """The snapshot of ``store``; its keys are read lazily, a batch per transaction.
 
     The caller guarantees that nothing writes ``store`` meanwhile (the
-    simulator between steps; the runtime reads a private copy of the file)."""
+    simulator between steps; the runtime reads a private copy of the file), so
+    the libraries, read now, and the keys, read later, are of one state."""
     recovered = store.load()
     records = [r for r in recovered.records if r.status >= Status.COMMITTED]
     meta = recovered.meta
@@ -71,6 +75,7 @@ def snapshot_of(store: Store) -> Snapshot:
         _items(store),
         meta.get(META_GC_WATERMARK) or b"",
         meta.get(META_GC_FLOOR) or b"",
+        store.read(lambda view: view.functions()),
     )
 
 
@@ -126,6 +131,7 @@ def install(store: Store, snapshot: Snapshot, bound: Deps, own_position: int) ->
         put_records(records)
 
     def finish(txn: Txn) -> None:
+        txn.set_functions(snapshot.functions)
         # The snapshot holds no instance of this replica's row above the bound: the
         # bound is the highest one any peer, the snapshot's source included, knew.
         txn.set_meta(META_GC_WATERMARK, snapshot.gc_watermark)
@@ -138,15 +144,17 @@ def install(store: Store, snapshot: Snapshot, bound: Deps, own_position: int) ->
 
 
 def discard(store: Store, *, incomplete: bool) -> None:
-    """Empty the store of state and instances; ``incomplete``: an install follows, and
-    a start that finds the mark discards again. Either way the directory is new again
-    (``META_JOINING``) until the replica has joined."""
+    """Empty the store of state (keys and function libraries) and instances;
+    ``incomplete``: an install follows, and a start that finds the mark discards
+    again. Either way the directory is new again (``META_JOINING``) until the
+    replica has joined."""
     ids = [r.id for r in store.load().records]
 
     def wipe(txn: Txn) -> None:
         txn.set_meta(META_SNAPSHOT_INCOMPLETE, b"1" if incomplete else b"")
         txn.set_meta(META_JOINING, b"1")  # nothing left to vote with: join again
         txn.clear()
+        txn.set_functions(b"")  # ``clear`` keeps them, as FLUSHALL must; a wipe does not
         txn.delete_instances(ids)
         for name in _CONSENSUS_META:
             txn.set_meta(name, b"")

@@ -15,8 +15,9 @@ one writer at a time), so they run against this view instead:
   instance records and marks them executed, so atomicity is unchanged.
 
 Operations that need the whole keyspace (``count``, ``scan``, ``iter_keys``,
-``random_key``, ``expiring``) or change all of it (``clear``) are not merged
-here: they raise ``NeedsTransaction``, and the caller throws the view away
+``random_key``, ``expiring``) or change all of it (``clear``, and
+``set_functions``: the function registry is state beside the keyspace) are not
+merged here: they raise ``NeedsTransaction``, and the caller throws the view away
 and runs the batch inside a write transaction instead, once nothing is
 pending. Keyspace-wide commands are rare, and refusing is what keeps this
 view simple enough to trust. A refused batch leaves no trace: the view's
@@ -319,6 +320,16 @@ class BufferedView:
 
     def clear(self) -> None:
         raise NeedsTransaction("clear")
+
+    def functions(self) -> bytes:
+        """The base's registry: no deferred layer ever holds a change to it, because
+        ``set_functions`` refuses here, so a step that changes it runs inside a write
+        transaction after every deferred effect, and the steps after it read a base
+        begun after that transaction committed."""
+        return self._base.functions()
+
+    def set_functions(self, blob: bytes) -> None:
+        raise NeedsTransaction("set_functions")
 
 
 def counts_with(

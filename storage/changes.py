@@ -66,3 +66,10 @@ class ChangeRecorder:
     def clear(self) -> None:
         self._base.clear()
         self.cleared = True
+
+    def functions(self) -> bytes:
+        return self._base.functions()
+
+    def set_functions(self, blob: bytes) -> None:
+        # No key changes: what CLIENT TRACKING invalidates is keys, not libraries.
+        self._base.set_functions(blob)

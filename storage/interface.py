@@ -1,9 +1,11 @@
 """The storage contract the rest of epaxosdb sees.
 
 A ``Store`` keeps two things durable: the EPaxos instance records (votes,
-promises, commits) and the applied key-value state. Both change in one write
-transaction per batch — ``Store.write(fn)`` — so a crash can never apply a
-command without recording that it ran, nor release a vote that is not on disk.
+promises, commits) and the applied state — the keyspace, and beside it the
+function libraries (one opaque blob, ``KeyValueView.functions``). Both change
+in one write transaction per batch — ``Store.write(fn)`` — so a crash can never
+apply a command without recording that it ran, nor release a vote that is not
+on disk.
 
 ``MemoryStore`` (simulator, unit tests) and ``LmdbStore`` (production) pass the
 same contract suite (``tests/storage/test_contract.py``).
@@ -174,6 +176,21 @@ class KeyValueView(Protocol):
 
     def clear(self) -> None:
         """Delete every key (FLUSHALL)."""
+        ...
+
+    def functions(self) -> bytes:
+        """The function libraries (FUNCTION LOAD), as ``commands.functions`` encodes them;
+        ``b""`` when none.
+
+        The store keeps them as one opaque blob beside the keyspace: Redis treats
+        libraries as data (they are in its RDB files and reach its replicas), so here
+        they are replicated state that commits, rolls back and survives a restart
+        exactly as keys do."""
+        ...
+
+    def set_functions(self, blob: bytes) -> None:
+        """Replace the function libraries (``b""``: none). Not touched by ``clear``
+        (FLUSHALL keeps functions, as in Redis)."""
         ...
 
 

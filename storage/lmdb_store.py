@@ -21,8 +21,10 @@ A full map is not fatal: the transaction is aborted, the map doubled (up to
 
 The data dir is flocked (``storage.datadir``) before LMDB is opened. The
 schema version, replica id and cluster id live in ``meta`` under reserved
-names; a mismatch refuses to open. Every ``lmdb.Error`` leaves this module as
-``StorageError`` carrying LMDB's own text.
+names; a mismatch refuses to open. The function registry lives there too, under
+a reserved name of its own, so it commits with the keyspace it sits beside.
+Every ``lmdb.Error`` leaves this module as ``StorageError`` carrying LMDB's own
+text.
 
 The module is long on purpose: keeping every line that touches ``lmdb`` in one
 file is what lets an architecture test enforce that nothing else does. The
@@ -123,6 +125,11 @@ DB_NAMES = (b"instances", b"kv", b"expires", b"executed", b"meta", b"sessions")
 _META_SCHEMA = RESERVED_META_PREFIX + "schema_version"
 _META_REPLICA = RESERVED_META_PREFIX + "replica_id"
 _META_CLUSTER = RESERVED_META_PREFIX + "cluster_id"
+_META_FUNCTIONS = RESERVED_META_PREFIX + "functions"
+"""The function registry's blob (``KeyValueView.functions``), absent when there are no
+libraries. In ``meta`` rather than a database of its own: it is one small value, and a
+new database would make older versions refuse the data dir as foreign. Reserved, so
+``load`` leaves it out of the metadata and ``set_meta`` cannot overwrite it."""
 _first = operator.itemgetter(0)
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -420,6 +427,28 @@ class _LmdbView:
             txn.drop(self._dbs.expires, delete=False)
         except lmdb.Error as exc:
             raise self._fail(exc, "clearing the keyspace") from exc
+
+    def functions(self) -> bytes:
+        # ``_live``, not ``_live_copying``: a mapped read view answers too (SYNC and
+        # ``export`` write the libraries from one), copying the blob out of the map.
+        txn = self._live()
+        try:
+            blob = txn.get(_META_FUNCTIONS.encode(), db=self._dbs.meta)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "reading the function libraries") from exc
+        return b"" if blob is None else bytes(blob)
+
+    def set_functions(self, blob: bytes) -> None:
+        if type(blob) is not bytes:
+            raise TypeError(f"the function registry is bytes, got {type(blob).__name__}")
+        txn = self._live_writable()
+        try:
+            if blob:
+                txn.put(_META_FUNCTIONS.encode(), blob, db=self._dbs.meta)
+            else:  # none: a store without libraries holds no trace of them
+                txn.delete(_META_FUNCTIONS.encode(), db=self._dbs.meta)
+        except lmdb.Error as exc:
+            raise self._fail(exc, "writing the function libraries") from exc
 
     def _full_key(self, txn: _AnyTxn, stored: bytes) -> bytes:
         if not is_long_form(stored):

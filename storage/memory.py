@@ -57,6 +57,8 @@ class _State:
     instances: dict[InstanceId, InstanceRecord] = dataclasses.field(default_factory=dict)
     executed: dict[InstanceId, None] = dataclasses.field(default_factory=dict)
     meta: dict[str, bytes] = dataclasses.field(default_factory=dict)
+    functions: bytes = b""
+    """The function registry's blob (``KeyValueView.functions``); ``b""``: no libraries."""
 
     def copy(self) -> _State:
         return _State(
@@ -66,6 +68,7 @@ class _State:
             instances=dict(self.instances),
             executed=dict(self.executed),
             meta=dict(self.meta),
+            functions=self.functions,
         )
 
     def set_key(self, key: bytes, value: Value | None) -> None:
@@ -203,6 +206,21 @@ class _MemoryView:
 
         def undo() -> None:
             state.kv, state.order, state.expiry = kv, order, expiry
+
+        self._journal.append(undo)
+
+    def functions(self) -> bytes:
+        return self._check_open().functions
+
+    def set_functions(self, blob: bytes) -> None:
+        if type(blob) is not bytes:
+            raise TypeError(f"the function registry is bytes, got {type(blob).__name__}")
+        state = self._check_writable()
+        old = state.functions
+        state.functions = blob
+
+        def undo() -> None:
+            state.functions = old
 
         self._journal.append(undo)
 

@@ -12,11 +12,13 @@ import pytest
 
 from epaxosdb import rdb_file
 from epaxosdb.commands import rdb
+from epaxosdb.commands.functions import encode_registry
 from epaxosdb.commands.hashes import HASHES
 from epaxosdb.commands.lists import encode_list
 from epaxosdb.commands.sets import SETS
 from epaxosdb.commands.zsets import ZSETS
-from storage.interface import Value, ValueType
+from storage.interface import Txn, Value, ValueType
+from storage.memory import MemoryStore
 
 NOW = 1_800_000_000_000
 
@@ -32,9 +34,13 @@ VALUES = [
 ]
 
 
-def _file(values: list[tuple[bytes, Value]]) -> bytes:
+LIBRARY_A = b"#!lua name=alpha\nredis.register_function('a', function(keys, args) return 1 end)"
+LIBRARY_Z = b"#!lua name=zeta\n" + b"-- a comment long enough to be compressed\n" * 40
+
+
+def _file(values: list[tuple[bytes, Value]], libraries: list[bytes] | None = None) -> bytes:
     out = io.BytesIO()
-    rdb_file.write(values, out, NOW)
+    rdb_file.write(values, out, NOW, libraries or [])
     return out.getvalue()
 
 
@@ -64,9 +70,46 @@ def test_a_key_expired_by_the_time_of_reading_is_left_out() -> None:
         (lambda d: b"REDIS0099" + d[9:], "newer than this reads"),
         (lambda d: b"RUBBISH", "not an RDB file"),
         (lambda d: d[:9] + bytes([rdb_file.OP_SELECTDB, 3]) + d[9:-8] + b"\0" * 8, "database 3"),
+        (
+            lambda d: d[:9] + bytes([rdb_file.OP_FUNCTION_PRE_GA]) + d[9:-8] + b"\0" * 8,
+            "functions in the format of Redis 7.0's release candidates",
+        ),
     ],
 )
 def test_a_file_that_cannot_be_loaded_says_why(damage: object, reason: str) -> None:
     data = damage(_file(VALUES))  # type: ignore[operator]
     with pytest.raises(rdb_file.RdbError, match=reason):
         list(rdb_file.read(data, NOW))
+
+
+def test_function_libraries_are_written_before_the_keys_and_read_back_in_file_order() -> None:
+    data = _file(VALUES[:2], [LIBRARY_Z, LIBRARY_A])
+    items = list(rdb_file.read(data, NOW))
+    assert items[:2] == [rdb_file.Library(LIBRARY_Z), rdb_file.Library(LIBRARY_A)]
+    assert [item.key for item in items[2:] if isinstance(item, rdb_file.Entry)] == [b"s", b"12"]
+    # Redis's order: every FUNCTION2 record after the aux fields, before SELECTDB.
+    first_function = data.index(bytes([rdb_file.OP_FUNCTION]) + rdb.rdb_string(LIBRARY_Z))
+    assert first_function < data.index(bytes([rdb_file.OP_SELECTDB, 0]))
+    assert len(rdb.rdb_string(LIBRARY_Z)) < len(LIBRARY_Z)  # stored compressed, read back whole
+
+
+def test_a_views_libraries_are_written_in_name_order_beside_its_keys() -> None:
+    store = MemoryStore()
+
+    def fill(txn: Txn) -> None:
+        txn.put(b"k", Value(ValueType.STRING, 0, b"v"))
+        txn.set_functions(encode_registry({b"zeta": LIBRARY_Z, b"alpha": LIBRARY_A}))
+
+    store.write(fill)
+    out = io.BytesIO()
+    assert store.read(lambda kv: rdb_file.write_view(kv, out, NOW)) == (1, 0)
+    items = list(rdb_file.read(out.getvalue(), NOW))
+    assert items[:2] == [rdb_file.Library(LIBRARY_A), rdb_file.Library(LIBRARY_Z)]
+    assert [item.key for item in items[2:] if isinstance(item, rdb_file.Entry)] == [b"k"]
+
+
+def test_a_view_without_libraries_writes_no_function_record() -> None:
+    out = io.BytesIO()
+    MemoryStore().read(lambda kv: rdb_file.write_view(kv, out, NOW))
+    assert out.getvalue() == _file([])
+    assert list(rdb_file.read(out.getvalue(), NOW)) == []

@@ -305,6 +305,13 @@ class Workspace:
         self._held.clear()
         self._kv.clear()
 
+    def functions(self) -> bytes:
+        return self._kv.functions()
+
+    def set_functions(self, blob: bytes) -> None:
+        # Nothing held is a library: the keys this workspace holds stay as they are.
+        self._kv.set_functions(blob)
+
 
 def workspace_for(kv: KeyValueView) -> tuple[Workspace, bool]:
     """A workspace over ``kv`` and whether it is new (the caller then closes it); ``kv``

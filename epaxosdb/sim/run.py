@@ -206,6 +206,13 @@ def _check_converged(cluster: SimCluster) -> None:
                 "execution consistency",
                 f"key-value states of replicas {cluster.ids[0]} and {r} differ at {diff}",
             )
+    libraries = {r: cluster.nodes[r].store.read(lambda view: view.functions()) for r in cluster.ids}
+    for r in cluster.ids[1:]:
+        if libraries[r] != libraries[cluster.ids[0]]:
+            raise InvariantViolation(
+                "execution consistency",
+                f"the function libraries of replicas {cluster.ids[0]} and {r} differ",
+            )
 
 
 def _counters(cluster: SimCluster) -> dict[str, int]:

@@ -68,6 +68,15 @@ class _PayloadForbidden:
     def expiry_floor(self) -> int:
         return self._txn.expiry_floor()
 
+    def clear(self) -> None:
+        self._txn.clear()
+
+    def functions(self) -> bytes:
+        return self._txn.functions()
+
+    def set_functions(self, blob: bytes) -> None:
+        self._txn.set_functions(blob)
+
 
 def _run(store: MemoryStore, *args: bytes, now: int = T0) -> Reply:
     op = prepare(list(args), now)

@@ -399,3 +399,21 @@ def test_a_sorted_sets_order_read_in_a_workspace_follows_later_changes() -> None
     store = MemoryStore()
     reply = store.write(lambda txn: execute(txn, Command(1, 1, T0, ops, multi=True)))
     assert reply == [2, [b"a", b"c"], 1, 1, [b"b", b"a", b"c"], 2, 5.0, [b"b"]]
+
+
+def test_the_function_libraries_pass_through_a_workspace_and_leave_what_it_holds() -> None:
+    """A FUNCTION LOAD inside a MULTI changes the registry of the store below, at once,
+    and the collections the workspace holds are still written when it closes."""
+
+    def load_between(txn: KeyValueView) -> tuple[bytes, bytes]:
+        ws = workspace.Workspace(txn)
+        ws.hold(b"s", SETS, ValueType.SET, {b"a": None}, 0, stored=None)
+        ws.set_functions(b"libraries")
+        seen = ws.functions(), txn.functions()
+        ws.close()
+        return seen
+
+    store = MemoryStore()
+    assert store.write(load_between) == (b"libraries", b"libraries")
+    assert [key for key, _ in store.kv_items()] == [b"s"]
+    assert store.read(lambda view: view.functions()) == b"libraries"

@@ -8,6 +8,8 @@ so is the file ``redis-cli --rdb`` takes from a replica through SYNC;
 redis-server's own SAVE file is imported into a new cluster, which then holds
 what Redis held; and an export imported into another cluster carries everything
 over (the same digest of every key). A damaged file is refused with the reason.
+Function libraries cross both ways: redis-server loads an export's, and what
+redis-server saved after FUNCTION LOAD reads back as that library's code.
 """
 
 from __future__ import annotations
@@ -20,11 +22,16 @@ from pathlib import Path
 import pytest
 import redis
 
+from epaxosdb import backup, rdb_file
+from epaxosdb.commands.functions import encode_registry
+from storage.interface import Txn, Value, ValueType
+from storage.lmdb_store import LmdbStore
 from tests.integration.cluster import ProcessCluster
 from tests.redis_server import RedisServer
 
 EPAXOSDB = [sys.executable, "-m", "epaxosdb"]
 TTL_SLACK_MS = 60_000
+LIBRARY = b"#!lua name=mylib\nredis.register_function('f', function(keys, args) return 1 end)"
 
 
 def _fill(client: redis.Redis) -> None:
@@ -225,3 +232,46 @@ def test_a_damaged_file_is_refused_with_the_reason(
     not_rdb.write_text("hello")
     refused = _import(not_rdb, cluster.port(1))
     assert refused.returncode == 1 and "not an RDB file" in refused.stderr
+
+
+def _libraries(client: redis.Redis) -> dict[bytes, bytes]:
+    """FUNCTION LIST WITHCODE of a server, as library name -> code (redis-py gives each
+    library as a dict)."""
+    listed = client.execute_command("FUNCTION", "LIST", "WITHCODE")
+    return {library[b"library_name"]: library[b"library_code"] for library in listed}
+
+
+def test_an_export_with_a_function_library_is_loaded_by_redis_server(tmp_path: Path) -> None:
+    data_dir = tmp_path / "data"
+
+    def fill(txn: Txn) -> None:
+        txn.put(b"k", Value(ValueType.STRING, 0, b"v"))
+        txn.set_functions(encode_registry({b"mylib": LIBRARY}))
+
+    with LmdbStore.open(data_dir, replica_id=1, cluster_id=b"rdb-functions") as store:
+        store.write(fill)
+    assert backup.export(data_dir, tmp_path / "functions.rdb", backup.now_ms()) == (1, 0)
+    server = RedisServer.start("--dir", str(tmp_path), "--dbfilename", "functions.rdb")
+    try:
+        client = redis.Redis(port=server.port)
+        assert _libraries(client) == {b"mylib": LIBRARY}
+        assert client.fcall("f", 0) == 1
+        assert client.get("k") == b"v"
+    finally:
+        server.stop()
+
+
+def test_a_dump_file_redis_saved_after_function_load_reads_back_the_library(
+    tmp_path: Path,
+) -> None:
+    dump = tmp_path / "dump.rdb"
+
+    def fill(port: int) -> None:
+        theirs = redis.Redis(port=port)
+        assert theirs.function_load(LIBRARY) == b"mylib"
+        theirs.set("k", "v")
+
+    _redis_dump(dump, fill)
+    items = list(rdb_file.read(dump.read_bytes(), backup.now_ms()))
+    assert items[0] == rdb_file.Library(LIBRARY)
+    assert [item.key for item in items[1:] if isinstance(item, rdb_file.Entry)] == [b"k"]

@@ -23,6 +23,7 @@ from storage.lmdb_store import LmdbStore
 
 CLUSTER = b"transfer-test"
 DONE_S = 30.0
+LIBRARIES = b"the function registry, opaque to storage"
 
 
 def open_store(path: Path, replica: int) -> LmdbStore:
@@ -88,9 +89,11 @@ def test_a_joiner_pulls_a_peers_copy_part_by_part_and_installs_it(
     pair = Pair(tmp_path, rebuilding=set())
     try:
         fill(pair.stores[2], 2000)
+        pair.stores[2].write(lambda txn: txn.set_functions(LIBRARIES))
         trio.run(fetch, pair, (2,))
         joiner = pair.stores[1]
         assert joiner.kv_items() == pair.stores[2].kv_items()
+        assert joiner.read(lambda view: view.functions()) == LIBRARIES
         assert joiner.get_meta(META_JOIN_BOUND) == b"4,9,2"
         parts = [m for _, dst, m in pair.sent if dst == 1 and isinstance(m, SnapshotPart)]
         assert len(parts) > 5 and parts[-1].offset + len(parts[-1].data) == parts[-1].total

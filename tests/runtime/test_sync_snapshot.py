@@ -1,4 +1,5 @@
-"""SYNC's snapshot is streamed from a scratch file, not built in memory.
+"""SYNC's snapshot is streamed from a scratch file, not built in memory, and holds the
+function libraries beside the keys.
 
 The RDB a client gets from SYNC (``redis-cli --rdb``) is written to a
 temporary file and sent from it a chunk at a time, so its size is bounded by
@@ -14,6 +15,7 @@ import os
 import trio
 
 from epaxosdb import rdb_file
+from epaxosdb.commands.functions import encode_registry
 from epaxosdb.runtime.clients import ClientSettings
 from protocol.resp import encode_request
 from tests.runtime.fakes import FakeBackend, RawClient, running_server
@@ -70,3 +72,21 @@ async def test_a_client_gone_before_its_snapshot_is_sent_leaves_no_file_open() -
             while not (backend.scratch_files and all(f.closed for f in backend.scratch_files)):  # noqa: ASYNC110 (a worker thread closes it: no event)
                 await trio.sleep(0.01)
         assert await writer.call(b"PING") == b"+PONG\r\n"
+
+
+async def test_a_snapshot_holds_the_function_libraries_before_the_keys() -> None:
+    backend = FakeBackend()
+    code = b"#!lua name=mylib\nredis.register_function('f', function(keys, args) return 1 end)"
+    backend.store.write(lambda txn: txn.set_functions(encode_registry({b"mylib": code})))
+    async with running_server(backend) as server:
+        writer = await RawClient.connect(server.port)
+        assert await writer.call(b"SET", b"k", b"v") == b"+OK\r\n"
+        syncer = await RawClient.connect(server.port)
+        await syncer.send(
+            encode_request([b"REPLCONF", b"rdb-only", b"1"]) + encode_request([b"SYNC"])
+        )
+        data = await _read_until_closed(syncer)
+    payload = data[data.index(b"\r\n", 5) + 2 :]
+    items = list(rdb_file.read(payload, now_ms=0))
+    assert items[0] == rdb_file.Library(code)
+    assert [item.key for item in items[1:] if isinstance(item, rdb_file.Entry)] == [b"k"]

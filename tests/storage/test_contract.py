@@ -14,8 +14,10 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from protocol.messages import Ballot, Command, InstanceId, InstanceRecord, Status
+from storage.buffered import BufferedView, NeedsTransaction
 from storage.interface import (
     NO_EXPIRY,
+    KeyValueView,
     StorageError,
     Txn,
     Value,
@@ -655,6 +657,105 @@ def test_reserved_and_oversized_meta_names_are_refused(opened: Opened) -> None:
         opened.store.write(lambda t: t.set_meta("x" * 1000, b""))
     with pytest.raises(TypeError):
         opened.store.write(lambda t: t.set_meta("name", "text"))  # type: ignore[arg-type]
+
+
+# --- the function registry --------------------------------------------------------
+
+LIBRARIES = b"\x91\x92\xa5mylib\xc4\x10#!lua name=mylib"
+"""A registry blob: the store keeps it as opaque bytes, whatever encodes it."""
+
+
+def functions(store: CheckedStore) -> bytes:
+    return store.read(lambda view: view.functions())
+
+
+def test_a_new_store_has_no_function_libraries(opened: Opened) -> None:
+    assert functions(opened.store) == b""
+    assert opened.store.write(lambda t: t.functions()) == b""
+
+
+def test_set_functions_is_read_by_its_transaction_by_later_reads_and_after_a_reopen(
+    opened: Opened,
+) -> None:
+    def load(txn: Txn) -> bytes:
+        txn.set_functions(LIBRARIES)
+        return txn.functions()
+
+    assert opened.store.write(load) == LIBRARIES
+    assert functions(opened.store) == LIBRARIES
+    opened.reopen()
+    assert functions(opened.store) == LIBRARIES
+    opened.store.write(lambda t: t.set_functions(b""))
+    opened.reopen()
+    assert functions(opened.store) == b""
+
+
+def test_a_write_whose_fn_raises_leaves_the_function_libraries_as_they_were(
+    opened: Opened,
+) -> None:
+    opened.store.write(lambda t: t.set_functions(LIBRARIES))
+
+    class Boom(Exception):
+        pass
+
+    def half_done(txn: Txn) -> None:
+        txn.set_functions(b"replaced")
+        txn.set_functions(b"")
+        txn.put(b"k", string(b"v"))
+        raise Boom
+
+    with pytest.raises(Boom):
+        opened.store.write(half_done)
+    assert functions(opened.store) == LIBRARIES
+    opened.reopen()
+    assert functions(opened.store) == LIBRARIES
+
+
+def test_clear_keeps_the_function_libraries(opened: Opened) -> None:
+    """FLUSHALL empties the keyspace and keeps the libraries, as Redis's does."""
+    put_all(opened.store, {b"k": string(b"v", 5)})
+    opened.store.write(lambda t: t.set_functions(LIBRARIES))
+    assert opened.store.write(lambda t: (t.clear(), t.functions())[1]) == LIBRARIES
+    assert opened.store.kv_items() == []
+    assert functions(opened.store) == LIBRARIES
+
+
+def test_the_function_libraries_are_not_metadata_and_not_writable_through_it(
+    opened: Opened,
+) -> None:
+    opened.store.write(lambda t: (t.set_meta("m", b"1"), t.set_functions(LIBRARIES)))
+    assert opened.store.load().meta == {"m": b"1"}
+    with pytest.raises(ValueError, match="reserved"):
+        opened.store.write(lambda t: t.set_meta("storage.functions", b"forged"))
+    assert functions(opened.store) == LIBRARIES
+
+
+def test_set_functions_refuses_a_read_view_and_what_is_not_bytes(opened: Opened) -> None:
+    with pytest.raises(StorageError, match="read-only"):
+        opened.store.read(lambda v: v.set_functions(LIBRARIES))
+    with pytest.raises(TypeError):
+        opened.store.write(lambda t: t.set_functions("text"))  # type: ignore[arg-type]
+    with pytest.raises(TypeError):
+        opened.store.write(lambda t: t.set_functions(bytearray(b"x")))  # type: ignore[arg-type]
+    assert functions(opened.store) == b""
+
+
+def test_a_buffered_view_reads_the_libraries_through_and_sends_changes_to_a_transaction(
+    opened: Opened,
+) -> None:
+    """Deferred layers hold keys only: a step that changes the registry must run in a
+    write transaction (``NeedsTransaction``), after every deferred effect."""
+    opened.store.write(lambda t: t.set_functions(LIBRARIES))
+
+    def attempt(base: KeyValueView) -> bytes:
+        view = BufferedView(base, [{b"pending": string(b"p")}])
+        with pytest.raises(NeedsTransaction):
+            view.set_functions(b"")
+        assert view.writes == {}
+        return view.functions()
+
+    assert opened.store.read(attempt) == LIBRARIES
+    assert functions(opened.store) == LIBRARIES
 
 
 # --- transactions ----------------------------------------------------------------
