@@ -270,9 +270,13 @@ def _cluster_sizes(ctx: click.Context, param: click.Parameter, value: str) -> li
 @click.option("--collection-keys", type=click.IntRange(min=0), default=0, show_default=True,
               help="Also send unchecked hash, set and sorted set commands on this many keys "
                    "(replicas must still end equal). 0 replays seeds exactly as before.")
+@click.option("--function-keys", type=click.IntRange(min=0), default=0, show_default=True,
+              help="Also load, replace and delete a function library and FCALL it on this many "
+                   "keys (replicas must still end equal). 0 replays seeds exactly as before.")
 def simulate(
     seed: int | None, seeds: int | None, first: int, steps: int, sizes: list[int],
     jobs: int, verbose: bool, expiring_keys: int, list_keys: int, collection_keys: int,
+    function_keys: int,
 ) -> None:
     """Deterministic simulation of a cluster under faults; prints a replay line on failure."""
     from epaxosdb.sim.batch import run_many
@@ -286,6 +290,7 @@ def simulate(
     failures = run_many(
         seed_list, sizes, steps, jobs=jobs, verbose=verbose, echo=click.echo,
         expiring_keys=expiring_keys, list_keys=list_keys, collection_keys=collection_keys,
+        function_keys=function_keys,
     )
     sys.exit(EXIT_FAILURE if failures else 0)
 

@@ -8,12 +8,12 @@ from collections.abc import Callable
 
 from .run import RunResult, run
 
-Job = tuple[int, int, int, int, int, int]
-"""``(seed, replicas, steps, expiring_keys, list_keys, collection_keys)``."""
+Job = tuple[int, int, int, int, int, int, int]
+"""``(seed, replicas, steps, expiring_keys, list_keys, collection_keys, function_keys)``."""
 
 
 def run_job(job: Job) -> RunResult:
-    seed, replicas, steps, expiring_keys, list_keys, collection_keys = job
+    seed, replicas, steps, expiring_keys, list_keys, collection_keys, function_keys = job
     return run(
         seed,
         replicas=replicas,
@@ -21,6 +21,7 @@ def run_job(job: Job) -> RunResult:
         expiring_keys=expiring_keys,
         list_keys=list_keys,
         collection_keys=collection_keys,
+        function_keys=function_keys,
     )
 
 
@@ -35,9 +36,10 @@ def run_many(
     expiring_keys: int = 0,
     list_keys: int = 0,
     collection_keys: int = 0,
+    function_keys: int = 0,
 ) -> list[RunResult]:
     """Run every (seed, size); print each failure with its replay line; return the failures."""
-    side = (expiring_keys, list_keys, collection_keys)
+    side = (expiring_keys, list_keys, collection_keys, function_keys)
     work = [(seed, n, steps, *side) for n in sizes for seed in seeds]
     started = time.perf_counter()
     failures: list[RunResult] = []

@@ -38,12 +38,14 @@ class RunResult:
     expiring_keys: int = 0
     list_keys: int = 0
     collection_keys: int = 0
+    function_keys: int = 0
 
     @property
     def replay(self) -> str:
         extra = f" --expiring-keys {self.expiring_keys}" if self.expiring_keys else ""
         extra += f" --list-keys {self.list_keys}" if self.list_keys else ""
         extra += f" --collection-keys {self.collection_keys}" if self.collection_keys else ""
+        extra += f" --function-keys {self.function_keys}" if self.function_keys else ""
         return (
             f"epaxosdb simulate --seed {self.seed} --replicas {self.replicas} "
             f"--steps {self.steps}{extra}"
@@ -77,18 +79,21 @@ def run(
     expiring_keys: int = 0,
     list_keys: int = 0,
     collection_keys: int = 0,
+    function_keys: int = 0,
 ) -> RunResult:
     """One seeded run; ``expiring_keys`` adds TTL traffic, ``list_keys`` list traffic,
-    ``collection_keys`` hash, set and sorted set traffic (``workload.ttl_command``,
-    ``workload.list_command``, ``workload.collection_command``)."""
+    ``collection_keys`` hash, set and sorted set traffic, ``function_keys`` function
+    libraries and calls (``workload.ttl_command``, ``workload.list_command``,
+    ``workload.collection_command``, ``workload.function_command``)."""
     started = time.perf_counter()
     profile = profile or profile_for(seed, replicas)
-    if expiring_keys or list_keys or collection_keys:
+    if expiring_keys or list_keys or collection_keys or function_keys:
         workload = replace(
             profile.workload,
             expiring_keys=expiring_keys,
             list_keys=list_keys,
             collection_keys=collection_keys,
+            function_keys=function_keys,
         )
         profile = replace(profile, workload=workload)
     result = RunResult(
@@ -99,6 +104,7 @@ def run(
         expiring_keys=expiring_keys,
         list_keys=list_keys,
         collection_keys=collection_keys,
+        function_keys=function_keys,
     )
     cluster = SimCluster(profile, seed)
     try:

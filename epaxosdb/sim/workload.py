@@ -65,6 +65,10 @@ class WorkloadProfile:
     collection_keys: int = 0
     """When positive, also send hash, set and sorted set commands on this many keys of
     their own (see ``collection_command``); off unless asked for, like ``list_keys``."""
+    function_keys: int = 0
+    """When positive, also load, replace and delete a function library and call its
+    functions on this many keys of their own (see ``function_command``); off unless
+    asked for, like ``list_keys``."""
 
     @classmethod
     def random(cls, rng: random.Random, n: int) -> WorkloadProfile:
@@ -173,8 +177,46 @@ def collection_command(rng: random.Random, keys: list[bytes]) -> list[bytes]:
     return [kind, key + b":s", key + b":copy", b"REPLACE"]  # COPY
 
 
+FUNCTION_LIBRARY_VERSIONS = tuple(
+    b"#!lua name=simlib\n"
+    b"redis.register_function('step', function(keys, args)\n"
+    b"  local t = redis.call('TIME')\n"
+    b"  return redis.call('APPEND', keys[1], '%s' .. args[1] .. '.' .. math.random(99) .. '.'"
+    b" .. t[2] .. ';')\n"
+    b"end)\n"
+    b"redis.register_function{function_name='peek', flags={'no-writes'},\n"
+    b"  callback=function(keys) return redis.call('STRLEN', keys[1]) end}\n" % tag
+    for tag in (b"v1:", b"v2:")
+)
+"""Two versions of one library whose ``step`` appends what it is (and a draw of
+``math.random`` and ``TIME``, which are the command's on every replica) to its key."""
+
+
+def function_command(rng: random.Random, keys: list[bytes]) -> list[bytes]:
+    """A FUNCTION LOAD REPLACE of one of two versions of a library, its FUNCTION DELETE,
+    or an FCALL of it on these keys. Replicas must order every call against every load
+    and delete alike: a call that ran another version, or found no function, on one
+    replica than on another leaves different values, which ``final`` compares (and so are
+    the libraries themselves)."""
+    kind = rng.choices(_FUNCTION_KINDS, weights=_FUNCTION_WEIGHTS)[0]
+    if kind == b"LOAD":
+        return [b"FUNCTION", b"LOAD", b"REPLACE", rng.choice(FUNCTION_LIBRARY_VERSIONS)]
+    if kind == b"DELETE":
+        return [b"FUNCTION", b"DELETE", b"simlib"]
+    key = rng.choice(keys)
+    if kind == b"FCALL_RO":
+        return [kind, b"peek", b"1", key]
+    return [kind, b"step", b"1", key, b"%d" % rng.randrange(100)]
+
+
+_FUNCTION_KINDS = (b"LOAD", b"DELETE", b"FCALL", b"FCALL_RO")
+_FUNCTION_WEIGHTS = (3, 1, 20, 3)
+
+
 COLLECTION_STREAMS = 4
 """How many collection commands may be in flight at once (each stream has one)."""
+FUNCTION_STREAMS = 3
+"""The same for function loads and calls."""
 
 _COLLECTION_KINDS = (
     b"HSET", b"HINCRBY", b"HDEL", b"SADD", b"SREM", b"ZADD", b"ZINCRBY", b"PEXPIRE", b"COPY",
@@ -250,6 +292,7 @@ class Workload:
                 # Several streams on the same keys, so that a collection gets changed by
                 # commands of one loop turn and of the next, from different replicas.
                 *[("c", profile.collection_keys, collection_command)] * COLLECTION_STREAMS,
+                *[("f", profile.function_keys, function_command)] * FUNCTION_STREAMS,
             )
             if n
         ]  # fmt: skip

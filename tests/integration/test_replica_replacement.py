@@ -23,6 +23,10 @@ SAME_DATA_S = 60.0
 STILL_LOADING_S = 3.0
 LOAD_WRITES_MAX = 20_000
 JOINS_AGAIN = "replica 2 lost its data directory and joins again"
+LIBRARY = """#!lua name=rebuilt
+redis.register_function{function_name='read_it', flags={'no-writes'},
+  callback=function(keys) return redis.call('GET', keys[1]) end}
+"""
 OPENED_EMPTY = ": empty, joining the cluster"
 
 
@@ -84,6 +88,7 @@ def test_a_replica_that_lost_its_disk_rebuilds_under_load_and_loses_nothing(
         pipe.rpush("list", "a", "b", "c")
         pipe.hset("hash", mapping={"f": "1", "g": "2"})
         pipe.execute()
+        c.function_load(LIBRARY)  # libraries are data too: the snapshot carries them
     lose_data_directory(cluster, 2)
     with cluster.client(3) as c:
         assert c.set("while-gone", "yes")
@@ -106,6 +111,7 @@ def test_a_replica_that_lost_its_disk_rebuilds_under_load_and_loses_nothing(
         assert 0 < c2.ttl("expiring") <= 3600
         assert c2.lrange("list", 0, -1) == [b"a", b"b", b"c"]
         assert c2.hgetall("hash") == {b"f": b"1", b"g": b"2"}
+        assert c2.fcall_ro("read_it", 1, "k:7") == b"7"
         assert c2.set("from-the-replacement", "1")
     with cluster.client(1) as c1:
         assert c1.get("from-the-replacement") == b"1"

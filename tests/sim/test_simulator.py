@@ -65,6 +65,17 @@ def test_seeds_with_collection_traffic_leave_every_replica_equal() -> None:
     assert not failures, "\n".join(lines)
 
 
+def test_seeds_with_function_traffic_leave_every_replica_equal() -> None:
+    """A library loaded, replaced and deleted while its functions are called on a few keys
+    (``workload.function_command``), through loads that run inside write transactions and
+    calls that run on buffered views, crashes and all: every replica must hold the same
+    libraries and the same values."""
+    lines: list[str] = []
+    failures = run_many(list(range(12)), [3, 5], 2000, jobs=2, echo=lines.append,
+                        function_keys=3)
+    assert not failures, "\n".join(lines)
+
+
 def test_seven_replicas_run_clean() -> None:
     lines: list[str] = []
     failures = run_many(list(range(12)), [7], 2000, jobs=2, echo=lines.append)
