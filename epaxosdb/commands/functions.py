@@ -165,6 +165,12 @@ def _registry(blob: bytes) -> _Registry:
     return _Registry(libraries, functions)
 
 
+def counts(blob: bytes) -> tuple[int, int]:
+    """``(libraries, functions)`` in a stored registry (FUNCTION STATS, INFO)."""
+    libraries = _registry(blob).libraries.values()
+    return len(libraries), sum(len(lib.functions) for lib in libraries)
+
+
 def _store(kv: KeyValueView, libraries: Mapping[bytes, Library]) -> None:
     kv.set_functions(encode_registry({name: lib.code for name, lib in libraries.items()}))
 
@@ -418,14 +424,9 @@ def cmd_function_dump(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed
 def cmd_function_stats(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
     """No function is ever running when a command can be answered: functions run inside
     the consensus loop, to the end (a budget stops a runaway one)."""
-    registry = _registry(kv.functions())
-    counts = Map(
-        [
-            (b"libraries_count", len(registry.libraries)),
-            (b"functions_count", sum(len(lib.functions) for lib in registry.libraries.values())),
-        ]
-    )
-    return Map([(b"running_script", None), (b"engines", Map([(ENGINE, counts)]))])
+    libraries, functions = counts(kv.functions())
+    engine = Map([(b"libraries_count", libraries), (b"functions_count", functions)])
+    return Map([(b"running_script", None), (b"engines", Map([(ENGINE, engine)]))])
 
 
 def cmd_function_kill(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:

@@ -55,6 +55,7 @@ import trio
 from epaxosdb import commands
 from epaxosdb.commands import notifications
 from epaxosdb.commands.access import access_of
+from epaxosdb.commands.functions import counts as function_counts
 from epaxosdb.commands.scripting import Guard
 from epaxosdb.commands.tally import Tally
 from epaxosdb.core.ready import Ready, SnapshotWanted
@@ -437,6 +438,12 @@ class ConsensusLoop:
             ("peer_tls_failures", p.tls_failures),
         ]
 
+    def _function_counts(self) -> InfoFields:
+        """INFO memory's function counts, as Redis 7.0 reports them, from the libraries
+        as last committed (they change only inside write transactions)."""
+        libraries, functions = function_counts(self._store.read(lambda kv: kv.functions()))
+        return [("number_of_functions", functions), ("number_of_libraries", libraries)]
+
     def info_sections(self) -> Mapping[str, InfoFields]:
         s = self._core.statistics()
         keys, expires = self._store.key_counts(self._pending_writes())
@@ -490,6 +497,7 @@ class ConsensusLoop:
                 ("invalid_peer_messages", s.invalid_messages),
             ],
             "Keyspace": keyspace,
+            "Memory": self._function_counts(),
             "Persistence": [
                 ("rdb_bgsave_in_progress", int(self.saving)),
                 ("rdb_last_save_time", self.last_save_s),

@@ -58,6 +58,9 @@ def test_a_library_loaded_through_one_replica_is_called_through_every_replica(
     # Acknowledged, so every later FCALL, through any replica, is ordered after it.
     assert clients[2].fcall("bump", 2, "count", "log", "first") == 1
     assert clients[3].fcall_ro("peek", 1, "count") == b"1"
+    # Replica 2 ran the call, so it had executed the load before: INFO counts it.
+    memory = clients[2].info("memory")
+    assert (memory["number_of_libraries"], memory["number_of_functions"]) == (1, 2)
     with pytest.raises(redis.ResponseError, match="already exists"):
         clients[3].function_load(LIBRARY)
 
