@@ -32,7 +32,9 @@ from typing import BinaryIO, Protocol, cast
 import hiredis
 
 from epaxosdb import rdb_file
+from epaxosdb.commands.functions import decode_registry
 from protocol.resp import encode_request
+from storage.interface import KeyValueView
 from storage.lmdb_store import LmdbStore
 
 BATCH = 256
@@ -41,15 +43,20 @@ TIMEOUT_S = 60.0
 FAILURES_SHOWN = 10
 
 
-def export(data_dir: Path, out: Path, now_ms: int) -> tuple[int, int]:
-    """Write ``data_dir``'s keys (those not expired at ``now_ms``) to the RDB file ``out``;
-    how many keys, and how many of them with an expiry."""
+def export(data_dir: Path, out: Path, now_ms: int) -> tuple[int, int, int]:
+    """Write ``data_dir``'s keys (those not expired at ``now_ms``) and function libraries
+    to the RDB file ``out``; how many keys, how many of them with an expiry, and how many
+    libraries."""
     store = LmdbStore.open_readonly(data_dir)
     partial = out.with_name(out.name + ".partial")
     try:
         with partial.open("wb") as f:
 
-            counts = store.read(lambda kv: rdb_file.write_view(kv, f, now_ms))
+            def write(kv: KeyValueView) -> tuple[int, int, int]:
+                keys, expiring = rdb_file.write_view(kv, f, now_ms)
+                return keys, expiring, len(decode_registry(kv.functions()))
+
+            counts = store.read(write)
             f.flush()
             os.fsync(f.fileno())
         partial.replace(out)

@@ -328,10 +328,13 @@ def export_command(data_dir: Path, out: Path) -> None:
     from storage.interface import StorageError
 
     try:
-        keys, expiring = backup.export(data_dir, out, backup.now_ms())
+        keys, expiring, libraries = backup.export(data_dir, out, backup.now_ms())
     except (StorageError, OSError) as exc:
         raise click.ClickException(str(exc)) from None
-    click.echo(f"{keys} keys ({expiring} with an expiry) written to {out}")
+    shown = ""
+    if libraries:
+        shown = f" and {libraries} function librar{'y' if libraries == 1 else 'ies'}"
+    click.echo(f"{keys} keys ({expiring} with an expiry){shown} written to {out}")
 
 
 @main.command("import")

@@ -130,11 +130,14 @@ def test_an_export_is_a_dump_file_redis_server_loads(
 ) -> None:
     cluster = make_cluster(1)
     out = tmp_path / "backup.rdb"
+    cluster.client(1).function_load(LIBRARY)
     client, said = _exported(cluster, out)
-    assert "16 keys (2 with an expiry)" in said
+    assert "16 keys (2 with an expiry) and 1 function library written to" in said
     server = RedisServer.start("--dir", str(tmp_path), "--dbfilename", "backup.rdb")
     try:
-        assert _contents(redis.Redis(port=server.port)) == _contents(client)
+        theirs = redis.Redis(port=server.port)
+        assert _contents(theirs) == _contents(client)
+        assert _libraries(theirs) == _libraries(client) == {b"mylib": LIBRARY}
     finally:
         server.stop()
 
@@ -250,7 +253,7 @@ def test_an_export_with_a_function_library_is_loaded_by_redis_server(tmp_path: P
 
     with LmdbStore.open(data_dir, replica_id=1, cluster_id=b"rdb-functions") as store:
         store.write(fill)
-    assert backup.export(data_dir, tmp_path / "functions.rdb", backup.now_ms()) == (1, 0)
+    assert backup.export(data_dir, tmp_path / "functions.rdb", backup.now_ms()) == (1, 0, 1)
     server = RedisServer.start("--dir", str(tmp_path), "--dbfilename", "functions.rdb")
     try:
         client = redis.Redis(port=server.port)
