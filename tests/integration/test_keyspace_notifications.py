@@ -198,11 +198,25 @@ _EVERY_CLASS = """
     RENAME cp cp3 | DEL cp2 cp3 nope | EXPIRE a 100 | PERSIST a | EXPIRE a 0
     EVAL "redis.call('rpush', KEYS[1], 'a') redis.call('lpop', KEYS[1]) return 1" 1 el
     EVAL "redis.call('set', KEYS[1], 'v') redis.call('expire', KEYS[1], 9) return 1" 1 es
-    EVAL_RO "return redis.call('get', KEYS[1])" 1 es | FLUSHALL
+    EVAL_RO "return redis.call('get', KEYS[1])" 1 es
+    FCALL events 2 ef efl | FCALL_RO reads 1 ef | FCALL_RO reads 1 nothere | FLUSHALL
 """
 """Every command that causes an event of some class, and ways of it causing none.
 (Leaves out what the README lists as different: XADD and XTRIM with ``~`` trim
 exactly; a SET whose time to live has already passed is heard ``expired`` at once.)"""
+
+
+EVENTS_LIBRARY = """#!lua name=events
+redis.register_function('events', function(keys)
+  redis.call('rpush', keys[2], 'a')
+  redis.call('lpop', keys[2])
+  redis.call('set', keys[1], 'v')
+  return redis.call('expire', keys[1], 9)
+end)
+redis.register_function{function_name='reads', flags={'no-writes'},
+  callback=function(keys) return redis.call('get', keys[1]) end}
+"""
+"""Functions whose calls cause events, and a read (``keymiss`` for a key not there)."""
 
 
 def _every_class(client: redis.Redis) -> list[object]:
@@ -227,6 +241,7 @@ def _class_events(
     client: redis.Redis, flags: str
 ) -> tuple[list[tuple[bytes, bytes]], list[object]]:
     client.flushall()
+    client.function_load(EVENTS_LIBRARY, replace=True)  # loading one causes no event
     assert client.config_set("notify-keyspace-events", flags)
     listener = _Listener(client)
     replies = _every_class(client)
