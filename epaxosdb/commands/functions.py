@@ -214,26 +214,26 @@ def _load_request(op: Sequence[bytes]) -> tuple[bool, bytes] | Error:
     return replace, op[-1]
 
 
-def prepare_function_load(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
+def _load_checked(op: Sequence[bytes]) -> tuple[bool, bytes, _Metadata] | Error:
     """What FUNCTION LOAD refuses whatever the registry holds, before it runs the code
     (as Redis checks these first): options, the shebang line, the name, the engine."""
-    request = _load_request(args)
+    request = _load_request(op)
     if isinstance(request, Error):
         return request
     metadata = _metadata(request[1])
     if isinstance(metadata, Error):
         return metadata
-    return (b"FUNCTION", *args[1:])
+    return (*request, metadata)
+
+
+prepare_function_load = preparing(_load_checked)
 
 
 def cmd_function_load(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
-    request = _load_request(op)
-    if isinstance(request, Error):
-        return request
-    replace, code = request
-    metadata = _metadata(code)
-    if isinstance(metadata, Error):
-        return metadata
+    checked = _load_checked(op)
+    if isinstance(checked, Error):
+        return checked
+    replace, code, metadata = checked
     libraries = _registry(kv.functions()).libraries
     if metadata.name in libraries and not replace:
         return Error(f"ERR Library '{_shown(metadata.name)}' already exists")
@@ -317,24 +317,25 @@ def _payload_libraries(payload: bytes) -> list[Library] | Error:
     return found
 
 
-def prepare_function_restore(args: Sequence[bytes], now_ms: int) -> tuple[bytes, ...] | Error:
-    """The policy and the payload, which depend on nothing stored, are checked here."""
-    policy = _restore_policy(args)
-    if isinstance(policy, Error):
-        return policy
-    libraries = _payload_libraries(args[2])
-    if isinstance(libraries, Error):
-        return libraries
-    return (b"FUNCTION", *args[1:])
-
-
-def cmd_function_restore(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+def _restore_checked(op: Sequence[bytes]) -> tuple[bytes, list[Library]] | Error:
+    """FUNCTION RESTORE's policy and payload, which depend on nothing stored."""
     policy = _restore_policy(op)
     if isinstance(policy, Error):
         return policy
-    added = _payload_libraries(op[2])
-    if isinstance(added, Error):
-        return added
+    libraries = _payload_libraries(op[2])
+    if isinstance(libraries, Error):
+        return libraries
+    return policy, libraries
+
+
+prepare_function_restore = preparing(_restore_checked)
+
+
+def cmd_function_restore(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
+    checked = _restore_checked(op)
+    if isinstance(checked, Error):
+        return checked
+    policy, added = checked
     if policy == b"flush":
         _store(kv, {lib.name: lib for lib in added})
         return OK
