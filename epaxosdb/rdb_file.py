@@ -121,13 +121,16 @@ def write(
     return keys, expiring
 
 
-def write_view(kv: KeyValueView, out: BinaryIO, now_ms: int) -> tuple[int, int]:
+def write_view(
+    kv: KeyValueView, out: BinaryIO, now_ms: int, *, keys: bool = True, functions: bool = True
+) -> tuple[int, int]:
     """``write`` of every key and function library of ``kv`` (one read transaction of a
-    store: ``export`` and SYNC), the libraries in name order."""
-    libraries = decode_registry(kv.functions())
+    store: ``export`` and SYNC), the libraries in name order; without the keys, or
+    without the libraries, when asked (``redis-cli --functions-rdb`` wants only these)."""
+    libraries = decode_registry(kv.functions()) if functions else {}
 
     def values() -> Iterator[tuple[bytes, Value]]:
-        for key in kv.iter_keys():
+        for key in kv.iter_keys() if keys else ():
             value = kv.get(key)
             if value is not None:
                 yield key, value

@@ -45,6 +45,7 @@ from protocol.replies import (
     Verbatim,
     help_reply,
 )
+from protocol.resp import split_inline
 from storage.interface import KeyValueView
 
 from . import acl, latency, slowlog, tracking
@@ -203,9 +204,12 @@ def cmd_bgsave(conn: Connection, args: list[bytes]) -> Reply:
     return SimpleString(b"Background saving started")
 
 
-_REPLCONF_ACCEPTED = frozenset({b"listening-port", b"ip-address", b"capa", b"rdb-only"})
+_REPLCONF_ACCEPTED = frozenset(
+    {b"listening-port", b"ip-address", b"capa", b"rdb-only", b"rdb-filter-only"}
+)
 """What a client that wants only a snapshot sends (redis-cli --rdb: ``capa eof``,
-``rdb-only 1``); the options of a real replica's stream (ACK, GETACK) are not known."""
+``rdb-only 1``; redis-cli --functions-rdb: ``rdb-filter-only functions`` too); the
+options of a real replica's stream (ACK, GETACK) are not known."""
 NO_REPLICATION = Error(
     "ERR replication is not supported: SYNC only sends an RDB snapshot, to a client that "
     "said REPLCONF rdb-only 1 (redis-cli --rdb)"
@@ -223,6 +227,16 @@ def cmd_replconf(conn: Connection, args: list[bytes]) -> Reply:
             if value not in (b"0", b"1"):
                 return Error("ERR value is out of range, value must between 0 and 1")
             conn.rdb_only = value == b"1"
+        elif name == b"rdb-filter-only":
+            # As Redis 7.0: the keys are left out, and so are the functions unless named.
+            filters = split_inline(value)
+            if filters is None:
+                return Error("ERR Missing rdb-filter-only values")
+            for included in filters:
+                if included.lower() != b"functions":
+                    shown = commands.errors.text(commands.errors.c_string(included))
+                    return Error(f"ERR Unsupported rdb-filter-only option: {shown}")
+            conn.rdb_filter = (False, bool(filters))
     return OK
 
 
@@ -244,7 +258,8 @@ def cmd_sync(conn: Connection, args: list[bytes]) -> Reply | NoReply:
     def build() -> None:
         result: tuple[BinaryIO, int] | Error
         try:
-            result = backend.read_state(partial(_rdb_snapshot, backend.scratch_file()))
+            snapshot = partial(_rdb_snapshot, backend.scratch_file(), conn.rdb_filter)
+            result = backend.read_state(snapshot)
         except Exception as exc:  # a storage failure: the client is told, the replica goes on
             result = Error(f"ERR the snapshot failed: {exc}")
         try:
@@ -257,10 +272,14 @@ def cmd_sync(conn: Connection, args: list[bytes]) -> Reply | NoReply:
     return NO_REPLY
 
 
-def _rdb_snapshot(out: BinaryIO, kv: KeyValueView) -> tuple[BinaryIO, int]:
-    """Write ``kv`` to ``out`` as an RDB file; ``out`` rewound, and its size."""
+def _rdb_snapshot(
+    out: BinaryIO, included: tuple[bool, bool], kv: KeyValueView
+) -> tuple[BinaryIO, int]:
+    """Write ``kv`` to ``out`` as an RDB file, its keys and its function libraries as
+    ``included`` says; ``out`` rewound, and its size."""
+    keys, functions = included
     try:
-        rdb_file.write_view(kv, out, time.time_ns() // 1_000_000)
+        rdb_file.write_view(kv, out, time.time_ns() // 1_000_000, keys=keys, functions=functions)
         size = out.tell()
         out.seek(0)
     except BaseException:

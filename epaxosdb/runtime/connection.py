@@ -205,6 +205,9 @@ class Connection:
         self.no_touch = False
         self.rdb_only = False
         """REPLCONF rdb-only 1: SYNC sends this client an RDB snapshot (``admin.cmd_sync``)."""
+        self.rdb_filter = (True, True)
+        """Whether that snapshot holds the keys, and the function libraries (REPLCONF
+        rdb-filter-only)."""
         self.reply_off = False
         self._watch_digests: dict[bytes, bytes] = {}
         """Watched key → its digest when the first WATCH of it executed."""
@@ -1365,6 +1368,7 @@ class Connection:
         self.name = b""
         self.no_evict = False
         self.rdb_only = False
+        self.rdb_filter = (True, True)
         self.no_touch = False
         self.reply_off = False
         self._skip_this = self._skip_next = False

@@ -148,16 +148,27 @@ def test_redis_cli_rdb_takes_a_snapshot_redis_server_loads(
     cluster = make_cluster(3)
     client = cluster.client(2)  # executed at replica 2 before it answers
     _fill(client)
-    out = tmp_path / "snapshot.rdb"
-    taken = subprocess.run(
-        ["redis-cli", "-p", str(cluster.port(2)), "--rdb", str(out)],
-        capture_output=True, text=True, timeout=60, check=False,
-    )  # fmt: skip
-    assert taken.returncode == 0, taken.stderr
-    assert "Transfer finished with success" in taken.stdout + taken.stderr
+    client.function_load(LIBRARY)
+    for option, name in (("--rdb", "snapshot.rdb"), ("--functions-rdb", "functions.rdb")):
+        taken = subprocess.run(
+            ["redis-cli", "-p", str(cluster.port(2)), option, str(tmp_path / name)],
+            capture_output=True, text=True, timeout=60, check=False,
+        )  # fmt: skip
+        assert taken.returncode == 0, taken.stderr
+        assert "Transfer finished with success" in taken.stdout + taken.stderr
     server = RedisServer.start("--dir", str(tmp_path), "--dbfilename", "snapshot.rdb")
     try:
-        assert _contents(redis.Redis(port=server.port)) == _contents(client)
+        theirs = redis.Redis(port=server.port)
+        assert _contents(theirs) == _contents(client)
+        assert _libraries(theirs) == {b"mylib": LIBRARY}
+    finally:
+        server.stop()
+    # --functions-rdb: the libraries alone (how Redis 7 moves functions between servers).
+    server = RedisServer.start("--dir", str(tmp_path), "--dbfilename", "functions.rdb")
+    try:
+        theirs = redis.Redis(port=server.port)
+        assert theirs.dbsize() == 0
+        assert _libraries(theirs) == {b"mylib": LIBRARY}
     finally:
         server.stop()
     # A SYNC that would be followed by a replication stream is refused, and says why.
