@@ -907,6 +907,8 @@ def _config_table(registry: ClientRegistry) -> dict[str, Callable[[], str]]:
         "tls-key-file": lambda: s.tls_key_file,
         "tls-ca-cert-file": lambda: s.tls_ca_cert_file,
         "tls-auth-clients": lambda: s.tls_auth_clients,
+        "tls-replication": lambda: "yes" if s.tls_peers else "no",
+        "tls-cluster": lambda: "yes" if s.tls_peers else "no",
         "requirepass": lambda: s.requirepass,
         "maxclients": lambda: str(s.maxclients),
         "timeout": lambda: str(s.timeout),
@@ -979,7 +981,10 @@ _FIXED_BECAUSE = {
     "bind": "the cluster file sets it",
     "port": "the cluster file sets it",
     **dict.fromkeys(
-        ("tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients"),
+        (
+            "tls-port", "tls-cert-file", "tls-key-file", "tls-ca-cert-file", "tls-auth-clients",
+            "tls-replication", "tls-cluster",
+        ),
         "the cluster file sets it",
     ),
     "save": "every write is fsynced before it is acknowledged",

@@ -100,6 +100,8 @@ class ClientSettings:
     tls_key_file: str = ""
     tls_ca_cert_file: str = ""
     tls_auth_clients: str = "yes"
+    tls_peers: bool = False
+    """The cluster file's ``tls_peers``: Redis's ``tls-replication`` and ``tls-cluster``."""
     config_file: str = ""
     redis_version: str = REDIS_VERSION
     run_id: str = field(default_factory=lambda: secrets.token_hex(20))

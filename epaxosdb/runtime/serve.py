@@ -214,7 +214,8 @@ async def serve_replica(
         tcp_port=client_port if client_port is not None else plain_port,
         config_file=str(cluster.path or ""),
     )
-    if tls is not None:
+    settings.tls_peers = cluster.tls_peers
+    if tls is not None or cluster.tls_peers:
         settings.tls_cert_file = str(entry.tls.cert_file or "")
         settings.tls_key_file = str(entry.tls.key_file or "")
         settings.tls_ca_cert_file = str(entry.tls.ca_cert_file or "")

@@ -28,6 +28,7 @@ from collections.abc import Callable, Iterator
 from functools import partial
 
 import pytest
+import redis
 
 from protocol.peer import Hello, encode_frame, encode_hello
 from tests.integration.cluster import STOP_TIMEOUT_S, ProcessCluster, wait_until
@@ -143,6 +144,12 @@ def test_writes_through_one_replica_are_read_through_the_others_over_tls(
         assert reader.mget([f"peer-tls:{n}" for n in range(50)]) == [
             f"value {n}".encode() for n in range(50)
         ]
+    # CONFIG GET says so, under Redis's names, and CONFIG SET cannot change it.
+    settings = writer.config_get("tls-*")
+    assert settings["tls-replication"] == settings["tls-cluster"] == "yes"
+    assert settings["tls-cert-file"] and settings["tls-ca-cert-file"]
+    with pytest.raises(redis.ResponseError, match="the cluster file sets it"):
+        writer.config_set("tls-replication", "no")
 
 
 def test_plain_tcp_speaking_the_peer_protocol_is_refused_before_the_handshake(

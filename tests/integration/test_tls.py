@@ -169,6 +169,8 @@ def test_config_get_info_and_client_list_report_tls(
         "tls-key-file": str(certs.server_key),
         "tls-ca-cert-file": str(certs.ca),
         "tls-auth-clients": "yes",
+        "tls-replication": "no",
+        "tls-cluster": "no",
     }
     assert r.config_get("port") == {"port": str(tls3.port(1))}
     server = r.info("server")
