@@ -200,6 +200,9 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
 @click.option("--tls-auth-clients", default="yes", show_default=True,
               type=click.Choice(["yes", "no", "optional"]),
               help="Whether TLS clients must present a certificate (Redis's tls-auth-clients).")
+@click.option("--tls-peers", is_flag=True,
+              help="Replicas also talk to each other over mutual TLS with these files (needs "
+                   "--tls-ca-cert-file).")
 def local(
     replicas: str,
     port: int,
@@ -209,12 +212,17 @@ def local(
     tls_key_file: Path | None,
     tls_ca_cert_file: Path | None,
     tls_auth_clients: str,
+    tls_peers: bool,
 ) -> None:
     """Run a whole cluster on this machine, one process per replica (Ctrl-C stops all)."""
     assert data_dir is not None  # it has a default
     from epaxosdb.local import LocalRefused, LocalTls, run_local
 
     tls = None
+    if tls_peers and (tls_cert_file is None or tls_ca_cert_file is None):
+        raise click.UsageError(
+            "--tls-peers needs --tls-cert-file, --tls-key-file and --tls-ca-cert-file"
+        )
     if tls_cert_file or tls_key_file or tls_ca_cert_file:
         if tls_cert_file is None or tls_key_file is None:
             raise click.UsageError("TLS needs both --tls-cert-file and --tls-key-file")
@@ -228,6 +236,7 @@ def local(
             tls_key_file.resolve(),
             tls_ca_cert_file.resolve() if tls_ca_cert_file else None,
             tls_auth_clients,
+            tls_peers,
         )
     setup_logging(log_level)
     try:

@@ -16,7 +16,9 @@ replica ``i`` also serves TLS clients on ``port + 10 + i - 1`` (6389-6391 for
 the default cluster), with those files for every replica; the files are checked
 before anything starts. The cluster file then names them; a later run with
 other TLS options (or none) rewrites its TLS lines and keeps the rest, as the
-cluster's identity does not depend on them.
+cluster's identity does not depend on them. ``--tls-peers`` makes the replicas
+talk to each other over mutual TLS with the same files (``tls_peers``), which
+needs the CA to check each other's certificate.
 """
 
 from __future__ import annotations
@@ -33,7 +35,7 @@ from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
 
-from epaxosdb.certificates import CertificateError, server_context
+from epaxosdb.certificates import CertificateError, peer_contexts, server_context
 from epaxosdb.clusterfile import (
     ClusterConfig,
     ClusterFileError,
@@ -66,6 +68,8 @@ class LocalTls:
     key_file: Path
     ca_cert_file: Path | None
     auth_clients: str = "yes"
+    peers: bool = False
+    """Replicas talk mutual TLS with these files too (``tls_peers``)."""
 
     @property
     def settings(self) -> TlsSettings:
@@ -77,6 +81,11 @@ class LocalTls:
             server_context(self.settings)
         except CertificateError as exc:
             raise LocalRefused(f"cannot serve TLS clients: {exc}") from None
+        if self.peers:
+            try:
+                peer_contexts(self.settings)
+            except CertificateError as exc:
+                raise LocalRefused(f"cannot speak TLS to peers: {exc}") from None
 
     def redis_cli(self, port: int) -> str:
         """The redis-cli line that reaches TLS port ``port`` with these files."""
@@ -136,9 +145,14 @@ def cluster_file(
     check_port_range(replicas, port)
     existing = _check_existing(replicas, port, data_dir)
     path = data_dir / "cluster.toml"
-    if existing is not None and _tls_of(existing) == _wanted_tls(replicas, port, tls):
+    wanted_peers = tls is not None and tls.peers
+    if (
+        existing is not None
+        and _tls_of(existing) == _wanted_tls(replicas, port, tls)
+        and existing.tls_peers == wanted_peers
+    ):
         return path
-    settings: dict[str, str | int] = {}
+    settings: dict[str, str | int | bool] = {}
     tick_ms = None
     if existing is not None:
         # Rewritten for other TLS options: what else the file set stays.
@@ -159,6 +173,8 @@ def cluster_file(
         if tls.ca_cert_file is not None:
             settings["tls_ca_cert_file"] = str(tls.ca_cert_file)
         settings["tls_auth_clients"] = tls.auth_clients
+        if tls.peers:
+            settings["tls_peers"] = True
     text = render_cluster(
         [
             (i, f"127.0.0.1:{port + i - 1}",
@@ -316,6 +332,8 @@ def run_local(
             lines.append(f"  replica {i}:  redis-cli -p {port + i - 1}    (pid {procs[i].pid})")
             if tls is not None:
                 lines.append(f"              {tls.redis_cli(tls_port(port, i))}")
+        if tls is not None and tls.peers:
+            lines.append("Replicas talk to each other over mutual TLS (tls_peers).")
         lines.append("Ctrl-C stops the cluster; running it again recovers the data.")
         print("\n".join(lines), flush=True)
     reported: set[int] = set()

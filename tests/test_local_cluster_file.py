@@ -81,6 +81,15 @@ def test_tls_options_add_tls_lines_and_a_rerun_without_them_removes_them(
                                                                 {"batch_max": 7})
 
 
+def test_tls_peers_is_written_and_a_rerun_without_it_drops_it(tmp_path: Path) -> None:
+    files = (Path("/certs/c.pem"), Path("/certs/k.pem"), Path("/certs/ca.pem"))
+    path = cluster_file(3, 17000, tmp_path, LocalTls(*files, "yes", peers=True))
+    assert load_cluster(path).tls_peers
+    cluster_file(3, 17000, tmp_path, LocalTls(*files, "yes"))
+    assert not load_cluster(path).tls_peers
+    assert "tls_peers" not in path.read_text()
+
+
 def test_a_named_cluster_is_not_rewritten_for_tls(tmp_path: Path) -> None:
     path = cluster_file(3, 17000, tmp_path)
     path.write_text(path.read_text().replace("tick_ms = 10", 'tick_ms = 10\nid = "prod"'))

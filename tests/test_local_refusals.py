@@ -58,3 +58,21 @@ def test_local_refuses_a_port_range_past_65535_with_exit_2(tmp_path: Path) -> No
     assert done.returncode == EXIT_REFUSED, done.stderr
     assert "ports end at 65535" in done.stderr and "Traceback" not in done.stderr
     assert not (tmp_path / "d").exists()
+
+
+def test_local_refuses_tls_peers_without_the_files_it_needs(tmp_path: Path) -> None:
+    """Mutual TLS between replicas needs a certificate, its key and the CA that checks
+    the other side's: refused as a usage error naming them, before anything is written."""
+    for extra in ([], ["--tls-cert-file", "c.pem", "--tls-key-file", "k.pem",
+                       "--tls-auth-clients", "no"]):  # fmt: skip
+        done = subprocess.run(
+            [sys.executable, "-m", "epaxosdb", "local", "--port", "17300", "--tls-peers",
+             "--data-dir", str(tmp_path / "d"), *extra],
+            capture_output=True, text=True, timeout=TIMEOUT_S,
+        )  # fmt: skip
+        assert done.returncode == 2, done.stderr
+        assert "--tls-peers needs --tls-cert-file, --tls-key-file and --tls-ca-cert-file" in (
+            done.stderr
+        )
+        assert "Traceback" not in done.stderr
+    assert not (tmp_path / "d").exists()

@@ -291,3 +291,21 @@ def test_local_with_tls_options_serves_tls_ports_and_prints_the_redis_cli_line(
     assert "tls_client" not in (data_dir / "cluster.toml").read_text()
     assert port_is_free(base + 10), "without --tls-* options there is no TLS port"
     assert second.interrupt() == 0, second.output()
+    for pid in second.replica_pids:
+        wait_until(partial(_gone, pid), 10, f"replica pid {pid} gone after Ctrl-C")
+
+    # --tls-peers: the replicas talk mutual TLS with the same files, on the same data.
+    third = LocalCluster(
+        base, data_dir, tmp_path / "local-peers.log", REPLICAS, *tls_options, "--tls-peers"
+    )
+    local_runs.append(third)
+    third.wait_ready()
+    assert "Replicas talk to each other over mutual TLS" in third.output()
+    assert "tls_peers = true" in (data_dir / "cluster.toml").read_text()
+    assert redis_cli(base + 2, "GET", "t").stdout == b"tls\n"
+    assert redis_cli(base, "SET", "peers", "over tls").stdout == b"OK\n"
+    assert redis_cli(base + 2, "GET", "peers").stdout == b"over tls\n"
+    assert redis_cli(base + 1, "CONFIG", "GET", "tls-replication").stdout == (
+        b"tls-replication\nyes\n"
+    )
+    assert third.interrupt() == 0, third.output()
