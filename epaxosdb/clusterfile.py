@@ -361,8 +361,10 @@ def _parse_users(raw: object) -> tuple[tuple[bytes, tuple[bytes, ...]], ...]:
                 f"[[user]] #{i + 1}: unknown key {extra_keys[0]!r} (known: {', '.join(USER_KEYS)})"
             )
         name, rules = item.get("name"), item.get("rules", "")
-        if not isinstance(name, str) or not name or any(c.isspace() for c in name):
-            raise ClusterFileError(f"[[user]] #{i + 1}: name is a string without spaces")
+        if not isinstance(name, str) or not name or not users.valid_user_name(name.encode()):
+            raise ClusterFileError(
+                f"[[user]] #{i + 1}: name is a string without spaces or NUL characters"
+            )
         if not isinstance(rules, str):
             raise ClusterFileError(f"user {name!r}: rules is a string of ACL rules")
         key = name.encode()

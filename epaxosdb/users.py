@@ -102,6 +102,16 @@ def _valid_hash(text: str) -> bool:
     return len(text) == 64 and all(c in "0123456789abcdef" for c in text)
 
 
+_NOT_IN_NAMES = frozenset(b" \t\n\v\f\r\0")
+"""What C's ``isspace`` calls space, and NUL: Redis refuses user names with any of them
+(``ACLStringHasSpaces``), which keeps ACL LIST's lines, and error texts, one line each."""
+BAD_USER_NAME = "Usernames can't contain spaces or null characters"
+
+
+def valid_user_name(name: bytes) -> bool:
+    return _NOT_IN_NAMES.isdisjoint(name)
+
+
 @dataclass(slots=True)
 class User:
     """One user's flags, passwords and permissions (Redis's root selector)."""
@@ -199,46 +209,60 @@ class User:
             raise RuleError(_NO_SUCH_PASSWORD)
 
     def _key_rule(self, raw: bytes, word: str) -> None:
+        """``allkeys``/``~*``, ``resetkeys``, ``~pattern`` and ``%RW~pattern``, checked as Redis
+        7.0 checks them (``ACLSetSelector``): after ``allkeys`` no pattern may follow; ``%``
+        takes R and W once each, then ``~`` (or nothing: an empty pattern); a pattern with a
+        space or a NUL is a syntax error; a pattern given again gains the new permissions."""
         if word == "resetkeys":
             self.allkeys = False
             self.key_patterns.clear()
             return
-        if word == "allkeys":
-            flags, pattern = READ | WRITE, b"*"
-        elif raw[:1] == b"~":
-            flags, pattern = READ | WRITE, raw[1:]
-        else:
-            marks, tilde, pattern = raw[1:].partition(b"~")
-            flags = 0
-            for mark in marks.upper():
-                if mark == ord("R"):
-                    flags |= READ
-                elif mark == ord("W"):
-                    flags |= WRITE
-                else:
-                    raise RuleError("Syntax error")
-            if not tilde or not flags:
-                raise RuleError("Syntax error")
-        if self.allkeys:
-            raise RuleError(_AFTER_ALLKEYS)
-        if pattern == b"*" and flags == READ | WRITE:
+        if word == "allkeys" or raw == b"~*":
             self.allkeys = True
             self.key_patterns.clear()
-        elif (flags, pattern) not in self.key_patterns:
-            self.key_patterns.append((flags, pattern))
+            return
+        if self.allkeys:
+            raise RuleError(_AFTER_ALLKEYS)
+        flags, start = READ | WRITE, 1
+        if raw[:1] == b"%":
+            flags = 0
+            for start in range(1, len(raw) + 1):
+                mark = raw[start : start + 1].upper()
+                if mark == b"R" and not flags & READ:
+                    flags |= READ
+                elif mark == b"W" and not flags & WRITE:
+                    flags |= WRITE
+                else:
+                    if mark != b"~" and mark:
+                        flags = 0  # anything else (a mark twice) is a syntax error
+                    start += bool(mark)
+                    break
+            if not flags:
+                raise RuleError("Syntax error")
+        pattern = raw[start:]
+        if not _NOT_IN_NAMES.isdisjoint(pattern):
+            raise RuleError("Syntax error")
+        for index, (known, existing) in enumerate(self.key_patterns):
+            if existing == pattern:
+                self.key_patterns[index] = (known | flags, pattern)
+                return
+        self.key_patterns.append((flags, pattern))
 
     def _channel_rule(self, raw: bytes, word: str) -> None:
         if word == "resetchannels":
             self.allchannels = False
             self.channel_patterns.clear()
             return
-        pattern = b"*" if word == "allchannels" else raw[1:]
-        if self.allchannels:
-            raise RuleError(_AFTER_ALLCHANNELS)
-        if pattern == b"*":
+        if word == "allchannels" or raw == b"&*":
             self.allchannels = True
             self.channel_patterns.clear()
-        elif pattern not in self.channel_patterns:
+            return
+        if self.allchannels:
+            raise RuleError(_AFTER_ALLCHANNELS)
+        pattern = raw[1:]
+        if not _NOT_IN_NAMES.isdisjoint(pattern):
+            raise RuleError("Syntax error")
+        if pattern not in self.channel_patterns:
             self.channel_patterns.append(pattern)
 
     def _command_rule(self, rule: str) -> None:

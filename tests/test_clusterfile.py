@@ -226,6 +226,8 @@ def test_user_tables_give_each_user_its_rules_in_order() -> None:
         ({"name": "a", "rules": "(+get)"}, "Selectors are not supported"),
         ({"name": "a b", "rules": "on"}, "name is a string without spaces"),
         ({"rules": "on"}, "name is a string without spaces"),
+        ({"name": "a\u000bb", "rules": "on"}, "name is a string without spaces or NUL"),
+        ({"name": "a\u0000", "rules": "on"}, "name is a string without spaces or NUL"),
         ({"name": "a", "rules": ["on"]}, "rules is a string of ACL rules"),
         ({"name": "a", "role": "admin"}, "unknown key 'role'"),
     ],

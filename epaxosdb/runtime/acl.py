@@ -291,6 +291,8 @@ def cmd_acl(conn: Connection, args: list[bytes]) -> Reply:
 
 
 def _setuser(conn: Connection, name: bytes, rules: list[bytes]) -> Reply:
+    if not users.valid_user_name(name):
+        return Error("ERR " + users.BAD_USER_NAME)
     try:
         conn.registry.users.set_user(name, rules)
     except RuleError as exc:

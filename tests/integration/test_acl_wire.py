@@ -405,3 +405,45 @@ def test_a_read_only_function_holds_each_call_to_its_user_s_rules_as_in_redis(
         side.call(b"FUNCTION", b"FLUSH")
     admin.close()
     reader.close()
+
+
+def test_user_bytes_in_acl_errors_stay_on_one_line_as_in_redis(
+    servers: tuple[int, int], protocol: int
+) -> None:
+    """A CR or LF in a rule or a user name is an error's text, never the end of its line:
+    Redis prints them as spaces, and so do the replicas."""
+    admin = Pair(*servers, protocol)
+    for request in (
+        [b"ACL", b"SETUSER", b"u", b"+get\r\nfoo"],
+        [b"ACL", b"SETUSER", b"bad\r\nname", b"on"],
+        [b"ACL", b"DELUSER", b"bad\r\nname"],
+        [b"ACL", b"GETUSER", b"x\ny"],
+        [b"ACL", b"DRYRUN", b"x\ny", b"get", b"a"],
+        [b"ACL", b"SETUSER", b"u", b"~\x00k\r"],
+    ):
+        theirs, ours = admin.redis.call(*request), admin.replica.call(*request)
+        assert ours == theirs, (request, theirs, ours)
+        assert ours.count(b"\r\n") == 1 or not ours.startswith(b"-"), ours
+    admin.same("PING")  # the connection still reads requests where they begin
+    admin.close()
+
+
+@pytest.mark.parametrize(
+    "rules",
+    [
+        "allkeys allkeys", "allkeys ~*", "~* ~*", "allchannels allchannels", "&* &*", "%",
+        "%R", "%RW~*", "%RW~* ~a", "%R~a %W~a ~b %R~b", "&a &a", "~a ~a", "%RR~a", "%~a",
+        "%X", "allkeys %RR~a", "allkeys %X", "%w~a %r~b", "allchannels &x",
+    ],
+)
+def test_key_and_channel_rules_are_read_as_redis_reads_them(
+    servers: tuple[int, int], rules: str
+) -> None:
+    """Patterns given twice, ``%`` marks given twice or not at all, patterns after
+    ``allkeys``: each answered, and listed, as Redis 7.0.15 does."""
+    admin = Pair(*servers, 2)
+    admin.same(f"ACL SETUSER t {rules}")
+    admin.same("ACL GETUSER t")
+    admin.same("ACL DELUSER t")
+    admin.close()
+
