@@ -130,8 +130,12 @@ class User:
     """Every command allowed (whatever the keys and channels): ``allowed`` holds them all,
     kept here because it is asked of every command a client sends."""
     command_rules: list[str] = field(default_factory=list)
-    """The ``+``/``-`` rules since the last ``+@all``/``-@all``, lower-cased, a rule
-    given again moved to the end: what ``ACL LIST`` describes."""
+    """The ``+``/``-`` rules since the last ``+@all``/``-@all``, lower-cased (a first-arg
+    rule's argument as given), a rule given again moved to the end: what ``ACL LIST``
+    describes."""
+    first_args: dict[str, list[str]] = field(default_factory=dict)
+    """``+select|0``: the first arguments with which a command not allowed may run anyway
+    (Redis 7.0's deprecated first-arg rules), compared ignoring case."""
     allkeys: bool = False
     key_patterns: list[tuple[int, bytes]] = field(default_factory=list)
     allchannels: bool = False
@@ -143,6 +147,7 @@ class User:
             passwords=list(self.passwords),
             allowed=set(self.allowed),
             command_rules=list(self.command_rules),
+            first_args={name: list(args) for name, args in self.first_args.items()},
             key_patterns=list(self.key_patterns),
             channel_patterns=list(self.channel_patterns),
         )
@@ -176,7 +181,9 @@ class User:
             self.nopass = False
             self.passwords.clear()
         elif word == "reset":
-            for again in (b"resetpass", b"resetkeys", b"resetchannels", b"off", b"-@all"):
+            steps = (b"resetpass", b"resetkeys", b"resetchannels", b"off", b"sanitize-payload",
+                     b"-@all")  # fmt: skip
+            for again in steps:
                 self._apply_one(again)
         elif word in ("allkeys", "resetkeys") or rule[:1] == "~" or rule[:1] == "%":
             self._key_rule(raw, word)
@@ -185,7 +192,7 @@ class User:
         elif word in ("allcommands", "nocommands"):
             self._command_rule("+@all" if word == "allcommands" else "-@all")
         elif rule[:1] in ("+", "-"):
-            self._command_rule(word)
+            self._command_rule(word, rule)
         elif rule[:1] in (">", "<"):
             digest = password_hash(raw[1:])
             self._password_rule(rule[0] == ">", digest)
@@ -265,28 +272,61 @@ class User:
         if pattern not in self.channel_patterns:
             self.channel_patterns.append(pattern)
 
-    def _command_rule(self, rule: str) -> None:
+    def _command_rule(self, rule: str, as_given: str = "") -> None:
         allow, target = rule[0] == "+", rule[1:]
         if target == "@all":
             self.everything = allow
             self.allowed = set(ALL_COMMANDS) if allow else set()
             self.command_rules.clear()
+            self.first_args.clear()
+            return
+        first_arg = _first_arg_rule(target, as_given[1:] or target)
+        if first_arg is not None:
+            if not allow:
+                raise RuleError(_UNKNOWN)  # Redis looks ``get|x`` up as a command
+            self._allow_first_arg(*first_arg)
             return
         names = _expand(target)
         if allow:
             self.allowed.update(names)
         else:
             self.allowed.difference_update(names)
+        # A rule on a command ends its first-arg rules, as in Redis.
+        for name in names & self.first_args.keys():
+            del self.first_args[name]
+            prefix = "+" + name + "|"
+            self.command_rules = [r for r in self.command_rules if not r.startswith(prefix)]
         for old in ("+" + target, "-" + target):
             if old in self.command_rules:
                 self.command_rules.remove(old)
         self.command_rules.append(rule)
 
+    def _allow_first_arg(self, name: str, arg: str) -> None:
+        """``+name|arg`` for a command without sub-commands: nothing when the command is
+        allowed already, else ``arg`` (ignoring case) joins its first arguments."""
+        if name in self.allowed:
+            return
+        known = self.first_args.setdefault(name, [])
+        if arg.lower() not in (a.lower() for a in known):
+            known.append(arg)
+        rule = f"+{name}|{arg}"
+        if rule in self.command_rules:
+            self.command_rules.remove(rule)
+        self.command_rules.append(rule)
+
     # --- checks -----------------------------------------------------------------
 
-    def may_run(self, name: bytes) -> bool:
-        """Whether the command (full name: ``get``, ``client|id``) is allowed."""
-        return name.decode() in self.allowed
+    def may_run(self, name: bytes, args: Sequence[bytes] = ()) -> bool:
+        """Whether the command (full name: ``get``, ``client|id``) is allowed, called with
+        ``args`` (the whole request: a first-arg rule looks at ``args[1]``)."""
+        text = name.decode()
+        if text in self.allowed:
+            return True
+        firsts = self.first_args.get(text)
+        if not firsts or len(args) < 2:
+            return False
+        first = args[1].decode("utf-8", "surrogateescape").lower()
+        return any(first == allowed.lower() for allowed in firsts)
 
     def key_allowed(self, key: bytes, needs: int) -> bool:
         """Whether ``key`` may be accessed with permissions ``needs`` (``READ|WRITE``)."""
@@ -344,6 +384,11 @@ class User:
         described = ["+@all" if self.everything else "-@all"]
         allowed = set(ALL_COMMANDS) if self.everything else set()
         for rule in self.command_rules:
+            first_arg = _first_arg_rule(rule[1:].lower(), rule[1:])
+            if first_arg is not None:
+                if first_arg[0] not in allowed:
+                    described.append(rule)
+                continue
             names = _expand(rule[1:])
             before = len(allowed)
             if rule[0] == "+":
@@ -373,6 +418,25 @@ def _key_word(flags: int, pattern: bytes) -> str:
     if flags == READ | WRITE:
         return "~" + text
     return ("%R~" if flags == READ else "%W~") + text
+
+
+def _first_arg_rule(target: str, as_given: str) -> tuple[str, str] | None:
+    """``(command, first argument)`` when ``target`` (lower-cased; ``as_given`` as the rule
+    spelled it) is a first-arg rule (``select|0``: a command without sub-commands, then
+    ``|``), ``None`` for any other target; ``RuleError`` for Redis's refusals of one."""
+    if target.startswith("@") or "|" not in target or target in CATEGORIES_OF:
+        return None
+    head = target.rpartition("|")[0]
+    arg = as_given.rpartition("|")[2]
+    if head not in CATEGORIES_OF:
+        raise RuleError(_UNKNOWN)
+    if "|" in head:
+        raise RuleError("Allowing first-arg of a subcommand is not supported")
+    if SUBCOMMANDS.get(head):
+        raise RuleError(_UNKNOWN)  # a command with sub-commands, and no such sub-command
+    if not arg:
+        raise RuleError("Syntax error")
+    return head, arg
 
 
 def _expand(target: str) -> set[str]:
@@ -426,7 +490,7 @@ def check(user: User, spec: CommandSpec, request: Sequence[bytes]) -> Denial | N
     then its keys, then its channels, in Redis's order."""
     if "no_auth" in spec.flags:
         return None  # AUTH and HELLO: always, so a client can change user
-    if not user.may_run(spec.name):
+    if not user.may_run(spec.name, request):
         return Denial("command", spec.name)
     if not user.allkeys:
         refs = key_refs(spec, request)

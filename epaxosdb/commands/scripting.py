@@ -929,9 +929,10 @@ def _judge_of(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, reads: Tally
     return judge_of(kv, op, now_ms, reads)
 
 
-Guard = Callable[[bytes], "Error | None"]
-"""``guard(command's full name)``: the error a script's call gets when the user who sent
-the script may not run that command (``runtime.acl``), or ``None``."""
+Guard = Callable[[bytes, Sequence[bytes]], "Error | None"]
+"""``guard(command's full name, the call's arguments)``: the error a script's call gets
+when the user who sent the script may not run that command so (``runtime.acl``), or
+``None``."""
 
 
 @dataclass
@@ -1039,7 +1040,7 @@ class _Call:
             return Error(NOT_ALLOWED)
         if "noscript" in flags or spec.publishes:
             return Error(NOT_ALLOWED)
-        if self.guard is not None and (refused := self.guard(spec.name)) is not None:
+        if self.guard is not None and (refused := self.guard(spec.name, args)) is not None:
             return refused
         if self.read_only and spec.runs_everywhere:
             return Error(WRITE_IN_READ_ONLY)

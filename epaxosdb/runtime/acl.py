@@ -183,8 +183,8 @@ def script_guard(user: User, refused: Callable[[bytes], None]) -> Guard | None:
     if user.all_commands:
         return None
 
-    def guard(name: bytes) -> Error | None:
-        if user.may_run(name):
+    def guard(name: bytes, args: Sequence[bytes]) -> Error | None:
+        if user.may_run(name, args):
             return None
         refused(name)
         return SCRIPT_CALL_REFUSED
