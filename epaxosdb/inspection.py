@@ -16,6 +16,7 @@ from __future__ import annotations
 from collections.abc import Callable
 from pathlib import Path
 
+from epaxosdb.commands.functions import audit
 from epaxosdb.commands.hashes import HASHES
 from epaxosdb.commands.lists import decode_list
 from epaxosdb.commands.sets import SETS
@@ -42,6 +43,7 @@ def inspect(data_dir: Path, *, check: bool) -> tuple[str, bool]:
         stats = store.stats()
         recovered = store.load()
         read, unreadable = store.read(_read_every_key) if check else (0, [])
+        libraries, broken = audit(store.read(lambda kv: kv.functions()))
     finally:
         store.close()
     by_status = ", ".join(
@@ -64,13 +66,17 @@ def inspect(data_dir: Path, *, check: bool) -> tuple[str, bool]:
         lines.append(f"row {replica}:           {len(idx)} instances, {idx[0]}..{idx[-1]}")
     for name, value in sorted(recovered.meta.items()):
         lines.append(f"meta {name}: {_printable(value)}")
+    names = ", ".join(_printable(name) for name in libraries)
+    lines.append(f"functions:       {len(libraries)} libraries" + (f" ({names})" if names else ""))
     if check:
+        for library, reason in broken:
+            lines.append(f"unloadable function library {_printable(library)}: {reason}")
         lines.append(f"check:           {read} keys read, {len(unreadable)} unreadable")
         for key, reason in unreadable[:UNREADABLE_SHOWN]:
             lines.append(f"unreadable key {_printable(key)}: {reason}")
         if len(unreadable) > UNREADABLE_SHOWN:
             lines.append(f"... and {len(unreadable) - UNREADABLE_SHOWN} more")
-    return "\n".join(lines), not unreadable
+    return "\n".join(lines), not unreadable and not (check and broken)
 
 
 def _printable(value: bytes) -> str:

@@ -6,6 +6,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+from epaxosdb.commands.functions import encode_registry
 from epaxosdb.commands.hashes import encode_hash
 from epaxosdb.commands.streams import Consumer, Group, Pending, Stream, encode_stream
 from epaxosdb.commands.zsets import encode_zset
@@ -123,3 +124,26 @@ def test_inspect_check_names_a_collection_whose_payload_does_not_decode(tmp_path
     assert "unreadable key bad: a stored hash" in report
     assert "unreadable key badset: a stored set" in report
     assert "unreadable key badz: a stored sorted set has a score that is not 8 bytes" in report
+
+
+def test_inspect_lists_function_libraries_and_check_names_one_that_does_not_load(
+    tmp_path: Path,
+) -> None:
+    good = b"#!lua name=good\nredis.register_function('f', function() return 1 end)"
+    broken = b"#!lua name=broken\nnot lua at all"
+    store = LmdbStore.open(tmp_path, replica_id=1, cluster_id=b"\x01" * 16)
+    store.write(lambda txn: txn.set_functions(encode_registry({b"good": good})))
+    store.close()
+    report, ok = inspect(tmp_path, check=True)
+    assert ok and "functions:       1 libraries (good)" in report
+    store = LmdbStore.open(tmp_path, replica_id=1, cluster_id=b"\x01" * 16)
+    store.write(lambda txn: txn.set_functions(encode_registry({b"good": good, b"broken": broken})))
+    store.close()
+    report, ok = inspect(tmp_path, check=False)
+    assert ok and "functions:       2 libraries (broken, good)" in report
+    report, ok = inspect(tmp_path, check=True)
+    assert not ok
+    assert (
+        "unloadable function library broken: ERR Error compiling function: user_function:2:"
+        in report
+    )

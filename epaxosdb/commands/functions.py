@@ -165,6 +165,24 @@ def _registry(blob: bytes) -> _Registry:
     return _Registry(libraries, functions)
 
 
+def audit(blob: bytes) -> tuple[list[bytes], list[tuple[bytes, str]]]:
+    """The names of a stored registry's libraries, and those that do not load as FUNCTION
+    LOAD would load them, with why (``epaxosdb inspect --check``); a blob that does not
+    decode is one problem, named ``*``."""
+    try:
+        stored = decode_registry(blob)
+    except (ValueError, TypeError, msgpack.UnpackException) as exc:
+        return [], [(b"*", f"the stored libraries do not decode: {exc}")]
+    problems: list[tuple[bytes, str]] = []
+    for name, code in stored.items():
+        created = _created(code)
+        if isinstance(created, Error):
+            problems.append((name, created.text))
+        elif created.name != name:
+            problems.append((name, f"its code names it {_shown(created.name)}"))
+    return list(stored), problems
+
+
 def counts(blob: bytes) -> tuple[int, int]:
     """``(libraries, functions)`` in a stored registry (FUNCTION STATS, INFO)."""
     libraries = _registry(blob).libraries.values()
