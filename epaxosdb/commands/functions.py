@@ -27,16 +27,13 @@ from storage.interface import KeyValueView
 
 from . import errors, glob, rdb, scripting
 from .integers import parse_ll
+from .rdb import OP_FUNCTION, OP_FUNCTION_PRE_GA
 from .scripting import FUNCTION_FLAGS, NO_WRITES, RegisteredFunction
 from .spec import preparing
 
 if TYPE_CHECKING:
     from .notifications import Notices
     from .tally import Tally
-
-OP_FUNCTION = 0xF5
-"""``RDB_OPCODE_FUNCTION2``: a library in an RDB file or a FUNCTION DUMP payload."""
-OP_FUNCTION_PRE_GA = 0xF6
 
 Libraries = dict[bytes, bytes]
 """Library name -> the library's code as FUNCTION LOAD got it (shebang included)."""

@@ -87,6 +87,10 @@ from .zsets import ZSETS, ordered, parse_score
 RDB_VERSION = 10
 """Redis 7.0's RDB version: DUMP writes it, RESTORE refuses payloads from a newer one."""
 FOOTER_SIZE = 10
+OP_FUNCTION = 0xF5
+"""``RDB_OPCODE_FUNCTION2``: a function library, in an RDB file or a FUNCTION DUMP payload."""
+OP_FUNCTION_PRE_GA = 0xF6
+"""The format of Redis 7.0's release candidates, which Redis 7.0 itself refuses."""
 
 # Object types (rdb.h).
 TYPE_STRING = 0
