@@ -130,6 +130,7 @@ _META_FUNCTIONS = RESERVED_META_PREFIX + "functions"
 libraries. In ``meta`` rather than a database of its own: it is one small value, and a
 new database would make older versions refuse the data dir as foreign. Reserved, so
 ``load`` leaves it out of the metadata and ``set_meta`` cannot overwrite it."""
+_FUNCTIONS_KEY = _META_FUNCTIONS.encode()
 _first = operator.itemgetter(0)
 _U32 = struct.Struct(">I")
 _U64 = struct.Struct(">Q")
@@ -433,7 +434,7 @@ class _LmdbView:
         # ``export`` write the libraries from one), copying the blob out of the map.
         txn = self._live()
         try:
-            blob = txn.get(_META_FUNCTIONS.encode(), db=self._dbs.meta)
+            blob = txn.get(_FUNCTIONS_KEY, db=self._dbs.meta)
         except lmdb.Error as exc:
             raise self._fail(exc, "reading the function libraries") from exc
         return b"" if blob is None else bytes(blob)
@@ -444,9 +445,9 @@ class _LmdbView:
         txn = self._live_writable()
         try:
             if blob:
-                txn.put(_META_FUNCTIONS.encode(), blob, db=self._dbs.meta)
+                txn.put(_FUNCTIONS_KEY, blob, db=self._dbs.meta)
             else:  # none: a store without libraries holds no trace of them
-                txn.delete(_META_FUNCTIONS.encode(), db=self._dbs.meta)
+                txn.delete(_FUNCTIONS_KEY, db=self._dbs.meta)
         except lmdb.Error as exc:
             raise self._fail(exc, "writing the function libraries") from exc
 

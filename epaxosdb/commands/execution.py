@@ -340,8 +340,13 @@ def is_keyspace_wide(cmd: Command) -> bool:
     return False
 
 
-_SCRIPTS = frozenset((b"EVAL", b"EVAL_RO", b"FCALL", b"FCALL_RO"))
-"""What EVAL, EVALSHA, FCALL and their read-only forms are proposed as."""
+_SCRIPTS = {
+    b"EVAL": scripting.run_script,
+    b"EVAL_RO": scripting.run_script,
+    b"FCALL": functions.fcall,
+    b"FCALL_RO": functions.fcall,
+}
+"""What EVAL, EVALSHA, FCALL and their read-only forms are proposed as, and what runs each."""
 _READ_ONLY_SCRIPTS = frozenset((b"EVAL_RO", b"FCALL_RO"))
 
 
@@ -361,7 +366,7 @@ def _scripted(
     read_only = op[0] in _READ_ONLY_SCRIPTS
     if not read_only:
         guard = None  # a script every replica runs is checked before it is proposed
-    run = functions.fcall if op[0].startswith(b"F") else scripting.run_script
+    run = _SCRIPTS[op[0]]
 
     def script(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) -> Reply:
         return run(

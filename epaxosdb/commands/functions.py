@@ -78,7 +78,6 @@ class Library(NamedTuple):
 
 class _Metadata(NamedTuple):
     name: bytes
-    engine: bytes
     source: bytes
     """The code after the shebang line, that line's newline first (Lua's lines stay the
     library's)."""
@@ -120,7 +119,7 @@ def _metadata(code: bytes) -> _Metadata | Error:
     engine = parts[0][2:]
     if engine.upper() != ENGINE:
         return Error(f"ERR Engine '{_shown(engine)}' not found")
-    return _Metadata(name, engine, code[end:])
+    return _Metadata(name, code[end:])
 
 
 @functools.lru_cache(maxsize=256)
