@@ -102,7 +102,7 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
     from epaxosdb.certificates import CertificateError, peer_contexts, server_context
     from epaxosdb.clusterfile import ClusterFileError, load_cluster
     from epaxosdb.core.replica import SafetyViolation
-    from epaxosdb.runtime.allocator import keep_large_allocations_in_heap
+    from epaxosdb.runtime.allocator import tune_heap
     from epaxosdb.runtime.listeners import ListenError
     from epaxosdb.runtime.serve import open_replica, run_process
     from storage.interface import (
@@ -115,7 +115,7 @@ def serve(config_path: Path, replica_id: int, data_dir: Path | None, log_level: 
 
     setup_logging(log_level, replica_id)
     log = logging.getLogger("epaxosdb")
-    keep_large_allocations_in_heap()
+    tune_heap()
     try:
         cluster = load_cluster(config_path)
         entry = cluster.replica(replica_id)

@@ -334,6 +334,15 @@ class RespParser:
         """Bytes of client input held: unparsed bytes plus a partial request's arguments."""
         return len(self._buf) - self._pos + self._args_size
 
+    @property
+    def held(self) -> int:
+        """``buffered`` plus the bytes of requests already handed out from the current
+        input, the one being run among them: what Redis's CLIENT LIST calls ``qbuf``
+        (its query buffer is trimmed only once every request read with it has run, so
+        a lone ``CLIENT LIST`` sees its own 26 bytes). 0 for a client with nothing
+        left to run: the buffer is let go when the parser runs out of requests."""
+        return len(self._buf) + self._args_size
+
     def feed(self, data: bytes | bytearray) -> None:
         """Buffer ``data``; ``QueryBufferLimitExceeded`` instead of growing past the limit."""
         if not data:

@@ -9,12 +9,17 @@ function. The raw file is kept for flame graphs.
 
     .venv/bin/python tools/profile_replica.py [--tree DIR] [--seconds 10] [--gil]
         [--pipeline 16] [--clients 50] [--test set] [--raw out.txt]
+        [--command "EVAL 'return redis.call(\\"SET\\",KEYS[1],ARGV[1])' 1 k:__rand_int__ v"]
+
+``--command`` replaces ``-t TEST`` with that command line (split as a shell would),
+which redis-benchmark sends with ``__rand_int__`` replaced per request.
 """
 
 from __future__ import annotations
 
 import argparse
 import collections
+import shlex
 import subprocess
 import sys
 import tempfile
@@ -58,8 +63,10 @@ def main() -> int:
     parser.add_argument("--pipeline", type=int, default=16)
     parser.add_argument("--clients", type=int, default=50)
     parser.add_argument("--test", default="set")
+    parser.add_argument("--command", default=None, help="a command line instead of --test")
     parser.add_argument("--gil", action="store_true")
     parser.add_argument("--idle", action="store_true")
+    parser.add_argument("--native", action="store_true", help="C frames too (py-spy --native)")
     parser.add_argument("--raw", type=Path, default=None)
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
@@ -71,8 +78,7 @@ def main() -> int:
                 "redis-benchmark",
                 "-p",
                 str(server.port),
-                "-t",
-                args.test,
+                *(["-t", args.test] if args.command is None else []),
                 "-n",
                 "100000000",
                 "-r",
@@ -84,6 +90,7 @@ def main() -> int:
                 "-P",
                 str(args.pipeline),
                 "-q",
+                *(shlex.split(args.command) if args.command is not None else []),
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -109,6 +116,8 @@ def main() -> int:
                 spy.append("--gil")
             if args.idle:
                 spy.append("--idle")
+            if args.native:
+                spy.append("--native")
             subprocess.run(spy, check=True, capture_output=True)
         finally:
             bench.terminate()

@@ -424,7 +424,9 @@ def _execute_ops(
             if notices is not None:
                 notices.op = len(replies)
                 before = notices.before(kv, op, now_ms)
-            if notices is not None or reads is not None or guard is not None:
+            if op[0] in _SCRIPTS and (
+                notices is not None or reads is not None or guard is not None
+            ):  # tested here, not only in ``_scripted``: this runs for every op of a run
                 handler = _scripted(handler, op, notices, reads, guard)
             reply(handler(kv, op, now_ms, seed + index))
             if judge is not None and reads is not None:

@@ -765,18 +765,20 @@ def _stripped(code: bytes) -> bytes:
 class _Libraries:
     """``library_py`` in the sandbox: a library's bytecode and its Python side for this
     call, or nothing for a name that is no library (see ``lualibs``). The libraries of
-    one call share one ``lualibs.Meter``."""
+    one call share one ``lualibs.Meter``, made when the first is (most calls use none)."""
 
     __slots__ = ("_lua", "_meter")
 
     def __init__(self, lua: Any) -> None:
         self._lua = lua
-        self._meter = lualibs.Meter(lua)
+        self._meter: lualibs.Meter | None = None
 
     def __call__(self, name: bytes) -> tuple[bytes | None, object]:
         module = lualibs.library(name)
         if module is None:
             return None, None
+        if self._meter is None:
+            self._meter = lualibs.Meter(self._lua)
         return library_bytecode(module.SOURCE), module.python_side(self._lua, self._meter)
 
 
@@ -945,7 +947,6 @@ class _Call:
     read_only: bool
     declared: frozenset[bytes]
     lua: Any
-    rng: random.Random
     notices: Notices | None = None
     """Hears of each command the script runs (keyspace notifications), when asked."""
     reads: Tally | None = None
@@ -1267,7 +1268,7 @@ def _run_lua(
     """Run ``code`` in a fresh sandbox (``_CHUNK``); ``kv`` is ``None`` only for a
     library's registrations, which cannot reach the keyspace."""
     lua = _runtime()
-    rng = _generator(seed)
+    draws = _Draws(seed)
     ws, own_workspace = workspace_for(kv) if kv is not None else (None, False)
     call = _Call(
         ws,
@@ -1276,7 +1277,6 @@ def _run_lua(
         read_only,
         frozenset(keys),
         lua,
-        rng,
         notices,
         reads,
         guard,
@@ -1287,8 +1287,8 @@ def _run_lua(
             code.chunk,
             len(keys),
             call,
-            rng.random,
-            _reseed(rng),
+            draws.random,
+            draws.reseed,
             _sha1hex_for_lua,
             INSTRUCTIONS_MAX,
             HOOK_EVERY,
@@ -1442,19 +1442,35 @@ def _script_error(raised: Any, from_call: bytes | None, code: _Code, rawget: Any
     return Error(f"{text} script: {code.name}, on @{code.label}:{line}.")
 
 
-def _generator(seed: int) -> random.Random:
-    """``math.random``'s source: seeded by the command, so every replica draws alike."""
+def _generator(seed: int | bytes) -> random.Random:
+    """``math.random``'s source for a seed: the command's, or ``math.randomseed``'s."""
     return random.Random(seed)
+
+
+class _Draws:
+    """``math.random`` and ``math.randomseed`` of one call: a generator seeded by the
+    command, so every replica draws alike. It is made at the first draw, since seeding
+    one costs a few microseconds and most scripts never draw; ``math.randomseed``
+    replaces it as ``Random.seed`` would re-seed it (same state, same draws)."""
+
+    __slots__ = ("_rng", "_seed")
+
+    def __init__(self, seed: int) -> None:
+        self._seed: int | bytes = seed
+        self._rng: random.Random | None = None
+
+    def random(self) -> float:
+        rng = self._rng
+        if rng is None:
+            rng = self._rng = _generator(self._seed)
+        return rng.random()
+
+    def reseed(self, value: object) -> None:
+        self._seed = _argument(value) or b""
+        self._rng = None
 
 
 def _sha1hex_for_lua(value: object) -> bytes:
     if type(value) is bytes:
         return sha1_hex(value)
     return sha1_hex(_argument(value) or b"")
-
-
-def _reseed(rng: random.Random) -> Callable[[object], None]:
-    def reseed(value: object) -> None:
-        rng.seed(_argument(value) or b"")
-
-    return reseed

@@ -472,7 +472,7 @@ def client_info_line(conn: Connection, now: float) -> bytes:
         flags += "e"
     if conn.no_touch:
         flags += "T"
-    qbuf = conn.parser.buffered
+    qbuf = conn.parser.held
     omem = conn.output_pending()
     return (
         f"id={conn.id} addr={conn.addr} laddr={conn.laddr} fd={conn.fd} "

@@ -306,6 +306,11 @@ async def test_client_list_shows_every_connection_and_filters() -> None:
         lines = bulk_text(await first.call("CLIENT", "LIST")).splitlines()
         assert len(lines) == 2
         assert any("name=second" in line for line in lines)
+        # Redis's qbuf: the caller sees its own request (26 bytes of RESP), an idle
+        # client an empty buffer.
+        (own,) = [line for line in lines if "name=second" not in line]
+        (idle,) = [line for line in lines if "name=second" in line]
+        assert " qbuf=26 " in own and " qbuf=0 " in idle
         only = bulk_text(await first.call("CLIENT", "LIST", "ID", str(second_id)))
         assert only.startswith(f"id={second_id} ") and "name=second" in only
         assert await first.call("CLIENT", "LIST", "TYPE", "pubsub") == b"$0\r\n\r\n"
