@@ -765,13 +765,28 @@ def _stripped(code: bytes) -> bytes:
 class _Libraries:
     """``library_py`` in the sandbox: a library's bytecode and its Python side for this
     call, or nothing for a name that is no library (see ``lualibs``). The libraries of
-    one call share one ``lualibs.Meter``, made when the first is (most calls use none)."""
+    one call share one ``lualibs.Meter``, made when the first is (most calls use none).
 
-    __slots__ = ("_lua", "_meter")
+    The call's Lua state holds this object and what it hands out, and they hold the
+    state: ``release`` breaks those cycles when the call ends, so the state is freed
+    then, by reference counting, not whenever the cyclic collector next runs."""
+
+    __slots__ = ("_lua", "_meter", "_sides")
 
     def __init__(self, lua: Any) -> None:
         self._lua = lua
         self._meter: lualibs.Meter | None = None
+        self._sides: list[object] = []
+
+    def release(self) -> None:
+        for side in self._sides:
+            release = getattr(side, "release", None)
+            if release is not None:
+                release()
+        if self._meter is not None:
+            self._meter.release()
+        self._lua = self._meter = None
+        self._sides.clear()
 
     def __call__(self, name: bytes) -> tuple[bytes | None, object]:
         module = lualibs.library(name)
@@ -779,7 +794,9 @@ class _Libraries:
             return None, None
         if self._meter is None:
             self._meter = lualibs.Meter(self._lua)
-        return library_bytecode(module.SOURCE), module.python_side(self._lua, self._meter)
+        side = module.python_side(self._lua, self._meter)
+        self._sides.append(side)
+        return library_bytecode(module.SOURCE), side
 
 
 @functools.cache
@@ -1269,6 +1286,7 @@ def _run_lua(
     library's registrations, which cannot reach the keyspace."""
     lua = _runtime()
     draws = _Draws(seed)
+    libraries = _Libraries(lua)
     ws, own_workspace = workspace_for(kv) if kv is not None else (None, False)
     call = _Call(
         ws,
@@ -1299,7 +1317,7 @@ def _run_lua(
             REDIS_VERSION_NUM,
             _UNORDERED_KEYS,
             _guards(),
-            _Libraries(lua),
+            libraries,
             code.function if library else False,
             code.label.encode(),
             _library_chunk() if library else False,
@@ -1311,6 +1329,7 @@ def _run_lua(
         # the cyclic collector would free, and with it the view ``kv`` and whatever it
         # holds (an LMDB read transaction, whose reader slot is scarce).
         call.release()
+        libraries.release()
         if own_workspace and ws is not None:
             ws.end(call.fatal)
     if call.fatal is not None:

@@ -9,6 +9,11 @@ the library table a script sees (compiled once per process, loaded into a call's
 state only when its script first names the library), and ``python_side(lua,
 meter)``, the per-call object that chunk receives as ``...`` and calls for the
 work done in Python, making any tables it returns in that call's Lua state.
+The state holds that object, so one that keeps the state (or a function of it)
+has a ``release()`` the sandbox calls when the call ends: a cycle between a Lua
+state and Python objects is freed only by Python's cyclic collector, and a
+replica running scripts under load piled up hundreds of megabytes of dead
+states between its collections.
 
 A library's own Lua counts against the script's instruction budget like the
 script's (the budget's stop knows library code by its chunk name, ``=lualib``).
@@ -57,6 +62,10 @@ class Meter:
     def __init__(self, lua: Any) -> None:
         self._lua = lua
         self.used = 0
+
+    def release(self) -> None:
+        """The call is over: let go of its Lua state (see the module docstring)."""
+        self._lua = None
 
     def charge(self, units: int) -> None:
         """Account for ``units`` of work about to be done; past ``WORK_MAX`` stop the

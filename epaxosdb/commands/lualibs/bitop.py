@@ -160,6 +160,10 @@ class Bit:
         self._lua = lua
         self._tonumber: Callable[[bytes], object] | None = None
 
+    def release(self) -> None:
+        """The call is over: let go of its Lua state (see ``lualibs``)."""
+        self._lua = self._tonumber = None
+
     def __call__(self, op: int, *args: object) -> object:
         try:
             return _OPERATIONS[op](self, args)

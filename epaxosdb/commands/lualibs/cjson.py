@@ -890,6 +890,10 @@ class _Cjson:
         self._meter = meter
         self.unordered = UNORDERED_KEYS.encode()
 
+    def release(self) -> None:
+        """The call is over: let go of its Lua state (see ``lualibs``)."""
+        self._lua = None
+
     def part(self, name: bytes) -> bytes:
         return part_bytecode(name.decode())
 

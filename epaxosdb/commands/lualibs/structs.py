@@ -255,6 +255,11 @@ class Struct:
         self._zeros: Any = False
         self._args: tuple[object, ...] = ()
 
+    def release(self) -> None:
+        """The call is over: let go of its Lua state (see ``lualibs``)."""
+        self._lua = self._tonumber = self._zeros = None
+        self._args = ()
+
     def __call__(self, op: int, zeros: Any, *args: object) -> object:
         fmt = args[0] if args else b""
         self._meter.charge(CALL_COST + FORMAT_COST * len(fmt) if type(fmt) is bytes else CALL_COST)
