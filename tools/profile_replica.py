@@ -1,4 +1,4 @@
-"""Profile one live single-replica epaxosdb under redis-benchmark with py-spy.
+"""Profile one live epaxosdb replica under redis-benchmark with py-spy.
 
 Starts a replica from ``--tree`` on free ports, drives it with
 ``redis-benchmark -t TEST -r 1000000 -d 16 -c C -P P -n N`` in the
@@ -67,11 +67,14 @@ def main() -> int:
     parser.add_argument("--gil", action="store_true")
     parser.add_argument("--idle", action="store_true")
     parser.add_argument("--native", action="store_true", help="C frames too (py-spy --native)")
+    parser.add_argument(
+        "--replicas", type=int, default=1, help="cluster size; replica 1 is driven and sampled"
+    )
     parser.add_argument("--raw", type=Path, default=None)
     parser.add_argument("--top", type=int, default=40)
     args = parser.parse_args()
     with tempfile.TemporaryDirectory(prefix="profile-replica-") as tmp:
-        server = start_epaxosdb("profiled", args.tree.resolve(), Path(tmp))
+        server = start_epaxosdb("profiled", args.tree.resolve(), Path(tmp), args.replicas)
         raw = args.raw or Path(tmp) / "raw.txt"
         bench = subprocess.Popen(
             [
