@@ -481,7 +481,9 @@ class Hello:
     directory, or on an old copy of its own (``epaxosdb.runtime.identities``).
     ``joining`` says the sender started on an empty directory and votes on
     nothing until it has rebuilt its state (``epaxosdb.core.joining``), which
-    is what makes a new directory acceptable.
+    is what makes a new directory acceptable. ``build`` is the digest of the
+    sender's code (``epaxosdb.build``): replicas of different builds refuse each
+    other, since each executes every command itself.
     """
 
     cluster_id: bytes
@@ -493,13 +495,14 @@ class Hello:
     run: bytes = b""
     next_instance: int = 0
     joining: bool = False
+    build: bytes = b""
 
 
 def encode_hello(h: Hello) -> bytes:
     return msgpack.packb(
         [
             HELLO_TAG, h.cluster_id, h.replica_id, h.nonce, h.proof, h.data_dir,
-            h.incarnation, h.run, h.next_instance, h.joining,
+            h.incarnation, h.run, h.next_instance, h.joining, h.build,
         ],
         use_bin_type=True,
     )  # fmt: skip
@@ -511,9 +514,14 @@ def decode_hello(body: bytes) -> Hello:
     except Exception as exc:
         raise PeerProtocolError(f"undecodable handshake: {exc!r}") from None
     t = _tuple(v)
-    if len(t) != 10 or type(t[0]) is not int or t[0] != HELLO_TAG:
+    if len(t) == 10 and type(t[0]) is int and t[0] == HELLO_TAG:
+        raise PeerProtocolError(
+            "a handshake from an older epaxosdb build (one without a build id): every "
+            "replica of a cluster must run the same build"
+        )
+    if len(t) != 11 or type(t[0]) is not int or t[0] != HELLO_TAG:
         raise PeerProtocolError("expected a handshake frame")
-    for field_ in (t[1], t[3], t[4], t[5], t[7]):
+    for field_ in (t[1], t[3], t[4], t[5], t[7], t[10]):
         if type(field_) is not bytes:
             raise PeerProtocolError("handshake fields must be binary")
     incarnation, next_instance = _int(t[6]), _int(t[8])
@@ -521,5 +529,6 @@ def decode_hello(body: bytes) -> Hello:
         if not 0 <= value < 1 << 63:
             raise PeerProtocolError(f"{name} {value} is out of range")
     return Hello(
-        t[1], _int(t[2]), t[3], t[4], t[5], incarnation, t[7], next_instance, _bool(t[9])
-    )
+        t[1], _int(t[2]), t[3], t[4], t[5], incarnation, t[7], next_instance, _bool(t[9]),
+        t[10],
+    )  # fmt: skip

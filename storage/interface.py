@@ -36,8 +36,15 @@ from typing import NamedTuple, Protocol, TypeVar
 
 from protocol.messages import InstanceId, InstanceRecord
 
-SCHEMA_VERSION = 1
-"""Bumped whenever the on-disk layout changes; a mismatch refuses to open."""
+SCHEMA_VERSION = 2
+"""Bumped whenever the on-disk layout changes; a mismatch refuses to open.
+
+2: the function libraries (``KeyValueView.functions``) are kept in ``meta``. A
+version-1 directory simply has none, so it opens, and opening it for writing
+marks it version 2: an older build then refuses it with a clear error instead
+of running on without the libraries it cannot see."""
+UPGRADABLE_SCHEMAS = frozenset({1})
+"""Older versions this build reads as they are and upgrades in place on a writable open."""
 
 T = TypeVar("T")
 

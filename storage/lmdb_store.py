@@ -35,6 +35,7 @@ parts that need no ``lmdb`` live beside it (``keys``, ``values``,
 from __future__ import annotations
 
 import dataclasses
+import logging
 import operator
 import os
 import signal
@@ -57,6 +58,7 @@ from storage.datadir import LOCK_FILE_NAME, DataDirLock
 from storage.interface import (
     NO_EXPIRY,
     SCHEMA_VERSION,
+    UPGRADABLE_SCHEMAS,
     ClusterMismatch,
     DataDirRefused,
     KeyValueView,
@@ -119,6 +121,8 @@ WRITER_WAIT_S_MAX = 300.0
 """Longest ``write`` waits for another thread's ``write`` to finish."""
 
 DATA_FILE_NAME = "data.mdb"
+
+log = logging.getLogger(__name__)
 
 DB_NAMES = (b"instances", b"kv", b"expires", b"executed", b"meta", b"sessions")
 
@@ -670,7 +674,7 @@ class LmdbStore:
             env.close()
             raise
         schema_version, replica_id, cluster_id = identity
-        if schema_version != SCHEMA_VERSION:
+        if schema_version != SCHEMA_VERSION and schema_version not in UPGRADABLE_SCHEMAS:
             env.close()
             raise _schema_mismatch(data_dir, schema_version)
         return cls(
@@ -1146,6 +1150,12 @@ def _initialise(
                     "refusing to guess what wrote them"
                 )
             view._put_meta(_META_SCHEMA, _U32.pack(SCHEMA_VERSION))
+        elif stored_schema in UPGRADABLE_SCHEMAS:
+            log.info(
+                "upgrading data dir %s from schema version %d to %d",
+                data_dir, stored_schema, SCHEMA_VERSION,
+            )  # fmt: skip
+            view._put_meta(_META_SCHEMA, _U32.pack(SCHEMA_VERSION))
         elif stored_schema != SCHEMA_VERSION:
             raise _schema_mismatch(data_dir, stored_schema)
         if replica_id is not None:
@@ -1189,8 +1199,8 @@ def _read_identity(view: _LmdbView, data_dir: Path) -> tuple[int | None, int | N
 
 def _schema_mismatch(data_dir: Path, stored: int | None) -> SchemaMismatch:
     return SchemaMismatch(
-        f"data dir {data_dir} has schema version {stored}, "
-        f"this epaxosdb reads version {SCHEMA_VERSION}"
+        f"data dir {data_dir} has schema version {stored}, this epaxosdb reads version "
+        f"{SCHEMA_VERSION}" + "".join(f" (and {v}, upgraded)" for v in sorted(UPGRADABLE_SCHEMAS))
     )
 
 

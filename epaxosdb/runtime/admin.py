@@ -29,6 +29,7 @@ from typing import TYPE_CHECKING, BinaryIO, Final
 import trio
 
 from epaxosdb import commands, rdb_file, users
+from epaxosdb.build import build_name
 from epaxosdb.commands import notifications
 from epaxosdb.commands.glob import stringmatch
 from epaxosdb.users import User
@@ -1287,6 +1288,7 @@ def _builtin_sections(conn: Connection) -> dict[str, list[tuple[str, str | int |
             ("redis_version", settings.redis_version),
             ("redis_git_sha1", "00000000"),
             ("redis_git_dirty", 0),
+            ("redis_build_id", build_name()),
             ("redis_mode", "standalone"),
             ("os", f"{uname.system} {uname.release} {uname.machine}"),
             ("arch_bits", 64),

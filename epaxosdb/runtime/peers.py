@@ -67,6 +67,7 @@ from dataclasses import dataclass
 
 import trio
 
+from epaxosdb.build import build_id, build_name
 from epaxosdb.certificates import PeerContexts
 from epaxosdb.clusterfile import ClusterConfig
 from protocol.messages import ReplicaId
@@ -155,11 +156,24 @@ class _Link:
         self.wake = trio.Event()
 
 
-def _hello(cid: bytes, me: ReplicaId, nonce: bytes, proof: bytes, mine: Identity) -> Hello:
+def _hello(
+    cid: bytes, me: ReplicaId, nonce: bytes, proof: bytes, mine: Identity, build: bytes
+) -> Hello:
     return Hello(
         cid, me, nonce, proof, mine.data_dir, mine.incarnation, mine.run, mine.next_instance,
-        mine.joining,
+        mine.joining, build,
     )  # fmt: skip
+
+
+def _check_build(peer: ReplicaId, theirs: bytes, ours: bytes) -> None:
+    """Refuse a peer that runs other code: it would execute the same commands otherwise
+    (``epaxosdb.build``)."""
+    if theirs != ours:
+        raise PeerProtocolError(
+            f"replica {peer} runs another build of epaxosdb ({build_name(theirs)}, this "
+            f"replica {build_name(ours)}): every replica executes every command itself, so "
+            "all must run the same build; this one talks to it again once they do"
+        )
 
 
 def _identity(hello: Hello) -> Identity:
@@ -179,9 +193,13 @@ class PeerNetwork:
         frame_size_max: int = FRAME_SIZE_MAX,
         handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
         tls: PeerContexts | None = None,
+        build: bytes | None = None,
     ) -> None:
-        """``tls``: the contexts of mutual TLS (``[cluster] tls_peers``), or plain TCP."""
+        """``tls``: the contexts of mutual TLS (``[cluster] tls_peers``), or plain TCP;
+        ``build``: the digest of the code this replica runs (``epaxosdb.build``, by
+        default this process's), which every peer must share."""
         self._me = me
+        self._build = build_id() if build is None else build
         self._cluster = cluster
         self._deliver = deliver
         self._identities = identities
@@ -421,26 +439,31 @@ class PeerNetwork:
         cid, secret = self._cluster.cluster_id, self._cluster.secret
         nonce = os.urandom(16)
         me = self._identities.mine
-        await stream.send_all(encode_frame(encode_hello(_hello(cid, self._me, nonce, b"", me))))
+        await stream.send_all(
+            encode_frame(encode_hello(_hello(cid, self._me, nonce, b"", me, self._build)))
+        )
         reply = decode_hello(
             await self._read_frame(
                 stream, decoder,
                 hung_up=f"replica {peer} closed the connection without answering: it "
                 "refuses this replica (its log says why: another cluster file, tls_peers "
-                "on one of the two only, or this data directory is not the one this replica "
-                "last ran on)",
+                "on one of the two only, another build of epaxosdb, or this data directory "
+                "is not the one this replica last ran on)",
             )
         )  # fmt: skip
         if reply.cluster_id != cid:
             raise PeerProtocolError("the peer belongs to another cluster")
         if reply.replica_id != peer:
             raise PeerProtocolError(f"expected replica {peer}, reached replica {reply.replica_id}")
+        _check_build(peer, reply.build, self._build)
         expected = _proof(secret, b"A%d" % peer, nonce, cid)
         if not hmac.compare_digest(reply.proof, expected):
             raise PeerProtocolError("the peer failed to prove the cluster secret")
         await self._check_identity(peer, reply)
         mine = _proof(secret, b"D%d" % self._me, reply.nonce, cid)
-        await stream.send_all(encode_frame(encode_hello(_hello(cid, self._me, b"", mine, me))))
+        await stream.send_all(
+            encode_frame(encode_hello(_hello(cid, self._me, b"", mine, me, self._build)))
+        )
 
     async def _accept_handshake(
         self, stream: PeerStream, decoder: FrameDecoder
@@ -461,6 +484,7 @@ class PeerNetwork:
         peer = hello.replica_id
         if peer not in self._links or peer > self._me:
             raise PeerProtocolError(f"replica {peer} is not a peer that dials this replica")
+        _check_build(peer, hello.build, self._build)
         # Refuse a replica that forgot its votes before answering at all: it then fails
         # its own handshake and backs off, instead of redialling at once, forever.
         # ``_check_identity`` judges it again once it proved the secret: another
@@ -468,7 +492,7 @@ class PeerNetwork:
         self._identities.is_new(peer, _identity(hello))
         nonce = os.urandom(16)
         proof = _proof(secret, b"A%d" % self._me, hello.nonce, cid)
-        hello_back = _hello(cid, self._me, nonce, proof, self._identities.mine)
+        hello_back = _hello(cid, self._me, nonce, proof, self._identities.mine, self._build)
         await stream.send_all(encode_frame(encode_hello(hello_back)))
         final = decode_hello(
             await self._read_frame(

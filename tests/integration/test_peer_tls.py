@@ -30,6 +30,7 @@ from functools import partial
 import pytest
 import redis
 
+from epaxosdb.build import build_id
 from protocol.peer import Hello, encode_frame, encode_hello
 from tests.integration.cluster import STOP_TIMEOUT_S, ProcessCluster, wait_until
 from tests.integration.conftest import module_cluster
@@ -210,8 +211,8 @@ def test_a_certificate_from_the_ca_without_the_secret_is_refused_by_the_handshak
     before = tls_peers3.log_count(3, text)
     # Replica 1 on a new, joining data directory: answered, then judged on its proof.
     dir_id, cid = os.urandom(16), tls_peers3.cluster_id
-    hello = Hello(cid, 1, os.urandom(16), b"", dir_id, 1, b"r", 0, True)
-    proof = Hello(cid, 1, b"", b"\x00" * 32, dir_id, 1, b"r", 0, True)
+    hello = Hello(cid, 1, os.urandom(16), b"", dir_id, 1, b"r", 0, True, build_id())
+    proof = Hello(cid, 1, b"", b"\x00" * 32, dir_id, 1, b"r", 0, True, build_id())
     payload = encode_frame(encode_hello(hello)) + encode_frame(encode_hello(proof))
     assert _tls_stranger(tls_peers3.peer_port(3), _tls_context(certs, "client"), payload)
     _wait_logged_more(tls_peers3, 3, text, before)

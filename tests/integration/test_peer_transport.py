@@ -23,6 +23,7 @@ from functools import partial
 
 import pytest
 
+from epaxosdb.build import build_id, build_name
 from protocol.peer import HANDSHAKE_FRAME_MAX, Hello, encode_frame, encode_hello
 from tests.integration.cluster import ProcessCluster, wait_until
 
@@ -144,11 +145,31 @@ def test_an_impostor_without_the_secret_cannot_replace_a_peer(cluster3: ProcessC
     def impostor(i: int) -> bytes:
         claimed = 1 if i != 1 else 2
         dir_id = os.urandom(16)
-        first = encode_frame(encode_hello(Hello(right, claimed, os.urandom(16), b"", dir_id)))
-        proof = encode_frame(encode_hello(Hello(right, claimed, b"", b"\x00" * 32, dir_id)))
-        return first + proof
+        build = build_id()  # the same build: what stops it is the secret alone
+        first = Hello(right, claimed, os.urandom(16), b"", dir_id, build=build)
+        proof = Hello(right, claimed, b"", b"\x00" * 32, dir_id, build=build)
+        return encode_frame(encode_hello(first)) + encode_frame(encode_hello(proof))
 
     attack(cluster3, impostor, "impostor")
+
+
+def test_a_peer_running_another_build_is_refused_and_the_log_says_so(
+    cluster3: ProcessCluster,
+) -> None:
+    """Replicas execute every command themselves, so one running other code would apply
+    the same log differently. A handshake with another build's digest (right cluster,
+    a real peer's id) is refused, the cluster keeps serving, and the log names both
+    builds so that the operator knows to upgrade every replica."""
+    other = bytes(b ^ 0xFF for b in build_id())
+
+    def hello(i: int) -> bytes:
+        claimed = 1 if i != 1 else 2
+        h = Hello(cluster3.cluster_id, claimed, os.urandom(16), b"", os.urandom(16), build=other)
+        return encode_frame(encode_hello(h))
+
+    attack(cluster3, hello, "other-build")
+    expected = f"runs another build of epaxosdb ({build_name(other)}, this replica {build_name()})"
+    wait_until(lambda: cluster3.logged(3, expected), CLOSE_TIMEOUT_S, "the refusal logged")
 
 
 def test_a_connection_that_never_says_anything_is_closed(cluster3: ProcessCluster) -> None:
@@ -198,8 +219,9 @@ def test_a_peer_that_hangs_up_after_the_proof_is_logged_as_refusing(
         # Joining on a new directory: answered (then judged again once it proves the
         # secret, which it never does here).
         hello = Hello(
-            cluster3.cluster_id, 1, os.urandom(16), b"", os.urandom(16), 1, b"r", 0, True
-        )
+            cluster3.cluster_id, 1, os.urandom(16), b"", os.urandom(16), 1, b"r", 0, True,
+            build_id(),
+        )  # fmt: skip
         s.sendall(encode_frame(encode_hello(hello)))
         s.settimeout(CLOSE_TIMEOUT_S)
         assert s.recv(HANDSHAKE_FRAME_MAX), "replica 3 answers the handshake"

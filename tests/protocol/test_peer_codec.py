@@ -140,6 +140,8 @@ hellos = st.builds(
     incarnation=counters,
     run=st.binary(max_size=16),
     next_instance=counters,
+    joining=st.booleans(),
+    build=st.binary(max_size=16),
 )
 
 # --- strategies for hostile input ---------------------------------------------------
@@ -447,11 +449,20 @@ def test_a_handshake_is_never_mistaken_for_a_message_or_the_reverse(
         decode_hello(encode_message(m))
 
 
-@pytest.mark.parametrize("fields", [5, 7], ids=["without-incarnation", "without-next-instance"])
+@pytest.mark.parametrize(
+    "fields", [5, 7, 9], ids=["without-incarnation", "without-next-instance", "without-build"]
+)
 def test_a_hello_from_an_older_version_is_rejected(fields: int) -> None:
     hello = Hello(b"cluster", 1, b"nonce", b"", b"data-dir", incarnation=3, run=b"run")
     old = pack(msgpack.unpackb(encode_hello(hello), use_list=True)[: 1 + fields])
     with pytest.raises(PeerProtocolError, match="handshake"):
+        decode_hello(old)
+
+
+def test_a_hello_without_a_build_says_it_comes_from_an_older_build() -> None:
+    hello = Hello(b"cluster", 1, b"nonce", b"", b"data-dir", build=b"b" * 16)
+    old = pack(msgpack.unpackb(encode_hello(hello), use_list=True)[:10])
+    with pytest.raises(PeerProtocolError, match="older epaxosdb build"):
         decode_hello(old)
 
 

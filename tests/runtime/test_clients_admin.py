@@ -14,6 +14,7 @@ import pytest
 import trio
 import trio.testing
 
+from epaxosdb.build import build_name
 from epaxosdb.commands.tally import Tally
 from epaxosdb.runtime import admin
 from epaxosdb.runtime.admin import client_info_line
@@ -61,6 +62,8 @@ async def test_info_has_redis_sections_plus_the_backend_ones() -> None:
         assert text.endswith("\r\n") and "\r\n\r\n# Clients\r\n" in text
         assert sections["Server"]["redis_version"] == "7.0.15"
         assert sections["Server"]["redis_mode"] == "standalone"
+        # The digest replicas compare in their handshake (``epaxosdb.build``).
+        assert sections["Server"]["redis_build_id"] == build_name()
         assert sections["Server"]["tcp_port"] == str(server.port)
         assert int(sections["Server"]["process_id"]) > 0
         assert sections["Clients"]["connected_clients"] == "1"

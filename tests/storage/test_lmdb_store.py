@@ -19,6 +19,7 @@ import storage.lmdb_store as lmdb_store_module
 from protocol.messages import Ballot, Command, InstanceId, InstanceRecord, Status
 from protocol.peer import encode_record
 from storage.interface import (
+    SCHEMA_VERSION,
     ClusterMismatch,
     DataDirLocked,
     DataDirRefused,
@@ -432,13 +433,40 @@ def test_a_data_dir_from_another_schema_version_is_refused(
     tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     LmdbStore.open(tmp_path).close()
-    monkeypatch.setattr(lmdb_store_module, "SCHEMA_VERSION", 2)
-    with pytest.raises(SchemaMismatch, match="schema version 1, this epaxosdb reads version 2"):
+    monkeypatch.setattr(lmdb_store_module, "SCHEMA_VERSION", 3)
+    monkeypatch.setattr(lmdb_store_module, "UPGRADABLE_SCHEMAS", frozenset())
+    with pytest.raises(SchemaMismatch, match="schema version 2, this epaxosdb reads version 3"):
         LmdbStore.open(tmp_path)
-    with pytest.raises(SchemaMismatch, match="schema version 1"):
+    with pytest.raises(SchemaMismatch, match="schema version 2"):
         LmdbStore.open_readonly(tmp_path)
     monkeypatch.undo()
     LmdbStore.open(tmp_path).close()
+
+
+def _schema_of(data_dir: Path) -> int | None:
+    with LmdbStore.open_readonly(data_dir) as store:
+        return store.stats().schema_version
+
+
+def test_a_version_1_data_dir_is_read_as_it_is_and_upgraded_by_a_writable_open(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Version 2 only added the function libraries to ``meta``: a version-1 directory
+    has none and keeps its keys. A writable open marks it version 2, so that a build
+    that knows only version 1 refuses it instead of silently dropping the libraries."""
+    monkeypatch.setattr(lmdb_store_module, "SCHEMA_VERSION", 1)
+    with LmdbStore.open(tmp_path, replica_id=1) as store:
+        store.write(lambda txn: txn.put(b"k", blob(0, 8)))
+    monkeypatch.undo()
+    assert _schema_of(tmp_path) == 1, "a read-only open reads it and changes nothing"
+    with LmdbStore.open(tmp_path, replica_id=1) as store:
+        assert store.read(lambda view: view.get(b"k")) == blob(0, 8)
+        assert store.read(lambda view: view.functions()) == b""
+    assert _schema_of(tmp_path) == 2
+    monkeypatch.setattr(lmdb_store_module, "SCHEMA_VERSION", 1)
+    monkeypatch.setattr(lmdb_store_module, "UPGRADABLE_SCHEMAS", frozenset())
+    with pytest.raises(SchemaMismatch, match="schema version 2, this epaxosdb reads version 1"):
+        LmdbStore.open(tmp_path, replica_id=1)
 
 
 def test_a_data_dir_of_another_replica_is_refused(tmp_path: Path) -> None:
@@ -545,7 +573,7 @@ def test_stats_count_instances_per_status_keys_expiries_and_map_use(tmp_path: Pa
     }
     assert stats.instance_count == 4
     assert (stats.key_count, stats.expires_count) == (10, 6)
-    assert (stats.schema_version, stats.replica_id, stats.cluster_id) == (1, 2, b"cl")
+    assert (stats.schema_version, stats.replica_id, stats.cluster_id) == (SCHEMA_VERSION, 2, b"cl")
     assert 0 < stats.used_bytes <= stats.map_size_bytes
 
 
