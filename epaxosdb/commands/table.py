@@ -25,6 +25,7 @@ from . import (
     bitmaps,
     blocking,
     counters,
+    digest,
     dump,
     errors,
     expiry,
@@ -2239,6 +2240,13 @@ GENERIC_COMMANDS: tuple[CommandSpec, ...] = (
         "randomkey", 1, "readonly keyspace", keyspace.cmd_randomkey, (),
         "@keyspace @read @slow", "Return a random key from the keyspace", "1.0.0",
         tips=("request_policy:all_shards", "nondeterministic_output"),
+    ),
+    _generic_row(
+        # DIGEST reads the whole keyspace; DIGEST-VALUE only its keys, but is ordered as if
+        # it read everything too: a command has one access shape (see ``access``).
+        "debug", -2, "admin noscript loading stale keyspace", digest.cmd_debug, (),
+        "@admin @slow @dangerous", "A container for debugging commands", "1.0.0",
+        group="server", complexity="Depends on subcommand.", doc_flags=("syscmd",),
     ),
     _generic_row(
         "dbsize", 1, "readonly fast keyspace", keyspace.cmd_dbsize, (),

@@ -14,7 +14,7 @@ CONNECTION_NAMES = {
     b"evalsha", b"evalsha_ro", b"script", b"slowlog", b"latency", b"monitor",
     b"role", b"save", b"bgsave", b"lastsave", b"replconf", b"sync", b"psync", b"acl",
 }  # fmt: skip
-KEYSPACE_NAMES = {b"flushall", b"flushdb", b"keys", b"scan", b"dbsize", b"randomkey"}
+KEYSPACE_NAMES = {b"flushall", b"flushdb", b"keys", b"scan", b"dbsize", b"randomkey", b"debug"}
 
 
 def test_names_are_lower_case_and_unique() -> None:
@@ -30,9 +30,11 @@ DATA_CONTAINERS = {b"xgroup", b"xinfo", b"memory", b"object", b"function"}
 nor flags (``resolve`` always hands on to a sub-command), each sub-command has both."""
 
 
-FLAGGED_NEITHER = {b"function|list", b"function|dump", b"function|stats", b"function|kill"}
-"""Sub-commands Redis flags neither ``readonly`` nor ``write`` (only ``noscript``), which
-change nothing: reads."""
+FLAGGED_NEITHER = {
+    b"function|list", b"function|dump", b"function|stats", b"function|kill", b"debug"
+}  # fmt: skip
+"""Commands Redis flags neither ``readonly`` nor ``write`` (only ``noscript``, ``admin``),
+which change nothing here: reads."""
 
 
 def _data_specs() -> list[CommandSpec]:

@@ -188,3 +188,26 @@ def test_collections_added_to_through_every_replica_survive_kill_9_of_each_in_tu
             if item.encode() not in present[kind]
         ]
         assert not lost, f"replica {replica} lost {len(lost)} acknowledged adds: {lost[:10]}"
+
+
+def test_every_replica_answers_the_same_debug_digest_once_writes_stop(
+    cluster3: ProcessCluster,
+) -> None:
+    """DEBUG DIGEST (Redis's fingerprint of the whole dataset) is how an operator checks
+    that replicas hold the same data: written through all three, read back through each
+    once the writes are acknowledged, the digests agree — and a write through one replica
+    changes the digest every replica answers."""
+    clients = [cluster3.client(i) for i in cluster3]
+    rng = random.Random(11)
+    for step in range(20):
+        pipe = clients[step % 3].pipeline(transaction=False)
+        for _ in range(3):
+            pipe.execute_command(*_one_command(rng))
+        pipe.execute(raise_on_error=False)  # WRONGTYPE and the like are part of the game
+    cluster3.wait_same_data(SAME_DATA_S)
+    digests = {i: cluster3.client(i).execute_command("DEBUG", "DIGEST") for i in cluster3}
+    assert len(set(digests.values())) == 1, digests
+    before = digests[1]
+    clients[2].set("digest:changed", "yes")
+    after = {i: cluster3.client(i).execute_command("DEBUG", "DIGEST") for i in cluster3}
+    assert len(set(after.values())) == 1 and before not in after.values(), (before, after)
