@@ -68,8 +68,23 @@ def _refuse_optimized() -> None:
         )
 
 
+def _print_version(ctx: click.Context, param: click.Parameter, value: bool) -> None:
+    """``--version``: the package's version and the build digest replicas compare."""
+    if not value or ctx.resilient_parsing:
+        return
+    from importlib.metadata import version
+
+    from epaxosdb.build import build_name
+
+    click.echo(f"epaxosdb {version('epaxosdb')}, build {build_name()}")
+    ctx.exit()
+
+
 @click.group()
-@click.version_option(package_name="epaxosdb")
+@click.option(
+    "--version", is_flag=True, expose_value=False, is_eager=True, callback=_print_version,
+    help="Show the version and the build (replicas must all run the same) and exit.",
+)  # fmt: skip
 def main() -> None:
     """A replicated, linearizable key-value database that speaks the Redis protocol."""
     _refuse_optimized()

@@ -49,3 +49,14 @@ def test_the_client_front_end_is_not_part_of_the_build(tmp_path: Path) -> None:
     path = tree / "epaxosdb/runtime/connection.py"
     path.write_bytes(path.read_bytes() + b"\n# edited\n")
     assert digest_of(tree) == before
+
+
+def test_version_names_the_build_that_info_reports() -> None:
+    from click.testing import CliRunner
+
+    from epaxosdb.build import build_name
+    from epaxosdb.cli import main
+
+    result = CliRunner().invoke(main, ["--version"])
+    assert result.exit_code == 0
+    assert result.output.startswith("epaxosdb ") and f", build {build_name()}\n" in result.output
