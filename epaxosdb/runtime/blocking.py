@@ -37,9 +37,9 @@ stream or the group is gone) passes its wake-up on: every client waiting on
 that stream learns of it, as Redis unblocks them all.
 
 An attempt the replica refuses with ``-LOADING`` (catching up after being
-stopped for long: ``Replica.catch_up_again``) proposed nothing: the client
-keeps waiting, and every blocked client attempts again once the replica
-serves.
+stopped for long: ``Replica.catch_up_again``) or ``-NOQUORUM`` (it hears from
+no majority) proposed nothing: the client keeps waiting, and every blocked
+client attempts again once the replica serves.
 
 The timeout is the client's: when it passes with no attempt in flight the
 client gets the timeout reply. With an attempt in flight, the attempt's
@@ -57,6 +57,8 @@ import trio
 
 from protocol.replies import Error, Reply
 
+NOT_PROPOSED = ("LOADING", "NOQUORUM")
+"""Error codes of replies to an attempt that was never proposed: the client waits on."""
 RETRY_INTERVAL_S = 30.0
 """How often a blocked client attempts again with no change reported to it: rarely, since
 each attempt is a replicated write, and idle workers may wait for hours."""
@@ -161,9 +163,11 @@ class BlockedPop:
         self._in_flight = False
         if self.done:
             return
-        if type(reply) is Error and reply.text.startswith("LOADING"):
-            # Nothing was proposed: the replica catches up (it was stopped for long).
-            # Keep waiting: when it serves again it wakes every blocked client.
+        if type(reply) is Error and reply.text.startswith(NOT_PROPOSED):
+            # Nothing was proposed: the replica catches up (it was stopped for long), or
+            # hears from no majority (``loop.quorum_silence``). Keep waiting: once it
+            # serves again it wakes every blocked client, and a write wakes those of its
+            # keys (the periodic retry is the last resort).
             if self._stopping:
                 self._end(self._stop_reply)
             return

@@ -210,6 +210,21 @@ def outcome_unknown(timeout_s: float, read_only: bool = False) -> Error:
     )
 
 
+NO_QUORUM_AFTER_S = 2.0
+"""How long a command may wait with too few peers heard from since it was proposed before
+this replica refuses new commands (``ConsensusLoop.quorum_silence``)."""
+
+
+def no_quorum(silent_s: float, peers_heard: int, peers_needed: int) -> Error:
+    """The reply to a command this replica refuses because it hears from no majority: it
+    was never proposed, so nothing changed, and another replica may serve it."""
+    return Error(
+        f"NOQUORUM this replica has heard from {peers_heard} of the {peers_needed} other "
+        f"replicas a command needs for {silent_s:.0f}s while commands waited: the command "
+        "was not proposed (nothing changed); send it to another replica, or retry"
+    )
+
+
 REBUILDING = Error(
     "UNCERTAIN outcome unknown: this replica was left behind and is rebuilding from a "
     "snapshot; the command may still take effect"
@@ -286,6 +301,10 @@ class ConsensusLoop:
         self._tick_s = tick_interval_s
         self._timeout_s = command_timeout_s
         self._peers_connected = peers_connected
+        self._heard: dict[ReplicaId, float] = {}
+        """When each peer's last message arrived (monotonic): ``quorum_silence``."""
+        self._refused_no_quorum = False
+        """A command was refused for ``quorum_silence`` since the last peer message."""
         self._peer_statistics = peer_statistics
         """The peer transport's counters, for INFO (frames, refusals, TLS failures)."""
         self._reply_batch = reply_batch
@@ -319,6 +338,7 @@ class ConsensusLoop:
             "fsyncs": 0,
             "replies": 0,
             "uncertain": 0,
+            "refused_no_quorum": 0,
             "handler_failures": 0,
             "transaction_turns": 0,
             "flushes": 0,
@@ -418,6 +438,11 @@ class ConsensusLoop:
         if self._core.loading or self._reload_due():
             on_done(LOADING)
             return
+        if (silence := self.quorum_silence(now)) is not None:
+            self._counters["refused_no_quorum"] += 1
+            self._refused_no_quorum = True
+            on_done(no_quorum(*silence))
+            return
         self._waiting[cmd.id] = _Waiter(
             on_done, now, now + self._timeout_s, cmd, on_late, client
         )
@@ -507,6 +532,7 @@ class ConsensusLoop:
                 ("deferred_writes", len(self._apply.unflushed.writes)),
                 ("loop_flushed_keys", self._counters["flushed_keys"]),
                 ("uncertain_replies", self._counters["uncertain"]),
+                ("refused_no_quorum", self._counters["refused_no_quorum"]),
                 ("invalid_peer_messages", s.invalid_messages),
             ],
             "Keyspace": keyspace,
@@ -528,7 +554,37 @@ class ConsensusLoop:
         self._next_core = core
         self._wake.set()
 
+    def quorum_silence(self, now: float) -> tuple[float, int, int] | None:
+        """``(seconds, peers heard, peers needed)`` when the oldest command still waiting
+        was proposed more than ``NO_QUORUM_AFTER_S`` ago and fewer peers than a quorum
+        needs besides this replica have sent anything since; ``None`` otherwise.
+
+        Evidence, not a guess: a command waits unanswered while the peers it needs are
+        silent — stopped, partitioned away, or refusing this replica's build. Then a new
+        command would only wait out the timeout and get "outcome unknown", so it is
+        refused at once, before it is proposed, and its client can go to another
+        replica. An idle cluster proves nothing (peers send little then): no command
+        waiting, no refusal. Once the waiting ones time out, the next command is
+        proposed and probes again."""
+        needed = (self._core.config.n - 1) // 2
+        waiting = self._waiting
+        if not needed or not waiting:
+            return None
+        oldest = next(iter(waiting.values())).submitted
+        silent_s = now - oldest
+        if silent_s < NO_QUORUM_AFTER_S:
+            return None
+        heard = sum(1 for at in self._heard.values() if at >= oldest)
+        return (silent_s, heard, needed) if heard < needed else None
+
     def deliver(self, msg: Message) -> None:
+        self._heard[msg.sender] = time.monotonic()
+        if self._refused_no_quorum:
+            # A peer speaks again: blocked clients whose attempts were refused try again
+            # (refused again at once if a quorum is still out of reach).
+            self._refused_no_quorum = False
+            if self._blocked:
+                self._blocked.changed_all()
         self._inbox.append(msg)
         self._quiet_ticks = 0
         self._wake.set()

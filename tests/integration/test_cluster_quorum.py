@@ -12,10 +12,12 @@ everywhere).
 from __future__ import annotations
 
 import threading
+import time
 from collections.abc import Callable
 
 import redis
 
+from epaxosdb.runtime.loop import NO_QUORUM_AFTER_S
 from tests.integration.cluster import ProcessCluster
 from tests.integration.workload import WriteLoad, missing_on
 
@@ -62,7 +64,8 @@ def test_five_replicas_serve_with_two_stopped_and_never_ack_with_three_stopped(
     for key, outcome in outcomes.items():
         assert isinstance(outcome, redis.TimeoutError | redis.ResponseError), (key, outcome)
         if isinstance(outcome, redis.ResponseError):
-            assert str(outcome).startswith("UNCERTAIN"), (key, outcome)
+            # UNCERTAIN: proposed, may still happen; NOQUORUM: refused before proposing.
+            assert str(outcome).startswith(("UNCERTAIN", "NOQUORUM")), (key, outcome)
 
     for i in (3, 4, 5):
         cluster.cont(i)
@@ -73,3 +76,52 @@ def test_five_replicas_serve_with_two_stopped_and_never_ack_with_three_stopped(
         missing = missing_on(cluster, i, acked)
         assert not missing, f"replica {i} lacks {len(missing)} of {len(acked)}: {missing[:10]}"
     cluster.wait_same_data(SERVE_AGAIN_S)
+
+
+def test_a_replica_that_hears_no_majority_refuses_new_commands_at_once_and_they_never_happen(
+    make_cluster: Callable[[int], ProcessCluster],
+) -> None:
+    """With both its peers stopped, replica 1 proposes a SET that cannot commit (its
+    client waits for the 10 s deadline). Once that SET has waited ``NO_QUORUM_AFTER_S``
+    with no word from a peer, the replica refuses new commands with ``-NOQUORUM`` at
+    once instead of proposing them, so their clients can go elsewhere; a refused write
+    never happens, on any replica, after the peers come back; then writes succeed."""
+    cluster = make_cluster(3)
+    assert cluster.client(1).set("nq:before", "1") is True
+    cluster.stop(2)
+    cluster.stop(3)
+    outcome: list[object] = []
+
+    def first_write() -> None:
+        client = cluster.client(1, socket_timeout=BLOCKED_CLIENT_TIMEOUT_S)
+        try:
+            outcome.append(client.set("nq:proposed", "maybe"))
+        except (redis.RedisError, OSError) as exc:
+            outcome.append(exc)
+
+    waiting = threading.Thread(target=first_write, daemon=True)
+    waiting.start()
+    time.sleep(NO_QUORUM_AFTER_S + 1.0)  # the protocol's threshold, not a performance bound
+    refused = cluster.client(1, socket_timeout=BLOCKED_CLIENT_TIMEOUT_S)
+    for request in (("SET", "nq:refused", "never"), ("GET", "nq:before"), ("INCR", "nq:n")):
+        try:
+            reply = refused.execute_command(*request)
+        except redis.ResponseError as exc:
+            assert str(exc).startswith("NOQUORUM"), (request, exc)
+        else:
+            raise AssertionError(f"{request} was answered {reply!r} without a majority")
+    assert cluster.info(1)["refused_no_quorum"] >= 3
+    waiting.join(BLOCKED_CLIENT_TIMEOUT_S + 10)
+    assert not waiting.is_alive()
+    assert isinstance(outcome[0], redis.TimeoutError | redis.ResponseError), outcome
+
+    cluster.cont(2)
+    cluster.cont(3)
+    for i in cluster:
+        cluster.wait_serving(i, SERVE_AGAIN_S)
+    assert cluster.client(2).set("nq:after", "1") is True
+    cluster.wait_same_data(SERVE_AGAIN_S)
+    for i in cluster:
+        client = cluster.client(i)
+        assert client.get("nq:refused") is None and client.get("nq:n") is None, i
+        assert client.get("nq:after") == b"1", i
