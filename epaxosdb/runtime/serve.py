@@ -21,6 +21,7 @@ from pathlib import Path
 import trio
 
 from epaxosdb import certificates, commands, snapshot
+from epaxosdb.build import build_name
 from epaxosdb.clusterfile import ClusterConfig, ReplicaEntry
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
@@ -100,9 +101,10 @@ def open_replica(
         store.close()
         raise
     log.info(
-        "replica %d of %d opened %s: incarnation %d, %d instances in memory%s",
+        "replica %d of %d (build %s) opened %s: incarnation %d, %d instances in memory%s",
         replica_id,
         len(cluster.ids),
+        build_name(),
         data_dir,
         incarnation,
         len(core.instances),
