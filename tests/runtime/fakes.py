@@ -46,6 +46,8 @@ class FakeBackend:
     replica_id: int = 1
     replicas: int = 1
     loading: bool = False
+    refusal: Error | None = None
+    """Every command is answered this before it is proposed (``-NOQUORUM``...), when set."""
     hold: bool = False
     store: MemoryStore = field(default_factory=MemoryStore)
     submitted: list[Command] = field(default_factory=list)
@@ -76,6 +78,8 @@ class FakeBackend:
         self.submitted.append(cmd)
         if self.loading:
             on_done(LOADING)
+        elif self.refusal is not None:
+            on_done(self.refusal)
         elif self.hold:
             self.held.append((cmd, on_done))
             if on_late is not None:

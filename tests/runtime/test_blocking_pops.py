@@ -23,7 +23,7 @@ from epaxosdb.core.replica import Replica
 from epaxosdb.runtime.blocking import BlockedClients, BlockedPop
 from epaxosdb.runtime.clients import ClientRegistry
 from epaxosdb.runtime.connection import Connection
-from epaxosdb.runtime.loop import ConsensusLoop
+from epaxosdb.runtime.loop import ConsensusLoop, no_quorum
 from protocol.replies import NULL_ARRAY, Error, Reply
 from protocol.resp import encode_request
 from storage.interface import Value, ValueType
@@ -587,3 +587,22 @@ async def test_a_blocked_client_keeps_waiting_while_its_replica_catches_up_again
         with trio.fail_after(WAIT_S):
             assert await waiter.replies(1) == b"*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n"
         assert await pusher.call("LLEN", "jobs") == b":0\r\n"
+
+
+async def test_a_blocked_client_keeps_waiting_while_its_replica_hears_no_majority() -> None:
+    """An attempt refused with -NOQUORUM (``loop.quorum_silence``) was never proposed, as
+    one refused with -LOADING: the client stays blocked, with no error, and is served
+    by the first push once the replica serves again."""
+    async with running_server() as server:
+        waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
+        await waiter.send(encode_request(["BLPOP", "jobs", "0"]))
+        await until_blocked(server, 1)
+        server.backend.refusal = no_quorum(2.5, 0, 1)
+        attempts = len(server.backend.submitted)
+        server.registry.blocked.changed_all()  # a wake-up while no majority answers
+        assert len(server.backend.submitted) == attempts + 1, "it was attempted..."
+        assert len(server.registry.blocked) == 1, "...and the client still waits, no error"
+        server.backend.refusal = None
+        assert await pusher.call("RPUSH", "jobs", "j1") == b":1\r\n"
+        with trio.fail_after(WAIT_S):
+            assert await waiter.replies(1) == b"*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n"
