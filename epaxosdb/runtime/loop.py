@@ -139,7 +139,8 @@ again (an answer normally comes in milliseconds; a replica without a quorum gets
 none until the command times out)."""
 
 
-def _set_on_reply(event: trio.Event, reply: Reply) -> None:
+def _keep_reply(into: list[Reply], event: trio.Event, reply: Reply) -> None:
+    into.append(reply)
     event.set()
 
 
@@ -665,12 +666,16 @@ class ConsensusLoop:
                 if not keys:
                     break
                 op = (op[0], *keys[:SWEEP_KEYS_MAX])
-                executed = trio.Event()
-                self.submit(self.stamp((op,), now_ms), partial(_set_on_reply, executed))
+                executed, replies = trio.Event(), list[Reply]()
+                self.submit(self.stamp((op,), now_ms), partial(_keep_reply, replies, executed))
                 if listed < limit and len(keys) <= SWEEP_KEYS_MAX:
                     break  # that was every expired key
                 with trio.move_on_after(SWEEP_WAIT_S):
                     await executed.wait()
+                if replies and type(replies[0]) is Error:
+                    # Refused before it was proposed (-NOQUORUM, -LOADING) or of unknown
+                    # outcome: look again at the next interval, not at once, in a loop.
+                    break
 
     def _pending_writes(self) -> list[Writes]:
         """Key-value effects executed but not yet in the store, newest first."""
