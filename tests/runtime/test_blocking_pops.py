@@ -569,40 +569,32 @@ async def test_a_pop_whose_client_was_told_its_outcome_is_unknown_is_put_back() 
         assert await client.call("LRANGE", "q", "0", "-1") == b"*1\r\n$1\r\nx\r\n"
 
 
-async def test_a_blocked_client_keeps_waiting_while_its_replica_catches_up_again() -> None:
-    """A replica stopped for long loads again before serving (``catch_up_again``): an
-    attempt it refuses with -LOADING proposed nothing, so the client stays blocked, and
-    is served once the replica serves again (the loop wakes every blocked client)."""
+@pytest.mark.parametrize("refusal", ["LOADING", "NOQUORUM"])
+async def test_a_blocked_client_keeps_waiting_while_its_replica_proposes_nothing(
+    refusal: str,
+) -> None:
+    """A replica stopped for long loads again before serving (``catch_up_again``), and one
+    that hears from no majority refuses commands (``loop.quorum_silence``): an attempt it
+    answers -LOADING or -NOQUORUM proposed nothing, so the client stays blocked, with no
+    error, and is served by the first push once the replica serves again."""
+
+    def refuse(backend: FakeBackend, on: bool) -> None:
+        if refusal == "LOADING":
+            backend.loading = on
+        else:
+            backend.refusal = no_quorum(2.5, 0, 1) if on else None
+
     async with running_server() as server:
         waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
         await waiter.send(encode_request(["BLPOP", "jobs", "0"]))
         await until_blocked(server, 1)
-        server.backend.loading = True
+        refuse(server.backend, True)
         attempts = len(server.backend.submitted)
-        server.registry.blocked.changed_all()  # a retry falls due while it loads
+        server.registry.blocked.changed_all()  # a retry falls due meanwhile
         assert len(server.backend.submitted) == attempts + 1, "it was attempted..."
         assert len(server.registry.blocked) == 1, "...and the client still waits, no error"
-        server.backend.loading = False
+        refuse(server.backend, False)
         assert await pusher.call("RPUSH", "jobs", "j1") == b":1\r\n"
         with trio.fail_after(WAIT_S):
             assert await waiter.replies(1) == b"*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n"
         assert await pusher.call("LLEN", "jobs") == b":0\r\n"
-
-
-async def test_a_blocked_client_keeps_waiting_while_its_replica_hears_no_majority() -> None:
-    """An attempt refused with -NOQUORUM (``loop.quorum_silence``) was never proposed, as
-    one refused with -LOADING: the client stays blocked, with no error, and is served
-    by the first push once the replica serves again."""
-    async with running_server() as server:
-        waiter, pusher = await RawClient.connect(server.port), await RawClient.connect(server.port)
-        await waiter.send(encode_request(["BLPOP", "jobs", "0"]))
-        await until_blocked(server, 1)
-        server.backend.refusal = no_quorum(2.5, 0, 1)
-        attempts = len(server.backend.submitted)
-        server.registry.blocked.changed_all()  # a wake-up while no majority answers
-        assert len(server.backend.submitted) == attempts + 1, "it was attempted..."
-        assert len(server.registry.blocked) == 1, "...and the client still waits, no error"
-        server.backend.refusal = None
-        assert await pusher.call("RPUSH", "jobs", "j1") == b":1\r\n"
-        with trio.fail_after(WAIT_S):
-            assert await waiter.replies(1) == b"*2\r\n$4\r\njobs\r\n$2\r\nj1\r\n"
