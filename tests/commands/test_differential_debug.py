@@ -31,11 +31,8 @@ SEEDS = [int(s) for s in os.environ.get("EPAXOSDB_DEBUG_SEED", "1 2 3 4").split(
 @pytest.fixture(scope="module")
 def redis_server() -> Iterator[RedisServer]:
     """This module's redis-server, with DEBUG allowed (Redis 7.0 refuses it by default)."""
-    server = RedisServer.start("--enable-debug-command", "yes")
-    try:
+    with RedisServer.start("--enable-debug-command", "yes") as server:
         yield server
-    finally:
-        server.stop()
 
 
 SCORES = ["0", "1", "-1", "1.5", "-0.1", "1e300", "5e-324", "-0", "inf", "-inf", "3.0", "1e17"]
