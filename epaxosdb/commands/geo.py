@@ -71,7 +71,7 @@ from . import errors
 from .integers import parse_ll
 from .pqsort import partial_quicksort
 from .spec import KeySpec, preparing
-from .zsets import NAN_SCORE, ZSETS, Scores, cmd_zadd, ordered_shared, parse_score
+from .zsets import NAN_SCORE, ZSETS, Scores, cmd_zadd, kept_scores, ordered_shared, parse_score
 
 LONG_MIN, LONG_MAX = -180.0, 180.0
 LAT_MIN, LAT_MAX = -85.05112878, 85.05112878
@@ -923,6 +923,6 @@ def cmd_search(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, seed: int) 
         if math.isnan(value):
             return NAN_SCORE
         stored[member] = value
-    ZSETS.store(kv, destination, 0, stored)
+    ZSETS.store(kv, destination, 0, kept_scores(stored))
     return len(points)
 

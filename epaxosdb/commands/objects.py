@@ -70,15 +70,10 @@ from . import errors
 from .hashes import HASHES
 from .hyperloglog import DENSE, DENSE_SIZE, HEADER_SIZE, SPARSE
 from .integers import parse_ll
-from .rdb import (
-    HASH_LISTPACK_ENTRIES,
-    HASH_LISTPACK_VALUE,
-    ZSET_LISTPACK_ENTRIES,
-    ZSET_LISTPACK_VALUE,
-)
+from .rdb import HASH_LISTPACK_ENTRIES, HASH_LISTPACK_VALUE
 from .sets import INTSET_ENTRIES_MAX, SETS
 from .values import is_expired, live_header
-from .zsets import ZSETS
+from .zsets import ZSET_LISTPACK_ENTRIES, ZSET_LISTPACK_VALUE, ZSETS, held_big
 
 EMBSTR_SIZE_LIMIT = 44
 """``OBJ_ENCODING_EMBSTR_SIZE_LIMIT``: longer strings are ``raw``."""
@@ -176,11 +171,7 @@ def _set_encoding(payload: Payload) -> bytes:
 
 
 def _zset_encoding(payload: Payload) -> bytes:
-    scores = ZSETS.decode_shared(bytes(payload))
-    if len(scores) > ZSET_LISTPACK_ENTRIES:
-        return b"skiplist"
-    longest = max(map(len, scores)) if scores else 0
-    return b"listpack" if longest <= ZSET_LISTPACK_VALUE else b"skiplist"
+    return b"skiplist" if held_big(ZSETS.decode_shared(bytes(payload))) else b"listpack"
 
 
 _ENCODINGS: dict[ValueType, Callable[[Payload], bytes]] = {

@@ -82,7 +82,14 @@ from .streams import (
     Stream,
     StreamId,
 )
-from .zsets import ZSETS, ordered, parse_score
+from .zsets import (
+    ZSET_LISTPACK_ENTRIES,
+    ZSET_LISTPACK_VALUE,
+    ZSETS,
+    kept_scores,
+    ordered,
+    parse_score,
+)
 
 RDB_VERSION = 10
 """Redis 7.0's RDB version: DUMP writes it, RESTORE refuses payloads from a newer one."""
@@ -114,8 +121,6 @@ TYPE_STREAM_LISTPACKS_2 = 19
 HASH_LISTPACK_ENTRIES = 512
 """``hash-max-listpack-entries``: 512 in Redis 7.0 (its code and its redis.conf), not 128."""
 HASH_LISTPACK_VALUE = 64
-ZSET_LISTPACK_ENTRIES = 128
-ZSET_LISTPACK_VALUE = 64
 LIST_NODE_BYTES = 8192
 """``list-max-listpack-size -2``: a quicklist node's listpack holds at most 8 KB."""
 _ENTRY_OVERHEAD = 8
@@ -839,7 +844,7 @@ def _score(raw: bytes) -> float:
     value = parse_score(raw)
     if value is None:
         raise Corrupt("a score that is not a number")
-    return value + 0.0  # ``-0`` is stored as ``0``, as ZADD stores it (``zsets``)
+    return value + 0.0  # a listpack holds no ``-0`` (``zsets.kept_scores``)
 
 
 def _not_empty(count: int) -> int:
@@ -876,9 +881,9 @@ def _restored_zset(pairs: Iterable[tuple[bytes, float]]) -> Restored:
             raise Corrupt("a NaN score")
         if member in scores:
             raise Corrupt("a repeated sorted set member")
-        scores[member] = score + 0.0
+        scores[member] = score
     _not_empty(len(scores))
-    return ValueType.ZSET, ZSETS.encode(scores)
+    return ValueType.ZSET, ZSETS.encode(kept_scores(scores))
 
 
 def _read_string(reader: _Reader) -> Restored:

@@ -17,9 +17,16 @@ Numbers follow Redis 7.0 exactly:
   pass, overflow gives infinity, and text after a NUL byte is ignored.
 * Scores in replies are doubles (``%.17g``): a bulk string in RESP2, a RESP3
   double otherwise; ZSCAN gives them as strings in both.
-* ``-0`` becomes ``0`` when stored, as in Redis's small-set encoding (its
-  listpack keeps scores as text and reads ``-0`` back as an integer); the
-  reply of the ZADD INCR or ZINCRBY that computed it still says ``-0``.
+* A score of ``-0`` is kept as Redis 7.0 keeps it, which depends on the
+  set's encoding when the member goes in: its small-set encoding (a
+  listpack, for up to 128 members of at most 64 bytes) reads ``-0`` back as
+  ``0``, its big one (a skiplist) keeps ``-0``. The encoding is judged from
+  the set's contents, as OBJECT ENCODING judges it (``held_big``), and a set
+  grows into the big one where Redis converts it: ZADD, ZINCRBY and
+  ZRANGESTORE before the member that outgrows the listpack, ZUNIONSTORE and
+  the other whole-set stores (and RESTORE) once the result is complete
+  (``kept_scores``). The reply of the ZADD INCR or ZINCRBY that computed a
+  ``-0`` says ``-0`` either way.
 
 Lexicographic ranges, and score ranges, are walked the way Redis walks its
 small-set encoding: from the first member at or above ``min`` while members
@@ -167,9 +174,42 @@ encode_zset = ZSETS.encode
 decode_zset = ZSETS.decode
 
 
-def _stored(score: float) -> float:
-    """The score Redis keeps: ``-0`` reads back as ``0`` (see the module docstring)."""
-    return score + 0.0
+ZSET_LISTPACK_ENTRIES = 128
+"""Redis's ``zset-max-listpack-entries``: more members and a set is a skiplist."""
+ZSET_LISTPACK_VALUE = 64
+"""Redis's ``zset-max-listpack-value``: a longer member and a set is a skiplist."""
+
+
+def held_big(scores: Scores) -> bool:
+    """Whether Redis would hold a set of these members as a skiplist (which keeps a
+    score of ``-0``) rather than a listpack (which reads it back as ``0``)."""
+    return len(scores) > ZSET_LISTPACK_ENTRIES or any(
+        len(member) > ZSET_LISTPACK_VALUE for member in scores
+    )
+
+
+def kept_scores(scores: Scores) -> Scores:
+    """A set built whole (ZUNIONSTORE and the other algebra stores, GEOSEARCHSTORE,
+    RESTORE): Redis builds it big and converts it to a listpack if it fits, which
+    turns ``-0`` into ``0``."""
+    return scores if held_big(scores) else {member: s + 0.0 for member, s in scores.items()}
+
+
+def _outgrows(scores: Scores, member: bytes) -> bool:
+    """Whether adding ``member`` (not in ``scores``) makes Redis convert a listpack to
+    a skiplist before the member goes in (``zsetAdd``)."""
+    return len(scores) >= ZSET_LISTPACK_ENTRIES or len(member) > ZSET_LISTPACK_VALUE
+
+
+def _added_in_order(entries: Iterable[Entry], big: bool) -> Scores:
+    """ZRANGESTORE's destination, filled member by member as Redis fills it: ``-0``
+    becomes ``0`` until the set outgrows its listpack (or from the start, if ``big``:
+    a rank range of more than 128 members starts as a skiplist)."""
+    stored: Scores = {}
+    for member, score in entries:
+        big = big or _outgrows(stored, member)
+        stored[member] = score if big else score + 0.0
+    return stored
 
 
 def _with_scores(entries: Iterable[Entry]) -> Pairs:
@@ -367,9 +407,10 @@ def _walk(
     """The entries a range selects, as Redis walks a small sorted set
     (``zzlFirstInRange``/``zzlLastInRange``, then LIMIT's ``offset`` and ``limit``).
 
-    Forward: start at the first entry at or above ``min`` and go on while entries are at
-    or below ``max``; reverse the other way round. ``offset`` entries are skipped without
-    a check; a negative offset finds nothing, a negative limit means no limit."""
+    Forward: start at the first entry at or above ``min``, if it is at or below ``max``,
+    and go on while entries are at or below ``max``; reverse the other way round.
+    ``offset`` entries are skipped without a check; a negative offset finds nothing, a
+    negative limit means no limit."""
     if span.empty or not entries or not span.gte_min(entries[-1]):
         return []
     if not span.lte_max(entries[0]) or offset < 0:
@@ -380,8 +421,8 @@ def _walk(
     else:
         indexes, starts, inside, step = range(len(entries)), span.gte_min, span.lte_max, 1
     start = next((i for i in indexes if starts(entries[i])), None)
-    if start is None:
-        return []
+    if start is None or not inside(entries[start]):
+        return []  # Redis finds no first entry: one past ``max`` ends the range at once
     out: list[Entry] = []
     i = start + step * offset
     while 0 <= i < len(entries) and limit != 0 and inside(entries[i]):
@@ -602,12 +643,14 @@ def _zadd(scores: Scores, request: _Zadd, seed: int) -> Outcome:
         return (None if request.incr else 0), False
     added = updated = processed = 0
     result = 0.0
+    big = held_big(scores)
     for score, member in request.pairs:
         current = scores.get(member)
         if current is None:
             if request.xx:
                 continue
             added += 1
+            big = big or _outgrows(scores, member)
         else:
             if request.nx:
                 continue
@@ -619,7 +662,8 @@ def _zadd(scores: Scores, request: _Zadd, seed: int) -> Outcome:
                 continue
             if score != current:
                 updated += 1
-        scores[member] = _stored(score)
+        if current is None or score != current:  # -0 for 0 changes nothing, as in Redis
+            scores[member] = score if big else score + 0.0
         processed += 1
         result = score
     changed = bool(added or updated)
@@ -736,7 +780,9 @@ def cmd_zrangestore(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed
     found = ZSETS.load(kv, args[request.key_index], now_ms)
     if isinstance(found, Error):
         return found
-    selected = dict(_select(request, ordered(found[1])))
+    entries = _select(request, ordered(found[1]))
+    big = request.by == "rank" and len(entries) > ZSET_LISTPACK_ENTRIES
+    selected = _added_in_order(entries, big)
     ZSETS.store(kv, args[1], 0, selected)
     return len(selected)
 
@@ -931,7 +977,7 @@ def cmd_algebra(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed: in
     if request.operation == "card":
         return len(result) if request.limit == 0 else min(len(result), request.limit)
     if request.store:
-        ZSETS.store(kv, args[1], 0, {member: _stored(s) for member, s in result.items()})
+        ZSETS.store(kv, args[1], 0, kept_scores(result))
         return len(result)
     return _members(ordered(result), request.with_scores)
 

@@ -1013,6 +1013,42 @@ SCENARIOS: dict[str, str] = {
         ZINCRBY e 1 a
         ttl TTL e
     """,
+    "zset_negative_zero_by_encoding": """
+        ZADD small -0 m
+        ZSCORE small m
+        ZADD first_long -inf xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx -0 m
+        ZSCORE first_long m
+        ZADD first_short -0 m -inf xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+        ZSCORE first_short m
+        ZADD c 1 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+        ZADD c -0 m -0 n
+        ZSCORE c m
+        ZINCRBY d -0 m
+        ZSCORE d m
+        ZADD d2 1 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+        ZINCRBY d2 -0 m
+        ZSCORE d2 m
+        ZRANGE c 0 -1 WITHSCORES
+        ZRANGESTORE r1 c 0 -1
+        ZRANGE r1 0 -1 WITHSCORES
+        ZRANGESTORE r2 c 0 -1 REV
+        ZRANGE r2 0 -1 WITHSCORES
+        ZRANGESTORE r3 c -inf +inf BYSCORE
+        ZRANGE r3 0 -1 WITHSCORES
+        ZRANGESTORE r4 c [a [z BYLEX
+        ZRANGE r4 0 -1 WITHSCORES
+        ZUNIONSTORE u1 1 c
+        ZSCORE u1 m
+        ZADD onlyx 1 xxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxxx
+        ZDIFFSTORE u2 2 c onlyx
+        ZRANGE u2 0 -1 WITHSCORES
+        ZINTERSTORE u3 2 c c AGGREGATE MIN
+        ZSCORE u3 m
+        ZUNION 1 c WITHSCORES
+        COPY c c2
+        ZSCORE c2 m
+        ZMPOP 1 c MIN COUNT 2
+    """,
     "zset_reads": """
         ZADD z 1 a 1 b 2 c 3 d -1 e
         ZCARD z
@@ -1085,6 +1121,13 @@ SCENARIOS: dict[str, str] = {
         ZSCORE z
         ZMSCORE z
         ZRANK z a b
+        ZADD mixed 1.5 -3 1.5 a 1000 10
+        ZRANGEBYLEX mixed [1 [10
+        ZRANGEBYLEX mixed [1 [10 LIMIT 1 -1
+        ZRANGEBYLEX mixed [1 [10 LIMIT 0 -1
+        ZREVRANGEBYLEX mixed [9 [1 LIMIT 1 -1
+        ZRANGE mixed [1 [10 BYLEX LIMIT 1 5
+        ZRANGESTORE mixed_out mixed [1 [10 BYLEX LIMIT 1 5
     """,
     "zrange_forms": """
         ZADD z 1 a 2 b 3 c 4 d 5 e 5 f
@@ -2148,6 +2191,28 @@ SCENARIOS: dict[str, str] = {
 @pytest.mark.parametrize("name", sorted(SCENARIOS))
 def test_replies_match_redis_byte_for_byte(diff: Differential, name: str) -> None:
     assert run(diff, SCENARIOS[name], name) > 0
+
+
+def test_negative_zero_scores_are_kept_once_a_set_outgrows_its_listpack(
+    diff: Differential,
+) -> None:
+    """Redis keeps a score of -0 only in its big encoding: the 129th member converts the
+    set, so members added from then on keep -0 and earlier ones read 0; a rank range of
+    more than 128 starts big, a score range does not."""
+    for i in range(140):
+        diff.check(b"ZADD", b"grow", b"-0", b"m%d" % i)
+    diff.check(b"ZADD", b"grow", b"-0", b"m5")
+    diff.check(b"ZRANGE", b"grow", b"0", b"-1", b"WITHSCORES")
+    diff.check(b"ZADD", b"at_once", *(part for i in range(140) for part in (b"-0", b"n%d" % i)))
+    diff.check(b"ZRANGE", b"at_once", b"0", b"-1", b"WITHSCORES")
+    diff.check(b"ZRANGESTORE", b"by_rank", b"grow", b"0", b"-1")
+    diff.check(b"ZRANGE", b"by_rank", b"0", b"-1", b"WITHSCORES")
+    diff.check(b"ZRANGESTORE", b"by_score", b"grow", b"-inf", b"+inf", b"BYSCORE")
+    diff.check(b"ZRANGE", b"by_score", b"0", b"-1", b"WITHSCORES")
+    diff.check(b"ZUNIONSTORE", b"union", b"1", b"grow")
+    diff.check(b"ZRANGE", b"union", b"0", b"-1", b"WITHSCORES")
+    for key in (b"grow", b"at_once", b"by_rank", b"by_score", b"union"):
+        diff.check(b"DUMP", key)
 
 
 def test_large_sorted_sets_reply_like_redis(diff: Differential) -> None:
