@@ -222,8 +222,17 @@ class SnapshotPart:
     data: bytes
 
 
-PeerFrame = Message | SnapshotFetch | SnapshotPart
-"""What travels between replicas: the core's messages, and snapshot transfers."""
+@dataclass(frozen=True, slots=True)
+class Keepalive:
+    """Nothing to say: a connection's sender sends this when it has sent nothing for a
+    while (``runtime.peers.KEEPALIVE_S``), so that a replica hears every reachable peer
+    often even when the cluster is idle, and can tell silence from idleness."""
+
+    sender: ReplicaId
+
+
+PeerFrame = Message | SnapshotFetch | SnapshotPart | Keepalive
+"""What travels between replicas: the core's messages, snapshot transfers, keepalives."""
 
 
 def _bytes(v: object) -> bytes:
@@ -345,6 +354,7 @@ MESSAGE_CODECS: Final[tuple[_Codec, ...]] = (
         lambda f: SnapshotPart(_int(f[0]), _int(f[1]), _int(f[2]), _int(f[3]), _bytes(f[4])),
         5,
     ),
+    (15, Keepalive, lambda m: [m.sender], lambda f: Keepalive(_int(f[0])), 1),
 )
 
 _BY_TYPE: Final = {cls: (tag, pack) for tag, cls, pack, _, _ in MESSAGE_CODECS}

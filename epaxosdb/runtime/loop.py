@@ -212,8 +212,15 @@ def outcome_unknown(timeout_s: float, read_only: bool = False) -> Error:
 
 
 NO_QUORUM_AFTER_S = 2.0
-"""How long a command may wait with too few peers heard from since it was proposed before
-this replica refuses new commands (``ConsensusLoop.quorum_silence``)."""
+"""How long this replica may hear from too few peers (every reachable peer speaks at
+least every ``peers.KEEPALIVE_S``) before it refuses new commands
+(``ConsensusLoop.quorum_silence``)."""
+DEAF_AFTER_S = 0.5
+"""A gap this long in this process's own activity (stopped, or its thread held by one
+long step) means it may not have read what its peers sent meanwhile: their silence
+counts again from then on (``run_listening_clock``)."""
+LISTENING_CLOCK_S = 0.1
+"""How often ``run_listening_clock`` looks at the time."""
 
 
 def no_quorum(silent_s: float, peers_heard: int, peers_needed: int) -> Error:
@@ -221,8 +228,8 @@ def no_quorum(silent_s: float, peers_heard: int, peers_needed: int) -> Error:
     was never proposed, so nothing changed, and another replica may serve it."""
     return Error(
         f"NOQUORUM this replica has heard from {peers_heard} of the {peers_needed} other "
-        f"replicas a command needs for {silent_s:.0f}s while commands waited: the command "
-        "was not proposed (nothing changed); send it to another replica, or retry"
+        f"replicas a command needs for {silent_s:.0f}s: the command was not proposed "
+        "(nothing changed); send it to another replica, or retry"
     )
 
 
@@ -303,9 +310,14 @@ class ConsensusLoop:
         self._timeout_s = command_timeout_s
         self._peers_connected = peers_connected
         self._heard: dict[ReplicaId, float] = {}
-        """When each peer's last message arrived (monotonic): ``quorum_silence``."""
+        """When bytes from each peer last arrived (monotonic): ``quorum_silence``."""
+        self._listening_since = time.monotonic()
+        """Since when this replica has been reading its peers without a gap
+        (``DEAF_AFTER_S``): silence before that proves nothing."""
+        self._listening_clock_at = self._listening_since
+        """When ``run_listening_clock`` last ran."""
         self._refused_no_quorum = False
-        """A command was refused for ``quorum_silence`` since the last peer message."""
+        """A command was refused for ``quorum_silence`` since a peer last spoke."""
         self._peer_statistics = peer_statistics
         """The peer transport's counters, for INFO (frames, refusals, TLS failures)."""
         self._reply_batch = reply_batch
@@ -556,36 +568,55 @@ class ConsensusLoop:
         self._wake.set()
 
     def quorum_silence(self, now: float) -> tuple[float, int, int] | None:
-        """``(seconds, peers heard, peers needed)`` when the oldest command still waiting
-        was proposed more than ``NO_QUORUM_AFTER_S`` ago and fewer peers than a quorum
-        needs besides this replica have sent anything since; ``None`` otherwise.
+        """``(seconds, peers heard, peers needed)`` when fewer peers than a quorum needs
+        besides this replica have spoken in the last ``NO_QUORUM_AFTER_S`` of this
+        replica's listening; ``None`` otherwise.
 
-        Evidence, not a guess: a command waits unanswered while the peers it needs are
-        silent — stopped, partitioned away, or refusing this replica's build. Then a new
-        command would only wait out the timeout and get "outcome unknown", so it is
-        refused at once, before it is proposed, and its client can go to another
-        replica. An idle cluster proves nothing (peers send little then): no command
-        waiting, no refusal. Once the waiting ones time out, the next command is
-        proposed and probes again."""
+        Evidence, not a guess: every reachable peer speaks several times a second, idle
+        or not (``peers.KEEPALIVE_S``), so the silence of the peers a quorum needs means
+        they are stopped, partitioned away, or refusing this replica's build. A command
+        would only wait out the timeout and get "outcome unknown", so it is refused at
+        once, before it is proposed, and its client can go to another replica. Silence
+        counts only from ``_listening_since``: while this replica itself was stopped or
+        busy, its peers' words may be waiting unread."""
         needed = (self._core.config.n - 1) // 2
-        waiting = self._waiting
-        if not needed or not waiting:
+        if not needed:
             return None
-        oldest = next(iter(waiting.values())).submitted
-        silent_s = now - oldest
-        if silent_s < NO_QUORUM_AFTER_S:
+        if now - self._listening_clock_at > DEAF_AFTER_S:
+            self._listening_since = now  # just stopped or held: the clock has not seen it
+        since = now - NO_QUORUM_AFTER_S
+        if self._listening_since > since:
             return None
-        heard = sum(1 for at in self._heard.values() if at >= oldest)
-        return (silent_s, heard, needed) if heard < needed else None
+        recent = sorted(self._heard.values(), reverse=True)
+        heard = sum(1 for at in recent if at >= since)
+        if heard >= needed:
+            return None
+        quorum_heard_at = recent[needed - 1] if len(recent) >= needed else float("-inf")
+        silent_s = now - max(quorum_heard_at, self._listening_since)
+        return silent_s, heard, needed
 
-    def deliver(self, msg: Message) -> None:
-        self._heard[msg.sender] = time.monotonic()
+    async def run_listening_clock(self) -> None:
+        """Notes when this process stops running for ``DEAF_AFTER_S`` or more (SIGSTOP,
+        a frozen machine, a step that holds the thread): meanwhile it read nothing its
+        peers sent, so their silence counts only from after the gap."""
+        while True:
+            await trio.sleep(LISTENING_CLOCK_S)
+            now = time.monotonic()
+            if now - self._listening_clock_at > DEAF_AFTER_S:
+                self._listening_since = now
+            self._listening_clock_at = now
+
+    def heard(self, peer: ReplicaId) -> None:
+        """Bytes from ``peer`` arrived (``PeerNetwork``'s ``on_heard``)."""
+        self._heard[peer] = time.monotonic()
         if self._refused_no_quorum:
             # A peer speaks again: blocked clients whose attempts were refused try again
             # (refused again at once if a quorum is still out of reach).
             self._refused_no_quorum = False
             if self._blocked:
                 self._blocked.changed_all()
+
+    def deliver(self, msg: Message) -> None:
         self._inbox.append(msg)
         self._quiet_ticks = 0
         self._wake.set()

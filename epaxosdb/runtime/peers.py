@@ -18,6 +18,13 @@
 * **Receiving.** One reader task per connection splits frames (size checked
   before buffering), decodes them strictly and hands messages to the loop;
   a message claiming another sender is a protocol error.
+* **Keepalives.** A sender that has sent nothing for ``KEEPALIVE_S`` sends a
+  ``Keepalive`` frame, and every read from an established connection tells
+  ``on_heard`` which peer spoke. So a replica hears every reachable peer a
+  few times a second even in an idle cluster, and silence means the peer
+  cannot be reached (stopped, partitioned away, refusing this build), which
+  lets the loop refuse commands that could not commit at once
+  (``ConsensusLoop.quorum_silence``) instead of after a command timed out.
 
 **Mutual TLS** (``[cluster] tls_peers``, opt-in; without it the bytes on the
 wire are exactly those above, in clear). Every connection is wrapped in a
@@ -76,6 +83,7 @@ from protocol.peer import (
     HANDSHAKE_FRAME_MAX,
     FrameDecoder,
     Hello,
+    Keepalive,
     PeerFrame,
     PeerProtocolError,
     decode_hello,
@@ -104,6 +112,10 @@ SILENT_LOG_WINDOW_S = 60.0
 """Connections rejected for silence (no handshake in time) are logged one by one up to
 ``SILENT_LOG_BURST`` per ``SILENT_LOG_WINDOW_S``, then counted and summed up in one line
 at most once per window: anybody who reaches a peer port can open thousands."""
+KEEPALIVE_S = 0.5
+"""A connection's sender sends a ``Keepalive`` after this long without sending anything:
+several of them fit in the loop's ``NO_QUORUM_AFTER_S``, so one late or lost is no
+silence."""
 DIAL_BACKOFF_MIN_S = 0.05
 DIAL_BACKOFF_MAX_S = 2.0
 TLS_HINTS = {
@@ -194,11 +206,15 @@ class PeerNetwork:
         handshake_timeout_s: float = HANDSHAKE_TIMEOUT_S,
         tls: PeerContexts | None = None,
         build: bytes | None = None,
+        on_heard: Callable[[ReplicaId], None] | None = None,
     ) -> None:
         """``tls``: the contexts of mutual TLS (``[cluster] tls_peers``), or plain TCP;
         ``build``: the digest of the code this replica runs (``epaxosdb.build``, by
-        default this process's), which every peer must share."""
+        default this process's), which every peer must share; ``on_heard``: told the
+        peer's id whenever bytes arrive on an established connection."""
         self._me = me
+        self._on_heard = on_heard
+        self._keepalive = encode_frame(encode_message(Keepalive(me)))
         self._build = build_id() if build is None else build
         self._cluster = cluster
         self._deliver = deliver
@@ -278,8 +294,13 @@ class PeerNetwork:
 
     async def _sender(self, link: _Link) -> None:
         while True:
-            await link.wake.wait()
-            link.wake = trio.Event()
+            with trio.move_on_after(KEEPALIVE_S) as quiet:
+                await link.wake.wait()
+            if not quiet.cancelled_caught:
+                link.wake = trio.Event()
+            elif link.stream is not None:
+                link.queue.append(self._keepalive)  # nothing sent for a while
+                link.queued_bytes += len(self._keepalive)
             stream = link.stream
             if stream is None:
                 link.queue.clear()
@@ -558,11 +579,14 @@ class PeerNetwork:
                         f"replica {link.peer} sent a message signed by {msg.sender}"
                     )
                 self._c["received"] += 1
-                deliver(msg)
+                if type(msg) is not Keepalive:
+                    deliver(msg)
             data = await stream.receive_some(RECEIVE_CHUNK)
             if not data:
                 log.info("replica %d closed the connection", link.peer)
                 return
+            if self._on_heard is not None:
+                self._on_heard(link.peer)
             decoder.feed(data)
 
     def _disconnect(self, link: _Link, stream: PeerStream) -> None:

@@ -26,7 +26,7 @@ from epaxosdb.clusterfile import ClusterConfig, ReplicaEntry
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
 from epaxosdb.core.state import META_JOINING
-from protocol.peer import PeerFrame, SnapshotFetch, SnapshotPart
+from protocol.peer import Keepalive, PeerFrame, SnapshotFetch, SnapshotPart
 from storage.lmdb_store import LmdbStore
 
 from . import admin
@@ -171,7 +171,7 @@ async def serve_replica(
             transfers.on_fetch(msg)
         elif isinstance(msg, SnapshotPart):
             transfers.on_part(msg)
-        else:
+        elif not isinstance(msg, Keepalive):  # the transport keeps those to itself
             loop.deliver(msg)
 
     def core() -> Replica:
@@ -197,8 +197,17 @@ async def serve_replica(
         highest_known=lambda peer: core().highest_known(peer),
         joining=lambda: core().joining,
     )
+    def heard(peer: int) -> None:
+        if loop is not None:
+            loop.heard(peer)
+
     peers = PeerNetwork(
-        me, cluster, deliver, identities, tls=peer_tls if cluster.tls_peers else None
+        me,
+        cluster,
+        deliver,
+        identities,
+        tls=peer_tls if cluster.tls_peers else None,
+        on_heard=heard,
     )
     transfers = SnapshotTransfers(
         me,
@@ -276,6 +285,7 @@ async def _serve(
         await nursery.start(peers.serve)
         nursery.start_soon(loop.run)
         nursery.start_soon(loop.run_ticker)
+        nursery.start_soon(loop.run_listening_clock)
         nursery.start_soon(loop.run_sweeper)
         nursery.start_soon(watch_disk, disk, registry)
         listening: list[str] = []

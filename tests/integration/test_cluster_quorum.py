@@ -81,10 +81,10 @@ def test_five_replicas_serve_with_two_stopped_and_never_ack_with_three_stopped(
 def test_a_replica_that_hears_no_majority_refuses_new_commands_at_once_and_they_never_happen(
     make_cluster: Callable[[int], ProcessCluster],
 ) -> None:
-    """With both its peers stopped, replica 1 proposes a SET that cannot commit (its
-    client waits for the 10 s deadline). Once that SET has waited ``NO_QUORUM_AFTER_S``
-    with no word from a peer, the replica refuses new commands with ``-NOQUORUM`` at
-    once instead of proposing them, so their clients can go elsewhere; a refused write
+    """Right after both its peers stop, replica 1 proposes a SET that cannot commit (its
+    client waits for the 10 s deadline). Once it has heard no peer for
+    ``NO_QUORUM_AFTER_S``, the replica refuses new commands with ``-NOQUORUM`` at once
+    instead of proposing them, so their clients can go elsewhere; a refused write
     never happens, on any replica, after the peers come back; then writes succeed."""
     cluster = make_cluster(3)
     assert cluster.client(1).set("nq:before", "1") is True
@@ -135,3 +135,42 @@ def test_a_replica_that_hears_no_majority_refuses_new_commands_at_once_and_they_
         client = cluster.client(i)
         assert client.get("nq:refused") is None and client.get("nq:n") is None, i
         assert client.get("nq:after") == b"1", i
+
+
+def test_a_replica_whose_peers_fell_silent_refuses_the_first_command_and_serves_again(
+    make_cluster: Callable[[int], ProcessCluster],
+) -> None:
+    """Peers speak several times a second even in an idle cluster (keepalives), so a
+    replica that has heard from no majority for ``NO_QUORUM_AFTER_S`` refuses even the
+    first command it gets with ``-NOQUORUM`` (never proposed), where it used to propose
+    it and answer ``-UNCERTAIN`` 10 s later; an idle cluster that hears its peers keeps
+    serving; once the peers continue, the replica serves again."""
+    cluster = make_cluster(3)
+    time.sleep(NO_QUORUM_AFTER_S + 1.0)  # idle, peers reachable: no refusal
+    assert cluster.client(1).set("quiet:idle", "1") is True
+    cluster.stop(2)
+    cluster.stop(3)
+    time.sleep(NO_QUORUM_AFTER_S + 1.0)  # the protocol's threshold, not a performance bound
+    client = cluster.client(1, socket_timeout=BLOCKED_CLIENT_TIMEOUT_S)
+    for request in (("SET", "quiet:refused", "never"), ("GET", "quiet:idle")):
+        try:
+            reply = client.execute_command(*request)
+        except redis.ResponseError as exc:
+            assert str(exc).startswith("NOQUORUM"), (request, exc)
+        else:
+            raise AssertionError(f"{request} was answered {reply!r} without a majority")
+    assert cluster.info(1)["commands_in_flight"] == 0, "a refused command was proposed"
+    cluster.cont(2)
+    cluster.cont(3)
+    deadline = time.monotonic() + SERVE_AGAIN_S
+    while True:
+        try:
+            assert cluster.client(1).set("quiet:after", "1") is True
+            break
+        except redis.ResponseError as exc:
+            assert str(exc).startswith(("NOQUORUM", "LOADING")), exc
+            assert time.monotonic() < deadline, "replica 1 kept refusing after its peers came back"
+            time.sleep(0.2)
+    cluster.wait_same_data(SERVE_AGAIN_S)
+    for i in cluster:
+        assert cluster.client(i).get("quiet:refused") is None, i

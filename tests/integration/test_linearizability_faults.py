@@ -55,7 +55,7 @@ SERVE_AGAIN_S = 60.0
 LEAVE_BEHIND_MS = 1500
 CHECK_STEPS_MAX_PER_KEY = 2_000_000
 
-DEFINITE_FAILURES = ("LOADING",)
+DEFINITE_FAILURES = ("LOADING", "NOQUORUM")
 """Error replies sent before a command is proposed: it certainly did not take effect."""
 
 

@@ -61,6 +61,7 @@ from protocol.peer import (
     MESSAGE_CODECS,
     FrameDecoder,
     Hello,
+    Keepalive,
     PeerFrame,
     PeerProtocolError,
     SnapshotFetch,
@@ -125,6 +126,7 @@ MESSAGE_STRATEGIES: dict[type[Any], st.SearchStrategy[Any]] = {
     JoinReply: st.builds(JoinReply, ints, ints, deps, bools, bools),
     SnapshotFetch: st.builds(SnapshotFetch, ints, ints, ints),
     SnapshotPart: st.builds(SnapshotPart, ints, ints, ints, ints, st.binary(max_size=64)),
+    Keepalive: st.builds(Keepalive, ints),
 }
 messages: st.SearchStrategy[Any] = st.one_of(*MESSAGE_STRATEGIES.values())
 
