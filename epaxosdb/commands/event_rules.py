@@ -101,6 +101,15 @@ def _always(reply: Reply) -> bool:
     return True
 
 
+def _on_existing(cls: int, event: bytes) -> Rule:
+    """An event on the op's key when the key was there: LTRIM of no key answers OK as it
+    does of a list, and says nothing."""
+    return Rule(
+        lambda out: [(cls, event, out.op[1])] if out.expiries.get(out.op[1]) is not None else [],
+        cls,
+    )
+
+
 def _one(reply: Reply) -> bool:
     return reply == 1
 
@@ -432,7 +441,7 @@ RULES: dict[bytes, Rule] = {
     b"LINSERT": _on(LIST, b"linsert", _positive),
     b"LSET": _on(LIST, b"lset", _always),
     b"LREM": _on(LIST, b"lrem", _positive),
-    b"LTRIM": _on(LIST, b"ltrim", _always),
+    b"LTRIM": _on_existing(LIST, b"ltrim"),
     b"LPOP": _on(LIST, b"lpop", got),
     b"RPOP": _on(LIST, b"rpop", got),
     b"BLPOP": _popped_named(LIST, b"lpop"),

@@ -35,11 +35,10 @@ more read of its key's header before it runs (``_one_key``, ``_read_keys``).
 GET, the commonest command, and SET, which finds no rule at all, cost a few
 dict and identity checks more.
 
-Where this differs from Redis: MGET counts a key of another type as a miss
-(its reply is null for it; Redis found the key); SORT counts only its key, not
-those its BY and GET patterns name (they depend on the stored elements); and a
-command that fails on one of its keys (WRONGTYPE from the first set of
-SUNIONSTORE) has counted all of them, where Redis stops at the failure.
+Where this differs from Redis: SORT counts only its key, not those its BY and
+GET patterns name (they depend on the stored elements); and a command that
+fails on one of its keys (WRONGTYPE from the first set of SUNIONSTORE) has
+counted all of them, where Redis stops at the failure.
 """
 
 from __future__ import annotations
@@ -120,15 +119,21 @@ def in_script(
 def _mget(
     kv: KeyValueView, op: tuple[bytes, ...], reply: Reply, now_ms: int, tally: Tally
 ) -> None:
-    """A null for each key missing. (A key holding another type reads as null too, and
-    counts a miss here where Redis counts a hit: a second lookup of every key would cost
-    MGET more than that is worth.)"""
+    """A value for each key found; a null is a key missing, or one of another type (which
+    Redis found: a hit), told apart by a look at the null ones only."""
     if type(reply) is list:
-        misses = reply.count(None)
-        tally.misses += misses
-        tally.hits += len(reply) - misses
-        if misses and tally.missed is not None:
-            tally.missed += [key for key, got in zip(op[1:], reply, strict=True) if got is None]
+        if None not in reply:
+            tally.hits += len(reply)
+            return
+        missed = [
+            key
+            for key, got in zip(op[1:], reply, strict=True)
+            if got is None and live_header(kv, key, now_ms) is None
+        ]
+        tally.misses += len(missed)
+        tally.hits += len(reply) - len(missed)
+        if missed and tally.missed is not None:
+            tally.missed += missed
 
 
 def _exists(
@@ -236,18 +241,26 @@ def _found_by_reply(reply: Reply) -> bool:
     return kind is Error and reply.code == "WRONGTYPE"  # type: ignore[union-attr]
 
 
-def _one_key(index: int) -> Rule:
+def _scan_found(reply: Reply) -> bool:
+    """HSCAN, SSCAN, ZSCAN: ``[cursor, elements]``, the elements only from a key that is
+    there (the cursor, always a string, says nothing); WRONGTYPE from one too."""
+    if type(reply) is list:
+        return len(reply) == 2 and bool(reply[1])
+    return type(reply) is Error and reply.code == "WRONGTYPE"
+
+
+def _one_key(index: int, found: Callable[[Reply], bool] = _found_by_reply) -> Rule:
     """``_read_keys`` for the commonest shape, one ``RO`` key at a fixed place (HGET,
     LRANGE, SMEMBERS, ZSCORE...): judged from the reply when it can only come from a key
-    that is there (the common hit costs nothing), else by one header read once the op
-    ran (these ops only read, so the key is as the op found it)."""
+    that is there (``found``: the common hit costs nothing), else by one header read once
+    the op ran (these ops only read, so the key is as the op found it)."""
 
     def judge(
         kv: KeyValueView, op: tuple[bytes, ...], reply: Reply, now_ms: int, tally: Tally
     ) -> None:
         if index >= len(op):
             return
-        if _found_by_reply(reply):
+        if found(reply):
             tally.hits += 1
             return
         header = kv.header(op[index])
@@ -291,6 +304,9 @@ _SPECIAL: dict[bytes, Callable[[CommandSpec], Rule | None]] = {
     b"SORT": lambda spec: _read_keys(spec.key_specs[:1]),
     b"SORT_RO": lambda spec: _read_keys(spec.key_specs[:1]),
     b"MEMORY|USAGE": lambda spec: None,
+    b"HSCAN": lambda spec: _one_key(1, _scan_found),
+    b"SSCAN": lambda spec: _one_key(1, _scan_found),
+    b"ZSCAN": lambda spec: _one_key(1, _scan_found),
 }
 """Where a reply tells what the lookups found, sparing a second lookup of the key, and
 where Redis's lookups differ from "each ``RO`` key once" (see the module docstring)."""

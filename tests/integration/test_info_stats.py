@@ -38,6 +38,7 @@ READS: list[tuple[str, ...]] = [
     ("GET", "nope"),
     ("GET", "h"),  # WRONGTYPE: the key was found
     ("MGET", "s", "nope", "s"),
+    ("MGET", "h", "nope", "l"),  # keys of other types read as null, but were found
     ("EXISTS", "s", "nope", "s"),
     ("TOUCH", "s", "nope"),
     ("TYPE", "s"),
@@ -62,6 +63,11 @@ READS: list[tuple[str, ...]] = [
     ("SISMEMBER", "st", "a"),
     ("SCARD", "nope"),
     ("SINTER", "nope", "st"),
+    ("SSCAN", "st", "0"),
+    ("SSCAN", "nope", "0"),
+    ("HSCAN", "nope", "0", "MATCH", "*"),
+    ("ZSCAN", "nope", "0"),
+    ("ZSCAN", "z", "0"),
     ("ZSCORE", "z", "a"),
     ("ZSCORE", "nope", "a"),
     ("ZRANGE", "z", "0", "-1"),
