@@ -159,7 +159,13 @@ redis.pcall = function(...)
   local status, value = call(...)
   if status == 1 then return value end
   if status == 2 then error(value, 0) end  -- fatal: not for the script to catch
-  return {err = value}
+  local t = {err = value}
+  -- Redis marks the error of a command that ran, or that it refused to run (every error
+  -- but the two of the arguments' conversion, status 3), as already counted in its
+  -- error statistics; a script sees the mark. Set after ``err``, as Redis does, so the
+  -- table's order (``pairs``, ``cjson.encode``) is Redis's.
+  if status == 0 then t.ignore_error_stats_update = true end
+  return t
 end
 local bad_arguments = {err = "ERR wrong number or type of arguments"}  -- returned, not raised
 redis.error_reply = function(e)
@@ -988,7 +994,9 @@ class _Call:
         if isinstance(outcome, Error):
             message = outcome.text.encode("utf-8", "surrogateescape")
             self.last_error = message
-            return (2 if self.fatal is not None else 0), message
+            if self.fatal is not None:
+                return 2, message
+            return (3 if outcome.text in _UNCOUNTED else 0), message
         return 1, outcome
 
     def many(self, count: int, values: Any) -> tuple[int, object]:
@@ -1068,7 +1076,14 @@ class _Call:
         if any(s.unnamed_reads is not None and s.unnamed_reads(args) for s in spec.key_specs):
             return Error(WHOLE_KEYSPACE)  # SORT's BY and GET patterns, which name no key
         found = spec.keys(args)
-        if found is None:  # a malformed key count: every argument it could have named
+        if found is None:
+            # A malformed key count, which the command refuses itself (as Redis, whose
+            # key extraction finds no key then, lets it): its own error, touching nothing.
+            # Should it not refuse, every argument the count could have named must be
+            # declared.
+            own = spec.prepare(args, self.now_ms) if spec.prepare else None
+            if isinstance(own, Error):
+                return own
             named = [args[i] for s in spec.key_specs for i in s.after_count(len(args))]
         else:
             named = [key for key, _ in found]
@@ -1097,6 +1112,9 @@ class _Call:
 
 
 _CONNECTION_IN_SCRIPTS = frozenset({b"ping", b"echo", b"time", b"select"})
+_UNCOUNTED = frozenset({NO_ARGUMENTS, BAD_ARGUMENT})
+"""The errors of ``redis.call``'s arguments, found before a command is looked up: the
+only ones whose ``redis.pcall`` table lacks Redis's ``ignore_error_stats_update``."""
 _IN_SCRIPTS: dict[bytes, Handler] = {
     b"sort": sort.cmd_sort_scripted,
     b"sort_ro": sort.cmd_sort_scripted,
@@ -1156,8 +1174,10 @@ def _to_lua(lua: Any, reply: Reply) -> object:
         return format_double(reply)
     if type(reply) is SimpleString:
         return lua.table_from({b"ok": reply.text})
-    if type(reply) is Error:
-        return lua.table_from({b"err": reply.text.encode("utf-8", "surrogateescape")})
+    if type(reply) is Error:  # marked as Redis marks a command's error (``redis.pcall``)
+        table = lua.table_from({b"err": reply.text.encode("utf-8", "surrogateescape")})
+        table[b"ignore_error_stats_update"] = True
+        return table
     if type(reply) is list or type(reply) is tuple or type(reply) is Set:
         items = reply.items if type(reply) is Set else reply
         return lua.table_from([_to_lua(lua, item) for item in items])  # type: ignore[union-attr]

@@ -15,6 +15,9 @@ included:
   when ``rawset`` or ``setmetatable`` refuse), after Lua's own argument checks;
   the tables a script makes, KEYS and ARGV stay writable.
 * A script's reply is read raw: ``__index`` on a returned table is never run.
+
+And how a called command's errors reach the script: ``redis.pcall``'s error table as
+Redis builds it, and a malformed key count refused by the command itself.
 """
 
 from __future__ import annotations
@@ -258,3 +261,40 @@ def test_replies_are_read_raw_as_in_redis(diff: Differential) -> None:
     (one that never ends, or invents an element for every index, would hang the replica)."""
     for body in REPLIES_READ_RAW:
         diff.check(b"EVAL", body, b"0")
+
+
+CALLS_ERRORS = [
+    # redis.pcall's table for a command's error, or one Redis refused to run, also holds
+    # ``ignore_error_stats_update = true`` (after ``err``: cjson and pairs see Redis's
+    # order); the errors of the call's own arguments do not.
+    b"return cjson.encode(redis.pcall('NOSUCH'))",
+    b"return cjson.encode(redis.pcall('GET'))",
+    b"return cjson.encode(redis.pcall('SHUTDOWN'))",
+    b"return cjson.encode(redis.pcall('BLPOP', KEYS[1], '0'))",
+    b"return cjson.encode(redis.pcall('PING', 'a', 'b'))",
+    b"return cjson.encode(redis.pcall('SELECT', '99'))",
+    b"redis.call('SET', KEYS[1], 'a') return cjson.encode(redis.pcall('INCR', KEYS[1]))",
+    b"redis.call('SET', KEYS[1], 'a') return cjson.encode({redis.pcall('LPOP', KEYS[1])})",
+    b"return cjson.encode(redis.pcall({}))",
+    b"return cjson.encode(redis.pcall())",
+    b"local o = {} for k in pairs(redis.pcall('NOSUCH')) do o[#o+1] = k end return o",
+    b"return redis.pcall('NOSUCH').ignore_error_stats_update",
+    b"return {redis.pcall('INCR', KEYS[1], 'x'), redis.pcall('GET')}",
+    b"local ok, e = pcall(redis.call, 'NOSUCH') return {type(e), e}",
+    b"redis.call('SET', KEYS[1], 'a') local ok, e = pcall(redis.call, 'INCR', KEYS[1])"
+    b" return {type(e), e}",
+    # A malformed key count names no key: the command refuses it with its own error (it
+    # is not refused as touching undeclared keys).
+    b"return redis.pcall('LMPOP', '9', KEYS[1], 'LEFT')",
+    b"return redis.pcall('LMPOP', 'abc', KEYS[1], 'LEFT')",
+    b"return redis.pcall('ZUNION', '0', KEYS[1])",
+    b"return redis.pcall('ZINTERCARD', '5', KEYS[1], 'x')",
+    b"return redis.pcall('SINTERCARD', '-1', KEYS[1])",
+    b"return redis.pcall('ZMPOP', '2', KEYS[1])",
+    b"return redis.call('BLMPOP', '0', '3', KEYS[1], 'LEFT')",
+]
+
+
+def test_command_errors_reach_scripts_as_in_redis(diff: Differential) -> None:
+    for body in CALLS_ERRORS:
+        diff.check(b"EVAL", body, b"1", b"k")
