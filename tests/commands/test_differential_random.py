@@ -695,6 +695,11 @@ def replay(diff: Differential, seed: int, steps: int) -> None:
             diff.put_non_string(args[1], ValueType(int(args[2])))
         else:
             diff.check_request(mode, args, context=context)
+    check_final_state(diff, seed)
+
+
+def check_final_state(diff: Differential, seed: int) -> None:
+    """Every key's type and TTL, and a string's or sorted set's value, agree at the end."""
     for key in KEYS + ZKEYS:
         context = f"[seed={seed} final state of {key!r} RESP{diff.protocol}]"
         diff.check(b"TYPE", key, context=context)
