@@ -115,9 +115,10 @@ class Verbatim:
 
 @dataclass(frozen=True, slots=True)
 class BigNumber:
-    """``(digits`` in RESP3, bulk string in RESP2."""
+    """``(digits`` in RESP3, bulk string in RESP2. ``bytes`` are written as they are (a
+    script's ``{big_number = "..."}``, which Redis does not check)."""
 
-    value: int
+    value: int | bytes
 
 
 @dataclass(frozen=True, slots=True)

@@ -642,11 +642,12 @@ _NULL_ARRAY2 = b"*-1\r\n"
 
 
 def format_double(value: float) -> bytes:
-    """A double as Redis 7.0 writes it: ``%.17g``, with ``inf``/``-inf``/``nan``."""
+    """A double as Redis 7.0 writes it: ``%.17g``, with ``inf``/``-inf``/``nan``, and
+    ``-nan`` for a NaN whose sign bit is set, as glibc prints it (a script's ``0/0``)."""
     if math.isinf(value):
         return b"inf" if value > 0 else b"-inf"
     if math.isnan(value):
-        return b"nan"
+        return b"-nan" if math.copysign(1.0, value) < 0 else b"nan"
     return b"%.17g" % value
 
 
@@ -756,7 +757,7 @@ def _write_rare(out: bytearray, value: Reply, proto: int) -> None:
         else:
             out += b"$%d\r\n%b\r\n" % (len(value.text), value.text)
     elif isinstance(value, BigNumber):
-        digits = b"%d" % value.value
+        digits = value.value if isinstance(value.value, bytes) else b"%d" % value.value
         if resp3:
             out += b"(" + digits + _CRLF
         else:

@@ -1193,7 +1193,8 @@ def _to_lua(lua: Any, reply: Reply) -> object:
     if type(reply) is Verbatim:
         return reply.text
     if type(reply) is BigNumber:
-        return str(reply.value).encode()
+        value = reply.value
+        return value if isinstance(value, bytes) else str(value).encode()
     if type(reply) is HumanDouble:
         return reply.text
     return False
@@ -1227,13 +1228,58 @@ def _from_lua(value: object, rawget: Any, depth: int = 0) -> Reply:
         return Error(errors.text(err))
     ok = rawget(value, b"ok")
     if type(ok) is bytes:
-        return SimpleString(ok.replace(b"\r", b" ").replace(b"\n", b" "))
+        return SimpleString(_one_line(ok))
+    typed = _typed_reply(value, rawget, depth)
+    if typed is not None:
+        return typed
     items: list[Reply] = []
     index = 1
     while (item := rawget(value, index)) is not None:
         items.append(_from_lua(item, rawget, depth + 1))
         index += 1
     return items
+
+
+def _one_line(text: bytes) -> bytes:
+    return text.replace(b"\r", b" ").replace(b"\n", b" ")
+
+
+def _typed_reply(value: Any, rawget: Any, depth: int) -> Reply | None:
+    """The RESP3 types a script's table may ask for, in Redis's order of checks, whatever
+    protocol the script uses: ``{double = n}``, ``{big_number = s}``,
+    ``{verbatim_string = {format = s, string = s}}``, ``{map = t}``, ``{set = t}`` (RESP2
+    clients get a bulk string, a flat array or an array); ``None`` for any other table.
+
+    A map's or set's elements come in the table's order, ``next``'s (raw): a table keyed by
+    tables, functions or userdata is refused, as ``pairs`` over it is in the script (see
+    ``UNORDERED_KEYS``)."""
+    double = rawget(value, b"double")
+    if type(double) is int or type(double) is float:
+        return float(double)
+    big = rawget(value, b"big_number")
+    if type(big) is bytes:
+        return BigNumber(_one_line(big))
+    verbatim = rawget(value, b"verbatim_string")
+    if lua51.lua_type(verbatim) == "table":
+        form, text = rawget(verbatim, b"format"), rawget(verbatim, b"string")
+        if type(form) is bytes and type(text) is bytes:
+            # Redis writes three characters of the format, up to a NUL, padded with spaces.
+            return Verbatim(text, (form.partition(b"\0")[0] + b"   ")[:3])
+    for name in (b"map", b"set"):
+        table = rawget(value, name)
+        if lua51.lua_type(table) != "table":
+            continue
+        pairs = list(table.items())  # ``lua_next``: raw, no metamethod runs
+        # A key Python sees as a Lua object (not a string, number or boolean): a table,
+        # function or userdata, whose place in the table is its address.
+        if len(pairs) > 1 and any(lua51.lua_type(k) is not None for k, _ in pairs):
+            return Error(UNORDERED_KEYS)
+        if name == b"set":
+            return Set([_from_lua(key, rawget, depth + 1) for key, _ in pairs])
+        return Map(
+            [(_from_lua(k, rawget, depth + 1), _from_lua(v, rawget, depth + 1)) for k, v in pairs]
+        )
+    return None
 
 
 def run_script(

@@ -48,6 +48,7 @@ CASES: list[tuple[str, Reply, bytes, bytes]] = [
     ("inf", math.inf, b"$3\r\ninf\r\n", b",inf\r\n"),
     ("-inf", -math.inf, b"$4\r\n-inf\r\n", b",-inf\r\n"),
     ("nan", math.nan, b"$3\r\nnan\r\n", b",nan\r\n"),
+    ("negative nan", -math.nan, b"$4\r\n-nan\r\n", b",-nan\r\n"),  # glibc's, a script's 0/0
     ("array", [1, b"a", None], b"*3\r\n:1\r\n$1\r\na\r\n$-1\r\n", b"*3\r\n:1\r\n$1\r\na\r\n_\r\n"),
     ("tuple", (b"x",), b"*1\r\n$1\r\nx\r\n", b"*1\r\n$1\r\nx\r\n"),
     ("empty array", [], b"*0\r\n", b"*0\r\n"),
