@@ -1060,11 +1060,13 @@ class _Call:
 
     def _refusal(self, spec: CommandSpec, args: Sequence[bytes]) -> Error | None:
         flags = spec.flags
+        if "noscript" in flags:  # Redis's own refusal first (DEBUG is keyspace-wide too)
+            return Error(NOT_ALLOWED)
         if "keyspace" in flags:
             return Error(WHOLE_KEYSPACE)
         if spec.handler is None and spec.name not in _CONNECTION_IN_SCRIPTS:
             return Error(NOT_ALLOWED)
-        if "noscript" in flags or spec.publishes:
+        if spec.publishes:
             return Error(NOT_ALLOWED)
         if self.guard is not None and (refused := self.guard(spec.name, args)) is not None:
             return refused

@@ -270,6 +270,8 @@ CALLS_ERRORS = [
     b"return cjson.encode(redis.pcall('NOSUCH'))",
     b"return cjson.encode(redis.pcall('GET'))",
     b"return cjson.encode(redis.pcall('SHUTDOWN'))",
+    b"return cjson.encode(redis.pcall('DEBUG', 'SLEEP', '0'))",  # not the keyspace refusal
+    b"return redis.call('DEBUG', 'OBJECT', KEYS[1])",
     b"return cjson.encode(redis.pcall('BLPOP', KEYS[1], '0'))",
     b"return cjson.encode(redis.pcall('PING', 'a', 'b'))",
     b"return cjson.encode(redis.pcall('SELECT', '99'))",

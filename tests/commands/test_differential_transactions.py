@@ -82,6 +82,25 @@ TRANSACTIONS: dict[str, list[str]] = {
     "wrong_subcommand_arity_aborts": ["SET a 1", "CLIENT SETNAME"],
     "command_not_allowed_inside_aborts": ["SET a 1", "SHUTDOWN", "GET a"],
     "empty": [],
+    "scripts_inside": [
+        "SET a 1",
+        "EVAL return(redis.call('INCR',KEYS[1])) 1 a",
+        "EVAL return(redis.pcall('INCR',KEYS[1],'x')) 1 a",
+        "EVAL return(cjson.encode(redis.pcall('NOSUCH'))) 0",
+        "EVAL return(redis.pcall('DEBUG','SLEEP','0')) 0",
+        "EVAL return(redis.pcall('LMPOP','9',KEYS[1],'LEFT')) 1 a",
+        "EVAL return{double=1.5} 0",
+        "EVAL return{map={a=1}} 0",
+        "EVAL return{set={a=true}} 0",
+        "EVAL return{big_number='12'} 0",
+        "EVAL return{verbatim_string={format='txt',string='v'}} 0",
+        "EVAL return{err='x'} 0",
+        "EVAL return( 0",
+        "EVAL return(1) x",
+        "EVAL return(1) 5 a",
+        "EVAL_RO return(redis.call('SET',KEYS[1],'x')) 1 a",
+        "GET a",
+    ],
 }
 
 
