@@ -1156,11 +1156,15 @@ def _waits(op: tuple[bytes, ...]) -> bool:
 
 def _argument(value: object) -> bytes | None:
     """A Lua value as a command argument: strings as they are, numbers as Redis prints
-    them (``%.17g``), anything else refused."""
+    them (``%.17g``: ``inf``, ``nan``, ``-nan`` for ``0/0`` as glibc writes them), anything
+    else refused. (A ``-0`` reaches Python as the integer 0, so it is written ``0`` where
+    Redis writes ``-0``.)"""
     if type(value) is bytes:
         return value
-    if type(value) is int or type(value) is float:
+    if type(value) is int:
         return b"%.17g" % float(value)
+    if type(value) is float:
+        return format_double(value)
     return None
 
 

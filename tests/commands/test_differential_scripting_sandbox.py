@@ -285,6 +285,14 @@ CALLS_ERRORS = [
     b"local ok, e = pcall(redis.call, 'NOSUCH') return {type(e), e}",
     b"redis.call('SET', KEYS[1], 'a') local ok, e = pcall(redis.call, 'INCR', KEYS[1])"
     b" return {type(e), e}",
+    # Numbers as arguments are written %.17g, as glibc writes them (0/0 is -nan).
+    b"redis.call('SET', KEYS[1], 0.1) return redis.call('GET', KEYS[1])",
+    b"redis.call('SET', KEYS[1], 1e20) return redis.call('GET', KEYS[1])",
+    b"redis.call('SET', KEYS[1], 0/0) return redis.call('GET', KEYS[1])",
+    b"redis.call('SET', KEYS[1], -(0/0)) return redis.call('GET', KEYS[1])",
+    b"redis.call('SET', KEYS[1], -1/0) return redis.call('GET', KEYS[1])",
+    b"redis.call('SET', KEYS[1], 2^63) return redis.call('GET', KEYS[1])",
+    b"return redis.call('ECHO', 5.5)",
     # A malformed key count names no key: the command refuses it with its own error (it
     # is not refused as touching undeclared keys).
     b"return redis.pcall('LMPOP', '9', KEYS[1], 'LEFT')",
