@@ -5,10 +5,13 @@ Each step draws a request from the same ``Generator`` and sends it to both sides
 plainly, then as ``EVAL "return redis.pcall(unpack(ARGV))"`` with every key the
 generator uses declared (so a command's error reply comes back as the script's
 reply), and for a share of steps as ``redis.call`` (so it becomes a script error,
-whose text names the script and its line). That runs each command's reply through
-Redis's reply → Lua value → script reply conversion: nil bulks and arrays to
-``false`` and back, status replies to ``{ok=...}``, errors to ``{err=...}``, RESP3
-doubles, maps and sets as the RESP2 a script sees, integers through Lua's doubles.
+whose text names the script and its line), through ``redis.pcall`` in EVAL_RO (which
+refuses writes), and, where Redis fixes the reply's order, one level down in an array
+(``NESTED``) and spelled out by ``cjson.encode`` (``AS_JSON``: the Lua value itself).
+That runs each command's reply through Redis's reply → Lua value → script reply
+conversion: nil bulks and arrays to ``false`` and back, status replies to ``{ok=...}``,
+errors to ``{err=...}``, RESP3 doubles, maps and sets as the RESP2 a script sees,
+integers through Lua's doubles.
 Now and then a run of one to five requests goes inside MULTI/EXEC instead, some of
 them wrapped in a script, with the queue-time checks of the front end
 (``queue_error``: an unknown command or a wrong arity is refused when queued and
