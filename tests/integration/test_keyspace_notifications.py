@@ -162,7 +162,8 @@ _EVERY_CLASS = """
     PFMERGE hll2 hll | PFMERGE hll3 | PFCOUNT hll
     RPUSH l a b c | LPUSH l z | LPUSHX nol a | RPUSHX l q | LINSERT l BEFORE a x
     LINSERT l BEFORE nope x | LINSERT nol BEFORE a b | LSET l 0 y | LSET nol 0 y | LREM l 1 nope
-    LREM l 1 y | LTRIM l 0 100 | LTRIM nolist 0 1 | LTRIM l 1 2 | LPOP l | RPOP l 5 | LPOP l | RPUSH l a b
+    LREM l 1 y | LTRIM l 0 100 | LTRIM nolist 0 1 | LTRIM l 1 2 | LPOP l | RPOP l 5 | LPOP l
+    RPUSH l a b
     LMOVE l l2 LEFT RIGHT | RPOPLPUSH l l2 | LMOVE l2 l2 LEFT LEFT | LMPOP 2 nol l2 LEFT COUNT 5
     BLPOP l2 nol 0.01 | RPUSH l3 a | BRPOP l3 0.01 | RPUSH l4 a | BLMOVE l4 l5 LEFT LEFT 0.01
     BRPOPLPUSH l5 l5 0.01 | BLMPOP 0.01 1 l5 RIGHT | RPUSH l a b a c | LREM l 0 a | LTRIM l 5 6
