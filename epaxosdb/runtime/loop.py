@@ -526,6 +526,7 @@ class ConsensusLoop:
                 ("proposals_waiting", s.proposals_waiting),
                 ("commands_in_flight", len(self._waiting)),
                 ("peers_connected", self._peers_connected()),
+                ("peers_heard", self._peers_heard(time.monotonic())),
                 *self._peer_fields(),
                 ("executed_watermarks", ",".join(str(x) for x in wm)),
                 ("loading", int(s.loading)),
@@ -584,13 +585,12 @@ class ConsensusLoop:
             return None
         if now - self._listening_clock_at > DEAF_AFTER_S:
             self._listening_since = now  # just stopped or held: the clock has not seen it
-        since = now - NO_QUORUM_AFTER_S
-        if self._listening_since > since:
+        if self._listening_since > now - NO_QUORUM_AFTER_S:
             return None
-        recent = sorted(self._heard.values(), reverse=True)
-        heard = sum(1 for at in recent if at >= since)
+        heard = self._peers_heard(now)
         if heard >= needed:
             return None
+        recent = sorted(self._heard.values(), reverse=True)
         quorum_heard_at = recent[needed - 1] if len(recent) >= needed else float("-inf")
         silent_s = now - max(quorum_heard_at, self._listening_since)
         return silent_s, heard, needed
@@ -605,6 +605,11 @@ class ConsensusLoop:
             if now - self._listening_clock_at > DEAF_AFTER_S:
                 self._listening_since = now
             self._listening_clock_at = now
+
+    def _peers_heard(self, now: float) -> int:
+        """INFO's ``peers_heard``: the peers heard within ``NO_QUORUM_AFTER_S``, which
+        ``quorum_silence`` counts."""
+        return sum(1 for at in self._heard.values() if at >= now - NO_QUORUM_AFTER_S)
 
     def heard(self, peer: ReplicaId) -> None:
         """Bytes from ``peer`` arrived (``PeerNetwork``'s ``on_heard``)."""

@@ -147,10 +147,12 @@ def test_a_replica_whose_peers_fell_silent_refuses_the_first_command_and_serves_
     serving; once the peers continue, the replica serves again."""
     cluster = make_cluster(3)
     time.sleep(NO_QUORUM_AFTER_S + 1.0)  # idle, peers reachable: no refusal
+    assert cluster.info(1)["peers_heard"] == 2
     assert cluster.client(1).set("quiet:idle", "1") is True
     cluster.stop(2)
     cluster.stop(3)
     time.sleep(NO_QUORUM_AFTER_S + 1.0)  # the protocol's threshold, not a performance bound
+    assert cluster.info(1)["peers_heard"] == 0
     client = cluster.client(1, socket_timeout=BLOCKED_CLIENT_TIMEOUT_S)
     for request in (("SET", "quiet:refused", "never"), ("GET", "quiet:idle")):
         try:
