@@ -28,6 +28,17 @@ BLOCKED_CLIENT_TIMEOUT_S = 15.0
 """Longer than the replica's 10 s deadline, so its UNCERTAIN reply is what the client sees."""
 
 
+def assert_refused(client: redis.Redis, requests: list[tuple[str, ...]]) -> None:
+    """Each request is answered ``-NOQUORUM``: refused before it was proposed."""
+    for request in requests:
+        try:
+            reply = client.execute_command(*request)
+        except redis.ResponseError as exc:
+            assert str(exc).startswith("NOQUORUM"), (request, exc)
+        else:
+            raise AssertionError(f"{request} was answered {reply!r} without a majority")
+
+
 def test_five_replicas_serve_with_two_stopped_and_never_ack_with_three_stopped(
     make_cluster: Callable[[int], ProcessCluster],
 ) -> None:
@@ -109,14 +120,10 @@ def test_a_replica_that_hears_no_majority_refuses_new_commands_at_once_and_they_
     waiting = threading.Thread(target=first_write, daemon=True)
     waiting.start()
     time.sleep(NO_QUORUM_AFTER_S + 1.0)  # the protocol's threshold, not a performance bound
-    refused = cluster.client(1, socket_timeout=BLOCKED_CLIENT_TIMEOUT_S)
-    for request in (("SET", "nq:refused", "never"), ("GET", "nq:before"), ("INCR", "nq:n")):
-        try:
-            reply = refused.execute_command(*request)
-        except redis.ResponseError as exc:
-            assert str(exc).startswith("NOQUORUM"), (request, exc)
-        else:
-            raise AssertionError(f"{request} was answered {reply!r} without a majority")
+    assert_refused(
+        cluster.client(1, socket_timeout=BLOCKED_CLIENT_TIMEOUT_S),
+        [("SET", "nq:refused", "never"), ("GET", "nq:before"), ("INCR", "nq:n")],
+    )
     refused = cluster.info(1)["refused_no_quorum"]
     assert refused >= 3
     waiting.join(BLOCKED_CLIENT_TIMEOUT_S + 10)
@@ -153,14 +160,10 @@ def test_a_replica_whose_peers_fell_silent_refuses_the_first_command_and_serves_
     cluster.stop(3)
     time.sleep(NO_QUORUM_AFTER_S + 1.0)  # the protocol's threshold, not a performance bound
     assert cluster.info(1)["peers_heard"] == 0
-    client = cluster.client(1, socket_timeout=BLOCKED_CLIENT_TIMEOUT_S)
-    for request in (("SET", "quiet:refused", "never"), ("GET", "quiet:idle")):
-        try:
-            reply = client.execute_command(*request)
-        except redis.ResponseError as exc:
-            assert str(exc).startswith("NOQUORUM"), (request, exc)
-        else:
-            raise AssertionError(f"{request} was answered {reply!r} without a majority")
+    assert_refused(
+        cluster.client(1, socket_timeout=BLOCKED_CLIENT_TIMEOUT_S),
+        [("SET", "quiet:refused", "never"), ("GET", "quiet:idle")],
+    )
     assert cluster.info(1)["commands_in_flight"] == 0, "a refused command was proposed"
     cluster.cont(2)
     cluster.cont(3)
