@@ -307,11 +307,13 @@ def _xgroup_prelude(
             return ENTRIESREAD_NEGATIVE
         return value
 
-    if sub == b"create":
+    if sub in (b"create", b"setid"):
+        # One loop for both (SETID's takes ENTRIESREAD alone); how many arguments each may
+        # have is checked once the key and the group were found (``cmd_xgroup_*``).
         i = 5
         while i < len(args):
             option = errors.c_string(args[i]).lower()
-            if option == b"mkstream":
+            if option == b"mkstream" and sub == b"create":
                 mkstream = True
                 i += 1
             elif option == b"entriesread" and i + 1 < len(args):
@@ -322,16 +324,6 @@ def _xgroup_prelude(
                 i += 2
             else:
                 return _subcommand_syntax(args)
-    elif sub == b"setid":
-        if len(args) == 7:
-            if errors.c_string(args[5]).lower() != b"entriesread":
-                return _subcommand_syntax(args)
-            parsed = parse_entries_read(args[6])
-            if isinstance(parsed, Error):
-                return parsed
-            entries_read = parsed
-        elif len(args) != 5:
-            return _subcommand_syntax(args)
     found = STREAMS.load(kv, args[2], now_ms)
     if isinstance(found, Error):
         return found
@@ -375,6 +367,8 @@ def cmd_xgroup_setid(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
     call = _xgroup_prelude(kv, args, now_ms)
     if isinstance(call, Error):
         return call
+    if len(args) not in (5, 7):
+        return _subcommand_syntax(args)
     stream, group = call.stream, call.group
     assert stream is not None and group is not None
     if _is_dollar(args[4]):

@@ -96,6 +96,14 @@ SCENARIOS: dict[str, str] = {
         XGROUP SETID s g 1 FOO 3
         XGROUP SETID s g 1 entriesread 3 X
         XGROUP setid s g 1 FOO 3
+        XGROUP SETID s g 0 ENTRIESREAD -2 COUNT
+        XGROUP SETID s g bad ENTRIESREAD x COUNT
+        XGROUP SETID s g 0 ENTRIESREAD -2 a b c
+        XGROUP SETID s g 0 ENTRIESREAD 1 x
+        XGROUP SETID s g 0 MKSTREAM
+        XGROUP SETID s g bad ENTRIESREAD 3 ENTRIESREAD 4
+        XGROUP SETID none g 0 ENTRIESREAD 3 ENTRIESREAD 4
+        XGROUP SETID s nog 0 ENTRIESREAD 3 ENTRIESREAD 4
         SET str v
         XGROUP SETID str g 0
         XGROUP SETID str g 0 FOO 1
