@@ -18,7 +18,8 @@ XDEL and XTRIM leaving pending entries in place (XCLAIM and XAUTOCLAIM drop thos
 entry is gone; XAUTOCLAIM reports them), XSETID accepting an ID below the largest
 deleted one. What differs: ``radix-tree-keys`` and ``radix-tree-nodes`` (XINFO STREAM)
 describe Redis's memory layout, which is not kept here: they are exact for a stream
-that fits one of Redis's nodes (100 entries, about 4 KB) and an estimate beyond; and
+with entries that fits one of Redis's nodes (100 entries, about 4 KB) and an estimate
+beyond (an emptied stream has no node here, where Redis may keep one of deleted entries); and
 XAUTOCLAIM refuses a COUNT above 2**32 as Redis does one it fails to allocate memory
 for (Redis's limit depends on its machine's memory).
 

@@ -77,8 +77,12 @@ EXHAUSTED = Error(
 )
 SEQUENCE_EXHAUSTED = Error("ERR Elements are too large to be stored")
 """``<ms>-*`` when the stream's last ID has that ``ms`` and the largest sequence number:
-Redis 7.0.15 picks its text from a stale ``errno``, and this is the one it gave in every
-run (the differential tests compare it)."""
+Redis 7.0.15 picks its text from a stale ``errno``: this one, unless the last thing that
+set ``errno`` in the server was an XADD refused for an ID not above the top item (``EDOM``),
+which makes it answer that refusal's text instead until something else sets ``errno`` (a
+new connection, an ID argument ``string2ll`` does not take...). That is server-wide history,
+reads included, which no replica sees whole: this text is the one a fresh connection gets
+(the differential tests compare it there)."""
 MAXLEN_NEGATIVE = Error("ERR The MAXLEN argument must be >= 0.")
 LIMIT_NEGATIVE = Error("ERR The LIMIT argument must be >= 0.")
 TWO_STRATEGIES = Error(
