@@ -223,8 +223,10 @@ def _has_tombstones(stream: Stream, start: StreamId) -> bool:
 
 def _estimate(stream: Stream, entry_id: StreamId) -> int:
     """``streamEstimateDistanceFromFirstEverEntry``: how many entries were added up to
-    ``entry_id``, or ``INVALID_ENTRIES_READ`` when that cannot be told."""
-    added = stream.entries_added
+    ``entry_id``, or ``INVALID_ENTRIES_READ`` when that cannot be told. Redis returns the
+    unsigned count as a signed 64-bit integer: past 2**63 - 1 (XSETID ENTRIESADDED
+    9223372036854775807, then XADD) it is negative."""
+    added = _int64(stream.entries_added)
     if not added:
         return 0
     if not stream.entries and entry_id <= stream.last_id:
@@ -1105,7 +1107,7 @@ def cmd_xinfo_stream(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, see
         (b"radix-tree-nodes", nodes),
         (b"last-generated-id", format_id(stream.last_id)),
         (b"max-deleted-entry-id", format_id(stream.max_deleted)),
-        (b"entries-added", stream.entries_added),
+        (b"entries-added", _int64(stream.entries_added)),  # Redis prints it signed
         (b"recorded-first-entry-id", format_id(stream.first_id)),
     ]
     if count is None:

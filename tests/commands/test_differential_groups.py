@@ -625,6 +625,27 @@ SCENARIOS: dict[str, str] = {
         XREADGROUP GROUP g c COUNT 1 STREAMS t >
         XINFO GROUPS t
     """,
+    "entries_added_past_llong_max": """
+        XADD s 1-1 a 1
+        XGROUP CREATE s g 0
+        XSETID s 1-1 ENTRIESADDED 9223372036854775807
+        XINFO STREAM s
+        XADD s 2-1 a 1
+        XINFO STREAM s
+        times XINFO STREAM s FULL
+        XGROUP CREATE s g2 $
+        XINFO GROUPS s
+        XDEL s 1-1
+        XREADGROUP GROUP g c STREAMS s >
+        XINFO GROUPS s
+        XADD s 3-1 a 1
+        XREADGROUP GROUP g2 c STREAMS s >
+        XINFO GROUPS s
+        XTRIM s MAXLEN 0
+        XGROUP CREATE s g3 0
+        XINFO GROUPS s
+        XSETID s 3-1 ENTRIESADDED 18446744073709551615
+    """,
     "groups_live_in_the_stream_value": """
         XADD s 1-1 a 1
         XADD s 2-1 b 2
