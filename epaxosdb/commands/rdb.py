@@ -27,13 +27,13 @@ must also be one its commands can work with, so a few things even a
 sanitizing Redis accepts are refused too: a sorted-set listpack or ziplist out
 of order, a score that is NaN or not a number, a stream whose length,
 last ID or count of entries added contradicts its entries, whose entries are
-out of order, whose pending entry two consumers own, or whose group has an
-``entries_read`` below -1. Whatever is refused raises ``Corrupt`` (RESTORE's
-"Bad data format") before the key is touched. Decoding never allocates by a
-count the payload claims: nothing is sized from a count, a count of items is
-checked against the bytes left before any is read, and each item takes at
-least a byte, so the work is bounded by the payload's size (LZF expands at
-most 264 bytes per control byte; ``lzf.decompress``).
+out of order, or whose pending entry two consumers own. Whatever is refused
+raises ``Corrupt`` (RESTORE's "Bad data format") before the key is touched.
+Decoding never allocates by a count the payload claims: nothing is sized from
+a count, a count of items is checked against the bytes left before any is
+read, and each item takes at least a byte, so the work is bounded by the
+payload's size (LZF expands at most 264 bytes per control byte;
+``lzf.decompress``).
 
 Writing (``dump_payload``) produces what Redis 7.0 produces for a value built
 the usual way, under its default thresholds: a hash of at most 512 fields and
@@ -74,7 +74,6 @@ from .integers import LLONG_MAX, parse_ll
 from .lists import decode_list, encode_list
 from .sets import INTSET_ENTRIES_MAX, SETS
 from .streams import (
-    INVALID_ENTRIES_READ,
     STREAMS,
     Consumer,
     Group,
@@ -1023,9 +1022,7 @@ def _read_groups(reader: _Reader, stream: Stream, version: int) -> dict[bytes, G
         name = reader.string()
         last_id = (reader.count(), reader.count())
         if version == 2:
-            entries_read = _int64(reader.count())
-            if entries_read < INVALID_ENTRIES_READ:
-                raise Corrupt("a consumer group with a negative entries_read")
+            entries_read = _int64(reader.count())  # any: Redis's own wraps past 2**63 - 1
         else:
             entries_read = estimate_entries_read(stream, last_id)
         if name in groups:

@@ -267,9 +267,9 @@ def _groups_from_items(items: list[bytes], at: int, count: int) -> dict[bytes, G
     groups: dict[bytes, Group] = {}
     previous: bytes | None = None
     for _ in range(count):
+        # Any signed 64-bit entries_read: Redis's own counter wraps past 2**63 - 1
+        # (ENTRIESREAD 9223372036854775807, then a read), and so does ours.
         ms, seq, entries_read, consumers, pending = _item(items, at, _GROUP, "a group")
-        if entries_read < INVALID_ENTRIES_READ:
-            raise StorageError("a stored stream has a group with a negative entries_read")
         name = previous = _name(items, at + 1, previous, "group")
         group = Group((ms, seq), entries_read)
         at += 2

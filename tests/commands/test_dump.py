@@ -432,6 +432,12 @@ ENCODINGS: dict[str, tuple[bytes, object]] = {
         RECORDED["groups"][:-10],
         [[b"1-1", [b"f", b"v"]], [b"2-5", [b"f", b"w", b"g", b"x"]]],
     ),
+    "stream entries_read below -1": (  # as Redis's own wraps past 2**63 - 1
+        RECORDED["groups"][:-10].replace(
+            b"\x02g1\x01\x01\x01", b"\x02g1\x01\x01\x81" + (2**64 - 2).to_bytes(8, "big")
+        ),
+        [[b"1-1", [b"f", b"v"]], [b"2-5", [b"f", b"w", b"g", b"x"]]],
+    ),
     "stream of redis 6": (
         b"\x0f" + RECORDED["stream"][1:-10].replace(b"\x01\x01\x01\x01\x01\x00\x00\x01\x00", b"\x01\x01\x01\x00"),  # noqa: E501
         [[b"1-1", [b"f", b"v"]]],
@@ -966,9 +972,6 @@ CORRUPT: dict[str, bytes] = {
         (b"bob" + _SEEN + b"\x00", b"bob" + _SEEN + b"\x01" + _ID_1_1)
     ),
     "stream consumer repeated": _groups_body((b"\x03bob", b"\x05alice")),
-    "stream entries_read below -1": _groups_body(
-        (b"\x02g1\x01\x01\x01", b"\x02g1\x01\x01\x81" + (2**64 - 2).to_bytes(8, "big"))
-    ),
     "stream huge group count": _stream_body(
         *_ENTRY_0, tail=_META[:-1] + b"\x81" + (2**40).to_bytes(8, "big")
     ),
