@@ -5,13 +5,14 @@ The generator works over four stream keys, a key of another type and a missing k
 draws XADD (explicit IDs near the stream's last one, ``<ms>-*``, NOMKSTREAM, MAXLEN and
 MINID with ``=``, ``~`` and LIMIT), XRANGE, XREVRANGE, XLEN, XDEL, XTRIM, XREAD, XGROUP
 (CREATE, SETID, DESTROY, CREATECONSUMER, DELCONSUMER), XREADGROUP, XACK, XPENDING, XCLAIM,
-XAUTOCLAIM, XINFO, XSETID, DEL, COPY, RENAME and RESTORE of what redis-server's DUMP
-gives, with bad IDs, bad options, wrong arities, lowercased options and swapped
-arguments thrown in. Before most draws it asks redis-server (reads only) what the key
-holds — its length and IDs, its groups, their pending IDs — so that IDs land near the
-real ones and groups mostly exist; a seed therefore replays the same requests as long
-as both sides agree. A failure names the seed and the step; rerun one seed with
-``EPAXOSDB_STREAMS_SEED=<seed>``.
+XAUTOCLAIM, XINFO, XSETID, DEL, COPY, RENAME, EXPIRE and RESTORE of what redis-server's
+DUMP gives, with bad IDs, odd group and consumer names, counters near 2**63, bad options,
+wrong arities, lowercased options and swapped arguments thrown in; now and then a few of
+them run as one MULTI (``Generator.batch``). Before most draws it asks redis-server
+(reads only) what the key holds — its length and IDs, its groups, their pending IDs — so
+that IDs land near the real ones and groups mostly exist; a seed therefore replays the
+same requests as long as both sides agree. A failure names the seed and the step; rerun
+one seed with ``EPAXOSDB_STREAMS_SEED=<seed>``.
 
 What is kept out, and why:
 
@@ -36,9 +37,9 @@ What is kept out, and why:
 
 Timing never decides a reply: every min-idle-time (XCLAIM, XAUTOCLAIM, XPENDING IDLE) is
 0 or far from every idle time a draw can make (XCLAIM IDLE and TIME set delivery times
-hours or years back, and a run lasts seconds). Replies that carry idle, seen or delivery
-times are compared with ``check_times``; everything else byte for byte, in RESP2 and
-RESP3.
+hours or years back, and a run lasts seconds); TTLs are far off and compared within a
+second. Replies that carry idle, seen or delivery times are compared with
+``check_times``; everything else byte for byte, in RESP2 and RESP3 (EXEC's reply too).
 """
 
 from __future__ import annotations
@@ -50,8 +51,9 @@ from dataclasses import dataclass
 
 import pytest
 
+from epaxosdb.commands.transactions import queue_error
 from storage.interface import ValueType
-from tests.commands.differential import Differential, wall_ms
+from tests.commands.differential import TTL_TOLERANCE_S, Differential, wall_ms
 from tests.redis_server import parse_reply
 
 STEPS = 4000
@@ -64,10 +66,13 @@ MISSING = b"none"
 """A key nothing writes (but XGROUP CREATE MKSTREAM and XADD may create, and DEL drops)."""
 GROUPS = [b"g1", b"g2"]
 CONSUMERS = [b"c1", b"c2", b"c3", b"c1", b"c2", b""]
+ODD_NAMES = [b"nog", b"", b"g\x00x", b"g h", b"G1", b"%s"]
+"""Group and consumer names drawn now and then: errors quote them (up to a NUL)."""
 FIELDS = [b"f", b"f", b"g", b"a"]
 VALUES = [b"1", b"v", b"", b"xyz", b"-3"]
 U64_MAX = (1 << 64) - 1
 MAX_ID = b"18446744073709551615-18446744073709551615"
+LLONG_MAX = b"9223372036854775807"
 BAD_IDS = [
     b"bad", b"", b"1-x", b"+", b"-", b"-1", b"1--1", b"18446744073709551616", b"1-*", b"(1", b"*",
     b"1-1-1", b" 1",
@@ -82,11 +87,14 @@ ONE_NODE_ADDS = 60
 """Entries added to a key since it was created up to which Redis holds it in one radix-tree
 node whatever was deleted (a node takes 100 entries or 4 KB; these entries are small)."""
 COPIES = (b"COPY", b"RENAME", b"RENAMENX", b"RESTORE")
+MULTI_CHANCE = 0.02
+"""How often a step is a MULTI of a few requests (``Generator.batch``) rather than one."""
 RADIX_FIELDS = frozenset({b"radix-tree-keys", b"radix-tree-nodes"})
 
 StreamId = tuple[int, int]
 Request = tuple[str, list[bytes]]
-"""How to compare (``exact``, ``times``, ``xinfo``, ``inject``, ``del``) and the request."""
+"""How to compare (``exact``, ``times``, ``xinfo``, ``ttl``, ``inject``, ``del``) and the
+request."""
 
 
 @dataclass(frozen=True)
@@ -187,10 +195,10 @@ class Generator:
                 group = self.rng.choice(reply.value).value
                 assert isinstance(group, list) and isinstance(group[1].value, bytes)
                 return group[1].value
-        return self.rng.choice(GROUPS) if self.chance(0.95) else b"nog"
+        return self.rng.choice(GROUPS) if self.chance(0.95) else self.rng.choice(ODD_NAMES)
 
     def consumer(self) -> bytes:
-        return self.rng.choice(CONSUMERS)
+        return self.rng.choice(CONSUMERS) if self.chance(0.97) else self.rng.choice(ODD_NAMES)
 
     def count(self) -> bytes:
         return self.rng.choice(NUMBERS)
@@ -315,6 +323,18 @@ class Generator:
             out += [b"LIMIT", self.count()]  # refused without ~
         return out
 
+    def batch(self) -> list[list[bytes]]:
+        """Two to four requests for one MULTI, byte-compared in EXEC's reply: none with a
+        time in its reply, a ``~`` or a ``*`` (drawn against the state before the batch,
+        which its earlier requests change), or one refused at queue time."""
+        out: list[list[bytes]] = []
+        for _ in range(self.rng.randint(2, 4)):
+            mode, args = self.request()
+            plain = mode == "exact" and b"~" not in args and b"*" not in args
+            if plain and queue_error(args) is None:
+                out.append(args)
+        return out
+
     def request(self) -> Request:
         self.step += 1
         if self.foreign and self.chance(0.1):  # a stream key of another type: a stream again
@@ -434,7 +454,9 @@ def _entries_read(g: Generator, shape: Shape | None) -> list[bytes]:
     if not g.chance(0.2):
         return []
     known = shape.entries_added if shape is not None else 0
-    value = g.rng.choice([b"-1", b"0", b"%d" % known, b"%d" % max(known - 1, 0), b"-2", b"x"])
+    value = g.rng.choice([
+        b"-1", b"0", b"%d" % known, b"%d" % max(known - 1, 0), b"-2", b"x", LLONG_MAX,
+    ])  # fmt: skip
     return [b"ENTRIESREAD", value]
 
 
@@ -562,7 +584,7 @@ def _xsetid(g: Generator) -> Request:
     if g.chance(0.3):
         known = shape.entries_added if shape is not None else 0
         length = shape.length if shape is not None else 0
-        value = g.rng.choice([known, known + 1, length, max(length - 1, 0), -1])
+        value = g.rng.choice([known, known + 1, length, max(length - 1, 0), -1, 2**63 - 1])
         options.append([b"ENTRIESADDED", b"%d" % value])
     if g.chance(0.2):
         deleted = g.rng.choice([target, (0, 1), (target[0] + 1, 0), (max(target[0] - 1, 0), 0)])
@@ -590,6 +612,28 @@ def _copy(g: Generator) -> Request:
     return "exact", [g.rng.choice([b"RENAME", b"RENAMENX"]), source, target]
 
 
+def _expire(g: Generator) -> Request:
+    """A TTL on a stream (far off: nothing expires during a run), which writes keep."""
+    key = g.key()
+    roll = g.rng.random()
+    if roll < 0.4:
+        return "exact", [b"EXPIRE", key, b"%d" % g.rng.choice((1000, 100_000))]
+    if roll < 0.5:
+        return "exact", [b"PERSIST", key]
+    return "ttl", [b"TTL", key]
+
+
+def _misc(g: Generator) -> Request:
+    """Help, unknown subcommands, and what the keyspace says about a stream."""
+    return "exact", g.rng.choice([
+        [b"XINFO", b"HELP"], [b"XGROUP", b"HELP"], [b"XINFO", b"FOO", g.key()],
+        [b"XGROUP", b"FOO", g.key(), b"g1"], [b"XINFO"], [b"XGROUP"],
+        [b"TYPE", g.key()], [b"EXISTS", g.key()], [b"OBJECT", b"ENCODING", g.key()],
+        [b"XINFO", b"STREAM"], [b"XINFO", b"CONSUMERS", g.key()], [b"XACK", g.key(), b"g1"],
+        [b"XPENDING", g.key()], [b"XCLAIM", g.key(), b"g1", b"c1", b"0"], [b"XSETID", g.key()],
+    ])  # fmt: skip
+
+
 def _del(g: Generator) -> Request:
     return "del", [b"DEL", *(g.key() for _ in range(g.rng.choice((1, 1, 2))))]
 
@@ -611,7 +655,7 @@ COMMANDS: list[tuple[Callable[[Generator], Request], float]] = [
     (_xadd, 6), (_xrange, 2), (_xlen, 0.5), (_xdel, 1), (_xtrim, 1), (_xread, 1.5),
     (_xreadgroup, 5), (_xgroup, 4), (_xack, 2), (_xpending, 2), (_xclaim, 3),
     (_xautoclaim, 2), (_xinfo, 2), (_xsetid, 1), (_del, 0.15), (_inject, 0.3),
-    (_set_other, 0.3), (_restore, 0.3), (_copy, 0.3),
+    (_set_other, 0.3), (_restore, 0.3), (_copy, 0.3), (_expire, 0.3), (_misc, 0.3),
 ]  # fmt: skip
 """Each draw and its weight: mostly what makes and moves groups and their pending entries."""
 
@@ -637,8 +681,22 @@ class Replay:
         diff = self.diff
         diff.put_non_string(OTHER, ValueType.LIST)
         for step in range(1, steps + 1):
-            mode, args = self.generator.request()
             context = f"[seed={self.seed} step={step} RESP{diff.protocol}]"
+            if self.generator.chance(MULTI_CHANCE):
+                batch = self.generator.batch()
+                if batch:
+                    try:
+                        diff.check_exec(batch)
+                    except AssertionError as failure:
+                        raise AssertionError(f"{context} MULTI {batch!r}: {failure}") from None
+                    for args in batch:  # as if every XADD succeeded (an upper bound)
+                        if args[0].upper() == b"XADD":
+                            self.added[args[1]] = self.added.get(args[1], 0) + 1
+                        elif args[0].upper() in COPIES and len(args) >= 3:
+                            target = args[1 if args[0].upper() == b"RESTORE" else 2]
+                            self.added[target] = ONE_NODE_ADDS + 1
+                    continue
+            mode, args = self.generator.request()
             if mode == "inject":
                 diff.put_non_string(args[1], ValueType(int(args[2])))
                 self.added.pop(args[1], None)
@@ -646,6 +704,8 @@ class Replay:
                 diff.check_times(*args, context=context, ignored=self.xinfo_ignored(args[2]))
             elif mode in ("times", "xinfo"):
                 diff.check_times(*args, context=context)
+            elif mode == "ttl":
+                diff.check_ttl(*args, tolerance=TTL_TOLERANCE_S, context=context)
             else:
                 reply = diff.check(*args, context=context)
                 self.count(args, reply)
