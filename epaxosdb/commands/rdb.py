@@ -1031,9 +1031,11 @@ def _read_groups(reader: _Reader, stream: Stream, version: int) -> dict[bytes, G
         unowned: dict[StreamId, tuple[int, int]] = {}
         for _ in range(reader.items(17)):
             entry_id = reader.stream_id()
-            delivery_time, deliveries = reader.millis(), reader.count()
-            if entry_id in unowned or deliveries > LLONG_MAX:
-                raise Corrupt("a repeated or impossible pending entry")
+            # any count: Redis's own passes 2**63 - 1 (RETRYCOUNT 9223372036854775807, then
+            # a delivery) and it prints it signed, as we keep it
+            delivery_time, deliveries = reader.millis(), _int64(reader.count())
+            if entry_id in unowned:
+                raise Corrupt("a repeated pending entry")
             unowned[entry_id] = (delivery_time, deliveries)
         for _ in range(reader.items(10)):
             consumer = reader.string()

@@ -277,6 +277,14 @@ CASES: dict[str, tuple[str, list[list[bytes]], bool]] = {
          [b"XDEL", KEY, b"1-1"], [b"XREADGROUP", b"GROUP", b"h", b"c", b"STREAMS", KEY, b">"]],
         False,
     ),
+    "stream whose delivery count wrapped": (  # past 2**63 - 1: Redis prints it signed
+        "stream",
+        [[b"XADD", KEY, b"1-1", b"f", b"v"], [b"XGROUP", b"CREATE", KEY, b"g", b"0"],
+         [b"XREADGROUP", b"GROUP", b"g", b"c", b"STREAMS", KEY, b">"],
+         [b"XCLAIM", KEY, b"g", b"c", b"0", b"1-1", b"RETRYCOUNT", b"9223372036854775807"],
+         [b"XREADGROUP", b"GROUP", b"g", b"c", b"STREAMS", KEY, b"0"]],
+        False,
+    ),
     "stream with groups": (  # delivery and seen times come from each side's clock
         "stream",
         [*([b"XADD", KEY, b"%d-0" % i, b"f", b"v%d" % i] for i in range(1, 6)),
