@@ -523,7 +523,7 @@ def _xclaim(g: Generator) -> Request:
     if g.chance(0.15):
         options.append([b"TIME", _delivery_time(g)])
     if g.chance(0.2):
-        options.append([b"RETRYCOUNT", g.rng.choice([b"0", b"1", b"5", b"-1", b"x"])])
+        options.append([b"RETRYCOUNT", g.rng.choice([b"0", b"1", b"5", b"-1", b"x", LLONG_MAX])])
     if g.chance(0.25):
         options.append([b"FORCE"])
     if g.chance(0.3):
