@@ -57,7 +57,7 @@ def injected_value(value_type: ValueType) -> Value:
     if value_type == ValueType.HASH:
         return Value(value_type, 0, encode_hash({b"f": b"v"}))
     if value_type == ValueType.SET:
-        return Value(value_type, 0, encode_set([b"a"]))
+        return Value(value_type, 0, encode_set(dict.fromkeys([b"a"])))
     if value_type == ValueType.LIST:
         return Value(value_type, 0, encode_list([b"a"]))
     if value_type == ValueType.ZSET:
