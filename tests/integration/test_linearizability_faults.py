@@ -19,44 +19,48 @@ recorded Jepsen-style and checked with ``epaxosdb.sim.linearizability``:
 A second test proves the check can fail: a stale read spliced into a
 recorded history (a GET, issued after a SET completed, that returns the
 value the SET overwrote) must be found NOT_LINEARIZABLE.
+
+Beside the registers, through the same faults, lists serve as queues
+(``queue_workload``: nothing acknowledged lost, nothing delivered twice) and
+a stream is read by a consumer group (``stream_group_workload``: every
+acknowledged entry delivered under its ID, the group's cursor never going
+back); each check is also shown to catch what it looks for.
 """
 
 from __future__ import annotations
 
-import os
 import random
-import shutil
 import threading
 import time
 from collections import Counter
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import pytest
 import redis
 
 from epaxosdb.sim.linearizability import UNKNOWN, Operation, Verdict, check
 from protocol.replies import OK
+from tests.integration import queue_workload, stream_group_workload
 from tests.integration.cluster import ProcessCluster
 from tests.integration.conftest import module_cluster
+from tests.integration.faults import (
+    CLIENT_TIMEOUT_S,
+    DEFINITE_FAILURES,
+    LEAVE_BEHIND_MS,
+    SEED,
+    SERVE_AGAIN_S,
+    nemesis,
+    rebuilds,
+    refused,
+)
+from tests.integration.queue_workload import QueueRun
+from tests.integration.stream_group_workload import GroupRun, Read
 
-SEED = int(os.environ.get("EPAXOSDB_NEMESIS_SEED", "0")) or random.randrange(1, 1 << 30)
 CLIENTS = 6
 REGISTERS = [b"reg:0", b"reg:1", b"reg:2"]
 COUNTERS = [b"ctr:0", b"ctr:1"]
-FAULT_ROUNDS = 4
-FAULT_S = 2.5
-"""How long a replica stays dead or stopped."""
-HEALTHY_S = 1.5
-"""How long the cluster runs with all replicas between faults."""
-CLIENT_TIMEOUT_S = 12.0
-"""Longer than the replica's 10 s deadline, so its UNCERTAIN reply can be seen."""
-SERVE_AGAIN_S = 60.0
-LEAVE_BEHIND_MS = 1500
 CHECK_STEPS_MAX_PER_KEY = 2_000_000
-
-DEFINITE_FAILURES = ("LOADING", "NOQUORUM")
-"""Error replies sent before a command is proposed: it certainly did not take effect."""
 
 
 @dataclass
@@ -70,16 +74,6 @@ class History:
             if op is not None:
                 self.ops.append(op)
             self.outcomes[outcome] += 1
-
-
-def _refused(exc: BaseException) -> bool:
-    """The connection was never made, so the command was never sent."""
-    seen: BaseException | None = exc
-    while seen is not None:
-        if isinstance(seen, ConnectionRefusedError) or "Connection refused" in str(seen):
-            return True
-        seen = seen.__cause__ or seen.__context__
-    return False
 
 
 def run_operation(
@@ -107,7 +101,7 @@ def run_operation(
         else:
             outcome, op = "error", Operation(who, key, kind, args, exc, call, time.monotonic())
     except (redis.ConnectionError, redis.TimeoutError, OSError) as exc:
-        if _refused(exc):
+        if refused(exc):
             outcome, op = "refused", None
         else:
             outcome = type(exc).__name__
@@ -138,31 +132,6 @@ def client_loop(cluster: ProcessCluster, history: History, who: int, stop: threa
             stop.wait(0.05)  # don't spin on a dead or loading replica
 
 
-def nemesis(cluster: ProcessCluster, log: list[str]) -> None:
-    rng = random.Random(SEED)
-    for round_ in range(FAULT_ROUNDS):
-        time.sleep(HEALTHY_S)
-        victim = rng.choice(list(cluster))
-        if round_ % 3 == 2:
-            log.append(f"kill -9 replica {victim} and delete its data directory")
-            cluster.kill9(victim)
-            shutil.rmtree(cluster.replicas[victim].data_dir)
-            time.sleep(FAULT_S)
-            cluster.restart(victim)  # it joins again from a peer's snapshot
-        elif round_ % 3 == 0:
-            log.append(f"kill -9 replica {victim}")
-            cluster.kill9(victim)
-            time.sleep(FAULT_S)
-            cluster.restart(victim)
-        else:
-            log.append(f"SIGSTOP replica {victim}")
-            cluster.stop(victim)
-            time.sleep(FAULT_S)
-            cluster.cont(victim)
-        cluster.wait_serving(victim, SERVE_AGAIN_S)
-    time.sleep(HEALTHY_S)
-
-
 @pytest.fixture(scope="module")
 def cluster3(
     request: pytest.FixtureRequest, tmp_path_factory: pytest.TempPathFactory
@@ -173,21 +142,29 @@ def cluster3(
     )
 
 
-def rebuilds(cluster: ProcessCluster) -> int:
-    """How often a replica found itself left behind and rebuilt (from the logs)."""
-    return sum(cluster.log_count(i, "left behind: every peer deleted") for i in cluster)
+@dataclass
+class FaultyRun:
+    """What one nemesis run recorded, for every check of this module."""
+
+    history: History
+    queues: QueueRun
+    group: GroupRun
+    faults: list[str]
 
 
 @pytest.fixture(scope="module")
-def faulty_history(cluster3: ProcessCluster) -> tuple[History, list[str]]:
-    """The history of one nemesis run (shared by the check and the stale-read test)."""
+def faulty_run(cluster3: ProcessCluster) -> FaultyRun:
+    """One nemesis run with every workload at once (shared by this module's tests)."""
     history = History()
+    queues, group = QueueRun(), GroupRun()
     faults: list[str] = []
     stop = threading.Event()
     clients = [
         threading.Thread(target=client_loop, args=(cluster3, history, who, stop), daemon=True)
         for who in range(CLIENTS)
     ]
+    clients += queue_workload.workers(cluster3, queues, stop)
+    clients += stream_group_workload.workers(cluster3, group, stop)
     for t in clients:
         t.start()
     try:
@@ -203,8 +180,15 @@ def faulty_history(cluster3: ProcessCluster) -> tuple[History, list[str]]:
         reader = cluster3.client(i, socket_timeout=CLIENT_TIMEOUT_S)
         for key in REGISTERS + COUNTERS:
             run_operation(reader, history, 100 + i, key, "GET", ())
+    queue_workload.drain(cluster3, queues)
+    stream_group_workload.finish(cluster3, group)
     faults.append(f"{rebuilds(cluster3)} rebuilds of a replica left behind")
-    return history, faults
+    return FaultyRun(history, queues, group, faults)
+
+
+@pytest.fixture(scope="module")
+def faulty_history(faulty_run: FaultyRun) -> tuple[History, list[str]]:
+    return faulty_run.history, faulty_run.faults
 
 
 def test_concurrent_clients_under_kills_and_pauses_see_a_linearizable_history(
@@ -245,3 +229,57 @@ def test_the_checker_rejects_a_stale_read_spliced_into_the_recorded_history(
     spliced = check([*ops, stale], steps_max_per_key=CHECK_STEPS_MAX_PER_KEY)
     assert spliced.verdict is Verdict.NOT_LINEARIZABLE, spliced.render()
     assert spliced.key == old.key
+
+
+def _context(run: FaultyRun, outcomes: object) -> str:
+    return f"seed {SEED} (EPAXOSDB_NEMESIS_SEED), faults {run.faults}, outcomes {outcomes}"
+
+
+def test_queues_under_kills_and_pauses_lose_and_repeat_nothing(faulty_run: FaultyRun) -> None:
+    run = faulty_run.queues
+    context = _context(faulty_run, run.outcomes)
+    assert len(run.acked) > 100 and len(run.popped) > 100, context
+    assert queue_workload.violations(run) == [], context
+
+
+def test_the_queue_check_reports_a_duplicate_a_loss_and_a_phantom(
+    faulty_run: FaultyRun,
+) -> None:
+    run = faulty_run.queues
+    violations = queue_workload.violations
+    item = next(iter(run.popped))
+    twice = QueueRun(set(run.acked), set(run.unsure_pushes), run.popped + Counter([item]))
+    assert any("more than once" in v for v in violations(twice))
+    unpopped = run.popped.copy()
+    missing = len(run.acked - set(run.popped))
+    for lost in sorted(run.acked & set(run.popped))[: run.unsure_pop_items + 1 - missing]:
+        del unpopped[lost]
+    loss = QueueRun(set(run.acked), set(run.unsure_pushes), unpopped, run.unsure_pop_items)
+    assert any("never popped" in v for v in violations(loss))
+    phantom = QueueRun(set(run.acked), set(run.unsure_pushes), run.popped + Counter([b"ghost"]))
+    assert any("never pushed" in v for v in violations(phantom))
+
+
+def test_a_consumer_group_under_kills_and_pauses_loses_nothing_and_never_goes_back(
+    faulty_run: FaultyRun,
+) -> None:
+    run = faulty_run.group
+    context = _context(faulty_run, run.outcomes)
+    assert len(run.added) > 100 and len(run.reads) > 50, context
+    assert stream_group_workload.violations(run) == [], context
+
+
+def test_the_group_check_reports_a_loss_a_moved_entry_and_a_read_going_back(
+    faulty_run: FaultyRun,
+) -> None:
+    run = faulty_run.group
+    violations = stream_group_workload.violations
+    item = next(iter(run.added))
+    lost = replace(run, delivered={k: v for k, v in run.delivered.items() if k != item})
+    assert any("never delivered" in v for v in violations(lost))
+    moved = replace(run, delivered={**run.delivered, item: {b"1-1"}})
+    assert any("another ID" in v for v in violations(moved))
+    first = min(run.reads, key=lambda r: r.call)
+    end = max(r.ret for r in run.reads)
+    late = Read(end + 1, end + 2, first.ids)
+    assert any("older ID" in v for v in violations(replace(run, reads=[*run.reads, late])))
