@@ -613,10 +613,10 @@ class ConsensusLoop:
 
     def heard(self, peer: ReplicaId) -> None:
         """Bytes from ``peer`` arrived (``PeerNetwork``'s ``on_heard``)."""
-        self._heard[peer] = time.monotonic()
-        if self._refused_no_quorum:
-            # A peer speaks again: blocked clients whose attempts were refused try again
-            # (refused again at once if a quorum is still out of reach).
+        now = self._heard[peer] = time.monotonic()
+        if self._refused_no_quorum and self.quorum_silence(now) is None:
+            # A quorum is heard again: blocked clients whose attempts were refused try
+            # again. (Not at every keepalive of a peer too few to make one.)
             self._refused_no_quorum = False
             if self._blocked:
                 self._blocked.changed_all()

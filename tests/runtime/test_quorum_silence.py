@@ -10,14 +10,22 @@ shortened; replica 1 of three, whose messages go nowhere.
 
 from __future__ import annotations
 
+import random
 import time
+from typing import cast
 
 import pytest
 import trio
 
+from epaxosdb import commands
+from epaxosdb.core.config import ReplicaConfig
+from epaxosdb.core.replica import Replica
 from epaxosdb.runtime import loop as loop_module
+from epaxosdb.runtime.blocking import BlockedClients
 from epaxosdb.runtime.loop import ConsensusLoop
+from protocol.messages import SyncReply
 from protocol.replies import Error, Reply
+from storage.memory import MemoryStore
 from tests.runtime.test_loop_deadlines import isolated_loop
 
 SILENCE_S = 0.3
@@ -85,4 +93,50 @@ async def test_silence_while_this_replica_was_held_does_not_count() -> None:
         assert submit(loop, b"b") == [], "refused on silence it could not have heard"
         await trio.sleep(SILENCE_S * 2)
         assert refused(submit(loop, b"c")), "listening again, the silence counts again"
+        nursery.cancel_scope.cancel()
+
+
+class CountingBlocked:
+    """Stands in for the blocked clients: counts how often they are told to try again."""
+
+    def __init__(self) -> None:
+        self.woken = 0
+
+    def __len__(self) -> int:
+        return 1  # one client blocked
+
+    def changed_all(self) -> None:
+        self.woken += 1
+
+
+async def test_blocked_clients_try_again_only_once_a_quorum_is_heard() -> None:
+    """Of five replicas, one peer is too few: its keepalives alone wake nobody."""
+    blocked = CountingBlocked()
+    core = Replica(
+        ReplicaConfig(1, (1, 2, 3, 4, 5)), rng=random.Random(7), access=commands.command_access
+    )
+    core.step(SyncReply(2, (-1,) * 5, (), False))
+    core.step(SyncReply(3, (-1,) * 5, (), False))
+    core.advance(core.ready())
+    assert not core.loading
+    loop = ConsensusLoop(
+        core,
+        MemoryStore(),
+        incarnation=1,
+        send=lambda dst, msg: None,
+        tick_interval_s=0.01,
+        command_timeout_s=5.0,
+        blocked=cast(BlockedClients, blocked),
+    )
+    async with trio.open_nursery() as nursery:
+        nursery.start_soon(loop.run_listening_clock)
+        await trio.sleep(SILENCE_S * 2)
+        assert refused(submit(loop, b"a"))
+        for _ in range(3):
+            loop.heard(2)
+        assert blocked.woken == 0, "one peer of the two needed woke the blocked clients"
+        assert refused(submit(loop, b"b"))
+        loop.heard(3)
+        assert blocked.woken == 1
+        assert submit(loop, b"c") == []
         nursery.cancel_scope.cancel()
