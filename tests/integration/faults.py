@@ -12,8 +12,10 @@ from __future__ import annotations
 import os
 import random
 import shutil
+import threading
 import time
 from collections.abc import Callable
+from typing import Any
 
 import redis
 
@@ -92,3 +94,20 @@ def nemesis(cluster: ProcessCluster, log: list[str]) -> None:
 def rebuilds(cluster: ProcessCluster) -> int:
     """How often a replica found itself left behind and rebuilt (from the logs)."""
     return sum(cluster.log_count(i, "left behind: every peer deleted") for i in cluster)
+
+
+
+Worker = Callable[[ProcessCluster, Any, int, threading.Event], None]
+"""``work(cluster, run, who, stop)``: one client's loop, recording into ``run``."""
+
+
+def worker_threads(
+    cluster: ProcessCluster, run: object, stop: threading.Event, *crews: tuple[Worker, int]
+) -> list[threading.Thread]:
+    """Daemon threads, not started: for each ``(work, count)``, ``count`` clients
+    ``work(cluster, run, who, stop)`` numbered from 0, running until ``stop``."""
+    return [
+        threading.Thread(target=work, args=(cluster, run, who, stop), daemon=True)
+        for work, count in crews
+        for who in range(count)
+    ]

@@ -21,7 +21,13 @@ from dataclasses import dataclass, field
 from functools import partial
 
 from tests.integration.cluster import ProcessCluster
-from tests.integration.faults import CLIENT_TIMEOUT_S, SEED, SERVE_AGAIN_S, attempt
+from tests.integration.faults import (
+    CLIENT_TIMEOUT_S,
+    SEED,
+    SERVE_AGAIN_S,
+    attempt,
+    worker_threads,
+)
 
 QUEUES = [b"queue:0", b"queue:1"]
 PRODUCERS = 2
@@ -124,10 +130,4 @@ def workers(
     cluster: ProcessCluster, run: QueueRun, stop: threading.Event
 ) -> list[threading.Thread]:
     """The producer and consumer threads, not started, that run until ``stop``."""
-    return [
-        threading.Thread(target=producer, args=(cluster, run, who, stop), daemon=True)
-        for who in range(PRODUCERS)
-    ] + [
-        threading.Thread(target=consumer, args=(cluster, run, who, stop), daemon=True)
-        for who in range(CONSUMERS)
-    ]
+    return worker_threads(cluster, run, stop, (producer, PRODUCERS), (consumer, CONSUMERS))

@@ -24,7 +24,13 @@ from functools import partial
 from typing import cast
 
 from tests.integration.cluster import ProcessCluster
-from tests.integration.faults import CLIENT_TIMEOUT_S, SEED, SERVE_AGAIN_S, attempt
+from tests.integration.faults import (
+    CLIENT_TIMEOUT_S,
+    SEED,
+    SERVE_AGAIN_S,
+    attempt,
+    worker_threads,
+)
 
 STREAM = b"jobs"
 GROUP = "workers"
@@ -194,10 +200,4 @@ def workers(
     """The group, created, and the producer and consumer threads, not started, that run
     until ``stop``."""
     assert cluster.client(1).xgroup_create(STREAM, GROUP, id="0", mkstream=True)
-    return [
-        threading.Thread(target=producer, args=(cluster, run, who, stop), daemon=True)
-        for who in range(PRODUCERS)
-    ] + [
-        threading.Thread(target=consumer, args=(cluster, run, who, stop), daemon=True)
-        for who in range(CONSUMERS)
-    ]
+    return worker_threads(cluster, run, stop, (producer, PRODUCERS), (consumer, CONSUMERS))
