@@ -231,8 +231,11 @@ class Keepalive:
     sender: ReplicaId
 
 
-PeerFrame = Message | SnapshotFetch | SnapshotPart | Keepalive
-"""What travels between replicas: the core's messages, snapshot transfers, keepalives."""
+Delivered = Message | SnapshotFetch | SnapshotPart
+"""What the transport hands the replica: the core's messages and snapshot transfers."""
+PeerFrame = Delivered | Keepalive
+"""What travels between replicas: the above, and keepalives, which the transport keeps
+to itself."""
 
 
 def _bytes(v: object) -> bytes:

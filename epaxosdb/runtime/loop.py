@@ -313,9 +313,7 @@ class ConsensusLoop:
         """When bytes from each peer last arrived (monotonic): ``quorum_silence``."""
         self._listening_since = time.monotonic()
         """Since when this replica has been reading its peers without a gap
-        (``DEAF_AFTER_S``): silence before that proves nothing."""
-        self._listening_clock_at = self._listening_since
-        """When ``run_listening_clock`` last ran."""
+        (``DEAF_AFTER_S``, seen by ``_note_alive``): silence before that proves nothing."""
         self._refused_no_quorum = False
         """A command was refused for ``quorum_silence`` since a peer last spoke."""
         self._peer_statistics = peer_statistics
@@ -583,8 +581,7 @@ class ConsensusLoop:
         needed = (self._core.config.n - 1) // 2
         if not needed:
             return None
-        if now - self._listening_clock_at > DEAF_AFTER_S:
-            self._listening_since = now  # just stopped or held: the clock has not seen it
+        self._note_alive(now)  # just stopped or held: the clock may not have seen it yet
         if self._listening_since > now - NO_QUORUM_AFTER_S:
             return None
         heard = self._peers_heard(now)
@@ -596,15 +593,13 @@ class ConsensusLoop:
         return silent_s, heard, needed
 
     async def run_listening_clock(self) -> None:
-        """Notes when this process stops running for ``DEAF_AFTER_S`` or more (SIGSTOP,
-        a frozen machine, a step that holds the thread): meanwhile it read nothing its
-        peers sent, so their silence counts only from after the gap."""
+        """Notes this process alive every ``LISTENING_CLOCK_S``, whatever the ticker's pace
+        (an idle ticker may sleep for seconds with a long ``tick_ms``), so that
+        ``_note_alive`` sees every gap of ``DEAF_AFTER_S`` or more: SIGSTOP, a frozen
+        machine, a step that holds the thread."""
         while True:
             await trio.sleep(LISTENING_CLOCK_S)
-            now = time.monotonic()
-            if now - self._listening_clock_at > DEAF_AFTER_S:
-                self._listening_since = now
-            self._listening_clock_at = now
+            self._note_alive(time.monotonic())
 
     def _peers_heard(self, now: float) -> int:
         """INFO's ``peers_heard``: the peers heard within ``NO_QUORUM_AFTER_S``, which
@@ -1031,9 +1026,13 @@ class ConsensusLoop:
 
     def _note_alive(self, now: float) -> None:
         """This process runs at ``now`` (``time.monotonic``): a gap since it last ran far
-        beyond the ticker's pace means it was stopped meanwhile."""
+        beyond the ticker's pace means it was stopped meanwhile; any gap of
+        ``DEAF_AFTER_S`` means it read nothing its peers sent meanwhile, so their silence
+        counts only from now (``quorum_silence``)."""
         gap = now - self._alive_at
         self._alive_at = now
+        if gap > DEAF_AFTER_S:
+            self._listening_since = now
         if gap > IDLE_TICK_EVERY * self._tick_s + PAUSE_SLACK_S:
             self._paused_s = max(self._paused_s, gap)
 

@@ -81,6 +81,7 @@ from protocol.messages import ReplicaId
 from protocol.peer import (
     FRAME_SIZE_MAX,
     HANDSHAKE_FRAME_MAX,
+    Delivered,
     FrameDecoder,
     Hello,
     Keepalive,
@@ -199,7 +200,7 @@ class PeerNetwork:
         self,
         me: ReplicaId,
         cluster: ClusterConfig,
-        deliver: Callable[[PeerFrame], None],
+        deliver: Callable[[Delivered], None],
         identities: PeerIdentities,
         *,
         frame_size_max: int = FRAME_SIZE_MAX,
@@ -579,7 +580,7 @@ class PeerNetwork:
                         f"replica {link.peer} sent a message signed by {msg.sender}"
                     )
                 self._c["received"] += 1
-                if type(msg) is not Keepalive:
+                if not isinstance(msg, Keepalive):
                     deliver(msg)
             data = await stream.receive_some(RECEIVE_CHUNK)
             if not data:

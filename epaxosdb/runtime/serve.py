@@ -26,7 +26,7 @@ from epaxosdb.clusterfile import ClusterConfig, ReplicaEntry
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
 from epaxosdb.core.state import META_JOINING
-from protocol.peer import Keepalive, PeerFrame, SnapshotFetch, SnapshotPart
+from protocol.peer import Delivered, SnapshotFetch, SnapshotPart
 from storage.lmdb_store import LmdbStore
 
 from . import admin
@@ -165,13 +165,13 @@ async def serve_replica(
         peer_tls = certificates.peer_contexts(entry.tls)
     loop: ConsensusLoop | None = None
 
-    def deliver(msg: PeerFrame) -> None:
+    def deliver(msg: Delivered) -> None:
         assert loop is not None
         if isinstance(msg, SnapshotFetch):
             transfers.on_fetch(msg)
         elif isinstance(msg, SnapshotPart):
             transfers.on_part(msg)
-        elif not isinstance(msg, Keepalive):  # the transport keeps those to itself
+        else:
             loop.deliver(msg)
 
     def core() -> Replica:
