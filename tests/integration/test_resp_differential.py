@@ -33,7 +33,7 @@ from tests.commands.differential import (
 from tests.commands.script import TYPE_LINES, words
 from tests.commands.script import run as run_script
 from tests.commands.test_differential_edge_cases import SCENARIOS
-from tests.commands.test_differential_random import KEYS, Generator
+from tests.commands.test_differential_random import KEYS, replay
 from tests.commands.test_differential_transactions import TRANSACTIONS
 from tests.integration.cluster import ProcessCluster
 from tests.redis_server import Parsed, RawConnection, RedisServer, parse_reply
@@ -115,22 +115,7 @@ def test_edge_case_scenarios_reply_like_redis_over_the_network(
 def test_random_sequences_reply_like_redis_over_the_network(
     netdiff: ReplicaDifferential, seed: int
 ) -> None:
-    generator = Generator(seed)
-    compared = 0
-    for step in range(1, RANDOM_STEPS + 1):
-        mode, args = generator.request()
-        context = f"[network seed={seed} step={step} RESP{netdiff.protocol}]"
-        if mode == "inject":
-            netdiff.put_non_string(args[1], ValueType(int(args[2])))
-            continue
-        netdiff.check_request(mode, args, context=context)
-        compared += 1
-    for key in KEYS:
-        context = f"[network seed={seed} final state of {key!r} RESP{netdiff.protocol}]"
-        netdiff.check(b"TYPE", key, context=context)
-        netdiff.check(b"GET", key, context=context)
-        netdiff.check_ttl(b"PTTL", key, tolerance=PTTL_TOLERANCE_MS, context=context)
-    assert compared > RANDOM_STEPS * 0.9
+    replay(netdiff, seed, RANDOM_STEPS)
 
 
 SHUTDOWN_REFUSED = [
@@ -202,14 +187,7 @@ def rotating(
 def test_random_sequences_through_every_replica_in_turn_reply_like_redis(
     rotating: RotatingDifferential, seed: int
 ) -> None:
-    generator = Generator(seed)
-    for step in range(1, RANDOM_STEPS + 1):
-        mode, args = generator.request()
-        context = f"[3 replicas seed={seed} step={step} RESP{rotating.protocol}]"
-        if mode == "inject":
-            rotating.put_non_string(args[1], ValueType(int(args[2])))
-        else:
-            rotating.check_request(mode, args, context=context)
+    replay(rotating, seed, RANDOM_STEPS)
     for key in KEYS:
         context = f"[3 replicas seed={seed} final state of {key!r} RESP{rotating.protocol}]"
         for _ in range(3):  # the same on each replica

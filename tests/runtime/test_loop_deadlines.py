@@ -17,6 +17,7 @@ import trio
 from epaxosdb import commands
 from epaxosdb.core.config import ReplicaConfig
 from epaxosdb.core.replica import Replica
+from epaxosdb.runtime.blocking import BlockedClients
 from epaxosdb.runtime.loop import ConsensusLoop
 from protocol.messages import SyncReply
 from protocol.replies import Error, Reply
@@ -26,15 +27,15 @@ TIMEOUT_S = 0.3
 TICK_S = 0.01
 
 
-def isolated_loop() -> ConsensusLoop:
-    """Replica 1 of three whose messages go nowhere: no command of it can commit.
+def isolated_loop(replicas: int = 3, blocked: BlockedClients | None = None) -> ConsensusLoop:
+    """Replica 1 of ``replicas`` whose messages go nowhere: no command of it can commit.
 
-    A peer's sync reply ("nothing committed anywhere") ends its loading, as
-    when a fresh cluster starts, so that it accepts commands."""
-    core = Replica(
-        ReplicaConfig(1, (1, 2, 3)), rng=random.Random(7), access=commands.command_access
-    )
-    core.step(SyncReply(2, (-1, -1, -1), (), False))
+    Sync replies from a majority's other members ("nothing committed anywhere") end its
+    loading, as when a fresh cluster starts, so that it accepts commands."""
+    ids = tuple(range(1, replicas + 1))
+    core = Replica(ReplicaConfig(1, ids), rng=random.Random(7), access=commands.command_access)
+    for peer in ids[1 : 1 + (replicas - 1) // 2]:
+        core.step(SyncReply(peer, (-1,) * replicas, (), False))
     core.advance(core.ready())
     assert not core.loading
     return ConsensusLoop(
@@ -44,6 +45,7 @@ def isolated_loop() -> ConsensusLoop:
         send=lambda dst, msg: None,
         tick_interval_s=TICK_S,
         command_timeout_s=TIMEOUT_S,
+        blocked=blocked,
     )
 
 

@@ -10,22 +10,16 @@ shortened; replica 1 of three, whose messages go nowhere.
 
 from __future__ import annotations
 
-import random
 import time
 from typing import cast
 
 import pytest
 import trio
 
-from epaxosdb import commands
-from epaxosdb.core.config import ReplicaConfig
-from epaxosdb.core.replica import Replica
 from epaxosdb.runtime import loop as loop_module
 from epaxosdb.runtime.blocking import BlockedClients
 from epaxosdb.runtime.loop import ConsensusLoop
-from protocol.messages import SyncReply
 from protocol.replies import Error, Reply
-from storage.memory import MemoryStore
 from tests.runtime.test_loop_deadlines import isolated_loop
 
 SILENCE_S = 0.3
@@ -112,22 +106,7 @@ class CountingBlocked:
 async def test_blocked_clients_try_again_only_once_a_quorum_is_heard() -> None:
     """Of five replicas, one peer is too few: its keepalives alone wake nobody."""
     blocked = CountingBlocked()
-    core = Replica(
-        ReplicaConfig(1, (1, 2, 3, 4, 5)), rng=random.Random(7), access=commands.command_access
-    )
-    core.step(SyncReply(2, (-1,) * 5, (), False))
-    core.step(SyncReply(3, (-1,) * 5, (), False))
-    core.advance(core.ready())
-    assert not core.loading
-    loop = ConsensusLoop(
-        core,
-        MemoryStore(),
-        incarnation=1,
-        send=lambda dst, msg: None,
-        tick_interval_s=0.01,
-        command_timeout_s=5.0,
-        blocked=cast(BlockedClients, blocked),
-    )
+    loop = isolated_loop(5, cast(BlockedClients, blocked))
     async with trio.open_nursery() as nursery:
         nursery.start_soon(loop.run_listening_clock)
         await trio.sleep(SILENCE_S * 2)
