@@ -577,11 +577,11 @@ class ConsensusLoop:
         would only wait out the timeout and get "outcome unknown", so it is refused at
         once, before it is proposed, and its client can go to another replica. Silence
         counts only from ``_listening_since``: while this replica itself was stopped or
-        busy, its peers' words may be waiting unread."""
+        busy, its peers' words may be waiting unread (callers note ``now`` with
+        ``_note_alive`` first, so a gap just ended counts even before the clock saw it)."""
         needed = (self._core.config.n - 1) // 2
         if not needed:
             return None
-        self._note_alive(now)  # just stopped or held: the clock may not have seen it yet
         if self._listening_since > now - NO_QUORUM_AFTER_S:
             return None
         heard = self._peers_heard(now)
@@ -609,7 +609,10 @@ class ConsensusLoop:
     def heard(self, peer: ReplicaId) -> None:
         """Bytes from ``peer`` arrived (``PeerNetwork``'s ``on_heard``)."""
         now = self._heard[peer] = time.monotonic()
-        if self._refused_no_quorum and self.quorum_silence(now) is None:
+        if not self._refused_no_quorum:
+            return
+        self._note_alive(now)
+        if self.quorum_silence(now) is None:
             # A quorum is heard again: blocked clients whose attempts were refused try
             # again. (Not at every keepalive of a peer too few to make one.)
             self._refused_no_quorum = False
