@@ -18,7 +18,9 @@ blocked client differently from how it runs the command: a key that turned into
 another type while the client waited is passed over, not answered with WRONGTYPE
 (the client keeps waiting on it, and is served from another of its keys that gets
 an element), while BLMOVE's *destination* of another type still ends the wait with
-WRONGTYPE once the source has an element — which stays in the source.
+WRONGTYPE once the source has an element — which stays in the source. The front
+end asks that of the state it has executed before each later attempt
+(``BlockingWait.refusal``), since another client's pop may run before the attempt.
 
 The timeout is checked by ``prepare``, before anything is proposed, in the
 place Redis checks it: first for the commands that take it last, only after
@@ -28,7 +30,8 @@ place Redis checks it: first for the commands that take it last, only after
 from __future__ import annotations
 
 import math
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
+from functools import partial
 from typing import NamedTuple
 
 from protocol.replies import NULL_ARRAY, Error, Reply
@@ -36,8 +39,10 @@ from storage.interface import KeyValueView, ValueType
 
 from . import extended, groups, streams
 from .containers import BLOCKING_MPOPS, mpop_request
+from .errors import WRONGTYPE
 from .integers import LLONG_MAX, parse_ll
 from .spec import Handler, Prepare
+from .values import live_header
 
 TIMEOUT_NOT_FLOAT = Error("ERR timeout is not a float or out of range")
 TIMEOUT_NEGATIVE = Error("ERR timeout is negative")
@@ -83,6 +88,9 @@ class BlockingWait(NamedTuple):
     waiter; XREAD only reads, and every reader of a written stream is woken."""
     retry: tuple[bytes, ...] | None = None
     """The op of every attempt after the first (``None``: the same op)."""
+    refusal: Callable[[KeyValueView, int], Error | None] | None = None
+    """For a waiter that Redis can answer without taking anything (``refused_when_served``):
+    that answer in the state given at the time given, else ``None``."""
 
 
 def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait | None:
@@ -114,7 +122,31 @@ def blocking_wait(op: tuple[bytes, ...]) -> BlockingWait | None:
         raw_timeout, keys = op[-1], op[1:-1]
     timeout = parse_timeout(raw_timeout)
     assert not isinstance(timeout, Error), "prepare refused this op"
-    return BlockingWait(keys, empty, NULL_ARRAY, timeout, retry=(retry_name(name), *op[1:]))
+    refusal = partial(refused_when_served, op[1], op[2]) if name in _ONE_SOURCE else None
+    return BlockingWait(
+        keys, empty, NULL_ARRAY, timeout, retry=(retry_name(name), *op[1:]), refusal=refusal
+    )
+
+
+def refused_when_served(
+    source: bytes, destination: bytes, kv: KeyValueView, now_ms: int
+) -> Error | None:
+    """What Redis answers a client blocked in BLMOVE or BRPOPLPUSH the moment ``source``
+    can serve it, when that answer moves nothing: WRONGTYPE if ``destination`` holds
+    another type (the element stays in the source); ``None`` when it would move one.
+
+    Redis serves a blocked client right after the command that pushed, before any
+    other client's command; here the client's next attempt is a command of its own,
+    and another client may pop the element first. Asked of the state the replica has
+    executed whenever the waiter is told of a change, this answers it as Redis would
+    have, unless that other pop ran in the very loop turn of the push."""
+    held = live_header(kv, source, now_ms)
+    if held is None or held.type != ValueType.LIST:
+        return None
+    target = live_header(kv, destination, now_ms)
+    if target is None or target.type == ValueType.LIST:
+        return None
+    return WRONGTYPE
 
 
 def undo_pop(op: tuple[bytes, ...], reply: Reply) -> tuple[bytes, ...] | None:

@@ -117,6 +117,12 @@ class Backend(Protocol):
         ``save``, the whole executed state). Blocking: call it from another thread."""
         ...
 
+    def read_executed(self, fn: Callable[[KeyValueView], T]) -> T:
+        """``fn`` over everything this replica has executed, deferred effects included,
+        between two loop turns. For a look at a few keys (a blocked client's), on the
+        event loop's thread; not a snapshot to walk."""
+        ...
+
     @property
     def last_save_s(self) -> int:
         """LASTSAVE: the Unix time the store last held the whole executed state."""

@@ -79,10 +79,15 @@ class BlockedPop:
         timed_out: Reply,
         deadline: float,
         consumes: bool = True,
+        refusal: Callable[[], Error | None] | None = None,
     ) -> None:
         self.keys = keys
         self.consumes = consumes
         """Whether an attempt takes what it finds (BLPOP) or only reads it (XREAD)."""
+        self._refusal = refusal
+        """An answer that ends the wait without an attempt, judged from what the replica
+        has executed (``commands.refused_when_served``); asked before each attempt
+        but the first, which runs the command itself."""
         self._propose = propose
         self._finish = finish
         self._empty = empty
@@ -139,7 +144,7 @@ class BlockedPop:
         if self._in_flight:
             self._changed = True
         else:
-            self._attempt()
+            self._serve()
 
     def stop(self, reply: Reply | None = None) -> None:
         """End the wait with the timeout reply (or ``reply``) — once the attempt in flight,
@@ -179,7 +184,16 @@ class BlockedPop:
         elif self._stopping:
             self._end(self._stop_reply)
         elif self._changed:
+            self._serve()
+
+    def _serve(self) -> None:
+        """Attempt again, unless the state executed so far answers the client already."""
+        refused = self._refusal() if self._refusal is not None else None
+        if refused is None:
             self._attempt()
+        else:
+            self._failed = True  # what it would have taken is still there for the others
+            self._end(refused)
 
     def _end(self, reply: Reply) -> None:
         self.done = True

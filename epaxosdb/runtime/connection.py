@@ -82,6 +82,7 @@ from protocol.errors import (
 from protocol.peer import COMMAND_BYTES_MAX
 from protocol.replies import OK, QUEUED, Error, Push, Reply
 from protocol.resp import NEED_DATA, RespParser, encode_push, encode_reply
+from storage.interface import KeyValueView
 
 from . import acl, admin, monitor, tracking
 from .backend import Backend
@@ -486,10 +487,15 @@ class Connection:
         blocked = BlockedPop(
             wait.keys, propose, unblocked, wait.empty,
             wait.timed_out, trio.current_time() + timeout_s, consumes=wait.consumes,
+            refusal=None if wait.refusal is None else partial(self._refused_now, wait.refusal),
         )
         self._blocked = blocked
         self.registry.blocked.add(blocked)
         blocked.start()
+
+    def _refused_now(self, judge: Callable[[KeyValueView, int], Error | None]) -> Error | None:
+        """A blocked client's answer that takes nothing, judged now (``BlockingWait.refusal``)."""
+        return self.backend.read_executed(lambda kv: judge(kv, self._now_ms()))
 
     def _unblocked(self, seq: int, proto: int, op: tuple[bytes, ...], reply: Reply) -> None:
         blocked = self._blocked

@@ -73,7 +73,7 @@ from epaxosdb.node import (
 )
 from protocol.messages import Command, InstanceId, Message, ReplicaId, payload_bytes
 from protocol.replies import Error, Published, Reply
-from storage.buffered import Writes
+from storage.buffered import BufferedView, Writes
 from storage.interface import KeyValueView, Store
 
 from .allocator import release_free_memory
@@ -431,6 +431,17 @@ class ConsensusLoop:
         """``Backend.read_state``: one read transaction of the store (call it from a worker
         thread: it runs beside the turns, which LMDB lets one writer and readers do)."""
         return self._store.read(fn)
+
+    def read_executed(self, fn: Callable[[KeyValueView], T]) -> T:
+        """``Backend.read_executed``: the store read through the effects it lacks."""
+        layers = [self._apply.unflushed]
+        if self._flushing is not None:
+            layers.append(self._flushing)
+        return self._store.read(
+            lambda base: fn(
+                BufferedView(base, [e.writes for e in layers], None, [e.carried for e in layers])
+            )
+        )
 
     @property
     def saving(self) -> bool:

@@ -115,6 +115,10 @@ class FakeBackend:
     def read_state(self, fn: Callable[[KeyValueView], T]) -> T:
         return self.store.read(fn)
 
+    def read_executed(self, fn: Callable[[KeyValueView], T]) -> T:
+        """Commands execute straight into the store here: it holds everything executed."""
+        return self.store.read(fn)
+
     def scratch_file(self) -> BinaryIO:
         file = tempfile.TemporaryFile()  # noqa: SIM115 (the caller closes it, as it must)
         self.scratch_files.append(file)

@@ -219,6 +219,38 @@ async def test_blmove_to_a_destination_of_another_type_ends_the_wait_with_wrongt
             await until_blocked(server, 0)
 
 
+async def test_blmove_to_another_type_is_refused_though_a_later_pop_takes_the_element() -> None:
+    """Redis serves a blocked client right after the push, before the next client's
+    command: the waiter gets WRONGTYPE and the element stays for the LPOP that comes
+    next. Here the waiter's next attempt would run after that LPOP and find nothing;
+    it is answered from the state right after the push instead of waiting on."""
+    backend = FakeBackend()
+    async with running_server(backend) as server:
+        waiter, pusher, popper = [await RawClient.connect(server.port) for _ in range(3)]
+        await pusher.call("SET", "dst", "text")
+        for request in (
+            ["BLMOVE", "src", "dst", "LEFT", "RIGHT", "0"],
+            ["BRPOPLPUSH", "src", "dst", "0"],
+        ):
+            await waiter.send(encode_request(request))
+            await until_blocked(server, 1)
+            backend.hold = True
+            await pusher.send(encode_request(["RPUSH", "src", "x"]))
+            await popper.send(encode_request(["LPOP", "src"]))
+            with trio.fail_after(WAIT_S):
+                await backend.wait_held(2)
+            assert backend.release() == 2  # the push, then the pop: no attempt between
+            backend.hold = False
+            with trio.fail_after(WAIT_S):
+                assert await waiter.replies(1) == (
+                    b"-WRONGTYPE Operation against a key holding the wrong kind of value\r\n"
+                )
+                assert await pusher.replies(1) == b":1\r\n"
+                assert await popper.replies(1) == b"$1\r\nx\r\n"
+            await until_blocked(server, 0)
+            assert backend.held == []  # the waiter proposed no attempt after the push
+
+
 async def test_a_timeout_below_a_millisecond_times_out_instead_of_waiting_for_ever() -> None:
     """Redis rounds the timeout up to whole milliseconds: 0.0001 s is 1 ms, not 0 (for ever)."""
     async with running_server() as server:
