@@ -69,25 +69,44 @@ def _request(rng: random.Random) -> list[bytes]:
     return [b"DEL", key]
 
 
+TAIL_KEY = b"tail"
+TAIL_BATCH = 20
+TAIL_STEPS_MAX = 400
+"""A batch of 20 new elements grows a sparse value by some tens of bytes; it goes dense
+past ``hll-sparse-max-bytes`` (3,000) well within these steps."""
+
+
 @pytest.mark.parametrize("seed", SEEDS)
 def test_random_pfadd_pfcount_pfmerge_sequences_match_redis_replies_and_bytes(
     resp2: Differential, seed: int
 ) -> None:
+    """The seeded sequence, then, whatever it reached, a tail that grows one more key
+    from empty through every sparse size to dense, so that any seed checks both (a
+    seed's sequence alone may stay sparse)."""
     rng = random.Random(seed)
-    largest_sparse, dense_seen = 0, 0
-    for step in range(STEPS):
-        args = _request(rng)
-        context = f"[seed {seed} step {step}]"
+    seen = {"dense": 0, "largest sparse": 0}
+
+    def check(args: list[bytes], keys: list[bytes], context: str) -> None:
         resp2.check(*args, context=context)
-        for key in KEYS:
+        for key in keys:
             stored = resp2.check(b"GET", key, context=f"{context} after {args[:2]!r}")
             if len(stored) > DENSE_SIZE:  # a bulk reply: ``$12304\r\n...``
-                dense_seen += 1
+                seen["dense"] += 1
             elif stored.startswith(b"$") and len(stored) > 8:
-                largest_sparse = max(largest_sparse, int(stored[1 : stored.index(b"\r")]))
-    # The sequence did what it is for: dense values, and sparse ones near the threshold.
-    assert dense_seen > 0
-    assert largest_sparse > 1500
+                size = int(stored[1 : stored.index(b"\r")])
+                seen["largest sparse"] = max(seen["largest sparse"], size)
+
+    for step in range(STEPS):
+        check(_request(rng), KEYS, f"[seed {seed} step {step}]")
+    dense_before = seen["dense"]
+    for step in range(TAIL_STEPS_MAX):
+        if seen["dense"] > dense_before:
+            break
+        batch = [b"t%d:%d" % (seed, TAIL_BATCH * step + i) for i in range(TAIL_BATCH)]
+        check([b"PFADD", TAIL_KEY, *batch], [TAIL_KEY], f"[seed {seed} tail step {step}]")
+    # Dense values, and sparse ones near the threshold, were compared.
+    assert seen["dense"] > dense_before
+    assert seen["largest sparse"] > 1500
 
 
 CUT_XZERO = b"HYLL\x01" + bytes(10) + b"\x80\x3f\x3f\x3f\x3e\x7f"
