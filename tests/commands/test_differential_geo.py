@@ -431,7 +431,8 @@ def test_random_geo_sequences_match_redis(resp2: Differential, seed: int) -> Non
         reply = check(resp2, *args, context=f"[seed {seed} step {step}]")
         searches += args[0].startswith((b"GEOSEARCH", b"GEORADIUS")) and reply.startswith(b"*")
         stored += args[0] == b"ZRANGE" and len(reply) > 10
-    assert searches > STEPS // 10 and stored > STEPS // 50  # the sequence did search and store
+    # The sequence did search and store (seeds 1-3000: at least 48 and 11 of 600 steps).
+    assert searches > STEPS // 20 and stored > STEPS // 100
 
 
 def test_a_random_geo_sequence_matches_redis_under_resp3(redis_server: RedisServer) -> None:
