@@ -9,7 +9,9 @@
   nonce; the dialer answers with its proof. A wrong cluster id, an unknown or
   unexpected replica id, a bad proof, an oversize or malformed frame, or
   silence for ``handshake_timeout_s`` closes that connection and is logged —
-  nothing else is affected.
+  nothing else is affected. A refusal that repeats (a replica left on another
+  build during an upgrade redials every back-off) is logged a few times a
+  window for each reason, then counted (``ReasonThrottle``).
 * **Sending never blocks the consensus loop.** ``send`` appends an encoded
   frame to the peer's bounded outbound queue; one sender task per peer writes
   everything queued with one ``send_all``. With the queue full or the peer
@@ -96,7 +98,7 @@ from protocol.peer import (
 
 from .identities import Identity, NumberedBehind, PeerIdentities, PeerIdentityError
 from .listeners import open_listeners
-from .throttle import LogThrottle
+from .throttle import LogThrottle, ReasonThrottle
 from .tls import handshake_failure
 
 log = logging.getLogger("epaxosdb.peers")
@@ -113,6 +115,9 @@ SILENT_LOG_WINDOW_S = 60.0
 """Connections rejected for silence (no handshake in time) are logged one by one up to
 ``SILENT_LOG_BURST`` per ``SILENT_LOG_WINDOW_S``, then counted and summed up in one line
 at most once per window: anybody who reaches a peer port can open thousands."""
+REFUSED_LOG_BURST = 3
+"""Handshakes refused for one reason that are logged one by one per ``SILENT_LOG_WINDOW_S``
+(``ReasonThrottle``)."""
 KEEPALIVE_S = 0.5
 """A connection's sender sends a ``Keepalive`` after this long without sending anything:
 several of them fit in the loop's ``NO_QUORUM_AFTER_S``, so one late or lost is no
@@ -234,6 +239,13 @@ class PeerNetwork:
         self._tls_failed = LogThrottle(SILENT_LOG_BURST, SILENT_LOG_WINDOW_S, trio.current_time)
         """Failed TLS handshakes, accepted or dialled: a misconfigured replica redials
         every back-off, and anybody can knock on the port."""
+        self._refused = ReasonThrottle(
+            REFUSED_LOG_BURST, SILENT_LOG_WINDOW_S, trio.current_time
+        )
+        """Handshakes refused with a reason, accepted or dialled (another cluster, build
+        or secret), per reason: a replica left on an old build during an upgrade is
+        refused at every back-off of every dial, about once a second per pair, for as
+        long as the upgrade takes."""
         self._behind_seen: set[tuple[int, tuple[int, bytes]]] = set()
         """Peer runs refused once for numbering behind (``NumberedBehind``): a second
         refusal is no race, and is logged as a warning."""
@@ -355,11 +367,14 @@ class PeerNetwork:
                     self._log_tls_summary()
                 elif isinstance(exc, PeerIdentityError):
                     self._c["rejected"] += 1
-                    log.warning("refusing replica %d: %s", link.peer, exc)
+                    if self._refused.allow(f"{link.peer}: {exc}"):
+                        log.warning("refusing replica %d: %s", link.peer, exc)
+                    self._log_refused_summary()
                 elif isinstance(exc, PeerProtocolError):
-                    # Not a peer that is down: one that answers and refuses, or is not
-                    # ours. Said once per (growing) back-off, so it cannot flood the log.
-                    log.warning("handshake with replica %d failed: %s", link.peer, exc)
+                    # Not a peer that is down: one that answers and refuses, or is not ours.
+                    if self._refused.allow(f"{link.peer}: {exc}"):
+                        log.warning("handshake with replica %d failed: %s", link.peer, exc)
+                    self._log_refused_summary()
                 else:
                     log.debug("dialing replica %d failed: %s", link.peer, exc)
                 await trio.sleep(backoff * (0.5 + self._rng.random()))
@@ -407,9 +422,10 @@ class PeerNetwork:
                     "will tell (this is logged as a warning if it repeats)",
                     _remote(sock), reason,
                 )  # fmt: skip
-            elif not silent or self._silent.allow():
+            elif self._silent.allow() if silent else self._refused.allow(reason):
                 log.warning("rejected a peer connection from %s: %s", _remote(sock), reason)
             self._log_silent_summary()
+            self._log_refused_summary()
             await trio.aclose_forcefully(stream)
             return
         await self._run_connection(self._links[peer], stream, decoder)
@@ -419,6 +435,16 @@ class PeerNetwork:
             await trio.sleep(self._silent.window_s)
             self._log_silent_summary()
             self._log_tls_summary()
+            self._log_refused_summary()
+
+    def _log_refused_summary(self) -> None:
+        count = self._refused.take_summary()
+        if count:
+            log.warning(
+                "%d more peer handshakes refused or failed (a reason repeated more than %d "
+                "times a %gs is not logged one by one)",
+                count, self._refused.burst, self._refused.window_s,
+            )  # fmt: skip
 
     def _log_tls_summary(self) -> None:
         count = self._tls_failed.take_summary()
