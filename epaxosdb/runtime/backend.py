@@ -117,10 +117,11 @@ class Backend(Protocol):
         ``save``, the whole executed state). Blocking: call it from another thread."""
         ...
 
-    def read_executed(self, fn: Callable[[KeyValueView], T]) -> T:
-        """``fn`` over everything this replica has executed, deferred effects included,
-        between two loop turns. For a look at a few keys (a blocked client's), on the
-        event loop's thread; not a snapshot to walk."""
+    def read_executed(self, fn: Callable[[KeyValueView], T]) -> T | None:
+        """``fn`` over everything this replica has executed, deferred effects included;
+        ``None`` while a loop turn is being made durable (what it executed may yet be
+        lost to a crash, so nobody may act on it). For a look at a few keys (a blocked
+        client's), on the event loop's thread; not a snapshot to walk."""
         ...
 
     @property

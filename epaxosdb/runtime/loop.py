@@ -432,8 +432,12 @@ class ConsensusLoop:
         thread: it runs beside the turns, which LMDB lets one writer and readers do)."""
         return self._store.read(fn)
 
-    def read_executed(self, fn: Callable[[KeyValueView], T]) -> T:
-        """``Backend.read_executed``: the store read through the effects it lacks."""
+    def read_executed(self, fn: Callable[[KeyValueView], T]) -> T | None:
+        """``Backend.read_executed``: the store read through the effects it lacks. Not
+        while a turn is open: the deferred effects then hold its own, whose records
+        are still on their way to the disk."""
+        if self._turn_open:
+            return None
         layers = [self._apply.unflushed]
         if self._flushing is not None:
             layers.append(self._flushing)

@@ -115,7 +115,7 @@ class FakeBackend:
     def read_state(self, fn: Callable[[KeyValueView], T]) -> T:
         return self.store.read(fn)
 
-    def read_executed(self, fn: Callable[[KeyValueView], T]) -> T:
+    def read_executed(self, fn: Callable[[KeyValueView], T]) -> T | None:
         """Commands execute straight into the store here: it holds everything executed."""
         return self.store.read(fn)
 
