@@ -439,12 +439,17 @@ def apply_ready(store: Store, ready: Ready, me: ReplicaId) -> Outbox:
 class FlushPolicy:
     """When deferred key-value effects must be written (see ``DeferredApply``)."""
 
-    keys_max: int = 16384
+    keys_max: int = 32768
     """Deferred key-value writes that make the next transaction write them all.
 
     Writing many random keys in one transaction shares B-tree pages between
     them, so each costs fewer page writes than when every small batch writes
-    its own (ecosystem.md §6.2: the cost is per page and per commit)."""
+    its own (ecosystem.md §6.2: the cost is per page and per commit). The
+    bigger the batch, the longer the loop waits for it: 16,384 -> 32,768 took
+    a replica from 102,145 to 118,168 pipelined SETs/s and a 3-replica cluster
+    from 55,991 to 61,920, p99 78 -> 87 ms; 65,536 gained little more for one
+    replica and nothing for three, whose p99 went to 144 ms (tools/bench_acceptance.py,
+    -P 16, medians of 3 rounds, 2026-11-29)."""
     instances_max: int = 256
     """Deferred executed instances that force a flush: bounds what a restart re-executes."""
     bytes_max: int = 16 << 20
