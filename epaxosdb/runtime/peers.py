@@ -438,31 +438,26 @@ class PeerNetwork:
             self._log_refused_summary()
 
     def _log_refused_summary(self) -> None:
-        count = self._refused.take_summary()
-        if count:
-            log.warning(
-                "%d more peer handshakes refused or failed (a reason repeated more than %d "
-                "times a %gs is not logged one by one)",
-                count, self._refused.burst, self._refused.window_s,
-            )  # fmt: skip
+        _log_summary(
+            self._refused,
+            "%d more peer handshakes refused or failed (a reason repeated more than %d "
+            "times a %gs is not logged one by one)",
+        )
 
     def _log_tls_summary(self) -> None:
-        count = self._tls_failed.take_summary()
-        if count:
-            log.warning(
-                "%d more peer TLS handshakes failed; connections closed (more than %d a %gs "
-                "are not logged one by one)",
-                count, self._tls_failed.burst, self._tls_failed.window_s,
-            )  # fmt: skip
+        _log_summary(
+            self._tls_failed,
+            "%d more peer TLS handshakes failed; connections closed (more than %d a %gs "
+            "are not logged one by one)",
+        )
 
     def _log_silent_summary(self) -> None:
-        count = self._silent.take_summary()
-        if count:
-            log.warning(
-                "rejected %d more peer connections with no handshake within %gs (more than "
-                "%d a %gs are not logged one by one)",
-                count, self._handshake_timeout_s, self._silent.burst, self._silent.window_s,
-            )  # fmt: skip
+        _log_summary(
+            self._silent,
+            "rejected %d more peer connections with no handshake within %gs (more than "
+            "%d a %gs are not logged one by one)",
+            self._handshake_timeout_s,
+        )
 
     # --- handshake ---------------------------------------------------------------------
 
@@ -622,6 +617,14 @@ class PeerNetwork:
             link.queue.clear()
             link.queued_bytes = 0
             link.wake.set()
+
+
+def _log_summary(throttle: LogThrottle | ReasonThrottle, text: str, *args: object) -> None:
+    """Say how many events ``throttle`` held back, once it has something to say: ``text``
+    takes the count, ``args``, then the throttle's burst and window."""
+    count = throttle.take_summary()
+    if count:
+        log.warning(text, count, *args, throttle.burst, throttle.window_s)
 
 
 def _tls_failure(exc: BaseException) -> str | None:
