@@ -485,6 +485,12 @@ def _hll(kv: KeyValueView, key: bytes, now_ms: int) -> tuple[Value | None, bytes
     return value, payload
 
 
+def refuses(kv: KeyValueView, key: bytes, now_ms: int) -> bool:
+    """Whether PFCOUNT or PFMERGE stops at ``key`` with WRONGTYPE: it holds another type,
+    or a string that is no HLL (INFO's lookup counts stop there too, ``tally``)."""
+    return type(_hll(kv, key, now_ms)[1]) is Error
+
+
 def _registers(payload: bytes) -> bytearray | None:
     """Every register of a valid-looking HLL, ``None`` for a corrupted sparse one."""
     if payload[_ENCODING_AT] == DENSE:

@@ -35,10 +35,13 @@ more read of its key's header before it runs (``_one_key``, ``_read_keys``).
 GET, the commonest command, and SET, which finds no rule at all, cost a few
 dict and identity checks more.
 
+A command of several keys that fails with WRONGTYPE on one of them (SUNION of
+a set and a string) has looked up the keys before that one and that one, and
+no further, as in Redis (``_STOPS_AT_WRONG_TYPE``); LCS looks up both its keys
+first.
+
 Where this differs from Redis: SORT counts only its key, not those its BY and
-GET patterns name (they depend on the stored elements); and a command that
-fails on one of its keys (WRONGTYPE from the first set of SUNIONSTORE) has
-counted all of them, where Redis stops at the failure.
+GET patterns name (they depend on the stored elements).
 """
 
 from __future__ import annotations
@@ -47,8 +50,9 @@ from collections.abc import Callable
 from dataclasses import dataclass, replace
 
 from protocol.replies import Error, Reply
-from storage.interface import KeyValueView
+from storage.interface import KeyValueView, ValueType
 
+from . import hyperloglog
 from .keyspace import NONE_TYPE as _NONE_TYPE
 from .spec import CommandSpec, KeySpec
 from .table import COMMANDS
@@ -195,22 +199,66 @@ def judge_of(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, tally: Tally)
 
 
 def _count(kv: KeyValueView, keys: list[bytes], now_ms: int, tally: Tally) -> None:
-    hits = 0
-    missed = tally.missed
-    for key in keys:
-        if live_header(kv, key, now_ms) is not None:
-            hits += 1
-        elif missed is not None:
-            missed.append(key)
+    _add_found(tally, keys, [live_header(kv, key, now_ms) is not None for key in keys])
+
+
+def _add_found(tally: Tally, keys: list[bytes], found: list[bool]) -> None:
+    """Count lookups of ``keys``, ``found[i]`` saying whether ``keys[i]`` was there."""
+    hits = sum(found)
     tally.hits += hits
     tally.misses += len(keys) - hits
+    if tally.missed is not None and hits < len(keys):
+        tally.missed += [key for key, there in zip(keys, found, strict=True) if not there]
 
 
-def _read_keys(specs: tuple[KeySpec, ...], times: int = 1) -> Rule:
+Refuses = Callable[[KeyValueView, bytes, int], bool]
+"""``refuses(kv, key, now_ms)``: whether a command answers WRONGTYPE at ``key``."""
+
+
+def _holds_other_than(*types: ValueType) -> Refuses:
+    accepted = frozenset(types)
+
+    def refuses(kv: KeyValueView, key: bytes, now_ms: int) -> bool:
+        header = live_header(kv, key, now_ms)
+        return header is not None and header.type not in accepted
+
+    return refuses
+
+
+_SETS_ONLY = _holds_other_than(ValueType.SET)
+_SETS_OR_ZSETS = _holds_other_than(ValueType.SET, ValueType.ZSET)
+_STOPS_AT_WRONG_TYPE: dict[bytes, Refuses] = {
+    **dict.fromkeys(
+        (b"SUNION", b"SINTER", b"SDIFF", b"SUNIONSTORE", b"SINTERSTORE", b"SDIFFSTORE",
+         b"SINTERCARD"),
+        _SETS_ONLY,
+    ),
+    **dict.fromkeys(
+        (b"ZUNION", b"ZINTER", b"ZDIFF", b"ZUNIONSTORE", b"ZINTERSTORE", b"ZDIFFSTORE",
+         b"ZINTERCARD"),
+        _SETS_OR_ZSETS,
+    ),
+    b"BITOP": _holds_other_than(ValueType.STRING),
+    b"XREAD": _holds_other_than(ValueType.STREAM),
+    b"XREADGROUP": _holds_other_than(ValueType.STREAM),
+    b"PFCOUNT": hyperloglog.refuses,
+    b"PFMERGE": hyperloglog.refuses,
+}  # fmt: skip
+"""Commands of several keys that Redis 7.0 looks up one at a time, checking each one's
+type before the next lookup: WRONGTYPE ends their lookups at the key it is about (XREAD's
+at its first pass, which resolves IDs). What each refuses."""
+
+
+def _read_keys(
+    specs: tuple[KeySpec, ...], times: int = 1, stops_at: Refuses | None = None
+) -> Rule:
     """A rule counting every key the ``RO`` specs among ``specs`` find, ``times`` times
-    (a spec whose flags depend on the call, BITFIELD's, is asked: ``flags_of``)."""
+    (a spec whose flags depend on the call, BITFIELD's, is asked: ``flags_of``); with
+    ``stops_at``, a judge that counts them once the reply tells whether the op stopped
+    with WRONGTYPE at one of them, from what each held before the op (SINTERSTORE may
+    delete a source that is also its destination)."""
 
-    def rule(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, tally: Tally) -> None:
+    def rule(kv: KeyValueView, op: tuple[bytes, ...], now_ms: int, tally: Tally) -> Judge | None:
         keys: list[bytes] = []
         for spec in specs:
             flags = spec.flags if spec.flags_of is None else spec.flags_of(op)
@@ -219,9 +267,25 @@ def _read_keys(specs: tuple[KeySpec, ...], times: int = 1) -> Rule:
             positions = spec.find(op)
             if positions is not None:  # a malformed count: the handler refuses the op
                 keys += [op[i] for i in positions if i < len(op)]
-        if keys:
+        if not keys:
+            return None
+        if stops_at is None:
             _count(kv, keys * times, now_ms, tally)
-        return None
+            return None
+        found = [live_header(kv, key, now_ms) is not None for key in keys]
+
+        def judge(
+            kv: KeyValueView, op: tuple[bytes, ...], reply: Reply, now_ms: int, tally: Tally
+        ) -> None:
+            if type(reply) is Error and reply.code == "WRONGTYPE":
+                # Refused: nothing was written, ``kv`` is as the op found it.
+                for i, key in enumerate(keys):
+                    if stops_at(kv, key, now_ms):
+                        _add_found(tally, keys[: i + 1], found[: i + 1])
+                        return
+            _add_found(tally, keys * times, found * times)
+
+        return judge
 
     return rule
 
@@ -276,7 +340,7 @@ def _every_key(spec: CommandSpec) -> Rule:
     """PFMERGE and PFCOUNT: Redis looks up for reading keys their specs say are written
     (PFMERGE's destination; PFCOUNT's keys, whose cached count it may update)."""
     read_all = tuple(replace(key_spec, flags=("RO",), flags_of=None) for key_spec in spec.key_specs)
-    return _read_keys(read_all)
+    return _read_keys(read_all, stops_at=_STOPS_AT_WRONG_TYPE[spec.upper])
 
 
 _SPECIAL: dict[bytes, Callable[[CommandSpec], Rule | None]] = {
@@ -297,8 +361,10 @@ _SPECIAL: dict[bytes, Callable[[CommandSpec], Rule | None]] = {
     b"EVAL_RO": lambda spec: in_script,
     b"FCALL": lambda spec: in_script,
     b"FCALL_RO": lambda spec: in_script,
-    b"XREAD": lambda spec: _read_keys(spec.key_specs, times=2),
-    b"XREADGROUP": lambda spec: _read_keys(spec.key_specs, times=2),
+    b"XREAD": lambda spec: _read_keys(spec.key_specs, 2, _STOPS_AT_WRONG_TYPE[b"XREAD"]),
+    b"XREADGROUP": lambda spec: _read_keys(
+        spec.key_specs, 2, _STOPS_AT_WRONG_TYPE[b"XREADGROUP"]
+    ),
     b"PFMERGE": _every_key,
     b"PFCOUNT": _every_key,
     b"SORT": lambda spec: _read_keys(spec.key_specs[:1]),
@@ -324,7 +390,7 @@ def _rule(spec: CommandSpec) -> Rule | None:
     only = specs[0]
     if len(specs) == 1 and only.is_legacy_range and only.last == 0 and only.flags_of is None:
         return _one_key(only.begin)
-    return _read_keys(specs)
+    return _read_keys(specs, stops_at=_STOPS_AT_WRONG_TYPE.get(spec.upper))
 
 
 def _unheard(rule: Rule) -> Rule:

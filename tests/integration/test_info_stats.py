@@ -80,6 +80,19 @@ READS: list[tuple[str, ...]] = [
     ("DUMP", "nope"),
     ("LCS", "s", "nope"),
     ("SORT", "l", "ALPHA"),
+    # WRONGTYPE on one of several keys: Redis looks up the keys before it, then that
+    # one, and stops (LCS looks both up first).
+    ("SUNION", "st", "s", "nope"),
+    ("SINTER", "nope", "h", "st", "nope"),
+    ("SDIFF", "st", "nope", "z"),
+    ("SINTERCARD", "3", "nope", "l", "st"),
+    ("ZUNION", "3", "z", "st", "s"),
+    ("ZINTER", "2", "nope", "h"),
+    ("ZUNION", "2", "st", "nope"),
+    ("XREAD", "STREAMS", "nope", "s", "x", "0", "0", "0"),
+    ("PFCOUNT", "nope", "h", "hll"),
+    ("PFCOUNT", "hll", "s", "nope"),
+    ("LCS", "h", "nope"),
     ("EVAL", "return redis.call('GET', KEYS[1])", "1", "s"),
     ("EVAL_RO", "return redis.call('EXISTS', KEYS[1], KEYS[2])", "2", "s", "nope"),
 ]
@@ -98,6 +111,11 @@ WRITES: list[tuple[str, ...]] = [
     ("COPY", "s", "copy"),
     ("BITOP", "AND", "bits", "s", "nope"),
     ("PFMERGE", "hll2", "hll", "nope"),
+    ("SUNIONSTORE", "d", "nope", "l", "st"),
+    ("ZINTERSTORE", "zd", "3", "z", "h", "nope"),
+    ("BITOP", "OR", "bits", "nope", "l", "s"),
+    ("PFMERGE", "hll2", "nope", "z", "hll"),
+    ("SINTERSTORE", "st", "st", "nope"),  # empty: deletes st, which was found
     # Writes that look their keys up for writing: nothing counted.
     ("SET", "s2", "v"),
     ("INCR", "n"),
