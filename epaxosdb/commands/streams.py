@@ -587,8 +587,11 @@ def trim(stream: Stream, request: Trim) -> int:
             excess += 1
     if request.limit:
         excess = min(excess, request.limit)
-    for entry_id in list(entries)[:excess]:
-        del entries[entry_id]
+    if excess:
+        # The oldest ``excess`` alone: a capped stream's XADD trims one entry, and
+        # copying every ID to find it made XADD MAXLEN cost the whole stream.
+        for entry_id in list(islice(entries, excess)):
+            del entries[entry_id]
     return excess
 
 
