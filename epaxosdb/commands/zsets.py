@@ -57,6 +57,7 @@ from __future__ import annotations
 import math
 import re
 import struct
+from bisect import bisect_left
 from collections.abc import Callable, Iterable, Sequence
 from dataclasses import dataclass
 from typing import TypeVar
@@ -348,6 +349,11 @@ class Range:
     gte_min: Callable[[Entry], bool]
     lte_max: Callable[[Entry], bool]
     empty: bool
+    by_score: bool = False
+    """A score range: ``gte_min`` turns true once along Redis's order (score first) and
+    ``lte_max`` false once, so the walk finds where the range starts by bisection. A lex
+    range is walked entry by entry, as Redis walks a small set: its order holds only
+    among equal scores."""
 
 
 def _score_range(raw_min: bytes, raw_max: bytes) -> Range | Error:
@@ -364,7 +370,7 @@ def _score_range(raw_min: bytes, raw_max: bytes) -> Range | Error:
     def lte_max(entry: Entry) -> bool:
         return entry[1] < high if max_ex else entry[1] <= high
 
-    return Range(gte_min, lte_max, low > high or (low == high and (min_ex or max_ex)))
+    return Range(gte_min, lte_max, low > high or (low == high and (min_ex or max_ex)), True)
 
 
 LexBound = tuple[int, bytes]
@@ -415,12 +421,25 @@ def _walk(
         return []
     if not span.lte_max(entries[0]) or offset < 0:
         return []
+    n = len(entries)
     if reverse:
-        indexes: Iterable[int] = range(len(entries) - 1, -1, -1)
+        indexes: Iterable[int] = range(n - 1, -1, -1)
         starts, inside, step = span.lte_max, span.gte_min, -1
     else:
-        indexes, starts, inside, step = range(len(entries)), span.gte_min, span.lte_max, 1
-    start = next((i for i in indexes if starts(entries[i])), None)
+        indexes, starts, inside, step = range(n), span.gte_min, span.lte_max, 1
+    start: int | None
+    if span.by_score:
+        # The first entry at or above min (the last at or below max), found in log n steps:
+        # a walk from the end cost the set's size for every range of a few members.
+        gte_min, lte_max = span.gte_min, span.lte_max
+        if reverse:
+            start = bisect_left(range(n), True, key=lambda i: not lte_max(entries[i])) - 1
+        else:
+            start = bisect_left(range(n), True, key=lambda i: gte_min(entries[i]))
+        if not 0 <= start < n:
+            start = None
+    else:
+        start = next((i for i in indexes if starts(entries[i])), None)
     if start is None or not inside(entries[start]):
         return []  # Redis finds no first entry: one past ``max`` ends the range at once
     out: list[Entry] = []
