@@ -211,7 +211,7 @@ def cmd_hrandfield(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed:
     request = random_pairs_request(args, b"withvalues")
     if isinstance(request, Error):
         return request
-    found = HASHES.load(kv, args[1], now_ms)
-    if isinstance(found, Error):
-        return found
-    return random_pairs_reply(list(found[1].items()), request, seed)
+    fields = HASHES.load_shared(kv, args[1], now_ms)
+    if isinstance(fields, Error):
+        return fields
+    return random_pairs_reply(list(fields.items()), request, seed)

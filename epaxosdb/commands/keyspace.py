@@ -271,11 +271,17 @@ T = TypeVar("T")
 def pick_distinct(items: Sequence[T], count: int, seed: int) -> list[T]:
     """``count`` distinct items drawn with the command's seed (a partial shuffle): SPOP,
     SRANDMEMBER and ZRANDMEMBER with a positive count."""
-    picked = list(items)
+    # Fisher-Yates swaps, the positions they moved remembered apart: the same picks as
+    # swapping in a copy of ``items``, for the cost of ``count`` (a copy cost the set).
+    n = len(items)
+    moved: dict[int, T] = {}
+    picked: list[T] = []
     for i in range(count):
-        j = i + mix64(seed + i) % (len(picked) - i)
-        picked[i], picked[j] = picked[j], picked[i]
-    return picked[:count]
+        j = i + mix64(seed + i) % (n - i)
+        here, there = moved.get(i, items[i]), moved.get(j, items[j])
+        moved[j] = here
+        picked.append(there)
+    return picked
 
 
 def pick_repeated(items: Sequence[T], count: int, seed: int) -> list[T]:

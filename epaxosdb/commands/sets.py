@@ -284,10 +284,10 @@ def cmd_srandmember(kv: KeyValueView, args: tuple[bytes, ...], now_ms: int, seed
     count = _srandmember_count(args)
     if isinstance(count, Error):
         return count
-    found = SETS.load(kv, args[1], now_ms)
+    found = SETS.load_shared(kv, args[1], now_ms)
     if isinstance(found, Error):
         return found
-    members = list(found[1])
+    members = list(found)
     if count is None:
         return pick_distinct(members, 1, seed)[0] if members else None
     if count == 0 or not members:
