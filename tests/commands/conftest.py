@@ -19,3 +19,14 @@ def diff(request: pytest.FixtureRequest, redis_server: RedisServer) -> Iterator[
         yield Differential(conn, request.param)
     finally:
         conn.close()
+
+
+@pytest.fixture
+def resp2(redis_server: RedisServer) -> Iterator[Differential]:
+    """RESP2 alone, for long sequences whose replies RESP3 encodes as RESP2 does (integers,
+    bulk strings, errors, arrays): their edge cases run under both through ``diff``."""
+    conn = redis_server.connect(2)
+    try:
+        yield Differential(conn, 2)
+    finally:
+        conn.close()

@@ -13,7 +13,6 @@ from __future__ import annotations
 import os
 import random
 import time
-from collections.abc import Iterator
 
 import pytest
 
@@ -306,17 +305,6 @@ def test_a_field_at_the_last_offset_grows_the_string_past_512_mb_like_redis(
         resp2.check(*_r("GETRANGE big -12 -1"))
         resp2.check(*_r("BITFIELD_RO big GET u8 4294967288 GET i64 4294967295"))
         resp2.check(b"DEL", b"big")
-    finally:
-        conn.close()
-
-
-@pytest.fixture
-def resp2(redis_server: RedisServer) -> Iterator[Differential]:
-    """One protocol for the long sequences: their replies are arrays of integers and
-    nils, errors, and bulk strings, which the edge cases check under RESP3 too."""
-    conn = redis_server.connect(2)
-    try:
-        yield Differential(conn, 2)
     finally:
         conn.close()
 

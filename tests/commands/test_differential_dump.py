@@ -30,17 +30,6 @@ KEY = b"v"
 SEEDS = [int(s) for s in os.environ.get("EPAXOSDB_DUMP_SEED", "1 2 3 4 5 6").split()]
 
 
-@pytest.fixture
-def resp2(redis_server: RedisServer) -> Iterator[Differential]:
-    """The exchanges reply bulk strings, integers and arrays, alike in RESP2 and RESP3
-    (which the error tests below run under both)."""
-    conn = redis_server.connect(2)
-    try:
-        yield Differential(conn, 2)
-    finally:
-        conn.close()
-
-
 @pytest.fixture(scope="module")
 def sanitizing() -> Iterator[RedisServer]:
     """A redis-server that checks payloads deeply, as this server always does."""

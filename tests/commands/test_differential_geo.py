@@ -16,7 +16,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
 
 import pytest
 
@@ -32,16 +31,6 @@ STEPS = 600
 
 def check(diff: Differential, *args: bytes, context: str = "") -> bytes:
     return diff.check(*args, context=context)
-
-
-@pytest.fixture
-def resp2(redis_server: RedisServer) -> Iterator[Differential]:
-    """The long sequences run under RESP2 only; the edge cases run under both."""
-    conn = redis_server.connect(2)
-    try:
-        yield Differential(conn, 2)
-    finally:
-        conn.close()
 
 
 SICILY = [b"GEOADD", b"Sicily", b"13.361389", b"38.115556", b"Palermo", b"15.087269",

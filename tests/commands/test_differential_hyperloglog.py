@@ -12,7 +12,6 @@ from __future__ import annotations
 
 import os
 import random
-from collections.abc import Iterator
 
 import pytest
 
@@ -26,25 +25,12 @@ from tests.commands.test_hyperloglog import (
     merge_window_rows,
     row_of_vals,
 )
-from tests.redis_server import RedisServer
 
 SEEDS = [int(s) for s in os.environ.get("EPAXOSDB_HLL_SEED", "1 2 3").split()]
 STEPS = 240
 KEYS = [b"h0", b"h1", b"h2", b"small"]
 """``small`` only ever gets a few elements at a time, so it stays sparse longer."""
 BATCHES = [0, 1, 2, 5, 20, 60, 200]
-
-
-@pytest.fixture
-def resp2(redis_server: RedisServer) -> Iterator[Differential]:
-    """One protocol is enough for the long sequences: these commands reply integers,
-    errors, ``+OK`` and bulk strings, which RESP3 encodes as RESP2 does (the short
-    tests below run under both)."""
-    conn = redis_server.connect(2)
-    try:
-        yield Differential(conn, 2)
-    finally:
-        conn.close()
 
 
 def _element(rng: random.Random) -> bytes:

@@ -10,13 +10,9 @@ from __future__ import annotations
 
 import dataclasses
 import random
-from collections.abc import Iterator
-
-import pytest
 
 from epaxosdb.commands.zsets import Range, _score_range, _walk, ordered
 from tests.commands.differential import Differential
-from tests.redis_server import RedisServer
 
 SCORES = [b"-inf", b"inf", b"-1.5", b"0", b"-0", b"1", b"2", b"2.5", b"3", b"10", b"1e300"]
 
@@ -41,15 +37,6 @@ def test_bisection_picks_what_the_walk_from_the_end_picks() -> None:
         assert _walk(entries, span, reverse, offset, limit) == _walk(
             entries, walked, reverse, offset, limit
         ), (trial, scores, reverse, offset, limit)
-
-
-@pytest.fixture
-def resp2(redis_server: RedisServer) -> Iterator[Differential]:
-    conn = redis_server.connect(2)
-    try:
-        yield Differential(conn, 2)
-    finally:
-        conn.close()
 
 
 def test_score_ranges_of_a_large_sorted_set_reply_like_redis(resp2: Differential) -> None:
