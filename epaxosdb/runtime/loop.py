@@ -388,6 +388,8 @@ class ConsensusLoop:
         )
         self._apply = DeferredApply(store, self._me, FlushPolicy(), self._stopwatch)
         self._turn_open = False
+        self._rebuilding = False
+        """The store is being rebuilt from a peer's snapshot (``_rebuild_left_behind``)."""
         self._flushing: Effects | None = None
         """Effects the transaction being committed writes (INFO counts them meanwhile)."""
         self._was_loading = core.loading
@@ -447,8 +449,8 @@ class ConsensusLoop:
         """``Backend.read_executed``: the store read through the effects it lacks. Not
         while a turn is open: the deferred effects then hold its own, whose records
         are still on their way to the disk."""
-        if self._turn_open:
-            return None
+        if self._turn_open or self._rebuilding:
+            return None  # (or the store is being replaced by a peer's snapshot)
         layers = [self._apply.unflushed]
         if self._flushing is not None:
             layers.append(self._flushing)
@@ -860,8 +862,12 @@ class ConsensusLoop:
             "discarding its state to rebuild from a peer's snapshot"
         )
         self._apply = DeferredApply(self._store, self._me, FlushPolicy(), self._stopwatch)
-        with trio.CancelScope(shield=True):
-            core = await trio.to_thread.run_sync(rebuild)
+        self._rebuilding = True
+        try:
+            with trio.CancelScope(shield=True):
+                core = await trio.to_thread.run_sync(rebuild)
+        finally:
+            self._rebuilding = False
         waiting, self._waiting = self._waiting, {}
         self._late = {}  # what they did is in the snapshot, never executed here
         if self._tracking is not None:
