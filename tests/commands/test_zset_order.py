@@ -1,9 +1,11 @@
-"""Score ranges of sorted sets: found by bisection, walked as before.
+"""Sorted sets in Redis's order without sorting them whole: score ranges and pops.
 
 ``zsets._walk`` finds where a score range starts by bisection (scores come first
 in Redis's order); a lex range is still walked entry by entry. The bisection
 must pick the entries the walk from the end picked, and Redis's replies on a
-set large enough to be a skiplist in Redis.
+set large enough to be a skiplist in Redis. ZPOPMIN and ZPOPMAX find their ends
+with ``min``/``max`` or a sort of the pairs alone (``zsets._pop_entries``): the same members, in
+the same order, as the ends of the sorted set.
 """
 
 from __future__ import annotations
@@ -11,7 +13,7 @@ from __future__ import annotations
 import dataclasses
 import random
 
-from epaxosdb.commands.zsets import Range, _score_range, _walk, ordered
+from epaxosdb.commands.zsets import Range, _pop_entries, _score_range, _walk, ordered
 from tests.commands.differential import Differential
 
 SCORES = [b"-inf", b"inf", b"-1.5", b"0", b"-0", b"1", b"2", b"2.5", b"3", b"10", b"1e300"]
@@ -37,6 +39,21 @@ def test_bisection_picks_what_the_walk_from_the_end_picks() -> None:
         assert _walk(entries, span, reverse, offset, limit) == _walk(
             entries, walked, reverse, offset, limit
         ), (trial, scores, reverse, offset, limit)
+
+
+def test_pops_take_the_ends_of_the_sorted_order() -> None:
+    rng = random.Random(6)
+    for trial in range(3000):
+        scores = {
+            b"m%d" % i: rng.choice([-1.5, 0.0, -0.0, 1.0, 2.0, float("inf"), -float("inf")])
+            for i in range(rng.randrange(0, 30))
+        }
+        count, from_max = rng.randrange(0, len(scores) + 3), rng.random() < 0.5
+        entries = ordered(scores)
+        expected = (entries[::-1] if from_max else entries)[:count]
+        left = dict(scores)
+        assert _pop_entries(left, count, from_max) == expected, (trial, scores, count)
+        assert left == {m: s for m, s in scores.items() if (m, s) not in expected}
 
 
 def test_score_ranges_of_a_large_sorted_set_reply_like_redis(resp2: Differential) -> None:
