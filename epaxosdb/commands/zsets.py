@@ -594,7 +594,10 @@ def _removal(args: Sequence[bytes]) -> Callable[[Scores], list[Entry]] | Error:
         start, end = parse_ll(args[2]), parse_ll(args[3])
         if start is None or end is None:
             return errors.NOT_INTEGER
-        return lambda scores: ordered(scores)[slice(*index_span(len(scores), start, end))]
+        return lambda scores: [
+            (member, score)
+            for score, member in _by_score(scores)[slice(*index_span(len(scores), start, end))]
+        ]
     span = _count_range(args)
     if isinstance(span, Error):
         return span
