@@ -1161,10 +1161,8 @@ def _argument(value: object) -> bytes | None:
     Redis writes ``-0``.)"""
     if type(value) is bytes:
         return value
-    if type(value) is int:
-        return b"%.17g" % float(value)
-    if type(value) is float:
-        return format_double(value)
+    if type(value) is int or type(value) is float:
+        return format_double(float(value))
     return None
 
 

@@ -421,25 +421,8 @@ def _walk(
         return []
     if not span.lte_max(entries[0]) or offset < 0:
         return []
-    n = len(entries)
-    if reverse:
-        indexes: Iterable[int] = range(n - 1, -1, -1)
-        starts, inside, step = span.lte_max, span.gte_min, -1
-    else:
-        indexes, starts, inside, step = range(n), span.gte_min, span.lte_max, 1
-    start: int | None
-    if span.by_score:
-        # The first entry at or above min (the last at or below max), found in log n steps:
-        # a walk from the end cost the set's size for every range of a few members.
-        gte_min, lte_max = span.gte_min, span.lte_max
-        if reverse:
-            start = bisect_left(range(n), True, key=lambda i: not lte_max(entries[i])) - 1
-        else:
-            start = bisect_left(range(n), True, key=lambda i: gte_min(entries[i]))
-        if not 0 <= start < n:
-            start = None
-    else:
-        start = next((i for i in indexes if starts(entries[i])), None)
+    inside, step = (span.gte_min, -1) if reverse else (span.lte_max, 1)
+    start = _range_start(entries, span, reverse)
     if start is None or not inside(entries[start]):
         return []  # Redis finds no first entry: one past ``max`` ends the range at once
     out: list[Entry] = []
@@ -449,6 +432,23 @@ def _walk(
         i += step
         limit -= 1
     return out
+
+
+def _range_start(entries: list[Entry], span: Range, reverse: bool) -> int | None:
+    """Where ``_walk`` starts: the first entry at or above ``min`` (reverse: the last at
+    or below ``max``). A score range finds it by bisection: walking from an end cost
+    the set's size for every range of a few members."""
+    n = len(entries)
+    gte_min, lte_max = span.gte_min, span.lte_max
+    if span.by_score:
+        if reverse:
+            start = bisect_left(range(n), True, key=lambda i: not lte_max(entries[i])) - 1
+        else:
+            start = bisect_left(range(n), True, key=lambda i: gte_min(entries[i]))
+        return start if 0 <= start < n else None
+    if reverse:
+        return next((i for i in range(n - 1, -1, -1) if lte_max(entries[i])), None)
+    return next((i for i in range(n) if gte_min(entries[i])), None)
 
 
 # --- parsing requests ------------------------------------------------------------
@@ -716,10 +716,12 @@ def _pop_entries(scores: Scores, count: int, from_max: bool) -> list[Entry]:
     costs 3.8 ms instead of 13."""
     if count <= 0 or not scores:
         return []
-    pairs = zip(scores.values(), scores.keys(), strict=True)
-    ends = [max(pairs) if from_max else min(pairs)] if count == 1 else (
-        sorted(pairs, reverse=from_max)[:count]
-    )
+    if count == 1:
+        pairs = zip(scores.values(), scores.keys(), strict=True)
+        ends = [max(pairs) if from_max else min(pairs)]
+    else:
+        by_score = _by_score(scores)
+        ends = by_score[: -count - 1 : -1] if from_max else by_score[:count]
     popped = [(member, score) for score, member in ends]
     for member, _ in popped:
         del scores[member]

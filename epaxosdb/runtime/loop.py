@@ -172,9 +172,9 @@ def tune_garbage_collector() -> None:
     reconnections, 150,000 failing commands and 60,000 scripts left under 60
     objects for the collector, 2026-11-29, once scripts' Lua states stopped
     being cycles). What reaches a threshold of 50,000 is the live working set
-    swelling and shrinking: the deferred key writes (16,384 values and their
-    ops until a bulk write, as it then was) and the commands in flight. Each young collection
-    then traversed those 50,000 live objects for nothing: under -P 16 SETs, 54
+    swelling and shrinking: the deferred key writes (then 16,384 values and their
+    ops until a bulk write) and the commands in flight. Each young collection then
+    traversed those 50,000 live objects for nothing: under -P 16 SETs, 54
     of them in 1.2 million requests, up to 34 ms each, and two older-generation
     ones of 70 ms. At 500,000 that oscillation never reaches the threshold (no
     collection at all in the same run: 0.5 to 1 us less CPU per SET and GET; nor
@@ -451,9 +451,7 @@ class ConsensusLoop:
         are still on their way to the disk."""
         if self._turn_open or self._rebuilding:
             return None  # (or the store is being replaced by a peer's snapshot)
-        layers = [self._apply.unflushed]
-        if self._flushing is not None:
-            layers.append(self._flushing)
+        layers = self._pending_effects()
         return self._store.read(
             lambda base: fn(
                 BufferedView(base, [e.writes for e in layers], None, [e.carried for e in layers])
@@ -739,12 +737,16 @@ class ConsensusLoop:
                     # outcome: look again at the next interval, not at once, in a loop.
                     break
 
-    def _pending_writes(self) -> list[Writes]:
-        """Key-value effects executed but not yet in the store, newest first."""
-        pending = [self._apply.unflushed.writes]
+    def _pending_effects(self) -> list[Effects]:
+        """Effects executed but not yet in the store, newest first."""
+        pending = [self._apply.unflushed]
         if self._flushing is not None:
-            pending.append(self._flushing.writes)
+            pending.append(self._flushing)
         return pending
+
+    def _pending_writes(self) -> list[Writes]:
+        """The key-value writes of ``_pending_effects``."""
+        return [effects.writes for effects in self._pending_effects()]
 
     # --- the loop ----------------------------------------------------------------------
 
